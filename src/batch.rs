@@ -1,0 +1,433 @@
+//! Batches of N rounds (SPEC §3): views over row-major data, validation, and results.
+//!
+//! A batch is `draft [N, K, V]`, `target [N, K + 1, V]`, `tokens [N, K]` and `coins [N, K]`. The
+//! data may live in memory or in memory-mapped `.npy` files, as f32 or f64 (little-endian bytes,
+//! any alignment), with tokens as i32, i64 or u32. Nothing is copied to read a batch: the engines
+//! read the values they need straight from the bytes.
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::round::{Outcome, RoundOptions, argmax_f64, check_rows, replacement_f64, validate_flat};
+
+/// Little-endian floating-point data of a known type, as raw bytes (any alignment).
+#[derive(Clone, Copy, Debug)]
+pub enum Floats<'a> {
+    /// float32 values.
+    F32(&'a [u8]),
+    /// float64 values.
+    F64(&'a [u8]),
+}
+
+impl<'a> Floats<'a> {
+    /// Bytes per element.
+    pub fn item_size(&self) -> usize {
+        match self {
+            Floats::F32(_) => 4,
+            Floats::F64(_) => 8,
+        }
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Floats::F32(b) => b.len() / 4,
+            Floats::F64(b) => b.len() / 8,
+        }
+    }
+
+    /// True when there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Elements `start..start + len`.
+    pub fn slice(&self, start: usize, len: usize) -> Floats<'a> {
+        match *self {
+            Floats::F32(b) => Floats::F32(&b[start * 4..(start + len) * 4]),
+            Floats::F64(b) => Floats::F64(&b[start * 8..(start + len) * 8]),
+        }
+    }
+
+    /// Element `i` as given (f64 for either type).
+    #[inline]
+    pub fn get_f64(&self, i: usize) -> f64 {
+        match self {
+            Floats::F32(b) => f32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().unwrap()) as f64,
+            Floats::F64(b) => f64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap()),
+        }
+    }
+
+    /// Element `i` as the f32 the batch engines compute with (f64 input is rounded to nearest).
+    #[inline]
+    pub fn get_f32(&self, i: usize) -> f32 {
+        match self {
+            Floats::F32(b) => f32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().unwrap()),
+            Floats::F64(b) => f64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap()) as f32,
+        }
+    }
+
+    /// The elements as an `&[f32]`: borrowed when the data is f32 and 4-byte aligned, otherwise
+    /// converted into `buf`.
+    pub fn as_f32<'b>(&self, buf: &'b mut Vec<f32>) -> &'b [f32]
+    where
+        'a: 'b,
+    {
+        if let Floats::F32(b) = self
+            && let Ok(s) = bytemuck::try_cast_slice::<u8, f32>(b)
+        {
+            return s;
+        }
+        buf.clear();
+        buf.extend((0..self.len()).map(|i| self.get_f32(i)));
+        buf
+    }
+
+    /// The elements as f64 (a copy; used by the reference on single rounds).
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        (0..self.len()).map(|i| self.get_f64(i)).collect()
+    }
+}
+
+/// Little-endian integer token ids, as raw bytes (any alignment).
+#[derive(Clone, Copy, Debug)]
+pub enum Ints<'a> {
+    /// int32 ids.
+    I32(&'a [u8]),
+    /// int64 ids.
+    I64(&'a [u8]),
+    /// uint32 ids.
+    U32(&'a [u8]),
+}
+
+impl Ints<'_> {
+    /// Element `i` widened to i64.
+    #[inline]
+    pub fn get(&self, i: usize) -> i64 {
+        match self {
+            Ints::I32(b) => i32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().unwrap()) as i64,
+            Ints::I64(b) => i64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap()),
+            Ints::U32(b) => u32::from_le_bytes(b[i * 4..i * 4 + 4].try_into().unwrap()) as i64,
+        }
+    }
+}
+
+/// A read-only view of a batch of N rounds with one K and one V.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchView<'a> {
+    /// Rounds.
+    pub n: usize,
+    /// Drafted tokens per round.
+    pub k: usize,
+    /// Vocabulary size.
+    pub v: usize,
+    /// `[N, K, V]` draft probabilities.
+    pub draft: Floats<'a>,
+    /// `[N, K + 1, V]` target probabilities.
+    pub target: Floats<'a>,
+    /// `[N, K]` drafted token ids.
+    pub tokens: Ints<'a>,
+    /// `[N, K]` coins.
+    pub coins: Floats<'a>,
+}
+
+/// How much of a batch to validate before running it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Validation {
+    /// Every value of every round (SPEC §2). Reads the whole batch.
+    #[default]
+    Full,
+    /// Only what the algorithm reads: tokens, coins, the drafted p and q, and the one row each
+    /// round needs. Keeps `run` on memory-mapped files from touching rows it does not need.
+    Touched,
+}
+
+impl<'a> BatchView<'a> {
+    /// Checks that the arrays hold N·K·V, N·(K+1)·V, N·K and N·K elements.
+    pub fn check_shapes(&self) -> Result<()> {
+        let (n, k, v) = (self.n, self.k, self.v);
+        let want = [
+            ("draft_probs", self.draft.len(), n * k * v),
+            ("target_probs", self.target.len(), n * (k + 1) * v),
+            ("random_coins", self.coins.len(), n * k),
+        ];
+        for (field, found, expected) in want {
+            if found != expected {
+                return Err(Error::Length {
+                    field,
+                    expected,
+                    found,
+                    why: format!("N = {n}, K = {k}, V = {v}"),
+                });
+            }
+        }
+        if v == 0 {
+            return Err(Error::EmptyVocabulary {
+                field: "target_probs",
+            });
+        }
+        Ok(())
+    }
+
+    /// The draft rows of round `r` (K·V values).
+    pub fn draft_round(&self, r: usize) -> Floats<'a> {
+        self.draft.slice(r * self.k * self.v, self.k * self.v)
+    }
+
+    /// The target rows of round `r` ((K + 1)·V values).
+    pub fn target_round(&self, r: usize) -> Floats<'a> {
+        self.target
+            .slice(r * (self.k + 1) * self.v, (self.k + 1) * self.v)
+    }
+
+    /// Token `i` of round `r`, unchecked (as i64).
+    #[inline]
+    pub fn token(&self, r: usize, i: usize) -> i64 {
+        self.tokens.get(r * self.k + i)
+    }
+
+    /// The tokens of round `r` as u32 (call on validated batches only).
+    pub fn round_tokens(&self, r: usize) -> Vec<u32> {
+        (0..self.k).map(|i| self.token(r, i) as u32).collect()
+    }
+
+    /// Validates every round (in parallel) per SPEC §2, plus what the f32 engines need: no value
+    /// that overflows f32, and no drafted q that becomes 0 when rounded to f32. The first bad
+    /// round (lowest index) is named in the error.
+    pub fn validate(&self, opts: &RoundOptions, mode: Validation) -> Result<()> {
+        self.check_shapes()?;
+        if self.k == 0 && !opts.allow_empty_draft {
+            return Err(Error::EmptyDraft);
+        }
+        let opts = RoundOptions {
+            allow_empty_draft: true, // K = 0 was decided above
+            ..*opts
+        };
+        let first_bad = (0..self.n)
+            .into_par_iter()
+            .filter_map(|r| self.validate_round(r, &opts, mode).err().map(|e| (r, e)))
+            .min_by_key(|(r, _)| *r);
+        match first_bad {
+            Some((r, e)) => Err(e.in_round(r as u64)),
+            None => Ok(()),
+        }
+    }
+
+    fn validate_round(&self, r: usize, opts: &RoundOptions, mode: Validation) -> Result<()> {
+        let (k, v) = (self.k, self.v);
+        let draft = self.draft_round(r);
+        let target = self.target_round(r);
+        let coins = self.coins.slice(r * k, k).to_f64_vec();
+        let tokens = (0..k).map(|i| self.token(r, i));
+        let ids = match mode {
+            Validation::Full => {
+                let d = draft.to_f64_vec();
+                let t = target.to_f64_vec();
+                validate_flat(&d, &t, tokens, &coins, v, opts)?
+            }
+            Validation::Touched => {
+                // Tokens, coins and the drafted p and q only; the needed row is checked below.
+                let p: Vec<f64> = Vec::new();
+                let ids = validate_flat::<f64, f64>(&p, &p, tokens, &coins, v, opts)?;
+                for (i, &tok) in ids.iter().enumerate() {
+                    for (field, x) in [
+                        ("draft_probs", draft.get_f64(i * v + tok as usize)),
+                        ("target_probs", target.get_f64(i * v + tok as usize)),
+                    ] {
+                        if !(x >= 0.0) || x.is_infinite() {
+                            return Err(Error::BadProbability {
+                                field,
+                                dist: i,
+                                token: tok as usize,
+                                value: x,
+                            });
+                        }
+                    }
+                    if draft.get_f64(i * v + tok as usize) == 0.0 {
+                        return Err(Error::ZeroDraftProbability {
+                            index: i,
+                            token: tok,
+                            note: "",
+                        });
+                    }
+                }
+                ids
+            }
+        };
+        for (i, &tok) in ids.iter().enumerate() {
+            let idx = i * v + tok as usize;
+            if draft.get_f32(idx) == 0.0 {
+                return Err(Error::ZeroDraftProbability {
+                    index: i,
+                    token: tok,
+                    note: " (after rounding to float32, which the batch engines compute in)",
+                });
+            }
+        }
+        if let (Floats::F64(_), Validation::Full) = (draft, mode) {
+            for (field, rows) in [("draft_probs", draft), ("target_probs", target)] {
+                for j in 0..rows.len() {
+                    if rows.get_f32(j).is_infinite() {
+                        return Err(Error::BadProbability {
+                            field,
+                            dist: j / v,
+                            token: j % v,
+                            value: rows.get_f64(j),
+                        });
+                    }
+                }
+            }
+        }
+        if mode == Validation::Touched {
+            // The one row the round will read.
+            let o = crate::cpu::verify::verify_round_unchecked(self, r, &mut Vec::new());
+            let i = o.num_accepted as usize;
+            let row = |f: Floats<'a>| f.slice(i * v, v).to_f64_vec();
+            let t = row(target);
+            check_rows("target_probs", &t, v, opts).map_err(|e| shift_dist(e, i))?;
+            if i < k {
+                let d = row(draft);
+                check_rows("draft_probs", &d, v, opts).map_err(|e| shift_dist(e, i))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Renumbers the distribution index of a row error checked in isolation.
+fn shift_dist(e: Error, by: usize) -> Error {
+    match e {
+        Error::BadProbability {
+            field,
+            dist,
+            token,
+            value,
+        } => Error::BadProbability {
+            field,
+            dist: dist + by,
+            token,
+            value,
+        },
+        Error::NotNormalized {
+            field,
+            dist,
+            sum,
+            tolerance,
+        } => Error::NotNormalized {
+            field,
+            dist: dist + by,
+            sum,
+            tolerance,
+        },
+        e => e,
+    }
+}
+
+/// A batch held in memory, in the engines' own types.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// Rounds.
+    pub n: usize,
+    /// Drafted tokens per round.
+    pub k: usize,
+    /// Vocabulary size.
+    pub v: usize,
+    /// `[N, K, V]`.
+    pub draft: Vec<f32>,
+    /// `[N, K + 1, V]`.
+    pub target: Vec<f32>,
+    /// `[N, K]`.
+    pub tokens: Vec<u32>,
+    /// `[N, K]`.
+    pub coins: Vec<f32>,
+}
+
+impl Batch {
+    /// A view of this batch.
+    pub fn view(&self) -> BatchView<'_> {
+        BatchView {
+            n: self.n,
+            k: self.k,
+            v: self.v,
+            draft: Floats::F32(bytemuck::cast_slice(&self.draft)),
+            target: Floats::F32(bytemuck::cast_slice(&self.target)),
+            tokens: Ints::U32(bytemuck::cast_slice(&self.tokens)),
+            coins: Floats::F32(bytemuck::cast_slice(&self.coins)),
+        }
+    }
+}
+
+/// The results of a batch: tokens `[N, K + 1]` padded with -1 and the number accepted per round.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchResult {
+    /// Drafted tokens per round.
+    pub k: usize,
+    /// `[N, K + 1]`: accepted tokens, then the replacement or bonus, then -1.
+    pub tokens: Vec<i32>,
+    /// `[N]`: drafted tokens accepted.
+    pub num_accepted: Vec<u32>,
+}
+
+impl BatchResult {
+    /// An all-empty result for `n` rounds of `k` drafts (tokens -1, nothing accepted).
+    pub fn new(n: usize, k: usize) -> Self {
+        BatchResult {
+            k,
+            tokens: vec![-1; n * (k + 1)],
+            num_accepted: vec![0; n],
+        }
+    }
+
+    /// Rounds.
+    pub fn n(&self) -> usize {
+        self.num_accepted.len()
+    }
+
+    /// The outcome of round `r`.
+    pub fn outcome(&self, r: usize) -> Outcome {
+        let a = self.num_accepted[r];
+        Outcome {
+            num_accepted: a,
+            token: self.tokens[r * (self.k + 1) + a as usize] as u32,
+        }
+    }
+
+    /// `num_generated` per round (accepted + 1).
+    pub fn num_generated(&self) -> Vec<u32> {
+        self.num_accepted.iter().map(|a| a + 1).collect()
+    }
+}
+
+/// Decides every round of a validated batch with the f64 reference of SPEC §1, from the values as
+/// given (f64 input stays f64). In parallel over rounds.
+pub fn reference_outcomes(view: &BatchView) -> Vec<Outcome> {
+    (0..view.n)
+        .into_par_iter()
+        .map(|r| reference_outcome(view, r))
+        .collect()
+}
+
+/// The f64 reference outcome of one round of a validated batch, reading only the rows it needs.
+pub fn reference_outcome(view: &BatchView, r: usize) -> Outcome {
+    let (k, v) = (view.k, view.v);
+    let d = view.draft_round(r);
+    let t = view.target_round(r);
+    for i in 0..k {
+        let tok = view.token(r, i) as usize;
+        let p = t.get_f64(i * v + tok);
+        let q = d.get_f64(i * v + tok);
+        if !(view.coins.get_f64(r * k + i) < (p / q).min(1.0)) {
+            let tr = t.slice(i * v, v).to_f64_vec();
+            let dr = d.slice(i * v, v).to_f64_vec();
+            return Outcome {
+                num_accepted: i as u32,
+                token: replacement_f64(&tr, &dr) as u32,
+            };
+        }
+    }
+    let tr = t.slice(k * v, v).to_f64_vec();
+    Outcome {
+        num_accepted: k as u32,
+        token: argmax_f64(tr.into_iter()) as u32,
+    }
+}

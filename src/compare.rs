@@ -1,0 +1,343 @@
+//! Cross-checks between the engines and the f64 reference, and adversarial batches for them.
+
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::batch::{Batch, BatchResult, BatchView, reference_outcome};
+use crate::round::Outcome;
+
+/// A round where the two batch engines disagree (must never happen).
+#[derive(Clone, Debug, Serialize)]
+pub struct EngineMismatch {
+    /// Round index in the batch.
+    pub round: u64,
+    /// First output position (0..=K) where the tokens differ, or K + 1 if only the counts do.
+    pub position: usize,
+    /// CPU engine's (num_accepted, token at `position`).
+    pub cpu: (u32, i32),
+    /// GPU engine's (num_accepted, token at `position`).
+    pub gpu: (u32, i32),
+}
+
+/// Why an f32 engine and the f64 reference may differ on a round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiffClass {
+    /// The coin lies within f32 rounding of p/q (f64 inputs rounded to f32 moved the decision).
+    CoinWithinRoundingOfRatio,
+    /// The residual's top two entries are within f32 rounding of each other.
+    ResidualNearTie,
+    /// The bonus row's top two entries are within f32 rounding of each other.
+    BonusNearTie,
+    /// The residual is zero everywhere in one precision and not in the other.
+    ZeroResidualUnderRounding,
+    /// Not explained by rounding: a bug.
+    Unexplained,
+}
+
+/// A round where an f32 engine and the f64 reference differ.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReferenceDiff {
+    /// Round index in the batch.
+    pub round: u64,
+    /// The class of the difference.
+    pub class: DiffClass,
+    /// The engine's (num_accepted, token).
+    pub engine: (u32, u32),
+    /// The reference's (num_accepted, token).
+    pub reference: (u32, u32),
+    /// The values involved, in words.
+    pub detail: String,
+}
+
+/// The result of `specsim verify`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct VerifyReport {
+    /// Rounds compared.
+    pub rounds: u64,
+    /// Engines run (e.g. `["cpu", "gpu"]`).
+    pub engines: Vec<String>,
+    /// GPU adapter, if the GPU engine ran.
+    pub adapter: Option<String>,
+    /// Every engine mismatch (must be empty).
+    pub engine_mismatches: Vec<EngineMismatch>,
+    /// Every difference from the f64 reference, classified.
+    pub reference_diffs: Vec<ReferenceDiff>,
+}
+
+impl VerifyReport {
+    /// True when the engines agree and every reference difference is explained by rounding.
+    pub fn passed(&self) -> bool {
+        self.engine_mismatches.is_empty()
+            && self
+                .reference_diffs
+                .iter()
+                .all(|d| d.class != DiffClass::Unexplained)
+    }
+
+    /// Counts of reference differences per class.
+    pub fn diff_counts(&self) -> std::collections::BTreeMap<DiffClass, u64> {
+        let mut m = std::collections::BTreeMap::new();
+        for d in &self.reference_diffs {
+            *m.entry(d.class).or_insert(0) += 1;
+        }
+        m
+    }
+}
+
+/// Adds the engine mismatches between `cpu` and `gpu` (rounds offset by `r0`) to `report`.
+pub fn compare_engines(cpu: &BatchResult, gpu: &BatchResult, r0: u64, report: &mut VerifyReport) {
+    let k1 = cpu.k + 1;
+    for r in 0..cpu.n() {
+        let a = &cpu.tokens[r * k1..(r + 1) * k1];
+        let b = &gpu.tokens[r * k1..(r + 1) * k1];
+        let (na, nb) = (cpu.num_accepted[r], gpu.num_accepted[r]);
+        if a != b || na != nb {
+            let position = (0..k1).find(|&j| a[j] != b[j]).unwrap_or(k1);
+            let at = |t: &[i32]| t.get(position).copied().unwrap_or(-1);
+            report.engine_mismatches.push(EngineMismatch {
+                round: r0 + r as u64,
+                position,
+                cpu: (na, at(a)),
+                gpu: (nb, at(b)),
+            });
+        }
+    }
+}
+
+/// Compares an f32 engine's results with the f64 reference on every round of `view` and adds
+/// each difference, classified, to `report` (rounds offset by `r0`).
+pub fn compare_reference(
+    view: &BatchView,
+    engine: &BatchResult,
+    r0: u64,
+    report: &mut VerifyReport,
+) {
+    let diffs: Vec<ReferenceDiff> = (0..view.n)
+        .into_par_iter()
+        .filter_map(|r| {
+            let e = engine.outcome(r);
+            let f = reference_outcome(view, r);
+            (e != f).then(|| classify(view, r, e, f, r0))
+        })
+        .collect();
+    report.reference_diffs.extend(diffs);
+}
+
+/// Relative closeness that f32 rounding of the inputs (or of t − d) can explain.
+const F32_SLACK: f64 = 4.0 * f32::EPSILON as f64;
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= F32_SLACK * a.abs().max(b.abs())
+}
+
+fn classify(view: &BatchView, r: usize, e: Outcome, f: Outcome, r0: u64) -> ReferenceDiff {
+    let (k, v) = (view.k, view.v);
+    let d = view.draft_round(r);
+    let t = view.target_round(r);
+    let (class, detail) = if e.num_accepted != f.num_accepted {
+        let i = e.num_accepted.min(f.num_accepted) as usize;
+        let tok = view.token(r, i) as usize;
+        let p = t.get_f64(i * v + tok);
+        let q = d.get_f64(i * v + tok);
+        let coin = view.coins.get_f64(r * k + i);
+        let detail = format!(
+            "position {i}: coin {coin:e}, p {p:e}, q {q:e}, p/q {:e}; f32: coin {:e}, p {:e}, q {:e}",
+            p / q,
+            view.coins.get_f32(r * k + i),
+            t.get_f32(i * v + tok),
+            d.get_f32(i * v + tok)
+        );
+        let class = if close(coin * q, p) {
+            DiffClass::CoinWithinRoundingOfRatio
+        } else {
+            DiffClass::Unexplained
+        };
+        (class, detail)
+    } else {
+        let i = e.num_accepted as usize;
+        let (a, b) = (e.token as usize, f.token as usize);
+        let tr = |x: usize| t.get_f64(i * v + x);
+        if i < k {
+            let res = |x: usize| (tr(x) - d.get_f64(i * v + x)).max(0.0);
+            let detail = format!(
+                "position {i}: residual[{a}] = {:e}, residual[{b}] = {:e} (f64)",
+                res(a),
+                res(b)
+            );
+            let class = if close(res(a), res(b)) {
+                DiffClass::ResidualNearTie
+            } else if res(a) == 0.0 || res(b) == 0.0 {
+                DiffClass::ZeroResidualUnderRounding
+            } else {
+                DiffClass::Unexplained
+            };
+            (class, detail)
+        } else {
+            let detail = format!(
+                "bonus: target[{a}] = {:e}, target[{b}] = {:e}",
+                tr(a),
+                tr(b)
+            );
+            let class = if close(tr(a), tr(b)) {
+                DiffClass::BonusNearTie
+            } else {
+                DiffClass::Unexplained
+            };
+            (class, detail)
+        }
+    };
+    ReferenceDiff {
+        round: r0 + r as u64,
+        class,
+        engine: (e.num_accepted, e.token),
+        reference: (f.num_accepted, f.token),
+        detail,
+    }
+}
+
+/// The kinds of round [`adversarial_batch`] makes, in turn.
+pub const SCENARIOS: [&str; 9] = [
+    "random",
+    "argmax_ties",
+    "coin_at_ratio",
+    "p_equals_q",
+    "one_hot",
+    "uniform",
+    "subnormal",
+    "tiny",
+    "near_draft",
+];
+
+/// A reproducible adversarial batch of rounds `r0..r0 + n` (each round from its own seed, so
+/// any chunk can be made alone): argmax ties, coins within one ULP of p/q, p = q (zero residual),
+/// one-hot and uniform distributions, subnormal and tiny probabilities. Every round is valid
+/// (normalised within 1e-3, q > 0 at every drafted token).
+pub fn adversarial_batch(r0: u64, n: usize, k: usize, v: usize, seed: u64) -> Batch {
+    let mut b = Batch {
+        n,
+        k,
+        v,
+        draft: vec![0.0; n * k * v],
+        target: vec![0.0; n * (k + 1) * v],
+        tokens: vec![0; n * k],
+        coins: vec![0.0; n * k],
+    };
+    b.draft
+        .par_chunks_mut((k * v).max(1))
+        .zip(b.target.par_chunks_mut((k + 1) * v))
+        .zip(b.tokens.par_chunks_mut(k.max(1)))
+        .zip(b.coins.par_chunks_mut(k.max(1)))
+        .enumerate()
+        .for_each(|(i, (((d, t), tok), c))| {
+            let round = r0 + i as u64;
+            let mut rng = StdRng::seed_from_u64(seed ^ round.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let scenario = (round % SCENARIOS.len() as u64) as usize;
+            make_round(&mut rng, scenario, k, v, d, t, &mut tok[..k], &mut c[..k]);
+        });
+    b
+}
+
+fn normalise(row: &mut [f32]) {
+    let s: f64 = row.iter().map(|&x| x as f64).sum();
+    for x in row.iter_mut() {
+        *x = (*x as f64 / s) as f32;
+    }
+}
+
+/// A row of one kind, normalised.
+fn make_row(rng: &mut StdRng, kind: usize, row: &mut [f32]) {
+    let v = row.len();
+    match kind {
+        // ties: values from a tiny set
+        1 => row
+            .iter_mut()
+            .for_each(|x| *x = [1.0, 2.0, 4.0][rng.random_range(0..3)]),
+        // one-hot
+        4 => {
+            row.fill(0.0);
+            row[rng.random_range(0..v)] = 1.0;
+        }
+        // uniform
+        5 => row.fill(1.0),
+        // subnormal: mass on a few entries, subnormal values elsewhere
+        6 => {
+            row.iter_mut()
+                .for_each(|x| *x = f32::from_bits(rng.random_range(1..0x0080_0000)));
+            let w: [f32; 3] = std::array::from_fn(|_| rng.random_range(0.1..1.0));
+            let s: f32 = w.iter().sum();
+            for wj in w {
+                let x = rng.random_range(0..v);
+                if row[x] < 1e-30 {
+                    row[x] = 0.0;
+                }
+                row[x] += wj / s;
+            }
+            return; // the subnormals must survive: normalise only the big entries
+        }
+        // tiny: a Zipf-like spread over many orders of magnitude
+        7 => row
+            .iter_mut()
+            .for_each(|x| *x = (-rng.random_range(0.0f32..90.0)).exp()),
+        _ => row
+            .iter_mut()
+            .for_each(|x| *x = rng.random::<f32>().powi(3)),
+    }
+    normalise(row);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_round(
+    rng: &mut StdRng,
+    scenario: usize,
+    k: usize,
+    v: usize,
+    draft: &mut [f32],
+    target: &mut [f32],
+    tokens: &mut [u32],
+    coins: &mut [f32],
+) {
+    for row in target.chunks_mut(v) {
+        make_row(rng, scenario, row);
+    }
+    for (i, row) in draft.chunks_mut(v).enumerate() {
+        match scenario {
+            // p = q everywhere: zero residual, fallback to the target's argmax
+            3 => row.copy_from_slice(&target[i * v..(i + 1) * v]),
+            // a draft close to the target: tiny residuals, near-ties
+            8 => {
+                row.copy_from_slice(&target[i * v..(i + 1) * v]);
+                for x in row.iter_mut() {
+                    *x *= 1.0 + rng.random_range(-1e-3f32..1e-3);
+                }
+            }
+            s => make_row(rng, s, row),
+        }
+    }
+    for i in 0..k {
+        let row = &draft[i * v..(i + 1) * v];
+        // The drafted token: sampled from the draft row (so q > 0).
+        let u: f64 = rng.random::<f64>() * row.iter().map(|&x| x as f64).sum::<f64>();
+        let mut acc = 0.0;
+        let mut tok = row.iter().rposition(|&x| x > 0.0).unwrap_or(0);
+        for (x, &q) in row.iter().enumerate() {
+            acc += q as f64;
+            if q > 0.0 && acc > u {
+                tok = x;
+                break;
+            }
+        }
+        tokens[i] = tok as u32;
+        let p = target[i * v + tok];
+        let q = row[tok];
+        coins[i] = if scenario == 2 {
+            // within one ULP of p/q (as f32), either side, or exactly it
+            let ratio = (p / q).min(0.999_999_94);
+            let bits = ratio.to_bits() as i64 + rng.random_range(-1i64..=1);
+            f32::from_bits(bits.clamp(0, 0x3f7f_ffff) as u32)
+        } else {
+            rng.random::<f32>()
+        };
+    }
+}

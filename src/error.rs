@@ -1,0 +1,189 @@
+//! The library's one error type.
+
+/// Everything that can go wrong in specsim, from a refused input (SPEC §2) to a GPU fault.
+///
+/// Every message names the field, the position and the offending value, so that a user can
+/// find the bad number in their file.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Two inputs disagree on how many entries they hold (K drafts, K + 1 targets, K tokens, K coins).
+    #[error("{field}: expected {expected} entries ({why}), found {found}")]
+    Length {
+        /// The input whose length is wrong.
+        field: &'static str,
+        /// The length it should have.
+        expected: usize,
+        /// The length it has.
+        found: usize,
+        /// Where the expectation comes from, e.g. "K + 1 for K = 3 drafted tokens".
+        why: String,
+    },
+    /// No token was drafted (K = 0) and the caller did not ask for a plain decode step.
+    #[error(
+        "draft_tokens is empty (K = 0): there is nothing to verify; a plain decode step must be asked for explicitly (--plain-decode)"
+    )]
+    EmptyDraft,
+    /// A distribution whose length differs from the vocabulary size V.
+    #[error(
+        "{field}[{index}]: has {found} probabilities, expected V = {expected} (the length of {reference})"
+    )]
+    VocabMismatch {
+        /// `draft_probs` or `target_probs`.
+        field: &'static str,
+        /// Which distribution.
+        index: usize,
+        /// Its length.
+        found: usize,
+        /// The vocabulary size V.
+        expected: usize,
+        /// The distribution V was taken from.
+        reference: &'static str,
+    },
+    /// The vocabulary is empty (V = 0).
+    #[error("{field}[0] is empty: the vocabulary size V must be at least 1")]
+    EmptyVocabulary {
+        /// The input whose first distribution is empty.
+        field: &'static str,
+    },
+    /// A drafted token id outside `0..V`.
+    #[error("draft_tokens[{index}] = {value} is not a token id in 0..{vocab}")]
+    TokenOutOfRange {
+        /// Drafted position.
+        index: usize,
+        /// The token id given.
+        value: i64,
+        /// The vocabulary size V.
+        vocab: usize,
+    },
+    /// A coin outside `[0, 1)`, or not finite.
+    #[error("random_coins[{index}] = {value} is not in [0, 1)")]
+    CoinOutOfRange {
+        /// Drafted position.
+        index: usize,
+        /// The coin given.
+        value: f64,
+    },
+    /// A probability that is negative, NaN or infinite.
+    #[error("{field}[{dist}][{token}] = {value}: a probability must be finite and non-negative")]
+    BadProbability {
+        /// `draft_probs` or `target_probs`.
+        field: &'static str,
+        /// Which distribution.
+        dist: usize,
+        /// Which token of it.
+        token: usize,
+        /// The value given.
+        value: f64,
+    },
+    /// A distribution whose sum differs from 1 by more than the tolerance.
+    #[error(
+        "{field}[{dist}] sums to {sum}, which differs from 1 by more than {tolerance} (allow this for raw model dumps with --allow-unnormalized)"
+    )]
+    NotNormalized {
+        /// `draft_probs` or `target_probs`.
+        field: &'static str,
+        /// Which distribution.
+        dist: usize,
+        /// Its sum (in f64).
+        sum: f64,
+        /// The tolerance (1e-3).
+        tolerance: f64,
+    },
+    /// The draft distribution gives its own drafted token probability 0.
+    #[error(
+        "draft_probs[{index}][{token}] = 0 but draft_tokens[{index}] = {token}: the draft model cannot have sampled a token it gives probability 0{note}"
+    )]
+    ZeroDraftProbability {
+        /// Drafted position.
+        index: usize,
+        /// The drafted token.
+        token: u32,
+        /// Extra context, e.g. that the value became 0 when converted to float32.
+        note: &'static str,
+    },
+    /// An error inside one round of a batch; the round index is named.
+    #[error("round {round}: {source}")]
+    InRound {
+        /// Round index in the batch (0-based).
+        round: u64,
+        /// What is wrong with that round.
+        source: Box<Error>,
+    },
+    /// A malformed input file or document (bad JSON, wrong npy shape or dtype, truncated file…).
+    #[error("{origin}: {message}")]
+    Format {
+        /// The file (or `<stdin>`) and, where known, the array in it.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An operating-system I/O error on a named file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file involved.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A bad argument or configuration (outside the input data).
+    #[error("{0}")]
+    Config(String),
+    /// No GPU adapter could be found.
+    #[error(
+        "no GPU adapter found ({0}); use --engine cpu, or install a Vulkan driver (e.g. Mesa's lavapipe: apt-get install mesa-vulkan-drivers libvulkan1)"
+    )]
+    NoAdapter(String),
+    /// The GPU device reported an error (validation, out of memory, device lost…).
+    #[error("GPU error: {0}")]
+    Gpu(String),
+}
+
+impl Error {
+    /// A short, stable name for the class of error (used by tests and in JSON reports).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Length { .. } => "length",
+            Error::EmptyDraft => "empty_draft",
+            Error::VocabMismatch { .. } => "vocab_mismatch",
+            Error::EmptyVocabulary { .. } => "empty_vocabulary",
+            Error::TokenOutOfRange { .. } => "token_out_of_range",
+            Error::CoinOutOfRange { .. } => "coin_out_of_range",
+            Error::BadProbability { .. } => "bad_probability",
+            Error::NotNormalized { .. } => "not_normalized",
+            Error::ZeroDraftProbability { .. } => "zero_draft_probability",
+            Error::InRound { source, .. } => source.kind(),
+            Error::Format { .. } => "format",
+            Error::Io { .. } => "io",
+            Error::Config(_) => "config",
+            Error::NoAdapter(_) => "no_adapter",
+            Error::Gpu(_) => "gpu",
+        }
+    }
+
+    /// Wraps this error with the index of the batch round it occurred in.
+    pub fn in_round(self, round: u64) -> Error {
+        Error::InRound {
+            round,
+            source: Box::new(self),
+        }
+    }
+
+    /// A format error about `origin`.
+    pub fn format(origin: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Format {
+            origin: origin.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,217 @@
+//! Bit-exact f32 arithmetic shared by the batch engines. CPU twin of `shaders/exact.wgsl`.
+//!
+//! GPUs may flush subnormals to zero, may fuse operations, and divide with 2.5 ULP error, so the
+//! shader decides everything on the *bit patterns* of the f32 inputs with integer arithmetic:
+//!
+//! - acceptance `coin < min(1, p / q)` is decided as the exact real comparison `coin · q < p`
+//!   (coins are < 1, so the `min` never matters); the 48-bit product is formed in integers;
+//! - the residual `max(0, t − d)` is the IEEE-754 round-to-nearest-even f32 subtraction,
+//!   emulated in integers where the hardware could flush (subnormal inputs or results);
+//! - argmax compares the bit patterns of non-negative floats as u32 (same order), ties to the
+//!   lowest index.
+//!
+//! On the CPU, Rust's f32/f64 arithmetic is IEEE-754 without flushing, so the CPU engine uses the
+//! native forms ([`accepts_native`], [`residual_native`]); the tests prove them equal to the
+//! integer forms ([`accepts`], [`residual_bits`]) that mirror the shader line by line.
+
+/// Clears the sign bit. For validated (non-negative) probabilities this maps -0.0 to +0.0 and keeps
+/// the order of the values: for non-negative floats, u32 order of the bits is float order.
+#[inline]
+pub fn key(bits: u32) -> u32 {
+    bits & 0x7fff_ffff
+}
+
+/// Unpacks a nonzero finite non-negative f32 into (m, e) with value = m · 2^(e − 150) and m
+/// normalised to [2^23, 2^24) (subnormals are shifted up and get e < 1).
+#[inline]
+fn unpack(bits: u32) -> (u32, i32) {
+    let field = bits >> 23;
+    let frac = bits & 0x007f_ffff;
+    if field == 0 {
+        let sh = frac.leading_zeros() - 8;
+        (frac << sh, 1 - sh as i32)
+    } else {
+        (frac | 0x0080_0000, field as i32)
+    }
+}
+
+/// Exact acceptance test on f32 bit patterns: is `coin · q < p` in real arithmetic?
+/// Integer twin of `accepts` in `shaders/exact.wgsl`.
+pub fn accepts(coin_bits: u32, q_bits: u32, p_bits: u32) -> bool {
+    let c = key(coin_bits);
+    let q = key(q_bits);
+    let p = key(p_bits);
+    if p == 0 {
+        return false; // coin · q >= 0 = p
+    }
+    if c == 0 || q == 0 {
+        return true; // 0 < p
+    }
+    let (mc, ec) = unpack(c);
+    let (mq, eq) = unpack(q);
+    let (mp, ep) = unpack(p);
+    // coin · q = P · 2^(ec + eq − 300) with P = mc · mq in [2^46, 2^48);
+    // p = mp · 2^(ep − 150) with mp in [2^23, 2^24). Compare P with mp · 2^s.
+    let s = ep - ec - eq + 150;
+    if s <= 22 {
+        return false; // mp · 2^s < 2^46 <= P
+    }
+    if s >= 25 {
+        return true; // mp · 2^s >= 2^48 > P
+    }
+    // 48-bit product in base 2^24 from 12-bit halves.
+    let (ch, cl) = (mc >> 12, mc & 0xfff);
+    let (qh, ql) = (mq >> 12, mq & 0xfff);
+    let mid = ch * ql + cl * qh;
+    let lo_full = cl * ql + ((mid & 0xfff) << 12);
+    let hi = ch * qh + (mid >> 12) + (lo_full >> 24);
+    let lo = lo_full & 0x00ff_ffff;
+    let (rh, rl) = if s == 24 {
+        (mp, 0)
+    } else {
+        (mp >> 1, (mp & 1) << 23)
+    };
+    hi < rh || (hi == rh && lo < rl)
+}
+
+/// The same decision as [`accepts`] with native arithmetic: the product of two f32 values is exact
+/// in f64 (48 significant bits, no underflow), so the comparison is the exact real one.
+#[inline]
+pub fn accepts_native(coin: f32, q: f32, p: f32) -> bool {
+    (coin as f64) * (q as f64) < p as f64
+}
+
+/// Bits of the residual `max(0, t − d)` for f32 bit patterns, computed as IEEE-754 binary32
+/// subtraction (round to nearest, ties to even, subnormals kept) entirely in integers.
+/// Integer twin of `residual_slow` in `shaders/exact.wgsl`.
+pub fn residual_bits(t_bits: u32, d_bits: u32) -> u32 {
+    let t = key(t_bits);
+    let d = key(d_bits);
+    if t <= d {
+        return 0;
+    }
+    if d == 0 {
+        return t;
+    }
+    let (ft, fd) = (t >> 23, d >> 23);
+    let et = ft.max(1);
+    let ed = fd.max(1);
+    let mt = (t & 0x007f_ffff) | if ft > 0 { 0x0080_0000 } else { 0 };
+    let md = (d & 0x007f_ffff) | if fd > 0 { 0x0080_0000 } else { 0 };
+    // Three extra bits: guard, round, sticky.
+    let a = mt << 3;
+    let b = md << 3;
+    let sh = et - ed;
+    let bs = if sh >= 27 {
+        1 // every bit of b is below the sticky position; b != 0
+    } else {
+        (b >> sh) | u32::from(b & ((1u32 << sh) - 1) != 0)
+    };
+    let mut diff = a - bs;
+    let mut e = et;
+    // Normalise the leading bit to position 26, but not below exponent 1 (subnormal result).
+    let lz = diff.leading_zeros() - 5;
+    let shift = lz.min(e - 1);
+    diff <<= shift;
+    e -= shift;
+    let mant = diff >> 3;
+    let rem = diff & 7;
+    let up = u32::from(rem > 4 || (rem == 4 && (mant & 1) == 1));
+    // The implicit bit of `mant` carries into the exponent field; a rounding overflow to 2^24
+    // carries once more, which is the correct encoding in both cases.
+    ((e - 1) << 23) + mant + up
+}
+
+/// The same value as [`residual_bits`] with native f32 subtraction (IEEE-754 on the CPU).
+#[inline]
+pub fn residual_native(t: f32, d: f32) -> u32 {
+    let r = t - d;
+    if r > 0.0 { r.to_bits() } else { 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+
+    /// A random non-negative finite f32 bit pattern, biased towards subnormals, tiny values,
+    /// exact neighbours and equal exponents.
+    fn interesting(rng: &mut StdRng, other: u32) -> u32 {
+        match rng.random_range(0..8) {
+            0 => rng.random_range(0..0x0080_0000),             // subnormal
+            1 => rng.random_range(0..0x0100_0000),             // subnormal or smallest normals
+            2 => other.saturating_add(rng.random_range(0..4)), // neighbour
+            3 => other.saturating_sub(rng.random_range(0..4)),
+            4 => (other & 0x7f80_0000) | rng.random_range(0..0x0080_0000), // same exponent
+            5 => 0,
+            _ => rng.random_range(0..0x3f80_0001), // [0, 1]
+        }
+    }
+
+    #[test]
+    fn integer_residual_matches_native_subtraction() {
+        let mut rng = StdRng::seed_from_u64(1);
+        for _ in 0..2_000_000 {
+            let t = interesting(&mut rng, rng.random_range(0..0x3f80_0001));
+            let d = interesting(&mut rng, t);
+            let native = residual_native(f32::from_bits(t), f32::from_bits(d));
+            assert_eq!(
+                residual_bits(t, d),
+                native,
+                "t = {:e} ({t:#x}), d = {:e} ({d:#x})",
+                f32::from_bits(t),
+                f32::from_bits(d)
+            );
+        }
+        // Negative zero behaves as zero.
+        assert_eq!(residual_bits(0x8000_0000, 0), 0);
+        assert_eq!(residual_bits(0x3f00_0000, 0x8000_0000), 0x3f00_0000);
+    }
+
+    #[test]
+    fn integer_acceptance_matches_exact_product() {
+        let mut rng = StdRng::seed_from_u64(2);
+        for _ in 0..2_000_000 {
+            let q = interesting(&mut rng, rng.random_range(1..0x3f80_0001));
+            let c = interesting(&mut rng, rng.random_range(0..0x3f80_0000)).min(0x3f7f_ffff);
+            // p near c·q so that the 48-bit comparison is exercised.
+            let prod = f32::from_bits(c) * f32::from_bits(q);
+            let p = interesting(&mut rng, prod.to_bits());
+            let native = accepts_native(f32::from_bits(c), f32::from_bits(q), f32::from_bits(p));
+            assert_eq!(
+                accepts(c, q, p),
+                native,
+                "coin {:e}, q {:e}, p {:e}",
+                f32::from_bits(c),
+                f32::from_bits(q),
+                f32::from_bits(p)
+            );
+        }
+    }
+
+    #[test]
+    fn acceptance_edges() {
+        let b = f32::to_bits;
+        assert!(
+            !accepts(b(0.0), b(0.5), b(0.0)),
+            "a coin of 0 never accepts p = 0"
+        );
+        assert!(
+            accepts(b(0.0), b(0.5), b(1e-45)),
+            "coin 0 accepts any p > 0"
+        );
+        assert!(
+            !accepts(b(0.5), b(0.5), b(0.25)),
+            "strict: coin = p/q rejects"
+        );
+        assert!(accepts(
+            b(0.5),
+            b(0.5),
+            f32::from_bits(b(0.25) + 1).to_bits()
+        ));
+        assert!(
+            accepts(b(0.999_999_94), b(0.3), b(0.3)),
+            "p >= q always accepts"
+        );
+    }
+}

@@ -1,0 +1,549 @@
+//! The GPU engine: wgpu + WGSL. A context (device, queue, pipeline, reusable buffers) is built once
+//! and reused for every chunk of every batch. Adapter selection is split from the GPU work, so a
+//! test can hand in its own device ([`GpuContext::from_device`]).
+//!
+//! Adapter selection honours `WGPU_BACKEND` (e.g. `vulkan`), `WGPU_ADAPTER_NAME` (a substring of
+//! the adapter's name, case-insensitive) and `WGPU_POWER_PREF` (`low` or `high`).
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytemuck::{Pod, Zeroable};
+use wgpu::util::DeviceExt;
+
+use crate::batch::{BatchResult, BatchView, Floats};
+use crate::error::{Error, Result};
+
+/// Invocations per workgroup of `shaders/verify.wgsl` (keep in sync with `WG` there).
+pub const WORKGROUP_SIZE: u32 = 256;
+
+/// WGSL source of the verification kernel: `shaders/exact.wgsl` followed by `shaders/verify.wgsl`.
+pub const VERIFY_WGSL: &str = concat!(
+    include_str!("../../shaders/exact.wgsl"),
+    "\n",
+    include_str!("../../shaders/verify.wgsl")
+);
+
+/// Uniform parameters of one dispatch. Keep in sync with `Params` in `shaders/verify.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct VerifyParams {
+    /// Rounds in this chunk.
+    pub n_rounds: u32,
+    /// Drafted tokens per round.
+    pub k: u32,
+    /// Vocabulary size.
+    pub vocab: u32,
+    /// Workgroups along x of the 2D dispatch (round = y · groups_x + x).
+    pub groups_x: u32,
+}
+const _: () = {
+    assert!(std::mem::size_of::<VerifyParams>() == 16);
+    assert!(std::mem::offset_of!(VerifyParams, n_rounds) == 0);
+    assert!(std::mem::offset_of!(VerifyParams, k) == 4);
+    assert!(std::mem::offset_of!(VerifyParams, vocab) == 8);
+    assert!(std::mem::offset_of!(VerifyParams, groups_x) == 12);
+};
+
+/// Knobs for chunking (tests make them small to exercise several chunks and 2D dispatch).
+#[derive(Clone, Debug)]
+pub struct GpuConfig {
+    /// At most this many rounds per chunk (besides the adapter's limits).
+    pub max_rounds_per_chunk: Option<usize>,
+    /// Workgroups per dispatch dimension (the WebGPU limit is 65535).
+    pub max_groups_x: u32,
+    /// Upper bound on one input buffer, so memory stays bounded whatever N is.
+    pub max_buffer_bytes: u64,
+}
+
+impl Default for GpuConfig {
+    fn default() -> Self {
+        GpuConfig {
+            max_rounds_per_chunk: None,
+            max_groups_x: 65535,
+            max_buffer_bytes: 512 << 20,
+        }
+    }
+}
+
+/// Picks an adapter, honouring `WGPU_BACKEND`, `WGPU_ADAPTER_NAME` and `WGPU_POWER_PREF`.
+/// Never panics: no adapter (or no match for `WGPU_ADAPTER_NAME`) is [`Error::NoAdapter`].
+pub fn select_adapter() -> Result<wgpu::Adapter> {
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    pollster::block_on(async {
+        if let Ok(name) = std::env::var("WGPU_ADAPTER_NAME") {
+            let want = name.to_lowercase();
+            let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
+            let adapters = instance.enumerate_adapters(backends).await;
+            let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+            return adapters
+                .into_iter()
+                .find(|a| a.get_info().name.to_lowercase().contains(&want))
+                .ok_or_else(|| {
+                    Error::NoAdapter(format!(
+                        "WGPU_ADAPTER_NAME={name} matches none of the adapters found: {names:?}"
+                    ))
+                });
+        }
+        instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::from_env().unwrap_or_default(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::NoAdapter(e.to_string()))
+    })
+}
+
+/// A short description of an adapter: name, backend and device type.
+pub fn describe(info: &wgpu::AdapterInfo) -> String {
+    format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
+}
+
+struct Buffers {
+    cap_rounds: usize,
+    k: usize,
+    v: usize,
+    draft: wgpu::Buffer,
+    target: wgpu::Buffer,
+    tokens: wgpu::Buffer,
+    coins: wgpu::Buffer,
+    out_tokens: wgpu::Buffer,
+    out_acc: wgpu::Buffer,
+    readback: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+}
+
+/// A GPU ready to verify batches.
+pub struct GpuContext {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+    params: wgpu::Buffer,
+    bufs: Option<Buffers>,
+    errors: Arc<Mutex<Vec<String>>>,
+    /// Chunking knobs.
+    pub config: GpuConfig,
+}
+
+impl GpuContext {
+    /// Selects an adapter from the environment and builds a context on it.
+    pub fn new() -> Result<GpuContext> {
+        GpuContext::from_adapter(&select_adapter()?)
+    }
+
+    /// Builds a context on `adapter`, asking for the adapter's real limits (not the defaults).
+    pub fn from_adapter(adapter: &wgpu::Adapter) -> Result<GpuContext> {
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("specsim"),
+            required_features: wgpu::Features::empty(),
+            required_limits: adapter.limits(),
+            ..Default::default()
+        }))
+        .map_err(|e| Error::Gpu(format!("cannot open the device: {e}")))?;
+        GpuContext::from_device(device, queue, adapter.get_info())
+    }
+
+    /// Builds a context on a device the caller already has (tests share one device this way).
+    pub fn from_device(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        info: wgpu::AdapterInfo,
+    ) -> Result<GpuContext> {
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(e.to_string());
+            }
+        }));
+        let lost = errors.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            if let Ok(mut v) = lost.lock() {
+                v.push(format!("device lost ({reason:?}): {msg}"));
+            }
+        });
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("verify.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(VERIFY_WGSL.into()),
+        });
+        let storage = |binding: u32, read_only: bool| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("verify"),
+            entries: &[
+                wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::COMPUTE,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                },
+                storage(1, true),
+                storage(2, true),
+                storage(3, true),
+                storage(4, true),
+                storage(5, false),
+                storage(6, false),
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("verify"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("verify"),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some("verify"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!("cannot build the verify pipeline: {e}")));
+        }
+        let params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("params"),
+            contents: bytemuck::bytes_of(&VerifyParams::default()),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        });
+        Ok(GpuContext {
+            device,
+            queue,
+            info,
+            pipeline,
+            layout,
+            params,
+            bufs: None,
+            errors,
+            config: GpuConfig::default(),
+        })
+    }
+
+    /// The adapter's description.
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    /// The device (e.g. to share it between tests).
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    /// How many rounds of shape (K, V) fit in one chunk on this adapter.
+    pub fn rounds_per_chunk(&self, k: usize, v: usize) -> Result<usize> {
+        let limits = self.device.limits();
+        let max_bind = (limits.max_storage_buffer_binding_size as u64)
+            .min(limits.max_buffer_size)
+            .min(self.config.max_buffer_bytes);
+        let per_round = ((k + 1) * v * 4) as u64;
+        let mut cap = (max_bind / per_round) as usize;
+        if cap == 0 {
+            return Err(Error::Gpu(format!(
+                "one round of K = {k}, V = {v} needs {per_round} bytes of target probabilities, more than this adapter's storage binding limit of {max_bind} bytes; use --engine cpu"
+            )));
+        }
+        cap = cap.min(self.config.max_groups_x as usize * 65535);
+        if let Some(m) = self.config.max_rounds_per_chunk {
+            cap = cap.min(m.max(1));
+        }
+        Ok(cap)
+    }
+
+    fn ensure_buffers(&mut self, n: usize, k: usize, v: usize) -> Result<()> {
+        let cap = self.rounds_per_chunk(k, v)?.min(n.max(1));
+        if let Some(b) = &self.bufs
+            && b.k == k
+            && b.v == v
+            && b.cap_rounds >= cap
+        {
+            return Ok(());
+        }
+        self.bufs = None;
+        let dev = &self.device;
+        let mk = |label: &str, bytes: usize, usage: wgpu::BufferUsages| {
+            dev.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: (bytes.max(4) as u64).next_multiple_of(4),
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        let input = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
+        let output = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
+        let scope = dev.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let draft = mk("draft", cap * k * v * 4, input);
+        let target = mk("target", cap * (k + 1) * v * 4, input);
+        let tokens = mk("tokens", cap * k * 4, input);
+        let coins = mk("coins", cap * k * 4, input);
+        let out_tokens = mk("out_tokens", cap * (k + 1) * 4, output);
+        let out_acc = mk("out_accepted", cap * 4, output);
+        let readback = mk(
+            "readback",
+            cap * (k + 2) * 4,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        );
+        let bind_group = dev.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("verify"),
+            layout: &self.layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: self.params.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: draft.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: target.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: tokens.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 4,
+                    resource: coins.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 5,
+                    resource: out_tokens.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 6,
+                    resource: out_acc.as_entire_binding(),
+                },
+            ],
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!(
+                "cannot allocate buffers for {cap} rounds of K = {k}, V = {v}: {e}"
+            )));
+        }
+        self.bufs = Some(Buffers {
+            cap_rounds: cap,
+            k,
+            v,
+            draft,
+            target,
+            tokens,
+            coins,
+            out_tokens,
+            out_acc,
+            readback,
+            bind_group,
+        });
+        Ok(())
+    }
+
+    fn take_errors(&self) -> Result<()> {
+        let mut errs = self
+            .errors
+            .lock()
+            .map_err(|_| Error::Gpu("poisoned".into()))?;
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            let msg = errs.join("; ");
+            errs.clear();
+            Err(Error::Gpu(msg))
+        }
+    }
+
+    /// Uploads rounds `r0..r0 + n` of a validated batch into the device buffers.
+    fn upload(&mut self, view: &BatchView, r0: usize, n: usize) -> Result<()> {
+        let (k, v) = (view.k, view.v);
+        self.ensure_buffers(n, k, v)?;
+        let b = self.bufs.as_ref().expect("buffers were just made");
+        let write_floats = |buf: &wgpu::Buffer, f: Floats| {
+            let mut tmp = Vec::new();
+            let data = f.as_f32(&mut tmp);
+            self.queue.write_buffer(buf, 0, bytemuck::cast_slice(data));
+        };
+        let write_raw_f32 = |buf: &wgpu::Buffer, f: Floats| match f {
+            // Unaligned or not, float32 bytes are uploaded as they are.
+            Floats::F32(bytes) if !bytes.is_empty() => self.queue.write_buffer(buf, 0, bytes),
+            Floats::F32(_) => {}
+            f64s => write_floats(buf, f64s),
+        };
+        write_raw_f32(&b.draft, view.draft.slice(r0 * k * v, n * k * v));
+        write_raw_f32(
+            &b.target,
+            view.target.slice(r0 * (k + 1) * v, n * (k + 1) * v),
+        );
+        write_raw_f32(&b.coins, view.coins.slice(r0 * k, n * k));
+        let toks: Vec<u32> = (r0 * k..(r0 + n) * k)
+            .map(|i| view.tokens.get(i) as u32)
+            .collect();
+        if !toks.is_empty() {
+            self.queue
+                .write_buffer(&b.tokens, 0, bytemuck::cast_slice(&toks));
+        }
+        Ok(())
+    }
+
+    /// Dispatches the kernel over the `n` uploaded rounds and, if `readback`, copies the results
+    /// into the mappable buffer. Waits for the GPU.
+    fn dispatch(&self, n: usize, k: usize, v: usize, readback: bool) -> Result<()> {
+        let b = self.bufs.as_ref().expect("upload made the buffers");
+        let gx = (n as u32).clamp(1, self.config.max_groups_x);
+        let gy = (n as u32).div_ceil(gx);
+        let params = VerifyParams {
+            n_rounds: n as u32,
+            k: k as u32,
+            vocab: v as u32,
+            groups_x: gx,
+        };
+        self.queue
+            .write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("verify"),
+            });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("verify"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&self.pipeline);
+            pass.set_bind_group(0, &b.bind_group, &[]);
+            pass.dispatch_workgroups(gx, gy, 1);
+        }
+        if readback {
+            let tok_bytes = (n * (k + 1) * 4) as u64;
+            enc.copy_buffer_to_buffer(&b.out_tokens, 0, &b.readback, 0, tok_bytes);
+            enc.copy_buffer_to_buffer(&b.out_acc, 0, &b.readback, tok_bytes, (n * 4) as u64);
+        }
+        self.queue.submit([enc.finish()]);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!("dispatch failed: {e}")));
+        }
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("waiting for the GPU failed: {e}")))?;
+        self.take_errors()
+    }
+
+    fn read_results(&self, n: usize, k: usize, out: &mut BatchResult, r0: usize) -> Result<()> {
+        let b = self.bufs.as_ref().expect("upload made the buffers");
+        let bytes = (n * (k + 2) * 4) as u64;
+        let slice = b.readback.slice(0..bytes);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("waiting for the GPU failed: {e}")))?;
+        rx.recv()
+            .map_err(|_| Error::Gpu("readback was dropped".into()))?
+            .map_err(|e| Error::Gpu(format!("cannot map the results: {e}")))?;
+        {
+            let data = slice
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu(format!("cannot read the results: {e}")))?;
+            let words: &[u32] = bytemuck::cast_slice(&data);
+            let toks = &words[..n * (k + 1)];
+            let acc = &words[n * (k + 1)..n * (k + 2)];
+            for (dst, &src) in out.tokens[r0 * (k + 1)..(r0 + n) * (k + 1)]
+                .iter_mut()
+                .zip(toks)
+            {
+                *dst = src as i32;
+            }
+            out.num_accepted[r0..r0 + n].copy_from_slice(acc);
+        }
+        b.readback.unmap();
+        self.take_errors()
+    }
+
+    /// Verifies every round of a validated batch, chunk by chunk.
+    pub fn run(&mut self, view: &BatchView) -> Result<BatchResult> {
+        let (k, v) = (view.k, view.v);
+        let mut out = BatchResult::new(view.n, k);
+        if view.n == 0 {
+            return Ok(out);
+        }
+        let cap = self.rounds_per_chunk(k, v)?;
+        let mut r0 = 0;
+        while r0 < view.n {
+            let n = cap.min(view.n - r0);
+            self.upload(view, r0, n)?;
+            self.dispatch(n, k, v, true)?;
+            self.read_results(n, k, &mut out, r0)?;
+            r0 += n;
+        }
+        Ok(out)
+    }
+
+    /// For kernel-only benchmarks: uploads the first chunk of `view` and returns how many rounds
+    /// it holds; then [`GpuContext::run_uploaded`] runs the kernel on them without transfers.
+    pub fn upload_for_bench(&mut self, view: &BatchView) -> Result<usize> {
+        let n = self.rounds_per_chunk(view.k, view.v)?.min(view.n);
+        self.upload(view, 0, n)?;
+        Ok(n)
+    }
+
+    /// Runs the kernel on the `n` rounds uploaded by [`GpuContext::upload_for_bench`] and waits.
+    pub fn run_uploaded(&self, n: usize, k: usize, v: usize) -> Result<()> {
+        self.dispatch(n, k, v, false)
+    }
+
+    /// Measures device-to-device copy bandwidth (bytes read per second) with a buffer of `bytes`,
+    /// `reps` copies after one warm-up: the GPU's memory floor for the benchmarks.
+    pub fn copy_bandwidth(&self, bytes: u64, reps: u32) -> Result<f64> {
+        let bytes = bytes
+            .min(self.device.limits().max_buffer_size)
+            .next_multiple_of(4);
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let mk = |usage| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("copy floor"),
+                size: bytes,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        let src = mk(wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST);
+        let dst = mk(wgpu::BufferUsages::COPY_DST);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!("cannot allocate {bytes} bytes: {e}")));
+        }
+        let run = |times: u32| -> Result<f64> {
+            let mut enc = self.device.create_command_encoder(&Default::default());
+            for _ in 0..times {
+                enc.copy_buffer_to_buffer(&src, 0, &dst, 0, bytes);
+            }
+            let t = Instant::now();
+            self.queue.submit([enc.finish()]);
+            self.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| Error::Gpu(e.to_string()))?;
+            Ok(t.elapsed().as_secs_f64())
+        };
+        run(1)?;
+        let secs = run(reps.max(1))?;
+        self.take_errors()?;
+        Ok(bytes as f64 * reps.max(1) as f64 / secs)
+    }
+}

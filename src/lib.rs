@@ -1,0 +1,23 @@
+//! # specsim
+//!
+//! Exact simulation of the draft/target verification step of speculative decoding: one round
+//! ([`speculative_decode`], the f64 reference of SPEC §1), and batches of N rounds on a CPU engine
+//! ([`cpu::CpuEngine`]) and a GPU engine ([`gpu::GpuContext`], wgpu + WGSL) that give identical
+//! results, token for token.
+//!
+//! - [`round`]: the one-round reference and the input checks of SPEC §2.
+//! - [`exact`]: the bit-exact f32 arithmetic both batch engines share.
+//! - [`batch`]: batch views, validation and results; [`npyio`]: `.npy`/`.npz` files.
+//! - [`cpu`] and [`gpu`]: the engines; [`compare`]: cross-checks and adversarial batches.
+
+pub mod batch;
+pub mod compare;
+pub mod cpu;
+pub mod error;
+pub mod exact;
+pub mod gpu;
+pub mod npyio;
+pub mod round;
+
+pub use error::{Error, Result};
+pub use round::{RoundOptions, RoundResult, speculative_decode, speculative_decode_with};

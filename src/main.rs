@@ -1,0 +1,491 @@
+//! The `specsim` command line.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+use specsim::batch::{BatchResult, BatchView, Validation};
+use specsim::compare::{VerifyReport, adversarial_batch, compare_engines, compare_reference};
+use specsim::cpu::CpuEngine;
+use specsim::gpu::{GpuContext, describe};
+use specsim::npyio::{BatchFile, write_batch_dir, write_result_npz};
+use specsim::round::{Outcome, RoundOptions, parse_round_json};
+
+const ROUND_HELP: &str = "\
+Reads one round as JSON and prints the result as JSON.
+
+Semantics (SPEC §1): for each drafted position i, with tok = draft_tokens[i],
+p = target_probs[i][tok] and q = draft_probs[i][tok], the token is accepted iff
+random_coins[i] < min(1, p/q) (strict). At the first rejection the replacement is
+the argmax of max(0, target_probs[i] - draft_probs[i]) (ties to the lowest id; if that
+residual is zero everywhere, the argmax of target_probs[i]) and the round stops. If all
+K are accepted, the bonus token is the argmax of target_probs[K]. acceptance_rate is
+accepted/K rounded like Python's round(x, 4). Computed in f64.
+
+Example:
+  echo '{\"draft_probs\": [[0.5, 0.5]], \"target_probs\": [[0.9, 0.1], [0.3, 0.7]],
+         \"draft_tokens\": [1], \"random_coins\": [0.5]}' | specsim round
+  {\"accepted_tokens\":[0],\"num_generated\":1,\"acceptance_rate\":0.0}";
+
+#[derive(Parser)]
+#[command(
+    name = "specsim",
+    version,
+    about = "Exact CPU/GPU simulation of the speculative-decoding verification step"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum EngineChoice {
+    /// The GPU when an adapter exists, otherwise the CPU (with a notice on stderr).
+    Auto,
+    /// The CPU engine (all cores).
+    Cpu,
+    /// The GPU engine (an error when no adapter exists).
+    Gpu,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// A human-readable summary.
+    Table,
+    /// The summary as one JSON object.
+    Json,
+    /// One seed-style JSON object per round.
+    Jsonl,
+}
+
+#[derive(clap::Args, Clone, Copy)]
+struct InputOpts {
+    /// Accept distributions that do not sum to 1 (raw model dumps).
+    #[arg(long)]
+    allow_unnormalized: bool,
+    /// Accept K = 0: a plain decode step (the output is the argmax of target_probs[0]).
+    #[arg(long)]
+    plain_decode: bool,
+}
+
+impl InputOpts {
+    fn round_options(&self) -> RoundOptions {
+        RoundOptions {
+            allow_unnormalized: self.allow_unnormalized,
+            allow_empty_draft: self.plain_decode,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One round from JSON (a file, or standard input when PATH is omitted or `-`).
+    #[command(long_about = ROUND_HELP)]
+    Round {
+        /// The JSON file; `-` or nothing for standard input.
+        path: Option<PathBuf>,
+        #[command(flatten)]
+        input: InputOpts,
+    },
+    /// Runs a batch (a directory of .npy files or an .npz) on one engine.
+    Run {
+        /// Batch directory (draft_probs.npy, target_probs.npy, draft_tokens.npy, random_coins.npy) or .npz.
+        batch: PathBuf,
+        /// Which engine computes.
+        #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+        engine: EngineChoice,
+        /// Write tokens [N, K+1] (padded with -1), num_accepted [N] and num_generated [N] here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// What to print.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// `full` checks every value (SPEC §2); `touched` only what the algorithm reads.
+        #[arg(long, value_enum, default_value_t = Validation::Full)]
+        validate: Validation,
+        #[command(flatten)]
+        input: InputOpts,
+    },
+    /// Runs both engines and the f64 reference on a batch and reports every disagreement.
+    Verify {
+        /// Batch directory or .npz (omit with --generate).
+        batch: Option<PathBuf>,
+        /// Generate this many adversarial rounds instead of reading a batch.
+        #[arg(long, value_name = "N")]
+        generate: Option<u64>,
+        /// Drafted tokens per generated round.
+        #[arg(long, default_value_t = 8)]
+        k: usize,
+        /// Vocabulary size of generated rounds.
+        #[arg(long, default_value_t = 32000)]
+        vocab: usize,
+        /// Seed of generated rounds.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Rounds generated and checked at a time (memory stays bounded).
+        #[arg(long, default_value_t = 0, hide_default_value = true)]
+        chunk: usize,
+        /// Save the generated batch as a directory of .npy files (only with --generate).
+        #[arg(long)]
+        save: Option<PathBuf>,
+        /// Compare the CPU engine with the reference only (no GPU).
+        #[arg(long)]
+        cpu_only: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        input: InputOpts,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("specsim: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints to stdout; a closed pipe (e.g. `| head`) ends quietly instead of panicking.
+fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .is_err()
+    {
+        std::process::exit(0);
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Round { path, input } => cmd_round(path, input),
+        Command::Run {
+            batch,
+            engine,
+            out,
+            format,
+            validate,
+            input,
+        } => cmd_run(&batch, engine, out, format, validate, input),
+        Command::Verify {
+            batch,
+            generate,
+            k,
+            vocab,
+            seed,
+            chunk,
+            save,
+            cpu_only,
+            json,
+            input,
+        } => cmd_verify(VerifyArgs {
+            batch,
+            generate,
+            k,
+            vocab,
+            seed,
+            chunk,
+            save,
+            cpu_only,
+            json,
+            input,
+        }),
+    }
+}
+
+fn cmd_round(path: Option<PathBuf>, input: InputOpts) -> Result<ExitCode> {
+    let (text, origin) = match path {
+        Some(p) if p.as_os_str() != "-" => (
+            std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?,
+            p.display().to_string(),
+        ),
+        _ => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read standard input")?;
+            (s, "<stdin>".to_string())
+        }
+    };
+    let round = parse_round_json(&text, &origin)?;
+    let result = round
+        .decode(&input.round_options())
+        .with_context(|| format!("{origin}: refused"))?;
+    emit(&format!("{}\n", serde_json::to_string(&result)?));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A GPU context, or `None` with a notice when `auto` finds no adapter.
+fn open_gpu(choice: EngineChoice) -> Result<Option<GpuContext>> {
+    match choice {
+        EngineChoice::Cpu => Ok(None),
+        EngineChoice::Gpu => Ok(Some(GpuContext::new()?)),
+        EngineChoice::Auto => match GpuContext::new() {
+            Ok(g) => Ok(Some(g)),
+            Err(e) => {
+                eprintln!("specsim: notice: no usable GPU ({e}); using the CPU engine");
+                Ok(None)
+            }
+        },
+    }
+}
+
+fn summary_json(view: &BatchView, res: &BatchResult, engine: &str, secs: f64) -> serde_json::Value {
+    let n = res.n().max(1) as f64;
+    let k = view.k;
+    let mean_acc: f64 = res.num_accepted.iter().map(|&a| a as f64).sum::<f64>() / n;
+    let mean_rate = if k == 0 {
+        0.0
+    } else {
+        res.num_accepted
+            .iter()
+            .map(|&a| a as f64 / k as f64)
+            .sum::<f64>()
+            / n
+    };
+    let per_position: Vec<f64> = (0..k)
+        .map(|i| res.num_accepted.iter().filter(|&&a| a as usize > i).count() as f64 / n)
+        .collect();
+    json!({
+        "rounds": res.n(),
+        "k": k,
+        "vocab": view.v,
+        "engine": engine,
+        "mean_acceptance_rate": mean_rate,
+        "mean_accepted": mean_acc,
+        "mean_generated": mean_acc + 1.0,
+        "per_position_acceptance": per_position,
+        "wall_seconds": secs,
+        "rounds_per_second": res.n() as f64 / secs.max(1e-12),
+    })
+}
+
+fn cmd_run(
+    batch: &Path,
+    engine: EngineChoice,
+    out: Option<PathBuf>,
+    format: Format,
+    validate: Validation,
+    input: InputOpts,
+) -> Result<ExitCode> {
+    let file = BatchFile::open(batch)?;
+    let view = file.view()?;
+    let t0 = Instant::now();
+    view.validate(&input.round_options(), validate)?;
+    let t_valid = t0.elapsed().as_secs_f64();
+    let gpu = open_gpu(engine)?;
+    let t1 = Instant::now();
+    let (res, name) = match gpu {
+        Some(mut g) => {
+            let name = format!("gpu: {}", describe(g.adapter_info()));
+            (g.run(&view)?, name)
+        }
+        None => (CpuEngine::default().run(&view)?, "cpu".to_string()),
+    };
+    let secs = t1.elapsed().as_secs_f64();
+    if let Some(path) = &out {
+        write_result_npz(path, &res)?;
+    }
+    match format {
+        Format::Jsonl => {
+            let mut s = String::new();
+            for r in 0..res.n() {
+                let toks = view.round_tokens(r);
+                let o: Outcome = res.outcome(r);
+                s.push_str(&serde_json::to_string(&o.to_result(&toks))?);
+                s.push('\n');
+                if s.len() > 1 << 20 {
+                    emit(&s);
+                    s.clear();
+                }
+            }
+            emit(&s);
+        }
+        Format::Json => {
+            let mut j = summary_json(&view, &res, &name, secs);
+            j["validation_seconds"] = json!(t_valid);
+            emit(&format!("{}\n", serde_json::to_string_pretty(&j)?));
+        }
+        Format::Table => {
+            let j = summary_json(&view, &res, &name, secs);
+            let mut s = String::new();
+            s += &format!("batch                 {}\n", batch.display());
+            s += &format!(
+                "rounds                {}  (K = {}, V = {})\n",
+                res.n(),
+                view.k,
+                view.v
+            );
+            s += &format!("engine                {name}\n");
+            s += &format!(
+                "mean acceptance rate  {:.4}\n",
+                j["mean_acceptance_rate"].as_f64().unwrap_or(0.0)
+            );
+            s += &format!(
+                "mean generated        {:.4} tokens/round\n",
+                j["mean_generated"].as_f64().unwrap_or(0.0)
+            );
+            s += "per-position acceptance (P[position i accepted]):\n";
+            for (i, x) in j["per_position_acceptance"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                s += &format!("  {i:>3}  {:.4}\n", x.as_f64().unwrap_or(0.0));
+            }
+            s += &format!(
+                "wall time             {secs:.3} s engine ({:.0} rounds/s), {t_valid:.3} s validation\n",
+                res.n() as f64 / secs.max(1e-12)
+            );
+            if let Some(p) = &out {
+                s += &format!("results               {}\n", p.display());
+            }
+            emit(&s);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+struct VerifyArgs {
+    batch: Option<PathBuf>,
+    generate: Option<u64>,
+    k: usize,
+    vocab: usize,
+    seed: u64,
+    chunk: usize,
+    save: Option<PathBuf>,
+    cpu_only: bool,
+    json: bool,
+    input: InputOpts,
+}
+
+/// Runs the engines and the reference on one (validated) chunk.
+fn verify_chunk(
+    view: &BatchView,
+    gpu: Option<&mut GpuContext>,
+    r0: u64,
+    report: &mut VerifyReport,
+) -> Result<()> {
+    let cpu = CpuEngine::default().run(view)?;
+    if let Some(g) = gpu {
+        let gres = g.run(view)?;
+        compare_engines(&cpu, &gres, r0, report);
+    }
+    compare_reference(view, &cpu, r0, report);
+    report.rounds += view.n as u64;
+    Ok(())
+}
+
+fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
+    let opts = a.input.round_options();
+    let mut report = VerifyReport {
+        engines: vec!["cpu".into()],
+        ..Default::default()
+    };
+    let mut gpu = if a.cpu_only {
+        None
+    } else {
+        let g = GpuContext::new()?;
+        report.engines.push("gpu".into());
+        report.adapter = Some(describe(g.adapter_info()));
+        Some(g)
+    };
+    let t0 = Instant::now();
+    match (&a.batch, a.generate) {
+        (Some(_), Some(_)) => bail!("give either a BATCH or --generate N, not both"),
+        (None, None) => bail!("give a BATCH to verify, or --generate N"),
+        (Some(path), None) => {
+            let file = BatchFile::open(path)?;
+            let view = file.view()?;
+            view.validate(&opts, Validation::Full)?;
+            verify_chunk(&view, gpu.as_mut(), 0, &mut report)?;
+        }
+        (None, Some(n)) => {
+            if a.k == 0 || a.vocab == 0 {
+                bail!("--k and --vocab must be at least 1");
+            }
+            let per_round = (2 * a.k + 1) * a.vocab * 4;
+            let chunk = if a.chunk > 0 {
+                a.chunk
+            } else {
+                ((256usize << 20) / per_round).clamp(1, 65536)
+            } as u64;
+            if a.save.is_some() && n > chunk {
+                bail!("--save writes one chunk: use --generate N with N <= --chunk ({chunk})");
+            }
+            let mut r0 = 0;
+            while r0 < n {
+                let m = chunk.min(n - r0);
+                let b = adversarial_batch(r0, m as usize, a.k, a.vocab, a.seed);
+                if let Some(dir) = &a.save {
+                    write_batch_dir(dir, &b)?;
+                }
+                let view = b.view();
+                view.validate(&opts, Validation::Full)
+                    .context("the generator made an invalid round (a bug)")?;
+                verify_chunk(&view, gpu.as_mut(), r0, &mut report)?;
+                r0 += m;
+            }
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    if a.json {
+        emit(&format!("{}\n", serde_json::to_string_pretty(&report)?));
+    } else {
+        let mut s = String::new();
+        s += &format!("rounds compared           {}\n", report.rounds);
+        s += &format!("engines                   {}\n", report.engines.join(", "));
+        if let Some(ad) = &report.adapter {
+            s += &format!("adapter                   {ad}\n");
+        }
+        s += &format!(
+            "engine mismatches         {}\n",
+            report.engine_mismatches.len()
+        );
+        for m in report.engine_mismatches.iter().take(20) {
+            s += &format!(
+                "  round {} position {}: cpu (accepted {}, token {}) vs gpu (accepted {}, token {})\n",
+                m.round, m.position, m.cpu.0, m.cpu.1, m.gpu.0, m.gpu.1
+            );
+        }
+        s += &format!(
+            "f32 vs f64 reference      {} rounds differ\n",
+            report.reference_diffs.len()
+        );
+        for (class, count) in report.diff_counts() {
+            s += &format!(
+                "  {:<28} {count}\n",
+                serde_json::to_string(&class)?.trim_matches('"')
+            );
+        }
+        for d in report.reference_diffs.iter().take(10) {
+            s += &format!(
+                "  round {}: engine (accepted {}, token {}) vs reference (accepted {}, token {}): {}\n",
+                d.round, d.engine.0, d.engine.1, d.reference.0, d.reference.1, d.detail
+            );
+        }
+        s += &format!("time                      {secs:.2} s\n");
+        s += &format!(
+            "verdict                   {}\n",
+            if report.passed() { "PASS" } else { "FAIL" }
+        );
+        emit(&s);
+    }
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,393 @@
+//! Batch files: `.npy` (a directory of four) and `.npz`, as numpy writes them, memory-mapped so a
+//! batch larger than RAM still runs and only the touched pages are read; and the `RESULT.npz`
+//! writer, which writes a file whole or not at all.
+
+use std::fs::File;
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use memmap2::Mmap;
+use npyz::WriterBuilder;
+
+use crate::batch::{BatchResult, BatchView, Floats, Ints};
+use crate::error::{Error, Result};
+
+/// The four arrays of a batch, in file order.
+pub const BATCH_ARRAYS: [&str; 4] = [
+    "draft_probs",
+    "target_probs",
+    "draft_tokens",
+    "random_coins",
+];
+
+/// Element types specsim reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dtype {
+    /// `<f4`
+    F32,
+    /// `<f8`
+    F64,
+    /// `<i4`
+    I32,
+    /// `<i8`
+    I64,
+    /// `<u4`
+    U32,
+}
+
+impl Dtype {
+    fn size(self) -> usize {
+        match self {
+            Dtype::F32 | Dtype::I32 | Dtype::U32 => 4,
+            Dtype::F64 | Dtype::I64 => 8,
+        }
+    }
+}
+
+enum Storage {
+    Map(Arc<Mmap>),
+    Mem(Vec<u8>),
+}
+
+/// One `.npy` array whose data is read in place (memory-mapped or in memory).
+pub struct NpyArray {
+    storage: Storage,
+    start: usize,
+    end: usize,
+    /// Element type.
+    pub dtype: Dtype,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Where it came from (for error messages).
+    pub origin: String,
+}
+
+impl NpyArray {
+    /// Parses the `.npy` bytes `[start, end)` of `storage`.
+    fn parse(storage: Storage, start: usize, end: usize, origin: String) -> Result<NpyArray> {
+        let all: &[u8] = match &storage {
+            Storage::Map(m) => m,
+            Storage::Mem(v) => v,
+        };
+        let bytes = &all[start..end];
+        let mut cur = Cursor::new(bytes);
+        let header = npyz::NpyHeader::from_reader(&mut cur)
+            .map_err(|e| Error::format(&origin, format!("not a valid .npy file: {e}")))?;
+        let offset = cur.position() as usize;
+        if header.order() == npyz::Order::Fortran {
+            return Err(Error::format(
+                &origin,
+                "array is in Fortran order; save it C-contiguous (np.ascontiguousarray)",
+            ));
+        }
+        let descr = match header.dtype() {
+            npyz::DType::Plain(ts) => ts.to_string(),
+            other => format!("{}", other.descr()),
+        };
+        let dtype = match descr.as_str() {
+            "<f4" => Dtype::F32,
+            "<f8" => Dtype::F64,
+            "<i4" => Dtype::I32,
+            "<i8" => Dtype::I64,
+            "<u4" => Dtype::U32,
+            d => {
+                return Err(Error::format(
+                    &origin,
+                    format!(
+                        "dtype {d} is not supported (probabilities and coins: little-endian float32 '<f4' or float64 '<f8'; tokens: int32, int64 or uint32)"
+                    ),
+                ));
+            }
+        };
+        let shape: Vec<usize> = header.shape().iter().map(|&d| d as usize).collect();
+        let need = shape
+            .iter()
+            .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d))
+            .ok_or_else(|| Error::format(&origin, format!("shape {shape:?} is too large")))?;
+        let have = bytes.len() - offset;
+        if have < need {
+            return Err(Error::format(
+                &origin,
+                format!(
+                    "file is truncated: shape {shape:?} of {descr} needs {need} bytes of data, the file holds {have}"
+                ),
+            ));
+        }
+        Ok(NpyArray {
+            storage,
+            start: start + offset,
+            end: start + offset + need,
+            dtype,
+            shape,
+            origin,
+        })
+    }
+
+    /// Memory-maps and parses one `.npy` file.
+    pub fn open(path: &Path) -> Result<NpyArray> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        // SAFETY: the map is read-only; like numpy's mmap_mode='r', a file changed by another
+        // process while specsim runs gives unspecified values (never memory unsafety in the
+        // bounds-checked readers).
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        let len = map.len();
+        NpyArray::parse(
+            Storage::Map(Arc::new(map)),
+            0,
+            len,
+            path.display().to_string(),
+        )
+    }
+
+    /// The raw little-endian data bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.storage {
+            Storage::Map(m) => &m[self.start..self.end],
+            Storage::Mem(v) => &v[self.start..self.end],
+        }
+    }
+
+    fn floats(&self) -> Result<Floats<'_>> {
+        match self.dtype {
+            Dtype::F32 => Ok(Floats::F32(self.bytes())),
+            Dtype::F64 => Ok(Floats::F64(self.bytes())),
+            d => Err(Error::format(
+                &self.origin,
+                format!("dtype {d:?} found where float32 or float64 was expected"),
+            )),
+        }
+    }
+
+    fn ints(&self) -> Result<Ints<'_>> {
+        match self.dtype {
+            Dtype::I32 => Ok(Ints::I32(self.bytes())),
+            Dtype::I64 => Ok(Ints::I64(self.bytes())),
+            Dtype::U32 => Ok(Ints::U32(self.bytes())),
+            d => Err(Error::format(
+                &self.origin,
+                format!("dtype {d:?} found where int32, int64 or uint32 token ids were expected"),
+            )),
+        }
+    }
+}
+
+/// A batch read from disk: four arrays, memory-mapped.
+pub struct BatchFile {
+    /// draft_probs, target_probs, draft_tokens, random_coins.
+    pub arrays: [NpyArray; 4],
+    /// Where it came from.
+    pub origin: String,
+}
+
+impl BatchFile {
+    /// Opens a batch: a directory holding the four `.npy` files, or one `.npz` with those keys.
+    pub fn open(path: &Path) -> Result<BatchFile> {
+        let origin = path.display().to_string();
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let arrays: Vec<NpyArray> = if meta.is_dir() {
+            BATCH_ARRAYS
+                .iter()
+                .map(|name| {
+                    let p = path.join(format!("{name}.npy"));
+                    if !p.exists() {
+                        return Err(Error::format(
+                            &origin,
+                            format!("batch directory has no {name}.npy (it needs {})", needed()),
+                        ));
+                    }
+                    NpyArray::open(&p)
+                })
+                .collect::<Result<_>>()?
+        } else {
+            open_npz(path)?
+        };
+        let arrays: [NpyArray; 4] = arrays
+            .try_into()
+            .map_err(|_| Error::format(&origin, "expected four arrays"))?;
+        let b = BatchFile { arrays, origin };
+        b.view()?; // check shapes and dtypes now
+        Ok(b)
+    }
+
+    /// A view of the batch, after checking that the shapes agree:
+    /// draft `[N, K, V]`, target `[N, K + 1, V]`, tokens `[N, K]`, coins `[N, K]`.
+    pub fn view(&self) -> Result<BatchView<'_>> {
+        let [d, t, tok, c] = &self.arrays;
+        let shape_err = |a: &NpyArray, want: String| {
+            Error::format(
+                &a.origin,
+                format!(
+                    "shape {:?} does not fit the batch: expected {want}",
+                    a.shape
+                ),
+            )
+        };
+        if d.shape.len() != 3 {
+            return Err(shape_err(d, "3 dimensions [N, K, V]".into()));
+        }
+        let (n, k, v) = (d.shape[0], d.shape[1], d.shape[2]);
+        let dims = format!("(N, K, V) = ({n}, {k}, {v}) from draft_probs");
+        if t.shape != [n, k + 1, v] {
+            return Err(shape_err(
+                t,
+                format!("[N, K + 1, V] = [{n}, {}, {v}] for {dims}", k + 1),
+            ));
+        }
+        for a in [tok, c] {
+            if a.shape != [n, k] {
+                return Err(shape_err(a, format!("[N, K] = [{n}, {k}] for {dims}")));
+            }
+        }
+        if v == 0 {
+            return Err(Error::format(&d.origin, "V = 0: the vocabulary is empty"));
+        }
+        Ok(BatchView {
+            n,
+            k,
+            v,
+            draft: d.floats()?,
+            target: t.floats()?,
+            tokens: tok.ints()?,
+            coins: c.floats()?,
+        })
+    }
+}
+
+fn needed() -> String {
+    BATCH_ARRAYS.map(|n| format!("{n}.npy")).join(", ")
+}
+
+/// Opens the four arrays of an `.npz`: stored members are mapped in place; compressed ones are
+/// inflated into an anonymous temporary file first (so memory stays bounded).
+fn open_npz(path: &Path) -> Result<Vec<NpyArray>> {
+    let origin = path.display().to_string();
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut zip = zip::ZipArchive::new(&file).map_err(|e| {
+        Error::format(
+            &origin,
+            format!("not a batch directory nor a readable .npz archive: {e}"),
+        )
+    })?;
+    // SAFETY: read-only map, see NpyArray::open.
+    let map = Arc::new(unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?);
+    let mut out = Vec::new();
+    for name in BATCH_ARRAYS {
+        let member = format!("{name}.npy");
+        let member_origin = format!("{origin}[{name}]");
+        let mut entry = zip.by_name(&member).map_err(|_| {
+            Error::format(
+                &origin,
+                format!("archive has no array '{name}' (it needs {})", needed()),
+            )
+        })?;
+        let array = if entry.compression() == zip::CompressionMethod::Stored {
+            let start = entry.data_start() as usize;
+            let end = start + entry.size() as usize;
+            if end > map.len() {
+                return Err(Error::format(&member_origin, "archive is truncated"));
+            }
+            NpyArray::parse(Storage::Map(map.clone()), start, end, member_origin)?
+        } else {
+            let mut tmp = tempfile::tempfile().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            std::io::copy(&mut entry, &mut tmp).map_err(|e| {
+                Error::format(&member_origin, format!("cannot inflate the member: {e}"))
+            })?;
+            // SAFETY: a private temporary file nobody else writes.
+            let m = unsafe { Mmap::map(&tmp) }.map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            let len = m.len();
+            if len < 1024 {
+                NpyArray::parse(Storage::Mem(m.to_vec()), 0, len, member_origin)?
+            } else {
+                NpyArray::parse(Storage::Map(Arc::new(m)), 0, len, member_origin)?
+            }
+        };
+        out.push(array);
+    }
+    Ok(out)
+}
+
+/// Writes `result` as `RESULT.npz` (`tokens` [N, K + 1] int32, `num_accepted` [N] int32,
+/// `num_generated` [N] int32): into a temporary file beside `path`, renamed into place only when
+/// complete, so the file is written whole or not at all.
+pub fn write_result_npz(path: &Path, result: &BatchResult) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| Error::io(&dir, e))?;
+    let io = |e: std::io::Error| Error::io(path, e);
+    {
+        let mut npz = npyz::npz::NpzWriter::new(std::io::BufWriter::new(tmp.as_file()));
+        let n = result.n() as u64;
+        let large = result.tokens.len() as u64 * 4 > (1 << 31);
+        let opts = zip::write::FileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(large);
+        let mut w = npz
+            .array::<i32>("tokens", opts)
+            .map_err(io)?
+            .default_dtype()
+            .shape(&[n, result.k as u64 + 1])
+            .begin_nd()
+            .map_err(io)?;
+        w.extend(result.tokens.iter().copied()).map_err(io)?;
+        w.finish().map_err(io)?;
+        for (name, values) in [
+            ("num_accepted", result.num_accepted.clone()),
+            ("num_generated", result.num_generated()),
+        ] {
+            let mut w = npz
+                .array::<i32>(name, opts)
+                .map_err(io)?
+                .default_dtype()
+                .shape(&[n])
+                .begin_nd()
+                .map_err(io)?;
+            w.extend(values.iter().map(|&x| x as i32)).map_err(io)?;
+            w.finish().map_err(io)?;
+        }
+        let mut inner = npz
+            .zip_writer()
+            .finish()
+            .map_err(|e| Error::io(path, e.into()))?;
+        inner.flush().map_err(io)?;
+    }
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// Writes an in-memory batch as a directory of four `.npy` files (float32 / uint32), as numpy
+/// would, e.g. for `verify --generate --save`.
+pub fn write_batch_dir(dir: &Path, batch: &crate::batch::Batch) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let (n, k, v) = (batch.n as u64, batch.k as u64, batch.v as u64);
+    let write_f32 = |name: &str, shape: &[u64], data: &[f32]| -> Result<()> {
+        let p = dir.join(format!("{name}.npy"));
+        let f = File::create(&p).map_err(|e| Error::io(&p, e))?;
+        let mut w = npyz::WriteOptions::new()
+            .default_dtype()
+            .shape(shape)
+            .writer(std::io::BufWriter::new(f))
+            .begin_nd()
+            .map_err(|e| Error::io(&p, e))?;
+        w.extend(data.iter().copied())
+            .map_err(|e| Error::io(&p, e))?;
+        w.finish().map_err(|e| Error::io(&p, e))
+    };
+    write_f32("draft_probs", &[n, k, v], &batch.draft)?;
+    write_f32("target_probs", &[n, k + 1, v], &batch.target)?;
+    write_f32("random_coins", &[n, k], &batch.coins)?;
+    let p = dir.join("draft_tokens.npy");
+    let f = File::create(&p).map_err(|e| Error::io(&p, e))?;
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(&[n, k])
+        .writer(std::io::BufWriter::new(f))
+        .begin_nd()
+        .map_err(|e| Error::io(&p, e))?;
+    w.extend(batch.tokens.iter().copied())
+        .map_err(|e| Error::io(&p, e))?;
+    w.finish().map_err(|e| Error::io(&p, e))
+}

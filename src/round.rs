@@ -1,0 +1,367 @@
+//! One round of speculative decoding: the exact f64 reference (SPEC §1) and input validation (SPEC §2).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How far a distribution's sum may be from 1 before it is refused (SPEC §2).
+pub const NORMALIZATION_TOLERANCE: f64 = 1e-3;
+
+/// Options that relax the refusals of SPEC §2 where the caller asks for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoundOptions {
+    /// Skip the check that every distribution sums to 1 (within 1e-3), for raw model dumps.
+    pub allow_unnormalized: bool,
+    /// Accept K = 0: a plain decode step whose only output is the bonus token.
+    pub allow_empty_draft: bool,
+}
+
+/// The result of one round, serialised with exactly the seed's JSON keys.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoundResult {
+    /// The accepted draft tokens, then the replacement (at the first rejection) or the bonus token.
+    pub accepted_tokens: Vec<u32>,
+    /// `accepted_tokens.len()`: the number accepted plus one.
+    pub num_generated: usize,
+    /// accepted / K, rounded to 4 decimals as Python's `round(x, 4)` does (0 when K = 0).
+    pub acceptance_rate: f64,
+}
+
+/// The decisions of one round in compact form, shared by the reference and the batch engines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Outcome {
+    /// How many drafted tokens were accepted (0..=K).
+    pub num_accepted: u32,
+    /// The replacement token (when `num_accepted < K`) or the bonus token (when `num_accepted == K`).
+    pub token: u32,
+}
+
+impl Outcome {
+    /// Expands the outcome into the seed's result, given the round's drafted tokens.
+    pub fn to_result(self, draft_tokens: &[u32]) -> RoundResult {
+        let k = draft_tokens.len();
+        let n = self.num_accepted as usize;
+        let mut accepted_tokens = draft_tokens[..n].to_vec();
+        accepted_tokens.push(self.token);
+        RoundResult {
+            num_generated: accepted_tokens.len(),
+            accepted_tokens,
+            acceptance_rate: acceptance_rate(n, k),
+        }
+    }
+}
+
+/// accepted / K rounded like Python's `round(x, 4)`; 0 for K = 0.
+pub fn acceptance_rate(accepted: usize, k: usize) -> f64 {
+    if k == 0 {
+        0.0
+    } else {
+        python_round4(accepted as f64 / k as f64)
+    }
+}
+
+/// Rounds `x` to 4 decimal places exactly as Python's `round(x, 4)`: on the exact binary value of
+/// `x`, ties to even (1/32 → 0.0312, 3/32 → 0.0938).
+///
+/// Rust's `{:.4}` formatting is exact and rounds half to even on the exact value, which is what
+/// CPython's `round` does; parsing the decimal string back gives the nearest double, as Python does.
+pub fn python_round4(x: f64) -> f64 {
+    if !x.is_finite() {
+        return x;
+    }
+    format!("{x:.4}").parse().unwrap_or(x)
+}
+
+/// A probability or coin value that can be read as f64 (f32 or f64).
+pub trait Real: Copy + Send + Sync + 'static {
+    /// Widen (exactly) to f64.
+    fn to_f64(self) -> f64;
+}
+impl Real for f32 {
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+impl Real for f64 {
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+/// The argmax of `values`, ties to the lowest index (numpy's `argmax`). `values` must not be empty.
+pub fn argmax_f64(values: impl Iterator<Item = f64>) -> usize {
+    let mut best = f64::NEG_INFINITY;
+    let mut best_i = 0;
+    for (i, x) in values.enumerate() {
+        if x > best || i == 0 {
+            best = x;
+            best_i = i;
+        }
+    }
+    best_i
+}
+
+/// The replacement token at a rejected position: the argmax of the residual
+/// `max(0, t − d)` (f64), or of `t` when the residual is zero everywhere.
+pub fn replacement_f64<P: Real>(t: &[P], d: &[P]) -> usize {
+    let residual = || {
+        t.iter()
+            .zip(d)
+            .map(|(&t, &d)| (t.to_f64() - d.to_f64()).max(0.0))
+    };
+    if residual().all(|r| r == 0.0) {
+        argmax_f64(t.iter().map(|x| x.to_f64()))
+    } else {
+        argmax_f64(residual())
+    }
+}
+
+/// Decides one *valid* round in f64 (SPEC §1), on flat row-major rows: `draft` holds K rows of V,
+/// `target` K + 1 rows of V. Only the values the algorithm needs are read.
+pub fn decide_f64<P: Real, C: Real>(
+    draft: &[P],
+    target: &[P],
+    tokens: &[u32],
+    coins: &[C],
+    v: usize,
+) -> Outcome {
+    let k = tokens.len();
+    for i in 0..k {
+        let tok = tokens[i] as usize;
+        let p = target[i * v + tok].to_f64();
+        let q = draft[i * v + tok].to_f64();
+        let a = (p / q).min(1.0);
+        if !(coins[i].to_f64() < a) {
+            let row = i * v..(i + 1) * v;
+            return Outcome {
+                num_accepted: i as u32,
+                token: replacement_f64(&target[row.clone()], &draft[row]) as u32,
+            };
+        }
+    }
+    let bonus = &target[k * v..(k + 1) * v];
+    Outcome {
+        num_accepted: k as u32,
+        token: argmax_f64(bonus.iter().map(|x| x.to_f64())) as u32,
+    }
+}
+
+/// Checks one round laid out flat (K rows of V in `draft`, K + 1 rows in `target`) against SPEC §2,
+/// except the lengths, which the caller has checked. Returns the token ids as u32.
+pub fn validate_flat<P: Real, C: Real>(
+    draft: &[P],
+    target: &[P],
+    tokens: impl ExactSizeIterator<Item = i64>,
+    coins: &[C],
+    v: usize,
+    opts: &RoundOptions,
+) -> Result<Vec<u32>> {
+    let k = tokens.len();
+    if k == 0 && !opts.allow_empty_draft {
+        return Err(Error::EmptyDraft);
+    }
+    let mut ids = Vec::with_capacity(k);
+    for (index, value) in tokens.enumerate() {
+        if value < 0 || value as u64 >= v as u64 {
+            return Err(Error::TokenOutOfRange {
+                index,
+                value,
+                vocab: v,
+            });
+        }
+        ids.push(value as u32);
+    }
+    for (index, c) in coins.iter().enumerate() {
+        let value = c.to_f64();
+        if !(0.0..1.0).contains(&value) {
+            return Err(Error::CoinOutOfRange { index, value });
+        }
+    }
+    check_rows("draft_probs", draft, v, opts)?;
+    check_rows("target_probs", target, v, opts)?;
+    for (index, &tok) in ids.iter().enumerate() {
+        if draft[index * v + tok as usize].to_f64() == 0.0 {
+            return Err(Error::ZeroDraftProbability {
+                index,
+                token: tok,
+                note: "",
+            });
+        }
+    }
+    Ok(ids)
+}
+
+/// Checks every row of `rows` (each of length `v`): finite, non-negative, and (unless opted out)
+/// summing to 1 within [`NORMALIZATION_TOLERANCE`].
+pub fn check_rows<P: Real>(
+    field: &'static str,
+    rows: &[P],
+    v: usize,
+    opts: &RoundOptions,
+) -> Result<()> {
+    for (dist, row) in rows.chunks_exact(v).enumerate() {
+        let mut sum = 0.0f64;
+        for (token, x) in row.iter().enumerate() {
+            let value = x.to_f64();
+            // `!(value >= 0.0)` also catches NaN; -0.0 counts as 0.
+            if !(value >= 0.0) || value.is_infinite() {
+                return Err(Error::BadProbability {
+                    field,
+                    dist,
+                    token,
+                    value,
+                });
+            }
+            sum += value;
+        }
+        if !opts.allow_unnormalized && (sum - 1.0).abs() > NORMALIZATION_TOLERANCE {
+            return Err(Error::NotNormalized {
+                field,
+                dist,
+                sum,
+                tolerance: NORMALIZATION_TOLERANCE,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One round as the seed's JSON object.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RoundInput {
+    /// K draft distributions over V tokens.
+    pub draft_probs: Vec<Vec<f64>>,
+    /// K + 1 target distributions over V tokens.
+    pub target_probs: Vec<Vec<f64>>,
+    /// K drafted token ids.
+    pub draft_tokens: Vec<i64>,
+    /// K coins in [0, 1).
+    pub random_coins: Vec<f64>,
+}
+
+impl RoundInput {
+    /// Validates and decides this round (see [`speculative_decode_with`]).
+    pub fn decode(&self, opts: &RoundOptions) -> Result<RoundResult> {
+        speculative_decode_with(
+            &self.draft_probs,
+            &self.target_probs,
+            &self.draft_tokens,
+            &self.random_coins,
+            opts,
+        )
+    }
+}
+
+/// One round of speculative decoding, the seed problem (SPEC §1), with the default refusals of
+/// SPEC §2 (K ≥ 1, distributions normalised).
+///
+/// ```
+/// let r = specsim::speculative_decode(
+///     &[vec![0.5, 0.5]],
+///     &[vec![0.9, 0.1], vec![0.3, 0.7]],
+///     &[1],
+///     &[0.5],
+/// ).unwrap();
+/// // p/q = 0.1/0.5 = 0.2 <= 0.5: rejected; residual max(0, t - d) = [0.4, 0] → token 0.
+/// assert_eq!(r.accepted_tokens, vec![0]);
+/// assert_eq!(r.num_generated, 1);
+/// assert_eq!(r.acceptance_rate, 0.0);
+/// ```
+pub fn speculative_decode(
+    draft_probs: &[Vec<f64>],
+    target_probs: &[Vec<f64>],
+    draft_tokens: &[i64],
+    random_coins: &[f64],
+) -> Result<RoundResult> {
+    speculative_decode_with(
+        draft_probs,
+        target_probs,
+        draft_tokens,
+        random_coins,
+        &RoundOptions::default(),
+    )
+}
+
+/// [`speculative_decode`] with options: validates every input of SPEC §2 (naming field, position
+/// and value in the error) and decides the round in f64.
+pub fn speculative_decode_with(
+    draft_probs: &[Vec<f64>],
+    target_probs: &[Vec<f64>],
+    draft_tokens: &[i64],
+    random_coins: &[f64],
+    opts: &RoundOptions,
+) -> Result<RoundResult> {
+    let k = draft_tokens.len();
+    if k == 0 && !opts.allow_empty_draft {
+        return Err(Error::EmptyDraft);
+    }
+    let len = |field: &'static str, found: usize, expected: usize, why: String| {
+        if found == expected {
+            Ok(())
+        } else {
+            Err(Error::Length {
+                field,
+                expected,
+                found,
+                why,
+            })
+        }
+    };
+    len(
+        "draft_probs",
+        draft_probs.len(),
+        k,
+        format!("K = {k}, one per drafted token"),
+    )?;
+    len(
+        "target_probs",
+        target_probs.len(),
+        k + 1,
+        format!("K + 1 = {} for K = {k} drafted tokens", k + 1),
+    )?;
+    len(
+        "random_coins",
+        random_coins.len(),
+        k,
+        format!("K = {k}, one per drafted token"),
+    )?;
+    let v = target_probs[0].len();
+    if v == 0 {
+        return Err(Error::EmptyVocabulary {
+            field: "target_probs",
+        });
+    }
+    for (field, rows) in [("draft_probs", draft_probs), ("target_probs", target_probs)] {
+        for (index, row) in rows.iter().enumerate() {
+            if row.len() != v {
+                return Err(Error::VocabMismatch {
+                    field,
+                    index,
+                    found: row.len(),
+                    expected: v,
+                    reference: "target_probs[0]",
+                });
+            }
+        }
+    }
+    let draft: Vec<f64> = draft_probs.concat();
+    let target: Vec<f64> = target_probs.concat();
+    let tokens = validate_flat(
+        &draft,
+        &target,
+        draft_tokens.iter().copied(),
+        random_coins,
+        v,
+        opts,
+    )?;
+    Ok(decide_f64(&draft, &target, &tokens, random_coins, v).to_result(&tokens))
+}
+
+/// Parses one round from JSON text (the seed's object). NaN literals and other malformed JSON are
+/// refused with the line and column; `origin` names the source in the message.
+pub fn parse_round_json(text: &str, origin: &str) -> Result<RoundInput> {
+    serde_json::from_str(text)
+        .map_err(|e| Error::format(origin, format!("invalid round JSON: {e}")))
+}
