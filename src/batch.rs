@@ -8,7 +8,10 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::round::{Outcome, RoundOptions, argmax_f64, check_rows, replacement_f64, validate_flat};
+use crate::round::{
+    Outcome, RoundOptions, argmax_f64, check_rows, replacement_f64, validate_flat,
+    validate_tokens_and_coins,
+};
 
 /// Little-endian floating-point data of a known type, as raw bytes (any alignment).
 #[derive(Clone, Copy, Debug)]
@@ -227,8 +230,7 @@ impl<'a> BatchView<'a> {
             }
             Validation::Touched => {
                 // Tokens, coins and the drafted p and q only; the needed row is checked below.
-                let p: Vec<f64> = Vec::new();
-                let ids = validate_flat::<f64, f64>(&p, &p, tokens, &coins, v, opts)?;
+                let ids = validate_tokens_and_coins(tokens, &coins, v, opts)?;
                 for (i, &tok) in ids.iter().enumerate() {
                     for (field, x) in [
                         ("draft_probs", draft.get_f64(i * v + tok as usize)),

@@ -148,11 +148,9 @@ pub fn decide_f64<P: Real, C: Real>(
     }
 }
 
-/// Checks one round laid out flat (K rows of V in `draft`, K + 1 rows in `target`) against SPEC §2,
-/// except the lengths, which the caller has checked. Returns the token ids as u32.
-pub fn validate_flat<P: Real, C: Real>(
-    draft: &[P],
-    target: &[P],
+/// Checks the drafted token ids (in `0..V`) and the coins (in `[0, 1)`) of one round, and K = 0
+/// unless allowed. Returns the token ids as u32.
+pub fn validate_tokens_and_coins<C: Real>(
     tokens: impl ExactSizeIterator<Item = i64>,
     coins: &[C],
     v: usize,
@@ -179,6 +177,20 @@ pub fn validate_flat<P: Real, C: Real>(
             return Err(Error::CoinOutOfRange { index, value });
         }
     }
+    Ok(ids)
+}
+
+/// Checks one round laid out flat (K rows of V in `draft`, K + 1 rows in `target`) against SPEC §2,
+/// except the lengths, which the caller has checked. Returns the token ids as u32.
+pub fn validate_flat<P: Real, C: Real>(
+    draft: &[P],
+    target: &[P],
+    tokens: impl ExactSizeIterator<Item = i64>,
+    coins: &[C],
+    v: usize,
+    opts: &RoundOptions,
+) -> Result<Vec<u32>> {
+    let ids = validate_tokens_and_coins(tokens, coins, v, opts)?;
     check_rows("draft_probs", draft, v, opts)?;
     check_rows("target_probs", target, v, opts)?;
     for (index, &tok) in ids.iter().enumerate() {

@@ -246,6 +246,11 @@ impl GpuContext {
         &self.device
     }
 
+    /// The queue (e.g. for tests that run their own probes on the shared device).
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
     /// How many rounds of shape (K, V) fit in one chunk on this adapter.
     pub fn rounds_per_chunk(&self, k: usize, v: usize) -> Result<usize> {
         let limits = self.device.limits();

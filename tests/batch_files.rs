@@ -1,0 +1,316 @@
+//! Batch files written by numpy (every dtype), their refusals, and `run` / `verify` through the
+//! real binary.
+
+mod common;
+
+use std::path::Path;
+
+use common::{data, specsim};
+use serde_json::Value;
+use specsim::batch::{Validation, reference_outcomes};
+use specsim::cpu::CpuEngine;
+use specsim::npyio::{BatchFile, NpyArray};
+use specsim::round::RoundOptions;
+
+const FIXTURES: [&str; 3] = ["f32_i32_dir", "f64_i64.npz", "f32_u32_compressed.npz"];
+
+fn expected(name: &str) -> (Vec<i32>, Vec<u32>) {
+    let all: Value =
+        serde_json::from_str(&std::fs::read_to_string(data("batches/expected.json")).unwrap())
+            .unwrap();
+    let e = &all[name];
+    let tokens = e["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_i64().unwrap() as i32)
+        })
+        .collect();
+    let acc = e["num_accepted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect();
+    (tokens, acc)
+}
+
+#[test]
+fn numpy_batches_of_every_dtype_match_numpy_results() {
+    for name in FIXTURES {
+        let file = BatchFile::open(Path::new(&data(&format!("batches/{name}")))).unwrap();
+        let view = file.view().unwrap();
+        view.validate(&RoundOptions::default(), Validation::Full)
+            .unwrap();
+        let (tokens, acc) = expected(name);
+        // The f64 reference on the values as stored equals numpy's float64 implementation.
+        let refs = reference_outcomes(&view);
+        for (r, o) in refs.iter().enumerate() {
+            assert_eq!(o.num_accepted, acc[r], "{name} round {r}");
+            assert_eq!(
+                o.token as i32,
+                tokens[r * (view.k + 1) + acc[r] as usize],
+                "{name} round {r}"
+            );
+        }
+        // The f32 CPU engine agrees too on these (no near-ties in the fixtures).
+        let cpu = CpuEngine::default().run(&view).unwrap();
+        assert_eq!(cpu.tokens, tokens, "{name}");
+        assert_eq!(cpu.num_accepted, acc, "{name}");
+    }
+}
+
+#[test]
+fn result_npz_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("result.npz");
+    let o = specsim(&[
+        "run",
+        &data("batches/f32_i32_dir"),
+        "--engine",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let (tokens, acc) = expected("f32_i32_dir");
+    let mut npz = npyz::npz::NpzArchive::open(&out).unwrap();
+    let t = npz.by_name("tokens").unwrap().unwrap();
+    assert_eq!(t.shape(), &[48, 5]);
+    assert_eq!(t.into_vec::<i32>().unwrap(), tokens);
+    let a = npz
+        .by_name("num_accepted")
+        .unwrap()
+        .unwrap()
+        .into_vec::<i32>()
+        .unwrap();
+    assert_eq!(a, acc.iter().map(|&x| x as i32).collect::<Vec<_>>());
+    let g = npz
+        .by_name("num_generated")
+        .unwrap()
+        .unwrap()
+        .into_vec::<i32>()
+        .unwrap();
+    assert_eq!(g, acc.iter().map(|&x| x as i32 + 1).collect::<Vec<_>>());
+    // The array reader reads what numpy wrote for the same values.
+    let arr =
+        NpyArray::open(&Path::new(&data("batches/f32_i32_dir")).join("draft_tokens.npy")).unwrap();
+    assert_eq!(arr.shape, vec![48, 4]);
+}
+
+#[test]
+fn malformed_batches_are_refused_clearly() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "wrong_shape",
+            &[
+                "target_probs.npy",
+                "shape [6, 2, 11]",
+                "[N, K + 1, V] = [6, 3, 11]",
+            ],
+        ),
+        ("wrong_dtype", &["draft_probs.npy", "<f2", "not supported"]),
+        ("float_tokens", &["draft_tokens.npy", "token ids"]),
+        ("fortran_order", &["draft_probs.npy", "Fortran"]),
+        ("big_endian", &["random_coins.npy", ">f4"]),
+        (
+            "truncated",
+            &["target_probs.npy", "truncated", "needs 792 bytes"],
+        ),
+        ("missing_coins", &["random_coins.npy"]),
+        (
+            "token_out_of_range",
+            &["round 4", "draft_tokens[1] = 11", "0..11"],
+        ),
+        ("coin_one", &["round 3", "random_coins[0] = 1"]),
+        ("nan_prob", &["round 2", "draft_probs[1][5] = NaN"]),
+        (
+            "not_a_batch.npz",
+            &[
+                "not_a_batch.npz",
+                "not a batch directory nor a readable .npz",
+            ],
+        ),
+        ("does_not_exist", &["does_not_exist"]),
+    ];
+    for (name, needles) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.npz");
+        for engine in ["cpu", "auto"] {
+            let o = specsim(&[
+                "run",
+                &data(&format!("batches/bad/{name}")),
+                "--engine",
+                engine,
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            assert_ne!(o.code, 0, "{name}");
+            assert!(o.stdout.is_empty(), "{name}: {}", o.stdout);
+            assert!(!o.stderr.contains("panicked"), "{name}: {}", o.stderr);
+            for n in *needles {
+                assert!(
+                    o.stderr.contains(n),
+                    "{name}: stderr {:?} lacks {n:?}",
+                    o.stderr
+                );
+            }
+            assert!(!out.exists(), "{name}: a partial output file was left");
+        }
+    }
+}
+
+#[test]
+fn run_prints_summary_json_and_jsonl() {
+    let b = data("batches/f64_i64.npz");
+    let t = specsim(&["run", &b, "--engine", "cpu"]);
+    assert_eq!(t.code, 0, "{}", t.stderr);
+    for n in [
+        "rounds",
+        "40",
+        "engine",
+        "cpu",
+        "mean acceptance rate",
+        "mean generated",
+        "per-position",
+        "wall time",
+    ] {
+        assert!(t.stdout.contains(n), "table lacks {n:?}:\n{}", t.stdout);
+    }
+    let j = specsim(&["run", &b, "--engine", "cpu", "--format", "json"]);
+    let v: Value = serde_json::from_str(&j.stdout).unwrap();
+    assert_eq!(v["rounds"], 40);
+    let (tokens, acc) = expected("f64_i64.npz");
+    let mean_gen = acc.iter().map(|&a| a as f64 + 1.0).sum::<f64>() / 40.0;
+    assert!((v["mean_generated"].as_f64().unwrap() - mean_gen).abs() < 1e-12);
+    let l = specsim(&["run", &b, "--engine", "cpu", "--format", "jsonl"]);
+    let lines: Vec<Value> = l
+        .stdout
+        .lines()
+        .map(|x| serde_json::from_str(x).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 40);
+    for (r, line) in lines.iter().enumerate() {
+        let a = acc[r] as usize;
+        let want: Vec<i64> = tokens[r * 4..r * 4 + a + 1]
+            .iter()
+            .map(|&x| x as i64)
+            .collect();
+        let got: Vec<i64> = line["accepted_tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_i64().unwrap())
+            .collect();
+        assert_eq!(got, want, "round {r}");
+        assert_eq!(line["num_generated"], a as u64 + 1);
+        assert_eq!(
+            line["acceptance_rate"].as_f64().unwrap(),
+            specsim::round::acceptance_rate(a, 3)
+        );
+    }
+}
+
+#[test]
+fn run_on_each_engine_gives_the_same_file() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for name in FIXTURES {
+        let mut files = Vec::new();
+        for engine in ["cpu", "gpu"] {
+            let out = dir.path().join(format!("{engine}.npz"));
+            let o = specsim(&[
+                "run",
+                &data(&format!("batches/{name}")),
+                "--engine",
+                engine,
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            assert_eq!(o.code, 0, "{name} {engine}: {}", o.stderr);
+            if engine == "gpu" {
+                assert!(o.stdout.contains("gpu:"), "{}", o.stdout);
+            }
+            files.push(std::fs::read(&out).unwrap());
+        }
+        assert_eq!(files[0], files[1], "{name}");
+    }
+}
+
+#[test]
+fn verify_passes_on_files_and_generated_batches() {
+    if common::gpu().is_none() {
+        return;
+    }
+    for name in FIXTURES {
+        let o = specsim(&["verify", &data(&format!("batches/{name}"))]);
+        assert_eq!(o.code, 0, "{name}: {}{}", o.stdout, o.stderr);
+        assert!(
+            o.stdout.contains("engine mismatches         0"),
+            "{}",
+            o.stdout
+        );
+        assert!(o.stdout.contains("PASS"));
+    }
+    for (n, k, v, seed) in [
+        ("400", "8", "111", "1"),
+        ("300", "1", "1", "2"),
+        ("200", "32", "64", "3"),
+        ("20", "2", "128256", "4"),
+    ] {
+        let o = specsim(&[
+            "verify",
+            "--generate",
+            n,
+            "--k",
+            k,
+            "--vocab",
+            v,
+            "--seed",
+            seed,
+            "--chunk",
+            "64",
+            "--json",
+        ]);
+        assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+        let j: Value = serde_json::from_str(&o.stdout).unwrap();
+        assert_eq!(j["rounds"].as_u64().unwrap().to_string(), n);
+        assert_eq!(j["engine_mismatches"].as_array().unwrap().len(), 0);
+    }
+}
+
+#[test]
+fn verify_save_writes_a_batch_that_run_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("adv");
+    let o = specsim(&[
+        "verify",
+        "--generate",
+        "50",
+        "--k",
+        "3",
+        "--vocab",
+        "40",
+        "--cpu-only",
+        "--save",
+        save.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let file = BatchFile::open(&save).unwrap();
+    assert_eq!((file.view().unwrap().n, file.view().unwrap().k), (50, 3));
+    let r = specsim(&[
+        "run",
+        save.to_str().unwrap(),
+        "--engine",
+        "cpu",
+        "--validate",
+        "touched",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

@@ -1,0 +1,195 @@
+//! `specsim round` through the real binary: files, standard input, and every refusal class.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_specsim");
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str], stdin: Option<&str>) -> Out {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn specsim");
+    {
+        let mut pipe = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            pipe.write_all(s.as_bytes()).unwrap();
+        }
+    }
+    let o = child.wait_with_output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+const README_EXAMPLE: &str = r#"{"draft_probs": [[0.5, 0.5]], "target_probs": [[0.9, 0.1], [0.3, 0.7]], "draft_tokens": [1], "random_coins": [0.5]}"#;
+
+#[test]
+fn round_reads_stdin_dash_and_files() {
+    let want = "{\"accepted_tokens\":[0],\"num_generated\":1,\"acceptance_rate\":0.0}\n";
+    let a = run(&["round"], Some(README_EXAMPLE));
+    assert_eq!(
+        (a.code, a.stdout.as_str()),
+        (0, want),
+        "stderr: {}",
+        a.stderr
+    );
+    let b = run(&["round", "-"], Some(README_EXAMPLE));
+    assert_eq!((b.code, b.stdout.as_str()), (0, want));
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("round.json");
+    std::fs::write(&p, README_EXAMPLE).unwrap();
+    let c = run(&["round", p.to_str().unwrap()], None);
+    assert_eq!((c.code, c.stdout.as_str()), (0, want));
+}
+
+#[test]
+fn round_accepts_all_and_emits_bonus() {
+    let j = r#"{"draft_probs": [[0.5, 0.5], [0.5, 0.5]], "target_probs": [[0.5, 0.5], [0.5, 0.5], [0.1, 0.9]], "draft_tokens": [1, 0], "random_coins": [0.2, 0.3]}"#;
+    let o = run(&["round"], Some(j));
+    assert_eq!(o.code, 0);
+    assert_eq!(
+        o.stdout,
+        "{\"accepted_tokens\":[1,0,1],\"num_generated\":3,\"acceptance_rate\":1.0}\n"
+    );
+}
+
+#[test]
+fn round_options_unnormalized_and_plain_decode() {
+    let raw = r#"{"draft_probs": [[2.0, 2.0]], "target_probs": [[1.0, 3.0], [5.0, 1.0]], "draft_tokens": [0], "random_coins": [0.4]}"#;
+    let refused = run(&["round"], Some(raw));
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("--allow-unnormalized"),
+        "{}",
+        refused.stderr
+    );
+    let ok = run(&["round", "--allow-unnormalized"], Some(raw));
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(
+        ok.stdout.contains("\"accepted_tokens\":[0,0]"),
+        "{}",
+        ok.stdout
+    );
+    let k0 = r#"{"draft_probs": [], "target_probs": [[0.1, 0.6, 0.3]], "draft_tokens": [], "random_coins": []}"#;
+    assert_ne!(run(&["round"], Some(k0)).code, 0);
+    let p = run(&["round", "--plain-decode"], Some(k0));
+    assert_eq!(
+        p.stdout,
+        "{\"accepted_tokens\":[1],\"num_generated\":1,\"acceptance_rate\":0.0}\n"
+    );
+}
+
+/// Each refusal: non-zero exit, nothing on stdout, and a message naming field, position and value.
+#[test]
+fn round_refusals_name_field_position_and_value() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "lengths",
+            r#"{"draft_probs": [[0.5, 0.5]], "target_probs": [[0.5, 0.5]], "draft_tokens": [0], "random_coins": [0.5]}"#,
+            &["target_probs", "expected 2", "found 1"],
+        ),
+        (
+            "K = 0",
+            r#"{"draft_probs": [], "target_probs": [[1.0]], "draft_tokens": [], "random_coins": []}"#,
+            &["K = 0"],
+        ),
+        (
+            "row length",
+            r#"{"draft_probs": [[0.5, 0.25, 0.25]], "target_probs": [[0.5, 0.5], [0.5, 0.5]], "draft_tokens": [0], "random_coins": [0.5]}"#,
+            &["draft_probs[0]", "3", "V = 2"],
+        ),
+        (
+            "V = 0",
+            r#"{"draft_probs": [[]], "target_probs": [[], []], "draft_tokens": [0], "random_coins": [0.5]}"#,
+            &["V"],
+        ),
+        (
+            "token",
+            r#"{"draft_probs": [[0.5, 0.5]], "target_probs": [[0.5, 0.5], [0.5, 0.5]], "draft_tokens": [-3], "random_coins": [0.5]}"#,
+            &["draft_tokens[0]", "-3", "0..2"],
+        ),
+        (
+            "coin",
+            r#"{"draft_probs": [[0.5, 0.5]], "target_probs": [[0.5, 0.5], [0.5, 0.5]], "draft_tokens": [0], "random_coins": [1.0]}"#,
+            &["random_coins[0]", "1"],
+        ),
+        (
+            "negative",
+            r#"{"draft_probs": [[0.5, 0.5]], "target_probs": [[0.5, 0.5], [1.5, -0.5]], "draft_tokens": [0], "random_coins": [0.5]}"#,
+            &["target_probs[1][1]", "-0.5"],
+        ),
+        (
+            "sum",
+            r#"{"draft_probs": [[0.5, 0.6]], "target_probs": [[0.5, 0.5], [0.5, 0.5]], "draft_tokens": [0], "random_coins": [0.5]}"#,
+            &["draft_probs[0]", "1.1"],
+        ),
+        (
+            "q = 0",
+            r#"{"draft_probs": [[0.0, 1.0]], "target_probs": [[0.5, 0.5], [0.5, 0.5]], "draft_tokens": [0], "random_coins": [0.5]}"#,
+            &["draft_probs[0][0] = 0", "draft_tokens[0]"],
+        ),
+        (
+            "NaN literal",
+            r#"{"draft_probs": [[NaN, 0.5]], "target_probs": [[0.5, 0.5], [0.5, 0.5]], "draft_tokens": [0], "random_coins": [0.5]}"#,
+            &["<stdin>", "line 1"],
+        ),
+        (
+            "malformed",
+            r#"{"draft_probs": [[0.5, 0.5]"#,
+            &["<stdin>", "invalid round JSON"],
+        ),
+        (
+            "missing key",
+            r#"{"draft_probs": [[0.5, 0.5]], "target_probs": [[0.5, 0.5], [0.5, 0.5]], "draft_tokens": [0]}"#,
+            &["random_coins"],
+        ),
+        (
+            "float token",
+            r#"{"draft_probs": [[0.5, 0.5]], "target_probs": [[0.5, 0.5], [0.5, 0.5]], "draft_tokens": [0.5], "random_coins": [0.5]}"#,
+            &["invalid round JSON"],
+        ),
+        ("empty input", "", &["invalid round JSON"]),
+    ];
+    for (name, input, needles) in cases {
+        let o = run(&["round"], Some(input));
+        assert_ne!(o.code, 0, "{name}: exit code");
+        assert!(o.stdout.is_empty(), "{name}: stdout {:?}", o.stdout);
+        assert!(!o.stderr.contains("panicked"), "{name}: {}", o.stderr);
+        for n in *needles {
+            assert!(
+                o.stderr.contains(n),
+                "{name}: stderr {:?} lacks {n:?}",
+                o.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn round_missing_file_is_a_clear_error() {
+    let o = run(&["round", "/nonexistent/round.json"], None);
+    assert_ne!(o.code, 0);
+    assert!(o.stdout.is_empty());
+    assert!(o.stderr.contains("/nonexistent/round.json"), "{}", o.stderr);
+}
+
+#[test]
+fn round_help_explains_semantics_with_an_example() {
+    let o = run(&["round", "--help"], None);
+    assert_eq!(o.code, 0);
+    for n in ["min(1, p/q)", "argmax", "lowest", "round(x, 4)", "Example"] {
+        assert!(o.stdout.contains(n), "help lacks {n:?}");
+    }
+}

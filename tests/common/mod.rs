@@ -1,0 +1,53 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use specsim::gpu::GpuContext;
+
+static GPU: OnceLock<Option<Mutex<GpuContext>>> = OnceLock::new();
+
+/// The one GPU context shared by every GPU test of a test binary, or `None` (with a loud
+/// message) when no adapter exists. With `SPECSIM_REQUIRE_GPU` set, a missing adapter fails.
+pub fn gpu() -> Option<MutexGuard<'static, GpuContext>> {
+    let slot = GPU.get_or_init(|| match GpuContext::new() {
+        Ok(g) => Some(Mutex::new(g)),
+        Err(e) => {
+            if std::env::var_os("SPECSIM_REQUIRE_GPU").is_some_and(|v| !v.is_empty() && v != "0") {
+                panic!("SPECSIM_REQUIRE_GPU is set but no GPU is usable: {e}");
+            }
+            eprintln!(
+                "\n!!!!!!!!!!\n!!! SKIPPING GPU TESTS: no GPU adapter ({e}).\n!!! Install Mesa's lavapipe (mesa-vulkan-drivers libvulkan1) or set SPECSIM_REQUIRE_GPU=1 to make this a failure.\n!!!!!!!!!!\n"
+            );
+            None
+        }
+    });
+    slot.as_ref()
+        .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_specsim");
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the real binary.
+pub fn specsim(args: &[&str]) -> Out {
+    let o = std::process::Command::new(BIN)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("spawn specsim");
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+pub fn data(path: &str) -> String {
+    format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"))
+}
