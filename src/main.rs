@@ -133,7 +133,8 @@ enum Command {
         /// Save the generated batch as a directory of .npy files (only with --generate).
         #[arg(long)]
         save: Option<PathBuf>,
-        /// Compare the CPU engine with the reference only (no GPU).
+        /// Compare the CPU engine with the reference only (no GPU). Without this flag the GPU
+        /// engine is compared too when an adapter exists (otherwise a notice says it was not).
         #[arg(long)]
         cpu_only: bool,
         /// Print the report as JSON.
@@ -397,11 +398,12 @@ fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
     let mut gpu = if a.cpu_only {
         None
     } else {
-        let g = GpuContext::new()?;
+        open_gpu(EngineChoice::Auto)?
+    };
+    if let Some(g) = &gpu {
         report.engines.push("gpu".into());
         report.adapter = Some(describe(g.adapter_info()));
-        Some(g)
-    };
+    }
     let t0 = Instant::now();
     match (&a.batch, a.generate) {
         (Some(_), Some(_)) => bail!("give either a BATCH or --generate N, not both"),
