@@ -236,7 +236,7 @@ impl<'a> BatchView<'a> {
                         ("draft_probs", draft.get_f64(i * v + tok as usize)),
                         ("target_probs", target.get_f64(i * v + tok as usize)),
                     ] {
-                        if !(x >= 0.0) || x.is_infinite() {
+                        if !x.is_finite() || x < 0.0 {
                             return Err(Error::BadProbability {
                                 field,
                                 dist: i,
@@ -418,7 +418,8 @@ pub fn reference_outcome(view: &BatchView, r: usize) -> Outcome {
         let tok = view.token(r, i) as usize;
         let p = t.get_f64(i * v + tok);
         let q = d.get_f64(i * v + tok);
-        if !(view.coins.get_f64(r * k + i) < (p / q).min(1.0)) {
+        let accept = view.coins.get_f64(r * k + i) < (p / q).min(1.0);
+        if !accept {
             let tr = t.slice(i * v, v).to_f64_vec();
             let dr = d.slice(i * v, v).to_f64_vec();
             return Outcome {

@@ -102,12 +102,12 @@ pub enum Error {
         note: &'static str,
     },
     /// An error inside one round of a batch; the round index is named.
-    #[error("round {round}: {source}")]
+    #[error("round {round}: {inner}")]
     InRound {
         /// Round index in the batch (0-based).
         round: u64,
         /// What is wrong with that round.
-        source: Box<Error>,
+        inner: Box<Error>,
     },
     /// A malformed input file or document (bad JSON, wrong npy shape or dtype, truncated file…).
     #[error("{origin}: {message}")]
@@ -151,7 +151,7 @@ impl Error {
             Error::BadProbability { .. } => "bad_probability",
             Error::NotNormalized { .. } => "not_normalized",
             Error::ZeroDraftProbability { .. } => "zero_draft_probability",
-            Error::InRound { source, .. } => source.kind(),
+            Error::InRound { inner, .. } => inner.kind(),
             Error::Format { .. } => "format",
             Error::Io { .. } => "io",
             Error::Config(_) => "config",
@@ -164,7 +164,7 @@ impl Error {
     pub fn in_round(self, round: u64) -> Error {
         Error::InRound {
             round,
-            source: Box::new(self),
+            inner: Box::new(self),
         }
     }
 

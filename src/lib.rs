@@ -11,6 +11,7 @@
 //! - [`cpu`] and [`gpu`]: the engines; [`compare`]: cross-checks and adversarial batches.
 
 pub mod batch;
+pub mod bench;
 pub mod compare;
 pub mod cpu;
 pub mod error;

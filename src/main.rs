@@ -111,6 +111,18 @@ enum Command {
         #[command(flatten)]
         input: InputOpts,
     },
+    /// Measures the engines: rounds/s, GB/s and the ratio to the memory floor measured in the same run.
+    Bench {
+        /// A small grid (one shape, fewer repetitions): seconds, not minutes.
+        #[arg(long)]
+        quick: bool,
+        /// Print the rows as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Engines to measure: `auto` measures the GPU too when an adapter exists.
+        #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+        engine: EngineChoice,
+    },
     /// Runs both engines and the f64 reference on a batch and reports every disagreement.
     Verify {
         /// Batch directory or .npz (omit with --generate).
@@ -179,6 +191,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             validate,
             input,
         } => cmd_run(&batch, engine, out, format, validate, input),
+        Command::Bench {
+            quick,
+            json,
+            engine,
+        } => cmd_bench(quick, json, engine),
         Command::Verify {
             batch,
             generate,
@@ -490,4 +507,194 @@ fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<ExitCode> {
+    use specsim::bench::*;
+    let shapes: &[(usize, usize, usize)] = if quick {
+        &[(256, 8, 32000)]
+    } else {
+        &[(256, 4, 32000), (1024, 8, 32000), (256, 8, 128_256)]
+    };
+    let reps = if quick { 3 } else { 5 };
+    let cpu_dev = cpu_name();
+    eprintln!("specsim bench: measuring the CPU streaming-read floor...");
+    let cpu_floor = cpu_read_floor(if quick { 256 << 20 } else { 1 << 30 }, reps);
+    let mut gpu = if engine == EngineChoice::Cpu {
+        None
+    } else {
+        open_gpu(engine)?
+    };
+    let gpu_floor = match &gpu {
+        Some(g) => {
+            eprintln!("specsim bench: measuring the GPU buffer-copy floor...");
+            Some(g.copy_bandwidth(256 << 20, if quick { 4 } else { 10 })?)
+        }
+        None => None,
+    };
+    let mut rows = Vec::new();
+    let mut mmap_note = None;
+    for &(n, k, v) in shapes {
+        eprintln!("specsim bench: N = {n}, K = {k}, V = {v}");
+        let batch = timing_batch(n, k, v, 0.5, 1);
+        let view = batch.view();
+        let reference = CpuEngine::default().run(&view)?;
+        let lazy = lazy_bytes_total(&reference, v);
+        if engine != EngineChoice::Gpu {
+            rows.push(measure(
+                "cpu",
+                &cpu_dev,
+                &view,
+                lazy,
+                cpu_floor,
+                reps,
+                || CpuEngine::default().run(&view).map(|_| ()),
+            )?);
+            let one = CpuEngine { threads: Some(1) };
+            rows.push(measure(
+                "cpu-1thread",
+                &cpu_dev,
+                &view,
+                lazy,
+                cpu_floor,
+                reps.min(2),
+                || one.run(&view).map(|_| ()),
+            )?);
+            let naive = naive_run(&view);
+            if naive != reference {
+                bail!("the naive all-rows algorithm disagrees with the lazy engine (a bug)");
+            }
+            rows.push(measure(
+                "cpu-naive-all-rows",
+                &cpu_dev,
+                &view,
+                lazy,
+                cpu_floor,
+                reps.min(2),
+                || {
+                    std::hint::black_box(naive_run(&view));
+                    Ok(())
+                },
+            )?);
+        }
+        if let (Some(g), Some(floor)) = (gpu.as_mut(), gpu_floor) {
+            let dev = describe(g.adapter_info());
+            let res = g.run(&view)?;
+            if res != reference {
+                bail!("GPU and CPU engines disagree on the benchmark batch (run `specsim verify`)");
+            }
+            rows.push(measure(
+                "gpu-end-to-end",
+                &dev,
+                &view,
+                lazy,
+                floor,
+                reps,
+                || g.run(&view).map(|_| ()),
+            )?);
+            let m = g.upload_for_bench(&view)?;
+            let sub = specsim::batch::BatchResult {
+                k,
+                tokens: Vec::new(),
+                num_accepted: reference.num_accepted[..m].to_vec(),
+            };
+            let sub_view = BatchView { n: m, ..view };
+            let lazy_m = lazy_bytes_total(&sub, v);
+            rows.push(measure(
+                "gpu-kernel",
+                &dev,
+                &sub_view,
+                lazy_m,
+                floor,
+                reps,
+                || g.run_uploaded(m, k, v),
+            )?);
+        }
+        if mmap_note.is_none() && engine != EngineChoice::Gpu {
+            mmap_note = Some(mmap_touch(&batch)?);
+        }
+    }
+    if as_json {
+        emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&json!({
+                "cpu_floor_gb_s": cpu_floor / 1e9,
+                "gpu_floor_gb_s": gpu_floor.map(|f| f / 1e9),
+                "rows": rows,
+                "mmap": mmap_note,
+            }))?
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut s = String::new();
+    s += &format!(
+        "CPU streaming-read floor: {:.2} GB/s ({cpu_dev})\n",
+        cpu_floor / 1e9
+    );
+    if let (Some(f), Some(g)) = (gpu_floor, &gpu) {
+        s += &format!(
+            "GPU buffer-copy floor:    {:.2} GB/s read ({})\n",
+            f / 1e9,
+            describe(g.adapter_info())
+        );
+    }
+    s += &format!(
+        "\n{:<20} {:>6} {:>3} {:>7} {:>12} {:>12} {:>9} {:>10} {:>7}  device\n",
+        "engine", "N", "K", "V", "rounds/s", "lazy B/rnd", "lazy GB/s", "all-rows", "floor"
+    );
+    for r in &rows {
+        s += &format!(
+            "{:<20} {:>6} {:>3} {:>7} {:>12.0} {:>12.0} {:>9.2} {:>10.2} {:>7.2}  {}\n",
+            r.engine,
+            r.n,
+            r.k,
+            r.v,
+            r.rounds_per_s,
+            r.lazy_bytes_per_round,
+            r.lazy_gb_s,
+            r.all_rows_gb_s,
+            r.floor_ratio,
+            r.device
+        );
+    }
+    s += "\nlazy GB/s: bytes the lazy algorithm must read / time; all-rows: FlashInfer's convention\n(N·K·V·4 + N·(K+1)·V·4) / time; floor: lazy GB/s / the floor measured above.\n";
+    if let Some(m) = &mmap_note {
+        s += &format!("{}\n", m["summary"].as_str().unwrap_or(""));
+    }
+    emit(&s);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `batch` as .npy files, runs it memory-mapped on the CPU engine with `touched`
+/// validation, and reports how much of the files the process touched (page faults × page size).
+fn mmap_touch(batch: &specsim::batch::Batch) -> Result<serde_json::Value> {
+    let dir = tempfile::tempdir()?;
+    write_batch_dir(dir.path(), batch)?;
+    let file_bytes: u64 = std::fs::read_dir(dir.path())?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let file = BatchFile::open(dir.path())?;
+    let view = file.view()?;
+    let (min0, maj0) = specsim::bench::page_faults();
+    let raw = RoundOptions {
+        allow_unnormalized: true, // timing batches are not normalised
+        ..RoundOptions::default()
+    };
+    view.validate(&raw, Validation::Touched)?;
+    let res = CpuEngine::default().run(&view)?;
+    let (min1, maj1) = specsim::bench::page_faults();
+    std::hint::black_box(res);
+    let touched = (min1 - min0 + maj1 - maj0) * 4096;
+    Ok(json!({
+        "file_bytes": file_bytes,
+        "touched_bytes": touched,
+        "fraction": touched as f64 / file_bytes as f64,
+        "summary": format!(
+            "mmap: `run --validate touched` on the {} MiB of .npy files of the first shape faulted in {:.1} MiB ({:.1}%): only the rows it needs.",
+            file_bytes >> 20,
+            touched as f64 / 1048576.0,
+            100.0 * touched as f64 / file_bytes as f64
+        ),
+    }))
 }

@@ -83,7 +83,7 @@ impl NpyArray {
         }
         let descr = match header.dtype() {
             npyz::DType::Plain(ts) => ts.to_string(),
-            other => format!("{}", other.descr()),
+            other => other.descr().to_string(),
         };
         let dtype = match descr.as_str() {
             "<f4" => Dtype::F32,

@@ -133,7 +133,8 @@ pub fn decide_f64<P: Real, C: Real>(
         let p = target[i * v + tok].to_f64();
         let q = draft[i * v + tok].to_f64();
         let a = (p / q).min(1.0);
-        if !(coins[i].to_f64() < a) {
+        let accept = coins[i].to_f64() < a;
+        if !accept {
             let row = i * v..(i + 1) * v;
             return Outcome {
                 num_accepted: i as u32,
@@ -217,8 +218,8 @@ pub fn check_rows<P: Real>(
         let mut sum = 0.0f64;
         for (token, x) in row.iter().enumerate() {
             let value = x.to_f64();
-            // `!(value >= 0.0)` also catches NaN; -0.0 counts as 0.
-            if !(value >= 0.0) || value.is_infinite() {
+            // NaN and infinities are not finite; -0.0 counts as 0.
+            if !value.is_finite() || value < 0.0 {
                 return Err(Error::BadProbability {
                     field,
                     dist,

@@ -8,10 +8,14 @@ use specsim::exact::{accepts, residual_bits};
 use wgpu::util::DeviceExt;
 
 fn validate(name: &str, src: &str) {
-    let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
-    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
-        .validate(&module)
+    let module = naga::front::wgsl::parse_str(src)
         .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::empty(),
+    )
+    .validate(&module)
+    .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
 }
 
 #[test]
@@ -22,7 +26,11 @@ fn shaders_validate_with_naga() {
     for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders")).unwrap() {
         let path = entry.unwrap().path();
         let src = std::fs::read_to_string(&path).unwrap();
-        let full = if path.ends_with("exact.wgsl") { src } else { format!("{exact}\n{src}") };
+        let full = if path.ends_with("exact.wgsl") {
+            src
+        } else {
+            format!("{exact}\n{src}")
+        };
         validate(&path.display().to_string(), &full);
     }
 }
@@ -100,8 +108,14 @@ fn exact_helpers_on_the_gpu_match_their_rust_twins() {
         label: None,
         layout: &pipeline.get_bind_group_layout(0),
         entries: &[
-            wgpu::BindGroupEntry { binding: 0, resource: inbuf.as_entire_binding() },
-            wgpu::BindGroupEntry { binding: 1, resource: outbuf.as_entire_binding() },
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: inbuf.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: outbuf.as_entire_binding(),
+            },
         ],
     });
     let mut enc = device.create_command_encoder(&Default::default());
@@ -113,18 +127,24 @@ fn exact_helpers_on_the_gpu_match_their_rust_twins() {
     }
     enc.copy_buffer_to_buffer(&outbuf, 0, &read, 0, size);
     queue.submit([enc.finish()]);
-    read.slice(..).map_async(wgpu::MapMode::Read, |r| r.unwrap());
+    read.slice(..)
+        .map_async(wgpu::MapMode::Read, |r| r.unwrap());
     device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
     let view = read.slice(..).get_mapped_range().unwrap();
     let out: &[u32] = bytemuck::cast_slice(&view);
     let mut bad = 0;
     for i in 0..n {
-        let [c, q, p, _] = input[i * 4..i * 4 + 4] else { unreachable!() };
+        let [c, q, p, _] = input[i * 4..i * 4 + 4] else {
+            unreachable!()
+        };
         let want = (u32::from(accepts(c, q, p)), residual_bits(c, q));
         if (out[2 * i], out[2 * i + 1]) != want {
             bad += 1;
             if bad < 5 {
-                eprintln!("mismatch at ({c:#x}, {q:#x}, {p:#x}): gpu {:?}, rust {want:?}", (out[2 * i], out[2 * i + 1]));
+                eprintln!(
+                    "mismatch at ({c:#x}, {q:#x}, {p:#x}): gpu {:?}, rust {want:?}",
+                    (out[2 * i], out[2 * i + 1])
+                );
             }
         }
     }

@@ -13,17 +13,35 @@ use crate::batch::{BatchResult, BatchView, Floats};
 use crate::exact::{accepts_native, key, residual_native};
 use crate::round::Outcome;
 
-/// Argmax of `keys` (largest, then lowest index); `(0, 0)` for an empty row.
+/// Elements per block of the CPU argmax: a vectorised block maximum, then a scan of the one block
+/// that improves on the best so far. One pass over the row.
+const BLOCK: usize = 64;
+
+/// Argmax of `key(i)` for `i` in `0..len` (largest key, then lowest index); `(0, 0)` when empty.
 #[inline]
-fn argmax_keys(keys: impl Iterator<Item = u32> + Clone) -> (u32, usize) {
-    // Two passes over a row that stays in cache: a vectorisable max, then its first position.
-    let max = keys.clone().max().unwrap_or(0);
-    (max, keys.take_while(|&x| x != max).count())
+pub fn argmax_blocks(len: usize, key: impl Fn(usize) -> u32) -> (u32, usize) {
+    let mut best = 0u32;
+    let mut best_i = 0usize;
+    let mut keys = [0u32; BLOCK];
+    let mut base = 0;
+    while base < len {
+        let m = BLOCK.min(len - base);
+        for (j, slot) in keys[..m].iter_mut().enumerate() {
+            *slot = key(base + j);
+        }
+        let block_max = keys[..m].iter().copied().max().unwrap_or(0);
+        if block_max > best || base == 0 {
+            best = block_max;
+            best_i = base + keys[..m].iter().position(|&x| x == block_max).unwrap_or(0);
+        }
+        base += m;
+    }
+    (best, best_i)
 }
 
 /// Argmax of a target row (bonus token, or the zero-residual fallback). `argmax_target` in the shader.
-fn argmax_target(t: &[f32]) -> u32 {
-    argmax_keys(t.iter().map(|x| key(x.to_bits()))).1 as u32
+pub fn argmax_target(t: &[f32]) -> u32 {
+    argmax_blocks(t.len(), |i| key(t[i].to_bits())).1 as u32
 }
 
 /// Decides round `round` of a batch whose tokens are in range (no other check is needed for
@@ -55,7 +73,7 @@ pub fn verify_round_unchecked(view: &BatchView, round: usize, bufs: &mut Vec<f32
         let mut dbuf = Vec::new();
         let d = view.draft.slice((round * k + n_acc) * v, v);
         let d = d.as_f32(&mut dbuf);
-        let (best, idx) = argmax_keys(t.iter().zip(d).map(|(&t, &d)| residual_native(t, d)));
+        let (best, idx) = argmax_blocks(t.len().min(d.len()), |i| residual_native(t[i], d[i]));
         if best == 0 {
             // Zero residual everywhere: fall back to the target's argmax.
             argmax_target(t)

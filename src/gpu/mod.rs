@@ -254,7 +254,8 @@ impl GpuContext {
     /// How many rounds of shape (K, V) fit in one chunk on this adapter.
     pub fn rounds_per_chunk(&self, k: usize, v: usize) -> Result<usize> {
         let limits = self.device.limits();
-        let max_bind = (limits.max_storage_buffer_binding_size as u64)
+        let max_bind = limits
+            .max_storage_buffer_binding_size
             .min(limits.max_buffer_size)
             .min(self.config.max_buffer_bytes);
         let per_round = ((k + 1) * v * 4) as u64;

@@ -1,0 +1,225 @@
+//! Benchmark helpers shared by `specsim bench` and the criterion benches: fast synthetic batches,
+//! the naive all-rows algorithm (what vLLM and FlashInfer compute), byte accounting, and the
+//! memory floors measured in the same run.
+
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng, rngs::SmallRng};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::batch::{Batch, BatchResult, BatchView};
+use crate::cpu::verify::{argmax_blocks, argmax_target, lazy_bytes};
+use crate::exact::{accepts_native, residual_native};
+
+/// A synthetic batch for timing: every round has its own rows (no cache reuse between rounds);
+/// the draft is the target times (1 ± `noise`), so positions are accepted with probability
+/// about 1 − noise/2. Rows are not normalised (the engines do not need it; the benches do not
+/// validate).
+pub fn timing_batch(n: usize, k: usize, v: usize, noise: f32, seed: u64) -> Batch {
+    let mut b = Batch {
+        n,
+        k,
+        v,
+        draft: vec![0.0; n * k * v],
+        target: vec![0.0; n * (k + 1) * v],
+        tokens: vec![0; n * k],
+        coins: vec![0.0; n * k],
+    };
+    b.target.par_chunks_mut(v).enumerate().for_each(|(i, row)| {
+        let mut rng =
+            SmallRng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        row.iter_mut().for_each(|x| *x = rng.random::<f32>() + 1e-3);
+    });
+    let target = &b.target;
+    b.draft.par_chunks_mut(v).enumerate().for_each(|(j, row)| {
+        let (r, i) = (j / k, j % k);
+        let t = &target[(r * (k + 1) + i) * v..(r * (k + 1) + i + 1) * v];
+        let mut rng =
+            SmallRng::seed_from_u64(!seed ^ (j as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        for (x, &tx) in row.iter_mut().zip(t) {
+            *x = tx * (1.0 + rng.random_range(-noise..noise));
+        }
+    });
+    let mut rng = SmallRng::seed_from_u64(seed);
+    for t in b.tokens.iter_mut() {
+        *t = rng.random_range(0..v as u32);
+    }
+    for c in b.coins.iter_mut() {
+        *c = rng.random();
+    }
+    b
+}
+
+/// The naive all-rows algorithm, as vLLM's and FlashInfer's rejection samplers do it: the
+/// residual argmax at *every* position and the bonus argmax, then the selection. Reads all
+/// (2K + 1)·V values of every round. Same results as the lazy engines.
+pub fn naive_run(view: &BatchView) -> BatchResult {
+    let (k, v) = (view.k, view.v);
+    let mut result = BatchResult::new(view.n, k);
+    result
+        .tokens
+        .par_chunks_mut(k + 1)
+        .zip(result.num_accepted.par_iter_mut())
+        .enumerate()
+        .for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(tb, db), (r, (out, acc))| {
+                let mut replacement = vec![0u32; k + 1];
+                let mut accepted = vec![false; k];
+                for i in 0..=k {
+                    let t = view.target.slice((r * (k + 1) + i) * v, v);
+                    let t = t.as_f32(tb);
+                    let targmax = argmax_target(t);
+                    if i == k {
+                        replacement[i] = targmax;
+                        break;
+                    }
+                    let d = view.draft.slice((r * k + i) * v, v);
+                    let d = d.as_f32(db);
+                    let (m, idx) = argmax_blocks(v, |x| residual_native(t[x], d[x]));
+                    replacement[i] = if m == 0 { targmax } else { idx as u32 };
+                    let tok = view.token(r, i) as usize;
+                    accepted[i] = accepts_native(view.coins.get_f32(r * k + i), d[tok], t[tok]);
+                }
+                let a = accepted.iter().take_while(|&&x| x).count();
+                for (j, slot) in out.iter_mut().enumerate() {
+                    *slot = if j < a {
+                        view.token(r, j) as i32
+                    } else if j == a {
+                        replacement[a] as i32
+                    } else {
+                        -1
+                    };
+                }
+                *acc = a as u32;
+            },
+        );
+    result
+}
+
+/// Bytes the lazy algorithm must read for these results (f32 data).
+pub fn lazy_bytes_total(result: &BatchResult, v: usize) -> u64 {
+    result
+        .num_accepted
+        .iter()
+        .map(|&a| lazy_bytes(result.k, v, a as usize, 4) as u64)
+        .sum()
+}
+
+/// Bytes under FlashInfer's convention: every draft and target row, N·K·V·4 + N·(K+1)·V·4.
+pub fn all_rows_bytes(n: usize, k: usize, v: usize) -> u64 {
+    (n * k * v * 4 + n * (k + 1) * v * 4) as u64
+}
+
+/// The CPU streaming-read floor in bytes/s: a parallel sum over `bytes` of f32 on all threads
+/// (the best of `reps` passes after one warm-up).
+pub fn cpu_read_floor(bytes: usize, reps: usize) -> f64 {
+    let data: Vec<f32> = (0..bytes / 4)
+        .into_par_iter()
+        .map(|i| (i % 7) as f32)
+        .collect();
+    let pass = || {
+        let t = Instant::now();
+        let s: f32 = data
+            .par_chunks(1 << 16)
+            .map(|c| c.iter().sum::<f32>())
+            .sum();
+        std::hint::black_box(s);
+        t.elapsed().as_secs_f64()
+    };
+    pass();
+    let best = (0..reps.max(1))
+        .map(|_| pass())
+        .fold(f64::INFINITY, f64::min);
+    data.len() as f64 * 4.0 / best
+}
+
+/// One row of the `bench` table.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchRow {
+    /// Engine (`cpu`, `cpu-1thread`, `cpu-naive`, `gpu-kernel`, `gpu-end-to-end`).
+    pub engine: String,
+    /// Where it ran (CPU model or adapter name).
+    pub device: String,
+    /// Rounds, K, V.
+    pub n: usize,
+    /// Drafted tokens per round.
+    pub k: usize,
+    /// Vocabulary size.
+    pub v: usize,
+    /// Best wall time of the repetitions, seconds.
+    pub seconds: f64,
+    /// Rounds per second.
+    pub rounds_per_s: f64,
+    /// Bytes the lazy algorithm must read per round (mean).
+    pub lazy_bytes_per_round: f64,
+    /// Achieved GB/s on the lazy bytes.
+    pub lazy_gb_s: f64,
+    /// GB/s under FlashInfer's convention (all rows).
+    pub all_rows_gb_s: f64,
+    /// Floor in GB/s measured in the same run (CPU streaming read, or GPU buffer copy).
+    pub floor_gb_s: f64,
+    /// lazy_gb_s / floor_gb_s.
+    pub floor_ratio: f64,
+}
+
+/// Times `f` (best of `reps` after one warm-up) and builds the row.
+#[allow(clippy::too_many_arguments)]
+pub fn measure(
+    engine: &str,
+    device: &str,
+    view: &BatchView,
+    lazy_bytes: u64,
+    floor: f64,
+    reps: usize,
+    mut f: impl FnMut() -> crate::Result<()>,
+) -> crate::Result<BenchRow> {
+    f()?;
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        f()?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    let lazy_gb_s = lazy_bytes as f64 / best / 1e9;
+    Ok(BenchRow {
+        engine: engine.into(),
+        device: device.into(),
+        n: view.n,
+        k: view.k,
+        v: view.v,
+        seconds: best,
+        rounds_per_s: view.n as f64 / best,
+        lazy_bytes_per_round: lazy_bytes as f64 / view.n as f64,
+        lazy_gb_s,
+        all_rows_gb_s: all_rows_bytes(view.n, view.k, view.v) as f64 / best / 1e9,
+        floor_gb_s: floor / 1e9,
+        floor_ratio: lazy_gb_s / (floor / 1e9),
+    })
+}
+
+/// The CPU's model name (from /proc/cpuinfo) and thread count, for the tables.
+pub fn cpu_name() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|x| x.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    format!("{model}, {} threads", rayon::current_num_threads())
+}
+
+/// Minor and major page faults of this process so far (Linux; zeros elsewhere).
+pub fn page_faults() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map(|x| x.1).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let get = |i: usize| f.get(i).and_then(|x| x.parse().ok()).unwrap_or(0);
+    // After ')': state(0) ppid(1) pgrp(2) session(3) tty(4) tpgid(5) flags(6) minflt(7) cminflt(8) majflt(9)
+    (get(7), get(9))
+}
