@@ -48,7 +48,10 @@ fn engines(c: &mut Criterion) {
             None
         }
     };
-    let one = CpuEngine { threads: Some(1) };
+    let one = CpuEngine {
+        threads: Some(1),
+        ..Default::default()
+    };
     let all = CpuEngine::default();
     for (n, k, v) in shapes() {
         let batch = timing_batch(n, k, v, 0.5, 1);

@@ -282,8 +282,10 @@ impl<'a> BatchView<'a> {
         }
         if mode == Validation::Touched {
             // The one row the round will read.
-            let o = crate::cpu::verify::verify_round_unchecked(self, r, &mut Vec::new());
-            let i = o.num_accepted as usize;
+            let rec = crate::cpu::Recovery::default();
+            let (n_acc, _) =
+                crate::cpu::verify::verify_round_unchecked(self, r, &rec, &mut Default::default());
+            let i = n_acc as usize;
             let row = |f: Floats<'a>| f.slice(i * v, v).to_f64_vec();
             let t = row(target);
             check_rows("target_probs", &t, v, opts).map_err(|e| shift_dist(e, i))?;
@@ -406,6 +408,24 @@ pub fn reference_outcomes(view: &BatchView) -> Vec<Outcome> {
     (0..view.n)
         .into_par_iter()
         .map(|r| reference_outcome(view, r))
+        .collect()
+}
+
+/// beta[round][i] = sum_x min(p_i(x), q_i(x)) in f64 for every round and position (SPEC §5): the
+/// exact probability that position i is accepted given the round's distributions.
+pub fn exact_betas(view: &BatchView) -> Vec<f64> {
+    let (k, v) = (view.k, view.v);
+    (0..view.n)
+        .into_par_iter()
+        .flat_map_iter(|r| {
+            let d = view.draft_round(r);
+            let t = view.target_round(r);
+            (0..k).map(move |i| {
+                (0..v)
+                    .map(|x| t.get_f64(i * v + x).min(d.get_f64(i * v + x)))
+                    .sum::<f64>()
+            })
+        })
         .collect()
 }
 

@@ -125,6 +125,31 @@ pub fn compare_reference(
     report.reference_diffs.extend(diffs);
 }
 
+/// [`compare_reference`] for either recovery mode: in `sample` mode the sampled tokens have no
+/// f64 twin, so only the acceptance decisions are compared (the reference's token is put in the
+/// engine's place where the decisions agree).
+pub fn compare_reference_mode(
+    view: &BatchView,
+    engine: &BatchResult,
+    mode: crate::cpu::RecoveryMode,
+    r0: u64,
+    report: &mut VerifyReport,
+) {
+    if mode == crate::cpu::RecoveryMode::Argmax {
+        compare_reference(view, engine, r0, report);
+        return;
+    }
+    let mut decisions = engine.clone();
+    let k1 = engine.k + 1;
+    let refs = crate::batch::reference_outcomes(view);
+    for (r, o) in refs.iter().enumerate() {
+        if o.num_accepted == engine.num_accepted[r] {
+            decisions.tokens[r * k1 + o.num_accepted as usize] = o.token as i32;
+        }
+    }
+    compare_reference(view, &decisions, r0, report);
+}
+
 /// Relative closeness that f32 rounding of the inputs (or of t − d) can explain.
 const F32_SLACK: f64 = 4.0 * f32::EPSILON as f64;
 

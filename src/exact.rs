@@ -129,6 +129,70 @@ pub fn residual_native(t: f32, d: f32) -> u32 {
     if r > 0.0 { r.to_bits() } else { 0 }
 }
 
+/// Weight scale S for a row of `len` entries: every weight is below 2^(24 + S) and their sum
+/// below 2^63 (`ceil(log2(len)) + 24 + S = 63`).
+pub fn sample_shift(len: usize) -> i32 {
+    let lg = if len <= 1 {
+        0
+    } else {
+        usize::BITS - (len - 1).leading_zeros()
+    };
+    39 - lg as i32
+}
+
+/// The integer weight of a non-negative f32 (bits) in a row whose largest key has exponent field
+/// `emax` (at least 1): the 24-bit mantissa shifted left by `e − emax + s`, where `e` is the
+/// value's exponent field (right when negative, dropping bits), i.e. the value times a power of
+/// two that is the same for the whole row. Entries within
+/// 2^-S of the row's maximum keep every bit; smaller ones are truncated, by at most 2^-(S + 23) of
+/// the maximum each. Twin of `weight` in `shaders/rng.wgsl`.
+pub fn weight(bits: u32, emax: u32, s: i32) -> u64 {
+    let b = key(bits);
+    if b == 0 {
+        return 0;
+    }
+    let field = b >> 23;
+    let e = field.max(1);
+    let m = (b & 0x007f_ffff) | if field > 0 { 0x0080_0000 } else { 0 };
+    let sh = e as i32 - emax as i32 + s;
+    if sh >= 0 {
+        (m as u64) << sh
+    } else if sh > -32 {
+        (m >> -sh) as u64
+    } else {
+        0
+    }
+}
+
+/// floor(total · u / 2^64): a uniform threshold in `0..total` from a 64-bit uniform `u`.
+/// Twin of `u64_mulhi` in `shaders/rng.wgsl`.
+pub fn sample_threshold(total: u64, u: u64) -> u64 {
+    ((total as u128 * u as u128) >> 64) as u64
+}
+
+/// Samples an index of a row with probability proportional to `key_of(x)` (f32 bits of a
+/// non-negative value), exactly in integers: the first x whose cumulative integer weight exceeds
+/// the threshold. `None` when every weight is 0. The answer does not depend on any summation
+/// order, so the CPU and the GPU (which sums blocks in parallel) agree bit for bit.
+pub fn sample_index(len: usize, key_of: impl Fn(usize) -> u32, u: u64) -> Option<usize> {
+    let kmax = (0..len).map(&key_of).max().unwrap_or(0);
+    let emax = (key(kmax) >> 23).max(1);
+    let s = sample_shift(len);
+    let total: u64 = (0..len).map(|x| weight(key_of(x), emax, s)).sum();
+    if total == 0 {
+        return None;
+    }
+    let thr = sample_threshold(total, u);
+    let mut cum = 0u64;
+    for x in 0..len {
+        cum += weight(key_of(x), emax, s);
+        if thr < cum {
+            return Some(x);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

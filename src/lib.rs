@@ -18,7 +18,9 @@ pub mod error;
 pub mod exact;
 pub mod gpu;
 pub mod npyio;
+pub mod rng;
 pub mod round;
+pub mod study;
 
 pub use error::{Error, Result};
 pub use round::{RoundOptions, RoundResult, speculative_decode, speculative_decode_with};

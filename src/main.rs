@@ -1,6 +1,6 @@
 //! The `specsim` command line.
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -10,11 +10,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 use specsim::batch::{BatchResult, BatchView, Validation};
-use specsim::compare::{VerifyReport, adversarial_batch, compare_engines, compare_reference};
+use specsim::compare::{VerifyReport, adversarial_batch, compare_engines, compare_reference_mode};
 use specsim::cpu::CpuEngine;
+use specsim::cpu::{Recovery, RecoveryMode};
 use specsim::gpu::{GpuContext, describe};
 use specsim::npyio::{BatchFile, write_batch_dir, write_result_npz};
 use specsim::round::{Outcome, RoundOptions, parse_round_json};
+use specsim::study::{Family, StudyConfig, Workload};
 
 const ROUND_HELP: &str = "\
 Reads one round as JSON and prints the result as JSON.
@@ -108,6 +110,12 @@ enum Command {
         /// `full` checks every value (SPEC §2); `touched` only what the algorithm reads.
         #[arg(long, value_enum, default_value_t = Validation::Full)]
         validate: Validation,
+        /// Recovery at the first rejection and for the bonus: argmax (the seed's) or sample.
+        #[arg(long, value_enum, default_value_t = RecoveryMode::Argmax)]
+        recovery: RecoveryMode,
+        /// Seed of the recovery randomness in `sample` mode.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
         #[command(flatten)]
         input: InputOpts,
     },
@@ -124,37 +132,159 @@ enum Command {
         engine: EngineChoice,
     },
     /// Runs both engines and the f64 reference on a batch and reports every disagreement.
-    Verify {
-        /// Batch directory or .npz (omit with --generate).
-        batch: Option<PathBuf>,
-        /// Generate this many adversarial rounds instead of reading a batch.
-        #[arg(long, value_name = "N")]
-        generate: Option<u64>,
-        /// Drafted tokens per generated round.
-        #[arg(long, default_value_t = 8)]
-        k: usize,
-        /// Vocabulary size of generated rounds.
-        #[arg(long, default_value_t = 32000)]
-        vocab: usize,
-        /// Seed of generated rounds.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Rounds generated and checked at a time (memory stays bounded).
-        #[arg(long, default_value_t = 0, hide_default_value = true)]
-        chunk: usize,
-        /// Save the generated batch as a directory of .npy files (only with --generate).
-        #[arg(long)]
-        save: Option<PathBuf>,
-        /// Compare the CPU engine with the reference only (no GPU). Without this flag the GPU
-        /// engine is compared too when an adapter exists (otherwise a notice says it was not).
-        #[arg(long)]
-        cpu_only: bool,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        input: InputOpts,
-    },
+    Verify(VerifyArgs),
+    /// Acceptance-rate studies: sweeps over K and workload parameters, checked against theory.
+    #[command(long_about = STUDY_HELP)]
+    Study(StudyCmd),
+}
+
+const STUDY_HELP: &str = "\
+Sweeps the cartesian product of the given values, runs every configuration on one engine
+(workloads generated on the device that runs them), and writes OUT/results.csv,
+OUT/results.json and SVG plots (mean generated vs K with the exact and Leviathan curves,
+per-position acceptance, expected speedup vs K per cost ratio). Without arguments it runs a
+small default study (logit-noise, K = 1..8, sigma = 0.5,1, V = 2048, 10000 rounds).
+
+Families: logit-noise (target = softmax(z/T_target), draft = softmax((z + sigma*e)/T_draft)),
+mixture (draft = (1-lambda)*target + lambda*unrelated), quantized (draft = softmax of the
+target's logits quantized to --bits), rates (per-position acceptance rates given directly),
+file (a batch directory or .npz given with --batch). --zipf s adds -s*ln(1+id) to the logits.
+
+Example:
+  specsim study --family logit-noise --k 1..16 --sigma 0.25,0.5,1 --vocab 32000 \\
+      --rounds 100000 --engine auto --seed 7 --cost-ratio 0.05,0.2 --out study/";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum FamilyArg {
+    LogitNoise,
+    Mixture,
+    Quantized,
+    Rates,
+    File,
+}
+
+/// Workload options shared by `study` and `verify --study` / `verify --generate`.
+#[derive(clap::Args, Clone, Debug)]
+struct WorkloadArgs {
+    /// Workload family.
+    #[arg(long, value_enum, default_value_t = FamilyArg::LogitNoise)]
+    family: FamilyArg,
+    /// K values: a list and/or ranges, e.g. `1..16` or `1,2,4,8` (study default 1..8; one value
+    /// for verify, default 8).
+    #[arg(long, value_name = "LIST")]
+    k: Option<String>,
+    /// logit-noise: noise scales of the draft's logits.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.5,1",
+        value_name = "LIST"
+    )]
+    sigma: Vec<f32>,
+    /// mixture: weights of the unrelated distribution.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.2,0.5",
+        value_name = "LIST"
+    )]
+    lambda: Vec<f32>,
+    /// quantized: bits of the quantized logits.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "4,8",
+        value_name = "LIST"
+    )]
+    bits: Vec<u32>,
+    /// rates: conditional acceptance rate of each position (the last repeats).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.8",
+        value_name = "LIST"
+    )]
+    rates: Vec<f32>,
+    /// Target temperatures.
+    #[arg(long, value_delimiter = ',', default_value = "1", value_name = "LIST")]
+    t_target: Vec<f32>,
+    /// Draft temperatures.
+    #[arg(long, value_delimiter = ',', default_value = "1", value_name = "LIST")]
+    t_draft: Vec<f32>,
+    /// Zipf exponents: the logits decay by s·ln(1 + token id), like an LM's (0 = off).
+    #[arg(long, value_delimiter = ',', default_value = "0", value_name = "LIST")]
+    zipf: Vec<f32>,
+    /// file: the batch directory or .npz.
+    #[arg(long = "batch", value_name = "PATH")]
+    batch_path: Option<PathBuf>,
+    /// Vocabulary size (study default 2048; verify default 32000).
+    #[arg(long)]
+    vocab: Option<usize>,
+    /// Rounds per configuration (study default 10000).
+    #[arg(long)]
+    rounds: Option<u64>,
+    /// Seed of every random number (study default 7; verify default 1).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Recovery at the first rejection and for the bonus: argmax (the seed's) or sample (lossless).
+    #[arg(long, value_enum, default_value_t = RecoveryMode::Argmax)]
+    recovery: RecoveryMode,
+}
+
+#[derive(clap::Args)]
+struct StudyCmd {
+    #[command(flatten)]
+    w: WorkloadArgs,
+    /// Which engine runs the study.
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+    engine: EngineChoice,
+    /// Draft/target cost ratios c for the expected walltime improvement.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.05,0.2",
+        value_name = "LIST"
+    )]
+    cost_ratio: Vec<f64>,
+    /// Output directory.
+    #[arg(long, default_value = "study")]
+    out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// Batch directory or .npz (omit with --generate or --study).
+    batch: Option<PathBuf>,
+    /// Generate this many adversarial rounds instead of reading a batch.
+    #[arg(long, value_name = "N")]
+    generate: Option<u64>,
+    /// Replay a GPU study: run the configuration given by the workload options on the GPU, read
+    /// back its first --sample rounds and re-decide them on the CPU (0 mismatches required).
+    #[arg(long)]
+    study: bool,
+    /// Rounds replayed with --study.
+    #[arg(long, default_value_t = 2000)]
+    sample: u64,
+    #[command(flatten)]
+    w: WorkloadArgs,
+    /// Rounds generated and checked at a time (memory stays bounded).
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    chunk: usize,
+    /// Save the generated batch as a directory of .npy files (only with --generate).
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Compare the CPU engine with the reference only (no GPU). Without this flag the GPU
+    /// engine is compared too when an adapter exists (otherwise a notice says it was not).
+    #[arg(long)]
+    cpu_only: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    input: InputOpts,
 }
 
 fn main() -> ExitCode {
@@ -189,36 +319,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out,
             format,
             validate,
+            recovery,
+            seed,
             input,
-        } => cmd_run(&batch, engine, out, format, validate, input),
+        } => {
+            let rec = Recovery {
+                mode: recovery,
+                seed,
+                round_offset: 0,
+            };
+            cmd_run(&batch, engine, out, format, validate, rec, input)
+        }
         Command::Bench {
             quick,
             json,
             engine,
         } => cmd_bench(quick, json, engine),
-        Command::Verify {
-            batch,
-            generate,
-            k,
-            vocab,
-            seed,
-            chunk,
-            save,
-            cpu_only,
-            json,
-            input,
-        } => cmd_verify(VerifyArgs {
-            batch,
-            generate,
-            k,
-            vocab,
-            seed,
-            chunk,
-            save,
-            cpu_only,
-            json,
-            input,
-        }),
+        Command::Verify(a) => cmd_verify(a),
+        Command::Study(a) => cmd_study(a),
     }
 }
 
@@ -295,6 +413,7 @@ fn cmd_run(
     out: Option<PathBuf>,
     format: Format,
     validate: Validation,
+    rec: Recovery,
     input: InputOpts,
 ) -> Result<ExitCode> {
     let file = BatchFile::open(batch)?;
@@ -307,9 +426,17 @@ fn cmd_run(
     let (res, name) = match gpu {
         Some(mut g) => {
             let name = format!("gpu: {}", describe(g.adapter_info()));
+            g.recovery = rec;
             (g.run(&view)?, name)
         }
-        None => (CpuEngine::default().run(&view)?, "cpu".to_string()),
+        None => (
+            CpuEngine {
+                recovery: rec,
+                ..Default::default()
+            }
+            .run(&view)?,
+            "cpu".to_string(),
+        ),
     };
     let secs = t1.elapsed().as_secs_f64();
     if let Some(path) = &out {
@@ -376,86 +503,106 @@ fn cmd_run(
     Ok(ExitCode::SUCCESS)
 }
 
-struct VerifyArgs {
-    batch: Option<PathBuf>,
-    generate: Option<u64>,
-    k: usize,
-    vocab: usize,
-    seed: u64,
-    chunk: usize,
-    save: Option<PathBuf>,
-    cpu_only: bool,
-    json: bool,
-    input: InputOpts,
-}
-
 /// Runs the engines and the reference on one (validated) chunk.
 fn verify_chunk(
     view: &BatchView,
     gpu: Option<&mut GpuContext>,
-    r0: u64,
+    rec: Recovery,
     report: &mut VerifyReport,
 ) -> Result<()> {
-    let cpu = CpuEngine::default().run(view)?;
+    let r0 = rec.round_offset;
+    let cpu = CpuEngine {
+        recovery: rec,
+        ..Default::default()
+    }
+    .run(view)?;
     if let Some(g) = gpu {
+        g.recovery = rec;
         let gres = g.run(view)?;
         compare_engines(&cpu, &gres, r0, report);
     }
-    compare_reference(view, &cpu, r0, report);
+    compare_reference_mode(view, &cpu, rec.mode, r0, report);
     report.rounds += view.n as u64;
     Ok(())
 }
 
 fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
     let opts = a.input.round_options();
+    let seed = a.w.seed.unwrap_or(1);
     let mut report = VerifyReport {
         engines: vec!["cpu".into()],
         ..Default::default()
     };
-    let mut gpu = if a.cpu_only {
-        None
-    } else {
-        open_gpu(EngineChoice::Auto)?
-    };
-    if let Some(g) = &gpu {
+    let t0 = Instant::now();
+    if a.study {
+        if a.batch.is_some() || a.generate.is_some() {
+            bail!("--study replays a generated study: give no BATCH and no --generate");
+        }
+        let mut g = GpuContext::new().context("--study replays a GPU study and needs a GPU")?;
+        let cfgs = study_configs(&a.w, "8", 2048, a.sample.max(1), seed)?;
         report.engines.push("gpu".into());
         report.adapter = Some(describe(g.adapter_info()));
-    }
-    let t0 = Instant::now();
-    match (&a.batch, a.generate) {
-        (Some(_), Some(_)) => bail!("give either a BATCH or --generate N, not both"),
-        (None, None) => bail!("give a BATCH to verify, or --generate N"),
-        (Some(path), None) => {
-            let file = BatchFile::open(path)?;
-            let view = file.view()?;
-            view.validate(&opts, Validation::Full)?;
-            verify_chunk(&view, gpu.as_mut(), 0, &mut report)?;
+        for cfg in &cfgs {
+            let r = specsim::study::replay(cfg, &mut g, a.sample)?;
+            report.rounds += r.rounds;
+            report.engine_mismatches.extend(r.engine_mismatches);
+            report.reference_diffs.extend(r.reference_diffs);
         }
-        (None, Some(n)) => {
-            if a.k == 0 || a.vocab == 0 {
-                bail!("--k and --vocab must be at least 1");
+    } else {
+        let mut gpu = if a.cpu_only {
+            None
+        } else {
+            open_gpu(EngineChoice::Auto)?
+        };
+        if let Some(g) = &gpu {
+            report.engines.push("gpu".into());
+            report.adapter = Some(describe(g.adapter_info()));
+        }
+        let rec = |round_offset| Recovery {
+            mode: a.w.recovery,
+            seed,
+            round_offset,
+        };
+        match (&a.batch, a.generate) {
+            (Some(_), Some(_)) => bail!("give either a BATCH or --generate N, not both"),
+            (None, None) => bail!("give a BATCH to verify, --generate N, or --study"),
+            (Some(path), None) => {
+                let file = BatchFile::open(path)?;
+                let view = file.view()?;
+                view.validate(&opts, Validation::Full)?;
+                verify_chunk(&view, gpu.as_mut(), rec(0), &mut report)?;
             }
-            let per_round = (2 * a.k + 1) * a.vocab * 4;
-            let chunk = if a.chunk > 0 {
-                a.chunk
-            } else {
-                ((256usize << 20) / per_round).clamp(1, 65536)
-            } as u64;
-            if a.save.is_some() && n > chunk {
-                bail!("--save writes one chunk: use --generate N with N <= --chunk ({chunk})");
-            }
-            let mut r0 = 0;
-            while r0 < n {
-                let m = chunk.min(n - r0);
-                let b = adversarial_batch(r0, m as usize, a.k, a.vocab, a.seed);
-                if let Some(dir) = &a.save {
-                    write_batch_dir(dir, &b)?;
+            (None, Some(n)) => {
+                let ks = parse_k_list(a.w.k.as_deref().unwrap_or("8"))?;
+                let [k] = ks[..] else {
+                    bail!("--generate takes one --k value, not {ks:?}");
+                };
+                let vocab = a.w.vocab.unwrap_or(32000);
+                if vocab == 0 {
+                    bail!("--vocab must be at least 1");
                 }
-                let view = b.view();
-                view.validate(&opts, Validation::Full)
-                    .context("the generator made an invalid round (a bug)")?;
-                verify_chunk(&view, gpu.as_mut(), r0, &mut report)?;
-                r0 += m;
+                let per_round = (2 * k + 1) * vocab * 4;
+                let chunk = if a.chunk > 0 {
+                    a.chunk
+                } else {
+                    ((256usize << 20) / per_round).clamp(1, 65536)
+                } as u64;
+                if a.save.is_some() && n > chunk {
+                    bail!("--save writes one chunk: use --generate N with N <= --chunk ({chunk})");
+                }
+                let mut r0 = 0;
+                while r0 < n {
+                    let m = chunk.min(n - r0);
+                    let b = adversarial_batch(r0, m as usize, k, vocab, seed);
+                    if let Some(dir) = &a.save {
+                        write_batch_dir(dir, &b)?;
+                    }
+                    let view = b.view();
+                    view.validate(&opts, Validation::Full)
+                        .context("the generator made an invalid round (a bug)")?;
+                    verify_chunk(&view, gpu.as_mut(), rec(r0), &mut report)?;
+                    r0 += m;
+                }
             }
         }
     }
@@ -550,7 +697,10 @@ fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<ExitCod
                 reps,
                 || CpuEngine::default().run(&view).map(|_| ()),
             )?);
-            let one = CpuEngine { threads: Some(1) };
+            let one = CpuEngine {
+                threads: Some(1),
+                ..Default::default()
+            };
             rows.push(measure(
                 "cpu-1thread",
                 &cpu_dev,
@@ -697,4 +847,209 @@ fn mmap_touch(batch: &specsim::batch::Batch) -> Result<serde_json::Value> {
             100.0 * touched as f64 / file_bytes as f64
         ),
     }))
+}
+
+/// Parses `1..16`, `1,2,4,8` or `1..4,8` into a sorted list of distinct K ≥ 1.
+fn parse_k_list(s: &str) -> Result<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if let Some((a, b)) = part.split_once("..") {
+            let a: usize = a
+                .trim()
+                .parse()
+                .with_context(|| format!("--k: bad range start in {part:?}"))?;
+            let b: usize = b
+                .trim()
+                .trim_start_matches('=')
+                .parse()
+                .with_context(|| format!("--k: bad range end in {part:?}"))?;
+            if a > b {
+                bail!("--k: empty range {part:?}");
+            }
+            out.extend(a..=b);
+        } else {
+            out.push(
+                part.parse()
+                    .with_context(|| format!("--k: {part:?} is not a number"))?,
+            );
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    if out.is_empty() || out[0] == 0 {
+        bail!("--k: give values of K >= 1 (e.g. 1..16 or 1,2,4)");
+    }
+    if *out.last().unwrap_or(&0) > 1024 {
+        bail!(
+            "--k: K = {} is too large (at most 1024)",
+            out.last().unwrap_or(&0)
+        );
+    }
+    Ok(out)
+}
+
+/// The cartesian product of the workload options, as study configurations.
+fn study_configs(
+    w: &WorkloadArgs,
+    default_k: &str,
+    default_vocab: usize,
+    default_rounds: u64,
+    seed: u64,
+) -> Result<Vec<StudyConfig>> {
+    let k_values = parse_k_list(w.k.as_deref().unwrap_or(default_k))?;
+    let vocab = w.vocab.unwrap_or(default_vocab);
+    let rounds = w.rounds.unwrap_or(default_rounds);
+    if vocab == 0 {
+        bail!("--vocab must be at least 1");
+    }
+    if rounds == 0 || rounds > u32::MAX as u64 {
+        bail!("--rounds must be in 1..={}", u32::MAX);
+    }
+    let positive = |name: &str, xs: &[f32]| -> Result<()> {
+        match xs.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
+            Some(x) => bail!("--{name}: {x} is not a positive number"),
+            None => Ok(()),
+        }
+    };
+    positive("t-target", &w.t_target)?;
+    positive("t-draft", &w.t_draft)?;
+    let families: Vec<Family> = match w.family {
+        FamilyArg::LogitNoise => {
+            if let Some(x) = w.sigma.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
+                bail!("--sigma: {x} is not a non-negative number");
+            }
+            w.sigma
+                .iter()
+                .map(|&sigma| Family::LogitNoise { sigma })
+                .collect()
+        }
+        FamilyArg::Mixture => {
+            if let Some(x) = w.lambda.iter().find(|x| !(0.0..=1.0).contains(*x)) {
+                bail!("--lambda: {x} is not in [0, 1]");
+            }
+            w.lambda
+                .iter()
+                .map(|&lambda| Family::Mixture { lambda })
+                .collect()
+        }
+        FamilyArg::Quantized => {
+            if let Some(x) = w.bits.iter().find(|x| !(1..=24).contains(*x)) {
+                bail!("--bits: {x} is not in 1..=24");
+            }
+            w.bits
+                .iter()
+                .map(|&bits| Family::Quantized { bits })
+                .collect()
+        }
+        FamilyArg::Rates => {
+            if let Some(x) = w.rates.iter().find(|x| !(0.0..=1.0).contains(*x)) {
+                bail!("--rates: {x} is not in [0, 1]");
+            }
+            vec![Family::Rates {
+                rates: w.rates.clone(),
+            }]
+        }
+        FamilyArg::File => {
+            let Some(p) = &w.batch_path else {
+                bail!("--family file needs --batch PATH (a batch directory or .npz)");
+            };
+            vec![Family::File {
+                path: p.display().to_string(),
+            }]
+        }
+    };
+    if let Some(z) = w.zipf.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
+        bail!("--zipf: {z} is not a non-negative number");
+    }
+    let mut out = Vec::new();
+    for family in &families {
+        for &t_target in &w.t_target {
+            for &t_draft in &w.t_draft {
+                for &zipf in &w.zipf {
+                    out.push(StudyConfig {
+                        workload: Workload {
+                            family: family.clone(),
+                            vocab,
+                            t_target,
+                            t_draft,
+                            zipf,
+                        },
+                        k_values: k_values.clone(),
+                        rounds,
+                        seed,
+                        recovery: w.recovery,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
+    use specsim::study::report;
+    use specsim::study::{StudyEngine, run_study};
+    let seed = a.w.seed.unwrap_or(7);
+    let cfgs = study_configs(&a.w, "1..8", 2048, 10_000, seed)?;
+    if let Some(c) = a.cost_ratio.iter().find(|c| !(c.is_finite() && **c >= 0.0)) {
+        bail!("--cost-ratio: {c} is not a non-negative number");
+    }
+    let mut gpu = open_gpu(a.engine)?;
+    let engine_name = match &gpu {
+        Some(g) => format!("gpu: {}", describe(g.adapter_info())),
+        None => "cpu".to_string(),
+    };
+    let total: u64 = cfgs.iter().map(|c| c.rounds).sum();
+    let bar = if a.quiet || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} rounds, {per_sec}, ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let mut results = Vec::new();
+    for cfg in cfgs {
+        let t = Instant::now();
+        let mut engine = match gpu.as_mut() {
+            Some(g) => StudyEngine::Gpu(g),
+            None => StudyEngine::Cpu,
+        };
+        let mut r = report::ConfigResult {
+            config: cfg,
+            engine: engine_name.clone(),
+            tally: Default::default(),
+            seconds: 0.0,
+        };
+        bar.set_message(r.label());
+        r.tally = run_study(&r.config, &mut engine, |n| bar.inc(n))?;
+        r.seconds = t.elapsed().as_secs_f64();
+        if matches!(r.config.workload.family, Family::File { .. }) {
+            r.config.rounds = r.tally.rounds;
+        }
+        results.push(r);
+    }
+    bar.finish_and_clear();
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    let rows = report::rows(&results, &a.cost_ratio);
+    report::write_csv(&a.out.join("results.csv"), &rows)?;
+    let doc = report::json_doc(&results, &a.cost_ratio);
+    std::fs::write(
+        a.out.join("results.json"),
+        serde_json::to_string_pretty(&doc)?,
+    )
+    .with_context(|| format!("cannot write {}", a.out.join("results.json").display()))?;
+    report::plots(&a.out, &results, &a.cost_ratio)?;
+    let mut s = report::table(&results, &a.cost_ratio);
+    s += &format!(
+        "\nwrote {0}/results.csv, {0}/results.json, {0}/mean_generated.svg, {0}/per_position.svg, {0}/speedup.svg\n",
+        a.out.display()
+    );
+    emit(&s);
+    Ok(ExitCode::SUCCESS)
 }

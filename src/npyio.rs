@@ -323,6 +323,8 @@ pub fn write_result_npz(path: &Path, result: &BatchResult) -> Result<()> {
         let large = result.tokens.len() as u64 * 4 > (1 << 31);
         let opts = zip::write::FileOptions::default()
             .compression_method(zip::CompressionMethod::Stored)
+            // A fixed timestamp: the same results give the same bytes.
+            .last_modified_time(zip::DateTime::default())
             .large_file(large);
         let mut w = npz
             .array::<i32>("tokens", opts)

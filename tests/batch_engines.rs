@@ -59,7 +59,12 @@ fn cpu_engine_matches_reference() {
 fn cpu_engine_single_thread_matches_all_threads() {
     let b = adversarial_batch(0, 300, 6, 333, 9);
     let all = CpuEngine::default().run(&b.view()).unwrap();
-    let one = CpuEngine { threads: Some(1) }.run(&b.view()).unwrap();
+    let one = CpuEngine {
+        threads: Some(1),
+        ..Default::default()
+    }
+    .run(&b.view())
+    .unwrap();
     assert_eq!(all, one);
 }
 

@@ -1,7 +1,7 @@
 //! CPU twin of `shaders/verify.wgsl`: the same lazy algorithm, phase by phase, on the same f32
 //! values. Where the shader loops over the invocations of a workgroup, this loops over the
-//! elements in order; the argmax has a unique answer (largest key, then lowest index), so the
-//! order of the reduction cannot change it.
+//! elements in order; the argmax has a unique answer (largest key, then lowest index) and the
+//! sampler works in exact integers, so no reduction order can change a result.
 //!
 //! Arithmetic: the shader works on bit patterns with the integer helpers of
 //! `shaders/exact.wgsl`; this twin uses native IEEE-754 arithmetic ([`accepts_native`],
@@ -9,9 +9,45 @@
 
 use rayon::prelude::*;
 
-use crate::batch::{BatchResult, BatchView, Floats};
-use crate::exact::{accepts_native, key, residual_native};
-use crate::round::Outcome;
+use crate::batch::{BatchResult, BatchView};
+use crate::exact::{accepts_native, key, residual_native, sample_index};
+use crate::rng::{random_u64, stream};
+
+/// How the replacement (at the first rejection) and the bonus token are chosen (SPEC §4).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveryMode {
+    /// The seed's deterministic variant: argmax of the residual / of target[K].
+    #[default]
+    Argmax,
+    /// Lossless speculative sampling (Leviathan et al.; Chen et al.): sampled from the normalised
+    /// residual / from target[K], with randomness separate from the coins.
+    Sample,
+}
+
+/// Recovery mode plus the randomness of `sample` mode: the stream `RECOVERY` of the
+/// counter-based generator, keyed by `seed` and addressed by the global round index
+/// (`round_offset` + the round's index in the batch) and the position.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// argmax or sample.
+    pub mode: RecoveryMode,
+    /// Seed of the recovery randomness.
+    pub seed: u64,
+    /// Global index of the batch's first round.
+    pub round_offset: u64,
+}
 
 /// Elements per block of the CPU argmax: a vectorised block maximum, then a scan of the one block
 /// that improves on the best so far. One pass over the row.
@@ -39,15 +75,43 @@ pub fn argmax_blocks(len: usize, key: impl Fn(usize) -> u32) -> (u32, usize) {
     (best, best_i)
 }
 
-/// Argmax of a target row (bonus token, or the zero-residual fallback). `argmax_target` in the shader.
+/// Argmax of a target row (bonus token, or the zero-residual fallback).
 pub fn argmax_target(t: &[f32]) -> u32 {
     argmax_blocks(t.len(), |i| key(t[i].to_bits())).1 as u32
 }
 
+/// `recover` in the shader: the token chosen from the target row `t` (and the draft row `d` when
+/// `residual`), by argmax or by an exact integer-domain sample; a zero residual falls back to the
+/// target row.
+fn recover(t: &[f32], d: Option<&[f32]>, rec: &Recovery, round: u64, position: u32) -> u32 {
+    let sample = rec.mode == RecoveryMode::Sample;
+    let gr = (rec.round_offset + round) as u32;
+    let u = |j| random_u64(rec.seed, gr, position, stream::RECOVERY, j);
+    let mut chosen = None;
+    if let Some(d) = d {
+        let v = t.len().min(d.len());
+        chosen = if sample {
+            sample_index(v, |x| residual_native(t[x], d[x]), u(0))
+        } else {
+            let (top, idx) = argmax_blocks(v, |x| residual_native(t[x], d[x]));
+            (top != 0).then_some(idx)
+        };
+    }
+    if chosen.is_none() && sample {
+        chosen = sample_index(t.len(), |x| key(t[x].to_bits()), u(1));
+    }
+    chosen.map_or_else(|| argmax_target(t), |x| x as u32)
+}
+
 /// Decides round `round` of a batch whose tokens are in range (no other check is needed for
-/// safety; garbage probabilities give a deterministic answer). `bufs` is scratch space for
-/// converting f64 rows.
-pub fn verify_round_unchecked(view: &BatchView, round: usize, bufs: &mut Vec<f32>) -> Outcome {
+/// safety; garbage probabilities give a deterministic answer). `buf` is scratch space for
+/// converting f64 rows. Returns (number accepted, chosen token).
+pub fn verify_round_unchecked(
+    view: &BatchView,
+    round: usize,
+    rec: &Recovery,
+    buf: &mut (Vec<f32>, Vec<f32>),
+) -> (u32, u32) {
     let (k, v) = (view.k, view.v);
 
     // Phase 1: acceptance decisions; the first rejected position (K if none).
@@ -63,47 +127,29 @@ pub fn verify_round_unchecked(view: &BatchView, round: usize, bufs: &mut Vec<f32
         }
     }
 
-    // Phase 2: the one row that is needed.
-    let tbase = (round * (k + 1) + n_acc) * v;
-    let mut tbuf = std::mem::take(bufs);
-    let t = view.target.slice(tbase, v);
-    let t = t.as_f32(&mut tbuf);
-    let chosen = if n_acc < k {
-        // Residual argmax at the first rejected position.
-        let mut dbuf = Vec::new();
-        let d = view.draft.slice((round * k + n_acc) * v, v);
-        let d = d.as_f32(&mut dbuf);
-        let (best, idx) = argmax_blocks(t.len().min(d.len()), |i| residual_native(t[i], d[i]));
-        if best == 0 {
-            // Zero residual everywhere: fall back to the target's argmax.
-            argmax_target(t)
-        } else {
-            idx as u32
-        }
-    } else {
-        // Bonus token: argmax of target[K].
-        argmax_target(t)
-    };
-    *bufs = tbuf;
-    Outcome {
-        num_accepted: n_acc as u32,
-        token: chosen,
-    }
+    // Phase 2: the one row that is needed: the residual at the first rejected position, or the
+    // bonus row target[K].
+    let t = view.target.slice((round * (k + 1) + n_acc) * v, v);
+    let t = t.as_f32(&mut buf.0);
+    let d = (n_acc < k).then(|| view.draft.slice((round * k + n_acc) * v, v));
+    let d = d.as_ref().map(|d| d.as_f32(&mut buf.1));
+    let chosen = recover(t, d, rec, round as u64, n_acc as u32);
+    (n_acc as u32, chosen)
 }
 
 /// Phase 3 of the shader: the round's outputs, padded with -1.
-fn write_outputs(view: &BatchView, round: usize, o: Outcome, out: &mut [i32]) {
+fn write_outputs(view: &BatchView, round: usize, n_acc: u32, chosen: u32, out: &mut [i32]) {
     for (j, slot) in out.iter_mut().enumerate() {
-        *slot = match (j as u32).cmp(&o.num_accepted) {
+        *slot = match (j as u32).cmp(&n_acc) {
             std::cmp::Ordering::Less => view.token(round, j) as i32,
-            std::cmp::Ordering::Equal => o.token as i32,
+            std::cmp::Ordering::Equal => chosen as i32,
             std::cmp::Ordering::Greater => -1,
         };
     }
 }
 
 /// Runs every round of a validated batch, in parallel over rounds (the current rayon pool).
-pub fn run(view: &BatchView) -> BatchResult {
+pub fn run(view: &BatchView, rec: &Recovery) -> BatchResult {
     let mut result = BatchResult::new(view.n, view.k);
     let k1 = view.k + 1;
     result
@@ -111,23 +157,18 @@ pub fn run(view: &BatchView) -> BatchResult {
         .par_chunks_mut(k1)
         .zip(result.num_accepted.par_iter_mut())
         .enumerate()
-        .for_each_init(Vec::new, |buf, (round, (out, acc))| {
-            let o = verify_round_unchecked(view, round, buf);
-            write_outputs(view, round, o, out);
-            *acc = o.num_accepted;
+        .for_each_init(Default::default, |buf, (round, (out, acc))| {
+            let (n_acc, chosen) = verify_round_unchecked(view, round, rec, buf);
+            write_outputs(view, round, n_acc, chosen, out);
+            *acc = n_acc;
         });
     result
 }
 
-/// Bytes the lazy algorithm must read for one round with `n_acc` accepted: 2·4·K scalars for the
-/// decisions (p and q), K coins and tokens, and one row of V (bonus) or two (residual).
+/// Bytes the lazy algorithm must read for one round with `n_acc` accepted: p, q, the coin and
+/// the token for each decision made, and one row of V (bonus) or two (residual).
 pub fn lazy_bytes(k: usize, v: usize, n_acc: usize, item: usize) -> usize {
     let rows = if n_acc < k { 2 } else { 1 };
     let decisions = (n_acc + usize::from(n_acc < k)).min(k);
     decisions * (2 * item + 4 + 4) + rows * v * item
-}
-
-/// Whether `f` holds float32 data (the engines' own type, read in place).
-pub fn is_native(f: &Floats) -> bool {
-    matches!(f, Floats::F32(_))
 }

@@ -11,38 +11,80 @@ use std::time::Instant;
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
-use crate::batch::{BatchResult, BatchView, Floats};
+use crate::batch::{Batch, BatchResult, BatchView, Floats};
+use crate::cpu::{Recovery, RecoveryMode};
 use crate::error::{Error, Result};
 
 /// Invocations per workgroup of `shaders/verify.wgsl` (keep in sync with `WG` there).
 pub const WORKGROUP_SIZE: u32 = 256;
 
-/// WGSL source of the verification kernel: `shaders/exact.wgsl` followed by `shaders/verify.wgsl`.
+/// WGSL source of the GPU engine: `shaders/exact.wgsl`, `shaders/rng.wgsl`, `shaders/verify.wgsl`
+/// and `shaders/study.wgsl`, in that order (one module, one set of bindings).
 pub const VERIFY_WGSL: &str = concat!(
     include_str!("../../shaders/exact.wgsl"),
     "\n",
-    include_str!("../../shaders/verify.wgsl")
+    include_str!("../../shaders/rng.wgsl"),
+    "\n",
+    include_str!("../../shaders/verify.wgsl"),
+    "\n",
+    include_str!("../../shaders/study.wgsl")
 );
 
 /// Uniform parameters of one dispatch. Keep in sync with `Params` in `shaders/verify.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct VerifyParams {
+pub struct GpuParams {
     /// Rounds in this chunk.
     pub n_rounds: u32,
     /// Drafted tokens per round.
     pub k: u32,
     /// Vocabulary size.
     pub vocab: u32,
-    /// Workgroups along x of the 2D dispatch (round = y · groups_x + x).
+    /// Workgroups along x of the 2D dispatch (item = y · groups_x + x).
     pub groups_x: u32,
+    /// Recovery: 0 = argmax, 1 = sample.
+    pub mode: u32,
+    /// Seed, low 32 bits.
+    pub seed_lo: u32,
+    /// Seed, high 32 bits.
+    pub seed_hi: u32,
+    /// Global index of the chunk's first round.
+    pub round_offset: u32,
+    /// Study workload family (`shaders/study.wgsl`).
+    pub family: u32,
+    /// `quantized`: bits of the draft's logits.
+    pub bits: u32,
+    /// 1 when `zipf` is nonzero.
+    pub zipf_on: u32,
+    /// Padding.
+    pub pad0: u32,
+    /// Target temperature.
+    pub t_target: f32,
+    /// Draft temperature.
+    pub t_draft: f32,
+    /// `logit-noise`: noise scale.
+    pub sigma: f32,
+    /// `mixture`: weight of the unrelated distribution.
+    pub lambda: f32,
+    /// Zipf exponent of the logits' decay with the token id.
+    pub zipf: f32,
+    /// Padding.
+    pub pad1: f32,
+    /// Padding.
+    pub pad2: f32,
+    /// Padding.
+    pub pad3: f32,
 }
 const _: () = {
-    assert!(std::mem::size_of::<VerifyParams>() == 16);
-    assert!(std::mem::offset_of!(VerifyParams, n_rounds) == 0);
-    assert!(std::mem::offset_of!(VerifyParams, k) == 4);
-    assert!(std::mem::offset_of!(VerifyParams, vocab) == 8);
-    assert!(std::mem::offset_of!(VerifyParams, groups_x) == 12);
+    use std::mem::{offset_of, size_of};
+    assert!(size_of::<GpuParams>() == 80);
+    assert!(offset_of!(GpuParams, n_rounds) == 0);
+    assert!(offset_of!(GpuParams, groups_x) == 12);
+    assert!(offset_of!(GpuParams, mode) == 16);
+    assert!(offset_of!(GpuParams, round_offset) == 28);
+    assert!(offset_of!(GpuParams, family) == 32);
+    assert!(offset_of!(GpuParams, t_target) == 48);
+    assert!(offset_of!(GpuParams, zipf) == 64);
 };
 
 /// Knobs for chunking (tests make them small to exercise several chunks and 2D dispatch).
@@ -101,32 +143,38 @@ pub fn describe(info: &wgpu::AdapterInfo) -> String {
     format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
 }
 
-struct Buffers {
-    cap_rounds: usize,
+pub(crate) struct Buffers {
+    pub(crate) cap_rounds: usize,
     k: usize,
     v: usize,
-    draft: wgpu::Buffer,
-    target: wgpu::Buffer,
-    tokens: wgpu::Buffer,
-    coins: wgpu::Buffer,
-    out_tokens: wgpu::Buffer,
-    out_acc: wgpu::Buffer,
-    readback: wgpu::Buffer,
-    bind_group: wgpu::BindGroup,
+    pub(crate) draft: wgpu::Buffer,
+    pub(crate) target: wgpu::Buffer,
+    pub(crate) tokens: wgpu::Buffer,
+    pub(crate) coins: wgpu::Buffer,
+    pub(crate) out_tokens: wgpu::Buffer,
+    pub(crate) out_acc: wgpu::Buffer,
+    pub(crate) betas: wgpu::Buffer,
+    pub(crate) rates: wgpu::Buffer,
+    pub(crate) readback: wgpu::Buffer,
+    pub(crate) bind_group: wgpu::BindGroup,
 }
 
 /// A GPU ready to verify batches.
 pub struct GpuContext {
-    device: wgpu::Device,
-    queue: wgpu::Queue,
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
-    pipeline: wgpu::ComputePipeline,
+    pub(crate) pipeline: wgpu::ComputePipeline,
+    pub(crate) generate: wgpu::ComputePipeline,
+    pub(crate) rates_round: wgpu::ComputePipeline,
     layout: wgpu::BindGroupLayout,
     params: wgpu::Buffer,
-    bufs: Option<Buffers>,
+    pub(crate) bufs: Option<Buffers>,
     errors: Arc<Mutex<Vec<String>>>,
     /// Chunking knobs.
     pub config: GpuConfig,
+    /// Recovery mode and its randomness (argmax by default).
+    pub recovery: Recovery,
 }
 
 impl GpuContext {
@@ -194,12 +242,14 @@ impl GpuContext {
                     },
                     count: None,
                 },
-                storage(1, true),
-                storage(2, true),
-                storage(3, true),
-                storage(4, true),
+                storage(1, false),
+                storage(2, false),
+                storage(3, false),
+                storage(4, false),
                 storage(5, false),
                 storage(6, false),
+                storage(7, false),
+                storage(8, false),
             ],
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -207,20 +257,25 @@ impl GpuContext {
             bind_group_layouts: &[Some(&layout)],
             immediate_size: 0,
         });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("verify"),
-            layout: Some(&pipeline_layout),
-            module: &module,
-            entry_point: Some("verify"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
+        let make = |entry: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let pipeline = make("verify");
+        let generate = make("generate");
+        let rates_round = make("rates_round");
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("cannot build the verify pipeline: {e}")));
         }
         let params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("params"),
-            contents: bytemuck::bytes_of(&VerifyParams::default()),
+            contents: bytemuck::bytes_of(&GpuParams::default()),
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         });
         Ok(GpuContext {
@@ -228,11 +283,14 @@ impl GpuContext {
             queue,
             info,
             pipeline,
+            generate,
+            rates_round,
             layout,
             params,
             bufs: None,
             errors,
             config: GpuConfig::default(),
+            recovery: Recovery::default(),
         })
     }
 
@@ -272,7 +330,7 @@ impl GpuContext {
         Ok(cap)
     }
 
-    fn ensure_buffers(&mut self, n: usize, k: usize, v: usize) -> Result<()> {
+    pub(crate) fn ensure_buffers(&mut self, n: usize, k: usize, v: usize) -> Result<()> {
         let cap = self.rounds_per_chunk(k, v)?.min(n.max(1));
         if let Some(b) = &self.bufs
             && b.k == k
@@ -291,7 +349,9 @@ impl GpuContext {
                 mapped_at_creation: false,
             })
         };
-        let input = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
+        let input = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_DST
+            | wgpu::BufferUsages::COPY_SRC;
         let output = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
         let scope = dev.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let draft = mk("draft", cap * k * v * 4, input);
@@ -300,9 +360,11 @@ impl GpuContext {
         let coins = mk("coins", cap * k * 4, input);
         let out_tokens = mk("out_tokens", cap * (k + 1) * 4, output);
         let out_acc = mk("out_accepted", cap * 4, output);
+        let betas = mk("betas", cap * k * 4, output);
+        let rates = mk("rates", k * 4, input);
         let readback = mk(
             "readback",
-            cap * (k + 2) * 4,
+            cap * (k + 2).max(k + 1 + k) * 4,
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         );
         let bind_group = dev.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -337,6 +399,14 @@ impl GpuContext {
                     binding: 6,
                     resource: out_acc.as_entire_binding(),
                 },
+                wgpu::BindGroupEntry {
+                    binding: 7,
+                    resource: betas.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 8,
+                    resource: rates.as_entire_binding(),
+                },
             ],
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
@@ -354,13 +424,15 @@ impl GpuContext {
             coins,
             out_tokens,
             out_acc,
+            betas,
+            rates,
             readback,
             bind_group,
         });
         Ok(())
     }
 
-    fn take_errors(&self) -> Result<()> {
+    pub(crate) fn take_errors(&self) -> Result<()> {
         let mut errs = self
             .errors
             .lock()
@@ -406,40 +478,53 @@ impl GpuContext {
         Ok(())
     }
 
-    /// Dispatches the kernel over the `n` uploaded rounds and, if `readback`, copies the results
-    /// into the mappable buffer. Waits for the GPU.
-    fn dispatch(&self, n: usize, k: usize, v: usize, readback: bool) -> Result<()> {
-        let b = self.bufs.as_ref().expect("upload made the buffers");
-        let gx = (n as u32).clamp(1, self.config.max_groups_x);
-        let gy = (n as u32).div_ceil(gx);
-        let params = VerifyParams {
+    /// The dispatch parameters for `n` rounds of (K, V) starting at global round `r0`.
+    pub(crate) fn params_for(&self, n: usize, k: usize, v: usize, r0: u64) -> GpuParams {
+        let rec = &self.recovery;
+        GpuParams {
             n_rounds: n as u32,
             k: k as u32,
             vocab: v as u32,
-            groups_x: gx,
-        };
+            mode: u32::from(rec.mode == RecoveryMode::Sample),
+            seed_lo: rec.seed as u32,
+            seed_hi: (rec.seed >> 32) as u32,
+            round_offset: (rec.round_offset + r0) as u32,
+            t_target: 1.0,
+            t_draft: 1.0,
+            ..GpuParams::default()
+        }
+    }
+
+    /// Writes `params` (with `groups_x` set for `items` workgroups) and records a dispatch of
+    /// `pipeline` over `items` workgroups (2D when more than `max_groups_x`).
+    pub(crate) fn record(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        pipeline: &wgpu::ComputePipeline,
+        mut params: GpuParams,
+        items: usize,
+    ) {
+        let b = self
+            .bufs
+            .as_ref()
+            .expect("buffers are made before dispatch");
+        let gx = (items as u32).clamp(1, self.config.max_groups_x);
+        let gy = (items as u32).div_ceil(gx).max(1);
+        params.groups_x = gx;
         self.queue
             .write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("specsim"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &b.bind_group, &[]);
+        pass.dispatch_workgroups(gx, gy, 1);
+    }
+
+    /// Submits `enc` inside a validation error scope and waits for the GPU.
+    pub(crate) fn submit_and_wait(&self, enc: wgpu::CommandEncoder) -> Result<()> {
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let mut enc = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("verify"),
-            });
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("verify"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &b.bind_group, &[]);
-            pass.dispatch_workgroups(gx, gy, 1);
-        }
-        if readback {
-            let tok_bytes = (n * (k + 1) * 4) as u64;
-            enc.copy_buffer_to_buffer(&b.out_tokens, 0, &b.readback, 0, tok_bytes);
-            enc.copy_buffer_to_buffer(&b.out_acc, 0, &b.readback, tok_bytes, (n * 4) as u64);
-        }
         self.queue.submit([enc.finish()]);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("dispatch failed: {e}")));
@@ -450,9 +535,27 @@ impl GpuContext {
         self.take_errors()
     }
 
-    fn read_results(&self, n: usize, k: usize, out: &mut BatchResult, r0: usize) -> Result<()> {
+    /// Dispatches the verify kernel over the `n` uploaded rounds (global index `r0` onwards) and,
+    /// if `readback`, copies the results into the mappable buffer. Waits for the GPU.
+    fn dispatch(&self, n: usize, k: usize, v: usize, r0: u64, readback: bool) -> Result<()> {
         let b = self.bufs.as_ref().expect("upload made the buffers");
-        let bytes = (n * (k + 2) * 4) as u64;
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("verify"),
+            });
+        self.record(&mut enc, &self.pipeline, self.params_for(n, k, v, r0), n);
+        if readback {
+            let tok_bytes = (n * (k + 1) * 4) as u64;
+            enc.copy_buffer_to_buffer(&b.out_tokens, 0, &b.readback, 0, tok_bytes);
+            enc.copy_buffer_to_buffer(&b.out_acc, 0, &b.readback, tok_bytes, (n * 4) as u64);
+        }
+        self.submit_and_wait(enc)
+    }
+
+    /// Copies `bytes` of the readback buffer out after the GPU wrote them.
+    pub(crate) fn read_back(&self, bytes: u64) -> Result<Vec<u32>> {
+        let b = self.bufs.as_ref().expect("buffers exist");
         let slice = b.readback.slice(0..bytes);
         let (tx, rx) = std::sync::mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
@@ -464,23 +567,111 @@ impl GpuContext {
         rx.recv()
             .map_err(|_| Error::Gpu("readback was dropped".into()))?
             .map_err(|e| Error::Gpu(format!("cannot map the results: {e}")))?;
-        {
+        let out = {
             let data = slice
                 .get_mapped_range()
                 .map_err(|e| Error::Gpu(format!("cannot read the results: {e}")))?;
-            let words: &[u32] = bytemuck::cast_slice(&data);
-            let toks = &words[..n * (k + 1)];
-            let acc = &words[n * (k + 1)..n * (k + 2)];
-            for (dst, &src) in out.tokens[r0 * (k + 1)..(r0 + n) * (k + 1)]
-                .iter_mut()
-                .zip(toks)
-            {
-                *dst = src as i32;
-            }
-            out.num_accepted[r0..r0 + n].copy_from_slice(acc);
-        }
+            bytemuck::cast_slice::<u8, u32>(&data).to_vec()
+        };
         b.readback.unmap();
-        self.take_errors()
+        self.take_errors()?;
+        Ok(out)
+    }
+
+    fn read_results(&self, n: usize, k: usize, out: &mut BatchResult, r0: usize) -> Result<()> {
+        let words = self.read_back((n * (k + 2) * 4) as u64)?;
+        let toks = &words[..n * (k + 1)];
+        let acc = &words[n * (k + 1)..n * (k + 2)];
+        for (dst, &src) in out.tokens[r0 * (k + 1)..(r0 + n) * (k + 1)]
+            .iter_mut()
+            .zip(toks)
+        {
+            *dst = src as i32;
+        }
+        out.num_accepted[r0..r0 + n].copy_from_slice(acc);
+        Ok(())
+    }
+
+    /// Reads back the `m` rounds of (K, V) held in the device buffers and the kernel's results for
+    /// them (for replaying a GPU study on the CPU).
+    pub(crate) fn read_chunk(&self, m: usize, k: usize, v: usize) -> Result<(Batch, BatchResult)> {
+        let b = self.bufs.as_ref().expect("buffers exist");
+        let parts: [(&wgpu::Buffer, usize); 6] = [
+            (&b.draft, m * k * v),
+            (&b.target, m * (k + 1) * v),
+            (&b.tokens, m * k),
+            (&b.coins, m * k),
+            (&b.out_tokens, m * (k + 1)),
+            (&b.out_acc, m),
+        ];
+        let total: usize = parts.iter().map(|p| p.1).sum();
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("replay"),
+            size: (total.max(1) * 4) as u64,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!(
+                "cannot allocate the replay buffer: {e}"
+            )));
+        }
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        let mut off = 0u64;
+        for (buf, words) in parts {
+            if words > 0 {
+                enc.copy_buffer_to_buffer(buf, 0, &staging, off, (words * 4) as u64);
+            }
+            off += (words * 4) as u64;
+        }
+        self.submit_and_wait(enc)?;
+        let slice = staging.slice(..);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("waiting for the GPU failed: {e}")))?;
+        rx.recv()
+            .map_err(|_| Error::Gpu("readback was dropped".into()))?
+            .map_err(|e| Error::Gpu(format!("cannot map the replay buffer: {e}")))?;
+        let words: Vec<u32> = {
+            let data = slice
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu(format!("cannot read the replay buffer: {e}")))?;
+            bytemuck::cast_slice::<u8, u32>(&data).to_vec()
+        };
+        let mut at = 0;
+        let mut take = |len: usize| {
+            let s = &words[at..at + len];
+            at += len;
+            s
+        };
+        let f = |s: &[u32]| s.iter().map(|&x| f32::from_bits(x)).collect::<Vec<f32>>();
+        let draft = f(take(m * k * v));
+        let target = f(take(m * (k + 1) * v));
+        let tokens = take(m * k).to_vec();
+        let coins = f(take(m * k));
+        let out_tokens = take(m * (k + 1)).iter().map(|&x| x as i32).collect();
+        let num_accepted = take(m).to_vec();
+        Ok((
+            Batch {
+                n: m,
+                k,
+                v,
+                draft,
+                target,
+                tokens,
+                coins,
+            },
+            BatchResult {
+                k,
+                tokens: out_tokens,
+                num_accepted,
+            },
+        ))
     }
 
     /// Verifies every round of a validated batch, chunk by chunk.
@@ -495,7 +686,7 @@ impl GpuContext {
         while r0 < view.n {
             let n = cap.min(view.n - r0);
             self.upload(view, r0, n)?;
-            self.dispatch(n, k, v, true)?;
+            self.dispatch(n, k, v, r0 as u64, true)?;
             self.read_results(n, k, &mut out, r0)?;
             r0 += n;
         }
@@ -512,7 +703,7 @@ impl GpuContext {
 
     /// Runs the kernel on the `n` rounds uploaded by [`GpuContext::upload_for_bench`] and waits.
     pub fn run_uploaded(&self, n: usize, k: usize, v: usize) -> Result<()> {
-        self.dispatch(n, k, v, false)
+        self.dispatch(n, k, v, 0, false)
     }
 
     /// Measures device-to-device copy bandwidth (bytes read per second) with a buffer of `bytes`,

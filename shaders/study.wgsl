@@ -1,0 +1,184 @@
+// Study workloads generated on the device, never on the host: one workgroup per
+// (round, position) writes target[round][position] and, for position < K, draft[round][position],
+// the drafted token (sampled from the draft row), the coin and beta = sum_x min(p(x), q(x)).
+// Concatenated after shaders/verify.wgsl (same bindings). CPU counterpart: src/study/workload.rs,
+// with the same families, streams and formulas; exp/log/cos differ between devices, so the
+// generated values are not bit-identical across engines (the decisions on them are).
+
+const FAMILY_LOGIT_NOISE: u32 = 0u;
+const FAMILY_MIXTURE: u32 = 1u;
+const FAMILY_QUANTIZED: u32 = 2u;
+
+var<workgroup> red_f32: array<f32, WG>;
+
+// Workgroup sum (or max) of one f32 per invocation, in a fixed tree order.
+fn reduce_f32(lid: u32, x: f32, is_max: bool) -> f32 {
+    workgroupBarrier();
+    red_f32[lid] = x;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            let o = red_f32[lid + s];
+            red_f32[lid] = select(red_f32[lid] + o, max(red_f32[lid], o), is_max);
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        shared_key = bitcast<u32>(red_f32[0]);
+    }
+    return bitcast<f32>(workgroupUniformLoad(&shared_key));
+}
+
+// A standard normal from one Philox block (Box-Muller).
+fn normal(round: u32, position: u32, stream: u32, x: u32) -> f32 {
+    let b = philox4x32_10(vec4<u32>(x, position, stream, round), seed());
+    let u1 = uniform_open_f32(b.x);
+    let u2 = uniform_f32(b.y);
+    return sqrt(-2.0 * log(u1)) * cos(6.2831853 * u2);
+}
+
+// The logits of a stream: standard normal, plus a Zipf-like decay with the token id when asked.
+fn logit(round: u32, position: u32, stream: u32, x: u32) -> f32 {
+    var z = normal(round, position, stream, x);
+    if (params.zipf_on == 1u) {
+        z = z - params.zipf * log(1.0 + f32(x));
+    }
+    return z;
+}
+
+fn row_store(is_draft: bool, i: u32, x: f32) {
+    if (is_draft) {
+        drf[i] = bitcast<u32>(x);
+    } else {
+        tgt[i] = bitcast<u32>(x);
+    }
+}
+
+fn row_load(is_draft: bool, i: u32) -> f32 {
+    if (is_draft) {
+        return bitcast<f32>(drf[i]);
+    }
+    return bitcast<f32>(tgt[i]);
+}
+
+// Softmax, in place, of the logits each invocation stored at base + x (x = lid, lid + WG, ...).
+fn softmax_in_place(lid: u32, is_draft: bool, base: u32, v: u32) {
+    var m = -3.0e38;
+    for (var x = lid; x < v; x += WG) {
+        m = max(m, row_load(is_draft, base + x));
+    }
+    let mx = reduce_f32(lid, m, true);
+    var s = 0.0;
+    for (var x = lid; x < v; x += WG) {
+        let e = exp(row_load(is_draft, base + x) - mx);
+        row_store(is_draft, base + x, e);
+        s += e;
+    }
+    let inv = 1.0 / reduce_f32(lid, s, false);
+    for (var x = lid; x < v; x += WG) {
+        row_store(is_draft, base + x, row_load(is_draft, base + x) * inv);
+    }
+}
+
+@compute @workgroup_size(256)
+fn generate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let k = params.k;
+    let k1 = k + 1u;
+    let v = params.vocab;
+    let item = wid.y * params.groups_x + wid.x;
+    if (item >= params.n_rounds * k1) {
+        return;
+    }
+    let r = item / k1;
+    let pos = item % k1;
+    let gr = params.round_offset + r;
+    let tbase = (r * k1 + pos) * v;
+
+    // Target: softmax(z / T_target).
+    for (var x = lid; x < v; x += WG) {
+        row_store(false, tbase + x, logit(gr, pos, STREAM_TARGET, x) / params.t_target);
+    }
+    softmax_in_place(lid, false, tbase, v);
+    if (pos == k) {
+        return; // the bonus row has no draft
+    }
+
+    let dbase = (r * k + pos) * v;
+    let fam = params.family;
+    if (fam == FAMILY_QUANTIZED) {
+        // softmax(quantize(z, bits) / T_draft), on the row's own range [min z, max z].
+        var lo = 3.0e38;
+        var hi = -3.0e38;
+        for (var x = lid; x < v; x += WG) {
+            let z = logit(gr, pos, STREAM_TARGET, x);
+            row_store(true, dbase + x, z);
+            lo = min(lo, z);
+            hi = max(hi, z);
+        }
+        let zmin = -reduce_f32(lid, -lo, true);
+        let zmax = reduce_f32(lid, hi, true);
+        let levels = f32((1u << params.bits) - 1u);
+        let step = (zmax - zmin) / levels;
+        for (var x = lid; x < v; x += WG) {
+            var z = row_load(true, dbase + x);
+            if (step > 0.0) {
+                z = zmin + round((z - zmin) / step) * step;
+            }
+            row_store(true, dbase + x, z / params.t_draft);
+        }
+        softmax_in_place(lid, true, dbase, v);
+    } else if (fam == FAMILY_MIXTURE) {
+        // (1 - lambda) * target + lambda * softmax(w / T_target), w independent of z.
+        for (var x = lid; x < v; x += WG) {
+            row_store(true, dbase + x, logit(gr, pos, STREAM_DRAFT, x) / params.t_target);
+        }
+        softmax_in_place(lid, true, dbase, v);
+        for (var x = lid; x < v; x += WG) {
+            let p = row_load(false, tbase + x);
+            row_store(true, dbase + x, (1.0 - params.lambda) * p + params.lambda * row_load(true, dbase + x));
+        }
+    } else {
+        // logit-noise: softmax((z + sigma * e) / T_draft).
+        for (var x = lid; x < v; x += WG) {
+            let z = logit(gr, pos, STREAM_TARGET, x);
+            let e = normal(gr, pos, STREAM_DRAFT, x);
+            row_store(true, dbase + x, (z + params.sigma * e) / params.t_draft);
+        }
+        softmax_in_place(lid, true, dbase, v);
+    }
+    // The rows were written by every invocation; below, invocations read each other's entries.
+    storageBarrier();
+
+    var b = 0.0;
+    for (var x = lid; x < v; x += WG) {
+        b += min(row_load(false, tbase + x), row_load(true, dbase + x));
+    }
+    let beta = reduce_f32(lid, b, false);
+    let tok = sample_row(lid, SRC_DRAFT, tbase, dbase, v, random_u64(seed(), gr, pos, STREAM_DRAFT_TOKEN, 0u));
+    if (lid == 0u) {
+        tokens[r * k + pos] = select(tok, 0u, tok == NONE);
+        coins[r * k + pos] = bitcast<u32>(uniform_f32(random_u32(seed(), gr, pos, STREAM_COIN, 0u)));
+        betas[r * k + pos] = beta;
+    }
+}
+
+// The `rates` family: no distributions; position i is accepted with probability rates[i] (given
+// directly, as vLLM's synthetic mode), until the first rejection. One invocation per round.
+@compute @workgroup_size(256)
+fn rates_round(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let round = gid.y * (params.groups_x * WG) + gid.x;
+    if (round >= params.n_rounds) {
+        return;
+    }
+    let k = params.k;
+    let gr = params.round_offset + round;
+    var n = k;
+    for (var i = 0u; i < k; i++) {
+        let c = uniform_f32(random_u32(seed(), gr, i, STREAM_COIN, 0u));
+        if (!(c < rates[i])) {
+            n = i;
+            break;
+        }
+    }
+    out_accepted[round] = n;
+}

@@ -1,0 +1,451 @@
+//! Acceptance-rate studies (SPEC §4, §5): workloads generated on the device that runs them, the
+//! lazy verification on either engine, and the metrics compared with the exact theory.
+//!
+//! One configuration is run once at K_max = the largest K asked for; the result at any smaller K
+//! follows exactly (the number accepted at K is min(first rejection, K), and the bonus row of a
+//! round at K is the target row at position K), so a sweep over K shares its rounds (common random
+//! numbers). Rounds are streamed in chunks; memory does not grow with the number of rounds.
+
+pub mod report;
+pub mod workload;
+
+use serde::Serialize;
+
+use crate::batch::{Batch, BatchResult};
+use crate::compare::{VerifyReport, compare_engines, compare_reference_mode};
+use crate::cpu::{CpuEngine, Recovery, RecoveryMode};
+use crate::error::{Error, Result};
+use crate::gpu::{GpuContext, GpuParams};
+use crate::npyio::BatchFile;
+pub use workload::{Family, Workload};
+
+/// Everything one study configuration needs.
+#[derive(Clone, Debug, Serialize)]
+pub struct StudyConfig {
+    /// What is generated.
+    pub workload: Workload,
+    /// The K values reported (the run uses the largest).
+    pub k_values: Vec<usize>,
+    /// Rounds (ignored by `file`, which uses the file's N).
+    pub rounds: u64,
+    /// Seed of every random number.
+    pub seed: u64,
+    /// Recovery mode.
+    pub recovery: RecoveryMode,
+}
+
+impl StudyConfig {
+    /// K_max.
+    pub fn k_max(&self) -> usize {
+        self.k_values.iter().copied().max().unwrap_or(1)
+    }
+}
+
+/// Sufficient statistics of a run at K_max, from which every metric at every K ≤ K_max follows.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Tally {
+    /// K_max.
+    pub k: usize,
+    /// Rounds.
+    pub rounds: u64,
+    /// Rounds by number accepted at K_max (length K_max + 1).
+    pub hist: Vec<u64>,
+    /// Sum over rounds of beta_i (length K_max).
+    pub beta_sum: Vec<f64>,
+    /// Sum over rounds of E[accepted at K | the round's distributions] for K = 0..=K_max:
+    /// sum_{k<=K} prod_{i<k} beta_i (SPEC §5).
+    pub exact_accepted_sum: Vec<f64>,
+}
+
+impl Tally {
+    /// An empty tally for K_max = k.
+    pub fn new(k: usize) -> Tally {
+        Tally {
+            k,
+            rounds: 0,
+            hist: vec![0; k + 1],
+            beta_sum: vec![0.0; k],
+            exact_accepted_sum: vec![0.0; k + 1],
+        }
+    }
+
+    /// Adds rounds with these numbers accepted and (rounds × K) betas.
+    pub fn add(&mut self, accepted: &[u32], betas: &[f32]) {
+        let k = self.k;
+        for (r, &a) in accepted.iter().enumerate() {
+            self.hist[a as usize] += 1;
+            let mut prod = 1.0f64;
+            let mut e = 0.0f64;
+            for i in 0..k {
+                let b = betas[r * k + i] as f64;
+                self.beta_sum[i] += b;
+                prod *= b;
+                e += prod;
+                self.exact_accepted_sum[i + 1] += e;
+            }
+        }
+        self.rounds += accepted.len() as u64;
+    }
+}
+
+/// The metrics of one configuration at one K.
+#[derive(Clone, Debug, Serialize)]
+pub struct Metrics {
+    /// K.
+    pub k: usize,
+    /// Rounds.
+    pub rounds: u64,
+    /// Mean accepted drafts per round.
+    pub mean_accepted: f64,
+    /// Mean tokens generated per round (the mean acceptance length): accepted + 1.
+    pub mean_generated: f64,
+    /// Standard deviation of the tokens generated per round.
+    pub sd_generated: f64,
+    /// 99% confidence interval of `mean_generated` (normal approximation).
+    pub ci99_low: f64,
+    /// Upper end.
+    pub ci99_high: f64,
+    /// 1 + E[accepted] from the exact betas of the generated distributions (SPEC §5).
+    pub exact_mean_generated: f64,
+    /// Whether the exact value lies inside the 99% interval.
+    pub within_ci99: bool,
+    /// Mean of accepted / K.
+    pub mean_acceptance_rate: f64,
+    /// Leviathan's alpha: the mean exact beta over positions 0..K.
+    pub alpha: f64,
+    /// Leviathan's expected generated tokens (1 − alpha^(K+1)) / (1 − alpha).
+    pub leviathan_mean_generated: f64,
+    /// P[position i accepted | position i reached], i < K.
+    pub per_position_conditional: Vec<f64>,
+    /// P[position i accepted], i < K.
+    pub per_position_unconditional: Vec<f64>,
+    /// Exact beta_i averaged over rounds, i < K.
+    pub exact_beta: Vec<f64>,
+    /// Rounds by number accepted (length K + 1).
+    pub histogram: Vec<u64>,
+}
+
+/// z for a two-sided 99% interval.
+pub const Z99: f64 = 2.575_829_303_548_901;
+
+/// Leviathan et al.'s expected tokens per round with acceptance rate `alpha`.
+pub fn leviathan_generated(alpha: f64, k: usize) -> f64 {
+    if (1.0 - alpha).abs() < 1e-12 {
+        (k + 1) as f64
+    } else {
+        (1.0 - alpha.powi(k as i32 + 1)) / (1.0 - alpha)
+    }
+}
+
+/// Expected walltime improvement with `generated` tokens per round, K drafts and cost ratio c.
+pub fn walltime_improvement(generated: f64, k: usize, c: f64) -> f64 {
+    generated / (k as f64 * c + 1.0)
+}
+
+impl Tally {
+    /// The metrics at K (≤ K_max).
+    pub fn metrics(&self, k: usize) -> Metrics {
+        let n = self.rounds.max(1) as f64;
+        let mut hist = vec![0u64; k + 1];
+        for (a, &c) in self.hist.iter().enumerate() {
+            hist[a.min(k)] += c;
+        }
+        let mean_acc = hist
+            .iter()
+            .enumerate()
+            .map(|(a, &c)| a as f64 * c as f64)
+            .sum::<f64>()
+            / n;
+        let var = hist
+            .iter()
+            .enumerate()
+            .map(|(a, &c)| (a as f64 - mean_acc).powi(2) * c as f64)
+            .sum::<f64>()
+            / (n - 1.0).max(1.0);
+        let sd = var.sqrt();
+        let half = Z99 * sd / n.sqrt();
+        let mean_gen = mean_acc + 1.0;
+        let exact = 1.0 + self.exact_accepted_sum[k] / n;
+        let reached = |i: usize| hist[i..].iter().sum::<u64>() as f64;
+        let passed = |i: usize| hist[i + 1..].iter().sum::<u64>() as f64;
+        let exact_beta: Vec<f64> = self.beta_sum[..k].iter().map(|b| b / n).collect();
+        let alpha = if k == 0 {
+            0.0
+        } else {
+            exact_beta.iter().sum::<f64>() / k as f64
+        };
+        Metrics {
+            k,
+            rounds: self.rounds,
+            mean_accepted: mean_acc,
+            mean_generated: mean_gen,
+            sd_generated: sd,
+            ci99_low: mean_gen - half,
+            ci99_high: mean_gen + half,
+            exact_mean_generated: exact,
+            within_ci99: (mean_gen - exact).abs() <= half,
+            mean_acceptance_rate: if k == 0 { 0.0 } else { mean_acc / k as f64 },
+            alpha,
+            leviathan_mean_generated: leviathan_generated(alpha, k),
+            per_position_conditional: (0..k)
+                .map(|i| {
+                    let r = reached(i);
+                    if r > 0.0 { passed(i) / r } else { f64::NAN }
+                })
+                .collect(),
+            per_position_unconditional: (0..k).map(|i| passed(i) / n).collect(),
+            exact_beta,
+            histogram: hist,
+        }
+    }
+}
+
+/// Which engine runs a study.
+pub enum StudyEngine<'a> {
+    /// The CPU engine (workloads generated in Rust).
+    Cpu,
+    /// The GPU engine (workloads generated on the device).
+    Gpu(&'a mut GpuContext),
+}
+
+/// Rounds per chunk for (K, V): about 128 MiB of rows, at least 1, at most 65536.
+pub fn chunk_rounds(k: usize, v: usize) -> usize {
+    ((128usize << 20) / ((2 * k + 1) * v * 4).max(1)).clamp(1, 65536)
+}
+
+/// Runs one configuration and returns its tally; `progress(rounds_done)` is called per chunk.
+pub fn run_study(
+    cfg: &StudyConfig,
+    engine: &mut StudyEngine,
+    mut progress: impl FnMut(u64),
+) -> Result<Tally> {
+    let k = cfg.k_max();
+    let w = &cfg.workload;
+    let mut tally = Tally::new(k);
+    if let Family::File { path } = &w.family {
+        let file = BatchFile::open(std::path::Path::new(path))?;
+        let view = file.view()?;
+        if view.k < k {
+            return Err(Error::Config(format!(
+                "{path} has K = {}, less than the largest K asked for ({k})",
+                view.k
+            )));
+        }
+        view.validate(&Default::default(), crate::batch::Validation::Full)?;
+        let rec = Recovery {
+            mode: cfg.recovery,
+            seed: cfg.seed,
+            round_offset: 0,
+        };
+        let res = match engine {
+            StudyEngine::Cpu => CpuEngine {
+                recovery: rec,
+                ..Default::default()
+            }
+            .run(&view)?,
+            StudyEngine::Gpu(g) => {
+                g.recovery = rec;
+                g.run(&view)?
+            }
+        };
+        let betas = crate::batch::exact_betas(&view);
+        // Accepted at the file's K, capped at K_max; betas of the first K_max positions.
+        let acc: Vec<u32> = res.num_accepted.iter().map(|&a| a.min(k as u32)).collect();
+        let b: Vec<f32> = betas
+            .chunks(view.k.max(1))
+            .flat_map(|row| row[..k].iter().map(|&x| x as f32))
+            .collect();
+        tally.add(&acc, &b);
+        progress(view.n as u64);
+        return Ok(tally);
+    }
+    let rates_family = matches!(w.family, Family::Rates { .. });
+    let chunk = if rates_family {
+        1 << 20
+    } else {
+        chunk_rounds(k, w.vocab)
+    } as u64;
+    let mut r0 = 0u64;
+    while r0 < cfg.rounds {
+        let m = chunk.min(cfg.rounds - r0) as usize;
+        let (acc, betas) = run_chunk(cfg, engine, r0, m)?;
+        tally.add(&acc, &betas);
+        r0 += m as u64;
+        progress(m as u64);
+    }
+    Ok(tally)
+}
+
+/// Runs rounds `r0..r0 + m` of a generated configuration: (accepted per round, betas).
+fn run_chunk(
+    cfg: &StudyConfig,
+    engine: &mut StudyEngine,
+    r0: u64,
+    m: usize,
+) -> Result<(Vec<u32>, Vec<f32>)> {
+    let k = cfg.k_max();
+    let w = &cfg.workload;
+    if matches!(w.family, Family::Rates { .. }) {
+        let acc = match engine {
+            StudyEngine::Cpu => workload::rates_chunk(w, cfg.seed, r0, m, k),
+            StudyEngine::Gpu(g) => gpu_rates_chunk(g, cfg, r0, m)?,
+        };
+        let betas: Vec<f32> = (0..m).flat_map(|_| (0..k).map(|i| w.rate(i))).collect();
+        return Ok((acc, betas));
+    }
+    match engine {
+        StudyEngine::Cpu => {
+            let (batch, betas) = workload::generate_chunk(w, cfg.seed, r0, m, k);
+            let res = cpu_engine(cfg, r0).run(&batch.view())?;
+            Ok((res.num_accepted, betas))
+        }
+        StudyEngine::Gpu(g) => {
+            let (acc, betas, _) = gpu_generated_chunk(g, cfg, r0, m, false)?;
+            Ok((acc, betas))
+        }
+    }
+}
+
+fn cpu_engine(cfg: &StudyConfig, r0: u64) -> CpuEngine {
+    CpuEngine {
+        recovery: Recovery {
+            mode: cfg.recovery,
+            seed: cfg.seed,
+            round_offset: r0,
+        },
+        ..Default::default()
+    }
+}
+
+/// The study parameters of the shader for rounds from `r0`.
+fn study_params(g: &GpuContext, cfg: &StudyConfig, r0: u64, m: usize) -> GpuParams {
+    let w = &cfg.workload;
+    let mut p = g.params_for(m, cfg.k_max(), w.vocab, r0);
+    p.family = w.family.code();
+    p.t_target = w.t_target;
+    p.t_draft = w.t_draft;
+    p.zipf = w.zipf;
+    p.zipf_on = u32::from(w.zipf != 0.0);
+    match w.family {
+        Family::LogitNoise { sigma } => p.sigma = sigma,
+        Family::Mixture { lambda } => p.lambda = lambda,
+        Family::Quantized { bits } => p.bits = bits,
+        _ => {}
+    }
+    p
+}
+
+/// Generates and verifies rounds `r0..r0 + m` on the GPU. Returns (accepted, betas, and, when
+/// `keep`, the generated batch and the GPU's results read back for replay).
+#[allow(clippy::type_complexity)]
+fn gpu_generated_chunk(
+    g: &mut GpuContext,
+    cfg: &StudyConfig,
+    r0: u64,
+    m: usize,
+    keep: bool,
+) -> Result<(Vec<u32>, Vec<f32>, Option<(Batch, BatchResult)>)> {
+    let k = cfg.k_max();
+    let v = cfg.workload.vocab;
+    g.recovery = Recovery {
+        mode: cfg.recovery,
+        seed: cfg.seed,
+        round_offset: 0,
+    };
+    g.ensure_buffers(m, k, v)?;
+    let params = study_params(g, cfg, r0, m);
+    let mut enc = g.device.create_command_encoder(&Default::default());
+    g.record(&mut enc, &g.generate, params, m * (k + 1));
+    g.submit_and_wait(enc)?;
+    let mut enc = g.device.create_command_encoder(&Default::default());
+    g.record(&mut enc, &g.pipeline, params, m);
+    let b = g.bufs.as_ref().expect("ensure_buffers made them");
+    let acc_bytes = (m * 4) as u64;
+    let beta_bytes = (m * k * 4) as u64;
+    enc.copy_buffer_to_buffer(&b.out_acc, 0, &b.readback, 0, acc_bytes);
+    if beta_bytes > 0 {
+        enc.copy_buffer_to_buffer(&b.betas, 0, &b.readback, acc_bytes, beta_bytes);
+    }
+    g.submit_and_wait(enc)?;
+    let words = g.read_back(acc_bytes + beta_bytes)?;
+    let acc = words[..m].to_vec();
+    let betas = words[m..m + m * k]
+        .iter()
+        .map(|&x| f32::from_bits(x))
+        .collect();
+    let kept = if keep {
+        Some(g.read_chunk(m, k, v)?)
+    } else {
+        None
+    };
+    Ok((acc, betas, kept))
+}
+
+fn gpu_rates_chunk(g: &mut GpuContext, cfg: &StudyConfig, r0: u64, m: usize) -> Result<Vec<u32>> {
+    let k = cfg.k_max();
+    g.ensure_buffers(m, k, 1)?;
+    let rates: Vec<f32> = (0..k).map(|i| cfg.workload.rate(i)).collect();
+    let b = g.bufs.as_ref().expect("ensure_buffers made them");
+    if !rates.is_empty() {
+        g.queue
+            .write_buffer(&b.rates, 0, bytemuck::cast_slice(&rates));
+    }
+    g.recovery = Recovery {
+        mode: cfg.recovery,
+        seed: cfg.seed,
+        round_offset: 0,
+    };
+    let params = study_params(g, cfg, r0, m);
+    let mut enc = g.device.create_command_encoder(&Default::default());
+    // One invocation per round: m / 256 workgroups.
+    g.record(&mut enc, &g.rates_round, params, m.div_ceil(256));
+    let b = g.bufs.as_ref().expect("ensure_buffers made them");
+    enc.copy_buffer_to_buffer(&b.out_acc, 0, &b.readback, 0, (m * 4) as u64);
+    g.submit_and_wait(enc)?;
+    g.read_back((m * 4) as u64)
+}
+
+/// Replay (`specsim verify --study`): runs the first `sample` rounds of a configuration on the GPU,
+/// reads back every generated round and the GPU's decisions, and re-decides them with the CPU
+/// engine (same recovery mode) and the f64 reference (acceptance decisions; tokens too in argmax
+/// mode). For the `rates` family the CPU recomputes the same coins.
+pub fn replay(cfg: &StudyConfig, g: &mut GpuContext, sample: u64) -> Result<VerifyReport> {
+    let k = cfg.k_max();
+    let w = &cfg.workload;
+    let mut report = VerifyReport {
+        engines: vec!["cpu".into(), "gpu".into()],
+        adapter: Some(crate::gpu::describe(g.adapter_info())),
+        ..Default::default()
+    };
+    let n = sample.min(cfg.rounds);
+    if matches!(w.family, Family::File { .. }) {
+        return Err(Error::Config(
+            "--study replays generated workloads; for a file use `specsim verify FILE`".into(),
+        ));
+    }
+    let chunk = chunk_rounds(k, w.vocab) as u64;
+    let mut r0 = 0;
+    while r0 < n {
+        let m = chunk.min(n - r0) as usize;
+        if let Family::Rates { .. } = w.family {
+            let gpu = gpu_rates_chunk(g, cfg, r0, m)?;
+            let cpu = workload::rates_chunk(w, cfg.seed, r0, m, k);
+            let as_result = |acc: Vec<u32>| BatchResult {
+                k,
+                tokens: acc.iter().flat_map(|_| vec![-1; k + 1]).collect(),
+                num_accepted: acc,
+            };
+            compare_engines(&as_result(cpu), &as_result(gpu), r0, &mut report);
+        } else {
+            let (_, _, kept) = gpu_generated_chunk(g, cfg, r0, m, true)?;
+            let (batch, gpu_res) = kept.expect("kept");
+            let view = batch.view();
+            let cpu = cpu_engine(cfg, r0).run(&view)?;
+            compare_engines(&cpu, &gpu_res, r0, &mut report);
+            compare_reference_mode(&view, &cpu, cfg.recovery, r0, &mut report);
+        }
+        report.rounds += m as u64;
+        r0 += m as u64;
+    }
+    Ok(report)
+}
