@@ -47,7 +47,8 @@ struct Cli {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum EngineChoice {
-    /// The GPU when an adapter exists, otherwise the CPU (with a notice on stderr).
+    /// A hardware GPU when one exists, otherwise the CPU (with a notice on stderr). (`verify` and
+    /// `bench` also take a software adapter such as Mesa's lavapipe.)
     Auto,
     /// The CPU engine (all cores).
     Cpu,
@@ -362,12 +363,22 @@ fn cmd_round(path: Option<PathBuf>, input: InputOpts) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A GPU context, or `None` with a notice when `auto` finds no adapter.
-fn open_gpu(choice: EngineChoice) -> Result<Option<GpuContext>> {
+/// A GPU context, or `None` with a notice when `auto` finds no usable adapter. With
+/// `allow_software` false, `auto` passes over a software adapter (e.g. Mesa's llvmpipe, which runs
+/// on the CPU and is slower than the CPU engine) and uses the CPU engine instead; `gpu` always
+/// takes the adapter it finds.
+fn open_gpu(choice: EngineChoice, allow_software: bool) -> Result<Option<GpuContext>> {
     match choice {
         EngineChoice::Cpu => Ok(None),
         EngineChoice::Gpu => Ok(Some(GpuContext::new()?)),
         EngineChoice::Auto => match GpuContext::new() {
+            Ok(g) if !allow_software && g.adapter_info().device_type == wgpu::DeviceType::Cpu => {
+                eprintln!(
+                    "specsim: notice: the only GPU adapter is a software one ({}); using the CPU engine (--engine gpu runs on it anyway)",
+                    describe(g.adapter_info())
+                );
+                Ok(None)
+            }
             Ok(g) => Ok(Some(g)),
             Err(e) => {
                 eprintln!("specsim: notice: no usable GPU ({e}); using the CPU engine");
@@ -421,7 +432,7 @@ fn cmd_run(
     let t0 = Instant::now();
     view.validate(&input.round_options(), validate)?;
     let t_valid = t0.elapsed().as_secs_f64();
-    let gpu = open_gpu(engine)?;
+    let gpu = open_gpu(engine, false)?;
     let t1 = Instant::now();
     let (res, name) = match gpu {
         Some(mut g) => {
@@ -552,7 +563,7 @@ fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
         let mut gpu = if a.cpu_only {
             None
         } else {
-            open_gpu(EngineChoice::Auto)?
+            open_gpu(EngineChoice::Auto, true)?
         };
         if let Some(g) = &gpu {
             report.engines.push("gpu".into());
@@ -670,7 +681,7 @@ fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<ExitCod
     let mut gpu = if engine == EngineChoice::Cpu {
         None
     } else {
-        open_gpu(engine)?
+        open_gpu(engine, true)?
     };
     let gpu_floor = match &gpu {
         Some(g) => {
@@ -994,7 +1005,7 @@ fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
     if let Some(c) = a.cost_ratio.iter().find(|c| !(c.is_finite() && **c >= 0.0)) {
         bail!("--cost-ratio: {c} is not a non-negative number");
     }
-    let mut gpu = open_gpu(a.engine)?;
+    let mut gpu = open_gpu(a.engine, false)?;
     let engine_name = match &gpu {
         Some(g) => format!("gpu: {}", describe(g.adapter_info())),
         None => "cpu".to_string(),

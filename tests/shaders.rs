@@ -18,20 +18,26 @@ fn validate(name: &str, src: &str) {
     .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
 }
 
+/// The shader files in module order: each is validated with the files before it.
+const MODULE_ORDER: [&str; 4] = ["exact.wgsl", "rng.wgsl", "verify.wgsl", "study.wgsl"];
+
 #[test]
 fn shaders_validate_with_naga() {
-    validate("verify.wgsl", specsim::gpu::VERIFY_WGSL);
-    // Every file under shaders/ is used by some pipeline: each validates on its own or after exact.wgsl.
-    let exact = include_str!("../shaders/exact.wgsl");
-    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders")).unwrap() {
-        let path = entry.unwrap().path();
-        let src = std::fs::read_to_string(&path).unwrap();
-        let full = if path.ends_with("exact.wgsl") {
-            src
-        } else {
-            format!("{exact}\n{src}")
-        };
-        validate(&path.display().to_string(), &full);
+    validate("the GPU engine's module", specsim::gpu::VERIFY_WGSL);
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");
+    let mut prefix = String::new();
+    for name in MODULE_ORDER {
+        prefix += &std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+        prefix += "\n";
+        validate(name, &prefix);
+    }
+    // Every file under shaders/ is part of the module.
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(
+            MODULE_ORDER.contains(&name.as_str()),
+            "shaders/{name} is not validated"
+        );
     }
 }
 
@@ -149,4 +155,132 @@ fn exact_helpers_on_the_gpu_match_their_rust_twins() {
         }
     }
     assert_eq!(bad, 0, "{bad} of {n} probes differ");
+}
+
+const RNG_PROBE: &str = r#"
+@group(0) @binding(0) var<storage, read> input: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read_write> output: array<vec4<u32>>;
+@compute @workgroup_size(64)
+fn probe(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= arrayLength(&input)) { return; }
+    let x = input[i];
+    // x = (seed_lo, round, position | stream << 16, index)
+    let seed = vec2<u32>(x.x, x.x ^ 0x5bd1e995u);
+    let pos = x.z & 0xffffu;
+    let stream = x.z >> 16u;
+    let a = random_u32(seed, x.y, pos, stream, x.w);
+    let u = random_u64(seed, x.y, pos, stream, x.w);
+    let total = vec2<u32>(x.w * 2654435761u, x.y & 0x7fffffffu);
+    let thr = u64_mulhi(total, u);
+    output[i] = vec4<u32>(a, u.x, thr.x, thr.y);
+}
+"#;
+
+fn run_probe(
+    gpu: &specsim::gpu::GpuContext,
+    src: &str,
+    input: &[u32],
+    out_words: usize,
+) -> Vec<u32> {
+    let device = gpu.device();
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("probe"),
+        source: wgpu::ShaderSource::Wgsl(src.into()),
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some("probe"),
+        layout: None,
+        module: &module,
+        entry_point: Some("probe"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    let inbuf = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: None,
+        contents: bytemuck::cast_slice(input),
+        usage: wgpu::BufferUsages::STORAGE,
+    });
+    let size = (out_words * 4) as u64;
+    let outbuf = device.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    });
+    let read = device.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let bg = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &[
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: inbuf.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: outbuf.as_entire_binding(),
+            },
+        ],
+    });
+    let mut enc = device.create_command_encoder(&Default::default());
+    {
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bg, &[]);
+        pass.dispatch_workgroups((input.len() as u32 / 4).div_ceil(64), 1, 1);
+    }
+    enc.copy_buffer_to_buffer(&outbuf, 0, &read, 0, size);
+    gpu.queue().submit([enc.finish()]);
+    read.slice(..)
+        .map_async(wgpu::MapMode::Read, |r| r.unwrap());
+    device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+    let view = read.slice(..).get_mapped_range().unwrap();
+    bytemuck::cast_slice::<u8, u32>(&view).to_vec()
+}
+
+#[test]
+fn rust_and_wgsl_generators_give_identical_u32_streams() {
+    use specsim::exact::sample_threshold;
+    use specsim::rng::{random_u32, random_u64};
+    let Some(gpu) = common::gpu() else { return };
+    let src = format!(
+        "{}\n{}\n{RNG_PROBE}",
+        include_str!("../shaders/exact.wgsl"),
+        include_str!("../shaders/rng.wgsl")
+    );
+    let mut rng = StdRng::seed_from_u64(9);
+    let n = 1 << 16;
+    let mut input = Vec::with_capacity(n * 4);
+    for _ in 0..n {
+        input.extend_from_slice(&[
+            rng.random::<u32>(),
+            rng.random::<u32>(),
+            rng.random_range(0..(5 << 16)),
+            rng.random::<u32>(),
+        ]);
+    }
+    let out = run_probe(&gpu, &src, &input, n * 4);
+    for i in 0..n {
+        let [s, round, ps, index] = input[i * 4..i * 4 + 4] else {
+            unreachable!()
+        };
+        let seed = ((s ^ 0x5bd1_e995) as u64) << 32 | s as u64;
+        let (pos, stream) = (ps & 0xffff, ps >> 16);
+        let a = random_u32(seed, round, pos, stream, index);
+        let u = random_u64(seed, round, pos, stream, index);
+        let total = ((round & 0x7fff_ffff) as u64) << 32 | index.wrapping_mul(2_654_435_761) as u64;
+        let thr = sample_threshold(total, u);
+        assert_eq!(
+            out[i * 4..i * 4 + 4],
+            [a, u as u32, thr as u32, (thr >> 32) as u32],
+            "probe {i}: {:?}",
+            &input[i * 4..i * 4 + 4]
+        );
+    }
 }

@@ -1,0 +1,363 @@
+//! Studies: every family agrees with the exact theory (SPEC §5) on both engines, sampled recovery
+//! is lossless (chi-square), the Rust and WGSL generators agree, runs are reproducible, and the
+//! `study` command writes what it documents.
+
+mod common;
+
+use common::{data, specsim};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use specsim::batch::Batch;
+use specsim::cpu::{CpuEngine, Recovery, RecoveryMode};
+use specsim::study::{Family, StudyConfig, StudyEngine, Tally, Workload, run_study};
+use statrs::distribution::{ChiSquared, ContinuousCDF};
+
+fn families() -> Vec<(Family, f32)> {
+    vec![
+        (Family::LogitNoise { sigma: 0.7 }, 0.5),
+        (Family::Mixture { lambda: 0.4 }, 0.0),
+        (Family::Quantized { bits: 3 }, 0.0),
+        (
+            Family::Rates {
+                rates: vec![0.9, 0.6, 0.75],
+            },
+            0.0,
+        ),
+        (
+            Family::File {
+                path: data("batches/f32_u32_compressed.npz"),
+            },
+            0.0,
+        ),
+    ]
+}
+
+fn config(family: Family, zipf: f32, rounds: u64, recovery: RecoveryMode) -> StudyConfig {
+    StudyConfig {
+        workload: Workload {
+            family,
+            vocab: 300,
+            t_target: 1.0,
+            t_draft: 1.0,
+            zipf,
+        },
+        k_values: vec![1, 2, 3, 4],
+        rounds,
+        seed: 11,
+        recovery,
+    }
+}
+
+/// Every K's empirical mean generated lies inside its 99% interval around... the exact value.
+fn assert_within(t: &Tally, what: &str) {
+    for k in 1..=4 {
+        let m = t.metrics(k);
+        assert!(
+            m.within_ci99,
+            "{what} K={k}: empirical {} vs exact {} (99% CI [{}, {}])",
+            m.mean_generated, m.exact_mean_generated, m.ci99_low, m.ci99_high
+        );
+        assert!(m.rounds > 0);
+    }
+}
+
+#[test]
+fn every_family_matches_theory_on_the_cpu_engine() {
+    for (family, zipf) in families() {
+        for recovery in [RecoveryMode::Argmax, RecoveryMode::Sample] {
+            let cfg = config(family.clone(), zipf, 6000, recovery);
+            let t = run_study(&cfg, &mut StudyEngine::Cpu, |_| {}).unwrap();
+            assert_within(&t, &format!("cpu {family:?} {recovery:?}"));
+        }
+    }
+}
+
+#[test]
+fn every_family_matches_theory_on_the_gpu_engine() {
+    let Some(mut gpu) = common::gpu() else { return };
+    gpu.config = Default::default();
+    for (family, zipf) in families() {
+        let cfg = config(family.clone(), zipf, 2500, RecoveryMode::Argmax);
+        let t = run_study(&cfg, &mut StudyEngine::Gpu(&mut gpu), |_| {}).unwrap();
+        assert_within(&t, &format!("gpu {family:?}"));
+    }
+}
+
+#[test]
+fn studies_are_identical_run_to_run() {
+    let cfg = config(
+        Family::LogitNoise { sigma: 0.5 },
+        0.0,
+        700,
+        RecoveryMode::Sample,
+    );
+    let a = run_study(&cfg, &mut StudyEngine::Cpu, |_| {}).unwrap();
+    let b = run_study(&cfg, &mut StudyEngine::Cpu, |_| {}).unwrap();
+    assert_eq!(a, b);
+    if let Some(mut gpu) = common::gpu() {
+        gpu.config = Default::default();
+        let a = run_study(&cfg, &mut StudyEngine::Gpu(&mut gpu), |_| {}).unwrap();
+        let b = run_study(&cfg, &mut StudyEngine::Gpu(&mut gpu), |_| {}).unwrap();
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn rates_family_is_identical_across_engines() {
+    let Some(mut gpu) = common::gpu() else { return };
+    let cfg = config(
+        Family::Rates {
+            rates: vec![0.8, 0.5],
+        },
+        0.0,
+        50_000,
+        RecoveryMode::Argmax,
+    );
+    let c = run_study(&cfg, &mut StudyEngine::Cpu, |_| {}).unwrap();
+    let g = run_study(&cfg, &mut StudyEngine::Gpu(&mut gpu), |_| {}).unwrap();
+    assert_eq!(c, g);
+}
+
+#[test]
+fn gpu_studies_replay_on_the_cpu_with_no_mismatch() {
+    let Some(mut gpu) = common::gpu() else { return };
+    gpu.config = Default::default();
+    for (family, zipf) in families()
+        .into_iter()
+        .filter(|(f, _)| !matches!(f, Family::File { .. }))
+    {
+        for recovery in [RecoveryMode::Argmax, RecoveryMode::Sample] {
+            let cfg = config(family.clone(), zipf, 400, recovery);
+            let report = specsim::study::replay(&cfg, &mut gpu, 400).unwrap();
+            assert_eq!(report.rounds, 400);
+            assert!(
+                report.engine_mismatches.is_empty(),
+                "{family:?} {recovery:?}: {:?}",
+                report.engine_mismatches
+            );
+            assert!(
+                report.passed(),
+                "{family:?} {recovery:?}: {:?}",
+                report.reference_diffs
+            );
+        }
+    }
+}
+
+/// N rounds with the same fixed draft and target distributions (K = 1), drafted tokens sampled
+/// from the draft, uniform coins.
+fn fixed_batch(n: usize) -> (Batch, Vec<f64>) {
+    let p = [0.30f32, 0.05, 0.25, 0.10, 0.20, 0.10];
+    let q = [0.10f32, 0.40, 0.05, 0.25, 0.15, 0.05];
+    let v = p.len();
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut b = Batch {
+        n,
+        k: 1,
+        v,
+        ..Default::default()
+    };
+    for _ in 0..n {
+        b.draft.extend_from_slice(&q);
+        b.target.extend_from_slice(&p);
+        b.target.extend_from_slice(&p);
+        let u: f32 = rng.random();
+        let mut acc = 0.0;
+        let tok = q.iter().position(|&x| {
+            acc += x;
+            u < acc
+        });
+        b.tokens.push(tok.unwrap_or(v - 1) as u32);
+        b.coins.push(rng.random());
+    }
+    (b, p.iter().map(|&x| x as f64).collect())
+}
+
+/// Chi-square goodness-of-fit p-value of the first emitted token against `p`.
+fn first_token_p_value(tokens: &[i32], k: usize, p: &[f64]) -> f64 {
+    let n = tokens.len() / (k + 1);
+    let mut counts = vec![0f64; p.len()];
+    for r in 0..n {
+        counts[tokens[r * (k + 1)] as usize] += 1.0;
+    }
+    let stat: f64 = counts
+        .iter()
+        .zip(p)
+        .map(|(&o, &pe)| {
+            let e = pe * n as f64;
+            (o - e).powi(2) / e
+        })
+        .sum();
+    1.0 - ChiSquared::new((p.len() - 1) as f64).unwrap().cdf(stat)
+}
+
+/// The threshold of the goodness-of-fit test: sample mode must not be rejected at this level.
+const ALPHA: f64 = 1e-3;
+
+#[test]
+fn sample_recovery_emits_tokens_distributed_as_the_target() {
+    let (b, p) = fixed_batch(40_000);
+    let rec = Recovery {
+        mode: RecoveryMode::Sample,
+        seed: 5,
+        round_offset: 0,
+    };
+    let cpu = CpuEngine {
+        recovery: rec,
+        ..Default::default()
+    }
+    .run(&b.view())
+    .unwrap();
+    let pv = first_token_p_value(&cpu.tokens, 1, &p);
+    assert!(
+        pv > ALPHA,
+        "sample mode: chi-square p-value {pv} <= {ALPHA}"
+    );
+    if let Some(mut gpu) = common::gpu() {
+        gpu.config = Default::default();
+        gpu.recovery = rec;
+        let g = gpu.run(&b.view()).unwrap();
+        gpu.recovery = Recovery::default();
+        assert_eq!(g, cpu, "sampled tokens differ between engines");
+    }
+    // The seed's argmax mode is deterministic at recovery: not distributed as the target.
+    let arg = CpuEngine::default().run(&b.view()).unwrap();
+    let pv = first_token_p_value(&arg.tokens, 1, &p);
+    assert!(
+        pv < 1e-12,
+        "argmax mode unexpectedly fits the target: p-value {pv}"
+    );
+}
+
+#[test]
+fn study_command_writes_the_documented_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("study");
+    let o = specsim(&[
+        "study",
+        "--engine",
+        "cpu",
+        "--k",
+        "1..3",
+        "--sigma",
+        "0.5,1",
+        "--vocab",
+        "64",
+        "--rounds",
+        "500",
+        "--cost-ratio",
+        "0.1",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("best K"), "{}", o.stdout);
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    for col in [
+        "family",
+        "k",
+        "rounds",
+        "mean_generated",
+        "exact_mean_generated",
+        "ci99_low",
+        "ci99_high",
+        "mean_acceptance_rate",
+        "alpha",
+        "sigma",
+        "leviathan_mean_generated",
+        "speedup_c0.1",
+    ] {
+        assert!(header.contains(&col), "results.csv lacks {col}: {header:?}");
+    }
+    assert_eq!(csv.lines().count(), 1 + 2 * 3);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let cfgs = json["configurations"].as_array().unwrap();
+    assert_eq!(cfgs.len(), 2);
+    let row = &cfgs[0]["rows"][2];
+    assert_eq!(row["k"], 3);
+    assert_eq!(row["per_position_conditional"].as_array().unwrap().len(), 3);
+    assert_eq!(row["exact_beta"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        row["histogram"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .sum::<u64>(),
+        500
+    );
+    assert_eq!(json["best_k"].as_array().unwrap().len(), 2);
+    for svg in ["mean_generated.svg", "per_position.svg", "speedup.svg"] {
+        let text = std::fs::read_to_string(out.join(svg)).unwrap();
+        let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{svg}: {e}"));
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+        assert!(
+            doc.descendants()
+                .filter(|n| n.has_tag_name("polyline") || n.has_tag_name("path"))
+                .count()
+                >= 3,
+            "{svg} has no lines"
+        );
+    }
+}
+
+#[test]
+fn study_refuses_bad_arguments_clearly() {
+    for (args, needle) in [
+        (&["--k", "0"][..], "--k"),
+        (&["--k", "5..2"][..], "empty range"),
+        (&["--family", "mixture", "--lambda", "2"][..], "--lambda"),
+        (&["--family", "quantized", "--bits", "0"][..], "--bits"),
+        (&["--family", "file"][..], "--batch"),
+        (&["--rounds", "0"][..], "--rounds"),
+        (&["--t-draft", "0"][..], "--t-draft"),
+        (
+            &["--family", "file", "--batch", "/nonexistent"][..],
+            "/nonexistent",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut all = vec![
+            "study",
+            "--engine",
+            "cpu",
+            "--quiet",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        let o = specsim(&all);
+        assert_ne!(o.code, 0, "{args:?}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+        assert!(o.stderr.contains(needle), "{args:?}: {}", o.stderr);
+    }
+}
+
+#[test]
+fn verify_study_replays_through_the_binary() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let o = specsim(&[
+        "verify",
+        "--study",
+        "--family",
+        "quantized",
+        "--bits",
+        "4",
+        "--k",
+        "3",
+        "--vocab",
+        "200",
+        "--sample",
+        "150",
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains("engine mismatches         0"),
+        "{}",
+        o.stdout
+    );
+}
