@@ -411,7 +411,7 @@ pub fn reference_outcomes(view: &BatchView) -> Vec<Outcome> {
         .collect()
 }
 
-/// beta[round][i] = sum_x min(p_i(x), q_i(x)) in f64 for every round and position (SPEC §5): the
+/// `beta[round][i] = sum_x min(p_i(x), q_i(x))` in f64 for every round and position (SPEC §5): the
 /// exact probability that position i is accepted given the round's distributions.
 pub fn exact_betas(view: &BatchView) -> Vec<f64> {
     let (k, v) = (view.k, view.v);

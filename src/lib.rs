@@ -9,6 +9,9 @@
 //! - [`exact`]: the bit-exact f32 arithmetic both batch engines share.
 //! - [`batch`]: batch views, validation and results; [`npyio`]: `.npy`/`.npz` files.
 //! - [`cpu`] and [`gpu`]: the engines; [`compare`]: cross-checks and adversarial batches.
+//! - [`rng`]: the counter-based generator; [`study`]: acceptance-rate studies; [`mod@bench`]: benchmark helpers.
+
+#![warn(missing_docs)]
 
 pub mod batch;
 pub mod bench;

@@ -307,8 +307,8 @@ fn open_npz(path: &Path) -> Result<Vec<NpyArray>> {
     Ok(out)
 }
 
-/// Writes `result` as `RESULT.npz` (`tokens` [N, K + 1] int32, `num_accepted` [N] int32,
-/// `num_generated` [N] int32): into a temporary file beside `path`, renamed into place only when
+/// Writes `result` as `RESULT.npz` (`tokens` `[N, K + 1]` int32, `num_accepted` `[N]` int32,
+/// `num_generated` `[N]` int32): into a temporary file beside `path`, renamed into place only when
 /// complete, so the file is written whole or not at all.
 pub fn write_result_npz(path: &Path, result: &BatchResult) -> Result<()> {
     let dir = match path.parent() {

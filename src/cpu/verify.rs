@@ -28,11 +28,11 @@ use crate::rng::{random_u64, stream};
 )]
 #[serde(rename_all = "snake_case")]
 pub enum RecoveryMode {
-    /// The seed's deterministic variant: argmax of the residual / of target[K].
+    /// The seed's deterministic variant: argmax of the residual / of `target[K]`.
     #[default]
     Argmax,
     /// Lossless speculative sampling (Leviathan et al.; Chen et al.): sampled from the normalised
-    /// residual / from target[K], with randomness separate from the coins.
+    /// residual / from `target[K]`, with randomness separate from the coins.
     Sample,
 }
 

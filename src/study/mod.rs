@@ -105,7 +105,7 @@ pub struct Metrics {
     pub ci99_low: f64,
     /// Upper end.
     pub ci99_high: f64,
-    /// 1 + E[accepted] from the exact betas of the generated distributions (SPEC §5).
+    /// `1 + E[accepted]` from the exact betas of the generated distributions (SPEC §5).
     pub exact_mean_generated: f64,
     /// Whether the exact value lies inside the 99% interval.
     pub within_ci99: bool,

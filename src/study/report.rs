@@ -331,6 +331,7 @@ fn plot_mean_generated(path: &Path, results: &[ConfigResult]) -> Result<()> {
     chart
         .configure_mesh()
         .x_desc("K (drafted tokens per round)")
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc("mean generated (accepted + 1)")
         .draw()
         .map_err(e)?;
@@ -399,6 +400,7 @@ fn plot_per_position(path: &Path, results: &[ConfigResult]) -> Result<()> {
     chart
         .configure_mesh()
         .x_desc("position i")
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc("acceptance")
         .draw()
         .map_err(e)?;
@@ -480,11 +482,12 @@ fn plot_speedup(path: &Path, results: &[ConfigResult], cost_ratios: &[f64]) -> R
         .margin(15)
         .x_label_area_size(40)
         .y_label_area_size(55)
-        .build_cartesian_2d(k_range(results).0..k_range(results).1, 0.0..ymax * 1.08)
+        .build_cartesian_2d(k_range(results).0..k_range(results).1, 0.0..ymax * 1.35)
         .map_err(e)?;
     chart
         .configure_mesh()
         .x_desc("K")
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc("mean generated / (K c + 1)")
         .draw()
         .map_err(e)?;

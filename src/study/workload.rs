@@ -124,8 +124,8 @@ fn softmax_in_place(row: &mut [f32]) {
 }
 
 /// Generates rounds `r0..r0 + m` (global indices) of a distribution family with K positions:
-/// the batch (rows, drafted tokens sampled from the draft rows, coins) and beta[round][i] =
-/// sum_x min(p(x), q(x)). Parallel over rounds; memory is the chunk's.
+/// the batch (rows, drafted tokens sampled from the draft rows, coins) and `beta[round][i] =
+/// sum_x min(p(x), q(x))`. Parallel over rounds; memory is the chunk's.
 pub fn generate_chunk(w: &Workload, seed: u64, r0: u64, m: usize, k: usize) -> (Batch, Vec<f32>) {
     let v = w.vocab;
     let mut b = Batch {
