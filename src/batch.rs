@@ -347,6 +347,19 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// A batch of `n` rounds of (K, V), all zeros (to be filled in).
+    pub fn zeros(n: usize, k: usize, v: usize) -> Batch {
+        Batch {
+            n,
+            k,
+            v,
+            draft: vec![0.0; n * k * v],
+            target: vec![0.0; n * (k + 1) * v],
+            tokens: vec![0; n * k],
+            coins: vec![0.0; n * k],
+        }
+    }
+
     /// A view of this batch.
     pub fn view(&self) -> BatchView<'_> {
         BatchView {

@@ -17,15 +17,7 @@ use crate::exact::{accepts_native, residual_native};
 /// about 1 − noise/2. Rows are not normalised (the engines do not need it; the benches do not
 /// validate).
 pub fn timing_batch(n: usize, k: usize, v: usize, noise: f32, seed: u64) -> Batch {
-    let mut b = Batch {
-        n,
-        k,
-        v,
-        draft: vec![0.0; n * k * v],
-        target: vec![0.0; n * (k + 1) * v],
-        tokens: vec![0; n * k],
-        coins: vec![0.0; n * k],
-    };
+    let mut b = Batch::zeros(n, k, v);
     b.target.par_chunks_mut(v).enumerate().for_each(|(i, row)| {
         let mut rng =
             SmallRng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));

@@ -240,15 +240,7 @@ pub const SCENARIOS: [&str; 9] = [
 /// one-hot and uniform distributions, subnormal and tiny probabilities. Every round is valid
 /// (normalised within 1e-3, q > 0 at every drafted token).
 pub fn adversarial_batch(r0: u64, n: usize, k: usize, v: usize, seed: u64) -> Batch {
-    let mut b = Batch {
-        n,
-        k,
-        v,
-        draft: vec![0.0; n * k * v],
-        target: vec![0.0; n * (k + 1) * v],
-        tokens: vec![0; n * k],
-        coins: vec![0.0; n * k],
-    };
+    let mut b = Batch::zeros(n, k, v);
     b.draft
         .par_chunks_mut((k * v).max(1))
         .zip(b.target.par_chunks_mut((k + 1) * v))

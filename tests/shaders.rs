@@ -57,21 +57,7 @@ fn probe(@builtin(global_invocation_id) gid: vec3<u32>) {
 #[test]
 fn exact_helpers_on_the_gpu_match_their_rust_twins() {
     let Some(gpu) = common::gpu() else { return };
-    let device = gpu.device();
-    let queue = gpu.queue();
     let src = format!("{}\n{PROBE}", include_str!("../shaders/exact.wgsl"));
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some("probe"),
-        source: wgpu::ShaderSource::Wgsl(src.into()),
-    });
-    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some("probe"),
-        layout: None,
-        module: &module,
-        entry_point: Some("probe"),
-        compilation_options: Default::default(),
-        cache: None,
-    });
     let mut rng = StdRng::seed_from_u64(5);
     let n = 1 << 18;
     let pick = |rng: &mut StdRng, near: u32| -> u32 {
@@ -92,52 +78,7 @@ fn exact_helpers_on_the_gpu_match_their_rust_twins() {
         let c = pick(&mut rng, prod);
         input.extend_from_slice(&[a.min(0x3f7f_ffff), b, c, 0]);
     }
-    let inbuf = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: None,
-        contents: bytemuck::cast_slice(&input),
-        usage: wgpu::BufferUsages::STORAGE,
-    });
-    let size = (n * 8) as u64;
-    let outbuf = device.create_buffer(&wgpu::BufferDescriptor {
-        label: None,
-        size,
-        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-        mapped_at_creation: false,
-    });
-    let read = device.create_buffer(&wgpu::BufferDescriptor {
-        label: None,
-        size,
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    let bg = device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: None,
-        layout: &pipeline.get_bind_group_layout(0),
-        entries: &[
-            wgpu::BindGroupEntry {
-                binding: 0,
-                resource: inbuf.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 1,
-                resource: outbuf.as_entire_binding(),
-            },
-        ],
-    });
-    let mut enc = device.create_command_encoder(&Default::default());
-    {
-        let mut pass = enc.begin_compute_pass(&Default::default());
-        pass.set_pipeline(&pipeline);
-        pass.set_bind_group(0, &bg, &[]);
-        pass.dispatch_workgroups((n as u32).div_ceil(64), 1, 1);
-    }
-    enc.copy_buffer_to_buffer(&outbuf, 0, &read, 0, size);
-    queue.submit([enc.finish()]);
-    read.slice(..)
-        .map_async(wgpu::MapMode::Read, |r| r.unwrap());
-    device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
-    let view = read.slice(..).get_mapped_range().unwrap();
-    let out: &[u32] = bytemuck::cast_slice(&view);
+    let out = run_probe(&gpu, &src, &input, n * 2);
     let mut bad = 0;
     for i in 0..n {
         let [c, q, p, _] = input[i * 4..i * 4 + 4] else {

@@ -556,7 +556,12 @@ impl GpuContext {
     /// Copies `bytes` of the readback buffer out after the GPU wrote them.
     pub(crate) fn read_back(&self, bytes: u64) -> Result<Vec<u32>> {
         let b = self.bufs.as_ref().expect("buffers exist");
-        let slice = b.readback.slice(0..bytes);
+        self.map_read(&b.readback, bytes)
+    }
+
+    /// Maps the first `bytes` of a MAP_READ buffer, copies them out as words, and unmaps it.
+    fn map_read(&self, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u32>> {
+        let slice = buffer.slice(0..bytes);
         let (tx, rx) = std::sync::mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);
@@ -573,7 +578,7 @@ impl GpuContext {
                 .map_err(|e| Error::Gpu(format!("cannot read the results: {e}")))?;
             bytemuck::cast_slice::<u8, u32>(&data).to_vec()
         };
-        b.readback.unmap();
+        buffer.unmap();
         self.take_errors()?;
         Ok(out)
     }
@@ -626,23 +631,7 @@ impl GpuContext {
             off += (words * 4) as u64;
         }
         self.submit_and_wait(enc)?;
-        let slice = staging.slice(..);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Gpu(format!("waiting for the GPU failed: {e}")))?;
-        rx.recv()
-            .map_err(|_| Error::Gpu("readback was dropped".into()))?
-            .map_err(|e| Error::Gpu(format!("cannot map the replay buffer: {e}")))?;
-        let words: Vec<u32> = {
-            let data = slice
-                .get_mapped_range()
-                .map_err(|e| Error::Gpu(format!("cannot read the replay buffer: {e}")))?;
-            bytemuck::cast_slice::<u8, u32>(&data).to_vec()
-        };
+        let words = self.map_read(&staging, (total.max(1) * 4) as u64)?;
         let mut at = 0;
         let mut take = |len: usize| {
             let s = &words[at..at + len];

@@ -128,15 +128,7 @@ fn softmax_in_place(row: &mut [f32]) {
 /// sum_x min(p(x), q(x))`. Parallel over rounds; memory is the chunk's.
 pub fn generate_chunk(w: &Workload, seed: u64, r0: u64, m: usize, k: usize) -> (Batch, Vec<f32>) {
     let v = w.vocab;
-    let mut b = Batch {
-        n: m,
-        k,
-        v,
-        draft: vec![0.0; m * k * v],
-        target: vec![0.0; m * (k + 1) * v],
-        tokens: vec![0; m * k],
-        coins: vec![0.0; m * k],
-    };
+    let mut b = Batch::zeros(m, k, v);
     let mut betas = vec![0.0f32; m * k];
     b.draft
         .par_chunks_mut((k * v).max(1))
