@@ -258,6 +258,11 @@ pub fn adversarial_batch(r0: u64, n: usize, k: usize, v: usize, seed: u64) -> Ba
 
 fn normalise(row: &mut [f32]) {
     let s: f64 = row.iter().map(|&x| x as f64).sum();
+    if s == 0.0 {
+        // Every random weight underflowed (possible for tiny V): make the row uniform.
+        row.fill(1.0);
+        return normalise(row);
+    }
     for x in row.iter_mut() {
         *x = (*x as f64 / s) as f32;
     }

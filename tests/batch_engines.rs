@@ -56,6 +56,17 @@ fn cpu_engine_matches_reference() {
 }
 
 #[test]
+fn adversarial_batches_are_valid_even_for_tiny_vocabularies() {
+    // Round 23636 of seed 5 at V = 1 once drew a weight that underflowed to 0 (a NaN row).
+    for v in [1, 2, 3] {
+        let b = adversarial_batch(23_000, 1000, 8, v, 5);
+        b.view()
+            .validate(&RoundOptions::default(), Validation::Full)
+            .unwrap_or_else(|e| panic!("V = {v}: {e}"));
+    }
+}
+
+#[test]
 fn cpu_engine_single_thread_matches_all_threads() {
     let b = adversarial_batch(0, 300, 6, 333, 9);
     let all = CpuEngine::default().run(&b.view()).unwrap();
