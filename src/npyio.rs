@@ -45,14 +45,9 @@ impl Dtype {
     }
 }
 
-enum Storage {
-    Map(Arc<Mmap>),
-    Mem(Vec<u8>),
-}
-
-/// One `.npy` array whose data is read in place (memory-mapped or in memory).
+/// One `.npy` array whose data is read in place from a memory map.
 pub struct NpyArray {
-    storage: Storage,
+    map: Arc<Mmap>,
     start: usize,
     end: usize,
     /// Element type.
@@ -65,12 +60,8 @@ pub struct NpyArray {
 
 impl NpyArray {
     /// Parses the `.npy` bytes `[start, end)` of `storage`.
-    fn parse(storage: Storage, start: usize, end: usize, origin: String) -> Result<NpyArray> {
-        let all: &[u8] = match &storage {
-            Storage::Map(m) => m,
-            Storage::Mem(v) => v,
-        };
-        let bytes = &all[start..end];
+    fn parse(map: Arc<Mmap>, start: usize, end: usize, origin: String) -> Result<NpyArray> {
+        let bytes = &map[start..end];
         let mut cur = Cursor::new(bytes);
         let header = npyz::NpyHeader::from_reader(&mut cur)
             .map_err(|e| Error::format(&origin, format!("not a valid .npy file: {e}")))?;
@@ -115,7 +106,7 @@ impl NpyArray {
             ));
         }
         Ok(NpyArray {
-            storage,
+            map,
             start: start + offset,
             end: start + offset + need,
             dtype,
@@ -133,7 +124,7 @@ impl NpyArray {
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
         let len = map.len();
         NpyArray::parse(
-            Storage::Map(Arc::new(map)),
+            Arc::new(map),
             0,
             len,
             path.display().to_string(),
@@ -142,10 +133,7 @@ impl NpyArray {
 
     /// The raw little-endian data bytes.
     pub fn bytes(&self) -> &[u8] {
-        match &self.storage {
-            Storage::Map(m) => &m[self.start..self.end],
-            Storage::Mem(v) => &v[self.start..self.end],
-        }
+        &self.map[self.start..self.end]
     }
 
     fn floats(&self) -> Result<Floats<'_>> {
@@ -287,7 +275,7 @@ fn open_npz(path: &Path) -> Result<Vec<NpyArray>> {
             if end > map.len() {
                 return Err(Error::format(&member_origin, "archive is truncated"));
             }
-            NpyArray::parse(Storage::Map(map.clone()), start, end, member_origin)?
+            NpyArray::parse(map.clone(), start, end, member_origin)?
         } else {
             let mut tmp = tempfile::tempfile().map_err(|e| Error::io(std::env::temp_dir(), e))?;
             std::io::copy(&mut entry, &mut tmp).map_err(|e| {
@@ -296,11 +284,7 @@ fn open_npz(path: &Path) -> Result<Vec<NpyArray>> {
             // SAFETY: a private temporary file nobody else writes.
             let m = unsafe { Mmap::map(&tmp) }.map_err(|e| Error::io(std::env::temp_dir(), e))?;
             let len = m.len();
-            if len < 1024 {
-                NpyArray::parse(Storage::Mem(m.to_vec()), 0, len, member_origin)?
-            } else {
-                NpyArray::parse(Storage::Map(Arc::new(m)), 0, len, member_origin)?
-            }
+            NpyArray::parse(Arc::new(m), 0, len, member_origin)?
         };
         out.push(array);
     }

@@ -165,6 +165,20 @@ fn malformed_batches_are_refused_clearly() {
 }
 
 #[test]
+fn an_empty_npy_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["draft_probs", "target_probs", "draft_tokens", "random_coins"] {
+        let src = std::path::Path::new(&data("batches/f32_i32_dir")).join(format!("{name}.npy"));
+        std::fs::copy(src, dir.path().join(format!("{name}.npy"))).unwrap();
+    }
+    std::fs::write(dir.path().join("draft_probs.npy"), b"").unwrap();
+    let o = specsim(&["run", dir.path().to_str().unwrap(), "--engine", "cpu"]);
+    assert_ne!(o.code, 0);
+    assert!(o.stdout.is_empty());
+    assert!(o.stderr.contains("draft_probs.npy: not a valid .npy file"), "{}", o.stderr);
+}
+
+#[test]
 fn run_prints_summary_json_and_jsonl() {
     let b = data("batches/f64_i64.npz");
     let t = specsim(&["run", &b, "--engine", "cpu"]);
