@@ -1039,7 +1039,9 @@ fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
         bar.set_message(r.label());
         r.tally = run_study(&r.config, &mut engine, |n| bar.inc(n))?;
         r.seconds = t.elapsed().as_secs_f64();
-        if matches!(r.config.workload.family, Family::File { .. }) {
+        if let Family::File { path } = &r.config.workload.family {
+            let file = BatchFile::open(Path::new(path))?;
+            r.config.workload.vocab = file.view()?.v;
             r.config.rounds = r.tally.rounds;
         }
         results.push(r);

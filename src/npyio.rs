@@ -123,12 +123,7 @@ impl NpyArray {
         // bounds-checked readers).
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
         let len = map.len();
-        NpyArray::parse(
-            Arc::new(map),
-            0,
-            len,
-            path.display().to_string(),
-        )
+        NpyArray::parse(Arc::new(map), 0, len, path.display().to_string())
     }
 
     /// The raw little-endian data bytes.

@@ -167,7 +167,12 @@ fn malformed_batches_are_refused_clearly() {
 #[test]
 fn an_empty_npy_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    for name in ["draft_probs", "target_probs", "draft_tokens", "random_coins"] {
+    for name in [
+        "draft_probs",
+        "target_probs",
+        "draft_tokens",
+        "random_coins",
+    ] {
         let src = std::path::Path::new(&data("batches/f32_i32_dir")).join(format!("{name}.npy"));
         std::fs::copy(src, dir.path().join(format!("{name}.npy"))).unwrap();
     }
@@ -175,7 +180,11 @@ fn an_empty_npy_file_is_refused() {
     let o = specsim(&["run", dir.path().to_str().unwrap(), "--engine", "cpu"]);
     assert_ne!(o.code, 0);
     assert!(o.stdout.is_empty());
-    assert!(o.stderr.contains("draft_probs.npy: not a valid .npy file"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("draft_probs.npy: not a valid .npy file"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]

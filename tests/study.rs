@@ -22,13 +22,28 @@ fn families() -> Vec<(Family, f32)> {
             },
             0.0,
         ),
-        (
-            Family::File {
-                path: data("batches/f32_u32_compressed.npz"),
-            },
-            0.0,
-        ),
+        (Family::File { path: file_batch() }, 0.0),
     ]
+}
+
+/// A batch file of 6000 rounds whose tokens are sampled from the draft and whose coins are
+/// uniform (as the theory assumes), written once per test binary.
+fn file_batch() -> String {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Workload {
+            family: Family::LogitNoise { sigma: 0.8 },
+            vocab: 64,
+            t_target: 1.0,
+            t_draft: 1.0,
+            zipf: 0.0,
+        };
+        let (b, _) = specsim::study::workload::generate_chunk(&w, 99, 0, 6000, 4);
+        specsim::npyio::write_batch_dir(dir.path(), &b).unwrap();
+        dir
+    });
+    dir.path().display().to_string()
 }
 
 fn config(family: Family, zipf: f32, rounds: u64, recovery: RecoveryMode) -> StudyConfig {

@@ -45,7 +45,8 @@ def make(n, k, v, rng, pdtype, tdtype, closeness=0.7):
         for i in range(k):
             p = draft[r, i].astype(np.float64)
             tokens[r, i] = rng.choice(v, p=p / p.sum())
-    coins = rng.random((n, k)).astype(pdtype)
+    # Draw float32 coins directly: float64 coins rounded to float32 can become 1.0 (refused).
+    coins = rng.random((n, k), dtype=np.float32) if pdtype == np.float32 else rng.random((n, k))
     return draft, target, tokens, coins
 
 
@@ -69,15 +70,19 @@ def save_dir(path, arrays):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--big", help="write a large batch (N=1024, K=8, V=32000, float32) here instead")
+    ap.add_argument("--big", help="write a large batch (default N=1024, K=8, V=32000, float32) here instead")
     ap.add_argument("--n", type=int, default=1024)
+    ap.add_argument("--k", type=int, default=8)
+    ap.add_argument("--vocab", type=int, default=32000)
+    ap.add_argument("--no-expected", action="store_true", help="skip expected.json (slow for large N)")
     args = ap.parse_args()
     rng = np.random.default_rng(7)
     if args.big:
-        d, t, tok, c = make(args.n, 8, 32000, rng, np.float32, np.int64, closeness=0.8)
+        d, t, tok, c = make(args.n, args.k, args.vocab, rng, np.float32, np.int64, closeness=0.8)
         save_dir(args.big, {"draft_probs": d, "target_probs": t, "draft_tokens": tok, "random_coins": c})
-        with open(os.path.join(args.big, "expected.json"), "w") as f:
-            json.dump(expected(d, t, tok, c), f)
+        if not args.no_expected:
+            with open(os.path.join(args.big, "expected.json"), "w") as f:
+                json.dump(expected(d, t, tok, c), f)
         print(f"wrote {args.big}")
         return
 
