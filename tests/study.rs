@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{data, specsim};
+use common::specsim;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use specsim::batch::Batch;
 use specsim::cpu::{CpuEngine, Recovery, RecoveryMode};
