@@ -9,8 +9,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::batch::{Batch, BatchResult, BatchView};
-use crate::cpu::verify::{argmax_blocks, argmax_target, lazy_bytes};
-use crate::exact::{accepts_native, residual_native};
+use crate::cpu::verify::{argmax_target, argmax_zip, lazy_bytes, residual_value};
+use crate::exact::accepts_native;
 
 /// A synthetic batch for timing: every round has its own rows (no cache reuse between rounds);
 /// the draft is the target times (1 ± `noise`), so positions are accepted with probability
@@ -69,7 +69,7 @@ pub fn naive_run(view: &BatchView) -> BatchResult {
                     }
                     let d = view.draft.slice((r * k + i) * v, v);
                     let d = d.as_f32(db);
-                    let (m, idx) = argmax_blocks(v, |x| residual_native(t[x], d[x]));
+                    let (m, idx) = argmax_zip(t, d, residual_value);
                     replacement[i] = if m == 0 { targmax } else { idx as u32 };
                     let tok = view.token(r, i) as usize;
                     accepted[i] = accepts_native(view.coins.get_f32(r * k + i), d[tok], t[tok]);
@@ -104,19 +104,19 @@ pub fn all_rows_bytes(n: usize, k: usize, v: usize) -> u64 {
     (n * k * v * 4 + n * (k + 1) * v * 4) as u64
 }
 
-/// The CPU streaming-read floor in bytes/s: a parallel sum over `bytes` of f32 on all threads
-/// (the best of `reps` passes after one warm-up).
+/// The CPU streaming-read floor in bytes/s: a parallel (vectorised integer) sum over `bytes` on
+/// all threads
+/// (the best of `reps` passes after one warm-up). Give more bytes than the caches hold
+/// ([`beyond_cache_bytes`]) to measure memory.
 pub fn cpu_read_floor(bytes: usize, reps: usize) -> f64 {
-    let data: Vec<f32> = (0..bytes / 4)
-        .into_par_iter()
-        .map(|i| (i % 7) as f32)
-        .collect();
+    let data: Vec<u32> = (0..bytes / 4).into_par_iter().map(|i| i as u32).collect();
     let pass = || {
         let t = Instant::now();
-        let s: f32 = data
+        // An integer sum vectorises (a float sum would be bound by the add latency, not memory).
+        let s: u32 = data
             .par_chunks(1 << 16)
-            .map(|c| c.iter().sum::<f32>())
-            .sum();
+            .map(|c| c.iter().fold(0u32, |a, &x| a.wrapping_add(x)))
+            .reduce(|| 0, u32::wrapping_add);
         std::hint::black_box(s);
         t.elapsed().as_secs_f64()
     };
@@ -125,6 +125,57 @@ pub fn cpu_read_floor(bytes: usize, reps: usize) -> f64 {
         .map(|_| pass())
         .fold(f64::INFINITY, f64::min);
     data.len() as f64 * 4.0 / best
+}
+
+/// The size of the last-level cache in bytes (Linux sysfs; 32 MiB when unknown).
+pub fn llc_bytes() -> usize {
+    (0..8)
+        .filter_map(|i| {
+            let dir = format!("/sys/devices/system/cpu/cpu0/cache/index{i}");
+            let size = std::fs::read_to_string(format!("{dir}/size")).ok()?;
+            let size = size.trim();
+            let (num, mult) = match size.chars().last()? {
+                'K' => (&size[..size.len() - 1], 1 << 10),
+                'M' => (&size[..size.len() - 1], 1 << 20),
+                'G' => (&size[..size.len() - 1], 1 << 30),
+                _ => (size, 1),
+            };
+            num.parse::<usize>().ok().map(|n| n * mult)
+        })
+        .max()
+        .unwrap_or(32 << 20)
+}
+
+/// Working-set size that no cache holds: twice the last-level cache, at least 512 MiB.
+pub fn beyond_cache_bytes() -> usize {
+    (2 * llc_bytes()).max(512 << 20)
+}
+
+/// Evicts the caches between timed repetitions by streaming through a buffer larger than the
+/// last-level cache (so each repetition reads its batch from memory, as a first run would).
+pub struct CacheFlusher(Vec<u64>);
+
+impl CacheFlusher {
+    /// A flusher for this machine's caches.
+    pub fn new() -> CacheFlusher {
+        CacheFlusher(vec![1; beyond_cache_bytes() / 8])
+    }
+
+    /// Reads (and writes) the whole buffer once.
+    pub fn flush(&mut self) {
+        self.0.par_chunks_mut(1 << 16).for_each(|c| {
+            for x in c.iter_mut() {
+                *x = x.wrapping_add(1);
+            }
+        });
+        std::hint::black_box(&self.0);
+    }
+}
+
+impl Default for CacheFlusher {
+    fn default() -> Self {
+        CacheFlusher::new()
+    }
 }
 
 /// One row of the `bench` table.
@@ -156,7 +207,8 @@ pub struct BenchRow {
     pub floor_ratio: f64,
 }
 
-/// Times `f` (best of `reps` after one warm-up) and builds the row.
+/// Times `f` (best of `reps` after one warm-up, with the caches flushed before each) and builds
+/// the row.
 #[allow(clippy::too_many_arguments)]
 pub fn measure(
     engine: &str,
@@ -165,11 +217,13 @@ pub fn measure(
     lazy_bytes: u64,
     floor: f64,
     reps: usize,
+    flusher: &mut CacheFlusher,
     mut f: impl FnMut() -> crate::Result<()>,
 ) -> crate::Result<BenchRow> {
     f()?;
     let mut best = f64::INFINITY;
     for _ in 0..reps.max(1) {
+        flusher.flush();
         let t = Instant::now();
         f()?;
         best = best.min(t.elapsed().as_secs_f64());

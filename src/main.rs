@@ -677,7 +677,8 @@ fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<ExitCod
     let reps = if quick { 3 } else { 5 };
     let cpu_dev = cpu_name();
     eprintln!("specsim bench: measuring the CPU streaming-read floor...");
-    let cpu_floor = cpu_read_floor(if quick { 256 << 20 } else { 1 << 30 }, reps);
+    let cpu_floor = cpu_read_floor(beyond_cache_bytes(), reps);
+    let mut flusher = CacheFlusher::new();
     let mut gpu = if engine == EngineChoice::Cpu {
         None
     } else {
@@ -686,7 +687,7 @@ fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<ExitCod
     let gpu_floor = match &gpu {
         Some(g) => {
             eprintln!("specsim bench: measuring the GPU buffer-copy floor...");
-            Some(g.copy_bandwidth(256 << 20, if quick { 4 } else { 10 })?)
+            Some(g.copy_bandwidth(beyond_cache_bytes() as u64, if quick { 4 } else { 10 })?)
         }
         None => None,
     };
@@ -706,6 +707,7 @@ fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<ExitCod
                 lazy,
                 cpu_floor,
                 reps,
+                &mut flusher,
                 || CpuEngine::default().run(&view).map(|_| ()),
             )?);
             let one = CpuEngine {
@@ -719,6 +721,7 @@ fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<ExitCod
                 lazy,
                 cpu_floor,
                 reps.min(2),
+                &mut flusher,
                 || one.run(&view).map(|_| ()),
             )?);
             let naive = naive_run(&view);
@@ -732,6 +735,7 @@ fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<ExitCod
                 lazy,
                 cpu_floor,
                 reps.min(2),
+                &mut flusher,
                 || {
                     std::hint::black_box(naive_run(&view));
                     Ok(())
@@ -751,6 +755,7 @@ fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<ExitCod
                 lazy,
                 floor,
                 reps,
+                &mut flusher,
                 || g.run(&view).map(|_| ()),
             )?);
             let m = g.upload_for_bench(&view)?;
@@ -768,6 +773,7 @@ fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<ExitCod
                 lazy_m,
                 floor,
                 reps,
+                &mut flusher,
                 || g.run_uploaded(m, k, v),
             )?);
         }

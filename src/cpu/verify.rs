@@ -53,31 +53,65 @@ pub struct Recovery {
 /// that improves on the best so far. One pass over the row.
 const BLOCK: usize = 64;
 
-/// Argmax of `key(i)` for `i` in `0..len` (largest key, then lowest index); `(0, 0)` when empty.
+/// Argmax of `val(a[i], b[i])` over `i`, where `val` gives a non-negative, non-NaN f32 (largest
+/// value, then lowest index); returns (the value's bits, index), `(0, 0)` when empty.
+///
+/// For non-negative floats, float order is the order of their bits, which the shader compares as
+/// u32; comparing floats here lets the block maximum vectorise even on baseline x86-64 (SSE2 has
+/// `maxps` but no unsigned 32-bit max). Rust does not flush subnormals, so they compare exactly.
 #[inline]
-pub fn argmax_blocks(len: usize, key: impl Fn(usize) -> u32) -> (u32, usize) {
-    let mut best = 0u32;
+pub fn argmax_zip(a: &[f32], b: &[f32], val: impl Fn(f32, f32) -> f32 + Copy) -> (u32, usize) {
+    let mut best = 0.0f32;
     let mut best_i = 0usize;
-    let mut keys = [0u32; BLOCK];
-    let mut base = 0;
-    while base < len {
-        let m = BLOCK.min(len - base);
-        for (j, slot) in keys[..m].iter_mut().enumerate() {
-            *slot = key(base + j);
-        }
-        let block_max = keys[..m].iter().copied().max().unwrap_or(0);
-        if block_max > best || base == 0 {
+    for (blk, (ca, cb)) in a.chunks(BLOCK).zip(b.chunks(BLOCK)).enumerate() {
+        let block_max = block_max(ca, cb, val);
+        if block_max > best || blk == 0 {
             best = block_max;
-            best_i = base + keys[..m].iter().position(|&x| x == block_max).unwrap_or(0);
+            let j = ca
+                .iter()
+                .zip(cb)
+                .position(|(&x, &y)| val(x, y) == block_max)
+                .unwrap_or(0);
+            best_i = blk * BLOCK + j;
         }
-        base += m;
     }
-    (best, best_i)
+    (best.to_bits(), best_i)
 }
 
-/// Argmax of a target row (bonus token, or the zero-residual fallback).
+/// Lanes of the block maximum: independent running maxima that the compiler keeps in vector
+/// registers (a single running maximum would be a serial dependency chain).
+const LANES: usize = 8;
+
+/// The maximum of `val(a[i], b[i])` over a block (0 when empty).
+#[inline]
+fn block_max(a: &[f32], b: &[f32], val: impl Fn(f32, f32) -> f32 + Copy) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let (a8, b8) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ra, rb) = (a8.remainder(), b8.remainder());
+    for (xa, xb) in a8.zip(b8) {
+        for l in 0..LANES {
+            let v = val(xa[l], xb[l]);
+            acc[l] = if v > acc[l] { v } else { acc[l] };
+        }
+    }
+    for (&x, &y) in ra.iter().zip(rb) {
+        let v = val(x, y);
+        acc[0] = if v > acc[0] { v } else { acc[0] };
+    }
+    acc.iter().fold(0.0f32, |m, &v| if v > m { v } else { m })
+}
+
+/// The residual `max(0, t − d)` as a non-negative f32 (IEEE subtraction; +0 when t ≤ d). Its bits
+/// are [`residual_native`]'s.
+#[inline]
+pub fn residual_value(t: f32, d: f32) -> f32 {
+    if t > d { t - d } else { 0.0 }
+}
+
+/// Argmax of a row's keys (bonus token, or the zero-residual fallback). `argmax_row` of
+/// `SRC_TARGET` in the shader (which compares `key(bits)`, i.e. |x|).
 pub fn argmax_target(t: &[f32]) -> u32 {
-    argmax_blocks(t.len(), |i| key(t[i].to_bits())).1 as u32
+    argmax_zip(t, t, |x, _| x.abs()).1 as u32
 }
 
 /// `recover` in the shader: the token chosen from the target row `t` (and the draft row `d` when
@@ -93,7 +127,7 @@ fn recover(t: &[f32], d: Option<&[f32]>, rec: &Recovery, round: u64, position: u
         chosen = if sample {
             sample_index(v, |x| residual_native(t[x], d[x]), u(0))
         } else {
-            let (top, idx) = argmax_blocks(v, |x| residual_native(t[x], d[x]));
+            let (top, idx) = argmax_zip(&t[..v], &d[..v], residual_value);
             (top != 0).then_some(idx)
         };
     }
