@@ -223,11 +223,20 @@ impl<'a> BatchView<'a> {
         let coins = self.coins.slice(r * k, k).to_f64_vec();
         let tokens = (0..k).map(|i| self.token(r, i));
         let ids = match mode {
-            Validation::Full => {
-                let d = draft.to_f64_vec();
-                let t = target.to_f64_vec();
-                validate_flat(&d, &t, tokens, &coins, v, opts)?
-            }
+            Validation::Full => match (draft, target) {
+                // float32 rows are checked in place (widened exactly as they are read).
+                (Floats::F32(_), Floats::F32(_)) => {
+                    let (mut bd, mut bt) = (Vec::new(), Vec::new());
+                    let d = draft.as_f32(&mut bd);
+                    let t = target.as_f32(&mut bt);
+                    validate_flat(d, t, tokens, &coins, v, opts)?
+                }
+                _ => {
+                    let d = draft.to_f64_vec();
+                    let t = target.to_f64_vec();
+                    validate_flat(&d, &t, tokens, &coins, v, opts)?
+                }
+            },
             Validation::Touched => {
                 // Tokens, coins and the drafted p and q only; the needed row is checked below.
                 let ids = validate_tokens_and_coins(tokens, &coins, v, opts)?;
