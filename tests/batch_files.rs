@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{data, specsim};
+use common::{assert_refused, data, specsim};
 use serde_json::Value;
 use specsim::batch::{Validation, reference_outcomes};
 use specsim::cpu::CpuEngine;
@@ -149,16 +149,7 @@ fn malformed_batches_are_refused_clearly() {
                 "--out",
                 out.to_str().unwrap(),
             ]);
-            assert_ne!(o.code, 0, "{name}");
-            assert!(o.stdout.is_empty(), "{name}: {}", o.stdout);
-            assert!(!o.stderr.contains("panicked"), "{name}: {}", o.stderr);
-            for n in *needles {
-                assert!(
-                    o.stderr.contains(n),
-                    "{name}: stderr {:?} lacks {n:?}",
-                    o.stderr
-                );
-            }
+            assert_refused(&o, name, needles);
             assert!(!out.exists(), "{name}: a partial output file was left");
         }
     }

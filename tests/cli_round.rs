@@ -1,37 +1,8 @@
 //! `specsim round` through the real binary: files, standard input, and every refusal class.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_specsim");
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str], stdin: Option<&str>) -> Out {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn specsim");
-    {
-        let mut pipe = child.stdin.take().unwrap();
-        if let Some(s) = stdin {
-            pipe.write_all(s.as_bytes()).unwrap();
-        }
-    }
-    let o = child.wait_with_output().unwrap();
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
+use common::{assert_refused, specsim_stdin as run};
 
 const README_EXAMPLE: &str = r#"{"draft_probs": [[0.5, 0.5]], "target_probs": [[0.9, 0.1], [0.3, 0.7]], "draft_tokens": [1], "random_coins": [0.5]}"#;
 
@@ -163,17 +134,7 @@ fn round_refusals_name_field_position_and_value() {
         ("empty input", "", &["invalid round JSON"]),
     ];
     for (name, input, needles) in cases {
-        let o = run(&["round"], Some(input));
-        assert_ne!(o.code, 0, "{name}: exit code");
-        assert!(o.stdout.is_empty(), "{name}: stdout {:?}", o.stdout);
-        assert!(!o.stderr.contains("panicked"), "{name}: {}", o.stderr);
-        for n in *needles {
-            assert!(
-                o.stderr.contains(n),
-                "{name}: stderr {:?} lacks {n:?}",
-                o.stderr
-            );
-        }
+        assert_refused(&run(&["round"], Some(input)), name, needles);
     }
 }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::specsim;
+use common::{assert_refused, specsim};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use specsim::batch::Batch;
 use specsim::cpu::{CpuEngine, Recovery, RecoveryMode};
@@ -343,10 +343,7 @@ fn study_refuses_bad_arguments_clearly() {
             dir.path().to_str().unwrap(),
         ];
         all.extend_from_slice(args);
-        let o = specsim(&all);
-        assert_ne!(o.code, 0, "{args:?}");
-        assert!(o.stdout.is_empty(), "{args:?}");
-        assert!(o.stderr.contains(needle), "{args:?}: {}", o.stderr);
+        assert_refused(&specsim(&all), &format!("{args:?}"), &[needle]);
     }
 }
 

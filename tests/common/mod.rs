@@ -34,17 +34,47 @@ pub struct Out {
     pub stderr: String,
 }
 
-/// Runs the real binary.
+/// Runs the real binary with no standard input.
 pub fn specsim(args: &[&str]) -> Out {
-    let o = std::process::Command::new(BIN)
+    specsim_stdin(args, None)
+}
+
+/// Runs the real binary, writing `stdin` (if any) to its standard input.
+pub fn specsim_stdin(args: &[&str], stdin: Option<&str>) -> Out {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(BIN)
         .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("spawn specsim");
+    {
+        let mut pipe = child.stdin.take().expect("stdin");
+        if let Some(s) = stdin {
+            pipe.write_all(s.as_bytes()).expect("write stdin");
+        }
+    }
+    let o = child.wait_with_output().expect("wait for specsim");
     Out {
         code: o.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// A refusal: non-zero exit, nothing on stdout, no panic, and every needle in the message.
+pub fn assert_refused(o: &Out, what: &str, needles: &[&str]) {
+    assert_ne!(o.code, 0, "{what}: exit code");
+    assert!(o.stdout.is_empty(), "{what}: stdout {:?}", o.stdout);
+    assert!(!o.stderr.contains("panicked"), "{what}: {}", o.stderr);
+    for n in needles {
+        assert!(
+            o.stderr.contains(n),
+            "{what}: stderr {:?} lacks {n:?}",
+            o.stderr
+        );
     }
 }
 
