@@ -117,6 +117,26 @@ fn studies_are_identical_run_to_run() {
 }
 
 #[test]
+fn gpu_studies_do_not_depend_on_chunking() {
+    let Some(mut gpu) = common::gpu() else { return };
+    let cfg = config(
+        Family::Mixture { lambda: 0.5 },
+        0.0,
+        300,
+        RecoveryMode::Sample,
+    );
+    gpu.config = Default::default();
+    let whole = run_study(&cfg, &mut StudyEngine::Gpu(&mut gpu), |_| {}).unwrap();
+    // Bindings that hold 7 rounds of (K + 1) x V target rows: 43 chunks.
+    gpu.config.max_buffer_bytes = 7 * 5 * 300 * 4;
+    let mut chunks = 0;
+    let small = run_study(&cfg, &mut StudyEngine::Gpu(&mut gpu), |_| chunks += 1).unwrap();
+    gpu.config = Default::default();
+    assert_eq!(chunks, 43);
+    assert_eq!(whole, small);
+}
+
+#[test]
 fn rates_family_is_identical_across_engines() {
     let Some(mut gpu) = common::gpu() else { return };
     let cfg = config(

@@ -260,11 +260,15 @@ pub fn run_study(
         return Ok(tally);
     }
     let rates_family = matches!(w.family, Family::Rates { .. });
-    let chunk = if rates_family {
+    let mut chunk = if rates_family {
         1 << 20
     } else {
         chunk_rounds(k, w.vocab)
     } as u64;
+    if let StudyEngine::Gpu(g) = engine {
+        // Never more rounds than the adapter's bindings hold.
+        chunk = chunk.min(g.rounds_per_chunk(k, if rates_family { 1 } else { w.vocab })? as u64);
+    }
     let mut r0 = 0u64;
     while r0 < cfg.rounds {
         let m = chunk.min(cfg.rounds - r0) as usize;
@@ -353,6 +357,12 @@ fn gpu_generated_chunk(
         round_offset: 0,
     };
     g.ensure_buffers(m, k, v)?;
+    let cap = g.bufs.as_ref().map_or(0, |b| b.cap_rounds);
+    if m > cap {
+        return Err(Error::Gpu(format!(
+            "{m} rounds of K = {k}, V = {v} do not fit this adapter's bindings ({cap} do)"
+        )));
+    }
     let params = study_params(g, cfg, r0, m);
     let mut enc = g.device.create_command_encoder(&Default::default());
     g.record(&mut enc, &g.generate, params, m * (k + 1));
@@ -423,7 +433,7 @@ pub fn replay(cfg: &StudyConfig, g: &mut GpuContext, sample: u64) -> Result<Veri
             "--study replays generated workloads; for a file use `specsim verify FILE`".into(),
         ));
     }
-    let chunk = chunk_rounds(k, w.vocab) as u64;
+    let chunk = (chunk_rounds(k, w.vocab) as u64).min(g.rounds_per_chunk(k, w.vocab)? as u64);
     let mut r0 = 0;
     while r0 < n {
         let m = chunk.min(n - r0) as usize;
