@@ -298,20 +298,119 @@ pub fn plots(dir: &Path, results: &[ConfigResult], cost_ratios: &[f64]) -> Resul
     Ok(())
 }
 
-fn k_range(results: &[ConfigResult]) -> (f64, f64) {
+fn k_range(results: &[ConfigResult]) -> std::ops::Range<f64> {
     let kmax = results.iter().map(|r| r.config.k_max()).max().unwrap_or(1);
     let kmin = results
         .iter()
         .flat_map(|r| r.config.k_values.iter().copied())
         .min()
         .unwrap_or(1);
-    (kmin as f64 - 0.2, kmax as f64 + 0.2)
+    kmin as f64 - 0.2..kmax as f64 + 0.2
+}
+
+/// One SVG chart: its file, drawing area and axes; series are added with [`Plot::line`], and
+/// [`Plot::finish`] draws the legend and writes the file.
+struct Plot<'a> {
+    path: &'a Path,
+    root: DrawingArea<SVGBackend<'a>, plotters::coord::Shift>,
+}
+
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// How a series is drawn.
+enum Style {
+    /// A thick line with a dot at each point (simulated values).
+    Points,
+    /// A thin line.
+    Thin,
+    /// A dashed line with (dash, gap) in pixels.
+    Dashed(u32, u32),
+}
+
+impl<'a> Plot<'a> {
+    fn new(path: &'a Path) -> Result<Plot<'a>> {
+        let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| plot_err(path, x))?;
+        Ok(Plot { path, root })
+    }
+
+    fn chart<'p>(
+        &'p self,
+        caption: &str,
+        x: std::ops::Range<f64>,
+        y: std::ops::Range<f64>,
+        (x_desc, y_desc): (&str, &str),
+    ) -> Result<Chart<'p, 'a>> {
+        let e = |x| plot_err(self.path, x);
+        let mut chart = ChartBuilder::on(&self.root)
+            .caption(caption, ("sans-serif", 22))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(x, y)
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_desc(y_desc)
+            .draw()
+            .map_err(e)?;
+        Ok(chart)
+    }
+
+    fn line(
+        &self,
+        chart: &mut Chart<'_, 'a>,
+        pts: Vec<(f64, f64)>,
+        color: RGBAColor,
+        style: Style,
+        label: String,
+    ) -> Result<()> {
+        let e = |x| plot_err(self.path, x);
+        let width = if matches!(style, Style::Points) { 2 } else { 1 };
+        let stroke = color.stroke_width(width);
+        let series = match style {
+            Style::Dashed(dash, gap) => chart
+                .draw_series(DashedLineSeries::new(pts.clone(), dash, gap, stroke))
+                .map_err(e)?,
+            _ => chart
+                .draw_series(LineSeries::new(pts.clone(), stroke))
+                .map_err(e)?,
+        };
+        series
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], stroke));
+        if matches!(style, Style::Points) {
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(e)?;
+        }
+        Ok(())
+    }
+
+    fn finish<'p>(
+        &'p self,
+        chart: &mut Chart<'p, 'a>,
+        position: SeriesLabelPosition,
+    ) -> Result<()> {
+        let e = |x| plot_err(self.path, x);
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(position)
+            .draw()
+            .map_err(e)?;
+        self.root.present().map_err(e)
+    }
 }
 
 fn plot_mean_generated(path: &Path, results: &[ConfigResult]) -> Result<()> {
-    let e = |x| plot_err(path, x);
-    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
-    root.fill(&WHITE).map_err(e)?;
     let ymax = results
         .iter()
         .flat_map(|r| r.metrics())
@@ -321,150 +420,93 @@ fn plot_mean_generated(path: &Path, results: &[ConfigResult]) -> Result<()> {
                 .max(m.leviathan_mean_generated)
         })
         .fold(1.0, f64::max);
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Mean tokens generated per round vs K", ("sans-serif", 22))
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(55)
-        .build_cartesian_2d(k_range(results).0..k_range(results).1, 0.0..ymax * 1.08)
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc("K (drafted tokens per round)")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc("mean generated (accepted + 1)")
-        .draw()
-        .map_err(e)?;
+    let plot = Plot::new(path)?;
+    let mut chart = plot.chart(
+        "Mean tokens generated per round vs K",
+        k_range(results),
+        0.0..ymax * 1.08,
+        (
+            "K (drafted tokens per round)",
+            "mean generated (accepted + 1)",
+        ),
+    )?;
     for (i, r) in results.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         let ms = r.metrics();
-        let emp: Vec<(f64, f64)> = ms.iter().map(|m| (m.k as f64, m.mean_generated)).collect();
-        let exact: Vec<(f64, f64)> = ms
-            .iter()
-            .map(|m| (m.k as f64, m.exact_mean_generated))
-            .collect();
-        let lev: Vec<(f64, f64)> = ms
-            .iter()
-            .map(|m| (m.k as f64, leviathan_generated(m.alpha, m.k)))
-            .collect();
-        chart
-            .draw_series(LineSeries::new(emp.clone(), color.stroke_width(2)))
-            .map_err(e)?
-            .label(format!("{} (simulated)", r.label()))
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-        chart
-            .draw_series(emp.iter().map(|&p| Circle::new(p, 3, color.filled())))
-            .map_err(e)?;
-        chart
-            .draw_series(DashedLineSeries::new(exact, 6, 4, color.stroke_width(1)))
-            .map_err(e)?
-            .label("exact (SPEC §5)")
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(1))
-            });
-        chart
-            .draw_series(DashedLineSeries::new(lev, 2, 3, color.stroke_width(1)))
-            .map_err(e)?
-            .label("Leviathan (1 - a^(K+1)) / (1 - a)")
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.mix(0.5).stroke_width(1))
-            });
+        let series = |f: &dyn Fn(&Metrics) -> f64| -> Vec<(f64, f64)> {
+            ms.iter().map(|m| (m.k as f64, f(m))).collect()
+        };
+        let emp = series(&|m| m.mean_generated);
+        let exact = series(&|m| m.exact_mean_generated);
+        let lev = series(&|m| leviathan_generated(m.alpha, m.k));
+        plot.line(
+            &mut chart,
+            emp,
+            color,
+            Style::Points,
+            format!("{} (simulated)", r.label()),
+        )?;
+        plot.line(
+            &mut chart,
+            exact,
+            color,
+            Style::Dashed(6, 4),
+            "exact (SPEC §5)".into(),
+        )?;
+        let lev_label = "Leviathan (1 - a^(K+1)) / (1 - a)".to_string();
+        plot.line(&mut chart, lev, color, Style::Dashed(2, 3), lev_label)?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(e)?;
-    root.present().map_err(e)
+    plot.finish(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 fn plot_per_position(path: &Path, results: &[ConfigResult]) -> Result<()> {
-    let e = |x| plot_err(path, x);
-    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
-    root.fill(&WHITE).map_err(e)?;
     let kmax = results.iter().map(|r| r.config.k_max()).max().unwrap_or(1);
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Per-position acceptance at the largest K",
-            ("sans-serif", 22),
-        )
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(55)
-        .build_cartesian_2d(-0.2..(kmax as f64 - 0.8), 0.0..1.05)
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc("position i")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc("acceptance")
-        .draw()
-        .map_err(e)?;
+    let plot = Plot::new(path)?;
+    let mut chart = plot.chart(
+        "Per-position acceptance at the largest K",
+        -0.2..(kmax as f64 - 0.8),
+        0.0..1.05,
+        ("position i", "acceptance"),
+    )?;
     for (i, r) in results.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         let m = r.tally.metrics(r.config.k_max());
-        let cond: Vec<(f64, f64)> = m
-            .per_position_conditional
-            .iter()
-            .enumerate()
-            .filter(|(_, x)| x.is_finite())
-            .map(|(i, &x)| (i as f64, x))
-            .collect();
-        let uncond: Vec<(f64, f64)> = m
-            .per_position_unconditional
-            .iter()
-            .enumerate()
-            .map(|(i, &x)| (i as f64, x))
-            .collect();
-        let beta: Vec<(f64, f64)> = m
-            .exact_beta
-            .iter()
-            .enumerate()
-            .map(|(i, &x)| (i as f64, x))
-            .collect();
-        chart
-            .draw_series(LineSeries::new(cond.clone(), color.stroke_width(2)))
-            .map_err(e)?
-            .label(format!("{}: P[accept i | reached i]", r.label()))
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-        chart
-            .draw_series(cond.iter().map(|&p| Circle::new(p, 3, color.filled())))
-            .map_err(e)?;
-        chart
-            .draw_series(LineSeries::new(uncond, color.mix(0.5).stroke_width(1)))
-            .map_err(e)?
-            .label("P[accept i]")
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.mix(0.5).stroke_width(1))
-            });
-        chart
-            .draw_series(DashedLineSeries::new(beta, 6, 4, color.stroke_width(1)))
-            .map_err(e)?
-            .label("exact beta_i = sum min(p, q)")
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(1))
-            });
+        let by_position = |xs: &[f64]| -> Vec<(f64, f64)> {
+            xs.iter()
+                .enumerate()
+                .filter(|(_, x)| x.is_finite())
+                .map(|(i, &x)| (i as f64, x))
+                .collect()
+        };
+        let cond_label = format!("{}: P[accept i | reached i]", r.label());
+        plot.line(
+            &mut chart,
+            by_position(&m.per_position_conditional),
+            color,
+            Style::Points,
+            cond_label,
+        )?;
+        let uncond = by_position(&m.per_position_unconditional);
+        plot.line(
+            &mut chart,
+            uncond,
+            color.mix(0.5),
+            Style::Thin,
+            "P[accept i]".into(),
+        )?;
+        let beta_label = "exact beta_i = sum min(p, q)".to_string();
+        plot.line(
+            &mut chart,
+            by_position(&m.exact_beta),
+            color,
+            Style::Dashed(6, 4),
+            beta_label,
+        )?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerLeft)
-        .draw()
-        .map_err(e)?;
-    root.present().map_err(e)
+    plot.finish(&mut chart, SeriesLabelPosition::LowerLeft)
 }
 
 fn plot_speedup(path: &Path, results: &[ConfigResult], cost_ratios: &[f64]) -> Result<()> {
-    let e = |x| plot_err(path, x);
-    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
-    root.fill(&WHITE).map_err(e)?;
     let ymax = results
         .iter()
         .flat_map(|r| r.metrics())
@@ -474,23 +516,13 @@ fn plot_speedup(path: &Path, results: &[ConfigResult], cost_ratios: &[f64]) -> R
                 .map(move |&c| walltime_improvement(m.mean_generated, m.k, c))
         })
         .fold(1.0, f64::max);
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Expected walltime improvement vs K, per cost ratio c",
-            ("sans-serif", 22),
-        )
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(55)
-        .build_cartesian_2d(k_range(results).0..k_range(results).1, 0.0..ymax * 1.35)
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc("K")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc("mean generated / (K c + 1)")
-        .draw()
-        .map_err(e)?;
+    let plot = Plot::new(path)?;
+    let mut chart = plot.chart(
+        "Expected walltime improvement vs K, per cost ratio c",
+        k_range(results),
+        0.0..ymax * 1.35,
+        ("K", "mean generated / (K c + 1)"),
+    )?;
     let mut idx = 0;
     for r in results {
         for &c in cost_ratios {
@@ -501,24 +533,14 @@ fn plot_speedup(path: &Path, results: &[ConfigResult], cost_ratios: &[f64]) -> R
                 .iter()
                 .map(|m| (m.k as f64, walltime_improvement(m.mean_generated, m.k, c)))
                 .collect();
-            chart
-                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-                .map_err(e)?
-                .label(format!("{}, c = {c}", r.label()))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-            chart
-                .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                .map_err(e)?;
+            plot.line(
+                &mut chart,
+                pts,
+                color,
+                Style::Points,
+                format!("{}, c = {c}", r.label()),
+            )?;
         }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(e)?;
-    root.present().map_err(e)
+    plot.finish(&mut chart, SeriesLabelPosition::UpperRight)
 }
