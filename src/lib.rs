@@ -5,7 +5,8 @@
 //! ([`cpu::CpuEngine`]) and a GPU engine ([`gpu::GpuContext`], wgpu + WGSL) that give identical
 //! results, token for token.
 //!
-//! - [`round`]: the one-round reference and the input checks of SPEC §2.
+//! - [`round`]: the one-round reference and the input checks of SPEC §2; [`rule`]: the
+//!   verification rules; [`block`]: block verification's f64 reference (SPEC §6).
 //! - [`exact`]: the bit-exact f32 arithmetic both batch engines share.
 //! - [`batch`]: batch views, validation and results; [`npyio`]: `.npy`/`.npz` files.
 //! - [`cpu`] and [`gpu`]: the engines; [`compare`]: cross-checks and adversarial batches.
@@ -15,6 +16,7 @@
 
 pub mod batch;
 pub mod bench;
+pub mod block;
 pub mod compare;
 pub mod cpu;
 pub mod error;
@@ -23,7 +25,11 @@ pub mod gpu;
 pub mod npyio;
 pub mod rng;
 pub mod round;
+pub mod rule;
 pub mod study;
 
 pub use error::{Error, Result};
-pub use round::{RoundOptions, RoundResult, speculative_decode, speculative_decode_with};
+pub use round::{
+    RoundOptions, RoundResult, speculative_decode, speculative_decode_rule, speculative_decode_with,
+};
+pub use rule::Rule;

@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
+use specsim::Rule;
 use specsim::batch::{BatchResult, BatchView, Validation};
 use specsim::compare::{VerifyReport, adversarial_batch, compare_engines, compare_reference_mode};
 use specsim::cpu::CpuEngine;
@@ -92,6 +93,9 @@ enum Command {
     Round {
         /// The JSON file; `-` or nothing for standard input.
         path: Option<PathBuf>,
+        /// Verification rule: `token` (SPEC §1) or `block` (block verification, SPEC §6).
+        #[arg(long, default_value = "token", value_parser = parse_rule)]
+        rule: Rule,
         #[command(flatten)]
         input: InputOpts,
     },
@@ -313,7 +317,7 @@ fn emit(text: &str) {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Round { path, input } => cmd_round(path, input),
+        Command::Round { path, rule, input } => cmd_round(path, rule, input),
         Command::Run {
             batch,
             engine,
@@ -341,7 +345,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn cmd_round(path: Option<PathBuf>, input: InputOpts) -> Result<ExitCode> {
+/// Parses one rule name for clap.
+fn parse_rule(s: &str) -> Result<Rule, String> {
+    s.parse().map_err(|e: specsim::Error| e.to_string())
+}
+
+fn cmd_round(path: Option<PathBuf>, rule: Rule, input: InputOpts) -> Result<ExitCode> {
     let (text, origin) = match path {
         Some(p) if p.as_os_str() != "-" => (
             std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?,
@@ -357,7 +366,7 @@ fn cmd_round(path: Option<PathBuf>, input: InputOpts) -> Result<ExitCode> {
     };
     let round = parse_round_json(&text, &origin)?;
     let result = round
-        .decode(&input.round_options())
+        .decode_rule(rule, &input.round_options())
         .with_context(|| format!("{origin}: refused"))?;
     emit(&format!("{}\n", serde_json::to_string(&result)?));
     Ok(ExitCode::SUCCESS)

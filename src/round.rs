@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::rule::Rule;
 
 /// How far a distribution's sum may be from 1 before it is refused (SPEC §2).
 pub const NORMALIZATION_TOLERANCE: f64 = 1e-3;
@@ -149,6 +150,22 @@ pub fn decide_f64<P: Real, C: Real>(
     }
 }
 
+/// Decides one *valid* round under `rule` in f64, on flat row-major rows (see [`decide_f64`]):
+/// the one f64 reference of every chain rule, used by `round` and by the batch cross-checks.
+pub fn decide<P: Real, C: Real>(
+    rule: Rule,
+    draft: &[P],
+    target: &[P],
+    tokens: &[u32],
+    coins: &[C],
+    v: usize,
+) -> Outcome {
+    match rule {
+        Rule::Token => decide_f64(draft, target, tokens, coins, v),
+        Rule::Block => crate::block::decide_block_f64(draft, target, tokens, coins, v),
+    }
+}
+
 /// Checks the drafted token ids (in `0..V`) and the coins (in `[0, 1)`) of one round, and K = 0
 /// unless allowed. Returns the token ids as u32.
 pub fn validate_tokens_and_coins<C: Real>(
@@ -255,13 +272,19 @@ pub struct RoundInput {
 }
 
 impl RoundInput {
-    /// Validates and decides this round (see [`speculative_decode_with`]).
+    /// Validates and decides this round with the token rule (see [`speculative_decode_with`]).
     pub fn decode(&self, opts: &RoundOptions) -> Result<RoundResult> {
-        speculative_decode_with(
+        self.decode_rule(Rule::Token, opts)
+    }
+
+    /// Validates and decides this round under `rule` (see [`speculative_decode_rule`]).
+    pub fn decode_rule(&self, rule: Rule, opts: &RoundOptions) -> Result<RoundResult> {
+        speculative_decode_rule(
             &self.draft_probs,
             &self.target_probs,
             &self.draft_tokens,
             &self.random_coins,
+            rule,
             opts,
         )
     }
@@ -304,6 +327,26 @@ pub fn speculative_decode_with(
     target_probs: &[Vec<f64>],
     draft_tokens: &[i64],
     random_coins: &[f64],
+    opts: &RoundOptions,
+) -> Result<RoundResult> {
+    speculative_decode_rule(
+        draft_probs,
+        target_probs,
+        draft_tokens,
+        random_coins,
+        Rule::Token,
+        opts,
+    )
+}
+
+/// One round under any chain rule ([`Rule::Token`], SPEC §1, or [`Rule::Block`], SPEC §6): the
+/// same refusals (SPEC §2), the same output keys, decided in f64.
+pub fn speculative_decode_rule(
+    draft_probs: &[Vec<f64>],
+    target_probs: &[Vec<f64>],
+    draft_tokens: &[i64],
+    random_coins: &[f64],
+    rule: Rule,
     opts: &RoundOptions,
 ) -> Result<RoundResult> {
     let k = draft_tokens.len();
@@ -369,7 +412,7 @@ pub fn speculative_decode_with(
         v,
         opts,
     )?;
-    Ok(decide_f64(&draft, &target, &tokens, random_coins, v).to_result(&tokens))
+    Ok(decide(rule, &draft, &target, &tokens, random_coins, v).to_result(&tokens))
 }
 
 /// Parses one round from JSON text (the seed's object). NaN literals and other malformed JSON are

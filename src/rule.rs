@@ -1,0 +1,100 @@
+//! The verification rules: one axis through the reference, the engines, the studies and the CLI.
+//!
+//! Adding a rule: a variant here (the one registration point), its f64 reference under
+//! `src/` (dispatched by [`crate::round::decide`]), its CPU twin `src/cpu/X.rs` and its WGSL
+//! kernel `shaders/X.wgsl` (dispatched by the engines on [`Rule`]); see `docs/ARCHITECTURE.md`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How a round's drafts are verified.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// The chain token rule of SPEC §1 (Leviathan et al.; Chen et al.): each position accepted
+    /// with probability min(1, p/q), stop at the first rejection.
+    #[default]
+    Token,
+    /// Block verification (SPEC §6; Sun et al. 2025): the largest i whose coin passes h_i.
+    Block,
+}
+
+impl Rule {
+    /// Every rule, in the order tables list them.
+    pub const ALL: [Rule; 2] = [Rule::Token, Rule::Block];
+
+    /// The rule's name on the command line and in outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Token => "token",
+            Rule::Block => "block",
+        }
+    }
+
+    /// Parses a comma-separated list of rule names (`token,block`), in the given order, without
+    /// repeats.
+    pub fn parse_list(s: &str) -> Result<Vec<Rule>> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let r: Rule = part.parse()?;
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+        if out.is_empty() {
+            return Err(Error::Config(format!(
+                "--rule: give one or more of {}",
+                Rule::names()
+            )));
+        }
+        Ok(out)
+    }
+
+    /// `token, block`.
+    pub fn names() -> String {
+        Rule::ALL.map(Rule::name).join(", ")
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Rule {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Rule> {
+        Rule::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "--rule: {s:?} is not a verification rule (one of {})",
+                    Rule::names()
+                ))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_lists_parse() {
+        for r in Rule::ALL {
+            assert_eq!(r.name().parse::<Rule>().unwrap(), r);
+        }
+        assert_eq!(
+            Rule::parse_list("block, token,block").unwrap(),
+            vec![Rule::Block, Rule::Token]
+        );
+        assert!(Rule::parse_list("tree").is_err());
+        assert!(Rule::parse_list(",").is_err());
+    }
+}
