@@ -29,6 +29,19 @@ fn unpack(bits: u32) -> Unpacked {
     return Unpacked(frac | 0x00800000u, i32(field));
 }
 
+// The 48-bit product of two 24-bit mantissas as (high 24 bits, low 24 bits), from 12-bit halves
+// so that no intermediate exceeds 32 bits. (Twin of `mul48` in src/exact.rs.)
+fn mul48(a: u32, b: u32) -> vec2<u32> {
+    let ah = a >> 12u;
+    let al = a & 0xfffu;
+    let bh = b >> 12u;
+    let bl = b & 0xfffu;
+    let mid = ah * bl + al * bh;
+    let lo_full = al * bl + ((mid & 0xfffu) << 12u);
+    let hi = ah * bh + (mid >> 12u) + (lo_full >> 24u);
+    return vec2<u32>(hi, lo_full & 0x00ffffffu);
+}
+
 // Is coin * q < p in exact real arithmetic? (Twin of `accepts` in src/exact.rs.)
 fn accepts(coin_bits: u32, q_bits: u32, p_bits: u32) -> bool {
     let c = key(coin_bits);
@@ -50,14 +63,9 @@ fn accepts(coin_bits: u32, q_bits: u32, p_bits: u32) -> bool {
     if (s >= 25) {
         return true;
     }
-    let ch = uc.m >> 12u;
-    let cl = uc.m & 0xfffu;
-    let qh = uq.m >> 12u;
-    let ql = uq.m & 0xfffu;
-    let mid = ch * ql + cl * qh;
-    let lo_full = cl * ql + ((mid & 0xfffu) << 12u);
-    let hi = ch * qh + (mid >> 12u) + (lo_full >> 24u);
-    let lo = lo_full & 0x00ffffffu;
+    let pr = mul48(uc.m, uq.m);
+    let hi = pr.x;
+    let lo = pr.y;
     var rh = up.m;
     var rl = 0u;
     if (s == 23) {
@@ -119,4 +127,203 @@ fn residual_key(t_bits: u32, d_bits: u32) -> u32 {
 // Does (ka, ia) beat (kb, ib) in an argmax whose ties go to the lowest index?
 fn better(ka: u32, ia: u32, kb: u32, ib: u32) -> bool {
     return ka > kb || (ka == kb && ia < ib);
+}
+
+// ---- Block verification's arithmetic (twins in src/exact.rs; see src/cpu/block.rs) ----
+
+const INF_BITS: u32 = 0x7f800000u;
+const ONE_BITS: u32 = 0x3f800000u;
+
+// Rounds m * 2^(e - 150) + rest * 2^(e - 174) (m in [2^23, 2^24), rest the 24 bits below m's
+// last) to the nearest f32, ties to even, subnormals kept, overflow to infinity.
+fn round_pack(m: u32, rest: u32, e: i32) -> u32 {
+    if (e >= 255) {
+        return INF_BITS;
+    }
+    if (e >= 1) {
+        let up = rest > 0x00800000u || (rest == 0x00800000u && (m & 1u) == 1u);
+        return (u32(e - 1) << 23u) + m + select(0u, 1u, up);
+    }
+    let sh = 1 - e;
+    if (sh > 24) {
+        return 0u;
+    }
+    let ush = u32(sh);
+    let mant = m >> ush;
+    let rhi = m & ((1u << ush) - 1u);
+    let half = 1u << (ush - 1u);
+    let up = rhi > half || (rhi == half && (rest != 0u || (mant & 1u) == 1u));
+    return mant + select(0u, 1u, up);
+}
+
+// Bits of the IEEE-754 f32 product a * b of non-negative finite floats, in integers (no
+// flushing, and nothing for the compiler to fuse with a following subtraction).
+fn mul_bits(a_bits: u32, b_bits: u32) -> u32 {
+    let a = key(a_bits);
+    let b = key(b_bits);
+    if (a == 0u || b == 0u) {
+        return 0u;
+    }
+    let ua = unpack(a);
+    let ub = unpack(b);
+    let pr = mul48(ua.m, ub.m);
+    var hi = pr.x;
+    var lo = pr.y;
+    var e = ua.e + ub.e - 126;
+    if (hi < 0x00800000u) {
+        hi = (hi << 1u) | (lo >> 23u);
+        lo = (lo << 1u) & 0x00ffffffu;
+        e = e - 1;
+    }
+    return round_pack(hi, lo, e);
+}
+
+// Bits of the IEEE-754 f32 sum a + b of non-negative finite floats, in integers.
+fn add_slow(a_bits: u32, b_bits: u32) -> u32 {
+    let a = max(key(a_bits), key(b_bits));
+    let b = min(key(a_bits), key(b_bits));
+    if (b == 0u) {
+        return a;
+    }
+    let fa = a >> 23u;
+    let fb = b >> 23u;
+    let ea = max(fa, 1u);
+    let eb = max(fb, 1u);
+    let ma = (a & 0x007fffffu) | select(0u, 0x00800000u, fa > 0u);
+    let mb = (b & 0x007fffffu) | select(0u, 0x00800000u, fb > 0u);
+    let b3 = mb << 3u;
+    let sh = ea - eb;
+    var bs = 1u;
+    if (sh < 27u) {
+        bs = (b3 >> sh) | select(0u, 1u, (b3 & ((1u << sh) - 1u)) != 0u);
+    }
+    var sum = (ma << 3u) + bs;
+    var e = ea;
+    if (sum >= (1u << 27u)) {
+        sum = (sum >> 1u) | (sum & 1u);
+        e = e + 1u;
+    }
+    if (e >= 255u) {
+        return INF_BITS;
+    }
+    let mant = sum >> 3u;
+    let rem = sum & 7u;
+    let up = select(0u, 1u, rem > 4u || (rem == 4u && (mant & 1u) == 1u));
+    return min(((e - 1u) << 23u) + mant + up, INF_BITS);
+}
+
+// a + b for non-negative floats: the hardware sum when both are normal and the sum is finite
+// (correctly rounded, nothing to flush), the integer form otherwise.
+fn add_key(a_bits: u32, b_bits: u32) -> u32 {
+    let a = key(a_bits);
+    let b = key(b_bits);
+    if (a >= 0x00800000u && b >= 0x00800000u && a < INF_BITS && b < INF_BITS) {
+        let r = bitcast<u32>(bitcast<f32>(a) + bitcast<f32>(b));
+        if (r < INF_BITS) {
+            return r;
+        }
+    }
+    return add_slow(a, b);
+}
+
+// Rounds x * 2^(e - 153) (x in [2^26, 2^27): 24 bits, then guard, round, sticky) to the nearest
+// f32, ties to even, subnormals kept.
+fn round_guarded(x: u32, e: i32) -> u32 {
+    if (e >= 255) {
+        return INF_BITS;
+    }
+    var y = x;
+    var base = 0u;
+    if (e >= 1) {
+        base = u32(e - 1) << 23u;
+    } else {
+        let sh = 1 - e;
+        if (sh > 27) {
+            return 0u;
+        }
+        let ush = u32(sh);
+        y = (x >> ush) | select(0u, 1u, (x & ((1u << ush) - 1u)) != 0u);
+    }
+    let mant = y >> 3u;
+    let rem = y & 7u;
+    let up = select(0u, 1u, rem > 4u || (rem == 4u && (mant & 1u) == 1u));
+    return min(base + mant + up, INF_BITS);
+}
+
+// The f32 nearest to the exact real min(1, s * p / q): 0 when s or p is 0, 1 when q is 0.
+// Integer long division of the 48-bit product s * p (times 16) by q's mantissa.
+fn survival_bits(s_bits: u32, p_bits: u32, q_bits: u32) -> u32 {
+    let s = key(s_bits);
+    let p = key(p_bits);
+    let q = key(q_bits);
+    if (s == 0u || p == 0u) {
+        return 0u;
+    }
+    if (q == 0u || !accepts(s, p, q)) {
+        return ONE_BITS;
+    }
+    let us = unpack(s);
+    let u_p = unpack(p);
+    let uq = unpack(q);
+    let n = mul48(us.m, u_p.m);
+    var rem = 0u;
+    var quot = 0u;
+    for (var j = 0u; j < 52u; j++) {
+        var bit = 0u;
+        if (j < 24u) {
+            bit = (n.x >> (23u - j)) & 1u;
+        } else if (j < 48u) {
+            bit = (n.y >> (47u - j)) & 1u;
+        }
+        rem = (rem << 1u) | bit;
+        quot = quot << 1u;
+        if (rem >= uq.m) {
+            rem = rem - uq.m;
+            quot = quot | 1u;
+        }
+    }
+    let lead = 31u - countLeadingZeros(quot);
+    let sh = lead - 26u;
+    let x = (quot >> sh) | select(0u, 1u, rem != 0u || (quot & ((1u << sh) - 1u)) != 0u);
+    return round_guarded(x, i32(sh) + us.e + u_p.e - uq.e - 1);
+}
+
+struct Product {
+    e: i32,
+    hi: u32,
+    lo: u32,
+}
+
+// a * b (nonzero) as a normalised 48-bit product: (exponent, high 24 bits >= 2^23, low 24 bits).
+fn product_norm(a: u32, b: u32) -> Product {
+    let ua = unpack(a);
+    let ub = unpack(b);
+    let pr = mul48(ua.m, ub.m);
+    if (pr.x < 0x00800000u) {
+        return Product(ua.e + ub.e - 1, (pr.x << 1u) | (pr.y >> 23u), (pr.y << 1u) & 0x00ffffffu);
+    }
+    return Product(ua.e + ub.e, pr.x, pr.y);
+}
+
+// Is coin * q < s * p in exact real arithmetic? (s = 1 gives `accepts`.)
+fn accepts_scaled(coin_bits: u32, q_bits: u32, s_bits: u32, p_bits: u32) -> bool {
+    let c = key(coin_bits);
+    let q = key(q_bits);
+    let s = key(s_bits);
+    let p = key(p_bits);
+    if (s == 0u || p == 0u) {
+        return false;
+    }
+    if (c == 0u || q == 0u) {
+        return true;
+    }
+    let l = product_norm(c, q);
+    let r = product_norm(s, p);
+    if (l.e != r.e) {
+        return l.e < r.e;
+    }
+    if (l.hi != r.hi) {
+        return l.hi < r.hi;
+    }
+    return l.lo < r.lo;
 }

@@ -158,7 +158,7 @@ fn generate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
     if (lid == 0u) {
         tokens[r * k + pos] = select(tok, 0u, tok == NONE);
         coins[r * k + pos] = bitcast<u32>(uniform_f32(random_u32(seed(), gr, pos, STREAM_COIN, 0u)));
-        betas[r * k + pos] = beta;
+        betas[r * k + pos] = bitcast<u32>(beta);
     }
 }
 

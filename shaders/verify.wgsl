@@ -33,7 +33,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> coins: array<u32>;          // f32 bits [n, K]
 @group(0) @binding(5) var<storage, read_write> out_tokens: array<i32>;     // [n, K + 1]
 @group(0) @binding(6) var<storage, read_write> out_accepted: array<u32>;   // [n]
-@group(0) @binding(7) var<storage, read_write> betas: array<f32>;          // [n, K] (studies)
+@group(0) @binding(7) var<storage, read_write> betas: array<u32>;          // f32 bits [n, K] (studies; block's survivals)
 @group(0) @binding(8) var<storage, read_write> rates: array<f32>;          // [K] (rates family)
 
 const WG: u32 = 256u;
@@ -42,6 +42,10 @@ const NONE: u32 = 0xffffffffu;
 const SRC_TARGET: u32 = 0u;
 const SRC_RESIDUAL: u32 = 1u;
 const SRC_DRAFT: u32 = 2u;
+const SRC_SCALED: u32 = 3u; // max(row_scale * t - d, 0): block verification's residual
+
+// The scale of SRC_SCALED (f32 bits): P_tau in shaders/block.wgsl.
+var<private> row_scale: u32 = 0x3f800000u;
 
 var<workgroup> first_reject: atomic<u32>;
 var<workgroup> shared_u32: u32;
@@ -78,6 +82,9 @@ fn row_key(src: u32, tbase: u32, dbase: u32, x: u32) -> u32 {
     }
     if (src == SRC_RESIDUAL) {
         return residual_key(tgt[tbase + x], drf[dbase + x]);
+    }
+    if (src == SRC_SCALED) {
+        return residual_key(mul_bits(row_scale, tgt[tbase + x]), drf[dbase + x]);
     }
     return key(drf[dbase + x]);
 }
@@ -156,18 +163,22 @@ fn sample_row(lid: u32, src: u32, tbase: u32, dbase: u32, v: u32, u: vec2<u32>) 
     return workgroupUniformLoad(&shared_u32);
 }
 
-// The recovery token from the target row at `tbase` (and the draft row at `dbase` when
-// `residual`): argmax (seed mode) or a sample (lossless mode); a zero residual falls back to
-// the target row.
-fn recover(lid: u32, residual: bool, tbase: u32, dbase: u32, v: u32, round: u32, position: u32) -> u32 {
+// The recovery token from the target row at `tbase` (and, unless `res_src` is NONE, the residual
+// source `res_src` of the rows at `tbase` and `dbase`): argmax (seed mode) or a sample (lossless
+// mode); a zero residual falls back to the target row. `top` is the residual's argmax when the
+// caller already has it (NONE in its y otherwise).
+fn recover_from(lid: u32, res_src: u32, tbase: u32, dbase: u32, v: u32, round: u32, position: u32, known: vec2<u32>) -> u32 {
     let sample = params.mode == 1u;
     let gr = params.round_offset + round;
     var chosen = NONE;
-    if (residual) {
+    if (res_src != NONE) {
         if (sample) {
-            chosen = sample_row(lid, SRC_RESIDUAL, tbase, dbase, v, random_u64(seed(), gr, position, STREAM_RECOVERY, 0u));
+            chosen = sample_row(lid, res_src, tbase, dbase, v, random_u64(seed(), gr, position, STREAM_RECOVERY, 0u));
         } else {
-            let top = argmax_row(lid, SRC_RESIDUAL, tbase, dbase, v);
+            var top = known;
+            if (top.y == NONE) {
+                top = argmax_row(lid, res_src, tbase, dbase, v);
+            }
             chosen = select(top.y, NONE, top.x == 0u);
         }
     }
@@ -180,6 +191,11 @@ fn recover(lid: u32, residual: bool, tbase: u32, dbase: u32, v: u32, round: u32,
         }
     }
     return chosen;
+}
+
+// The token rule's recovery: the residual at a rejection, or the bonus row.
+fn recover(lid: u32, residual: bool, tbase: u32, dbase: u32, v: u32, round: u32, position: u32) -> u32 {
+    return recover_from(lid, select(NONE, SRC_RESIDUAL, residual), tbase, dbase, v, round, position, vec2<u32>(0u, NONE));
 }
 
 @compute @workgroup_size(256)

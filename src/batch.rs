@@ -12,6 +12,7 @@ use crate::round::{
     Outcome, RoundOptions, argmax_f64, check_rows, replacement_f64, validate_flat,
     validate_tokens_and_coins,
 };
+use crate::rule::Rule;
 
 /// Little-endian floating-point data of a known type, as raw bytes (any alignment).
 #[derive(Clone, Copy, Debug)]
@@ -198,6 +199,12 @@ impl<'a> BatchView<'a> {
     /// that overflows f32, and no drafted q that becomes 0 when rounded to f32. The first bad
     /// round (lowest index) is named in the error.
     pub fn validate(&self, opts: &RoundOptions, mode: Validation) -> Result<()> {
+        self.validate_rule(opts, mode, Rule::Token)
+    }
+
+    /// [`BatchView::validate`] for a batch run under `rule`: `touched` validation checks the rows
+    /// that rule reads.
+    pub fn validate_rule(&self, opts: &RoundOptions, mode: Validation, rule: Rule) -> Result<()> {
         self.check_shapes()?;
         if self.k == 0 && !opts.allow_empty_draft {
             return Err(Error::EmptyDraft);
@@ -208,7 +215,11 @@ impl<'a> BatchView<'a> {
         };
         let first_bad = (0..self.n)
             .into_par_iter()
-            .filter_map(|r| self.validate_round(r, &opts, mode).err().map(|e| (r, e)))
+            .filter_map(|r| {
+                self.validate_round(r, &opts, mode, rule)
+                    .err()
+                    .map(|e| (r, e))
+            })
             .min_by_key(|(r, _)| *r);
         match first_bad {
             Some((r, e)) => Err(e.in_round(r as u64)),
@@ -216,7 +227,13 @@ impl<'a> BatchView<'a> {
         }
     }
 
-    fn validate_round(&self, r: usize, opts: &RoundOptions, mode: Validation) -> Result<()> {
+    fn validate_round(
+        &self,
+        r: usize,
+        opts: &RoundOptions,
+        mode: Validation,
+        rule: Rule,
+    ) -> Result<()> {
         let (k, v) = (self.k, self.v);
         let draft = self.draft_round(r);
         let target = self.target_round(r);
@@ -290,17 +307,37 @@ impl<'a> BatchView<'a> {
             }
         }
         if mode == Validation::Touched {
-            // The one row the round will read.
+            // The rows the round will read: under the token rule the one row at the first
+            // rejection (or the bonus row); under block the rows of positions tau..K.
             let rec = crate::cpu::Recovery::default();
-            let (n_acc, _) =
-                crate::cpu::verify::verify_round_unchecked(self, r, &rec, &mut Default::default());
-            let i = n_acc as usize;
-            let row = |f: Floats<'a>| f.slice(i * v, v).to_f64_vec();
-            let t = row(target);
-            check_rows("target_probs", &t, v, opts).map_err(|e| shift_dist(e, i))?;
-            if i < k {
-                let d = row(draft);
-                check_rows("draft_probs", &d, v, opts).map_err(|e| shift_dist(e, i))?;
+            let (n_acc, _) = match rule {
+                Rule::Token => crate::cpu::verify::verify_round_unchecked(
+                    self,
+                    r,
+                    &rec,
+                    &mut Default::default(),
+                ),
+                Rule::Block => crate::cpu::block::verify_round_unchecked(
+                    self,
+                    r,
+                    &rec,
+                    &mut Default::default(),
+                ),
+            };
+            let first = n_acc as usize;
+            let last = if rule == Rule::Token || first == k {
+                first
+            } else {
+                k - 1
+            };
+            for i in first..=last {
+                let row = |f: Floats<'a>| f.slice(i * v, v).to_f64_vec();
+                let t = row(target);
+                check_rows("target_probs", &t, v, opts).map_err(|e| shift_dist(e, i))?;
+                if i < k {
+                    let d = row(draft);
+                    check_rows("draft_probs", &d, v, opts).map_err(|e| shift_dist(e, i))?;
+                }
             }
         }
         Ok(())
@@ -427,10 +464,30 @@ impl BatchResult {
 /// Decides every round of a validated batch with the f64 reference of SPEC §1, from the values as
 /// given (f64 input stays f64). In parallel over rounds.
 pub fn reference_outcomes(view: &BatchView) -> Vec<Outcome> {
+    reference_outcomes_rule(view, Rule::Token)
+}
+
+/// [`reference_outcomes`] under any chain rule.
+pub fn reference_outcomes_rule(view: &BatchView, rule: Rule) -> Vec<Outcome> {
     (0..view.n)
         .into_par_iter()
-        .map(|r| reference_outcome(view, r))
+        .map(|r| reference_outcome_rule(view, r, rule))
         .collect()
+}
+
+/// The f64 reference outcome of round `r` of a validated batch under `rule` (the token rule reads
+/// only the rows it needs; the others read the round's rows as f64).
+pub fn reference_outcome_rule(view: &BatchView, r: usize, rule: Rule) -> Outcome {
+    match rule {
+        Rule::Token => reference_outcome(view, r),
+        _ => {
+            let d = view.draft_round(r).to_f64_vec();
+            let t = view.target_round(r).to_f64_vec();
+            let tokens = view.round_tokens(r);
+            let coins = view.coins.slice(r * view.k, view.k).to_f64_vec();
+            crate::round::decide(rule, &d, &t, &tokens, &coins, view.v)
+        }
+    }
 }
 
 /// `beta[round][i] = sum_x min(p_i(x), q_i(x))` in f64 for every round and position (SPEC §5): the

@@ -4,8 +4,9 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::batch::{Batch, BatchResult, BatchView, reference_outcome};
+use crate::batch::{Batch, BatchResult, BatchView, reference_outcome_rule};
 use crate::round::Outcome;
+use crate::rule::Rule;
 
 /// A round where the two batch engines disagree (must never happen).
 #[derive(Clone, Debug, Serialize)]
@@ -26,6 +27,9 @@ pub struct EngineMismatch {
 pub enum DiffClass {
     /// The coin lies within f32 rounding of p/q (f64 inputs rounded to f32 moved the decision).
     CoinWithinRoundingOfRatio,
+    /// Block verification: the coin lies between the engine's f32 threshold h_i and the f64
+    /// reference's (rounding of P_i, of R_i's f32 sum, or of the inputs moved the decision).
+    CoinBetweenThresholds,
     /// The residual's top two entries are within f32 rounding of each other.
     ResidualNearTie,
     /// The bonus row's top two entries are within f32 rounding of each other.
@@ -114,12 +118,26 @@ pub fn compare_reference(
     r0: u64,
     report: &mut VerifyReport,
 ) {
+    compare_reference_rule(view, engine, Rule::Token, r0, report);
+}
+
+/// [`compare_reference`] under any chain rule.
+pub fn compare_reference_rule(
+    view: &BatchView,
+    engine: &BatchResult,
+    rule: Rule,
+    r0: u64,
+    report: &mut VerifyReport,
+) {
     let diffs: Vec<ReferenceDiff> = (0..view.n)
         .into_par_iter()
         .filter_map(|r| {
             let e = engine.outcome(r);
-            let f = reference_outcome(view, r);
-            (e != f).then(|| classify(view, r, e, f, r0))
+            let f = reference_outcome_rule(view, r, rule);
+            (e != f).then(|| match rule {
+                Rule::Token => classify(view, r, e, f, r0),
+                Rule::Block => classify_block(view, r, e, f, r0),
+            })
         })
         .collect();
     report.reference_diffs.extend(diffs);
@@ -135,19 +153,31 @@ pub fn compare_reference_mode(
     r0: u64,
     report: &mut VerifyReport,
 ) {
+    compare_reference_mode_rule(view, engine, Rule::Token, mode, r0, report);
+}
+
+/// [`compare_reference_mode`] under any chain rule.
+pub fn compare_reference_mode_rule(
+    view: &BatchView,
+    engine: &BatchResult,
+    rule: Rule,
+    mode: crate::cpu::RecoveryMode,
+    r0: u64,
+    report: &mut VerifyReport,
+) {
     if mode == crate::cpu::RecoveryMode::Argmax {
-        compare_reference(view, engine, r0, report);
+        compare_reference_rule(view, engine, rule, r0, report);
         return;
     }
     let mut decisions = engine.clone();
     let k1 = engine.k + 1;
-    let refs = crate::batch::reference_outcomes(view);
+    let refs = crate::batch::reference_outcomes_rule(view, rule);
     for (r, o) in refs.iter().enumerate() {
         if o.num_accepted == engine.num_accepted[r] {
             decisions.tokens[r * k1 + o.num_accepted as usize] = o.token as i32;
         }
     }
-    compare_reference(view, &decisions, r0, report);
+    compare_reference_rule(view, &decisions, rule, r0, report);
 }
 
 /// Relative closeness that f32 rounding of the inputs (or of t − d) can explain.
@@ -222,6 +252,84 @@ fn classify(view: &BatchView, r: usize, e: Outcome, f: Outcome, r0: u64) -> Refe
     }
 }
 
+/// Classifies a difference between a block-verification engine and the f64 reference.
+fn classify_block(view: &BatchView, r: usize, e: Outcome, f: Outcome, r0: u64) -> ReferenceDiff {
+    let (k, v) = (view.k, view.v);
+    let d = view.draft_round(r).to_f64_vec();
+    let t = view.target_round(r).to_f64_vec();
+    let tokens = view.round_tokens(r);
+    let (class, detail) = if e.num_accepted != f.num_accepted {
+        // The larger tau is the position whose test the two precisions decide differently.
+        let i = e.num_accepted.max(f.num_accepted) as usize;
+        let h64 = crate::block::thresholds_f64(&d, &t, &tokens, v)[i - 1];
+        let h32 = crate::cpu::block::thresholds(view, r)[i - 1];
+        let coin = view.coins.get_f64(r * k + i - 1);
+        let coin32 = view.coins.get_f32(r * k + i - 1) as f64;
+        let (lo, hi) = (h64.min(h32), h64.max(h32));
+        let slack = F32_SLACK * hi;
+        let between = |c: f64| c >= lo - slack && c <= hi + slack;
+        let class = if between(coin) || between(coin32) {
+            DiffClass::CoinBetweenThresholds
+        } else {
+            DiffClass::Unexplained
+        };
+        (
+            class,
+            format!(
+                "position {i}: coin {coin:e} (f32 {coin32:e}), h (f64) {h64:e}, h (f32 engine) {h32:e}"
+            ),
+        )
+    } else {
+        let tau = e.num_accepted as usize;
+        let (a, b) = (e.token as usize, f.token as usize);
+        if tau == k {
+            let tr = |x: usize| t[k * v + x];
+            let class = if close(tr(a), tr(b)) {
+                DiffClass::BonusNearTie
+            } else {
+                DiffClass::Unexplained
+            };
+            (
+                class,
+                format!(
+                    "bonus: target[{a}] = {:e}, target[{b}] = {:e}",
+                    tr(a),
+                    tr(b)
+                ),
+            )
+        } else {
+            let surv = crate::block::survival_f64(&d, &t, &tokens, v)[tau];
+            let scaled = |x: usize| surv * t[tau * v + x];
+            let res = |x: usize| (scaled(x) - d[tau * v + x]).max(0.0);
+            // P_tau carries up to K roundings; P·t − d loses its relative precision to
+            // cancellation, so the slack is relative to P·t.
+            let slack = F32_SLACK * (k as f64 + 2.0) * scaled(a).max(scaled(b));
+            let class = if (res(a) - res(b)).abs() <= slack {
+                DiffClass::ResidualNearTie
+            } else if res(a) <= slack || res(b) <= slack {
+                DiffClass::ZeroResidualUnderRounding
+            } else {
+                DiffClass::Unexplained
+            };
+            (
+                class,
+                format!(
+                    "position {tau}: P = {surv:e}, residual[{a}] = {:e}, residual[{b}] = {:e} (f64)",
+                    res(a),
+                    res(b)
+                ),
+            )
+        }
+    };
+    ReferenceDiff {
+        round: r0 + r as u64,
+        class,
+        engine: (e.num_accepted, e.token),
+        reference: (f.num_accepted, f.token),
+        detail,
+    }
+}
+
 /// The kinds of round [`adversarial_batch`] makes, in turn.
 pub const SCENARIOS: [&str; 9] = [
     "random",
@@ -240,6 +348,55 @@ pub const SCENARIOS: [&str; 9] = [
 /// one-hot and uniform distributions, subnormal and tiny probabilities. Every round is valid
 /// (normalised within 1e-3, q > 0 at every drafted token).
 pub fn adversarial_batch(r0: u64, n: usize, k: usize, v: usize, seed: u64) -> Batch {
+    adversarial_batch_rule(r0, n, k, v, seed, Rule::Token)
+}
+
+/// [`adversarial_batch`] aimed at a rule: for [`Rule::Block`] the `coin_at_ratio` rounds put every
+/// coin within one ULP of the engine's own threshold h_i (or exactly on it), and the `p_equals_q`
+/// rounds have P_i = 1 with R_i = 0 (a zero denominator, h_i = 1). The rows are the same for
+/// every rule.
+pub fn adversarial_batch_rule(
+    r0: u64,
+    n: usize,
+    k: usize,
+    v: usize,
+    seed: u64,
+    rule: Rule,
+) -> Batch {
+    let mut b = adversarial_rows(r0, n, k, v, seed);
+    if rule == Rule::Block && k > 0 {
+        let coin_rounds: Vec<usize> = (0..n)
+            .filter(|&i| (r0 + i as u64) % SCENARIOS.len() as u64 == 2)
+            .collect();
+        let coins: Vec<(usize, Vec<f32>)> = {
+            let view = b.view();
+            coin_rounds
+                .par_iter()
+                .map(|&i| {
+                    let round = r0 + i as u64;
+                    let mut rng =
+                        StdRng::seed_from_u64(seed ^ round.wrapping_mul(0x2545_F491_4F6C_DD1D));
+                    let hs = crate::cpu::block::thresholds(&view, i);
+                    let coins = hs
+                        .iter()
+                        .map(|&h| {
+                            let h = (h as f32).min(0.999_999_94);
+                            let bits = h.to_bits() as i64 + rng.random_range(-1i64..=1);
+                            f32::from_bits(bits.clamp(0, 0x3f7f_ffff) as u32)
+                        })
+                        .collect();
+                    (i, coins)
+                })
+                .collect()
+        };
+        for (i, c) in coins {
+            b.coins[i * k..(i + 1) * k].copy_from_slice(&c);
+        }
+    }
+    b
+}
+
+fn adversarial_rows(r0: u64, n: usize, k: usize, v: usize, seed: u64) -> Batch {
     let mut b = Batch::zeros(n, k, v);
     b.draft
         .par_chunks_mut((k * v).max(1))

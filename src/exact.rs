@@ -59,13 +59,7 @@ pub fn accepts(coin_bits: u32, q_bits: u32, p_bits: u32) -> bool {
     if s >= 25 {
         return true; // mp · 2^s >= 2^48 > P
     }
-    // 48-bit product in base 2^24 from 12-bit halves.
-    let (ch, cl) = (mc >> 12, mc & 0xfff);
-    let (qh, ql) = (mq >> 12, mq & 0xfff);
-    let mid = ch * ql + cl * qh;
-    let lo_full = cl * ql + ((mid & 0xfff) << 12);
-    let hi = ch * qh + (mid >> 12) + (lo_full >> 24);
-    let lo = lo_full & 0x00ff_ffff;
+    let (hi, lo) = mul48(mc, mq);
     let (rh, rl) = if s == 24 {
         (mp, 0)
     } else {
@@ -127,6 +121,190 @@ pub fn residual_bits(t_bits: u32, d_bits: u32) -> u32 {
 pub fn residual_native(t: f32, d: f32) -> u32 {
     let r = t - d;
     if r > 0.0 { r.to_bits() } else { 0 }
+}
+
+/// The 48-bit product of two 24-bit mantissas as (high 24 bits, low 24 bits), formed from 12-bit
+/// halves so that no intermediate exceeds 32 bits (the shader has no 64-bit integers).
+/// Twin of `mul48` in `shaders/exact.wgsl`.
+#[inline]
+pub fn mul48(a: u32, b: u32) -> (u32, u32) {
+    let (ah, al) = (a >> 12, a & 0xfff);
+    let (bh, bl) = (b >> 12, b & 0xfff);
+    let mid = ah * bl + al * bh;
+    let lo_full = al * bl + ((mid & 0xfff) << 12);
+    let hi = ah * bh + (mid >> 12) + (lo_full >> 24);
+    (hi, lo_full & 0x00ff_ffff)
+}
+
+/// Bits of +infinity.
+pub const INF_BITS: u32 = 0x7f80_0000;
+/// Bits of 1.0.
+pub const ONE_BITS: u32 = 0x3f80_0000;
+
+/// Rounds `m · 2^(e − 150) + rest · 2^(e − 174)` (m in [2^23, 2^24), `rest` the 24 bits below
+/// m's last) to the nearest f32, ties to even, subnormals kept, overflow to +infinity.
+/// Twin of `round_pack` in `shaders/exact.wgsl`.
+fn round_pack(m: u32, rest: u32, e: i32) -> u32 {
+    if e >= 255 {
+        return INF_BITS;
+    }
+    if e >= 1 {
+        let up = rest > 0x0080_0000 || (rest == 0x0080_0000 && (m & 1) == 1);
+        // The implicit bit of m carries into the exponent field; so does a rounding overflow.
+        return (((e - 1) as u32) << 23) + m + u32::from(up);
+    }
+    let sh = 1 - e;
+    if sh > 24 {
+        return 0; // below half the smallest subnormal
+    }
+    let sh = sh as u32;
+    let mant = m >> sh;
+    let rhi = m & ((1u32 << sh) - 1);
+    let half = 1u32 << (sh - 1);
+    let up = rhi > half || (rhi == half && (rest != 0 || (mant & 1) == 1));
+    mant + u32::from(up)
+}
+
+/// Bits of the IEEE-754 binary32 product `a · b` of two non-negative finite floats (round to
+/// nearest even, subnormals kept, overflow to +infinity), entirely in integers: a GPU may flush
+/// subnormals and may fuse a product into a following subtraction. Twin of `mul_bits` in
+/// `shaders/exact.wgsl`; equal to [`mul_native`].
+pub fn mul_bits(a_bits: u32, b_bits: u32) -> u32 {
+    let (a, b) = (key(a_bits), key(b_bits));
+    if a == 0 || b == 0 {
+        return 0;
+    }
+    let (ma, ea) = unpack(a);
+    let (mb, eb) = unpack(b);
+    let (mut hi, mut lo) = mul48(ma, mb);
+    let mut e = ea + eb - 126;
+    if hi < 0x0080_0000 {
+        hi = (hi << 1) | (lo >> 23);
+        lo = (lo << 1) & 0x00ff_ffff;
+        e -= 1;
+    }
+    round_pack(hi, lo, e)
+}
+
+/// [`mul_bits`] with native f32 multiplication (IEEE-754 on the CPU).
+#[inline]
+pub fn mul_native(a: f32, b: f32) -> u32 {
+    (a.abs() * b.abs()).to_bits()
+}
+
+/// Bits of the IEEE-754 binary32 sum `a + b` of two non-negative finite floats (round to
+/// nearest even, subnormals kept, overflow to +infinity), in integers. Twin of `add_slow` in
+/// `shaders/exact.wgsl`; equal to [`add_native`].
+pub fn add_bits(a_bits: u32, b_bits: u32) -> u32 {
+    let (a, b) = (key(a_bits).max(key(b_bits)), key(a_bits).min(key(b_bits)));
+    if b == 0 {
+        return a;
+    }
+    let (fa, fb) = (a >> 23, b >> 23);
+    let (ea, eb) = (fa.max(1), fb.max(1));
+    let ma = (a & 0x007f_ffff) | if fa > 0 { 0x0080_0000 } else { 0 };
+    let mb = (b & 0x007f_ffff) | if fb > 0 { 0x0080_0000 } else { 0 };
+    // Three extra bits: guard, round, sticky.
+    let b3 = mb << 3;
+    let sh = ea - eb;
+    let bs = if sh >= 27 {
+        1
+    } else {
+        (b3 >> sh) | u32::from(b3 & ((1u32 << sh) - 1) != 0)
+    };
+    let mut sum = (ma << 3) + bs;
+    let mut e = ea;
+    if sum >= 1 << 27 {
+        sum = (sum >> 1) | (sum & 1);
+        e += 1;
+    }
+    if e >= 255 {
+        return INF_BITS;
+    }
+    let mant = sum >> 3;
+    let rem = sum & 7;
+    let up = u32::from(rem > 4 || (rem == 4 && (mant & 1) == 1));
+    (((e - 1) << 23) + mant + up).min(INF_BITS)
+}
+
+/// [`add_bits`] with native f32 addition.
+#[inline]
+pub fn add_native(a: f32, b: f32) -> u32 {
+    (a.abs() + b.abs()).to_bits()
+}
+
+/// Block verification's running survival in f32 (SPEC §6): the f32 nearest to the exact real
+/// `min(1, P · p / q)` (one rounding, ties to even, subnormals kept); 0 when P or p is 0, 1 when
+/// q is 0. Integer long division, the same on every device (WGSL's division is not correctly
+/// rounded). Twin of `survival_bits` in `shaders/exact.wgsl`.
+pub fn survival_bits(pr_bits: u32, p_bits: u32, q_bits: u32) -> u32 {
+    let (pr, p, q) = (key(pr_bits), key(p_bits), key(q_bits));
+    if pr == 0 || p == 0 {
+        return 0;
+    }
+    if q == 0 || !accepts(pr, p, q) {
+        return ONE_BITS; // P · p >= q
+    }
+    let (mr, er) = unpack(pr);
+    let (mp, ep) = unpack(p);
+    let (mq, eq) = unpack(q);
+    let (hi, lo) = mul48(mr, mp);
+    let n = ((hi as u64) << 24) | lo as u64;
+    // The quotient with four extra bits, in [2^26, 2^29), and whether it is inexact.
+    let quot = ((n << 4) / mq as u64) as u32;
+    let inexact = (n << 4) % mq as u64 != 0;
+    let lead = 31 - quot.leading_zeros();
+    let s = lead - 26;
+    let x = (quot >> s) | u32::from(inexact || quot & ((1u32 << s) - 1) != 0);
+    round_guarded(x, s as i32 + er + ep - eq - 1)
+}
+
+/// Rounds `x · 2^(e − 153)` (x in [2^26, 2^27): 24 bits, then guard, round and sticky) to the
+/// nearest f32, ties to even, subnormals kept. Twin of `round_guarded` in `shaders/exact.wgsl`.
+fn round_guarded(x: u32, e: i32) -> u32 {
+    let rnd = |x: u32| (x >> 3) + u32::from((x & 7) > 4 || ((x & 7) == 4 && (x >> 3) & 1 == 1));
+    if e >= 255 {
+        return INF_BITS;
+    }
+    if e >= 1 {
+        return ((((e - 1) as u32) << 23) + rnd(x)).min(INF_BITS);
+    }
+    let sh = 1 - e;
+    if sh > 27 {
+        return 0;
+    }
+    let sh = sh as u32;
+    rnd((x >> sh) | u32::from(x & ((1u32 << sh) - 1) != 0))
+}
+
+/// Exact comparison `coin · q < s · p` of products of f32 values (block verification's last
+/// threshold, `coin < h_K = min(1, P_{K−1} · p / q)`, with `s = P_{K−1}`; with `s = 1` it is
+/// [`accepts`], the token rule's test). Twin of `accepts_scaled` in `shaders/exact.wgsl`.
+pub fn accepts_scaled(coin_bits: u32, q_bits: u32, s_bits: u32, p_bits: u32) -> bool {
+    let (c, q, s, p) = (key(coin_bits), key(q_bits), key(s_bits), key(p_bits));
+    if s == 0 || p == 0 {
+        return false;
+    }
+    if c == 0 || q == 0 {
+        return true;
+    }
+    let product = |a: u32, b: u32| {
+        let (ma, ea) = unpack(a);
+        let (mb, eb) = unpack(b);
+        let (hi, lo) = mul48(ma, mb);
+        if hi < 0x0080_0000 {
+            (ea + eb - 1, (hi << 1) | (lo >> 23), (lo << 1) & 0x00ff_ffff)
+        } else {
+            (ea + eb, hi, lo)
+        }
+    };
+    product(c, q) < product(s, p)
+}
+
+/// [`accepts_scaled`] with native arithmetic: products of two f32 values are exact in f64.
+#[inline]
+pub fn accepts_scaled_native(coin: f32, q: f32, s: f32, p: f32) -> bool {
+    (coin.abs() as f64) * (q.abs() as f64) < (s.abs() as f64) * (p.abs() as f64)
 }
 
 /// Weight scale S for a row of `len` entries: every weight is below 2^(24 + S) and their sum
@@ -254,6 +432,107 @@ mod tests {
                 f32::from_bits(p)
             );
         }
+    }
+
+    fn any_finite(rng: &mut StdRng, near: u32) -> u32 {
+        match rng.random_range(0..10) {
+            0 => rng.random_range(0..0x7f80_0000), // anywhere, huge included
+            1 => rng.random_range(0x7e00_0000..0x7f80_0000), // near overflow
+            _ => interesting(rng, near),
+        }
+    }
+
+    #[test]
+    fn integer_product_and_sum_match_native_arithmetic() {
+        let mut rng = StdRng::seed_from_u64(3);
+        for _ in 0..2_000_000 {
+            let near = rng.random_range(0..0x3f80_0001);
+            let a = any_finite(&mut rng, near);
+            let b = any_finite(&mut rng, a);
+            let (fa, fb) = (f32::from_bits(a), f32::from_bits(b));
+            assert_eq!(mul_bits(a, b), mul_native(fa, fb), "{fa:e} * {fb:e}");
+            assert_eq!(add_bits(a, b), add_native(fa, fb), "{fa:e} + {fb:e}");
+            // Products that land in the subnormal range and sums of subnormals.
+            let c = rng.random_range(0x0080_0000..0x1a00_0000);
+            let d = rng.random_range(0x0080_0000..0x2000_0000);
+            assert_eq!(
+                mul_bits(c, d),
+                mul_native(f32::from_bits(c), f32::from_bits(d))
+            );
+        }
+    }
+
+    #[test]
+    fn scaled_acceptance_matches_exact_products() {
+        let mut rng = StdRng::seed_from_u64(4);
+        for _ in 0..1_000_000 {
+            let near = rng.random_range(1..0x3f80_0001);
+            let c = interesting(&mut rng, near).min(0x3f7f_ffff);
+            let q = interesting(&mut rng, near);
+            let s = interesting(&mut rng, ONE_BITS).min(ONE_BITS);
+            // p near c·q/s so that the products are close.
+            let target = f32::from_bits(c) * f32::from_bits(q) / f32::from_bits(s).max(1e-30);
+            let p = interesting(&mut rng, target.to_bits().min(0x7f7f_ffff));
+            let f = f32::from_bits;
+            assert_eq!(
+                accepts_scaled(c, q, s, p),
+                accepts_scaled_native(f(c), f(q), f(s), f(p)),
+                "coin {:e}, q {:e}, s {:e}, p {:e}",
+                f(c),
+                f(q),
+                f(s),
+                f(p)
+            );
+            // s = 1 is the token rule's test.
+            assert_eq!(accepts_scaled(c, q, ONE_BITS, p), accepts(c, q, p));
+        }
+    }
+
+    #[test]
+    fn survival_is_the_correctly_rounded_quotient() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let mut checked = 0;
+        for _ in 0..1_000_000 {
+            let pr = interesting(&mut rng, ONE_BITS).min(ONE_BITS);
+            let near = rng.random_range(1..0x3f80_0001);
+            let q = interesting(&mut rng, near).max(1);
+            let p = interesting(&mut rng, q);
+            let got = survival_bits(pr, p, q);
+            let f = |b: u32| f32::from_bits(b) as f64;
+            let exact = f(pr) * f(p) / f(q); // f64: within 2^-53 relative of the real quotient
+            if pr == 0 || p == 0 {
+                assert_eq!(got, 0);
+                continue;
+            }
+            if f(pr) * f(p) >= f(q) {
+                assert_eq!(got, ONE_BITS, "clamp");
+                continue;
+            }
+            // got is the nearest f32: no neighbour is nearer (ties aside, which the f64
+            // quotient cannot resolve).
+            let r = f(got);
+            for nb in [got.saturating_sub(1), got + 1] {
+                let dn = (f(nb) - exact).abs();
+                let dr = (r - exact).abs();
+                let tol = exact.abs() * 2f64.powi(-50) + 1e-320;
+                assert!(
+                    dr <= dn + tol,
+                    "P {:e}, p {:e}, q {:e}: got {r:e}, neighbour {:e} is nearer to {exact:e}",
+                    f(pr),
+                    f(p),
+                    f(q),
+                    f(nb)
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked > 100_000);
+        assert_eq!(survival_bits(ONE_BITS, 0x3f00_0000, 0x3f00_0000), ONE_BITS);
+        assert_eq!(
+            survival_bits(ONE_BITS, 0x3e80_0000, 0x3f00_0000),
+            0x3f00_0000,
+            "0.25 / 0.5"
+        );
     }
 
     #[test]

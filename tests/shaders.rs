@@ -19,7 +19,13 @@ fn validate(name: &str, src: &str) {
 }
 
 /// The shader files in module order: each is validated with the files before it.
-const MODULE_ORDER: [&str; 4] = ["exact.wgsl", "rng.wgsl", "verify.wgsl", "study.wgsl"];
+const MODULE_ORDER: [&str; 5] = [
+    "exact.wgsl",
+    "rng.wgsl",
+    "verify.wgsl",
+    "block.wgsl",
+    "study.wgsl",
+];
 
 #[test]
 fn shaders_validate_with_naga() {
@@ -224,4 +230,75 @@ fn rust_and_wgsl_generators_give_identical_u32_streams() {
             &input[i * 4..i * 4 + 4]
         );
     }
+}
+
+const BLOCK_PROBE: &str = r#"
+@group(0) @binding(0) var<storage, read> input: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read_write> output: array<vec4<u32>>;
+@compute @workgroup_size(64)
+fn probe(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= arrayLength(&input)) { return; }
+    let x = input[i];
+    output[i] = vec4<u32>(
+        mul_bits(x.x, x.y),
+        add_key(x.x, x.y),
+        survival_bits(x.z, x.x, x.y),
+        select(0u, 1u, accepts_scaled(x.w, x.y, x.z, x.x)),
+    );
+}
+"#;
+
+/// Block verification's integer arithmetic (product, sum, survival quotient, scaled comparison)
+/// gives the same bits on the GPU as in Rust, on inputs biased to subnormals, overflow and ties.
+#[test]
+fn block_arithmetic_on_the_gpu_matches_its_rust_twins() {
+    use specsim::exact::{accepts_scaled, add_bits, mul_bits, survival_bits};
+    let Some(gpu) = common::gpu() else { return };
+    let src = format!("{}\n{BLOCK_PROBE}", include_str!("../shaders/exact.wgsl"));
+    let mut rng = StdRng::seed_from_u64(6);
+    let n = 1 << 18;
+    let pick = |rng: &mut StdRng, near: u32| -> u32 {
+        match rng.random_range(0..9) {
+            0 => rng.random_range(0..0x0080_0000),
+            1 => rng.random_range(0..0x0100_0000),
+            2 => near.saturating_add(rng.random_range(0..3)),
+            3 => (near & 0x7f80_0000) | rng.random_range(0..0x0080_0000),
+            4 => rng.random_range(0x7e00_0000..0x7f80_0000),
+            5 => rng.random_range(0..0x7f80_0000),
+            _ => rng.random_range(0..0x3f80_0001),
+        }
+    };
+    let mut input = Vec::with_capacity(n * 4);
+    for _ in 0..n {
+        let near = rng.random_range(0..0x3f80_0000);
+        let a = pick(&mut rng, near);
+        let b = pick(&mut rng, a).max(1);
+        let s = pick(&mut rng, 0x3f80_0000).min(0x3f80_0000);
+        let c = pick(&mut rng, near).min(0x3f7f_ffff);
+        input.extend_from_slice(&[a, b, s, c]);
+    }
+    let out = run_probe(&gpu, &src, &input, n * 4);
+    let mut bad = 0;
+    for i in 0..n {
+        let [a, b, s, c] = input[i * 4..i * 4 + 4] else {
+            unreachable!()
+        };
+        let want = [
+            mul_bits(a, b),
+            add_bits(a, b),
+            survival_bits(s, a, b),
+            u32::from(accepts_scaled(c, b, s, a)),
+        ];
+        if out[i * 4..i * 4 + 4] != want {
+            bad += 1;
+            if bad < 5 {
+                eprintln!(
+                    "mismatch at ({a:#x}, {b:#x}, {s:#x}, {c:#x}): gpu {:?}, rust {want:?}",
+                    &out[i * 4..i * 4 + 4]
+                );
+            }
+        }
+    }
+    assert_eq!(bad, 0, "{bad} of {n} probes differ");
 }

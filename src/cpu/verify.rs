@@ -117,22 +117,52 @@ pub fn argmax_target(t: &[f32]) -> u32 {
 /// `recover` in the shader: the token chosen from the target row `t` (and the draft row `d` when
 /// `residual`), by argmax or by an exact integer-domain sample; a zero residual falls back to the
 /// target row.
-fn recover(t: &[f32], d: Option<&[f32]>, rec: &Recovery, round: u64, position: u32) -> u32 {
+pub(crate) fn recover(
+    t: &[f32],
+    d: Option<&[f32]>,
+    rec: &Recovery,
+    round: u64,
+    position: u32,
+) -> u32 {
     let sample = rec.mode == RecoveryMode::Sample;
-    let gr = (rec.round_offset + round) as u32;
-    let u = |j| random_u64(rec.seed, gr, position, stream::RECOVERY, j);
     let mut chosen = None;
     if let Some(d) = d {
         let v = t.len().min(d.len());
         chosen = if sample {
-            sample_index(v, |x| residual_native(t[x], d[x]), u(0))
+            sample_index(
+                v,
+                |x| residual_native(t[x], d[x]),
+                recovery_u64(rec, round, position, 0),
+            )
         } else {
             let (top, idx) = argmax_zip(&t[..v], &d[..v], residual_value);
             (top != 0).then_some(idx)
         };
     }
-    if chosen.is_none() && sample {
-        chosen = sample_index(t.len(), |x| key(t[x].to_bits()), u(1));
+    or_target(chosen, t, rec, round, position)
+}
+
+/// The `j`-th 64-bit uniform of the recovery stream of a round and position.
+pub(crate) fn recovery_u64(rec: &Recovery, round: u64, position: u32, j: u32) -> u64 {
+    let gr = (rec.round_offset + round) as u32;
+    random_u64(rec.seed, gr, position, stream::RECOVERY, j)
+}
+
+/// The end of `recover`: `chosen` if a residual gave one, otherwise a sample (sample mode) or the
+/// argmax of the target row `t`.
+pub(crate) fn or_target(
+    mut chosen: Option<usize>,
+    t: &[f32],
+    rec: &Recovery,
+    round: u64,
+    position: u32,
+) -> u32 {
+    if chosen.is_none() && rec.mode == RecoveryMode::Sample {
+        chosen = sample_index(
+            t.len(),
+            |x| key(t[x].to_bits()),
+            recovery_u64(rec, round, position, 1),
+        );
     }
     chosen.map_or_else(|| argmax_target(t), |x| x as u32)
 }
@@ -172,7 +202,13 @@ pub fn verify_round_unchecked(
 }
 
 /// Phase 3 of the shader: the round's outputs, padded with -1.
-fn write_outputs(view: &BatchView, round: usize, n_acc: u32, chosen: u32, out: &mut [i32]) {
+pub(crate) fn write_outputs(
+    view: &BatchView,
+    round: usize,
+    n_acc: u32,
+    chosen: u32,
+    out: &mut [i32],
+) {
     for (j, slot) in out.iter_mut().enumerate() {
         *slot = match (j as u32).cmp(&n_acc) {
             std::cmp::Ordering::Less => view.token(round, j) as i32,

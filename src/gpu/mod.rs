@@ -14,18 +14,21 @@ use wgpu::util::DeviceExt;
 use crate::batch::{Batch, BatchResult, BatchView, Floats};
 use crate::cpu::{Recovery, RecoveryMode};
 use crate::error::{Error, Result};
+use crate::rule::Rule;
 
 /// Invocations per workgroup of `shaders/verify.wgsl` (keep in sync with `WG` there).
 pub const WORKGROUP_SIZE: u32 = 256;
 
-/// WGSL source of the GPU engine: `shaders/exact.wgsl`, `shaders/rng.wgsl`, `shaders/verify.wgsl`
-/// and `shaders/study.wgsl`, in that order (one module, one set of bindings).
+/// WGSL source of the GPU engine: `shaders/exact.wgsl`, `shaders/rng.wgsl`, `shaders/verify.wgsl`,
+/// `shaders/block.wgsl` and `shaders/study.wgsl`, in that order (one module, one set of bindings).
 pub const VERIFY_WGSL: &str = concat!(
     include_str!("../../shaders/exact.wgsl"),
     "\n",
     include_str!("../../shaders/rng.wgsl"),
     "\n",
     include_str!("../../shaders/verify.wgsl"),
+    "\n",
+    include_str!("../../shaders/block.wgsl"),
     "\n",
     include_str!("../../shaders/study.wgsl")
 );
@@ -165,6 +168,7 @@ pub struct GpuContext {
     pub(crate) queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
     pub(crate) pipeline: wgpu::ComputePipeline,
+    pub(crate) block: wgpu::ComputePipeline,
     pub(crate) generate: wgpu::ComputePipeline,
     pub(crate) rates_round: wgpu::ComputePipeline,
     layout: wgpu::BindGroupLayout,
@@ -268,6 +272,7 @@ impl GpuContext {
             })
         };
         let pipeline = make("verify");
+        let block = make("verify_block");
         let generate = make("generate");
         let rates_round = make("rates_round");
         if let Some(e) = pollster::block_on(scope.pop()) {
@@ -283,6 +288,7 @@ impl GpuContext {
             queue,
             info,
             pipeline,
+            block,
             generate,
             rates_round,
             layout,
@@ -537,14 +543,27 @@ impl GpuContext {
 
     /// Dispatches the verify kernel over the `n` uploaded rounds (global index `r0` onwards) and,
     /// if `readback`, copies the results into the mappable buffer. Waits for the GPU.
-    fn dispatch(&self, n: usize, k: usize, v: usize, r0: u64, readback: bool) -> Result<()> {
+    fn dispatch(
+        &self,
+        rule: Rule,
+        n: usize,
+        k: usize,
+        v: usize,
+        r0: u64,
+        readback: bool,
+    ) -> Result<()> {
         let b = self.bufs.as_ref().expect("upload made the buffers");
         let mut enc = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("verify"),
             });
-        self.record(&mut enc, &self.pipeline, self.params_for(n, k, v, r0), n);
+        self.record(
+            &mut enc,
+            self.pipeline_for(rule),
+            self.params_for(n, k, v, r0),
+            n,
+        );
         if readback {
             let tok_bytes = (n * (k + 1) * 4) as u64;
             enc.copy_buffer_to_buffer(&b.out_tokens, 0, &b.readback, 0, tok_bytes);
@@ -663,8 +682,21 @@ impl GpuContext {
         ))
     }
 
-    /// Verifies every round of a validated batch, chunk by chunk.
+    /// The verification kernel of a rule.
+    pub(crate) fn pipeline_for(&self, rule: Rule) -> &wgpu::ComputePipeline {
+        match rule {
+            Rule::Token => &self.pipeline,
+            Rule::Block => &self.block,
+        }
+    }
+
+    /// Verifies every round of a validated batch with the token rule, chunk by chunk.
     pub fn run(&mut self, view: &BatchView) -> Result<BatchResult> {
+        self.run_rule(view, Rule::Token)
+    }
+
+    /// Verifies every round of a validated batch under `rule`, chunk by chunk.
+    pub fn run_rule(&mut self, view: &BatchView, rule: Rule) -> Result<BatchResult> {
         let (k, v) = (view.k, view.v);
         let mut out = BatchResult::new(view.n, k);
         if view.n == 0 {
@@ -675,7 +707,7 @@ impl GpuContext {
         while r0 < view.n {
             let n = cap.min(view.n - r0);
             self.upload(view, r0, n)?;
-            self.dispatch(n, k, v, r0 as u64, true)?;
+            self.dispatch(rule, n, k, v, r0 as u64, true)?;
             self.read_results(n, k, &mut out, r0)?;
             r0 += n;
         }
@@ -692,7 +724,12 @@ impl GpuContext {
 
     /// Runs the kernel on the `n` rounds uploaded by [`GpuContext::upload_for_bench`] and waits.
     pub fn run_uploaded(&self, n: usize, k: usize, v: usize) -> Result<()> {
-        self.dispatch(n, k, v, 0, false)
+        self.run_uploaded_rule(Rule::Token, n, k, v)
+    }
+
+    /// [`GpuContext::run_uploaded`] under `rule`.
+    pub fn run_uploaded_rule(&self, rule: Rule, n: usize, k: usize, v: usize) -> Result<()> {
+        self.dispatch(rule, n, k, v, 0, false)
     }
 
     /// Measures device-to-device copy bandwidth (bytes read per second) with a buffer of `bytes`,
