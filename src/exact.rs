@@ -252,7 +252,7 @@ pub fn survival_bits(pr_bits: u32, p_bits: u32, q_bits: u32) -> u32 {
     let n = ((hi as u64) << 24) | lo as u64;
     // The quotient with four extra bits, in [2^26, 2^29), and whether it is inexact.
     let quot = ((n << 4) / mq as u64) as u32;
-    let inexact = (n << 4) % mq as u64 != 0;
+    let inexact = !(n << 4).is_multiple_of(mq as u64);
     let lead = 31 - quot.leading_zeros();
     let s = lead - 26;
     let x = (quot >> s) | u32::from(inexact || quot & ((1u32 << s) - 1) != 0);
