@@ -58,6 +58,8 @@ pub struct ReferenceDiff {
 /// The result of `specsim verify`.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct VerifyReport {
+    /// The verification rule checked.
+    pub rule: Rule,
     /// Rounds compared.
     pub rounds: u64,
     /// Engines run (e.g. `["cpu", "gpu"]`).

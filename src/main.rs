@@ -11,7 +11,9 @@ use serde_json::json;
 
 use specsim::Rule;
 use specsim::batch::{BatchResult, BatchView, Validation};
-use specsim::compare::{VerifyReport, adversarial_batch, compare_engines, compare_reference_mode};
+use specsim::compare::{
+    VerifyReport, adversarial_batch_rule, compare_engines, compare_reference_mode_rule,
+};
 use specsim::cpu::CpuEngine;
 use specsim::cpu::{Recovery, RecoveryMode};
 use specsim::gpu::{GpuContext, describe};
@@ -115,6 +117,9 @@ enum Command {
         /// `full` checks every value (SPEC §2); `touched` only what the algorithm reads.
         #[arg(long, value_enum, default_value_t = Validation::Full)]
         validate: Validation,
+        /// Verification rule: `token` (SPEC §1) or `block` (block verification, SPEC §6).
+        #[arg(long, default_value = "token", value_parser = parse_rule)]
+        rule: Rule,
         /// Recovery at the first rejection and for the bonus: argmax (the seed's) or sample.
         #[arg(long, value_enum, default_value_t = RecoveryMode::Argmax)]
         recovery: RecoveryMode,
@@ -234,6 +239,10 @@ struct WorkloadArgs {
     /// Recovery at the first rejection and for the bonus: argmax (the seed's) or sample (lossless).
     #[arg(long, value_enum, default_value_t = RecoveryMode::Argmax)]
     recovery: RecoveryMode,
+    /// Verification rules: `token` (SPEC §1) and/or `block` (SPEC §6), e.g. `token,block`
+    /// (a study runs every rule on the same rounds; verify takes one).
+    #[arg(long, default_value = "token", value_name = "LIST")]
+    rule: String,
 }
 
 #[derive(clap::Args)]
@@ -324,6 +333,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out,
             format,
             validate,
+            rule,
             recovery,
             seed,
             input,
@@ -333,7 +343,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 seed,
                 round_offset: 0,
             };
-            cmd_run(&batch, engine, out, format, validate, rec, input)
+            cmd_run(&batch, engine, out, format, validate, rule, rec, input)
         }
         Command::Bench {
             quick,
@@ -427,19 +437,21 @@ fn summary_json(view: &BatchView, res: &BatchResult, engine: &str, secs: f64) ->
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn cmd_run(
     batch: &Path,
     engine: EngineChoice,
     out: Option<PathBuf>,
     format: Format,
     validate: Validation,
+    rule: Rule,
     rec: Recovery,
     input: InputOpts,
 ) -> Result<ExitCode> {
     let file = BatchFile::open(batch)?;
     let view = file.view()?;
     let t0 = Instant::now();
-    view.validate(&input.round_options(), validate)?;
+    view.validate_rule(&input.round_options(), validate, rule)?;
     let t_valid = t0.elapsed().as_secs_f64();
     let gpu = open_gpu(engine, false)?;
     let t1 = Instant::now();
@@ -447,14 +459,14 @@ fn cmd_run(
         Some(mut g) => {
             let name = format!("gpu: {}", describe(g.adapter_info()));
             g.recovery = rec;
-            (g.run(&view)?, name)
+            (g.run_rule(&view, rule)?, name)
         }
         None => (
             CpuEngine {
                 recovery: rec,
                 ..Default::default()
             }
-            .run(&view)?,
+            .run_rule(&view, rule)?,
             "cpu".to_string(),
         ),
     };
@@ -479,6 +491,7 @@ fn cmd_run(
         }
         Format::Json => {
             let mut j = summary_json(&view, &res, &name, secs);
+            j["rule"] = json!(rule);
             j["validation_seconds"] = json!(t_valid);
             emit(&format!("{}\n", serde_json::to_string_pretty(&j)?));
         }
@@ -493,6 +506,7 @@ fn cmd_run(
                 view.v
             );
             s += &format!("engine                {name}\n");
+            s += &format!("rule                  {rule}\n");
             s += &format!(
                 "mean acceptance rate  {:.4}\n",
                 j["mean_acceptance_rate"].as_f64().unwrap_or(0.0)
@@ -527,6 +541,7 @@ fn cmd_run(
 fn verify_chunk(
     view: &BatchView,
     gpu: Option<&mut GpuContext>,
+    rule: Rule,
     rec: Recovery,
     report: &mut VerifyReport,
 ) -> Result<()> {
@@ -535,13 +550,13 @@ fn verify_chunk(
         recovery: rec,
         ..Default::default()
     }
-    .run(view)?;
+    .run_rule(view, rule)?;
     if let Some(g) = gpu {
         g.recovery = rec;
-        let gres = g.run(view)?;
+        let gres = g.run_rule(view, rule)?;
         compare_engines(&cpu, &gres, r0, report);
     }
-    compare_reference_mode(view, &cpu, rec.mode, r0, report);
+    compare_reference_mode_rule(view, &cpu, rule, rec.mode, r0, report);
     report.rounds += view.n as u64;
     Ok(())
 }
@@ -549,7 +564,12 @@ fn verify_chunk(
 fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
     let opts = a.input.round_options();
     let seed = a.w.seed.unwrap_or(1);
+    let rules = Rule::parse_list(&a.w.rule)?;
+    let [rule] = rules[..] else {
+        bail!("verify checks one rule at a time: give --rule token or --rule block");
+    };
     let mut report = VerifyReport {
+        rule,
         engines: vec!["cpu".into()],
         ..Default::default()
     };
@@ -589,8 +609,8 @@ fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
             (Some(path), None) => {
                 let file = BatchFile::open(path)?;
                 let view = file.view()?;
-                view.validate(&opts, Validation::Full)?;
-                verify_chunk(&view, gpu.as_mut(), rec(0), &mut report)?;
+                view.validate_rule(&opts, Validation::Full, rule)?;
+                verify_chunk(&view, gpu.as_mut(), rule, rec(0), &mut report)?;
             }
             (None, Some(n)) => {
                 let ks = parse_k_list(a.w.k.as_deref().unwrap_or("8"))?;
@@ -613,14 +633,14 @@ fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                 let mut r0 = 0;
                 while r0 < n {
                     let m = chunk.min(n - r0);
-                    let b = adversarial_batch(r0, m as usize, k, vocab, seed);
+                    let b = adversarial_batch_rule(r0, m as usize, k, vocab, seed, rule);
                     if let Some(dir) = &a.save {
                         write_batch_dir(dir, &b)?;
                     }
                     let view = b.view();
                     view.validate(&opts, Validation::Full)
                         .context("the generator made an invalid round (a bug)")?;
-                    verify_chunk(&view, gpu.as_mut(), rec(r0), &mut report)?;
+                    verify_chunk(&view, gpu.as_mut(), rule, rec(r0), &mut report)?;
                     r0 += m;
                 }
             }
@@ -631,6 +651,7 @@ fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
         emit(&format!("{}\n", serde_json::to_string_pretty(&report)?));
     } else {
         let mut s = String::new();
+        s += &format!("rule                      {}\n", report.rule);
         s += &format!("rounds compared           {}\n", report.rounds);
         s += &format!("engines                   {}\n", report.engines.join(", "));
         if let Some(ad) = &report.adapter {
