@@ -406,6 +406,28 @@ impl Batch {
         }
     }
 
+    /// Rounds `r0..r0 + m` of `view` with their first `k` positions (k ≤ the view's K), in f32:
+    /// the same rounds seen at a smaller K (the bonus row at k is target row k). For running one
+    /// batch at several K on common random numbers.
+    pub fn from_view(view: &BatchView, r0: usize, m: usize, k: usize) -> Batch {
+        assert!(k <= view.k && r0 + m <= view.n, "prefix out of range");
+        let (vk, v) = (view.k, view.v);
+        let mut b = Batch::zeros(m, k, v);
+        let mut buf = Vec::new();
+        for r in 0..m {
+            let g = r0 + r;
+            let d = view.draft.slice(g * vk * v, k * v);
+            b.draft[r * k * v..(r + 1) * k * v].copy_from_slice(d.as_f32(&mut buf));
+            let t = view.target.slice(g * (vk + 1) * v, (k + 1) * v);
+            b.target[r * (k + 1) * v..(r + 1) * (k + 1) * v].copy_from_slice(t.as_f32(&mut buf));
+            for i in 0..k {
+                b.tokens[r * k + i] = view.token(g, i) as u32;
+                b.coins[r * k + i] = view.coins.get_f32(g * vk + i);
+            }
+        }
+        b
+    }
+
     /// A view of this batch.
     pub fn view(&self) -> BatchView<'_> {
         BatchView {

@@ -119,11 +119,29 @@ pub fn expected_accepted_block<P: Real>(
     v: usize,
     max_sequences: u64,
 ) -> Option<f64> {
+    Some(
+        expected_survivals(draft, target, k, v, max_sequences)?
+            .iter()
+            .sum(),
+    )
+}
+
+/// `E[P_1], …, E[P_K]` over the drafted sequences (token `i` drawn from draft row `i`), by
+/// enumeration; `E[tau]` at any K' ≤ K is the sum of the first K' (P_i does not depend on K).
+/// `None` when V^K exceeds `max_sequences`.
+pub fn expected_survivals<P: Real>(
+    draft: &[P],
+    target: &[P],
+    k: usize,
+    v: usize,
+    max_sequences: u64,
+) -> Option<Vec<f64>> {
     let count = (v as u64).checked_pow(k as u32)?;
     if count > max_sequences {
         return None;
     }
     // Depth-first over prefixes: (probability of the prefix, P after it).
+    #[allow(clippy::too_many_arguments)]
     fn walk<P: Real>(
         draft: &[P],
         target: &[P],
@@ -132,11 +150,11 @@ pub fn expected_accepted_block<P: Real>(
         k: usize,
         prob: f64,
         p_run: f64,
-    ) -> f64 {
+        out: &mut [f64],
+    ) {
         if i == k || prob == 0.0 {
-            return 0.0;
+            return;
         }
-        let mut e = 0.0;
         for x in 0..v {
             let q = draft[i * v + x].to_f64();
             if q == 0.0 {
@@ -144,11 +162,13 @@ pub fn expected_accepted_block<P: Real>(
             }
             let p = target[i * v + x].to_f64();
             let next = next_survival(p_run, p, q);
-            e += prob * q * next + walk(draft, target, v, i + 1, k, prob * q, next);
+            out[i] += prob * q * next;
+            walk(draft, target, v, i + 1, k, prob * q, next, out);
         }
-        e
     }
-    Some(walk(draft, target, v, 0, k, 1.0, 1.0))
+    let mut out = vec![0.0; k];
+    walk(draft, target, v, 0, k, 1.0, 1.0, &mut out);
+    Some(out)
 }
 
 #[cfg(test)]

@@ -1008,6 +1008,13 @@ fn study_configs(
     if let Some(z) = w.zipf.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
         bail!("--zipf: {z} is not a non-negative number");
     }
+    let rules = Rule::parse_list(&w.rule)?;
+    if w.family == FamilyArg::Rates && rules.iter().any(|&r| r != Rule::Token) {
+        bail!(
+            "--rule {}: the rates family has no distributions, so only the token rule applies (use logit-noise, mixture, quantized or file)",
+            w.rule
+        );
+    }
     let mut out = Vec::new();
     for family in &families {
         for &t_target in &w.t_target {
@@ -1025,6 +1032,7 @@ fn study_configs(
                         rounds,
                         seed,
                         recovery: w.recovery,
+                        rules: rules.clone(),
                     });
                 }
             }
@@ -1035,7 +1043,7 @@ fn study_configs(
 
 fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
     use specsim::study::report;
-    use specsim::study::{StudyEngine, run_study};
+    use specsim::study::{StudyEngine, run_study_rules};
     let seed = a.w.seed.unwrap_or(7);
     let cfgs = study_configs(&a.w, "1..8", 2048, 10_000, seed)?;
     if let Some(c) = a.cost_ratio.iter().find(|c| !(c.is_finite() && **c >= 0.0)) {
@@ -1069,18 +1077,30 @@ fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
         let mut r = report::ConfigResult {
             config: cfg,
             engine: engine_name.clone(),
+            rule: Rule::Token,
             tally: Default::default(),
+            block: None,
             seconds: 0.0,
         };
         bar.set_message(r.label());
-        r.tally = run_study(&r.config, &mut engine, |n| bar.inc(n))?;
+        let tallies = run_study_rules(&r.config, &mut engine, |n| bar.inc(n))?;
+        r.tally = tallies.token;
         r.seconds = t.elapsed().as_secs_f64();
         if let Family::File { path } = &r.config.workload.family {
             let file = BatchFile::open(Path::new(path))?;
             r.config.workload.vocab = file.view()?.v;
             r.config.rounds = r.tally.rounds;
         }
-        results.push(r);
+        // One result per rule, in the order asked for, all on the same rounds.
+        for &rule in &r.config.rules {
+            results.push(report::ConfigResult {
+                rule,
+                block: (rule == Rule::Block)
+                    .then(|| tallies.block.clone())
+                    .flatten(),
+                ..r.clone()
+            });
+        }
     }
     bar.finish_and_clear();
     std::fs::create_dir_all(&a.out)

@@ -59,6 +59,7 @@ fn config(family: Family, zipf: f32, rounds: u64, recovery: RecoveryMode) -> Stu
         rounds,
         seed: 11,
         recovery,
+        rules: vec![specsim::Rule::Token],
     }
 }
 

@@ -6,17 +6,19 @@
 //! round at K is the target row at position K), so a sweep over K shares its rounds (common random
 //! numbers). Rounds are streamed in chunks; memory does not grow with the number of rounds.
 
+pub mod block;
 pub mod report;
 pub mod workload;
 
 use serde::Serialize;
 
 use crate::batch::{Batch, BatchResult};
-use crate::compare::{VerifyReport, compare_engines, compare_reference_mode};
+use crate::compare::{VerifyReport, compare_engines, compare_reference_mode_rule};
 use crate::cpu::{CpuEngine, Recovery, RecoveryMode};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuParams};
 use crate::npyio::BatchFile;
+use crate::rule::Rule;
 pub use workload::{Family, Workload};
 
 /// Everything one study configuration needs.
@@ -32,6 +34,9 @@ pub struct StudyConfig {
     pub seed: u64,
     /// Recovery mode.
     pub recovery: RecoveryMode,
+    /// The verification rules run on the same rounds (the token rule always runs: its tally
+    /// carries the workload's betas and block's gain is measured against it).
+    pub rules: Vec<Rule>,
 }
 
 impl StudyConfig {
@@ -39,6 +44,23 @@ impl StudyConfig {
     pub fn k_max(&self) -> usize {
         self.k_values.iter().copied().max().unwrap_or(1)
     }
+
+    /// The K values, increasing, without repeats.
+    pub fn sorted_ks(&self) -> Vec<usize> {
+        let mut ks = self.k_values.clone();
+        ks.sort_unstable();
+        ks.dedup();
+        ks
+    }
+}
+
+/// What one study configuration measured: the token rule's tally, and block's when asked for.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StudyTallies {
+    /// The token rule at K_max (every smaller K follows).
+    pub token: Tally,
+    /// Block verification at every K.
+    pub block: Option<block::BlockTally>,
 }
 
 /// Sufficient statistics of a run at K_max, from which every metric at every K ≤ K_max follows.
@@ -123,6 +145,45 @@ pub struct Metrics {
     pub exact_beta: Vec<f64>,
     /// Rounds by number accepted (length K + 1).
     pub histogram: Vec<u64>,
+    /// The verification rule.
+    pub rule: Rule,
+    /// What `exact_mean_generated` is conditioned on: [`EXACT_GIVEN_ROWS`] (the rounds' rows;
+    /// drafted tokens and coins integrated out) or [`EXACT_GIVEN_ROWS_AND_DRAFTS`] (coins only).
+    pub exact_given: &'static str,
+    /// Block verification: the mean gain over the token rule on the same rounds, in tokens
+    /// generated per round, with its 99% interval (paired differences).
+    pub gain_over_token: Option<Gain>,
+}
+
+/// `exact_mean_generated` given the rows: drafted tokens and coins integrated out.
+pub const EXACT_GIVEN_ROWS: &str = "rows";
+/// `exact_mean_generated` given the rows and the drafted tokens: coins integrated out.
+pub const EXACT_GIVEN_ROWS_AND_DRAFTS: &str = "rows+drafts";
+
+/// A paired difference between two rules on the same rounds.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Gain {
+    /// Mean difference (tokens per round).
+    pub mean: f64,
+    /// 99% interval, low end.
+    pub ci99_low: f64,
+    /// High end.
+    pub ci99_high: f64,
+}
+
+impl Gain {
+    /// From the sum and the sum of squares of `n` paired differences.
+    pub fn from_sums(sum: f64, sum_sq: f64, n: u64) -> Gain {
+        let nf = n.max(1) as f64;
+        let mean = sum / nf;
+        let var = ((sum_sq - nf * mean * mean) / (nf - 1.0).max(1.0)).max(0.0);
+        let half = Z99 * var.sqrt() / nf.sqrt();
+        Gain {
+            mean,
+            ci99_low: mean - half,
+            ci99_high: mean + half,
+        }
+    }
 }
 
 /// z for a two-sided 99% interval.
@@ -143,13 +204,20 @@ pub fn walltime_improvement(generated: f64, k: usize, c: f64) -> f64 {
 }
 
 impl Tally {
-    /// The metrics at K (≤ K_max).
+    /// The token rule's metrics at K (≤ K_max).
     pub fn metrics(&self, k: usize) -> Metrics {
-        let n = self.rounds.max(1) as f64;
         let mut hist = vec![0u64; k + 1];
         for (a, &c) in self.hist.iter().enumerate() {
             hist[a.min(k)] += c;
         }
+        self.metrics_with(k, hist, self.exact_accepted_sum[k])
+    }
+
+    /// Metrics at K from a histogram of the number accepted at K (any rule, on this tally's
+    /// rounds) and the sum over rounds of that rule's exact expected number accepted; alpha, the
+    /// exact betas and Leviathan's curve come from this tally (properties of the workload).
+    pub fn metrics_with(&self, k: usize, hist: Vec<u64>, exact_accepted_sum: f64) -> Metrics {
+        let n = self.rounds.max(1) as f64;
         let mean_acc = hist
             .iter()
             .enumerate()
@@ -165,7 +233,7 @@ impl Tally {
         let sd = var.sqrt();
         let half = Z99 * sd / n.sqrt();
         let mean_gen = mean_acc + 1.0;
-        let exact = 1.0 + self.exact_accepted_sum[k] / n;
+        let exact = 1.0 + exact_accepted_sum / n;
         let reached = |i: usize| hist[i..].iter().sum::<u64>() as f64;
         let passed = |i: usize| hist[i + 1..].iter().sum::<u64>() as f64;
         let exact_beta: Vec<f64> = self.beta_sum[..k].iter().map(|b| b / n).collect();
@@ -196,6 +264,9 @@ impl Tally {
             per_position_unconditional: (0..k).map(|i| passed(i) / n).collect(),
             exact_beta,
             histogram: hist,
+            rule: Rule::Token,
+            exact_given: EXACT_GIVEN_ROWS,
+            gain_over_token: None,
         }
     }
 }
@@ -213,15 +284,39 @@ pub fn chunk_rounds(k: usize, v: usize) -> usize {
     ((128usize << 20) / ((2 * k + 1) * v * 4).max(1)).clamp(1, 65536)
 }
 
-/// Runs one configuration and returns its tally; `progress(rounds_done)` is called per chunk.
+/// Runs one configuration with the token rule and returns its tally; `progress(rounds_done)` is
+/// called per chunk.
 pub fn run_study(
     cfg: &StudyConfig,
     engine: &mut StudyEngine,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<Tally> {
+    let token_only = StudyConfig {
+        rules: vec![Rule::Token],
+        ..cfg.clone()
+    };
+    Ok(run_study_rules(&token_only, engine, progress)?.token)
+}
+
+/// Runs one configuration under every rule of `cfg.rules` on the same rounds.
+pub fn run_study_rules(
+    cfg: &StudyConfig,
+    engine: &mut StudyEngine,
+    mut progress: impl FnMut(u64),
+) -> Result<StudyTallies> {
     let k = cfg.k_max();
     let w = &cfg.workload;
     let mut tally = Tally::new(k);
+    let mut btally = if cfg.rules.contains(&Rule::Block) {
+        if matches!(w.family, Family::Rates { .. }) {
+            return Err(Error::Config(
+                "--rule block needs distributions: the rates family has none (use logit-noise, mixture, quantized or file)".into(),
+            ));
+        }
+        Some(block::BlockTally::new(&cfg.sorted_ks(), w.vocab))
+    } else {
+        None
+    };
     if let Family::File { path } = &w.family {
         let file = BatchFile::open(std::path::Path::new(path))?;
         let view = file.view()?;
@@ -232,6 +327,10 @@ pub fn run_study(
             )));
         }
         view.validate(&Default::default(), crate::batch::Validation::Full)?;
+        if let Some(bt) = &mut btally {
+            // The file's vocabulary decides whether its rounds can be enumerated.
+            *bt = block::BlockTally::new(&cfg.sorted_ks(), view.v);
+        }
         let rec = Recovery {
             mode: cfg.recovery,
             seed: cfg.seed,
@@ -256,8 +355,27 @@ pub fn run_study(
             .flat_map(|row| row[..k].iter().map(|&x| x as f32))
             .collect();
         tally.add(&acc, &b);
+        if let Some(bt) = &mut btally {
+            // In chunks, so that memory stays bounded by the chunk, not the file.
+            let chunk = chunk_rounds(k, view.v);
+            let mut r0 = 0;
+            while r0 < view.n {
+                let m = chunk.min(view.n - r0);
+                let part = Batch::from_view(&view, r0, m, k);
+                let gpu = match engine {
+                    StudyEngine::Gpu(g) => Some(&mut **g),
+                    StudyEngine::Cpu => None,
+                };
+                block::add_view(bt, cfg, gpu, &part.view(), r0 as u64, &acc[r0..r0 + m])?;
+                bt.rounds += m as u64;
+                r0 += m;
+            }
+        }
         progress(view.n as u64);
-        return Ok(tally);
+        return Ok(StudyTallies {
+            token: tally,
+            block: btally,
+        });
     }
     let rates_family = matches!(w.family, Family::Rates { .. });
     let mut chunk = if rates_family {
@@ -272,21 +390,29 @@ pub fn run_study(
     let mut r0 = 0u64;
     while r0 < cfg.rounds {
         let m = chunk.min(cfg.rounds - r0) as usize;
-        let (acc, betas) = run_chunk(cfg, engine, r0, m)?;
+        let (acc, betas, batch) = run_chunk(cfg, engine, r0, m, btally.is_some())?;
         tally.add(&acc, &betas);
+        if let Some(bt) = &mut btally {
+            block::add_chunk(bt, cfg, engine, r0, m, batch.as_ref(), &acc)?;
+        }
         r0 += m as u64;
         progress(m as u64);
     }
-    Ok(tally)
+    Ok(StudyTallies {
+        token: tally,
+        block: btally,
+    })
 }
 
-/// Runs rounds `r0..r0 + m` of a generated configuration: (accepted per round, betas).
+/// Runs rounds `r0..r0 + m` of a generated configuration with the token rule: (accepted per
+/// round, betas, and the CPU-generated batch when `keep`).
 fn run_chunk(
     cfg: &StudyConfig,
     engine: &mut StudyEngine,
     r0: u64,
     m: usize,
-) -> Result<(Vec<u32>, Vec<f32>)> {
+    keep: bool,
+) -> Result<(Vec<u32>, Vec<f32>, Option<Batch>)> {
     let k = cfg.k_max();
     let w = &cfg.workload;
     if matches!(w.family, Family::Rates { .. }) {
@@ -295,17 +421,17 @@ fn run_chunk(
             StudyEngine::Gpu(g) => gpu_rates_chunk(g, cfg, r0, m)?,
         };
         let betas: Vec<f32> = (0..m).flat_map(|_| (0..k).map(|i| w.rate(i))).collect();
-        return Ok((acc, betas));
+        return Ok((acc, betas, None));
     }
     match engine {
         StudyEngine::Cpu => {
             let (batch, betas) = workload::generate_chunk(w, cfg.seed, r0, m, k);
             let res = cpu_engine(cfg, r0).run(&batch.view())?;
-            Ok((res.num_accepted, betas))
+            Ok((res.num_accepted, betas, keep.then_some(batch)))
         }
         StudyEngine::Gpu(g) => {
-            let (acc, betas, _) = gpu_generated_chunk(g, cfg, r0, m, false)?;
-            Ok((acc, betas))
+            let (acc, betas, _) = gpu_generated_chunk(g, cfg, Rule::Token, r0, m, false)?;
+            Ok((acc, betas, None))
         }
     }
 }
@@ -321,10 +447,16 @@ fn cpu_engine(cfg: &StudyConfig, r0: u64) -> CpuEngine {
     }
 }
 
-/// The study parameters of the shader for rounds from `r0`.
-fn study_params(g: &GpuContext, cfg: &StudyConfig, r0: u64, m: usize) -> GpuParams {
+/// The study parameters of the shader for `m` rounds of K positions from `r0`.
+pub(crate) fn study_params(
+    g: &GpuContext,
+    cfg: &StudyConfig,
+    r0: u64,
+    m: usize,
+    k: usize,
+) -> GpuParams {
     let w = &cfg.workload;
-    let mut p = g.params_for(m, cfg.k_max(), w.vocab, r0);
+    let mut p = g.params_for(m, k, w.vocab, r0);
     p.family = w.family.code();
     p.t_target = w.t_target;
     p.t_draft = w.t_draft;
@@ -339,12 +471,14 @@ fn study_params(g: &GpuContext, cfg: &StudyConfig, r0: u64, m: usize) -> GpuPara
     p
 }
 
-/// Generates and verifies rounds `r0..r0 + m` on the GPU. Returns (accepted, betas, and, when
-/// `keep`, the generated batch and the GPU's results read back for replay).
+/// Generates and verifies rounds `r0..r0 + m` on the GPU under `rule`. Returns (accepted, betas
+/// (block's survivals under block), and, when `keep`, the generated batch and the GPU's results
+/// read back for replay).
 #[allow(clippy::type_complexity)]
 fn gpu_generated_chunk(
     g: &mut GpuContext,
     cfg: &StudyConfig,
+    rule: Rule,
     r0: u64,
     m: usize,
     keep: bool,
@@ -363,12 +497,12 @@ fn gpu_generated_chunk(
             "{m} rounds of K = {k}, V = {v} do not fit this adapter's bindings ({cap} do)"
         )));
     }
-    let params = study_params(g, cfg, r0, m);
+    let params = study_params(g, cfg, r0, m, k);
     let mut enc = g.device.create_command_encoder(&Default::default());
     g.record(&mut enc, &g.generate, params, m * (k + 1));
     g.submit_and_wait(enc)?;
     let mut enc = g.device.create_command_encoder(&Default::default());
-    g.record(&mut enc, &g.pipeline, params, m);
+    g.record(&mut enc, g.pipeline_for(rule), params, m);
     let b = g.bufs.as_ref().expect("ensure_buffers made them");
     let acc_bytes = (m * 4) as u64;
     let beta_bytes = (m * k * 4) as u64;
@@ -405,7 +539,7 @@ fn gpu_rates_chunk(g: &mut GpuContext, cfg: &StudyConfig, r0: u64, m: usize) -> 
         seed: cfg.seed,
         round_offset: 0,
     };
-    let params = study_params(g, cfg, r0, m);
+    let params = study_params(g, cfg, r0, m, k);
     let mut enc = g.device.create_command_encoder(&Default::default());
     // One invocation per round: m / 256 workgroups.
     g.record(&mut enc, &g.rates_round, params, m.div_ceil(256));
@@ -418,11 +552,19 @@ fn gpu_rates_chunk(g: &mut GpuContext, cfg: &StudyConfig, r0: u64, m: usize) -> 
 /// Replay (`specsim verify --study`): runs the first `sample` rounds of a configuration on the GPU,
 /// reads back every generated round and the GPU's decisions, and re-decides them with the CPU
 /// engine (same recovery mode) and the f64 reference (acceptance decisions; tokens too in argmax
-/// mode). For the `rates` family the CPU recomputes the same coins.
+/// mode). For the `rates` family the CPU recomputes the same coins. The rule is the first of
+/// `cfg.rules`, at K_max.
 pub fn replay(cfg: &StudyConfig, g: &mut GpuContext, sample: u64) -> Result<VerifyReport> {
     let k = cfg.k_max();
     let w = &cfg.workload;
+    let rule = cfg.rules.first().copied().unwrap_or_default();
+    if rule != Rule::Token && matches!(w.family, Family::Rates { .. }) {
+        return Err(Error::Config(format!(
+            "--rule {rule} needs distributions: the rates family has none"
+        )));
+    }
     let mut report = VerifyReport {
+        rule,
         engines: vec!["cpu".into(), "gpu".into()],
         adapter: Some(crate::gpu::describe(g.adapter_info())),
         ..Default::default()
@@ -447,12 +589,12 @@ pub fn replay(cfg: &StudyConfig, g: &mut GpuContext, sample: u64) -> Result<Veri
             };
             compare_engines(&as_result(cpu), &as_result(gpu), r0, &mut report);
         } else {
-            let (_, _, kept) = gpu_generated_chunk(g, cfg, r0, m, true)?;
+            let (_, _, kept) = gpu_generated_chunk(g, cfg, rule, r0, m, true)?;
             let (batch, gpu_res) = kept.expect("kept");
             let view = batch.view();
-            let cpu = cpu_engine(cfg, r0).run(&view)?;
+            let cpu = cpu_engine(cfg, r0).run_rule(&view, rule)?;
             compare_engines(&cpu, &gpu_res, r0, &mut report);
-            compare_reference_mode(&view, &cpu, cfg.recovery, r0, &mut report);
+            compare_reference_mode_rule(&view, &cpu, rule, cfg.recovery, r0, &mut report);
         }
         report.rounds += m as u64;
         r0 += m as u64;

@@ -6,8 +6,10 @@ use plotters::prelude::*;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::block::BlockTally;
 use super::{Family, Metrics, StudyConfig, Tally, leviathan_generated, walltime_improvement};
 use crate::error::{Error, Result};
+use crate::rule::Rule;
 
 /// One configuration's result.
 #[derive(Clone, Debug, Serialize)]
@@ -16,9 +18,13 @@ pub struct ConfigResult {
     pub config: StudyConfig,
     /// Engine (and adapter) that ran it.
     pub engine: String,
-    /// Its sufficient statistics.
+    /// The rule these results are for.
+    pub rule: Rule,
+    /// The token rule's sufficient statistics (the workload's betas; the token rule's results).
     pub tally: Tally,
-    /// Wall time of the run, seconds.
+    /// Block verification's, for [`Rule::Block`].
+    pub block: Option<BlockTally>,
+    /// Wall time of the run, seconds (every rule of the configuration together).
     pub seconds: f64,
 }
 
@@ -46,15 +52,25 @@ impl ConfigResult {
         if w.zipf != 0.0 {
             s += &format!(" zipf={}", w.zipf);
         }
+        if self.rule != Rule::Token {
+            s += &format!(" ({})", self.rule);
+        }
         s
     }
 
     /// Metrics at every K asked for, in increasing K.
     pub fn metrics(&self) -> Vec<Metrics> {
-        let mut ks = self.config.k_values.clone();
-        ks.sort_unstable();
-        ks.dedup();
-        ks.into_iter().map(|k| self.tally.metrics(k)).collect()
+        match (&self.block, self.rule) {
+            (Some(bt), Rule::Block) => (0..bt.ks.len())
+                .map(|ki| bt.metrics(ki, &self.tally))
+                .collect(),
+            _ => self
+                .config
+                .sorted_ks()
+                .into_iter()
+                .map(|k| self.tally.metrics(k))
+                .collect(),
+        }
     }
 }
 
@@ -90,6 +106,7 @@ pub fn rows(results: &[ConfigResult], cost_ratios: &[f64]) -> Vec<Vec<(String, V
                 ("family".into(), json!(w.family.name())),
                 ("label".into(), json!(r.label())),
                 ("engine".into(), json!(r.engine)),
+                ("rule".into(), json!(r.rule)),
                 ("recovery".into(), json!(r.config.recovery)),
                 ("vocab".into(), json!(w.vocab)),
                 ("t_target".into(), json!(w.t_target)),
@@ -108,7 +125,20 @@ pub fn rows(results: &[ConfigResult], cost_ratios: &[f64]) -> Vec<Vec<(String, V
                 ("ci99_low".into(), json!(m.ci99_low)),
                 ("ci99_high".into(), json!(m.ci99_high)),
                 ("exact_mean_generated".into(), json!(m.exact_mean_generated)),
+                ("exact_given".into(), json!(m.exact_given)),
                 ("within_ci99".into(), json!(m.within_ci99)),
+                (
+                    "gain_over_token".into(),
+                    json!(m.gain_over_token.map(|g| g.mean)),
+                ),
+                (
+                    "gain_ci99_low".into(),
+                    json!(m.gain_over_token.map(|g| g.ci99_low)),
+                ),
+                (
+                    "gain_ci99_high".into(),
+                    json!(m.gain_over_token.map(|g| g.ci99_high)),
+                ),
                 ("mean_acceptance_rate".into(), json!(m.mean_acceptance_rate)),
                 ("alpha".into(), json!(m.alpha)),
                 (
@@ -221,7 +251,9 @@ pub fn json_doc(results: &[ConfigResult], cost_ratios: &[f64]) -> Value {
             "config": r.config,
             "engine": r.engine,
             "seconds": r.seconds,
+            "rule": r.rule,
             "tally": r.tally,
+            "block_tally": r.block,
             "rows": per_k,
         }));
     }
@@ -237,11 +269,12 @@ pub fn table(results: &[ConfigResult], cost_ratios: &[f64]) -> String {
     let mut s = String::new();
     for r in results {
         s += &format!(
-            "\n{}  (V = {}, {} rounds, {}, recovery {:?}, {:.1} s)\n",
+            "\n{}  (V = {}, {} rounds, {}, rule {}, recovery {:?}, {:.1} s)\n",
             r.label(),
             r.config.workload.vocab,
             r.tally.rounds,
             r.engine,
+            r.rule,
             r.config.recovery,
             r.seconds
         );
@@ -251,6 +284,10 @@ pub fn table(results: &[ConfigResult], cost_ratios: &[f64]) -> String {
         );
         for c in cost_ratios {
             s += &format!(" {:>9}", format!("x c={c}"));
+        }
+        let block = r.rule == Rule::Block;
+        if block {
+            s += &format!("  {:>8} {:>19}", "gain", "gain 99% CI");
         }
         s += "\n";
         for m in r.metrics() {
@@ -267,7 +304,24 @@ pub fn table(results: &[ConfigResult], cost_ratios: &[f64]) -> String {
             for &c in cost_ratios {
                 s += &format!(" {:>9.4}", walltime_improvement(m.mean_generated, m.k, c));
             }
+            if let Some(g) = m.gain_over_token {
+                s += &format!(
+                    "  {:>+8.4} {:>19}",
+                    g.mean,
+                    format!("[{:+.4}, {:+.4}]", g.ci99_low, g.ci99_high)
+                );
+            }
             s += "\n";
+        }
+        if block {
+            s += &format!(
+                "    exact (block): 1 + E[tau] given the {}\n",
+                if r.block.as_ref().is_some_and(|b| b.enumerated_sum.is_some()) {
+                    "rows (every drafted sequence enumerated)"
+                } else {
+                    "rows and the drafted tokens (1 + sum of P_i; 'in CI' tests tau - sum P_i)"
+                }
+            );
         }
     }
     s += "\nbest K (simulated walltime improvement = mean generated / (K c + 1)):\n";

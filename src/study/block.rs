@@ -1,0 +1,232 @@
+//! Block verification in studies: every K asked for, on the same generated rounds as the token
+//! rule (common random numbers: the generator is keyed by round, position and token, so a round
+//! generated at K is the first K positions of the round generated at K_max).
+//!
+//! Per K and round it records tau, `Σ_{i≤K} P_i` (block's expected tau given the rows and the
+//! drafted tokens, coins integrated out: an unbiased estimate of E[tau] with less variance than
+//! tau), the paired gain over the token rule, and, where V^K_max is small, the exact
+//! `E[tau | rows] = Σ_i E[P_i]` by enumerating every drafted sequence.
+
+use serde::Serialize;
+
+use super::{
+    EXACT_GIVEN_ROWS, EXACT_GIVEN_ROWS_AND_DRAFTS, Gain, Metrics, StudyConfig, StudyEngine, Tally,
+    Z99, study_params,
+};
+use crate::batch::{Batch, BatchView};
+use crate::block::expected_survivals;
+use crate::cpu::{CpuEngine, Recovery};
+use crate::error::{Error, Result};
+use crate::gpu::GpuContext;
+use crate::rule::Rule;
+
+/// Enumerate the drafted sequences of a round when V^K_max is at most this.
+pub const ENUMERATION_LIMIT: u64 = 4096;
+
+/// Sufficient statistics of block verification at every K of a study.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct BlockTally {
+    /// The K values, increasing.
+    pub ks: Vec<usize>,
+    /// Rounds.
+    pub rounds: u64,
+    /// Per K: rounds by tau (length K + 1).
+    pub hist: Vec<Vec<u64>>,
+    /// Per K: Σ over rounds of Σ_{i≤K} P_i.
+    pub survival_sum: Vec<f64>,
+    /// Per K: Σ over rounds of (tau − Σ_{i≤K} P_i) and of its square (the paired test of the
+    /// simulation against the expectation given the drafts).
+    pub residual_sum: Vec<f64>,
+    /// Per K: Σ of the squared residuals.
+    pub residual_sq: Vec<f64>,
+    /// Per K: Σ over rounds of the exact E[tau | rows] (enumerated), when V^K_max is small.
+    pub enumerated_sum: Option<Vec<f64>>,
+    /// Per K: Σ over rounds of (tau − the token rule's number accepted) and of its square.
+    pub gain_sum: Vec<f64>,
+    /// Per K: Σ of the squared gains.
+    pub gain_sq: Vec<f64>,
+}
+
+impl BlockTally {
+    /// An empty tally for these K values (sorted, distinct) and vocabulary.
+    pub fn new(ks: &[usize], vocab: usize) -> BlockTally {
+        let k_max = ks.iter().copied().max().unwrap_or(0);
+        let enumerate = (vocab as u64)
+            .checked_pow(k_max as u32)
+            .is_some_and(|c| c <= ENUMERATION_LIMIT);
+        let z = vec![0.0; ks.len()];
+        BlockTally {
+            ks: ks.to_vec(),
+            rounds: 0,
+            hist: ks.iter().map(|&k| vec![0; k + 1]).collect(),
+            survival_sum: z.clone(),
+            residual_sum: z.clone(),
+            residual_sq: z.clone(),
+            enumerated_sum: enumerate.then(|| z.clone()),
+            gain_sum: z.clone(),
+            gain_sq: z,
+        }
+    }
+
+    /// Adds the rounds of one K (index `ki`): tau per round, the survivals `[m, K]`, and the token
+    /// rule's number accepted at K_max on the same rounds.
+    fn add(&mut self, ki: usize, taus: &[u32], surv: &[f32], token_acc: &[u32]) {
+        let k = self.ks[ki];
+        for (r, &tau) in taus.iter().enumerate() {
+            self.hist[ki][tau as usize] += 1;
+            let s: f64 = surv[r * k..(r + 1) * k].iter().map(|&x| x as f64).sum();
+            self.survival_sum[ki] += s;
+            let res = tau as f64 - s;
+            self.residual_sum[ki] += res;
+            self.residual_sq[ki] += res * res;
+            let gain = tau as f64 - token_acc[r].min(k as u32) as f64;
+            self.gain_sum[ki] += gain;
+            self.gain_sq[ki] += gain * gain;
+        }
+    }
+
+    /// Adds the enumerated E[P_i] of every round of a batch at K_max.
+    fn add_enumerated(&mut self, view: &BatchView) {
+        let Some(sums) = &mut self.enumerated_sum else {
+            return;
+        };
+        let (k, v) = (view.k, view.v);
+        for r in 0..view.n {
+            let d = view.draft_round(r).to_f64_vec();
+            let t = view.target_round(r).to_f64_vec();
+            if let Some(e) = expected_survivals(&d, &t, k, v, ENUMERATION_LIMIT) {
+                for (ki, &kk) in self.ks.iter().enumerate() {
+                    sums[ki] += e[..kk].iter().sum::<f64>();
+                }
+            }
+        }
+    }
+
+    /// Block's metrics at the `ki`-th K; `token` is the token rule's tally of the same rounds.
+    pub fn metrics(&self, ki: usize, token: &Tally) -> Metrics {
+        let k = self.ks[ki];
+        let n = self.rounds;
+        let (exact_sum, given) = match &self.enumerated_sum {
+            Some(e) => (e[ki], EXACT_GIVEN_ROWS),
+            None => (self.survival_sum[ki], EXACT_GIVEN_ROWS_AND_DRAFTS),
+        };
+        let mut m = token.metrics_with(k, self.hist[ki].clone(), exact_sum);
+        m.rule = Rule::Block;
+        m.exact_given = given;
+        if self.enumerated_sum.is_none() {
+            // The expectation given the drafts moves with the drafts: test the paired residual
+            // tau − Σ P_i (mean 0) instead of a fixed value against the interval.
+            let g = Gain::from_sums(self.residual_sum[ki], self.residual_sq[ki], n);
+            let half = (g.ci99_high - g.ci99_low) / 2.0;
+            m.within_ci99 = g.mean.abs() <= half.max(Z99 * f64::EPSILON);
+        }
+        m.gain_over_token = Some(Gain::from_sums(self.gain_sum[ki], self.gain_sq[ki], n));
+        m
+    }
+}
+
+/// Runs block verification at every K on rounds `r0..r0 + m` of a generated configuration and
+/// adds them to `bt`. `batch` is the chunk at K_max when the CPU generated it; on the GPU the
+/// rounds are regenerated on the device at each K. `token_acc`: the token rule's accepted at
+/// K_max on the same rounds.
+pub(crate) fn add_chunk(
+    bt: &mut BlockTally,
+    cfg: &StudyConfig,
+    engine: &mut StudyEngine,
+    r0: u64,
+    m: usize,
+    batch: Option<&Batch>,
+    token_acc: &[u32],
+) -> Result<()> {
+    match (engine, batch) {
+        (StudyEngine::Cpu, Some(b)) => add_view(bt, cfg, None, &b.view(), r0, token_acc)?,
+        (StudyEngine::Gpu(g), _) => {
+            if bt.enumerated_sum.is_some() {
+                let (b, _) = g.read_chunk(m, cfg.k_max(), cfg.workload.vocab)?;
+                bt.add_enumerated(&b.view());
+            }
+            for ki in 0..bt.ks.len() {
+                let (taus, surv) = gpu_block_chunk(g, cfg, r0, m, bt.ks[ki])?;
+                bt.add(ki, &taus, &surv, token_acc);
+            }
+        }
+        (StudyEngine::Cpu, None) => {
+            return Err(Error::Config(
+                "block study: the CPU chunk was not kept (a bug)".into(),
+            ));
+        }
+    }
+    bt.rounds += m as u64;
+    Ok(())
+}
+
+/// Block at every K on the rounds of `view` (at K_max or more), on the CPU engine or on `gpu`.
+pub(crate) fn add_view(
+    bt: &mut BlockTally,
+    cfg: &StudyConfig,
+    mut gpu: Option<&mut GpuContext>,
+    view: &BatchView,
+    r0: u64,
+    token_acc: &[u32],
+) -> Result<()> {
+    let k_max = cfg.k_max();
+    if bt.enumerated_sum.is_some() {
+        bt.add_enumerated(&Batch::from_view(view, 0, view.n, k_max).view());
+    }
+    let rec = Recovery {
+        mode: cfg.recovery,
+        seed: cfg.seed,
+        round_offset: r0,
+    };
+    for ki in 0..bt.ks.len() {
+        let k = bt.ks[ki];
+        let prefix = Batch::from_view(view, 0, view.n, k);
+        let pv = prefix.view();
+        let res = match gpu.as_deref_mut() {
+            Some(g) => {
+                g.recovery = rec;
+                g.run_rule(&pv, Rule::Block)?
+            }
+            None => CpuEngine {
+                recovery: rec,
+                ..Default::default()
+            }
+            .run_rule(&pv, Rule::Block)?,
+        };
+        let surv = crate::cpu::block::survivals_batch(&pv);
+        bt.add(ki, &res.num_accepted, &surv, token_acc);
+    }
+    Ok(())
+}
+
+/// Generates rounds `r0..r0 + m` at K on the device, runs the block kernel, and reads back tau
+/// and the survivals `[m, K]`. The device buffers were sized for K_max by the token pass.
+fn gpu_block_chunk(
+    g: &mut GpuContext,
+    cfg: &StudyConfig,
+    r0: u64,
+    m: usize,
+    k: usize,
+) -> Result<(Vec<u32>, Vec<f32>)> {
+    let params = study_params(g, cfg, r0, m, k);
+    let mut enc = g.device.create_command_encoder(&Default::default());
+    g.record(&mut enc, &g.generate, params, m * (k + 1));
+    g.submit_and_wait(enc)?;
+    let mut enc = g.device.create_command_encoder(&Default::default());
+    g.record(&mut enc, g.pipeline_for(Rule::Block), params, m);
+    let b = g.bufs.as_ref().expect("the token pass made the buffers");
+    let acc_bytes = (m * 4) as u64;
+    let surv_bytes = (m * k * 4) as u64;
+    enc.copy_buffer_to_buffer(&b.out_acc, 0, &b.readback, 0, acc_bytes);
+    if surv_bytes > 0 {
+        enc.copy_buffer_to_buffer(&b.betas, 0, &b.readback, acc_bytes, surv_bytes);
+    }
+    g.submit_and_wait(enc)?;
+    let words = g.read_back(acc_bytes + surv_bytes)?;
+    let taus = words[..m].to_vec();
+    let surv = words[m..m + m * k]
+        .iter()
+        .map(|&x| f32::from_bits(x))
+        .collect();
+    Ok((taus, surv))
+}
