@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::batch::{Batch, BatchResult, BatchView};
 use crate::cpu::verify::{argmax_target, argmax_zip, lazy_bytes, residual_value};
 use crate::exact::accepts_native;
+use crate::rule::Rule;
 
 /// A synthetic batch for timing: every round has its own rows (no cache reuse between rounds);
 /// the draft is the target times (1 ± `noise`), so positions are accepted with probability
@@ -99,6 +100,25 @@ pub fn lazy_bytes_total(result: &BatchResult, v: usize) -> u64 {
         .sum()
 }
 
+/// Bytes the lazy algorithm of `rule` must read for the rounds of `result`, and the rows of V
+/// among them.
+pub fn lazy_totals(result: &BatchResult, v: usize, rule: Rule) -> (u64, u64) {
+    let k = result.k;
+    result.num_accepted.iter().fold((0, 0), |(b, r), &a| {
+        let a = a as usize;
+        match rule {
+            Rule::Token => (
+                b + lazy_bytes(k, v, a, 4) as u64,
+                r + if a < k { 2 } else { 1 },
+            ),
+            Rule::Block => (
+                b + crate::cpu::block::lazy_bytes(k, v, a, 4) as u64,
+                r + crate::cpu::block::rows_read(k, a) as u64,
+            ),
+        }
+    })
+}
+
 /// Bytes under FlashInfer's convention: every draft and target row, N·K·V·4 + N·(K+1)·V·4.
 pub fn all_rows_bytes(n: usize, k: usize, v: usize) -> u64 {
     (n * k * v * 4 + n * (k + 1) * v * 4) as u64
@@ -183,6 +203,8 @@ impl Default for CacheFlusher {
 pub struct BenchRow {
     /// Engine (`cpu`, `cpu-1thread`, `cpu-naive`, `gpu-kernel`, `gpu-end-to-end`).
     pub engine: String,
+    /// Verification rule.
+    pub rule: Rule,
     /// Where it ran (CPU model or adapter name).
     pub device: String,
     /// Rounds, K, V.
@@ -205,6 +227,8 @@ pub struct BenchRow {
     pub floor_gb_s: f64,
     /// lazy_gb_s / floor_gb_s.
     pub floor_ratio: f64,
+    /// Rows of V the rule reads per round (mean).
+    pub rows_per_round: f64,
 }
 
 /// Times `f` (best of `reps` after one warm-up, with the caches flushed before each) and builds
@@ -231,6 +255,7 @@ pub fn measure(
     let lazy_gb_s = lazy_bytes as f64 / best / 1e9;
     Ok(BenchRow {
         engine: engine.into(),
+        rule: Rule::Token,
         device: device.into(),
         n: view.n,
         k: view.k,
@@ -242,6 +267,7 @@ pub fn measure(
         all_rows_gb_s: all_rows_bytes(view.n, view.k, view.v) as f64 / best / 1e9,
         floor_gb_s: floor / 1e9,
         floor_ratio: lazy_gb_s / (floor / 1e9),
+        rows_per_round: 0.0,
     })
 }
 

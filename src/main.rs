@@ -729,6 +729,7 @@ fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<ExitCod
         let view = batch.view();
         let reference = CpuEngine::default().run(&view)?;
         let lazy = lazy_bytes_total(&reference, v);
+        let first_row = rows.len();
         if engine != EngineChoice::Gpu {
             rows.push(measure(
                 "cpu",
@@ -807,6 +808,71 @@ fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<ExitCod
                 || g.run_uploaded(m, k, v),
             )?);
         }
+        let (_, token_rows) = lazy_totals(&reference, v, Rule::Token);
+        for r in &mut rows[first_row..] {
+            r.rows_per_round = token_rows as f64 / n as f64;
+        }
+        // Block verification on the same batch: its rows, its engines.
+        let block_ref = CpuEngine::default().run_rule(&view, Rule::Block)?;
+        let (block_lazy, block_rows) = lazy_totals(&block_ref, v, Rule::Block);
+        let mut block_rows_out = Vec::new();
+        if engine != EngineChoice::Gpu {
+            block_rows_out.push(measure(
+                "cpu",
+                &cpu_dev,
+                &view,
+                block_lazy,
+                cpu_floor,
+                reps,
+                &mut flusher,
+                || {
+                    CpuEngine::default()
+                        .run_rule(&view, Rule::Block)
+                        .map(|_| ())
+                },
+            )?);
+        }
+        if let (Some(g), Some(floor)) = (gpu.as_mut(), gpu_floor) {
+            let dev = describe(g.adapter_info());
+            if g.run_rule(&view, Rule::Block)? != block_ref {
+                bail!(
+                    "GPU and CPU block engines disagree on the benchmark batch (run `specsim verify --rule block`)"
+                );
+            }
+            block_rows_out.push(measure(
+                "gpu-end-to-end",
+                &dev,
+                &view,
+                block_lazy,
+                floor,
+                reps,
+                &mut flusher,
+                || g.run_rule(&view, Rule::Block).map(|_| ()),
+            )?);
+            let m = g.upload_for_bench(&view)?;
+            let sub = specsim::batch::BatchResult {
+                k,
+                tokens: Vec::new(),
+                num_accepted: block_ref.num_accepted[..m].to_vec(),
+            };
+            let sub_view = BatchView { n: m, ..view };
+            let (lazy_m, _) = lazy_totals(&sub, v, Rule::Block);
+            block_rows_out.push(measure(
+                "gpu-kernel",
+                &dev,
+                &sub_view,
+                lazy_m,
+                floor,
+                reps,
+                &mut flusher,
+                || g.run_uploaded_rule(Rule::Block, m, k, v),
+            )?);
+        }
+        for mut r in block_rows_out {
+            r.rule = Rule::Block;
+            r.rows_per_round = block_rows as f64 / n as f64;
+            rows.push(r);
+        }
         if mmap_note.is_none() && engine != EngineChoice::Gpu {
             mmap_note = Some(mmap_touch(&batch)?);
         }
@@ -836,17 +902,29 @@ fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<ExitCod
         );
     }
     s += &format!(
-        "\n{:<20} {:>6} {:>3} {:>7} {:>12} {:>12} {:>9} {:>10} {:>7}  device\n",
-        "engine", "N", "K", "V", "rounds/s", "lazy B/rnd", "lazy GB/s", "all-rows", "floor"
+        "\n{:<20} {:<5} {:>6} {:>3} {:>7} {:>12} {:>8} {:>12} {:>9} {:>10} {:>7}  device\n",
+        "engine",
+        "rule",
+        "N",
+        "K",
+        "V",
+        "rounds/s",
+        "rows/rnd",
+        "lazy B/rnd",
+        "lazy GB/s",
+        "all-rows",
+        "floor"
     );
     for r in &rows {
         s += &format!(
-            "{:<20} {:>6} {:>3} {:>7} {:>12.0} {:>12.0} {:>9.2} {:>10.2} {:>7.2}  {}\n",
+            "{:<20} {:<5} {:>6} {:>3} {:>7} {:>12.0} {:>8.2} {:>12.0} {:>9.2} {:>10.2} {:>7.2}  {}\n",
             r.engine,
+            r.rule,
             r.n,
             r.k,
             r.v,
             r.rounds_per_s,
+            r.rows_per_round,
             r.lazy_bytes_per_round,
             r.lazy_gb_s,
             r.all_rows_gb_s,
