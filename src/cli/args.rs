@@ -1,0 +1,296 @@
+//! Argument definitions: what the user types (clap). Resolved into library settings by
+//! `settings.rs`; each command lives in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use specsim::Rule;
+use specsim::batch::Validation;
+use specsim::cpu::RecoveryMode;
+use specsim::round::RoundOptions;
+
+pub const ROUND_HELP: &str = "\
+Reads one round as JSON and prints the result as JSON.
+
+Semantics (SPEC §1): for each drafted position i, with tok = draft_tokens[i],
+p = target_probs[i][tok] and q = draft_probs[i][tok], the token is accepted iff
+random_coins[i] < min(1, p/q) (strict). At the first rejection the replacement is
+the argmax of max(0, target_probs[i] - draft_probs[i]) (ties to the lowest id; if that
+residual is zero everywhere, the argmax of target_probs[i]) and the round stops. If all
+K are accepted, the bonus token is the argmax of target_probs[K]. acceptance_rate is
+accepted/K rounded like Python's round(x, 4). Computed in f64.
+
+Example:
+  echo '{\"draft_probs\": [[0.5, 0.5]], \"target_probs\": [[0.9, 0.1], [0.3, 0.7]],
+         \"draft_tokens\": [1], \"random_coins\": [0.5]}' | specsim round
+  {\"accepted_tokens\":[0],\"num_generated\":1,\"acceptance_rate\":0.0}";
+
+#[derive(Parser)]
+#[command(
+    name = "specsim",
+    version,
+    about = "Exact CPU/GPU simulation of the speculative-decoding verification step"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EngineChoice {
+    /// A hardware GPU when one exists, otherwise the CPU (with a notice on stderr). (`verify` and
+    /// `bench` also take a software adapter such as Mesa's lavapipe.)
+    Auto,
+    /// The CPU engine (all cores).
+    Cpu,
+    /// The GPU engine (an error when no adapter exists).
+    Gpu,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A human-readable summary.
+    Table,
+    /// The summary as one JSON object.
+    Json,
+    /// One seed-style JSON object per round.
+    Jsonl,
+}
+
+#[derive(clap::Args, Clone, Copy)]
+pub struct InputOpts {
+    /// Accept distributions that do not sum to 1 (raw model dumps).
+    #[arg(long)]
+    pub allow_unnormalized: bool,
+    /// Accept K = 0: a plain decode step (the output is the argmax of target_probs[0]).
+    #[arg(long)]
+    pub plain_decode: bool,
+}
+
+impl InputOpts {
+    pub fn round_options(&self) -> RoundOptions {
+        RoundOptions {
+            allow_unnormalized: self.allow_unnormalized,
+            allow_empty_draft: self.plain_decode,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// One round from JSON (a file, or standard input when PATH is omitted or `-`).
+    #[command(long_about = ROUND_HELP)]
+    Round {
+        /// The JSON file; `-` or nothing for standard input.
+        path: Option<PathBuf>,
+        /// Verification rule: `token` (SPEC §1) or `block` (block verification, SPEC §6).
+        #[arg(long, default_value = "token", value_parser = parse_rule)]
+        rule: Rule,
+        #[command(flatten)]
+        input: InputOpts,
+    },
+    /// Runs a batch (a directory of .npy files or an .npz) on one engine.
+    Run {
+        /// Batch directory (draft_probs.npy, target_probs.npy, draft_tokens.npy, random_coins.npy) or .npz.
+        batch: PathBuf,
+        /// Which engine computes.
+        #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+        engine: EngineChoice,
+        /// Write tokens [N, K+1] (padded with -1), num_accepted [N] and num_generated [N] here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// What to print.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// `full` checks every value (SPEC §2); `touched` only what the algorithm reads.
+        #[arg(long, value_enum, default_value_t = Validation::Full)]
+        validate: Validation,
+        /// Verification rule: `token` (SPEC §1) or `block` (block verification, SPEC §6).
+        #[arg(long, default_value = "token", value_parser = parse_rule)]
+        rule: Rule,
+        /// Recovery at the first rejection and for the bonus: argmax (the seed's) or sample.
+        #[arg(long, value_enum, default_value_t = RecoveryMode::Argmax)]
+        recovery: RecoveryMode,
+        /// Seed of the recovery randomness in `sample` mode.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[command(flatten)]
+        input: InputOpts,
+    },
+    /// Measures the engines: rounds/s, GB/s and the ratio to the memory floor measured in the same run.
+    Bench {
+        /// A small grid (one shape, fewer repetitions): seconds, not minutes.
+        #[arg(long)]
+        quick: bool,
+        /// Print the rows as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Engines to measure: `auto` measures the GPU too when an adapter exists.
+        #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+        engine: EngineChoice,
+    },
+    /// Runs both engines and the f64 reference on a batch and reports every disagreement.
+    Verify(VerifyArgs),
+    /// Acceptance-rate studies: sweeps over K and workload parameters, checked against theory.
+    #[command(long_about = STUDY_HELP)]
+    Study(StudyCmd),
+}
+
+pub const STUDY_HELP: &str = "\
+Sweeps the cartesian product of the given values, runs every configuration on one engine
+(workloads generated on the device that runs them), and writes OUT/results.csv,
+OUT/results.json and SVG plots (mean generated vs K with the exact and Leviathan curves,
+per-position acceptance, expected speedup vs K per cost ratio). Without arguments it runs a
+small default study (logit-noise, K = 1..8, sigma = 0.5,1, V = 2048, 10000 rounds).
+
+Families: logit-noise (target = softmax(z/T_target), draft = softmax((z + sigma*e)/T_draft)),
+mixture (draft = (1-lambda)*target + lambda*unrelated), quantized (draft = softmax of the
+target's logits quantized to --bits), rates (per-position acceptance rates given directly),
+file (a batch directory or .npz given with --batch). --zipf s adds -s*ln(1+id) to the logits.
+
+Example:
+  specsim study --family logit-noise --k 1..16 --sigma 0.25,0.5,1 --vocab 32000 \\
+      --rounds 100000 --engine auto --seed 7 --cost-ratio 0.05,0.2 --out study/";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FamilyArg {
+    LogitNoise,
+    Mixture,
+    Quantized,
+    Rates,
+    File,
+}
+
+/// Workload options shared by `study` and `verify --study` / `verify --generate`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct WorkloadArgs {
+    /// Workload family.
+    #[arg(long, value_enum, default_value_t = FamilyArg::LogitNoise)]
+    pub family: FamilyArg,
+    /// K values: a list and/or ranges, e.g. `1..16` or `1,2,4,8` (study default 1..8; one value
+    /// for verify, default 8).
+    #[arg(long, value_name = "LIST")]
+    pub k: Option<String>,
+    /// logit-noise: noise scales of the draft's logits.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.5,1",
+        value_name = "LIST"
+    )]
+    pub sigma: Vec<f32>,
+    /// mixture: weights of the unrelated distribution.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.2,0.5",
+        value_name = "LIST"
+    )]
+    pub lambda: Vec<f32>,
+    /// quantized: bits of the quantized logits.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "4,8",
+        value_name = "LIST"
+    )]
+    pub bits: Vec<u32>,
+    /// rates: conditional acceptance rate of each position (the last repeats).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.8",
+        value_name = "LIST"
+    )]
+    pub rates: Vec<f32>,
+    /// Target temperatures.
+    #[arg(long, value_delimiter = ',', default_value = "1", value_name = "LIST")]
+    pub t_target: Vec<f32>,
+    /// Draft temperatures.
+    #[arg(long, value_delimiter = ',', default_value = "1", value_name = "LIST")]
+    pub t_draft: Vec<f32>,
+    /// Zipf exponents: the logits decay by s·ln(1 + token id), like an LM's (0 = off).
+    #[arg(long, value_delimiter = ',', default_value = "0", value_name = "LIST")]
+    pub zipf: Vec<f32>,
+    /// file: the batch directory or .npz.
+    #[arg(long = "batch", value_name = "PATH")]
+    pub batch_path: Option<PathBuf>,
+    /// Vocabulary size (study default 2048; verify default 32000).
+    #[arg(long)]
+    pub vocab: Option<usize>,
+    /// Rounds per configuration (study default 10000).
+    #[arg(long)]
+    pub rounds: Option<u64>,
+    /// Seed of every random number (study default 7; verify default 1).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Recovery at the first rejection and for the bonus: argmax (the seed's) or sample (lossless).
+    #[arg(long, value_enum, default_value_t = RecoveryMode::Argmax)]
+    pub recovery: RecoveryMode,
+    /// Verification rules: `token` (SPEC §1) and/or `block` (SPEC §6), e.g. `token,block`
+    /// (a study runs every rule on the same rounds; verify takes one).
+    #[arg(long, default_value = "token", value_name = "LIST")]
+    pub rule: String,
+}
+
+#[derive(clap::Args)]
+pub struct StudyCmd {
+    #[command(flatten)]
+    pub w: WorkloadArgs,
+    /// Which engine runs the study.
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+    pub engine: EngineChoice,
+    /// Draft/target cost ratios c for the expected walltime improvement.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.05,0.2",
+        value_name = "LIST"
+    )]
+    pub cost_ratio: Vec<f64>,
+    /// Output directory.
+    #[arg(long, default_value = "study")]
+    pub out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// Batch directory or .npz (omit with --generate or --study).
+    pub batch: Option<PathBuf>,
+    /// Generate this many adversarial rounds instead of reading a batch.
+    #[arg(long, value_name = "N")]
+    pub generate: Option<u64>,
+    /// Replay a GPU study: run the configuration given by the workload options on the GPU, read
+    /// back its first --sample rounds and re-decide them on the CPU (0 mismatches required).
+    #[arg(long)]
+    pub study: bool,
+    /// Rounds replayed with --study.
+    #[arg(long, default_value_t = 2000)]
+    pub sample: u64,
+    #[command(flatten)]
+    pub w: WorkloadArgs,
+    /// Rounds generated and checked at a time (memory stays bounded).
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
+    pub chunk: usize,
+    /// Save the generated batch as a directory of .npy files (only with --generate).
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+    /// Compare the CPU engine with the reference only (no GPU). Without this flag the GPU
+    /// engine is compared too when an adapter exists (otherwise a notice says it was not).
+    #[arg(long)]
+    pub cpu_only: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub input: InputOpts,
+}
+
+/// Parses one rule name for clap.
+pub fn parse_rule(s: &str) -> Result<Rule, String> {
+    s.parse().map_err(|e: specsim::Error| e.to_string())
+}

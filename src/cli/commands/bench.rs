@@ -1,0 +1,293 @@
+//! `specsim bench`: the engines against the memory floors measured in the same run.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use serde_json::json;
+
+use specsim::Rule;
+use specsim::batch::{BatchView, Validation};
+use specsim::cpu::CpuEngine;
+use specsim::gpu::describe;
+use specsim::npyio::{BatchFile, write_batch_dir};
+use specsim::round::RoundOptions;
+
+use super::{emit, open_gpu};
+use crate::cli::args::EngineChoice;
+
+pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<ExitCode> {
+    use specsim::bench::*;
+    let shapes: &[(usize, usize, usize)] = if quick {
+        &[(256, 8, 32000)]
+    } else {
+        &[(256, 4, 32000), (1024, 8, 32000), (256, 8, 128_256)]
+    };
+    let reps = if quick { 3 } else { 5 };
+    let cpu_dev = cpu_name();
+    eprintln!("specsim bench: measuring the CPU streaming-read floor...");
+    let cpu_floor = cpu_read_floor(beyond_cache_bytes(), reps);
+    let mut flusher = CacheFlusher::new();
+    let mut gpu = if engine == EngineChoice::Cpu {
+        None
+    } else {
+        open_gpu(engine, true)?
+    };
+    let gpu_floor = match &gpu {
+        Some(g) => {
+            eprintln!("specsim bench: measuring the GPU buffer-copy floor...");
+            Some(g.copy_bandwidth(beyond_cache_bytes() as u64, if quick { 4 } else { 10 })?)
+        }
+        None => None,
+    };
+    let mut rows = Vec::new();
+    let mut mmap_note = None;
+    for &(n, k, v) in shapes {
+        eprintln!("specsim bench: N = {n}, K = {k}, V = {v}");
+        let batch = timing_batch(n, k, v, 0.5, 1);
+        let view = batch.view();
+        let reference = CpuEngine::default().run(&view)?;
+        let lazy = lazy_bytes_total(&reference, v);
+        let first_row = rows.len();
+        if engine != EngineChoice::Gpu {
+            rows.push(measure(
+                "cpu",
+                &cpu_dev,
+                &view,
+                lazy,
+                cpu_floor,
+                reps,
+                &mut flusher,
+                || CpuEngine::default().run(&view).map(|_| ()),
+            )?);
+            let one = CpuEngine {
+                threads: Some(1),
+                ..Default::default()
+            };
+            rows.push(measure(
+                "cpu-1thread",
+                &cpu_dev,
+                &view,
+                lazy,
+                cpu_floor,
+                reps.min(2),
+                &mut flusher,
+                || one.run(&view).map(|_| ()),
+            )?);
+            let naive = naive_run(&view);
+            if naive != reference {
+                bail!("the naive all-rows algorithm disagrees with the lazy engine (a bug)");
+            }
+            rows.push(measure(
+                "cpu-naive-all-rows",
+                &cpu_dev,
+                &view,
+                lazy,
+                cpu_floor,
+                reps.min(2),
+                &mut flusher,
+                || {
+                    std::hint::black_box(naive_run(&view));
+                    Ok(())
+                },
+            )?);
+        }
+        if let (Some(g), Some(floor)) = (gpu.as_mut(), gpu_floor) {
+            let dev = describe(g.adapter_info());
+            let res = g.run(&view)?;
+            if res != reference {
+                bail!("GPU and CPU engines disagree on the benchmark batch (run `specsim verify`)");
+            }
+            rows.push(measure(
+                "gpu-end-to-end",
+                &dev,
+                &view,
+                lazy,
+                floor,
+                reps,
+                &mut flusher,
+                || g.run(&view).map(|_| ()),
+            )?);
+            let m = g.upload_for_bench(&view)?;
+            let sub = specsim::batch::BatchResult {
+                k,
+                tokens: Vec::new(),
+                num_accepted: reference.num_accepted[..m].to_vec(),
+            };
+            let sub_view = BatchView { n: m, ..view };
+            let lazy_m = lazy_bytes_total(&sub, v);
+            rows.push(measure(
+                "gpu-kernel",
+                &dev,
+                &sub_view,
+                lazy_m,
+                floor,
+                reps,
+                &mut flusher,
+                || g.run_uploaded(m, k, v),
+            )?);
+        }
+        let (_, token_rows) = lazy_totals(&reference, v, Rule::Token);
+        for r in &mut rows[first_row..] {
+            r.rows_per_round = token_rows as f64 / n as f64;
+        }
+        // Block verification on the same batch: its rows, its engines.
+        let block_ref = CpuEngine::default().run_rule(&view, Rule::Block)?;
+        let (block_lazy, block_rows) = lazy_totals(&block_ref, v, Rule::Block);
+        let mut block_rows_out = Vec::new();
+        if engine != EngineChoice::Gpu {
+            block_rows_out.push(measure(
+                "cpu",
+                &cpu_dev,
+                &view,
+                block_lazy,
+                cpu_floor,
+                reps,
+                &mut flusher,
+                || {
+                    CpuEngine::default()
+                        .run_rule(&view, Rule::Block)
+                        .map(|_| ())
+                },
+            )?);
+        }
+        if let (Some(g), Some(floor)) = (gpu.as_mut(), gpu_floor) {
+            let dev = describe(g.adapter_info());
+            if g.run_rule(&view, Rule::Block)? != block_ref {
+                bail!(
+                    "GPU and CPU block engines disagree on the benchmark batch (run `specsim verify --rule block`)"
+                );
+            }
+            block_rows_out.push(measure(
+                "gpu-end-to-end",
+                &dev,
+                &view,
+                block_lazy,
+                floor,
+                reps,
+                &mut flusher,
+                || g.run_rule(&view, Rule::Block).map(|_| ()),
+            )?);
+            let m = g.upload_for_bench(&view)?;
+            let sub = specsim::batch::BatchResult {
+                k,
+                tokens: Vec::new(),
+                num_accepted: block_ref.num_accepted[..m].to_vec(),
+            };
+            let sub_view = BatchView { n: m, ..view };
+            let (lazy_m, _) = lazy_totals(&sub, v, Rule::Block);
+            block_rows_out.push(measure(
+                "gpu-kernel",
+                &dev,
+                &sub_view,
+                lazy_m,
+                floor,
+                reps,
+                &mut flusher,
+                || g.run_uploaded_rule(Rule::Block, m, k, v),
+            )?);
+        }
+        for mut r in block_rows_out {
+            r.rule = Rule::Block;
+            r.rows_per_round = block_rows as f64 / n as f64;
+            rows.push(r);
+        }
+        if mmap_note.is_none() && engine != EngineChoice::Gpu {
+            mmap_note = Some(mmap_touch(&batch)?);
+        }
+    }
+    if as_json {
+        emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&json!({
+                "cpu_floor_gb_s": cpu_floor / 1e9,
+                "gpu_floor_gb_s": gpu_floor.map(|f| f / 1e9),
+                "rows": rows,
+                "mmap": mmap_note,
+            }))?
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut s = String::new();
+    s += &format!(
+        "CPU streaming-read floor: {:.2} GB/s ({cpu_dev})\n",
+        cpu_floor / 1e9
+    );
+    if let (Some(f), Some(g)) = (gpu_floor, &gpu) {
+        s += &format!(
+            "GPU buffer-copy floor:    {:.2} GB/s read ({})\n",
+            f / 1e9,
+            describe(g.adapter_info())
+        );
+    }
+    s += &format!(
+        "\n{:<20} {:<5} {:>6} {:>3} {:>7} {:>12} {:>8} {:>12} {:>9} {:>10} {:>7}  device\n",
+        "engine",
+        "rule",
+        "N",
+        "K",
+        "V",
+        "rounds/s",
+        "rows/rnd",
+        "lazy B/rnd",
+        "lazy GB/s",
+        "all-rows",
+        "floor"
+    );
+    for r in &rows {
+        s += &format!(
+            "{:<20} {:<5} {:>6} {:>3} {:>7} {:>12.0} {:>8.2} {:>12.0} {:>9.2} {:>10.2} {:>7.2}  {}\n",
+            r.engine,
+            r.rule,
+            r.n,
+            r.k,
+            r.v,
+            r.rounds_per_s,
+            r.rows_per_round,
+            r.lazy_bytes_per_round,
+            r.lazy_gb_s,
+            r.all_rows_gb_s,
+            r.floor_ratio,
+            r.device
+        );
+    }
+    s += "\nlazy GB/s: bytes the lazy algorithm must read / time; all-rows: FlashInfer's convention\n(N·K·V·4 + N·(K+1)·V·4) / time; floor: lazy GB/s / the floor measured above.\n";
+    if let Some(m) = &mmap_note {
+        s += &format!("{}\n", m["summary"].as_str().unwrap_or(""));
+    }
+    emit(&s);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `batch` as .npy files, runs it memory-mapped on the CPU engine with `touched`
+/// validation, and reports how much of the files the process touched (page faults × page size).
+fn mmap_touch(batch: &specsim::batch::Batch) -> Result<serde_json::Value> {
+    let dir = tempfile::tempdir()?;
+    write_batch_dir(dir.path(), batch)?;
+    let file_bytes: u64 = std::fs::read_dir(dir.path())?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let file = BatchFile::open(dir.path())?;
+    let view = file.view()?;
+    let (min0, maj0) = specsim::bench::page_faults();
+    let raw = RoundOptions {
+        allow_unnormalized: true, // timing batches are not normalised
+        ..RoundOptions::default()
+    };
+    view.validate(&raw, Validation::Touched)?;
+    let res = CpuEngine::default().run(&view)?;
+    let (min1, maj1) = specsim::bench::page_faults();
+    std::hint::black_box(res);
+    let touched = (min1 - min0 + maj1 - maj0) * 4096;
+    Ok(json!({
+        "file_bytes": file_bytes,
+        "touched_bytes": touched,
+        "fraction": touched as f64 / file_bytes as f64,
+        "summary": format!(
+            "mmap: `run --validate touched` on the {} MiB of .npy files of the first shape faulted in {:.1} MiB ({:.1}%): only the rows it needs.",
+            file_bytes >> 20,
+            touched as f64 / 1048576.0,
+            100.0 * touched as f64 / file_bytes as f64
+        ),
+    }))
+}

@@ -1,0 +1,148 @@
+//! `specsim run`: a batch on one engine.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use serde_json::json;
+
+use specsim::Rule;
+use specsim::batch::{BatchResult, BatchView, Validation};
+use specsim::cpu::{CpuEngine, Recovery};
+use specsim::gpu::describe;
+use specsim::npyio::{BatchFile, write_result_npz};
+use specsim::round::Outcome;
+
+use super::{emit, open_gpu};
+use crate::cli::args::{EngineChoice, Format, InputOpts};
+
+fn summary_json(view: &BatchView, res: &BatchResult, engine: &str, secs: f64) -> serde_json::Value {
+    let n = res.n().max(1) as f64;
+    let k = view.k;
+    let mean_acc: f64 = res.num_accepted.iter().map(|&a| a as f64).sum::<f64>() / n;
+    let mean_rate = if k == 0 {
+        0.0
+    } else {
+        res.num_accepted
+            .iter()
+            .map(|&a| a as f64 / k as f64)
+            .sum::<f64>()
+            / n
+    };
+    let per_position: Vec<f64> = (0..k)
+        .map(|i| res.num_accepted.iter().filter(|&&a| a as usize > i).count() as f64 / n)
+        .collect();
+    json!({
+        "rounds": res.n(),
+        "k": k,
+        "vocab": view.v,
+        "engine": engine,
+        "mean_acceptance_rate": mean_rate,
+        "mean_accepted": mean_acc,
+        "mean_generated": mean_acc + 1.0,
+        "per_position_acceptance": per_position,
+        "wall_seconds": secs,
+        "rounds_per_second": res.n() as f64 / secs.max(1e-12),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn cmd_run(
+    batch: &Path,
+    engine: EngineChoice,
+    out: Option<PathBuf>,
+    format: Format,
+    validate: Validation,
+    rule: Rule,
+    rec: Recovery,
+    input: InputOpts,
+) -> Result<ExitCode> {
+    let file = BatchFile::open(batch)?;
+    let view = file.view()?;
+    let t0 = Instant::now();
+    view.validate_rule(&input.round_options(), validate, rule)?;
+    let t_valid = t0.elapsed().as_secs_f64();
+    let gpu = open_gpu(engine, false)?;
+    let t1 = Instant::now();
+    let (res, name) = match gpu {
+        Some(mut g) => {
+            let name = format!("gpu: {}", describe(g.adapter_info()));
+            g.recovery = rec;
+            (g.run_rule(&view, rule)?, name)
+        }
+        None => (
+            CpuEngine {
+                recovery: rec,
+                ..Default::default()
+            }
+            .run_rule(&view, rule)?,
+            "cpu".to_string(),
+        ),
+    };
+    let secs = t1.elapsed().as_secs_f64();
+    if let Some(path) = &out {
+        write_result_npz(path, &res)?;
+    }
+    match format {
+        Format::Jsonl => {
+            let mut s = String::new();
+            for r in 0..res.n() {
+                let toks = view.round_tokens(r);
+                let o: Outcome = res.outcome(r);
+                s.push_str(&serde_json::to_string(&o.to_result(&toks))?);
+                s.push('\n');
+                if s.len() > 1 << 20 {
+                    emit(&s);
+                    s.clear();
+                }
+            }
+            emit(&s);
+        }
+        Format::Json => {
+            let mut j = summary_json(&view, &res, &name, secs);
+            j["rule"] = json!(rule);
+            j["validation_seconds"] = json!(t_valid);
+            emit(&format!("{}\n", serde_json::to_string_pretty(&j)?));
+        }
+        Format::Table => {
+            let j = summary_json(&view, &res, &name, secs);
+            let mut s = String::new();
+            s += &format!("batch                 {}\n", batch.display());
+            s += &format!(
+                "rounds                {}  (K = {}, V = {})\n",
+                res.n(),
+                view.k,
+                view.v
+            );
+            s += &format!("engine                {name}\n");
+            s += &format!("rule                  {rule}\n");
+            s += &format!(
+                "mean acceptance rate  {:.4}\n",
+                j["mean_acceptance_rate"].as_f64().unwrap_or(0.0)
+            );
+            s += &format!(
+                "mean generated        {:.4} tokens/round\n",
+                j["mean_generated"].as_f64().unwrap_or(0.0)
+            );
+            s += "per-position acceptance (P[position i accepted]):\n";
+            for (i, x) in j["per_position_acceptance"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                s += &format!("  {i:>3}  {:.4}\n", x.as_f64().unwrap_or(0.0));
+            }
+            s += &format!(
+                "wall time             {secs:.3} s engine ({:.0} rounds/s), {t_valid:.3} s validation\n",
+                res.n() as f64 / secs.max(1e-12)
+            );
+            if let Some(p) = &out {
+                s += &format!("results               {}\n", p.display());
+            }
+            emit(&s);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

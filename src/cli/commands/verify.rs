@@ -1,0 +1,179 @@
+//! `specsim verify`: both engines and the f64 reference on a batch, generated rounds or a study.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use specsim::Rule;
+use specsim::batch::{BatchView, Validation};
+use specsim::compare::{
+    VerifyReport, adversarial_batch_rule, compare_engines, compare_reference_mode_rule,
+};
+use specsim::cpu::{CpuEngine, Recovery};
+use specsim::gpu::{GpuContext, describe};
+use specsim::npyio::{BatchFile, write_batch_dir};
+
+use super::{emit, open_gpu};
+use crate::cli::args::{EngineChoice, VerifyArgs};
+use crate::cli::settings::{parse_k_list, study_configs};
+
+/// Runs the engines and the reference on one (validated) chunk.
+fn verify_chunk(
+    view: &BatchView,
+    gpu: Option<&mut GpuContext>,
+    rule: Rule,
+    rec: Recovery,
+    report: &mut VerifyReport,
+) -> Result<()> {
+    let r0 = rec.round_offset;
+    let cpu = CpuEngine {
+        recovery: rec,
+        ..Default::default()
+    }
+    .run_rule(view, rule)?;
+    if let Some(g) = gpu {
+        g.recovery = rec;
+        let gres = g.run_rule(view, rule)?;
+        compare_engines(&cpu, &gres, r0, report);
+    }
+    compare_reference_mode_rule(view, &cpu, rule, rec.mode, r0, report);
+    report.rounds += view.n as u64;
+    Ok(())
+}
+
+pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
+    let opts = a.input.round_options();
+    let seed = a.w.seed.unwrap_or(1);
+    let rules = Rule::parse_list(&a.w.rule)?;
+    let [rule] = rules[..] else {
+        bail!("verify checks one rule at a time: give --rule token or --rule block");
+    };
+    let mut report = VerifyReport {
+        rule,
+        engines: vec!["cpu".into()],
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    if a.study {
+        if a.batch.is_some() || a.generate.is_some() {
+            bail!("--study replays a generated study: give no BATCH and no --generate");
+        }
+        let mut g = GpuContext::new().context("--study replays a GPU study and needs a GPU")?;
+        let cfgs = study_configs(&a.w, "8", 2048, a.sample.max(1), seed)?;
+        report.engines.push("gpu".into());
+        report.adapter = Some(describe(g.adapter_info()));
+        for cfg in &cfgs {
+            let r = specsim::study::replay(cfg, &mut g, a.sample)?;
+            report.rounds += r.rounds;
+            report.engine_mismatches.extend(r.engine_mismatches);
+            report.reference_diffs.extend(r.reference_diffs);
+        }
+    } else {
+        let mut gpu = if a.cpu_only {
+            None
+        } else {
+            open_gpu(EngineChoice::Auto, true)?
+        };
+        if let Some(g) = &gpu {
+            report.engines.push("gpu".into());
+            report.adapter = Some(describe(g.adapter_info()));
+        }
+        let rec = |round_offset| Recovery {
+            mode: a.w.recovery,
+            seed,
+            round_offset,
+        };
+        match (&a.batch, a.generate) {
+            (Some(_), Some(_)) => bail!("give either a BATCH or --generate N, not both"),
+            (None, None) => bail!("give a BATCH to verify, --generate N, or --study"),
+            (Some(path), None) => {
+                let file = BatchFile::open(path)?;
+                let view = file.view()?;
+                view.validate_rule(&opts, Validation::Full, rule)?;
+                verify_chunk(&view, gpu.as_mut(), rule, rec(0), &mut report)?;
+            }
+            (None, Some(n)) => {
+                let ks = parse_k_list(a.w.k.as_deref().unwrap_or("8"))?;
+                let [k] = ks[..] else {
+                    bail!("--generate takes one --k value, not {ks:?}");
+                };
+                let vocab = a.w.vocab.unwrap_or(32000);
+                if vocab == 0 {
+                    bail!("--vocab must be at least 1");
+                }
+                let per_round = (2 * k + 1) * vocab * 4;
+                let chunk = if a.chunk > 0 {
+                    a.chunk
+                } else {
+                    ((256usize << 20) / per_round).clamp(1, 65536)
+                } as u64;
+                if a.save.is_some() && n > chunk {
+                    bail!("--save writes one chunk: use --generate N with N <= --chunk ({chunk})");
+                }
+                let mut r0 = 0;
+                while r0 < n {
+                    let m = chunk.min(n - r0);
+                    let b = adversarial_batch_rule(r0, m as usize, k, vocab, seed, rule);
+                    if let Some(dir) = &a.save {
+                        write_batch_dir(dir, &b)?;
+                    }
+                    let view = b.view();
+                    view.validate(&opts, Validation::Full)
+                        .context("the generator made an invalid round (a bug)")?;
+                    verify_chunk(&view, gpu.as_mut(), rule, rec(r0), &mut report)?;
+                    r0 += m;
+                }
+            }
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    if a.json {
+        emit(&format!("{}\n", serde_json::to_string_pretty(&report)?));
+    } else {
+        let mut s = String::new();
+        s += &format!("rule                      {}\n", report.rule);
+        s += &format!("rounds compared           {}\n", report.rounds);
+        s += &format!("engines                   {}\n", report.engines.join(", "));
+        if let Some(ad) = &report.adapter {
+            s += &format!("adapter                   {ad}\n");
+        }
+        s += &format!(
+            "engine mismatches         {}\n",
+            report.engine_mismatches.len()
+        );
+        for m in report.engine_mismatches.iter().take(20) {
+            s += &format!(
+                "  round {} position {}: cpu (accepted {}, token {}) vs gpu (accepted {}, token {})\n",
+                m.round, m.position, m.cpu.0, m.cpu.1, m.gpu.0, m.gpu.1
+            );
+        }
+        s += &format!(
+            "f32 vs f64 reference      {} rounds differ\n",
+            report.reference_diffs.len()
+        );
+        for (class, count) in report.diff_counts() {
+            s += &format!(
+                "  {:<28} {count}\n",
+                serde_json::to_string(&class)?.trim_matches('"')
+            );
+        }
+        for d in report.reference_diffs.iter().take(10) {
+            s += &format!(
+                "  round {}: engine (accepted {}, token {}) vs reference (accepted {}, token {}): {}\n",
+                d.round, d.engine.0, d.engine.1, d.reference.0, d.reference.1, d.detail
+            );
+        }
+        s += &format!("time                      {secs:.2} s\n");
+        s += &format!(
+            "verdict                   {}\n",
+            if report.passed() { "PASS" } else { "FAIL" }
+        );
+        emit(&s);
+    }
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
