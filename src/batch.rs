@@ -135,8 +135,12 @@ pub struct BatchView<'a> {
     pub coins: Floats<'a>,
 }
 
+/// Which positions' rows a round reads, `(first, last)` (the draft row of position K does not
+/// exist): given by the engine layer, which knows each rule's decisions.
+pub type RowsRead = dyn Fn(&BatchView, usize) -> (usize, usize) + Sync;
+
 /// How much of a batch to validate before running it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Validation {
     /// Every value of every round (SPEC §2). Reads the whole batch.
     #[default]
@@ -197,14 +201,15 @@ impl<'a> BatchView<'a> {
 
     /// Validates every round (in parallel) per SPEC §2, plus what the f32 engines need: no value
     /// that overflows f32, and no drafted q that becomes 0 when rounded to f32. The first bad
-    /// round (lowest index) is named in the error.
-    pub fn validate(&self, opts: &RoundOptions, mode: Validation) -> Result<()> {
-        self.validate_rule(opts, mode, Rule::Token)
-    }
-
-    /// [`BatchView::validate`] for a batch run under `rule`: `touched` validation checks the rows
-    /// that rule reads.
-    pub fn validate_rule(&self, opts: &RoundOptions, mode: Validation, rule: Rule) -> Result<()> {
+    /// round (lowest index) is named in the error. With [`Validation::Touched`], `rows_read(view,
+    /// r)` gives the positions `(first, last)` whose rows round r reads (the engines know: see
+    /// `BatchView::validate_rule` in `src/cpu/mod.rs`); [`Validation::Full`] never calls it.
+    pub fn validate_reading(
+        &self,
+        opts: &RoundOptions,
+        mode: Validation,
+        rows_read: &RowsRead,
+    ) -> Result<()> {
         self.check_shapes()?;
         if self.k == 0 && !opts.allow_empty_draft {
             return Err(Error::EmptyDraft);
@@ -216,7 +221,7 @@ impl<'a> BatchView<'a> {
         let first_bad = (0..self.n)
             .into_par_iter()
             .filter_map(|r| {
-                self.validate_round(r, &opts, mode, rule)
+                self.validate_round(r, &opts, mode, rows_read)
                     .err()
                     .map(|e| (r, e))
             })
@@ -232,7 +237,7 @@ impl<'a> BatchView<'a> {
         r: usize,
         opts: &RoundOptions,
         mode: Validation,
-        rule: Rule,
+        rows_read: &RowsRead,
     ) -> Result<()> {
         let (k, v) = (self.k, self.v);
         let draft = self.draft_round(r);
@@ -307,29 +312,8 @@ impl<'a> BatchView<'a> {
             }
         }
         if mode == Validation::Touched {
-            // The rows the round will read: under the token rule the one row at the first
-            // rejection (or the bonus row); under block the rows of positions tau..K.
-            let rec = crate::cpu::Recovery::default();
-            let (n_acc, _) = match rule {
-                Rule::Token => crate::cpu::verify::verify_round_unchecked(
-                    self,
-                    r,
-                    &rec,
-                    &mut Default::default(),
-                ),
-                Rule::Block => crate::cpu::block::verify_round_unchecked(
-                    self,
-                    r,
-                    &rec,
-                    &mut Default::default(),
-                ),
-            };
-            let first = n_acc as usize;
-            let last = if rule == Rule::Token || first == k {
-                first
-            } else {
-                k - 1
-            };
+            // The rows the round will read.
+            let (first, last) = rows_read(self, r);
             for i in first..=last {
                 let row = |f: Floats<'a>| f.slice(i * v, v).to_f64_vec();
                 let t = row(target);

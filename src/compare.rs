@@ -151,7 +151,7 @@ pub fn compare_reference_rule(
 pub fn compare_reference_mode(
     view: &BatchView,
     engine: &BatchResult,
-    mode: crate::cpu::RecoveryMode,
+    mode: crate::rule::RecoveryMode,
     r0: u64,
     report: &mut VerifyReport,
 ) {
@@ -163,11 +163,11 @@ pub fn compare_reference_mode_rule(
     view: &BatchView,
     engine: &BatchResult,
     rule: Rule,
-    mode: crate::cpu::RecoveryMode,
+    mode: crate::rule::RecoveryMode,
     r0: u64,
     report: &mut VerifyReport,
 ) {
-    if mode == crate::cpu::RecoveryMode::Argmax {
+    if mode == crate::rule::RecoveryMode::Argmax {
         compare_reference_rule(view, engine, rule, r0, report);
         return;
     }

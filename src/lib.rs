@@ -9,7 +9,8 @@
 //!   verification rules; [`block`]: block verification's f64 reference (SPEC §6).
 //! - [`exact`]: the bit-exact f32 arithmetic both batch engines share.
 //! - [`batch`]: batch views, validation and results; [`npyio`]: `.npy`/`.npz` files.
-//! - [`cpu`] and [`gpu`]: the engines; [`compare`]: cross-checks and adversarial batches.
+//! - [`cpu`] and [`gpu`]: the engines, behind one interface ([`engine::Engine`], chosen by
+//!   [`engine::select`]); [`compare`]: cross-checks and adversarial batches.
 //! - [`rng`]: the counter-based generator; [`study`]: acceptance-rate studies; [`mod@bench`]: benchmark helpers.
 
 #![warn(missing_docs)]
@@ -19,6 +20,7 @@ pub mod bench;
 pub mod block;
 pub mod compare;
 pub mod cpu;
+pub mod engine;
 pub mod error;
 pub mod exact;
 pub mod gpu;

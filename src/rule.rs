@@ -1,4 +1,5 @@
-//! The verification rules: one axis through the reference, the engines, the studies and the CLI.
+//! The verification rules and recovery modes: one axis through the reference, the engines, the
+//! studies and the CLI.
 //!
 //! Adding a rule: a variant here (the one registration point), its f64 reference under
 //! `src/` (dispatched by [`crate::round::decide`]), its CPU twin `src/cpu/X.rs` and its WGSL
@@ -79,6 +80,33 @@ impl std::str::FromStr for Rule {
                 ))
             })
     }
+}
+
+/// How the replacement (at the first rejection) and the bonus token are chosen (SPEC §4).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveryMode {
+    /// The seed's deterministic variant: argmax of the residual / of `target[K]`.
+    #[default]
+    Argmax,
+    /// Lossless speculative sampling (Leviathan et al.; Chen et al.): sampled from the normalised
+    /// residual / from `target[K]`, with randomness separate from the coins.
+    Sample,
+}
+
+/// Recovery mode plus the randomness of `sample` mode: the stream `RECOVERY` of the
+/// counter-based generator, keyed by `seed` and addressed by the global round index
+/// (`round_offset` + the round's index in the batch) and the position.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// argmax or sample.
+    pub mode: RecoveryMode,
+    /// Seed of the recovery randomness.
+    pub seed: u64,
+    /// Global index of the batch's first round.
+    pub round_offset: u64,
 }
 
 #[cfg(test)]

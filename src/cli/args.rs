@@ -26,6 +26,43 @@ Example:
          \"draft_tokens\": [1], \"random_coins\": [0.5]}' | specsim round
   {\"accepted_tokens\":[0],\"num_generated\":1,\"acceptance_rate\":0.0}";
 
+/// `--recovery` (the library's [`RecoveryMode`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RecoveryArg {
+    /// The seed's deterministic variant: argmax of the residual / of `target[K]`.
+    Argmax,
+    /// Lossless speculative sampling: sampled from the normalised residual / from `target[K]`.
+    Sample,
+}
+
+impl From<RecoveryArg> for RecoveryMode {
+    fn from(a: RecoveryArg) -> RecoveryMode {
+        match a {
+            RecoveryArg::Argmax => RecoveryMode::Argmax,
+            RecoveryArg::Sample => RecoveryMode::Sample,
+        }
+    }
+}
+
+/// `--validate` (the library's [`Validation`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ValidationArg {
+    /// Every value of every round (SPEC §2). Reads the whole batch.
+    Full,
+    /// Only what the algorithm reads: tokens, coins, the drafted p and q, and the rows each
+    /// round needs. Keeps `run` on memory-mapped files from touching rows it does not need.
+    Touched,
+}
+
+impl From<ValidationArg> for Validation {
+    fn from(a: ValidationArg) -> Validation {
+        match a {
+            ValidationArg::Full => Validation::Full,
+            ValidationArg::Touched => Validation::Touched,
+        }
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "specsim",
@@ -46,6 +83,16 @@ pub enum EngineChoice {
     Cpu,
     /// The GPU engine (an error when no adapter exists).
     Gpu,
+}
+
+impl From<EngineChoice> for specsim::engine::EngineChoice {
+    fn from(c: EngineChoice) -> Self {
+        match c {
+            EngineChoice::Auto => Self::Auto,
+            EngineChoice::Cpu => Self::Cpu,
+            EngineChoice::Gpu => Self::Gpu,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -104,14 +151,14 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
         /// `full` checks every value (SPEC §2); `touched` only what the algorithm reads.
-        #[arg(long, value_enum, default_value_t = Validation::Full)]
-        validate: Validation,
+        #[arg(long, value_enum, default_value_t = ValidationArg::Full)]
+        validate: ValidationArg,
         /// Verification rule: `token` (SPEC §1) or `block` (block verification, SPEC §6).
         #[arg(long, default_value = "token", value_parser = parse_rule)]
         rule: Rule,
         /// Recovery at the first rejection and for the bonus: argmax (the seed's) or sample.
-        #[arg(long, value_enum, default_value_t = RecoveryMode::Argmax)]
-        recovery: RecoveryMode,
+        #[arg(long, value_enum, default_value_t = RecoveryArg::Argmax)]
+        recovery: RecoveryArg,
         /// Seed of the recovery randomness in `sample` mode.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -226,8 +273,8 @@ pub struct WorkloadArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Recovery at the first rejection and for the bonus: argmax (the seed's) or sample (lossless).
-    #[arg(long, value_enum, default_value_t = RecoveryMode::Argmax)]
-    pub recovery: RecoveryMode,
+    #[arg(long, value_enum, default_value_t = RecoveryArg::Argmax)]
+    pub recovery: RecoveryArg,
     /// Verification rules: `token` (SPEC §1) and/or `block` (SPEC §6), e.g. `token,block`
     /// (a study runs every rule on the same rounds; verify takes one).
     #[arg(long, default_value = "token", value_name = "LIST")]

@@ -143,7 +143,7 @@ pub fn study_configs(
                         k_values: k_values.clone(),
                         rounds,
                         seed,
-                        recovery: w.recovery,
+                        recovery: w.recovery.into(),
                         rules: rules.clone(),
                     });
                 }

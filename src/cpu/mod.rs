@@ -5,10 +5,11 @@
 pub mod block;
 pub mod verify;
 
-pub use verify::{Recovery, RecoveryMode};
+pub use crate::rule::{Recovery, RecoveryMode};
 
-use crate::batch::{BatchResult, BatchView};
+use crate::batch::{BatchResult, BatchView, Validation};
 use crate::error::{Error, Result};
+use crate::round::RoundOptions;
 use crate::rule::Rule;
 
 /// The CPU batch engine.
@@ -41,6 +42,38 @@ impl CpuEngine {
                     .map_err(|e| Error::Config(format!("cannot start {t} CPU threads: {e}")))?;
                 Ok(pool.install(work))
             }
+        }
+    }
+}
+
+/// Validation that knows the rules: `touched` checks the rows each round reads, which only the
+/// rule's decisions tell (so it lives here, above `batch`, which imports no engine).
+impl BatchView<'_> {
+    /// Validates every round for the token rule (see [`BatchView::validate_reading`]).
+    pub fn validate(&self, opts: &RoundOptions, mode: Validation) -> Result<()> {
+        self.validate_rule(opts, mode, Rule::Token)
+    }
+
+    /// Validates every round for `rule`: under `touched`, the token rule's one row at the first
+    /// rejection (or the bonus row), block's rows of positions tau..K.
+    pub fn validate_rule(&self, opts: &RoundOptions, mode: Validation, rule: Rule) -> Result<()> {
+        self.validate_reading(opts, mode, &move |view, r| rows_read(view, r, rule))
+    }
+}
+
+/// The positions `(first, last)` whose rows round `r` reads under `rule`, decided by this engine
+/// (on garbage rows too: the answer is deterministic, and the rows are checked next).
+pub fn rows_read(view: &BatchView, r: usize, rule: Rule) -> (usize, usize) {
+    let rec = Recovery::default();
+    match rule {
+        Rule::Token => {
+            let (n_acc, _) = verify::verify_round_unchecked(view, r, &rec, &mut Default::default());
+            (n_acc as usize, n_acc as usize)
+        }
+        Rule::Block => {
+            let (tau, _) = block::verify_round_unchecked(view, r, &rec, &mut Default::default());
+            let tau = tau as usize;
+            (tau, if tau == view.k { tau } else { view.k - 1 })
         }
     }
 }

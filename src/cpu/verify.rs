@@ -12,42 +12,7 @@ use rayon::prelude::*;
 use crate::batch::{BatchResult, BatchView};
 use crate::exact::{accepts_native, key, residual_native, sample_index};
 use crate::rng::{random_u64, stream};
-
-/// How the replacement (at the first rejection) and the bonus token are chosen (SPEC §4).
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    Hash,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum RecoveryMode {
-    /// The seed's deterministic variant: argmax of the residual / of `target[K]`.
-    #[default]
-    Argmax,
-    /// Lossless speculative sampling (Leviathan et al.; Chen et al.): sampled from the normalised
-    /// residual / from `target[K]`, with randomness separate from the coins.
-    Sample,
-}
-
-/// Recovery mode plus the randomness of `sample` mode: the stream `RECOVERY` of the
-/// counter-based generator, keyed by `seed` and addressed by the global round index
-/// (`round_offset` + the round's index in the batch) and the position.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Recovery {
-    /// argmax or sample.
-    pub mode: RecoveryMode,
-    /// Seed of the recovery randomness.
-    pub seed: u64,
-    /// Global index of the batch's first round.
-    pub round_offset: u64,
-}
+use crate::rule::{Recovery, RecoveryMode};
 
 /// Elements per block of the CPU argmax: a vectorised block maximum, then a scan of the one block
 /// that improves on the best so far. One pass over the row.

@@ -12,9 +12,9 @@ use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
 use crate::batch::{Batch, BatchResult, BatchView, Floats};
-use crate::cpu::{Recovery, RecoveryMode};
 use crate::error::{Error, Result};
 use crate::rule::Rule;
+use crate::rule::{Recovery, RecoveryMode};
 
 /// Invocations per workgroup of `shaders/verify.wgsl` (keep in sync with `WG` there).
 pub const WORKGROUP_SIZE: u32 = 256;

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use specsim::cpu::Recovery;
-use specsim::gpu::{GpuContext, describe};
+use specsim::gpu::GpuContext;
 
 use super::args::{Cli, Command, EngineChoice};
 
@@ -31,11 +31,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             input,
         } => {
             let rec = Recovery {
-                mode: recovery,
+                mode: recovery.into(),
                 seed,
                 round_offset: 0,
             };
-            run::cmd_run(&batch, engine, out, format, validate, rule, rec, input)
+            run::cmd_run(
+                &batch,
+                engine,
+                out,
+                format,
+                validate.into(),
+                rule,
+                rec,
+                input,
+            )
         }
         Command::Bench {
             quick,
@@ -59,27 +68,12 @@ pub fn emit(text: &str) {
     }
 }
 
-/// A GPU context, or `None` with a notice when `auto` finds no usable adapter. With
-/// `allow_software` false, `auto` passes over a software adapter (e.g. Mesa's llvmpipe, which runs
-/// on the CPU and is slower than the CPU engine) and uses the CPU engine instead; `gpu` always
-/// takes the adapter it finds.
+/// A GPU context, or `None` (the CPU engine) with the library's notice on stderr when `auto`
+/// falls back (see [`specsim::engine::select`]).
 pub fn open_gpu(choice: EngineChoice, allow_software: bool) -> Result<Option<GpuContext>> {
-    match choice {
-        EngineChoice::Cpu => Ok(None),
-        EngineChoice::Gpu => Ok(Some(GpuContext::new()?)),
-        EngineChoice::Auto => match GpuContext::new() {
-            Ok(g) if !allow_software && g.adapter_info().device_type == wgpu::DeviceType::Cpu => {
-                eprintln!(
-                    "specsim: notice: the only GPU adapter is a software one ({}); using the CPU engine (--engine gpu runs on it anyway)",
-                    describe(g.adapter_info())
-                );
-                Ok(None)
-            }
-            Ok(g) => Ok(Some(g)),
-            Err(e) => {
-                eprintln!("specsim: notice: no usable GPU ({e}); using the CPU engine");
-                Ok(None)
-            }
-        },
+    let sel = specsim::engine::select(choice.into(), allow_software)?;
+    if let Some(n) = &sel.notice {
+        eprintln!("specsim: notice: {n}");
     }
+    Ok(sel.gpu)
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 use specsim::Rule;
 use specsim::batch::{BatchResult, BatchView, Validation};
 use specsim::cpu::{CpuEngine, Recovery};
-use specsim::gpu::describe;
+use specsim::engine::Engine;
 use specsim::npyio::{BatchFile, write_result_npz};
 use specsim::round::Outcome;
 
@@ -63,23 +63,13 @@ pub fn cmd_run(
     let t0 = Instant::now();
     view.validate_rule(&input.round_options(), validate, rule)?;
     let t_valid = t0.elapsed().as_secs_f64();
-    let gpu = open_gpu(engine, false)?;
-    let t1 = Instant::now();
-    let (res, name) = match gpu {
-        Some(mut g) => {
-            let name = format!("gpu: {}", describe(g.adapter_info()));
-            g.recovery = rec;
-            (g.run_rule(&view, rule)?, name)
-        }
-        None => (
-            CpuEngine {
-                recovery: rec,
-                ..Default::default()
-            }
-            .run_rule(&view, rule)?,
-            "cpu".to_string(),
-        ),
+    let mut engine: Box<dyn Engine> = match open_gpu(engine, false)? {
+        Some(g) => Box::new(g),
+        None => Box::new(CpuEngine::default()),
     };
+    let name = engine.describe();
+    let t1 = Instant::now();
+    let res = engine.run_batch(&view, rule, rec)?;
     let secs = t1.elapsed().as_secs_f64();
     if let Some(path) = &out {
         write_result_npz(path, &res)?;

@@ -11,6 +11,7 @@ use specsim::compare::{
     VerifyReport, adversarial_batch_rule, compare_engines, compare_reference_mode_rule,
 };
 use specsim::cpu::{CpuEngine, Recovery};
+use specsim::engine::Engine;
 use specsim::gpu::{GpuContext, describe};
 use specsim::npyio::{BatchFile, write_batch_dir};
 
@@ -27,14 +28,9 @@ fn verify_chunk(
     report: &mut VerifyReport,
 ) -> Result<()> {
     let r0 = rec.round_offset;
-    let cpu = CpuEngine {
-        recovery: rec,
-        ..Default::default()
-    }
-    .run_rule(view, rule)?;
+    let cpu = CpuEngine::default().run_batch(view, rule, rec)?;
     if let Some(g) = gpu {
-        g.recovery = rec;
-        let gres = g.run_rule(view, rule)?;
+        let gres = g.run_batch(view, rule, rec)?;
         compare_engines(&cpu, &gres, r0, report);
     }
     compare_reference_mode_rule(view, &cpu, rule, rec.mode, r0, report);
@@ -80,7 +76,7 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
             report.adapter = Some(describe(g.adapter_info()));
         }
         let rec = |round_offset| Recovery {
-            mode: a.w.recovery,
+            mode: a.w.recovery.into(),
             seed,
             round_offset,
         };

@@ -1,0 +1,113 @@
+//! One interface over the batch engines, and the policy that picks one.
+//!
+//! [`Engine`] runs a validated batch under a rule and a recovery mode, both given per call; the
+//! CPU engine ([`CpuEngine`]) and the GPU engine ([`GpuContext`]) implement it. [`select`] turns
+//! `auto | cpu | gpu` into an engine, with the notice a user should see when `auto` falls back.
+
+use crate::batch::{BatchResult, BatchView};
+use crate::cpu::{CpuEngine, Recovery};
+use crate::error::Result;
+use crate::gpu::{GpuContext, describe};
+use crate::rule::Rule;
+
+/// A batch engine.
+pub trait Engine {
+    /// What runs: `cpu`, or `gpu: ADAPTER (BACKEND, TYPE)`.
+    fn describe(&self) -> String;
+
+    /// Runs every round of a validated batch under `rule`, with the recovery mode and randomness
+    /// of `rec`.
+    fn run_batch(&mut self, view: &BatchView, rule: Rule, rec: Recovery) -> Result<BatchResult>;
+}
+
+impl Engine for CpuEngine {
+    fn describe(&self) -> String {
+        "cpu".into()
+    }
+
+    fn run_batch(&mut self, view: &BatchView, rule: Rule, rec: Recovery) -> Result<BatchResult> {
+        CpuEngine {
+            recovery: rec,
+            ..*self
+        }
+        .run_rule(view, rule)
+    }
+}
+
+impl Engine for GpuContext {
+    fn describe(&self) -> String {
+        format!("gpu: {}", describe(self.adapter_info()))
+    }
+
+    fn run_batch(&mut self, view: &BatchView, rule: Rule, rec: Recovery) -> Result<BatchResult> {
+        self.recovery = rec;
+        let out = self.run_rule(view, rule);
+        self.recovery = Recovery::default();
+        out
+    }
+}
+
+/// Which engine the user asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// A hardware GPU when one exists, otherwise the CPU engine (with a notice).
+    #[default]
+    Auto,
+    /// The CPU engine.
+    Cpu,
+    /// The GPU engine: an error when no adapter exists.
+    Gpu,
+}
+
+/// The outcome of [`select`]: a GPU context or none (the CPU engine), and what to tell the user.
+pub struct Selection {
+    /// The GPU to run on; `None` means the CPU engine.
+    pub gpu: Option<GpuContext>,
+    /// Why `auto` fell back to the CPU engine, if it did.
+    pub notice: Option<String>,
+}
+
+impl Selection {
+    /// The selected engine as a trait object.
+    pub fn into_engine(self) -> Box<dyn Engine> {
+        match self.gpu {
+            Some(g) => Box::new(g),
+            None => Box::new(CpuEngine::default()),
+        }
+    }
+}
+
+/// Picks the engine. `cpu` never opens an adapter; `gpu` takes the adapter it finds (or fails);
+/// `auto` takes a hardware adapter and falls back to the CPU engine, with a notice, when none is
+/// usable. With `allow_software` false, `auto` also passes over a software adapter (e.g. Mesa's
+/// llvmpipe, which runs on the CPU and is slower than the CPU engine); `verify` and `bench`
+/// allow it, since their job is to exercise the GPU path.
+pub fn select(choice: EngineChoice, allow_software: bool) -> Result<Selection> {
+    let none = |notice: String| Selection {
+        gpu: None,
+        notice: Some(notice),
+    };
+    match choice {
+        EngineChoice::Cpu => Ok(Selection {
+            gpu: None,
+            notice: None,
+        }),
+        EngineChoice::Gpu => Ok(Selection {
+            gpu: Some(GpuContext::new()?),
+            notice: None,
+        }),
+        EngineChoice::Auto => match GpuContext::new() {
+            Ok(g) if !allow_software && g.adapter_info().device_type == wgpu::DeviceType::Cpu => {
+                Ok(none(format!(
+                    "the only GPU adapter is a software one ({}); using the CPU engine (--engine gpu runs on it anyway)",
+                    describe(g.adapter_info())
+                )))
+            }
+            Ok(g) => Ok(Selection {
+                gpu: Some(g),
+                notice: None,
+            }),
+            Err(e) => Ok(none(format!("no usable GPU ({e}); using the CPU engine"))),
+        },
+    }
+}
