@@ -8,10 +8,7 @@
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::round::{
-    Outcome, RoundOptions, argmax_f64, check_rows, replacement_f64, validate_flat,
-    validate_tokens_and_coins,
-};
+use crate::round::{Outcome, RoundOptions, check_rows, validate_flat, validate_tokens_and_coins};
 use crate::rule::Rule;
 
 /// Little-endian floating-point data of a known type, as raw bytes (any alignment).
@@ -481,19 +478,26 @@ pub fn reference_outcomes_rule(view: &BatchView, rule: Rule) -> Vec<Outcome> {
         .collect()
 }
 
-/// The f64 reference outcome of round `r` of a validated batch under `rule` (the token rule reads
-/// only the rows it needs; the others read the round's rows as f64).
-pub fn reference_outcome_rule(view: &BatchView, r: usize, rule: Rule) -> Outcome {
-    match rule {
-        Rule::Token => reference_outcome(view, r),
-        _ => {
-            let d = view.draft_round(r).to_f64_vec();
-            let t = view.target_round(r).to_f64_vec();
-            let tokens = view.round_tokens(r);
-            let coins = view.coins.slice(r * view.k, view.k).to_f64_vec();
-            crate::round::decide(rule, &d, &t, &tokens, &coins, view.v)
-        }
+impl crate::round::Values for Floats<'_> {
+    #[inline]
+    fn at(&self, i: usize) -> f64 {
+        self.get_f64(i)
     }
+}
+
+/// The f64 reference outcome of round `r` of a validated batch under `rule`: the one reference
+/// ([`crate::round::decide`]) reading the batch's values in place, only those the rule needs.
+pub fn reference_outcome_rule(view: &BatchView, r: usize, rule: Rule) -> Outcome {
+    let tokens = view.round_tokens(r);
+    let coins = view.coins.slice(r * view.k, view.k);
+    crate::round::decide(
+        rule,
+        &view.draft_round(r),
+        &view.target_round(r),
+        &tokens,
+        &coins,
+        view.v,
+    )
 }
 
 /// `beta[round][i] = sum_x min(p_i(x), q_i(x))` in f64 for every round and position (SPEC §5): the
@@ -514,28 +518,7 @@ pub fn exact_betas(view: &BatchView) -> Vec<f64> {
         .collect()
 }
 
-/// The f64 reference outcome of one round of a validated batch, reading only the rows it needs.
+/// The f64 reference outcome of one round of a validated batch under the token rule.
 pub fn reference_outcome(view: &BatchView, r: usize) -> Outcome {
-    let (k, v) = (view.k, view.v);
-    let d = view.draft_round(r);
-    let t = view.target_round(r);
-    for i in 0..k {
-        let tok = view.token(r, i) as usize;
-        let p = t.get_f64(i * v + tok);
-        let q = d.get_f64(i * v + tok);
-        let accept = view.coins.get_f64(r * k + i) < (p / q).min(1.0);
-        if !accept {
-            let tr = t.slice(i * v, v).to_f64_vec();
-            let dr = d.slice(i * v, v).to_f64_vec();
-            return Outcome {
-                num_accepted: i as u32,
-                token: replacement_f64(&tr, &dr) as u32,
-            };
-        }
-    }
-    let tr = t.slice(k * v, v).to_f64_vec();
-    Outcome {
-        num_accepted: k as u32,
-        token: argmax_f64(tr.into_iter()) as u32,
-    }
+    reference_outcome_rule(view, r, Rule::Token)
 }

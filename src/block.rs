@@ -8,17 +8,22 @@
 //! i with `coin[i − 1] < h_i` (0 if none); the output is the first tau drafts, then the bonus
 //! (tau = K) or the correction `argmax_x max(P_tau · target[tau][x] − draft[tau][x], 0)`.
 
-use crate::round::{Outcome, Real, argmax_f64};
+use crate::round::{Outcome, Values, argmax_f64};
 
 /// `P_0..=P_K` of a round (f64, in the order of operations of SPEC §6): `P[i]` is the running
 /// probability that the first i drafts survive.
-pub fn survival_f64<P: Real>(draft: &[P], target: &[P], tokens: &[u32], v: usize) -> Vec<f64> {
+pub fn survival_f64<V: Values + ?Sized>(
+    draft: &V,
+    target: &V,
+    tokens: &[u32],
+    v: usize,
+) -> Vec<f64> {
     let mut out = Vec::with_capacity(tokens.len() + 1);
     let mut p_run = 1.0f64;
     out.push(p_run);
     for (i, &tok) in tokens.iter().enumerate() {
-        let p = target[i * v + tok as usize].to_f64();
-        let q = draft[i * v + tok as usize].to_f64();
+        let p = target.at(i * v + tok as usize);
+        let q = draft.at(i * v + tok as usize);
         p_run = next_survival(p_run, p, q);
         out.push(p_run);
     }
@@ -36,23 +41,34 @@ pub fn next_survival(p_run: f64, p: f64, q: f64) -> f64 {
     }
 }
 
-/// The scaled residual `max(P · t[x] − d[x], 0)` of one row, entry by entry (f64).
-fn scaled_residual<P: Real>(scale: f64, t: &[P], d: &[P]) -> impl Iterator<Item = f64> {
-    t.iter()
-        .zip(d)
-        .map(move |(&t, &d)| (scale * t.to_f64() - d.to_f64()).max(0.0))
+/// The scaled residual `max(P · t[x] − d[x], 0)` of the row of V at `start`, entry by entry.
+fn scaled_residual<'a, V: Values + ?Sized>(
+    scale: f64,
+    t: &'a V,
+    d: &'a V,
+    start: usize,
+    v: usize,
+) -> impl Iterator<Item = f64> + 'a {
+    t.range(start, v)
+        .zip(d.range(start, v))
+        .map(move |(t, d)| (scale * t - d).max(0.0))
 }
 
-/// `h_i` for `1 <= i < K`: `R_i / (R_i + (1 − P_i))`, 1 when the denominator is 0, with `R_i`
-/// summed in ascending x.
-pub fn h_f64<P: Real>(p_i: f64, t: &[P], d: &[P]) -> f64 {
-    let r: f64 = scaled_residual(p_i, t, d).fold(0.0, |s, x| s + x);
+/// `h_i` for `1 <= i < K` from the rows of V at `start`: `R_i / (R_i + (1 − P_i))`, 1 when the
+/// denominator is 0, with `R_i` summed in ascending x.
+pub fn h_f64<V: Values + ?Sized>(p_i: f64, t: &V, d: &V, start: usize, v: usize) -> f64 {
+    let r: f64 = scaled_residual(p_i, t, d, start, v).fold(0.0, |s, x| s + x);
     let den = r + (1.0 - p_i);
     if den == 0.0 { 1.0 } else { r / den }
 }
 
 /// Every threshold `h_1..=h_K` of a round (reads every row; for cross-checks and diagnostics).
-pub fn thresholds_f64<P: Real>(draft: &[P], target: &[P], tokens: &[u32], v: usize) -> Vec<f64> {
+pub fn thresholds_f64<V: Values + ?Sized>(
+    draft: &V,
+    target: &V,
+    tokens: &[u32],
+    v: usize,
+) -> Vec<f64> {
     let k = tokens.len();
     let surv = survival_f64(draft, target, tokens, v);
     (1..=k)
@@ -60,48 +76,52 @@ pub fn thresholds_f64<P: Real>(draft: &[P], target: &[P], tokens: &[u32], v: usi
             if i == k {
                 surv[k]
             } else {
-                let row = i * v..(i + 1) * v;
-                h_f64(surv[i], &target[row.clone()], &draft[row])
+                h_f64(surv[i], target, draft, i * v, v)
             }
         })
         .collect()
 }
 
-/// The correction at tau < K: the argmax of `max(P_tau · t − d, 0)` (ties to the lowest id), or
-/// the argmax of `t` when that is zero everywhere.
-pub fn correction_f64<P: Real>(p_tau: f64, t: &[P], d: &[P]) -> usize {
-    if scaled_residual(p_tau, t, d).all(|x| x == 0.0) {
-        argmax_f64(t.iter().map(|x| x.to_f64()))
+/// The correction at tau < K from the rows of V at `start`: the argmax of `max(P_tau · t − d, 0)`
+/// (ties to the lowest id), or the argmax of `t` when that is zero everywhere.
+pub fn correction_f64<V: Values + ?Sized>(
+    p_tau: f64,
+    t: &V,
+    d: &V,
+    start: usize,
+    v: usize,
+) -> usize {
+    if scaled_residual(p_tau, t, d, start, v).all(|x| x == 0.0) {
+        argmax_f64(t.range(start, v))
     } else {
-        argmax_f64(scaled_residual(p_tau, t, d))
+        argmax_f64(scaled_residual(p_tau, t, d, start, v))
     }
 }
 
 /// Decides one *valid* round with block verification in f64 (SPEC §6), on flat row-major rows:
 /// `draft` holds K rows of V, `target` K + 1. Scans from position K downward and stops at the
 /// first passing coin, so only rows tau..K are read.
-pub fn decide_block_f64<P: Real, C: Real>(
-    draft: &[P],
-    target: &[P],
+pub fn decide_block_f64<V: Values + ?Sized, C: Values + ?Sized>(
+    draft: &V,
+    target: &V,
     tokens: &[u32],
-    coins: &[C],
+    coins: &C,
     v: usize,
 ) -> Outcome {
     let k = tokens.len();
     let surv = survival_f64(draft, target, tokens, v);
-    let row = |i: usize| i * v..(i + 1) * v;
-    let tau = if k > 0 && coins[k - 1].to_f64() < surv[k] {
+    let tau = if k > 0 && coins.at(k - 1) < surv[k] {
         k
     } else {
         (1..k)
             .rev()
-            .find(|&i| coins[i - 1].to_f64() < h_f64(surv[i], &target[row(i)], &draft[row(i)]))
+            .find(|&i| coins.at(i - 1) < h_f64(surv[i], target, draft, i * v, v))
             .unwrap_or(0)
     };
     let token = if tau == k {
-        argmax_f64(target[row(k)].iter().map(|x| x.to_f64()))
+        argmax_f64(target.range(k * v, v))
     } else {
-        correction_f64(surv[tau], &target[row(tau)], &draft[row(tau)])
+        correction_f64(surv[tau], target, draft, tau * v, v)
     };
     Outcome {
         num_accepted: tau as u32,
@@ -112,9 +132,9 @@ pub fn decide_block_f64<P: Real, C: Real>(
 /// The exact expected number of accepted drafts of block verification given the rows, by
 /// enumerating every drafted sequence (token `i` drawn from draft row `i`):
 /// `E[tau] = Σ_i E[P_i]` (SPEC §6). `None` when V^K exceeds `max_sequences`.
-pub fn expected_accepted_block<P: Real>(
-    draft: &[P],
-    target: &[P],
+pub fn expected_accepted_block<V: Values + ?Sized>(
+    draft: &V,
+    target: &V,
     k: usize,
     v: usize,
     max_sequences: u64,
@@ -129,9 +149,9 @@ pub fn expected_accepted_block<P: Real>(
 /// `E[P_1], …, E[P_K]` over the drafted sequences (token `i` drawn from draft row `i`), by
 /// enumeration; `E[tau]` at any K' ≤ K is the sum of the first K' (P_i does not depend on K).
 /// `None` when V^K exceeds `max_sequences`.
-pub fn expected_survivals<P: Real>(
-    draft: &[P],
-    target: &[P],
+pub fn expected_survivals<V: Values + ?Sized>(
+    draft: &V,
+    target: &V,
     k: usize,
     v: usize,
     max_sequences: u64,
@@ -142,9 +162,9 @@ pub fn expected_survivals<P: Real>(
     }
     // Depth-first over prefixes: (probability of the prefix, P after it).
     #[allow(clippy::too_many_arguments)]
-    fn walk<P: Real>(
-        draft: &[P],
-        target: &[P],
+    fn walk<V: Values + ?Sized>(
+        draft: &V,
+        target: &V,
         v: usize,
         i: usize,
         k: usize,
@@ -156,11 +176,11 @@ pub fn expected_survivals<P: Real>(
             return;
         }
         for x in 0..v {
-            let q = draft[i * v + x].to_f64();
+            let q = draft.at(i * v + x);
             if q == 0.0 {
                 continue;
             }
-            let p = target[i * v + x].to_f64();
+            let p = target.at(i * v + x);
             let next = next_survival(p_run, p, q);
             out[i] += prob * q * next;
             walk(draft, target, v, i + 1, k, prob * q, next, out);
@@ -182,7 +202,7 @@ mod tests {
         let q = [2.0 / 3.0, 1.0 / 3.0];
         let draft: Vec<f64> = [q, q].concat();
         let target: Vec<f64> = [p, p, p].concat();
-        let e = expected_accepted_block(&draft, &target, 2, 2, 100).unwrap();
+        let e = expected_accepted_block(&draft[..], &target[..], 2, 2, 100).unwrap();
         assert!((e - 11.0 / 9.0).abs() < 1e-12, "{e}");
     }
 
@@ -191,8 +211,8 @@ mod tests {
         let draft = [0.6, 0.4];
         let target = [0.3, 0.7, 0.5, 0.5];
         for coin in [0.0, 0.2, 0.49, 0.5, 0.51, 0.99] {
-            let b = decide_block_f64(&draft, &target, &[0], &[coin], 2);
-            let t = crate::round::decide_f64(&draft, &target, &[0], &[coin], 2);
+            let b = decide_block_f64(&draft[..], &target[..], &[0], &[coin][..], 2);
+            let t = crate::round::decide_f64(&draft[..], &target[..], &[0], &[coin][..], 2);
             assert_eq!(b, t, "coin {coin}");
         }
     }

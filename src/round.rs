@@ -104,16 +104,44 @@ pub fn argmax_f64(values: impl Iterator<Item = f64>) -> usize {
     best_i
 }
 
+/// Probabilities or coins read as f64 wherever they live: a slice of f32 or f64, or a batch's
+/// little-endian bytes ([`crate::batch::Floats`]). The one f64 reference reads through this, so
+/// `round` and the batch cross-checks run the same code, reading only what the rule needs.
+pub trait Values: Sync {
+    /// Element `i`, widened exactly to f64.
+    fn at(&self, i: usize) -> f64;
+
+    /// Elements `start..start + len`, as f64.
+    fn range(&self, start: usize, len: usize) -> impl Iterator<Item = f64> + '_ {
+        (start..start + len).map(move |i| self.at(i))
+    }
+}
+
+impl<P: Real> Values for [P] {
+    #[inline]
+    fn at(&self, i: usize) -> f64 {
+        self[i].to_f64()
+    }
+}
+
+impl<P: Real> Values for Vec<P> {
+    #[inline]
+    fn at(&self, i: usize) -> f64 {
+        self[i].to_f64()
+    }
+}
+
 /// The replacement token at a rejected position: the argmax of the residual
-/// `max(0, t − d)` (f64), or of `t` when the residual is zero everywhere.
-pub fn replacement_f64<P: Real>(t: &[P], d: &[P]) -> usize {
+/// `max(0, t − d)` (f64) over the row of V at `start`, or of `t` when the residual is zero
+/// everywhere.
+pub fn replacement_f64<V: Values + ?Sized>(t: &V, d: &V, start: usize, v: usize) -> usize {
     let residual = || {
-        t.iter()
-            .zip(d)
-            .map(|(&t, &d)| (t.to_f64() - d.to_f64()).max(0.0))
+        t.range(start, v)
+            .zip(d.range(start, v))
+            .map(|(t, d)| (t - d).max(0.0))
     };
     if residual().all(|r| r == 0.0) {
-        argmax_f64(t.iter().map(|x| x.to_f64()))
+        argmax_f64(t.range(start, v))
     } else {
         argmax_f64(residual())
     }
@@ -121,43 +149,41 @@ pub fn replacement_f64<P: Real>(t: &[P], d: &[P]) -> usize {
 
 /// Decides one *valid* round in f64 (SPEC §1), on flat row-major rows: `draft` holds K rows of V,
 /// `target` K + 1 rows of V. Only the values the algorithm needs are read.
-pub fn decide_f64<P: Real, C: Real>(
-    draft: &[P],
-    target: &[P],
+pub fn decide_f64<V: Values + ?Sized, C: Values + ?Sized>(
+    draft: &V,
+    target: &V,
     tokens: &[u32],
-    coins: &[C],
+    coins: &C,
     v: usize,
 ) -> Outcome {
     let k = tokens.len();
-    for i in 0..k {
-        let tok = tokens[i] as usize;
-        let p = target[i * v + tok].to_f64();
-        let q = draft[i * v + tok].to_f64();
+    for (i, &tok) in tokens.iter().enumerate() {
+        let tok = tok as usize;
+        let p = target.at(i * v + tok);
+        let q = draft.at(i * v + tok);
         let a = (p / q).min(1.0);
-        let accept = coins[i].to_f64() < a;
+        let accept = coins.at(i) < a;
         if !accept {
-            let row = i * v..(i + 1) * v;
             return Outcome {
                 num_accepted: i as u32,
-                token: replacement_f64(&target[row.clone()], &draft[row]) as u32,
+                token: replacement_f64(target, draft, i * v, v) as u32,
             };
         }
     }
-    let bonus = &target[k * v..(k + 1) * v];
     Outcome {
         num_accepted: k as u32,
-        token: argmax_f64(bonus.iter().map(|x| x.to_f64())) as u32,
+        token: argmax_f64(target.range(k * v, v)) as u32,
     }
 }
 
 /// Decides one *valid* round under `rule` in f64, on flat row-major rows (see [`decide_f64`]):
 /// the one f64 reference of every chain rule, used by `round` and by the batch cross-checks.
-pub fn decide<P: Real, C: Real>(
+pub fn decide<V: Values + ?Sized, C: Values + ?Sized>(
     rule: Rule,
-    draft: &[P],
-    target: &[P],
+    draft: &V,
+    target: &V,
     tokens: &[u32],
-    coins: &[C],
+    coins: &C,
     v: usize,
 ) -> Outcome {
     match rule {
@@ -412,7 +438,7 @@ pub fn speculative_decode_rule(
         v,
         opts,
     )?;
-    Ok(decide(rule, &draft, &target, &tokens, random_coins, v).to_result(&tokens))
+    Ok(decide(rule, &draft[..], &target[..], &tokens, random_coins, v).to_result(&tokens))
 }
 
 /// Parses one round from JSON text (the seed's object). NaN literals and other malformed JSON are

@@ -92,8 +92,7 @@ impl BlockTally {
         };
         let (k, v) = (view.k, view.v);
         for r in 0..view.n {
-            let d = view.draft_round(r).to_f64_vec();
-            let t = view.target_round(r).to_f64_vec();
+            let (d, t) = (view.draft_round(r), view.target_round(r));
             if let Some(e) = expected_survivals(&d, &t, k, v, ENUMERATION_LIMIT) {
                 for (ki, &kk) in self.ks.iter().enumerate() {
                     sums[ki] += e[..kk].iter().sum::<f64>();
