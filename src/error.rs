@@ -125,6 +125,15 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// An output file that could not be written (a CSV or plot library's error; OS errors are
+    /// [`Error::Io`]).
+    #[error("{path}: {message}")]
+    Output {
+        /// The file being written.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A bad argument or configuration (outside the input data).
     #[error("{0}")]
     Config(String),
@@ -154,6 +163,7 @@ impl Error {
             Error::InRound { inner, .. } => inner.kind(),
             Error::Format { .. } => "format",
             Error::Io { .. } => "io",
+            Error::Output { .. } => "output",
             Error::Config(_) => "config",
             Error::NoAdapter(_) => "no_adapter",
             Error::Gpu(_) => "gpu",
@@ -173,6 +183,14 @@ impl Error {
         Error::Format {
             origin: origin.into(),
             message: message.into(),
+        }
+    }
+
+    /// An output error on `path`.
+    pub fn output(path: impl AsRef<std::path::Path>, message: impl std::fmt::Display) -> Error {
+        Error::Output {
+            path: path.as_ref().display().to_string(),
+            message: message.to_string(),
         }
     }
 

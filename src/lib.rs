@@ -11,7 +11,8 @@
 //! - [`batch`]: batch views, validation and results; [`npyio`]: `.npy`/`.npz` files.
 //! - [`cpu`] and [`gpu`]: the engines, behind one interface ([`engine::Engine`], chosen by
 //!   [`engine::select`]); [`compare`]: cross-checks and adversarial batches.
-//! - [`rng`]: the counter-based generator; [`study`]: acceptance-rate studies; [`mod@bench`]: benchmark helpers.
+//! - [`rng`]: the counter-based generator; [`workload`]: the generated families; [`study`]:
+//!   acceptance-rate studies; [`mod@bench`]: benchmark helpers.
 
 #![warn(missing_docs)]
 
@@ -29,6 +30,7 @@ pub mod rng;
 pub mod round;
 pub mod rule;
 pub mod study;
+pub mod workload;
 
 pub use error::{Error, Result};
 pub use round::{

@@ -1,8 +1,9 @@
 //! The CPU engine: f32, parallel over rounds on all cores. One module per shader, same name
-//! (`verify.rs` ↔ `shaders/verify.wgsl`, `block.rs` ↔ `shaders/block.wgsl`), so that the two
-//! read side by side.
+//! (`verify.rs` ↔ `shaders/verify.wgsl`, `block.rs` ↔ `shaders/block.wgsl`, `study.rs` ↔
+//! `shaders/study.wgsl`), so that the two read side by side.
 
 pub mod block;
+pub mod study;
 pub mod verify;
 
 pub use crate::rule::{Recovery, RecoveryMode};

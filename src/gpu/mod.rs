@@ -11,6 +11,8 @@ use std::time::Instant;
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
+pub mod study;
+
 use crate::batch::{Batch, BatchResult, BatchView, Floats};
 use crate::error::{Error, Result};
 use crate::rule::Rule;
@@ -338,8 +340,9 @@ impl GpuContext {
 
     pub(crate) fn ensure_buffers(&mut self, n: usize, k: usize, v: usize) -> Result<()> {
         let cap = self.rounds_per_chunk(k, v)?.min(n.max(1));
+        // Buffers for a larger K (same V) hold any round of a smaller K.
         if let Some(b) = &self.bufs
-            && b.k == k
+            && b.k >= k
             && b.v == v
             && b.cap_rounds >= cap
         {

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{
     EXACT_GIVEN_ROWS, EXACT_GIVEN_ROWS_AND_DRAFTS, Gain, Metrics, StudyConfig, StudyEngine, Tally,
-    Z99, study_params,
+    Z99,
 };
 use crate::batch::{Batch, BatchView};
 use crate::block::expected_survivals;
@@ -145,7 +145,8 @@ pub(crate) fn add_chunk(
                 bt.add_enumerated(&b.view());
             }
             for ki in 0..bt.ks.len() {
-                let (taus, surv) = gpu_block_chunk(g, cfg, r0, m, bt.ks[ki])?;
+                let (taus, surv, _) =
+                    g.study_chunk(&cfg.generation(), Rule::Block, r0, m, bt.ks[ki], false)?;
                 bt.add(ki, &taus, &surv, token_acc);
             }
         }
@@ -196,36 +197,4 @@ pub(crate) fn add_view(
         bt.add(ki, &res.num_accepted, &surv, token_acc);
     }
     Ok(())
-}
-
-/// Generates rounds `r0..r0 + m` at K on the device, runs the block kernel, and reads back tau
-/// and the survivals `[m, K]`. The device buffers were sized for K_max by the token pass.
-fn gpu_block_chunk(
-    g: &mut GpuContext,
-    cfg: &StudyConfig,
-    r0: u64,
-    m: usize,
-    k: usize,
-) -> Result<(Vec<u32>, Vec<f32>)> {
-    let params = study_params(g, cfg, r0, m, k);
-    let mut enc = g.device.create_command_encoder(&Default::default());
-    g.record(&mut enc, &g.generate, params, m * (k + 1));
-    g.submit_and_wait(enc)?;
-    let mut enc = g.device.create_command_encoder(&Default::default());
-    g.record(&mut enc, g.pipeline_for(Rule::Block), params, m);
-    let b = g.bufs.as_ref().expect("the token pass made the buffers");
-    let acc_bytes = (m * 4) as u64;
-    let surv_bytes = (m * k * 4) as u64;
-    enc.copy_buffer_to_buffer(&b.out_acc, 0, &b.readback, 0, acc_bytes);
-    if surv_bytes > 0 {
-        enc.copy_buffer_to_buffer(&b.betas, 0, &b.readback, acc_bytes, surv_bytes);
-    }
-    g.submit_and_wait(enc)?;
-    let words = g.read_back(acc_bytes + surv_bytes)?;
-    let taus = words[..m].to_vec();
-    let surv = words[m..m + m * k]
-        .iter()
-        .map(|&x| f32::from_bits(x))
-        .collect();
-    Ok((taus, surv))
 }

@@ -16,7 +16,8 @@ use crate::batch::{Batch, BatchResult};
 use crate::compare::{VerifyReport, compare_engines, compare_reference_mode_rule};
 use crate::cpu::{CpuEngine, Recovery, RecoveryMode};
 use crate::error::{Error, Result};
-use crate::gpu::{GpuContext, GpuParams};
+use crate::gpu::GpuContext;
+use crate::gpu::study::Generation;
 use crate::npyio::BatchFile;
 use crate::rule::Rule;
 pub use workload::{Family, Workload};
@@ -43,6 +44,15 @@ impl StudyConfig {
     /// K_max.
     pub fn k_max(&self) -> usize {
         self.k_values.iter().copied().max().unwrap_or(1)
+    }
+
+    /// What the GPU generates for this configuration.
+    pub fn generation(&self) -> Generation<'_> {
+        Generation {
+            workload: &self.workload,
+            seed: self.seed,
+            recovery: self.recovery,
+        }
     }
 
     /// The K values, increasing, without repeats.
@@ -418,7 +428,7 @@ fn run_chunk(
     if matches!(w.family, Family::Rates { .. }) {
         let acc = match engine {
             StudyEngine::Cpu => workload::rates_chunk(w, cfg.seed, r0, m, k),
-            StudyEngine::Gpu(g) => gpu_rates_chunk(g, cfg, r0, m)?,
+            StudyEngine::Gpu(g) => g.study_rates(&cfg.generation(), r0, m, k)?,
         };
         let betas: Vec<f32> = (0..m).flat_map(|_| (0..k).map(|i| w.rate(i))).collect();
         return Ok((acc, betas, None));
@@ -430,7 +440,7 @@ fn run_chunk(
             Ok((res.num_accepted, betas, keep.then_some(batch)))
         }
         StudyEngine::Gpu(g) => {
-            let (acc, betas, _) = gpu_generated_chunk(g, cfg, Rule::Token, r0, m, false)?;
+            let (acc, betas, _) = g.study_chunk(&cfg.generation(), Rule::Token, r0, m, k, false)?;
             Ok((acc, betas, None))
         }
     }
@@ -445,108 +455,6 @@ fn cpu_engine(cfg: &StudyConfig, r0: u64) -> CpuEngine {
         },
         ..Default::default()
     }
-}
-
-/// The study parameters of the shader for `m` rounds of K positions from `r0`.
-pub(crate) fn study_params(
-    g: &GpuContext,
-    cfg: &StudyConfig,
-    r0: u64,
-    m: usize,
-    k: usize,
-) -> GpuParams {
-    let w = &cfg.workload;
-    let mut p = g.params_for(m, k, w.vocab, r0);
-    p.family = w.family.code();
-    p.t_target = w.t_target;
-    p.t_draft = w.t_draft;
-    p.zipf = w.zipf;
-    p.zipf_on = u32::from(w.zipf != 0.0);
-    match w.family {
-        Family::LogitNoise { sigma } => p.sigma = sigma,
-        Family::Mixture { lambda } => p.lambda = lambda,
-        Family::Quantized { bits } => p.bits = bits,
-        _ => {}
-    }
-    p
-}
-
-/// Generates and verifies rounds `r0..r0 + m` on the GPU under `rule`. Returns (accepted, betas
-/// (block's survivals under block), and, when `keep`, the generated batch and the GPU's results
-/// read back for replay).
-#[allow(clippy::type_complexity)]
-fn gpu_generated_chunk(
-    g: &mut GpuContext,
-    cfg: &StudyConfig,
-    rule: Rule,
-    r0: u64,
-    m: usize,
-    keep: bool,
-) -> Result<(Vec<u32>, Vec<f32>, Option<(Batch, BatchResult)>)> {
-    let k = cfg.k_max();
-    let v = cfg.workload.vocab;
-    g.recovery = Recovery {
-        mode: cfg.recovery,
-        seed: cfg.seed,
-        round_offset: 0,
-    };
-    g.ensure_buffers(m, k, v)?;
-    let cap = g.bufs.as_ref().map_or(0, |b| b.cap_rounds);
-    if m > cap {
-        return Err(Error::Gpu(format!(
-            "{m} rounds of K = {k}, V = {v} do not fit this adapter's bindings ({cap} do)"
-        )));
-    }
-    let params = study_params(g, cfg, r0, m, k);
-    let mut enc = g.device.create_command_encoder(&Default::default());
-    g.record(&mut enc, &g.generate, params, m * (k + 1));
-    g.submit_and_wait(enc)?;
-    let mut enc = g.device.create_command_encoder(&Default::default());
-    g.record(&mut enc, g.pipeline_for(rule), params, m);
-    let b = g.bufs.as_ref().expect("ensure_buffers made them");
-    let acc_bytes = (m * 4) as u64;
-    let beta_bytes = (m * k * 4) as u64;
-    enc.copy_buffer_to_buffer(&b.out_acc, 0, &b.readback, 0, acc_bytes);
-    if beta_bytes > 0 {
-        enc.copy_buffer_to_buffer(&b.betas, 0, &b.readback, acc_bytes, beta_bytes);
-    }
-    g.submit_and_wait(enc)?;
-    let words = g.read_back(acc_bytes + beta_bytes)?;
-    let acc = words[..m].to_vec();
-    let betas = words[m..m + m * k]
-        .iter()
-        .map(|&x| f32::from_bits(x))
-        .collect();
-    let kept = if keep {
-        Some(g.read_chunk(m, k, v)?)
-    } else {
-        None
-    };
-    Ok((acc, betas, kept))
-}
-
-fn gpu_rates_chunk(g: &mut GpuContext, cfg: &StudyConfig, r0: u64, m: usize) -> Result<Vec<u32>> {
-    let k = cfg.k_max();
-    g.ensure_buffers(m, k, 1)?;
-    let rates: Vec<f32> = (0..k).map(|i| cfg.workload.rate(i)).collect();
-    let b = g.bufs.as_ref().expect("ensure_buffers made them");
-    if !rates.is_empty() {
-        g.queue
-            .write_buffer(&b.rates, 0, bytemuck::cast_slice(&rates));
-    }
-    g.recovery = Recovery {
-        mode: cfg.recovery,
-        seed: cfg.seed,
-        round_offset: 0,
-    };
-    let params = study_params(g, cfg, r0, m, k);
-    let mut enc = g.device.create_command_encoder(&Default::default());
-    // One invocation per round: m / 256 workgroups.
-    g.record(&mut enc, &g.rates_round, params, m.div_ceil(256));
-    let b = g.bufs.as_ref().expect("ensure_buffers made them");
-    enc.copy_buffer_to_buffer(&b.out_acc, 0, &b.readback, 0, (m * 4) as u64);
-    g.submit_and_wait(enc)?;
-    g.read_back((m * 4) as u64)
 }
 
 /// Replay (`specsim verify --study`): runs the first `sample` rounds of a configuration on the GPU,
@@ -580,7 +488,7 @@ pub fn replay(cfg: &StudyConfig, g: &mut GpuContext, sample: u64) -> Result<Veri
     while r0 < n {
         let m = chunk.min(n - r0) as usize;
         if let Family::Rates { .. } = w.family {
-            let gpu = gpu_rates_chunk(g, cfg, r0, m)?;
+            let gpu = g.study_rates(&cfg.generation(), r0, m, k)?;
             let cpu = workload::rates_chunk(w, cfg.seed, r0, m, k);
             let as_result = |acc: Vec<u32>| BatchResult {
                 k,
@@ -589,7 +497,7 @@ pub fn replay(cfg: &StudyConfig, g: &mut GpuContext, sample: u64) -> Result<Veri
             };
             compare_engines(&as_result(cpu), &as_result(gpu), r0, &mut report);
         } else {
-            let (_, _, kept) = gpu_generated_chunk(g, cfg, rule, r0, m, true)?;
+            let (_, _, kept) = g.study_chunk(&cfg.generation(), rule, r0, m, k, true)?;
             let (batch, gpu_res) = kept.expect("kept");
             let view = batch.view();
             let cpu = cpu_engine(cfg, r0).run_rule(&view, rule)?;

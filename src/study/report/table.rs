@@ -1,0 +1,78 @@
+//! The table printed on stdout.
+
+use super::{ConfigResult, best_k};
+use crate::rule::Rule;
+use crate::study::walltime_improvement;
+
+/// The human-readable table.
+pub fn table(results: &[ConfigResult], cost_ratios: &[f64]) -> String {
+    let mut s = String::new();
+    for r in results {
+        s += &format!(
+            "\n{}  (V = {}, {} rounds, {}, rule {}, recovery {:?}, {:.1} s)\n",
+            r.label(),
+            r.config.workload.vocab,
+            r.tally.rounds,
+            r.engine,
+            r.rule,
+            r.config.recovery,
+            r.seconds
+        );
+        s += &format!(
+            "{:>3} {:>9} {:>9} {:>19} {:>6} {:>7} {:>9}",
+            "K", "mean gen", "exact", "99% CI", "in CI", "alpha", "Leviathan"
+        );
+        for c in cost_ratios {
+            s += &format!(" {:>9}", format!("x c={c}"));
+        }
+        let block = r.rule == Rule::Block;
+        if block {
+            s += &format!("  {:>8} {:>19}", "gain", "gain 99% CI");
+        }
+        s += "\n";
+        for m in r.metrics() {
+            s += &format!(
+                "{:>3} {:>9.4} {:>9.4} {:>19} {:>6} {:>7.4} {:>9.4}",
+                m.k,
+                m.mean_generated,
+                m.exact_mean_generated,
+                format!("[{:.4}, {:.4}]", m.ci99_low, m.ci99_high),
+                if m.within_ci99 { "yes" } else { "NO" },
+                m.alpha,
+                m.leviathan_mean_generated
+            );
+            for &c in cost_ratios {
+                s += &format!(" {:>9.4}", walltime_improvement(m.mean_generated, m.k, c));
+            }
+            if let Some(g) = m.gain_over_token {
+                s += &format!(
+                    "  {:>+8.4} {:>19}",
+                    g.mean,
+                    format!("[{:+.4}, {:+.4}]", g.ci99_low, g.ci99_high)
+                );
+            }
+            s += "\n";
+        }
+        if block {
+            s += &format!(
+                "    exact (block): 1 + E[tau] given the {}\n",
+                if r.block.as_ref().is_some_and(|b| b.enumerated_sum.is_some()) {
+                    "rows (every drafted sequence enumerated)"
+                } else {
+                    "rows and the drafted tokens (1 + sum of P_i; 'in CI' tests tau - sum P_i)"
+                }
+            );
+        }
+    }
+    s += "\nbest K (simulated walltime improvement = mean generated / (K c + 1)):\n";
+    for b in best_k(results, cost_ratios) {
+        s += &format!(
+            "  {:<40} c = {:<6} K = {:<3} x{:.3}\n",
+            b["label"].as_str().unwrap_or(""),
+            b["cost_ratio"],
+            b["best_k"],
+            b["speedup"].as_f64().unwrap_or(0.0)
+        );
+    }
+    s
+}
