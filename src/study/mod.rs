@@ -7,7 +7,9 @@
 //! numbers). Rounds are streamed in chunks; memory does not grow with the number of rounds.
 
 pub mod block;
+pub mod options;
 pub mod report;
+pub mod run;
 pub mod workload;
 
 use serde::Serialize;

@@ -12,12 +12,36 @@ pub use json::json_doc;
 pub use plots::plots;
 pub use table::table;
 
+use std::path::Path;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::block::BlockTally;
 use super::{Family, Metrics, StudyConfig, Tally, walltime_improvement};
+use crate::error::{Error, Result};
 use crate::rule::Rule;
+
+/// The files [`write_files`] writes into its directory.
+pub const FILES: [&str; 5] = [
+    "results.csv",
+    "results.json",
+    "mean_generated.svg",
+    "per_position.svg",
+    "speedup.svg",
+];
+
+/// Writes `results.csv`, `results.json` and the three plots into `dir` (created if missing).
+pub fn write_files(dir: &Path, results: &[ConfigResult], cost_ratios: &[f64]) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let rows = rows(results, cost_ratios);
+    write_csv(&dir.join("results.csv"), &rows)?;
+    let doc = json_doc(results, cost_ratios);
+    let path = dir.join("results.json");
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| Error::output(&path, e))?;
+    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+    plots(dir, results, cost_ratios)
+}
 
 /// One configuration's result under one rule.
 #[derive(Clone, Debug, Serialize)]
