@@ -354,6 +354,41 @@ fn shift_dist(e: Error, by: usize) -> Error {
     }
 }
 
+/// Checks the shapes of a batch's four arrays, each given as (name for errors, shape): draft
+/// `[N, K, V]`, target `[N, K + 1, V]`, tokens and coins `[N, K]`, V ≥ 1. Returns (N, K, V).
+pub fn check_batch_shapes(
+    draft: (&str, &[usize]),
+    target: (&str, &[usize]),
+    tokens: (&str, &[usize]),
+    coins: (&str, &[usize]),
+) -> Result<(usize, usize, usize)> {
+    let shape_err = |(origin, shape): (&str, &[usize]), want: String| {
+        Error::format(
+            origin,
+            format!("shape {shape:?} does not fit the batch: expected {want}"),
+        )
+    };
+    let [n, k, v] = draft.1[..] else {
+        return Err(shape_err(draft, "3 dimensions [N, K, V]".into()));
+    };
+    let dims = format!("(N, K, V) = ({n}, {k}, {v}) from draft_probs");
+    if target.1 != [n, k + 1, v] {
+        return Err(shape_err(
+            target,
+            format!("[N, K + 1, V] = [{n}, {}, {v}] for {dims}", k + 1),
+        ));
+    }
+    for a in [tokens, coins] {
+        if a.1 != [n, k] {
+            return Err(shape_err(a, format!("[N, K] = [{n}, {k}] for {dims}")));
+        }
+    }
+    if v == 0 {
+        return Err(Error::format(draft.0, "V = 0: the vocabulary is empty"));
+    }
+    Ok((n, k, v))
+}
+
 /// A batch held in memory, in the engines' own types.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {

@@ -197,34 +197,12 @@ impl BatchFile {
     /// draft `[N, K, V]`, target `[N, K + 1, V]`, tokens `[N, K]`, coins `[N, K]`.
     pub fn view(&self) -> Result<BatchView<'_>> {
         let [d, t, tok, c] = &self.arrays;
-        let shape_err = |a: &NpyArray, want: String| {
-            Error::format(
-                &a.origin,
-                format!(
-                    "shape {:?} does not fit the batch: expected {want}",
-                    a.shape
-                ),
-            )
-        };
-        if d.shape.len() != 3 {
-            return Err(shape_err(d, "3 dimensions [N, K, V]".into()));
-        }
-        let (n, k, v) = (d.shape[0], d.shape[1], d.shape[2]);
-        let dims = format!("(N, K, V) = ({n}, {k}, {v}) from draft_probs");
-        if t.shape != [n, k + 1, v] {
-            return Err(shape_err(
-                t,
-                format!("[N, K + 1, V] = [{n}, {}, {v}] for {dims}", k + 1),
-            ));
-        }
-        for a in [tok, c] {
-            if a.shape != [n, k] {
-                return Err(shape_err(a, format!("[N, K] = [{n}, {k}] for {dims}")));
-            }
-        }
-        if v == 0 {
-            return Err(Error::format(&d.origin, "V = 0: the vocabulary is empty"));
-        }
+        let (n, k, v) = crate::batch::check_batch_shapes(
+            (&d.origin, &d.shape),
+            (&t.origin, &t.shape),
+            (&tok.origin, &tok.shape),
+            (&c.origin, &c.shape),
+        )?;
         Ok(BatchView {
             n,
             k,
