@@ -171,6 +171,26 @@ def test_zero_size_and_bad_arrays():
         specsim.verify_batch(d, t, tok, c, engine="tpu")
 
 
+def test_a_batch_refused_by_run_raises_the_same_message(tmp_path):
+    d, t, tok, c = make_batch(n=20)
+    cases = {
+        "coin": lambda d, t, tok, c: c.__setitem__((7, 2), 1.0),
+        "token": lambda d, t, tok, c: tok.__setitem__((3, 0), 50),
+        "negative": lambda d, t, tok, c: t.__setitem__((5, 1, 4), -0.25),
+    }
+    for name, spoil in cases.items():
+        arrays = [a.copy() for a in (d, t, tok, c)]
+        spoil(*arrays)
+        path = tmp_path / f"{name}.npz"
+        np.savez(path, draft_probs=arrays[0], target_probs=arrays[1], draft_tokens=arrays[2], random_coins=arrays[3])
+        o = cli("run", str(path), "--engine", "cpu")
+        assert o.returncode != 0 and o.stdout == ""
+        with pytest.raises(SpecsimError) as e:
+            specsim.verify_batch(*arrays, engine="cpu")
+        assert str(e.value) in o.stderr, (name, str(e.value), o.stderr)
+        assert str(e.value).startswith("round "), str(e.value)
+
+
 def test_verify_batch_releases_the_gil():
     d, t, tok, c = make_batch(n=200, k=8, v=2000)
     d, t = np.repeat(d, 10, axis=0), np.repeat(t, 10, axis=0)
