@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    let _runtime_dir = private_runtime_dir();
     let args = cli::args::Cli::parse();
     match cli::commands::run(args) {
         Ok(code) => code,
@@ -17,4 +18,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Mesa prints `error: XDG_RUNTIME_DIR is invalid or not set in the environment` when it probes
+/// an adapter on a headless machine, so the first thing a new user saw was the word "error".
+/// When the variable is unset, the process gets a private runtime directory (mode 0700, removed
+/// at exit); a set variable, valid or not, is left alone, so real errors still show.
+fn private_runtime_dir() -> Option<tempfile::TempDir> {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return None;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("specsim-runtime-")
+        .tempdir()
+        .ok()?;
+    // SAFETY: the first statement of `main`, before any other thread exists.
+    unsafe { std::env::set_var("XDG_RUNTIME_DIR", dir.path()) };
+    Some(dir)
 }

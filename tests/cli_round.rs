@@ -154,3 +154,27 @@ fn round_help_explains_semantics_with_an_example() {
         assert!(o.stdout.contains(n), "help lacks {n:?}");
     }
 }
+
+/// On a headless machine (no XDG_RUNTIME_DIR) a plain study prints no line starting with
+/// `error:` (Mesa's complaint when it probes an adapter), and a set variable is left alone.
+#[test]
+fn a_headless_study_prints_no_error_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s");
+    let o = std::process::Command::new(common::BIN)
+        .args([
+            "study", "--rounds", "200", "--k", "1..2", "--vocab", "64", "--quiet",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !stderr.lines().any(|l| l.starts_with("error:")),
+        "stderr: {stderr}"
+    );
+    assert!(out.join("results.csv").exists());
+}
