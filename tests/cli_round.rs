@@ -178,3 +178,41 @@ fn a_headless_study_prints_no_error_lines() {
     );
     assert!(out.join("results.csv").exists());
 }
+
+/// A write error on standard output (a full device) is an error with a non-zero exit, for a
+/// result and for a verdict; only a closed pipe ends quietly.
+#[test]
+fn write_errors_on_stdout_are_errors() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        eprintln!("!!! SKIPPING: no /dev/full on this machine");
+        return;
+    };
+    let round = r#"{"draft_probs": [[0.5, 0.5]], "target_probs": [[0.9, 0.1], [0.3, 0.7]], "draft_tokens": [1], "random_coins": [0.5]}"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.json");
+    std::fs::write(&path, round).unwrap();
+    for args in [
+        vec!["round".to_string(), path.display().to_string()],
+        vec![
+            "verify".into(),
+            "--generate".into(),
+            "20".into(),
+            "--vocab".into(),
+            "9".into(),
+            "--cpu-only".into(),
+        ],
+    ] {
+        let o = std::process::Command::new(common::BIN)
+            .args(&args)
+            .stdout(full.try_clone().unwrap())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_ne!(o.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("cannot write to standard output"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

@@ -204,7 +204,7 @@ pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<Exi
                 "rows": rows,
                 "mmap": mmap_note,
             }))?
-        ));
+        ))?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut s = String::new();
@@ -254,7 +254,7 @@ pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<Exi
     if let Some(m) = &mmap_note {
         s += &format!("{}\n", m["summary"].as_str().unwrap_or(""));
     }
-    emit(&s);
+    emit(&s)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -56,16 +56,23 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Prints to stdout; a closed pipe (e.g. `| head`) ends quietly instead of panicking.
-pub fn emit(text: &str) {
+/// Prints to stdout. A closed pipe (e.g. `| head`) ends the process quietly, with the exit status
+/// the command would have had (`ok`); any other write error (a full disk, `> /dev/full`) is an
+/// error and a non-zero exit.
+pub fn emit_status(text: &str, ok: bool) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    if out
-        .write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .is_err()
-    {
-        std::process::exit(0);
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            std::process::exit(if ok { 0 } else { 1 })
+        }
+        Err(e) => Err(anyhow::anyhow!("cannot write to standard output: {e}")),
     }
+}
+
+/// [`emit_status`] for a command that succeeded so far.
+pub fn emit(text: &str) -> Result<()> {
+    emit_status(text, true)
 }
 
 /// A GPU context, or `None` (the CPU engine) with the library's notice on stderr when `auto`

@@ -30,6 +30,6 @@ pub fn cmd_round(path: Option<PathBuf>, rule: Rule, input: InputOpts) -> Result<
     let result = round
         .decode_rule(rule, &input.round_options())
         .with_context(|| format!("{origin}: refused"))?;
-    emit(&format!("{}\n", serde_json::to_string(&result)?));
+    emit(&format!("{}\n", serde_json::to_string(&result)?))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -83,17 +83,17 @@ pub fn cmd_run(
                 s.push_str(&serde_json::to_string(&o.to_result(&toks))?);
                 s.push('\n');
                 if s.len() > 1 << 20 {
-                    emit(&s);
+                    emit(&s)?;
                     s.clear();
                 }
             }
-            emit(&s);
+            emit(&s)?;
         }
         Format::Json => {
             let mut j = summary_json(&view, &res, &name, secs);
             j["rule"] = json!(rule);
             j["validation_seconds"] = json!(t_valid);
-            emit(&format!("{}\n", serde_json::to_string_pretty(&j)?));
+            emit(&format!("{}\n", serde_json::to_string_pretty(&j)?))?;
         }
         Format::Table => {
             let j = summary_json(&view, &res, &name, secs);
@@ -131,7 +131,7 @@ pub fn cmd_run(
             if let Some(p) = &out {
                 s += &format!("results               {}\n", p.display());
             }
-            emit(&s);
+            emit(&s)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -44,6 +44,6 @@ pub fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
             .map(|f| format!("{}/{f}", a.out.display()))
             .join(", ")
     );
-    emit(&s);
+    emit(&s)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -15,7 +15,7 @@ use specsim::engine::Engine;
 use specsim::gpu::{GpuContext, describe};
 use specsim::npyio::{BatchFile, write_batch_dir};
 
-use super::{emit, open_gpu};
+use super::{emit_status, open_gpu};
 use crate::cli::args::{EngineChoice, VerifyArgs};
 use crate::cli::settings::{parse_k_list, study_configs};
 
@@ -125,7 +125,10 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
     }
     let secs = t0.elapsed().as_secs_f64();
     if a.json {
-        emit(&format!("{}\n", serde_json::to_string_pretty(&report)?));
+        emit_status(
+            &format!("{}\n", serde_json::to_string_pretty(&report)?),
+            report.passed(),
+        )?;
     } else {
         let mut s = String::new();
         s += &format!("rule                      {}\n", report.rule);
@@ -165,7 +168,7 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
             "verdict                   {}\n",
             if report.passed() { "PASS" } else { "FAIL" }
         );
-        emit(&s);
+        emit_status(&s, report.passed())?;
     }
     Ok(if report.passed() {
         ExitCode::SUCCESS
