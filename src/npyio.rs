@@ -117,7 +117,7 @@ impl NpyArray {
 
     /// Memory-maps and parses one `.npy` file.
     pub fn open(path: &Path) -> Result<NpyArray> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let file = open_regular(path, "an .npy file")?;
         // SAFETY: the map is read-only; like numpy's mmap_mode='r', a file changed by another
         // process while specsim runs gives unspecified values (never memory unsafety in the
         // bounds-checked readers).
@@ -153,6 +153,37 @@ impl NpyArray {
             )),
         }
     }
+}
+
+/// Opens an input file that will be memory-mapped, refusing what is not a regular file before
+/// opening it: a FIFO would block forever, a device or a directory cannot be mapped.
+/// `expected` names what should be there ("an .npy file").
+pub fn open_regular(path: &Path, expected: &str) -> Result<File> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let kind = meta.file_type();
+    let what = if kind.is_file() {
+        None
+    } else if kind.is_dir() {
+        Some("a directory")
+    } else {
+        use std::os::unix::fs::FileTypeExt;
+        Some(if kind.is_fifo() {
+            "a FIFO (named pipe)"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        })
+    };
+    if let Some(what) = what {
+        return Err(Error::format(
+            path.display().to_string(),
+            format!("is {what}, where {expected} was expected"),
+        ));
+    }
+    File::open(path).map_err(|e| Error::io(path, e))
 }
 
 /// A batch read from disk: four arrays, memory-mapped.
@@ -223,7 +254,7 @@ fn needed() -> String {
 /// inflated into an anonymous temporary file first (so memory stays bounded).
 fn open_npz(path: &Path) -> Result<Vec<NpyArray>> {
     let origin = path.display().to_string();
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = open_regular(path, "an .npz archive or a batch directory")?;
     let mut zip = zip::ZipArchive::new(&file).map_err(|e| {
         Error::format(
             &origin,

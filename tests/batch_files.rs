@@ -328,3 +328,60 @@ fn verify_save_writes_a_batch_that_run_reads() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// Inputs that are not regular files are refused before they are opened: a FIFO in place of an
+/// `.npy` used to block forever, a directory gave "No such device".
+#[test]
+fn non_regular_input_files_are_refused_at_once() {
+    let src = Path::new(&data("batches/f32_i32_dir")).to_path_buf();
+    for (kind, needle) in [("fifo", "FIFO"), ("dir", "is a directory")] {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "draft_probs",
+            "target_probs",
+            "draft_tokens",
+            "random_coins",
+        ] {
+            let to = dir.path().join(format!("{name}.npy"));
+            if name == "target_probs" {
+                match kind {
+                    "fifo" => {
+                        let ok = std::process::Command::new("mkfifo")
+                            .arg(&to)
+                            .status()
+                            .is_ok_and(|s| s.success());
+                        if !ok {
+                            eprintln!("!!! SKIPPING the FIFO case: mkfifo failed");
+                            return;
+                        }
+                    }
+                    _ => std::fs::create_dir(&to).unwrap(),
+                }
+            } else {
+                std::fs::copy(src.join(format!("{name}.npy")), &to).unwrap();
+            }
+        }
+        let mut child = std::process::Command::new(common::BIN)
+            .args(["run", "--engine", "cpu"])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("{kind}: specsim run did not finish within 30 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let o = child.wait_with_output().unwrap();
+        let out = common::Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        };
+        assert_refused(&out, kind, &["target_probs.npy", needle]);
+    }
+}
