@@ -284,8 +284,21 @@ impl<'a> BatchView<'a> {
                 ids
             }
         };
+        // What the f32 engines need beyond SPEC §2: coins below 1 in float32, no value that
+        // overflows float32, no drafted q that becomes 0 in float32.
+        for i in 0..k {
+            if self.coins.get_f32(r * k + i) >= 1.0 {
+                return Err(Error::CoinRoundsToOne {
+                    index: i,
+                    value: coins[i],
+                });
+            }
+        }
         for (i, &tok) in ids.iter().enumerate() {
             let idx = i * v + tok as usize;
+            for (field, rows) in [("draft_probs", draft), ("target_probs", target)] {
+                check_f32_range(field, rows.slice(idx, 1), idx, v)?;
+            }
             if draft.get_f32(idx) == 0.0 {
                 return Err(Error::ZeroDraftProbability {
                     index: i,
@@ -294,18 +307,9 @@ impl<'a> BatchView<'a> {
                 });
             }
         }
-        if let (Floats::F64(_), Validation::Full) = (draft, mode) {
+        if mode == Validation::Full {
             for (field, rows) in [("draft_probs", draft), ("target_probs", target)] {
-                for j in 0..rows.len() {
-                    if rows.get_f32(j).is_infinite() {
-                        return Err(Error::BadProbability {
-                            field,
-                            dist: j / v,
-                            token: j % v,
-                            value: rows.get_f64(j),
-                        });
-                    }
-                }
+                check_f32_range(field, rows, 0, v)?;
             }
         }
         if mode == Validation::Touched {
@@ -315,14 +319,34 @@ impl<'a> BatchView<'a> {
                 let row = |f: Floats<'a>| f.slice(i * v, v).to_f64_vec();
                 let t = row(target);
                 check_rows("target_probs", &t, v, opts).map_err(|e| shift_dist(e, i))?;
+                check_f32_range("target_probs", target.slice(i * v, v), i * v, v)?;
                 if i < k {
                     let d = row(draft);
                     check_rows("draft_probs", &d, v, opts).map_err(|e| shift_dist(e, i))?;
+                    check_f32_range("draft_probs", draft.slice(i * v, v), i * v, v)?;
                 }
             }
         }
         Ok(())
     }
+}
+
+/// Refuses a float64 value of `values` that overflows float32 (float32 data cannot). `values`
+/// start at flat index `start` of a round's rows of V.
+fn check_f32_range(field: &'static str, values: Floats, start: usize, v: usize) -> Result<()> {
+    if let Floats::F64(_) = values {
+        for j in 0..values.len() {
+            if values.get_f32(j).is_infinite() {
+                return Err(Error::Float32Overflow {
+                    field,
+                    dist: (start + j) / v,
+                    token: (start + j) % v,
+                    value: values.get_f64(j),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Renumbers the distribution index of a row error checked in isolation.

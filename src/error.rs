@@ -75,6 +75,30 @@ pub enum Error {
         /// The value given.
         value: f64,
     },
+    /// A float64 value too large for float32, which the batch engines compute in.
+    #[error(
+        "{field}[{dist}][{token}] = {value:e} overflows float32 (the batch engines compute in float32, whose largest value is 3.4028235e38)"
+    )]
+    Float32Overflow {
+        /// `draft_probs` or `target_probs`.
+        field: &'static str,
+        /// Which distribution.
+        dist: usize,
+        /// Which token of it.
+        token: usize,
+        /// The value given.
+        value: f64,
+    },
+    /// A float64 coin below 1 that becomes 1.0 in float32.
+    #[error(
+        "random_coins[{index}] = {value} rounds to 1.0 in float32, which the batch engines compute in (draw float32 coins as float32)"
+    )]
+    CoinRoundsToOne {
+        /// Drafted position.
+        index: usize,
+        /// The coin given.
+        value: f64,
+    },
     /// A distribution whose sum differs from 1 by more than the tolerance.
     #[error(
         "{field}[{dist}] sums to {sum}, which differs from 1 by more than {tolerance} (allow this for raw model dumps with --allow-unnormalized)"
@@ -159,6 +183,8 @@ impl Error {
             Error::CoinOutOfRange { .. } => "coin_out_of_range",
             Error::BadProbability { .. } => "bad_probability",
             Error::NotNormalized { .. } => "not_normalized",
+            Error::Float32Overflow { .. } => "float32_overflow",
+            Error::CoinRoundsToOne { .. } => "coin_out_of_range",
             Error::ZeroDraftProbability { .. } => "zero_draft_probability",
             Error::InRound { inner, .. } => inner.kind(),
             Error::Format { .. } => "format",
