@@ -286,12 +286,9 @@ impl<'a> BatchView<'a> {
         };
         // What the f32 engines need beyond SPEC §2: coins below 1 in float32, no value that
         // overflows float32, no drafted q that becomes 0 in float32.
-        for i in 0..k {
+        for (i, &value) in coins.iter().enumerate() {
             if self.coins.get_f32(r * k + i) >= 1.0 {
-                return Err(Error::CoinRoundsToOne {
-                    index: i,
-                    value: coins[i],
-                });
+                return Err(Error::CoinRoundsToOne { index: i, value });
             }
         }
         for (i, &tok) in ids.iter().enumerate() {
