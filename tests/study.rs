@@ -394,3 +394,42 @@ fn verify_study_replays_through_the_binary() {
         o.stdout
     );
 }
+
+/// A zero-width interval (every round gives the same count) is compared with the stated
+/// tolerance, K · 2^-16, instead of marking exact agreement "NO" (reliability class 8); a real
+/// disagreement is still caught.
+#[test]
+fn zero_width_intervals_use_the_stated_tolerance() {
+    use specsim::study::{StudyConfig, exact_tolerance, run_study_rules};
+    for (family, rounds) in [
+        (Family::LogitNoise { sigma: 0.0 }, 500),
+        (Family::Mixture { lambda: 0.0 }, 300),
+    ] {
+        let cfg = StudyConfig {
+            rules: vec![specsim::Rule::Token, specsim::Rule::Block],
+            ..config(family.clone(), 0.0, rounds, RecoveryMode::Argmax)
+        };
+        let t = run_study_rules(&cfg, &mut StudyEngine::Cpu, |_| {}).unwrap();
+        let bt = t.block.as_ref().unwrap();
+        for (ki, &k) in bt.ks.iter().enumerate() {
+            assert!(t.token.metrics(k).within_ci99, "{family:?} token K = {k}");
+            assert!(
+                bt.metrics(ki, &t.token).within_ci99,
+                "{family:?} block K = {k}"
+            );
+        }
+    }
+    // Every round accepted both drafts, but the exact value says 2.9: far outside the tolerance.
+    let mut t = Tally::new(2);
+    t.add(&[2; 100], &[1.0; 200]);
+    assert!(t.metrics(2).within_ci99);
+    t.exact_accepted_sum[2] = 190.0;
+    let m = t.metrics(2);
+    assert!(!m.within_ci99, "{m:?}");
+    assert!(exact_tolerance(2) < 1e-4);
+    // One round: the interval is undefined, and said to be.
+    let mut one = Tally::new(2);
+    one.add(&[1], &[0.8, 0.8]);
+    let m = one.metrics(2);
+    assert!(!m.ci_defined && !m.within_ci99, "{m:?}");
+}

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{
     EXACT_GIVEN_ROWS, EXACT_GIVEN_ROWS_AND_DRAFTS, Gain, Metrics, StudyConfig, StudyEngine, Tally,
-    Z99,
+    exact_tolerance,
 };
 use crate::batch::{Batch, BatchView};
 use crate::block::expected_survivals;
@@ -117,7 +117,7 @@ impl BlockTally {
             // tau − Σ P_i (mean 0) instead of a fixed value against the interval.
             let g = Gain::from_sums(self.residual_sum[ki], self.residual_sq[ki], n);
             let half = (g.ci99_high - g.ci99_low) / 2.0;
-            m.within_ci99 = g.mean.abs() <= half.max(Z99 * f64::EPSILON);
+            m.within_ci99 = m.ci_defined && g.mean.abs() <= half + exact_tolerance(k);
         }
         m.gain_over_token = Some(Gain::from_sums(self.gain_sum[ki], self.gain_sq[ki], n));
         m

@@ -143,6 +143,9 @@ pub struct Metrics {
     pub exact_mean_generated: f64,
     /// Whether the exact value lies inside the 99% interval.
     pub within_ci99: bool,
+    /// Whether the interval is defined: it needs at least 2 rounds (with one, the standard
+    /// deviation is unknown and `within_ci99` is false; reports show "n/a").
+    pub ci_defined: bool,
     /// Mean of accepted / K.
     pub mean_acceptance_rate: f64,
     /// Leviathan's alpha: the mean exact beta over positions 0..K.
@@ -196,6 +199,17 @@ impl Gain {
             ci99_high: mean + half,
         }
     }
+}
+
+/// How far the float32 rounding of the generated rows' betas (each a sum of V float32 terms) may
+/// move an exact expectation, per position: `within_ci99` accepts |mean − exact| ≤ the interval's
+/// half-width plus K times this. It matters only where the interval has (nearly) zero width, as
+/// when every round accepts every draft (sigma = 0, lambda = 0, or one round).
+pub const EXACT_TOLERANCE_PER_POSITION: f64 = 1.0 / 65536.0;
+
+/// [`EXACT_TOLERANCE_PER_POSITION`] times K.
+pub fn exact_tolerance(k: usize) -> f64 {
+    k as f64 * EXACT_TOLERANCE_PER_POSITION
 }
 
 /// z for a two-sided 99% interval.
@@ -263,7 +277,8 @@ impl Tally {
             ci99_low: mean_gen - half,
             ci99_high: mean_gen + half,
             exact_mean_generated: exact,
-            within_ci99: (mean_gen - exact).abs() <= half,
+            within_ci99: self.rounds >= 2 && (mean_gen - exact).abs() <= half + exact_tolerance(k),
+            ci_defined: self.rounds >= 2,
             mean_acceptance_rate: if k == 0 { 0.0 } else { mean_acc / k as f64 },
             alpha,
             leviathan_mean_generated: leviathan_generated(alpha, k),

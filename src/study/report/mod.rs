@@ -158,7 +158,10 @@ pub fn rows(results: &[ConfigResult], cost_ratios: &[f64]) -> Vec<Vec<(String, V
                 ("ci99_high".into(), json!(m.ci99_high)),
                 ("exact_mean_generated".into(), json!(m.exact_mean_generated)),
                 ("exact_given".into(), json!(m.exact_given)),
-                ("within_ci99".into(), json!(m.within_ci99)),
+                (
+                    "within_ci99".into(),
+                    json!(m.ci_defined.then_some(m.within_ci99)),
+                ),
                 (
                     "gain_over_token".into(),
                     json!(m.gain_over_token.map(|g| g.mean)),

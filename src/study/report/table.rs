@@ -37,7 +37,11 @@ pub fn table(results: &[ConfigResult], cost_ratios: &[f64]) -> String {
                 m.mean_generated,
                 m.exact_mean_generated,
                 format!("[{:.4}, {:.4}]", m.ci99_low, m.ci99_high),
-                if m.within_ci99 { "yes" } else { "NO" },
+                match (m.ci_defined, m.within_ci99) {
+                    (false, _) => "n/a",
+                    (true, true) => "yes",
+                    (true, false) => "NO",
+                },
                 m.alpha,
                 m.leviathan_mean_generated
             );
