@@ -279,6 +279,17 @@ fn open_npz(path: &Path) -> Result<Vec<NpyArray>> {
             if end > map.len() {
                 return Err(Error::format(&member_origin, "archive is truncated"));
             }
+            // numpy checks a stored member's CRC-32 as it reads it; so does this (one pass).
+            let crc = crc32fast::hash(&map[start..end]);
+            if crc != entry.crc32() {
+                return Err(Error::format(
+                    &member_origin,
+                    format!(
+                        "the member's CRC-32 is {crc:#010x}, the archive says {:#010x}: the archive is corrupt",
+                        entry.crc32()
+                    ),
+                ));
+            }
             NpyArray::parse(map.clone(), start, end, member_origin)?
         } else {
             let mut tmp = tempfile::tempfile().map_err(|e| Error::io(std::env::temp_dir(), e))?;

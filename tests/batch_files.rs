@@ -385,3 +385,58 @@ fn non_regular_input_files_are_refused_at_once() {
         assert_refused(&out, kind, &["target_probs.npy", needle]);
     }
 }
+
+/// Writes a batch as an uncompressed (stored) `.npz`, as `np.savez` does.
+fn write_stored_npz(path: &Path, b: &specsim::batch::Batch) {
+    use npyz::WriterBuilder;
+    let f = std::fs::File::create(path).unwrap();
+    let mut npz = npyz::npz::NpzWriter::new(std::io::BufWriter::new(f));
+    let opts = || {
+        zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored)
+    };
+    let (n, k, v) = (b.n as u64, b.k as u64, b.v as u64);
+    for (name, shape, data) in [
+        ("draft_probs", vec![n, k, v], &b.draft),
+        ("target_probs", vec![n, k + 1, v], &b.target),
+        ("random_coins", vec![n, k], &b.coins),
+    ] {
+        let mut w = npz
+            .array::<f32>(name, opts())
+            .unwrap()
+            .default_dtype()
+            .shape(&shape)
+            .begin_nd()
+            .unwrap();
+        w.extend(data.iter().copied()).unwrap();
+        w.finish().unwrap();
+    }
+    let mut w = npz
+        .array::<u32>("draft_tokens", opts())
+        .unwrap()
+        .default_dtype()
+        .shape(&[n, k])
+        .begin_nd()
+        .unwrap();
+    w.extend(b.tokens.iter().copied()).unwrap();
+    w.finish().unwrap();
+    npz.zip_writer().finish().unwrap();
+}
+
+/// A stored `.npz` member whose bytes do not match its CRC-32 is refused, as numpy refuses it
+/// (reliability class 12); the intact archive runs.
+#[test]
+fn a_stored_npz_member_with_a_bad_crc_is_refused() {
+    let b = specsim::compare::adversarial_batch(0, 8, 3, 17, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stored.npz");
+    write_stored_npz(&path, &b);
+    let o = specsim(&["run", path.to_str().unwrap(), "--engine", "cpu"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // Flip one byte in the middle of the archive (inside target_probs' data).
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    let o = specsim(&["run", path.to_str().unwrap(), "--engine", "cpu"]);
+    assert_refused(&o, "bad CRC", &["stored.npz[", "CRC-32", "corrupt"]);
+}
