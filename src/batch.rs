@@ -392,6 +392,12 @@ pub fn check_batch_shapes(
     let [n, k, v] = draft.1[..] else {
         return Err(shape_err(draft, "3 dimensions [N, K, V]".into()));
     };
+    if k >= u32::MAX as usize || v > u32::MAX as usize {
+        return Err(shape_err(
+            draft,
+            format!("K < {} and V <= {}", u32::MAX, u32::MAX),
+        ));
+    }
     let dims = format!("(N, K, V) = ({n}, {k}, {v}) from draft_probs");
     if target.1 != [n, k + 1, v] {
         return Err(shape_err(

@@ -440,3 +440,44 @@ fn a_stored_npz_member_with_a_bad_crc_is_refused() {
     let o = specsim(&["run", path.to_str().unwrap(), "--engine", "cpu"]);
     assert_refused(&o, "bad CRC", &["stored.npz[", "CRC-32", "corrupt"]);
 }
+
+/// A header-only `.npy` (no data) of float32 or int64 with this shape, as numpy writes it.
+fn write_header_only(path: &Path, descr: &str, shape: &[u64]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut header = format!(
+        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({},), }}",
+        dims.join(", ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// An empty batch (N = 0) whose headers claim a huge K runs in bounded memory, or is refused
+/// when K cannot be a drafted length, never panics or aborts (reliability class 5); its means
+/// print as 0.0000, not -0.0000.
+#[test]
+fn an_empty_batch_with_a_huge_k_is_bounded() {
+    for (k, ok) in [(3u64, true), (50_000_000, true), (1 << 40, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |name: &str| dir.path().join(format!("{name}.npy"));
+        write_header_only(&p("draft_probs"), "<f4", &[0, k, 7]);
+        write_header_only(&p("target_probs"), "<f4", &[0, k + 1, 7]);
+        write_header_only(&p("draft_tokens"), "<i8", &[0, k]);
+        write_header_only(&p("random_coins"), "<f4", &[0, k]);
+        let o = specsim(&["run", dir.path().to_str().unwrap(), "--engine", "cpu"]);
+        if ok {
+            assert_eq!(o.code, 0, "K = {k}: {}", o.stderr);
+            assert!(o.stdout.contains("rounds                0"), "{}", o.stdout);
+            assert!(!o.stdout.contains("-0.0000"), "{}", o.stdout);
+            assert!(o.stdout.contains("mean acceptance rate  0.0000"), "{}", o.stdout);
+        } else {
+            assert_refused(&o, "huge K", &["draft_probs.npy", "K < 4294967295"]);
+        }
+    }
+}

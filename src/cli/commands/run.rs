@@ -20,19 +20,25 @@ use crate::cli::args::{EngineChoice, Format, InputOpts};
 fn summary_json(view: &BatchView, res: &BatchResult, engine: &str, secs: f64) -> serde_json::Value {
     let n = res.n().max(1) as f64;
     let k = view.k;
-    let mean_acc: f64 = res.num_accepted.iter().map(|&a| a as f64).sum::<f64>() / n;
-    let mean_rate = if k == 0 {
-        0.0
-    } else {
-        res.num_accepted
-            .iter()
-            .map(|&a| a as f64 / k as f64)
-            .sum::<f64>()
-            / n
-    };
-    let per_position: Vec<f64> = (0..k)
-        .map(|i| res.num_accepted.iter().filter(|&&a| a as usize > i).count() as f64 / n)
-        .collect();
+    // fold from +0.0: an empty f64 sum is -0.0, which would print as "-0.0000".
+    let total: f64 = res.num_accepted.iter().fold(0.0, |s, &a| s + a as f64);
+    let mean_acc = total / n;
+    let mean_rate = if k == 0 { 0.0 } else { mean_acc / k as f64 };
+    // P[position i accepted], from a histogram whose size is bounded by the data (an empty batch
+    // with a huge K in its header allocates nothing).
+    let max_acc = res.num_accepted.iter().copied().max().map_or(0, |m| m as usize);
+    let mut passed = vec![0u64; max_acc + 1];
+    for &a in &res.num_accepted {
+        passed[a as usize] += 1;
+    }
+    let mut per_position = Vec::new();
+    if res.n() > 0 {
+        let mut above = res.n() as u64 - passed[0];
+        for i in 0..k {
+            per_position.push(above as f64 / n);
+            above -= passed.get(i + 1).copied().unwrap_or(0);
+        }
+    }
     json!({
         "rounds": res.n(),
         "k": k,
