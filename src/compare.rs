@@ -492,6 +492,9 @@ fn make_round(
                 for x in row.iter_mut() {
                     *x *= 1.0 + rng.random_range(-1e-3f32..1e-3);
                 }
+                // Renormalised: a row perturbed by up to 1e-3 could sum beyond the tolerance
+                // (at V = 1 it is one value 1 ± 1e-3).
+                normalise(row);
             }
             s => make_row(rng, s, row),
         }

@@ -204,6 +204,18 @@ impl Error {
         }
     }
 
+    /// The same error with its round index moved by `by` (a chunk's error, named by the round's
+    /// index in the whole batch).
+    pub fn offset_round(self, by: u64) -> Error {
+        match self {
+            Error::InRound { round, inner } => Error::InRound {
+                round: round + by,
+                inner,
+            },
+            e => e,
+        }
+    }
+
     /// A format error about `origin`.
     pub fn format(origin: impl Into<String>, message: impl Into<String>) -> Error {
         Error::Format {

@@ -391,9 +391,8 @@ fn write_stored_npz(path: &Path, b: &specsim::batch::Batch) {
     use npyz::WriterBuilder;
     let f = std::fs::File::create(path).unwrap();
     let mut npz = npyz::npz::NpzWriter::new(std::io::BufWriter::new(f));
-    let opts = || {
-        zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored)
-    };
+    let opts =
+        || zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored);
     let (n, k, v) = (b.n as u64, b.k as u64, b.v as u64);
     for (name, shape, data) in [
         ("draft_probs", vec![n, k, v], &b.draft),
@@ -475,7 +474,11 @@ fn an_empty_batch_with_a_huge_k_is_bounded() {
             assert_eq!(o.code, 0, "K = {k}: {}", o.stderr);
             assert!(o.stdout.contains("rounds                0"), "{}", o.stdout);
             assert!(!o.stdout.contains("-0.0000"), "{}", o.stdout);
-            assert!(o.stdout.contains("mean acceptance rate  0.0000"), "{}", o.stdout);
+            assert!(
+                o.stdout.contains("mean acceptance rate  0.0000"),
+                "{}",
+                o.stdout
+            );
         } else {
             assert_refused(&o, "huge K", &["draft_probs.npy", "K < 4294967295"]);
         }

@@ -26,7 +26,12 @@ fn summary_json(view: &BatchView, res: &BatchResult, engine: &str, secs: f64) ->
     let mean_rate = if k == 0 { 0.0 } else { mean_acc / k as f64 };
     // P[position i accepted], from a histogram whose size is bounded by the data (an empty batch
     // with a huge K in its header allocates nothing).
-    let max_acc = res.num_accepted.iter().copied().max().map_or(0, |m| m as usize);
+    let max_acc = res
+        .num_accepted
+        .iter()
+        .copied()
+        .max()
+        .map_or(0, |m| m as usize);
     let mut passed = vec![0u64; max_acc + 1];
     for &a in &res.num_accepted {
         passed[a as usize] += 1;

@@ -115,7 +115,8 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                         write_batch_dir(dir, &b)?;
                     }
                     let view = b.view();
-                    view.validate(&opts, Validation::Full)
+                    view.validate_rule(&opts, Validation::Full, rule)
+                        .map_err(|e| e.offset_round(r0))
                         .context("the generator made an invalid round (a bug)")?;
                     verify_chunk(&view, gpu.as_mut(), rule, rec(r0), &mut report)?;
                     r0 += m;
