@@ -226,7 +226,7 @@ pub struct WorkloadArgs {
         default_value = "0.5,1",
         value_name = "LIST"
     )]
-    pub sigma: Vec<f32>,
+    pub sigma: Vec<f64>,
     /// mixture: weights of the unrelated distribution.
     #[arg(
         long,
@@ -234,7 +234,7 @@ pub struct WorkloadArgs {
         default_value = "0.2,0.5",
         value_name = "LIST"
     )]
-    pub lambda: Vec<f32>,
+    pub lambda: Vec<f64>,
     /// quantized: bits of the quantized logits.
     #[arg(
         long,
@@ -250,16 +250,16 @@ pub struct WorkloadArgs {
         default_value = "0.8",
         value_name = "LIST"
     )]
-    pub rates: Vec<f32>,
+    pub rates: Vec<f64>,
     /// Target temperatures.
     #[arg(long, value_delimiter = ',', default_value = "1", value_name = "LIST")]
-    pub t_target: Vec<f32>,
+    pub t_target: Vec<f64>,
     /// Draft temperatures.
     #[arg(long, value_delimiter = ',', default_value = "1", value_name = "LIST")]
-    pub t_draft: Vec<f32>,
+    pub t_draft: Vec<f64>,
     /// Zipf exponents: the logits decay by s·ln(1 + token id), like an LM's (0 = off).
     #[arg(long, value_delimiter = ',', default_value = "0", value_name = "LIST")]
-    pub zipf: Vec<f32>,
+    pub zipf: Vec<f64>,
     /// file: the batch directory or .npz.
     #[arg(long = "batch", value_name = "PATH")]
     pub batch_path: Option<PathBuf>,

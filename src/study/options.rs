@@ -53,19 +53,19 @@ pub struct StudyOptions {
     /// K values (any order, repeats allowed); `None` for the default.
     pub k: Option<Vec<usize>>,
     /// `logit-noise`: noise scales.
-    pub sigma: Vec<f32>,
+    pub sigma: Vec<f64>,
     /// `mixture`: weights of the unrelated distribution.
-    pub lambda: Vec<f32>,
+    pub lambda: Vec<f64>,
     /// `quantized`: bits.
     pub bits: Vec<u32>,
     /// `rates`: per-position acceptance rates.
-    pub rates: Vec<f32>,
+    pub rates: Vec<f64>,
     /// Target temperatures.
-    pub t_target: Vec<f32>,
+    pub t_target: Vec<f64>,
     /// Draft temperatures.
-    pub t_draft: Vec<f32>,
+    pub t_draft: Vec<f64>,
     /// Zipf exponents.
-    pub zipf: Vec<f32>,
+    pub zipf: Vec<f64>,
     /// `file`: the batch.
     pub batch: Option<PathBuf>,
     /// Vocabulary size.
@@ -151,6 +151,69 @@ pub fn check_k(mut k: Vec<usize>) -> Result<Vec<usize>> {
     Ok(k)
 }
 
+/// `x` as the float32 the generators compute with; refused where float32 cannot hold it.
+fn to_f32(name: &str, x: f64) -> Result<f32> {
+    let y = x as f32;
+    if x.is_finite() && y.is_infinite() {
+        return Err(Error::Config(format!(
+            "--{name}: {x:e} overflows float32 (the largest float32 is 3.4028235e38)"
+        )));
+    }
+    if x != 0.0 && y == 0.0 {
+        return Err(Error::Config(format!(
+            "--{name}: {x:e} underflows float32 to 0 (the smallest positive float32 is 1e-45)"
+        )));
+    }
+    Ok(y)
+}
+
+/// The largest |standard normal| the generators can draw: Box–Muller on a 32-bit uniform
+/// u1 ≥ 2^-32 gives at most sqrt(−2 ln 2^-32) = 6.66.
+pub const MAX_NORMAL: f64 = 6.7;
+
+/// Refuses parameters for which a generated logit could leave float32 (which would make the
+/// generated rows NaN): |z| ≤ [`MAX_NORMAL`], plus sigma · [`MAX_NORMAL`] and zipf · ln(1 + V),
+/// divided by the temperature, must stay below float32's largest value (with a margin of 4 for
+/// the softmax's subtraction).
+fn check_finite_rows(
+    family: &Family,
+    vocab: usize,
+    t_target: f32,
+    t_draft: f32,
+    zipf: f32,
+) -> Result<()> {
+    let tail = zipf as f64 * (1.0 + vocab as f64).ln();
+    let sigma = match family {
+        Family::LogitNoise { sigma } => *sigma,
+        _ => 0.0,
+    };
+    let limit = f32::MAX as f64 / 4.0;
+    for (name, t, reach) in [
+        ("t-target", t_target, MAX_NORMAL + tail),
+        ("t-draft", t_draft, MAX_NORMAL * (1.0 + sigma as f64) + tail),
+    ] {
+        let top = reach / t as f64;
+        if !(top < limit) {
+            return Err(Error::Config(format!(
+                "--{name} {t} with --sigma {sigma} and --zipf {zipf}: the generated logits would reach {top:.3e}, beyond float32 (3.4e38), and the rows would not be finite",
+                t = short(t),
+                sigma = short(sigma),
+                zipf = short(zipf),
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A float32 in its shortest form, in scientific notation when very large or small.
+fn short(x: f32) -> String {
+    if x == 0.0 || (1e-4..1e6).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
 /// Refuses cost ratios that are negative or not finite.
 pub fn check_cost_ratios(c: &[f64]) -> Result<()> {
     match c.iter().find(|c| !(c.is_finite() && **c >= 0.0)) {
@@ -182,26 +245,41 @@ impl StudyOptions {
         if rounds == 0 || rounds > u32::MAX as u64 {
             return cfg(format!("--rounds must be in 1..={}", u32::MAX));
         }
-        for (name, xs) in [("t-target", &self.t_target), ("t-draft", &self.t_draft)] {
+        // Every parameter as the float32 the generators compute with: refused if float32
+        // cannot hold it (it would overflow, or a nonzero value would become 0).
+        let f32s = |name: &str, xs: &[f64]| -> Result<Vec<f32>> {
+            xs.iter().map(|&x| to_f32(name, x)).collect()
+        };
+        let (t_targets, t_drafts) = (
+            f32s("t-target", &self.t_target)?,
+            f32s("t-draft", &self.t_draft)?,
+        );
+        for (name, xs) in [("t-target", &t_targets), ("t-draft", &t_drafts)] {
             if let Some(x) = xs.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
                 return cfg(format!("--{name}: {x} is not a positive number"));
             }
         }
+        let zipfs = f32s("zipf", &self.zipf)?;
+        if let Some(z) = zipfs.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
+            return cfg(format!("--zipf: {z} is not a non-negative number"));
+        }
         let families: Vec<Family> = match self.family {
             FamilyKind::LogitNoise => {
-                if let Some(x) = self.sigma.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
+                let sigmas = f32s("sigma", &self.sigma)?;
+                if let Some(x) = sigmas.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
                     return cfg(format!("--sigma: {x} is not a non-negative number"));
                 }
-                self.sigma
+                sigmas
                     .iter()
                     .map(|&sigma| Family::LogitNoise { sigma })
                     .collect()
             }
             FamilyKind::Mixture => {
-                if let Some(x) = self.lambda.iter().find(|x| !(0.0..=1.0).contains(*x)) {
+                let lambdas = f32s("lambda", &self.lambda)?;
+                if let Some(x) = lambdas.iter().find(|x| !(0.0..=1.0).contains(*x)) {
                     return cfg(format!("--lambda: {x} is not in [0, 1]"));
                 }
-                self.lambda
+                lambdas
                     .iter()
                     .map(|&lambda| Family::Mixture { lambda })
                     .collect()
@@ -216,12 +294,11 @@ impl StudyOptions {
                     .collect()
             }
             FamilyKind::Rates => {
-                if let Some(x) = self.rates.iter().find(|x| !(0.0..=1.0).contains(*x)) {
+                let rates = f32s("rates", &self.rates)?;
+                if let Some(x) = rates.iter().find(|x| !(0.0..=1.0).contains(*x)) {
                     return cfg(format!("--rates: {x} is not in [0, 1]"));
                 }
-                vec![Family::Rates {
-                    rates: self.rates.clone(),
-                }]
+                vec![Family::Rates { rates }]
             }
             FamilyKind::File => {
                 let Some(p) = &self.batch else {
@@ -234,9 +311,6 @@ impl StudyOptions {
                 }]
             }
         };
-        if let Some(z) = self.zipf.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
-            return cfg(format!("--zipf: {z} is not a non-negative number"));
-        }
         if self.rules.is_empty() {
             return cfg(format!("--rule: give one or more of {}", Rule::names()));
         }
@@ -249,9 +323,10 @@ impl StudyOptions {
         }
         let mut out = Vec::new();
         for family in &families {
-            for &t_target in &self.t_target {
-                for &t_draft in &self.t_draft {
-                    for &zipf in &self.zipf {
+            for &t_target in &t_targets {
+                for &t_draft in &t_drafts {
+                    for &zipf in &zipfs {
+                        check_finite_rows(family, vocab, t_target, t_draft, zipf)?;
                         out.push(StudyConfig {
                             workload: Workload {
                                 family: family.clone(),
