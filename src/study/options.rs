@@ -193,7 +193,7 @@ fn check_finite_rows(
         ("t-draft", t_draft, MAX_NORMAL * (1.0 + sigma as f64) + tail),
     ] {
         let top = reach / t as f64;
-        if !(top < limit) {
+        if top.is_nan() || top >= limit {
             return Err(Error::Config(format!(
                 "--{name} {t} with --sigma {sigma} and --zipf {zipf}: the generated logits would reach {top:.3e}, beyond float32 (3.4e38), and the rows would not be finite",
                 t = short(t),
