@@ -507,3 +507,26 @@ fn parameters_whose_rows_overflow_float32_are_refused() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(!o.stdout.contains("NaN"), "{}", o.stdout);
 }
+
+/// Sizes are checked with checked arithmetic against real limits and refused with the flag's
+/// name, never a panic, an abort or a wrapped size (reliability class 4).
+#[test]
+fn huge_vocabularies_are_refused_with_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    for vocab in ["4611686018427387904", "4294967296", "20000000"] {
+        for args in [
+            vec![
+                "study", "--engine", "cpu", "--quiet", "--out", out, "--vocab", vocab,
+            ],
+            vec!["verify", "--generate", "10", "--cpu-only", "--vocab", vocab],
+            vec!["verify", "--study", "--sample", "10", "--vocab", vocab],
+        ] {
+            let o = specsim(&args);
+            if args[1] == "--study" && o.stderr.contains("needs a GPU") {
+                continue;
+            }
+            assert_refused(&o, &format!("{args:?}"), &["--vocab", vocab, "MiB"]);
+        }
+    }
+}

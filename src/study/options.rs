@@ -214,6 +214,30 @@ fn short(x: f32) -> String {
     }
 }
 
+/// The most bytes one round's rows may take in a generated workload (studies and `verify
+/// --generate` hold at least one round in memory at a time).
+pub const MAX_ROUND_BYTES: u64 = 1 << 30;
+
+/// Refuses a K and V whose one round, `(2K + 1)·V` float32 values, would not fit
+/// [`MAX_ROUND_BYTES`] (checked arithmetic: no size wraps around).
+pub fn check_round_size(k: usize, vocab: usize) -> Result<()> {
+    if vocab == 0 {
+        return Err(Error::Config("--vocab must be at least 1".into()));
+    }
+    let bytes = (2 * k as u64 + 1)
+        .checked_mul(vocab as u64)
+        .and_then(|x| x.checked_mul(4));
+    match bytes {
+        Some(b) if b <= MAX_ROUND_BYTES => Ok(()),
+        _ => Err(Error::Config(format!(
+            "--vocab {vocab} with K = {k}: one round's {} float32 rows would take more than {} MiB (at most V = {} at this K)",
+            2 * k + 1,
+            MAX_ROUND_BYTES >> 20,
+            MAX_ROUND_BYTES / 4 / (2 * k as u64 + 1)
+        ))),
+    }
+}
+
 /// Refuses cost ratios that are negative or not finite.
 pub fn check_cost_ratios(c: &[f64]) -> Result<()> {
     match c.iter().find(|c| !(c.is_finite() && **c >= 0.0)) {
@@ -239,7 +263,9 @@ impl StudyOptions {
         let vocab = self.vocab.unwrap_or(default_vocab);
         let rounds = self.rounds.unwrap_or(default_rounds);
         let seed = self.seed.unwrap_or(default_seed);
-        if vocab == 0 {
+        if self.family != FamilyKind::File && self.family != FamilyKind::Rates {
+            check_round_size(k_values.last().copied().unwrap_or(1), vocab)?;
+        } else if vocab == 0 {
             return cfg("--vocab must be at least 1".into());
         }
         if rounds == 0 || rounds > u32::MAX as u64 {

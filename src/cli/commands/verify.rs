@@ -95,9 +95,7 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                     bail!("--generate takes one --k value, not {ks:?}");
                 };
                 let vocab = a.w.vocab.unwrap_or(32000);
-                if vocab == 0 {
-                    bail!("--vocab must be at least 1");
-                }
+                specsim::study::options::check_round_size(k, vocab)?;
                 let per_round = (2 * k + 1) * vocab * 4;
                 let chunk = if a.chunk > 0 {
                     a.chunk
