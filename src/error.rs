@@ -216,6 +216,17 @@ impl Error {
         }
     }
 
+    /// The same I/O or output error, naming `path` instead (a file written under a temporary
+    /// name is reported by the name the user gave).
+    pub fn with_path(self, path: impl AsRef<std::path::Path>) -> Error {
+        let path = path.as_ref().display().to_string();
+        match self {
+            Error::Io { source, .. } => Error::Io { path, source },
+            Error::Output { message, .. } => Error::Output { path, message },
+            e => e,
+        }
+    }
+
     /// A format error about `origin`.
     pub fn format(origin: impl Into<String>, message: impl Into<String>) -> Error {
         Error::Format {

@@ -8,7 +8,8 @@
 //! - [`round`]: the one-round reference and the input checks of SPEC §2; [`rule`]: the
 //!   verification rules; [`block`]: block verification's f64 reference (SPEC §6).
 //! - [`exact`]: the bit-exact f32 arithmetic both batch engines share.
-//! - [`batch`]: batch views, validation and results; [`npyio`]: `.npy`/`.npz` files.
+//! - [`batch`]: batch views, validation and results; [`npyio`]: `.npy`/`.npz` files;
+//!   [`output`]: files written whole or not at all.
 //! - [`cpu`] and [`gpu`]: the engines, behind one interface ([`engine::Engine`], chosen by
 //!   [`engine::select`]); [`compare`]: cross-checks and adversarial batches.
 //! - [`rng`]: the counter-based generator; [`workload`]: the generated families; [`study`]:
@@ -26,6 +27,7 @@ pub mod error;
 pub mod exact;
 pub mod gpu;
 pub mod npyio;
+pub mod output;
 pub mod rng;
 pub mod round;
 pub mod rule;

@@ -10,6 +10,12 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let _runtime_dir = private_runtime_dir();
+    // SIGINT, SIGTERM (and SIGHUP): delete the temporary files of outputs being written, so an
+    // interrupted `--out` leaves nothing behind, then end as the shell expects (128 + SIGINT).
+    let _ = ctrlc::set_handler(|| {
+        specsim::output::remove_temporaries();
+        std::process::exit(130);
+    });
     let args = cli::args::Cli::parse();
     match cli::commands::run(args) {
         Ok(code) => code,
@@ -34,5 +40,6 @@ fn private_runtime_dir() -> Option<tempfile::TempDir> {
         .ok()?;
     // SAFETY: the first statement of `main`, before any other thread exists.
     unsafe { std::env::set_var("XDG_RUNTIME_DIR", dir.path()) };
+    specsim::output::register_temporary(dir.path());
     Some(dir)
 }

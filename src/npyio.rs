@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{Cursor, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use memmap2::Mmap;
@@ -310,14 +310,10 @@ fn open_npz(path: &Path) -> Result<Vec<NpyArray>> {
 /// `num_generated` `[N]` int32): into a temporary file beside `path`, renamed into place only when
 /// complete, so the file is written whole or not at all.
 pub fn write_result_npz(path: &Path, result: &BatchResult) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| Error::io(&dir, e))?;
+    let tmp = crate::output::AtomicFile::create(path)?;
     let io = |e: std::io::Error| Error::io(path, e);
     {
-        let mut npz = npyz::npz::NpzWriter::new(std::io::BufWriter::new(tmp.as_file()));
+        let mut npz = npyz::npz::NpzWriter::new(std::io::BufWriter::new(tmp.file()));
         let n = result.n() as u64;
         let large = result.tokens.len() as u64 * 4 > (1 << 31);
         let opts = zip::write::FileOptions::default()
@@ -354,41 +350,37 @@ pub fn write_result_npz(path: &Path, result: &BatchResult) -> Result<()> {
             .map_err(|e| Error::io(path, e.into()))?;
         inner.flush().map_err(io)?;
     }
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+    tmp.commit()
 }
 
 /// Writes an in-memory batch as a directory of four `.npy` files (float32 / uint32), as numpy
-/// would, e.g. for `verify --generate --save`.
+/// would, e.g. for `verify --generate --save`: the four together or none of them.
 pub fn write_batch_dir(dir: &Path, batch: &crate::batch::Batch) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut set = crate::output::FileSet::create(dir)?;
     let (n, k, v) = (batch.n as u64, batch.k as u64, batch.v as u64);
-    let write_f32 = |name: &str, shape: &[u64], data: &[f32]| -> Result<()> {
-        let p = dir.join(format!("{name}.npy"));
-        let f = File::create(&p).map_err(|e| Error::io(&p, e))?;
+    fn write<T: npyz::AutoSerialize + Copy>(
+        set: &mut crate::output::FileSet,
+        dir: &Path,
+        name: &str,
+        shape: &[u64],
+        data: &[T],
+    ) -> Result<()> {
+        let file = format!("{name}.npy");
+        let shown = dir.join(&file);
+        let io = |e: std::io::Error| Error::io(&shown, e);
+        let f = File::create(set.path(&file)).map_err(io)?;
         let mut w = npyz::WriteOptions::new()
             .default_dtype()
             .shape(shape)
             .writer(std::io::BufWriter::new(f))
             .begin_nd()
-            .map_err(|e| Error::io(&p, e))?;
-        w.extend(data.iter().copied())
-            .map_err(|e| Error::io(&p, e))?;
-        w.finish().map_err(|e| Error::io(&p, e))
-    };
-    write_f32("draft_probs", &[n, k, v], &batch.draft)?;
-    write_f32("target_probs", &[n, k + 1, v], &batch.target)?;
-    write_f32("random_coins", &[n, k], &batch.coins)?;
-    let p = dir.join("draft_tokens.npy");
-    let f = File::create(&p).map_err(|e| Error::io(&p, e))?;
-    let mut w = npyz::WriteOptions::new()
-        .default_dtype()
-        .shape(&[n, k])
-        .writer(std::io::BufWriter::new(f))
-        .begin_nd()
-        .map_err(|e| Error::io(&p, e))?;
-    w.extend(batch.tokens.iter().copied())
-        .map_err(|e| Error::io(&p, e))?;
-    w.finish().map_err(|e| Error::io(&p, e))
+            .map_err(io)?;
+        w.extend(data.iter().copied()).map_err(io)?;
+        w.finish().map_err(io)
+    }
+    write(&mut set, dir, "draft_probs", &[n, k, v], &batch.draft)?;
+    write(&mut set, dir, "target_probs", &[n, k + 1, v], &batch.target)?;
+    write(&mut set, dir, "random_coins", &[n, k], &batch.coins)?;
+    write(&mut set, dir, "draft_tokens", &[n, k], &batch.tokens)?;
+    set.commit()
 }

@@ -31,16 +31,23 @@ pub const FILES: [&str; 5] = [
     "speedup.svg",
 ];
 
-/// Writes `results.csv`, `results.json` and the three plots into `dir` (created if missing).
+/// Writes `results.csv`, `results.json` and the three plots into `dir` (created if missing):
+/// all of them or none ([`crate::output::FileSet`]).
 pub fn write_files(dir: &Path, results: &[ConfigResult], cost_ratios: &[f64]) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut set = crate::output::FileSet::create(dir)?;
     let rows = rows(results, cost_ratios);
-    write_csv(&dir.join("results.csv"), &rows)?;
+    write_csv(&set.path("results.csv"), &rows).map_err(|e| e.with_path(dir.join("results.csv")))?;
     let doc = json_doc(results, cost_ratios);
-    let path = dir.join("results.json");
-    let text = serde_json::to_string_pretty(&doc).map_err(|e| Error::output(&path, e))?;
-    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
-    plots(dir, results, cost_ratios)
+    let text = serde_json::to_string_pretty(&doc)
+        .map_err(|e| Error::output(dir.join("results.json"), e))?;
+    set.write("results.json", text.as_bytes())?;
+    let paths = [
+        set.path("mean_generated.svg"),
+        set.path("per_position.svg"),
+        set.path("speedup.svg"),
+    ];
+    plots::plots_at(&paths, results, cost_ratios).map_err(|e| e.with_path(dir))?;
+    set.commit()
 }
 
 /// One configuration's result under one rule.

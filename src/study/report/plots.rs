@@ -14,9 +14,19 @@ fn plot_err(path: &Path, e: impl std::fmt::Display) -> Error {
 
 /// Writes `mean_generated.svg`, `per_position.svg` and `speedup.svg` into `dir`.
 pub fn plots(dir: &Path, results: &[ConfigResult], cost_ratios: &[f64]) -> Result<()> {
-    plot_mean_generated(&dir.join("mean_generated.svg"), results)?;
-    plot_per_position(&dir.join("per_position.svg"), results)?;
-    plot_speedup(&dir.join("speedup.svg"), results, cost_ratios)?;
+    let paths = ["mean_generated.svg", "per_position.svg", "speedup.svg"].map(|f| dir.join(f));
+    plots_at(&paths, results, cost_ratios)
+}
+
+/// The three plots at these paths (mean generated, per position, speedup).
+pub(super) fn plots_at(
+    paths: &[std::path::PathBuf; 3],
+    results: &[ConfigResult],
+    cost_ratios: &[f64],
+) -> Result<()> {
+    plot_mean_generated(&paths[0], results)?;
+    plot_per_position(&paths[1], results)?;
+    plot_speedup(&paths[2], results, cost_ratios)?;
     Ok(())
 }
 

@@ -1,0 +1,247 @@
+//! Writing outputs whole or not at all, the one way every command writes files.
+//!
+//! - A single file ([`AtomicFile`]) is written to a temporary file beside its target and renamed
+//!   into place when complete.
+//! - A set of files ([`FileSet`]) is written into a temporary directory beside its targets and
+//!   moved into place only when every file is complete.
+//! - A target that exists must be a regular file with one link. A FIFO, a device, a directory or
+//!   a hard-linked file is refused, not replaced. A new file gets `0666` less the umask, as numpy
+//!   would give it; a replaced file keeps its mode.
+//! - Temporary files and directories are registered, so that [`remove_temporaries`] (called on
+//!   SIGINT and SIGTERM by the command line) can delete them before the process ends.
+
+use std::fs::Permissions;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::error::{Error, Result};
+
+/// Temporary paths not yet renamed into place.
+static TEMPORARIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Registers a temporary path for [`remove_temporaries`] (e.g. a private runtime directory).
+pub fn register_temporary(p: &Path) {
+    register(p);
+}
+
+fn register(p: &Path) {
+    if let Ok(mut t) = TEMPORARIES.lock() {
+        t.push(p.to_path_buf());
+    }
+}
+
+fn unregister(p: &Path) {
+    if let Ok(mut t) = TEMPORARIES.lock() {
+        t.retain(|x| x != p);
+    }
+}
+
+/// Deletes every temporary file or directory still registered (for a signal handler; the
+/// process exits right after).
+pub fn remove_temporaries() {
+    let paths = match TEMPORARIES.lock() {
+        Ok(mut t) => std::mem::take(&mut *t),
+        Err(_) => return,
+    };
+    for p in paths {
+        if p.is_dir() {
+            let _ = std::fs::remove_dir_all(&p);
+        } else {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+}
+
+/// A testing hook: `SPECSIM_TEST_HOLD_OUTPUT_MS` makes a commit wait that long with its
+/// temporary written, so that a test can interrupt the process there.
+fn hold_for_tests() {
+    if let Some(ms) = std::env::var("SPECSIM_TEST_HOLD_OUTPUT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+/// Checks a target before it is replaced: absent, or a regular file with one link. Returns the
+/// existing file's permissions, to keep them.
+pub fn check_target(path: &Path) -> Result<Option<Permissions>> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let refuse = |what: &str| {
+        Err(Error::Output {
+            path: path.display().to_string(),
+            message: format!(
+                "is {what}; specsim writes its outputs as regular files, whole or not at all, and will not replace it"
+            ),
+        })
+    };
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        // Callers write through links (see `resolve`); a link still here dangles or loops.
+        return refuse("a symbolic link that names no file");
+    }
+    if kind.is_dir() {
+        return refuse("a directory");
+    }
+    if !kind.is_file() {
+        return refuse("not a regular file (a FIFO, a device or a socket)");
+    }
+    if meta.nlink() > 1 {
+        return refuse(&format!(
+            "a file with {} hard links (replacing it would break them)",
+            meta.nlink()
+        ));
+    }
+    Ok(Some(meta.permissions()))
+}
+
+/// The file a target names: a symbolic link is followed, so that the file it points to is
+/// replaced and the link kept, as numpy writes through it.
+pub fn resolve(path: &Path) -> PathBuf {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    }
+}
+
+/// The directory a target lives in (`.` for a bare file name).
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A file being written beside its target; [`AtomicFile::commit`] renames it into place.
+/// Dropped without a commit, it is deleted.
+pub struct AtomicFile {
+    tmp: tempfile::NamedTempFile,
+    target: PathBuf,
+    keep: Option<Permissions>,
+}
+
+impl AtomicFile {
+    /// Starts writing `target` (checked by [`check_target`]).
+    pub fn create(target: &Path) -> Result<AtomicFile> {
+        let target = &resolve(target);
+        let keep = check_target(target)?;
+        let dir = parent_of(target);
+        if !dir.is_dir() {
+            return Err(Error::Output {
+                path: target.display().to_string(),
+                message: format!("the directory {} does not exist", dir.display()),
+            });
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix(".specsim-")
+            .permissions(Permissions::from_mode(0o666)) // less the umask, as open(2) does
+            .tempfile_in(&dir)
+            .map_err(|e| Error::io(target, e))?;
+        register(tmp.path());
+        Ok(AtomicFile {
+            tmp,
+            target: target.to_path_buf(),
+            keep,
+        })
+    }
+
+    /// The file to write into.
+    pub fn file(&self) -> &std::fs::File {
+        self.tmp.as_file()
+    }
+
+    /// Flushes it to disk, gives it the replaced file's mode, and renames it into place.
+    pub fn commit(self) -> Result<()> {
+        hold_for_tests();
+        let target = self.target;
+        let io = |e: std::io::Error| Error::io(&target, e);
+        self.tmp.as_file().sync_all().map_err(io)?;
+        if let Some(p) = self.keep {
+            self.tmp.as_file().set_permissions(p).map_err(io)?;
+        }
+        let tmp_path = self.tmp.path().to_path_buf();
+        self.tmp
+            .persist(&target)
+            .map_err(|e| Error::io(&target, e.error))?;
+        unregister(&tmp_path);
+        Ok(())
+    }
+}
+
+/// A set of files written into a temporary directory beside their directory and moved into it
+/// only when all are complete ([`FileSet::commit`]); dropped without a commit, nothing of it is
+/// left.
+pub struct FileSet {
+    tmp: Option<tempfile::TempDir>,
+    dir: PathBuf,
+    names: Vec<String>,
+}
+
+impl FileSet {
+    /// Starts a set of files for `dir` (created if missing).
+    pub fn create(dir: &Path) -> Result<FileSet> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".specsim-")
+            .tempdir_in(dir)
+            .map_err(|e| Error::io(dir, e))?;
+        register(tmp.path());
+        Ok(FileSet {
+            tmp: Some(tmp),
+            dir: dir.to_path_buf(),
+            names: Vec::new(),
+        })
+    }
+
+    /// Where to write the file `name` of the set for now.
+    pub fn path(&mut self, name: &str) -> PathBuf {
+        self.names.push(name.to_string());
+        self.tmp.as_ref().expect("not committed").path().join(name)
+    }
+
+    /// Writes `bytes` as the file `name`.
+    pub fn write(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        let p = self.path(name);
+        let mut f = std::fs::File::create(&p).map_err(|e| Error::io(self.dir.join(name), e))?;
+        f.write_all(bytes)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| Error::io(self.dir.join(name), e))
+    }
+
+    /// Checks every target, then moves every file into place.
+    pub fn commit(mut self) -> Result<()> {
+        hold_for_tests();
+        let tmp = self.tmp.take().expect("committed once");
+        let mut keep = Vec::new();
+        for name in &self.names {
+            let to = resolve(&self.dir.join(name));
+            keep.push((check_target(&to)?, to));
+        }
+        for (name, (perm, to)) in self.names.iter().zip(keep) {
+            let from = tmp.path().join(name);
+            if let Some(p) = perm {
+                std::fs::set_permissions(&from, p).map_err(|e| Error::io(&to, e))?;
+            }
+            std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+        }
+        unregister(tmp.path());
+        drop(tmp);
+        Ok(())
+    }
+}
+
+impl Drop for FileSet {
+    fn drop(&mut self) {
+        if let Some(t) = &self.tmp {
+            unregister(t.path());
+        }
+    }
+}
