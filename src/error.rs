@@ -142,12 +142,12 @@ pub enum Error {
         message: String,
     },
     /// An operating-system I/O error on a named file.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file involved.
         path: String,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// An output file that could not be written (a CSV or plot library's error; OS errors are
     /// [`Error::Io`]).
@@ -221,7 +221,7 @@ impl Error {
     pub fn with_path(self, path: impl AsRef<std::path::Path>) -> Error {
         let path = path.as_ref().display().to_string();
         match self {
-            Error::Io { source, .. } => Error::Io { path, source },
+            Error::Io { error, .. } => Error::Io { path, error },
             Error::Output { message, .. } => Error::Output { path, message },
             e => e,
         }
@@ -244,10 +244,10 @@ impl Error {
     }
 
     /// An I/O error on `path`.
-    pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Error {
+    pub fn io(path: impl AsRef<std::path::Path>, error: std::io::Error) -> Error {
         Error::Io {
             path: path.as_ref().display().to_string(),
-            source,
+            error,
         }
     }
 }

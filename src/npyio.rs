@@ -204,11 +204,19 @@ impl BatchFile {
                 .iter()
                 .map(|name| {
                     let p = path.join(format!("{name}.npy"));
-                    if !p.exists() {
-                        return Err(Error::format(
-                            &origin,
-                            format!("batch directory has no {name}.npy (it needs {})", needed()),
-                        ));
+                    match std::fs::symlink_metadata(&p) {
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                            return Err(Error::format(
+                                &origin,
+                                format!(
+                                    "batch directory has no {name}.npy (it needs {})",
+                                    needed()
+                                ),
+                            ));
+                        }
+                        // Unreadable (permissions) is not missing: say what the OS said.
+                        Err(e) => return Err(Error::io(&p, e)),
+                        Ok(_) => {}
                     }
                     NpyArray::open(&p)
                 })
@@ -267,11 +275,18 @@ fn open_npz(path: &Path) -> Result<Vec<NpyArray>> {
     for name in BATCH_ARRAYS {
         let member = format!("{name}.npy");
         let member_origin = format!("{origin}[{name}]");
-        let mut entry = zip.by_name(&member).map_err(|_| {
-            Error::format(
+        let mut entry = zip.by_name(&member).map_err(|e| match e {
+            zip::result::ZipError::FileNotFound => Error::format(
                 &origin,
                 format!("archive has no array '{name}' (it needs {})", needed()),
-            )
+            ),
+            zip::result::ZipError::UnsupportedArchive(why) => Error::format(
+                &member_origin,
+                format!(
+                    "the member cannot be read: {why} (numpy writes stored or deflated members: use np.savez or np.savez_compressed)"
+                ),
+            ),
+            e => Error::format(&member_origin, format!("the member cannot be read: {e}")),
         })?;
         let array = if entry.compression() == zip::CompressionMethod::Stored {
             let start = entry.data_start() as usize;

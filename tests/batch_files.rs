@@ -136,6 +136,10 @@ fn malformed_batches_are_refused_clearly() {
             ],
         ),
         ("does_not_exist", &["does_not_exist"]),
+        (
+            "lzma.npz",
+            &["lzma.npz[draft_probs]", "cannot be read", "np.savez"],
+        ),
     ];
     for (name, needles) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -151,6 +155,10 @@ fn malformed_batches_are_refused_clearly() {
             ]);
             assert_refused(&o, name, needles);
             assert!(!out.exists(), "{name}: a partial output file was left");
+            // An OS error's message appears once (it was repeated as the error's source).
+            if let Some((_, rest)) = o.stderr.split_once("(os error") {
+                assert!(!rest.contains("(os error"), "{name}: {}", o.stderr);
+            }
         }
     }
 }

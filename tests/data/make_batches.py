@@ -68,6 +68,18 @@ def save_dir(path, arrays):
         np.save(os.path.join(path, name + ".npy"), a)
 
 
+def write_lzma_npz(path, arrays):
+    """An .npz whose members are LZMA-compressed: a valid zip that numpy's writers never make."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_LZMA) as z:
+        for name, a in arrays.items():
+            buf = io.BytesIO()
+            np.save(buf, a)
+            z.writestr(name + ".npy", buf.getvalue())
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--big", help="write a large batch (default N=1024, K=8, V=32000, float32) here instead")
@@ -131,6 +143,7 @@ def main():
     save_dir(os.path.join(bad, "nan_prob"), {**good, "draft_probs": bad_d})
     with open(os.path.join(bad, "not_a_batch.npz"), "wb") as f:
         f.write(b"this is not a zip archive")
+    write_lzma_npz(os.path.join(bad, "lzma.npz"), good)
 
     with open(os.path.join(root, "expected.json"), "w") as f:
         json.dump(exp, f)
