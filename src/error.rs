@@ -56,7 +56,7 @@ pub enum Error {
         vocab: usize,
     },
     /// A coin outside `[0, 1)`, or not finite.
-    #[error("random_coins[{index}] = {value} is not in [0, 1)")]
+    #[error("random_coins[{index}] = {} is not in [0, 1)", short(*value))]
     CoinOutOfRange {
         /// Drafted position.
         index: usize,
@@ -64,7 +64,10 @@ pub enum Error {
         value: f64,
     },
     /// A probability that is negative, NaN or infinite.
-    #[error("{field}[{dist}][{token}] = {value}: a probability must be finite and non-negative")]
+    #[error(
+        "{field}[{dist}][{token}] = {}: a probability must be finite and non-negative",
+        short(*value)
+    )]
     BadProbability {
         /// `draft_probs` or `target_probs`.
         field: &'static str,
@@ -101,7 +104,8 @@ pub enum Error {
     },
     /// A distribution whose sum differs from 1 by more than the tolerance.
     #[error(
-        "{field}[{dist}] sums to {sum}, which differs from 1 by more than {tolerance} (allow this for raw model dumps with --allow-unnormalized)"
+        "{field}[{dist}] sums to {}, which differs from 1 by more than {tolerance} (allow this for raw model dumps with --allow-unnormalized)",
+        short(*sum)
     )]
     NotNormalized {
         /// `draft_probs` or `target_probs`.
@@ -249,6 +253,16 @@ impl Error {
             path: path.as_ref().display().to_string(),
             error,
         }
+    }
+}
+
+/// A value in its shortest round-trip form: plain for ordinary magnitudes, scientific for very
+/// large or small ones (`-1e-300`, not 300 digits).
+pub fn short(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() || (1e-5..1e16).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
     }
 }
 

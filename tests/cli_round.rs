@@ -216,3 +216,22 @@ fn write_errors_on_stdout_are_errors() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// Values print in their shortest round-trip form: -1e-300, not 300 digits (part of class 14).
+#[test]
+fn tiny_and_huge_values_print_short() {
+    let o = run(
+        &["round"],
+        Some(
+            r#"{"draft_probs": [[-1e-300, 1.0]], "target_probs": [[0.9, 0.1], [0.3, 0.7]], "draft_tokens": [1], "random_coins": [0.5]}"#,
+        ),
+    );
+    assert_refused(&o, "tiny", &["draft_probs[0][0] = -1e-300"]);
+    let o = run(
+        &["round"],
+        Some(
+            r#"{"draft_probs": [[0.5, 0.5]], "target_probs": [[0.9, 0.1], [0.3, 0.7]], "draft_tokens": [1], "random_coins": [1e300]}"#,
+        ),
+    );
+    assert_refused(&o, "huge", &["random_coins[0] = 1e300 is not in [0, 1)"]);
+}
