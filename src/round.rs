@@ -375,6 +375,40 @@ pub fn speculative_decode_rule(
     rule: Rule,
     opts: &RoundOptions,
 ) -> Result<RoundResult> {
+    let flat = |rows: &[Vec<f64>]| Rows {
+        data: rows.concat(),
+        lens: rows.iter().map(Vec::len).collect(),
+    };
+    decode_rows(
+        &flat(draft_probs),
+        &flat(target_probs),
+        draft_tokens,
+        random_coins,
+        rule,
+        opts,
+    )
+}
+
+/// Distributions stored flat: every row's values in one vector, and each row's length. What the
+/// JSON parser builds (memory proportional to the numbers, whatever the row lengths).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rows {
+    /// The values, row after row.
+    pub data: Vec<f64>,
+    /// The length of each row.
+    pub lens: Vec<usize>,
+}
+
+/// [`speculative_decode_rule`] on flat rows: the lengths of SPEC §2 checked, then the values,
+/// then the round decided in f64.
+pub fn decode_rows(
+    draft: &Rows,
+    target: &Rows,
+    draft_tokens: &[i64],
+    random_coins: &[f64],
+    rule: Rule,
+    opts: &RoundOptions,
+) -> Result<RoundResult> {
     let k = draft_tokens.len();
     if k == 0 && !opts.allow_empty_draft {
         return Err(Error::EmptyDraft);
@@ -393,13 +427,13 @@ pub fn speculative_decode_rule(
     };
     len(
         "draft_probs",
-        draft_probs.len(),
+        draft.lens.len(),
         k,
         format!("K = {k}, one per drafted token"),
     )?;
     len(
         "target_probs",
-        target_probs.len(),
+        target.lens.len(),
         k + 1,
         format!("K + 1 = {} for K = {k} drafted tokens", k + 1),
     )?;
@@ -409,36 +443,131 @@ pub fn speculative_decode_rule(
         k,
         format!("K = {k}, one per drafted token"),
     )?;
-    let v = target_probs[0].len();
+    let v = target.lens[0];
     if v == 0 {
         return Err(Error::EmptyVocabulary {
             field: "target_probs",
         });
     }
-    for (field, rows) in [("draft_probs", draft_probs), ("target_probs", target_probs)] {
-        for (index, row) in rows.iter().enumerate() {
-            if row.len() != v {
+    for (field, rows) in [("draft_probs", draft), ("target_probs", target)] {
+        for (index, &found) in rows.lens.iter().enumerate() {
+            if found != v {
                 return Err(Error::VocabMismatch {
                     field,
                     index,
-                    found: row.len(),
+                    found,
                     expected: v,
                     reference: "target_probs[0]",
                 });
             }
         }
     }
-    let draft: Vec<f64> = draft_probs.concat();
-    let target: Vec<f64> = target_probs.concat();
     let tokens = validate_flat(
-        &draft,
-        &target,
+        &draft.data,
+        &target.data,
         draft_tokens.iter().copied(),
         random_coins,
         v,
         opts,
     )?;
-    Ok(decide(rule, &draft[..], &target[..], &tokens, random_coins, v).to_result(&tokens))
+    Ok(decide(
+        rule,
+        &draft.data[..],
+        &target.data[..],
+        &tokens,
+        random_coins,
+        v,
+    )
+    .to_result(&tokens))
+}
+
+impl<'de> Deserialize<'de> for Rows {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Rows, D::Error> {
+        use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+        struct RowsVisitor;
+        /// Appends one row's numbers to the flat vector.
+        struct Row<'a>(&'a mut Vec<f64>);
+        impl<'de> DeserializeSeed<'de> for Row<'_> {
+            type Value = usize;
+            fn deserialize<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> std::result::Result<usize, D::Error> {
+                struct V<'a>(&'a mut Vec<f64>);
+                impl<'de> Visitor<'de> for V<'_> {
+                    type Value = usize;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("a list of numbers (one distribution)")
+                    }
+                    fn visit_seq<A: SeqAccess<'de>>(
+                        self,
+                        mut seq: A,
+                    ) -> std::result::Result<usize, A::Error> {
+                        let mut n = 0;
+                        while let Some(x) = seq.next_element::<f64>()? {
+                            self.0.push(x);
+                            n += 1;
+                        }
+                        Ok(n)
+                    }
+                }
+                d.deserialize_seq(V(self.0))
+            }
+        }
+        impl<'de> Visitor<'de> for RowsVisitor {
+            type Value = Rows;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of distributions (lists of numbers)")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Rows, A::Error> {
+                let mut rows = Rows::default();
+                while let Some(n) = seq.next_element_seed(Row(&mut rows.data))? {
+                    rows.lens.push(n);
+                }
+                Ok(rows)
+            }
+        }
+        d.deserialize_seq(RowsVisitor)
+    }
+}
+
+/// One round as the seed's JSON object, parsed into flat rows; unknown keys are refused.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlatRound {
+    /// K draft distributions over V tokens.
+    pub draft_probs: Rows,
+    /// K + 1 target distributions over V tokens.
+    pub target_probs: Rows,
+    /// K drafted token ids.
+    pub draft_tokens: Vec<i64>,
+    /// K coins in [0, 1).
+    pub random_coins: Vec<f64>,
+}
+
+impl FlatRound {
+    /// Validates and decides this round under `rule`.
+    pub fn decode_rule(&self, rule: Rule, opts: &RoundOptions) -> Result<RoundResult> {
+        decode_rows(
+            &self.draft_probs,
+            &self.target_probs,
+            &self.draft_tokens,
+            &self.random_coins,
+            rule,
+            opts,
+        )
+    }
+}
+
+/// Parses one round from a reader, streaming: it fails at the first invalid byte (so
+/// `/dev/zero` is refused at once), and holds the numbers flat (memory proportional to the data,
+/// whatever the row lengths). `origin` names the source in messages.
+pub fn read_round_json(reader: impl std::io::Read, origin: &str) -> Result<FlatRound> {
+    serde_json::from_reader(std::io::BufReader::new(reader))
+        .map_err(|e| Error::format(origin, format!("invalid round JSON: {e}")))
 }
 
 /// Parses one round from JSON text (the seed's object). NaN literals and other malformed JSON are

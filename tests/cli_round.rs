@@ -235,3 +235,47 @@ fn tiny_and_huge_values_print_short() {
     );
     assert_refused(&o, "huge", &["random_coins[0] = 1e300 is not in [0, 1)"]);
 }
+
+/// `round` parses as it reads: `/dev/zero` fails at its first byte instead of growing without
+/// bound, unknown keys are refused, and many short rows take memory proportional to the numbers
+/// (reliability class 15).
+#[test]
+fn round_parsing_is_streamed_flat_and_strict() {
+    let t = std::time::Instant::now();
+    let o = common::specsim(&["round", "/dev/zero"]);
+    assert_refused(
+        &o,
+        "/dev/zero",
+        &["/dev/zero", "invalid round JSON", "column 1"],
+    );
+    assert!(t.elapsed().as_secs() < 10);
+    let o = run(
+        &["round"],
+        Some(
+            r#"{"draft_probs": [[0.5, 0.5]], "target_probs": [[0.9, 0.1], [0.3, 0.7]], "draft_tokens": [1], "random_coins": [0.5], "coins": [0.1]}"#,
+        ),
+    );
+    assert_refused(&o, "unknown key", &["unknown field `coins`"]);
+    // 200000 rows of one value: the flat rows hold 16 bytes per row (value and length).
+    let k = 200_000;
+    let rows = |n: usize| format!("[{}]", vec!["[1.0]"; n].join(","));
+    let text = format!(
+        r#"{{"draft_probs": {}, "target_probs": {}, "draft_tokens": [{}], "random_coins": [{}]}}"#,
+        rows(k),
+        rows(k + 1),
+        vec!["0"; k].join(","),
+        vec!["0.5"; k].join(",")
+    );
+    let r = specsim::round::read_round_json(text.as_bytes(), "test").unwrap();
+    let held = (r.draft_probs.data.capacity() + r.draft_probs.lens.capacity()) * 8
+        + (r.target_probs.data.capacity() + r.target_probs.lens.capacity()) * 8;
+    assert!(
+        held <= 3 * text.len(),
+        "{held} bytes held for {} bytes of JSON",
+        text.len()
+    );
+    let res = r
+        .decode_rule(specsim::Rule::Token, &Default::default())
+        .unwrap();
+    assert_eq!(res.num_generated, k + 1);
+}
