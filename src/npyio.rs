@@ -45,6 +45,22 @@ impl Dtype {
     }
 }
 
+/// A parser's multi-line message as one line: its first line, then its last (the parser's own
+/// summary, e.g. "expected value"), trimmed.
+fn one_line(e: &dyn std::fmt::Display) -> String {
+    let text = e.to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.trim().trim_start_matches('=').trim())
+        .filter(|l| !l.is_empty() && !l.chars().all(|c| "|^-> ".contains(c)))
+        .collect();
+    match lines.as_slice() {
+        [] => text,
+        [one] => one.to_string(),
+        [first, .., last] => format!("{first} ({last})"),
+    }
+}
+
 /// One `.npy` array whose data is read in place from a memory map.
 pub struct NpyArray {
     map: Arc<Mmap>,
@@ -63,8 +79,9 @@ impl NpyArray {
     fn parse(map: Arc<Mmap>, start: usize, end: usize, origin: String) -> Result<NpyArray> {
         let bytes = &map[start..end];
         let mut cur = Cursor::new(bytes);
-        let header = npyz::NpyHeader::from_reader(&mut cur)
-            .map_err(|e| Error::format(&origin, format!("not a valid .npy file: {e}")))?;
+        let header = npyz::NpyHeader::from_reader(&mut cur).map_err(|e| {
+            Error::format(&origin, format!("not a valid .npy file: {}", one_line(&e)))
+        })?;
         let offset = cur.position() as usize;
         if header.order() == npyz::Order::Fortran {
             return Err(Error::format(
@@ -113,6 +130,16 @@ impl NpyArray {
             shape,
             origin,
         })
+    }
+
+    /// Parses `.npy` bytes held in memory (copied into an anonymous map): for tests and fuzzing
+    /// of the header parser.
+    pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<NpyArray> {
+        let mut m =
+            memmap2::MmapMut::map_anon(bytes.len().max(1)).map_err(|e| Error::io(origin, e))?;
+        m[..bytes.len()].copy_from_slice(bytes);
+        let map = m.make_read_only().map_err(|e| Error::io(origin, e))?;
+        NpyArray::parse(Arc::new(map), 0, bytes.len(), origin.to_string())
     }
 
     /// Memory-maps and parses one `.npy` file.

@@ -140,6 +140,10 @@ fn malformed_batches_are_refused_clearly() {
             "lzma.npz",
             &["lzma.npz[draft_probs]", "cannot be read", "np.savez"],
         ),
+        (
+            "bad_header",
+            &["draft_probs.npy", "not a valid .npy file", "expected value"],
+        ),
     ];
     for (name, needles) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -155,6 +159,13 @@ fn malformed_batches_are_refused_clearly() {
             ]);
             assert_refused(&o, name, needles);
             assert!(!out.exists(), "{name}: a partial output file was left");
+            // One line: a parser's multi-line message is folded (it was six lines).
+            assert_eq!(
+                o.stderr.trim_end().lines().count(),
+                1,
+                "{name}: {}",
+                o.stderr
+            );
             // An OS error's message appears once (it was repeated as the error's source).
             if let Some((_, rest)) = o.stderr.split_once("(os error") {
                 assert!(!rest.contains("(os error"), "{name}: {}", o.stderr);

@@ -144,6 +144,12 @@ def main():
     with open(os.path.join(bad, "not_a_batch.npz"), "wb") as f:
         f.write(b"this is not a zip archive")
     write_lzma_npz(os.path.join(bad, "lzma.npz"), good)
+    save_dir(os.path.join(bad, "bad_header"), good)
+    # A header whose Python literal does not parse (the shape tuple is cut short).
+    h = b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, }"
+    h = h + b" " * (64 - 10 - len(h) - 1) + b"\n"
+    with open(os.path.join(bad, "bad_header", "draft_probs.npy"), "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + len(h).to_bytes(2, "little") + h + b"\0" * 24)
 
     with open(os.path.join(root, "expected.json"), "w") as f:
         json.dump(exp, f)
