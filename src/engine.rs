@@ -97,12 +97,10 @@ pub fn select(choice: EngineChoice, allow_software: bool) -> Result<Selection> {
             notice: None,
         }),
         EngineChoice::Auto => match GpuContext::new() {
-            Ok(g) if !allow_software && g.adapter_info().device_type == wgpu::DeviceType::Cpu => {
-                Ok(none(format!(
-                    "the only GPU adapter is a software one ({}); using the CPU engine (--engine gpu runs on it anyway)",
-                    describe(g.adapter_info())
-                )))
-            }
+            Ok(g) if !allow_software && g.is_software() => Ok(none(format!(
+                "the only GPU adapter is a software one ({}); using the CPU engine (--engine gpu runs on it anyway)",
+                describe(g.adapter_info())
+            ))),
             Ok(g) => Ok(Selection {
                 gpu: Some(g),
                 notice: None,

@@ -10,8 +10,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let _runtime_dir = private_runtime_dir();
-    // SIGINT, SIGTERM (and SIGHUP): delete the temporary files of outputs being written, so an
-    // interrupted `--out` leaves nothing behind, then end as the shell expects (128 + SIGINT).
+    // SIGINT, SIGTERM and SIGHUP (one handler): delete the temporary files of outputs being
+    // written, so an interrupted `--out` leaves nothing behind, then exit with status 130.
     let _ = ctrlc::set_handler(|| {
         specsim::output::remove_temporaries();
         std::process::exit(130);

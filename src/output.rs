@@ -216,23 +216,49 @@ impl FileSet {
             .map_err(|e| Error::io(self.dir.join(name), e))
     }
 
-    /// Checks every target, then moves every file into place.
+    /// Checks every target, flushes every file to disk, then moves every file into place. The
+    /// moves hold the temporaries' lock, so a signal handler waits for them instead of deleting
+    /// files that are halfway in place.
     pub fn commit(mut self) -> Result<()> {
         hold_for_tests();
         let tmp = self.tmp.take().expect("committed once");
-        let mut keep = Vec::new();
+        let tmp_dev = std::fs::metadata(tmp.path())
+            .map_err(|e| Error::io(&self.dir, e))?
+            .dev();
+        let mut plan = Vec::new();
         for name in &self.names {
             let to = resolve(&self.dir.join(name));
-            keep.push((check_target(&to)?, to));
-        }
-        for (name, (perm, to)) in self.names.iter().zip(keep) {
+            let perm = check_target(&to)?;
+            // A link into another file system cannot be renamed onto: refuse before any move.
+            let to_dir = parent_of(&to);
+            if std::fs::metadata(&to_dir).map(|m| m.dev()).ok() != Some(tmp_dev) {
+                return Err(Error::Output {
+                    path: self.dir.join(name).display().to_string(),
+                    message: format!(
+                        "names {}, on another file system, which cannot be replaced whole",
+                        to.display()
+                    ),
+                });
+            }
             let from = tmp.path().join(name);
+            std::fs::File::open(&from)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::io(&to, e))?;
             if let Some(p) = perm {
                 std::fs::set_permissions(&from, p).map_err(|e| Error::io(&to, e))?;
             }
-            std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+            plan.push((from, to));
         }
-        unregister(tmp.path());
+        {
+            let mut registry = TEMPORARIES.lock().unwrap_or_else(|p| p.into_inner());
+            for (from, to) in &plan {
+                std::fs::rename(from, to).map_err(|e| Error::io(to, e))?;
+            }
+            registry.retain(|x| x != tmp.path());
+        }
+        if let Ok(d) = std::fs::File::open(&self.dir) {
+            let _ = d.sync_all(); // the renames themselves reach the disk
+        }
         drop(tmp);
         Ok(())
     }

@@ -1,9 +1,10 @@
 //! The verification rules and recovery modes: one axis through the reference, the engines, the
 //! studies and the CLI.
 //!
-//! Adding a rule: a variant here (the one registration point), its f64 reference under
-//! `src/` (dispatched by [`crate::round::decide`]), its CPU twin `src/cpu/X.rs` and its WGSL
-//! kernel `shaders/X.wgsl` (dispatched by the engines on [`Rule`]); see `docs/ARCHITECTURE.md`.
+//! Adding a rule: a variant here, its f64 reference under `src/` (dispatched by
+//! [`crate::round::decide`]), its CPU twin `src/cpu/X.rs` and its WGSL kernel `shaders/X.wgsl`,
+//! and an arm at each `match rule` that `docs/ARCHITECTURE.md` lists (there is no single
+//! registration point yet).
 
 use serde::{Deserialize, Serialize};
 

@@ -279,3 +279,28 @@ fn round_parsing_is_streamed_flat_and_strict() {
         .unwrap();
     assert_eq!(res.num_generated, k + 1);
 }
+
+/// `verify --chunk` and `--k` ranges are bounded before anything is allocated (review findings).
+#[test]
+fn chunk_and_k_ranges_are_bounded() {
+    let o = common::specsim(&[
+        "verify",
+        "--generate",
+        "10",
+        "--chunk",
+        "100000000000",
+        "--cpu-only",
+    ]);
+    assert_refused(&o, "chunk", &["--chunk 100000000000", "2 GiB"]);
+    let dir = tempfile::tempdir().unwrap();
+    let o = common::specsim(&[
+        "study",
+        "--engine",
+        "cpu",
+        "--k",
+        "1..100000000000",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_refused(&o, "k range", &["--k", "at most 1024"]);
+}

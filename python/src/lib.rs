@@ -32,6 +32,10 @@ fn err(e: specsim::Error) -> PyErr {
     SpecsimError::new_err(e.to_string())
 }
 
+fn borrowed(name: &str, e: impl std::fmt::Display) -> PyErr {
+    config(format!("{name}: the array is being written elsewhere: {e}"))
+}
+
 fn config(msg: impl Into<String>) -> PyErr {
     SpecsimError::new_err(msg.into())
 }
@@ -104,10 +108,14 @@ enum FloatArray<'py> {
 impl<'py> FloatArray<'py> {
     fn new(name: &str, a: &Bound<'py, PyAny>) -> PyResult<FloatArray<'py>> {
         if let Ok(x) = a.cast::<PyArrayDyn<f32>>() {
-            return Ok(FloatArray::F32(x.readonly()));
+            return Ok(FloatArray::F32(
+                x.try_readonly().map_err(|e| borrowed(name, e))?,
+            ));
         }
         if let Ok(x) = a.cast::<PyArrayDyn<f64>>() {
-            return Ok(FloatArray::F64(x.readonly()));
+            return Ok(FloatArray::F64(
+                x.try_readonly().map_err(|e| borrowed(name, e))?,
+            ));
         }
         Err(config(format!(
             "{name}: expected a float32 or float64 numpy array"
@@ -122,7 +130,7 @@ impl<'py> FloatArray<'py> {
     }
 
     fn floats(&self, name: &str) -> PyResult<Floats<'_>> {
-        let contiguous = || config(format!("{name}: the array is not C-contiguous"));
+        let contiguous = || config(format!("{name}: the array is not C-contiguous and aligned"));
         Ok(match self {
             FloatArray::F32(x) => Floats::F32(bytemuck::cast_slice(
                 x.as_slice().map_err(|_| contiguous())?,
@@ -144,13 +152,19 @@ enum IntArray<'py> {
 impl<'py> IntArray<'py> {
     fn new(name: &str, a: &Bound<'py, PyAny>) -> PyResult<IntArray<'py>> {
         if let Ok(x) = a.cast::<PyArrayDyn<i32>>() {
-            return Ok(IntArray::I32(x.readonly()));
+            return Ok(IntArray::I32(
+                x.try_readonly().map_err(|e| borrowed(name, e))?,
+            ));
         }
         if let Ok(x) = a.cast::<PyArrayDyn<i64>>() {
-            return Ok(IntArray::I64(x.readonly()));
+            return Ok(IntArray::I64(
+                x.try_readonly().map_err(|e| borrowed(name, e))?,
+            ));
         }
         if let Ok(x) = a.cast::<PyArrayDyn<u32>>() {
-            return Ok(IntArray::U32(x.readonly()));
+            return Ok(IntArray::U32(
+                x.try_readonly().map_err(|e| borrowed(name, e))?,
+            ));
         }
         Err(config(format!(
             "{name}: expected an int32, int64 or uint32 numpy array"
@@ -166,7 +180,7 @@ impl<'py> IntArray<'py> {
     }
 
     fn ints(&self, name: &str) -> PyResult<Ints<'_>> {
-        let contiguous = || config(format!("{name}: the array is not C-contiguous"));
+        let contiguous = || config(format!("{name}: the array is not C-contiguous and aligned"));
         Ok(match self {
             IntArray::I32(x) => Ints::I32(bytemuck::cast_slice(
                 x.as_slice().map_err(|_| contiguous())?,
@@ -181,8 +195,53 @@ impl<'py> IntArray<'py> {
     }
 }
 
-/// The GPU context, opened once per process and reused by every call.
+/// The GPU context, opened once per process and reused by every call, and whether `auto` has
+/// decided already (it decides once: a hardware adapter, or the CPU engine with one notice).
 static GPU: Mutex<Option<GpuContext>> = Mutex::new(None);
+static AUTO_DECIDED: Mutex<Option<bool>> = Mutex::new(None);
+
+/// Runs `f` on the engine `choice` selects: the GPU context (opened on first use) or `None` for
+/// the CPU engine. `auto` never takes a software adapter, even one `gpu` opened.
+fn with_engine<T>(
+    choice: EngineChoice,
+    f: impl FnOnce(Option<&mut GpuContext>) -> specsim::Result<T>,
+) -> specsim::Result<T> {
+    if choice == EngineChoice::Cpu {
+        return f(None);
+    }
+    let mut slot = GPU.lock().unwrap_or_else(|p| p.into_inner());
+    let software = |g: &GpuContext| g.is_software();
+    match choice {
+        EngineChoice::Gpu => {
+            if slot.is_none() {
+                *slot = Some(GpuContext::new()?);
+            }
+            f(slot.as_mut())
+        }
+        _ => {
+            let mut decided = AUTO_DECIDED.lock().unwrap_or_else(|p| p.into_inner());
+            if decided.is_none() {
+                match slot.as_ref() {
+                    Some(g) if !software(g) => *decided = Some(true),
+                    _ => {
+                        let sel = select(EngineChoice::Auto, false)?;
+                        if let Some(notice) = &sel.notice {
+                            eprintln!("specsim: notice: {notice}");
+                        }
+                        *decided = Some(sel.gpu.is_some());
+                        if sel.gpu.is_some() {
+                            *slot = sel.gpu;
+                        }
+                    }
+                }
+            }
+            match slot.as_mut() {
+                Some(g) if *decided == Some(true) && !software(g) => f(Some(g)),
+                _ => f(None),
+            }
+        }
+    }
+}
 
 /// Addresses of the first byte of each array the engine reads (for the zero-copy test).
 static LAST_ADDRESSES: Mutex<Vec<usize>> = Mutex::new(Vec::new());
@@ -255,23 +314,35 @@ fn verify_batch<'py>(
     if let Ok(mut a) = LAST_ADDRESSES.lock() {
         *a = vec![address(&view.draft), address(&view.target)];
     }
+    // Tokens and coins are copied (N·K values): the engines index rows with the tokens, which
+    // another Python thread could change while the GIL is released. The probability arrays are
+    // read in place; they must not be written during the call (as numpy's own ufuncs assume).
+    let own_tokens: Vec<i64> = (0..n * k).map(|i| view.tokens.get(i)).collect();
+    let (coins32, coins64): (Vec<f32>, Vec<f64>) = match view.coins {
+        Floats::F32(_) => (
+            (0..n * k).map(|i| view.coins.get_f32(i)).collect(),
+            Vec::new(),
+        ),
+        Floats::F64(_) => (
+            Vec::new(),
+            (0..n * k).map(|i| view.coins.get_f64(i)).collect(),
+        ),
+    };
+    let view = BatchView {
+        tokens: Ints::I64(bytemuck::cast_slice(&own_tokens)),
+        coins: match view.coins {
+            Floats::F32(_) => Floats::F32(bytemuck::cast_slice(&coins32)),
+            Floats::F64(_) => Floats::F64(bytemuck::cast_slice(&coins64)),
+        },
+        ..view
+    };
     let res = py
         .detach(|| -> specsim::Result<_> {
             view.validate_rule(&opts, mode, rule)?;
-            let mut slot = GPU.lock().unwrap_or_else(|p| p.into_inner());
-            if choice != EngineChoice::Cpu && slot.is_none() {
-                let sel = select(choice, false)?;
-                if let Some(notice) = &sel.notice {
-                    eprintln!("specsim: notice: {notice}");
-                }
-                *slot = sel.gpu;
-            }
-            match (choice, slot.as_mut()) {
-                (EngineChoice::Cpu, _) | (_, None) => {
-                    specsim::cpu::CpuEngine::default().run_batch(&view, rule, rec)
-                }
-                (_, Some(g)) => g.run_batch(&view, rule, rec),
-            }
+            with_engine(choice, |gpu| match gpu {
+                Some(g) => g.run_batch(&view, rule, rec),
+                None => specsim::cpu::CpuEngine::default().run_batch(&view, rule, rec),
+            })
         })
         .map_err(err)?;
     let out = PyDict::new(py);
@@ -382,32 +453,22 @@ fn study<'py>(
     let total: u64 = cfgs.iter().map(|c| c.rounds).sum();
     let results = py
         .detach(|| -> specsim::Result<_> {
-            let mut slot = GPU.lock().unwrap_or_else(|p| p.into_inner());
-            if choice != EngineChoice::Cpu && slot.is_none() {
-                let sel = select(choice, false)?;
-                if let Some(notice) = &sel.notice {
-                    eprintln!("specsim: notice: {notice}");
+            with_engine(choice, |gpu| {
+                let bar = if progress {
+                    indicatif::ProgressBar::new(total)
+                } else {
+                    indicatif::ProgressBar::hidden()
+                };
+                let results = run_configs(cfgs, gpu, &mut |p| match p {
+                    Progress::Config(label) => bar.set_message(label.to_string()),
+                    Progress::Rounds(n) => bar.inc(n),
+                })?;
+                bar.finish_and_clear();
+                if let Some(dir) = &out {
+                    report::write_files(dir, &results, &cost_ratio)?;
                 }
-                *slot = sel.gpu;
-            }
-            let gpu = match choice {
-                EngineChoice::Cpu => None,
-                _ => slot.as_mut(),
-            };
-            let bar = if progress {
-                indicatif::ProgressBar::new(total)
-            } else {
-                indicatif::ProgressBar::hidden()
-            };
-            let results = run_configs(cfgs, gpu, &mut |p| match p {
-                Progress::Config(label) => bar.set_message(label.to_string()),
-                Progress::Rounds(n) => bar.inc(n),
-            })?;
-            bar.finish_and_clear();
-            if let Some(dir) = &out {
-                report::write_files(dir, &results, &cost_ratio)?;
-            }
-            Ok(results)
+                Ok(results)
+            })
         })
         .map_err(err)?;
     let list = PyList::empty(py);

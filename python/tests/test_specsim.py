@@ -249,3 +249,26 @@ def test_study_refusals():
         specsim.study(sgima=0.5, engine="cpu")
     with pytest.raises(SpecsimError, match="--k"):
         specsim.study(k="3..1", engine="cpu")
+
+
+def test_unaligned_and_out_of_range_inputs():
+    d, t, tok, c = make_batch(n=16)
+    want = specsim.verify_batch(d, t, tok, c, engine="cpu")
+    # An unaligned view (offset by one byte) is realigned once, never refused or misread.
+    raw = np.zeros(d.nbytes + 1, np.uint8)
+    raw[1:] = d.view(np.uint8).ravel()
+    odd = np.frombuffer(raw.data, dtype=np.float32, offset=1).reshape(d.shape)
+    assert not odd.flags.aligned
+    got = specsim.verify_batch(odd, t, tok, c, engine="cpu")
+    np.testing.assert_array_equal(got["tokens"], want["tokens"])
+    # Refusals, not OverflowError or silent truncation.
+    with pytest.raises(SpecsimError, match="not a token id"):
+        specsim.speculative_decode([[0.5, 0.5]], [[0.5, 0.5]] * 2, [2**64], [0.5])
+    with pytest.raises(SpecsimError, match="not a non-negative 64-bit integer"):
+        specsim.verify_batch(d, t, tok, c, engine="cpu", seed=2**64)
+    with pytest.raises(SpecsimError, match="is not an integer"):
+        specsim.study(k=[1.5], engine="cpu")
+    with pytest.raises(SpecsimError, match="is not an integer"):
+        specsim.study(rounds=10.5, engine="cpu")
+    with pytest.raises(SpecsimError, match="1024"):
+        specsim.study(k="1..100000000000", engine="cpu")

@@ -302,6 +302,11 @@ impl GpuContext {
         })
     }
 
+    /// Whether the adapter is a software one (e.g. Mesa's llvmpipe), which runs on the CPU.
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
     /// The adapter's description.
     pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
         &self.info

@@ -2,15 +2,16 @@
 //! rule (common random numbers: the generator is keyed by round, position and token, so a round
 //! generated at K is the first K positions of the round generated at K_max).
 //!
-//! Per K and round it records tau, `Σ_{i≤K} P_i` (block's expected tau given the rows and the
-//! drafted tokens, coins integrated out: an unbiased estimate of E[tau] with less variance than
-//! tau), the paired gain over the token rule, and, where V^K_max is small, the exact
-//! `E[tau | rows] = Σ_i E[P_i]` by enumerating every drafted sequence.
+//! Per K and round it records tau, `Σ_{i≤K} P_i`, the paired gain over the token rule, and,
+//! where V^K_max is small, the exact `E[tau | rows] = Σ_i E[P_i]` by enumerating every drafted
+//! sequence. `Σ_i P_i` is not E[tau] given the drafts (for drafts (0, 1) of the paper's example,
+//! tau = 2 for every coin while P_1 + P_2 = 1.5); averaged over rounds whose drafts are drawn from
+//! the draft rows it is an unbiased estimate of E[tau | rows], since E[tau | rows] = Σ_i E[P_i].
 
 use serde::Serialize;
 
 use super::{
-    EXACT_GIVEN_ROWS, EXACT_GIVEN_ROWS_AND_DRAFTS, Gain, Metrics, StudyConfig, StudyEngine, Tally,
+    ESTIMATE_SUM_OF_SURVIVALS, EXACT_GIVEN_ROWS, Gain, Metrics, StudyConfig, StudyEngine, Tally,
     exact_tolerance,
 };
 use crate::batch::{Batch, BatchView};
@@ -107,10 +108,12 @@ impl BlockTally {
         let n = self.rounds;
         let (exact_sum, given) = match &self.enumerated_sum {
             Some(e) => (e[ki], EXACT_GIVEN_ROWS),
-            None => (self.survival_sum[ki], EXACT_GIVEN_ROWS_AND_DRAFTS),
+            None => (self.survival_sum[ki], ESTIMATE_SUM_OF_SURVIVALS),
         };
         let mut m = token.metrics_with(k, self.hist[ki].clone(), exact_sum);
         m.rule = Rule::Block;
+        // beta_i is the token rule's per-position acceptance: no theory for block's positions.
+        m.exact_beta.clear();
         m.exact_given = given;
         if self.enumerated_sum.is_none() {
             // The expectation given the drafts moves with the drafts: test the paired residual

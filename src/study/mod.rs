@@ -162,8 +162,9 @@ pub struct Metrics {
     pub histogram: Vec<u64>,
     /// The verification rule.
     pub rule: Rule,
-    /// What `exact_mean_generated` is conditioned on: [`EXACT_GIVEN_ROWS`] (the rounds' rows;
-    /// drafted tokens and coins integrated out) or [`EXACT_GIVEN_ROWS_AND_DRAFTS`] (coins only).
+    /// What `exact_mean_generated` is: [`EXACT_GIVEN_ROWS`] (exact given the rounds' rows;
+    /// drafted tokens and coins integrated out) or [`ESTIMATE_SUM_OF_SURVIVALS`] (block without
+    /// enumeration: an unbiased estimate of that, not an exact value).
     pub exact_given: &'static str,
     /// Block verification: the mean gain over the token rule on the same rounds, in tokens
     /// generated per round, with its 99% interval (paired differences).
@@ -172,8 +173,10 @@ pub struct Metrics {
 
 /// `exact_mean_generated` given the rows: drafted tokens and coins integrated out.
 pub const EXACT_GIVEN_ROWS: &str = "rows";
-/// `exact_mean_generated` given the rows and the drafted tokens: coins integrated out.
-pub const EXACT_GIVEN_ROWS_AND_DRAFTS: &str = "rows+drafts";
+/// Block without enumeration: `exact_mean_generated` is `1 + Σ_{i≤K} P_i` averaged over the
+/// rounds, an unbiased estimate of the expectation given the rows (E[tau | rows] = Σ_i E[P_i],
+/// the drafts drawn from the draft rows), not an exact value.
+pub const ESTIMATE_SUM_OF_SURVIVALS: &str = "estimate:sum_P";
 
 /// A paired difference between two rules on the same rounds.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -187,12 +190,17 @@ pub struct Gain {
 }
 
 impl Gain {
-    /// From the sum and the sum of squares of `n` paired differences.
+    /// From the sum and the sum of squares of `n` paired differences; with fewer than 2 the
+    /// interval is undefined (NaN ends, shown as n/a).
     pub fn from_sums(sum: f64, sum_sq: f64, n: u64) -> Gain {
         let nf = n.max(1) as f64;
         let mean = sum / nf;
         let var = ((sum_sq - nf * mean * mean) / (nf - 1.0).max(1.0)).max(0.0);
-        let half = Z99 * var.sqrt() / nf.sqrt();
+        let half = if n < 2 {
+            f64::NAN
+        } else {
+            Z99 * var.sqrt() / nf.sqrt()
+        };
         Gain {
             mean,
             ci99_low: mean - half,

@@ -121,6 +121,9 @@ pub fn parse_k_list(s: &str) -> Result<Vec<usize>> {
             if a > b {
                 return Err(bad(format!("empty range {part:?}")));
             }
+            if b > 1024 {
+                return Err(bad(format!("K = {b} is too large (at most 1024)")));
+            }
             out.extend(a..=b);
         } else {
             out.push(

@@ -51,6 +51,9 @@ def _rows(name: str, x: Any) -> List[List[float]]:
         raise SpecsimError(f"{name}: expected rows of numbers ({e})") from None
 
 
+_I64 = (-(2**63), 2**63 - 1)
+
+
 def _tokens(name: str, x: Any) -> List[int]:
     """Token ids as Python ints; a non-integer value (1.0 included) is refused, as in JSON."""
     values = x.tolist() if isinstance(x, np.ndarray) else list(x)
@@ -58,8 +61,19 @@ def _tokens(name: str, x: Any) -> List[int]:
     for i, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             raise SpecsimError(f"{name}[{i}] = {v!r}: a token id must be an integer")
+        if not _I64[0] <= int(v) <= _I64[1]:
+            raise SpecsimError(f"{name}[{i}] = {v} is not a token id")
         out.append(int(v))
     return out
+
+
+def _integer(name: str, v: Any) -> int:
+    """An integral value as int: 2 and 2.0 pass, 2.5 and True are refused."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise SpecsimError(f"--{name.replace('_', '-')}: {v!r} is not an integer")
+    if isinstance(v, (float, np.floating)) and not float(v).is_integer():
+        raise SpecsimError(f"--{name.replace('_', '-')}: {v!r} is not an integer")
+    return int(v)
 
 
 def _numbers(name: str, x: Any) -> List[float]:
@@ -122,7 +136,7 @@ def _float_array(name: str, x: Any) -> np.ndarray:
         a = a.astype(np.float32)
     if not a.dtype.isnative:
         a = a.astype(a.dtype.newbyteorder("="))
-    return np.ascontiguousarray(a)
+    return np.require(a, requirements=("C", "A"))  # C-contiguous and aligned: a copy only if not
 
 
 def _int_array(name: str, x: Any) -> np.ndarray:
@@ -135,7 +149,7 @@ def _int_array(name: str, x: Any) -> np.ndarray:
         a = a.astype(np.int64)
     if not a.dtype.isnative:
         a = a.astype(a.dtype.newbyteorder("="))
-    return np.ascontiguousarray(a)
+    return np.require(a, requirements=("C", "A"))
 
 
 def verify_batch(
@@ -199,6 +213,11 @@ def _list(name: str, x: Any, kind: type) -> Optional[list]:
         return None
     if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
         x = [x]
+    if kind is int:
+        values = [_integer(name, v) for v in x]
+        if any(v < 0 for v in values):
+            raise SpecsimError(f"--{name.replace('_', '-')}: give non-negative integers")
+        return values
     try:
         return [kind(v) for v in x]
     except (TypeError, ValueError) as e:
@@ -211,15 +230,18 @@ def _k_values(k: Any) -> Optional[List[int]]:
     if isinstance(k, str):
         return _specsim._parse_k(k)  # the command line's parser and messages
     values = _list("k", list(k) if isinstance(k, range) else k, int) or []
-    if any(v < 1 for v in values):
-        raise SpecsimError("--k: give values of K >= 1 (e.g. 1..16 or 1,2,4)")
+    if any(v < 1 or v > 1024 for v in values):
+        raise SpecsimError("--k: give values of K from 1 to 1024 (e.g. 1..16 or 1,2,4)")
     return values
 
 
 def _nonnegative(name: str, x: Optional[int]) -> Optional[int]:
-    if x is not None and (isinstance(x, bool) or int(x) < 0):
-        raise SpecsimError(f"--{name.replace('_', '-')}: {x} is not a non-negative integer")
-    return None if x is None else int(x)
+    if x is None:
+        return None
+    v = _integer(name, x)
+    if not 0 <= v < 2**64:
+        raise SpecsimError(f"--{name.replace('_', '-')}: {x} is not a non-negative 64-bit integer")
+    return v
 
 
 def study(

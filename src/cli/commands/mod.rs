@@ -64,6 +64,7 @@ pub fn emit_status(text: &str, ok: bool) -> Result<()> {
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            specsim::output::remove_temporaries();
             std::process::exit(if ok { 0 } else { 1 })
         }
         Err(e) => Err(anyhow::anyhow!("cannot write to standard output: {e}")),

@@ -97,6 +97,15 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                 let vocab = a.w.vocab.unwrap_or(32000);
                 specsim::study::options::check_round_size(k, vocab)?;
                 let per_round = (2 * k + 1) * vocab * 4;
+                // At most 2 GiB of rows in memory at a time, whatever --chunk says.
+                let max_chunk = ((2usize << 30) / per_round).max(1);
+                if a.chunk > max_chunk {
+                    bail!(
+                        "--chunk {}: {} rounds of K = {k}, V = {vocab} would hold more than 2 GiB of rows (at most {max_chunk})",
+                        a.chunk,
+                        a.chunk
+                    );
+                }
                 let chunk = if a.chunk > 0 {
                     a.chunk
                 } else {

@@ -41,12 +41,18 @@ pub fn write_files(dir: &Path, results: &[ConfigResult], cost_ratios: &[f64]) ->
     let text = serde_json::to_string_pretty(&doc)
         .map_err(|e| Error::output(dir.join("results.json"), e))?;
     set.write("results.json", text.as_bytes())?;
-    let paths = [
-        set.path("mean_generated.svg"),
-        set.path("per_position.svg"),
-        set.path("speedup.svg"),
-    ];
-    plots::plots_at(&paths, results, cost_ratios).map_err(|e| e.with_path(dir))?;
+    let names = ["mean_generated.svg", "per_position.svg", "speedup.svg"];
+    let paths = names.map(|n| set.path(n));
+    plots::plots_at(&paths, results, cost_ratios).map_err(|e| {
+        // Name the plot by its final path, not its temporary one.
+        let text = e.to_string();
+        let shown = names
+            .iter()
+            .zip(&paths)
+            .find(|(_, p)| text.contains(&*p.display().to_string()))
+            .map_or_else(|| dir.to_path_buf(), |(n, _)| dir.join(n));
+        e.with_path(shown)
+    })?;
     set.commit()
 }
 

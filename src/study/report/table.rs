@@ -49,11 +49,12 @@ pub fn table(results: &[ConfigResult], cost_ratios: &[f64]) -> String {
                 s += &format!(" {:>9.4}", walltime_improvement(m.mean_generated, m.k, c));
             }
             if let Some(g) = m.gain_over_token {
-                s += &format!(
-                    "  {:>+8.4} {:>19}",
-                    g.mean,
+                let ci = if g.ci99_low.is_nan() {
+                    "n/a".to_string()
+                } else {
                     format!("[{:+.4}, {:+.4}]", g.ci99_low, g.ci99_high)
-                );
+                };
+                s += &format!("  {:>+8.4} {:>19}", g.mean, ci);
             }
             s += "\n";
         }
@@ -63,7 +64,7 @@ pub fn table(results: &[ConfigResult], cost_ratios: &[f64]) -> String {
                 if r.block.as_ref().is_some_and(|b| b.enumerated_sum.is_some()) {
                     "rows (every drafted sequence enumerated)"
                 } else {
-                    "rows and the drafted tokens (1 + sum of P_i; 'in CI' tests tau - sum P_i)"
+                    "rows, estimated by 1 + sum of P_i over the rounds (an unbiased estimate, not exact; 'in CI' tests tau - sum P_i against 0)"
                 }
             );
         }
