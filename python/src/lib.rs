@@ -68,6 +68,7 @@ fn engine_choice(s: &str) -> PyResult<EngineChoice> {
 /// One round, decided by the f64 reference; returns the command line's `round` JSON as a dict.
 #[pyfunction]
 #[pyo3(signature = (draft_probs, target_probs, draft_tokens, random_coins, rule, allow_unnormalized, plain_decode))]
+#[allow(clippy::too_many_arguments)]
 fn speculative_decode<'py>(
     py: Python<'py>,
     draft_probs: Vec<Vec<f64>>,
