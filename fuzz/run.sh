@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the JSON round parser and the .npy header parser for a bounded time each, with
-# cargo-fuzz (libFuzzer; it needs a nightly toolchain). Seeds come from tests/data; every input
-# the fuzzers keep (and any crash) is copied into tests/data/fuzz/<target>/, which the stable
+# cargo-fuzz (libFuzzer; it needs a nightly toolchain). Seeds come from tests/data; every crash
+# and a fifth of the minimised corpus are copied into tests/data/fuzz/<target>/, which the stable
 # test suite replays (tests/fuzz_corpus.rs), so what was found stays a regression test.
 #
 #   bash fuzz/run.sh [SECONDS per target, default 120]
@@ -27,9 +27,11 @@ PY
         npy_header) find tests/data/batches -name '*.npy' -size -8k -exec cp -n {} "$corpus"/ \; ;;
     esac
     cargo +nightly fuzz run --fuzz-dir fuzz "$target" "$corpus" -- -max_total_time="$secs" -max_len=4096 || true
-    # Keep the (minimised) corpus and any crash as regression inputs.
+    # Keep every crash, and a fifth of the minimised corpus (deterministic), as regression inputs.
     cargo +nightly fuzz cmin --fuzz-dir fuzz "$target" "$corpus" >/dev/null 2>&1 || true
-    cp -n "$corpus"/* "tests/data/fuzz/$target"/ 2>/dev/null || true
+    (cd "$corpus" && ls | sort | awk 'NR % 5 == 1') | while read -r f; do
+        cp -n "$corpus/$f" "tests/data/fuzz/$target/" 2>/dev/null || true
+    done
     cp -n fuzz/artifacts/"$target"/* "tests/data/fuzz/$target"/ 2>/dev/null || true
 done
 echo "corpus kept under tests/data/fuzz/; replay it with: cargo test --release --test fuzz_corpus"
