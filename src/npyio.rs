@@ -61,6 +61,35 @@ fn one_line(e: &dyn std::fmt::Display) -> String {
     }
 }
 
+/// Refuses a header whose declared length runs past the end of the bytes, before the parser
+/// allocates a buffer of that length (a 100-byte file declaring a 4 GiB header made it allocate
+/// 4 GiB; found by fuzzing).
+fn check_header_length(bytes: &[u8], origin: &str) -> Result<()> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Ok(()); // the parser names what is wrong
+    }
+    let (declared, prefix) = if bytes[6] == 1 {
+        (u16::from_le_bytes([bytes[8], bytes[9]]) as u64, 10)
+    } else if bytes.len() >= 12 {
+        (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as u64,
+            12,
+        )
+    } else {
+        return Ok(());
+    };
+    let have = bytes.len() as u64;
+    if prefix + declared > have {
+        return Err(Error::format(
+            origin,
+            format!(
+                "not a valid .npy file: its header declares {declared} bytes, the file holds {have} in all"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// One `.npy` array whose data is read in place from a memory map.
 pub struct NpyArray {
     map: Arc<Mmap>,
@@ -78,6 +107,7 @@ impl NpyArray {
     /// Parses the `.npy` bytes `[start, end)` of `storage`.
     fn parse(map: Arc<Mmap>, start: usize, end: usize, origin: String) -> Result<NpyArray> {
         let bytes = &map[start..end];
+        check_header_length(bytes, &origin)?;
         let mut cur = Cursor::new(bytes);
         let header = npyz::NpyHeader::from_reader(&mut cur).map_err(|e| {
             Error::format(&origin, format!("not a valid .npy file: {}", one_line(&e)))

@@ -41,3 +41,16 @@ fn npy_header_corpus_never_panics() {
         let _ = specsim::npyio::NpyArray::from_bytes(&bytes, &name);
     }
 }
+
+/// Found by fuzzing: a 110-byte `.npy` (version 3) whose header length field says 4 GiB made the
+/// parser allocate 4 GiB before reading; it is refused from the length alone.
+#[test]
+fn a_header_longer_than_its_file_is_refused_before_allocating() {
+    let bytes = std::fs::read(common::data("fuzz/npy_header/oom-huge-header-length")).unwrap();
+    let e = match specsim::npyio::NpyArray::from_bytes(&bytes, "oom.npy") {
+        Err(e) => e,
+        Ok(_) => panic!("accepted"),
+    };
+    let msg = e.to_string();
+    assert!(msg.contains("header declares 4294967295 bytes"), "{msg}");
+}
