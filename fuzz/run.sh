@@ -26,7 +26,7 @@ PY
         ;;
         npy_header) find tests/data/batches -name '*.npy' -size -8k -exec cp -n {} "$corpus"/ \; ;;
     esac
-    cargo +nightly fuzz run --fuzz-dir fuzz "$target" "$corpus" -- -max_total_time="$secs" -max_len=4096 || true
+    cargo +nightly fuzz run --fuzz-dir fuzz "$target" "$corpus" -- -max_total_time="$secs" -max_len=4096 -timeout=5 -rss_limit_mb=1024 || true
     # Keep every crash, and a fifth of the minimised corpus (deterministic), as regression inputs.
     cargo +nightly fuzz cmin --fuzz-dir fuzz "$target" "$corpus" >/dev/null 2>&1 || true
     (cd "$corpus" && ls | sort | awk 'NR % 5 == 1') | while read -r f; do
