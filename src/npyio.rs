@@ -408,8 +408,8 @@ fn open_npz(path: &Path) -> Result<Vec<NpyArray>> {
 pub fn write_result_npz(path: &Path, result: &BatchResult) -> Result<()> {
     let tmp = crate::output::AtomicFile::create(path)?;
     let io = |e: std::io::Error| Error::io(path, e);
-    {
-        let mut npz = npyz::npz::NpzWriter::new(std::io::BufWriter::new(tmp.file()));
+    let mut npz = npyz::npz::NpzWriter::new(std::io::BufWriter::new(tmp.file()));
+    let written = (|| -> Result<()> {
         let n = result.n() as u64;
         let large = result.tokens.len() as u64 * 4 > (1 << 31);
         let opts = zip::write::FileOptions::default()
@@ -444,8 +444,15 @@ pub fn write_result_npz(path: &Path, result: &BatchResult) -> Result<()> {
             .zip_writer()
             .finish()
             .map_err(|e| Error::io(path, e.into()))?;
-        inner.flush().map_err(io)?;
+        inner.flush().map_err(io)
+    })();
+    if let Err(e) = written {
+        // A failed archive (a full disk) must not be finished again by the zip writer's drop,
+        // which would print its own "ZipWriter drop failed" line; the temporary file is removed.
+        std::mem::forget(npz);
+        return Err(e);
     }
+    drop(npz);
     tmp.commit()
 }
 

@@ -216,3 +216,59 @@ fn an_interrupted_write_leaves_no_temporary_file() {
         assert!(!out.exists(), "{signal}: a partial output landed");
     }
 }
+
+/// A full disk: one error line (no "ZipWriter drop failed" after it), a non-zero exit, and no
+/// file, temporary or final. Needs a small tmpfs, so root; skips loudly otherwise.
+#[test]
+fn a_full_disk_gives_one_error_line_and_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("full");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+        .arg(&mnt)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("!!! SKIPPING the full-disk case: cannot mount a tmpfs (not root?)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(mnt.clone());
+    let batch = dir.path().join("batch");
+    let o = specsim(&[
+        "verify",
+        "--generate",
+        "3000",
+        "--k",
+        "8",
+        "--vocab",
+        "50",
+        "--cpu-only",
+        "--save",
+        batch.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = mnt.join("out.npz");
+    let o = specsim(&[
+        "run",
+        batch.to_str().unwrap(),
+        "--engine",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_refused(&o, "full disk", &["out.npz", "No space left"]);
+    assert_eq!(o.stderr.trim_end().lines().count(), 1, "{}", o.stderr);
+    assert_eq!(
+        std::fs::read_dir(&mnt).unwrap().count(),
+        0,
+        "files left on the full disk"
+    );
+}
