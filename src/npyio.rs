@@ -3,7 +3,7 @@
 //! writer, which writes a file whole or not at all.
 
 use std::fs::File;
-use std::io::{Cursor, Write};
+use std::io::{Cursor, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -389,7 +389,7 @@ fn open_npz(path: &Path) -> Result<Vec<NpyArray>> {
             NpyArray::parse(map.clone(), start, end, member_origin)?
         } else {
             let mut tmp = tempfile::tempfile().map_err(|e| Error::io(std::env::temp_dir(), e))?;
-            std::io::copy(&mut entry, &mut tmp).map_err(|e| {
+            inflate_member(&mut entry, &mut tmp).map_err(|e| {
                 Error::format(&member_origin, format!("cannot inflate the member: {e}"))
             })?;
             // SAFETY: a private temporary file nobody else writes.
@@ -400,6 +400,40 @@ fn open_npz(path: &Path) -> Result<Vec<NpyArray>> {
         out.push(array);
     }
     Ok(out)
+}
+
+/// Inflates a compressed `.npy` member into `out`, but only as far as its header asks, as numpy
+/// reads it: the header first, then the data its shape and dtype need (a small member that
+/// inflates to gigabytes of extra bytes is not inflated whole). A header that does not parse is
+/// copied as read, for the parser to name what is wrong.
+fn inflate_member(entry: &mut impl Read, out: &mut File) -> std::io::Result<()> {
+    let mut head = Vec::new();
+    entry.by_ref().take(12).read_to_end(&mut head)?;
+    let declared = match head.get(6) {
+        Some(1) if head.len() >= 10 => u16::from_le_bytes([head[8], head[9]]) as u64,
+        Some(_) if head.len() >= 12 => {
+            u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as u64
+        }
+        _ => 0,
+    };
+    let prefix = if head.get(6) == Some(&1) { 10 } else { 12 };
+    // Headers are small; a huge declared length is refused later by the header check.
+    let rest = (prefix + declared).saturating_sub(head.len() as u64).min(1 << 20);
+    entry.by_ref().take(rest).read_to_end(&mut head)?;
+    out.write_all(&head)?;
+    let need = npyz::NpyHeader::from_reader(&mut Cursor::new(&head))
+        .ok()
+        .and_then(|h| {
+            let size = match h.dtype() {
+                npyz::DType::Plain(t) => t.size_field() as u64,
+                _ => return None,
+            };
+            h.shape().iter().try_fold(size, |acc, &d| acc.checked_mul(d))
+        });
+    match need {
+        Some(n) => std::io::copy(&mut entry.take(n), out).map(|_| ()),
+        None => Ok(()),
+    }
 }
 
 /// Writes `result` as `RESULT.npz` (`tokens` `[N, K + 1]` int32, `num_accepted` `[N]` int32,
