@@ -418,7 +418,9 @@ fn inflate_member(entry: &mut impl Read, out: &mut File) -> std::io::Result<()> 
     };
     let prefix = if head.get(6) == Some(&1) { 10 } else { 12 };
     // Headers are small; a huge declared length is refused later by the header check.
-    let rest = (prefix + declared).saturating_sub(head.len() as u64).min(1 << 20);
+    let rest = (prefix + declared)
+        .saturating_sub(head.len() as u64)
+        .min(1 << 20);
     entry.by_ref().take(rest).read_to_end(&mut head)?;
     out.write_all(&head)?;
     let need = npyz::NpyHeader::from_reader(&mut Cursor::new(&head))
@@ -428,7 +430,9 @@ fn inflate_member(entry: &mut impl Read, out: &mut File) -> std::io::Result<()> 
                 npyz::DType::Plain(t) => t.size_field() as u64,
                 _ => return None,
             };
-            h.shape().iter().try_fold(size, |acc, &d| acc.checked_mul(d))
+            h.shape()
+                .iter()
+                .try_fold(size, |acc, &d| acc.checked_mul(d))
         });
     match need {
         Some(n) => std::io::copy(&mut entry.take(n), out).map(|_| ()),

@@ -275,6 +275,7 @@ fn block_config(family: Family, vocab: usize, rounds: u64) -> StudyConfig {
         seed: 13,
         recovery: RecoveryMode::Argmax,
         rules: vec![Rule::Token, Rule::Block],
+        allow_unnormalized: false,
     }
 }
 

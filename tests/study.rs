@@ -60,6 +60,7 @@ fn config(family: Family, zipf: f32, rounds: u64, recovery: RecoveryMode) -> Stu
         seed: 11,
         recovery,
         rules: vec![specsim::Rule::Token],
+        allow_unnormalized: false,
     }
 }
 
@@ -529,4 +530,52 @@ fn huge_vocabularies_are_refused_with_the_flag() {
             assert_refused(&o, &format!("{args:?}"), &["--vocab", vocab, "MiB"]);
         }
     }
+}
+
+/// `study --family file` takes `--allow-unnormalized` (its refusal suggests it), and says that
+/// `--rounds` and `--vocab` are not used with a file (reliability class 14, also seen).
+#[test]
+fn file_studies_take_allow_unnormalized_and_say_what_they_ignore() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Workload {
+        family: Family::LogitNoise { sigma: 0.5 },
+        vocab: 16,
+        t_target: 1.0,
+        t_draft: 1.0,
+        zipf: 0.0,
+    };
+    let (mut b, _) = specsim::study::workload::generate_chunk(&w, 5, 0, 500, 2);
+    b.target.iter_mut().for_each(|x| *x *= 1.5);
+    let path = dir.path().join("raw");
+    specsim::npyio::write_batch_dir(&path, &b).unwrap();
+    let out = dir.path().join("s");
+    let base = [
+        "study",
+        "--engine",
+        "cpu",
+        "--quiet",
+        "--family",
+        "file",
+        "--k",
+        "1..2",
+        "--batch",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = specsim(&base);
+    assert_refused(
+        &o,
+        "unnormalized file",
+        &["sums to", "--allow-unnormalized"],
+    );
+    let mut ok = base.to_vec();
+    ok.extend(["--allow-unnormalized", "--rounds", "10"]);
+    let o = specsim(&ok);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("--rounds and --vocab are not used"),
+        "{}",
+        o.stderr
+    );
 }

@@ -399,7 +399,7 @@ fn json_to_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py
 /// A study: the configurations of `specsim study` for these options, run on one engine; returns
 /// the rows of `results.csv` as dicts (and writes the files when `out` is given).
 #[pyfunction]
-#[pyo3(signature = (family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds, seed, recovery, rule, engine, cost_ratio, out, progress))]
+#[pyo3(signature = (family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds, seed, recovery, rule, engine, cost_ratio, out, progress, allow_unnormalized))]
 #[allow(clippy::too_many_arguments)]
 fn study<'py>(
     py: Python<'py>,
@@ -422,6 +422,7 @@ fn study<'py>(
     cost_ratio: Option<Vec<f64>>,
     out: Option<PathBuf>,
     progress: bool,
+    allow_unnormalized: bool,
 ) -> PyResult<Bound<'py, PyList>> {
     let d = StudyOptions::default();
     let rules = rule
@@ -444,6 +445,7 @@ fn study<'py>(
         seed,
         recovery: recovery_mode(recovery)?,
         rules,
+        allow_unnormalized,
     };
     let cost_ratio = cost_ratio.unwrap_or_else(|| vec![0.05, 0.2]);
     check_cost_ratios(&cost_ratio).map_err(err)?;

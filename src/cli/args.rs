@@ -302,6 +302,9 @@ pub struct StudyCmd {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// `--family file`: accept distributions that do not sum to 1 (raw model dumps).
+    #[arg(long)]
+    pub allow_unnormalized: bool,
 }
 
 #[derive(clap::Args)]

@@ -35,6 +35,7 @@ pub fn study_options(w: &WorkloadArgs) -> Result<StudyOptions> {
         seed: w.seed,
         recovery: w.recovery.into(),
         rules: Rule::parse_list(&w.rule)?,
+        allow_unnormalized: false,
     })
 }
 

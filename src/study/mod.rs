@@ -40,6 +40,9 @@ pub struct StudyConfig {
     /// The verification rules run on the same rounds (the token rule always runs: its tally
     /// carries the workload's betas and block's gain is measured against it).
     pub rules: Vec<Rule>,
+    /// `file`: accept distributions that do not sum to 1 (raw model dumps).
+    #[serde(default)]
+    pub allow_unnormalized: bool,
 }
 
 impl StudyConfig {
@@ -361,7 +364,11 @@ pub fn run_study_rules(
                 view.k
             )));
         }
-        view.validate(&Default::default(), crate::batch::Validation::Full)?;
+        let opts = crate::round::RoundOptions {
+            allow_unnormalized: cfg.allow_unnormalized,
+            ..Default::default()
+        };
+        view.validate(&opts, crate::batch::Validation::Full)?;
         if let Some(bt) = &mut btally {
             // The file's vocabulary decides whether its rounds can be enumerated.
             *bt = block::BlockTally::new(&cfg.sorted_ks(), view.v);

@@ -78,6 +78,8 @@ pub struct StudyOptions {
     pub recovery: RecoveryMode,
     /// Verification rules, run on the same rounds.
     pub rules: Vec<Rule>,
+    /// `file`: accept distributions that do not sum to 1.
+    pub allow_unnormalized: bool,
 }
 
 impl Default for StudyOptions {
@@ -99,6 +101,7 @@ impl Default for StudyOptions {
             seed: None,
             recovery: RecoveryMode::Argmax,
             rules: vec![Rule::Token],
+            allow_unnormalized: false,
         }
     }
 }
@@ -369,6 +372,7 @@ impl StudyOptions {
                             seed,
                             recovery: self.recovery,
                             rules: self.rules.clone(),
+                            allow_unnormalized: self.allow_unnormalized,
                         });
                     }
                 }

@@ -265,6 +265,7 @@ def study(
     cost_ratio: Union[float, Sequence[float], None] = None,
     out: Union[str, os.PathLike, None] = None,
     progress: bool = False,
+    allow_unnormalized: bool = False,
     **kwargs: Any,
 ) -> List[Dict[str, Any]]:
     """An acceptance-rate study: every option of ``specsim study`` as a keyword.
@@ -306,4 +307,5 @@ def study(
         _list("cost_ratio", cost_ratio, float),
         os.fspath(out) if out is not None else None,
         bool(progress),
+        bool(allow_unnormalized),
     )

@@ -56,5 +56,6 @@ def study(
     cost_ratio: Union[float, Sequence[float], None] = None,
     out: Union[str, PathLike[str], None] = None,
     progress: bool = False,
+    allow_unnormalized: bool = False,
     **kwargs: Any,
 ) -> List[Dict[str, Any]]: ...

@@ -69,6 +69,15 @@ pub fn cmd_run(
     rec: Recovery,
     input: InputOpts,
 ) -> Result<ExitCode> {
+    if let Some(o) = &out
+        && let (Ok(a), Ok(b)) = (std::fs::canonicalize(o), std::fs::canonicalize(batch))
+        && a == b
+    {
+        eprintln!(
+            "specsim: notice: --out {} is the input batch: it is read first, then replaced whole",
+            o.display()
+        );
+    }
     let file = BatchFile::open(batch)?;
     let view = file.view()?;
     let t0 = Instant::now();

@@ -8,14 +8,22 @@ use anyhow::Result;
 use specsim::study::options::check_cost_ratios;
 
 use super::{emit, open_gpu};
-use crate::cli::args::StudyCmd;
+use crate::cli::args::{FamilyArg, StudyCmd};
 use crate::cli::settings::study_configs;
 
 pub fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
     use specsim::study::report;
     use specsim::study::run::{Progress, run_configs};
     let seed = a.w.seed.unwrap_or(7);
-    let cfgs = study_configs(&a.w, "1..8", 2048, 10_000, seed)?;
+    let mut cfgs = study_configs(&a.w, "1..8", 2048, 10_000, seed)?;
+    for c in &mut cfgs {
+        c.allow_unnormalized = a.allow_unnormalized;
+    }
+    if a.w.family == FamilyArg::File && (a.w.rounds.is_some() || a.w.vocab.is_some()) {
+        eprintln!(
+            "specsim: notice: --family file runs the file's rounds and vocabulary; --rounds and --vocab are not used"
+        );
+    }
     check_cost_ratios(&a.cost_ratio)?;
     let mut gpu = open_gpu(a.engine, false)?;
     let total: u64 = cfgs.iter().map(|c| c.rounds).sum();
