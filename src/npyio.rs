@@ -427,7 +427,7 @@ fn inflate_member(entry: &mut impl Read, out: &mut File) -> std::io::Result<()> 
         .ok()
         .and_then(|h| {
             let size = match h.dtype() {
-                npyz::DType::Plain(t) => t.size_field() as u64,
+                npyz::DType::Plain(t) => t.size_field(),
                 _ => return None,
             };
             h.shape()
