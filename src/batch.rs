@@ -241,6 +241,13 @@ impl<'a> BatchView<'a> {
         let target = self.target_round(r);
         let coins = self.coins.slice(r * k, k).to_f64_vec();
         let tokens = (0..k).map(|i| self.token(r, i));
+        if mode == Validation::Full {
+            // First, so that a value float32 cannot hold is named as such (its row's sum would
+            // otherwise be reported first).
+            for (field, rows) in [("draft_probs", draft), ("target_probs", target)] {
+                check_f32_range(field, rows, 0, v)?;
+            }
+        }
         let ids = match mode {
             Validation::Full => match (draft, target) {
                 // float32 rows are checked in place (widened exactly as they are read).
@@ -304,23 +311,18 @@ impl<'a> BatchView<'a> {
                 });
             }
         }
-        if mode == Validation::Full {
-            for (field, rows) in [("draft_probs", draft), ("target_probs", target)] {
-                check_f32_range(field, rows, 0, v)?;
-            }
-        }
         if mode == Validation::Touched {
             // The rows the round will read.
             let (first, last) = rows_read(self, r);
             for i in first..=last {
                 let row = |f: Floats<'a>| f.slice(i * v, v).to_f64_vec();
+                check_f32_range("target_probs", target.slice(i * v, v), i * v, v)?;
                 let t = row(target);
                 check_rows("target_probs", &t, v, opts).map_err(|e| shift_dist(e, i))?;
-                check_f32_range("target_probs", target.slice(i * v, v), i * v, v)?;
                 if i < k {
+                    check_f32_range("draft_probs", draft.slice(i * v, v), i * v, v)?;
                     let d = row(draft);
                     check_rows("draft_probs", &d, v, opts).map_err(|e| shift_dist(e, i))?;
-                    check_f32_range("draft_probs", draft.slice(i * v, v), i * v, v)?;
                 }
             }
         }
@@ -333,7 +335,8 @@ impl<'a> BatchView<'a> {
 fn check_f32_range(field: &'static str, values: Floats, start: usize, v: usize) -> Result<()> {
     if let Floats::F64(_) = values {
         for j in 0..values.len() {
-            if values.get_f32(j).is_infinite() {
+            // Finite in float64 but not in float32 (NaN and infinities are refused as such).
+            if values.get_f64(j).is_finite() && values.get_f32(j).is_infinite() {
                 return Err(Error::Float32Overflow {
                     field,
                     dist: (start + j) / v,

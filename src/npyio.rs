@@ -64,9 +64,11 @@ fn one_line(e: &dyn std::fmt::Display) -> String {
 /// Refuses a header whose declared length runs past the end of the bytes, before the parser
 /// allocates a buffer of that length (a 100-byte file declaring a 4 GiB header made it allocate
 /// 4 GiB; found by fuzzing).
-fn check_header_length(bytes: &[u8], origin: &str) -> Result<()> {
+/// Returns where the header ends (0 when the bytes are not an `.npy` prefix: the parser names
+/// what is wrong).
+fn check_header_length(bytes: &[u8], origin: &str) -> Result<usize> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Ok(()); // the parser names what is wrong
+        return Ok(0);
     }
     let (declared, prefix) = if bytes[6] == 1 {
         (u16::from_le_bytes([bytes[8], bytes[9]]) as u64, 10)
@@ -76,7 +78,7 @@ fn check_header_length(bytes: &[u8], origin: &str) -> Result<()> {
             12,
         )
     } else {
-        return Ok(());
+        return Ok(0);
     };
     let have = bytes.len() as u64;
     if prefix + declared > have {
@@ -108,7 +110,7 @@ fn check_header_length(bytes: &[u8], origin: &str) -> Result<()> {
             ),
         ));
     }
-    Ok(())
+    Ok((prefix + declared) as usize)
 }
 
 /// How deep a `.npy` header's brackets may nest (see [`check_header_length`]).
@@ -131,8 +133,18 @@ impl NpyArray {
     /// Parses the `.npy` bytes `[start, end)` of `storage`.
     fn parse(map: Arc<Mmap>, start: usize, end: usize, origin: String) -> Result<NpyArray> {
         let bytes = &map[start..end];
-        check_header_length(bytes, &origin)?;
-        let mut cur = Cursor::new(bytes);
+        let header_end = check_header_length(bytes, &origin)?;
+        // numpy accepts newlines inside the header's dict (its literal_eval does); the parser
+        // here does not: parse a copy with them as spaces (same length, same data offset).
+        let mut head = bytes[..header_end.min(bytes.len())].to_vec();
+        if let Some((_, inner)) = head.split_last_mut() {
+            for b in inner.iter_mut().skip(10) {
+                if *b == b'\n' || *b == b'\r' {
+                    *b = b' ';
+                }
+            }
+        }
+        let mut cur = Cursor::new(if head.is_empty() { bytes } else { &head[..] });
         let header = npyz::NpyHeader::from_reader(&mut cur).map_err(|e| {
             Error::format(&origin, format!("not a valid .npy file: {}", one_line(&e)))
         })?;

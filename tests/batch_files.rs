@@ -503,3 +503,21 @@ fn an_empty_batch_with_a_huge_k_is_bounded() {
         }
     }
 }
+
+/// numpy accepts a header whose dict spans lines (its `literal_eval` does); so does specsim.
+#[test]
+fn a_header_with_newlines_inside_its_dict_is_read() {
+    let mut header = "{'descr': '<f8',\n 'fortran_order': False,\n 'shape': (2,), }".to_string();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&0.25f64.to_le_bytes());
+    bytes.extend_from_slice(&0.75f64.to_le_bytes());
+    let a = NpyArray::from_bytes(&bytes, "multiline.npy").unwrap();
+    assert_eq!(a.shape, [2]);
+    assert_eq!(a.bytes().len(), 16);
+}

@@ -89,6 +89,13 @@ fn values_that_overflow_float32_are_refused_in_every_mix_and_mode() {
         assert_eq!(e.kind(), "float32_overflow", "{mode:?} {rule}: {e}");
         assert!(e.to_string().contains("draft_probs[0][1]"), "{e}");
     }
+    // Named as an overflow even when the row's sum is checked too (it used to report the sum).
+    let (d, mut t, tok, c) = rows();
+    t[K * V + 3] = 1e39;
+    for (mode, rule, r) in check(&d, &t, &tok, &c, true, &RoundOptions::default()) {
+        let e = r.expect_err("1e39 must be refused");
+        assert_eq!(e.kind(), "float32_overflow", "{mode:?} {rule}: {e}");
+    }
     // The largest float32 itself passes.
     let (d, mut t, tok, c) = rows();
     t[K * V + 3] = f32::MAX as f64;

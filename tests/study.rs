@@ -396,8 +396,9 @@ fn verify_study_replays_through_the_binary() {
     );
 }
 
-/// A zero-width interval (every round gives the same count) is compared with the stated
-/// tolerance, K · 2^-16, instead of marking exact agreement "NO" (reliability class 8); a real
+/// A zero-width interval (every round gives the same count) is replaced by the rule of three's
+/// bound, K · ln(100) / N, instead of marking exact agreement "NO" (reliability class 8; with
+/// temperatures and zipf the float32 betas drift by more than any fixed tolerance); a real
 /// disagreement is still caught.
 #[test]
 fn zero_width_intervals_use_the_stated_tolerance() {
@@ -420,11 +421,12 @@ fn zero_width_intervals_use_the_stated_tolerance() {
             );
         }
     }
-    // Every round accepted both drafts, but the exact value says 2.9: far outside the tolerance.
+    // Every round accepted both drafts, but the exact value says 2.5: outside even the rule of
+    // three's bound (2 · ln 100 / 100 = 0.09).
     let mut t = Tally::new(2);
     t.add(&[2; 100], &[1.0; 200]);
     assert!(t.metrics(2).within_ci99);
-    t.exact_accepted_sum[2] = 190.0;
+    t.exact_accepted_sum[2] = 150.0;
     let m = t.metrics(2);
     assert!(!m.within_ci99, "{m:?}");
     assert!(exact_tolerance(2) < 1e-4);

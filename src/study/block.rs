@@ -119,7 +119,11 @@ impl BlockTally {
             // The expectation given the drafts moves with the drafts: test the paired residual
             // tau − Σ P_i (mean 0) instead of a fixed value against the interval.
             let g = Gain::from_sums(self.residual_sum[ki], self.residual_sq[ki], n);
-            let half = (g.ci99_high - g.ci99_low) / 2.0;
+            let half = if g.ci99_high > g.ci99_low {
+                (g.ci99_high - g.ci99_low) / 2.0
+            } else {
+                super::zero_width_half(k, n)
+            };
             m.within_ci99 = m.ci_defined && g.mean.abs() <= half + exact_tolerance(k);
         }
         m.gain_over_token = Some(Gain::from_sums(self.gain_sum[ki], self.gain_sq[ki], n));

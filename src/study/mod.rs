@@ -223,6 +223,14 @@ pub fn exact_tolerance(k: usize) -> f64 {
     k as f64 * EXACT_TOLERANCE_PER_POSITION
 }
 
+/// The half-width used when every round gave the same count (the sample's standard deviation is
+/// 0, so the normal interval has no width): the rule of three at 99%. Seeing no other count in N
+/// rounds bounds the probability of any other count by ln(100)/N, and so the mean's distance from
+/// its expectation by K·ln(100)/N.
+pub fn zero_width_half(k: usize, rounds: u64) -> f64 {
+    k as f64 * 100f64.ln() / rounds.max(1) as f64
+}
+
 /// z for a two-sided 99% interval.
 pub const Z99: f64 = 2.575_829_303_548_901;
 
@@ -268,7 +276,11 @@ impl Tally {
             .sum::<f64>()
             / (n - 1.0).max(1.0);
         let sd = var.sqrt();
-        let half = Z99 * sd / n.sqrt();
+        let half = if sd == 0.0 {
+            zero_width_half(k, self.rounds)
+        } else {
+            Z99 * sd / n.sqrt()
+        };
         let mean_gen = mean_acc + 1.0;
         let exact = 1.0 + exact_accepted_sum / n;
         let reached = |i: usize| hist[i..].iter().sum::<u64>() as f64;
