@@ -466,7 +466,7 @@ fn write_header_only(path: &Path, descr: &str, shape: &[u64]) {
         "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({},), }}",
         dims.join(", ")
     );
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
@@ -508,7 +508,7 @@ fn an_empty_batch_with_a_huge_k_is_bounded() {
 #[test]
 fn a_header_with_newlines_inside_its_dict_is_read() {
     let mut header = "{'descr': '<f8',\n 'fortran_order': False,\n 'shape': (2,), }".to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
