@@ -183,12 +183,19 @@ pub struct FileSet {
     tmp: Option<tempfile::TempDir>,
     dir: PathBuf,
     names: Vec<String>,
+    /// Whether `dir` was created for this set (removed again if the set is not committed).
+    created: bool,
 }
 
 impl FileSet {
     /// Starts a set of files for `dir` (created if missing).
     pub fn create(dir: &Path) -> Result<FileSet> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let created = !dir.exists();
+        if created {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            // Created for this set: an interrupted run removes it again (commit keeps it).
+            register(dir);
+        }
         let tmp = tempfile::Builder::new()
             .prefix(".specsim-")
             .tempdir_in(dir)
@@ -198,6 +205,7 @@ impl FileSet {
             tmp: Some(tmp),
             dir: dir.to_path_buf(),
             names: Vec::new(),
+            created,
         })
     }
 
@@ -254,7 +262,7 @@ impl FileSet {
             for (from, to) in &plan {
                 std::fs::rename(from, to).map_err(|e| Error::io(to, e))?;
             }
-            registry.retain(|x| x != tmp.path());
+            registry.retain(|x| x != tmp.path() && x != &self.dir);
         }
         if let Ok(d) = std::fs::File::open(&self.dir) {
             let _ = d.sync_all(); // the renames themselves reach the disk
@@ -266,8 +274,14 @@ impl FileSet {
 
 impl Drop for FileSet {
     fn drop(&mut self) {
-        if let Some(t) = &self.tmp {
+        if let Some(t) = self.tmp.take() {
+            // Not committed: the temporaries go, and so does a directory made for the set.
             unregister(t.path());
+            drop(t);
+            if self.created {
+                unregister(&self.dir);
+                let _ = std::fs::remove_dir(&self.dir); // only if empty
+            }
         }
     }
 }

@@ -272,3 +272,40 @@ fn a_full_disk_gives_one_error_line_and_no_file() {
         "files left on the full disk"
     );
 }
+
+/// An interrupted file set leaves neither its temporaries nor a directory it created.
+#[test]
+fn an_interrupted_file_set_leaves_no_new_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("new-study");
+    let child = std::process::Command::new(common::BIN)
+        .args([
+            "study", "--engine", "cpu", "--quiet", "--rounds", "50", "--k", "1", "--vocab", "16",
+            "--out",
+        ])
+        .arg(&out)
+        .env("SPECSIM_TEST_HOLD_OUTPUT_MS", "20000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !out.exists() || leftovers(&out).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no temporary appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::process::Command::new("kill")
+        .args(["-INT".to_string(), child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait_with_output().unwrap().status;
+    assert!(!status.success());
+    assert!(
+        !out.exists(),
+        "the interrupted study left {}",
+        out.display()
+    );
+}

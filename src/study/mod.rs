@@ -376,6 +376,11 @@ pub fn run_study_rules(
                 view.k
             )));
         }
+        if view.n == 0 {
+            return Err(Error::Config(format!(
+                "{path} has no rounds (N = 0): a study needs at least one"
+            )));
+        }
         let opts = crate::round::RoundOptions {
             allow_unnormalized: cfg.allow_unnormalized,
             ..Default::default()

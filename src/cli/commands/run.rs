@@ -49,9 +49,10 @@ fn summary_json(view: &BatchView, res: &BatchResult, engine: &str, secs: f64) ->
         "k": k,
         "vocab": view.v,
         "engine": engine,
-        "mean_acceptance_rate": mean_rate,
-        "mean_accepted": mean_acc,
-        "mean_generated": mean_acc + 1.0,
+        // Means over no rounds are undefined: null (n/a in the table), not made-up values.
+        "mean_acceptance_rate": (res.n() > 0).then_some(mean_rate),
+        "mean_accepted": (res.n() > 0).then_some(mean_acc),
+        "mean_generated": (res.n() > 0).then_some(mean_acc + 1.0),
         "per_position_acceptance": per_position,
         "wall_seconds": secs,
         "rounds_per_second": res.n() as f64 / secs.max(1e-12),
@@ -127,13 +128,19 @@ pub fn cmd_run(
             );
             s += &format!("engine                {name}\n");
             s += &format!("rule                  {rule}\n");
+            let shown = |key: &str, unit: &str| {
+                j[key].as_f64().map_or_else(
+                    || "n/a (no rounds)".to_string(),
+                    |x| format!("{x:.4}{unit}"),
+                )
+            };
             s += &format!(
-                "mean acceptance rate  {:.4}\n",
-                j["mean_acceptance_rate"].as_f64().unwrap_or(0.0)
+                "mean acceptance rate  {}\n",
+                shown("mean_acceptance_rate", "")
             );
             s += &format!(
-                "mean generated        {:.4} tokens/round\n",
-                j["mean_generated"].as_f64().unwrap_or(0.0)
+                "mean generated        {}\n",
+                shown("mean_generated", " tokens/round")
             );
             s += "per-position acceptance (P[position i accepted]):\n";
             for (i, x) in j["per_position_acceptance"]
