@@ -200,10 +200,13 @@ fn check_finite_rows(
     ] {
         let top = reach / t as f64;
         if top.is_nan() || top >= limit {
+            let with_sigma = match family {
+                Family::LogitNoise { .. } => format!(" --sigma {}", short(sigma)),
+                _ => String::new(),
+            };
             return Err(Error::Config(format!(
-                "--{name} {t} with --sigma {sigma} and --zipf {zipf}: the generated logits would reach {top:.3e}, beyond float32 (3.4e38), and the rows would not be finite",
+                "--{name} {t} with{with_sigma} --zipf {zipf}: the generated logits would reach {top:.3e}, beyond float32 (3.4e38), and the rows would not be finite",
                 t = short(t),
-                sigma = short(sigma),
                 zipf = short(zipf),
             )));
         }
