@@ -114,16 +114,5 @@ fn verify_block(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     let chosen = recover_from(lid, res_src, tbase, dbase, v, round, tau, top);
 
     // Phase 4: outputs, padded with -1.
-    for (var j = lid; j <= k; j += WG) {
-        var t = -1;
-        if (j < tau) {
-            t = i32(tokens[round * k + j]);
-        } else if (j == tau) {
-            t = i32(chosen);
-        }
-        out_tokens[round * (k + 1u) + j] = t;
-    }
-    if (lid == 0u) {
-        out_accepted[round] = tau;
-    }
+    write_round_outputs(lid, round, k, tau, chosen);
 }

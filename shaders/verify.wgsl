@@ -233,6 +233,12 @@ fn verify(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
     let chosen = recover(lid, n_acc < k, tbase, dbase, v, round, n_acc);
 
     // Phase 3: outputs, padded with -1.
+    write_round_outputs(lid, round, k, n_acc, chosen);
+}
+
+// A round's outputs: the accepted drafts, the chosen token, then -1; and the number accepted.
+// (Every rule's kernel ends with this; `write_outputs` in src/cpu/verify.rs is its twin.)
+fn write_round_outputs(lid: u32, round: u32, k: u32, n_acc: u32, chosen: u32) {
     for (var j = lid; j <= k; j += WG) {
         var t = -1;
         if (j < n_acc) {

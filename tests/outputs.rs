@@ -178,36 +178,46 @@ fn a_failed_multi_file_output_leaves_the_old_set() {
     assert!(leftovers(&save).is_empty());
 }
 
+/// Runs the binary with its output commit held, waits until `ready()` (its temporary exists),
+/// sends `signal`, and returns whether it exited with success.
+fn interrupt_held(args: &[&str], out: &Path, signal: &str, ready: impl Fn() -> bool) -> bool {
+    let child = std::process::Command::new(common::BIN)
+        .args(args)
+        .arg(out)
+        .env("SPECSIM_TEST_HOLD_OUTPUT_MS", "20000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no temporary appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let sent = std::process::Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(sent);
+    child.wait_with_output().unwrap().status.success()
+}
+
 #[test]
 fn an_interrupted_write_leaves_no_temporary_file() {
     let dir = tempfile::tempdir().unwrap();
     for signal in ["INT", "TERM"] {
         let out = dir.path().join(format!("{signal}.npz"));
-        let child = std::process::Command::new(common::BIN)
-            .args(["run", &batch(), "--engine", "cpu", "--out"])
-            .arg(&out)
-            .env("SPECSIM_TEST_HOLD_OUTPUT_MS", "20000")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // Wait until the temporary file exists, then interrupt.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while leftovers(dir.path()).is_empty() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no temporary file appeared"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        let ok = std::process::Command::new("kill")
-            .args([format!("-{signal}"), child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-        let status = child.wait_with_output().unwrap().status;
-        assert!(!status.success(), "{signal}: {status:?}");
+        let ok = interrupt_held(
+            &["run", &batch(), "--engine", "cpu", "--out"],
+            &out,
+            signal,
+            || !leftovers(dir.path()).is_empty(),
+        );
+        assert!(!ok, "{signal}: exited with success");
         assert!(
             leftovers(dir.path()).is_empty(),
             "{signal}: {:?}",
@@ -278,31 +288,14 @@ fn a_full_disk_gives_one_error_line_and_no_file() {
 fn an_interrupted_file_set_leaves_no_new_directory() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("new-study");
-    let child = std::process::Command::new(common::BIN)
-        .args([
-            "study", "--engine", "cpu", "--quiet", "--rounds", "50", "--k", "1", "--vocab", "16",
-            "--out",
-        ])
-        .arg(&out)
-        .env("SPECSIM_TEST_HOLD_OUTPUT_MS", "20000")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !out.exists() || leftovers(&out).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no temporary appeared"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    std::process::Command::new("kill")
-        .args(["-INT".to_string(), child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = child.wait_with_output().unwrap().status;
-    assert!(!status.success());
+    let args = [
+        "study", "--engine", "cpu", "--quiet", "--rounds", "50", "--k", "1", "--vocab", "16",
+        "--out",
+    ];
+    let ok = interrupt_held(&args, &out, "INT", || {
+        out.exists() && !leftovers(&out).is_empty()
+    });
+    assert!(!ok);
     assert!(
         !out.exists(),
         "the interrupted study left {}",

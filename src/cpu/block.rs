@@ -17,7 +17,7 @@
 
 use rayon::prelude::*;
 
-use super::verify::{argmax_zip, or_target, recover, recovery_u64, write_outputs};
+use super::verify::{argmax_zip, or_target, recover, recovery_u64, run_rounds};
 use super::{Recovery, RecoveryMode};
 use crate::batch::{BatchResult, BatchView};
 use crate::exact::{
@@ -147,19 +147,9 @@ fn correction(s: f32, t: &[f32], d: &[f32], rec: &Recovery, round: u64, position
 
 /// Runs every round of a validated batch with block verification, in parallel over rounds.
 pub fn run(view: &BatchView, rec: &Recovery) -> BatchResult {
-    let mut result = BatchResult::new(view.n, view.k);
-    let k1 = view.k + 1;
-    result
-        .tokens
-        .par_chunks_mut(k1)
-        .zip(result.num_accepted.par_iter_mut())
-        .enumerate()
-        .for_each_init(Scratch::default, |buf, (round, (out, acc))| {
-            let (tau, chosen) = verify_round_unchecked(view, round, rec, buf);
-            write_outputs(view, round, tau, chosen, out);
-            *acc = tau;
-        });
-    result
+    run_rounds(view, |round, buf: &mut Scratch| {
+        verify_round_unchecked(view, round, rec, buf)
+    })
 }
 
 /// The rows of V a block round with `tau` accepted reads: the bonus row when tau = K, otherwise

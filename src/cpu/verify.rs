@@ -185,6 +185,17 @@ pub(crate) fn write_outputs(
 
 /// Runs every round of a validated batch, in parallel over rounds (the current rayon pool).
 pub fn run(view: &BatchView, rec: &Recovery) -> BatchResult {
+    run_rounds(view, |round, buf| {
+        verify_round_unchecked(view, round, rec, buf)
+    })
+}
+
+/// Runs `decide` (round → (number accepted, chosen token), with per-worker scratch space) on
+/// every round in parallel and writes the outputs, padded with -1: the driver of every rule.
+pub(crate) fn run_rounds<S: Default + Send>(
+    view: &BatchView,
+    decide: impl Fn(usize, &mut S) -> (u32, u32) + Sync,
+) -> BatchResult {
     let mut result = BatchResult::new(view.n, view.k);
     let k1 = view.k + 1;
     result
@@ -192,8 +203,8 @@ pub fn run(view: &BatchView, rec: &Recovery) -> BatchResult {
         .par_chunks_mut(k1)
         .zip(result.num_accepted.par_iter_mut())
         .enumerate()
-        .for_each_init(Default::default, |buf, (round, (out, acc))| {
-            let (n_acc, chosen) = verify_round_unchecked(view, round, rec, buf);
+        .for_each_init(S::default, |buf, (round, (out, acc))| {
+            let (n_acc, chosen) = decide(round, buf);
             write_outputs(view, round, n_acc, chosen, out);
             *acc = n_acc;
         });
