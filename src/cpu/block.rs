@@ -165,18 +165,16 @@ pub fn lazy_bytes(k: usize, v: usize, tau: usize, item: usize) -> usize {
     k * (2 * item + 8) + rows_read(k, tau) * v * item
 }
 
-/// The f32 survivals `P_1..=P_K` of every round of a batch (row-major `[N, K]`): block
-/// verification's per-round expectation `Σ_i P_i` for studies.
+/// The f32 survivals `P_1..=P_K` of every round of a batch (row-major `[N, K]`): the terms of
+/// block verification's study estimate `Σ_i P_i` (see `src/study/block.rs`).
 pub fn survivals_batch(view: &BatchView) -> Vec<f32> {
     let mut out = vec![0.0f32; view.n * view.k];
     out.par_chunks_mut(view.k.max(1))
         .enumerate()
         .for_each_init(Vec::new, |buf, (round, row)| {
-            if round < view.n {
-                survivals(view, round, buf);
-                for (o, &b) in row.iter_mut().zip(buf.iter()) {
-                    *o = f32::from_bits(b);
-                }
+            survivals(view, round, buf);
+            for (o, &b) in row.iter_mut().zip(buf.iter()) {
+                *o = f32::from_bits(b);
             }
         });
     out
