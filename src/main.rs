@@ -16,7 +16,18 @@ fn main() -> ExitCode {
         specsim::output::remove_temporaries();
         std::process::exit(130);
     });
-    let args = cli::args::Cli::parse();
+    let args = match cli::args::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            // Help, version and usage errors: clap's text and exit code, but a failed write
+            // (e.g. `--help > /dev/full`) is an error too.
+            if let Err(w) = e.print() {
+                eprintln!("specsim: error: cannot write to standard output: {w}");
+                return ExitCode::FAILURE;
+            }
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
     match cli::commands::run(args) {
         Ok(code) => code,
         Err(e) => {

@@ -192,6 +192,7 @@ fn write_errors_on_stdout_are_errors() {
     let path = dir.path().join("r.json");
     std::fs::write(&path, round).unwrap();
     for args in [
+        vec!["--help".to_string()],
         vec!["round".to_string(), path.display().to_string()],
         vec![
             "verify".into(),
