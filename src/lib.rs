@@ -30,6 +30,7 @@ pub mod npyio;
 pub mod output;
 pub mod rng;
 pub mod round;
+pub mod round_json;
 pub mod rule;
 pub mod study;
 pub mod workload;
