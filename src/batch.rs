@@ -102,6 +102,19 @@ pub enum Ints<'a> {
 }
 
 impl Ints<'_> {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Ints::I32(b) | Ints::U32(b) => b.len() / 4,
+            Ints::I64(b) => b.len() / 8,
+        }
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Element `i` widened to i64.
     #[inline]
     pub fn get(&self, i: usize) -> i64 {
@@ -332,7 +345,7 @@ impl<'a> BatchView<'a> {
 
 /// Refuses a float64 value of `values` that overflows float32 (float32 data cannot). `values`
 /// start at flat index `start` of a round's rows of V.
-fn check_f32_range(field: &'static str, values: Floats, start: usize, v: usize) -> Result<()> {
+pub fn check_f32_range(field: &'static str, values: Floats, start: usize, v: usize) -> Result<()> {
     if let Floats::F64(_) = values {
         for j in 0..values.len() {
             // Finite in float64 but not in float32 (NaN and infinities are refused as such).

@@ -115,6 +115,14 @@ pub fn lazy_totals(result: &BatchResult, v: usize, rule: Rule) -> (u64, u64) {
                 b + crate::cpu::block::lazy_bytes(k, v, a, 4) as u64,
                 r + crate::cpu::block::rows_read(k, a) as u64,
             ),
+            // A tree rule on a chain: rrs reads what the token rule reads; greedy reads the
+            // target row at every node it visits; target-only the stopping node's row.
+            Rule::Greedy => (b + ((a + 1) * v * 4 + a * 8) as u64, r + (a + 1) as u64),
+            Rule::TargetOnly => (b + (v * 4 + (a + 1) * 8) as u64, r + 1),
+            Rule::Rrs | Rule::RrsWor => (
+                b + lazy_bytes(k, v, a, 4) as u64,
+                r + if a < k { 2 } else { 1 },
+            ),
         }
     })
 }

@@ -30,6 +30,9 @@ pub enum DiffClass {
     /// Block verification: the coin lies between the engine's f32 threshold h_i and the f64
     /// reference's (rounding of P_i, of R_i's f32 sum, or of the inputs moved the decision).
     CoinBetweenThresholds,
+    /// Tree rules: the coin lies within the f32 rounding bound of the rule's threshold at the
+    /// node where the engine's and the reference's paths part (running sums, normalisers).
+    CoinNearTreeThreshold,
     /// The residual's top two entries are within f32 rounding of each other.
     ResidualNearTie,
     /// The bonus row's top two entries are within f32 rounding of each other.
@@ -139,6 +142,7 @@ pub fn compare_reference_rule(
             (e != f).then(|| match rule {
                 Rule::Token => classify(view, r, e, f, r0),
                 Rule::Block => classify_block(view, r, e, f, r0),
+                _ => crate::tree::compare::classify_chain(view, r, rule, e, f, r0),
             })
         })
         .collect();
@@ -183,7 +187,7 @@ pub fn compare_reference_mode_rule(
 }
 
 /// Relative closeness that f32 rounding of the inputs (or of t − d) can explain.
-const F32_SLACK: f64 = 4.0 * f32::EPSILON as f64;
+pub(crate) const F32_SLACK: f64 = 4.0 * f32::EPSILON as f64;
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= F32_SLACK * a.abs().max(b.abs())

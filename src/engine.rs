@@ -9,6 +9,7 @@ use crate::cpu::{CpuEngine, Recovery};
 use crate::error::Result;
 use crate::gpu::{GpuContext, describe};
 use crate::rule::Rule;
+use crate::tree::batch::{TreeResult, TreeView};
 
 /// A batch engine.
 pub trait Engine {
@@ -18,6 +19,9 @@ pub trait Engine {
     /// Runs every round of a validated batch under `rule`, with the recovery mode and randomness
     /// of `rec`.
     fn run_batch(&mut self, view: &BatchView, rule: Rule, rec: Recovery) -> Result<BatchResult>;
+
+    /// Runs every round of a validated tree batch under a tree rule (SPEC §7).
+    fn run_tree(&mut self, view: &TreeView, rule: Rule, rec: Recovery) -> Result<TreeResult>;
 }
 
 impl Engine for CpuEngine {
@@ -32,6 +36,14 @@ impl Engine for CpuEngine {
         }
         .run_rule(view, rule)
     }
+
+    fn run_tree(&mut self, view: &TreeView, rule: Rule, rec: Recovery) -> Result<TreeResult> {
+        CpuEngine {
+            recovery: rec,
+            ..*self
+        }
+        .run_tree(view, rule)
+    }
 }
 
 impl Engine for GpuContext {
@@ -44,6 +56,10 @@ impl Engine for GpuContext {
         let out = self.run_rule(view, rule);
         self.recovery = Recovery::default();
         out
+    }
+
+    fn run_tree(&mut self, view: &TreeView, rule: Rule, rec: Recovery) -> Result<TreeResult> {
+        GpuContext::run_tree(self, view, rule, rec)
     }
 }
 

@@ -129,6 +129,46 @@ pub enum Error {
         /// Extra context, e.g. that the value became 0 when converted to float32.
         note: &'static str,
     },
+    /// A child's token has draft probability 0 in its parent's draft row (tree rules that sample
+    /// children from the draft: `rrs`, `rrs-wor`).
+    #[error(
+        "draft_probs[{parent}][{token}] = 0 but draft_tokens[{node}] = {token} (a child of node {parent}): the draft model cannot have sampled a token it gives probability 0"
+    )]
+    ZeroDraftProbabilityInTree {
+        /// The child node.
+        node: usize,
+        /// Its parent, whose draft row is read.
+        parent: usize,
+        /// The child's token.
+        token: u32,
+    },
+    /// A tree's parent array is not one (`parents[0]` must be -1, every other parent an earlier
+    /// node).
+    #[error("parents[{index}] = {value}: {why}")]
+    BadParent {
+        /// The node.
+        index: usize,
+        /// Its parent as given.
+        value: i64,
+        /// What a valid value is.
+        why: &'static str,
+    },
+    /// Two children of one node carry the same token, under a rule that needs distinct siblings.
+    #[error(
+        "draft_tokens[{first}] = draft_tokens[{second}] = {token}: nodes {first} and {second} are both children of node {parent}; the rule {rule} needs distinct sibling tokens"
+    )]
+    DuplicateSibling {
+        /// The parent.
+        parent: usize,
+        /// The first child with the token.
+        first: usize,
+        /// A later child with the same token.
+        second: usize,
+        /// The token.
+        token: u32,
+        /// The rule that refuses it.
+        rule: &'static str,
+    },
     /// An error inside one round of a batch; the round index is named.
     #[error("round {round}: {inner}")]
     InRound {
@@ -190,6 +230,9 @@ impl Error {
             Error::Float32Overflow { .. } => "float32_overflow",
             Error::CoinRoundsToOne { .. } => "coin_out_of_range",
             Error::ZeroDraftProbability { .. } => "zero_draft_probability",
+            Error::ZeroDraftProbabilityInTree { .. } => "zero_draft_probability",
+            Error::BadParent { .. } => "bad_parent",
+            Error::DuplicateSibling { .. } => "duplicate_sibling",
             Error::InRound { inner, .. } => inner.kind(),
             Error::Format { .. } => "format",
             Error::Io { .. } => "io",

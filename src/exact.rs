@@ -245,7 +245,21 @@ pub fn survival_bits(pr_bits: u32, p_bits: u32, q_bits: u32) -> u32 {
     if q == 0 || !accepts(pr, p, q) {
         return ONE_BITS; // P · p >= q
     }
-    let (mr, er) = unpack(pr);
+    quotient_bits(pr, p, q)
+}
+
+/// The f32 nearest to the exact real `s · p / q` (one rounding, ties to even, subnormals kept,
+/// overflow to +infinity); 0 when s or p is 0, +infinity when q is 0. Integer long division, the
+/// same on every device. Twin of `quotient_bits` in `shaders/exact.wgsl`.
+pub fn quotient_bits(s_bits: u32, p_bits: u32, q_bits: u32) -> u32 {
+    let (s, p, q) = (key(s_bits), key(p_bits), key(q_bits));
+    if s == 0 || p == 0 {
+        return 0;
+    }
+    if q == 0 {
+        return INF_BITS;
+    }
+    let (mr, er) = unpack(s);
     let (mp, ep) = unpack(p);
     let (mq, eq) = unpack(q);
     let (hi, lo) = mul48(mr, mp);
@@ -486,6 +500,36 @@ mod tests {
             // s = 1 is the token rule's test.
             assert_eq!(accepts_scaled(c, q, ONE_BITS, p), accepts(c, q, p));
         }
+    }
+
+    #[test]
+    fn quotient_is_correctly_rounded_above_one_too() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let f = |b: u32| f32::from_bits(b) as f64;
+        for _ in 0..300_000 {
+            let s = interesting(&mut rng, ONE_BITS).clamp(1, 0x4f00_0000);
+            let near = rng.random_range(1..0x3f80_0001);
+            let q = interesting(&mut rng, near).max(1);
+            let got = quotient_bits(s, ONE_BITS, q);
+            let exact = f(s) / f(q);
+            if !(1e-37..1e37).contains(&exact) {
+                continue;
+            }
+            let r = f(got);
+            for nb in [got - 1, got + 1] {
+                let tol = exact * 2f64.powi(-50);
+                assert!(
+                    (r - exact).abs() <= (f(nb) - exact).abs() + tol,
+                    "{s:#x}/{q:#x}"
+                );
+            }
+        }
+        assert_eq!(
+            quotient_bits(0x3f00_0000, ONE_BITS, 0x3e80_0000),
+            0x4000_0000
+        ); // 0.5/0.25
+        assert_eq!(quotient_bits(ONE_BITS, ONE_BITS, 0), INF_BITS);
+        assert_eq!(quotient_bits(0, ONE_BITS, 0), 0);
     }
 
     #[test]

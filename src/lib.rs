@@ -33,6 +33,7 @@ pub mod round;
 pub mod round_json;
 pub mod rule;
 pub mod study;
+pub mod tree;
 pub mod workload;
 
 pub use error::{Error, Result};

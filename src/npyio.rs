@@ -283,6 +283,8 @@ pub fn open_regular(path: &Path, expected: &str) -> Result<File> {
 pub struct BatchFile {
     /// draft_probs, target_probs, draft_tokens, random_coins.
     pub arrays: [NpyArray; 4],
+    /// A tree batch's `parents` [n] (SPEC §7); `None` for a chain batch.
+    pub parents: Option<NpyArray>,
     /// Where it came from.
     pub origin: String,
 }
@@ -292,7 +294,12 @@ impl BatchFile {
     pub fn open(path: &Path) -> Result<BatchFile> {
         let origin = path.display().to_string();
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let mut parents = None;
         let arrays: Vec<NpyArray> = if meta.is_dir() {
+            let p = path.join("parents.npy");
+            if std::fs::symlink_metadata(&p).is_ok() {
+                parents = Some(NpyArray::open(&p)?);
+            }
             BATCH_ARRAYS
                 .iter()
                 .map(|name| {
@@ -315,19 +322,110 @@ impl BatchFile {
                 })
                 .collect::<Result<_>>()?
         } else {
-            open_npz(path)?
+            let (arrays, p) = open_npz(path)?;
+            parents = p;
+            arrays
         };
         let arrays: [NpyArray; 4] = arrays
             .try_into()
             .map_err(|_| Error::format(&origin, "expected four arrays"))?;
-        let b = BatchFile { arrays, origin };
-        b.view()?; // check shapes and dtypes now
+        let b = BatchFile {
+            arrays,
+            parents,
+            origin,
+        };
+        // Check shapes and dtypes now.
+        if b.is_tree() {
+            let tree = b.tree()?;
+            b.tree_view(&tree)?;
+        } else {
+            b.view()?;
+        }
         Ok(b)
+    }
+
+    /// Whether this is a tree batch (it has `parents`).
+    pub fn is_tree(&self) -> bool {
+        self.parents.is_some()
+    }
+
+    /// The topology of a tree batch (its `parents` array, checked as SPEC §7 says).
+    pub fn tree(&self) -> Result<crate::tree::Tree> {
+        let Some(p) = &self.parents else {
+            return Err(Error::format(&self.origin, "a chain batch has no parents"));
+        };
+        if p.shape.len() != 1 {
+            return Err(Error::format(
+                &p.origin,
+                format!("shape {:?}: parents must have one dimension [n]", p.shape),
+            ));
+        }
+        let ints = p.ints()?;
+        let parents: Vec<i64> = (0..p.shape[0]).map(|i| ints.get(i)).collect();
+        crate::tree::Tree::from_parents(&parents)
+            .map_err(|e| Error::format(&p.origin, e.to_string()))
+    }
+
+    /// A view of a tree batch of `tree`, after checking the shapes: draft and target
+    /// `[N, n, V]`, tokens and coins `[N, n]`.
+    pub fn tree_view<'a>(
+        &'a self,
+        tree: &'a crate::tree::Tree,
+    ) -> Result<crate::tree::batch::TreeView<'a>> {
+        let [d, t, tok, c] = &self.arrays;
+        let nn = tree.len();
+        let [n, dn, v] = d.shape[..] else {
+            return Err(Error::format(
+                &d.origin,
+                format!("shape {:?}: expected [N, n, V] for a tree batch", d.shape),
+            ));
+        };
+        let dims = format!("(N, n, V) = ({n}, {nn}, {v}) from draft_probs and parents");
+        if dn != nn {
+            return Err(Error::format(
+                &d.origin,
+                format!(
+                    "shape {:?}: expected [N, n, V] with n = {nn}, the length of parents",
+                    d.shape
+                ),
+            ));
+        }
+        if v == 0 || v > u32::MAX as usize {
+            return Err(Error::format(
+                &d.origin,
+                format!("V = {v} must be in 1..=2^32-1"),
+            ));
+        }
+        for (a, want) in [(t, vec![n, nn, v]), (tok, vec![n, nn]), (c, vec![n, nn])] {
+            if a.shape != want {
+                return Err(Error::format(
+                    &a.origin,
+                    format!(
+                        "shape {:?} does not fit the batch: expected {want:?} for {dims}",
+                        a.shape
+                    ),
+                ));
+            }
+        }
+        crate::tree::batch::TreeView::new(
+            tree,
+            v,
+            d.floats()?,
+            t.floats()?,
+            tok.ints()?,
+            c.floats()?,
+        )
     }
 
     /// A view of the batch, after checking that the shapes agree:
     /// draft `[N, K, V]`, target `[N, K + 1, V]`, tokens `[N, K]`, coins `[N, K]`.
     pub fn view(&self) -> Result<BatchView<'_>> {
+        if self.is_tree() {
+            return Err(Error::format(
+                &self.origin,
+                "this is a tree batch (it has parents): verify it with a tree rule (--rule greedy, target-only, rrs or rrs-wor)",
+            ));
+        }
         let [d, t, tok, c] = &self.arrays;
         let (n, k, v) = crate::batch::check_batch_shapes(
             (&d.origin, &d.shape),
@@ -353,7 +451,7 @@ fn needed() -> String {
 
 /// Opens the four arrays of an `.npz`: stored members are mapped in place; compressed ones are
 /// inflated into an anonymous temporary file first (so memory stays bounded).
-fn open_npz(path: &Path) -> Result<Vec<NpyArray>> {
+fn open_npz(path: &Path) -> Result<(Vec<NpyArray>, Option<NpyArray>)> {
     let origin = path.display().to_string();
     let file = open_regular(path, "an .npz archive or a batch directory")?;
     let mut zip = zip::ZipArchive::new(&file).map_err(|e| {
@@ -365,7 +463,11 @@ fn open_npz(path: &Path) -> Result<Vec<NpyArray>> {
     // SAFETY: read-only map, see NpyArray::open.
     let map = Arc::new(unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?);
     let mut out = Vec::new();
-    for name in BATCH_ARRAYS {
+    let has_parents = zip.file_names().any(|f| f == "parents.npy");
+    let names = BATCH_ARRAYS
+        .into_iter()
+        .chain(has_parents.then_some("parents"));
+    for name in names {
         let member = format!("{name}.npy");
         let member_origin = format!("{origin}[{name}]");
         let mut entry = zip.by_name(&member).map_err(|e| match e {
@@ -411,7 +513,8 @@ fn open_npz(path: &Path) -> Result<Vec<NpyArray>> {
         };
         out.push(array);
     }
-    Ok(out)
+    let parents = if has_parents { out.pop() } else { None };
+    Ok((out, parents))
 }
 
 /// Inflates a compressed `.npy` member into `out`, but only as far as its header asks, as numpy
@@ -456,38 +559,60 @@ fn inflate_member(entry: &mut impl Read, out: &mut File) -> std::io::Result<()> 
 /// `num_generated` `[N]` int32): into a temporary file beside `path`, renamed into place only when
 /// complete, so the file is written whole or not at all.
 pub fn write_result_npz(path: &Path, result: &BatchResult) -> Result<()> {
+    let n = result.n() as u64;
+    let acc: Vec<i32> = result.num_accepted.iter().map(|&x| x as i32).collect();
+    let generated: Vec<i32> = result.num_generated().iter().map(|&x| x as i32).collect();
+    write_i32_npz(
+        path,
+        &[
+            ("tokens", vec![n, result.k as u64 + 1], &result.tokens),
+            ("num_accepted", vec![n], &acc),
+            ("num_generated", vec![n], &generated),
+        ],
+    )
+}
+
+/// Writes a tree batch's results as `RESULT.npz`: `tokens` `[N, depth + 1]` and `accepted_nodes`
+/// `[N, depth]` (int32, padded with -1), `num_accepted` and `num_generated` `[N]` int32; whole or
+/// not at all.
+pub fn write_tree_result_npz(path: &Path, result: &crate::tree::batch::TreeResult) -> Result<()> {
+    let n = result.n() as u64;
+    let d = result.depth as u64;
+    let acc: Vec<i32> = result.num_accepted.iter().map(|&x| x as i32).collect();
+    let generated: Vec<i32> = result.num_generated().iter().map(|&x| x as i32).collect();
+    write_i32_npz(
+        path,
+        &[
+            ("tokens", vec![n, d + 1], &result.tokens),
+            ("accepted_nodes", vec![n, d], &result.nodes),
+            ("num_accepted", vec![n], &acc),
+            ("num_generated", vec![n], &generated),
+        ],
+    )
+}
+
+/// Writes int32 arrays (name, shape, values) as an uncompressed `.npz`: into a temporary file
+/// beside `path`, renamed into place only when complete.
+fn write_i32_npz(path: &Path, arrays: &[(&str, Vec<u64>, &[i32])]) -> Result<()> {
     let tmp = crate::output::AtomicFile::create(path)?;
     let io = |e: std::io::Error| Error::io(path, e);
     let mut npz = npyz::npz::NpzWriter::new(std::io::BufWriter::new(tmp.file()));
     let written = (|| -> Result<()> {
-        let n = result.n() as u64;
-        let large = result.tokens.len() as u64 * 4 > (1 << 31);
-        let opts = zip::write::FileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored)
-            // A fixed timestamp: the same results give the same bytes.
-            .last_modified_time(zip::DateTime::default())
-            .large_file(large);
-        let mut w = npz
-            .array::<i32>("tokens", opts)
-            .map_err(io)?
-            .default_dtype()
-            .shape(&[n, result.k as u64 + 1])
-            .begin_nd()
-            .map_err(io)?;
-        w.extend(result.tokens.iter().copied()).map_err(io)?;
-        w.finish().map_err(io)?;
-        for (name, values) in [
-            ("num_accepted", result.num_accepted.clone()),
-            ("num_generated", result.num_generated()),
-        ] {
+        for (name, shape, values) in arrays {
+            let large = values.len() as u64 * 4 > (1 << 31);
+            let opts = zip::write::FileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored)
+                // A fixed timestamp: the same results give the same bytes.
+                .last_modified_time(zip::DateTime::default())
+                .large_file(large);
             let mut w = npz
                 .array::<i32>(name, opts)
                 .map_err(io)?
                 .default_dtype()
-                .shape(&[n])
+                .shape(shape)
                 .begin_nd()
                 .map_err(io)?;
-            w.extend(values.iter().map(|&x| x as i32)).map_err(io)?;
+            w.extend(values.iter().copied()).map_err(io)?;
             w.finish().map_err(io)?;
         }
         let mut inner = npz

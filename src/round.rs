@@ -190,6 +190,7 @@ pub fn decide<V: Values + ?Sized, C: Values + ?Sized>(
     match rule {
         Rule::Token => decide_f64(draft, target, tokens, coins, v),
         Rule::Block => crate::block::decide_block_f64(draft, target, tokens, coins, v),
+        _ => crate::tree::reference::decide_chain(rule, draft, target, tokens, coins, v),
     }
 }
 
@@ -235,9 +236,26 @@ pub fn validate_flat<P: Real, C: Real>(
     v: usize,
     opts: &RoundOptions,
 ) -> Result<Vec<u32>> {
+    validate_flat_rule(draft, target, tokens, coins, v, opts, Rule::Token)
+}
+
+/// [`validate_flat`] for `rule`: a drafted token of draft probability 0 is refused only by the
+/// rules that read the draft probabilities ([`Rule::reads_draft`]).
+pub fn validate_flat_rule<P: Real, C: Real>(
+    draft: &[P],
+    target: &[P],
+    tokens: impl ExactSizeIterator<Item = i64>,
+    coins: &[C],
+    v: usize,
+    opts: &RoundOptions,
+    rule: Rule,
+) -> Result<Vec<u32>> {
     let ids = validate_tokens_and_coins(tokens, coins, v, opts)?;
     check_rows("draft_probs", draft, v, opts)?;
     check_rows("target_probs", target, v, opts)?;
+    if !rule.reads_draft() {
+        return Ok(ids);
+    }
     for (index, &tok) in ids.iter().enumerate() {
         if draft[index * v + tok as usize].to_f64() == 0.0 {
             return Err(Error::ZeroDraftProbability {
@@ -259,28 +277,40 @@ pub fn check_rows<P: Real>(
     opts: &RoundOptions,
 ) -> Result<()> {
     for (dist, row) in rows.chunks_exact(v).enumerate() {
-        let mut sum = 0.0f64;
-        for (token, x) in row.iter().enumerate() {
-            let value = x.to_f64();
-            // NaN and infinities are not finite; -0.0 counts as 0.
-            if !value.is_finite() || value < 0.0 {
-                return Err(Error::BadProbability {
-                    field,
-                    dist,
-                    token,
-                    value,
-                });
-            }
-            sum += value;
-        }
-        if !opts.allow_unnormalized && (sum - 1.0).abs() > NORMALIZATION_TOLERANCE {
-            return Err(Error::NotNormalized {
+        check_row(field, dist, row, opts)?;
+    }
+    Ok(())
+}
+
+/// Checks one distribution, `field[dist]`: finite, non-negative, and (unless opted out) summing
+/// to 1 within [`NORMALIZATION_TOLERANCE`].
+pub fn check_row<P: Real>(
+    field: &'static str,
+    dist: usize,
+    row: &[P],
+    opts: &RoundOptions,
+) -> Result<()> {
+    let mut sum = 0.0f64;
+    for (token, x) in row.iter().enumerate() {
+        let value = x.to_f64();
+        // NaN and infinities are not finite; -0.0 counts as 0.
+        if !value.is_finite() || value < 0.0 {
+            return Err(Error::BadProbability {
                 field,
                 dist,
-                sum,
-                tolerance: NORMALIZATION_TOLERANCE,
+                token,
+                value,
             });
         }
+        sum += value;
+    }
+    if !opts.allow_unnormalized && (sum - 1.0).abs() > NORMALIZATION_TOLERANCE {
+        return Err(Error::NotNormalized {
+            field,
+            dist,
+            sum,
+            tolerance: NORMALIZATION_TOLERANCE,
+        });
     }
     Ok(())
 }
@@ -378,6 +408,28 @@ pub fn decode_rows(
     rule: Rule,
     opts: &RoundOptions,
 ) -> Result<RoundResult> {
+    let (tokens, v) = check_chain_rows(draft, target, draft_tokens, random_coins, rule, opts)?;
+    Ok(decide(
+        rule,
+        &draft.data[..],
+        &target.data[..],
+        &tokens,
+        random_coins,
+        v,
+    )
+    .to_result(&tokens))
+}
+
+/// Checks one chain round on flat rows against SPEC §2 for `rule` (lengths, then values); returns
+/// the token ids and V.
+pub fn check_chain_rows(
+    draft: &Rows,
+    target: &Rows,
+    draft_tokens: &[i64],
+    random_coins: &[f64],
+    rule: Rule,
+    opts: &RoundOptions,
+) -> Result<(Vec<u32>, usize)> {
     let k = draft_tokens.len();
     if k == 0 && !opts.allow_empty_draft {
         return Err(Error::EmptyDraft);
@@ -431,21 +483,14 @@ pub fn decode_rows(
             }
         }
     }
-    let tokens = validate_flat(
+    let tokens = validate_flat_rule(
         &draft.data,
         &target.data,
         draft_tokens.iter().copied(),
         random_coins,
         v,
         opts,
-    )?;
-    Ok(decide(
         rule,
-        &draft.data[..],
-        &target.data[..],
-        &tokens,
-        random_coins,
-        v,
-    )
-    .to_result(&tokens))
+    )?;
+    Ok((tokens, v))
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::round::{RoundOptions, RoundResult, Rows, decode_rows, speculative_decode_rule};
 use crate::rule::Rule;
+use crate::tree::round::{TreeRoundResult, decode_chain_as_tree, decode_tree_rows};
 
 /// One round as the seed's JSON object.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -92,10 +93,14 @@ impl<'de> Deserialize<'de> for Rows {
     }
 }
 
-/// One round as the seed's JSON object, parsed into flat rows; unknown keys are refused.
+/// One round as the seed's JSON object (or a tree round of SPEC §7, with `parents`), parsed into
+/// flat rows; unknown keys are refused.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlatRound {
+    /// A tree's parent array (SPEC §7); absent for a chain.
+    #[serde(default)]
+    pub parents: Option<Vec<i64>>,
     /// K draft distributions over V tokens.
     pub draft_probs: Rows,
     /// K + 1 target distributions over V tokens.
@@ -106,8 +111,44 @@ pub struct FlatRound {
     pub random_coins: Vec<f64>,
 }
 
+/// The result of one round under a chain rule (the seed's keys) or a tree rule (with
+/// `accepted_nodes`), serialised as such.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Decided {
+    /// A chain rule's result.
+    Chain(RoundResult),
+    /// A tree rule's result.
+    Tree(TreeRoundResult),
+}
+
 impl FlatRound {
-    /// Validates and decides this round under `rule`.
+    /// Validates and decides this round under any rule: a chain rule needs a chain (no
+    /// `parents`); a tree rule takes a tree, or a chain as the path tree.
+    pub fn decide(&self, rule: Rule, opts: &RoundOptions) -> Result<Decided> {
+        if !rule.is_tree() {
+            if self.parents.is_some() {
+                return Err(Error::Config(format!(
+                    "this round is a tree (it has `parents`); --rule {rule} verifies a chain: use one of {}",
+                    Rule::TREE.map(Rule::name).join(", ")
+                )));
+            }
+            return self.decode_rule(rule, opts).map(Decided::Chain);
+        }
+        let (d, t, tok, c) = (
+            &self.draft_probs,
+            &self.target_probs,
+            &self.draft_tokens[..],
+            &self.random_coins[..],
+        );
+        match &self.parents {
+            Some(p) => decode_tree_rows(p, d, t, tok, c, rule, opts),
+            None => decode_chain_as_tree(d, t, tok, c, rule, opts),
+        }
+        .map(Decided::Tree)
+    }
+
+    /// Validates and decides this chain round under a chain `rule` (`parents` is not read).
     pub fn decode_rule(&self, rule: Rule, opts: &RoundOptions) -> Result<RoundResult> {
         decode_rows(
             &self.draft_probs,

@@ -22,18 +22,61 @@ pub enum Rule {
     Token,
     /// Block verification (SPEC §6; Sun et al. 2025): the largest i whose coin passes h_i.
     Block,
+    /// Tree rule (SPEC §7): accept the child whose token is the target's argmax.
+    Greedy,
+    /// Tree rule (SPEC §7; SGLang's tree rule): one coin per node against the running sum of the
+    /// target's probabilities of the children's tokens.
+    TargetOnly,
+    /// Tree rule (SPEC §7; SpecInfer): recursive rejection sampling, children drawn i.i.d.
+    Rrs,
+    /// Tree rule (SPEC §7; Jeon et al. 2024, Sequoia): recursive rejection sampling without
+    /// replacement.
+    RrsWor,
 }
 
 impl Rule {
     /// Every rule, in the order tables list them.
-    pub const ALL: [Rule; 2] = [Rule::Token, Rule::Block];
+    pub const ALL: [Rule; 6] = [
+        Rule::Token,
+        Rule::Block,
+        Rule::Greedy,
+        Rule::TargetOnly,
+        Rule::Rrs,
+        Rule::RrsWor,
+    ];
+
+    /// The chain rules (SPEC §1, §6): they verify one chain of K drafts.
+    pub const CHAIN: [Rule; 2] = [Rule::Token, Rule::Block];
+
+    /// The tree rules (SPEC §7): they verify a tree of drafts (a chain is a path tree).
+    pub const TREE: [Rule; 4] = [Rule::Greedy, Rule::TargetOnly, Rule::Rrs, Rule::RrsWor];
 
     /// The rule's name on the command line and in outputs.
     pub fn name(self) -> &'static str {
         match self {
             Rule::Token => "token",
             Rule::Block => "block",
+            Rule::Greedy => "greedy",
+            Rule::TargetOnly => "target-only",
+            Rule::Rrs => "rrs",
+            Rule::RrsWor => "rrs-wor",
         }
+    }
+
+    /// Whether this is a tree rule (SPEC §7).
+    pub fn is_tree(self) -> bool {
+        Rule::TREE.contains(&self)
+    }
+
+    /// Whether the rule needs distinct sibling tokens (refuses duplicates).
+    pub fn needs_distinct_siblings(self) -> bool {
+        matches!(self, Rule::TargetOnly | Rule::RrsWor)
+    }
+
+    /// Whether the rule reads the draft probabilities of the drafted tokens (so a drafted token
+    /// of draft probability 0 is refused): every rule but `greedy` and `target-only`.
+    pub fn reads_draft(self) -> bool {
+        !matches!(self, Rule::Greedy | Rule::TargetOnly)
     }
 
     /// Parses a comma-separated list of rule names (`token,block`), in the given order, without
@@ -124,6 +167,11 @@ mod tests {
             vec![Rule::Block, Rule::Token]
         );
         assert!(Rule::parse_list("tree").is_err());
+        assert_eq!(
+            Rule::parse_list("rrs-wor,target-only").unwrap(),
+            vec![Rule::RrsWor, Rule::TargetOnly]
+        );
+        assert!(Rule::TREE.iter().all(|r| r.is_tree()) && !Rule::Block.is_tree());
         assert!(Rule::parse_list(",").is_err());
     }
 }

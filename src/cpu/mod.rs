@@ -4,6 +4,7 @@
 
 pub mod block;
 pub mod study;
+pub mod tree;
 pub mod verify;
 
 pub use crate::rule::{Recovery, RecoveryMode};
@@ -12,6 +13,8 @@ use crate::batch::{BatchResult, BatchView, Validation};
 use crate::error::{Error, Result};
 use crate::round::RoundOptions;
 use crate::rule::Rule;
+use crate::tree::Tree;
+use crate::tree::batch::{TreeResult, TreeView};
 
 /// The CPU batch engine.
 #[derive(Clone, Copy, Debug, Default)]
@@ -33,7 +36,25 @@ impl CpuEngine {
         let work = || match rule {
             Rule::Token => verify::run(view, &self.recovery),
             Rule::Block => block::run(view, &self.recovery),
+            _ => {
+                let path = Tree::path(view.k);
+                tree::run(
+                    &TreeView::from_chain(view, &path, rule),
+                    rule,
+                    &self.recovery,
+                )
+                .into_chain()
+            }
         };
+        self.install(work)
+    }
+
+    /// Runs a validated tree batch under a tree rule.
+    pub fn run_tree(&self, view: &TreeView, rule: Rule) -> Result<TreeResult> {
+        self.install(|| tree::run(view, rule, &self.recovery))
+    }
+
+    fn install<T: Send>(&self, work: impl FnOnce() -> T + Send) -> Result<T> {
         match self.threads {
             None => Ok(work()),
             Some(t) => {
@@ -58,6 +79,15 @@ impl BatchView<'_> {
     /// Validates every round for `rule`: under `touched`, the token rule's one row at the first
     /// rejection (or the bonus row), block's rows of positions tau..K.
     pub fn validate_rule(&self, opts: &RoundOptions, mode: Validation, rule: Rule) -> Result<()> {
+        if rule.is_tree() {
+            // The path tree's checks (SPEC §7), every row: `touched` is `full` here.
+            self.check_shapes()?;
+            if self.k == 0 && !opts.allow_empty_draft {
+                return Err(Error::EmptyDraft);
+            }
+            let path = Tree::path(self.k);
+            return TreeView::from_chain(self, &path, rule).validate(opts, rule);
+        }
         self.validate_reading(opts, mode, &move |view, r| rows_read(view, r, rule))
     }
 }
@@ -76,5 +106,6 @@ pub fn rows_read(view: &BatchView, r: usize, rule: Rule) -> (usize, usize) {
             let tau = tau as usize;
             (tau, if tau == view.k { tau } else { view.k - 1 })
         }
+        _ => (0, view.k),
     }
 }

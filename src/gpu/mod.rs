@@ -12,6 +12,7 @@ use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
 pub mod study;
+pub mod tree;
 
 use crate::batch::{Batch, BatchResult, BatchView, Floats};
 use crate::error::{Error, Result};
@@ -695,6 +696,7 @@ impl GpuContext {
         match rule {
             Rule::Token => &self.pipeline,
             Rule::Block => &self.block,
+            _ => unreachable!("tree rules run through run_tree"),
         }
     }
 
@@ -705,6 +707,11 @@ impl GpuContext {
 
     /// Verifies every round of a validated batch under `rule`, chunk by chunk.
     pub fn run_rule(&mut self, view: &BatchView, rule: Rule) -> Result<BatchResult> {
+        if rule.is_tree() {
+            let path = crate::tree::Tree::path(view.k);
+            let tv = crate::tree::batch::TreeView::from_chain(view, &path, rule);
+            return Ok(self.run_tree(&tv, rule, self.recovery)?.into_chain());
+        }
         let (k, v) = (view.k, view.v);
         let mut out = BatchResult::new(view.n, k);
         if view.n == 0 {

@@ -24,7 +24,7 @@ pub fn cmd_round(path: Option<PathBuf>, rule: Rule, input: InputOpts) -> Result<
         None => read_round_json(std::io::stdin().lock(), &origin)?,
     };
     let result = round
-        .decode_rule(rule, &input.round_options())
+        .decide(rule, &input.round_options())
         .with_context(|| format!("{origin}: refused"))?;
     emit(&format!("{}\n", serde_json::to_string(&result)?))?;
     Ok(ExitCode::SUCCESS)

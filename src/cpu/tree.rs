@@ -1,0 +1,260 @@
+//! CPU twin of `shaders/tree.wgsl`: the four tree rules (SPEC §7) in f32, node by node along the
+//! walked path, on the same values and in the same order of operations as the shader.
+//!
+//! Precision policy (the README's "Tree verification: precision"):
+//! - `greedy`: the argmax of the target row (exact), compared with each child's token.
+//! - `target-only`: `S_j` is the IEEE f32 running sum of `t[tok(c_i)]`; the coin is compared
+//!   exactly with it. The correction is the argmax of the target row with the children's
+//!   tokens set to 0 (or of the row when that is zero everywhere).
+//! - `rrs` and `rrs-wor` are computed without normalising any row. With `a_0 = 0`,
+//!   `N_0 = W_0 = 1`, the residual after j rejections is `u_j[x] = max(t[x] − fl(a·q[x]), 0)`
+//!   (IEEE product, then IEEE subtraction), where `a` is `a_j` — or, under `rrs-wor`, for a
+//!   token x rejected at step k, `a_{k+1}` (its entry stops moving) —, `N_j` is the f32 sum of
+//!   `u_j` and `W_j` that of the draft row with the rejected tokens removed (`rrs`: `W_j = 1`),
+//!   both in the fixed order of [`lane_sum`]. `g_j = fl(N_j / W_j)` is correctly rounded
+//!   ([`quotient_bits`]) and `a_{j+1} = fl(a_j + g_j)`. Child j with token x is accepted iff
+//!   `coin · fl(g_j · q[x]) < u_j[x]`, decided exactly. This is `r_j[x] / q_j[x]` of SPEC §7
+//!   with `r_j = u_j / N_j` and `q_j = q / W_j` in exact arithmetic; at j = 0 it is `coin · q <
+//!   t`, the token rule bit for bit. `N_{j+1} = 0` stops with the argmax of the target row; after
+//!   the last child the correction is the argmax of `u_{j+1}`.
+//! - `sample` mode draws the correction from that same vector (with the exact integer sampler
+//!   of the chain rules) and the bonus from the leaf's target row; the randomness is addressed by
+//!   (round, number accepted), as for a chain.
+
+use rayon::prelude::*;
+
+use super::verify::{argmax_target, or_target, recovery_u64};
+use super::{Recovery, RecoveryMode};
+use crate::batch::Floats;
+use crate::exact::{
+    ONE_BITS, accepts, add_native, key, mul_native, quotient_bits, residual_native, sample_index,
+};
+use crate::rule::Rule;
+use crate::tree::batch::{TreeResult, TreeView};
+
+/// Lanes of the fixed-order f32 sums (the shader's workgroup size).
+pub const LANES: usize = 256;
+
+/// The f32 sum of `f(0..len)` in the shader's order: lane l adds x = l, l + 256, … in ascending
+/// x, then a pairwise tree over the lanes (l += l + s for s = 128, 64, …, 1).
+pub fn lane_sum(len: usize, f: impl Fn(usize) -> f32) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    for x in 0..len {
+        let l = &mut lanes[x % LANES];
+        *l = f32::from_bits(add_native(*l, f(x)));
+    }
+    let mut width = LANES / 2;
+    while width > 0 {
+        for l in 0..width {
+            lanes[l] = f32::from_bits(add_native(lanes[l], lanes[l + width]));
+        }
+        width /= 2;
+    }
+    lanes[0]
+}
+
+/// Scratch space of one worker.
+#[derive(Default)]
+pub struct Scratch {
+    t: Vec<f32>,
+    q: Vec<f32>,
+    u: Vec<f32>,
+    /// `rrs-wor`: the rejected tokens and the coefficient each entry keeps.
+    rejected: Vec<(usize, f32)>,
+}
+
+/// Copies the row of V at `start` into `buf` as f32 (the engine reads each row it needs once).
+fn fill(f: Floats, start: usize, v: usize, buf: &mut Vec<f32>) {
+    let row = f.slice(start, v);
+    buf.clear();
+    match row {
+        Floats::F32(b) => match bytemuck::try_cast_slice::<u8, f32>(b) {
+            Ok(x) => buf.extend_from_slice(x),
+            Err(_) => buf.extend((0..v).map(|i| row.get_f32(i))),
+        },
+        Floats::F64(_) => buf.extend((0..v).map(|i| row.get_f32(i))),
+    }
+}
+
+/// What the rule does at an internal node.
+enum Step {
+    Accept(usize),
+    Stop(u32),
+}
+
+/// The residual entry `max(t − fl(a · q), 0)` (non-negative f32).
+#[inline]
+fn residual(t: f32, a: f32, q: f32) -> f32 {
+    f32::from_bits(residual_native(
+        t.abs(),
+        f32::from_bits(mul_native(a, q.abs())),
+    ))
+}
+
+/// argmax or sample of `weights` (non-negative f32), falling back to the target row `t` when it
+/// is zero everywhere: the correction at a stop.
+fn choose(weights: &[f32], t: &[f32], rec: &Recovery, round: u64, pos: u32) -> u32 {
+    let chosen = if rec.mode == RecoveryMode::Sample {
+        sample_index(
+            weights.len(),
+            |x| key(weights[x].to_bits()),
+            recovery_u64(rec, round, pos, 0),
+        )
+    } else {
+        let x = argmax_target(weights) as usize;
+        (weights[x] != 0.0).then_some(x)
+    };
+    or_target(chosen, t, rec, round, pos)
+}
+
+fn step(view: &TreeView, r: usize, u: usize, rule: Rule, rec: &Recovery, s: &mut Scratch) -> Step {
+    let v = view.v;
+    let children = view.tree.children(u);
+    let tok = |c: u32| view.token(r, c as usize) as usize;
+    let coin = |c: usize| view.coins.get_f32(view.coin_at(r, c)).abs();
+    let (t_at, q_at) = (view.target_at(r, u), view.draft_at(r, u));
+    let pos = view.tree.depth_of(u) as u32;
+    match rule {
+        Rule::Greedy | Rule::TargetOnly => {
+            if rule == Rule::TargetOnly {
+                let mut sum = 0.0f32;
+                for &c in children {
+                    sum = f32::from_bits(add_native(sum, view.target.get_f32(t_at + tok(c)).abs()));
+                    if coin(u) < sum {
+                        return Step::Accept(c as usize);
+                    }
+                }
+            }
+            fill(view.target, t_at, v, &mut s.t);
+            let t = &s.t;
+            if rule == Rule::Greedy {
+                let best = argmax_target(t) as usize;
+                if let Some(&c) = children.iter().find(|&&c| tok(c) == best) {
+                    return Step::Accept(c as usize);
+                }
+            }
+            s.u.clear();
+            s.u.extend(t.iter().map(|x| x.abs()));
+            for &c in children {
+                s.u[tok(c)] = 0.0;
+            }
+            Step::Stop(choose(&s.u, t, rec, r as u64, pos))
+        }
+        Rule::Rrs | Rule::RrsWor => {
+            let wor = rule == Rule::RrsWor;
+            let (mut a, mut n_j, mut w_j) = (0.0f32, 1.0f32, 1.0f32);
+            s.rejected.clear();
+            let mut rows_read = false;
+            for (j, &c) in children.iter().enumerate() {
+                let x = tok(c);
+                let (tx, qx) = (
+                    view.target.get_f32(t_at + x).abs(),
+                    view.draft.get_f32(q_at + x).abs(),
+                );
+                let g = f32::from_bits(quotient_bits(n_j.to_bits(), ONE_BITS, w_j.to_bits()));
+                let ux = residual(tx, a, qx);
+                let scaled_q = mul_native(g, qx);
+                if accepts(coin(c as usize).to_bits(), scaled_q, ux.to_bits()) {
+                    return Step::Accept(c as usize);
+                }
+                a = f32::from_bits(add_native(a, g));
+                if wor {
+                    s.rejected.push((x, a));
+                }
+                if !rows_read {
+                    fill(view.target, t_at, v, &mut s.t);
+                    fill(view.draft, q_at, v, &mut s.q);
+                    rows_read = true;
+                }
+                let (t, q, rej) = (&s.t, &s.q, &s.rejected);
+                let coef = |y: usize| rej.iter().find(|e| e.0 == y).map_or(a, |e| e.1);
+                s.u.clear();
+                s.u.extend((0..v).map(|y| residual(t[y], coef(y), q[y])));
+                n_j = lane_sum(v, |y| s.u[y]);
+                w_j = if wor {
+                    lane_sum(v, |y| {
+                        if rej.iter().any(|e| e.0 == y) {
+                            0.0
+                        } else {
+                            q[y].abs()
+                        }
+                    })
+                } else {
+                    1.0
+                };
+                if n_j == 0.0 {
+                    return Step::Stop(or_target(None, &s.t, rec, r as u64, pos));
+                }
+                if j + 1 == children.len() {
+                    return Step::Stop(choose(&s.u, &s.t, rec, r as u64, pos));
+                }
+            }
+            unreachable!("an internal node has a child")
+        }
+        Rule::Token | Rule::Block => panic!("{rule} is a chain rule"),
+    }
+}
+
+/// Decides round r of a validated tree batch: writes the accepted nodes into `nodes` (in order)
+/// and returns (number accepted, correction or bonus).
+pub fn decide_round(
+    view: &TreeView,
+    r: usize,
+    rule: Rule,
+    rec: &Recovery,
+    s: &mut Scratch,
+    nodes: &mut [i32],
+) -> (u32, u32) {
+    let mut u = 0usize;
+    let mut a = 0usize;
+    loop {
+        if view.tree.is_leaf(u) {
+            fill(view.target, view.target_at(r, u), view.v, &mut s.t);
+            return (a as u32, or_target(None, &s.t, rec, r as u64, a as u32));
+        }
+        match step(view, r, u, rule, rec, s) {
+            Step::Accept(c) => {
+                nodes[a] = c as i32;
+                a += 1;
+                u = c;
+            }
+            Step::Stop(token) => return (a as u32, token),
+        }
+    }
+}
+
+/// Runs every round of a validated tree batch in parallel over rounds.
+pub fn run(view: &TreeView, rule: Rule, rec: &Recovery) -> TreeResult {
+    let depth = view.tree.depth();
+    let mut result = TreeResult::new(view.n, depth);
+    if depth == 0 {
+        // A root alone: every round is its bonus.
+        result
+            .tokens
+            .par_iter_mut()
+            .enumerate()
+            .for_each_init(Scratch::default, |s, (r, out)| {
+                *out = decide_round(view, r, rule, rec, s, &mut []).1 as i32;
+            });
+        return result;
+    }
+    let d1 = depth + 1;
+    result
+        .tokens
+        .par_chunks_mut(d1)
+        .zip(result.nodes.par_chunks_mut(depth))
+        .zip(result.num_accepted.par_iter_mut())
+        .enumerate()
+        .for_each_init(Scratch::default, |s, (r, ((out, nodes), acc))| {
+            let (a, token) = decide_round(view, r, rule, rec, s, nodes);
+            for (j, slot) in out.iter_mut().enumerate() {
+                *slot = match j.cmp(&(a as usize)) {
+                    std::cmp::Ordering::Less => view.token(r, nodes[j] as usize) as i32,
+                    std::cmp::Ordering::Equal => token as i32,
+                    std::cmp::Ordering::Greater => -1,
+                };
+            }
+            *acc = a;
+        });
+    result
+}

@@ -1,0 +1,342 @@
+//! Batches of tree rounds: one topology, N rounds of rows, tokens and coins. Two layouts share one
+//! view ([`TreeView`]):
+//! - a tree batch (SPEC §7 keys): `draft_probs` and `target_probs` [N, n, V], `draft_tokens` and
+//!   `random_coins` [N, n] (entry 0 of each round's tokens is not read);
+//! - a chain batch ([`BatchView`]) seen as the path tree: draft rows [N, K, V], target rows
+//!   [N, K + 1, V], node i + 1's token at `draft_tokens[i]`, and the coin of position i at
+//!   `random_coins[i]` for every rule ([`crate::tree::reference::chain_coin_shift`]).
+
+use rayon::prelude::*;
+
+use super::Tree;
+use super::reference::{TreeInput, TreeOutcome, chain_coin_shift, decide_tree};
+use super::round::check_siblings;
+use crate::batch::{BatchView, Floats, Ints, check_f32_range};
+use crate::error::{Error, Result};
+use crate::round::{RoundOptions, Values, check_row};
+use crate::rule::Rule;
+
+/// Where a round's rows, tokens and coins are, per node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TreeLayout {
+    /// Draft rows per round (n, or K for a chain).
+    pub draft_rows: usize,
+    /// Target rows per round (n, or K + 1).
+    pub target_rows: usize,
+    /// Token entries per round (n, or K).
+    pub tok_stride: usize,
+    /// Node c's token is entry `c − tok_shift` (0, or 1 for a chain).
+    pub tok_shift: usize,
+    /// Coin entries per round (n, or K).
+    pub coin_stride: usize,
+    /// Node c's coin is entry `c − coin_shift`.
+    pub coin_shift: usize,
+}
+
+/// A batch of tree rounds, read in place.
+#[derive(Clone, Copy, Debug)]
+pub struct TreeView<'a> {
+    /// Rounds.
+    pub n: usize,
+    /// The topology of every round.
+    pub tree: &'a Tree,
+    /// Vocabulary size.
+    pub v: usize,
+    /// Draft rows.
+    pub draft: Floats<'a>,
+    /// Target rows.
+    pub target: Floats<'a>,
+    /// Token ids.
+    pub tokens: Ints<'a>,
+    /// Coins.
+    pub coins: Floats<'a>,
+    /// Where each node's data is.
+    pub layout: TreeLayout,
+}
+
+impl<'a> TreeView<'a> {
+    /// A tree batch of `tree` over arrays in §7's layout.
+    pub fn new(
+        tree: &'a Tree,
+        v: usize,
+        draft: Floats<'a>,
+        target: Floats<'a>,
+        tokens: Ints<'a>,
+        coins: Floats<'a>,
+    ) -> Result<TreeView<'a>> {
+        let nn = tree.len();
+        let n = coins.len() / nn.max(1);
+        let view = TreeView {
+            n,
+            tree,
+            v,
+            draft,
+            target,
+            tokens,
+            coins,
+            layout: TreeLayout {
+                draft_rows: nn,
+                target_rows: nn,
+                tok_stride: nn,
+                tok_shift: 0,
+                coin_stride: nn,
+                coin_shift: 0,
+            },
+        };
+        view.check_shapes()?;
+        Ok(view)
+    }
+
+    /// A chain batch as path-tree rounds under `rule` (`tree` must be `Tree::path(view.k)`).
+    pub fn from_chain(view: &BatchView<'a>, tree: &'a Tree, rule: Rule) -> TreeView<'a> {
+        debug_assert!(tree.is_path() && tree.len() == view.k + 1);
+        TreeView {
+            n: view.n,
+            tree,
+            v: view.v,
+            draft: view.draft,
+            target: view.target,
+            tokens: view.tokens,
+            coins: view.coins,
+            layout: TreeLayout {
+                draft_rows: view.k,
+                target_rows: view.k + 1,
+                tok_stride: view.k,
+                tok_shift: 1,
+                coin_stride: view.k,
+                coin_shift: chain_coin_shift(rule),
+            },
+        }
+    }
+
+    /// Checks that the arrays hold N rounds of the layout.
+    pub fn check_shapes(&self) -> Result<()> {
+        let (n, v, l) = (self.n, self.v, &self.layout);
+        let want = [
+            ("draft_probs", self.draft.len(), n * l.draft_rows * v),
+            ("target_probs", self.target.len(), n * l.target_rows * v),
+            ("draft_tokens", self.tokens.len(), n * l.tok_stride),
+            ("random_coins", self.coins.len(), n * l.coin_stride),
+        ];
+        for (field, found, expected) in want {
+            if found != expected {
+                return Err(Error::Config(format!(
+                    "{field}: {found} values, expected {expected} for N = {n} rounds of a {}-node tree at V = {v}",
+                    self.tree.len()
+                )));
+            }
+        }
+        if v == 0 {
+            return Err(Error::EmptyVocabulary {
+                field: "target_probs",
+            });
+        }
+        Ok(())
+    }
+
+    /// Offset of node u's draft row in round r.
+    #[inline]
+    pub fn draft_at(&self, r: usize, u: usize) -> usize {
+        (r * self.layout.draft_rows + u) * self.v
+    }
+
+    /// Offset of node u's target row in round r.
+    #[inline]
+    pub fn target_at(&self, r: usize, u: usize) -> usize {
+        (r * self.layout.target_rows + u) * self.v
+    }
+
+    /// Node c's token in round r (c ≥ 1).
+    #[inline]
+    pub fn token(&self, r: usize, c: usize) -> i64 {
+        self.tokens
+            .get(r * self.layout.tok_stride + c - self.layout.tok_shift)
+    }
+
+    /// Index of node c's coin in round r.
+    #[inline]
+    pub fn coin_at(&self, r: usize, c: usize) -> usize {
+        r * self.layout.coin_stride + c - self.layout.coin_shift
+    }
+
+    /// Node tokens of round r (entry 0 is 0).
+    pub fn round_tokens(&self, r: usize) -> Vec<u32> {
+        std::iter::once(0)
+            .chain((1..self.tree.len()).map(|c| self.token(r, c) as u32))
+            .collect()
+    }
+
+    /// Validates every round (in parallel) per SPEC §7, plus what the f32 engines need; the
+    /// first bad round is named. Checks, per round: token ids, coins (each entry of the round's
+    /// coins), target rows, internal nodes' draft rows, the rule's sibling constraints.
+    pub fn validate(&self, opts: &RoundOptions, rule: Rule) -> Result<()> {
+        self.check_shapes()?;
+        let first_bad = (0..self.n)
+            .into_par_iter()
+            .filter_map(|r| self.validate_round(r, opts, rule).err().map(|e| (r, e)))
+            .min_by_key(|(r, _)| *r);
+        match first_bad {
+            Some((r, e)) => Err(e.in_round(r as u64)),
+            None => Ok(()),
+        }
+    }
+
+    fn validate_round(&self, r: usize, opts: &RoundOptions, rule: Rule) -> Result<()> {
+        let (tree, v, l) = (self.tree, self.v, &self.layout);
+        for c in 1..tree.len() {
+            let value = self.token(r, c);
+            if value < 0 || value as u64 >= v as u64 {
+                return Err(Error::TokenOutOfRange {
+                    index: c - l.tok_shift,
+                    value,
+                    vocab: v,
+                });
+            }
+        }
+        for i in 0..l.coin_stride {
+            let value = self.coins.get_f64(r * l.coin_stride + i);
+            if !(0.0..1.0).contains(&value) {
+                return Err(Error::CoinOutOfRange { index: i, value });
+            }
+            if self.coins.get_f32(r * l.coin_stride + i) >= 1.0 {
+                return Err(Error::CoinRoundsToOne { index: i, value });
+            }
+        }
+        for u in 0..l.draft_rows.min(tree.len()) {
+            if !tree.is_leaf(u) || l.tok_shift == 1 {
+                let row = self.draft.slice(self.draft_at(r, u), v);
+                check_f32_range("draft_probs", row, u * v, v)?;
+                check_row("draft_probs", u, &row.to_f64_vec(), opts)?;
+            }
+        }
+        for u in 0..l.target_rows {
+            let row = self.target.slice(self.target_at(r, u), v);
+            check_f32_range("target_probs", row, u * v, v)?;
+            check_row("target_probs", u, &row.to_f64_vec(), opts)?;
+        }
+        let tokens = self.round_tokens(r);
+        check_siblings(tree, &tokens, rule, |u, x| {
+            self.draft.get_f32(self.draft_at(r, u) + x) as f64
+        })
+        .map_err(|e| match e {
+            Error::ZeroDraftProbabilityInTree {
+                node,
+                parent,
+                token,
+            } => {
+                let note = if self
+                    .draft
+                    .get_f64(self.draft_at(r, parent) + token as usize)
+                    != 0.0
+                {
+                    " (after rounding to float32, which the batch engines compute in)"
+                } else {
+                    ""
+                };
+                if l.tok_shift == 1 || !note.is_empty() {
+                    // A chain names its position; a value float32 rounds to 0 says so.
+                    Error::ZeroDraftProbability {
+                        index: node - l.tok_shift,
+                        token,
+                        note,
+                    }
+                } else {
+                    Error::ZeroDraftProbabilityInTree {
+                        node,
+                        parent,
+                        token,
+                    }
+                }
+            }
+            e => e,
+        })
+    }
+
+    /// The f64 reference outcome of round r (the one reference, reading the values in place).
+    pub fn reference(&self, r: usize, rule: Rule) -> TreeOutcome {
+        let tokens = self.round_tokens(r);
+        let rows = |f: Floats<'a>, start: usize, rows: usize| f.slice(start, rows * self.v);
+        let draft = rows(self.draft, self.draft_at(r, 0), self.layout.draft_rows);
+        let target = rows(self.target, self.target_at(r, 0), self.layout.target_rows);
+        let coins = NodeCoins { view: self, r };
+        decide_tree(
+            rule,
+            &TreeInput {
+                tree: self.tree,
+                tokens: &tokens,
+                draft: &draft,
+                target: &target,
+                coins: &coins,
+                v: self.v,
+            },
+        )
+    }
+}
+
+/// Round r's coins by node.
+struct NodeCoins<'v, 'a> {
+    view: &'v TreeView<'a>,
+    r: usize,
+}
+
+impl Values for NodeCoins<'_, '_> {
+    fn at(&self, c: usize) -> f64 {
+        self.view.coins.get_f64(self.view.coin_at(self.r, c))
+    }
+}
+
+/// The results of a tree batch: per round, the accepted nodes and tokens, padded with -1.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TreeResult {
+    /// The tree's depth (the most nodes a round can accept).
+    pub depth: usize,
+    /// `[N, depth + 1]`: accepted tokens, then the correction or bonus, then -1.
+    pub tokens: Vec<i32>,
+    /// `[N, depth]`: accepted node ids, then -1.
+    pub nodes: Vec<i32>,
+    /// `[N]`: nodes accepted.
+    pub num_accepted: Vec<u32>,
+}
+
+impl TreeResult {
+    /// An all-empty result for `n` rounds of a tree of depth `depth`.
+    pub fn new(n: usize, depth: usize) -> TreeResult {
+        TreeResult {
+            depth,
+            tokens: vec![-1; n * (depth + 1)],
+            nodes: vec![-1; n * depth],
+            num_accepted: vec![0; n],
+        }
+    }
+
+    /// Rounds.
+    pub fn n(&self) -> usize {
+        self.num_accepted.len()
+    }
+
+    /// Round r's outcome.
+    pub fn outcome(&self, r: usize) -> TreeOutcome {
+        let a = self.num_accepted[r] as usize;
+        TreeOutcome {
+            nodes: self.nodes[r * self.depth..r * self.depth + a]
+                .iter()
+                .map(|&x| x as u32)
+                .collect(),
+            token: self.tokens[r * (self.depth + 1) + a] as u32,
+        }
+    }
+
+    /// `num_generated` per round.
+    pub fn num_generated(&self) -> Vec<u32> {
+        self.num_accepted.iter().map(|a| a + 1).collect()
+    }
+
+    /// The chain result of a path tree (tokens [N, K + 1], accepted counts).
+    pub fn into_chain(self) -> crate::batch::BatchResult {
+        crate::batch::BatchResult {
+            k: self.depth,
+            tokens: self.tokens,
+            num_accepted: self.num_accepted,
+        }
+    }
+}

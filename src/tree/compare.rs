@@ -1,0 +1,144 @@
+//! Explaining where an f32 engine and the f64 reference differ on a tree round: the walk is
+//! replayed in f64 to the node where the two part, and the difference is classified by how
+//! close the deciding values were there.
+
+use super::Tree;
+use super::batch::TreeView;
+use super::reference::{NodeTrace, TreeInput, TreeOutcome, step_traced};
+use crate::batch::BatchView;
+use crate::compare::{DiffClass, F32_SLACK, ReferenceDiff};
+use crate::round::{Outcome, Values};
+use crate::rule::Rule;
+
+/// The reference's trace at node `u` of round `r`.
+fn trace_at(view: &TreeView, r: usize, rule: Rule, u: usize) -> NodeTrace {
+    let v = view.v;
+    let draft = view
+        .draft
+        .slice(view.draft_at(r, 0), view.layout.draft_rows * v);
+    let target = view
+        .target
+        .slice(view.target_at(r, 0), view.layout.target_rows * v);
+    let coins: Vec<f64> = (0..view.tree.len())
+        .map(|c| {
+            let i = c as i64 - view.layout.coin_shift as i64;
+            if i < 0 || i as usize >= view.layout.coin_stride {
+                0.0
+            } else {
+                view.coins.get_f64(view.coin_at(r, c))
+            }
+        })
+        .collect();
+    let tokens = view.round_tokens(r);
+    let input = TreeInput {
+        tree: view.tree,
+        tokens: &tokens,
+        draft: &draft,
+        target: &target,
+        coins: &coins[..],
+        v,
+    };
+    let mut trace = Some(NodeTrace::default());
+    if view.tree.is_leaf(u) {
+        trace = Some(NodeTrace {
+            tests: vec![],
+            vector: target.range(u * v, v).collect(),
+        });
+    } else {
+        step_traced(rule, &input, u, &mut trace);
+    }
+    trace.unwrap_or_default()
+}
+
+fn close_within(a: f64, b: f64, rel: f64) -> bool {
+    (a - b).abs() <= rel * a.abs().max(b.abs())
+}
+
+/// Classifies a difference between an engine's outcome `e` and the reference's `f` on round r.
+pub fn classify_tree(
+    view: &TreeView,
+    r: usize,
+    rule: Rule,
+    e: &TreeOutcome,
+    f: &TreeOutcome,
+) -> (DiffClass, String) {
+    let common = e
+        .nodes
+        .iter()
+        .zip(&f.nodes)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let u = if common == 0 {
+        0
+    } else {
+        f.nodes[common - 1] as usize
+    };
+    let trace = trace_at(view, r, rule, u);
+    if e.nodes != f.nodes {
+        // The paths part at u: how close was each test there?
+        let v = view.v as f64;
+        for (j, &(c, coin, thr)) in trace.tests.iter().enumerate() {
+            let bound = match rule {
+                Rule::TargetOnly => F32_SLACK * (j as f64 + 1.0),
+                Rule::Rrs | Rule::RrsWor => F32_SLACK * (1.0 + j as f64 * (v + 2.0)),
+                _ => F32_SLACK,
+            };
+            if close_within(coin, thr, bound) {
+                return (
+                    DiffClass::CoinNearTreeThreshold,
+                    format!("node {u}, child {c}: coin {coin:e}, threshold {thr:e} (f64)"),
+                );
+            }
+        }
+        return (
+            DiffClass::Unexplained,
+            format!("node {u}: tests (child, coin, threshold) {:?}", trace.tests),
+        );
+    }
+    let (a, b) = (e.token as usize, f.token as usize);
+    let vec = &trace.vector;
+    let (va, vb) = (
+        vec.get(a).copied().unwrap_or(0.0),
+        vec.get(b).copied().unwrap_or(0.0),
+    );
+    let detail = format!("node {u}: vector[{a}] = {va:e}, vector[{b}] = {vb:e} (f64)");
+    let slack = match rule {
+        Rule::Rrs | Rule::RrsWor => F32_SLACK * (2.0 + trace.tests.len() as f64 * view.v as f64),
+        _ => F32_SLACK,
+    };
+    let class = if view.tree.is_leaf(u) && close_within(va, vb, F32_SLACK) {
+        DiffClass::BonusNearTie
+    } else if close_within(va, vb, slack) {
+        DiffClass::ResidualNearTie
+    } else if va == 0.0 || vb == 0.0 || vec.iter().all(|&x| x == 0.0) {
+        DiffClass::ZeroResidualUnderRounding
+    } else {
+        DiffClass::Unexplained
+    };
+    (class, detail)
+}
+
+/// [`classify_tree`] for a tree rule on a chain batch.
+pub fn classify_chain(
+    view: &BatchView,
+    r: usize,
+    rule: Rule,
+    e: Outcome,
+    f: Outcome,
+    r0: u64,
+) -> ReferenceDiff {
+    let path = Tree::path(view.k);
+    let tv = TreeView::from_chain(view, &path, rule);
+    let as_tree = |o: Outcome| TreeOutcome {
+        nodes: (1..=o.num_accepted).collect(),
+        token: o.token,
+    };
+    let (class, detail) = classify_tree(&tv, r, rule, &as_tree(e), &as_tree(f));
+    ReferenceDiff {
+        round: r0 + r as u64,
+        class,
+        engine: (e.num_accepted, e.token),
+        reference: (f.num_accepted, f.token),
+        detail,
+    }
+}

@@ -1,0 +1,296 @@
+//! Tree batches held in memory, and adversarial ones for `verify --generate --tree`: duplicate
+//! sibling tokens (for `rrs` and `greedy`), coins on the running sums and ratios the rules
+//! compare them with, one-hot and uniform rows, draft = target, tiny probabilities. Every round is
+//! valid for the rule it is made for; round r depends only on (seed, r0 + r), so any chunk can be
+//! made alone.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+
+use super::Tree;
+use super::batch::TreeView;
+use crate::batch::{Floats, Ints};
+use crate::error::Result;
+use crate::rule::Rule;
+
+/// A tree batch in memory, in §7's layout (f32 rows, u32 tokens, f32 coins).
+#[derive(Clone, Debug)]
+pub struct TreeBatch {
+    /// The topology.
+    pub tree: Tree,
+    /// Rounds.
+    pub n: usize,
+    /// Vocabulary size.
+    pub v: usize,
+    /// `[N, n, V]`.
+    pub draft: Vec<f32>,
+    /// `[N, n, V]`.
+    pub target: Vec<f32>,
+    /// `[N, n]` (entry 0 of each round is 0).
+    pub tokens: Vec<u32>,
+    /// `[N, n]`.
+    pub coins: Vec<f32>,
+}
+
+impl TreeBatch {
+    /// A view of this batch.
+    pub fn view(&self) -> Result<TreeView<'_>> {
+        TreeView::new(
+            &self.tree,
+            self.v,
+            Floats::F32(bytemuck::cast_slice(&self.draft)),
+            Floats::F32(bytemuck::cast_slice(&self.target)),
+            Ints::U32(bytemuck::cast_slice(&self.tokens)),
+            Floats::F32(bytemuck::cast_slice(&self.coins)),
+        )
+    }
+}
+
+/// A normalised f32 row of V from non-negative weights (the last non-zero entry absorbs the
+/// rounding, so the f32 sum is within 1e-6 of 1).
+fn normalise(w: &mut [f32]) {
+    let s: f64 = w.iter().map(|&x| x as f64).sum();
+    if s == 0.0 {
+        w[0] = 1.0;
+        return;
+    }
+    for x in w.iter_mut() {
+        *x = (*x as f64 / s) as f32;
+    }
+}
+
+/// One row of a scenario.
+fn make_row(rng: &mut StdRng, kind: u32, row: &mut [f32]) {
+    let v = row.len();
+    match kind {
+        // One-hot.
+        0 => {
+            row.fill(0.0);
+            row[rng.random_range(0..v)] = 1.0;
+        }
+        // Uniform (argmax ties everywhere).
+        1 => row.fill(1.0 / v as f32),
+        // Sparse: a few heavy entries, the rest tiny or zero.
+        2 => {
+            for x in row.iter_mut() {
+                *x = if rng.random_bool(0.5) { 0.0 } else { 1e-30 };
+            }
+            for _ in 0..3.min(v) {
+                row[rng.random_range(0..v)] = rng.random_range(0.1f32..1.0);
+            }
+            normalise(row);
+        }
+        // Dirichlet-like with quantised values (ties between entries).
+        3 => {
+            for x in row.iter_mut() {
+                *x = rng.random_range(0..4) as f32;
+            }
+            normalise(row);
+        }
+        // Smooth random.
+        _ => {
+            for x in row.iter_mut() {
+                *x = -(rng.random::<f32>().max(1e-12)).ln();
+            }
+            normalise(row);
+        }
+    }
+}
+
+/// `n` adversarial rounds of `tree` at vocabulary `v` for `rule` (rounds `r0..r0 + n` of the
+/// stream `seed`).
+pub fn adversarial_tree_batch(
+    tree: &Tree,
+    r0: u64,
+    n: usize,
+    v: usize,
+    seed: u64,
+    rule: Rule,
+) -> TreeBatch {
+    let nn = tree.len();
+    let mut b = TreeBatch {
+        tree: tree.clone(),
+        n,
+        v,
+        draft: vec![0.0; n * nn * v],
+        target: vec![0.0; n * nn * v],
+        tokens: vec![0; n * nn],
+        coins: vec![0.0; n * nn],
+    };
+    b.draft
+        .par_chunks_mut(nn * v)
+        .zip(b.target.par_chunks_mut(nn * v))
+        .zip(b.tokens.par_chunks_mut(nn))
+        .zip(b.coins.par_chunks_mut(nn))
+        .enumerate()
+        .for_each(|(i, (((d, t), tok), c))| {
+            let round = r0 + i as u64;
+            let mut rng = StdRng::seed_from_u64(seed ^ round.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            make_round(&mut rng, tree, v, rule, d, t, tok, c);
+        });
+    b
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_round(
+    rng: &mut StdRng,
+    tree: &Tree,
+    v: usize,
+    rule: Rule,
+    d: &mut [f32],
+    t: &mut [f32],
+    tok: &mut [u32],
+    c: &mut [f32],
+) {
+    let scenario = rng.random_range(0..6u32);
+    for u in 0..tree.len() {
+        let (dr, tr) = (&mut d[u * v..(u + 1) * v], &mut t[u * v..(u + 1) * v]);
+        let kind = rng.random_range(0..6);
+        make_row(rng, kind, tr);
+        match scenario {
+            // Draft = target: every ratio is 1.
+            0 => dr.copy_from_slice(tr),
+            // Draft close to the target.
+            1 => {
+                make_row(rng, 4, dr);
+                for (x, &y) in dr.iter_mut().zip(tr.iter()) {
+                    *x = 0.8 * y + 0.2 * *x;
+                }
+                normalise(dr);
+            }
+            _ => {
+                let kind = rng.random_range(0..6);
+                make_row(rng, kind, dr)
+            }
+        }
+    }
+    // Children's tokens, as the rule allows: distinct where it needs them, with q > 0 where it
+    // reads q.
+    for u in 0..tree.len() {
+        let ch = tree.children(u);
+        let q = &d[u * v..(u + 1) * v];
+        let support: Vec<usize> = (0..v).filter(|&x| q[x] > 0.0).collect();
+        let mut used: Vec<u32> = Vec::new();
+        for &cnode in ch {
+            let distinct = rule.needs_distinct_siblings();
+            let pool: Vec<usize> = if rule.reads_draft() {
+                support.clone()
+            } else {
+                (0..v).collect()
+            };
+            let free: Vec<usize> = pool
+                .iter()
+                .copied()
+                .filter(|x| !distinct || !used.contains(&(*x as u32)))
+                .collect();
+            let x = if free.is_empty() {
+                // Not enough distinct tokens for this node: reuse (the tree keeps its shape; a
+                // rule that needs distinct siblings gets a draft row with more support below).
+                pool[rng.random_range(0..pool.len())]
+            } else if rng.random_bool(0.3) && !used.is_empty() && !distinct {
+                used[rng.random_range(0..used.len())] as usize // a duplicate sibling
+            } else if rng.random_bool(0.5) {
+                // The target's argmax, or the draft's top entry.
+                let row = if rng.random_bool(0.5) {
+                    &t[u * v..(u + 1) * v]
+                } else {
+                    q
+                };
+                let best = (0..v)
+                    .filter(|x| free.contains(x))
+                    .max_by(|&a, &b| row[a].total_cmp(&row[b]).then(b.cmp(&a)))
+                    .unwrap_or(free[0]);
+                best
+            } else {
+                free[rng.random_range(0..free.len())]
+            };
+            used.push(x as u32);
+            tok[cnode as usize] = x as u32;
+        }
+    }
+    // A rule that needs distinct siblings and could not have them: make the node's draft row
+    // uniform and re-draw its children without replacement.
+    if rule.needs_distinct_siblings() {
+        for u in 0..tree.len() {
+            let ch = tree.children(u);
+            let mut toks: Vec<u32> = ch.iter().map(|&x| tok[x as usize]).collect();
+            toks.sort_unstable();
+            toks.dedup();
+            if toks.len() < ch.len() {
+                assert!(ch.len() <= v, "a node has more children than V tokens");
+                d[u * v..(u + 1) * v].fill(1.0 / v as f32);
+                let mut all: Vec<u32> = (0..v as u32).collect();
+                for (j, &cnode) in ch.iter().enumerate() {
+                    let pick = rng.random_range(j..v);
+                    all.swap(j, pick);
+                    tok[cnode as usize] = all[j];
+                }
+            }
+        }
+    }
+    // Coins: uniform, or on the thresholds the rules compare them with.
+    for u in 0..tree.len() {
+        c[u] = rng.random::<f32>();
+        if rng.random_bool(0.3) {
+            let tu = &t[u * v..(u + 1) * v];
+            let ch = tree.children(u);
+            let mut s = 0.0f32;
+            let pick = rng.random_range(0..ch.len().max(1));
+            for (j, &cnode) in ch.iter().enumerate() {
+                s += tu[tok[cnode as usize] as usize];
+                if j == pick {
+                    let nudge = rng.random_range(-1i32..=1);
+                    c[u] = f32::from_bits((s.to_bits() as i32 + nudge).max(0) as u32);
+                }
+            }
+        }
+        if let Some(p) = tree.parent(u)
+            && rng.random_bool(0.3)
+        {
+            // The first child's ratio p/q (the token rule's threshold).
+            let x = tok[u] as usize;
+            let (pt, pq) = (t[p * v + x], d[p * v + x]);
+            if pq > 0.0 {
+                c[u] = (pt / pq).min(1.0);
+            }
+        }
+        if c[u] >= 1.0 || c[u].is_nan() {
+            c[u] = 0.999_999_94;
+        }
+    }
+    tok[0] = 0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::round::RoundOptions;
+
+    #[test]
+    fn adversarial_batches_are_valid_for_their_rule() {
+        for tree in [
+            Tree::path(4),
+            crate::tree::shape::kary(3, 2).unwrap(),
+            Tree::from_parents(&[-1, 0, 0, 0, 0, 0, 1]).unwrap(),
+            Tree::path(0),
+        ] {
+            for rule in Rule::TREE {
+                for v in [1usize, 7, 300] {
+                    if rule.needs_distinct_siblings() && tree.max_children() > v {
+                        continue;
+                    }
+                    let b = adversarial_tree_batch(&tree, 0, 50, v, 3, rule);
+                    let opts = RoundOptions {
+                        allow_unnormalized: false,
+                        allow_empty_draft: true,
+                    };
+                    b.view()
+                        .unwrap()
+                        .validate(&opts, rule)
+                        .unwrap_or_else(|e| panic!("{rule} {:?} V={v}: {e}", tree.parents()));
+                }
+            }
+        }
+    }
+}

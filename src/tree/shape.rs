@@ -1,0 +1,201 @@
+//! Tree shapes as users name them (`--tree SPEC`):
+//! - `chain:K`: the path of K drafted nodes;
+//! - `kary:W,D`: the full W-ary tree of depth D (1 + W + … + W^D nodes);
+//! - `eagle:[[0],[0,0],[1],…]`: an EAGLE / Medusa / vLLM choice list;
+//! - `file:PATH`: a JSON document: a parent array, or an object with one of `parents`,
+//!   `choices`, `retrive_next_token` + `retrive_next_sibling`, `retrieve_indices` or
+//!   `attention_mask` (what `specsim tree --format json` writes).
+
+use serde_json::Value;
+
+use super::{MAX_NODES, Tree};
+use crate::error::{Error, Result};
+
+/// A named tree: what the user wrote, and the tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TreeShape {
+    /// The spec as given (`kary:2,3`), used as the tree's label in outputs.
+    pub spec: String,
+    /// The tree.
+    pub tree: Tree,
+}
+
+impl TreeShape {
+    /// A short label for tables and plots: the spec, or `eagle(n=64)` / the file name when the
+    /// spec is long.
+    pub fn label(&self) -> String {
+        if self.spec.len() <= 24 {
+            self.spec.clone()
+        } else if self.spec.starts_with("eagle:") {
+            format!("eagle(n={})", self.tree.len())
+        } else {
+            let name = self.spec.rsplit('/').next().unwrap_or(&self.spec);
+            format!("file:{name}")
+        }
+    }
+}
+
+impl std::str::FromStr for TreeShape {
+    type Err = Error;
+
+    fn from_str(spec: &str) -> Result<TreeShape> {
+        let spec = spec.trim();
+        let err = |m: String| Error::Config(format!("--tree {spec:?}: {m}"));
+        let (kind, arg) = spec.split_once(':').ok_or_else(|| {
+            err("expected chain:K, kary:W,D, eagle:[[0],[0,0],…] or file:PATH".into())
+        })?;
+        let int = |s: &str, what: &str| -> Result<usize> {
+            s.trim()
+                .parse::<usize>()
+                .map_err(|_| err(format!("{what} {s:?} is not a non-negative integer")))
+        };
+        let tree = match kind {
+            "chain" => {
+                let k = int(arg, "K")?;
+                if k + 1 > MAX_NODES {
+                    return Err(err(format!("K = {k} is more than {} nodes", MAX_NODES - 1)));
+                }
+                Tree::path(k)
+            }
+            "kary" => {
+                let (w, d) = arg
+                    .split_once(',')
+                    .ok_or_else(|| err("expected kary:W,D (width, depth)".into()))?;
+                let (w, d) = (int(w, "W")?, int(d, "D")?);
+                kary(w, d)
+                    .ok_or_else(|| err(format!("kary:{w},{d} has more than {MAX_NODES} nodes")))?
+            }
+            "eagle" => {
+                let choices: Vec<Vec<usize>> = serde_json::from_str(arg)
+                    .map_err(|e| err(format!("not a JSON list of lists of sibling ranks: {e}")))?;
+                Tree::from_choices(&choices).map_err(|e| err(e.to_string()))?
+            }
+            "file" => {
+                let text = std::fs::read_to_string(arg).map_err(|e| Error::io(arg, e))?;
+                let doc: Value = serde_json::from_str(&text)
+                    .map_err(|e| Error::format(arg, format!("invalid JSON: {e}")))?;
+                from_document(&doc).map_err(|e| match e {
+                    Error::Config(m) => Error::format(arg, m),
+                    e => Error::format(arg, e.to_string()),
+                })?
+            }
+            _ => {
+                return Err(err(format!(
+                    "unknown shape {kind:?} (chain:K, kary:W,D, eagle:[…] or file:PATH)"
+                )));
+            }
+        };
+        Ok(TreeShape {
+            spec: spec.to_string(),
+            tree,
+        })
+    }
+}
+
+/// The full W-ary tree of depth D, nodes in breadth-first order (`None` if too large).
+pub fn kary(w: usize, d: usize) -> Option<Tree> {
+    let mut parents = vec![-1i64];
+    let mut level = vec![0usize];
+    for _ in 0..d {
+        let mut next = Vec::new();
+        for &p in &level {
+            for _ in 0..w {
+                if parents.len() >= MAX_NODES {
+                    return None;
+                }
+                next.push(parents.len());
+                parents.push(p as i64);
+            }
+        }
+        level = next;
+    }
+    Tree::from_parents(&parents).ok()
+}
+
+fn field<T: serde::de::DeserializeOwned>(doc: &Value, key: &str) -> Result<Option<T>> {
+    doc.get(key)
+        .map(|v| {
+            serde_json::from_value(v.clone()).map_err(|e| Error::Config(format!("{key}: {e}")))
+        })
+        .transpose()
+}
+
+/// The tree of a JSON document: a parent array, or an object holding one of the forms of
+/// [`super::convert`] (the first of `parents`, `choices`, `retrive_next_token` +
+/// `retrive_next_sibling`, `retrieve_indices`, `attention_mask` that is present).
+pub fn from_document(doc: &Value) -> Result<Tree> {
+    if doc.is_array() {
+        let parents: Vec<i64> = serde_json::from_value(doc.clone())
+            .map_err(|e| Error::Config(format!("a parent array must hold integers: {e}")))?;
+        return Tree::from_parents(&parents);
+    }
+    if !doc.is_object() {
+        return Err(Error::Config(
+            "expected a parent array or an object with `parents`, `choices`, `retrive_next_token`, `retrieve_indices` or `attention_mask`".into(),
+        ));
+    }
+    if let Some(p) = field::<Vec<i64>>(doc, "parents")? {
+        return Tree::from_parents(&p);
+    }
+    if let Some(c) = field::<Vec<Vec<usize>>>(doc, "choices")? {
+        return Tree::from_choices(&c);
+    }
+    if let Some(nt) = field::<Vec<i64>>(doc, "retrive_next_token")? {
+        let ns = field::<Vec<i64>>(doc, "retrive_next_sibling")?
+            .ok_or_else(|| Error::Config("retrive_next_token needs retrive_next_sibling".into()))?;
+        return Tree::from_next_token_sibling(&nt, &ns);
+    }
+    if let Some(r) = field::<Vec<Vec<i64>>>(doc, "retrieve_indices")? {
+        return Tree::from_retrieve_indices(&r);
+    }
+    if let Some(m) = field::<Vec<Vec<u8>>>(doc, "attention_mask")? {
+        return Tree::from_attention_mask(&m);
+    }
+    Err(Error::Config(
+        "no tree in this object: give `parents`, `choices`, `retrive_next_token` + `retrive_next_sibling`, `retrieve_indices` or `attention_mask`".into(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_parse() {
+        let s: TreeShape = "kary:2,3".parse().unwrap();
+        assert_eq!((s.tree.len(), s.tree.depth()), (15, 3));
+        assert_eq!(s.tree.widths(), vec![1, 2, 4, 8]);
+        let c: TreeShape = "chain:6".parse().unwrap();
+        assert!(c.tree.is_path() && c.tree.len() == 7);
+        let e: TreeShape = "eagle:[[0],[0,0],[1]]".parse().unwrap();
+        assert_eq!(e.tree.parents(), &[-1, 0, 0, 1]);
+        for bad in [
+            "kary:2",
+            "tree:3",
+            "chain:x",
+            "eagle:[[1]]",
+            "kary:1000,10",
+            "file:/nonexistent",
+        ] {
+            assert!(bad.parse::<TreeShape>().is_err(), "{bad}");
+        }
+        assert_eq!(kary(3, 0).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn documents_in_every_form() {
+        let t = Tree::from_parents(&[-1, 0, 0, 1, 2, 1]).unwrap();
+        let (nt, ns) = t.next_token_sibling();
+        for doc in [
+            serde_json::json!([-1, 0, 0, 1, 2, 1]),
+            serde_json::json!({"parents": [-1, 0, 0, 1, 2, 1]}),
+            serde_json::json!({"retrive_next_token": nt, "retrive_next_sibling": ns}),
+            serde_json::json!({"retrieve_indices": t.retrieve_indices()}),
+            serde_json::json!({"attention_mask": t.attention_mask()}),
+        ] {
+            assert_eq!(from_document(&doc).unwrap(), t, "{doc}");
+        }
+        assert!(from_document(&serde_json::json!({"x": 1})).is_err());
+        assert!(from_document(&serde_json::json!("chain:3")).is_err());
+    }
+}

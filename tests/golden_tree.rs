@@ -1,0 +1,104 @@
+//! The tree rules' f64 reference (SPEC §7) against golden cases made by an independent numpy
+//! float64 implementation (tests/data/make_tree_golden.py; the data is committed): every rule on
+//! random and edge-case trees and chains, the refusals, and the exact expectations.
+
+mod common;
+
+use std::io::Read;
+
+use serde_json::Value;
+use specsim::Rule;
+use specsim::round::{FlatRound, RoundOptions};
+use specsim::round_json::Decided;
+
+pub fn doc() -> Value {
+    let gz = std::fs::read(common::data("golden_tree.json.gz")).expect("golden data");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_string(&mut text)
+        .expect("gzip");
+    serde_json::from_str(&text).expect("json")
+}
+
+fn options(case: &Value) -> RoundOptions {
+    RoundOptions {
+        allow_unnormalized: case["options"]["allow_unnormalized"]
+            .as_bool()
+            .unwrap_or(false),
+        allow_empty_draft: false,
+    }
+}
+
+fn rule(case: &Value) -> Rule {
+    case["rule"].as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn tree_reference_matches_numpy_golden_cases() {
+    let doc = doc();
+    let cases = doc["cases"].as_array().unwrap();
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let rule = rule(case);
+        let input: FlatRound = serde_json::from_value(case["input"].clone()).unwrap();
+        let got = input.decide(rule, &options(case));
+        if let Some(kind) = case["error"].as_str() {
+            let e = got.expect_err(name);
+            assert_eq!(e.kind(), kind, "{name}: wrong refusal: {e}");
+            *counts.entry(format!("refused {kind}")).or_default() += 1;
+            continue;
+        }
+        let got = got.unwrap_or_else(|e| panic!("{name}: refused: {e}"));
+        let want = &case["expected"];
+        let Decided::Tree(got) = got else {
+            panic!("{name}: a chain result")
+        };
+        let ints = |v: &Value| -> Vec<u32> { serde_json::from_value(v.clone()).unwrap() };
+        assert_eq!(
+            got.accepted_tokens,
+            ints(&want["accepted_tokens"]),
+            "{name}"
+        );
+        assert_eq!(got.accepted_nodes, ints(&want["accepted_nodes"]), "{name}");
+        assert_eq!(
+            got.num_generated as u64,
+            want["num_generated"].as_u64().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            got.acceptance_rate.to_bits(),
+            want["acceptance_rate"].as_f64().unwrap().to_bits(),
+            "{name}"
+        );
+        // On a chain, rrs and rrs-wor are the token rule.
+        if let Some(tok) = case.get("token_expected") {
+            let t = input.decode_rule(Rule::Token, &options(case)).unwrap();
+            assert_eq!(t.accepted_tokens, ints(&tok["accepted_tokens"]), "{name}");
+            assert_eq!(t.accepted_tokens, got.accepted_tokens, "{name}");
+            *counts.entry(format!("{rule} = token")).or_default() += 1;
+        }
+        *counts.entry(rule.to_string()).or_default() += 1;
+    }
+    for r in Rule::TREE {
+        assert!(
+            counts.get(r.name()).copied().unwrap_or(0) >= 80,
+            "{counts:?}"
+        );
+    }
+    for kind in [
+        "length",
+        "bad_parent",
+        "token_out_of_range",
+        "coin_out_of_range",
+        "not_normalized",
+        "duplicate_sibling",
+        "zero_draft_probability",
+    ] {
+        assert!(
+            counts.contains_key(&format!("refused {kind}")),
+            "{kind}: {counts:?}"
+        );
+    }
+    assert!(counts["rrs = token"] >= 10 && counts["rrs-wor = token"] >= 10);
+}
