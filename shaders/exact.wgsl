@@ -262,6 +262,21 @@ fn survival_bits(s_bits: u32, p_bits: u32, q_bits: u32) -> u32 {
     if (q == 0u || !accepts(s, p, q)) {
         return ONE_BITS;
     }
+    return quotient_bits(s, p, q);
+}
+
+// The f32 nearest to the exact real s * p / q (ties to even, subnormals kept, overflow to
+// +infinity); 0 when s or p is 0, +infinity when q is 0. Integer long division.
+fn quotient_bits(s_bits: u32, p_bits: u32, q_bits: u32) -> u32 {
+    let s = key(s_bits);
+    let p = key(p_bits);
+    let q = key(q_bits);
+    if (s == 0u || p == 0u) {
+        return 0u;
+    }
+    if (q == 0u) {
+        return INF_BITS;
+    }
     let us = unpack(s);
     let u_p = unpack(p);
     let uq = unpack(q);

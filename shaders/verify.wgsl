@@ -77,6 +77,9 @@ fn reduce_argmax(lid: u32, k: u32, i: u32) {
 
 // The key (f32 bits, sign cleared) of entry x of a row source.
 fn row_key(src: u32, tbase: u32, dbase: u32, x: u32) -> u32 {
+    if (src >= SRC_TREE_MASKED) {
+        return tree_row_key(src, tbase, dbase, x);
+    }
     if (src == SRC_TARGET) {
         return key(tgt[tbase + x]);
     }

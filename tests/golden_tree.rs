@@ -4,20 +4,13 @@
 
 mod common;
 
-use std::io::Read;
-
 use serde_json::Value;
 use specsim::Rule;
 use specsim::round::{FlatRound, RoundOptions};
 use specsim::round_json::Decided;
 
-pub fn doc() -> Value {
-    let gz = std::fs::read(common::data("golden_tree.json.gz")).expect("golden data");
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(&gz[..])
-        .read_to_string(&mut text)
-        .expect("gzip");
-    serde_json::from_str(&text).expect("json")
+fn doc() -> Value {
+    common::tree_golden()
 }
 
 fn options(case: &Value) -> RoundOptions {

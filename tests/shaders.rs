@@ -302,3 +302,76 @@ fn block_arithmetic_on_the_gpu_matches_its_rust_twins() {
     }
     assert_eq!(bad, 0, "{bad} of {n} probes differ");
 }
+
+const QUOTIENT_PROBE: &str = r#"
+@group(0) @binding(0) var<storage, read> input: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read_write> output: array<vec4<u32>>;
+@compute @workgroup_size(64)
+fn probe(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i >= arrayLength(&input)) { return; }
+    let x = input[i];
+    output[i] = vec4<u32>(
+        quotient_bits(x.x, ONE_BITS, x.y),
+        quotient_bits(x.z, x.x, x.y),
+        mul_bits(x.w, x.y),
+        add_key(x.z, x.w),
+    );
+}
+"#;
+
+/// The tree rules' correctly rounded quotient `fl(N / W)` (unclamped, above 1 too) gives the
+/// same bits on the GPU as in Rust, on inputs biased to subnormals, huge values and neighbours.
+#[test]
+fn tree_quotient_on_the_gpu_matches_its_rust_twin() {
+    use specsim::exact::{ONE_BITS, add_bits, mul_bits, quotient_bits};
+    let Some(gpu) = common::gpu() else { return };
+    let src = format!(
+        "{}\n{QUOTIENT_PROBE}",
+        include_str!("../shaders/exact.wgsl")
+    );
+    let mut rng = StdRng::seed_from_u64(16);
+    let n = 1 << 18;
+    let pick = |rng: &mut StdRng, near: u32| -> u32 {
+        match rng.random_range(0..8) {
+            0 => rng.random_range(0..0x0080_0000),
+            1 => near.saturating_add(rng.random_range(0..3)),
+            2 => (near & 0x7f80_0000) | rng.random_range(0..0x0080_0000),
+            3 => rng.random_range(0x7e00_0000..0x7f80_0000),
+            4 => rng.random_range(0..0x7f80_0000),
+            _ => rng.random_range(0..0x3f80_0001),
+        }
+    };
+    let mut input = Vec::with_capacity(n * 4);
+    for _ in 0..n {
+        let near = rng.random_range(0..0x3f80_0000);
+        let a = pick(&mut rng, near);
+        let b = pick(&mut rng, a);
+        let s = pick(&mut rng, near);
+        let c = pick(&mut rng, near);
+        input.extend_from_slice(&[a, b, s, c]);
+    }
+    let out = run_probe(&gpu, &src, &input, n * 4);
+    let mut bad = 0;
+    for i in 0..n {
+        let [a, b, s, c] = input[i * 4..i * 4 + 4] else {
+            unreachable!()
+        };
+        let want = [
+            quotient_bits(a, ONE_BITS, b),
+            quotient_bits(s, a, b),
+            mul_bits(c, b),
+            add_bits(s, c),
+        ];
+        if out[i * 4..i * 4 + 4] != want {
+            bad += 1;
+            if bad < 5 {
+                eprintln!(
+                    "mismatch at ({a:#x}, {b:#x}, {s:#x}, {c:#x}): gpu {:?}, rust {want:?}",
+                    &out[i * 4..i * 4 + 4]
+                );
+            }
+        }
+    }
+    assert_eq!(bad, 0, "{bad} of {n} probes differ");
+}

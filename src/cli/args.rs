@@ -131,7 +131,8 @@ pub enum Command {
     Round {
         /// The JSON file; `-` or nothing for standard input.
         path: Option<PathBuf>,
-        /// Verification rule: `token` (SPEC §1) or `block` (block verification, SPEC §6).
+        /// Verification rule: `token` (SPEC §1), `block` (SPEC §6), or a tree rule (SPEC §7):
+        /// `greedy`, `target-only`, `rrs`, `rrs-wor`.
         #[arg(long, default_value = "token", value_parser = parse_rule)]
         rule: Rule,
         #[command(flatten)]
@@ -153,7 +154,8 @@ pub enum Command {
         /// `full` checks every value (SPEC §2); `touched` only what the algorithm reads.
         #[arg(long, value_enum, default_value_t = ValidationArg::Full)]
         validate: ValidationArg,
-        /// Verification rule: `token` (SPEC §1) or `block` (block verification, SPEC §6).
+        /// Verification rule: `token` (SPEC §1), `block` (SPEC §6), or a tree rule (SPEC §7):
+        /// `greedy`, `target-only`, `rrs`, `rrs-wor`.
         #[arg(long, default_value = "token", value_parser = parse_rule)]
         rule: Rule,
         /// Recovery at the first rejection and for the bonus: argmax (the seed's) or sample.
@@ -179,6 +181,16 @@ pub enum Command {
     },
     /// Runs both engines and the f64 reference on a batch and reports every disagreement.
     Verify(VerifyArgs),
+    /// Shows a tree shape in the forms serving engines use: the parent array, depth and width
+    /// per level, SGLang's retrive_next_token / retrive_next_sibling, EAGLE's retrieve_indices
+    /// and choice list, and the ancestor attention mask.
+    Tree {
+        /// The shape: `chain:K`, `kary:W,D`, `eagle:[[0],[0,0],...]` or `file:PATH`.
+        spec: String,
+        /// `text` (a readable summary) or `json` (every array; `--tree file:` reads it back).
+        #[arg(long, value_enum, default_value_t = TreeFormat::Text)]
+        format: TreeFormat,
+    },
     /// Acceptance-rate studies: sweeps over K and workload parameters, checked against theory.
     #[command(long_about = STUDY_HELP)]
     Study(StudyCmd),
@@ -199,6 +211,12 @@ file (a batch directory or .npz given with --batch). --zipf s adds -s*ln(1+id) t
 Example:
   specsim study --family logit-noise --k 1..16 --sigma 0.25,0.5,1 --vocab 32000 \\
       --rounds 100000 --engine auto --seed 7 --cost-ratio 0.05,0.2 --out study/";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TreeFormat {
+    Text,
+    Json,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FamilyArg {
@@ -275,10 +293,16 @@ pub struct WorkloadArgs {
     /// Recovery at the first rejection and for the bonus: argmax (the seed's) or sample (lossless).
     #[arg(long, value_enum, default_value_t = RecoveryArg::Argmax)]
     pub recovery: RecoveryArg,
-    /// Verification rules: `token` (SPEC §1) and/or `block` (SPEC §6), e.g. `token,block`
-    /// (a study runs every rule on the same rounds; verify takes one).
+    /// Verification rules: chain rules `token` (SPEC §1), `block` (SPEC §6); tree rules
+    /// `greedy`, `target-only`, `rrs`, `rrs-wor` (SPEC §7), e.g. `token,block` (a study runs
+    /// every rule on the same rounds; verify takes one).
     #[arg(long, default_value = "token", value_name = "LIST")]
     pub rule: String,
+    /// Tree shape (repeat for several): `chain:K`, `kary:W,D`, `eagle:[[0],[0,0],[1],...]`
+    /// (an EAGLE/Medusa choice list) or `file:PATH` (a JSON parent array or `specsim tree`
+    /// output). With tree rules.
+    #[arg(long = "tree", value_name = "SPEC")]
+    pub trees: Vec<String>,
 }
 
 #[derive(clap::Args)]

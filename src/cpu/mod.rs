@@ -80,13 +80,17 @@ impl BatchView<'_> {
     /// rejection (or the bonus row), block's rows of positions tau..K.
     pub fn validate_rule(&self, opts: &RoundOptions, mode: Validation, rule: Rule) -> Result<()> {
         if rule.is_tree() {
-            // The path tree's checks (SPEC §7), every row: `touched` is `full` here.
+            // The path tree's checks (SPEC §7).
             self.check_shapes()?;
             if self.k == 0 && !opts.allow_empty_draft {
                 return Err(Error::EmptyDraft);
             }
             let path = Tree::path(self.k);
-            return TreeView::from_chain(self, &path, rule).validate(opts, rule);
+            let view = TreeView::from_chain(self, &path, rule);
+            return match mode {
+                Validation::Full => view.validate(opts, rule),
+                Validation::Touched => view.validate_touched(opts, rule),
+            };
         }
         self.validate_reading(opts, mode, &move |view, r| rows_read(view, r, rule))
     }

@@ -258,3 +258,48 @@ pub fn run(view: &TreeView, rule: Rule, rec: &Recovery) -> TreeResult {
         });
     result
 }
+
+/// `touched` validation of tree batches: it knows the walk, so it lives beside the engine.
+impl TreeView<'_> {
+    /// Validates what the walk reads, round by round (the first bad round named): token ids,
+    /// coins, the drafted tokens' probabilities, the rule's sibling constraints, then the target
+    /// rows of the nodes the walk visits and the draft row of the node where it stops. The walk
+    /// is the engine's (deterministic on any values); rows off the path are not read.
+    pub fn validate_touched(
+        &self,
+        opts: &crate::round::RoundOptions,
+        rule: Rule,
+    ) -> crate::Result<()> {
+        self.check_shapes()?;
+        let depth = self.tree.depth();
+        let first_bad = (0..self.n)
+            .into_par_iter()
+            .map_init(Scratch::default, |s, r| {
+                let mut check = || -> crate::Result<()> {
+                    self.check_scalars(r)?;
+                    self.check_drafted_entries(r)?;
+                    self.check_siblings(r, rule)?;
+                    let mut nodes = vec![0i32; depth];
+                    let (a, _) = decide_round(self, r, rule, &Recovery::default(), s, &mut nodes);
+                    let path: Vec<usize> = std::iter::once(0)
+                        .chain(nodes[..a as usize].iter().map(|&x| x as usize))
+                        .collect();
+                    for &w in &path {
+                        self.check_row(r, "target_probs", w, opts)?;
+                    }
+                    let stop = *path.last().unwrap_or(&0);
+                    if !self.tree.is_leaf(stop) {
+                        self.check_row(r, "draft_probs", stop, opts)?;
+                    }
+                    Ok(())
+                };
+                check().err().map(|e| (r, e))
+            })
+            .flatten()
+            .min_by_key(|(r, _)| *r);
+        match first_bad {
+            Some((r, e)) => Err(e.in_round(r as u64)),
+            None => Ok(()),
+        }
+    }
+}

@@ -23,7 +23,8 @@ use crate::rule::{Recovery, RecoveryMode};
 pub const WORKGROUP_SIZE: u32 = 256;
 
 /// WGSL source of the GPU engine: `shaders/exact.wgsl`, `shaders/rng.wgsl`, `shaders/verify.wgsl`,
-/// `shaders/block.wgsl` and `shaders/study.wgsl`, in that order (one module, one set of bindings).
+/// `shaders/block.wgsl`, `shaders/tree.wgsl` and `shaders/study.wgsl`, in that order (one module;
+/// the tree kernel adds two bindings of its own).
 pub const VERIFY_WGSL: &str = concat!(
     include_str!("../../shaders/exact.wgsl"),
     "\n",
@@ -32,6 +33,8 @@ pub const VERIFY_WGSL: &str = concat!(
     include_str!("../../shaders/verify.wgsl"),
     "\n",
     include_str!("../../shaders/block.wgsl"),
+    "\n",
+    include_str!("../../shaders/tree.wgsl"),
     "\n",
     include_str!("../../shaders/study.wgsl")
 );
@@ -174,8 +177,9 @@ pub struct GpuContext {
     pub(crate) block: wgpu::ComputePipeline,
     pub(crate) generate: wgpu::ComputePipeline,
     pub(crate) rates_round: wgpu::ComputePipeline,
+    pub(crate) tree: tree::TreeKernel,
     layout: wgpu::BindGroupLayout,
-    params: wgpu::Buffer,
+    pub(crate) params: wgpu::Buffer,
     pub(crate) bufs: Option<Buffers>,
     errors: Arc<Mutex<Vec<String>>>,
     /// Chunking knobs.
@@ -278,6 +282,7 @@ impl GpuContext {
         let block = make("verify_block");
         let generate = make("generate");
         let rates_round = make("rates_round");
+        let tree = tree::TreeKernel::new(&device, &module);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("cannot build the verify pipeline: {e}")));
         }
@@ -294,6 +299,7 @@ impl GpuContext {
             block,
             generate,
             rates_round,
+            tree,
             layout,
             params,
             bufs: None,
@@ -516,13 +522,25 @@ impl GpuContext {
         &self,
         enc: &mut wgpu::CommandEncoder,
         pipeline: &wgpu::ComputePipeline,
-        mut params: GpuParams,
+        params: GpuParams,
         items: usize,
     ) {
         let b = self
             .bufs
             .as_ref()
             .expect("buffers are made before dispatch");
+        self.record_group(enc, pipeline, &b.bind_group, params, items);
+    }
+
+    /// [`GpuContext::record`] with a bind group of the caller's.
+    pub(crate) fn record_group(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        pipeline: &wgpu::ComputePipeline,
+        group: &wgpu::BindGroup,
+        mut params: GpuParams,
+        items: usize,
+    ) {
         let gx = (items as u32).clamp(1, self.config.max_groups_x);
         let gy = (items as u32).div_ceil(gx).max(1);
         params.groups_x = gx;
@@ -533,7 +551,7 @@ impl GpuContext {
             timestamp_writes: None,
         });
         pass.set_pipeline(pipeline);
-        pass.set_bind_group(0, &b.bind_group, &[]);
+        pass.set_bind_group(0, group, &[]);
         pass.dispatch_workgroups(gx, gy, 1);
     }
 
@@ -588,7 +606,7 @@ impl GpuContext {
     }
 
     /// Maps the first `bytes` of a MAP_READ buffer, copies them out as words, and unmaps it.
-    fn map_read(&self, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u32>> {
+    pub(crate) fn map_read(&self, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u32>> {
         let slice = buffer.slice(0..bytes);
         let (tx, rx) = std::sync::mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {

@@ -182,6 +182,43 @@ impl<'a> TreeView<'a> {
     }
 
     fn validate_round(&self, r: usize, opts: &RoundOptions, rule: Rule) -> Result<()> {
+        let (tree, l) = (self.tree, &self.layout);
+        self.check_scalars(r)?;
+        for u in 0..l.draft_rows.min(tree.len()) {
+            if !tree.is_leaf(u) || l.tok_shift == 1 {
+                self.check_row(r, "draft_probs", u, opts)?;
+            }
+        }
+        for u in 0..l.target_rows {
+            self.check_row(r, "target_probs", u, opts)?;
+        }
+        self.check_siblings(r, rule)
+    }
+
+    /// Checks node u's row of `field` in round r: float32 range, then SPEC §2's row checks.
+    pub fn check_row(
+        &self,
+        r: usize,
+        field: &'static str,
+        u: usize,
+        opts: &RoundOptions,
+    ) -> Result<()> {
+        let v = self.v;
+        let (floats, at) = if field == "draft_probs" {
+            (self.draft, self.draft_at(r, u))
+        } else {
+            (self.target, self.target_at(r, u))
+        };
+        let row = floats.slice(at, v);
+        check_f32_range(field, row, u * v, v)?;
+        match row {
+            Floats::F32(_) => check_row(field, u, row.as_f32(&mut Vec::new()), opts),
+            Floats::F64(_) => check_row(field, u, &row.to_f64_vec(), opts),
+        }
+    }
+
+    /// Checks round r's token ids and coins.
+    pub fn check_scalars(&self, r: usize) -> Result<()> {
         let (tree, v, l) = (self.tree, self.v, &self.layout);
         for c in 1..tree.len() {
             let value = self.token(r, c);
@@ -202,18 +239,39 @@ impl<'a> TreeView<'a> {
                 return Err(Error::CoinRoundsToOne { index: i, value });
             }
         }
-        for u in 0..l.draft_rows.min(tree.len()) {
-            if !tree.is_leaf(u) || l.tok_shift == 1 {
-                let row = self.draft.slice(self.draft_at(r, u), v);
-                check_f32_range("draft_probs", row, u * v, v)?;
-                check_row("draft_probs", u, &row.to_f64_vec(), opts)?;
+        Ok(())
+    }
+
+    /// Checks the target and draft probabilities of round r's drafted tokens (what the rules
+    /// read at single positions; `touched` validation checks these before any row).
+    pub fn check_drafted_entries(&self, r: usize) -> Result<()> {
+        let (tree, v) = (self.tree, self.v);
+        for c in 1..tree.len() {
+            let u = tree.parent(c).unwrap_or(0);
+            let x = self.token(r, c) as usize;
+            for (field, f, at) in [
+                ("target_probs", self.target, self.target_at(r, u)),
+                ("draft_probs", self.draft, self.draft_at(r, u)),
+            ] {
+                let value = f.get_f64(at + x);
+                if !value.is_finite() || value < 0.0 {
+                    return Err(Error::BadProbability {
+                        field,
+                        dist: u,
+                        token: x,
+                        value,
+                    });
+                }
+                check_f32_range(field, f.slice(at + x, 1), u * v + x, v)?;
             }
         }
-        for u in 0..l.target_rows {
-            let row = self.target.slice(self.target_at(r, u), v);
-            check_f32_range("target_probs", row, u * v, v)?;
-            check_row("target_probs", u, &row.to_f64_vec(), opts)?;
-        }
+        Ok(())
+    }
+
+    /// Checks round r against the rule's sibling constraints (SPEC §7): distinct tokens
+    /// (`target-only`, `rrs-wor`), non-zero draft probabilities (`rrs`, `rrs-wor`).
+    pub fn check_siblings(&self, r: usize, rule: Rule) -> Result<()> {
+        let (tree, l) = (self.tree, &self.layout);
         let tokens = self.round_tokens(r);
         check_siblings(tree, &tokens, rule, |u, x| {
             self.draft.get_f32(self.draft_at(r, u) + x) as f64

@@ -3,7 +3,7 @@
 //! close the deciding values were there.
 
 use super::Tree;
-use super::batch::TreeView;
+use super::batch::{TreeResult, TreeView};
 use super::reference::{NodeTrace, TreeInput, TreeOutcome, step_traced};
 use crate::batch::BatchView;
 use crate::compare::{DiffClass, F32_SLACK, ReferenceDiff};
@@ -141,4 +141,73 @@ pub fn classify_chain(
         reference: (f.num_accepted, f.token),
         detail,
     }
+}
+
+/// Adds the mismatches between the CPU and GPU engines' tree results to `report` (rounds offset
+/// by `r0`; `position` is the first output token that differs).
+pub fn compare_tree_engines(
+    cpu: &TreeResult,
+    gpu: &TreeResult,
+    r0: u64,
+    report: &mut crate::compare::VerifyReport,
+) {
+    let d1 = cpu.depth + 1;
+    for r in 0..cpu.n() {
+        let (a, b) = (
+            &cpu.tokens[r * d1..(r + 1) * d1],
+            &gpu.tokens[r * d1..(r + 1) * d1],
+        );
+        let (na, nb) = (cpu.num_accepted[r], gpu.num_accepted[r]);
+        let (ma, mb) = (
+            &cpu.nodes[r * cpu.depth..(r + 1) * cpu.depth],
+            &gpu.nodes[r * gpu.depth..(r + 1) * gpu.depth],
+        );
+        if a != b || na != nb || ma != mb {
+            let position = (0..d1).find(|&j| a[j] != b[j]).unwrap_or(d1);
+            let at = |t: &[i32]| t.get(position).copied().unwrap_or(-1);
+            report
+                .engine_mismatches
+                .push(crate::compare::EngineMismatch {
+                    round: r0 + r as u64,
+                    position,
+                    cpu: (na, at(a)),
+                    gpu: (nb, at(b)),
+                });
+        }
+    }
+}
+
+/// Compares an f32 engine's tree results with the f64 reference on every round and adds each
+/// difference, classified, to `report`. In `sample` mode only the accepted nodes are compared
+/// (a sampled token has no f64 twin).
+pub fn compare_tree_reference(
+    view: &TreeView,
+    engine: &TreeResult,
+    rule: Rule,
+    mode: crate::rule::RecoveryMode,
+    r0: u64,
+    report: &mut crate::compare::VerifyReport,
+) {
+    use rayon::prelude::*;
+    let diffs: Vec<ReferenceDiff> = (0..view.n)
+        .into_par_iter()
+        .filter_map(|r| {
+            let mut e = engine.outcome(r);
+            let f = view.reference(r, rule);
+            if mode == crate::rule::RecoveryMode::Sample && e.nodes == f.nodes {
+                e.token = f.token;
+            }
+            (e != f).then(|| {
+                let (class, detail) = classify_tree(view, r, rule, &e, &f);
+                ReferenceDiff {
+                    round: r0 + r as u64,
+                    class,
+                    engine: (e.nodes.len() as u32, e.token),
+                    reference: (f.nodes.len() as u32, f.token),
+                    detail,
+                }
+            })
+        })
+        .collect();
+    report.reference_diffs.extend(diffs);
 }

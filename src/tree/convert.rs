@@ -122,8 +122,8 @@ impl Tree {
                 Ok(Some(x as usize))
             }
         };
-        for u in 0..n {
-            let mut c = node(next_token[u], &format!("retrive_next_token[{u}]"))?;
+        for (u, &first) in next_token.iter().enumerate() {
+            let mut c = node(first, &format!("retrive_next_token[{u}]"))?;
             let mut prev = u;
             while let Some(x) = c {
                 if parents[x] != i64::MIN {

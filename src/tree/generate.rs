@@ -91,7 +91,7 @@ fn make_row(rng: &mut StdRng, kind: u32, row: &mut [f32]) {
         // Smooth random.
         _ => {
             for x in row.iter_mut() {
-                *x = -(rng.random::<f32>().max(1e-12)).ln();
+                *x = rng.random::<f32>();
             }
             normalise(row);
         }
@@ -144,25 +144,40 @@ fn make_round(
     c: &mut [f32],
 ) {
     let scenario = rng.random_range(0..6u32);
+    // A small pool of rows per round, copied into the nodes: the rules care about how t and q
+    // relate at each node, and copying keeps generation near memory speed at large V.
+    let pool = tree.len().min(6);
+    let make_pool = |rng: &mut StdRng| -> Vec<Vec<f32>> {
+        (0..pool)
+            .map(|_| {
+                let mut row = vec![0.0f32; v];
+                let kind = rng.random_range(0..6);
+                make_row(rng, kind, &mut row);
+                row
+            })
+            .collect()
+    };
+    let targets = make_pool(rng);
+    let drafts = make_pool(rng);
+    let close: Vec<Vec<f32>> = targets
+        .iter()
+        .zip(&drafts)
+        .map(|(t, d)| {
+            let mut row: Vec<f32> = t.iter().zip(d).map(|(&t, &d)| 0.8 * t + 0.2 * d).collect();
+            normalise(&mut row);
+            row
+        })
+        .collect();
     for u in 0..tree.len() {
         let (dr, tr) = (&mut d[u * v..(u + 1) * v], &mut t[u * v..(u + 1) * v]);
-        let kind = rng.random_range(0..6);
-        make_row(rng, kind, tr);
+        let i = rng.random_range(0..pool);
+        tr.copy_from_slice(&targets[i]);
         match scenario {
             // Draft = target: every ratio is 1.
             0 => dr.copy_from_slice(tr),
             // Draft close to the target.
-            1 => {
-                make_row(rng, 4, dr);
-                for (x, &y) in dr.iter_mut().zip(tr.iter()) {
-                    *x = 0.8 * y + 0.2 * *x;
-                }
-                normalise(dr);
-            }
-            _ => {
-                let kind = rng.random_range(0..6);
-                make_row(rng, kind, dr)
-            }
+            1 => dr.copy_from_slice(&close[i]),
+            _ => dr.copy_from_slice(&drafts[rng.random_range(0..pool)]),
         }
     }
     // Children's tokens, as the rule allows: distinct where it needs them, with q > 0 where it
@@ -197,11 +212,10 @@ fn make_round(
                 } else {
                     q
                 };
-                let best = (0..v)
-                    .filter(|x| free.contains(x))
+                free.iter()
+                    .copied()
                     .max_by(|&a, &b| row[a].total_cmp(&row[b]).then(b.cmp(&a)))
-                    .unwrap_or(free[0]);
-                best
+                    .unwrap_or(free[0])
             } else {
                 free[rng.random_range(0..free.len())]
             };

@@ -80,9 +80,8 @@ pub fn check_siblings(
         }
     }
     if rule.reads_draft() {
-        for c in 1..tree.len() {
+        for (c, &token) in tokens.iter().enumerate().take(tree.len()).skip(1) {
             let u = tree.parent(c).unwrap_or(0);
-            let token = tokens[c];
             if draft(u, token as usize) == 0.0 {
                 return Err(Error::ZeroDraftProbabilityInTree {
                     node: c,

@@ -81,3 +81,14 @@ pub fn assert_refused(o: &Out, what: &str, needles: &[&str]) {
 pub fn data(path: &str) -> String {
     format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"))
 }
+
+/// The tree rules' golden cases (tests/data/make_tree_golden.py).
+pub fn tree_golden() -> serde_json::Value {
+    use std::io::Read;
+    let gz = std::fs::read(data("golden_tree.json.gz")).expect("golden data");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_string(&mut text)
+        .expect("gzip");
+    serde_json::from_str(&text).expect("json")
+}

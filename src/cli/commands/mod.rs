@@ -3,7 +3,9 @@
 mod bench;
 mod round;
 mod run;
+mod run_tree;
 mod study;
+mod tree;
 mod verify;
 
 use std::io::Write;
@@ -53,6 +55,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => bench::cmd_bench(quick, json, engine),
         Command::Verify(a) => verify::cmd_verify(a),
         Command::Study(a) => study::cmd_study(a),
+        Command::Tree { spec, format } => tree::cmd_tree(&spec, format),
     }
 }
 

@@ -80,6 +80,11 @@ pub fn cmd_run(
         );
     }
     let file = BatchFile::open(batch)?;
+    if file.is_tree() {
+        return super::run_tree::cmd_run_tree(
+            batch, &file, engine, out, format, validate, rule, rec, input,
+        );
+    }
     let view = file.view()?;
     let t0 = Instant::now();
     view.validate_rule(&input.round_options(), validate, rule)?;

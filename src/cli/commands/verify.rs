@@ -14,6 +14,10 @@ use specsim::cpu::{CpuEngine, Recovery};
 use specsim::engine::Engine;
 use specsim::gpu::{GpuContext, describe};
 use specsim::npyio::{BatchFile, write_batch_dir};
+use specsim::tree::batch::TreeView;
+use specsim::tree::compare::{compare_tree_engines, compare_tree_reference};
+use specsim::tree::generate::adversarial_tree_batch;
+use specsim::tree::shape::TreeShape;
 
 use super::{emit_status, open_gpu};
 use crate::cli::args::{EngineChoice, VerifyArgs};
@@ -38,12 +42,43 @@ fn verify_chunk(
     Ok(())
 }
 
+/// Runs the engines and the reference on one (validated) chunk of tree rounds.
+fn verify_tree_chunk(
+    view: &TreeView,
+    gpu: Option<&mut GpuContext>,
+    rule: Rule,
+    rec: Recovery,
+    report: &mut VerifyReport,
+) -> Result<()> {
+    let r0 = rec.round_offset;
+    let cpu = Engine::run_tree(&mut CpuEngine::default(), view, rule, rec)?;
+    if let Some(g) = gpu {
+        let gres = g.run_tree(view, rule, rec)?;
+        compare_tree_engines(&cpu, &gres, r0, report);
+    }
+    compare_tree_reference(view, &cpu, rule, rec.mode, r0, report);
+    report.rounds += view.n as u64;
+    Ok(())
+}
+
 pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
     let opts = a.input.round_options();
     let seed = a.w.seed.unwrap_or(1);
     let rules = Rule::parse_list(&a.w.rule)?;
     let [rule] = rules[..] else {
-        bail!("verify checks one rule at a time: give --rule token or --rule block");
+        bail!("verify checks one rule at a time: give one --rule");
+    };
+    let tree = match &a.w.trees[..] {
+        [] => None,
+        [one] => {
+            if !rule.is_tree() {
+                bail!(
+                    "--tree needs a tree rule (greedy, target-only, rrs or rrs-wor), not --rule {rule}"
+                );
+            }
+            Some(one.parse::<TreeShape>()?)
+        }
+        _ => bail!("verify checks one tree at a time: give one --tree"),
     };
     let mut report = VerifyReport {
         rule,
@@ -83,6 +118,51 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
         match (&a.batch, a.generate) {
             (Some(_), Some(_)) => bail!("give either a BATCH or --generate N, not both"),
             (None, None) => bail!("give a BATCH to verify, --generate N, or --study"),
+            (Some(path), None) if BatchFile::open(path)?.is_tree() => {
+                let file = BatchFile::open(path)?;
+                if !rule.is_tree() {
+                    bail!(
+                        "{} is a tree batch: give a tree rule (--rule greedy, target-only, rrs or rrs-wor)",
+                        path.display()
+                    );
+                }
+                let t = file.tree()?;
+                let view = file.tree_view(&t)?;
+                view.validate(&opts, rule)?;
+                verify_tree_chunk(&view, gpu.as_mut(), rule, rec(0), &mut report)?;
+            }
+            (None, Some(n)) if tree.is_some() => {
+                let shape = tree.as_ref().expect("checked");
+                let vocab = a.w.vocab.unwrap_or(32000);
+                let nodes = shape.tree.len();
+                if rule.needs_distinct_siblings() && shape.tree.max_children() > vocab {
+                    bail!(
+                        "--rule {rule} needs distinct sibling tokens: a node of {} has {} children, more than V = {vocab}",
+                        shape.spec,
+                        shape.tree.max_children()
+                    );
+                }
+                let per_round = 2 * nodes * vocab * 4;
+                let chunk = if a.chunk > 0 {
+                    a.chunk
+                } else {
+                    ((256usize << 20) / per_round).clamp(1, 65536)
+                } as u64;
+                if a.save.is_some() {
+                    bail!("--save writes chain batches; tree batches are not saved yet");
+                }
+                let mut r0 = 0;
+                while r0 < n {
+                    let m = chunk.min(n - r0);
+                    let b = adversarial_tree_batch(&shape.tree, r0, m as usize, vocab, seed, rule);
+                    let view = b.view()?;
+                    view.validate(&opts, rule)
+                        .map_err(|e| e.offset_round(r0))
+                        .context("the generator made an invalid round (a bug)")?;
+                    verify_tree_chunk(&view, gpu.as_mut(), rule, rec(r0), &mut report)?;
+                    r0 += m;
+                }
+            }
             (Some(path), None) => {
                 let file = BatchFile::open(path)?;
                 let view = file.view()?;

@@ -1,0 +1,258 @@
+// Tree verification (SPEC §7): greedy, target-only, rrs and rrs-wor; one workgroup per round,
+// walking the tree from the root. Concatenated after shaders/verify.wgsl (its params, row
+// bindings, argmax, sampling and recovery helpers; `row_key` reads the SRC_TREE_* sources
+// below). CPU twin: src/cpu/tree.rs (same phases, same order of operations; its module docs
+// state the precision policy).
+
+// The tree and where each node's data is: a header of TREE_HEADER words, then child_start[n + 1]
+// and child_list[n - 1] (children of u: child_list[child_start[u]..child_start[u + 1]],
+// increasing). Built by src/gpu/tree.rs.
+@group(0) @binding(9) var<storage, read> topo: array<u32>;
+// [n, depth]: accepted node ids, then -1.
+@group(0) @binding(10) var<storage, read_write> out_nodes: array<i32>;
+
+const TREE_HEADER: u32 = 9u;
+const H_NODES: u32 = 0u;
+const H_DEPTH: u32 = 1u;
+const H_RULE: u32 = 2u;         // 0 greedy, 1 target-only, 2 rrs, 3 rrs-wor
+const H_DRAFT_ROWS: u32 = 3u;
+const H_TARGET_ROWS: u32 = 4u;
+const H_TOK_STRIDE: u32 = 5u;
+const H_TOK_SHIFT: u32 = 6u;
+const H_COIN_STRIDE: u32 = 7u;
+const H_COIN_SHIFT: u32 = 8u;
+
+const RULE_GREEDY: u32 = 0u;
+const RULE_TARGET_ONLY: u32 = 1u;
+const RULE_RRS: u32 = 2u;
+const RULE_RRS_WOR: u32 = 3u;
+
+// The most children of one node this kernel handles (the host refuses larger trees).
+const MAX_CHILDREN: u32 = 1024u;
+
+// Row sources of the tree rules (see `row_key`):
+const SRC_TREE_MASKED: u32 = 4u; // target with the children's tokens set to 0
+const SRC_TREE_U: u32 = 5u;      // rrs residual max(t - fl(a * q), 0), a per token
+const SRC_TREE_QMASK: u32 = 6u;  // draft with the rejected tokens set to 0
+
+// Tokens masked by SRC_TREE_MASKED / rejected under rrs-wor with their coefficients, and the
+// current rrs coefficient a (same value in every invocation).
+var<workgroup> tree_list: array<u32, MAX_CHILDREN>;
+var<workgroup> tree_coef: array<u32, MAX_CHILDREN>;
+var<private> tree_list_n: u32 = 0u;
+var<private> tree_a: u32 = 0u;
+
+fn tree_h(i: u32) -> u32 {
+    return topo[i];
+}
+
+fn child_start(u: u32) -> u32 {
+    return topo[TREE_HEADER + u];
+}
+
+fn child_at(i: u32) -> u32 {
+    return topo[TREE_HEADER + tree_h(H_NODES) + 1u + i];
+}
+
+fn node_token(round: u32, c: u32) -> u32 {
+    return tokens[round * tree_h(H_TOK_STRIDE) + c - tree_h(H_TOK_SHIFT)];
+}
+
+fn node_coin(round: u32, c: u32) -> u32 {
+    return coins[round * tree_h(H_COIN_STRIDE) + c - tree_h(H_COIN_SHIFT)];
+}
+
+// Key of entry x of a tree source (called by `row_key`).
+fn tree_row_key(src: u32, tbase: u32, dbase: u32, x: u32) -> u32 {
+    if (src == SRC_TREE_MASKED) {
+        for (var j = 0u; j < tree_list_n; j++) {
+            if (tree_list[j] == x) {
+                return 0u;
+            }
+        }
+        return key(tgt[tbase + x]);
+    }
+    if (src == SRC_TREE_U) {
+        var a = tree_a;
+        for (var j = 0u; j < tree_list_n; j++) {
+            if (tree_list[j] == x) {
+                a = tree_coef[j];
+                break;
+            }
+        }
+        return residual_key(tgt[tbase + x], mul_bits(a, key(drf[dbase + x])));
+    }
+    // SRC_TREE_QMASK
+    for (var j = 0u; j < tree_list_n; j++) {
+        if (tree_list[j] == x) {
+            return 0u;
+        }
+    }
+    return key(drf[dbase + x]);
+}
+
+// The f32 sum of a source over the row in the CPU twin's order (`lane_sum` in src/cpu/tree.rs):
+// each invocation adds x = lid, lid + WG, ... in ascending x, then a pairwise tree.
+fn tree_lane_sum(lid: u32, src: u32, tbase: u32, dbase: u32, v: u32) -> u32 {
+    var acc = 0u;
+    for (var x = lid; x < v; x += WG) {
+        acc = add_key(acc, row_key(src, tbase, dbase, x));
+    }
+    workgroupBarrier();
+    red_key[lid] = acc;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            red_key[lid] = add_key(red_key[lid], red_key[lid + s]);
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u) {
+        shared_key = red_key[0];
+    }
+    return workgroupUniformLoad(&shared_key);
+}
+
+// Puts the children's tokens of u (child indices cs..ce) into tree_list for SRC_TREE_MASKED.
+fn mask_children(lid: u32, round: u32, cs: u32, ce: u32) {
+    workgroupBarrier();
+    if (lid == 0u) {
+        for (var i = cs; i < ce; i++) {
+            tree_list[i - cs] = node_token(round, child_at(i));
+        }
+    }
+    workgroupBarrier();
+    tree_list_n = ce - cs;
+}
+
+@compute @workgroup_size(256)
+fn verify_tree(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let round = wid.y * params.groups_x + wid.x;
+    if (round >= params.n_rounds) {
+        return;
+    }
+    let v = params.vocab;
+    let rule = tree_h(H_RULE);
+    let depth = tree_h(H_DEPTH);
+    var u = 0u;
+    var a = 0u;
+    var chosen = 0u;
+    loop {
+        let tbase = (round * tree_h(H_TARGET_ROWS) + u) * v;
+        let dbase = (round * tree_h(H_DRAFT_ROWS) + min(u, tree_h(H_DRAFT_ROWS) - 1u)) * v;
+        let cs = child_start(u);
+        let ce = child_start(u + 1u);
+        tree_list_n = 0u;
+        if (cs == ce) {
+            // A leaf: the bonus.
+            chosen = recover_from(lid, NONE, tbase, dbase, v, round, a, vec2<u32>(0u, NONE));
+            break;
+        }
+        // Phase 1: the rule's decision at u: the accepted child, or NONE (stop; then `res_src`
+        // says where the correction comes from).
+        var next = NONE;
+        var res_src = NONE;
+        if (rule == RULE_GREEDY || rule == RULE_TARGET_ONLY) {
+            var best = NONE;
+            if (rule == RULE_GREEDY) {
+                best = argmax_row(lid, SRC_TARGET, tbase, dbase, v).y;
+            }
+            if (lid == 0u) {
+                var found = NONE;
+                var sum = 0u;
+                let coin = key(node_coin(round, u));
+                for (var i = cs; i < ce; i++) {
+                    let c = child_at(i);
+                    let x = node_token(round, c);
+                    if (rule == RULE_GREEDY) {
+                        if (x == best) {
+                            found = c;
+                            break;
+                        }
+                    } else {
+                        sum = add_key(sum, key(tgt[tbase + x]));
+                        if (coin < sum) {
+                            found = c;
+                            break;
+                        }
+                    }
+                }
+                shared_u32 = found;
+            }
+            next = workgroupUniformLoad(&shared_u32);
+            if (next == NONE) {
+                mask_children(lid, round, cs, ce);
+                res_src = SRC_TREE_MASKED;
+            }
+        } else {
+            // rrs / rrs-wor: a_0 = 0, N_0 = W_0 = 1; after each rejection, the pass over the row
+            // gives N (sum of u) and W (sum of the draft without the rejected tokens).
+            let wor = rule == RULE_RRS_WOR;
+            tree_a = 0u;
+            var n_j = ONE_BITS;
+            var w_j = ONE_BITS;
+            var stop_on_target = false;
+            for (var i = cs; i < ce; i++) {
+                if (lid == 0u) {
+                    let c = child_at(i);
+                    let x = node_token(round, c);
+                    let g = quotient_bits(n_j, ONE_BITS, w_j);
+                    let ux = residual_key(tgt[tbase + x], mul_bits(tree_a, key(drf[dbase + x])));
+                    let scaled_q = mul_bits(g, key(drf[dbase + x]));
+                    var res = NONE;
+                    if (accepts(node_coin(round, c), scaled_q, ux)) {
+                        res = c;
+                    } else {
+                        let a1 = add_key(tree_a, g);
+                        if (wor) {
+                            tree_list[i - cs] = x;
+                            tree_coef[i - cs] = a1;
+                        }
+                        shared_key = a1;
+                    }
+                    shared_u32 = res;
+                }
+                next = workgroupUniformLoad(&shared_u32);
+                if (next != NONE) {
+                    break;
+                }
+                tree_a = workgroupUniformLoad(&shared_key);
+                if (wor) {
+                    tree_list_n = i - cs + 1u;
+                }
+                n_j = tree_lane_sum(lid, SRC_TREE_U, tbase, dbase, v);
+                if (wor) {
+                    w_j = tree_lane_sum(lid, SRC_TREE_QMASK, tbase, dbase, v);
+                }
+                if (n_j == 0u) {
+                    stop_on_target = true;
+                    break;
+                }
+            }
+            if (next == NONE && !stop_on_target) {
+                res_src = SRC_TREE_U;
+            }
+        }
+        if (next == NONE) {
+            chosen = recover_from(lid, res_src, tbase, dbase, v, round, a, vec2<u32>(0u, NONE));
+            break;
+        }
+        if (lid == 0u) {
+            out_nodes[round * depth + a] = i32(next);
+            out_tokens[round * (depth + 1u) + a] = i32(node_token(round, next));
+        }
+        a += 1u;
+        u = next;
+    }
+    // Outputs: the chosen token, then -1.
+    if (lid == 0u) {
+        out_tokens[round * (depth + 1u) + a] = i32(chosen);
+        for (var j = a + 1u; j <= depth; j++) {
+            out_tokens[round * (depth + 1u) + j] = -1;
+        }
+        for (var j = a; j < depth; j++) {
+            out_nodes[round * depth + j] = -1;
+        }
+        out_accepted[round] = a;
+    }
+}

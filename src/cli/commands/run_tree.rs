@@ -1,0 +1,163 @@
+//! `specsim run` on a tree batch (SPEC §7): `parents` [n], rows [N, n, V], tokens and coins
+//! [N, n].
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use serde_json::json;
+
+use specsim::Rule;
+use specsim::batch::Validation;
+use specsim::cpu::{CpuEngine, Recovery};
+use specsim::engine::Engine;
+use specsim::npyio::{BatchFile, write_tree_result_npz};
+use specsim::tree::batch::{TreeResult, TreeView};
+use specsim::tree::round::TreeRoundResult;
+
+use super::{emit, open_gpu};
+use crate::cli::args::{EngineChoice, Format, InputOpts};
+
+fn summary_json(view: &TreeView, res: &TreeResult, engine: &str, secs: f64) -> serde_json::Value {
+    let n = res.n();
+    let depth = view.tree.depth();
+    let total: f64 = res.num_accepted.iter().fold(0.0, |s, &a| s + a as f64);
+    let mean_acc = total / n.max(1) as f64;
+    // P[the round accepted at least i + 1 nodes], per depth i.
+    let mut reached = vec![0u64; depth + 1];
+    for &a in &res.num_accepted {
+        reached[a as usize] += 1;
+    }
+    let mut per_depth = Vec::new();
+    let mut above = n as u64;
+    for r in reached.iter().take(depth) {
+        above -= r;
+        per_depth.push(above as f64 / n.max(1) as f64);
+    }
+    let defined = n > 0;
+    json!({
+        "rounds": n,
+        "nodes": view.tree.len(),
+        "depth": depth,
+        "vocab": view.v,
+        "engine": engine,
+        "mean_accepted": defined.then_some(mean_acc),
+        "mean_generated": defined.then_some(mean_acc + 1.0),
+        "mean_acceptance_rate": (defined && depth > 0).then(|| mean_acc / depth as f64),
+        "accepted_per_node": defined.then(|| mean_acc / (view.tree.len().max(2) - 1) as f64),
+        "per_depth_acceptance": if defined { per_depth } else { vec![] },
+        "wall_seconds": secs,
+        "rounds_per_second": n as f64 / secs.max(1e-12),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn cmd_run_tree(
+    batch: &Path,
+    file: &BatchFile,
+    engine: EngineChoice,
+    out: Option<PathBuf>,
+    format: Format,
+    validate: Validation,
+    rule: Rule,
+    rec: Recovery,
+    input: InputOpts,
+) -> Result<ExitCode> {
+    if !rule.is_tree() {
+        bail!(
+            "{} is a tree batch (it has parents): --rule {rule} verifies chains; use one of {}",
+            batch.display(),
+            Rule::TREE.map(Rule::name).join(", ")
+        );
+    }
+    let tree = file.tree()?;
+    let view = file.tree_view(&tree)?;
+    let t0 = Instant::now();
+    match validate {
+        Validation::Full => view.validate(&input.round_options(), rule)?,
+        Validation::Touched => view.validate_touched(&input.round_options(), rule)?,
+    }
+    let t_valid = t0.elapsed().as_secs_f64();
+    let mut engine: Box<dyn Engine> = match open_gpu(engine, false)? {
+        Some(g) => Box::new(g),
+        None => Box::new(CpuEngine::default()),
+    };
+    let name = engine.describe();
+    let t1 = Instant::now();
+    let res = engine.run_tree(&view, rule, rec)?;
+    let secs = t1.elapsed().as_secs_f64();
+    if let Some(path) = &out {
+        write_tree_result_npz(path, &res)?;
+    }
+    match format {
+        Format::Jsonl => {
+            let mut s = String::new();
+            for r in 0..res.n() {
+                let o = res.outcome(r);
+                let toks = view.round_tokens(r);
+                let one = TreeRoundResult::new(&tree, &toks, &o.nodes, o.token);
+                s.push_str(&serde_json::to_string(&one)?);
+                s.push('\n');
+                if s.len() > 1 << 20 {
+                    emit(&s)?;
+                    s.clear();
+                }
+            }
+            emit(&s)?;
+        }
+        Format::Json => {
+            let mut j = summary_json(&view, &res, &name, secs);
+            j["rule"] = json!(rule);
+            j["parents"] = json!(tree.parents());
+            j["validation_seconds"] = json!(t_valid);
+            emit(&format!("{}\n", serde_json::to_string_pretty(&j)?))?;
+        }
+        Format::Table => {
+            let j = summary_json(&view, &res, &name, secs);
+            let shown = |key: &str, unit: &str| {
+                j[key].as_f64().map_or_else(
+                    || "n/a (no rounds)".to_string(),
+                    |x| format!("{x:.4}{unit}"),
+                )
+            };
+            let mut s = String::new();
+            s += &format!("batch                 {}\n", batch.display());
+            s += &format!(
+                "rounds                {}  (tree of {} nodes, depth {}, V = {})\n",
+                res.n(),
+                tree.len(),
+                tree.depth(),
+                view.v
+            );
+            s += &format!("engine                {name}\n");
+            s += &format!("rule                  {rule}\n");
+            s += &format!(
+                "mean acceptance rate  {}  (accepted / depth)\n",
+                shown("mean_acceptance_rate", "")
+            );
+            s += &format!(
+                "mean generated        {}\n",
+                shown("mean_generated", " tokens/round")
+            );
+            s += "per-depth acceptance (P[a node at depth i + 1 accepted]):\n";
+            for (i, x) in j["per_depth_acceptance"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                s += &format!("  {:>3}  {:.4}\n", i + 1, x.as_f64().unwrap_or(0.0));
+            }
+            s += &format!(
+                "wall time             {secs:.3} s engine ({:.0} rounds/s), {t_valid:.3} s validation\n",
+                res.n() as f64 / secs.max(1e-12)
+            );
+            if let Some(p) = &out {
+                s += &format!("results               {}\n", p.display());
+            }
+            emit(&s)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

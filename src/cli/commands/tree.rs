@@ -1,0 +1,73 @@
+//! `specsim tree`: a tree shape in the forms serving engines wire into their kernels.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde_json::json;
+
+use specsim::tree::shape::TreeShape;
+
+use super::emit;
+use crate::cli::args::TreeFormat;
+
+pub fn cmd_tree(spec: &str, format: TreeFormat) -> Result<ExitCode> {
+    let shape: TreeShape = spec.parse()?;
+    let t = &shape.tree;
+    let (next_token, next_sibling) = t.next_token_sibling();
+    let doc = json!({
+        "spec": shape.spec,
+        "nodes": t.len(),
+        "depth": t.depth(),
+        "widths": t.widths(),
+        "parents": t.parents(),
+        "retrive_next_token": next_token,
+        "retrive_next_sibling": next_sibling,
+        "retrieve_indices": t.retrieve_indices(),
+        "choices": t.choices(),
+        "attention_mask": t.attention_mask(),
+    });
+    let text = match format {
+        TreeFormat::Json => format!("{}\n", serde_json::to_string(&doc)?),
+        TreeFormat::Text => {
+            let list = |v: &serde_json::Value| v.to_string();
+            let mut s = String::new();
+            s += &format!("tree                  {}\n", shape.spec);
+            s += &format!(
+                "nodes                 {} (root included; {} drafted)\n",
+                t.len(),
+                t.len() - 1
+            );
+            s += &format!("depth                 {}\n", t.depth());
+            s += &format!("width per level       {}\n", list(&doc["widths"]));
+            s += &format!("parents               {}\n", list(&doc["parents"]));
+            s += &format!(
+                "retrive_next_token    {}\n",
+                list(&doc["retrive_next_token"])
+            );
+            s += &format!(
+                "retrive_next_sibling  {}\n",
+                list(&doc["retrive_next_sibling"])
+            );
+            s += &format!("choices (EAGLE)       {}\n", list(&doc["choices"]));
+            s += "retrieve_indices (one row per leaf):\n";
+            for row in t.retrieve_indices() {
+                s += &format!("  {}\n", json!(row));
+            }
+            s += "attention mask (row i: the nodes node i attends to):\n";
+            if t.len() <= 64 {
+                for row in t.attention_mask() {
+                    let line: String = row
+                        .iter()
+                        .map(|&b| if b == 1 { '1' } else { '.' })
+                        .collect();
+                    s += &format!("  {line}\n");
+                }
+            } else {
+                s += "  (more than 64 nodes: see --format json)\n";
+            }
+            s
+        }
+    };
+    emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}

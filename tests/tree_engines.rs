@@ -1,0 +1,235 @@
+//! Tree rules (SPEC §7) on both engines, written once and expanded per engine: the golden cases
+//! of the numpy implementation, adversarial tree batches in both recovery modes (equal to the CPU
+//! engine bit for bit, and to the f64 reference up to classified rounding), and chains as path
+//! trees, where `rrs` and `rrs-wor` are the token rule bit for bit.
+
+mod common;
+
+use serde_json::Value;
+use specsim::Rule;
+use specsim::compare::DiffClass;
+use specsim::compare::adversarial_batch_rule;
+use specsim::cpu::{CpuEngine, Recovery, RecoveryMode};
+use specsim::engine::Engine;
+use specsim::tree::Tree;
+use specsim::tree::batch::TreeResult;
+use specsim::tree::compare::classify_tree;
+use specsim::tree::generate::{TreeBatch, adversarial_tree_batch};
+use specsim::tree::shape::TreeShape;
+
+fn sample(seed: u64) -> Recovery {
+    Recovery {
+        mode: RecoveryMode::Sample,
+        seed,
+        round_offset: 0,
+    }
+}
+
+/// Runs `b` under `rule` on `engine`: equal to the CPU engine, and (argmax mode) to the f64
+/// reference except for classified rounding. Returns the result and the classified differences.
+fn check(
+    engine: &mut dyn Engine,
+    b: &TreeBatch,
+    rule: Rule,
+    rec: Recovery,
+    what: &str,
+) -> (TreeResult, usize) {
+    let view = b.view().unwrap();
+    let got = engine
+        .run_tree(&view, rule, rec)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let cpu = Engine::run_tree(&mut CpuEngine::default(), &view, rule, rec).unwrap();
+    assert_eq!(
+        got,
+        cpu,
+        "{what}: {} differs from the CPU engine",
+        engine.describe()
+    );
+    let mut diffs = 0;
+    if rec.mode == RecoveryMode::Argmax {
+        for r in 0..view.n {
+            let (e, f) = (got.outcome(r), view.reference(r, rule));
+            if e != f {
+                let (class, detail) = classify_tree(&view, r, rule, &e, &f);
+                assert_ne!(
+                    class,
+                    DiffClass::Unexplained,
+                    "{what}: round {r}: {e:?} vs {f:?}: {detail}"
+                );
+                diffs += 1;
+            }
+        }
+    }
+    (got, diffs)
+}
+
+/// The golden case's round as a one-round tree batch in f32.
+fn golden_batch(case: &Value) -> TreeBatch {
+    let input = &case["input"];
+    let rows = |k: &str| -> Vec<Vec<f64>> { serde_json::from_value(input[k].clone()).unwrap() };
+    let (d, t) = (rows("draft_probs"), rows("target_probs"));
+    let parents: Vec<i64> = serde_json::from_value(input["parents"].clone()).unwrap();
+    let tree = Tree::from_parents(&parents).unwrap();
+    let v = t[0].len();
+    let flat = |r: &[Vec<f64>]| -> Vec<f32> { r.iter().flatten().map(|&x| x as f32).collect() };
+    let toks: Vec<i64> = serde_json::from_value(input["draft_tokens"].clone()).unwrap();
+    let coins: Vec<f64> = serde_json::from_value(input["random_coins"].clone()).unwrap();
+    TreeBatch {
+        tree,
+        n: 1,
+        v,
+        draft: flat(&d),
+        target: flat(&t),
+        tokens: toks
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| if i == 0 { 0 } else { x as u32 })
+            .collect(),
+        coins: coins.iter().map(|&x| x as f32).collect(),
+    }
+}
+
+macro_rules! tree_engine_tests {
+    ($name:ident, $with:expr) => {
+        mod $name {
+            use super::*;
+
+            fn with_engine(f: impl FnOnce(&mut dyn Engine)) {
+                let with: fn(&mut dyn FnMut(&mut dyn Engine)) = $with;
+                let mut f = Some(f);
+                with(&mut |e| (f.take().expect("called once"))(e));
+            }
+
+            #[test]
+            fn golden_cases_in_float32() {
+                with_engine(|e| {
+                    let doc = common::tree_golden();
+                    let (mut ran, mut classified) = (0, 0);
+                    for case in doc["cases"].as_array().unwrap() {
+                        if case.get("error").is_some()
+                            || !case["f32_exact"].as_bool().unwrap()
+                            || case["input"].get("parents").is_none()
+                            || case["options"]["allow_unnormalized"].as_bool() == Some(true)
+                        {
+                            continue;
+                        }
+                        let rule: Rule = case["rule"].as_str().unwrap().parse().unwrap();
+                        let b = golden_batch(case);
+                        let name = case["name"].as_str().unwrap();
+                        let (got, diffs) = check(e, &b, rule, Recovery::default(), name);
+                        let want: Vec<i64> =
+                            serde_json::from_value(case["expected"]["accepted_nodes"].clone())
+                                .unwrap();
+                        if diffs == 0 {
+                            let nodes: Vec<i64> =
+                                got.outcome(0).nodes.iter().map(|&x| x as i64).collect();
+                            assert_eq!(nodes, want, "{name}");
+                        }
+                        classified += diffs;
+                        ran += 1;
+                    }
+                    assert!(ran >= 300, "{ran} golden cases ran");
+                    assert!(
+                        classified * 20 <= ran,
+                        "{classified} of {ran} differ by rounding"
+                    );
+                });
+            }
+
+            #[test]
+            fn adversarial_tree_batches() {
+                with_engine(|e| {
+                    let shapes = [
+                        "kary:3,3",
+                        "chain:5",
+                        "eagle:[[0],[0,0],[1],[0,1],[2],[0,0,0],[1,0]]",
+                        "kary:8,1",
+                        "chain:0",
+                    ];
+                    for spec in shapes {
+                        let tree = spec.parse::<TreeShape>().unwrap().tree;
+                        for rule in Rule::TREE {
+                            for v in [1usize, 5, 97, 1000] {
+                                if rule.needs_distinct_siblings() && tree.max_children() > v {
+                                    continue;
+                                }
+                                for rec in [Recovery::default(), sample(11)] {
+                                    let b = adversarial_tree_batch(&tree, 0, 40, v, 5, rule);
+                                    let what = format!("{spec} {rule} V={v} {:?}", rec.mode);
+                                    check(e, &b, rule, rec, &what);
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+
+            #[test]
+            fn chains_as_path_trees() {
+                with_engine(|e| {
+                    for (n, k, v) in [(60, 6, 97), (30, 1, 3), (20, 4, 1000)] {
+                        for rec in [Recovery::default(), sample(3)] {
+                            let b = adversarial_batch_rule(0, n, k, v, 8, Rule::Token);
+                            let view = b.view();
+                            let token = e.run_batch(&view, Rule::Token, rec).unwrap();
+                            for rule in [Rule::Rrs, Rule::RrsWor] {
+                                let got = e.run_batch(&view, rule, rec).unwrap();
+                                assert_eq!(got, token, "{rule} = token on a chain, K={k} V={v}");
+                            }
+                            // greedy accepts exactly the argmax matches.
+                            let g = e.run_batch(&view, Rule::Greedy, rec).unwrap();
+                            for r in 0..n {
+                                let argmax = |i: usize| {
+                                    let row =
+                                        &b.target[(r * (k + 1) + i) * v..(r * (k + 1) + i + 1) * v];
+                                    (0..v).fold(
+                                        0,
+                                        |best, x| if row[x] > row[best] { x } else { best },
+                                    )
+                                };
+                                let want = (0..k)
+                                    .take_while(|&i| b.tokens[r * k + i] as usize == argmax(i))
+                                    .count();
+                                assert_eq!(g.num_accepted[r] as usize, want, "greedy round {r}");
+                            }
+                        }
+                    }
+                });
+            }
+        }
+    };
+}
+
+tree_engine_tests!(cpu, |f| f(&mut CpuEngine::default()));
+tree_engine_tests!(cpu_one_thread, |f| f(&mut CpuEngine {
+    threads: Some(1),
+    ..Default::default()
+}));
+tree_engine_tests!(gpu, |f| {
+    if let Some(mut g) = common::gpu() {
+        g.config = Default::default();
+        f(&mut *g);
+    }
+});
+
+#[test]
+fn gpu_tree_chunks_and_2d_dispatch() {
+    let Some(mut g) = common::gpu() else { return };
+    let tree = "kary:2,3".parse::<TreeShape>().unwrap().tree;
+    let b = adversarial_tree_batch(&tree, 0, 301, 64, 2, Rule::Rrs);
+    let view = b.view().unwrap();
+    let whole = Engine::run_tree(
+        &mut CpuEngine::default(),
+        &view,
+        Rule::Rrs,
+        Recovery::default(),
+    )
+    .unwrap();
+    g.config.max_rounds_per_chunk = Some(37);
+    g.config.max_groups_x = 5;
+    let got = g.run_tree(&view, Rule::Rrs, sample(0)).map(|_| ());
+    let chunked = g.run_tree(&view, Rule::Rrs, Recovery::default());
+    g.config = Default::default();
+    got.unwrap();
+    assert_eq!(chunked.unwrap(), whole);
+}
