@@ -1,0 +1,258 @@
+//! Tree verification from the command line, as a new user meets it: `specsim tree` to see and
+//! convert a shape, `round` on a tree written by hand from its output, `run` on tree batches
+//! written by numpy (against the numpy implementation's outputs), `verify --generate --tree`,
+//! and the refusals.
+
+mod common;
+
+use common::{assert_refused, data, specsim, specsim_stdin};
+use serde_json::Value;
+
+const RULES: [&str; 4] = ["greedy", "target-only", "rrs", "rrs-wor"];
+const FIXTURES: [&str; 2] = ["tree_kary22.npz", "tree_eagle_dir"];
+
+fn read_i32(
+    npz: &mut npyz::npz::NpzArchive<std::io::BufReader<std::fs::File>>,
+    name: &str,
+) -> Vec<i64> {
+    let a = npz.by_name(name).unwrap().unwrap();
+    a.into_vec::<i32>()
+        .unwrap()
+        .into_iter()
+        .map(i64::from)
+        .collect()
+}
+
+#[test]
+fn numpy_tree_batches_match_the_numpy_implementation_on_every_engine() {
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(data("batches/tree_expected.json")).unwrap())
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let engines: &[&str] = if common::gpu().is_some() {
+        &["cpu", "gpu"]
+    } else {
+        &["cpu"]
+    };
+    for name in FIXTURES {
+        for rule in RULES {
+            for validate in ["full", "touched"] {
+                let mut files = Vec::new();
+                for engine in engines {
+                    let out = dir.path().join(format!("{engine}.npz"));
+                    let o = specsim(&[
+                        "run",
+                        &data(&format!("batches/{name}")),
+                        "--rule",
+                        rule,
+                        "--engine",
+                        engine,
+                        "--validate",
+                        validate,
+                        "--out",
+                        out.to_str().unwrap(),
+                    ]);
+                    assert_eq!(o.code, 0, "{name} {rule} {engine}: {}", o.stderr);
+                    let mut npz = npyz::npz::NpzArchive::open(&out).unwrap();
+                    let want = &expected[name][rule];
+                    let flat = |k: &str| -> Vec<i64> {
+                        want[k]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .flat_map(|x| match x.as_array() {
+                                Some(row) => row.iter().map(|y| y.as_i64().unwrap()).collect(),
+                                None => vec![x.as_i64().unwrap()],
+                            })
+                            .collect()
+                    };
+                    assert_eq!(
+                        read_i32(&mut npz, "tokens"),
+                        flat("tokens"),
+                        "{name} {rule} {engine}"
+                    );
+                    assert_eq!(
+                        read_i32(&mut npz, "accepted_nodes"),
+                        flat("accepted_nodes"),
+                        "{name} {rule} {engine}"
+                    );
+                    assert_eq!(read_i32(&mut npz, "num_accepted"), flat("num_accepted"));
+                    let generated: Vec<i64> = flat("num_accepted").iter().map(|a| a + 1).collect();
+                    assert_eq!(read_i32(&mut npz, "num_generated"), generated);
+                    files.push(std::fs::read(&out).unwrap());
+                }
+                assert!(
+                    files.windows(2).all(|w| w[0] == w[1]),
+                    "{name} {rule}: engines differ"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_round_written_from_specsim_tree_output() {
+    // The user's flow: show an EAGLE choice list, then write one round on its parent array.
+    let o = specsim(&["tree", "eagle:[[0],[0,0],[1]]", "--format", "json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let t: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(t["parents"], serde_json::json!([-1, 0, 0, 1]));
+    assert_eq!(t["retrive_next_token"], serde_json::json!([1, 3, -1, -1]));
+    assert_eq!(
+        t["retrive_next_sibling"],
+        serde_json::json!([-1, 2, -1, -1])
+    );
+    assert_eq!(
+        t["retrieve_indices"],
+        serde_json::json!([[0, 2, -1], [0, 1, 3]])
+    );
+    assert_eq!(t["depth"], 2);
+    // Node 1 (token 0) and node 2 (token 1) are the root's children; node 3 (token 2) is node
+    // 1's child. V = 3.
+    let round = serde_json::json!({
+        "parents": t["parents"],
+        "draft_tokens": [-1, 0, 1, 2],
+        "draft_probs": [[0.5, 0.5, 0.0], [0.0, 0.0, 1.0], [0, 0, 0], [0, 0, 0]],
+        "target_probs": [[0.25, 0.75, 0.0], [0.0, 0.5, 0.5], [1, 0, 0], [0, 0, 1]],
+        "random_coins": [0.1, 0.6, 0.0, 0.3],
+    })
+    .to_string();
+    let run = |rule: &str| -> Value {
+        let o = specsim_stdin(&["round", "--rule", rule], Some(&round));
+        assert_eq!(o.code, 0, "{rule}: {}", o.stderr);
+        serde_json::from_str(&o.stdout).unwrap()
+    };
+    // greedy: argmax t[0] = 1 = node 2's token; node 2 is a leaf: bonus argmax t[2] = 0.
+    assert_eq!(run("greedy")["accepted_tokens"], serde_json::json!([1, 0]));
+    assert_eq!(run("greedy")["accepted_nodes"], serde_json::json!([2]));
+    // target-only: coin[0] = 0.1 < S_1 = t[0][0] = 0.25: node 1; at node 1, coin 0.6 >= t[1][2]
+    // = 0.5: correction argmax of t[1] with token 2 zeroed = 1.
+    assert_eq!(
+        run("target-only")["accepted_tokens"],
+        serde_json::json!([0, 1])
+    );
+    // rrs: node 1: coin 0.6 >= 0.25 / 0.5: rejected; res = (0, 0.25, 0) / 0.25; node 2: r[1] / q[1]
+    // = 2: accepted (coin 0); bonus argmax t[2] = 0.
+    let r = run("rrs");
+    assert_eq!(r["accepted_tokens"], serde_json::json!([1, 0]));
+    assert_eq!(r["acceptance_rate"], 0.5);
+    assert_eq!(run("rrs-wor")["accepted_nodes"], serde_json::json!([2]));
+}
+
+#[test]
+fn tree_shapes_convert_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    for spec in [
+        "kary:2,3",
+        "chain:4",
+        "eagle:[[0],[1],[0,0],[0,1],[2],[0,0,0]]",
+        "kary:1,0",
+    ] {
+        let o = specsim(&["tree", spec, "--format", "json"]);
+        assert_eq!(o.code, 0, "{spec}: {}", o.stderr);
+        let path = dir.path().join("t.json");
+        std::fs::write(&path, &o.stdout).unwrap();
+        let file = format!("file:{}", path.display());
+        let back = specsim(&["tree", &file, "--format", "json"]);
+        assert_eq!(back.code, 0, "{}", back.stderr);
+        let (a, b): (Value, Value) = (
+            serde_json::from_str(&o.stdout).unwrap(),
+            serde_json::from_str(&back.stdout).unwrap(),
+        );
+        for key in [
+            "parents",
+            "retrive_next_token",
+            "retrieve_indices",
+            "attention_mask",
+            "choices",
+        ] {
+            assert_eq!(a[key], b[key], "{spec} {key}");
+        }
+        // Each converter alone reads back too.
+        for key in ["choices", "retrieve_indices", "attention_mask"] {
+            std::fs::write(&path, serde_json::json!({ key: a[key] }).to_string()).unwrap();
+            let o = specsim(&["tree", &file, "--format", "json"]);
+            let c: Value = serde_json::from_str(&o.stdout).unwrap();
+            assert_eq!(c["widths"], a["widths"], "{spec} from {key}");
+        }
+    }
+    let o = specsim(&["tree", "kary:2,2"]);
+    assert!(o.stdout.contains("attention mask") && o.stdout.contains("retrive_next_sibling"));
+    for (bad, needle) in [
+        ("kary:2", "kary:W,D"),
+        ("eagle:[[1]]", "without a gap"),
+        ("eagle:[[0,0]]", "needs its parent"),
+        ("tree:3", "unknown shape"),
+        ("file:/nonexistent/t.json", "/nonexistent/t.json"),
+    ] {
+        assert_refused(&specsim(&["tree", bad]), bad, &[needle]);
+    }
+}
+
+#[test]
+fn verify_generates_tree_rounds_under_every_rule() {
+    for rule in RULES {
+        for spec in ["kary:3,2", "chain:3"] {
+            let o = specsim(&[
+                "verify",
+                "--generate",
+                "300",
+                "--tree",
+                spec,
+                "--rule",
+                rule,
+                "--vocab",
+                "50",
+                "--json",
+            ]);
+            assert_eq!(o.code, 0, "{rule} {spec}: {}{}", o.stdout, o.stderr);
+            let r: Value = serde_json::from_str(&o.stdout).unwrap();
+            assert_eq!(r["rounds"], 300);
+            assert_eq!(r["engine_mismatches"].as_array().unwrap().len(), 0);
+        }
+    }
+}
+
+#[test]
+fn tree_input_is_refused_clearly() {
+    let b = data("batches/tree_kary22.npz");
+    assert_refused(
+        &specsim(&["run", &b, "--rule", "token"]),
+        "chain rule on a tree batch",
+        &["tree batch", "--rule token", "rrs"],
+    );
+    let c = data("batches/f64_i64.npz");
+    assert_refused(
+        &specsim(&["verify", &c, "--tree", "kary:2,2", "--rule", "token"]),
+        "--tree with a chain rule",
+        &["--tree needs a tree rule"],
+    );
+    let round = r#"{"parents":[-1,0,0],"draft_tokens":[-1,1,1],"draft_probs":[[0.5,0.5],[0,0],[0,0]],"target_probs":[[0.5,0.5],[1,0],[0,1]],"random_coins":[0.1,0.2,0.3]}"#;
+    for (rule, needles) in [
+        (
+            "rrs-wor",
+            vec!["draft_tokens[1] = draft_tokens[2] = 1", "rrs-wor"],
+        ),
+        ("target-only", vec!["distinct sibling tokens"]),
+        ("block", vec!["this round is a tree"]),
+    ] {
+        assert_refused(
+            &specsim_stdin(&["round", "--rule", rule], Some(round)),
+            rule,
+            &needles,
+        );
+    }
+    // Duplicates are fine under rrs and greedy.
+    for rule in ["rrs", "greedy"] {
+        assert_eq!(
+            specsim_stdin(&["round", "--rule", rule], Some(round)).code,
+            0
+        );
+    }
+    let bad_parent = round.replace("[-1,0,0]", "[-1,0,2]");
+    assert_refused(
+        &specsim_stdin(&["round", "--rule", "rrs"], Some(&bad_parent)),
+        "bad parent",
+        &["parents[2] = 2", "earlier node"],
+    );
+}
