@@ -95,3 +95,50 @@ fn tree_reference_matches_numpy_golden_cases() {
     }
     assert!(counts["rrs = token"] >= 10 && counts["rrs-wor = token"] >= 10);
 }
+
+/// The exact expectations the studies overlay (src/tree/expect.rs) against the numpy script's
+/// brute-force enumeration over the children's tokens (drawn as each rule assumes) and the
+/// coins, on small trees and vocabularies.
+#[test]
+fn exact_expectations_match_numpy_enumeration() {
+    use specsim::tree::Tree;
+    use specsim::tree::expect::{expected_generated, top_m};
+    let doc = doc();
+    let cases = doc["expectations"].as_array().unwrap();
+    let mut checked = std::collections::BTreeMap::<String, usize>::new();
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let rule = rule(case);
+        let parents: Vec<i64> = serde_json::from_value(case["parents"].clone()).unwrap();
+        let tree = Tree::from_parents(&parents).unwrap();
+        let rows = |k: &str| -> Vec<f64> {
+            let r: Vec<Vec<f64>> = serde_json::from_value(case[k].clone()).unwrap();
+            r.concat()
+        };
+        let (d, t) = (rows("draft_probs"), rows("target_probs"));
+        let v = t.len() / tree.len();
+        // greedy and target-only: the draft's top-m children (ties to the lowest id).
+        let mut tokens = vec![0u32; tree.len()];
+        for u in 0..tree.len() {
+            let ch = tree.children(u);
+            let row = &d[u * v..(u + 1) * v];
+            for (&c, x) in ch.iter().zip(top_m(row, v, ch.len())) {
+                tokens[c as usize] = x as u32;
+            }
+        }
+        let got = expected_generated(rule, &tree, &d[..], &t[..], &tokens, v)
+            .unwrap_or_else(|| panic!("{name}: no exact value"));
+        let want = case["e_generated"].as_f64().unwrap();
+        assert!(
+            (got - want).abs() <= 1e-9 * want.max(1.0),
+            "{name}: {got} vs numpy {want}"
+        );
+        *checked.entry(rule.to_string()).or_default() += 1;
+    }
+    for r in Rule::TREE {
+        assert!(
+            checked.get(r.name()).copied().unwrap_or(0) >= 10,
+            "{checked:?}"
+        );
+    }
+}

@@ -296,8 +296,9 @@ pub struct WorkloadArgs {
     /// Verification rules: chain rules `token` (SPEC §1), `block` (SPEC §6); tree rules
     /// `greedy`, `target-only`, `rrs`, `rrs-wor` (SPEC §7), e.g. `token,block` (a study runs
     /// every rule on the same rounds; verify takes one).
-    #[arg(long, default_value = "token", value_name = "LIST")]
-    pub rule: String,
+    /// (Default: `token`; with --tree, the four tree rules.)
+    #[arg(long, value_name = "LIST")]
+    pub rule: Option<String>,
     /// Tree shape (repeat for several): `chain:K`, `kary:W,D`, `eagle:[[0],[0,0],[1],...]`
     /// (an EAGLE/Medusa choice list) or `file:PATH` (a JSON parent array or `specsim tree`
     /// output). With tree rules.

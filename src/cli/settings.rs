@@ -34,7 +34,7 @@ pub fn study_options(w: &WorkloadArgs) -> Result<StudyOptions> {
         rounds: w.rounds,
         seed: w.seed,
         recovery: w.recovery.into(),
-        rules: Rule::parse_list(&w.rule)?,
+        rules: Rule::parse_list(w.rule.as_deref().unwrap_or("token"))?,
         allow_unnormalized: false,
     })
 }
@@ -53,4 +53,61 @@ pub fn study_configs(
         default_rounds,
         seed,
     )?)
+}
+
+/// The tree study's configurations: every workload of the options × every `--tree`, under the
+/// rules asked for (all four tree rules by default).
+pub fn tree_study_configs(
+    w: &WorkloadArgs,
+    default_vocab: usize,
+    default_rounds: u64,
+    seed: u64,
+) -> Result<Vec<specsim::study::tree::TreeStudyConfig>> {
+    use specsim::tree::shape::TreeShape;
+    let rules = match &w.rule {
+        Some(list) => Rule::parse_list(list)?,
+        None => Rule::TREE.to_vec(),
+    };
+    let mut shapes: Vec<TreeShape> = w
+        .trees
+        .iter()
+        .map(|s| s.parse())
+        .collect::<specsim::Result<_>>()?;
+    if w.k.is_some() {
+        eprintln!("specsim: notice: a tree study's drafts are its trees: --k is not used");
+    }
+    if w.family == FamilyArg::Rates || w.family == FamilyArg::File {
+        anyhow::bail!(
+            "a tree study generates its rows: use --family logit-noise, mixture or quantized"
+        );
+    }
+    let mut opts = study_options(w)?;
+    opts.rules = vec![Rule::Token];
+    opts.k = None;
+    let largest = shapes.iter().map(|s| s.tree.len()).max().unwrap_or(1);
+    let base = opts.configs(&[largest], default_vocab, default_rounds, seed)?;
+    shapes.dedup_by(|a, b| a.spec == b.spec);
+    // The chain of the same node count beside each tree, for comparison.
+    for i in 0..shapes.len() {
+        let n = shapes[i].tree.len();
+        if !shapes[i].tree.is_path()
+            && !shapes.iter().any(|s| s.tree.is_path() && s.tree.len() == n)
+        {
+            shapes.push(format!("chain:{}", n - 1).parse()?);
+        }
+    }
+    let mut out = Vec::new();
+    for c in base {
+        for shape in &shapes {
+            out.push(specsim::study::tree::TreeStudyConfig {
+                workload: c.workload.clone(),
+                tree: shape.clone(),
+                rules: rules.clone(),
+                rounds: c.rounds,
+                seed: c.seed,
+                recovery: c.recovery,
+            });
+        }
+    }
+    Ok(out)
 }

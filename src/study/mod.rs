@@ -11,6 +11,7 @@ mod metrics;
 pub mod options;
 pub mod report;
 pub mod run;
+pub mod tree;
 pub mod workload;
 
 use serde::Serialize;

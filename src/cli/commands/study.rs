@@ -9,11 +9,55 @@ use specsim::study::options::check_cost_ratios;
 
 use super::{emit, open_gpu};
 use crate::cli::args::{FamilyArg, StudyCmd};
-use crate::cli::settings::study_configs;
+use crate::cli::settings::{study_configs, tree_study_configs};
+
+fn bar(quiet: bool, total: u64) -> indicatif::ProgressBar {
+    let bar = if quiet || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} rounds, {per_sec}, ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// `study --tree SPEC ...`: the tree rules on the workloads, per tree.
+fn cmd_tree_study(a: StudyCmd) -> Result<ExitCode> {
+    use specsim::study::report::tree::{TREE_FILES, tree_table, write_tree_files};
+    let seed = a.w.seed.unwrap_or(7);
+    let cfgs = tree_study_configs(&a.w, 2048, 10_000, seed)?;
+    let mut gpu = open_gpu(a.engine, false)?;
+    let total: u64 = cfgs.iter().map(|c| c.rounds * c.rules.len() as u64).sum();
+    let bar = bar(a.quiet, total);
+    let results = specsim::study::tree::run_tree_studies(&cfgs, gpu.as_mut(), &mut |label, n| {
+        bar.set_message(label.to_string());
+        bar.inc(n);
+    })?;
+    bar.finish_and_clear();
+    write_tree_files(&a.out, &results)?;
+    let mut s = tree_table(&results);
+    s += &format!(
+        "\nwrote {}\n",
+        TREE_FILES
+            .map(|f| format!("{}/{f}", a.out.display()))
+            .join(", ")
+    );
+    emit(&s)?;
+    Ok(ExitCode::SUCCESS)
+}
 
 pub fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
     use specsim::study::report;
     use specsim::study::run::{Progress, run_configs};
+    if !a.w.trees.is_empty() {
+        return cmd_tree_study(a);
+    }
     let seed = a.w.seed.unwrap_or(7);
     let mut cfgs = study_configs(&a.w, "1..8", 2048, 10_000, seed)?;
     for c in &mut cfgs {
@@ -27,18 +71,7 @@ pub fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
     check_cost_ratios(&a.cost_ratio)?;
     let mut gpu = open_gpu(a.engine, false)?;
     let total: u64 = cfgs.iter().map(|c| c.rounds).sum();
-    let bar = if a.quiet || !std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(total)
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:30}] {pos}/{len} rounds, {per_sec}, ETA {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
+    let bar = bar(a.quiet, total);
     let results = run_configs(cfgs, gpu.as_mut(), &mut |p| match p {
         Progress::Config(label) => bar.set_message(label.to_string()),
         Progress::Rounds(n) => bar.inc(n),

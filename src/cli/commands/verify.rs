@@ -64,7 +64,7 @@ fn verify_tree_chunk(
 pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
     let opts = a.input.round_options();
     let seed = a.w.seed.unwrap_or(1);
-    let rules = Rule::parse_list(&a.w.rule)?;
+    let rules = Rule::parse_list(a.w.rule.as_deref().unwrap_or("token"))?;
     let [rule] = rules[..] else {
         bail!("verify checks one rule at a time: give one --rule");
     };

@@ -6,6 +6,7 @@ mod csv;
 mod json;
 mod plots;
 mod table;
+pub mod tree;
 
 pub use csv::write_csv;
 pub use json::json_doc;

@@ -1,0 +1,164 @@
+//! Tree studies (SPEC §7): every rule's mean against its exact expectation (a paired test at
+//! 99%, with a fixed seed so the outcome is reproducible), rrs = rrs-wor = the token rule on
+//! chains, the GPU engine equal to the CPU engine on the same rows, and the files written.
+
+mod common;
+
+use specsim::Rule;
+use specsim::study::Workload;
+use specsim::study::tree::{TreeStudyConfig, run_tree_studies};
+use specsim::study::{Family, tree::TreeStudyResult};
+use specsim::tree::shape::TreeShape;
+
+fn configs(vocab: usize, rounds: u64) -> Vec<TreeStudyConfig> {
+    ["kary:2,2", "chain:3", "eagle:[[0],[1],[2],[0,0],[1,0]]"]
+        .iter()
+        .map(|s| TreeStudyConfig {
+            workload: Workload {
+                family: Family::LogitNoise { sigma: 0.5 },
+                vocab,
+                t_target: 1.0,
+                t_draft: 1.0,
+                zipf: 0.0,
+            },
+            tree: s.parse::<TreeShape>().unwrap(),
+            rules: Rule::TREE.to_vec(),
+            rounds,
+            seed: 3,
+            recovery: Default::default(),
+        })
+        .collect()
+}
+
+fn run(
+    cfgs: &[TreeStudyConfig],
+    gpu: Option<&mut specsim::gpu::GpuContext>,
+) -> Vec<TreeStudyResult> {
+    run_tree_studies(cfgs, gpu, &mut |_, _| {}).unwrap()
+}
+
+#[test]
+fn every_rule_agrees_with_its_exact_expectation() {
+    let res = run(&configs(6, 6000), None);
+    let mut with_exact = 0;
+    for r in &res {
+        let what = format!("{} {}", r.config.tree.spec, r.rule);
+        if let Some(ok) = r.exact_within_99 {
+            assert!(
+                ok,
+                "{what}: mean {} vs exact {:?} (z {:?})",
+                r.mean_generated, r.exact_generated, r.paired_z
+            );
+            with_exact += 1;
+        }
+        assert!(
+            r.mean_generated >= 1.0 && r.mean_generated <= 1.0 + r.config.tree.tree.depth() as f64
+        );
+        assert_eq!(r.per_depth.len(), r.config.tree.tree.depth());
+        if r.rule == Rule::Greedy {
+            // Deterministic given the rows: the exact value is the mean itself.
+            assert!(
+                (r.exact_generated.unwrap() - r.mean_generated).abs() < 1e-12,
+                "{what}"
+            );
+        }
+    }
+    // V = 6 is small enough to enumerate rrs-wor everywhere: every rule has an exact value.
+    assert_eq!(with_exact, res.len());
+    // On a chain, rrs and rrs-wor are the token rule: the same rounds give the same mean.
+    let chain: Vec<&TreeStudyResult> = res
+        .iter()
+        .filter(|r| r.config.tree.spec == "chain:3")
+        .collect();
+    let mean = |rule| {
+        chain
+            .iter()
+            .find(|r| r.rule == rule)
+            .unwrap()
+            .mean_generated
+    };
+    assert_eq!(mean(Rule::Rrs), mean(Rule::RrsWor));
+    // Past the enumeration budget rrs-wor has no exact value, and says so.
+    let big = run(&configs(4096, 50)[..1], None);
+    let wor = big.iter().find(|r| r.rule == Rule::RrsWor).unwrap();
+    assert_eq!((wor.exact_generated, wor.exact_within_99), (None, None));
+}
+
+#[test]
+fn the_gpu_engine_gives_the_same_study() {
+    let Some(mut g) = common::gpu() else { return };
+    let cfgs = configs(50, 500);
+    let cpu = run(&cfgs, None);
+    let gpu = run(&cfgs, Some(&mut g));
+    for (a, b) in cpu.iter().zip(&gpu) {
+        assert_eq!(
+            a.mean_generated, b.mean_generated,
+            "{} {}",
+            a.config.tree.spec, a.rule
+        );
+        assert_eq!(a.per_depth, b.per_depth);
+    }
+}
+
+#[test]
+fn study_tree_writes_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s");
+    let o = common::specsim(&[
+        "study",
+        "--tree",
+        "kary:2,2",
+        "--tree",
+        "eagle:[[0],[1],[0,0]]",
+        "--vocab",
+        "16",
+        "--rounds",
+        "500",
+        "--sigma",
+        "0.5",
+        "--engine",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("rrs-wor") && o.stdout.contains("chain:6"),
+        "{}",
+        o.stdout
+    );
+    let csv = std::fs::read_to_string(out.join("tree_results.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    for col in [
+        "rule",
+        "tree",
+        "nodes",
+        "depth",
+        "mean_generated",
+        "exact_generated",
+        "chain_same_nodes",
+    ] {
+        assert!(header.split(',').any(|c| c == col), "{col} in {header}");
+    }
+    // 3 trees (the chain of 6 drafts added beside kary:2,2; eagle's chain:3) ... 4 rules each.
+    assert_eq!(csv.lines().count(), 1 + 4 * 4);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("tree_results.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["results"].as_array().unwrap().len(), 16);
+    let svg = std::fs::read_to_string(out.join("tree_mean_generated.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("rrs-wor"));
+    common::assert_refused(
+        &common::specsim(&[
+            "study",
+            "--tree",
+            "kary:2,2",
+            "--rule",
+            "token",
+            "--out",
+            out.to_str().unwrap(),
+        ]),
+        "chain rule in a tree study",
+        &["chain rule"],
+    );
+}
