@@ -237,6 +237,9 @@ pub struct BenchRow {
     pub floor_ratio: f64,
     /// Rows of V the rule reads per round (mean).
     pub rows_per_round: f64,
+    /// Tree rows: the tree (its spec); `K` is then its node count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tree: Option<String>,
 }
 
 /// Times `f` (best of `reps` after one warm-up, with the caches flushed before each) and builds
@@ -246,6 +249,34 @@ pub fn measure(
     engine: &str,
     device: &str,
     view: &BatchView,
+    lazy_bytes: u64,
+    floor: f64,
+    reps: usize,
+    flusher: &mut CacheFlusher,
+    f: impl FnMut() -> crate::Result<()>,
+) -> crate::Result<BenchRow> {
+    let all = all_rows_bytes(view.n, view.k, view.v);
+    measure_shape(
+        engine,
+        device,
+        (view.n, view.k, view.v),
+        all,
+        lazy_bytes,
+        floor,
+        reps,
+        flusher,
+        f,
+    )
+}
+
+/// [`measure`] for any shape: `(n, k, v)` (for a tree, k is its node count) and the bytes of
+/// every row (`all_rows`).
+#[allow(clippy::too_many_arguments)]
+pub fn measure_shape(
+    engine: &str,
+    device: &str,
+    (n, k, v): (usize, usize, usize),
+    all_rows: u64,
     lazy_bytes: u64,
     floor: f64,
     reps: usize,
@@ -265,17 +296,18 @@ pub fn measure(
         engine: engine.into(),
         rule: Rule::Token,
         device: device.into(),
-        n: view.n,
-        k: view.k,
-        v: view.v,
+        n,
+        k,
+        v,
         seconds: best,
-        rounds_per_s: view.n as f64 / best,
-        lazy_bytes_per_round: lazy_bytes as f64 / view.n as f64,
+        rounds_per_s: n as f64 / best,
+        lazy_bytes_per_round: lazy_bytes as f64 / n as f64,
         lazy_gb_s,
-        all_rows_gb_s: all_rows_bytes(view.n, view.k, view.v) as f64 / best / 1e9,
+        all_rows_gb_s: all_rows as f64 / best / 1e9,
         floor_gb_s: floor / 1e9,
         floor_ratio: lazy_gb_s / (floor / 1e9),
         rows_per_round: 0.0,
+        tree: None,
     })
 }
 
@@ -302,4 +334,77 @@ pub fn page_faults() -> (u64, u64) {
     let get = |i: usize| f.get(i).and_then(|x| x.parse().ok()).unwrap_or(0);
     // After ')': state(0) ppid(1) pgrp(2) session(3) tty(4) tpgid(5) flags(6) minflt(7) cminflt(8) majflt(9)
     (get(7), get(9))
+}
+
+/// A synthetic tree batch for timing: random rows per node, the draft the target times
+/// (1 ± `noise`), distinct sibling tokens (valid for every tree rule), uniform coins. Rows are not
+/// normalised (the engines do not need it).
+pub fn tree_timing_batch(
+    tree: &crate::tree::Tree,
+    n: usize,
+    v: usize,
+    noise: f32,
+    seed: u64,
+) -> crate::tree::generate::TreeBatch {
+    let nn = tree.len();
+    let mut b = crate::tree::generate::TreeBatch {
+        tree: tree.clone(),
+        n,
+        v,
+        draft: vec![0.0; n * nn * v],
+        target: vec![0.0; n * nn * v],
+        tokens: vec![0; n * nn],
+        coins: vec![0.0; n * nn],
+    };
+    b.target
+        .par_chunks_mut(v)
+        .zip(b.draft.par_chunks_mut(v))
+        .enumerate()
+        .for_each(|(i, (t, d))| {
+            let mut rng =
+                SmallRng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            for (tx, dx) in t.iter_mut().zip(d.iter_mut()) {
+                *tx = rng.random::<f32>() + 1e-3;
+                *dx = *tx * (1.0 + rng.random_range(-noise..noise));
+            }
+        });
+    let mut rng = SmallRng::seed_from_u64(seed);
+    for r in 0..n {
+        for u in 0..nn {
+            let base = rng.random_range(0..v as u32);
+            for (j, &c) in tree.children(u).iter().enumerate() {
+                b.tokens[r * nn + c as usize] = (base + j as u32) % v as u32;
+            }
+        }
+    }
+    for c in b.coins.iter_mut() {
+        *c = rng.random();
+    }
+    b
+}
+
+/// Rows of V a tree rule reads in a round with these accepted nodes (distinct rows): `greedy`
+/// the target row of every node it visits; `target-only` the row where it stops; `rrs` and
+/// `rrs-wor` the target and draft rows of every visited node where a child was rejected, and the
+/// leaf's bonus row.
+pub fn tree_rows_read(tree: &crate::tree::Tree, rule: Rule, nodes: &[i32], a: usize) -> usize {
+    let path: Vec<usize> = std::iter::once(0)
+        .chain(nodes[..a].iter().map(|&x| x as usize))
+        .collect();
+    let stop = *path.last().unwrap_or(&0);
+    let leaf = tree.is_leaf(stop);
+    match rule {
+        Rule::Greedy => path.len(),
+        Rule::TargetOnly => 1,
+        _ => {
+            // A visited node whose accepted child is not its first child rejected some first;
+            // the stop node (internal) rejected them all.
+            let rejected = path
+                .windows(2)
+                .filter(|w| tree.sibling_rank(w[1]) > 0)
+                .count()
+                + usize::from(!leaf);
+            2 * rejected + usize::from(leaf)
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! Tree shapes as users name them (`--tree SPEC`):
 //! - `chain:K`: the path of K drafted nodes;
 //! - `kary:W,D`: the full W-ary tree of depth D (1 + W + … + W^D nodes);
-//! - `eagle:[[0],[0,0],[1],…]`: an EAGLE / Medusa / vLLM choice list;
+//! - `eagle:[[0],[0,0],[1],…]`: an EAGLE / Medusa / vLLM choice list (`eagle:mc_sim_7b_63`:
+//!   EAGLE's default list, 64 nodes);
 //! - `file:PATH`: a JSON document: a parent array, or an object with one of `parents`,
 //!   `choices`, `retrive_next_token` + `retrive_next_sibling`, `retrieve_indices` or
 //!   `attention_mask` (what `specsim tree --format json` writes).
@@ -10,6 +11,10 @@ use serde_json::Value;
 
 use super::{MAX_NODES, Tree};
 use crate::error::{Error, Result};
+
+/// EAGLE's default choice list `mc_sim_7b_63` (63 drafted nodes, depth 4), as EAGLE ships it;
+/// `--tree eagle:mc_sim_7b_63` names it.
+pub const EAGLE_MC_SIM_7B_63: &str = "[[0],[0,0],[1],[0,1],[2],[0,0,0],[1,0],[0,2],[3],[0,3],[4],[0,4],[2,0],[0,5],[0,0,1],[5],[0,6],[6],[0,7],[0,1,0],[1,1],[7],[0,8],[0,0,2],[3,0],[0,9],[8],[9],[1,0,0],[0,2,0],[1,2],[0,0,3],[4,0],[2,1],[0,0,4],[0,0,5],[0,0,0,0],[0,0,0,1],[0,0,6],[0,3,0],[5,0],[1,3],[0,0,7],[0,0,8],[0,0,9],[6,0],[0,4,0],[1,4],[7,0],[0,1,1],[2,0,0],[3,1],[2,2],[8,0],[0,5,0],[1,5],[1,0,1],[0,2,1],[9,0],[0,6,0],[0,0,0,2],[1,6],[0,7,0]]";
 
 /// A named tree: what the user wrote, and the tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -167,6 +172,9 @@ mod tests {
         assert_eq!(s.tree.widths(), vec![1, 2, 4, 8]);
         let c: TreeShape = "chain:6".parse().unwrap();
         assert!(c.tree.is_path() && c.tree.len() == 7);
+        let m: TreeShape = "eagle:mc_sim_7b_63".parse().unwrap();
+        assert_eq!((m.tree.len(), m.tree.depth()), (64, 4));
+        assert_eq!(m.tree.widths(), vec![1, 10, 28, 22, 3]);
         let e: TreeShape = "eagle:[[0],[0,0],[1]]".parse().unwrap();
         assert_eq!(e.tree.parents(), &[-1, 0, 0, 1]);
         for bad in [

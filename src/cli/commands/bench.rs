@@ -195,6 +195,17 @@ pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<Exi
             mmap_note = Some(mmap_touch(&batch)?);
         }
     }
+    let tree_rows = bench_trees(
+        quick,
+        engine,
+        &cpu_dev,
+        cpu_floor,
+        gpu.as_mut(),
+        gpu_floor,
+        reps,
+        &mut flusher,
+    )?;
+    rows.extend(tree_rows);
     if as_json {
         emit(&format!(
             "{}\n",
@@ -233,7 +244,7 @@ pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<Exi
         "all-rows",
         "floor"
     );
-    for r in &rows {
+    for r in rows.iter().filter(|r| r.tree.is_none()) {
         s += &format!(
             "{:<20} {:<5} {:>6} {:>3} {:>7} {:>12.0} {:>8.2} {:>12.0} {:>9.2} {:>10.2} {:>7.2}  {}\n",
             r.engine,
@@ -251,6 +262,38 @@ pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<Exi
         );
     }
     s += "\nlazy GB/s: bytes the lazy algorithm must read / time; all-rows: FlashInfer's convention\n(N·K·V·4 + N·(K+1)·V·4) / time; floor: lazy GB/s / the floor measured above.\n";
+    s += &format!(
+        "\ntree rules (SPEC §7)\n{:<20} {:<11} {:<22} {:>5} {:>5} {:>7} {:>12} {:>8} {:>9} {:>10} {:>7}  device\n",
+        "engine",
+        "rule",
+        "tree",
+        "nodes",
+        "N",
+        "V",
+        "rounds/s",
+        "rows/rnd",
+        "lazy GB/s",
+        "all-rows",
+        "floor"
+    );
+    for r in rows.iter().filter(|r| r.tree.is_some()) {
+        s += &format!(
+            "{:<20} {:<11} {:<22} {:>5} {:>5} {:>7} {:>12.0} {:>8.2} {:>9.2} {:>10.2} {:>7.2}  {}\n",
+            r.engine,
+            r.rule.name(),
+            r.tree.as_deref().unwrap_or(""),
+            r.k,
+            r.n,
+            r.v,
+            r.rounds_per_s,
+            r.rows_per_round,
+            r.lazy_gb_s,
+            r.all_rows_gb_s,
+            r.floor_ratio,
+            r.device
+        );
+    }
+    s += "tree all-rows: every row of every node (N·2·nodes·V·4) / time; rows/rnd: distinct rows of V the rule reads.\n";
     if let Some(m) = &mmap_note {
         s += &format!("{}\n", m["summary"].as_str().unwrap_or(""));
     }
@@ -290,4 +333,93 @@ fn mmap_touch(batch: &specsim::batch::Batch) -> Result<serde_json::Value> {
             100.0 * touched as f64 / file_bytes as f64
         ),
     }))
+}
+
+/// Tree rows: every tree rule on `kary:2,4` and EAGLE's 64-node `mc_sim_7b_63`, at V = 32000
+/// (and 128256 unless quick), on the CPU engine and the GPU end to end.
+#[allow(clippy::too_many_arguments)]
+fn bench_trees(
+    quick: bool,
+    engine: EngineChoice,
+    cpu_dev: &str,
+    cpu_floor: f64,
+    mut gpu: Option<&mut specsim::gpu::GpuContext>,
+    gpu_floor: Option<f64>,
+    reps: usize,
+    flusher: &mut specsim::bench::CacheFlusher,
+) -> Result<Vec<specsim::bench::BenchRow>> {
+    use specsim::bench::{measure_shape, tree_rows_read, tree_timing_batch};
+    use specsim::engine::Engine;
+    use specsim::tree::shape::TreeShape;
+    let shapes: &[(&str, usize, usize)] = if quick {
+        &[("kary:2,4", 32, 32000)]
+    } else {
+        &[
+            ("kary:2,4", 128, 32000),
+            ("eagle:mc_sim_7b_63", 64, 32000),
+            ("kary:2,4", 32, 128_256),
+            ("eagle:mc_sim_7b_63", 16, 128_256),
+        ]
+    };
+    let mut rows = Vec::new();
+    for &(spec, n, v) in shapes {
+        let shape: TreeShape = spec.parse()?;
+        let tree = &shape.tree;
+        let nodes = tree.len();
+        eprintln!("specsim bench: tree {spec} ({nodes} nodes), N = {n}, V = {v}");
+        let batch = tree_timing_batch(tree, n, v, 0.5, 3);
+        let view = batch.view()?;
+        let all = (n * 2 * nodes * v * 4) as u64;
+        for rule in Rule::TREE {
+            let rec = specsim::cpu::Recovery::default();
+            let reference = Engine::run_tree(&mut CpuEngine::default(), &view, rule, rec)?;
+            let read: usize = (0..n)
+                .map(|r| {
+                    let a = reference.num_accepted[r] as usize;
+                    tree_rows_read(tree, rule, &reference.nodes[r * tree.depth()..], a)
+                })
+                .sum();
+            let lazy = (read * v * 4) as u64;
+            let mut out = Vec::new();
+            if engine != EngineChoice::Gpu {
+                out.push(measure_shape(
+                    "cpu",
+                    cpu_dev,
+                    (n, nodes, v),
+                    all,
+                    lazy,
+                    cpu_floor,
+                    reps,
+                    flusher,
+                    || Engine::run_tree(&mut CpuEngine::default(), &view, rule, rec).map(|_| ()),
+                )?);
+            }
+            if let (Some(g), Some(floor)) = (gpu.as_deref_mut(), gpu_floor) {
+                if g.run_tree(&view, rule, rec)? != reference {
+                    bail!(
+                        "GPU and CPU tree engines disagree on the benchmark batch ({rule}, {spec}): run `specsim verify`"
+                    );
+                }
+                let dev = describe(g.adapter_info());
+                out.push(measure_shape(
+                    "gpu-end-to-end",
+                    &dev,
+                    (n, nodes, v),
+                    all,
+                    lazy,
+                    floor,
+                    reps,
+                    flusher,
+                    || g.run_tree(&view, rule, rec).map(|_| ()),
+                )?);
+            }
+            for mut r in out {
+                r.rule = rule;
+                r.tree = Some(shape.label());
+                r.rows_per_round = read as f64 / n as f64;
+                rows.push(r);
+            }
+        }
+    }
+    Ok(rows)
 }
