@@ -71,6 +71,11 @@ impl std::str::FromStr for TreeShape {
                     .ok_or_else(|| err(format!("kary:{w},{d} has more than {MAX_NODES} nodes")))?
             }
             "eagle" => {
+                let arg = if arg.trim() == "mc_sim_7b_63" {
+                    EAGLE_MC_SIM_7B_63
+                } else {
+                    arg
+                };
                 let choices: Vec<Vec<usize>> = serde_json::from_str(arg)
                     .map_err(|e| err(format!("not a JSON list of lists of sibling ranks: {e}")))?;
                 Tree::from_choices(&choices).map_err(|e| err(e.to_string()))?

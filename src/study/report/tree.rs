@@ -182,8 +182,14 @@ fn plot_tree_means(path: &Path, results: &[TreeStudyResult]) -> std::result::Res
     let n = slots.len().max(1) as f64;
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            "Mean tokens generated per round, by tree and rule (bars: 99% interval, x: exact)",
-            ("sans-serif", 20),
+            match results.first() {
+                Some(r) if one_workload => format!(
+                    "Mean generated per round by tree and rule, {} (bars: 99% interval, x: exact)",
+                    workload_label(r)
+                ),
+                _ => "Mean generated per round by tree and rule (bars: 99% interval, x: exact)".into(),
+            },
+            ("sans-serif", 18),
         )
         .margin(15)
         .x_label_area_size(60)
