@@ -631,34 +631,50 @@ fn write_i32_npz(path: &Path, arrays: &[(&str, Vec<u64>, &[i32])]) -> Result<()>
     tmp.commit()
 }
 
+/// Writes an in-memory tree batch as a directory of five `.npy` files (`parents` int64, rows and
+/// coins float32, tokens uint32), as numpy would: the five together or none of them.
+pub fn write_tree_batch_dir(dir: &Path, batch: &crate::tree::generate::TreeBatch) -> Result<()> {
+    let mut set = crate::output::FileSet::create(dir)?;
+    let (n, nn, v) = (batch.n as u64, batch.tree.len() as u64, batch.v as u64);
+    let parents: Vec<i64> = batch.tree.parents().iter().map(|&p| p as i64).collect();
+    write_npy(&mut set, dir, "parents", &[nn], &parents)?;
+    write_npy(&mut set, dir, "draft_probs", &[n, nn, v], &batch.draft)?;
+    write_npy(&mut set, dir, "target_probs", &[n, nn, v], &batch.target)?;
+    write_npy(&mut set, dir, "random_coins", &[n, nn], &batch.coins)?;
+    write_npy(&mut set, dir, "draft_tokens", &[n, nn], &batch.tokens)?;
+    set.commit()
+}
+
+/// Writes one `.npy` file of a file set.
+fn write_npy<T: npyz::AutoSerialize + Copy>(
+    set: &mut crate::output::FileSet,
+    dir: &Path,
+    name: &str,
+    shape: &[u64],
+    data: &[T],
+) -> Result<()> {
+    let file = format!("{name}.npy");
+    let shown = dir.join(&file);
+    let io = |e: std::io::Error| Error::io(&shown, e);
+    let f = File::create(set.path(&file)).map_err(io)?;
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(std::io::BufWriter::new(f))
+        .begin_nd()
+        .map_err(io)?;
+    w.extend(data.iter().copied()).map_err(io)?;
+    w.finish().map_err(io)
+}
+
 /// Writes an in-memory batch as a directory of four `.npy` files (float32 / uint32), as numpy
 /// would, e.g. for `verify --generate --save`: the four together or none of them.
 pub fn write_batch_dir(dir: &Path, batch: &crate::batch::Batch) -> Result<()> {
     let mut set = crate::output::FileSet::create(dir)?;
     let (n, k, v) = (batch.n as u64, batch.k as u64, batch.v as u64);
-    fn write<T: npyz::AutoSerialize + Copy>(
-        set: &mut crate::output::FileSet,
-        dir: &Path,
-        name: &str,
-        shape: &[u64],
-        data: &[T],
-    ) -> Result<()> {
-        let file = format!("{name}.npy");
-        let shown = dir.join(&file);
-        let io = |e: std::io::Error| Error::io(&shown, e);
-        let f = File::create(set.path(&file)).map_err(io)?;
-        let mut w = npyz::WriteOptions::new()
-            .default_dtype()
-            .shape(shape)
-            .writer(std::io::BufWriter::new(f))
-            .begin_nd()
-            .map_err(io)?;
-        w.extend(data.iter().copied()).map_err(io)?;
-        w.finish().map_err(io)
-    }
-    write(&mut set, dir, "draft_probs", &[n, k, v], &batch.draft)?;
-    write(&mut set, dir, "target_probs", &[n, k + 1, v], &batch.target)?;
-    write(&mut set, dir, "random_coins", &[n, k], &batch.coins)?;
-    write(&mut set, dir, "draft_tokens", &[n, k], &batch.tokens)?;
+    write_npy(&mut set, dir, "draft_probs", &[n, k, v], &batch.draft)?;
+    write_npy(&mut set, dir, "target_probs", &[n, k + 1, v], &batch.target)?;
+    write_npy(&mut set, dir, "random_coins", &[n, k], &batch.coins)?;
+    write_npy(&mut set, dir, "draft_tokens", &[n, k], &batch.tokens)?;
     set.commit()
 }

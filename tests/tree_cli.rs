@@ -256,3 +256,62 @@ fn tree_input_is_refused_clearly() {
         &["parents[2] = 2", "earlier node"],
     );
 }
+
+#[test]
+fn verify_save_writes_a_tree_batch_that_run_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("tree_batch");
+    let o = specsim(&[
+        "verify",
+        "--generate",
+        "40",
+        "--tree",
+        "kary:2,2",
+        "--rule",
+        "target-only",
+        "--vocab",
+        "30",
+        "--save",
+        saved.to_str().unwrap(),
+        "--cpu-only",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for f in [
+        "parents",
+        "draft_probs",
+        "target_probs",
+        "draft_tokens",
+        "random_coins",
+    ] {
+        assert!(saved.join(format!("{f}.npy")).exists(), "{f}");
+    }
+    let o = specsim(&[
+        "run",
+        saved.to_str().unwrap(),
+        "--rule",
+        "target-only",
+        "--engine",
+        "cpu",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let j: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(
+        (
+            j["rounds"].as_u64(),
+            j["nodes"].as_u64(),
+            j["depth"].as_u64()
+        ),
+        (Some(40), Some(7), Some(2))
+    );
+    assert_eq!(j["parents"], serde_json::json!([-1, 0, 0, 1, 1, 2, 2]));
+    let o = specsim(&[
+        "verify",
+        saved.to_str().unwrap(),
+        "--rule",
+        "target-only",
+        "--cpu-only",
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+}

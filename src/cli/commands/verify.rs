@@ -13,7 +13,7 @@ use specsim::compare::{
 use specsim::cpu::{CpuEngine, Recovery};
 use specsim::engine::Engine;
 use specsim::gpu::{GpuContext, describe};
-use specsim::npyio::{BatchFile, write_batch_dir};
+use specsim::npyio::{BatchFile, write_batch_dir, write_tree_batch_dir};
 use specsim::tree::batch::TreeView;
 use specsim::tree::compare::{compare_tree_engines, compare_tree_reference};
 use specsim::tree::generate::adversarial_tree_batch;
@@ -148,13 +148,16 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                 } else {
                     ((256usize << 20) / per_round).clamp(1, 65536)
                 } as u64;
-                if a.save.is_some() {
-                    bail!("--save writes chain batches; tree batches are not saved yet");
+                if a.save.is_some() && n > chunk {
+                    bail!("--save writes one chunk: use --generate N with N <= --chunk ({chunk})");
                 }
                 let mut r0 = 0;
                 while r0 < n {
                     let m = chunk.min(n - r0);
                     let b = adversarial_tree_batch(&shape.tree, r0, m as usize, vocab, seed, rule);
+                    if let Some(dir) = &a.save {
+                        write_tree_batch_dir(dir, &b)?;
+                    }
                     let view = b.view()?;
                     view.validate(&opts, rule)
                         .map_err(|e| e.offset_round(r0))

@@ -159,8 +159,16 @@ fn plot_tree_means(path: &Path, results: &[TreeStudyResult]) -> std::result::Res
     let e = |x: &dyn std::fmt::Display| x.to_string();
     // One x slot per (workload, tree), in order of first appearance.
     let mut slots: Vec<String> = Vec::new();
-    let slot_of =
-        |r: &TreeStudyResult| format!("{} | {}", r.config.tree.label(), workload_label(r));
+    let one_workload = results
+        .iter()
+        .all(|r| workload_label(r) == workload_label(&results[0]));
+    let slot_of = |r: &TreeStudyResult| {
+        if one_workload {
+            r.config.tree.label()
+        } else {
+            format!("{} | {}", r.config.tree.label(), workload_label(r))
+        }
+    };
     for r in results {
         let s = slot_of(r);
         if !slots.contains(&s) {
@@ -187,7 +195,8 @@ fn plot_tree_means(path: &Path, results: &[TreeStudyResult]) -> std::result::Res
                     "Mean generated per round by tree and rule, {} (bars: 99% interval, x: exact)",
                     workload_label(r)
                 ),
-                _ => "Mean generated per round by tree and rule (bars: 99% interval, x: exact)".into(),
+                _ => "Mean generated per round by tree and rule (bars: 99% interval, x: exact)"
+                    .into(),
             },
             ("sans-serif", 18),
         )
