@@ -161,4 +161,10 @@ fn study_tree_writes_its_files() {
         "chain rule in a tree study",
         &["chain rule"],
     );
+    // A tree rule without --tree would run the chain study under another name: refused.
+    common::assert_refused(
+        &common::specsim(&["study", "--rule", "greedy", "--out", out.to_str().unwrap()]),
+        "tree rule in a chain study",
+        &["--rule greedy is a tree rule", "--tree"],
+    );
 }

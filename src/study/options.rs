@@ -268,6 +268,11 @@ impl StudyOptions {
         default_seed: u64,
     ) -> Result<Vec<StudyConfig>> {
         let cfg = |msg: String| Err(Error::Config(msg));
+        if let Some(r) = self.rules.iter().find(|r| r.is_tree()) {
+            return cfg(format!(
+                "--rule {r} is a tree rule: a tree study needs --tree SPEC (e.g. --tree chain:8 for a chain, --tree kary:2,3)"
+            ));
+        }
         let k_values = check_k(self.k.clone().unwrap_or_else(|| default_k.to_vec()))?;
         let vocab = self.vocab.unwrap_or(default_vocab);
         let rounds = self.rounds.unwrap_or(default_rounds);
