@@ -28,7 +28,7 @@ const RULE_RRS: u32 = 2u;
 const RULE_RRS_WOR: u32 = 3u;
 
 // The most children of one node this kernel handles (the host refuses larger trees).
-const MAX_CHILDREN: u32 = 1024u;
+const MAX_CHILDREN: u32 = 256u;
 
 // Row sources of the tree rules (see `row_key`):
 const SRC_TREE_MASKED: u32 = 4u; // target with the children's tokens set to 0

@@ -249,6 +249,36 @@ fn tree_input_is_refused_clearly() {
             0
         );
     }
+    assert_refused(
+        &specsim(&[
+            "verify",
+            "--generate",
+            "10",
+            "--tree",
+            "chain:1",
+            "--rule",
+            "rrs",
+            "--vocab",
+            "0",
+        ]),
+        "V = 0",
+        &["--vocab must be at least 1"],
+    );
+    assert_refused(
+        &specsim(&["verify", &b, "--tree", "kary:2,2", "--rule", "rrs"]),
+        "--tree with a batch",
+        &["carries its own parents"],
+    );
+    assert_refused(
+        &specsim(&["tree", "kary:2,12"]),
+        "a huge tree",
+        &["8191 nodes", "at most 4096"],
+    );
+    assert_refused(
+        &specsim(&["tree", "chain:18446744073709551615"]),
+        "K beyond usize",
+        &["more than 65535 nodes"],
+    );
     let bad_parent = round.replace("[-1,0,0]", "[-1,0,2]");
     assert_refused(
         &specsim_stdin(&["round", "--rule", "rrs"], Some(&bad_parent)),

@@ -233,3 +233,57 @@ fn gpu_tree_chunks_and_2d_dispatch() {
     got.unwrap();
     assert_eq!(chunked.unwrap(), whole);
 }
+
+/// The classification of f32/f64 differences is not vacuous: a wrong decision at the root (a
+/// different child, or a stop) on random rows is `unexplained` for every rule.
+#[test]
+fn a_wrong_outcome_is_not_explained_away() {
+    let tree = "kary:3,2".parse::<TreeShape>().unwrap().tree;
+    let b = specsim::bench::tree_timing_batch(&tree, 200, 64, 0.5, 9);
+    let view = b.view().unwrap();
+    for rule in Rule::TREE {
+        let mut unexplained = 0;
+        for r in 0..view.n {
+            let f = view.reference(r, rule);
+            let mut e = f.clone();
+            if e.nodes.is_empty() {
+                // The reference stopped at the root: pretend its first child was accepted.
+                e.nodes = vec![tree.children(0)[0]];
+            } else {
+                // It accepted a child: pretend it stopped there with another token.
+                e.nodes.clear();
+                e.token = (f.token + 1) % 64;
+            }
+            let (class, _) = classify_tree(&view, r, rule, &e, &f);
+            unexplained += usize::from(class == DiffClass::Unexplained);
+        }
+        assert!(
+            unexplained >= 190,
+            "{rule}: only {unexplained} of 200 wrong outcomes are unexplained"
+        );
+    }
+}
+
+/// `--validate touched` checks the draft rows rrs reads at a node where a child was rejected,
+/// even when the walk goes on past it (review finding: the root's unnormalised draft row).
+#[test]
+fn touched_validation_checks_the_rows_a_rejection_reads() {
+    use specsim::round::RoundOptions;
+    let tree = Tree::from_parents(&[-1, 0, 0]).unwrap();
+    let b = TreeBatch {
+        tree,
+        n: 1,
+        v: 3,
+        draft: vec![0.4, 0.3, 5.0, 0., 0., 0., 0., 0., 0.],
+        target: vec![0.3, 0.32, 0.38, 1., 0., 0., 0., 1., 0.],
+        tokens: vec![0, 0, 1],
+        coins: vec![0.0, 0.9, 0.8],
+    };
+    let view = b.view().unwrap();
+    let o = RoundOptions::default();
+    for rule in [Rule::Rrs, Rule::RrsWor] {
+        let e = view.validate_touched(&o, rule).unwrap_err();
+        assert_eq!(e.kind(), "not_normalized", "{rule}: {e}");
+        assert!(e.to_string().contains("draft_probs[0]"), "{e}");
+    }
+}

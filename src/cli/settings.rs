@@ -85,8 +85,12 @@ pub fn tree_study_configs(
     opts.rules = vec![Rule::Token];
     opts.k = None;
     let largest = shapes.iter().map(|s| s.tree.len()).max().unwrap_or(1);
-    let base = opts.configs(&[largest], default_vocab, default_rounds, seed)?;
-    shapes.dedup_by(|a, b| a.spec == b.spec);
+    let base = opts.configs(&[1], default_vocab, default_rounds, seed)?;
+    if let Some(c) = base.first() {
+        specsim::study::options::check_round_size(largest, c.workload.vocab)?;
+    }
+    let mut seen = std::collections::HashSet::new();
+    shapes.retain(|s| seen.insert(s.spec.clone()));
     // The chain of the same node count beside each tree, for comparison.
     for i in 0..shapes.len() {
         let n = shapes[i].tree.len();

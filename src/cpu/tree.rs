@@ -263,8 +263,9 @@ pub fn run(view: &TreeView, rule: Rule, rec: &Recovery) -> TreeResult {
 impl TreeView<'_> {
     /// Validates what the walk reads, round by round (the first bad round named): token ids,
     /// coins, the drafted tokens' probabilities, the rule's sibling constraints, then the target
-    /// rows of the nodes the walk visits and the draft row of the node where it stops. The walk
-    /// is the engine's (deterministic on any values); rows off the path are not read.
+    /// rows of the nodes the walk visits, the draft rows `rrs` and `rrs-wor` read (every visited
+    /// node where a child was rejected) and the draft row of the node where the walk stops. The
+    /// walk is the engine's (deterministic on any values); rows off the path are not read.
     pub fn validate_touched(
         &self,
         opts: &crate::round::RoundOptions,
@@ -284,11 +285,20 @@ impl TreeView<'_> {
                     let path: Vec<usize> = std::iter::once(0)
                         .chain(nodes[..a as usize].iter().map(|&x| x as usize))
                         .collect();
-                    for &w in &path {
-                        self.check_row(r, "target_probs", w, opts)?;
-                    }
                     let stop = *path.last().unwrap_or(&0);
-                    if !self.tree.is_leaf(stop) {
+                    for (i, &w) in path.iter().enumerate() {
+                        self.check_row(r, "target_probs", w, opts)?;
+                        // rrs and rrs-wor read the whole draft row of a node where a child was
+                        // rejected (the accepted child is not the first, or none was).
+                        let rejected = match path.get(i + 1) {
+                            Some(&c) => self.tree.sibling_rank(c) > 0,
+                            None => w == stop && !self.tree.is_leaf(w),
+                        };
+                        if rejected && rule.reads_draft() {
+                            self.check_row(r, "draft_probs", w, opts)?;
+                        }
+                    }
+                    if !rule.reads_draft() && !self.tree.is_leaf(stop) {
                         self.check_row(r, "draft_probs", stop, opts)?;
                     }
                     Ok(())

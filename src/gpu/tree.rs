@@ -12,7 +12,7 @@ use crate::tree::batch::{TreeResult, TreeView};
 const TREE_HEADER: usize = 9;
 
 /// The most children of one node the kernel handles (`MAX_CHILDREN` in the shader).
-pub const MAX_CHILDREN: usize = 1024;
+pub const MAX_CHILDREN: usize = 256;
 
 /// The tree pipeline and its bind-group layout.
 pub(crate) struct TreeKernel {
@@ -126,7 +126,13 @@ impl GpuContext {
             )));
         }
         let rows = l.draft_rows.max(l.target_rows).max(1);
-        let cap = self.rounds_per_chunk(rows - 1, v)?.min(view.n);
+        // The readback holds tokens, nodes and counts: 2·depth + 2 words per round.
+        let max_buffer = self.device.limits().max_buffer_size;
+        let readback_cap = (max_buffer / (4 * (2 * depth as u64 + 2))).max(1) as usize;
+        let cap = self
+            .rounds_per_chunk(rows - 1, v)?
+            .min(view.n)
+            .min(readback_cap);
         let dev = &self.device;
         let scope = dev.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let mk = |label: &str, words: usize, usage: wgpu::BufferUsages| {

@@ -102,11 +102,13 @@ struct Rows {
 }
 
 /// Children's tokens of every round of `rows` as `rule` assumes them.
-fn draw_tokens(tree: &Tree, rows: &Rows, rule: Rule, seed: u64, r0: u64) -> Vec<u32> {
+/// `rrs-wor` needs as many tokens of positive draft probability as a node has children: a row
+/// that float32 underflow left with fewer is refused (the rule would see input §7 refuses).
+fn draw_tokens(tree: &Tree, rows: &Rows, rule: Rule, seed: u64, r0: u64) -> Result<Vec<u32>> {
     let b = &rows.batch;
     let (n, v) = (tree.len(), b.v);
     let mut tokens = vec![0u32; b.n * n];
-    tokens.par_chunks_mut(n).enumerate().for_each(|(r, tok)| {
+    tokens.par_chunks_mut(n).enumerate().try_for_each(|(r, tok)| {
         let gr = (r0 + r as u64) as u32;
         for u in 0..n {
             let ch = tree.children(u);
@@ -136,15 +138,23 @@ fn draw_tokens(tree: &Tree, rows: &Rows, rule: Rule, seed: u64, r0: u64) -> Vec<
                             },
                             u64r,
                         )
-                        .unwrap_or(0);
+                        .ok_or_else(|| {
+                            Error::Config(format!(
+                                "--rule {rule}: round {}: node {u}'s draft row has fewer than {} tokens of positive probability in float32 (its {} children must be distinct): use a smaller tree, a larger --t-draft or --vocab",
+                                r0 + r as u64,
+                                ch.len(),
+                                ch.len()
+                            ))
+                        })?;
                         taken.push(x);
                         tok[c as usize] = x as u32;
                     }
                 }
             }
         }
-    });
-    tokens
+        Ok(())
+    })?;
+    Ok(tokens)
 }
 
 /// Runs every configuration under each of its rules; `progress(rounds)` per chunk and rule.
@@ -192,7 +202,7 @@ pub fn run_tree_studies(
             let (batch, _) = crate::cpu::study::generate_chunk(&cfg.workload, cfg.seed, r0, m, n);
             let rows = Rows { batch };
             for (ri, &rule) in cfg.rules.iter().enumerate() {
-                let tokens = draw_tokens(tree, &rows, rule, cfg.seed, r0);
+                let tokens = draw_tokens(tree, &rows, rule, cfg.seed, r0)?;
                 let b = &rows.batch;
                 let view = TreeView {
                     n: m,

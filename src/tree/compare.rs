@@ -74,14 +74,30 @@ pub fn classify_tree(
         f.nodes[common - 1] as usize
     };
     let trace = trace_at(view, r, rule, u);
+    if e.nodes != f.nodes && rule == Rule::Greedy {
+        // Greedy has no coin: the two argmaxes of u's target row differ, which only rounding of
+        // near-tied entries can do. Compare the target's values at the two tokens chosen.
+        let pick = |o: &TreeOutcome| match o.nodes.get(common) {
+            Some(&c) => view.token(r, c as usize) as usize,
+            None => o.token as usize,
+        };
+        let (a, b) = (pick(e), pick(f));
+        let (va, vb) = (trace.vector[a], trace.vector[b]);
+        let detail = format!("node {u}: t[{a}] = {va:e}, t[{b}] = {vb:e} (f64)");
+        let class = if close_within(va, vb, F32_SLACK) {
+            DiffClass::ResidualNearTie
+        } else {
+            DiffClass::Unexplained
+        };
+        return (class, detail);
+    }
     if e.nodes != f.nodes {
         // The paths part at u: how close was each test there?
         let v = view.v as f64;
         for (j, &(c, coin, thr)) in trace.tests.iter().enumerate() {
             let bound = match rule {
                 Rule::TargetOnly => F32_SLACK * (j as f64 + 1.0),
-                Rule::Rrs | Rule::RrsWor => F32_SLACK * (1.0 + j as f64 * (v + 2.0)),
-                _ => F32_SLACK,
+                _ => F32_SLACK * (1.0 + j as f64 * (v + 2.0)),
             };
             if close_within(coin, thr, bound) {
                 return (

@@ -108,6 +108,15 @@ impl Tree {
         if n == 0 {
             return Tree::from_parents(&[]);
         }
+        if next_sibling[0] != -1 {
+            return Err(bad(
+                what,
+                format!(
+                    "retrive_next_sibling[0] = {}: the root has no siblings (-1)",
+                    next_sibling[0]
+                ),
+            ));
+        }
         let mut parents = vec![i64::MIN; n];
         parents[0] = -1;
         let node = |x: i64, at: &str| -> Result<Option<usize>> {
@@ -169,7 +178,7 @@ impl Tree {
             .flatten()
             .copied()
             .max()
-            .map_or(0, |m| (m.max(-1) + 1) as usize);
+            .map_or(0, |m| m.clamp(-1, super::MAX_NODES as i64) + 1) as usize;
         if n == 0 || n > super::MAX_NODES {
             return Err(bad(what, format!("names {n} nodes")));
         }
@@ -317,5 +326,7 @@ mod tests {
         assert!(Tree::from_choices(&[vec![0], vec![0]]).is_err());
         assert!(Tree::from_attention_mask(&[vec![1, 0], vec![0, 1]]).is_err());
         assert!(Tree::from_next_token_sibling(&[1, -1], &[-1, 1]).is_err());
+        assert!(Tree::from_next_token_sibling(&[1, -1], &[1, -1]).is_err());
+        assert!(Tree::from_retrieve_indices(&[vec![0, i64::MAX]]).is_err());
     }
 }

@@ -57,7 +57,7 @@ impl std::str::FromStr for TreeShape {
         let tree = match kind {
             "chain" => {
                 let k = int(arg, "K")?;
-                if k + 1 > MAX_NODES {
+                if k >= MAX_NODES {
                     return Err(err(format!("K = {k} is more than {} nodes", MAX_NODES - 1)));
                 }
                 Tree::path(k)
@@ -107,6 +107,9 @@ pub fn kary(w: usize, d: usize) -> Option<Tree> {
     let mut parents = vec![-1i64];
     let mut level = vec![0usize];
     for _ in 0..d {
+        if level.is_empty() || w == 0 {
+            break;
+        }
         let mut next = Vec::new();
         for &p in &level {
             for _ in 0..w {
@@ -182,7 +185,16 @@ mod tests {
         assert_eq!(m.tree.widths(), vec![1, 10, 28, 22, 3]);
         let e: TreeShape = "eagle:[[0],[0,0],[1]]".parse().unwrap();
         assert_eq!(e.tree.parents(), &[-1, 0, 0, 1]);
+        assert_eq!(
+            "kary:0,18446744073709551615"
+                .parse::<TreeShape>()
+                .unwrap()
+                .tree
+                .len(),
+            1
+        );
         for bad in [
+            "chain:18446744073709551615",
             "kary:2",
             "tree:3",
             "chain:x",

@@ -13,6 +13,16 @@ use crate::cli::args::TreeFormat;
 pub fn cmd_tree(spec: &str, format: TreeFormat) -> Result<ExitCode> {
     let shape: TreeShape = spec.parse()?;
     let t = &shape.tree;
+    // The mask is n² entries and the choice lists n·depth: shown for trees a kernel would use.
+    const MAX_SHOWN: usize = 4096;
+    if t.len() > MAX_SHOWN {
+        anyhow::bail!(
+            "{}: {} nodes; `specsim tree` shows trees of at most {MAX_SHOWN} nodes (its attention mask alone would be {} entries)",
+            shape.spec,
+            t.len(),
+            t.len() * t.len()
+        );
+    }
     let (next_token, next_sibling) = t.next_token_sibling();
     let doc = json!({
         "spec": shape.spec,

@@ -118,6 +118,11 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
         match (&a.batch, a.generate) {
             (Some(_), Some(_)) => bail!("give either a BATCH or --generate N, not both"),
             (None, None) => bail!("give a BATCH to verify, --generate N, or --study"),
+            (Some(_), None) if tree.is_some() => {
+                bail!(
+                    "--tree shapes generated rounds (--generate N); a batch file carries its own parents"
+                )
+            }
             (Some(path), None) if BatchFile::open(path)?.is_tree() => {
                 let file = BatchFile::open(path)?;
                 if !rule.is_tree() {
@@ -142,7 +147,16 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                         shape.tree.max_children()
                     );
                 }
+                specsim::study::options::check_round_size(nodes, vocab)?;
                 let per_round = 2 * nodes * vocab * 4;
+                let max_chunk = ((2usize << 30) / per_round).max(1);
+                if a.chunk > max_chunk {
+                    bail!(
+                        "--chunk {}: {} rounds of a {nodes}-node tree at V = {vocab} would hold more than 2 GiB of rows (at most {max_chunk})",
+                        a.chunk,
+                        a.chunk
+                    );
+                }
                 let chunk = if a.chunk > 0 {
                     a.chunk
                 } else {
