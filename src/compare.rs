@@ -63,6 +63,9 @@ pub struct ReferenceDiff {
 pub struct VerifyReport {
     /// The verification rule checked.
     pub rule: Rule,
+    /// What was generated (`--generate`: the tree, V and seed), if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated: Option<String>,
     /// Rounds compared.
     pub rounds: u64,
     /// Engines run (e.g. `["cpu", "gpu"]`).

@@ -143,7 +143,22 @@ impl FlatRound {
         );
         match &self.parents {
             Some(p) => decode_tree_rows(p, d, t, tok, c, rule, opts),
-            None => decode_chain_as_tree(d, t, tok, c, rule, opts),
+            None => decode_chain_as_tree(d, t, tok, c, rule, opts).map_err(|e| match e {
+                Error::Length {
+                    field,
+                    expected,
+                    found,
+                    why,
+                } => Error::Length {
+                    field,
+                    expected,
+                    found,
+                    why: format!(
+                        "{why}; without `parents` the round is read as a chain (a tree round needs `parents`)"
+                    ),
+                },
+                e => e,
+            }),
         }
         .map(Decided::Tree)
     }

@@ -41,8 +41,8 @@ fn trace_at(view: &TreeView, r: usize, rule: Rule, u: usize) -> NodeTrace {
     let mut trace = Some(NodeTrace::default());
     if view.tree.is_leaf(u) {
         trace = Some(NodeTrace {
-            tests: vec![],
             vector: target.range(u * v, v).collect(),
+            ..Default::default()
         });
     } else {
         step_traced(rule, &input, u, &mut trace);
@@ -91,6 +91,34 @@ pub fn classify_tree(
         };
         return (class, detail);
     }
+    // A residual whose mass is within f32 rounding of 0 (cancellation: a ratio within rounding of
+    // 1 was rejected) is normalised by that mass: everything after it is rounding noise.
+    let tiny = |s: f64| s <= F32_SLACK * (2.0 + (view.v * (trace.tests.len() + 1)) as f64);
+    let cancelled = trace.residual_sums.iter().any(|&s| tiny(s));
+    // Where the paths part, only the residuals before the first child accepted by either side
+    // can have moved the decision.
+    let first_accepted = [e.nodes.get(common), f.nodes.get(common)]
+        .into_iter()
+        .flatten()
+        .filter_map(|&c| trace.tests.iter().position(|t| t.0 == c))
+        .min()
+        .unwrap_or(trace.tests.len());
+    let cancelled_before = trace.residual_sums[..first_accepted.min(trace.residual_sums.len())]
+        .iter()
+        .any(|&s| tiny(s));
+    if e.nodes != f.nodes && cancelled_before {
+        return (
+            DiffClass::ZeroResidualUnderRounding,
+            format!(
+                "node {u}: a residual sum of {:e} (f64) is within f32 rounding of 0",
+                trace
+                    .residual_sums
+                    .iter()
+                    .copied()
+                    .fold(f64::INFINITY, f64::min)
+            ),
+        );
+    }
     if e.nodes != f.nodes {
         // The paths part at u: how close was each test there?
         let v = view.v as f64;
@@ -126,7 +154,7 @@ pub fn classify_tree(
         DiffClass::BonusNearTie
     } else if close_within(va, vb, slack) {
         DiffClass::ResidualNearTie
-    } else if va == 0.0 || vb == 0.0 || vec.iter().all(|&x| x == 0.0) {
+    } else if cancelled || vec.iter().all(|&x| x <= slack) {
         DiffClass::ZeroResidualUnderRounding
     } else {
         DiffClass::Unexplained
@@ -215,6 +243,10 @@ pub fn compare_tree_reference(
             }
             (e != f).then(|| {
                 let (class, detail) = classify_tree(view, r, rule, &e, &f);
+                let detail = format!(
+                    "engine nodes {:?} then {}, reference nodes {:?} then {}; {detail}",
+                    e.nodes, e.token, f.nodes, f.token
+                );
                 ReferenceDiff {
                     round: r0 + r as u64,
                     class,

@@ -90,6 +90,9 @@ pub struct NodeTrace {
     pub tests: Vec<(u32, f64, f64)>,
     /// The vector whose argmax is the correction (or the bonus row at a leaf).
     pub vector: Vec<f64>,
+    /// `rrs`, `rrs-wor`: the residual sum `s` after each rejection (the residual is normalised
+    /// by it; one within f32 rounding of 0 makes everything after it rounding noise).
+    pub residual_sums: Vec<f64>,
 }
 
 /// The rule's decision at internal node `u`.
@@ -156,6 +159,9 @@ pub fn step_traced<V: Values + ?Sized, C: Values + ?Sized>(
                 }
                 let res: Vec<f64> = r.iter().zip(&q).map(|(r, q)| (r - q).max(0.0)).collect();
                 let s = res.iter().fold(0.0f64, |s, x| s + x);
+                if let Some(tr) = trace.as_mut() {
+                    tr.residual_sums.push(s);
+                }
                 if s == 0.0 {
                     note_vector(trace, &t);
                     return Step::Stop(argmax_f64(t.iter().copied()) as u32);

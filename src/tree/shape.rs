@@ -71,10 +71,14 @@ impl std::str::FromStr for TreeShape {
                     .ok_or_else(|| err(format!("kary:{w},{d} has more than {MAX_NODES} nodes")))?
             }
             "eagle" => {
-                let arg = if arg.trim() == "mc_sim_7b_63" {
-                    EAGLE_MC_SIM_7B_63
-                } else {
-                    arg
+                let arg = match arg.trim() {
+                    "mc_sim_7b_63" => EAGLE_MC_SIM_7B_63,
+                    a if !a.starts_with('[') => {
+                        return Err(err(format!(
+                            "{a:?} is neither a choice list ([[0],[0,0],...]) nor a known list's name (mc_sim_7b_63)"
+                        )));
+                    }
+                    a => a,
                 };
                 let choices: Vec<Vec<usize>> = serde_json::from_str(arg)
                     .map_err(|e| err(format!("not a JSON list of lists of sibling ranks: {e}")))?;

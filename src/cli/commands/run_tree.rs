@@ -140,7 +140,7 @@ pub fn cmd_run_tree(
                 "mean generated        {}\n",
                 shown("mean_generated", " tokens/round")
             );
-            s += "per-depth acceptance (P[a node at depth i + 1 accepted]):\n";
+            s += "per-depth acceptance (P[a node at depth d accepted], d = 1..depth):\n";
             for (i, x) in j["per_depth_acceptance"]
                 .as_array()
                 .into_iter()

@@ -139,6 +139,12 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
             (None, Some(n)) if tree.is_some() => {
                 let shape = tree.as_ref().expect("checked");
                 let vocab = a.w.vocab.unwrap_or(32000);
+                report.generated = Some(format!(
+                    "tree {} ({} nodes, depth {}), V = {vocab}, seed {seed}",
+                    shape.spec,
+                    shape.tree.len(),
+                    shape.tree.depth()
+                ));
                 let nodes = shape.tree.len();
                 if rule.needs_distinct_siblings() && shape.tree.max_children() > vocab {
                     bail!(
@@ -192,6 +198,7 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                     bail!("--generate takes one --k value, not {ks:?}");
                 };
                 let vocab = a.w.vocab.unwrap_or(32000);
+                report.generated = Some(format!("K = {k}, V = {vocab}, seed {seed}"));
                 specsim::study::options::check_round_size(k, vocab)?;
                 let per_round = (2 * k + 1) * vocab * 4;
                 // At most 2 GiB of rows in memory at a time, whatever --chunk says.
@@ -237,6 +244,9 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
     } else {
         let mut s = String::new();
         s += &format!("rule                      {}\n", report.rule);
+        if let Some(g) = &report.generated {
+            s += &format!("generated                 {g}\n");
+        }
         s += &format!("rounds compared           {}\n", report.rounds);
         s += &format!("engines                   {}\n", report.engines.join(", "));
         if let Some(ad) = &report.adapter {
