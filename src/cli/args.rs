@@ -21,6 +21,11 @@ residual is zero everywhere, the argmax of target_probs[i]) and the round stops.
 K are accepted, the bonus token is the argmax of target_probs[K]. acceptance_rate is
 accepted/K rounded like Python's round(x, 4). Computed in f64.
 
+Tree rules (--rule greedy, target-only, rrs, rrs-wor; SPEC §7) read a tree round: the keys
+above with n entries each plus `parents` (parents[0] = -1, every parent before its child;
+`specsim tree SPEC` shows a shape's parent array), or a chain (the path tree). They print
+accepted_tokens, accepted_nodes, num_generated and acceptance_rate (accepted / depth).
+
 Example:
   echo '{\"draft_probs\": [[0.5, 0.5]], \"target_probs\": [[0.9, 0.1], [0.3, 0.7]],
          \"draft_tokens\": [1], \"random_coins\": [0.5]}' | specsim round

@@ -123,19 +123,6 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                     "--tree shapes generated rounds (--generate N); a batch file carries its own parents"
                 )
             }
-            (Some(path), None) if BatchFile::open(path)?.is_tree() => {
-                let file = BatchFile::open(path)?;
-                if !rule.is_tree() {
-                    bail!(
-                        "{} is a tree batch: give a tree rule (--rule greedy, target-only, rrs or rrs-wor)",
-                        path.display()
-                    );
-                }
-                let t = file.tree()?;
-                let view = file.tree_view(&t)?;
-                view.validate(&opts, rule)?;
-                verify_tree_chunk(&view, gpu.as_mut(), rule, rec(0), &mut report)?;
-            }
             (None, Some(n)) if tree.is_some() => {
                 let shape = tree.as_ref().expect("checked");
                 let vocab = a.w.vocab.unwrap_or(32000);
@@ -188,9 +175,22 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
             }
             (Some(path), None) => {
                 let file = BatchFile::open(path)?;
-                let view = file.view()?;
-                view.validate_rule(&opts, Validation::Full, rule)?;
-                verify_chunk(&view, gpu.as_mut(), rule, rec(0), &mut report)?;
+                if file.is_tree() {
+                    if !rule.is_tree() {
+                        bail!(
+                            "{} is a tree batch: give a tree rule (--rule greedy, target-only, rrs or rrs-wor)",
+                            path.display()
+                        );
+                    }
+                    let t = file.tree()?;
+                    let view = file.tree_view(&t)?;
+                    view.validate(&opts, rule)?;
+                    verify_tree_chunk(&view, gpu.as_mut(), rule, rec(0), &mut report)?;
+                } else {
+                    let view = file.view()?;
+                    view.validate_rule(&opts, Validation::Full, rule)?;
+                    verify_chunk(&view, gpu.as_mut(), rule, rec(0), &mut report)?;
+                }
             }
             (None, Some(n)) => {
                 let ks = parse_k_list(a.w.k.as_deref().unwrap_or("8"))?;
