@@ -59,8 +59,10 @@ pub struct Scratch {
     t: Vec<f32>,
     q: Vec<f32>,
     u: Vec<f32>,
-    /// `rrs-wor`: the rejected tokens and the coefficient each entry keeps.
-    rejected: Vec<(usize, f32)>,
+    /// `rrs-wor`: the tokens rejected at the current node.
+    rejected: Vec<usize>,
+    /// `rrs-wor`: per token, the coefficient its entry keeps once rejected (-1: not rejected).
+    frozen: Vec<f32>,
 }
 
 /// Copies the row of V at `start` into `buf` as f32 (the engine reads each row it needs once).
@@ -143,6 +145,14 @@ fn step(view: &TreeView, r: usize, u: usize, rule: Rule, rec: &Recovery, s: &mut
         Rule::Rrs | Rule::RrsWor => {
             let wor = rule == Rule::RrsWor;
             let (mut a, mut n_j, mut w_j) = (0.0f32, 1.0f32, 1.0f32);
+            if s.frozen.len() != v {
+                s.frozen.clear();
+                s.frozen.resize(v, -1.0);
+                s.rejected.clear();
+            }
+            for &y in &s.rejected {
+                s.frozen[y] = -1.0;
+            }
             s.rejected.clear();
             let mut rows_read = false;
             for (j, &c) in children.iter().enumerate() {
@@ -159,26 +169,27 @@ fn step(view: &TreeView, r: usize, u: usize, rule: Rule, rec: &Recovery, s: &mut
                 }
                 a = f32::from_bits(add_native(a, g));
                 if wor {
-                    s.rejected.push((x, a));
+                    s.rejected.push(x);
+                    s.frozen[x] = a;
                 }
                 if !rows_read {
                     fill(view.target, t_at, v, &mut s.t);
                     fill(view.draft, q_at, v, &mut s.q);
                     rows_read = true;
                 }
-                let (t, q, rej) = (&s.t, &s.q, &s.rejected);
-                let coef = |y: usize| rej.iter().find(|e| e.0 == y).map_or(a, |e| e.1);
+                let (t, q, frozen) = (&s.t, &s.q, &s.frozen);
                 s.u.clear();
-                s.u.extend((0..v).map(|y| residual(t[y], coef(y), q[y])));
+                if wor {
+                    s.u.extend((0..v).map(|y| {
+                        let c = if frozen[y] >= 0.0 { frozen[y] } else { a };
+                        residual(t[y], c, q[y])
+                    }));
+                } else {
+                    s.u.extend((0..v).map(|y| residual(t[y], a, q[y])));
+                }
                 n_j = lane_sum(v, |y| s.u[y]);
                 w_j = if wor {
-                    lane_sum(v, |y| {
-                        if rej.iter().any(|e| e.0 == y) {
-                            0.0
-                        } else {
-                            q[y].abs()
-                        }
-                    })
+                    lane_sum(v, |y| if frozen[y] >= 0.0 { 0.0 } else { q[y].abs() })
                 } else {
                     1.0
                 };
