@@ -37,16 +37,39 @@ pub const LANES: usize = 256;
 
 /// The f32 sum of `f(0..len)` in the shader's order: lane l adds x = l, l + 256, … in ascending
 /// x, then a pairwise tree over the lanes (l += l + s for s = 128, 64, …, 1).
+///
+/// The values are non-negative, so IEEE `+` here is `add_native` (no sign of zero to lose), and
+/// 256 independent lanes per block let the compiler vectorise the pass.
 pub fn lane_sum(len: usize, f: impl Fn(usize) -> f32) -> f32 {
     let mut lanes = [0.0f32; LANES];
-    for x in 0..len {
-        let l = &mut lanes[x % LANES];
-        *l = f32::from_bits(add_native(*l, f(x)));
+    let mut base = 0;
+    while base < len {
+        let m = (len - base).min(LANES);
+        for (l, lane) in lanes[..m].iter_mut().enumerate() {
+            *lane += f(base + l);
+        }
+        base += LANES;
     }
+    reduce_lanes(lanes)
+}
+
+/// [`lane_sum`] of a slice.
+pub fn lane_sum_slice(values: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    for chunk in values.chunks(LANES) {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane += x;
+        }
+    }
+    reduce_lanes(lanes)
+}
+
+/// The pairwise tree over the lanes: l += l + s for s = 128, 64, …, 1.
+fn reduce_lanes(mut lanes: [f32; LANES]) -> f32 {
     let mut width = LANES / 2;
     while width > 0 {
         for l in 0..width {
-            lanes[l] = f32::from_bits(add_native(lanes[l], lanes[l + width]));
+            lanes[l] += lanes[l + width];
         }
         width /= 2;
     }
@@ -187,7 +210,7 @@ fn step(view: &TreeView, r: usize, u: usize, rule: Rule, rec: &Recovery, s: &mut
                 } else {
                     s.u.extend((0..v).map(|y| residual(t[y], a, q[y])));
                 }
-                n_j = lane_sum(v, |y| s.u[y]);
+                n_j = lane_sum_slice(&s.u);
                 w_j = if wor {
                     lane_sum(v, |y| if frozen[y] >= 0.0 { 0.0 } else { q[y].abs() })
                 } else {
