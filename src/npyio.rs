@@ -360,6 +360,16 @@ impl BatchFile {
                 format!("shape {:?}: parents must have one dimension [n]", p.shape),
             ));
         }
+        if p.shape[0] > crate::tree::MAX_NODES {
+            return Err(Error::format(
+                &p.origin,
+                format!(
+                    "{} nodes; at most {} are supported",
+                    p.shape[0],
+                    crate::tree::MAX_NODES
+                ),
+            ));
+        }
         let ints = p.ints()?;
         let parents: Vec<i64> = (0..p.shape[0]).map(|i| ints.get(i)).collect();
         crate::tree::Tree::from_parents(&parents)

@@ -345,3 +345,37 @@ fn verify_save_writes_a_tree_batch_that_run_reads() {
     ]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
 }
+
+#[test]
+fn a_parents_array_beyond_the_node_limit_is_refused() {
+    // 65537 parents (one more than the limit): refused from the shape, before they are read.
+    let dir = tempfile::tempdir().unwrap();
+    let src = data("batches/tree_eagle_dir");
+    for f in [
+        "draft_probs",
+        "target_probs",
+        "draft_tokens",
+        "random_coins",
+    ] {
+        std::fs::copy(
+            format!("{src}/{f}.npy"),
+            dir.path().join(format!("{f}.npy")),
+        )
+        .unwrap();
+    }
+    let n = 65537usize;
+    let header = format!("{{'descr': '<i8', 'fortran_order': False, 'shape': ({n},), }}");
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    let pad = 64 - (10 + header.len() + 1) % 64;
+    let text = format!("{header}{}\n", " ".repeat(pad));
+    bytes.extend_from_slice(&(text.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(text.as_bytes());
+    bytes.resize(bytes.len() + n * 8, 0);
+    std::fs::write(dir.path().join("parents.npy"), &bytes).unwrap();
+    let o = specsim(&["run", dir.path().to_str().unwrap(), "--rule", "rrs"]);
+    assert_refused(
+        &o,
+        "65537 parents",
+        &["parents.npy", "65537 nodes", "at most 65536"],
+    );
+}
