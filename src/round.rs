@@ -420,6 +420,31 @@ pub fn decode_rows(
     .to_result(&tokens))
 }
 
+/// V of a round's rows: the length of `target[0]`, at least 1, and every row's length (draft and
+/// target) equal to it.
+pub fn vocab_of(draft: &Rows, target: &Rows) -> Result<usize> {
+    let v = target.lens.first().copied().unwrap_or(0);
+    if v == 0 {
+        return Err(Error::EmptyVocabulary {
+            field: "target_probs",
+        });
+    }
+    for (field, rows) in [("draft_probs", draft), ("target_probs", target)] {
+        for (index, &found) in rows.lens.iter().enumerate() {
+            if found != v {
+                return Err(Error::VocabMismatch {
+                    field,
+                    index,
+                    found,
+                    expected: v,
+                    reference: "target_probs[0]",
+                });
+            }
+        }
+    }
+    Ok(v)
+}
+
 /// Checks one chain round on flat rows against SPEC §2 for `rule` (lengths, then values); returns
 /// the token ids and V.
 pub fn check_chain_rows(
@@ -464,25 +489,7 @@ pub fn check_chain_rows(
         k,
         format!("K = {k}, one per drafted token"),
     )?;
-    let v = target.lens[0];
-    if v == 0 {
-        return Err(Error::EmptyVocabulary {
-            field: "target_probs",
-        });
-    }
-    for (field, rows) in [("draft_probs", draft), ("target_probs", target)] {
-        for (index, &found) in rows.lens.iter().enumerate() {
-            if found != v {
-                return Err(Error::VocabMismatch {
-                    field,
-                    index,
-                    found,
-                    expected: v,
-                    reference: "target_probs[0]",
-                });
-            }
-        }
-    }
+    let v = vocab_of(draft, target)?;
     let tokens = validate_flat_rule(
         &draft.data,
         &target.data,

@@ -8,6 +8,7 @@ use super::reference::{TreeInput, decide_tree};
 use crate::error::{Error, Result};
 use crate::round::{
     RoundOptions, Rows, acceptance_rate, check_chain_rows, check_row, validate_tokens_and_coins,
+    vocab_of,
 };
 use crate::rule::Rule;
 
@@ -116,25 +117,7 @@ pub fn decode_tree_rows(
     check_len("target_probs", target.lens.len(), n)?;
     check_len("random_coins", random_coins.len(), n)?;
     let tree = Tree::from_parents(parents)?;
-    let v = target.lens[0];
-    if v == 0 {
-        return Err(Error::EmptyVocabulary {
-            field: "target_probs",
-        });
-    }
-    for (field, rows) in [("draft_probs", draft), ("target_probs", target)] {
-        for (index, &found) in rows.lens.iter().enumerate() {
-            if found != v {
-                return Err(Error::VocabMismatch {
-                    field,
-                    index,
-                    found,
-                    expected: v,
-                    reference: "target_probs[0]",
-                });
-            }
-        }
-    }
+    let v = vocab_of(draft, target)?;
     // Token ids of the non-root nodes; the root's entry is not read.
     let mut tokens = vec![0u32];
     let ids = validate_tokens_and_coins(

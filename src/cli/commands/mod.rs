@@ -88,3 +88,25 @@ pub fn open_gpu(choice: EngineChoice, allow_software: bool) -> Result<Option<Gpu
     }
     Ok(sel.gpu)
 }
+
+/// The engine to run on: a GPU, or the CPU engine (see [`open_gpu`]).
+pub fn open_engine(choice: EngineChoice) -> Result<Box<dyn specsim::engine::Engine>> {
+    Ok(match open_gpu(choice, false)? {
+        Some(g) => Box::new(g),
+        None => Box::new(specsim::cpu::CpuEngine::default()),
+    })
+}
+
+/// Prints one JSON object per round (`line(r)`), in pieces of about 1 MiB.
+pub fn emit_jsonl(n: usize, line: impl Fn(usize) -> Result<String>) -> Result<()> {
+    let mut s = String::new();
+    for r in 0..n {
+        s.push_str(&line(r)?);
+        s.push('\n');
+        if s.len() > 1 << 20 {
+            emit(&s)?;
+            s.clear();
+        }
+    }
+    emit(&s)
+}

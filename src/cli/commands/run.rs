@@ -9,12 +9,11 @@ use serde_json::json;
 
 use specsim::Rule;
 use specsim::batch::{BatchResult, BatchView, Validation};
-use specsim::cpu::{CpuEngine, Recovery};
-use specsim::engine::Engine;
+use specsim::cpu::Recovery;
 use specsim::npyio::{BatchFile, write_result_npz};
 use specsim::round::Outcome;
 
-use super::{emit, open_gpu};
+use super::{emit, emit_jsonl, open_engine};
 use crate::cli::args::{EngineChoice, Format, InputOpts};
 
 fn summary_json(view: &BatchView, res: &BatchResult, engine: &str, secs: f64) -> serde_json::Value {
@@ -89,10 +88,7 @@ pub fn cmd_run(
     let t0 = Instant::now();
     view.validate_rule(&input.round_options(), validate, rule)?;
     let t_valid = t0.elapsed().as_secs_f64();
-    let mut engine: Box<dyn Engine> = match open_gpu(engine, false)? {
-        Some(g) => Box::new(g),
-        None => Box::new(CpuEngine::default()),
-    };
+    let mut engine = open_engine(engine)?;
     let name = engine.describe();
     let t1 = Instant::now();
     let res = engine.run_batch(&view, rule, rec)?;
@@ -101,20 +97,10 @@ pub fn cmd_run(
         write_result_npz(path, &res)?;
     }
     match format {
-        Format::Jsonl => {
-            let mut s = String::new();
-            for r in 0..res.n() {
-                let toks = view.round_tokens(r);
-                let o: Outcome = res.outcome(r);
-                s.push_str(&serde_json::to_string(&o.to_result(&toks))?);
-                s.push('\n');
-                if s.len() > 1 << 20 {
-                    emit(&s)?;
-                    s.clear();
-                }
-            }
-            emit(&s)?;
-        }
+        Format::Jsonl => emit_jsonl(res.n(), |r| {
+            let o: Outcome = res.outcome(r);
+            Ok(serde_json::to_string(&o.to_result(&view.round_tokens(r)))?)
+        })?,
         Format::Json => {
             let mut j = summary_json(&view, &res, &name, secs);
             j["rule"] = json!(rule);

@@ -10,13 +10,12 @@ use serde_json::json;
 
 use specsim::Rule;
 use specsim::batch::Validation;
-use specsim::cpu::{CpuEngine, Recovery};
-use specsim::engine::Engine;
+use specsim::cpu::Recovery;
 use specsim::npyio::{BatchFile, write_tree_result_npz};
 use specsim::tree::batch::{TreeResult, TreeView};
 use specsim::tree::round::TreeRoundResult;
 
-use super::{emit, open_gpu};
+use super::{emit, emit_jsonl, open_engine};
 use crate::cli::args::{EngineChoice, Format, InputOpts};
 
 fn summary_json(view: &TreeView, res: &TreeResult, engine: &str, secs: f64) -> serde_json::Value {
@@ -79,10 +78,7 @@ pub fn cmd_run_tree(
         Validation::Touched => view.validate_touched(&input.round_options(), rule)?,
     }
     let t_valid = t0.elapsed().as_secs_f64();
-    let mut engine: Box<dyn Engine> = match open_gpu(engine, false)? {
-        Some(g) => Box::new(g),
-        None => Box::new(CpuEngine::default()),
-    };
+    let mut engine = open_engine(engine)?;
     let name = engine.describe();
     let t1 = Instant::now();
     let res = engine.run_tree(&view, rule, rec)?;
@@ -91,21 +87,11 @@ pub fn cmd_run_tree(
         write_tree_result_npz(path, &res)?;
     }
     match format {
-        Format::Jsonl => {
-            let mut s = String::new();
-            for r in 0..res.n() {
-                let o = res.outcome(r);
-                let toks = view.round_tokens(r);
-                let one = TreeRoundResult::new(&tree, &toks, &o.nodes, o.token);
-                s.push_str(&serde_json::to_string(&one)?);
-                s.push('\n');
-                if s.len() > 1 << 20 {
-                    emit(&s)?;
-                    s.clear();
-                }
-            }
-            emit(&s)?;
-        }
+        Format::Jsonl => emit_jsonl(res.n(), |r| {
+            let o = res.outcome(r);
+            let one = TreeRoundResult::new(&tree, &view.round_tokens(r), &o.nodes, o.token);
+            Ok(serde_json::to_string(&one)?)
+        })?,
         Format::Json => {
             let mut j = summary_json(&view, &res, &name, secs);
             j["rule"] = json!(rule);

@@ -61,6 +61,29 @@ fn verify_tree_chunk(
     Ok(())
 }
 
+/// Rounds generated and checked at a time by `--generate N` for rounds of `per_round` bytes of
+/// rows (`what` names them): `--chunk`, or about 256 MiB; at most 2 GiB of rows whatever
+/// `--chunk` says; one chunk with `--save`.
+fn generate_chunk(a: &VerifyArgs, n: u64, per_round: usize, what: &str) -> Result<u64> {
+    let max_chunk = ((2usize << 30) / per_round).max(1);
+    if a.chunk > max_chunk {
+        bail!(
+            "--chunk {}: {} rounds of {what} would hold more than 2 GiB of rows (at most {max_chunk})",
+            a.chunk,
+            a.chunk
+        );
+    }
+    let chunk = if a.chunk > 0 {
+        a.chunk
+    } else {
+        ((256usize << 20) / per_round).clamp(1, 65536)
+    } as u64;
+    if a.save.is_some() && n > chunk {
+        bail!("--save writes one chunk: use --generate N with N <= --chunk ({chunk})");
+    }
+    Ok(chunk)
+}
+
 pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
     let opts = a.input.round_options();
     let seed = a.w.seed.unwrap_or(1);
@@ -141,23 +164,8 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                     );
                 }
                 specsim::study::options::check_round_size(nodes, vocab)?;
-                let per_round = 2 * nodes * vocab * 4;
-                let max_chunk = ((2usize << 30) / per_round).max(1);
-                if a.chunk > max_chunk {
-                    bail!(
-                        "--chunk {}: {} rounds of a {nodes}-node tree at V = {vocab} would hold more than 2 GiB of rows (at most {max_chunk})",
-                        a.chunk,
-                        a.chunk
-                    );
-                }
-                let chunk = if a.chunk > 0 {
-                    a.chunk
-                } else {
-                    ((256usize << 20) / per_round).clamp(1, 65536)
-                } as u64;
-                if a.save.is_some() && n > chunk {
-                    bail!("--save writes one chunk: use --generate N with N <= --chunk ({chunk})");
-                }
+                let what = format!("a {nodes}-node tree at V = {vocab}");
+                let chunk = generate_chunk(&a, n, 2 * nodes * vocab * 4, &what)?;
                 let mut r0 = 0;
                 while r0 < n {
                     let m = chunk.min(n - r0);
@@ -200,24 +208,8 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                 let vocab = a.w.vocab.unwrap_or(32000);
                 report.generated = Some(format!("K = {k}, V = {vocab}, seed {seed}"));
                 specsim::study::options::check_round_size(k, vocab)?;
-                let per_round = (2 * k + 1) * vocab * 4;
-                // At most 2 GiB of rows in memory at a time, whatever --chunk says.
-                let max_chunk = ((2usize << 30) / per_round).max(1);
-                if a.chunk > max_chunk {
-                    bail!(
-                        "--chunk {}: {} rounds of K = {k}, V = {vocab} would hold more than 2 GiB of rows (at most {max_chunk})",
-                        a.chunk,
-                        a.chunk
-                    );
-                }
-                let chunk = if a.chunk > 0 {
-                    a.chunk
-                } else {
-                    ((256usize << 20) / per_round).clamp(1, 65536)
-                } as u64;
-                if a.save.is_some() && n > chunk {
-                    bail!("--save writes one chunk: use --generate N with N <= --chunk ({chunk})");
-                }
+                let what = format!("K = {k}, V = {vocab}");
+                let chunk = generate_chunk(&a, n, (2 * k + 1) * vocab * 4, &what)?;
                 let mut r0 = 0;
                 while r0 < n {
                     let m = chunk.min(n - r0);
