@@ -1,0 +1,135 @@
+//! Writing `.npy` and `.npz` files: run results (chains and trees) and generated batches, each
+//! whole or not at all.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+use npyz::WriterBuilder;
+
+use crate::batch::BatchResult;
+use crate::error::{Error, Result};
+
+/// Writes `result` as `RESULT.npz` (`tokens` `[N, K + 1]` int32, `num_accepted` `[N]` int32,
+/// `num_generated` `[N]` int32): into a temporary file beside `path`, renamed into place only when
+/// complete, so the file is written whole or not at all.
+pub fn write_result_npz(path: &Path, result: &BatchResult) -> Result<()> {
+    let n = result.n() as u64;
+    let acc: Vec<i32> = result.num_accepted.iter().map(|&x| x as i32).collect();
+    let generated: Vec<i32> = result.num_generated().iter().map(|&x| x as i32).collect();
+    write_i32_npz(
+        path,
+        &[
+            ("tokens", vec![n, result.k as u64 + 1], &result.tokens),
+            ("num_accepted", vec![n], &acc),
+            ("num_generated", vec![n], &generated),
+        ],
+    )
+}
+
+/// Writes a tree batch's results as `RESULT.npz`: `tokens` `[N, depth + 1]` and `accepted_nodes`
+/// `[N, depth]` (int32, padded with -1), `num_accepted` and `num_generated` `[N]` int32; whole or
+/// not at all.
+pub fn write_tree_result_npz(path: &Path, result: &crate::tree::batch::TreeResult) -> Result<()> {
+    let n = result.n() as u64;
+    let d = result.depth as u64;
+    let acc: Vec<i32> = result.num_accepted.iter().map(|&x| x as i32).collect();
+    let generated: Vec<i32> = result.num_generated().iter().map(|&x| x as i32).collect();
+    write_i32_npz(
+        path,
+        &[
+            ("tokens", vec![n, d + 1], &result.tokens),
+            ("accepted_nodes", vec![n, d], &result.nodes),
+            ("num_accepted", vec![n], &acc),
+            ("num_generated", vec![n], &generated),
+        ],
+    )
+}
+
+/// Writes int32 arrays (name, shape, values) as an uncompressed `.npz`: into a temporary file
+/// beside `path`, renamed into place only when complete.
+fn write_i32_npz(path: &Path, arrays: &[(&str, Vec<u64>, &[i32])]) -> Result<()> {
+    let tmp = crate::output::AtomicFile::create(path)?;
+    let io = |e: std::io::Error| Error::io(path, e);
+    let mut npz = npyz::npz::NpzWriter::new(std::io::BufWriter::new(tmp.file()));
+    let written = (|| -> Result<()> {
+        for (name, shape, values) in arrays {
+            let large = values.len() as u64 * 4 > (1 << 31);
+            let opts = zip::write::FileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored)
+                // A fixed timestamp: the same results give the same bytes.
+                .last_modified_time(zip::DateTime::default())
+                .large_file(large);
+            let mut w = npz
+                .array::<i32>(name, opts)
+                .map_err(io)?
+                .default_dtype()
+                .shape(shape)
+                .begin_nd()
+                .map_err(io)?;
+            w.extend(values.iter().copied()).map_err(io)?;
+            w.finish().map_err(io)?;
+        }
+        let mut inner = npz
+            .zip_writer()
+            .finish()
+            .map_err(|e| Error::io(path, e.into()))?;
+        inner.flush().map_err(io)
+    })();
+    if let Err(e) = written {
+        // A failed archive (a full disk) must not be finished again by the zip writer's drop,
+        // which would print its own "ZipWriter drop failed" line; the temporary file is removed.
+        std::mem::forget(npz);
+        return Err(e);
+    }
+    drop(npz);
+    tmp.commit()
+}
+
+/// Writes an in-memory tree batch as a directory of five `.npy` files (`parents` int64, rows and
+/// coins float32, tokens uint32), as numpy would: the five together or none of them.
+pub fn write_tree_batch_dir(dir: &Path, batch: &crate::tree::generate::TreeBatch) -> Result<()> {
+    let mut set = crate::output::FileSet::create(dir)?;
+    let (n, nn, v) = (batch.n as u64, batch.tree.len() as u64, batch.v as u64);
+    let parents: Vec<i64> = batch.tree.parents().iter().map(|&p| p as i64).collect();
+    write_npy(&mut set, dir, "parents", &[nn], &parents)?;
+    write_npy(&mut set, dir, "draft_probs", &[n, nn, v], &batch.draft)?;
+    write_npy(&mut set, dir, "target_probs", &[n, nn, v], &batch.target)?;
+    write_npy(&mut set, dir, "random_coins", &[n, nn], &batch.coins)?;
+    write_npy(&mut set, dir, "draft_tokens", &[n, nn], &batch.tokens)?;
+    set.commit()
+}
+
+/// Writes one `.npy` file of a file set.
+fn write_npy<T: npyz::AutoSerialize + Copy>(
+    set: &mut crate::output::FileSet,
+    dir: &Path,
+    name: &str,
+    shape: &[u64],
+    data: &[T],
+) -> Result<()> {
+    let file = format!("{name}.npy");
+    let shown = dir.join(&file);
+    let io = |e: std::io::Error| Error::io(&shown, e);
+    let f = File::create(set.path(&file)).map_err(io)?;
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(std::io::BufWriter::new(f))
+        .begin_nd()
+        .map_err(io)?;
+    w.extend(data.iter().copied()).map_err(io)?;
+    w.finish().map_err(io)
+}
+
+/// Writes an in-memory batch as a directory of four `.npy` files (float32 / uint32), as numpy
+/// would, e.g. for `verify --generate --save`: the four together or none of them.
+pub fn write_batch_dir(dir: &Path, batch: &crate::batch::Batch) -> Result<()> {
+    let mut set = crate::output::FileSet::create(dir)?;
+    let (n, k, v) = (batch.n as u64, batch.k as u64, batch.v as u64);
+    write_npy(&mut set, dir, "draft_probs", &[n, k, v], &batch.draft)?;
+    write_npy(&mut set, dir, "target_probs", &[n, k + 1, v], &batch.target)?;
+    write_npy(&mut set, dir, "random_coins", &[n, k], &batch.coins)?;
+    write_npy(&mut set, dir, "draft_tokens", &[n, k], &batch.tokens)?;
+    set.commit()
+}
