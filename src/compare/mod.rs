@@ -7,9 +7,9 @@ use serde::Serialize;
 use crate::batch::{BatchResult, BatchView, reference_outcome_rule};
 
 mod adversarial;
-pub use adversarial::{adversarial_batch, adversarial_batch_rule};
 use crate::round::Outcome;
 use crate::rule::Rule;
+pub use adversarial::{adversarial_batch, adversarial_batch_rule};
 
 /// A round where the two batch engines disagree (must never happen).
 #[derive(Clone, Debug, Serialize)]

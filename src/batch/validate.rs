@@ -1,0 +1,233 @@
+//! Validating a batch (SPEC §2, plus what the f32 engines need), every round in parallel, the
+//! first bad round named; `touched` validation reads only the rows the engine layer says a
+//! round needs.
+
+use rayon::prelude::*;
+
+use super::{BatchView, Floats, RowsRead, Validation};
+use crate::error::{Error, Result};
+use crate::round::{RoundOptions, check_rows, validate_flat, validate_tokens_and_coins};
+
+impl<'a> BatchView<'a> {
+    /// Validates every round (in parallel) per SPEC §2, plus what the f32 engines need: no value
+    /// that overflows f32, and no drafted q that becomes 0 when rounded to f32. The first bad
+    /// round (lowest index) is named in the error. With [`Validation::Touched`], `rows_read(view,
+    /// r)` gives the positions `(first, last)` whose rows round r reads (the engines know: see
+    /// `BatchView::validate_rule` in `src/cpu/mod.rs`); [`Validation::Full`] never calls it.
+    pub fn validate_reading(
+        &self,
+        opts: &RoundOptions,
+        mode: Validation,
+        rows_read: &RowsRead,
+    ) -> Result<()> {
+        self.check_shapes()?;
+        if self.k == 0 && !opts.allow_empty_draft {
+            return Err(Error::EmptyDraft);
+        }
+        let opts = RoundOptions {
+            allow_empty_draft: true, // K = 0 was decided above
+            ..*opts
+        };
+        let first_bad = (0..self.n)
+            .into_par_iter()
+            .filter_map(|r| {
+                self.validate_round(r, &opts, mode, rows_read)
+                    .err()
+                    .map(|e| (r, e))
+            })
+            .min_by_key(|(r, _)| *r);
+        match first_bad {
+            Some((r, e)) => Err(e.in_round(r as u64)),
+            None => Ok(()),
+        }
+    }
+
+    fn validate_round(
+        &self,
+        r: usize,
+        opts: &RoundOptions,
+        mode: Validation,
+        rows_read: &RowsRead,
+    ) -> Result<()> {
+        let (k, v) = (self.k, self.v);
+        let draft = self.draft_round(r);
+        let target = self.target_round(r);
+        let coins = self.coins.slice(r * k, k).to_f64_vec();
+        let tokens = (0..k).map(|i| self.token(r, i));
+        if mode == Validation::Full {
+            // First, so that a value float32 cannot hold is named as such (its row's sum would
+            // otherwise be reported first).
+            for (field, rows) in [("draft_probs", draft), ("target_probs", target)] {
+                check_f32_range(field, rows, 0, v)?;
+            }
+        }
+        let ids = match mode {
+            Validation::Full => match (draft, target) {
+                // float32 rows are checked in place (widened exactly as they are read).
+                (Floats::F32(_), Floats::F32(_)) => {
+                    let (mut bd, mut bt) = (Vec::new(), Vec::new());
+                    let d = draft.as_f32(&mut bd);
+                    let t = target.as_f32(&mut bt);
+                    validate_flat(d, t, tokens, &coins, v, opts)?
+                }
+                _ => {
+                    let d = draft.to_f64_vec();
+                    let t = target.to_f64_vec();
+                    validate_flat(&d, &t, tokens, &coins, v, opts)?
+                }
+            },
+            Validation::Touched => {
+                // Tokens, coins and the drafted p and q only; the needed row is checked below.
+                let ids = validate_tokens_and_coins(tokens, &coins, v, opts)?;
+                for (i, &tok) in ids.iter().enumerate() {
+                    for (field, x) in [
+                        ("draft_probs", draft.get_f64(i * v + tok as usize)),
+                        ("target_probs", target.get_f64(i * v + tok as usize)),
+                    ] {
+                        if !x.is_finite() || x < 0.0 {
+                            return Err(Error::BadProbability {
+                                field,
+                                dist: i,
+                                token: tok as usize,
+                                value: x,
+                            });
+                        }
+                    }
+                    if draft.get_f64(i * v + tok as usize) == 0.0 {
+                        return Err(Error::ZeroDraftProbability {
+                            index: i,
+                            token: tok,
+                            note: "",
+                        });
+                    }
+                }
+                ids
+            }
+        };
+        // What the f32 engines need beyond SPEC §2: coins below 1 in float32, no value that
+        // overflows float32, no drafted q that becomes 0 in float32.
+        for (i, &value) in coins.iter().enumerate() {
+            if self.coins.get_f32(r * k + i) >= 1.0 {
+                return Err(Error::CoinRoundsToOne { index: i, value });
+            }
+        }
+        for (i, &tok) in ids.iter().enumerate() {
+            let idx = i * v + tok as usize;
+            for (field, rows) in [("draft_probs", draft), ("target_probs", target)] {
+                check_f32_range(field, rows.slice(idx, 1), idx, v)?;
+            }
+            if draft.get_f32(idx) == 0.0 {
+                return Err(Error::ZeroDraftProbability {
+                    index: i,
+                    token: tok,
+                    note: " (after rounding to float32, which the batch engines compute in)",
+                });
+            }
+        }
+        if mode == Validation::Touched {
+            // The rows the round will read.
+            let (first, last) = rows_read(self, r);
+            for i in first..=last {
+                let row = |f: Floats<'a>| f.slice(i * v, v).to_f64_vec();
+                check_f32_range("target_probs", target.slice(i * v, v), i * v, v)?;
+                let t = row(target);
+                check_rows("target_probs", &t, v, opts).map_err(|e| shift_dist(e, i))?;
+                if i < k {
+                    check_f32_range("draft_probs", draft.slice(i * v, v), i * v, v)?;
+                    let d = row(draft);
+                    check_rows("draft_probs", &d, v, opts).map_err(|e| shift_dist(e, i))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a float64 value of `values` that overflows float32 (float32 data cannot). `values`
+/// start at flat index `start` of a round's rows of V.
+pub fn check_f32_range(field: &'static str, values: Floats, start: usize, v: usize) -> Result<()> {
+    if let Floats::F64(_) = values {
+        for j in 0..values.len() {
+            // Finite in float64 but not in float32 (NaN and infinities are refused as such).
+            if values.get_f64(j).is_finite() && values.get_f32(j).is_infinite() {
+                return Err(Error::Float32Overflow {
+                    field,
+                    dist: (start + j) / v,
+                    token: (start + j) % v,
+                    value: values.get_f64(j),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Renumbers the distribution index of a row error checked in isolation.
+fn shift_dist(e: Error, by: usize) -> Error {
+    match e {
+        Error::BadProbability {
+            field,
+            dist,
+            token,
+            value,
+        } => Error::BadProbability {
+            field,
+            dist: dist + by,
+            token,
+            value,
+        },
+        Error::NotNormalized {
+            field,
+            dist,
+            sum,
+            tolerance,
+        } => Error::NotNormalized {
+            field,
+            dist: dist + by,
+            sum,
+            tolerance,
+        },
+        e => e,
+    }
+}
+
+/// Checks the shapes of a batch's four arrays, each given as (name for errors, shape): draft
+/// `[N, K, V]`, target `[N, K + 1, V]`, tokens and coins `[N, K]`, V ≥ 1. Returns (N, K, V).
+pub fn check_batch_shapes(
+    draft: (&str, &[usize]),
+    target: (&str, &[usize]),
+    tokens: (&str, &[usize]),
+    coins: (&str, &[usize]),
+) -> Result<(usize, usize, usize)> {
+    let shape_err = |(origin, shape): (&str, &[usize]), want: String| {
+        Error::format(
+            origin,
+            format!("shape {shape:?} does not fit the batch: expected {want}"),
+        )
+    };
+    let [n, k, v] = draft.1[..] else {
+        return Err(shape_err(draft, "3 dimensions [N, K, V]".into()));
+    };
+    if k >= u32::MAX as usize || v > u32::MAX as usize {
+        return Err(shape_err(
+            draft,
+            format!("K < {} and V <= {}", u32::MAX, u32::MAX),
+        ));
+    }
+    let dims = format!("(N, K, V) = ({n}, {k}, {v}) from draft_probs");
+    if target.1 != [n, k + 1, v] {
+        return Err(shape_err(
+            target,
+            format!("[N, K + 1, V] = [{n}, {}, {v}] for {dims}", k + 1),
+        ));
+    }
+    for a in [tokens, coins] {
+        if a.1 != [n, k] {
+            return Err(shape_err(a, format!("[N, K] = [{n}, {k}] for {dims}")));
+        }
+    }
+    if v == 0 {
+        return Err(Error::format(draft.0, "V = 0: the vocabulary is empty"));
+    }
+    Ok((n, k, v))
+}
