@@ -6,15 +6,18 @@
 //! the adapter's name, case-insensitive) and `WGPU_POWER_PREF` (`low` or `high`).
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
+mod adapter;
+mod readback;
 pub mod study;
 pub mod tree;
 
-use crate::batch::{Batch, BatchResult, BatchView, Floats};
+pub use adapter::{describe, select_adapter};
+
+use crate::batch::{BatchResult, BatchView, Floats};
 use crate::error::{Error, Result};
 use crate::rule::Rule;
 use crate::rule::{Recovery, RecoveryMode};
@@ -115,41 +118,6 @@ impl Default for GpuConfig {
             max_buffer_bytes: 512 << 20,
         }
     }
-}
-
-/// Picks an adapter, honouring `WGPU_BACKEND`, `WGPU_ADAPTER_NAME` and `WGPU_POWER_PREF`.
-/// Never panics: no adapter (or no match for `WGPU_ADAPTER_NAME`) is [`Error::NoAdapter`].
-pub fn select_adapter() -> Result<wgpu::Adapter> {
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    pollster::block_on(async {
-        if let Ok(name) = std::env::var("WGPU_ADAPTER_NAME") {
-            let want = name.to_lowercase();
-            let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
-            let adapters = instance.enumerate_adapters(backends).await;
-            let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
-            return adapters
-                .into_iter()
-                .find(|a| a.get_info().name.to_lowercase().contains(&want))
-                .ok_or_else(|| {
-                    Error::NoAdapter(format!(
-                        "WGPU_ADAPTER_NAME={name} matches none of the adapters found: {names:?}"
-                    ))
-                });
-        }
-        instance
-            .request_adapter(&wgpu::RequestAdapterOptions {
-                power_preference: wgpu::PowerPreference::from_env().unwrap_or_default(),
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| Error::NoAdapter(e.to_string()))
-    })
-}
-
-/// A short description of an adapter: name, backend and device type.
-pub fn describe(info: &wgpu::AdapterInfo) -> String {
-    format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
 }
 
 pub(crate) struct Buffers {
@@ -599,116 +567,6 @@ impl GpuContext {
         self.submit_and_wait(enc)
     }
 
-    /// Copies `bytes` of the readback buffer out after the GPU wrote them.
-    pub(crate) fn read_back(&self, bytes: u64) -> Result<Vec<u32>> {
-        let b = self.bufs.as_ref().expect("buffers exist");
-        self.map_read(&b.readback, bytes)
-    }
-
-    /// Maps the first `bytes` of a MAP_READ buffer, copies them out as words, and unmaps it.
-    pub(crate) fn map_read(&self, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u32>> {
-        let slice = buffer.slice(0..bytes);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Gpu(format!("waiting for the GPU failed: {e}")))?;
-        rx.recv()
-            .map_err(|_| Error::Gpu("readback was dropped".into()))?
-            .map_err(|e| Error::Gpu(format!("cannot map the results: {e}")))?;
-        let out = {
-            let data = slice
-                .get_mapped_range()
-                .map_err(|e| Error::Gpu(format!("cannot read the results: {e}")))?;
-            bytemuck::cast_slice::<u8, u32>(&data).to_vec()
-        };
-        buffer.unmap();
-        self.take_errors()?;
-        Ok(out)
-    }
-
-    fn read_results(&self, n: usize, k: usize, out: &mut BatchResult, r0: usize) -> Result<()> {
-        let words = self.read_back((n * (k + 2) * 4) as u64)?;
-        let toks = &words[..n * (k + 1)];
-        let acc = &words[n * (k + 1)..n * (k + 2)];
-        for (dst, &src) in out.tokens[r0 * (k + 1)..(r0 + n) * (k + 1)]
-            .iter_mut()
-            .zip(toks)
-        {
-            *dst = src as i32;
-        }
-        out.num_accepted[r0..r0 + n].copy_from_slice(acc);
-        Ok(())
-    }
-
-    /// Reads back the `m` rounds of (K, V) held in the device buffers and the kernel's results for
-    /// them (for replaying a GPU study on the CPU).
-    pub(crate) fn read_chunk(&self, m: usize, k: usize, v: usize) -> Result<(Batch, BatchResult)> {
-        let b = self.bufs.as_ref().expect("buffers exist");
-        let parts: [(&wgpu::Buffer, usize); 6] = [
-            (&b.draft, m * k * v),
-            (&b.target, m * (k + 1) * v),
-            (&b.tokens, m * k),
-            (&b.coins, m * k),
-            (&b.out_tokens, m * (k + 1)),
-            (&b.out_acc, m),
-        ];
-        let total: usize = parts.iter().map(|p| p.1).sum();
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("replay"),
-            size: (total.max(1) * 4) as u64,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(format!(
-                "cannot allocate the replay buffer: {e}"
-            )));
-        }
-        let mut enc = self.device.create_command_encoder(&Default::default());
-        let mut off = 0u64;
-        for (buf, words) in parts {
-            if words > 0 {
-                enc.copy_buffer_to_buffer(buf, 0, &staging, off, (words * 4) as u64);
-            }
-            off += (words * 4) as u64;
-        }
-        self.submit_and_wait(enc)?;
-        let words = self.map_read(&staging, (total.max(1) * 4) as u64)?;
-        let mut at = 0;
-        let mut take = |len: usize| {
-            let s = &words[at..at + len];
-            at += len;
-            s
-        };
-        let f = |s: &[u32]| s.iter().map(|&x| f32::from_bits(x)).collect::<Vec<f32>>();
-        let draft = f(take(m * k * v));
-        let target = f(take(m * (k + 1) * v));
-        let tokens = take(m * k).to_vec();
-        let coins = f(take(m * k));
-        let out_tokens = take(m * (k + 1)).iter().map(|&x| x as i32).collect();
-        let num_accepted = take(m).to_vec();
-        Ok((
-            Batch {
-                n: m,
-                k,
-                v,
-                draft,
-                target,
-                tokens,
-                coins,
-            },
-            BatchResult {
-                k,
-                tokens: out_tokens,
-                num_accepted,
-            },
-        ))
-    }
-
     /// The verification kernel of a rule.
     pub(crate) fn pipeline_for(&self, rule: Rule) -> &wgpu::ComputePipeline {
         match rule {
@@ -763,43 +621,5 @@ impl GpuContext {
     /// [`GpuContext::run_uploaded`] under `rule`.
     pub fn run_uploaded_rule(&self, rule: Rule, n: usize, k: usize, v: usize) -> Result<()> {
         self.dispatch(rule, n, k, v, 0, false)
-    }
-
-    /// Measures device-to-device copy bandwidth (bytes read per second) with a buffer of `bytes`,
-    /// `reps` copies after one warm-up: the GPU's memory floor for the benchmarks.
-    pub fn copy_bandwidth(&self, bytes: u64, reps: u32) -> Result<f64> {
-        let bytes = bytes
-            .min(self.device.limits().max_buffer_size)
-            .next_multiple_of(4);
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let mk = |usage| {
-            self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("copy floor"),
-                size: bytes,
-                usage,
-                mapped_at_creation: false,
-            })
-        };
-        let src = mk(wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST);
-        let dst = mk(wgpu::BufferUsages::COPY_DST);
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(format!("cannot allocate {bytes} bytes: {e}")));
-        }
-        let run = |times: u32| -> Result<f64> {
-            let mut enc = self.device.create_command_encoder(&Default::default());
-            for _ in 0..times {
-                enc.copy_buffer_to_buffer(&src, 0, &dst, 0, bytes);
-            }
-            let t = Instant::now();
-            self.queue.submit([enc.finish()]);
-            self.device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|e| Error::Gpu(e.to_string()))?;
-            Ok(t.elapsed().as_secs_f64())
-        };
-        run(1)?;
-        let secs = run(reps.max(1))?;
-        self.take_errors()?;
-        Ok(bytes as f64 * reps.max(1) as f64 / secs)
     }
 }
