@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use specsim::Rule;
 use specsim::bench::{all_rows_bytes, lazy_bytes_total, naive_run, timing_batch};
 use specsim::cpu::CpuEngine;
 use specsim::gpu::GpuContext;
@@ -95,7 +96,7 @@ fn engines(c: &mut Criterion) {
             g.throughput(Throughput::BytesDecimal(lazy_bytes_total(&sub, v)));
             g.bench_function(
                 BenchmarkId::new("gpu-kernel", format!("N{m}-K{k}-V{v}")),
-                |b| b.iter(|| gpu.run_uploaded(m, k, v).unwrap()),
+                |b| b.iter(|| gpu.run_uploaded_rule(Rule::Token, m, k, v).unwrap()),
             );
         }
         g.finish();

@@ -1,9 +1,14 @@
-// Block verification (SPEC §6): one workgroup per round.
-// Concatenated after shaders/verify.wgsl (its bindings and its argmax, sampling and recovery
-// helpers). CPU twin: src/cpu/block.rs (same phases, same order of operations; its module docs
-// state the precision policy).
+// Block verification (SPEC §6): one workgroup per round. Built on shaders/shared/ (exact, rng,
+// reduce, rows, round). CPU twin: src/cpu/block.rs (same phases, same order of operations; its
+// module docs state the precision policy).
 
-var<workgroup> red_sum: array<u32, WG>;
+// [n, K] f32 bits: the survivals P_1..P_K of each round (read back by block studies).
+@group(0) @binding(7) var<storage, read_write> betas: array<u32>;
+
+// Block verification reads SRC_SCALED, a shared source, and none of its own.
+fn kernel_row_key(src: u32, tbase: u32, dbase: u32, x: u32) -> u32 {
+    return 0u;
+}
 
 // R = sum of max(fl(s * t) - d, 0) over one row, in the CPU twin's order: each invocation adds
 // its strided entries (x = lid, lid + WG, ...) in ascending x, then a pairwise tree over the
@@ -21,25 +26,13 @@ fn scaled_row(lid: u32, tbase: u32, dbase: u32, v: u32) -> vec3<u32> {
             bi = x;
         }
     }
-    red_sum[lid] = acc;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-        if (lid < s) {
-            red_sum[lid] = add_key(red_sum[lid], red_sum[lid + s]);
-        }
-        workgroupBarrier();
-    }
-    if (lid == 0u) {
-        shared_key = red_sum[0];
-    }
-    let total = workgroupUniformLoad(&shared_key);
-    return vec3<u32>(total, bk, bi);
+    return vec3<u32>(reduce_add_key(lid, acc), bk, bi);
 }
 
 @compute @workgroup_size(256)
 fn verify_block(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let round = wid.y * params.groups_x + wid.x;
-    if (round >= params.n_rounds) {
+    let round = round_index(wid);
+    if (round == NONE) {
         return;
     }
     let k = params.k;

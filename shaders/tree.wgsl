@@ -1,15 +1,14 @@
 // Tree verification (SPEC §7): greedy, target-only, rrs and rrs-wor; one workgroup per round,
-// walking the tree from the root. Concatenated after shaders/verify.wgsl (its params, row
-// bindings, argmax, sampling and recovery helpers; `row_key` reads the SRC_TREE_* sources
-// below). CPU twin: src/cpu/tree.rs (same phases, same order of operations; its module docs
-// state the precision policy).
+// walking the tree from the root. Built on shaders/shared/ (exact, rng, reduce, rows, round);
+// its own row sources are the SRC_TREE_* below. CPU twin: src/cpu/tree.rs (same phases, same
+// order of operations; its module docs state the precision policy).
 
 // The tree and where each node's data is: a header of TREE_HEADER words, then child_start[n + 1]
 // and child_list[n - 1] (children of u: child_list[child_start[u]..child_start[u + 1]],
 // increasing). Built by src/gpu/tree.rs.
-@group(0) @binding(9) var<storage, read> topo: array<u32>;
+@group(0) @binding(7) var<storage, read> topo: array<u32>;
 // [n, depth]: accepted node ids, then -1.
-@group(0) @binding(10) var<storage, read_write> out_nodes: array<i32>;
+@group(0) @binding(8) var<storage, read_write> out_nodes: array<i32>;
 
 const TREE_HEADER: u32 = 9u;
 const H_NODES: u32 = 0u;
@@ -30,10 +29,10 @@ const RULE_RRS_WOR: u32 = 3u;
 // The most children of one node this kernel handles (the host refuses larger trees).
 const MAX_CHILDREN: u32 = 256u;
 
-// Row sources of the tree rules (see `row_key`):
-const SRC_TREE_MASKED: u32 = 4u; // target with the children's tokens set to 0
-const SRC_TREE_U: u32 = 5u;      // rrs residual max(t - fl(a * q), 0), a per token
-const SRC_TREE_QMASK: u32 = 6u;  // draft with the rejected tokens set to 0
+// Row sources of the tree rules (see `kernel_row_key`):
+const SRC_TREE_MASKED: u32 = SRC_KERNEL;     // target with the children's tokens set to 0
+const SRC_TREE_U: u32 = SRC_KERNEL + 1u;     // rrs residual max(t - fl(a * q), 0), a per token
+const SRC_TREE_QMASK: u32 = SRC_KERNEL + 2u; // draft with the rejected tokens set to 0
 
 // Tokens masked by SRC_TREE_MASKED / rejected under rrs-wor with their coefficients, and the
 // current rrs coefficient a (same value in every invocation).
@@ -62,8 +61,8 @@ fn node_coin(round: u32, c: u32) -> u32 {
     return coins[round * tree_h(H_COIN_STRIDE) + c - tree_h(H_COIN_SHIFT)];
 }
 
-// Key of entry x of a tree source (called by `row_key`).
-fn tree_row_key(src: u32, tbase: u32, dbase: u32, x: u32) -> u32 {
+// Key of entry x of a tree source (called by `row_key` in shaders/shared/rows.wgsl).
+fn kernel_row_key(src: u32, tbase: u32, dbase: u32, x: u32) -> u32 {
     if (src == SRC_TREE_MASKED) {
         for (var j = 0u; j < tree_list_n; j++) {
             if (tree_list[j] == x) {
@@ -98,19 +97,7 @@ fn tree_lane_sum(lid: u32, src: u32, tbase: u32, dbase: u32, v: u32) -> u32 {
     for (var x = lid; x < v; x += WG) {
         acc = add_key(acc, row_key(src, tbase, dbase, x));
     }
-    workgroupBarrier();
-    red_key[lid] = acc;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-        if (lid < s) {
-            red_key[lid] = add_key(red_key[lid], red_key[lid + s]);
-        }
-        workgroupBarrier();
-    }
-    if (lid == 0u) {
-        shared_key = red_key[0];
-    }
-    return workgroupUniformLoad(&shared_key);
+    return reduce_add_key(lid, acc);
 }
 
 // Puts the children's tokens of u (child indices cs..ce) into tree_list for SRC_TREE_MASKED.
@@ -127,8 +114,8 @@ fn mask_children(lid: u32, round: u32, cs: u32, ce: u32) {
 
 @compute @workgroup_size(256)
 fn verify_tree(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let round = wid.y * params.groups_x + wid.x;
-    if (round >= params.n_rounds) {
+    let round = round_index(wid);
+    if (round == NONE) {
         return;
     }
     let v = params.vocab;

@@ -52,10 +52,7 @@ impl Engine for GpuContext {
     }
 
     fn run_batch(&mut self, view: &BatchView, rule: Rule, rec: Recovery) -> Result<BatchResult> {
-        self.recovery = rec;
-        let out = self.run_rule(view, rule);
-        self.recovery = Recovery::default();
-        out
+        self.run_rule(view, rule, rec)
     }
 
     fn run_tree(&mut self, view: &TreeView, rule: Rule, rec: Recovery) -> Result<TreeResult> {

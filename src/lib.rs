@@ -20,6 +20,7 @@
 pub mod batch;
 pub mod bench;
 pub mod block;
+pub mod chunk;
 pub mod compare;
 pub mod cpu;
 pub mod engine;

@@ -1,6 +1,6 @@
 //! Counter-based randomness: Philox4x32-10 (Salmon et al., 2011), keyed by the seed and addressed
 //! by (round, position, stream, index), so any value of any round can be regenerated anywhere.
-//! CPU twin of `shaders/rng.wgsl`; the two give identical u32 streams (tested on the GPU).
+//! CPU twin of `shaders/shared/rng.wgsl`; the two give identical u32 streams (tested on the GPU).
 
 /// Independent streams of one (round, position).
 pub mod stream {

@@ -1,7 +1,11 @@
 //! The workloads a study generates: the families and their parameters. Generated on the CPU by
-//! `src/cpu/study.rs` and on the GPU by `shaders/study.wgsl` (through `src/gpu/study.rs`).
+//! `src/cpu/generate.rs` and on the GPU by `shaders/generate.wgsl` (through `src/gpu/study.rs`).
+//!
+//! A family owns what is said about it: its name, its label, its parameter columns, whether it
+//! has distributions. Reports and studies ask it; they do not match on it.
 
 use serde::Serialize;
+use serde_json::{Value, json};
 
 /// A workload family and its parameters.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -48,7 +52,73 @@ impl Family {
         }
     }
 
-    /// Its code in `shaders/study.wgsl`.
+    /// The family and its own parameter, in words: `logit-noise sigma=0.5`, `mixture lambda=0.3`,
+    /// `quantized bits=4`, `rates 0.8/0.7`, `file PATH`.
+    pub fn label(&self) -> String {
+        match self {
+            Family::LogitNoise { sigma } => format!("logit-noise sigma={sigma}"),
+            Family::Mixture { lambda } => format!("mixture lambda={lambda}"),
+            Family::Quantized { bits } => format!("quantized bits={bits}"),
+            Family::Rates { rates } => format!(
+                "rates {}",
+                rates
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            ),
+            Family::File { path } => format!("file {path}"),
+        }
+    }
+
+    /// The parameter columns of every family, this family's filled and the others null:
+    /// `sigma`, `lambda`, `bits`, `rates` (space-separated).
+    pub fn param_columns(&self) -> [(&'static str, Value); 4] {
+        let mut cols = [
+            ("sigma", Value::Null),
+            ("lambda", Value::Null),
+            ("bits", Value::Null),
+            ("rates", Value::Null),
+        ];
+        match self {
+            Family::LogitNoise { sigma } => cols[0].1 = json!(sigma),
+            Family::Mixture { lambda } => cols[1].1 = json!(lambda),
+            Family::Quantized { bits } => cols[2].1 = json!(bits),
+            Family::Rates { rates } => {
+                cols[3].1 = json!(
+                    rates
+                        .iter()
+                        .map(|x| x.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
+            }
+            Family::File { .. } => {}
+        }
+        cols
+    }
+
+    /// The family's one numeric parameter (sigma, lambda or bits), null for the others.
+    pub fn param(&self) -> Value {
+        match self {
+            Family::LogitNoise { sigma } => json!(sigma),
+            Family::Mixture { lambda } => json!(lambda),
+            Family::Quantized { bits } => json!(bits),
+            Family::Rates { .. } | Family::File { .. } => Value::Null,
+        }
+    }
+
+    /// Whether the family has draft and target distributions (every family but `rates`).
+    pub fn has_distributions(&self) -> bool {
+        !matches!(self, Family::Rates { .. })
+    }
+
+    /// Whether the rounds are generated (every family but `file`).
+    pub fn is_generated(&self) -> bool {
+        !matches!(self, Family::File { .. })
+    }
+
+    /// Its code in `shaders/generate.wgsl` (`FAMILY_*`).
     pub fn code(&self) -> u32 {
         match self {
             Family::LogitNoise { .. } => 0,
@@ -77,6 +147,19 @@ pub struct Workload {
 }
 
 impl Workload {
+    /// The family's label, then the temperatures and zipf when not the defaults
+    /// (`logit-noise sigma=0.5 T=1/0.8 zipf=1`).
+    pub fn label(&self) -> String {
+        let mut s = self.family.label();
+        if self.t_target != 1.0 || self.t_draft != 1.0 {
+            s += &format!(" T={}/{}", self.t_target, self.t_draft);
+        }
+        if self.zipf != 0.0 {
+            s += &format!(" zipf={}", self.zipf);
+        }
+        s
+    }
+
     /// The rate of position `i` for the `rates` family.
     pub fn rate(&self, i: usize) -> f32 {
         match &self.family {

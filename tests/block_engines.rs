@@ -167,17 +167,15 @@ fn gpu_block_engine_matches_cpu() {
             let b = adversarial_batch_rule(3000, n, k, v, 200 + seed as u64, Rule::Block);
             let view = b.view();
             let c = cpu(rec).run_rule(&view, Rule::Block).unwrap();
-            gpu.recovery = rec;
-            let g = gpu.run_rule(&view, Rule::Block).unwrap();
+            let g = gpu.run_rule(&view, Rule::Block, rec).unwrap();
             assert_identical(&c, &g, &format!("{:?} N={n} K={k} V={v}", rec.mode));
         }
         // K = 1: the GPU's block kernel is the token rule too.
         let b = adversarial_batch_rule(0, 300, 1, 40, 8, Rule::Token);
-        let t = gpu.run_rule(&b.view(), Rule::Token).unwrap();
-        let bl = gpu.run_rule(&b.view(), Rule::Block).unwrap();
+        let t = gpu.run_rule(&b.view(), Rule::Token, rec).unwrap();
+        let bl = gpu.run_rule(&b.view(), Rule::Block, rec).unwrap();
         assert_identical(&t, &bl, "K = 1 on the GPU");
     }
-    gpu.recovery = Recovery::default();
 }
 
 #[test]
@@ -193,7 +191,9 @@ fn gpu_block_engine_matches_cpu_across_chunks_and_2d_dispatch() {
             max_groups_x: gx,
             ..GpuConfig::default()
         };
-        let g = gpu.run_rule(&b.view(), Rule::Block).unwrap();
+        let g = gpu
+            .run_rule(&b.view(), Rule::Block, Recovery::default())
+            .unwrap();
         assert_identical(&c, &g, &format!("chunk {chunk}, groups_x {gx}"));
     }
     gpu.config = GpuConfig::default();
@@ -203,7 +203,6 @@ fn gpu_block_engine_matches_cpu_across_chunks_and_2d_dispatch() {
 fn golden_block_rounds_are_identical_on_both_engines() {
     let Some(mut gpu) = common::gpu() else { return };
     gpu.config = GpuConfig::default();
-    gpu.recovery = Recovery::default();
     for (name, b, opts) in golden_batches() {
         let view = b.view();
         if view.validate(&opts, Validation::Full).is_err() {
@@ -212,7 +211,9 @@ fn golden_block_rounds_are_identical_on_both_engines() {
         let c = cpu(Recovery::default())
             .run_rule(&view, Rule::Block)
             .unwrap();
-        let g = gpu.run_rule(&view, Rule::Block).unwrap();
+        let g = gpu
+            .run_rule(&view, Rule::Block, Recovery::default())
+            .unwrap();
         assert_identical(&c, &g, &name);
     }
 }

@@ -50,9 +50,7 @@ fn run_both(b: &Batch, rule: Rule, rec: Recovery) -> BatchResult {
     .unwrap();
     if let Some(mut gpu) = common::gpu() {
         gpu.config = Default::default();
-        gpu.recovery = rec;
-        let g = gpu.run_rule(&b.view(), rule).unwrap();
-        gpu.recovery = Recovery::default();
+        let g = gpu.run_rule(&b.view(), rule, rec).unwrap();
         assert_eq!(g, cpu, "{rule}: the engines differ");
     }
     cpu

@@ -1,5 +1,6 @@
 //! Every WGSL shader parses and validates with naga (CPU only, no adapter needed), and the
-//! integer helpers of `shaders/exact.wgsl` give the same bits on the GPU as their Rust twins.
+//! integer helpers of `shaders/shared/exact.wgsl` give the same bits on the GPU as their Rust
+//! twins.
 
 mod common;
 
@@ -18,37 +19,29 @@ fn validate(name: &str, src: &str) {
     .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
 }
 
-/// The shader files in module order: each is validated with the files before it, except that
-/// `verify.wgsl` and `block.wgsl` are validated once `tree.wgsl` is in (verify's `row_key` reads
-/// the tree rules' row sources, and the tree kernel uses verify's helpers).
-const MODULE_ORDER: [&str; 6] = [
-    "exact.wgsl",
-    "rng.wgsl",
-    "verify.wgsl",
-    "block.wgsl",
-    "tree.wgsl",
-    "study.wgsl",
-];
-
+/// Every kernel's whole source (shared helpers, then its own file) validates; every shader file
+/// is in some kernel.
 #[test]
 fn shaders_validate_with_naga() {
-    validate("the GPU engine's module", specsim::gpu::VERIFY_WGSL);
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");
-    let mut prefix = String::new();
-    for name in MODULE_ORDER {
-        prefix += &std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
-        prefix += "\n";
-        if name != "verify.wgsl" && name != "block.wgsl" {
-            validate(name, &prefix);
-        }
+    let sources: Vec<(&str, &str)> = specsim::gpu::kernel_sources().collect();
+    assert_eq!(sources.len(), 5);
+    for (entry, src) in &sources {
+        validate(entry, src);
     }
-    // Every file under shaders/ is part of the module.
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        assert!(
-            MODULE_ORDER.contains(&name.as_str()),
-            "shaders/{name} is not validated"
-        );
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");
+    for sub in [dir.to_owned(), format!("{dir}/shared")] {
+        for entry in std::fs::read_dir(&sub).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                sources.iter().any(|(_, s)| s.contains(&text)),
+                "{} is in no kernel, so it is not validated",
+                path.display()
+            );
+        }
     }
 }
 
@@ -68,7 +61,7 @@ fn probe(@builtin(global_invocation_id) gid: vec3<u32>) {
 #[test]
 fn exact_helpers_on_the_gpu_match_their_rust_twins() {
     let Some(gpu) = common::gpu() else { return };
-    let src = format!("{}\n{PROBE}", include_str!("../shaders/exact.wgsl"));
+    let src = format!("{}\n{PROBE}", include_str!("../shaders/shared/exact.wgsl"));
     let mut rng = StdRng::seed_from_u64(5);
     let n = 1 << 18;
     let pick = |rng: &mut StdRng, near: u32| -> u32 {
@@ -203,8 +196,8 @@ fn rust_and_wgsl_generators_give_identical_u32_streams() {
     let Some(gpu) = common::gpu() else { return };
     let src = format!(
         "{}\n{}\n{RNG_PROBE}",
-        include_str!("../shaders/exact.wgsl"),
-        include_str!("../shaders/rng.wgsl")
+        include_str!("../shaders/shared/exact.wgsl"),
+        include_str!("../shaders/shared/rng.wgsl")
     );
     let mut rng = StdRng::seed_from_u64(9);
     let n = 1 << 16;
@@ -260,7 +253,10 @@ fn probe(@builtin(global_invocation_id) gid: vec3<u32>) {
 fn block_arithmetic_on_the_gpu_matches_its_rust_twins() {
     use specsim::exact::{accepts_scaled, add_bits, mul_bits, survival_bits};
     let Some(gpu) = common::gpu() else { return };
-    let src = format!("{}\n{BLOCK_PROBE}", include_str!("../shaders/exact.wgsl"));
+    let src = format!(
+        "{}\n{BLOCK_PROBE}",
+        include_str!("../shaders/shared/exact.wgsl")
+    );
     let mut rng = StdRng::seed_from_u64(6);
     let n = 1 << 18;
     let pick = |rng: &mut StdRng, near: u32| -> u32 {
@@ -333,7 +329,7 @@ fn tree_quotient_on_the_gpu_matches_its_rust_twin() {
     let Some(gpu) = common::gpu() else { return };
     let src = format!(
         "{}\n{QUOTIENT_PROBE}",
-        include_str!("../shaders/exact.wgsl")
+        include_str!("../shaders/shared/exact.wgsl")
     );
     let mut rng = StdRng::seed_from_u64(16);
     let n = 1 << 18;

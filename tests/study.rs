@@ -6,6 +6,7 @@ mod common;
 
 use common::{assert_refused, specsim};
 use rand::{Rng, SeedableRng, rngs::StdRng};
+use specsim::Rule;
 use specsim::batch::Batch;
 use specsim::cpu::{CpuEngine, Recovery, RecoveryMode};
 use specsim::study::{Family, StudyConfig, StudyEngine, Tally, Workload, run_study};
@@ -251,9 +252,7 @@ fn sample_recovery_emits_tokens_distributed_as_the_target() {
     );
     if let Some(mut gpu) = common::gpu() {
         gpu.config = Default::default();
-        gpu.recovery = rec;
-        let g = gpu.run(&b.view()).unwrap();
-        gpu.recovery = Recovery::default();
+        let g = gpu.run_rule(&b.view(), Rule::Token, rec).unwrap();
         assert_eq!(g, cpu, "sampled tokens differ between engines");
     }
     // The seed's argmax mode is deterministic at recovery: not distributed as the target.

@@ -1,9 +1,11 @@
-//! The CPU engine: f32, parallel over rounds on all cores. One module per shader, same name
-//! (`verify.rs` ↔ `shaders/verify.wgsl`, `block.rs` ↔ `shaders/block.wgsl`, `study.rs` ↔
-//! `shaders/study.wgsl`), so that the two read side by side.
+//! The CPU engine: f32, parallel over rounds on all cores. One module per kernel, same stem
+//! (`verify.rs` ↔ `shaders/verify.wgsl`, `block.rs` ↔ `shaders/block.wgsl`, `tree.rs` ↔
+//! `shaders/tree.wgsl`, `generate.rs` ↔ `shaders/generate.wgsl`, `rates.rs` ↔
+//! `shaders/rates.wgsl`), so that the two read side by side; a test holds the rule.
 
 pub mod block;
-pub mod study;
+pub mod generate;
+pub mod rates;
 pub mod tree;
 pub mod verify;
 
@@ -36,7 +38,7 @@ impl CpuEngine {
         let work = || match rule {
             Rule::Token => verify::run(view, &self.recovery),
             Rule::Block => block::run(view, &self.recovery),
-            _ => {
+            Rule::Greedy | Rule::TargetOnly | Rule::Rrs | Rule::RrsWor => {
                 let path = Tree::path(view.k);
                 tree::run(
                     &TreeView::from_chain(view, &path, rule),
@@ -110,6 +112,7 @@ pub fn rows_read(view: &BatchView, r: usize, rule: Rule) -> (usize, usize) {
             let tau = tau as usize;
             (tau, if tau == view.k { tau } else { view.k - 1 })
         }
-        _ => (0, view.k),
+        // A tree rule on a chain may read any row.
+        Rule::Greedy | Rule::TargetOnly | Rule::Rrs | Rule::RrsWor => (0, view.k),
     }
 }

@@ -4,7 +4,7 @@
 //! sampler works in exact integers, so no reduction order can change a result.
 //!
 //! Arithmetic: the shader works on bit patterns with the integer helpers of
-//! `shaders/exact.wgsl`; this twin uses native IEEE-754 arithmetic ([`accepts_native`],
+//! `shaders/shared/exact.wgsl`; this twin uses native IEEE-754 arithmetic ([`accepts_native`],
 //! [`residual_native`]), which the tests of `src/exact.rs` prove equal to those helpers.
 
 use rayon::prelude::*;

@@ -1,4 +1,4 @@
-//! Bit-exact f32 arithmetic shared by the batch engines. CPU twin of `shaders/exact.wgsl`.
+//! Bit-exact f32 arithmetic shared by the batch engines. CPU twin of `shaders/shared/exact.wgsl`.
 //!
 //! GPUs may flush subnormals to zero, may fuse operations, and divide with 2.5 ULP error, so the
 //! shader decides everything on the *bit patterns* of the f32 inputs with integer arithmetic:
@@ -36,7 +36,7 @@ fn unpack(bits: u32) -> (u32, i32) {
 }
 
 /// Exact acceptance test on f32 bit patterns: is `coin · q < p` in real arithmetic?
-/// Integer twin of `accepts` in `shaders/exact.wgsl`.
+/// Integer twin of `accepts` in `shaders/shared/exact.wgsl`.
 pub fn accepts(coin_bits: u32, q_bits: u32, p_bits: u32) -> bool {
     let c = key(coin_bits);
     let q = key(q_bits);
@@ -77,7 +77,7 @@ pub fn accepts_native(coin: f32, q: f32, p: f32) -> bool {
 
 /// Bits of the residual `max(0, t − d)` for f32 bit patterns, computed as IEEE-754 binary32
 /// subtraction (round to nearest, ties to even, subnormals kept) entirely in integers.
-/// Integer twin of `residual_slow` in `shaders/exact.wgsl`.
+/// Integer twin of `residual_slow` in `shaders/shared/exact.wgsl`.
 pub fn residual_bits(t_bits: u32, d_bits: u32) -> u32 {
     let t = key(t_bits);
     let d = key(d_bits);
@@ -125,7 +125,7 @@ pub fn residual_native(t: f32, d: f32) -> u32 {
 
 /// The 48-bit product of two 24-bit mantissas as (high 24 bits, low 24 bits), formed from 12-bit
 /// halves so that no intermediate exceeds 32 bits (the shader has no 64-bit integers).
-/// Twin of `mul48` in `shaders/exact.wgsl`.
+/// Twin of `mul48` in `shaders/shared/exact.wgsl`.
 #[inline]
 pub fn mul48(a: u32, b: u32) -> (u32, u32) {
     let (ah, al) = (a >> 12, a & 0xfff);
@@ -143,7 +143,7 @@ pub const ONE_BITS: u32 = 0x3f80_0000;
 
 /// Rounds `m · 2^(e − 150) + rest · 2^(e − 174)` (m in [2^23, 2^24), `rest` the 24 bits below
 /// m's last) to the nearest f32, ties to even, subnormals kept, overflow to +infinity.
-/// Twin of `round_pack` in `shaders/exact.wgsl`.
+/// Twin of `round_pack` in `shaders/shared/exact.wgsl`.
 fn round_pack(m: u32, rest: u32, e: i32) -> u32 {
     if e >= 255 {
         return INF_BITS;
@@ -168,7 +168,7 @@ fn round_pack(m: u32, rest: u32, e: i32) -> u32 {
 /// Bits of the IEEE-754 binary32 product `a · b` of two non-negative finite floats (round to
 /// nearest even, subnormals kept, overflow to +infinity), entirely in integers: a GPU may flush
 /// subnormals and may fuse a product into a following subtraction. Twin of `mul_bits` in
-/// `shaders/exact.wgsl`; equal to [`mul_native`].
+/// `shaders/shared/exact.wgsl`; equal to [`mul_native`].
 pub fn mul_bits(a_bits: u32, b_bits: u32) -> u32 {
     let (a, b) = (key(a_bits), key(b_bits));
     if a == 0 || b == 0 {
@@ -194,7 +194,7 @@ pub fn mul_native(a: f32, b: f32) -> u32 {
 
 /// Bits of the IEEE-754 binary32 sum `a + b` of two non-negative finite floats (round to
 /// nearest even, subnormals kept, overflow to +infinity), in integers. Twin of `add_slow` in
-/// `shaders/exact.wgsl`; equal to [`add_native`].
+/// `shaders/shared/exact.wgsl`; equal to [`add_native`].
 pub fn add_bits(a_bits: u32, b_bits: u32) -> u32 {
     let (a, b) = (key(a_bits).max(key(b_bits)), key(a_bits).min(key(b_bits)));
     if b == 0 {
@@ -236,7 +236,7 @@ pub fn add_native(a: f32, b: f32) -> u32 {
 /// Block verification's running survival in f32 (SPEC §6): the f32 nearest to the exact real
 /// `min(1, P · p / q)` (one rounding, ties to even, subnormals kept); 0 when P or p is 0, 1 when
 /// q is 0. Integer long division, the same on every device (WGSL's division is not correctly
-/// rounded). Twin of `survival_bits` in `shaders/exact.wgsl`.
+/// rounded). Twin of `survival_bits` in `shaders/shared/exact.wgsl`.
 pub fn survival_bits(pr_bits: u32, p_bits: u32, q_bits: u32) -> u32 {
     let (pr, p, q) = (key(pr_bits), key(p_bits), key(q_bits));
     if pr == 0 || p == 0 {
@@ -250,7 +250,7 @@ pub fn survival_bits(pr_bits: u32, p_bits: u32, q_bits: u32) -> u32 {
 
 /// The f32 nearest to the exact real `s · p / q` (one rounding, ties to even, subnormals kept,
 /// overflow to +infinity); 0 when s or p is 0, +infinity when q is 0. Integer long division, the
-/// same on every device. Twin of `quotient_bits` in `shaders/exact.wgsl`.
+/// same on every device. Twin of `quotient_bits` in `shaders/shared/exact.wgsl`.
 pub fn quotient_bits(s_bits: u32, p_bits: u32, q_bits: u32) -> u32 {
     let (s, p, q) = (key(s_bits), key(p_bits), key(q_bits));
     if s == 0 || p == 0 {
@@ -274,7 +274,7 @@ pub fn quotient_bits(s_bits: u32, p_bits: u32, q_bits: u32) -> u32 {
 }
 
 /// Rounds `x · 2^(e − 153)` (x in [2^26, 2^27): 24 bits, then guard, round and sticky) to the
-/// nearest f32, ties to even, subnormals kept. Twin of `round_guarded` in `shaders/exact.wgsl`.
+/// nearest f32, ties to even, subnormals kept. Twin of `round_guarded` in `shaders/shared/exact.wgsl`.
 fn round_guarded(x: u32, e: i32) -> u32 {
     let rnd = |x: u32| (x >> 3) + u32::from((x & 7) > 4 || ((x & 7) == 4 && (x >> 3) & 1 == 1));
     if e >= 255 {
@@ -293,7 +293,7 @@ fn round_guarded(x: u32, e: i32) -> u32 {
 
 /// Exact comparison `coin · q < s · p` of products of f32 values (block verification's last
 /// threshold, `coin < h_K = min(1, P_{K−1} · p / q)`, with `s = P_{K−1}`; with `s = 1` it is
-/// [`accepts`], the token rule's test). Twin of `accepts_scaled` in `shaders/exact.wgsl`.
+/// [`accepts`], the token rule's test). Twin of `accepts_scaled` in `shaders/shared/exact.wgsl`.
 pub fn accepts_scaled(coin_bits: u32, q_bits: u32, s_bits: u32, p_bits: u32) -> bool {
     let (c, q, s, p) = (key(coin_bits), key(q_bits), key(s_bits), key(p_bits));
     if s == 0 || p == 0 {
@@ -337,7 +337,7 @@ pub fn sample_shift(len: usize) -> i32 {
 /// value's exponent field (right when negative, dropping bits), i.e. the value times a power of
 /// two that is the same for the whole row. Entries within
 /// 2^-S of the row's maximum keep every bit; smaller ones are truncated, by at most 2^-(S + 23) of
-/// the maximum each. Twin of `weight` in `shaders/rng.wgsl`.
+/// the maximum each. Twin of `weight` in `shaders/shared/rng.wgsl`.
 pub fn weight(bits: u32, emax: u32, s: i32) -> u64 {
     let b = key(bits);
     if b == 0 {
@@ -357,7 +357,7 @@ pub fn weight(bits: u32, emax: u32, s: i32) -> u64 {
 }
 
 /// floor(total · u / 2^64): a uniform threshold in `0..total` from a 64-bit uniform `u`.
-/// Twin of `u64_mulhi` in `shaders/rng.wgsl`.
+/// Twin of `u64_mulhi` in `shaders/shared/rng.wgsl`.
 pub fn sample_threshold(total: u64, u: u64) -> u64 {
     ((total as u128 * u as u128) >> 64) as u64
 }

@@ -9,13 +9,13 @@ use crate::error::{Error, Result};
 
 impl GpuContext {
     /// Copies `bytes` of the readback buffer out after the GPU wrote them.
-    pub(crate) fn read_back(&self, bytes: u64) -> Result<Vec<u32>> {
+    pub(super) fn read_back(&self, bytes: u64) -> Result<Vec<u32>> {
         let b = self.bufs.as_ref().expect("buffers exist");
         self.map_read(&b.readback, bytes)
     }
 
     /// Maps the first `bytes` of a MAP_READ buffer, copies them out as words, and unmaps it.
-    pub(crate) fn map_read(&self, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u32>> {
+    pub(super) fn map_read(&self, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<u32>> {
         let slice = buffer.slice(0..bytes);
         let (tx, rx) = std::sync::mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {

@@ -1,11 +1,15 @@
 //! The tree kernel's host side: `shaders/tree.wgsl` (entry point `verify_tree`) over a
-//! [`TreeView`], chunk by chunk. Its bindings: the verify kernel's params, rows, tokens, coins
-//! and outputs (0–6), the tree description (9, read-only) and the accepted nodes (10).
+//! [`TreeView`], chunk by chunk. Its bindings (the kernel table's list): the round kernels'
+//! params, rows, tokens, coins and outputs (0–6), the tree description (7, read-only) and the
+//! accepted nodes (8).
 
-use super::{GpuContext, GpuParams};
-use crate::batch::Floats;
+use super::GpuContext;
+use super::buffers::{INPUT, OUTPUT, READBACK, buffer, write_floats, write_tokens};
+use super::kernel::KernelId;
+use super::params::RoundParams;
+use crate::chunk::chunks;
 use crate::error::{Error, Result};
-use crate::rule::{Recovery, RecoveryMode, Rule};
+use crate::rule::{Recovery, Rule};
 use crate::tree::batch::{TreeResult, TreeView};
 
 /// Words of the tree description's header (keep in sync with `TREE_HEADER` in the shader).
@@ -14,71 +18,15 @@ const TREE_HEADER: usize = 9;
 /// The most children of one node the kernel handles (`MAX_CHILDREN` in the shader).
 pub const MAX_CHILDREN: usize = 256;
 
-/// The tree pipeline and its bind-group layout.
-pub(crate) struct TreeKernel {
-    layout: wgpu::BindGroupLayout,
-    pipeline: wgpu::ComputePipeline,
-}
-
-/// (binding, kind) of the tree kernel: 0 uniform, then storage buffers (read-only or not).
-const BINDINGS: [(u32, Option<bool>); 9] = [
-    (0, None),
-    (1, Some(false)),
-    (2, Some(false)),
-    (3, Some(false)),
-    (4, Some(false)),
-    (5, Some(false)),
-    (6, Some(false)),
-    (9, Some(true)),
-    (10, Some(false)),
-];
-
-impl TreeKernel {
-    pub(crate) fn new(device: &wgpu::Device, module: &wgpu::ShaderModule) -> TreeKernel {
-        let entries: Vec<wgpu::BindGroupLayoutEntry> = BINDINGS
-            .iter()
-            .map(|&(binding, storage)| wgpu::BindGroupLayoutEntry {
-                binding,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: match storage {
-                        None => wgpu::BufferBindingType::Uniform,
-                        Some(read_only) => wgpu::BufferBindingType::Storage { read_only },
-                    },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
-                count: None,
-            })
-            .collect();
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("verify_tree"),
-            entries: &entries,
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("verify_tree"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("verify_tree"),
-            layout: Some(&pipeline_layout),
-            module,
-            entry_point: Some("verify_tree"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
-        TreeKernel { layout, pipeline }
-    }
-}
-
 fn rule_code(rule: Rule) -> Result<u32> {
     Ok(match rule {
         Rule::Greedy => 0,
         Rule::TargetOnly => 1,
         Rule::Rrs => 2,
         Rule::RrsWor => 3,
-        r => return Err(Error::Config(format!("{r} is not a tree rule"))),
+        Rule::Token | Rule::Block => {
+            return Err(Error::Config(format!("{rule} is not a tree rule")));
+        }
     })
 }
 
@@ -135,30 +83,17 @@ impl GpuContext {
             .min(readback_cap);
         let dev = &self.device;
         let scope = dev.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let mk = |label: &str, words: usize, usage: wgpu::BufferUsages| {
-            dev.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size: (words.max(1) * 4) as u64,
-                usage,
-                mapped_at_creation: false,
-            })
-        };
-        let input = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
-        let output = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
-        let draft = mk("tree draft", cap * l.draft_rows * v, input);
-        let target = mk("tree target", cap * l.target_rows * v, input);
-        let tokens = mk("tree tokens", cap * l.tok_stride, input);
-        let coins = mk("tree coins", cap * l.coin_stride, input);
-        let topo_buf = mk("tree topology", topo.len(), input);
-        let out_tokens = mk("tree out_tokens", cap * (depth + 1), output);
-        let out_acc = mk("tree out_accepted", cap, output);
-        let out_nodes = mk("tree out_nodes", cap * depth, output);
+        let words = |label: &str, words: usize, usage| buffer(dev, label, words * 4, usage);
+        let draft = words("tree draft", cap * l.draft_rows * v, INPUT);
+        let target = words("tree target", cap * l.target_rows * v, INPUT);
+        let tokens = words("tree tokens", cap * l.tok_stride, INPUT);
+        let coins = words("tree coins", cap * l.coin_stride, INPUT);
+        let topo_buf = words("tree topology", topo.len(), INPUT);
+        let out_tokens = words("tree out_tokens", cap * (depth + 1), OUTPUT);
+        let out_acc = words("tree out_accepted", cap, OUTPUT);
+        let out_nodes = words("tree out_nodes", cap * depth, OUTPUT);
         let result_words = cap * (depth + 1) + cap * depth + cap;
-        let readback = mk(
-            "tree readback",
-            result_words,
-            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        );
+        let readback = words("tree readback", result_words, READBACK);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!(
                 "cannot allocate buffers for {cap} tree rounds at V = {v}: {e}"
@@ -166,73 +101,48 @@ impl GpuContext {
         }
         self.queue
             .write_buffer(&topo_buf, 0, bytemuck::cast_slice(&topo));
-        let buffers = [
-            (0, &self.params),
-            (1, &draft),
-            (2, &target),
-            (3, &tokens),
-            (4, &coins),
-            (5, &out_tokens),
-            (6, &out_acc),
-            (9, &topo_buf),
-            (10, &out_nodes),
-        ];
-        let group = dev.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("verify_tree"),
-            layout: &self.tree.layout,
-            entries: &buffers.map(|(binding, b)| wgpu::BindGroupEntry {
-                binding,
-                resource: b.as_entire_binding(),
-            }),
-        });
-        let upload = |buf: &wgpu::Buffer, f: Floats| {
-            if f.is_empty() {
-                return;
-            }
-            match f {
-                Floats::F32(bytes) => self.queue.write_buffer(buf, 0, bytes),
-                f64s => {
-                    let mut tmp = Vec::new();
-                    let data = f64s.as_f32(&mut tmp);
-                    self.queue.write_buffer(buf, 0, bytemuck::cast_slice(data));
-                }
-            }
-        };
-        let mut r0 = 0;
-        while r0 < view.n {
-            let n = cap.min(view.n - r0);
-            upload(
+        let group = self.kernels.get(KernelId::VerifyTree).bind(
+            dev,
+            &[
+                &draft,
+                &target,
+                &tokens,
+                &coins,
+                &out_tokens,
+                &out_acc,
+                &topo_buf,
+                &out_nodes,
+            ],
+        );
+        let q = &self.queue;
+        for (r0, n) in chunks(view.n as u64, cap) {
+            let r0 = r0 as usize;
+            write_floats(
+                q,
                 &draft,
                 view.draft
                     .slice(r0 * l.draft_rows * v, n * l.draft_rows * v),
             );
-            upload(
+            write_floats(
+                q,
                 &target,
                 view.target
                     .slice(r0 * l.target_rows * v, n * l.target_rows * v),
             );
-            upload(
+            write_floats(
+                q,
                 &coins,
                 view.coins.slice(r0 * l.coin_stride, n * l.coin_stride),
             );
-            let toks: Vec<u32> = (r0 * l.tok_stride..(r0 + n) * l.tok_stride)
-                .map(|i| view.tokens.get(i) as u32)
-                .collect();
-            if !toks.is_empty() {
-                self.queue
-                    .write_buffer(&tokens, 0, bytemuck::cast_slice(&toks));
-            }
-            let params = GpuParams {
-                n_rounds: n as u32,
-                vocab: v as u32,
-                mode: u32::from(rec.mode == RecoveryMode::Sample),
-                seed_lo: rec.seed as u32,
-                seed_hi: (rec.seed >> 32) as u32,
-                round_offset: (rec.round_offset + r0 as u64) as u32,
-                ..GpuParams::default()
-            };
-            let mut enc = self.device.create_command_encoder(&Default::default());
-            self.record_group(&mut enc, &self.tree.pipeline, &group, params, n);
+            write_tokens(
+                q,
+                &tokens,
+                &view.tokens,
+                r0 * l.tok_stride..(r0 + n) * l.tok_stride,
+            );
+            let params = RoundParams::new(n, 0, v, &rec, r0 as u64);
+            let mut enc = self.encoder();
+            self.record(&mut enc, KernelId::VerifyTree, &group, params, n);
             let (wt, wn, wa) = (n * (depth + 1), n * depth, n);
             enc.copy_buffer_to_buffer(&out_tokens, 0, &readback, 0, (wt * 4) as u64);
             if wn > 0 {
@@ -266,7 +176,6 @@ impl GpuContext {
                 *dst = w as i32;
             }
             out.num_accepted[r0..r0 + n].copy_from_slice(acc);
-            r0 += n;
         }
         Ok(out)
     }

@@ -190,10 +190,7 @@ pub(crate) fn add_view(
         let prefix = Batch::from_view(view, 0, view.n, k);
         let pv = prefix.view();
         let res = match gpu.as_deref_mut() {
-            Some(g) => {
-                g.recovery = rec;
-                g.run_rule(&pv, Rule::Block)?
-            }
+            Some(g) => g.run_rule(&pv, Rule::Block, rec)?,
             None => CpuEngine {
                 recovery: rec,
                 ..Default::default()

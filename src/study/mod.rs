@@ -17,6 +17,7 @@ pub mod workload;
 use serde::Serialize;
 
 use crate::batch::{Batch, BatchResult};
+use crate::chunk::chunks;
 use crate::compare::{VerifyReport, compare_engines, compare_reference_mode_rule};
 use crate::cpu::{CpuEngine, Recovery, RecoveryMode};
 use crate::error::{Error, Result};
@@ -89,9 +90,10 @@ pub enum StudyEngine<'a> {
     Gpu(&'a mut GpuContext),
 }
 
-/// Rounds per chunk for (K, V): about 128 MiB of rows, at least 1, at most 65536.
+/// Rounds per chunk for (K, V): the chunk budget's worth of rows
+/// ([`crate::chunk::rounds_within_budget`]).
 pub fn chunk_rounds(k: usize, v: usize) -> usize {
-    ((128usize << 20) / ((2 * k + 1) * v * 4).max(1)).clamp(1, 65536)
+    crate::chunk::rounds_within_budget((2 * k + 1) * v * 4)
 }
 
 /// Runs one configuration with the token rule and returns its tally; `progress(rounds_done)` is
@@ -118,7 +120,7 @@ pub fn run_study_rules(
     let w = &cfg.workload;
     let mut tally = Tally::new(k);
     let mut btally = if cfg.rules.contains(&Rule::Block) {
-        if matches!(w.family, Family::Rates { .. }) {
+        if !w.family.has_distributions() {
             return Err(Error::Config(
                 "--rule block needs distributions: the rates family has none (use logit-noise, mixture, quantized or file)".into(),
             ));
@@ -161,10 +163,7 @@ pub fn run_study_rules(
                 ..Default::default()
             }
             .run(&view)?,
-            StudyEngine::Gpu(g) => {
-                g.recovery = rec;
-                g.run(&view)?
-            }
+            StudyEngine::Gpu(g) => g.run_rule(&view, Rule::Token, rec)?,
         };
         let betas = crate::batch::exact_betas(&view);
         // Accepted at the file's K, capped at K_max; betas of the first K_max positions.
@@ -176,10 +175,8 @@ pub fn run_study_rules(
         tally.add(&acc, &b);
         if let Some(bt) = &mut btally {
             // In chunks, so that memory stays bounded by the chunk, not the file.
-            let chunk = chunk_rounds(k, view.v);
-            let mut r0 = 0;
-            while r0 < view.n {
-                let m = chunk.min(view.n - r0);
+            for (r0, m) in chunks(view.n as u64, chunk_rounds(k, view.v)) {
+                let r0 = r0 as usize;
                 let part = Batch::from_view(&view, r0, m, k);
                 let gpu = match engine {
                     StudyEngine::Gpu(g) => Some(&mut **g),
@@ -187,7 +184,6 @@ pub fn run_study_rules(
                 };
                 block::add_view(bt, cfg, gpu, &part.view(), r0 as u64, &acc[r0..r0 + m])?;
                 bt.rounds += m as u64;
-                r0 += m;
             }
         }
         progress(view.n as u64);
@@ -196,25 +192,23 @@ pub fn run_study_rules(
             block: btally,
         });
     }
-    let rates_family = matches!(w.family, Family::Rates { .. });
+    let rates_family = !w.family.has_distributions();
+    // The rates family has no rows: a chunk is bounded by its counts.
     let mut chunk = if rates_family {
         1 << 20
     } else {
         chunk_rounds(k, w.vocab)
-    } as u64;
+    };
     if let StudyEngine::Gpu(g) = engine {
         // Never more rounds than the adapter's bindings hold.
-        chunk = chunk.min(g.rounds_per_chunk(k, if rates_family { 1 } else { w.vocab })? as u64);
+        chunk = chunk.min(g.rounds_per_chunk(k, if rates_family { 1 } else { w.vocab })?);
     }
-    let mut r0 = 0u64;
-    while r0 < cfg.rounds {
-        let m = chunk.min(cfg.rounds - r0) as usize;
+    for (r0, m) in chunks(cfg.rounds, chunk) {
         let (acc, betas, batch) = run_chunk(cfg, engine, r0, m, btally.is_some())?;
         tally.add(&acc, &betas);
         if let Some(bt) = &mut btally {
             block::add_chunk(bt, cfg, engine, r0, m, batch.as_ref(), &acc)?;
         }
-        r0 += m as u64;
         progress(m as u64);
     }
     Ok(StudyTallies {
@@ -234,7 +228,7 @@ fn run_chunk(
 ) -> Result<(Vec<u32>, Vec<f32>, Option<Batch>)> {
     let k = cfg.k_max();
     let w = &cfg.workload;
-    if matches!(w.family, Family::Rates { .. }) {
+    if !w.family.has_distributions() {
         let acc = match engine {
             StudyEngine::Cpu => workload::rates_chunk(w, cfg.seed, r0, m, k),
             StudyEngine::Gpu(g) => g.study_rates(&cfg.generation(), r0, m, k)?,
@@ -275,7 +269,7 @@ pub fn replay(cfg: &StudyConfig, g: &mut GpuContext, sample: u64) -> Result<Veri
     let k = cfg.k_max();
     let w = &cfg.workload;
     let rule = cfg.rules.first().copied().unwrap_or_default();
-    if rule != Rule::Token && matches!(w.family, Family::Rates { .. }) {
+    if rule != Rule::Token && !w.family.has_distributions() {
         return Err(Error::Config(format!(
             "--rule {rule} needs distributions: the rates family has none"
         )));
@@ -287,15 +281,13 @@ pub fn replay(cfg: &StudyConfig, g: &mut GpuContext, sample: u64) -> Result<Veri
         ..Default::default()
     };
     let n = sample.min(cfg.rounds);
-    if matches!(w.family, Family::File { .. }) {
+    if !w.family.is_generated() {
         return Err(Error::Config(
             "--study replays generated workloads; for a file use `specsim verify FILE`".into(),
         ));
     }
-    let chunk = (chunk_rounds(k, w.vocab) as u64).min(g.rounds_per_chunk(k, w.vocab)? as u64);
-    let mut r0 = 0;
-    while r0 < n {
-        let m = chunk.min(n - r0) as usize;
+    let chunk = chunk_rounds(k, w.vocab).min(g.rounds_per_chunk(k, w.vocab)?);
+    for (r0, m) in chunks(n, chunk) {
         if let Family::Rates { .. } = w.family {
             let gpu = g.study_rates(&cfg.generation(), r0, m, k)?;
             let cpu = workload::rates_chunk(w, cfg.seed, r0, m, k);
@@ -314,7 +306,6 @@ pub fn replay(cfg: &StudyConfig, g: &mut GpuContext, sample: u64) -> Result<Veri
             compare_reference_mode_rule(&view, &cpu, rule, cfg.recovery, r0, &mut report);
         }
         report.rounds += m as u64;
-        r0 += m as u64;
     }
     Ok(report)
 }

@@ -194,12 +194,10 @@ pub fn run_tree_studies(
                 ..Default::default()
             })
             .collect();
-        let per_round = (2 * n + 1) * v * 4;
-        let chunk = ((128usize << 20) / per_round).clamp(1, 65536) as u64;
-        let mut r0 = 0u64;
-        while r0 < cfg.rounds {
-            let m = chunk.min(cfg.rounds - r0) as usize;
-            let (batch, _) = crate::cpu::study::generate_chunk(&cfg.workload, cfg.seed, r0, m, n);
+        let chunk = crate::chunk::rounds_within_budget((2 * n + 1) * v * 4);
+        for (r0, m) in crate::chunk::chunks(cfg.rounds, chunk) {
+            let (batch, _) =
+                crate::cpu::generate::generate_chunk(&cfg.workload, cfg.seed, r0, m, n);
             let rows = Rows { batch };
             for (ri, &rule) in cfg.rules.iter().enumerate() {
                 let tokens = draw_tokens(tree, &rows, rule, cfg.seed, r0)?;
@@ -257,7 +255,6 @@ pub fn run_tree_studies(
                 }
                 progress(&format!("{} {rule}", cfg.tree.label()), m as u64);
             }
-            r0 += m as u64;
         }
         let seconds = t0.elapsed().as_secs_f64();
         for (s, &rule) in sums.iter().zip(&cfg.rules) {

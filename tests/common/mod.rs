@@ -1,15 +1,40 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::ops::{Deref, DerefMut};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use specsim::gpu::GpuContext;
+use specsim::gpu::{GpuConfig, GpuContext};
 
 static GPU: OnceLock<Option<Mutex<GpuContext>>> = OnceLock::new();
 
+/// Exclusive use of the shared GPU context. A test may change its chunking knobs (`config`);
+/// they are the defaults when the guard is taken and again when it is dropped, so no test sees
+/// another's settings.
+pub struct Gpu(MutexGuard<'static, GpuContext>);
+
+impl Deref for Gpu {
+    type Target = GpuContext;
+    fn deref(&self) -> &GpuContext {
+        &self.0
+    }
+}
+
+impl DerefMut for Gpu {
+    fn deref_mut(&mut self) -> &mut GpuContext {
+        &mut self.0
+    }
+}
+
+impl Drop for Gpu {
+    fn drop(&mut self) {
+        self.0.config = GpuConfig::default();
+    }
+}
+
 /// The one GPU context shared by every GPU test of a test binary, or `None` (with a loud
 /// message) when no adapter exists. With `SPECSIM_REQUIRE_GPU` set, a missing adapter fails.
-pub fn gpu() -> Option<MutexGuard<'static, GpuContext>> {
+pub fn gpu() -> Option<Gpu> {
     let slot = GPU.get_or_init(|| match GpuContext::new() {
         Ok(g) => Some(Mutex::new(g)),
         Err(e) => {
@@ -22,8 +47,11 @@ pub fn gpu() -> Option<MutexGuard<'static, GpuContext>> {
             None
         }
     });
-    slot.as_ref()
-        .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()))
+    slot.as_ref().map(|m| {
+        let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
+        g.config = GpuConfig::default();
+        Gpu(g)
+    })
 }
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_specsim");

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use specsim::Rule;
 use specsim::batch::{BatchView, Validation};
-use specsim::cpu::CpuEngine;
+use specsim::cpu::{CpuEngine, Recovery};
 use specsim::gpu::describe;
 use specsim::npyio::{BatchFile, write_batch_dir};
 use specsim::round::RoundOptions;
@@ -45,151 +45,100 @@ pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<Exi
         eprintln!("specsim bench: N = {n}, K = {k}, V = {v}");
         let batch = timing_batch(n, k, v, 0.5, 1);
         let view = batch.view();
-        let reference = CpuEngine::default().run(&view)?;
-        let lazy = lazy_bytes_total(&reference, v);
-        let first_row = rows.len();
-        if engine != EngineChoice::Gpu {
-            rows.push(measure(
-                "cpu",
-                &cpu_dev,
-                &view,
-                lazy,
-                cpu_floor,
-                reps,
-                &mut flusher,
-                || CpuEngine::default().run(&view).map(|_| ()),
-            )?);
-            let one = CpuEngine {
-                threads: Some(1),
-                ..Default::default()
+        for rule in Rule::CHAIN {
+            let reference = CpuEngine::default().run_rule(&view, rule)?;
+            let (lazy, rows_read) = lazy_totals(&reference, v, rule);
+            let first_row = rows.len();
+            let run_cpu = |threads: Option<usize>| {
+                let cpu = CpuEngine {
+                    threads,
+                    ..Default::default()
+                };
+                cpu.run_rule(&view, rule).map(|_| ())
             };
-            rows.push(measure(
-                "cpu-1thread",
-                &cpu_dev,
-                &view,
-                lazy,
-                cpu_floor,
-                reps.min(2),
-                &mut flusher,
-                || one.run(&view).map(|_| ()),
-            )?);
-            let naive = naive_run(&view);
-            if naive != reference {
-                bail!("the naive all-rows algorithm disagrees with the lazy engine (a bug)");
+            if engine != EngineChoice::Gpu {
+                rows.push(measure(
+                    "cpu",
+                    &cpu_dev,
+                    &view,
+                    lazy,
+                    cpu_floor,
+                    reps,
+                    &mut flusher,
+                    || run_cpu(None),
+                )?);
             }
-            rows.push(measure(
-                "cpu-naive-all-rows",
-                &cpu_dev,
-                &view,
-                lazy,
-                cpu_floor,
-                reps.min(2),
-                &mut flusher,
-                || {
-                    std::hint::black_box(naive_run(&view));
-                    Ok(())
-                },
-            )?);
-        }
-        if let (Some(g), Some(floor)) = (gpu.as_mut(), gpu_floor) {
-            let dev = describe(g.adapter_info());
-            let res = g.run(&view)?;
-            if res != reference {
-                bail!("GPU and CPU engines disagree on the benchmark batch (run `specsim verify`)");
+            // The one-thread and all-rows baselines, for the token rule.
+            if engine != EngineChoice::Gpu && rule == Rule::Token {
+                rows.push(measure(
+                    "cpu-1thread",
+                    &cpu_dev,
+                    &view,
+                    lazy,
+                    cpu_floor,
+                    reps.min(2),
+                    &mut flusher,
+                    || run_cpu(Some(1)),
+                )?);
+                let naive = naive_run(&view);
+                if naive != reference {
+                    bail!("the naive all-rows algorithm disagrees with the lazy engine (a bug)");
+                }
+                rows.push(measure(
+                    "cpu-naive-all-rows",
+                    &cpu_dev,
+                    &view,
+                    lazy,
+                    cpu_floor,
+                    reps.min(2),
+                    &mut flusher,
+                    || {
+                        std::hint::black_box(naive_run(&view));
+                        Ok(())
+                    },
+                )?);
             }
-            rows.push(measure(
-                "gpu-end-to-end",
-                &dev,
-                &view,
-                lazy,
-                floor,
-                reps,
-                &mut flusher,
-                || g.run(&view).map(|_| ()),
-            )?);
-            let m = g.upload_for_bench(&view)?;
-            let sub = specsim::batch::BatchResult {
-                k,
-                tokens: Vec::new(),
-                num_accepted: reference.num_accepted[..m].to_vec(),
-            };
-            let sub_view = BatchView { n: m, ..view };
-            let lazy_m = lazy_bytes_total(&sub, v);
-            rows.push(measure(
-                "gpu-kernel",
-                &dev,
-                &sub_view,
-                lazy_m,
-                floor,
-                reps,
-                &mut flusher,
-                || g.run_uploaded(m, k, v),
-            )?);
-        }
-        let (_, token_rows) = lazy_totals(&reference, v, Rule::Token);
-        for r in &mut rows[first_row..] {
-            r.rows_per_round = token_rows as f64 / n as f64;
-        }
-        // Block verification on the same batch: its rows, its engines.
-        let block_ref = CpuEngine::default().run_rule(&view, Rule::Block)?;
-        let (block_lazy, block_rows) = lazy_totals(&block_ref, v, Rule::Block);
-        let mut block_rows_out = Vec::new();
-        if engine != EngineChoice::Gpu {
-            block_rows_out.push(measure(
-                "cpu",
-                &cpu_dev,
-                &view,
-                block_lazy,
-                cpu_floor,
-                reps,
-                &mut flusher,
-                || {
-                    CpuEngine::default()
-                        .run_rule(&view, Rule::Block)
-                        .map(|_| ())
-                },
-            )?);
-        }
-        if let (Some(g), Some(floor)) = (gpu.as_mut(), gpu_floor) {
-            let dev = describe(g.adapter_info());
-            if g.run_rule(&view, Rule::Block)? != block_ref {
-                bail!(
-                    "GPU and CPU block engines disagree on the benchmark batch (run `specsim verify --rule block`)"
-                );
+            if let (Some(g), Some(floor)) = (gpu.as_mut(), gpu_floor) {
+                let dev = describe(g.adapter_info());
+                let rec = Recovery::default();
+                if g.run_rule(&view, rule, rec)? != reference {
+                    bail!(
+                        "GPU and CPU engines disagree under --rule {rule} on the benchmark batch (run `specsim verify --rule {rule}`)"
+                    );
+                }
+                rows.push(measure(
+                    "gpu-end-to-end",
+                    &dev,
+                    &view,
+                    lazy,
+                    floor,
+                    reps,
+                    &mut flusher,
+                    || g.run_rule(&view, rule, rec).map(|_| ()),
+                )?);
+                let m = g.upload_for_bench(&view)?;
+                let sub = specsim::batch::BatchResult {
+                    k,
+                    tokens: Vec::new(),
+                    num_accepted: reference.num_accepted[..m].to_vec(),
+                };
+                let sub_view = BatchView { n: m, ..view };
+                let (lazy_m, _) = lazy_totals(&sub, v, rule);
+                rows.push(measure(
+                    "gpu-kernel",
+                    &dev,
+                    &sub_view,
+                    lazy_m,
+                    floor,
+                    reps,
+                    &mut flusher,
+                    || g.run_uploaded_rule(rule, m, k, v),
+                )?);
             }
-            block_rows_out.push(measure(
-                "gpu-end-to-end",
-                &dev,
-                &view,
-                block_lazy,
-                floor,
-                reps,
-                &mut flusher,
-                || g.run_rule(&view, Rule::Block).map(|_| ()),
-            )?);
-            let m = g.upload_for_bench(&view)?;
-            let sub = specsim::batch::BatchResult {
-                k,
-                tokens: Vec::new(),
-                num_accepted: block_ref.num_accepted[..m].to_vec(),
-            };
-            let sub_view = BatchView { n: m, ..view };
-            let (lazy_m, _) = lazy_totals(&sub, v, Rule::Block);
-            block_rows_out.push(measure(
-                "gpu-kernel",
-                &dev,
-                &sub_view,
-                lazy_m,
-                floor,
-                reps,
-                &mut flusher,
-                || g.run_uploaded_rule(Rule::Block, m, k, v),
-            )?);
-        }
-        for mut r in block_rows_out {
-            r.rule = Rule::Block;
-            r.rows_per_round = block_rows as f64 / n as f64;
-            rows.push(r);
+            for r in &mut rows[first_row..] {
+                r.rule = rule;
+                r.rows_per_round = rows_read as f64 / n as f64;
+            }
         }
         if mmap_note.is_none() && engine != EngineChoice::Gpu {
             mmap_note = Some(mmap_touch(&batch)?);

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 
 use specsim::Rule;
 use specsim::batch::{BatchView, Validation};
+use specsim::chunk::{chunks, rounds_within_budget};
 use specsim::compare::{
     VerifyReport, adversarial_batch_rule, compare_engines, compare_reference_mode_rule,
 };
@@ -62,9 +63,10 @@ fn verify_tree_chunk(
 }
 
 /// Rounds generated and checked at a time by `--generate N` for rounds of `per_round` bytes of
-/// rows (`what` names them): `--chunk`, or about 256 MiB; at most 2 GiB of rows whatever
-/// `--chunk` says; one chunk with `--save`.
-fn generate_chunk(a: &VerifyArgs, n: u64, per_round: usize, what: &str) -> Result<u64> {
+/// rows (`what` names them): `--chunk`, or the chunk budget's worth
+/// ([`specsim::chunk::CHUNK_BYTES`]); at most 2 GiB of rows whatever `--chunk` says; one chunk
+/// with `--save`.
+fn generate_chunk(a: &VerifyArgs, n: u64, per_round: usize, what: &str) -> Result<usize> {
     let max_chunk = ((2usize << 30) / per_round).max(1);
     if a.chunk > max_chunk {
         bail!(
@@ -76,9 +78,9 @@ fn generate_chunk(a: &VerifyArgs, n: u64, per_round: usize, what: &str) -> Resul
     let chunk = if a.chunk > 0 {
         a.chunk
     } else {
-        ((256usize << 20) / per_round).clamp(1, 65536)
-    } as u64;
-    if a.save.is_some() && n > chunk {
+        rounds_within_budget(per_round)
+    };
+    if a.save.is_some() && n > chunk as u64 {
         bail!("--save writes one chunk: use --generate N with N <= --chunk ({chunk})");
     }
     Ok(chunk)
@@ -166,10 +168,8 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                 specsim::study::options::check_round_size(nodes, vocab)?;
                 let what = format!("a {nodes}-node tree at V = {vocab}");
                 let chunk = generate_chunk(&a, n, 2 * nodes * vocab * 4, &what)?;
-                let mut r0 = 0;
-                while r0 < n {
-                    let m = chunk.min(n - r0);
-                    let b = adversarial_tree_batch(&shape.tree, r0, m as usize, vocab, seed, rule);
+                for (r0, m) in chunks(n, chunk) {
+                    let b = adversarial_tree_batch(&shape.tree, r0, m, vocab, seed, rule);
                     if let Some(dir) = &a.save {
                         write_tree_batch_dir(dir, &b)?;
                     }
@@ -178,7 +178,6 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                         .map_err(|e| e.offset_round(r0))
                         .context("the generator made an invalid round (a bug)")?;
                     verify_tree_chunk(&view, gpu.as_mut(), rule, rec(r0), &mut report)?;
-                    r0 += m;
                 }
             }
             (Some(path), None) => {
@@ -210,10 +209,8 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                 specsim::study::options::check_round_size(k, vocab)?;
                 let what = format!("K = {k}, V = {vocab}");
                 let chunk = generate_chunk(&a, n, (2 * k + 1) * vocab * 4, &what)?;
-                let mut r0 = 0;
-                while r0 < n {
-                    let m = chunk.min(n - r0);
-                    let b = adversarial_batch_rule(r0, m as usize, k, vocab, seed, rule);
+                for (r0, m) in chunks(n, chunk) {
+                    let b = adversarial_batch_rule(r0, m, k, vocab, seed, rule);
                     if let Some(dir) = &a.save {
                         write_batch_dir(dir, &b)?;
                     }
@@ -222,7 +219,6 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                         .map_err(|e| e.offset_round(r0))
                         .context("the generator made an invalid round (a bug)")?;
                     verify_chunk(&view, gpu.as_mut(), rule, rec(r0), &mut report)?;
-                    r0 += m;
                 }
             }
         }

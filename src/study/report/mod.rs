@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::block::BlockTally;
-use super::{Family, Metrics, StudyConfig, Tally, walltime_improvement};
+use super::{Metrics, StudyConfig, Tally, walltime_improvement};
 use crate::error::{Error, Result};
 use crate::rule::Rule;
 
@@ -77,27 +77,7 @@ pub struct ConfigResult {
 impl ConfigResult {
     /// A short label: family and its parameters (temperatures and zipf when not the defaults).
     pub fn label(&self) -> String {
-        let w = &self.config.workload;
-        let mut s = match &w.family {
-            Family::LogitNoise { sigma } => format!("logit-noise sigma={sigma}"),
-            Family::Mixture { lambda } => format!("mixture lambda={lambda}"),
-            Family::Quantized { bits } => format!("quantized bits={bits}"),
-            Family::Rates { rates } => format!(
-                "rates {}",
-                rates
-                    .iter()
-                    .map(|r| r.to_string())
-                    .collect::<Vec<_>>()
-                    .join("/")
-            ),
-            Family::File { path } => format!("file {path}"),
-        };
-        if w.t_target != 1.0 || w.t_draft != 1.0 {
-            s += &format!(" T={}/{}", w.t_target, w.t_draft);
-        }
-        if w.zipf != 0.0 {
-            s += &format!(" zipf={}", w.zipf);
-        }
+        let mut s = self.config.workload.label();
         if self.rule != Rule::Token {
             s += &format!(" ({})", self.rule);
         }
@@ -129,24 +109,6 @@ pub fn rows(results: &[ConfigResult], cost_ratios: &[f64]) -> Vec<Vec<(String, V
     let mut out = Vec::new();
     for r in results {
         let w = &r.config.workload;
-        let (sigma, lambda, bits, rates) = match &w.family {
-            Family::LogitNoise { sigma } => (json!(sigma), Value::Null, Value::Null, Value::Null),
-            Family::Mixture { lambda } => (Value::Null, json!(lambda), Value::Null, Value::Null),
-            Family::Quantized { bits } => (Value::Null, Value::Null, json!(bits), Value::Null),
-            Family::Rates { rates } => (
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                json!(
-                    rates
-                        .iter()
-                        .map(|x| x.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                ),
-            ),
-            Family::File { .. } => (Value::Null, Value::Null, Value::Null, Value::Null),
-        };
         for m in r.metrics() {
             let mut row: Vec<(String, Value)> = vec![
                 ("family".into(), json!(w.family.name())),
@@ -158,10 +120,13 @@ pub fn rows(results: &[ConfigResult], cost_ratios: &[f64]) -> Vec<Vec<(String, V
                 ("t_target".into(), json!(w.t_target)),
                 ("t_draft".into(), json!(w.t_draft)),
                 ("zipf".into(), json!(w.zipf)),
-                ("sigma".into(), sigma.clone()),
-                ("lambda".into(), lambda.clone()),
-                ("bits".into(), bits.clone()),
-                ("rates".into(), rates.clone()),
+            ];
+            row.extend(
+                w.family
+                    .param_columns()
+                    .map(|(name, value)| (name.to_string(), value)),
+            );
+            row.extend([
                 ("seed".into(), json!(r.config.seed)),
                 ("k".into(), json!(m.k)),
                 ("rounds".into(), json!(m.rounds)),
@@ -194,7 +159,7 @@ pub fn rows(results: &[ConfigResult], cost_ratios: &[f64]) -> Vec<Vec<(String, V
                     "leviathan_mean_generated".into(),
                     json!(m.leviathan_mean_generated),
                 ),
-            ];
+            ]);
             for &c in cost_ratios {
                 let cs = fmt_c(c);
                 row.push((

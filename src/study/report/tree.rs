@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 
 use super::csv::write_csv;
 use crate::error::{Error, Result};
-use crate::study::Family;
 use crate::study::tree::TreeStudyResult;
 
 /// The files a tree study writes.
@@ -21,19 +20,7 @@ pub const TREE_FILES: [&str; 3] = [
 /// The workload in words (`logit-noise sigma=0.5 V=500`).
 pub fn workload_label(r: &TreeStudyResult) -> String {
     let w = &r.config.workload;
-    let mut s = match &w.family {
-        Family::LogitNoise { sigma } => format!("logit-noise sigma={sigma}"),
-        Family::Mixture { lambda } => format!("mixture lambda={lambda}"),
-        Family::Quantized { bits } => format!("quantized bits={bits}"),
-        f => f.name().to_string(),
-    };
-    if w.t_target != 1.0 || w.t_draft != 1.0 {
-        s += &format!(" T={}/{}", w.t_target, w.t_draft);
-    }
-    if w.zipf != 0.0 {
-        s += &format!(" zipf={}", w.zipf);
-    }
-    s + &format!(" V={}", w.vocab)
+    format!("{} V={}", w.label(), w.vocab)
 }
 
 /// One row per (workload, tree, rule).
@@ -50,14 +37,8 @@ pub fn tree_rows(results: &[TreeStudyResult]) -> Vec<Vec<(String, Value)>> {
                 ("depth".into(), json!(t.tree.depth())),
                 ("family".into(), json!(w.family.name())),
             ];
-            let param = match &w.family {
-                Family::LogitNoise { sigma } => json!(sigma),
-                Family::Mixture { lambda } => json!(lambda),
-                Family::Quantized { bits } => json!(bits),
-                _ => Value::Null,
-            };
             row.extend([
-                ("param".into(), param),
+                ("param".into(), w.family.param()),
                 ("vocab".into(), json!(w.vocab)),
                 ("t_target".into(), json!(w.t_target)),
                 ("t_draft".into(), json!(w.t_draft)),

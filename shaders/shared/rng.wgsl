@@ -1,5 +1,6 @@
 // Counter-based randomness: Philox4x32-10, keyed by the seed, addressed by
-// (round, position, stream, index). CPU twin: src/rng.rs (identical u32 streams, tested).
+// (round, position, stream, index). Shared by every kernel. CPU twin: src/rng.rs (identical u32
+// streams, tested).
 // Also: 64-bit integer helpers (vec2<u32> = (lo, hi)) for the integer-domain sampler.
 
 const PHILOX_M0: u32 = 0xD2511F53u;

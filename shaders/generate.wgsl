@@ -1,9 +1,45 @@
 // Study workloads generated on the device, never on the host: one workgroup per
 // (round, position) writes target[round][position] and, for position < K, draft[round][position],
 // the drafted token (sampled from the draft row), the coin and beta = sum_x min(p(x), q(x)).
-// Concatenated after shaders/verify.wgsl (same bindings). CPU counterpart: src/study/workload.rs,
-// with the same families, streams and formulas; exp/log/cos differ between devices, so the
-// generated values are not bit-identical across engines (the decisions on them are).
+// Built on shaders/shared/ (exact, rng, reduce, rows). CPU twin: src/cpu/generate.rs, with the
+// same families, streams and formulas; exp/log/cos differ between devices, so the generated
+// values are not bit-identical across engines (the decisions on them are). Keep
+// `GenerateParams` in sync with src/gpu/params.rs (a naga test compares the member offsets).
+
+struct GenerateParams {
+    n_rounds: u32,     // rounds in this chunk
+    k: u32,            // drafted positions per round
+    vocab: u32,        // V
+    groups_x: u32,     // workgroups along x of the 2D dispatch
+    seed_lo: u32,      // seed of the counter-based generator
+    seed_hi: u32,
+    round_offset: u32, // global index of this chunk's first round
+    family: u32,       // FAMILY_*
+    bits: u32,         // quantized: bits of the draft's logits
+    zipf_on: u32,      // 1 when the zipf exponent is nonzero
+    t_target: f32,     // target temperature
+    t_draft: f32,      // draft temperature
+    sigma: f32,        // logit-noise: noise scale
+    lambda: f32,       // mixture: weight of the unrelated distribution
+    zipf: f32,         // Zipf exponent of the logits' decay with the token id
+    pad0: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: GenerateParams;
+@group(0) @binding(1) var<storage, read_write> drf: array<u32>;      // f32 bits [n, K, V]
+@group(0) @binding(2) var<storage, read_write> tgt: array<u32>;      // f32 bits [n, K + 1, V]
+@group(0) @binding(3) var<storage, read_write> tokens: array<u32>;   // [n, K]
+@group(0) @binding(4) var<storage, read_write> coins: array<u32>;    // f32 bits [n, K]
+@group(0) @binding(5) var<storage, read_write> betas: array<u32>;    // f32 bits [n, K]
+
+fn seed() -> vec2<u32> {
+    return vec2<u32>(params.seed_lo, params.seed_hi);
+}
+
+// The draft tokens are sampled from SRC_DRAFT, a shared source; none of its own.
+fn kernel_row_key(src: u32, tbase: u32, dbase: u32, x: u32) -> u32 {
+    return 0u;
+}
 
 const FAMILY_LOGIT_NOISE: u32 = 0u;
 const FAMILY_MIXTURE: u32 = 1u;
@@ -160,25 +196,4 @@ fn generate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
         coins[r * k + pos] = bitcast<u32>(uniform_f32(random_u32(seed(), gr, pos, STREAM_COIN, 0u)));
         betas[r * k + pos] = bitcast<u32>(beta);
     }
-}
-
-// The `rates` family: no distributions; position i is accepted with probability rates[i] (given
-// directly, as vLLM's synthetic mode), until the first rejection. One invocation per round.
-@compute @workgroup_size(256)
-fn rates_round(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let round = gid.y * (params.groups_x * WG) + gid.x;
-    if (round >= params.n_rounds) {
-        return;
-    }
-    let k = params.k;
-    let gr = params.round_offset + round;
-    var n = k;
-    for (var i = 0u; i < k; i++) {
-        let c = uniform_f32(random_u32(seed(), gr, i, STREAM_COIN, 0u));
-        if (!(c < rates[i])) {
-            n = i;
-            break;
-        }
-    }
-    out_accepted[round] = n;
 }

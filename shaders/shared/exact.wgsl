@@ -1,5 +1,5 @@
 // Bit-exact f32 arithmetic for the batch engines.
-// CPU twin: src/exact.rs (same function names; keep the two in sync).
+// Shared by every kernel. CPU twin: src/exact/ (same function names; keep the two in sync).
 //
 // GPUs may flush subnormals, fuse operations and divide with 2.5 ULP error, so every decision
 // here is made on the bit patterns of the f32 inputs, with integer arithmetic where the hardware

@@ -1,7 +1,7 @@
-//! CPU twin of `shaders/study.wgsl`: the workload families generated in Rust (same families,
-//! streams and formulas; the transcendental functions of the two devices differ in their last
-//! bits, so generated values are not bit-identical across engines, while decisions on the same
-//! values are).
+//! CPU twin of `shaders/generate.wgsl`: the distribution families generated in Rust (same
+//! families, streams and formulas; the transcendental functions of the two devices differ in
+//! their last bits, so generated values are not bit-identical across engines, while decisions on
+//! the same values are).
 
 use rayon::prelude::*;
 
@@ -113,21 +113,4 @@ pub fn generate_chunk(w: &Workload, seed: u64, r0: u64, m: usize, k: usize) -> (
             }
         });
     (b, betas)
-}
-
-/// The `rates` family on the CPU: the number accepted in each of rounds `r0..r0 + m`. The same
-/// coins as `rates_round` in the shader, compared exactly, so both engines agree bit for bit.
-pub fn rates_chunk(w: &Workload, seed: u64, r0: u64, m: usize, k: usize) -> Vec<u32> {
-    (0..m)
-        .into_par_iter()
-        .map(|r| {
-            let gr = (r0 + r as u64) as u32;
-            (0..k)
-                .find(|&i| {
-                    let c = uniform_f32(random_u32(seed, gr, i as u32, stream::COIN, 0));
-                    c >= w.rate(i)
-                })
-                .unwrap_or(k) as u32
-        })
-        .collect()
 }

@@ -1,0 +1,85 @@
+//! The chain rules on the GPU (`shaders/verify.wgsl`, `shaders/block.wgsl`): a validated batch,
+//! chunk by chunk, through the chain buffers; a chain under a tree rule runs as the path tree.
+
+use super::GpuContext;
+use super::kernel::KernelId;
+use super::params::RoundParams;
+use crate::batch::{BatchResult, BatchView};
+use crate::chunk::chunks;
+use crate::error::{Error, Result};
+use crate::rule::{Recovery, Rule};
+
+/// The kernel of a chain rule (the tree rules run through `run_tree`).
+pub(super) fn kernel_for(rule: Rule) -> Result<KernelId> {
+    match rule {
+        Rule::Token => Ok(KernelId::Verify),
+        Rule::Block => Ok(KernelId::VerifyBlock),
+        Rule::Greedy | Rule::TargetOnly | Rule::Rrs | Rule::RrsWor => Err(Error::Config(format!(
+            "{rule} is a tree rule: it runs through run_tree"
+        ))),
+    }
+}
+
+impl GpuContext {
+    /// Dispatches `rule`'s kernel over the `n` uploaded rounds (global index `r0` onwards) and,
+    /// if `readback`, copies the results into the mappable buffer. Waits for the GPU.
+    fn dispatch(&self, rule: Rule, params: RoundParams, readback: bool) -> Result<()> {
+        let b = self.bufs();
+        let (n, k) = (params.n_rounds as usize, params.k as usize);
+        let id = kernel_for(rule)?;
+        let mut enc = self.encoder();
+        self.record(&mut enc, id, b.group(id), params, n);
+        if readback {
+            let tok_bytes = (n * (k + 1) * 4) as u64;
+            enc.copy_buffer_to_buffer(&b.out_tokens, 0, &b.readback, 0, tok_bytes);
+            enc.copy_buffer_to_buffer(&b.out_acc, 0, &b.readback, tok_bytes, (n * 4) as u64);
+        }
+        self.submit_and_wait(enc)
+    }
+
+    /// Verifies every round of a validated batch with the token rule and argmax recovery.
+    pub fn run(&mut self, view: &BatchView) -> Result<BatchResult> {
+        self.run_rule(view, Rule::Token, Recovery::default())
+    }
+
+    /// Verifies every round of a validated batch under `rule` with the recovery of `rec`, chunk
+    /// by chunk.
+    pub fn run_rule(&mut self, view: &BatchView, rule: Rule, rec: Recovery) -> Result<BatchResult> {
+        if rule.is_tree() {
+            let path = crate::tree::Tree::path(view.k);
+            let tv = crate::tree::batch::TreeView::from_chain(view, &path, rule);
+            return Ok(self.run_tree(&tv, rule, rec)?.into_chain());
+        }
+        let (k, v) = (view.k, view.v);
+        let mut out = BatchResult::new(view.n, k);
+        if view.n == 0 {
+            return Ok(out);
+        }
+        let cap = self.rounds_per_chunk(k, v)?;
+        for (r0, n) in chunks(view.n as u64, cap) {
+            let r0 = r0 as usize;
+            self.upload(view, r0, n)?;
+            self.dispatch(rule, RoundParams::new(n, k, v, &rec, r0 as u64), true)?;
+            self.read_results(n, k, &mut out, r0)?;
+        }
+        Ok(out)
+    }
+
+    /// For kernel-only benchmarks: uploads the first chunk of `view` and returns how many rounds
+    /// it holds; then [`GpuContext::run_uploaded_rule`] runs a kernel on them without transfers.
+    pub fn upload_for_bench(&mut self, view: &BatchView) -> Result<usize> {
+        let n = self.rounds_per_chunk(view.k, view.v)?.min(view.n);
+        self.upload(view, 0, n)?;
+        Ok(n)
+    }
+
+    /// Runs `rule`'s kernel (argmax recovery) on the `n` rounds uploaded by
+    /// [`GpuContext::upload_for_bench`] and waits.
+    pub fn run_uploaded_rule(&self, rule: Rule, n: usize, k: usize, v: usize) -> Result<()> {
+        self.dispatch(
+            rule,
+            RoundParams::new(n, k, v, &Recovery::default(), 0),
+            false,
+        )
+    }
+}
