@@ -190,7 +190,9 @@ pub fn decide<V: Values + ?Sized, C: Values + ?Sized>(
     match rule {
         Rule::Token => decide_f64(draft, target, tokens, coins, v),
         Rule::Block => crate::block::decide_block_f64(draft, target, tokens, coins, v),
-        _ => crate::tree::reference::decide_chain(rule, draft, target, tokens, coins, v),
+        Rule::Greedy | Rule::TargetOnly | Rule::Rrs | Rule::RrsWor => {
+            crate::tree::reference::decide_chain(rule, draft, target, tokens, coins, v)
+        }
     }
 }
 

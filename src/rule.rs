@@ -1,10 +1,11 @@
 //! The verification rules and recovery modes: one axis through the reference, the engines, the
 //! studies and the CLI.
 //!
-//! Adding a rule: a variant here, its f64 reference under `src/` (dispatched by
-//! [`crate::round::decide`]), its CPU twin `src/cpu/X.rs` and its WGSL kernel `shaders/X.wgsl`,
-//! and an arm at each `match rule` that `docs/ARCHITECTURE.md` lists (there is no single
-//! registration point yet).
+//! Adding a rule: a variant here with its properties (name, `ALL`, `CHAIN` or `TREE`, the flags
+//! below), its f64 reference under `src/`, its CPU twin `src/cpu/X.rs` and its WGSL kernel
+//! `shaders/X.wgsl` (a row of the kernel table, `src/gpu/kernel.rs`). Each layer dispatches on
+//! the rule in one exhaustive `match`, so the compiler lists the arms to add;
+//! `docs/ARCHITECTURE.md` names them.
 
 use serde::{Deserialize, Serialize};
 

@@ -148,7 +148,9 @@ pub fn compare_reference_rule(
             (e != f).then(|| match rule {
                 Rule::Token => classify(view, r, e, f, r0),
                 Rule::Block => classify_block(view, r, e, f, r0),
-                _ => crate::tree::compare::classify_chain(view, r, rule, e, f, r0),
+                Rule::Greedy | Rule::TargetOnly | Rule::Rrs | Rule::RrsWor => {
+                    crate::tree::compare::classify_chain(view, r, rule, e, f, r0)
+                }
             })
         })
         .collect();
