@@ -54,9 +54,7 @@ macro_rules! engine_tests {
 
             /// Runs `f` on this module's engine (not at all when it is unavailable).
             fn with_engine(f: impl FnOnce(&mut dyn Engine)) {
-                let with: fn(&mut dyn FnMut(&mut dyn Engine)) = $with;
-                let mut f = Some(f);
-                with(&mut |e| (f.take().expect("called once"))(e));
+                common::with_engine($with, f);
             }
 
             #[test]
@@ -118,14 +116,4 @@ macro_rules! engine_tests {
     };
 }
 
-engine_tests!(cpu, |f| f(&mut CpuEngine::default()));
-engine_tests!(cpu_one_thread, |f| f(&mut CpuEngine {
-    threads: Some(1),
-    ..Default::default()
-}));
-engine_tests!(gpu, |f| {
-    if let Some(mut g) = common::gpu() {
-        g.config = Default::default();
-        f(&mut *g);
-    }
-});
+for_each_engine!(engine_tests);

@@ -95,9 +95,7 @@ macro_rules! tree_engine_tests {
             use super::*;
 
             fn with_engine(f: impl FnOnce(&mut dyn Engine)) {
-                let with: fn(&mut dyn FnMut(&mut dyn Engine)) = $with;
-                let mut f = Some(f);
-                with(&mut |e| (f.take().expect("called once"))(e));
+                common::with_engine($with, f);
             }
 
             #[test]
@@ -200,17 +198,7 @@ macro_rules! tree_engine_tests {
     };
 }
 
-tree_engine_tests!(cpu, |f| f(&mut CpuEngine::default()));
-tree_engine_tests!(cpu_one_thread, |f| f(&mut CpuEngine {
-    threads: Some(1),
-    ..Default::default()
-}));
-tree_engine_tests!(gpu, |f| {
-    if let Some(mut g) = common::gpu() {
-        g.config = Default::default();
-        f(&mut *g);
-    }
-});
+for_each_engine!(tree_engine_tests);
 
 #[test]
 fn gpu_tree_chunks_and_2d_dispatch() {

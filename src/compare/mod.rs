@@ -108,17 +108,33 @@ pub fn compare_engines(cpu: &BatchResult, gpu: &BatchResult, r0: u64, report: &m
         let a = &cpu.tokens[r * k1..(r + 1) * k1];
         let b = &gpu.tokens[r * k1..(r + 1) * k1];
         let (na, nb) = (cpu.num_accepted[r], gpu.num_accepted[r]);
-        if a != b || na != nb {
-            let position = (0..k1).find(|&j| a[j] != b[j]).unwrap_or(k1);
-            let at = |t: &[i32]| t.get(position).copied().unwrap_or(-1);
-            report.engine_mismatches.push(EngineMismatch {
-                round: r0 + r as u64,
-                position,
-                cpu: (na, at(a)),
-                gpu: (nb, at(b)),
-            });
-        }
+        push_mismatch(report, r0 + r as u64, (na, a), (nb, b), false);
     }
+}
+
+/// Adds round `round` to `report` when the two engines' (accepted, tokens) differ, or when
+/// `other_differs` (e.g. the accepted tree nodes): the first differing token position, and each
+/// engine's accepted count and token there (-1 past the end).
+pub(crate) fn push_mismatch(
+    report: &mut VerifyReport,
+    round: u64,
+    (na, a): (u32, &[i32]),
+    (nb, b): (u32, &[i32]),
+    other_differs: bool,
+) {
+    if a == b && na == nb && !other_differs {
+        return;
+    }
+    let position = (0..a.len().min(b.len()))
+        .find(|&j| a[j] != b[j])
+        .unwrap_or(a.len());
+    let at = |t: &[i32]| t.get(position).copied().unwrap_or(-1);
+    report.engine_mismatches.push(EngineMismatch {
+        round,
+        position,
+        cpu: (na, at(a)),
+        gpu: (nb, at(b)),
+    });
 }
 
 /// Compares an f32 engine's results with the f64 reference on every round of `view` and adds

@@ -206,18 +206,7 @@ pub fn compare_tree_engines(
             &cpu.nodes[r * cpu.depth..(r + 1) * cpu.depth],
             &gpu.nodes[r * gpu.depth..(r + 1) * gpu.depth],
         );
-        if a != b || na != nb || ma != mb {
-            let position = (0..d1).find(|&j| a[j] != b[j]).unwrap_or(d1);
-            let at = |t: &[i32]| t.get(position).copied().unwrap_or(-1);
-            report
-                .engine_mismatches
-                .push(crate::compare::EngineMismatch {
-                    round: r0 + r as u64,
-                    position,
-                    cpu: (na, at(a)),
-                    gpu: (nb, at(b)),
-                });
-        }
+        crate::compare::push_mismatch(report, r0 + r as u64, (na, a), (nb, b), ma != mb);
     }
 }
 

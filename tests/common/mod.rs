@@ -54,6 +54,34 @@ pub fn gpu() -> Option<Gpu> {
     })
 }
 
+/// Hands an engine to a callback (or nothing, when the engine is unavailable).
+pub type EngineSource = fn(&mut dyn FnMut(&mut dyn specsim::engine::Engine));
+
+/// Runs `f` once on an engine handed out by `with` (not at all when `with` has none, e.g. no
+/// GPU): the body of every per-engine test.
+pub fn with_engine(with: EngineSource, f: impl FnOnce(&mut dyn specsim::engine::Engine)) {
+    let mut f = Some(f);
+    with(&mut |e| (f.take().expect("called once"))(e));
+}
+
+/// Expands a test-module macro `$tests!(name, with)` once per engine (cubecl's `testgen_*!`):
+/// the CPU engine on all threads, on one thread, and the shared GPU when one exists.
+#[macro_export]
+macro_rules! for_each_engine {
+    ($tests:ident) => {
+        $tests!(cpu, |f| f(&mut specsim::cpu::CpuEngine::default()));
+        $tests!(cpu_one_thread, |f| f(&mut specsim::cpu::CpuEngine {
+            threads: Some(1),
+            ..Default::default()
+        }));
+        $tests!(gpu, |f| {
+            if let Some(mut g) = common::gpu() {
+                f(&mut *g);
+            }
+        });
+    };
+}
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_specsim");
 
 pub struct Out {
