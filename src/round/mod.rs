@@ -1,10 +1,17 @@
-//! One round of speculative decoding: the exact f64 reference (SPEC §1) and input validation (SPEC §2).
+//! One round of speculative decoding: the exact f64 reference (SPEC §1) and the one-round API;
+//! input validation (SPEC §2) is in `validate.rs`.
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 pub use crate::round_json::{FlatRound, RoundInput, parse_round_json, read_round_json};
 use crate::rule::Rule;
+
+mod validate;
+pub use validate::{
+    check_chain_rows, check_row, check_rows, validate_flat, validate_flat_rule,
+    validate_tokens_and_coins, vocab_of,
+};
 
 /// How far a distribution's sum may be from 1 before it is refused (SPEC §2).
 pub const NORMALIZATION_TOLERANCE: f64 = 1e-3;
@@ -196,127 +203,6 @@ pub fn decide<V: Values + ?Sized, C: Values + ?Sized>(
     }
 }
 
-/// Checks the drafted token ids (in `0..V`) and the coins (in `[0, 1)`) of one round, and K = 0
-/// unless allowed. Returns the token ids as u32.
-pub fn validate_tokens_and_coins<C: Real>(
-    tokens: impl ExactSizeIterator<Item = i64>,
-    coins: &[C],
-    v: usize,
-    opts: &RoundOptions,
-) -> Result<Vec<u32>> {
-    let k = tokens.len();
-    if k == 0 && !opts.allow_empty_draft {
-        return Err(Error::EmptyDraft);
-    }
-    let mut ids = Vec::with_capacity(k);
-    for (index, value) in tokens.enumerate() {
-        if value < 0 || value as u64 >= v as u64 {
-            return Err(Error::TokenOutOfRange {
-                index,
-                value,
-                vocab: v,
-            });
-        }
-        ids.push(value as u32);
-    }
-    for (index, c) in coins.iter().enumerate() {
-        let value = c.to_f64();
-        if !(0.0..1.0).contains(&value) {
-            return Err(Error::CoinOutOfRange { index, value });
-        }
-    }
-    Ok(ids)
-}
-
-/// Checks one round laid out flat (K rows of V in `draft`, K + 1 rows in `target`) against SPEC §2,
-/// except the lengths, which the caller has checked. Returns the token ids as u32.
-pub fn validate_flat<P: Real, C: Real>(
-    draft: &[P],
-    target: &[P],
-    tokens: impl ExactSizeIterator<Item = i64>,
-    coins: &[C],
-    v: usize,
-    opts: &RoundOptions,
-) -> Result<Vec<u32>> {
-    validate_flat_rule(draft, target, tokens, coins, v, opts, Rule::Token)
-}
-
-/// [`validate_flat`] for `rule`: a drafted token of draft probability 0 is refused only by the
-/// rules that read the draft probabilities ([`Rule::reads_draft`]).
-pub fn validate_flat_rule<P: Real, C: Real>(
-    draft: &[P],
-    target: &[P],
-    tokens: impl ExactSizeIterator<Item = i64>,
-    coins: &[C],
-    v: usize,
-    opts: &RoundOptions,
-    rule: Rule,
-) -> Result<Vec<u32>> {
-    let ids = validate_tokens_and_coins(tokens, coins, v, opts)?;
-    check_rows("draft_probs", draft, v, opts)?;
-    check_rows("target_probs", target, v, opts)?;
-    if !rule.reads_draft() {
-        return Ok(ids);
-    }
-    for (index, &tok) in ids.iter().enumerate() {
-        if draft[index * v + tok as usize].to_f64() == 0.0 {
-            return Err(Error::ZeroDraftProbability {
-                index,
-                token: tok,
-                note: "",
-            });
-        }
-    }
-    Ok(ids)
-}
-
-/// Checks every row of `rows` (each of length `v`): finite, non-negative, and (unless opted out)
-/// summing to 1 within [`NORMALIZATION_TOLERANCE`].
-pub fn check_rows<P: Real>(
-    field: &'static str,
-    rows: &[P],
-    v: usize,
-    opts: &RoundOptions,
-) -> Result<()> {
-    for (dist, row) in rows.chunks_exact(v).enumerate() {
-        check_row(field, dist, row, opts)?;
-    }
-    Ok(())
-}
-
-/// Checks one distribution, `field[dist]`: finite, non-negative, and (unless opted out) summing
-/// to 1 within [`NORMALIZATION_TOLERANCE`].
-pub fn check_row<P: Real>(
-    field: &'static str,
-    dist: usize,
-    row: &[P],
-    opts: &RoundOptions,
-) -> Result<()> {
-    let mut sum = 0.0f64;
-    for (token, x) in row.iter().enumerate() {
-        let value = x.to_f64();
-        // NaN and infinities are not finite; -0.0 counts as 0.
-        if !value.is_finite() || value < 0.0 {
-            return Err(Error::BadProbability {
-                field,
-                dist,
-                token,
-                value,
-            });
-        }
-        sum += value;
-    }
-    if !opts.allow_unnormalized && (sum - 1.0).abs() > NORMALIZATION_TOLERANCE {
-        return Err(Error::NotNormalized {
-            field,
-            dist,
-            sum,
-            tolerance: NORMALIZATION_TOLERANCE,
-        });
-    }
-    Ok(())
-}
-
 /// One round of speculative decoding, the seed problem (SPEC §1), with the default refusals of
 /// SPEC §2 (K ≥ 1, distributions normalised).
 ///
@@ -420,86 +306,4 @@ pub fn decode_rows(
         v,
     )
     .to_result(&tokens))
-}
-
-/// V of a round's rows: the length of `target[0]`, at least 1, and every row's length (draft and
-/// target) equal to it.
-pub fn vocab_of(draft: &Rows, target: &Rows) -> Result<usize> {
-    let v = target.lens.first().copied().unwrap_or(0);
-    if v == 0 {
-        return Err(Error::EmptyVocabulary {
-            field: "target_probs",
-        });
-    }
-    for (field, rows) in [("draft_probs", draft), ("target_probs", target)] {
-        for (index, &found) in rows.lens.iter().enumerate() {
-            if found != v {
-                return Err(Error::VocabMismatch {
-                    field,
-                    index,
-                    found,
-                    expected: v,
-                    reference: "target_probs[0]",
-                });
-            }
-        }
-    }
-    Ok(v)
-}
-
-/// Checks one chain round on flat rows against SPEC §2 for `rule` (lengths, then values); returns
-/// the token ids and V.
-pub fn check_chain_rows(
-    draft: &Rows,
-    target: &Rows,
-    draft_tokens: &[i64],
-    random_coins: &[f64],
-    rule: Rule,
-    opts: &RoundOptions,
-) -> Result<(Vec<u32>, usize)> {
-    let k = draft_tokens.len();
-    if k == 0 && !opts.allow_empty_draft {
-        return Err(Error::EmptyDraft);
-    }
-    let len = |field: &'static str, found: usize, expected: usize, why: String| {
-        if found == expected {
-            Ok(())
-        } else {
-            Err(Error::Length {
-                field,
-                expected,
-                found,
-                why,
-            })
-        }
-    };
-    len(
-        "draft_probs",
-        draft.lens.len(),
-        k,
-        format!("K = {k}, one per drafted token"),
-    )?;
-    len(
-        "target_probs",
-        target.lens.len(),
-        k + 1,
-        format!("K + 1 = {} for K = {k} drafted tokens", k + 1),
-    )?;
-    len(
-        "random_coins",
-        random_coins.len(),
-        k,
-        format!("K = {k}, one per drafted token"),
-    )?;
-    let v = vocab_of(draft, target)?;
-    let tokens = validate_flat_rule(
-        &draft.data,
-        &target.data,
-        draft_tokens.iter().copied(),
-        random_coins,
-        v,
-        opts,
-        rule,
-    )?;
-    Ok((tokens, v))
 }
