@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use super::{BatchView, Floats, RowsRead, Validation};
 use crate::error::{Error, Result};
-use crate::round::{RoundOptions, check_rows, validate_flat, validate_tokens_and_coins};
+use crate::round::{RoundOptions, check_row_fast, validate_flat, validate_tokens_and_coins};
 
 impl<'a> BatchView<'a> {
     /// Validates every round (in parallel) per SPEC §2, plus what the f32 engines need: no value
@@ -128,14 +128,11 @@ impl<'a> BatchView<'a> {
             // The rows the round will read.
             let (first, last) = rows_read(self, r);
             for i in first..=last {
-                let row = |f: Floats<'a>| f.slice(i * v, v).to_f64_vec();
                 check_f32_range("target_probs", target.slice(i * v, v), i * v, v)?;
-                let t = row(target);
-                check_rows("target_probs", &t, v, opts).map_err(|e| shift_dist(e, i))?;
+                check_floats_row("target_probs", target.slice(i * v, v), i, opts)?;
                 if i < k {
                     check_f32_range("draft_probs", draft.slice(i * v, v), i * v, v)?;
-                    let d = row(draft);
-                    check_rows("draft_probs", &d, v, opts).map_err(|e| shift_dist(e, i))?;
+                    check_floats_row("draft_probs", draft.slice(i * v, v), i, opts)?;
                 }
             }
         }
@@ -162,33 +159,19 @@ pub fn check_f32_range(field: &'static str, values: Floats, start: usize, v: usi
     Ok(())
 }
 
-/// Renumbers the distribution index of a row error checked in isolation.
-fn shift_dist(e: Error, by: usize) -> Error {
-    match e {
-        Error::BadProbability {
-            field,
-            dist,
-            token,
-            value,
-        } => Error::BadProbability {
-            field,
-            dist: dist + by,
-            token,
-            value,
-        },
-        Error::NotNormalized {
-            field,
-            dist,
-            sum,
-            tolerance,
-        } => Error::NotNormalized {
-            field,
-            dist: dist + by,
-            sum,
-            tolerance,
-        },
-        e => e,
+/// Checks one row, `field[dist]`, where it lies: aligned float32 in place, anything else widened.
+fn check_floats_row(
+    field: &'static str,
+    row: Floats,
+    dist: usize,
+    opts: &RoundOptions,
+) -> Result<()> {
+    if let Floats::F32(b) = row
+        && let Ok(x) = bytemuck::try_cast_slice::<u8, f32>(b)
+    {
+        return check_row_fast(field, dist, x, opts);
     }
+    check_row_fast(field, dist, &row.to_f64_vec(), opts)
 }
 
 /// Checks the shapes of a batch's four arrays, each given as (name for errors, shape): draft

@@ -104,8 +104,8 @@ pub fn rows_read(view: &BatchView, r: usize, rule: Rule) -> (usize, usize) {
     let rec = Recovery::default();
     match rule {
         Rule::Token => {
-            let (n_acc, _) = verify::verify_round_unchecked(view, r, &rec, &mut Default::default());
-            (n_acc as usize, n_acc as usize)
+            let n_acc = verify::first_rejection(view, r);
+            (n_acc, n_acc)
         }
         Rule::Block => {
             let (tau, _) = block::verify_round_unchecked(view, r, &rec, &mut Default::default());

@@ -132,6 +132,22 @@ pub(crate) fn or_target(
     chosen.map_or_else(|| argmax_target(t), |x| x as u32)
 }
 
+/// Phase 1 of the shader: the acceptance decisions of round `round`, the first rejected position
+/// (K if none). The shader decides all K in parallel and takes the minimum; stopping early is the
+/// same.
+pub fn first_rejection(view: &BatchView, round: usize) -> usize {
+    let (k, v) = (view.k, view.v);
+    for i in 0..k {
+        let tok = view.token(round, i) as usize;
+        let p = view.target.get_f32((round * (k + 1) + i) * v + tok);
+        let q = view.draft.get_f32((round * k + i) * v + tok);
+        if !accepts_native(view.coins.get_f32(round * k + i), q, p) {
+            return i;
+        }
+    }
+    k
+}
+
 /// Decides round `round` of a batch whose tokens are in range (no other check is needed for
 /// safety; garbage probabilities give a deterministic answer). `buf` is scratch space for
 /// converting f64 rows. Returns (number accepted, chosen token).
@@ -144,17 +160,7 @@ pub fn verify_round_unchecked(
     let (k, v) = (view.k, view.v);
 
     // Phase 1: acceptance decisions; the first rejected position (K if none).
-    // (The shader decides all K in parallel and takes the minimum; stopping early is the same.)
-    let mut n_acc = k;
-    for i in 0..k {
-        let tok = view.token(round, i) as usize;
-        let p = view.target.get_f32((round * (k + 1) + i) * v + tok);
-        let q = view.draft.get_f32((round * k + i) * v + tok);
-        if !accepts_native(view.coins.get_f32(round * k + i), q, p) {
-            n_acc = i;
-            break;
-        }
-    }
+    let n_acc = first_rejection(view, round);
 
     // Phase 2: the one row that is needed: the residual at the first rejected position, or the
     // bonus row target[K].

@@ -9,7 +9,7 @@ use crate::rule::Rule;
 
 mod validate;
 pub use validate::{
-    check_chain_rows, check_row, check_rows, validate_flat, validate_flat_rule,
+    check_chain_rows, check_row, check_row_fast, check_rows, validate_flat, validate_flat_rule,
     validate_tokens_and_coins, vocab_of,
 };
 
@@ -85,17 +85,89 @@ pub fn python_round4(x: f64) -> f64 {
 pub trait Real: Copy + Send + Sync + 'static {
     /// Widen (exactly) to f64.
     fn to_f64(self) -> f64;
+
+    /// One pass over a row: the f64 sum of its values, accumulated in eight lanes (so the loop
+    /// vectorises; not the sequential sum), and whether any value is refused by
+    /// [`check_row`] (not finite, or negative; -0.0 counts as 0).
+    fn row_stats(row: &[Self]) -> (f64, bool);
 }
+
+/// Lanes of [`Real::row_stats`].
+const LANES: usize = 8;
+
 impl Real for f32 {
     #[inline]
     fn to_f64(self) -> f64 {
         self as f64
     }
+
+    fn row_stats(row: &[f32]) -> (f64, bool) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            return unsafe { row_stats_f32_avx2(row) };
+        }
+        row_stats_f32(row)
+    }
 }
+
+/// [`Real::row_stats`] of f32 values, compiled for AVX2 (one binary runs everywhere: the caller
+/// checks the CPU first).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn row_stats_f32_avx2(row: &[f32]) -> (f64, bool) {
+    row_stats_f32(row)
+}
+
+#[inline(always)]
+fn row_stats_f32(row: &[f32]) -> (f64, bool) {
+    let mut acc = [0.0f64; LANES];
+    // The largest bit pattern per lane, -0.0 counted as +0.0: a value is refused (infinite,
+    // NaN, or negative) exactly when its pattern is above f32::MAX's. Integer max, so the loop
+    // vectorises.
+    let mut top = [0u32; LANES];
+    let pattern = |x: f32| {
+        let b = x.to_bits();
+        if b == 0x8000_0000 { 0 } else { b }
+    };
+    let chunks = row.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for j in 0..LANES {
+            top[j] = top[j].max(pattern(c[j]));
+            acc[j] += c[j] as f64;
+        }
+    }
+    for (j, &x) in rest.iter().enumerate() {
+        top[j] = top[j].max(pattern(x));
+        acc[j] += x as f64;
+    }
+    let top = top.iter().copied().max().unwrap_or(0);
+    (acc.iter().sum(), top > f32::MAX.to_bits())
+}
+
 impl Real for f64 {
     #[inline]
     fn to_f64(self) -> f64 {
         self
+    }
+
+    fn row_stats(row: &[f64]) -> (f64, bool) {
+        let mut acc = [0.0f64; LANES];
+        let mut bad = [false; LANES];
+        let chunks = row.chunks_exact(LANES);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for j in 0..LANES {
+                bad[j] |= !(0.0..f64::INFINITY).contains(&c[j]);
+                acc[j] += c[j];
+            }
+        }
+        for (j, &x) in rest.iter().enumerate() {
+            bad[j] |= !(0.0..f64::INFINITY).contains(&x);
+            acc[j] += x;
+        }
+        (acc.iter().sum(), bad.iter().any(|&b| b))
     }
 }
 

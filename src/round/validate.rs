@@ -88,9 +88,36 @@ pub fn check_rows<P: Real>(
     opts: &RoundOptions,
 ) -> Result<()> {
     for (dist, row) in rows.chunks_exact(v).enumerate() {
-        check_row(field, dist, row, opts)?;
+        check_row_fast(field, dist, row, opts)?;
     }
     Ok(())
+}
+
+/// [`check_row`] in one vectorisable pass: eight f64 lanes accumulate the sum while every value
+/// is tested. The pass only decides when its answer is certain; otherwise (a bad value, a sum
+/// outside the tolerance, or a sum within rounding of its edge) [`check_row`] runs, so the outcome
+/// and every error's values (the first bad token, the sequential sum) are exactly its.
+pub fn check_row_fast<P: Real>(
+    field: &'static str,
+    dist: usize,
+    row: &[P],
+    opts: &RoundOptions,
+) -> Result<()> {
+    let (sum, bad) = P::row_stats(row);
+    if bad {
+        return check_row(field, dist, row, opts);
+    }
+    if opts.allow_unnormalized {
+        return Ok(());
+    }
+    // Both sums of n non-negative terms are within n·2^-53 (relative) of the exact one.
+    let slack = 4.0 * (row.len() + 64) as f64 * f64::EPSILON * sum;
+    let off = (sum - 1.0).abs();
+    if off + slack < NORMALIZATION_TOLERANCE {
+        Ok(())
+    } else {
+        check_row(field, dist, row, opts)
+    }
 }
 
 /// Checks one distribution, `field[dist]`: finite, non-negative, and (unless opted out) summing
@@ -206,4 +233,84 @@ pub fn check_chain_rows(
         rule,
     )?;
     Ok((tokens, v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+
+    /// Rows whose sums sit on, just inside and just outside the tolerance's edges, with refused
+    /// values sprinkled in: the one-pass check agrees with `check_row` on every outcome and on
+    /// every error's values (first bad token, the sequential sum).
+    #[test]
+    fn the_fast_check_is_check_row() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let specials = [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -1e-30,
+            -0.0,
+            0.0,
+            1e-45,
+            f64::MAX,
+        ];
+        let mut checked = 0;
+        for case in 0..4000 {
+            let v = [1, 2, 7, 8, 9, 63, 1000, 32000][case % 8];
+            let mut row: Vec<f64> = (0..v).map(|_| rng.random::<f64>()).collect();
+            // Scale to a target sum: 1, the edges 1 ± tol (± a few ULPs), or far away.
+            let edge = 1.0
+                + [0.0, 1.0, -1.0][rng.random_range(0..3)] * NORMALIZATION_TOLERANCE
+                + (rng.random_range(-4i32..=4) as f64) * f64::EPSILON;
+            let s: f64 = row.iter().sum();
+            row.iter_mut().for_each(|x| *x *= edge / s);
+            if rng.random_bool(0.2) {
+                let at = rng.random_range(0..v);
+                row[at] = specials[rng.random_range(0..specials.len())];
+            }
+            let row32: Vec<f32> = row.iter().map(|&x| x as f32).collect();
+            for allow_unnormalized in [false, true] {
+                let opts = RoundOptions {
+                    allow_unnormalized,
+                    ..Default::default()
+                };
+                let slow = check_row("draft_probs", 3, &row, &opts).map_err(|e| e.to_string());
+                let fast = check_row_fast("draft_probs", 3, &row, &opts).map_err(|e| e.to_string());
+                assert_eq!(fast, slow, "f64 row of {v}, sum target {edge}");
+                let slow = check_row("target_probs", 1, &row32, &opts).map_err(|e| e.to_string());
+                let fast =
+                    check_row_fast("target_probs", 1, &row32, &opts).map_err(|e| e.to_string());
+                assert_eq!(fast, slow, "f32 row of {v}, sum target {edge}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 8000);
+    }
+
+    /// The f32 pass refuses exactly the bit patterns `check_row` refuses: -0.0 is fine, any
+    /// other negative, infinity or NaN is not.
+    #[test]
+    fn the_f32_pattern_test_matches_the_float_test() {
+        let mut rng = StdRng::seed_from_u64(12);
+        let mut patterns: Vec<u32> = (0..100_000).map(|_| rng.random()).collect();
+        patterns.extend([
+            0,
+            0x8000_0000,
+            0x8000_0001,
+            0x7f7f_ffff,
+            0x7f80_0000,
+            0x7fc0_0000,
+            0xff80_0000,
+            0xffff_ffff,
+            1,
+        ]);
+        for b in patterns {
+            let x = f32::from_bits(b);
+            let refused = !(x.to_f64().is_finite() && x.to_f64() >= 0.0);
+            let (_, bad) = f32::row_stats(&[0.5, x, 0.25]);
+            assert_eq!(bad, refused, "{b:#x}");
+        }
+    }
 }
