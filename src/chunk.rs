@@ -9,10 +9,23 @@ pub const CHUNK_BYTES: usize = 256 << 20;
 /// The most rounds in one chunk, however small its rounds.
 pub const MAX_CHUNK_ROUNDS: usize = 65536;
 
-/// Rounds per chunk for rounds of `bytes_per_round` bytes of rows: within [`CHUNK_BYTES`], at
+/// The budget in force: `SPECSIM_CHUNK_BYTES` when set to a positive integer (a smaller budget
+/// bounds memory tighter; tests use it to run many chunks), otherwise [`CHUNK_BYTES`].
+pub fn chunk_bytes() -> usize {
+    static BYTES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BYTES.get_or_init(|| {
+        std::env::var("SPECSIM_CHUNK_BYTES")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .filter(|&b| b > 0)
+            .unwrap_or(CHUNK_BYTES)
+    })
+}
+
+/// Rounds per chunk for rounds of `bytes_per_round` bytes of rows: within [`chunk_bytes`], at
 /// least 1, at most [`MAX_CHUNK_ROUNDS`].
 pub fn rounds_within_budget(bytes_per_round: usize) -> usize {
-    (CHUNK_BYTES / bytes_per_round.max(1)).clamp(1, MAX_CHUNK_ROUNDS)
+    (chunk_bytes() / bytes_per_round.max(1)).clamp(1, MAX_CHUNK_ROUNDS)
 }
 
 /// The chunks `(first, len)` of `n` items, `cap` at a time (the last one shorter); none when
@@ -50,7 +63,7 @@ mod tests {
         assert_eq!(rounds_within_budget(usize::MAX), 1);
         assert_eq!(rounds_within_budget(0), MAX_CHUNK_ROUNDS);
         let per = 17 * 32000 * 4;
-        assert!(rounds_within_budget(per) * per <= CHUNK_BYTES);
-        assert!((rounds_within_budget(per) + 1) * per > CHUNK_BYTES);
+        assert!(rounds_within_budget(per) * per <= chunk_bytes());
+        assert!((rounds_within_budget(per) + 1) * per > chunk_bytes());
     }
 }

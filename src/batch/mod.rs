@@ -105,7 +105,16 @@ pub enum Ints<'a> {
     U32(&'a [u8]),
 }
 
-impl Ints<'_> {
+impl<'a> Ints<'a> {
+    /// Elements `start..start + len`.
+    pub fn slice(&self, start: usize, len: usize) -> Ints<'a> {
+        match *self {
+            Ints::I32(b) => Ints::I32(&b[start * 4..(start + len) * 4]),
+            Ints::I64(b) => Ints::I64(&b[start * 8..(start + len) * 8]),
+            Ints::U32(b) => Ints::U32(&b[start * 4..(start + len) * 4]),
+        }
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
         match self {
@@ -189,6 +198,21 @@ impl<'a> BatchView<'a> {
             });
         }
         Ok(())
+    }
+
+    /// Rounds `r0..r0 + m` as a batch of their own, in place (their round 0 is round r0 here).
+    /// For a view whose shapes are checked ([`BatchView::check_shapes`]).
+    pub fn rounds(&self, r0: usize, m: usize) -> BatchView<'a> {
+        let (k, v) = (self.k, self.v);
+        BatchView {
+            n: m,
+            k,
+            v,
+            draft: self.draft.slice(r0 * k * v, m * k * v),
+            target: self.target.slice(r0 * (k + 1) * v, m * (k + 1) * v),
+            tokens: self.tokens.slice(r0 * k, m * k),
+            coins: self.coins.slice(r0 * k, m * k),
+        }
     }
 
     /// The draft rows of round `r` (K·V values).
@@ -321,6 +345,13 @@ impl BatchResult {
     /// `num_generated` per round (accepted + 1).
     pub fn num_generated(&self) -> Vec<u32> {
         self.num_accepted.iter().map(|a| a + 1).collect()
+    }
+
+    /// Appends the rounds of `more` (same K) after these.
+    pub fn append(&mut self, more: BatchResult) {
+        debug_assert_eq!(self.k, more.k);
+        self.tokens.extend(more.tokens);
+        self.num_accepted.extend(more.num_accepted);
     }
 }
 

@@ -166,6 +166,24 @@ impl<'a> TreeView<'a> {
             .collect()
     }
 
+    /// Rounds `r0..r0 + m` as a batch of their own, in place (their round 0 is round r0 here).
+    /// For a view whose shapes are checked.
+    pub fn rounds(&self, r0: usize, m: usize) -> TreeView<'a> {
+        let (v, l) = (self.v, self.layout);
+        TreeView {
+            n: m,
+            draft: self
+                .draft
+                .slice(r0 * l.draft_rows * v, m * l.draft_rows * v),
+            target: self
+                .target
+                .slice(r0 * l.target_rows * v, m * l.target_rows * v),
+            tokens: self.tokens.slice(r0 * l.tok_stride, m * l.tok_stride),
+            coins: self.coins.slice(r0 * l.coin_stride, m * l.coin_stride),
+            ..*self
+        }
+    }
+
     /// Validates every round (in parallel) per SPEC §7, plus what the f32 engines need; the
     /// first bad round is named. Checks, per round: token ids, coins (each entry of the round's
     /// coins), target rows, internal nodes' draft rows, the rule's sibling constraints.
@@ -370,6 +388,14 @@ impl TreeResult {
     /// Rounds.
     pub fn n(&self) -> usize {
         self.num_accepted.len()
+    }
+
+    /// Appends the rounds of `more` (same tree depth) after these.
+    pub fn append(&mut self, more: TreeResult) {
+        debug_assert_eq!(self.depth, more.depth);
+        self.tokens.extend(more.tokens);
+        self.nodes.extend(more.nodes);
+        self.num_accepted.extend(more.num_accepted);
     }
 
     /// Round r's outcome.

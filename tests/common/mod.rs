@@ -97,10 +97,20 @@ pub fn specsim(args: &[&str]) -> Out {
 
 /// Runs the real binary, writing `stdin` (if any) to its standard input.
 pub fn specsim_stdin(args: &[&str], stdin: Option<&str>) -> Out {
+    specsim_with(args, stdin, &[])
+}
+
+/// Runs the real binary with extra environment variables (and no standard input).
+pub fn specsim_env(args: &[&str], env: &[(&str, &str)]) -> Out {
+    specsim_with(args, None, env)
+}
+
+fn specsim_with(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Out {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let mut child = Command::new(BIN)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -13,7 +13,7 @@ use specsim::cpu::Recovery;
 use specsim::npyio::{BatchFile, write_result_npz};
 use specsim::round::Outcome;
 
-use super::{emit, emit_jsonl, open_engine};
+use super::{emit, emit_jsonl, in_chunks, open_engine, progress_bar};
 use crate::cli::args::{EngineChoice, Format, InputOpts};
 
 fn summary_json(view: &BatchView, res: &BatchResult, engine: &str, secs: f64) -> serde_json::Value {
@@ -88,13 +88,40 @@ pub fn cmd_run(
         );
     }
     let view = file.view()?;
+    let opts = input.round_options();
+    // In chunks, with a bar on a terminal: every chunk validated (in order, so the first bad
+    // round is the first reported), then every chunk run.
+    let bar = progress_bar(false, view.n as u64);
+    let per_round = (2 * view.k + 1) * view.v * view.draft.item_size();
     let t0 = Instant::now();
-    view.validate_rule(&input.round_options(), validate, rule)?;
+    view.check_shapes()?;
+    bar.set_message("validating");
+    in_chunks(view.n, per_round, &bar, |r0, m| {
+        let part = if view.n == 0 {
+            view
+        } else {
+            view.rounds(r0, m)
+        };
+        Ok(part
+            .validate_rule(&opts, validate, rule)
+            .map_err(|e| e.offset_round(r0 as u64))?)
+    })?;
     let t_valid = t0.elapsed().as_secs_f64();
     let mut engine = open_engine(engine)?;
     let name = engine.describe();
     let t1 = Instant::now();
-    let res = engine.run_batch(&view, rule, rec)?;
+    let mut res = BatchResult::new(0, view.k);
+    bar.reset();
+    bar.set_message(name.clone());
+    in_chunks(view.n, per_round, &bar, |r0, m| {
+        let rec = Recovery {
+            round_offset: rec.round_offset + r0 as u64,
+            ..rec
+        };
+        res.append(engine.run_batch(&view.rounds(r0, m), rule, rec)?);
+        Ok(())
+    })?;
+    bar.finish_and_clear();
     let secs = t1.elapsed().as_secs_f64();
     if let Some(path) = &out {
         write_result_npz(path, &res)?;

@@ -15,7 +15,7 @@ use specsim::npyio::{BatchFile, write_tree_result_npz};
 use specsim::tree::batch::{TreeResult, TreeView};
 use specsim::tree::round::TreeRoundResult;
 
-use super::{emit, emit_jsonl, open_engine};
+use super::{emit, emit_jsonl, in_chunks, open_engine, progress_bar};
 use crate::cli::args::{EngineChoice, Format, InputOpts};
 
 fn summary_json(view: &TreeView, res: &TreeResult, engine: &str, secs: f64) -> serde_json::Value {
@@ -72,16 +72,43 @@ pub fn cmd_run_tree(
     }
     let tree = file.tree()?;
     let view = file.tree_view(&tree)?;
+    let opts = input.round_options();
+    // In chunks, with a bar on a terminal: every chunk validated (in order, so the first bad
+    // round is the first reported), then every chunk run.
+    let bar = progress_bar(false, view.n as u64);
+    let l = view.layout;
+    let per_round = (l.draft_rows + l.target_rows) * view.v * view.draft.item_size();
     let t0 = Instant::now();
-    match validate {
-        Validation::Full => view.validate(&input.round_options(), rule)?,
-        Validation::Touched => view.validate_touched(&input.round_options(), rule)?,
-    }
+    view.check_shapes()?;
+    bar.set_message("validating");
+    in_chunks(view.n, per_round, &bar, |r0, m| {
+        let part = if view.n == 0 {
+            view
+        } else {
+            view.rounds(r0, m)
+        };
+        let checked = match validate {
+            Validation::Full => part.validate(&opts, rule),
+            Validation::Touched => part.validate_touched(&opts, rule),
+        };
+        Ok(checked.map_err(|e| e.offset_round(r0 as u64))?)
+    })?;
     let t_valid = t0.elapsed().as_secs_f64();
     let mut engine = open_engine(engine)?;
     let name = engine.describe();
     let t1 = Instant::now();
-    let res = engine.run_tree(&view, rule, rec)?;
+    let mut res = TreeResult::new(0, tree.depth());
+    bar.reset();
+    bar.set_message(name.clone());
+    in_chunks(view.n, per_round, &bar, |r0, m| {
+        let rec = Recovery {
+            round_offset: rec.round_offset + r0 as u64,
+            ..rec
+        };
+        res.append(engine.run_tree(&view.rounds(r0, m), rule, rec)?);
+        Ok(())
+    })?;
+    bar.finish_and_clear();
     let secs = t1.elapsed().as_secs_f64();
     if let Some(path) = &out {
         write_tree_result_npz(path, &res)?;

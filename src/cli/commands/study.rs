@@ -1,31 +1,14 @@
 //! `specsim study`: acceptance-rate studies and their reports.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Result;
 
 use specsim::study::options::check_cost_ratios;
 
-use super::{emit, open_gpu};
+use super::{emit, open_gpu, progress_bar as bar};
 use crate::cli::args::{FamilyArg, StudyCmd};
 use crate::cli::settings::{study_configs, tree_study_configs};
-
-fn bar(quiet: bool, total: u64) -> indicatif::ProgressBar {
-    let bar = if quiet || !std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(total)
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:30}] {pos}/{len} rounds, {per_sec}, ETA {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar
-}
 
 /// `study --tree SPEC ...`: the tree rules on the workloads, per tree.
 fn cmd_tree_study(a: StudyCmd) -> Result<ExitCode> {

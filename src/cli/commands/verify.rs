@@ -20,7 +20,7 @@ use specsim::tree::compare::{compare_tree_engines, compare_tree_reference};
 use specsim::tree::generate::adversarial_tree_batch;
 use specsim::tree::shape::TreeShape;
 
-use super::{emit_status, open_gpu};
+use super::{emit_status, in_chunks, open_gpu, progress_bar};
 use crate::cli::args::{EngineChoice, VerifyArgs};
 use crate::cli::settings::{parse_k_list, study_configs};
 
@@ -168,6 +168,7 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                 specsim::study::options::check_round_size(nodes, vocab)?;
                 let what = format!("a {nodes}-node tree at V = {vocab}");
                 let chunk = generate_chunk(&a, n, 2 * nodes * vocab * 4, &what)?;
+                let bar = progress_bar(false, n);
                 for (r0, m) in chunks(n, chunk) {
                     let b = adversarial_tree_batch(&shape.tree, r0, m, vocab, seed, rule);
                     if let Some(dir) = &a.save {
@@ -178,7 +179,9 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                         .map_err(|e| e.offset_round(r0))
                         .context("the generator made an invalid round (a bug)")?;
                     verify_tree_chunk(&view, gpu.as_mut(), rule, rec(r0), &mut report)?;
+                    bar.inc(m as u64);
                 }
+                bar.finish_and_clear();
             }
             (Some(path), None) => {
                 let file = BatchFile::open(path)?;
@@ -191,12 +194,39 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                     }
                     let t = file.tree()?;
                     let view = file.tree_view(&t)?;
-                    view.validate(&opts, rule)?;
-                    verify_tree_chunk(&view, gpu.as_mut(), rule, rec(0), &mut report)?;
+                    view.check_shapes()?;
+                    let bar = progress_bar(false, view.n as u64);
+                    let l = view.layout;
+                    let per_round =
+                        (l.draft_rows + l.target_rows) * view.v * view.draft.item_size();
+                    in_chunks(view.n, per_round, &bar, |r0, m| {
+                        let part = if view.n == 0 {
+                            view
+                        } else {
+                            view.rounds(r0, m)
+                        };
+                        part.validate(&opts, rule)
+                            .map_err(|e| e.offset_round(r0 as u64))?;
+                        let rec = rec(r0 as u64);
+                        verify_tree_chunk(&part, gpu.as_mut(), rule, rec, &mut report)
+                    })?;
+                    bar.finish_and_clear();
                 } else {
                     let view = file.view()?;
-                    view.validate_rule(&opts, Validation::Full, rule)?;
-                    verify_chunk(&view, gpu.as_mut(), rule, rec(0), &mut report)?;
+                    view.check_shapes()?;
+                    let bar = progress_bar(false, view.n as u64);
+                    let per_round = (2 * view.k + 1) * view.v * view.draft.item_size();
+                    in_chunks(view.n, per_round, &bar, |r0, m| {
+                        let part = if view.n == 0 {
+                            view
+                        } else {
+                            view.rounds(r0, m)
+                        };
+                        part.validate_rule(&opts, Validation::Full, rule)
+                            .map_err(|e| e.offset_round(r0 as u64))?;
+                        verify_chunk(&part, gpu.as_mut(), rule, rec(r0 as u64), &mut report)
+                    })?;
+                    bar.finish_and_clear();
                 }
             }
             (None, Some(n)) => {
@@ -209,6 +239,7 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                 specsim::study::options::check_round_size(k, vocab)?;
                 let what = format!("K = {k}, V = {vocab}");
                 let chunk = generate_chunk(&a, n, (2 * k + 1) * vocab * 4, &what)?;
+                let bar = progress_bar(false, n);
                 for (r0, m) in chunks(n, chunk) {
                     let b = adversarial_batch_rule(r0, m, k, vocab, seed, rule);
                     if let Some(dir) = &a.save {
@@ -219,7 +250,9 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                         .map_err(|e| e.offset_round(r0))
                         .context("the generator made an invalid round (a bug)")?;
                     verify_chunk(&view, gpu.as_mut(), rule, rec(r0), &mut report)?;
+                    bar.inc(m as u64);
                 }
+                bar.finish_and_clear();
             }
         }
     }
