@@ -65,12 +65,17 @@ fn reduce_f32(lid: u32, x: f32, is_max: bool) -> f32 {
     return bitcast<f32>(workgroupUniformLoad(&shared_key));
 }
 
-// A standard normal from one Philox block (Box-Muller).
+// Standard normal x of a stream (Box-Muller, as src/normal.rs): the Philox block of counter
+// x / 4 gives normals 4b, 4b + 1 from its words (x, y) and 4b + 2, 4b + 3 from (z, w), the first
+// word of a pair for the radius, the second for the angle (cos for even x, sin for odd x).
 fn normal(round: u32, position: u32, stream: u32, x: u32) -> f32 {
-    let b = philox4x32_10(vec4<u32>(x, position, stream, round), seed());
-    let u1 = uniform_open_f32(b.x);
-    let u2 = uniform_f32(b.y);
-    return sqrt(-2.0 * log(u1)) * cos(6.2831853 * u2);
+    let b = philox4x32_10(vec4<u32>(x >> 2u, position, stream, round), seed());
+    let second = (x & 2u) != 0u;
+    let u1 = uniform_open_f32(select(b.x, b.z, second));
+    let u2 = uniform_f32(select(b.y, b.w, second));
+    let r = sqrt(-2.0 * log(u1));
+    let theta = 6.2831853 * u2;
+    return select(r * cos(theta), r * sin(theta), (x & 1u) != 0u);
 }
 
 // The logits of a stream: standard normal, plus a Zipf-like decay with the token id when asked.

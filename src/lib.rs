@@ -27,6 +27,7 @@ pub mod engine;
 pub mod error;
 pub mod exact;
 pub mod gpu;
+pub mod normal;
 pub mod npyio;
 pub mod output;
 pub mod rng;
@@ -35,6 +36,7 @@ pub mod round_json;
 pub mod rule;
 pub mod study;
 pub mod tree;
+pub mod vmath;
 pub mod workload;
 
 pub use error::{Error, Result};

@@ -16,10 +16,10 @@ pub mod stream {
     pub const RECOVERY: u32 = 4;
 }
 
-const M0: u32 = 0xD251_1F53;
-const M1: u32 = 0xCD9E_8D57;
-const W0: u32 = 0x9E37_79B9;
-const W1: u32 = 0xBB67_AE85;
+pub(crate) const M0: u32 = 0xD251_1F53;
+pub(crate) const M1: u32 = 0xCD9E_8D57;
+pub(crate) const W0: u32 = 0x9E37_79B9;
+pub(crate) const W1: u32 = 0xBB67_AE85;
 
 #[inline]
 fn mulhilo(a: u32, b: u32) -> (u32, u32) {

@@ -6,39 +6,179 @@
 use rayon::prelude::*;
 
 use crate::batch::Batch;
-use crate::exact::{key, sample_index};
-use crate::rng::{philox4x32_10, random_u32, random_u64, stream, uniform_f32, uniform_open_f32};
+use crate::exact::{accepts_native, key, sample_index};
+use crate::normal::normals;
+use crate::rng::{random_u32, random_u64, stream, uniform_f32};
+use crate::vmath::{exp_nonpositive, lane_max, lane_sum};
 use crate::workload::{Family, Workload};
 
-/// A standard normal from one Philox block (Box–Muller), as `normal` in the shader.
-fn normal(seed: u64, round: u32, position: u32, stream: u32, x: u32) -> f32 {
-    let b = philox4x32_10(
-        [x, position, stream, round],
-        [seed as u32, (seed >> 32) as u32],
-    );
-    let u1 = uniform_open_f32(b[0]);
-    let u2 = uniform_f32(b[1]);
-    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
-}
-
-fn logit(w: &Workload, seed: u64, round: u32, position: u32, stream: u32, x: u32) -> f32 {
-    let z = normal(seed, round, position, stream, x);
-    if w.zipf != 0.0 {
-        z - w.zipf * (1.0 + x as f32).ln()
-    } else {
-        z
+/// The logits of a stream's row: standard normals ([`normals`], as `normal` in the shader), less
+/// the Zipf decay `zipf · ln(1 + x)` when asked (`decay`, the same for every row).
+fn logits(seed: u64, round: u32, position: u32, stream: u32, decay: &[f32], out: &mut [f32]) {
+    normals(seed, round, position, stream, 0, out);
+    if !decay.is_empty() {
+        for (z, &d) in out.iter_mut().zip(decay) {
+            *z -= d;
+        }
     }
 }
 
+/// Softmax in place: exp(x − max), each divided by the sum ([`crate::vmath`]'s `exp` and eight-lane
+/// sum and max, so the loops vectorise).
+#[inline(always)]
 fn softmax_in_place(row: &mut [f32]) {
-    let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut s = 0.0f32;
+    let m = lane_max(row);
     for x in row.iter_mut() {
-        *x = (*x - m).exp();
-        s += *x;
+        *x = exp_nonpositive(*x - m);
     }
-    let inv = 1.0 / s;
+    let inv = 1.0 / lane_sum(row);
     row.iter_mut().for_each(|x| *x *= inv);
+}
+
+/// sum_x min(p(x), q(x)), in eight lanes.
+#[inline(always)]
+fn overlap(p: &[f32], q: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (pc, qc) = (p.chunks_exact(8), q.chunks_exact(8));
+    let (pr, qr) = (pc.remainder(), qc.remainder());
+    for (a, b) in pc.zip(qc) {
+        for j in 0..8 {
+            acc[j] += if a[j] < b[j] { a[j] } else { b[j] };
+        }
+    }
+    for (j, (&a, &b)) in pr.iter().zip(qr).enumerate() {
+        acc[j] += if a < b { a } else { b };
+    }
+    acc.iter().sum()
+}
+
+/// One generated round's buffers: draft rows [K, V], target rows [K + 1, V], the drafted
+/// tokens, the coins and the betas [K].
+struct RoundBufs<'a> {
+    d: &'a mut [f32],
+    t: &'a mut [f32],
+    tok: &'a mut [u32],
+    c: &'a mut [f32],
+    beta: &'a mut [f32],
+}
+
+/// zipf · ln(1 + x) for x in 0..V, the same for every row (empty without a decay).
+fn zipf_decay(w: &Workload) -> Vec<f32> {
+    if w.zipf != 0.0 {
+        (0..w.vocab)
+            .map(|x| w.zipf * (1.0 + x as f32).ln())
+            .collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// Generates global round `gr` at K positions into `b` (`z`, `e`: scratch rows of V); compiled
+/// for AVX2 too, and that build is taken when the CPU has it (the same bits either way).
+#[allow(clippy::too_many_arguments)]
+fn generate_round(
+    w: &Workload,
+    seed: u64,
+    gr: u32,
+    k: usize,
+    decay: &[f32],
+    z: &mut [f32],
+    e: &mut [f32],
+    b: RoundBufs,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        unsafe { generate_round_avx2(w, seed, gr, k, decay, z, e, b) };
+        return;
+    }
+    generate_round_body(w, seed, gr, k, decay, z, e, b);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn generate_round_avx2(
+    w: &Workload,
+    seed: u64,
+    gr: u32,
+    k: usize,
+    decay: &[f32],
+    z: &mut [f32],
+    e: &mut [f32],
+    b: RoundBufs,
+) {
+    generate_round_body(w, seed, gr, k, decay, z, e, b);
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn generate_round_body(
+    w: &Workload,
+    seed: u64,
+    gr: u32,
+    k: usize,
+    decay: &[f32],
+    z: &mut [f32],
+    e: &mut [f32],
+    b: RoundBufs,
+) {
+    let v = w.vocab;
+    let RoundBufs { d, t, tok, c, beta } = b;
+    for pos in 0..=k {
+        let p = pos as u32;
+        let trow = &mut t[pos * v..(pos + 1) * v];
+        logits(seed, gr, p, stream::TARGET, decay, z);
+        for (o, &zx) in trow.iter_mut().zip(z.iter()) {
+            *o = zx / w.t_target;
+        }
+        softmax_in_place(trow);
+        if pos == k {
+            break;
+        }
+        let drow = &mut d[pos * v..(pos + 1) * v];
+        match w.family {
+            Family::Quantized { bits } => {
+                let lo = z.iter().copied().fold(f32::INFINITY, f32::min);
+                let hi = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let step = (hi - lo) / ((1u32 << bits) - 1) as f32;
+                for (o, &zx) in drow.iter_mut().zip(z.iter()) {
+                    let q = if step > 0.0 {
+                        lo + ((zx - lo) / step).round() * step
+                    } else {
+                        zx
+                    };
+                    *o = q / w.t_draft;
+                }
+                softmax_in_place(drow);
+            }
+            Family::Mixture { lambda } => {
+                logits(seed, gr, p, stream::DRAFT, decay, e);
+                for (o, &ex) in drow.iter_mut().zip(e.iter()) {
+                    *o = ex / w.t_target;
+                }
+                softmax_in_place(drow);
+                for (o, &px) in drow.iter_mut().zip(trow.iter()) {
+                    *o = (1.0 - lambda) * px + lambda * *o;
+                }
+            }
+            Family::LogitNoise { sigma } => {
+                normals(seed, gr, p, stream::DRAFT, 0, e);
+                for (o, (&zx, &ex)) in drow.iter_mut().zip(z.iter().zip(e.iter())) {
+                    *o = (zx + sigma * ex) / w.t_draft;
+                }
+                softmax_in_place(drow);
+            }
+            Family::Rates { .. } | Family::File { .. } => {
+                unreachable!("not a distribution family")
+            }
+        }
+        let trow = &t[pos * v..(pos + 1) * v];
+        beta[pos] = overlap(trow, drow);
+        let u = random_u64(seed, gr, p, stream::DRAFT_TOKEN, 0);
+        tok[pos] = sample_index(v, |x| key(drow[x].to_bits()), u).unwrap_or(0) as u32;
+        c[pos] = uniform_f32(random_u32(seed, gr, p, stream::COIN, 0));
+    }
 }
 
 /// Generates rounds `r0..r0 + m` (global indices) of a distribution family with K positions:
@@ -48,6 +188,7 @@ pub fn generate_chunk(w: &Workload, seed: u64, r0: u64, m: usize, k: usize) -> (
     let v = w.vocab;
     let mut b = Batch::zeros(m, k, v);
     let mut betas = vec![0.0f32; m * k];
+    let decay = zipf_decay(w);
     b.draft
         .par_chunks_mut((k * v).max(1))
         .zip(b.target.par_chunks_mut((k + 1) * v))
@@ -55,62 +196,91 @@ pub fn generate_chunk(w: &Workload, seed: u64, r0: u64, m: usize, k: usize) -> (
         .zip(b.coins.par_chunks_mut(k.max(1)))
         .zip(betas.par_chunks_mut(k.max(1)))
         .enumerate()
-        .for_each_init(Vec::new, |z, (r, ((((d, t), tok), c), beta))| {
-            let gr = (r0 + r as u64) as u32;
-            for pos in 0..=k {
-                let p = pos as u32;
-                let trow = &mut t[pos * v..(pos + 1) * v];
-                z.clear();
-                z.extend((0..v as u32).map(|x| logit(w, seed, gr, p, stream::TARGET, x)));
-                for (o, &zx) in trow.iter_mut().zip(z.iter()) {
-                    *o = zx / w.t_target;
-                }
-                softmax_in_place(trow);
-                if pos == k {
-                    break;
-                }
-                let drow = &mut d[pos * v..(pos + 1) * v];
-                match w.family {
-                    Family::Quantized { bits } => {
-                        let lo = z.iter().copied().fold(f32::INFINITY, f32::min);
-                        let hi = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                        let step = (hi - lo) / ((1u32 << bits) - 1) as f32;
-                        for (o, &zx) in drow.iter_mut().zip(z.iter()) {
-                            let q = if step > 0.0 {
-                                lo + ((zx - lo) / step).round() * step
-                            } else {
-                                zx
-                            };
-                            *o = q / w.t_draft;
-                        }
-                        softmax_in_place(drow);
-                    }
-                    Family::Mixture { lambda } => {
-                        for (x, o) in drow.iter_mut().enumerate() {
-                            *o = logit(w, seed, gr, p, stream::DRAFT, x as u32) / w.t_target;
-                        }
-                        softmax_in_place(drow);
-                        for (o, &px) in drow.iter_mut().zip(trow.iter()) {
-                            *o = (1.0 - lambda) * px + lambda * *o;
-                        }
-                    }
-                    Family::LogitNoise { sigma } => {
-                        for (x, (o, &zx)) in drow.iter_mut().zip(z.iter()).enumerate() {
-                            let e = normal(seed, gr, p, stream::DRAFT, x as u32);
-                            *o = (zx + sigma * e) / w.t_draft;
-                        }
-                        softmax_in_place(drow);
-                    }
-                    Family::Rates { .. } | Family::File { .. } => {
-                        unreachable!("not a distribution family")
-                    }
-                }
-                let trow = &t[pos * v..(pos + 1) * v];
-                beta[pos] = trow.iter().zip(drow.iter()).map(|(&a, &b)| a.min(b)).sum();
-                let u = random_u64(seed, gr, p, stream::DRAFT_TOKEN, 0);
-                tok[pos] = sample_index(v, |x| key(drow[x].to_bits()), u).unwrap_or(0) as u32;
-                c[pos] = uniform_f32(random_u32(seed, gr, p, stream::COIN, 0));
-            }
-        });
+        .for_each_init(
+            || (vec![0.0f32; v], vec![0.0f32; v]),
+            |(z, e), (r, ((((d, t), tok), c), beta))| {
+                let gr = (r0 + r as u64) as u32;
+                let bufs = RoundBufs { d, t, tok, c, beta };
+                generate_round(w, seed, gr, k, &decay, z, e, bufs);
+            },
+        );
     (b, betas)
+}
+
+/// The token rule's study work on rounds `r0..r0 + m`: each round generated as by
+/// [`generate_chunk`] into scratch rows and decided at once (the first rejected position, as the
+/// CPU engine decides it), nothing else kept. Returns (accepted per round, betas [m, K]): what
+/// `generate_chunk` then the engine give, without the chunk's rows in memory or the recovery
+/// token nobody reads.
+pub fn accepted_chunk(
+    w: &Workload,
+    seed: u64,
+    r0: u64,
+    m: usize,
+    k: usize,
+) -> (Vec<u32>, Vec<f32>) {
+    let v = w.vocab;
+    let decay = zipf_decay(w);
+    let mut acc = vec![0u32; m];
+    let mut betas = vec![0.0f32; m * k];
+    acc.par_iter_mut()
+        .zip(betas.par_chunks_mut(k.max(1)))
+        .enumerate()
+        .for_each_init(
+            || {
+                (
+                    vec![0.0f32; v],
+                    vec![0.0f32; v],
+                    vec![0.0f32; k * v],
+                    vec![0.0f32; (k + 1) * v],
+                    vec![0u32; k],
+                    vec![0.0f32; k],
+                )
+            },
+            |(z, e, d, t, tok, c), (r, (a, beta))| {
+                let gr = (r0 + r as u64) as u32;
+                let bufs = RoundBufs { d, t, tok, c, beta };
+                generate_round(w, seed, gr, k, &decay, z, e, bufs);
+                *a = (0..k)
+                    .find(|&i| {
+                        let x = tok[i] as usize;
+                        !accepts_native(c[i], d[i * v + x], t[i * v + x])
+                    })
+                    .unwrap_or(k) as u32;
+            },
+        );
+    (acc, betas)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::CpuEngine;
+
+    /// The fused study path gives what the batch generator then the engine give: the same betas
+    /// and the same number accepted in every round, for every family.
+    #[test]
+    fn accepted_chunk_is_generate_then_verify() {
+        let families = [
+            Family::LogitNoise { sigma: 0.7 },
+            Family::Mixture { lambda: 0.4 },
+            Family::Quantized { bits: 3 },
+        ];
+        for (i, family) in families.into_iter().enumerate() {
+            for (k, vocab, zipf) in [(5, 37, 0.0), (1, 300, 1.0), (0, 8, 0.0)] {
+                let w = Workload {
+                    family: family.clone(),
+                    vocab,
+                    t_target: 0.9,
+                    t_draft: 1.1,
+                    zipf,
+                };
+                let (b, betas) = generate_chunk(&w, 5 + i as u64, 40, 200, k);
+                let res = CpuEngine::default().run(&b.view()).unwrap();
+                let (acc, betas2) = accepted_chunk(&w, 5 + i as u64, 40, 200, k);
+                assert_eq!(acc, res.num_accepted, "{w:?} K = {k}");
+                assert_eq!(betas, betas2, "{w:?} K = {k}");
+            }
+        }
+    }
 }

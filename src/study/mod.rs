@@ -237,10 +237,15 @@ fn run_chunk(
         return Ok((acc, betas, None));
     }
     match engine {
-        StudyEngine::Cpu => {
+        StudyEngine::Cpu if keep => {
             let (batch, betas) = workload::generate_chunk(w, cfg.seed, r0, m, k);
             let res = cpu_engine(cfg, r0).run(&batch.view())?;
-            Ok((res.num_accepted, betas, keep.then_some(batch)))
+            Ok((res.num_accepted, betas, Some(batch)))
+        }
+        StudyEngine::Cpu => {
+            // Only the counts and betas are kept: each round is decided as it is generated.
+            let (acc, betas) = crate::cpu::generate::accepted_chunk(w, cfg.seed, r0, m, k);
+            Ok((acc, betas, None))
         }
         StudyEngine::Gpu(g) => {
             let (acc, betas, _) = g.study_chunk(&cfg.generation(), Rule::Token, r0, m, k, false)?;
