@@ -155,6 +155,11 @@ pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<Exi
         &mut flusher,
     )?;
     rows.extend(tree_rows);
+    let paths = if engine == EngineChoice::Gpu {
+        Vec::new()
+    } else {
+        super::bench_paths::bench_paths(quick, cpu_floor, reps.min(3))?
+    };
     if as_json {
         emit(&format!(
             "{}\n",
@@ -163,6 +168,7 @@ pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<Exi
                 "gpu_floor_gb_s": gpu_floor.map(|f| f / 1e9),
                 "rows": rows,
                 "mmap": mmap_note,
+                "paths": paths,
             }))?
         ))?;
         return Ok(ExitCode::SUCCESS);
@@ -245,6 +251,9 @@ pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<Exi
     s += "tree all-rows: every row of every node (N·2·nodes·V·4) / time; rows/rnd: distinct rows of V the rule reads.\n";
     if let Some(m) = &mmap_note {
         s += &format!("{}\n", m["summary"].as_str().unwrap_or(""));
+    }
+    if !paths.is_empty() {
+        s += &super::bench_paths::paths_table(&paths);
     }
     emit(&s)?;
     Ok(ExitCode::SUCCESS)

@@ -1,6 +1,7 @@
 //! One file per command; `run` dispatches. Shared here: output to stdout and the engine choice.
 
 mod bench;
+mod bench_paths;
 mod round;
 mod run;
 mod run_tree;

@@ -1,0 +1,208 @@
+//! `specsim bench`'s product-path rows: what a user runs, timed as a user sees it. `run` is this
+//! binary started as a subprocess on memory-mapped `.npy` files in the page cache, once per
+//! validation mode (whole process: start, open, validate, verify, exit); the CPU study generator
+//! is timed in process (rounds/s and rows/s) and as a whole `study` command.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+
+use specsim::npyio::write_batch_dir;
+use specsim::study::{Family, Workload};
+
+/// One product path.
+#[derive(Clone, Debug, Serialize)]
+pub struct PathRow {
+    /// What ran.
+    pub path: String,
+    /// `whole process` or `in process`.
+    pub timed: &'static str,
+    /// Rounds, (K, V).
+    pub rounds: u64,
+    /// Drafted tokens per round.
+    pub k: usize,
+    /// Vocabulary.
+    pub v: usize,
+    /// Best wall time of the repetitions.
+    pub seconds: f64,
+    /// Rounds per second.
+    pub rounds_per_s: f64,
+    /// Rows of V generated per second (study generation).
+    pub rows_per_s: Option<f64>,
+    /// The batch files' bytes per second (runs on files).
+    pub file_gb_s: Option<f64>,
+    /// `file_gb_s` over the CPU streaming-read floor (full validation reads every byte).
+    pub floor: Option<f64>,
+}
+
+fn workload(v: usize) -> Workload {
+    Workload {
+        family: Family::LogitNoise { sigma: 0.5 },
+        vocab: v,
+        t_target: 1.0,
+        t_draft: 1.0,
+        zipf: 0.0,
+    }
+}
+
+/// The best wall time of `reps` runs of this binary with `args` (each must succeed).
+fn best_of(reps: usize, args: &[&str]) -> Result<f64> {
+    let exe = std::env::current_exe()?;
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        let out = Command::new(&exe)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()?;
+        let secs = t.elapsed().as_secs_f64();
+        if !out.status.success() {
+            bail!(
+                "bench: `specsim {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        best = best.min(secs);
+    }
+    Ok(best)
+}
+
+/// Reads every file of `dir` once, so the timed runs find them in the page cache.
+fn warm(dir: &Path) -> Result<u64> {
+    let mut bytes = 0;
+    for e in std::fs::read_dir(dir)? {
+        let data = std::fs::read(e?.path())?;
+        bytes += data.len() as u64;
+        std::hint::black_box(&data);
+    }
+    Ok(bytes)
+}
+
+/// The product-path rows: `run` with each validation mode on a normalised batch of logit-noise
+/// rounds written as `.npy` files, and the CPU study generator.
+pub fn bench_paths(quick: bool, cpu_floor: f64, reps: usize) -> Result<Vec<PathRow>> {
+    let mut rows = Vec::new();
+    let (n, k, v) = if quick {
+        (128, 8, 32000)
+    } else {
+        (512, 8, 32000)
+    };
+    eprintln!("specsim bench: whole-process run on .npy files, N = {n}, K = {k}, V = {v}");
+    let dir = tempfile::tempdir()?;
+    {
+        let (batch, _) = specsim::cpu::generate::generate_chunk(&workload(v), 1, 0, n, k);
+        write_batch_dir(dir.path(), &batch)?;
+    }
+    let file_bytes = warm(dir.path())?;
+    let path = dir.path().to_str().unwrap_or_default();
+    for mode in ["touched", "full"] {
+        let args = ["run", path, "--engine", "cpu", "--validate", mode];
+        let secs = best_of(reps, &args)?;
+        let gb_s = file_bytes as f64 / secs / 1e9;
+        rows.push(PathRow {
+            path: format!("run --validate {mode}"),
+            timed: "whole process",
+            rounds: n as u64,
+            k,
+            v,
+            seconds: secs,
+            rounds_per_s: n as f64 / secs,
+            rows_per_s: None,
+            file_gb_s: Some(gb_s),
+            floor: (mode == "full").then_some(gb_s * 1e9 / cpu_floor),
+        });
+    }
+    let (rounds, k, v) = if quick {
+        (2000, 8, 2048)
+    } else {
+        (10_000, 8, 2048)
+    };
+    eprintln!("specsim bench: CPU study generation, logit-noise sigma 0.5, K = {k}, V = {v}");
+    let w = workload(v);
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        std::hint::black_box(specsim::cpu::generate::accepted_chunk(&w, 7, 0, rounds, k));
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    let per_round_rows = (2 * k + 1) as f64;
+    rows.push(PathRow {
+        path: "study generation (token rule, cpu)".into(),
+        timed: "in process",
+        rounds: rounds as u64,
+        k,
+        v,
+        seconds: best,
+        rounds_per_s: rounds as f64 / best,
+        rows_per_s: Some(rounds as f64 * per_round_rows / best),
+        file_gb_s: None,
+        floor: None,
+    });
+    let out = tempfile::tempdir()?;
+    let r = rounds.to_string();
+    let args = [
+        "study",
+        "--family",
+        "logit-noise",
+        "--sigma",
+        "0.5",
+        "--vocab",
+        "2048",
+        "--k",
+        "8",
+        "--rounds",
+        &r,
+        "--engine",
+        "cpu",
+        "--quiet",
+        "--out",
+        out.path().to_str().unwrap_or_default(),
+    ];
+    let secs = best_of(reps, &args)?;
+    rows.push(PathRow {
+        path: "study (one configuration, cpu)".into(),
+        timed: "whole process",
+        rounds: rounds as u64,
+        k,
+        v,
+        seconds: secs,
+        rounds_per_s: rounds as f64 / secs,
+        rows_per_s: Some(rounds as f64 * per_round_rows / secs),
+        file_gb_s: None,
+        floor: None,
+    });
+    Ok(rows)
+}
+
+/// The rows as a table.
+pub fn paths_table(rows: &[PathRow]) -> String {
+    let mut s = format!(
+        "\nproduct paths\n{:<36} {:<14} {:>6} {:>3} {:>6} {:>9} {:>11} {:>12} {:>9} {:>6}\n",
+        "path", "timed", "rounds", "K", "V", "seconds", "rounds/s", "rows/s", "file GB/s", "floor"
+    );
+    let opt = |x: Option<f64>, w: usize, p: usize| {
+        x.map_or_else(|| format!("{:>w$}", "-"), |x| format!("{x:>w$.p$}"))
+    };
+    for r in rows {
+        s += &format!(
+            "{:<36} {:<14} {:>6} {:>3} {:>6} {:>9.3} {:>11.0} {} {} {}\n",
+            r.path,
+            r.timed,
+            r.rounds,
+            r.k,
+            r.v,
+            r.seconds,
+            r.rounds_per_s,
+            opt(r.rows_per_s, 12, 0),
+            opt(r.file_gb_s, 9, 2),
+            opt(r.floor, 6, 2),
+        );
+    }
+    s += "whole process: this binary as a subprocess (files in the page cache); file GB/s: the batch files' bytes / time;\nfloor: that over the CPU streaming-read floor (full validation reads every byte).\n";
+    s
+}
