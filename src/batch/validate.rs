@@ -20,18 +20,11 @@ impl<'a> BatchView<'a> {
         mode: Validation,
         rows_read: &RowsRead,
     ) -> Result<()> {
-        self.check_shapes()?;
-        if self.k == 0 && !opts.allow_empty_draft {
-            return Err(Error::EmptyDraft);
-        }
-        let opts = RoundOptions {
-            allow_empty_draft: true, // K = 0 was decided above
-            ..*opts
-        };
+        let opts = self.check_batch(opts)?;
         let first_bad = (0..self.n)
             .into_par_iter()
             .filter_map(|r| {
-                self.validate_round(r, &opts, mode, rows_read)
+                self.validate_round(r, &opts, mode, Some(rows_read))
                     .err()
                     .map(|e| (r, e))
             })
@@ -42,12 +35,57 @@ impl<'a> BatchView<'a> {
         }
     }
 
+    /// The checks of the whole batch before any round's: shapes, and K = 0 unless allowed.
+    /// Returns the options for the rounds (K = 0 decided).
+    pub fn check_batch(&self, opts: &RoundOptions) -> Result<RoundOptions> {
+        self.check_shapes()?;
+        if self.k == 0 && !opts.allow_empty_draft {
+            return Err(Error::EmptyDraft);
+        }
+        Ok(RoundOptions {
+            allow_empty_draft: true, // K = 0 was decided above
+            ..*opts
+        })
+    }
+
+    /// `touched` validation of round `r`, for a caller that decides the round itself between the
+    /// two steps: `scalars` checks the tokens, coins and drafted p and q; `rows(first, last)` then
+    /// the rows of positions `first..=last` that the round reads. Together they are
+    /// [`Validation::Touched`]'s checks of the round, in the same order (`opts` from
+    /// [`BatchView::check_batch`]). The error is the round's own, not yet wrapped in its index.
+    pub fn validate_touched_scalars(&self, r: usize, opts: &RoundOptions) -> Result<()> {
+        self.validate_round(r, opts, Validation::Touched, None)
+    }
+
+    /// See [`BatchView::validate_touched_scalars`].
+    pub fn validate_touched_rows(
+        &self,
+        r: usize,
+        first: usize,
+        last: usize,
+        opts: &RoundOptions,
+    ) -> Result<()> {
+        let (k, v) = (self.k, self.v);
+        let draft = self.draft_round(r);
+        let target = self.target_round(r);
+        for i in first..=last {
+            check_f32_range("target_probs", target.slice(i * v, v), i * v, v)?;
+            check_floats_row("target_probs", target.slice(i * v, v), i, opts)?;
+            if i < k {
+                check_f32_range("draft_probs", draft.slice(i * v, v), i * v, v)?;
+                check_floats_row("draft_probs", draft.slice(i * v, v), i, opts)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One round's checks; under `touched`, the rows of `rows_read` too when given.
     fn validate_round(
         &self,
         r: usize,
         opts: &RoundOptions,
         mode: Validation,
-        rows_read: &RowsRead,
+        rows_read: Option<&RowsRead>,
     ) -> Result<()> {
         let (k, v) = (self.k, self.v);
         let draft = self.draft_round(r);
@@ -124,17 +162,12 @@ impl<'a> BatchView<'a> {
                 });
             }
         }
-        if mode == Validation::Touched {
+        if mode == Validation::Touched
+            && let Some(rows_read) = rows_read
+        {
             // The rows the round will read.
             let (first, last) = rows_read(self, r);
-            for i in first..=last {
-                check_f32_range("target_probs", target.slice(i * v, v), i * v, v)?;
-                check_floats_row("target_probs", target.slice(i * v, v), i, opts)?;
-                if i < k {
-                    check_f32_range("draft_probs", draft.slice(i * v, v), i * v, v)?;
-                    check_floats_row("draft_probs", draft.slice(i * v, v), i, opts)?;
-                }
-            }
+            self.validate_touched_rows(r, first, last, opts)?;
         }
         Ok(())
     }

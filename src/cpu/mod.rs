@@ -51,6 +51,25 @@ impl CpuEngine {
         self.install(work)
     }
 
+    /// Validates a batch with [`Validation::Touched`] and runs it under `rule`: for the token rule
+    /// in one pass ([`verify::run_touched`]: each round checked, decided and its row read while in
+    /// cache), for the other rules one after the other. Same checks, same first error, same
+    /// results as `validate_rule(opts, Touched, rule)` then [`CpuEngine::run_rule`].
+    pub fn run_touched(
+        &self,
+        view: &BatchView,
+        rule: Rule,
+        opts: &RoundOptions,
+    ) -> Result<BatchResult> {
+        match rule {
+            Rule::Token => self.install(|| verify::run_touched(view, &self.recovery, opts))?,
+            Rule::Block | Rule::Greedy | Rule::TargetOnly | Rule::Rrs | Rule::RrsWor => {
+                view.validate_rule(opts, Validation::Touched, rule)?;
+                self.run_rule(view, rule)
+            }
+        }
+    }
+
     /// Runs a validated tree batch under a tree rule.
     pub fn run_tree(&self, view: &TreeView, rule: Rule) -> Result<TreeResult> {
         self.install(|| tree::run(view, rule, &self.recovery))

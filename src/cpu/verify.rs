@@ -196,6 +196,39 @@ pub fn run(view: &BatchView, rec: &Recovery) -> BatchResult {
     })
 }
 
+/// [`run`] with `touched` validation in the same pass: each round's tokens, coins, p and q are
+/// checked, its acceptance decided, the one row it needs checked and then read for the argmax
+/// while in cache. The checks and the first bad round reported (lowest index) are exactly
+/// `validate(opts, Validation::Touched)`'s; no result comes out of an invalid batch.
+pub fn run_touched(
+    view: &BatchView,
+    rec: &Recovery,
+    opts: &crate::round::RoundOptions,
+) -> crate::error::Result<BatchResult> {
+    let opts = view.check_batch(opts)?;
+    let bad = std::sync::Mutex::new(None::<(usize, crate::error::Error)>);
+    let result = run_rounds(view, |round, buf| {
+        let checked = view.validate_touched_scalars(round, &opts).and_then(|_| {
+            let n_acc = first_rejection(view, round);
+            view.validate_touched_rows(round, n_acc, n_acc, &opts)
+        });
+        match checked {
+            Ok(()) => verify_round_unchecked(view, round, rec, buf),
+            Err(e) => {
+                let mut slot = bad.lock().unwrap_or_else(|p| p.into_inner());
+                if slot.as_ref().is_none_or(|(r, _)| round < *r) {
+                    *slot = Some((round, e));
+                }
+                (0, 0)
+            }
+        }
+    });
+    match bad.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some((r, e)) => Err(e.in_round(r as u64)),
+        None => Ok(result),
+    }
+}
+
 /// Runs `decide` (round → (number accepted, chosen token), with per-worker scratch space) on
 /// every round in parallel and writes the outputs, padded with -1: the driver of every rule.
 pub(crate) fn run_rounds<S: Default + Send>(

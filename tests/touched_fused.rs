@@ -1,0 +1,90 @@
+//! `touched` validation inside the CPU engine's pass (`CpuEngine::run_touched`) is the same as
+//! validating first and running after: the same results on valid batches, the same first error on
+//! corrupted ones, whatever is corrupted and wherever.
+
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use specsim::batch::{Batch, Validation};
+use specsim::compare::adversarial_batch_rule;
+use specsim::cpu::{CpuEngine, Recovery, RecoveryMode};
+use specsim::round::RoundOptions;
+use specsim::rule::Rule;
+
+/// Both ways: `Ok(result)` or the error's message.
+fn both(b: &Batch, rule: Rule, rec: Recovery, opts: &RoundOptions) -> (String, String) {
+    let view = b.view();
+    let cpu = CpuEngine {
+        recovery: rec,
+        ..Default::default()
+    };
+    let apart = view
+        .validate_rule(opts, Validation::Touched, rule)
+        .and_then(|_| cpu.run_rule(&view, rule));
+    let fused = cpu.run_touched(&view, rule, opts);
+    let show = |r: specsim::error::Result<specsim::batch::BatchResult>| match r {
+        Ok(res) => format!("ok {:?} {:?}", res.tokens, res.num_accepted),
+        Err(e) => format!("error {e}"),
+    };
+    (show(apart), show(fused))
+}
+
+#[test]
+fn fused_touched_validation_is_validation_then_run() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut token_errors = 0;
+    for case in 0..300 {
+        let (n, k, v) = [(40, 4, 17), (25, 1, 5), (30, 6, 64), (10, 0, 3)][case % 4];
+        let rule = [Rule::Token, Rule::Block, Rule::Rrs][case % 3];
+        let mut b = adversarial_batch_rule(case as u64 * 100, n, k, v, case as u64, rule);
+        // Corrupt one value in a third of the cases: anywhere, any kind.
+        if (case / 3) % 3 != 0 && n > 0 {
+            let bad = [f32::NAN, -0.25, f32::INFINITY, 7.0, 0.0, 1.0][rng.random_range(0..6)];
+            match rng.random_range(0..4) {
+                0 if !b.draft.is_empty() => {
+                    let i = rng.random_range(0..b.draft.len());
+                    b.draft[i] = bad;
+                }
+                1 => {
+                    let i = rng.random_range(0..b.target.len());
+                    b.target[i] = bad;
+                }
+                2 if !b.coins.is_empty() => {
+                    let i = rng.random_range(0..b.coins.len());
+                    b.coins[i] = bad;
+                }
+                _ if !b.tokens.is_empty() => {
+                    let i = rng.random_range(0..b.tokens.len());
+                    b.tokens[i] = v as u32 + 1;
+                }
+                _ => {}
+            }
+        }
+        let rec = Recovery {
+            mode: if case % 2 == 0 {
+                RecoveryMode::Argmax
+            } else {
+                RecoveryMode::Sample
+            },
+            seed: 9,
+            round_offset: 0,
+        };
+        for opts in [
+            RoundOptions::default(),
+            RoundOptions {
+                allow_unnormalized: true,
+                allow_empty_draft: true,
+                ..Default::default()
+            },
+        ] {
+            let (apart, fused) = both(&b, rule, rec, &opts);
+            assert_eq!(fused, apart, "case {case} ({rule}, N={n} K={k} V={v})");
+            if rule == Rule::Token && apart.starts_with("error") {
+                token_errors += 1;
+            }
+        }
+    }
+    // The corruptions reached the fused path (the token rule's): many of its cases are refusals.
+    assert!(
+        token_errors > 40,
+        "only {token_errors} refusals under the token rule"
+    );
+}
