@@ -72,7 +72,6 @@ fn fused_touched_validation_is_validation_then_run() {
             RoundOptions {
                 allow_unnormalized: true,
                 allow_empty_draft: true,
-                ..Default::default()
             },
         ] {
             let (apart, fused) = both(&b, rule, rec, &opts);
