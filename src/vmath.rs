@@ -57,7 +57,8 @@ pub fn sincos_2pi(u: f32) -> (f32, f32) {
 }
 
 /// exp(x) for x ≤ 0 (Cephes `expf`): x = n·ln 2 + r with |r| ≤ ½ ln 2, e^r by a polynomial,
-/// scaled by 2^n; 0 below −87 (where e^x is below f32's normal range).
+/// scaled by 2^n; 0 below −87 (e^−87 ≈ 1.6e-38, just above f32's smallest normal, so the scale
+/// 2^n stays normal; values that small are nothing next to a softmax row's maximum of 1).
 #[inline(always)]
 pub fn exp_nonpositive(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0; // 1.5 · 2^23: adding and subtracting it rounds to an integer

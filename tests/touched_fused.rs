@@ -35,7 +35,7 @@ fn fused_touched_validation_is_validation_then_run() {
         let (n, k, v) = [(40, 4, 17), (25, 1, 5), (30, 6, 64), (10, 0, 3)][case % 4];
         let rule = [Rule::Token, Rule::Block, Rule::Rrs][case % 3];
         let mut b = adversarial_batch_rule(case as u64 * 100, n, k, v, case as u64, rule);
-        // Corrupt one value in a third of the cases: anywhere, any kind.
+        // Corrupt one value in two cases of three: anywhere, any kind.
         if (case / 3) % 3 != 0 && n > 0 {
             let bad = [f32::NAN, -0.25, f32::INFINITY, 7.0, 0.0, 1.0][rng.random_range(0..6)];
             match rng.random_range(0..4) {
@@ -86,4 +86,18 @@ fn fused_touched_validation_is_validation_then_run() {
         token_errors > 40,
         "only {token_errors} refusals under the token rule"
     );
+}
+
+/// Two bad rounds, far apart: the lower one is reported, whichever worker meets which first.
+#[test]
+fn the_lowest_bad_round_is_reported() {
+    let opts = RoundOptions::default();
+    for (lo, hi) in [(3usize, 2999usize), (2990, 2999), (0, 1)] {
+        let mut b = adversarial_batch_rule(0, 3000, 4, 23, 5, Rule::Token);
+        b.coins[hi * 4 + 1] = 1.0;
+        b.target[lo * 5 * 23..(lo + 1) * 5 * 23].fill(f32::NAN);
+        let (apart, fused) = both(&b, Rule::Token, Recovery::default(), &opts);
+        assert_eq!(fused, apart, "rounds {lo} and {hi}");
+        assert!(fused.contains(&format!("round {lo}")), "{fused}");
+    }
 }

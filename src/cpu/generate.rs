@@ -267,7 +267,7 @@ mod tests {
             Family::Quantized { bits: 3 },
         ];
         for (i, family) in families.into_iter().enumerate() {
-            for (k, vocab, zipf) in [(5, 37, 0.0), (1, 300, 1.0), (0, 8, 0.0)] {
+            for (k, vocab, zipf) in [(5, 37, 0.0), (1, 300, 1.0), (2, 8, 0.0)] {
                 let w = Workload {
                     family: family.clone(),
                     vocab,
@@ -280,6 +280,9 @@ mod tests {
                 let (acc, betas2) = accepted_chunk(&w, 5 + i as u64, 40, 200, k);
                 assert_eq!(acc, res.num_accepted, "{w:?} K = {k}");
                 assert_eq!(betas, betas2, "{w:?} K = {k}");
+                // Not vacuous: rounds were generated and decided both ways.
+                assert!(b.target.iter().any(|&x| x > 0.0) && betas.iter().all(|&x| x > 0.0));
+                assert!(acc.iter().any(|&a| a > 0) && acc.iter().any(|&a| (a as usize) < k));
             }
         }
     }

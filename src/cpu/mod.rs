@@ -64,7 +64,7 @@ impl CpuEngine {
         match rule {
             Rule::Token => self.install(|| verify::run_touched(view, &self.recovery, opts))?,
             Rule::Block | Rule::Greedy | Rule::TargetOnly | Rule::Rrs | Rule::RrsWor => {
-                view.validate_rule(opts, Validation::Touched, rule)?;
+                self.install(|| view.validate_rule(opts, Validation::Touched, rule))??;
                 self.run_rule(view, rule)
             }
         }

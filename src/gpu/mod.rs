@@ -45,8 +45,9 @@ pub struct GpuConfig {
     pub max_rounds_per_chunk: Option<usize>,
     /// Workgroups per dispatch dimension (the WebGPU limit is 65535).
     pub max_groups_x: u32,
-    /// Upper bound on one input buffer, so memory stays bounded whatever N is (the chunk budget,
-    /// [`crate::chunk::CHUNK_BYTES`], by default).
+    /// Upper bound on one input buffer, so device memory stays bounded whatever N is (512 MiB by
+    /// default; a round whose target rows exceed it is refused, so it is not the host's chunk
+    /// budget, which always allows one round).
     pub max_buffer_bytes: u64,
 }
 
@@ -55,7 +56,7 @@ impl Default for GpuConfig {
         GpuConfig {
             max_rounds_per_chunk: None,
             max_groups_x: 65535,
-            max_buffer_bytes: crate::chunk::CHUNK_BYTES as u64,
+            max_buffer_bytes: 512 << 20,
         }
     }
 }

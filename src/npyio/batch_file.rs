@@ -23,14 +23,6 @@ pub struct BatchFile {
 }
 
 impl BatchFile {
-    /// Advises random access on the probability arrays ([`NpyArray::advise_random_access`]): for
-    /// a pass that reads only the rows it needs (`--validate touched`).
-    pub fn advise_random_access(&self) {
-        for a in &self.arrays[..2] {
-            a.advise_random_access();
-        }
-    }
-
     /// Opens a batch: a directory holding the four `.npy` files, or one `.npz` with those keys.
     pub fn open(path: &Path) -> Result<BatchFile> {
         let origin = path.display().to_string();

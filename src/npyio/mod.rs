@@ -229,14 +229,6 @@ impl NpyArray {
         NpyArray::parse(Arc::new(map), 0, len, path.display().to_string())
     }
 
-    /// Tells the kernel that the array will be read here and there, not streamed: page faults
-    /// then map only the page they touch, not its neighbours (Linux's fault-around), so a lazy
-    /// pass over a few rows maps a few rows. Advisory: a kernel that ignores it changes nothing.
-    pub fn advise_random_access(&self) {
-        #[cfg(unix)]
-        let _ = self.map.advise(memmap2::Advice::Random);
-    }
-
     /// The raw little-endian data bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.map[self.start..self.end]

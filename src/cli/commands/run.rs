@@ -122,9 +122,6 @@ pub fn cmd_run(
         );
     }
     let file = BatchFile::open(batch)?;
-    if validate == Validation::Touched {
-        file.advise_random_access();
-    }
     if file.is_tree() {
         return super::run_tree::cmd_run_tree(
             batch, &file, engine, out, format, validate, rule, rec, input,
