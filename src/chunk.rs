@@ -1,9 +1,11 @@
 //! Chunking: every loop over a batch or a generated study goes chunk by chunk, so memory is
-//! bounded by one chunk whatever N is. One iterator ([`chunks`]) and one budget
-//! ([`CHUNK_BYTES`]) for all of them.
+//! bounded by one chunk whatever N is. One iterator ([`chunks`]) and one host budget
+//! ([`CHUNK_BYTES`]) for all of them. (The GPU engine also caps each device buffer, at 512 MiB by
+//! default, `gpu::GpuConfig::max_buffer_bytes`: an allocation limit that refuses a round above it,
+//! where the host budget always allows one round.)
 
-/// The memory budget of one chunk: bytes of probability rows a chunk holds, in host memory
-/// (generated studies and `verify --generate` batches) or in one device buffer.
+/// The memory budget of one chunk: bytes of probability rows a chunk holds in host memory
+/// (`run` and `verify` on files, generated studies, `verify --generate` batches).
 pub const CHUNK_BYTES: usize = 256 << 20;
 
 /// The most rounds in one chunk, however small its rounds.
