@@ -77,7 +77,7 @@ pub fn exp_nonpositive(x: f32) -> f32 {
     if x < -87.0 { 0.0 } else { p * scale }
 }
 
-/// The f32 sum of `xs`, in eight lanes (lane j adds xs[j], xs[j + 8], …), then the lanes in
+/// The f32 sum of `xs`, in eight lanes (lane j adds `xs[j]`, `xs[j + 8]`, …), then the lanes in
 /// order: a fixed order, so the same bits everywhere.
 #[inline(always)]
 pub fn lane_sum(xs: &[f32]) -> f32 {
