@@ -154,6 +154,17 @@ pub struct Recovery {
     pub round_offset: u64,
 }
 
+impl Recovery {
+    /// The same recovery for a part of the batch that starts `by` rounds in (a chunk), so its
+    /// rounds draw the randomness of their global indices.
+    pub fn shifted(self, by: u64) -> Recovery {
+        Recovery {
+            round_offset: self.round_offset + by,
+            ..self
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

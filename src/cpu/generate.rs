@@ -62,122 +62,103 @@ struct RoundBufs<'a> {
     beta: &'a mut [f32],
 }
 
-/// zipf · ln(1 + x) for x in 0..V, the same for every row (empty without a decay).
-fn zipf_decay(w: &Workload) -> Vec<f32> {
-    if w.zipf != 0.0 {
-        (0..w.vocab)
-            .map(|x| w.zipf * (1.0 + x as f32).ln())
-            .collect()
-    } else {
-        Vec::new()
-    }
+/// What every round of a chunk shares: the workload, the seed, and the Zipf decay
+/// `zipf · ln(1 + x)` for x in 0..V (the same for every row; empty without a decay).
+struct Generator<'a> {
+    w: &'a Workload,
+    seed: u64,
+    decay: Vec<f32>,
 }
 
-/// Generates global round `gr` at K positions into `b` (`z`, `e`: scratch rows of V); compiled
-/// for AVX2 too, and that build is taken when the CPU has it (the same bits either way).
-#[allow(clippy::too_many_arguments)]
-fn generate_round(
-    w: &Workload,
-    seed: u64,
-    gr: u32,
-    k: usize,
-    decay: &[f32],
-    z: &mut [f32],
-    e: &mut [f32],
-    b: RoundBufs,
-) {
+impl<'a> Generator<'a> {
+    fn new(w: &'a Workload, seed: u64) -> Generator<'a> {
+        let decay = if w.zipf != 0.0 {
+            (0..w.vocab)
+                .map(|x| w.zipf * (1.0 + x as f32).ln())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Generator { w, seed, decay }
+    }
+
+    /// Generates global round `gr` at K positions into `b` (`z`, `e`: scratch rows of V); the
+    /// AVX2 build is taken when the CPU has it (the same bits either way).
+    fn round(&self, gr: u32, k: usize, z: &mut [f32], e: &mut [f32], b: RoundBufs) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            unsafe { self.round_avx2(gr, k, z, e, b) };
+            return;
+        }
+        self.round_body(gr, k, z, e, b);
+    }
+
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above).
-        unsafe { generate_round_avx2(w, seed, gr, k, decay, z, e, b) };
-        return;
+    #[target_feature(enable = "avx2")]
+    unsafe fn round_avx2(&self, gr: u32, k: usize, z: &mut [f32], e: &mut [f32], b: RoundBufs) {
+        self.round_body(gr, k, z, e, b);
     }
-    generate_round_body(w, seed, gr, k, decay, z, e, b);
-}
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn generate_round_avx2(
-    w: &Workload,
-    seed: u64,
-    gr: u32,
-    k: usize,
-    decay: &[f32],
-    z: &mut [f32],
-    e: &mut [f32],
-    b: RoundBufs,
-) {
-    generate_round_body(w, seed, gr, k, decay, z, e, b);
-}
-
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn generate_round_body(
-    w: &Workload,
-    seed: u64,
-    gr: u32,
-    k: usize,
-    decay: &[f32],
-    z: &mut [f32],
-    e: &mut [f32],
-    b: RoundBufs,
-) {
-    let v = w.vocab;
-    let RoundBufs { d, t, tok, c, beta } = b;
-    for pos in 0..=k {
-        let p = pos as u32;
-        let trow = &mut t[pos * v..(pos + 1) * v];
-        logits(seed, gr, p, stream::TARGET, decay, z);
-        for (o, &zx) in trow.iter_mut().zip(z.iter()) {
-            *o = zx / w.t_target;
+    #[inline(always)]
+    fn round_body(&self, gr: u32, k: usize, z: &mut [f32], e: &mut [f32], b: RoundBufs) {
+        let (w, seed, decay) = (self.w, self.seed, &self.decay[..]);
+        let v = w.vocab;
+        let RoundBufs { d, t, tok, c, beta } = b;
+        for pos in 0..=k {
+            let p = pos as u32;
+            let trow = &mut t[pos * v..(pos + 1) * v];
+            logits(seed, gr, p, stream::TARGET, decay, z);
+            for (o, &zx) in trow.iter_mut().zip(z.iter()) {
+                *o = zx / w.t_target;
+            }
+            softmax_in_place(trow);
+            if pos == k {
+                break;
+            }
+            let drow = &mut d[pos * v..(pos + 1) * v];
+            match w.family {
+                Family::Quantized { bits } => {
+                    let lo = z.iter().copied().fold(f32::INFINITY, f32::min);
+                    let hi = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let step = (hi - lo) / ((1u32 << bits) - 1) as f32;
+                    for (o, &zx) in drow.iter_mut().zip(z.iter()) {
+                        let q = if step > 0.0 {
+                            lo + ((zx - lo) / step).round() * step
+                        } else {
+                            zx
+                        };
+                        *o = q / w.t_draft;
+                    }
+                    softmax_in_place(drow);
+                }
+                Family::Mixture { lambda } => {
+                    logits(seed, gr, p, stream::DRAFT, decay, e);
+                    for (o, &ex) in drow.iter_mut().zip(e.iter()) {
+                        *o = ex / w.t_target;
+                    }
+                    softmax_in_place(drow);
+                    for (o, &px) in drow.iter_mut().zip(trow.iter()) {
+                        *o = (1.0 - lambda) * px + lambda * *o;
+                    }
+                }
+                Family::LogitNoise { sigma } => {
+                    normals(seed, gr, p, stream::DRAFT, 0, e);
+                    for (o, (&zx, &ex)) in drow.iter_mut().zip(z.iter().zip(e.iter())) {
+                        *o = (zx + sigma * ex) / w.t_draft;
+                    }
+                    softmax_in_place(drow);
+                }
+                Family::Rates { .. } | Family::File { .. } => {
+                    unreachable!("not a distribution family")
+                }
+            }
+            let trow = &t[pos * v..(pos + 1) * v];
+            beta[pos] = overlap(trow, drow);
+            let u = random_u64(seed, gr, p, stream::DRAFT_TOKEN, 0);
+            tok[pos] = sample_index(v, |x| key(drow[x].to_bits()), u).unwrap_or(0) as u32;
+            c[pos] = uniform_f32(random_u32(seed, gr, p, stream::COIN, 0));
         }
-        softmax_in_place(trow);
-        if pos == k {
-            break;
-        }
-        let drow = &mut d[pos * v..(pos + 1) * v];
-        match w.family {
-            Family::Quantized { bits } => {
-                let lo = z.iter().copied().fold(f32::INFINITY, f32::min);
-                let hi = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let step = (hi - lo) / ((1u32 << bits) - 1) as f32;
-                for (o, &zx) in drow.iter_mut().zip(z.iter()) {
-                    let q = if step > 0.0 {
-                        lo + ((zx - lo) / step).round() * step
-                    } else {
-                        zx
-                    };
-                    *o = q / w.t_draft;
-                }
-                softmax_in_place(drow);
-            }
-            Family::Mixture { lambda } => {
-                logits(seed, gr, p, stream::DRAFT, decay, e);
-                for (o, &ex) in drow.iter_mut().zip(e.iter()) {
-                    *o = ex / w.t_target;
-                }
-                softmax_in_place(drow);
-                for (o, &px) in drow.iter_mut().zip(trow.iter()) {
-                    *o = (1.0 - lambda) * px + lambda * *o;
-                }
-            }
-            Family::LogitNoise { sigma } => {
-                normals(seed, gr, p, stream::DRAFT, 0, e);
-                for (o, (&zx, &ex)) in drow.iter_mut().zip(z.iter().zip(e.iter())) {
-                    *o = (zx + sigma * ex) / w.t_draft;
-                }
-                softmax_in_place(drow);
-            }
-            Family::Rates { .. } | Family::File { .. } => {
-                unreachable!("not a distribution family")
-            }
-        }
-        let trow = &t[pos * v..(pos + 1) * v];
-        beta[pos] = overlap(trow, drow);
-        let u = random_u64(seed, gr, p, stream::DRAFT_TOKEN, 0);
-        tok[pos] = sample_index(v, |x| key(drow[x].to_bits()), u).unwrap_or(0) as u32;
-        c[pos] = uniform_f32(random_u32(seed, gr, p, stream::COIN, 0));
     }
 }
 
@@ -188,7 +169,7 @@ pub fn generate_chunk(w: &Workload, seed: u64, r0: u64, m: usize, k: usize) -> (
     let v = w.vocab;
     let mut b = Batch::zeros(m, k, v);
     let mut betas = vec![0.0f32; m * k];
-    let decay = zipf_decay(w);
+    let g = Generator::new(w, seed);
     b.draft
         .par_chunks_mut((k * v).max(1))
         .zip(b.target.par_chunks_mut((k + 1) * v))
@@ -201,7 +182,7 @@ pub fn generate_chunk(w: &Workload, seed: u64, r0: u64, m: usize, k: usize) -> (
             |(z, e), (r, ((((d, t), tok), c), beta))| {
                 let gr = (r0 + r as u64) as u32;
                 let bufs = RoundBufs { d, t, tok, c, beta };
-                generate_round(w, seed, gr, k, &decay, z, e, bufs);
+                g.round(gr, k, z, e, bufs);
             },
         );
     (b, betas)
@@ -220,7 +201,7 @@ pub fn accepted_chunk(
     k: usize,
 ) -> (Vec<u32>, Vec<f32>) {
     let v = w.vocab;
-    let decay = zipf_decay(w);
+    let g = Generator::new(w, seed);
     let mut acc = vec![0u32; m];
     let mut betas = vec![0.0f32; m * k];
     acc.par_iter_mut()
@@ -240,7 +221,7 @@ pub fn accepted_chunk(
             |(z, e, d, t, tok, c), (r, (a, beta))| {
                 let gr = (r0 + r as u64) as u32;
                 let bufs = RoundBufs { d, t, tok, c, beta };
-                generate_round(w, seed, gr, k, &decay, z, e, bufs);
+                g.round(gr, k, z, e, bufs);
                 *a = (0..k)
                     .find(|&i| {
                         let x = tok[i] as usize;

@@ -157,10 +157,20 @@ pub fn verify_round_unchecked(
     rec: &Recovery,
     buf: &mut (Vec<f32>, Vec<f32>),
 ) -> (u32, u32) {
-    let (k, v) = (view.k, view.v);
-
     // Phase 1: acceptance decisions; the first rejected position (K if none).
-    let n_acc = first_rejection(view, round);
+    recover_round(view, round, first_rejection(view, round), rec, buf)
+}
+
+/// Phases 2 and 3 of round `round`, whose first rejected position `n_acc` is decided: its one row
+/// read for the replacement or the bonus. Returns (number accepted, chosen token).
+fn recover_round(
+    view: &BatchView,
+    round: usize,
+    n_acc: usize,
+    rec: &Recovery,
+    buf: &mut (Vec<f32>, Vec<f32>),
+) -> (u32, u32) {
+    let (k, v) = (view.k, view.v);
 
     // Phase 2: the one row that is needed: the residual at the first rejected position, or the
     // bonus row target[K].
@@ -211,9 +221,10 @@ pub fn run_touched(
         let checked = view.validate_touched_scalars(round, &opts).and_then(|_| {
             let n_acc = first_rejection(view, round);
             view.validate_touched_rows(round, n_acc, n_acc, &opts)
+                .map(|_| n_acc)
         });
         match checked {
-            Ok(()) => verify_round_unchecked(view, round, rec, buf),
+            Ok(n_acc) => recover_round(view, round, n_acc, rec, buf),
             Err(e) => {
                 let mut slot = bad.lock().unwrap_or_else(|p| p.into_inner());
                 if slot.as_ref().is_none_or(|(r, _)| round < *r) {

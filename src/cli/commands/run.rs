@@ -78,16 +78,9 @@ fn run_touched_cpu(
     let mut res = BatchResult::new(0, view.k);
     bar.set_message("cpu");
     in_chunks(view.n, per_round, &bar, |r0, m| {
-        let part = if view.n == 0 {
-            *view
-        } else {
-            view.rounds(r0, m)
-        };
+        let part = view.rounds(r0, m);
         let cpu = CpuEngine {
-            recovery: Recovery {
-                round_offset: rec.round_offset + r0 as u64,
-                ..rec
-            },
+            recovery: rec.shifted(r0 as u64),
             ..Default::default()
         };
         let part_res = cpu
@@ -140,11 +133,7 @@ pub fn cmd_run(
     view.check_shapes()?;
     bar.set_message("validating");
     in_chunks(view.n, per_round, &bar, |r0, m| {
-        let part = if view.n == 0 {
-            view
-        } else {
-            view.rounds(r0, m)
-        };
+        let part = view.rounds(r0, m);
         Ok(part
             .validate_rule(&opts, validate, rule)
             .map_err(|e| e.offset_round(r0 as u64))?)
@@ -157,11 +146,7 @@ pub fn cmd_run(
     bar.reset();
     bar.set_message(name.clone());
     in_chunks(view.n, per_round, &bar, |r0, m| {
-        let rec = Recovery {
-            round_offset: rec.round_offset + r0 as u64,
-            ..rec
-        };
-        res.append(engine.run_batch(&view.rounds(r0, m), rule, rec)?);
+        res.append(engine.run_batch(&view.rounds(r0, m), rule, rec.shifted(r0 as u64))?);
         Ok(())
     })?;
     bar.finish_and_clear();

@@ -82,11 +82,7 @@ pub fn cmd_run_tree(
     view.check_shapes()?;
     bar.set_message("validating");
     in_chunks(view.n, per_round, &bar, |r0, m| {
-        let part = if view.n == 0 {
-            view
-        } else {
-            view.rounds(r0, m)
-        };
+        let part = view.rounds(r0, m);
         let checked = match validate {
             Validation::Full => part.validate(&opts, rule),
             Validation::Touched => part.validate_touched(&opts, rule),
@@ -101,11 +97,7 @@ pub fn cmd_run_tree(
     bar.reset();
     bar.set_message(name.clone());
     in_chunks(view.n, per_round, &bar, |r0, m| {
-        let rec = Recovery {
-            round_offset: rec.round_offset + r0 as u64,
-            ..rec
-        };
-        res.append(engine.run_tree(&view.rounds(r0, m), rule, rec)?);
+        res.append(engine.run_tree(&view.rounds(r0, m), rule, rec.shifted(r0 as u64))?);
         Ok(())
     })?;
     bar.finish_and_clear();

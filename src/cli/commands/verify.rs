@@ -200,11 +200,7 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                     let per_round =
                         (l.draft_rows + l.target_rows) * view.v * view.draft.item_size();
                     in_chunks(view.n, per_round, &bar, |r0, m| {
-                        let part = if view.n == 0 {
-                            view
-                        } else {
-                            view.rounds(r0, m)
-                        };
+                        let part = view.rounds(r0, m);
                         part.validate(&opts, rule)
                             .map_err(|e| e.offset_round(r0 as u64))?;
                         let rec = rec(r0 as u64);
@@ -217,11 +213,7 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                     let bar = progress_bar(false, view.n as u64);
                     let per_round = (2 * view.k + 1) * view.v * view.draft.item_size();
                     in_chunks(view.n, per_round, &bar, |r0, m| {
-                        let part = if view.n == 0 {
-                            view
-                        } else {
-                            view.rounds(r0, m)
-                        };
+                        let part = view.rounds(r0, m);
                         part.validate_rule(&opts, Validation::Full, rule)
                             .map_err(|e| e.offset_round(r0 as u64))?;
                         verify_chunk(&part, gpu.as_mut(), rule, rec(r0 as u64), &mut report)
