@@ -9,9 +9,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::batch::{Batch, BatchResult, BatchView};
+use crate::cpu::CpuChainRule;
 use crate::cpu::verify::{argmax_target, argmax_zip, lazy_bytes, residual_value};
 use crate::exact::accepts_native;
-use crate::rule::Rule;
+use crate::rule::{Rule, match_rule};
 
 /// A synthetic batch for timing: every round has its own rows (no cache reuse between rounds);
 /// the draft is the target times (1 ± `noise`), so positions are accepted with probability
@@ -106,25 +107,23 @@ pub fn lazy_totals(result: &BatchResult, v: usize, rule: Rule) -> (u64, u64) {
     let k = result.k;
     result.num_accepted.iter().fold((0, 0), |(b, r), &a| {
         let a = a as usize;
-        match rule {
-            Rule::Token => (
-                b + lazy_bytes(k, v, a, 4) as u64,
-                r + if a < k { 2 } else { 1 },
-            ),
-            Rule::Block => (
-                b + crate::cpu::block::lazy_bytes(k, v, a, 4) as u64,
-                r + crate::cpu::block::rows_read(k, a) as u64,
-            ),
-            // A tree rule on a chain: rrs reads what the token rule reads; greedy reads the
-            // target row at every node it visits; target-only the stopping node's row.
-            Rule::Greedy => (b + ((a + 1) * v * 4 + a * 8) as u64, r + (a + 1) as u64),
-            Rule::TargetOnly => (b + (v * 4 + (a + 1) * 8) as u64, r + 1),
-            Rule::Rrs | Rule::RrsWor => (
-                b + lazy_bytes(k, v, a, 4) as u64,
-                r + if a < k { 2 } else { 1 },
-            ),
-        }
+        let (bytes, rows) = match_rule!(rule,
+            chain R => <R as CpuChainRule>::lazy_reads(k, v, a),
+            tree => tree_chain_reads(rule, k, v, a),
+        );
+        (b + bytes as u64, r + rows as u64)
     })
+}
+
+/// What a tree rule reads on a chain with `a` accepted (bytes, rows of V): rrs and rrs-wor read
+/// what the token rule reads; greedy reads the target row at every node it visits; target-only
+/// the stopping node's row.
+fn tree_chain_reads(rule: Rule, k: usize, v: usize, a: usize) -> (usize, usize) {
+    match rule {
+        Rule::Greedy => ((a + 1) * v * 4 + a * 8, a + 1),
+        Rule::TargetOnly => (v * 4 + (a + 1) * 8, 1),
+        _ => <crate::rule::chain::Token as CpuChainRule>::lazy_reads(k, v, a),
+    }
 }
 
 /// Bytes under FlashInfer's convention: every draft and target row, N·K·V·4 + N·(K+1)·V·4.

@@ -98,6 +98,18 @@ pub fn correction_f64<V: Values + ?Sized>(
     }
 }
 
+impl crate::round::ChainReference for crate::rule::chain::Block {
+    fn decide<V: Values + ?Sized, C: Values + ?Sized>(
+        draft: &V,
+        target: &V,
+        tokens: &[u32],
+        coins: &C,
+        v: usize,
+    ) -> Outcome {
+        decide_block_f64(draft, target, tokens, coins, v)
+    }
+}
+
 /// Decides one *valid* round with block verification in f64 (SPEC §6), on flat row-major rows:
 /// `draft` holds K rows of V, `target` K + 1. Scans from position K downward and stops at the
 /// first passing coin, so only rows tau..K are read.

@@ -1,83 +1,206 @@
 //! The verification rules and recovery modes: one axis through the reference, the engines, the
 //! studies and the CLI.
 //!
-//! Adding a rule: a variant here with its properties (name, `ALL`, `CHAIN` or `TREE`, the flags
-//! below), its f64 reference under `src/`, its CPU twin `src/cpu/X.rs` and its WGSL kernel
-//! `shaders/X.wgsl` (a row of the kernel table, `src/gpu/kernel.rs`). Each layer dispatches on
-//! the rule in one exhaustive `match`, so the compiler lists the arms to add;
-//! `docs/ARCHITECTURE.md` names them.
+//! **[`rules!`] is the one registration point.** It lists every rule once, with its properties;
+//! the enum [`Rule`], its lists and properties, the chain rules' marker types ([`chain`]), every
+//! layer's dispatch ([`match_rule!`]) and the GPU's chain kernels are all generated from it. A
+//! chain rule's behaviour lives in its own files, as one trait impl per layer on its marker type
+//! (the reference, the CPU twin, the cross-check classifier); a missing impl is a compile error.
+//! `docs/ARCHITECTURE.md` lists the files.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// How a round's drafts are verified.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Rule {
-    /// The chain token rule of SPEC §1 (Leviathan et al.; Chen et al.): each position accepted
-    /// with probability min(1, p/q), stop at the first rejection.
-    #[default]
-    Token,
-    /// Block verification (SPEC §6; Sun et al. 2025): the largest i whose coin passes h_i.
-    Block,
-    /// Tree rule (SPEC §7): accept the child whose token is the target's argmax.
-    Greedy,
-    /// Tree rule (SPEC §7; SGLang's tree rule): one coin per node against the running sum of the
-    /// target's probabilities of the children's tokens.
-    TargetOnly,
-    /// Tree rule (SPEC §7; SpecInfer): recursive rejection sampling, children drawn i.i.d.
-    Rrs,
-    /// Tree rule (SPEC §7; Jeon et al. 2024, Sequoia): recursive rejection sampling without
-    /// replacement.
-    RrsWor,
+/// The registry of verification rules: the one place a rule is registered. It hands the list to
+/// the callback macro at the path `[$m]` (after the bracketed `$args`), which generates what it needs.
+///
+/// A chain rule: `Variant { name: "cli-name", kernel: ("wgsl stem", "entry point"[, survivals]) }`
+/// (`survivals`: its kernel also writes a per-position f32 output at binding 7, read by studies).
+/// A tree rule (SPEC §7; the four share one kernel, `shaders/tree.wgsl`, as a rule code):
+/// `Variant { name: "cli-name", reads_draft: bool, distinct_siblings: bool }`.
+macro_rules! rules {
+    ([$($m:tt)*] $(, $args:tt)?) => {
+        $($m)*! { [$($args)?]
+            chain {
+                /// The chain token rule of SPEC §1 (Leviathan et al.; Chen et al.): each position
+                /// accepted with probability min(1, p/q), stop at the first rejection.
+                Token { name: "token", kernel: ("verify", "verify") },
+                /// Block verification (SPEC §6; Sun et al. 2025): the largest i whose coin passes
+                /// h_i.
+                Block { name: "block", kernel: ("block", "verify_block", survivals) },
+            }
+            tree {
+                /// Tree rule (SPEC §7): accept the child whose token is the target's argmax.
+                Greedy { name: "greedy", reads_draft: false, distinct_siblings: false },
+                /// Tree rule (SPEC §7; SGLang's tree rule): one coin per node against the running
+                /// sum of the target's probabilities of the children's tokens.
+                TargetOnly { name: "target-only", reads_draft: false, distinct_siblings: true },
+                /// Tree rule (SPEC §7; SpecInfer): recursive rejection sampling, children drawn
+                /// i.i.d.
+                Rrs { name: "rrs", reads_draft: true, distinct_siblings: false },
+                /// Tree rule (SPEC §7; Jeon et al. 2024, Sequoia): recursive rejection sampling
+                /// without replacement.
+                RrsWor { name: "rrs-wor", reads_draft: true, distinct_siblings: true },
+            }
+        }
+    };
+}
+pub(crate) use rules;
+
+/// Dispatches on a [`Rule`], generated from [`rules!`]: for a chain rule, `$chain` with the type
+/// `$R` naming its marker type (so `<$R as SomeLayerTrait>::f(..)`), for a tree rule `$tree`.
+///
+/// ```ignore
+/// match_rule!(rule, chain R => <R as CpuChainRule>::run(view, rec), tree => run_as_path_tree())
+/// ```
+macro_rules! match_rule {
+    ($rule:expr, chain $R:ident => $chain:expr, tree => $tree:expr $(,)?) => {
+        $crate::rule::rules!([$crate::rule::__match_rule], ($rule, $R, $chain, $tree))
+    };
+}
+pub(crate) use match_rule;
+
+#[doc(hidden)]
+macro_rules! __match_rule {
+    (
+        [($rule:expr, $R:ident, $chain:expr, $tree:expr)]
+        chain { $($(#[$cm:meta])* $C:ident { $($cf:tt)* },)* }
+        tree { $($(#[$tm:meta])* $T:ident { $($tf:tt)* },)* }
+    ) => {
+        match $rule {
+            $($crate::rule::Rule::$C => {
+                #[allow(dead_code)]
+                type $R = $crate::rule::chain::$C;
+                $chain
+            })*
+            $($crate::rule::Rule::$T)|* => $tree,
+        }
+    };
+}
+pub(crate) use __match_rule;
+
+/// Generates [`Rule`], its lists and properties, and the chain rules' marker types.
+macro_rules! define_rules {
+    (
+        []
+        chain { $($(#[$cm:meta])* $C:ident { name: $cn:literal, kernel: $ck:tt },)* }
+        tree { $($(#[$tm:meta])* $T:ident {
+            name: $tn:literal, reads_draft: $trd:literal, distinct_siblings: $tds:literal
+        },)* }
+    ) => {
+        /// How a round's drafts are verified (generated from [`rules!`]).
+        #[derive(
+            Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize,
+            Deserialize,
+        )]
+        #[serde(rename_all = "kebab-case")]
+        pub enum Rule {
+            #[default]
+            $($(#[$cm])* $C,)*
+            $($(#[$tm])* $T,)*
+        }
+
+        /// How many chain rules there are.
+        pub const N_CHAIN: usize = [$(stringify!($C)),*].len();
+        /// How many tree rules there are.
+        pub const N_TREE: usize = [$(stringify!($T)),*].len();
+
+        impl Rule {
+            /// Every rule, in the order tables list them.
+            pub const ALL: [Rule; N_CHAIN + N_TREE] = [$(Rule::$C,)* $(Rule::$T,)*];
+
+            /// The chain rules (SPEC §1, §6): they verify one chain of K drafts. A chain rule's
+            /// index here is its kernel's index in the GPU's kernel table.
+            pub const CHAIN: [Rule; N_CHAIN] = [$(Rule::$C,)*];
+
+            /// The tree rules (SPEC §7): they verify a tree of drafts (a chain is a path tree).
+            /// A tree rule's index here is its code in `shaders/tree.wgsl`.
+            pub const TREE: [Rule; N_TREE] = [$(Rule::$T,)*];
+
+            /// The rule's name on the command line and in outputs.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Rule::$C => $cn,)*
+                    $(Rule::$T => $tn,)*
+                }
+            }
+
+            /// Whether the rule needs distinct sibling tokens (refuses duplicates).
+            pub fn needs_distinct_siblings(self) -> bool {
+                match self {
+                    $(Rule::$C => false,)*
+                    $(Rule::$T => $tds,)*
+                }
+            }
+
+            /// Whether the rule reads the draft probabilities of the drafted tokens (so a drafted
+            /// token of draft probability 0 is refused): every chain rule, and the tree rules
+            /// that say so.
+            pub fn reads_draft(self) -> bool {
+                match self {
+                    $(Rule::$C => true,)*
+                    $(Rule::$T => $trd,)*
+                }
+            }
+        }
+
+        /// A tree rule (SPEC §7), for the matches of the tree kernel's family: every layer's
+        /// tree code matches on it exhaustively ([`Rule::as_tree`]).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum TreeRule {
+            $($(#[$tm])* $T,)*
+        }
+
+        impl Rule {
+            /// The tree rule this is, if it is one.
+            pub fn as_tree(self) -> Option<TreeRule> {
+                match self {
+                    $(Rule::$C => None,)*
+                    $(Rule::$T => Some(TreeRule::$T),)*
+                }
+            }
+        }
+
+        /// The chain rules' marker types: each layer implements its trait for them (the f64
+        /// reference `round::ChainReference`, the CPU twin `cpu::CpuChainRule`, the
+        /// cross-check `compare::ChainCompare`).
+        pub mod chain {
+            $(
+                $(#[$cm])*
+                #[derive(Clone, Copy, Debug)]
+                pub struct $C;
+
+                impl super::ChainRule for $C {
+                    const RULE: super::Rule = super::Rule::$C;
+                }
+            )*
+        }
+    };
+}
+
+rules!([define_rules]);
+
+/// A chain rule's marker type (see [`chain`]).
+pub trait ChainRule {
+    /// Its variant.
+    const RULE: Rule;
 }
 
 impl Rule {
-    /// Every rule, in the order tables list them.
-    pub const ALL: [Rule; 6] = [
-        Rule::Token,
-        Rule::Block,
-        Rule::Greedy,
-        Rule::TargetOnly,
-        Rule::Rrs,
-        Rule::RrsWor,
-    ];
-
-    /// The chain rules (SPEC §1, §6): they verify one chain of K drafts.
-    pub const CHAIN: [Rule; 2] = [Rule::Token, Rule::Block];
-
-    /// The tree rules (SPEC §7): they verify a tree of drafts (a chain is a path tree).
-    pub const TREE: [Rule; 4] = [Rule::Greedy, Rule::TargetOnly, Rule::Rrs, Rule::RrsWor];
-
-    /// The rule's name on the command line and in outputs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Rule::Token => "token",
-            Rule::Block => "block",
-            Rule::Greedy => "greedy",
-            Rule::TargetOnly => "target-only",
-            Rule::Rrs => "rrs",
-            Rule::RrsWor => "rrs-wor",
-        }
-    }
-
     /// Whether this is a tree rule (SPEC §7).
     pub fn is_tree(self) -> bool {
         Rule::TREE.contains(&self)
     }
 
-    /// Whether the rule needs distinct sibling tokens (refuses duplicates).
-    pub fn needs_distinct_siblings(self) -> bool {
-        matches!(self, Rule::TargetOnly | Rule::RrsWor)
-    }
-
-    /// Whether the rule reads the draft probabilities of the drafted tokens (so a drafted token
-    /// of draft probability 0 is refused): every rule but `greedy` and `target-only`.
-    pub fn reads_draft(self) -> bool {
-        !matches!(self, Rule::Greedy | Rule::TargetOnly)
+    /// Its index in [`Rule::CHAIN`] or [`Rule::TREE`].
+    pub fn index(self) -> usize {
+        let list: &[Rule] = if self.is_tree() {
+            &Rule::TREE
+        } else {
+            &Rule::CHAIN
+        };
+        list.iter().position(|&r| r == self).unwrap_or(0)
     }
 
     /// Parses a comma-separated list of rule names (`token,block`), in the given order, without

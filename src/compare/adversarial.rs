@@ -4,8 +4,9 @@
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use rayon::prelude::*;
 
+use super::ChainCompare;
 use crate::batch::Batch;
-use crate::rule::Rule;
+use crate::rule::{Rule, match_rule};
 
 /// The kinds of round [`adversarial_batch`] makes, in turn.
 pub const SCENARIOS: [&str; 9] = [
@@ -28,10 +29,9 @@ pub fn adversarial_batch(r0: u64, n: usize, k: usize, v: usize, seed: u64) -> Ba
     adversarial_batch_rule(r0, n, k, v, seed, Rule::Token)
 }
 
-/// [`adversarial_batch`] aimed at a rule: for [`Rule::Block`] the `coin_at_ratio` rounds put every
-/// coin within one ULP of the engine's own threshold h_i (or exactly on it), and the `p_equals_q`
-/// rounds have P_i = 1 with R_i = 0 (a zero denominator, h_i = 1). The rows are the same for
-/// every rule.
+/// [`adversarial_batch`] aimed at a rule ([`ChainCompare::aim_adversarial`]; block's, in
+/// `compare/block.rs`, puts the coins of `coin_at_ratio` rounds on its thresholds h_i). The rows
+/// are the same for every rule.
 pub fn adversarial_batch_rule(
     r0: u64,
     n: usize,
@@ -41,35 +41,10 @@ pub fn adversarial_batch_rule(
     rule: Rule,
 ) -> Batch {
     let mut b = adversarial_rows(r0, n, k, v, seed);
-    if rule == Rule::Block && k > 0 {
-        let coin_rounds: Vec<usize> = (0..n)
-            .filter(|&i| (r0 + i as u64) % SCENARIOS.len() as u64 == 2)
-            .collect();
-        let coins: Vec<(usize, Vec<f32>)> = {
-            let view = b.view();
-            coin_rounds
-                .par_iter()
-                .map(|&i| {
-                    let round = r0 + i as u64;
-                    let mut rng =
-                        StdRng::seed_from_u64(seed ^ round.wrapping_mul(0x2545_F491_4F6C_DD1D));
-                    let hs = crate::cpu::block::thresholds(&view, i);
-                    let coins = hs
-                        .iter()
-                        .map(|&h| {
-                            let h = (h as f32).min(0.999_999_94);
-                            let bits = h.to_bits() as i64 + rng.random_range(-1i64..=1);
-                            f32::from_bits(bits.clamp(0, 0x3f7f_ffff) as u32)
-                        })
-                        .collect();
-                    (i, coins)
-                })
-                .collect()
-        };
-        for (i, c) in coins {
-            b.coins[i * k..(i + 1) * k].copy_from_slice(&c);
-        }
-    }
+    match_rule!(rule,
+        chain R => <R as ChainCompare>::aim_adversarial(&mut b, r0, seed),
+        tree => {},
+    );
     b
 }
 

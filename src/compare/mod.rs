@@ -7,8 +7,9 @@ use serde::Serialize;
 use crate::batch::{BatchResult, BatchView, reference_outcome_rule};
 
 mod adversarial;
+mod block;
 use crate::round::Outcome;
-use crate::rule::Rule;
+use crate::rule::{ChainRule, Rule, match_rule};
 pub use adversarial::{adversarial_batch, adversarial_batch_rule};
 
 /// A round where the two batch engines disagree (must never happen).
@@ -161,12 +162,11 @@ pub fn compare_reference_rule(
         .filter_map(|r| {
             let e = engine.outcome(r);
             let f = reference_outcome_rule(view, r, rule);
-            (e != f).then(|| match rule {
-                Rule::Token => classify(view, r, e, f, r0),
-                Rule::Block => classify_block(view, r, e, f, r0),
-                Rule::Greedy | Rule::TargetOnly | Rule::Rrs | Rule::RrsWor => {
-                    crate::tree::compare::classify_chain(view, r, rule, e, f, r0)
-                }
+            (e != f).then(|| {
+                match_rule!(rule,
+                    chain R => <R as ChainCompare>::classify(view, r, e, f, r0),
+                    tree => crate::tree::compare::classify_chain(view, r, rule, e, f, r0),
+                )
             })
         })
         .collect();
@@ -213,11 +213,31 @@ pub fn compare_reference_mode_rule(
 /// Relative closeness that f32 rounding of the inputs (or of t − d) can explain.
 pub(crate) const F32_SLACK: f64 = 4.0 * f32::EPSILON as f64;
 
-fn close(a: f64, b: f64) -> bool {
+pub(crate) fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= F32_SLACK * a.abs().max(b.abs())
 }
 
-fn classify(view: &BatchView, r: usize, e: Outcome, f: Outcome, r0: u64) -> ReferenceDiff {
+/// A chain rule's cross-check (this layer's trait; implemented in the rule's `src/compare/X.rs`,
+/// the token rule's here): how a difference between an f32 engine and the f64 reference is
+/// explained, and how adversarial batches aim at the rule's thresholds.
+pub trait ChainCompare: ChainRule {
+    /// Classifies round `r`, where the engine's outcome `e` and the reference's `f` differ
+    /// (rounds offset by `r0`).
+    fn classify(view: &BatchView, r: usize, e: Outcome, f: Outcome, r0: u64) -> ReferenceDiff;
+
+    /// Moves the coins of an adversarial batch (rounds `r0..`, seed `seed`) onto this rule's own
+    /// thresholds where the rows alone do not; by default nothing (the rows already put the
+    /// coins of `coin_at_ratio` rounds on p/q).
+    fn aim_adversarial(_batch: &mut crate::batch::Batch, _r0: u64, _seed: u64) {}
+}
+
+impl ChainCompare for crate::rule::chain::Token {
+    fn classify(view: &BatchView, r: usize, e: Outcome, f: Outcome, r0: u64) -> ReferenceDiff {
+        classify_token(view, r, e, f, r0)
+    }
+}
+
+fn classify_token(view: &BatchView, r: usize, e: Outcome, f: Outcome, r0: u64) -> ReferenceDiff {
     let (k, v) = (view.k, view.v);
     let d = view.draft_round(r);
     let t = view.target_round(r);
@@ -271,84 +291,6 @@ fn classify(view: &BatchView, r: usize, e: Outcome, f: Outcome, r0: u64) -> Refe
                 DiffClass::Unexplained
             };
             (class, detail)
-        }
-    };
-    ReferenceDiff {
-        round: r0 + r as u64,
-        class,
-        engine: (e.num_accepted, e.token),
-        reference: (f.num_accepted, f.token),
-        detail,
-    }
-}
-
-/// Classifies a difference between a block-verification engine and the f64 reference.
-fn classify_block(view: &BatchView, r: usize, e: Outcome, f: Outcome, r0: u64) -> ReferenceDiff {
-    let (k, v) = (view.k, view.v);
-    let d = view.draft_round(r).to_f64_vec();
-    let t = view.target_round(r).to_f64_vec();
-    let tokens = view.round_tokens(r);
-    let (class, detail) = if e.num_accepted != f.num_accepted {
-        // The larger tau is the position whose test the two precisions decide differently.
-        let i = e.num_accepted.max(f.num_accepted) as usize;
-        let h64 = crate::block::thresholds_f64(&d[..], &t[..], &tokens, v)[i - 1];
-        let h32 = crate::cpu::block::thresholds(view, r)[i - 1];
-        let coin = view.coins.get_f64(r * k + i - 1);
-        let coin32 = view.coins.get_f32(r * k + i - 1) as f64;
-        let (lo, hi) = (h64.min(h32), h64.max(h32));
-        let slack = F32_SLACK * hi;
-        let between = |c: f64| c >= lo - slack && c <= hi + slack;
-        let class = if between(coin) || between(coin32) {
-            DiffClass::CoinBetweenThresholds
-        } else {
-            DiffClass::Unexplained
-        };
-        (
-            class,
-            format!(
-                "position {i}: coin {coin:e} (f32 {coin32:e}), h (f64) {h64:e}, h (f32 engine) {h32:e}"
-            ),
-        )
-    } else {
-        let tau = e.num_accepted as usize;
-        let (a, b) = (e.token as usize, f.token as usize);
-        if tau == k {
-            let tr = |x: usize| t[k * v + x];
-            let class = if close(tr(a), tr(b)) {
-                DiffClass::BonusNearTie
-            } else {
-                DiffClass::Unexplained
-            };
-            (
-                class,
-                format!(
-                    "bonus: target[{a}] = {:e}, target[{b}] = {:e}",
-                    tr(a),
-                    tr(b)
-                ),
-            )
-        } else {
-            let surv = crate::block::survival_f64(&d[..], &t[..], &tokens, v)[tau];
-            let scaled = |x: usize| surv * t[tau * v + x];
-            let res = |x: usize| (scaled(x) - d[tau * v + x]).max(0.0);
-            // P_tau carries up to K roundings; P·t − d loses its relative precision to
-            // cancellation, so the slack is relative to P·t.
-            let slack = F32_SLACK * (k as f64 + 2.0) * scaled(a).max(scaled(b));
-            let class = if (res(a) - res(b)).abs() <= slack {
-                DiffClass::ResidualNearTie
-            } else if res(a) <= slack || res(b) <= slack {
-                DiffClass::ZeroResidualUnderRounding
-            } else {
-                DiffClass::Unexplained
-            };
-            (
-                class,
-                format!(
-                    "position {tau}: P = {surv:e}, residual[{a}] = {:e}, residual[{b}] = {:e} (f64)",
-                    res(a),
-                    res(b)
-                ),
-            )
         }
     };
     ReferenceDiff {

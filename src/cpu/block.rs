@@ -152,6 +152,23 @@ pub fn run(view: &BatchView, rec: &Recovery) -> BatchResult {
     })
 }
 
+impl super::CpuChainRule for crate::rule::chain::Block {
+    fn run(view: &BatchView, rec: &Recovery) -> BatchResult {
+        run(view, rec)
+    }
+
+    fn rows_read(view: &BatchView, r: usize) -> (usize, usize) {
+        let rec = Recovery::default();
+        let (tau, _) = verify_round_unchecked(view, r, &rec, &mut Default::default());
+        let tau = tau as usize;
+        (tau, if tau == view.k { tau } else { view.k - 1 })
+    }
+
+    fn lazy_reads(k: usize, v: usize, accepted: usize) -> (usize, usize) {
+        (lazy_bytes(k, v, accepted, 4), rows_read(k, accepted))
+    }
+}
+
 /// The rows of V a block round with `tau` accepted reads: the bonus row when tau = K, otherwise
 /// the target and draft rows of positions tau..K (the scan from K down to the passing coin,
 /// whose rows also give the correction; position 0's when nothing passes).

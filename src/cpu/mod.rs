@@ -14,7 +14,7 @@ pub use crate::rule::{Recovery, RecoveryMode};
 use crate::batch::{BatchResult, BatchView, Validation};
 use crate::error::{Error, Result};
 use crate::round::RoundOptions;
-use crate::rule::Rule;
+use crate::rule::{ChainRule, Rule, match_rule};
 use crate::tree::Tree;
 use crate::tree::batch::{TreeResult, TreeView};
 
@@ -35,39 +35,39 @@ impl CpuEngine {
 
     /// Runs a validated batch under `rule`.
     pub fn run_rule(&self, view: &BatchView, rule: Rule) -> Result<BatchResult> {
-        let work = || match rule {
-            Rule::Token => verify::run(view, &self.recovery),
-            Rule::Block => block::run(view, &self.recovery),
-            Rule::Greedy | Rule::TargetOnly | Rule::Rrs | Rule::RrsWor => {
-                let path = Tree::path(view.k);
-                tree::run(
-                    &TreeView::from_chain(view, &path, rule),
-                    rule,
-                    &self.recovery,
-                )
-                .into_chain()
-            }
-        };
-        self.install(work)
+        let rec = &self.recovery;
+        self.install(|| {
+            match_rule!(rule,
+                chain R => <R as CpuChainRule>::run(view, rec),
+                tree => {
+                    let path = Tree::path(view.k);
+                    tree::run(&TreeView::from_chain(view, &path, rule), rule, rec).into_chain()
+                },
+            )
+        })
     }
 
-    /// Validates a batch with [`Validation::Touched`] and runs it under `rule`: for the token rule
-    /// in one pass ([`verify::run_touched`]: each round checked, decided and its row read while in
-    /// cache), for the other rules one after the other. Same checks, same first error, same
-    /// results as `validate_rule(opts, Touched, rule)` then [`CpuEngine::run_rule`].
+    /// Validates a batch with [`Validation::Touched`] and runs it under `rule`
+    /// ([`CpuChainRule::run_touched`]: for the token rule in one pass, each round checked,
+    /// decided and its row read while in cache). Same checks, same first error, same results as
+    /// `validate_rule(opts, Touched, rule)` then [`CpuEngine::run_rule`].
     pub fn run_touched(
         &self,
         view: &BatchView,
         rule: Rule,
         opts: &RoundOptions,
     ) -> Result<BatchResult> {
-        match rule {
-            Rule::Token => self.install(|| verify::run_touched(view, &self.recovery, opts))?,
-            Rule::Block | Rule::Greedy | Rule::TargetOnly | Rule::Rrs | Rule::RrsWor => {
-                self.install(|| view.validate_rule(opts, Validation::Touched, rule))??;
-                self.run_rule(view, rule)
-            }
-        }
+        let rec = &self.recovery;
+        self.install(|| {
+            match_rule!(rule,
+                chain R => <R as CpuChainRule>::run_touched(view, rec, opts),
+                tree => {
+                    view.validate_rule(opts, Validation::Touched, rule)?;
+                    let path = Tree::path(view.k);
+                    Ok(tree::run(&TreeView::from_chain(view, &path, rule), rule, rec).into_chain())
+                },
+            )
+        })?
     }
 
     /// Runs a validated tree batch under a tree rule.
@@ -120,18 +120,31 @@ impl BatchView<'_> {
 /// The positions `(first, last)` whose rows round `r` reads under `rule`, decided by this engine
 /// (on garbage rows too: the answer is deterministic, and the rows are checked next).
 pub fn rows_read(view: &BatchView, r: usize, rule: Rule) -> (usize, usize) {
-    let rec = Recovery::default();
-    match rule {
-        Rule::Token => {
-            let n_acc = verify::first_rejection(view, r);
-            (n_acc, n_acc)
-        }
-        Rule::Block => {
-            let (tau, _) = block::verify_round_unchecked(view, r, &rec, &mut Default::default());
-            let tau = tau as usize;
-            (tau, if tau == view.k { tau } else { view.k - 1 })
-        }
+    match_rule!(rule,
+        chain R => <R as CpuChainRule>::rows_read(view, r),
         // A tree rule on a chain may read any row.
-        Rule::Greedy | Rule::TargetOnly | Rule::Rrs | Rule::RrsWor => (0, view.k),
+        tree => (0, view.k),
+    )
+}
+
+/// A chain rule's CPU twin (this layer's trait; implemented in the rule's `src/cpu/X.rs`, the twin
+/// of `shaders/X.wgsl`). [`CpuEngine`], touched validation and the benchmarks dispatch to it.
+pub trait CpuChainRule: ChainRule {
+    /// Runs a validated batch (rayon over rounds, in the caller's pool).
+    fn run(view: &BatchView, rec: &Recovery) -> BatchResult;
+
+    /// The positions `(first, last)` whose rows round `r` reads, decided by this twin on any
+    /// rows (deterministic; the rows are checked next).
+    fn rows_read(view: &BatchView, r: usize) -> (usize, usize);
+
+    /// Validates with [`Validation::Touched`] and runs: by default one after the other; a rule
+    /// with a fused pass overrides it (same checks, same first error, same results).
+    fn run_touched(view: &BatchView, rec: &Recovery, opts: &RoundOptions) -> Result<BatchResult> {
+        view.validate_rule(opts, Validation::Touched, Self::RULE)?;
+        Ok(Self::run(view, rec))
     }
+
+    /// What the lazy algorithm reads for one round with `accepted` drafts accepted, in f32:
+    /// (bytes, rows of V among them).
+    fn lazy_reads(k: usize, v: usize, accepted: usize) -> (usize, usize);
 }

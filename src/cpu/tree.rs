@@ -29,7 +29,7 @@ use crate::batch::Floats;
 use crate::exact::{
     ONE_BITS, accepts, add_native, key, mul_native, quotient_bits, residual_native, sample_index,
 };
-use crate::rule::Rule;
+use crate::rule::{Rule, TreeRule};
 use crate::tree::batch::{TreeResult, TreeView};
 
 /// Lanes of the fixed-order f32 sums (the shader's workgroup size).
@@ -139,9 +139,12 @@ fn step(view: &TreeView, r: usize, u: usize, rule: Rule, rec: &Recovery, s: &mut
     let coin = |c: usize| view.coins.get_f32(view.coin_at(r, c)).abs();
     let (t_at, q_at) = (view.target_at(r, u), view.draft_at(r, u));
     let pos = view.tree.depth_of(u) as u32;
-    match rule {
-        Rule::Greedy | Rule::TargetOnly => {
-            if rule == Rule::TargetOnly {
+    let Some(tree_rule) = rule.as_tree() else {
+        panic!("{rule} is a chain rule")
+    };
+    match tree_rule {
+        TreeRule::Greedy | TreeRule::TargetOnly => {
+            if tree_rule == TreeRule::TargetOnly {
                 let mut sum = 0.0f32;
                 for &c in children {
                     sum = f32::from_bits(add_native(sum, view.target.get_f32(t_at + tok(c)).abs()));
@@ -152,7 +155,7 @@ fn step(view: &TreeView, r: usize, u: usize, rule: Rule, rec: &Recovery, s: &mut
             }
             fill(view.target, t_at, v, &mut s.t);
             let t = &s.t;
-            if rule == Rule::Greedy {
+            if tree_rule == TreeRule::Greedy {
                 let best = argmax_target(t) as usize;
                 if let Some(&c) = children.iter().find(|&&c| tok(c) == best) {
                     return Step::Accept(c as usize);
@@ -165,8 +168,8 @@ fn step(view: &TreeView, r: usize, u: usize, rule: Rule, rec: &Recovery, s: &mut
             }
             Step::Stop(choose(&s.u, t, rec, r as u64, pos))
         }
-        Rule::Rrs | Rule::RrsWor => {
-            let wor = rule == Rule::RrsWor;
+        TreeRule::Rrs | TreeRule::RrsWor => {
+            let wor = tree_rule == TreeRule::RrsWor;
             let (mut a, mut n_j, mut w_j) = (0.0f32, 1.0f32, 1.0f32);
             if s.frozen.len() != v {
                 s.frozen.clear();
@@ -225,7 +228,6 @@ fn step(view: &TreeView, r: usize, u: usize, rule: Rule, rec: &Recovery, s: &mut
             }
             unreachable!("an internal node has a child")
         }
-        Rule::Token | Rule::Block => panic!("{rule} is a chain rule"),
     }
 }
 

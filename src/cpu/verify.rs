@@ -261,6 +261,32 @@ pub(crate) fn run_rounds<S: Default + Send>(
     result
 }
 
+impl super::CpuChainRule for crate::rule::chain::Token {
+    fn run(view: &BatchView, rec: &Recovery) -> BatchResult {
+        run(view, rec)
+    }
+
+    fn rows_read(view: &BatchView, r: usize) -> (usize, usize) {
+        let n_acc = first_rejection(view, r);
+        (n_acc, n_acc)
+    }
+
+    fn run_touched(
+        view: &BatchView,
+        rec: &Recovery,
+        opts: &crate::round::RoundOptions,
+    ) -> crate::error::Result<BatchResult> {
+        run_touched(view, rec, opts)
+    }
+
+    fn lazy_reads(k: usize, v: usize, accepted: usize) -> (usize, usize) {
+        (
+            lazy_bytes(k, v, accepted, 4),
+            if accepted < k { 2 } else { 1 },
+        )
+    }
+}
+
 /// Bytes the lazy algorithm must read for one round with `n_acc` accepted: p, q, the coin and
 /// the token for each decision made, and one row of V (bonus) or two (residual).
 pub fn lazy_bytes(k: usize, v: usize, n_acc: usize, item: usize) -> usize {

@@ -21,8 +21,8 @@ pub(super) struct ChainBuffers {
     pub(super) betas: wgpu::Buffer,
     pub(super) rates: wgpu::Buffer,
     pub(super) readback: wgpu::Buffer,
-    /// Bind groups, by kernel: verify, verify_block, generate, rates_round.
-    groups: [(KernelId, wgpu::BindGroup); 4],
+    /// Bind groups, by kernel: every chain rule's, generate, rates_round.
+    groups: Vec<(KernelId, wgpu::BindGroup)>,
 }
 
 impl ChainBuffers {
@@ -118,32 +118,27 @@ impl GpuContext {
         let readback = buffer(dev, "readback", cap * (k + 2) * 4, READBACK);
         let kernels = &self.kernels;
         let (d, t, tok, c) = (&draft, &target, &tokens, &coins);
-        let groups = [
-            (
-                KernelId::Verify,
-                kernels
-                    .get(KernelId::Verify)
-                    .bind(dev, &[d, t, tok, c, &out_tokens, &out_acc]),
-            ),
-            (
-                KernelId::VerifyBlock,
-                kernels
-                    .get(KernelId::VerifyBlock)
-                    .bind(dev, &[d, t, tok, c, &out_tokens, &out_acc, &betas]),
-            ),
-            (
-                KernelId::Generate,
-                kernels
-                    .get(KernelId::Generate)
-                    .bind(dev, &[d, t, tok, c, &betas]),
-            ),
-            (
-                KernelId::RatesRound,
-                kernels
-                    .get(KernelId::RatesRound)
-                    .bind(dev, &[&rates, &out_acc]),
-            ),
-        ];
+        // Every chain kernel: the inputs, tokens and counts, and a per-position output (block's
+        // survivals) if it has one.
+        let mut groups: Vec<(KernelId, wgpu::BindGroup)> = KernelId::chains()
+            .map(|id| {
+                let kernel = kernels.get(id);
+                let bufs = [d, t, tok, c, &out_tokens, &out_acc, &betas];
+                (id, kernel.bind(dev, &bufs[..kernel.buffers()]))
+            })
+            .collect();
+        groups.push((
+            KernelId::GENERATE,
+            kernels
+                .get(KernelId::GENERATE)
+                .bind(dev, &[d, t, tok, c, &betas]),
+        ));
+        groups.push((
+            KernelId::RATES_ROUND,
+            kernels
+                .get(KernelId::RATES_ROUND)
+                .bind(dev, &[&rates, &out_acc]),
+        ));
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!(
                 "cannot allocate buffers for {cap} rounds of K = {k}, V = {v}: {e}"

@@ -11,13 +11,8 @@ use crate::rule::{Recovery, Rule};
 
 /// The kernel of a chain rule (the tree rules run through `run_tree`).
 pub(super) fn kernel_for(rule: Rule) -> Result<KernelId> {
-    match rule {
-        Rule::Token => Ok(KernelId::Verify),
-        Rule::Block => Ok(KernelId::VerifyBlock),
-        Rule::Greedy | Rule::TargetOnly | Rule::Rrs | Rule::RrsWor => Err(Error::Config(format!(
-            "{rule} is a tree rule: it runs through run_tree"
-        ))),
-    }
+    KernelId::chain(rule)
+        .ok_or_else(|| Error::Config(format!("{rule} is a tree rule: it runs through run_tree")))
 }
 
 impl GpuContext {

@@ -2,11 +2,13 @@
 //! (the shared helpers of `shaders/shared/` it includes, then its own `shaders/X.wgsl`), its
 //! params struct and its binding list, as vello's `add_shader!(name, [Uniform, BufReadOnly,
 //! Buffer])`. The list builds both the bind-group layout and, from the buffers a caller hands
-//! in, the bind group; each kernel owns its uniform params buffer. Adding a kernel is one
-//! `add_kernel!` line here, its `KernelId` and its WGSL file.
+//! in, the bind group; each kernel owns its uniform params buffer. A chain rule's kernel comes
+//! from its line in the rule registry (`rule::rules!`); any other kernel is one `add_kernel!`
+//! row here, its `KernelId` and its WGSL file.
 
 use super::params::{GenerateParams, KernelParams, RatesParams, RoundParams};
 use crate::error::{Error, Result};
+use crate::rule::{N_CHAIN, Rule, rules};
 
 /// How a kernel sees one binding (binding i is the list's i-th entry).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,102 +51,137 @@ macro_rules! wgsl {
 /// One row of the kernel table.
 macro_rules! add_kernel {
     ($stem:literal, $entry:literal, $params:ty, [$($shared:literal),*], [$($b:ident),*]) => {
+        add_kernel!(@ $stem, $entry, $params, [$($shared),*], &[$(Binding::$b),*])
+    };
+    (@ $stem:literal, $entry:literal, $params:ty, [$($shared:literal),*], $bindings:expr) => {
         KernelDef {
             entry: $entry,
             stem: $stem,
             source: wgsl!($stem, [$($shared),*]),
             params: (<$params as KernelParams>::WGSL_NAME, std::mem::size_of::<$params>()),
             params_layout: <$params as KernelParams>::layout,
-            bindings: &[$(Binding::$b),*],
+            bindings: $bindings,
         }
     };
 }
 
-/// The kernels, indexing [`KERNELS`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum KernelId {
-    /// The chain token rule.
-    Verify = 0,
-    /// Block verification.
-    VerifyBlock = 1,
-    /// The tree rules.
-    VerifyTree = 2,
-    /// A study chunk's workload.
-    Generate = 3,
-    /// The `rates` study family.
-    RatesRound = 4,
+/// Every chain kernel's bindings: params, draft, target, tokens, coins | out_tokens,
+/// out_accepted (`shaders/shared/round.wgsl`).
+const CHAIN_BINDINGS: [Binding; 7] = [
+    Binding::Uniform,
+    Binding::BufReadOnly,
+    Binding::BufReadOnly,
+    Binding::BufReadOnly,
+    Binding::BufReadOnly,
+    Binding::Buffer,
+    Binding::Buffer,
+];
+
+/// A chain kernel that also writes a per-position f32 output (`survivals` in the registry):
+/// [`CHAIN_BINDINGS`], then that output at binding 7.
+const CHAIN_BINDINGS_SURVIVALS: [Binding; 8] = [
+    Binding::Uniform,
+    Binding::BufReadOnly,
+    Binding::BufReadOnly,
+    Binding::BufReadOnly,
+    Binding::BufReadOnly,
+    Binding::Buffer,
+    Binding::Buffer,
+    Binding::Buffer,
+];
+
+macro_rules! chain_bindings {
+    () => {
+        &CHAIN_BINDINGS
+    };
+    (survivals) => {
+        &CHAIN_BINDINGS_SURVIVALS
+    };
 }
 
-/// Every kernel of the GPU engine.
-pub(crate) const KERNELS: [KernelDef; 5] = [
-    // params, draft, target, tokens, coins | out_tokens, out_accepted
-    add_kernel!(
-        "verify",
-        "verify",
-        RoundParams,
-        ["exact", "rng", "reduce", "rows", "round"],
-        [
-            Uniform,
-            BufReadOnly,
-            BufReadOnly,
-            BufReadOnly,
-            BufReadOnly,
-            Buffer,
-            Buffer
-        ]
-    ),
-    // ... | out_tokens, out_accepted, survivals
-    add_kernel!(
-        "block",
-        "verify_block",
-        RoundParams,
-        ["exact", "rng", "reduce", "rows", "round"],
-        [
-            Uniform,
-            BufReadOnly,
-            BufReadOnly,
-            BufReadOnly,
-            BufReadOnly,
-            Buffer,
-            Buffer,
-            Buffer
-        ]
-    ),
-    // ... | out_tokens, out_accepted, topology (read-only), out_nodes
-    add_kernel!(
-        "tree",
-        "verify_tree",
-        RoundParams,
-        ["exact", "rng", "reduce", "rows", "round"],
-        [
-            Uniform,
-            BufReadOnly,
-            BufReadOnly,
-            BufReadOnly,
-            BufReadOnly,
-            Buffer,
-            Buffer,
-            BufReadOnly,
-            Buffer
-        ]
-    ),
-    // params | draft, target, tokens, coins, betas (all written)
-    add_kernel!(
-        "generate",
-        "generate",
-        GenerateParams,
-        ["exact", "rng", "reduce", "rows"],
-        [Uniform, Buffer, Buffer, Buffer, Buffer, Buffer]
-    ),
-    // params, rates | out_accepted
-    add_kernel!(
-        "rates",
-        "rates_round",
-        RatesParams,
-        ["exact", "rng", "reduce"],
-        [Uniform, BufReadOnly, Buffer]
-    ),
-];
+/// A kernel: its index in [`KERNELS`]. The chain rules' kernels come first, in the order of
+/// [`Rule::CHAIN`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct KernelId(usize);
+
+impl KernelId {
+    /// The tree rules.
+    pub(crate) const VERIFY_TREE: KernelId = KernelId(N_CHAIN);
+    /// A study chunk's workload.
+    pub(crate) const GENERATE: KernelId = KernelId(N_CHAIN + 1);
+    /// The `rates` study family.
+    pub(crate) const RATES_ROUND: KernelId = KernelId(N_CHAIN + 2);
+
+    /// The kernel of a chain rule (`None` for a tree rule: they share [`KernelId::VERIFY_TREE`]).
+    pub(crate) fn chain(rule: Rule) -> Option<KernelId> {
+        (!rule.is_tree()).then(|| KernelId(rule.index()))
+    }
+
+    /// The chain rules' kernels, in the order of [`Rule::CHAIN`].
+    pub(crate) fn chains() -> impl Iterator<Item = KernelId> {
+        (0..N_CHAIN).map(KernelId)
+    }
+}
+
+/// The kernel table: the chain rules' kernels, one per rule of the registry (`rule::rules!`,
+/// its `kernel: (stem, entry[, survivals])`), then the tree rules', the study generator's and
+/// the `rates` family's.
+macro_rules! kernel_table {
+    (
+        []
+        chain { $($(#[$cm:meta])* $C:ident {
+            name: $cn:literal, kernel: ($stem:literal, $entry:literal $(, $extra:ident)?)
+        },)* }
+        tree { $($tree:tt)* }
+    ) => {
+        /// Every kernel of the GPU engine, indexed by [`KernelId`].
+        pub(crate) const KERNELS: [KernelDef; N_CHAIN + 3] = [
+            $(add_kernel!(
+                @ $stem,
+                $entry,
+                RoundParams,
+                ["exact", "rng", "reduce", "rows", "round"],
+                chain_bindings!($($extra)?)
+            ),)*
+            // ... | out_tokens, out_accepted, topology (read-only), out_nodes
+            add_kernel!(
+                "tree",
+                "verify_tree",
+                RoundParams,
+                ["exact", "rng", "reduce", "rows", "round"],
+                [
+                    Uniform,
+                    BufReadOnly,
+                    BufReadOnly,
+                    BufReadOnly,
+                    BufReadOnly,
+                    Buffer,
+                    Buffer,
+                    BufReadOnly,
+                    Buffer
+                ]
+            ),
+            // params | draft, target, tokens, coins, betas (all written)
+            add_kernel!(
+                "generate",
+                "generate",
+                GenerateParams,
+                ["exact", "rng", "reduce", "rows"],
+                [Uniform, Buffer, Buffer, Buffer, Buffer, Buffer]
+            ),
+            // params, rates | out_accepted
+            add_kernel!(
+                "rates",
+                "rates_round",
+                RatesParams,
+                ["exact", "rng", "reduce"],
+                [Uniform, BufReadOnly, Buffer]
+            ),
+        ];
+    };
+}
+
+rules!([kernel_table]);
 
 /// A kernel built on a device: its layout, pipeline and params buffer.
 pub(crate) struct Kernel {
@@ -173,7 +210,7 @@ impl Kernels {
 
     /// One kernel.
     pub(crate) fn get(&self, id: KernelId) -> &Kernel {
-        &self.0[id as usize]
+        &self.0[id.0]
     }
 }
 
@@ -233,6 +270,11 @@ impl Kernel {
             pipeline,
             params,
         }
+    }
+
+    /// How many buffers its bind group takes after its params.
+    pub(crate) fn buffers(&self) -> usize {
+        self.def.bindings.len() - 1
     }
 
     /// A bind group of this kernel: its params at binding 0, then `buffers` at bindings 1, 2, …
@@ -366,6 +408,26 @@ mod tests {
                 .map(|(i, &b)| (i as u32, b))
                 .collect();
             assert_eq!(seen, want, "{}", def.stem);
+        }
+    }
+
+    /// The chain kernels are the registry's, in its order, and each tree rule's code (its index in
+    /// `Rule::TREE`) is the tree kernel's `RULE_*` constant of its name.
+    #[test]
+    fn the_registry_orders_the_kernels_and_the_tree_codes() {
+        for (i, rule) in Rule::CHAIN.into_iter().enumerate() {
+            assert_eq!(KernelId::chain(rule), Some(KernelId(i)));
+            assert!(KERNELS[i].bindings.starts_with(&CHAIN_BINDINGS), "{rule}");
+        }
+        assert_eq!(KERNELS[KernelId::VERIFY_TREE.0].entry, "verify_tree");
+        assert_eq!(KERNELS[KernelId::GENERATE.0].entry, "generate");
+        assert_eq!(KERNELS[KernelId::RATES_ROUND.0].entry, "rates_round");
+        let tree = KERNELS[KernelId::VERIFY_TREE.0].source;
+        for (i, rule) in Rule::TREE.into_iter().enumerate() {
+            assert_eq!(KernelId::chain(rule), None);
+            let name = rule.name().to_uppercase().replace('-', "_");
+            let decl = format!("const RULE_{name}: u32 = {i}u;");
+            assert!(tree.contains(&decl), "shaders/tree.wgsl lacks `{decl}`");
         }
     }
 

@@ -76,7 +76,7 @@ impl GpuContext {
         let b = self.bufs();
         let mut enc = self.encoder();
         let params = Self::generate_params(spec, r0, m, k);
-        let id = KernelId::Generate;
+        let id = KernelId::GENERATE;
         self.record(&mut enc, id, b.group(id), params, m * (k + 1));
         self.submit_and_wait(enc)?;
         let rec = Recovery {
@@ -134,7 +134,7 @@ impl GpuContext {
         };
         let mut enc = self.encoder();
         // One invocation per round: m / 256 workgroups.
-        let id = KernelId::RatesRound;
+        let id = KernelId::RATES_ROUND;
         self.record(&mut enc, id, b.group(id), params, m.div_ceil(256));
         enc.copy_buffer_to_buffer(&b.out_acc, 0, &b.readback, 0, (m * 4) as u64);
         self.submit_and_wait(enc)?;

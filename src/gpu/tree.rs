@@ -18,16 +18,12 @@ const TREE_HEADER: usize = 9;
 /// The most children of one node the kernel handles (`MAX_CHILDREN` in the shader).
 pub const MAX_CHILDREN: usize = 256;
 
+/// A tree rule's code in `shaders/tree.wgsl` (`RULE_*`): its index in [`Rule::TREE`].
 fn rule_code(rule: Rule) -> Result<u32> {
-    Ok(match rule {
-        Rule::Greedy => 0,
-        Rule::TargetOnly => 1,
-        Rule::Rrs => 2,
-        Rule::RrsWor => 3,
-        Rule::Token | Rule::Block => {
-            return Err(Error::Config(format!("{rule} is not a tree rule")));
-        }
-    })
+    if !rule.is_tree() {
+        return Err(Error::Config(format!("{rule} is not a tree rule")));
+    }
+    Ok(rule.index() as u32)
 }
 
 /// The tree description the kernel reads: header, child_start, child_list.
@@ -101,7 +97,7 @@ impl GpuContext {
         }
         self.queue
             .write_buffer(&topo_buf, 0, bytemuck::cast_slice(&topo));
-        let group = self.kernels.get(KernelId::VerifyTree).bind(
+        let group = self.kernels.get(KernelId::VERIFY_TREE).bind(
             dev,
             &[
                 &draft,
@@ -142,7 +138,7 @@ impl GpuContext {
             );
             let params = RoundParams::new(n, 0, v, &rec, r0 as u64);
             let mut enc = self.encoder();
-            self.record(&mut enc, KernelId::VerifyTree, &group, params, n);
+            self.record(&mut enc, KernelId::VERIFY_TREE, &group, params, n);
             let (wt, wn, wa) = (n * (depth + 1), n * depth, n);
             enc.copy_buffer_to_buffer(&out_tokens, 0, &readback, 0, (wt * 4) as u64);
             if wn > 0 {

@@ -266,12 +266,34 @@ pub fn decide<V: Values + ?Sized, C: Values + ?Sized>(
     coins: &C,
     v: usize,
 ) -> Outcome {
-    match rule {
-        Rule::Token => decide_f64(draft, target, tokens, coins, v),
-        Rule::Block => crate::block::decide_block_f64(draft, target, tokens, coins, v),
-        Rule::Greedy | Rule::TargetOnly | Rule::Rrs | Rule::RrsWor => {
-            crate::tree::reference::decide_chain(rule, draft, target, tokens, coins, v)
-        }
+    crate::rule::match_rule!(rule,
+        chain R => R::decide(draft, target, tokens, coins, v),
+        tree => crate::tree::reference::decide_chain(rule, draft, target, tokens, coins, v),
+    )
+}
+
+/// A chain rule's f64 reference (its layer's trait; [`decide`] dispatches to it).
+pub trait ChainReference {
+    /// Decides one *valid* round in f64, on flat row-major rows: `draft` holds K rows of V,
+    /// `target` K + 1, `tokens` and `coins` K.
+    fn decide<V: Values + ?Sized, C: Values + ?Sized>(
+        draft: &V,
+        target: &V,
+        tokens: &[u32],
+        coins: &C,
+        v: usize,
+    ) -> Outcome;
+}
+
+impl ChainReference for crate::rule::chain::Token {
+    fn decide<V: Values + ?Sized, C: Values + ?Sized>(
+        draft: &V,
+        target: &V,
+        tokens: &[u32],
+        coins: &C,
+        v: usize,
+    ) -> Outcome {
+        decide_f64(draft, target, tokens, coins, v)
     }
 }
 

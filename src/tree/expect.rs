@@ -6,7 +6,7 @@
 use super::Tree;
 use super::reference::{TreeInput, decide_tree};
 use crate::round::Values;
-use crate::rule::Rule;
+use crate::rule::{Rule, TreeRule};
 
 /// The `m` largest entries of `q`, largest first, ties to the lowest id: the children's tokens
 /// `greedy` and `target-only` assume (the draft's top-m).
@@ -39,8 +39,9 @@ pub fn expected_generated<V: Values + ?Sized>(
 ) -> Option<f64> {
     let row = |f: &V, u: usize| -> Vec<f64> { f.range(u * v, v).map(f64::abs).collect() };
     let n = tree.len();
-    match rule {
-        Rule::Greedy => {
+    let tree_rule = rule.as_tree()?;
+    match tree_rule {
+        TreeRule::Greedy => {
             let coins = vec![0.0f64; n];
             let input = TreeInput {
                 tree,
@@ -52,7 +53,7 @@ pub fn expected_generated<V: Values + ?Sized>(
             };
             Some(decide_tree(rule, &input).nodes.len() as f64 + 1.0)
         }
-        Rule::TargetOnly => {
+        TreeRule::TargetOnly => {
             // P(reach c) = P(reach u) · P(the coin at u picks c), the coin uniform against the
             // running sums S_j (clipped at 1).
             let mut reach = vec![0.0f64; n];
@@ -69,7 +70,7 @@ pub fn expected_generated<V: Values + ?Sized>(
             }
             Some(1.0 + total)
         }
-        Rule::Rrs | Rule::RrsWor => {
+        TreeRule::Rrs | TreeRule::RrsWor => {
             // Bottom-up: E(u) = Σ_j P(child j accepted) (1 + E(c_j)).
             let mut e = vec![0.0f64; n];
             for u in (0..n).rev() {
@@ -79,7 +80,7 @@ pub fn expected_generated<V: Values + ?Sized>(
                 }
                 let (tu, qu) = (row(t, u), row(d, u));
                 let gains: Vec<f64> = ch.iter().map(|&c| 1.0 + e[c]).collect();
-                e[u] = if rule == Rule::Rrs {
+                e[u] = if tree_rule == TreeRule::Rrs {
                     rrs_node(&tu, &qu, &gains)
                 } else {
                     let m = ch.len() as i32;
@@ -91,7 +92,6 @@ pub fn expected_generated<V: Values + ?Sized>(
             }
             Some(1.0 + e[0])
         }
-        Rule::Token | Rule::Block => None,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::Tree;
 use crate::round::{Values, argmax_f64};
-use crate::rule::Rule;
+use crate::rule::{Rule, TreeRule};
 
 /// One tree round as the reference reads it: node u's draft and target rows start at
 /// `u * v` in `draft` and `target` (leaves' draft rows are never read), `tokens[c]` is child
@@ -112,8 +112,11 @@ pub fn step_traced<V: Values + ?Sized, C: Values + ?Sized>(
     trace: &mut Option<NodeTrace>,
 ) -> Step {
     let children = input.tree.children(u);
-    match rule {
-        Rule::Greedy => {
+    let Some(tree_rule) = rule.as_tree() else {
+        panic!("{rule} is a chain rule, not a tree rule")
+    };
+    match tree_rule {
+        TreeRule::Greedy => {
             let t = input.target_row(u);
             let s = argmax_f64(t.iter().copied());
             for &c in children {
@@ -125,7 +128,7 @@ pub fn step_traced<V: Values + ?Sized, C: Values + ?Sized>(
                 None => Step::Stop(s as u32),
             }
         }
-        Rule::TargetOnly => {
+        TreeRule::TargetOnly => {
             let t = input.target_row(u);
             let coin = input.coins.at(u);
             let mut s = 0.0f64;
@@ -144,8 +147,8 @@ pub fn step_traced<V: Values + ?Sized, C: Values + ?Sized>(
             note_vector(trace, &m);
             Step::Stop(masked_argmax(&t, masked))
         }
-        Rule::Rrs | Rule::RrsWor => {
-            let wor = rule == Rule::RrsWor;
+        TreeRule::Rrs | TreeRule::RrsWor => {
+            let wor = tree_rule == TreeRule::RrsWor;
             let t = input.target_row(u);
             let mut q = input.draft_row(u);
             let mut r = t.clone();
@@ -181,7 +184,6 @@ pub fn step_traced<V: Values + ?Sized, C: Values + ?Sized>(
             }
             unreachable!("an internal node has a child")
         }
-        Rule::Token | Rule::Block => panic!("{rule} is a chain rule, not a tree rule"),
     }
 }
 
