@@ -279,7 +279,7 @@ fn block_config(family: Family, vocab: usize, rounds: u64) -> StudyConfig {
 
 fn assert_block_study(cfg: &StudyConfig, engine: &mut StudyEngine, what: &str) {
     let t = run_study_rules(cfg, engine, |_| {}).unwrap();
-    let bt = t.block.expect("block tally");
+    let bt = t.rule(Rule::Block).expect("block tally");
     for (ki, &k) in bt.ks.iter().enumerate() {
         let m = bt.metrics(ki, &t.token);
         assert!(m.within_ci99, "{what}: block at K = {k}: {m:?}");

@@ -411,7 +411,7 @@ fn zero_width_intervals_use_the_stated_tolerance() {
             ..config(family.clone(), 0.0, rounds, RecoveryMode::Argmax)
         };
         let t = run_study_rules(&cfg, &mut StudyEngine::Cpu, |_| {}).unwrap();
-        let bt = t.block.as_ref().unwrap();
+        let bt = t.rule(Rule::Block).unwrap();
         for (ki, &k) in bt.ks.iter().enumerate() {
             assert!(t.token.metrics(k).within_ci99, "{family:?} token K = {k}");
             assert!(

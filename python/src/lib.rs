@@ -489,6 +489,8 @@ fn study<'py>(
 fn _specsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SpecsimError", m.py().get_type::<SpecsimError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // The chain rules, from the library's registry (`specsim::rule`).
+    m.add("CHAIN_RULES", Rule::CHAIN.map(Rule::name).to_vec())?;
     m.add_function(wrap_pyfunction!(speculative_decode, m)?)?;
     m.add_function(wrap_pyfunction!(verify_batch, m)?)?;
     m.add_function(wrap_pyfunction!(study, m)?)?;

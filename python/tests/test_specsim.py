@@ -111,7 +111,13 @@ def make_batch(n=300, k=4, v=50, seed=0):
     return d, t, tok, coins
 
 
-@pytest.mark.parametrize("rule", ["token", "block"])
+def test_the_rules_are_the_librarys_chain_rules():
+    # From the library's registry: every chain rule, the token rule first.
+    assert specsim.RULES[0] == "token" and "block" in specsim.RULES
+    assert len(set(specsim.RULES)) == len(specsim.RULES)
+
+
+@pytest.mark.parametrize("rule", specsim.RULES)
 @pytest.mark.parametrize("recovery", ["argmax", "sample"])
 def test_verify_batch_equals_specsim_run(tmp_path, rule, recovery):
     d, t, tok, c = make_batch()

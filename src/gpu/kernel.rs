@@ -411,13 +411,18 @@ mod tests {
         }
     }
 
-    /// The chain kernels are the registry's, in its order, and each tree rule's code (its index in
+    /// The chain kernels are the registry's, in its order (with the per-position output of a rule
+    /// that studies measure at every K), and each tree rule's code (its index in
     /// `Rule::TREE`) is the tree kernel's `RULE_*` constant of its name.
     #[test]
     fn the_registry_orders_the_kernels_and_the_tree_codes() {
         for (i, rule) in Rule::CHAIN.into_iter().enumerate() {
             assert_eq!(KernelId::chain(rule), Some(KernelId(i)));
             assert!(KERNELS[i].bindings.starts_with(&CHAIN_BINDINGS), "{rule}");
+            // A rule studied at every K reads its survivals from its kernel's binding 7.
+            if crate::study::per_k::per_k(rule).unwrap().is_some() {
+                assert_eq!(KERNELS[i].bindings, &CHAIN_BINDINGS_SURVIVALS, "{rule}");
+            }
         }
         assert_eq!(KERNELS[KernelId::VERIFY_TREE.0].entry, "verify_tree");
         assert_eq!(KERNELS[KernelId::GENERATE.0].entry, "generate");

@@ -6,9 +6,10 @@
 //! round at K is the target row at position K), so a sweep over K shares its rounds (common random
 //! numbers). Rounds are streamed in chunks; memory does not grow with the number of rounds.
 
-pub mod block;
+mod block;
 mod metrics;
 pub mod options;
+pub mod per_k;
 pub mod report;
 pub mod run;
 pub mod tree;
@@ -26,6 +27,7 @@ use crate::gpu::study::Generation;
 use crate::npyio::BatchFile;
 use crate::rule::Rule;
 pub use metrics::*;
+pub use per_k::{ChainStudy, RuleTally};
 pub use workload::{Family, Workload};
 
 /// Everything one study configuration needs.
@@ -73,13 +75,26 @@ impl StudyConfig {
     }
 }
 
-/// What one study configuration measured: the token rule's tally, and block's when asked for.
+/// What one study configuration measured: the token rule's tally, and every other chain rule's
+/// asked for.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct StudyTallies {
     /// The token rule at K_max (every smaller K follows).
     pub token: Tally,
-    /// Block verification at every K.
-    pub block: Option<block::BlockTally>,
+    /// Every other chain rule of the configuration, measured at every K, in the order asked for.
+    pub per_k: Vec<RuleTally>,
+}
+
+impl StudyTallies {
+    /// The tally of `rule`, if it was measured at every K.
+    pub fn rule(&self, rule: Rule) -> Option<&RuleTally> {
+        self.per_k.iter().find(|t| t.rule == rule)
+    }
+}
+
+/// The token rule is every study's base: one run at K_max gives every K.
+impl per_k::ChainStudy for crate::rule::chain::Token {
+    const PER_K: Option<per_k::PerK> = None;
 }
 
 /// Which engine runs a study.
@@ -119,16 +134,17 @@ pub fn run_study_rules(
     let k = cfg.k_max();
     let w = &cfg.workload;
     let mut tally = Tally::new(k);
-    let mut btally = if cfg.rules.contains(&Rule::Block) {
-        if !w.family.has_distributions() {
-            return Err(Error::Config(
-                "--rule block needs distributions: the rates family has none (use logit-noise, mixture, quantized or file)".into(),
-            ));
+    let mut tallies: Vec<RuleTally> = Vec::new();
+    for &rule in &cfg.rules {
+        if per_k::per_k(rule)?.is_some() {
+            if !w.family.has_distributions() {
+                return Err(Error::Config(format!(
+                    "--rule {rule} needs distributions: the rates family has none (use logit-noise, mixture, quantized or file)"
+                )));
+            }
+            tallies.push(RuleTally::new(rule, &cfg.sorted_ks(), w.vocab));
         }
-        Some(block::BlockTally::new(&cfg.sorted_ks(), w.vocab))
-    } else {
-        None
-    };
+    }
     if let Family::File { path } = &w.family {
         let file = BatchFile::open(std::path::Path::new(path))?;
         let view = file.view()?;
@@ -148,9 +164,9 @@ pub fn run_study_rules(
             ..Default::default()
         };
         view.validate(&opts, crate::batch::Validation::Full)?;
-        if let Some(bt) = &mut btally {
+        for bt in &mut tallies {
             // The file's vocabulary decides whether its rounds can be enumerated.
-            *bt = block::BlockTally::new(&cfg.sorted_ks(), view.v);
+            *bt = RuleTally::new(bt.rule, &cfg.sorted_ks(), view.v);
         }
         let rec = Recovery {
             mode: cfg.recovery,
@@ -173,23 +189,26 @@ pub fn run_study_rules(
             .flat_map(|row| row[..k].iter().map(|&x| x as f32))
             .collect();
         tally.add(&acc, &b);
-        if let Some(bt) = &mut btally {
-            // In chunks, so that memory stays bounded by the chunk, not the file.
-            for (r0, m) in chunks(view.n as u64, chunk_rounds(k, view.v)) {
-                let r0 = r0 as usize;
-                let part = Batch::from_view(&view, r0, m, k);
+        // In chunks, so that memory stays bounded by the chunk, not the file.
+        for (r0, m) in chunks(view.n as u64, chunk_rounds(k, view.v)) {
+            if tallies.is_empty() {
+                break;
+            }
+            let r0 = r0 as usize;
+            let part = Batch::from_view(&view, r0, m, k);
+            for bt in &mut tallies {
                 let gpu = match engine {
                     StudyEngine::Gpu(g) => Some(&mut **g),
                     StudyEngine::Cpu => None,
                 };
-                block::add_view(bt, cfg, gpu, &part.view(), r0 as u64, &acc[r0..r0 + m])?;
+                per_k::add_view(bt, cfg, gpu, &part.view(), r0 as u64, &acc[r0..r0 + m])?;
                 bt.rounds += m as u64;
             }
         }
         progress(view.n as u64);
         return Ok(StudyTallies {
             token: tally,
-            block: btally,
+            per_k: tallies,
         });
     }
     let rates_family = !w.family.has_distributions();
@@ -204,16 +223,16 @@ pub fn run_study_rules(
         chunk = chunk.min(g.rounds_per_chunk(k, if rates_family { 1 } else { w.vocab })?);
     }
     for (r0, m) in chunks(cfg.rounds, chunk) {
-        let (acc, betas, batch) = run_chunk(cfg, engine, r0, m, btally.is_some())?;
+        let (acc, betas, batch) = run_chunk(cfg, engine, r0, m, !tallies.is_empty())?;
         tally.add(&acc, &betas);
-        if let Some(bt) = &mut btally {
-            block::add_chunk(bt, cfg, engine, r0, m, batch.as_ref(), &acc)?;
+        for bt in &mut tallies {
+            per_k::add_chunk(bt, cfg, engine, r0, m, batch.as_ref(), &acc)?;
         }
         progress(m as u64);
     }
     Ok(StudyTallies {
         token: tally,
-        block: btally,
+        per_k: tallies,
     })
 }
 

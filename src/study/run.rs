@@ -40,12 +40,12 @@ pub fn run_configs(
             engine: engine_name.clone(),
             rule: Rule::Token,
             tally: Default::default(),
-            block: None,
+            per_k: None,
             seconds: 0.0,
         };
         progress(Progress::Config(&r.label()));
         let tallies = run_study_rules(&r.config, &mut engine, |n| progress(Progress::Rounds(n)))?;
-        r.tally = tallies.token;
+        r.tally = tallies.token.clone();
         r.seconds = t.elapsed().as_secs_f64();
         if let Family::File { path } = &r.config.workload.family {
             let file = BatchFile::open(std::path::Path::new(path))?;
@@ -55,9 +55,7 @@ pub fn run_configs(
         for &rule in &r.config.rules {
             results.push(ConfigResult {
                 rule,
-                block: (rule == Rule::Block)
-                    .then(|| tallies.block.clone())
-                    .flatten(),
+                per_k: tallies.rule(rule).cloned(),
                 ..r.clone()
             });
         }

@@ -26,7 +26,8 @@ __version__: str = _specsim.__version__
 
 __all__ = ["SpecsimError", "speculative_decode", "verify_batch", "study", "__version__"]
 
-RULES = ("token", "block")
+#: The chain rules, in the library's order (its registry, ``specsim::rule::rules!``).
+RULES = tuple(_specsim.CHAIN_RULES)
 
 
 def _no_tree(parents: Any) -> None:

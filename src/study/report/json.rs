@@ -35,7 +35,7 @@ pub fn json_doc(results: &[ConfigResult], cost_ratios: &[f64]) -> Value {
             "seconds": r.seconds,
             "rule": r.rule,
             "tally": r.tally,
-            "block_tally": r.block,
+            "block_tally": r.per_k,
             "rows": per_k,
         }));
     }

@@ -18,7 +18,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::block::BlockTally;
+use super::per_k::RuleTally;
 use super::{Metrics, StudyConfig, Tally, walltime_improvement};
 use crate::error::{Error, Result};
 use crate::rule::Rule;
@@ -68,8 +68,8 @@ pub struct ConfigResult {
     pub rule: Rule,
     /// The token rule's sufficient statistics (the workload's betas; the token rule's results).
     pub tally: Tally,
-    /// Block verification's, for [`Rule::Block`].
-    pub block: Option<BlockTally>,
+    /// The rule's own, for a rule measured at every K (every chain rule but the token rule).
+    pub per_k: Option<RuleTally>,
     /// Wall time of the run, seconds (every rule of the configuration together).
     pub seconds: f64,
 }
@@ -86,11 +86,11 @@ impl ConfigResult {
 
     /// Metrics at every K asked for, in increasing K.
     pub fn metrics(&self) -> Vec<Metrics> {
-        match (&self.block, self.rule) {
-            (Some(bt), Rule::Block) => (0..bt.ks.len())
+        match &self.per_k {
+            Some(bt) => (0..bt.ks.len())
                 .map(|ki| bt.metrics(ki, &self.tally))
                 .collect(),
-            _ => self
+            None => self
                 .config
                 .sorted_ks()
                 .into_iter()

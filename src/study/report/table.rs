@@ -1,7 +1,6 @@
 //! The table printed on stdout.
 
 use super::{ConfigResult, best_k};
-use crate::rule::Rule;
 use crate::study::walltime_improvement;
 
 /// The human-readable table.
@@ -25,8 +24,8 @@ pub fn table(results: &[ConfigResult], cost_ratios: &[f64]) -> String {
         for c in cost_ratios {
             s += &format!(" {:>9}", format!("x c={c}"));
         }
-        let block = r.rule == Rule::Block;
-        if block {
+        let per_k = r.per_k.as_ref();
+        if per_k.is_some() {
             s += &format!("  {:>8} {:>19}", "gain", "gain 99% CI");
         }
         s += "\n";
@@ -58,10 +57,11 @@ pub fn table(results: &[ConfigResult], cost_ratios: &[f64]) -> String {
             }
             s += "\n";
         }
-        if block {
+        if let Some(bt) = per_k {
             s += &format!(
-                "    exact (block): 1 + E[tau] given the {}\n",
-                if r.block.as_ref().is_some_and(|b| b.enumerated_sum.is_some()) {
+                "    exact ({}): 1 + E[tau] given the {}\n",
+                r.rule,
+                if bt.enumerated_sum.is_some() {
                     "rows (every drafted sequence enumerated)"
                 } else {
                     "rows, estimated by 1 + sum of P_i over the rounds (an unbiased estimate, not exact; 'in CI' tests tau - sum P_i against 0)"

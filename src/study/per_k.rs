@@ -1,0 +1,254 @@
+//! Chain rules measured at every K (every chain rule but the token rule, whose result at any K
+//! follows from K_max), on the same generated rounds as the token rule (common random numbers:
+//! the generator is keyed by round, position and token, so a round generated at K is the first K
+//! positions of the round generated at K_max).
+//!
+//! Per K and round it records the number accepted tau, `Σ_{i≤K} P_i` (the rule's survivals,
+//! [`PerK`]), the paired gain over the token rule, and, where V^K_max is small, the exact
+//! `E[tau | rows] = Σ_i E[P_i]` by enumerating every drafted sequence. `Σ_i P_i` is not E[tau]
+//! given the drafts (for block's drafts (0, 1) of the paper's example, tau = 2 for every coin while
+//! P_1 + P_2 = 1.5); averaged over rounds whose drafts are drawn from the draft rows it is an
+//! unbiased estimate of E[tau | rows], since E[tau | rows] = Σ_i E[P_i].
+
+use serde::Serialize;
+
+use super::{
+    ESTIMATE_SUM_OF_SURVIVALS, EXACT_GIVEN_ROWS, Gain, Metrics, StudyConfig, StudyEngine, Tally,
+    exact_tolerance,
+};
+use crate::batch::{Batch, BatchView};
+use crate::cpu::{CpuEngine, Recovery};
+use crate::error::{Error, Result};
+use crate::gpu::GpuContext;
+use crate::rule::{ChainRule, Rule, match_rule};
+
+/// How studies measure a chain rule (this layer's trait; implemented in the rule's
+/// `src/study/X.rs`, the token rule's in `study/mod.rs`).
+pub trait ChainStudy: ChainRule {
+    /// `None` for a rule whose result at every K follows from one run at K_max (the token rule,
+    /// the base tally of every study); otherwise measured at every K, with this theory.
+    const PER_K: Option<PerK>;
+}
+
+/// The theory of a rule measured at every K: per-position terms P_1..P_K of a round, independent
+/// of K, whose sum over i ≤ K has the expectation E[accepted at K | the round's rows] when the
+/// drafts are drawn from the draft rows.
+#[derive(Clone, Copy)]
+pub struct PerK {
+    /// The CPU twin's f32 P_1..P_K of every round of a batch (row-major `[N, K]`). The rule's
+    /// GPU kernel writes the same at binding 7 (`survivals` in the registry).
+    pub survivals: fn(&BatchView) -> Vec<f32>,
+    /// `E[P_1], …, E[P_K]` of round `r` with the drafts integrated out, by enumerating the
+    /// V^K drafted sequences; `None` above `max_sequences`.
+    pub expected_survivals: fn(&BatchView, usize, u64) -> Option<Vec<f64>>,
+}
+
+/// The study theory of `rule` if it is measured at every K (`None` for the token rule; an error
+/// for a tree rule, which a chain study cannot run).
+pub fn per_k(rule: Rule) -> Result<Option<PerK>> {
+    match_rule!(rule,
+        chain R => Ok(<R as ChainStudy>::PER_K),
+        tree => Err(Error::Config(format!(
+            "--rule {rule} is a tree rule: a tree study needs --tree SPEC"
+        ))),
+    )
+}
+
+/// Enumerate the drafted sequences of a round when V^K_max is at most this.
+pub const ENUMERATION_LIMIT: u64 = 4096;
+
+/// Sufficient statistics of a chain rule at every K of a study (block verification's, in
+/// outputs `block_tally`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RuleTally {
+    /// The rule.
+    #[serde(skip)]
+    pub rule: Rule,
+    /// The K values, increasing.
+    pub ks: Vec<usize>,
+    /// Rounds.
+    pub rounds: u64,
+    /// Per K: rounds by tau (length K + 1).
+    pub hist: Vec<Vec<u64>>,
+    /// Per K: Σ over rounds of Σ_{i≤K} P_i.
+    pub survival_sum: Vec<f64>,
+    /// Per K: Σ over rounds of (tau − Σ_{i≤K} P_i) and of its square (the paired test of the
+    /// simulation against the expectation given the drafts).
+    pub residual_sum: Vec<f64>,
+    /// Per K: Σ of the squared residuals.
+    pub residual_sq: Vec<f64>,
+    /// Per K: Σ over rounds of the exact E[tau | rows] (enumerated), when V^K_max is small.
+    pub enumerated_sum: Option<Vec<f64>>,
+    /// Per K: Σ over rounds of (tau − the token rule's number accepted) and of its square.
+    pub gain_sum: Vec<f64>,
+    /// Per K: Σ of the squared gains.
+    pub gain_sq: Vec<f64>,
+}
+
+impl RuleTally {
+    /// An empty tally of `rule` for these K values (sorted, distinct) and vocabulary.
+    pub fn new(rule: Rule, ks: &[usize], vocab: usize) -> RuleTally {
+        let k_max = ks.iter().copied().max().unwrap_or(0);
+        let enumerate = (vocab as u64)
+            .checked_pow(k_max as u32)
+            .is_some_and(|c| c <= ENUMERATION_LIMIT);
+        let z = vec![0.0; ks.len()];
+        RuleTally {
+            rule,
+            ks: ks.to_vec(),
+            rounds: 0,
+            hist: ks.iter().map(|&k| vec![0; k + 1]).collect(),
+            survival_sum: z.clone(),
+            residual_sum: z.clone(),
+            residual_sq: z.clone(),
+            enumerated_sum: enumerate.then(|| z.clone()),
+            gain_sum: z.clone(),
+            gain_sq: z,
+        }
+    }
+
+    /// Adds the rounds of one K (index `ki`): tau per round, the survivals `[m, K]`, and the token
+    /// rule's number accepted at K_max on the same rounds.
+    fn add(&mut self, ki: usize, taus: &[u32], surv: &[f32], token_acc: &[u32]) {
+        let k = self.ks[ki];
+        for (r, &tau) in taus.iter().enumerate() {
+            self.hist[ki][tau as usize] += 1;
+            let s: f64 = surv[r * k..(r + 1) * k].iter().map(|&x| x as f64).sum();
+            self.survival_sum[ki] += s;
+            let res = tau as f64 - s;
+            self.residual_sum[ki] += res;
+            self.residual_sq[ki] += res * res;
+            let gain = tau as f64 - token_acc[r].min(k as u32) as f64;
+            self.gain_sum[ki] += gain;
+            self.gain_sq[ki] += gain * gain;
+        }
+    }
+
+    /// The rule's theory.
+    fn theory(&self) -> Result<PerK> {
+        per_k(self.rule)?.ok_or_else(|| {
+            Error::Config(format!(
+                "{}: measured from K_max, not at every K (a bug)",
+                self.rule
+            ))
+        })
+    }
+
+    /// Adds the enumerated E[P_i] of every round of a batch at K_max.
+    fn add_enumerated(&mut self, view: &BatchView) -> Result<()> {
+        let theory = self.theory()?;
+        let Some(sums) = &mut self.enumerated_sum else {
+            return Ok(());
+        };
+        for r in 0..view.n {
+            if let Some(e) = (theory.expected_survivals)(view, r, ENUMERATION_LIMIT) {
+                for (ki, &kk) in self.ks.iter().enumerate() {
+                    sums[ki] += e[..kk].iter().sum::<f64>();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The rule's metrics at the `ki`-th K; `token` is the token rule's tally of the same rounds.
+    pub fn metrics(&self, ki: usize, token: &Tally) -> Metrics {
+        let k = self.ks[ki];
+        let n = self.rounds;
+        let (exact_sum, given) = match &self.enumerated_sum {
+            Some(e) => (e[ki], EXACT_GIVEN_ROWS),
+            None => (self.survival_sum[ki], ESTIMATE_SUM_OF_SURVIVALS),
+        };
+        let mut m = token.metrics_with(k, self.hist[ki].clone(), exact_sum);
+        m.rule = self.rule;
+        // beta_i is the token rule's per-position acceptance: no theory for this rule's positions.
+        m.exact_beta.clear();
+        m.exact_given = given;
+        if self.enumerated_sum.is_none() {
+            // The expectation given the drafts moves with the drafts: test the paired residual
+            // tau − Σ P_i (mean 0) instead of a fixed value against the interval.
+            let g = Gain::from_sums(self.residual_sum[ki], self.residual_sq[ki], n);
+            let half = if g.ci99_high > g.ci99_low {
+                (g.ci99_high - g.ci99_low) / 2.0
+            } else {
+                super::zero_width_half(k, n)
+            };
+            m.within_ci99 = m.ci_defined && g.mean.abs() <= half + exact_tolerance(k);
+        }
+        m.gain_over_token = Some(Gain::from_sums(self.gain_sum[ki], self.gain_sq[ki], n));
+        m
+    }
+}
+
+/// Runs the tally's rule at every K on rounds `r0..r0 + m` of a generated configuration and
+/// adds them to `bt`. `batch` is the chunk at K_max when the CPU generated it; on the GPU the
+/// rounds are regenerated on the device at each K. `token_acc`: the token rule's accepted at
+/// K_max on the same rounds.
+pub(crate) fn add_chunk(
+    bt: &mut RuleTally,
+    cfg: &StudyConfig,
+    engine: &mut StudyEngine,
+    r0: u64,
+    m: usize,
+    batch: Option<&Batch>,
+    token_acc: &[u32],
+) -> Result<()> {
+    match (engine, batch) {
+        (StudyEngine::Cpu, Some(b)) => add_view(bt, cfg, None, &b.view(), r0, token_acc)?,
+        (StudyEngine::Gpu(g), _) => {
+            if bt.enumerated_sum.is_some() {
+                let (b, _) = g.read_chunk(m, cfg.k_max(), cfg.workload.vocab)?;
+                bt.add_enumerated(&b.view())?;
+            }
+            for ki in 0..bt.ks.len() {
+                let (taus, surv, _) =
+                    g.study_chunk(&cfg.generation(), bt.rule, r0, m, bt.ks[ki], false)?;
+                bt.add(ki, &taus, &surv, token_acc);
+            }
+        }
+        (StudyEngine::Cpu, None) => {
+            return Err(Error::Config(
+                "per-K study: the CPU chunk was not kept (a bug)".into(),
+            ));
+        }
+    }
+    bt.rounds += m as u64;
+    Ok(())
+}
+
+/// The tally's rule at every K on the rounds of `view` (at K_max or more), on the CPU engine or
+/// on `gpu`.
+pub(crate) fn add_view(
+    bt: &mut RuleTally,
+    cfg: &StudyConfig,
+    mut gpu: Option<&mut GpuContext>,
+    view: &BatchView,
+    r0: u64,
+    token_acc: &[u32],
+) -> Result<()> {
+    let k_max = cfg.k_max();
+    let theory = bt.theory()?;
+    if bt.enumerated_sum.is_some() {
+        bt.add_enumerated(&Batch::from_view(view, 0, view.n, k_max).view())?;
+    }
+    let rec = Recovery {
+        mode: cfg.recovery,
+        seed: cfg.seed,
+        round_offset: r0,
+    };
+    for ki in 0..bt.ks.len() {
+        let k = bt.ks[ki];
+        let prefix = Batch::from_view(view, 0, view.n, k);
+        let pv = prefix.view();
+        let res = match gpu.as_deref_mut() {
+            Some(g) => g.run_rule(&pv, bt.rule, rec)?,
+            None => CpuEngine {
+                recovery: rec,
+                ..Default::default()
+            }
+            .run_rule(&pv, bt.rule)?,
+        };
+        let surv = (theory.survivals)(&pv);
+        bt.add(ki, &res.num_accepted, &surv, token_acc);
+    }
+    Ok(())
+}
