@@ -22,7 +22,7 @@ pub struct RoundInput {
 }
 
 impl RoundInput {
-    /// Validates and decides this round with the token rule (see [`speculative_decode_with`]).
+    /// Validates and decides this round with the token rule (see [`crate::round::speculative_decode_with`]).
     pub fn decode(&self, opts: &RoundOptions) -> Result<RoundResult> {
         self.decode_rule(Rule::Token, opts)
     }

@@ -1,9 +1,9 @@
 //! The verification rules and recovery modes: one axis through the reference, the engines, the
 //! studies and the CLI.
 //!
-//! **[`rules!`] is the one registration point.** It lists every rule once, with its properties;
+//! **`rules!` is the one registration point.** It lists every rule once, with its properties;
 //! the enum [`Rule`], its lists and properties, the chain rules' marker types ([`chain`]), every
-//! layer's dispatch ([`match_rule!`]) and the GPU's chain kernels are all generated from it. A
+//! layer's dispatch (`match_rule!`) and the GPU's chain kernels are all generated from it. A
 //! chain rule's behaviour lives in its own files, as one trait impl per layer on its marker type
 //! (the reference, the CPU twin, the cross-check classifier); a missing impl is a compile error.
 //! `docs/ARCHITECTURE.md` lists the files.
@@ -89,7 +89,7 @@ macro_rules! define_rules {
             name: $tn:literal, reads_draft: $trd:literal, distinct_siblings: $tds:literal
         },)* }
     ) => {
-        /// How a round's drafts are verified (generated from [`rules!`]).
+        /// How a round's drafts are verified (generated from `rules!`).
         #[derive(
             Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize,
             Deserialize,

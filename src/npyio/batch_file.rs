@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 pub struct BatchFile {
     /// draft_probs, target_probs, draft_tokens, random_coins.
     pub arrays: [NpyArray; 4],
-    /// A tree batch's `parents` [n] (SPEC §7); `None` for a chain batch.
+    /// A tree batch's `parents` \[n\] (SPEC §7); `None` for a chain batch.
     pub parents: Option<NpyArray>,
     /// Where it came from.
     pub origin: String,

@@ -104,7 +104,7 @@ pub struct Metrics {
 /// `exact_mean_generated` given the rows: drafted tokens and coins integrated out.
 pub const EXACT_GIVEN_ROWS: &str = "rows";
 /// Block without enumeration: `exact_mean_generated` is `1 + Σ_{i≤K} P_i` averaged over the
-/// rounds, an unbiased estimate of the expectation given the rows (E[tau | rows] = Σ_i E[P_i],
+/// rounds, an unbiased estimate of the expectation given the rows (`E[tau | rows] = Σ_i E[P_i]`,
 /// the drafts drawn from the draft rows), not an exact value.
 pub const ESTIMATE_SUM_OF_SURVIVALS: &str = "estimate:sum_P";
 

@@ -5,10 +5,10 @@
 //!
 //! Per K and round it records the number accepted tau, `Σ_{i≤K} P_i` (the rule's survivals,
 //! [`PerK`]), the paired gain over the token rule, and, where V^K_max is small, the exact
-//! `E[tau | rows] = Σ_i E[P_i]` by enumerating every drafted sequence. `Σ_i P_i` is not E[tau]
+//! `E[tau | rows] = Σ_i E[P_i]` by enumerating every drafted sequence. `Σ_i P_i` is not `E[tau]`
 //! given the drafts (for block's drafts (0, 1) of the paper's example, tau = 2 for every coin while
 //! P_1 + P_2 = 1.5); averaged over rounds whose drafts are drawn from the draft rows it is an
-//! unbiased estimate of E[tau | rows], since E[tau | rows] = Σ_i E[P_i].
+//! unbiased estimate of `E[tau | rows]`, since `E[tau | rows] = Σ_i E[P_i]`.
 
 use serde::Serialize;
 

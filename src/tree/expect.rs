@@ -26,7 +26,7 @@ pub fn top_m<V: Values + ?Sized>(q: &V, len: usize, m: usize) -> Vec<usize> {
 /// The largest V^m · V an `rrs-wor` enumeration may take at one node.
 pub const ENUMERATION_BUDGET: f64 = 4e6;
 
-/// E[num_generated] of one round given its rows, under `rule`, with `tokens` the children's
+/// `E[num_generated]` of one round given its rows, under `rule`, with `tokens` the children's
 /// tokens where the rule's are deterministic (`greedy`, `target-only`). `None` for `rrs-wor`
 /// when a node's enumeration exceeds [`ENUMERATION_BUDGET`].
 pub fn expected_generated<V: Values + ?Sized>(
