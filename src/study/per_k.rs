@@ -25,8 +25,9 @@ use crate::rule::{ChainRule, Rule, match_rule};
 /// How studies measure a chain rule (this layer's trait; implemented in the rule's
 /// `src/study/X.rs`, the token rule's in `study/mod.rs`).
 pub trait ChainStudy: ChainRule {
-    /// `None` for a rule whose result at every K follows from one run at K_max (the token rule,
-    /// the base tally of every study); otherwise measured at every K, with this theory.
+    /// `None` only for the token rule, whose one run at K_max gives every K (the base tally of
+    /// every study; any other rule saying `None` is refused by studies); every other rule is
+    /// measured at every K, with this theory.
     const PER_K: Option<PerK>;
 }
 
@@ -44,14 +45,22 @@ pub struct PerK {
 }
 
 /// The study theory of `rule` if it is measured at every K (`None` for the token rule; an error
-/// for a tree rule, which a chain study cannot run).
+/// for a tree rule, which a chain study cannot run, and for another chain rule without a theory).
 pub fn per_k(rule: Rule) -> Result<Option<PerK>> {
-    match_rule!(rule,
-        chain R => Ok(<R as ChainStudy>::PER_K),
-        tree => Err(Error::Config(format!(
-            "--rule {rule} is a tree rule: a tree study needs --tree SPEC"
-        ))),
-    )
+    let theory = match_rule!(rule,
+        chain R => <R as ChainStudy>::PER_K,
+        tree => {
+            return Err(Error::Config(format!(
+                "--rule {rule} is a tree rule: a tree study needs --tree SPEC"
+            )));
+        },
+    );
+    if theory.is_none() && rule != Rule::Token {
+        return Err(Error::Config(format!(
+            "--rule {rule}: studies cannot measure this rule yet (it has no per-K theory)"
+        )));
+    }
+    Ok(theory)
 }
 
 /// Enumerate the drafted sequences of a round when V^K_max is at most this.
