@@ -1,7 +1,9 @@
-// Tree verification (SPEC §7): greedy, target-only, rrs and rrs-wor; one workgroup per round,
-// walking the tree from the root. Built on shaders/shared/ (exact, rng, reduce, rows, round);
-// its own row sources are the SRC_TREE_* below. CPU twin: src/cpu/tree.rs (same phases, same
-// order of operations; its module docs state the precision policy).
+// Tree verification (SPEC §7): one workgroup per round, walking the tree from the root. Built on
+// shaders/shared/ (exact, rng, reduce, rows, round), then each tree rule's step
+// (shaders/tree/STEM.wgsl: `tree_step_STEM`) and `tree_step`, which src/gpu/kernel.rs generates
+// from the rule registry to call the step of the rule whose index is H_RULE; its own row sources
+// are the SRC_TREE_* below. CPU twin: src/cpu/tree/ (same phases, same order of operations; its
+// module docs state the precision policy).
 
 // The tree and where each node's data is: a header of TREE_HEADER words, then child_start[n + 1]
 // and child_list[n - 1] (children of u: child_list[child_start[u]..child_start[u + 1]],
@@ -13,18 +15,13 @@
 const TREE_HEADER: u32 = 9u;
 const H_NODES: u32 = 0u;
 const H_DEPTH: u32 = 1u;
-const H_RULE: u32 = 2u;         // 0 greedy, 1 target-only, 2 rrs, 3 rrs-wor
+const H_RULE: u32 = 2u;         // the rule's index in the registry's tree rules
 const H_DRAFT_ROWS: u32 = 3u;
 const H_TARGET_ROWS: u32 = 4u;
 const H_TOK_STRIDE: u32 = 5u;
 const H_TOK_SHIFT: u32 = 6u;
 const H_COIN_STRIDE: u32 = 7u;
 const H_COIN_SHIFT: u32 = 8u;
-
-const RULE_GREEDY: u32 = 0u;
-const RULE_TARGET_ONLY: u32 = 1u;
-const RULE_RRS: u32 = 2u;
-const RULE_RRS_WOR: u32 = 3u;
 
 // The most children of one node this kernel handles (the host refuses larger trees).
 const MAX_CHILDREN: u32 = 256u;
@@ -112,6 +109,17 @@ fn mask_children(lid: u32, round: u32, cs: u32, ce: u32) {
     tree_list_n = ce - cs;
 }
 
+// The child lid 0 put in shared_u32, or NONE with the correction from the target row masked at
+// the children's tokens (greedy, target-only).
+fn accept_or_mask(lid: u32, round: u32, cs: u32, ce: u32) -> vec2<u32> {
+    let next = workgroupUniformLoad(&shared_u32);
+    if (next == NONE) {
+        mask_children(lid, round, cs, ce);
+        return vec2<u32>(NONE, SRC_TREE_MASKED);
+    }
+    return vec2<u32>(next, NONE);
+}
+
 @compute @workgroup_size(256)
 fn verify_tree(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let round = round_index(wid);
@@ -135,91 +143,11 @@ fn verify_tree(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
             chosen = recover_from(lid, NONE, tbase, dbase, v, round, a, vec2<u32>(0u, NONE));
             break;
         }
-        // Phase 1: the rule's decision at u: the accepted child, or NONE (stop; then `res_src`
-        // says where the correction comes from).
-        var next = NONE;
-        var res_src = NONE;
-        if (rule == RULE_GREEDY || rule == RULE_TARGET_ONLY) {
-            var best = NONE;
-            if (rule == RULE_GREEDY) {
-                best = argmax_row(lid, SRC_TARGET, tbase, dbase, v).y;
-            }
-            if (lid == 0u) {
-                var found = NONE;
-                var sum = 0u;
-                let coin = key(node_coin(round, u));
-                for (var i = cs; i < ce; i++) {
-                    let c = child_at(i);
-                    let x = node_token(round, c);
-                    if (rule == RULE_GREEDY) {
-                        if (x == best) {
-                            found = c;
-                            break;
-                        }
-                    } else {
-                        sum = add_key(sum, key(tgt[tbase + x]));
-                        if (coin < sum) {
-                            found = c;
-                            break;
-                        }
-                    }
-                }
-                shared_u32 = found;
-            }
-            next = workgroupUniformLoad(&shared_u32);
-            if (next == NONE) {
-                mask_children(lid, round, cs, ce);
-                res_src = SRC_TREE_MASKED;
-            }
-        } else {
-            // rrs / rrs-wor: a_0 = 0, N_0 = W_0 = 1; after each rejection, the pass over the row
-            // gives N (sum of u) and W (sum of the draft without the rejected tokens).
-            let wor = rule == RULE_RRS_WOR;
-            tree_a = 0u;
-            var n_j = ONE_BITS;
-            var w_j = ONE_BITS;
-            var stop_on_target = false;
-            for (var i = cs; i < ce; i++) {
-                if (lid == 0u) {
-                    let c = child_at(i);
-                    let x = node_token(round, c);
-                    let g = quotient_bits(n_j, ONE_BITS, w_j);
-                    let ux = residual_key(tgt[tbase + x], mul_bits(tree_a, key(drf[dbase + x])));
-                    let scaled_q = mul_bits(g, key(drf[dbase + x]));
-                    var res = NONE;
-                    if (accepts(node_coin(round, c), scaled_q, ux)) {
-                        res = c;
-                    } else {
-                        let a1 = add_key(tree_a, g);
-                        if (wor) {
-                            tree_list[i - cs] = x;
-                            tree_coef[i - cs] = a1;
-                        }
-                        shared_key = a1;
-                    }
-                    shared_u32 = res;
-                }
-                next = workgroupUniformLoad(&shared_u32);
-                if (next != NONE) {
-                    break;
-                }
-                tree_a = workgroupUniformLoad(&shared_key);
-                if (wor) {
-                    tree_list_n = i - cs + 1u;
-                }
-                n_j = tree_lane_sum(lid, SRC_TREE_U, tbase, dbase, v);
-                if (wor) {
-                    w_j = tree_lane_sum(lid, SRC_TREE_QMASK, tbase, dbase, v);
-                }
-                if (n_j == 0u) {
-                    stop_on_target = true;
-                    break;
-                }
-            }
-            if (next == NONE && !stop_on_target) {
-                res_src = SRC_TREE_U;
-            }
-        }
+        // Phase 1: the rule's decision at u (`tree_step`, the rule's own step): the accepted
+        // child, or NONE (stop; then `res_src` says where the correction comes from).
+        let step = tree_step(rule, lid, round, u, cs, ce, tbase, dbase, v);
+        let next = step.x;
+        let res_src = step.y;
         if (next == NONE) {
             chosen = recover_from(lid, res_src, tbase, dbase, v, round, a, vec2<u32>(0u, NONE));
             break;

@@ -115,15 +115,11 @@ pub fn lazy_totals(result: &BatchResult, v: usize, rule: Rule) -> (u64, u64) {
     })
 }
 
-/// What a tree rule reads on a chain with `a` accepted (bytes, rows of V): rrs and rrs-wor read
-/// what the token rule reads; greedy reads the target row at every node it visits; target-only
-/// the stopping node's row.
+/// What a tree rule reads on a chain with `a` accepted (bytes, rows of V): its
+/// `TreeReference::chain_reads`.
 fn tree_chain_reads(rule: Rule, k: usize, v: usize, a: usize) -> (usize, usize) {
-    match rule {
-        Rule::Greedy => ((a + 1) * v * 4 + a * 8, a + 1),
-        Rule::TargetOnly => (v * 4 + (a + 1) * 8, 1),
-        _ => <crate::rule::chain::Token as CpuChainRule>::lazy_reads(k, v, a),
-    }
+    let (rows, scalars) = crate::tree::rules::chain_reads(rule, k, a);
+    (rows * v * 4 + scalars, rows)
 }
 
 /// Bytes under FlashInfer's convention: every draft and target row, N·K·V·4 + N·(K+1)·V·4.
@@ -382,28 +378,11 @@ pub fn tree_timing_batch(
     b
 }
 
-/// Rows of V a tree rule reads in a round with these accepted nodes (distinct rows): `greedy`
-/// the target row of every node it visits; `target-only` the row where it stops; `rrs` and
-/// `rrs-wor` the target and draft rows of every visited node where a child was rejected, and the
-/// leaf's bonus row.
+/// Rows of V a tree rule reads in a round with these accepted nodes (distinct rows): its
+/// `TreeReference::rows_read` over the walked path.
 pub fn tree_rows_read(tree: &crate::tree::Tree, rule: Rule, nodes: &[i32], a: usize) -> usize {
     let path: Vec<usize> = std::iter::once(0)
         .chain(nodes[..a].iter().map(|&x| x as usize))
         .collect();
-    let stop = *path.last().unwrap_or(&0);
-    let leaf = tree.is_leaf(stop);
-    match rule {
-        Rule::Greedy => path.len(),
-        Rule::TargetOnly => 1,
-        _ => {
-            // A visited node whose accepted child is not its first child rejected some first;
-            // the stop node (internal) rejected them all.
-            let rejected = path
-                .windows(2)
-                .filter(|w| tree.sibling_rank(w[1]) > 0)
-                .count()
-                + usize::from(!leaf);
-            2 * rejected + usize::from(leaf)
-        }
-    }
+    crate::tree::rules::rows_read(rule, tree, &path)
 }

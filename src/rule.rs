@@ -15,10 +15,15 @@ use crate::error::{Error, Result};
 /// The registry of verification rules: the one place a rule is registered. It hands the list to
 /// the callback macro at the path `[$m]` (after the bracketed `$args`), which generates what it needs.
 ///
+/// The order is the order of tables, kernels and codes; the first chain rule (the token rule) is
+/// the default and the base of every study, so it stays first.
+///
 /// A chain rule: `Variant { name: "cli-name", kernel: ("wgsl stem", "entry point"[, survivals]) }`
 /// (`survivals`: its kernel also writes a per-position f32 output at binding 7, read by studies).
-/// A tree rule (SPEC §7; the four share one kernel, `shaders/tree.wgsl`, as a rule code):
-/// `Variant { name: "cli-name", reads_draft: bool, distinct_siblings: bool }`.
+/// A tree rule: `Variant { name: "cli-name", stem: "file stem", reads_draft: bool,
+/// distinct_siblings: bool }`; the tree rules share one kernel, `shaders/tree.wgsl`, which calls
+/// the rule's step `tree_step_STEM` in `shaders/tree/STEM.wgsl` (the rule's index in
+/// [`Rule::TREE`] is its code there).
 macro_rules! rules {
     ([$($m:tt)*] $(, $args:tt)?) => {
         $($m)*! { [$($args)?]
@@ -32,16 +37,16 @@ macro_rules! rules {
             }
             tree {
                 /// Tree rule (SPEC §7): accept the child whose token is the target's argmax.
-                Greedy { name: "greedy", reads_draft: false, distinct_siblings: false },
+                Greedy { name: "greedy", stem: "greedy", reads_draft: false, distinct_siblings: false },
                 /// Tree rule (SPEC §7; SGLang's tree rule): one coin per node against the running
                 /// sum of the target's probabilities of the children's tokens.
-                TargetOnly { name: "target-only", reads_draft: false, distinct_siblings: true },
+                TargetOnly { name: "target-only", stem: "target_only", reads_draft: false, distinct_siblings: true },
                 /// Tree rule (SPEC §7; SpecInfer): recursive rejection sampling, children drawn
                 /// i.i.d.
-                Rrs { name: "rrs", reads_draft: true, distinct_siblings: false },
+                Rrs { name: "rrs", stem: "rrs", reads_draft: true, distinct_siblings: false },
                 /// Tree rule (SPEC §7; Jeon et al. 2024, Sequoia): recursive rejection sampling
                 /// without replacement.
-                RrsWor { name: "rrs-wor", reads_draft: true, distinct_siblings: true },
+                RrsWor { name: "rrs-wor", stem: "rrs_wor", reads_draft: true, distinct_siblings: true },
             }
         }
     };
@@ -49,14 +54,21 @@ macro_rules! rules {
 pub(crate) use rules;
 
 /// Dispatches on a [`Rule`], generated from [`rules!`]: for a chain rule, `$chain` with the type
-/// `$R` naming its marker type (so `<$R as SomeLayerTrait>::f(..)`), for a tree rule `$tree`.
+/// `$R` naming its marker type (so `<$R as SomeLayerTrait>::f(..)`); for a tree rule, `$tree`,
+/// with the type `$T` naming its marker type when given (`tree T => ..`).
 ///
 /// ```ignore
 /// match_rule!(rule, chain R => <R as CpuChainRule>::run(view, rec), tree => run_as_path_tree())
 /// ```
 macro_rules! match_rule {
     ($rule:expr, chain $R:ident => $chain:expr, tree => $tree:expr $(,)?) => {
-        $crate::rule::rules!([$crate::rule::__match_rule], ($rule, $R, $chain, $tree))
+        $crate::rule::rules!(
+            [$crate::rule::__match_rule],
+            ($rule, $R, $chain, __UnusedTreeRule, $tree)
+        )
+    };
+    ($rule:expr, chain $R:ident => $chain:expr, tree $T:ident => $tree:expr $(,)?) => {
+        $crate::rule::rules!([$crate::rule::__match_rule], ($rule, $R, $chain, $T, $tree))
     };
 }
 pub(crate) use match_rule;
@@ -64,7 +76,7 @@ pub(crate) use match_rule;
 #[doc(hidden)]
 macro_rules! __match_rule {
     (
-        [($rule:expr, $R:ident, $chain:expr, $tree:expr)]
+        [($rule:expr, $R:ident, $chain:expr, $TT:ident, $tree:expr)]
         chain { $($(#[$cm:meta])* $C:ident { $($cf:tt)* },)* }
         tree { $($(#[$tm:meta])* $T:ident { $($tf:tt)* },)* }
     ) => {
@@ -74,7 +86,11 @@ macro_rules! __match_rule {
                 type $R = $crate::rule::chain::$C;
                 $chain
             })*
-            $($crate::rule::Rule::$T)|* => $tree,
+            $($crate::rule::Rule::$T => {
+                #[allow(dead_code)]
+                type $TT = $crate::rule::tree::$T;
+                $tree
+            })*
         }
     };
 }
@@ -86,7 +102,8 @@ macro_rules! define_rules {
         []
         chain { $($(#[$cm:meta])* $C:ident { name: $cn:literal, kernel: $ck:tt },)* }
         tree { $($(#[$tm:meta])* $T:ident {
-            name: $tn:literal, reads_draft: $trd:literal, distinct_siblings: $tds:literal
+            name: $tn:literal, stem: $ts:literal, reads_draft: $trd:literal,
+            distinct_siblings: $tds:literal
         },)* }
     ) => {
         /// How a round's drafts are verified (generated from `rules!`).
@@ -94,11 +111,10 @@ macro_rules! define_rules {
             Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize,
             Deserialize,
         )]
-        #[serde(rename_all = "kebab-case")]
         pub enum Rule {
             #[default]
-            $($(#[$cm])* $C,)*
-            $($(#[$tm])* $T,)*
+            $($(#[$cm])* #[serde(rename = $cn)] $C,)*
+            $($(#[$tm])* #[serde(rename = $tn)] $T,)*
         }
 
         /// How many chain rules there are.
@@ -145,26 +161,9 @@ macro_rules! define_rules {
             }
         }
 
-        /// A tree rule (SPEC §7), for the matches of the tree kernel's family: every layer's
-        /// tree code matches on it exhaustively ([`Rule::as_tree`]).
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum TreeRule {
-            $($(#[$tm])* $T,)*
-        }
-
-        impl Rule {
-            /// The tree rule this is, if it is one.
-            pub fn as_tree(self) -> Option<TreeRule> {
-                match self {
-                    $(Rule::$C => None,)*
-                    $(Rule::$T => Some(TreeRule::$T),)*
-                }
-            }
-        }
-
         /// The chain rules' marker types: each layer implements its trait for them (the f64
         /// reference `round::ChainReference`, the CPU twin `cpu::CpuChainRule`, the
-        /// cross-check `compare::ChainCompare`).
+        /// cross-check `compare::ChainCompare`, the studies' `study::ChainStudy`).
         pub mod chain {
             $(
                 $(#[$cm])*
@@ -173,6 +172,22 @@ macro_rules! define_rules {
 
                 impl super::ChainRule for $C {
                     const RULE: super::Rule = super::Rule::$C;
+                }
+            )*
+        }
+
+        /// The tree rules' marker types: each layer implements its trait for them (the f64
+        /// reference and the rule's other properties `tree::rules::TreeReference`, the CPU twin
+        /// `cpu::tree::CpuTreeRule`); the WGSL step is `shaders/tree/STEM.wgsl`.
+        pub mod tree {
+            $(
+                $(#[$tm])*
+                #[derive(Clone, Copy, Debug)]
+                pub struct $T;
+
+                impl super::TreeRule for $T {
+                    const RULE: super::Rule = super::Rule::$T;
+                    const STEM: &'static str = $ts;
                 }
             )*
         }
@@ -185,6 +200,15 @@ rules!([define_rules]);
 pub trait ChainRule {
     /// Its variant.
     const RULE: Rule;
+}
+
+/// A tree rule's marker type (see [`tree`]).
+pub trait TreeRule {
+    /// Its variant.
+    const RULE: Rule;
+    /// The stem of its files: `shaders/tree/STEM.wgsl`, `src/cpu/tree/STEM.rs`,
+    /// `src/tree/rules/STEM.rs`.
+    const STEM: &'static str;
 }
 
 impl Rule {

@@ -30,7 +30,11 @@ fn shaders_validate_with_naga() {
         validate(entry, src);
     }
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");
-    for sub in [dir.to_owned(), format!("{dir}/shared")] {
+    for sub in [
+        dir.to_owned(),
+        format!("{dir}/shared"),
+        format!("{dir}/tree"),
+    ] {
         for entry in std::fs::read_dir(&sub).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {

@@ -26,13 +26,13 @@ pub(super) struct ChainBuffers {
 }
 
 impl ChainBuffers {
-    /// The bind group of a chain kernel over these buffers.
+    /// The bind group of a kernel over these buffers (a chain rule's, generate, rates_round).
     pub(super) fn group(&self, id: KernelId) -> &wgpu::BindGroup {
         &self
             .groups
             .iter()
             .find(|(k, _)| *k == id)
-            .expect("a chain kernel")
+            .expect("a kernel with chunk buffers")
             .1
     }
 }

@@ -132,7 +132,9 @@ macro_rules! kernel_table {
         chain { $($(#[$cm:meta])* $C:ident {
             name: $cn:literal, kernel: ($stem:literal, $entry:literal $(, $extra:ident)?)
         },)* }
-        tree { $($tree:tt)* }
+        tree { $($(#[$tm:meta])* $T:ident {
+            name: $tn:literal, stem: $ts:literal, $($tf:tt)*
+        },)* }
     ) => {
         /// Every kernel of the GPU engine, indexed by [`KernelId`].
         pub(crate) const KERNELS: [KernelDef; N_CHAIN + 3] = [
@@ -144,23 +146,45 @@ macro_rules! kernel_table {
                 chain_bindings!($($extra)?)
             ),)*
             // ... | out_tokens, out_accepted, topology (read-only), out_nodes
-            add_kernel!(
-                "tree",
-                "verify_tree",
-                RoundParams,
-                ["exact", "rng", "reduce", "rows", "round"],
-                [
-                    Uniform,
-                    BufReadOnly,
-                    BufReadOnly,
-                    BufReadOnly,
-                    BufReadOnly,
-                    Buffer,
-                    Buffer,
-                    BufReadOnly,
-                    Buffer
-                ]
-            ),
+            KernelDef {
+                entry: "verify_tree",
+                stem: "tree",
+                // The shared helpers, each tree rule's step, the dispatcher `tree_step` (the
+                // rule of index `rule` in the registry's tree rules), then the kernel.
+                source: concat!(
+                    wgsl!("tree", ["exact", "rng", "reduce", "rows", "round"]),
+                    "\n",
+                    $(include_str!(concat!("../../shaders/tree/", $ts, ".wgsl")), "\n",)*
+                    "// Generated from the rule registry (src/gpu/kernel.rs): the step of the tree rule\n",
+                    "// whose index in the registry is `rule`.\n",
+                    "fn tree_step(rule: u32, lid: u32, round: u32, u: u32, cs: u32, ce: u32, tbase: u32, dbase: u32, v: u32) -> vec2<u32> {\n",
+                    "    var code = 0u;\n",
+                    $(
+                        "    if (rule == code) {\n",
+                        "        return tree_step_", $ts, "(lid, round, u, cs, ce, tbase, dbase, v);\n",
+                        "    }\n",
+                        "    code += 1u;\n",
+                    )*
+                    "    return vec2<u32>(NONE, NONE);\n",
+                    "}\n",
+                ),
+                params: (
+                    <RoundParams as KernelParams>::WGSL_NAME,
+                    std::mem::size_of::<RoundParams>(),
+                ),
+                params_layout: <RoundParams as KernelParams>::layout,
+                bindings: &[
+                    Binding::Uniform,
+                    Binding::BufReadOnly,
+                    Binding::BufReadOnly,
+                    Binding::BufReadOnly,
+                    Binding::BufReadOnly,
+                    Binding::Buffer,
+                    Binding::Buffer,
+                    Binding::BufReadOnly,
+                    Binding::Buffer,
+                ],
+            },
             // params | draft, target, tokens, coins, betas (all written)
             add_kernel!(
                 "generate",
@@ -412,8 +436,7 @@ mod tests {
     }
 
     /// The chain kernels are the registry's, in its order (with the per-position output of a rule
-    /// that studies measure at every K), and each tree rule's code (its index in
-    /// `Rule::TREE`) is the tree kernel's `RULE_*` constant of its name.
+    /// that studies measure at every K), and so are the tree rules' steps.
     #[test]
     fn the_registry_orders_the_kernels_and_the_tree_codes() {
         for (i, rule) in Rule::CHAIN.into_iter().enumerate() {
@@ -427,12 +450,27 @@ mod tests {
         assert_eq!(KERNELS[KernelId::VERIFY_TREE.0].entry, "verify_tree");
         assert_eq!(KERNELS[KernelId::GENERATE.0].entry, "generate");
         assert_eq!(KERNELS[KernelId::RATES_ROUND.0].entry, "rates_round");
+        // The tree kernel's dispatcher calls each tree rule's step in the registry's order, so
+        // a rule's index in `Rule::TREE` is its code (`H_RULE`).
         let tree = KERNELS[KernelId::VERIFY_TREE.0].source;
-        for (i, rule) in Rule::TREE.into_iter().enumerate() {
+        let dispatcher = &tree[tree.find("fn tree_step(").expect("the dispatcher")..];
+        let mut last = 0;
+        for rule in Rule::TREE {
             assert_eq!(KernelId::chain(rule), None);
-            let name = rule.name().to_uppercase().replace('-', "_");
-            let decl = format!("const RULE_{name}: u32 = {i}u;");
-            assert!(tree.contains(&decl), "shaders/tree.wgsl lacks `{decl}`");
+            let stem = crate::rule::match_rule!(rule,
+                chain R => unreachable!(),
+                tree T => <T as crate::rule::TreeRule>::STEM,
+            );
+            let call = format!("return tree_step_{stem}(");
+            let at = dispatcher
+                .find(&call)
+                .unwrap_or_else(|| panic!("no {call}"));
+            assert!(at > last, "{rule}: out of the registry's order");
+            last = at;
+            assert!(
+                tree.contains(&format!("fn tree_step_{stem}(")),
+                "{rule}: no step"
+            );
         }
     }
 
@@ -451,9 +489,25 @@ mod tests {
                 KERNELS.iter().any(|d| d.stem == stem),
                 "shaders/{stem}.wgsl is in no kernel"
             );
+            let twin = |p: &str| std::path::Path::new(&format!("{root}/src/cpu/{p}")).exists();
             assert!(
-                std::path::Path::new(&format!("{root}/src/cpu/{stem}.rs")).exists(),
+                twin(&format!("{stem}.rs")) || twin(&format!("{stem}/mod.rs")),
                 "shaders/{stem}.wgsl has no CPU twin src/cpu/{stem}.rs"
+            );
+        }
+        // Each tree rule's step: in the tree kernel, with its CPU twin src/cpu/tree/STEM.rs.
+        let tree = KERNELS[KernelId::VERIFY_TREE.0].source;
+        for entry in std::fs::read_dir(format!("{root}/shaders/tree")).unwrap() {
+            let path = entry.unwrap().path();
+            let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                tree.contains(&text),
+                "shaders/tree/{stem}.wgsl is not in the tree kernel"
+            );
+            assert!(
+                std::path::Path::new(&format!("{root}/src/cpu/tree/{stem}.rs")).exists(),
+                "shaders/tree/{stem}.wgsl has no CPU twin src/cpu/tree/{stem}.rs"
             );
         }
         for entry in std::fs::read_dir(format!("{root}/shaders/shared")).unwrap() {

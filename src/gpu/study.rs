@@ -51,10 +51,10 @@ impl GpuContext {
     }
 
     /// Generates rounds `r0..r0 + m` at K on the device and verifies them under `rule`. Returns
-    /// (accepted, the betas under the token rule or the survivals P_1..P_K under block, and, when
-    /// `keep`, the generated batch and the GPU's results read back for replay). Buffers sized
-    /// for a larger K are reused, so a study can run block at every K ≤ K_max after its K_max
-    /// pass without reallocating.
+    /// (accepted, the betas under the token rule or, under a rule studied at every K (block), the
+    /// survivals P_1..P_K its kernel writes at binding 7, and, when `keep`, the generated batch
+    /// and the GPU's results read back for replay). Buffers sized for a larger K are reused, so a
+    /// study can run a rule at every K ≤ K_max after its K_max pass without reallocating.
     #[allow(clippy::type_complexity)]
     pub(crate) fn study_chunk(
         &mut self,

@@ -273,7 +273,7 @@ pub fn decide<V: Values + ?Sized, C: Values + ?Sized>(
 }
 
 /// A chain rule's f64 reference (its layer's trait; [`decide`] dispatches to it).
-pub trait ChainReference {
+pub trait ChainReference: crate::rule::ChainRule {
     /// Decides one *valid* round in f64, on flat row-major rows: `draft` holds K rows of V,
     /// `target` K + 1, `tokens` and `coins` K.
     fn decide<V: Values + ?Sized, C: Values + ?Sized>(

@@ -5,6 +5,9 @@
 //! follows exactly (the number accepted at K is min(first rejection, K), and the bonus row of a
 //! round at K is the target row at position K), so a sweep over K shares its rounds (common random
 //! numbers). Rounds are streamed in chunks; memory does not grow with the number of rounds.
+//!
+//! That holds for the token rule, the base of every study. Every other chain rule (block) is
+//! measured at every K on the same rounds (`per_k.rs`), with the theory its `ChainStudy` gives.
 
 mod block;
 mod metrics;

@@ -51,7 +51,7 @@ pub fn per_k(rule: Rule) -> Result<Option<PerK>> {
         chain R => <R as ChainStudy>::PER_K,
         tree => {
             return Err(Error::Config(format!(
-                "--rule {rule} is a tree rule: a tree study needs --tree SPEC"
+                "--rule {rule} is a tree rule: a tree study needs --tree SPEC (e.g. --tree chain:8 for a chain, --tree kary:2,3)"
             )));
         },
     );
@@ -205,6 +205,8 @@ pub(crate) fn add_chunk(
         (StudyEngine::Cpu, Some(b)) => add_view(bt, cfg, None, &b.view(), r0, token_acc)?,
         (StudyEngine::Gpu(g), _) => {
             if bt.enumerated_sum.is_some() {
+                // The device's buffers hold the chunk at K_max: the token pass generated it, and
+                // every earlier per-K rule's last pass was at K_max (its K values increase).
                 let (b, _) = g.read_chunk(m, cfg.k_max(), cfg.workload.vocab)?;
                 bt.add_enumerated(&b.view())?;
             }

@@ -14,13 +14,13 @@ use crate::batch::{Floats, Ints};
 use crate::cpu::{CpuEngine, Recovery};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::exact::{key, sample_index};
 use crate::gpu::GpuContext;
 use crate::rng::{random_u64, stream};
 use crate::rule::{RecoveryMode, Rule};
 use crate::tree::Tree;
 use crate::tree::batch::{TreeLayout, TreeView};
-use crate::tree::expect::{expected_generated, top_m};
+use crate::tree::expect::expected_generated;
+use crate::tree::rules::draw_children;
 use crate::tree::shape::TreeShape;
 
 /// z of the two-sided 99% normal interval.
@@ -116,40 +116,17 @@ fn draw_tokens(tree: &Tree, rows: &Rows, rule: Rule, seed: u64, r0: u64) -> Resu
                 continue;
             }
             let q = &b.draft[(r * n + u) * v..(r * n + u + 1) * v];
-            match rule {
-                Rule::Greedy | Rule::TargetOnly => {
-                    for (&c, x) in ch.iter().zip(top_m(q, v, ch.len())) {
-                        tok[c as usize] = x as u32;
-                    }
-                }
-                _ => {
-                    let mut taken: Vec<usize> = Vec::new();
-                    for (j, &c) in ch.iter().enumerate() {
-                        let u64r = random_u64(seed, gr, u as u32, stream::DRAFT_TOKEN, j as u32);
-                        let wor = rule == Rule::RrsWor;
-                        let x = sample_index(
-                            v,
-                            |x| {
-                                if wor && taken.contains(&x) {
-                                    0
-                                } else {
-                                    key(q[x].to_bits())
-                                }
-                            },
-                            u64r,
-                        )
-                        .ok_or_else(|| {
-                            Error::Config(format!(
-                                "--rule {rule}: round {}: node {u}'s draft row has fewer than {} tokens of positive probability in float32 (its {} children must be distinct): use a smaller tree, a larger --t-draft or --vocab",
-                                r0 + r as u64,
-                                ch.len(),
-                                ch.len()
-                            ))
-                        })?;
-                        taken.push(x);
-                        tok[c as usize] = x as u32;
-                    }
-                }
+            let random = |j: usize| random_u64(seed, gr, u as u32, stream::DRAFT_TOKEN, j as u32);
+            let drawn = draw_children(rule, q, ch.len(), &random).ok_or_else(|| {
+                Error::Config(format!(
+                    "--rule {rule}: round {}: node {u}'s draft row has fewer than {} tokens of positive probability in float32 (its {} children must be distinct): use a smaller tree, a larger --t-draft or --vocab",
+                    r0 + r as u64,
+                    ch.len(),
+                    ch.len()
+                ))
+            })?;
+            for (&c, x) in ch.iter().zip(drawn) {
+                tok[c as usize] = x as u32;
             }
         }
         Ok(())

@@ -74,7 +74,7 @@ pub fn classify_tree(
         f.nodes[common - 1] as usize
     };
     let trace = trace_at(view, r, rule, u);
-    if e.nodes != f.nodes && rule == Rule::Greedy {
+    if e.nodes != f.nodes && super::rules::coinless(rule) {
         // Greedy has no coin: the two argmaxes of u's target row differ, which only rounding of
         // near-tied entries can do. Compare the target's values at the two tokens chosen.
         let pick = |o: &TreeOutcome| match o.nodes.get(common) {
@@ -121,12 +121,8 @@ pub fn classify_tree(
     }
     if e.nodes != f.nodes {
         // The paths part at u: how close was each test there?
-        let v = view.v as f64;
         for (j, &(c, coin, thr)) in trace.tests.iter().enumerate() {
-            let bound = match rule {
-                Rule::TargetOnly => F32_SLACK * (j as f64 + 1.0),
-                _ => F32_SLACK * (1.0 + j as f64 * (v + 2.0)),
-            };
+            let bound = F32_SLACK * super::rules::test_slack(rule, j, view.v);
             if close_within(coin, thr, bound) {
                 return (
                     DiffClass::CoinNearTreeThreshold,
@@ -146,10 +142,7 @@ pub fn classify_tree(
         vec.get(b).copied().unwrap_or(0.0),
     );
     let detail = format!("node {u}: vector[{a}] = {va:e}, vector[{b}] = {vb:e} (f64)");
-    let slack = match rule {
-        Rule::Rrs | Rule::RrsWor => F32_SLACK * (2.0 + trace.tests.len() as f64 * view.v as f64),
-        _ => F32_SLACK,
-    };
+    let slack = F32_SLACK * super::rules::vector_slack(rule, trace.tests.len(), view.v);
     let class = if view.tree.is_leaf(u) && close_within(va, vb, F32_SLACK) {
         DiffClass::BonusNearTie
     } else if close_within(va, vb, slack) {

@@ -10,6 +10,7 @@ pub mod expect;
 pub mod generate;
 pub mod reference;
 pub mod round;
+pub mod rules;
 pub mod shape;
 
 use crate::error::{Error, Result};

@@ -1,10 +1,11 @@
-//! The f64 reference of the four tree rules (SPEC §7), literally in the spec's order of
-//! operations: sums in ascending token id, `r[x] / q[x]` before the `min`, argmax ties to the
-//! lowest id. `round` and the batch cross-checks run this one function.
+//! The f64 reference of the tree rules (SPEC §7), literally in the spec's order of operations:
+//! sums in ascending token id, `r[x] / q[x]` before the `min`, argmax ties to the lowest id. The
+//! walk is here; each rule's step at a node is in `src/tree/rules/STEM.rs`. `round` and the
+//! batch cross-checks run this one function.
 
 use super::Tree;
 use crate::round::{Values, argmax_f64};
-use crate::rule::{Rule, TreeRule};
+use crate::rule::Rule;
 
 /// One tree round as the reference reads it: node u's draft and target rows start at
 /// `u * v` in `draft` and `target` (leaves' draft rows are never read), `tokens[c]` is child
@@ -44,15 +45,15 @@ pub enum Step {
 }
 
 impl<V: Values + ?Sized, C: Values + ?Sized> TreeInput<'_, V, C> {
-    fn target_row(&self, u: usize) -> Vec<f64> {
+    pub(crate) fn target_row(&self, u: usize) -> Vec<f64> {
         self.target.range(u * self.v, self.v).collect()
     }
 
-    fn draft_row(&self, u: usize) -> Vec<f64> {
+    pub(crate) fn draft_row(&self, u: usize) -> Vec<f64> {
         self.draft.range(u * self.v, self.v).collect()
     }
 
-    fn token(&self, c: u32) -> usize {
+    pub(crate) fn token(&self, c: u32) -> usize {
         self.tokens[c as usize] as usize
     }
 }
@@ -104,88 +105,9 @@ pub fn step<V: Values + ?Sized, C: Values + ?Sized>(
     step_traced(rule, input, u, &mut None)
 }
 
-/// [`step`], recording the thresholds and the correction's vector into `trace` when given.
-pub fn step_traced<V: Values + ?Sized, C: Values + ?Sized>(
-    rule: Rule,
-    input: &TreeInput<'_, V, C>,
-    u: usize,
-    trace: &mut Option<NodeTrace>,
-) -> Step {
-    let children = input.tree.children(u);
-    let Some(tree_rule) = rule.as_tree() else {
-        panic!("{rule} is a chain rule, not a tree rule")
-    };
-    match tree_rule {
-        TreeRule::Greedy => {
-            let t = input.target_row(u);
-            let s = argmax_f64(t.iter().copied());
-            for &c in children {
-                note_test(trace, c, 0.0, f64::from(u8::from(input.token(c) == s)));
-            }
-            note_vector(trace, &t);
-            match children.iter().find(|&&c| input.token(c) == s) {
-                Some(&c) => Step::Accept(c as usize),
-                None => Step::Stop(s as u32),
-            }
-        }
-        TreeRule::TargetOnly => {
-            let t = input.target_row(u);
-            let coin = input.coins.at(u);
-            let mut s = 0.0f64;
-            for &c in children {
-                s += t[input.token(c)];
-                note_test(trace, c, coin, s);
-                if coin < s {
-                    return Step::Accept(c as usize);
-                }
-            }
-            let masked = children.iter().map(|&c| input.token(c));
-            let mut m = t.clone();
-            for x in masked.clone() {
-                m[x] = 0.0;
-            }
-            note_vector(trace, &m);
-            Step::Stop(masked_argmax(&t, masked))
-        }
-        TreeRule::Rrs | TreeRule::RrsWor => {
-            let wor = tree_rule == TreeRule::RrsWor;
-            let t = input.target_row(u);
-            let mut q = input.draft_row(u);
-            let mut r = t.clone();
-            for (j, &c) in children.iter().enumerate() {
-                let x = input.token(c);
-                let a = (r[x] / q[x]).min(1.0);
-                let coin = input.coins.at(c as usize);
-                note_test(trace, c, coin, a);
-                if coin < a {
-                    return Step::Accept(c as usize);
-                }
-                let res: Vec<f64> = r.iter().zip(&q).map(|(r, q)| (r - q).max(0.0)).collect();
-                let s = res.iter().fold(0.0f64, |s, x| s + x);
-                if let Some(tr) = trace.as_mut() {
-                    tr.residual_sums.push(s);
-                }
-                if s == 0.0 {
-                    note_vector(trace, &t);
-                    return Step::Stop(argmax_f64(t.iter().copied()) as u32);
-                }
-                if j + 1 == children.len() {
-                    note_vector(trace, &res);
-                    return Step::Stop(argmax_f64(res.into_iter()) as u32);
-                }
-                r = res.iter().map(|x| x / s).collect();
-                if wor {
-                    q[x] = 0.0;
-                    let qs = q.iter().fold(0.0f64, |s, x| s + x);
-                    for e in &mut q {
-                        *e /= qs;
-                    }
-                }
-            }
-            unreachable!("an internal node has a child")
-        }
-    }
-}
+/// [`step`], recording the thresholds and the correction's vector into `trace` when given: the
+/// rule's own step (`src/tree/rules/STEM.rs`).
+pub use super::rules::step_traced;
 
 /// Coins of a chain read as a path tree's node coins: node `i + shift`'s coin is `coins[i]`.
 struct ShiftedCoins<'a, C: Values + ?Sized> {
@@ -199,15 +121,8 @@ impl<C: Values + ?Sized> Values for ShiftedCoins<'_, C> {
     }
 }
 
-/// The node whose coin decides position `i` of a chain under `rule`: `target-only` tests the
-/// coin of node i (the parent), the other rules that of node i + 1 (the child). SPEC §7: "the
-/// decision at position i uses `random_coins[i]` under every rule".
-pub fn chain_coin_shift(rule: Rule) -> usize {
-    match rule {
-        Rule::TargetOnly => 0,
-        _ => 1,
-    }
-}
+/// The node whose coin decides position `i` of a chain under `rule` (node i + shift).
+pub use super::rules::chain_coin_shift;
 
 /// A tree rule on a chain (the seed's layout: K draft rows, K + 1 target rows, K tokens and
 /// coins): the path tree 0 → 1 → … → K, node i + 1 carrying `tokens[i]`, the decision at
@@ -246,13 +161,13 @@ pub fn decide_chain<V: Values + ?Sized, C: Values + ?Sized>(
     }
 }
 
-fn note_test(trace: &mut Option<NodeTrace>, c: u32, coin: f64, threshold: f64) {
+pub(crate) fn note_test(trace: &mut Option<NodeTrace>, c: u32, coin: f64, threshold: f64) {
     if let Some(t) = trace.as_mut() {
         t.tests.push((c, coin, threshold));
     }
 }
 
-fn note_vector(trace: &mut Option<NodeTrace>, v: &[f64]) {
+pub(crate) fn note_vector(trace: &mut Option<NodeTrace>, v: &[f64]) {
     if let Some(t) = trace.as_mut() {
         t.vector = v.to_vec();
     }

@@ -1,5 +1,6 @@
-//! CPU twin of `shaders/tree.wgsl`: the four tree rules (SPEC §7) in f32, node by node along the
-//! walked path, on the same values and in the same order of operations as the shader.
+//! CPU twin of `shaders/tree.wgsl`: the tree rules (SPEC §7) in f32, node by node along the
+//! walked path, on the same values and in the same order of operations as the shader. The walk
+//! is here; each rule's step at a node is in `STEM.rs`, the twin of `shaders/tree/STEM.wgsl`.
 //!
 //! Precision policy (the README's "Tree verification: precision"):
 //! - `greedy`: the argmax of the target row (exact), compared with each child's token.
@@ -21,15 +22,18 @@
 //!   of the chain rules) and the bonus from the leaf's target row; the randomness is addressed by
 //!   (round, number accepted), as for a chain.
 
+mod greedy;
+mod rrs;
+mod rrs_wor;
+mod target_only;
+
 use rayon::prelude::*;
 
 use super::verify::{argmax_target, or_target, recovery_u64};
 use super::{Recovery, RecoveryMode};
 use crate::batch::Floats;
-use crate::exact::{
-    ONE_BITS, accepts, add_native, key, mul_native, quotient_bits, residual_native, sample_index,
-};
-use crate::rule::{Rule, TreeRule};
+use crate::exact::{key, mul_native, residual_native, sample_index};
+use crate::rule::{Rule, TreeRule, match_rule};
 use crate::tree::batch::{TreeResult, TreeView};
 
 /// Lanes of the fixed-order f32 sums (the shader's workgroup size).
@@ -79,17 +83,17 @@ fn reduce_lanes(mut lanes: [f32; LANES]) -> f32 {
 /// Scratch space of one worker.
 #[derive(Default)]
 pub struct Scratch {
-    t: Vec<f32>,
-    q: Vec<f32>,
-    u: Vec<f32>,
+    pub(crate) t: Vec<f32>,
+    pub(crate) q: Vec<f32>,
+    pub(crate) u: Vec<f32>,
     /// `rrs-wor`: the tokens rejected at the current node.
-    rejected: Vec<usize>,
+    pub(crate) rejected: Vec<usize>,
     /// `rrs-wor`: per token, the coefficient its entry keeps once rejected (-1: not rejected).
-    frozen: Vec<f32>,
+    pub(crate) frozen: Vec<f32>,
 }
 
 /// Copies the row of V at `start` into `buf` as f32 (the engine reads each row it needs once).
-fn fill(f: Floats, start: usize, v: usize, buf: &mut Vec<f32>) {
+pub(crate) fn fill(f: Floats, start: usize, v: usize, buf: &mut Vec<f32>) {
     let row = f.slice(start, v);
     buf.clear();
     match row {
@@ -102,14 +106,16 @@ fn fill(f: Floats, start: usize, v: usize, buf: &mut Vec<f32>) {
 }
 
 /// What the rule does at an internal node.
-enum Step {
+pub enum Step {
+    /// Accept this child and go on from it.
     Accept(usize),
+    /// Stop with this correction token.
     Stop(u32),
 }
 
 /// The residual entry `max(t − fl(a · q), 0)` (non-negative f32).
 #[inline]
-fn residual(t: f32, a: f32, q: f32) -> f32 {
+pub(crate) fn residual(t: f32, a: f32, q: f32) -> f32 {
     f32::from_bits(residual_native(
         t.abs(),
         f32::from_bits(mul_native(a, q.abs())),
@@ -118,7 +124,7 @@ fn residual(t: f32, a: f32, q: f32) -> f32 {
 
 /// argmax or sample of `weights` (non-negative f32), falling back to the target row `t` when it
 /// is zero everywhere: the correction at a stop.
-fn choose(weights: &[f32], t: &[f32], rec: &Recovery, round: u64, pos: u32) -> u32 {
+pub(crate) fn choose(weights: &[f32], t: &[f32], rec: &Recovery, round: u64, pos: u32) -> u32 {
     let chosen = if rec.mode == RecoveryMode::Sample {
         sample_index(
             weights.len(),
@@ -132,111 +138,82 @@ fn choose(weights: &[f32], t: &[f32], rec: &Recovery, round: u64, pos: u32) -> u
     or_target(chosen, t, rec, round, pos)
 }
 
-fn step(view: &TreeView, r: usize, u: usize, rule: Rule, rec: &Recovery, s: &mut Scratch) -> Step {
-    let v = view.v;
-    let children = view.tree.children(u);
-    let tok = |c: u32| view.token(r, c as usize) as usize;
-    let coin = |c: usize| view.coins.get_f32(view.coin_at(r, c)).abs();
-    let (t_at, q_at) = (view.target_at(r, u), view.draft_at(r, u));
-    let pos = view.tree.depth_of(u) as u32;
-    let Some(tree_rule) = rule.as_tree() else {
-        panic!("{rule} is a chain rule")
-    };
-    match tree_rule {
-        TreeRule::Greedy | TreeRule::TargetOnly => {
-            if tree_rule == TreeRule::TargetOnly {
-                let mut sum = 0.0f32;
-                for &c in children {
-                    sum = f32::from_bits(add_native(sum, view.target.get_f32(t_at + tok(c)).abs()));
-                    if coin(u) < sum {
-                        return Step::Accept(c as usize);
-                    }
-                }
-            }
-            fill(view.target, t_at, v, &mut s.t);
-            let t = &s.t;
-            if tree_rule == TreeRule::Greedy {
-                let best = argmax_target(t) as usize;
-                if let Some(&c) = children.iter().find(|&&c| tok(c) == best) {
-                    return Step::Accept(c as usize);
-                }
-            }
-            s.u.clear();
-            s.u.extend(t.iter().map(|x| x.abs()));
-            for &c in children {
-                s.u[tok(c)] = 0.0;
-            }
-            Step::Stop(choose(&s.u, t, rec, r as u64, pos))
+/// A tree rule's CPU twin (this layer's trait; implemented in the rule's `src/cpu/tree/STEM.rs`,
+/// the twin of `shaders/tree/STEM.wgsl`).
+pub trait CpuTreeRule: TreeRule {
+    /// The rule's decision at internal node `u` of round `r`, in f32.
+    fn step(view: &TreeView, r: usize, u: usize, rec: &Recovery, s: &mut Scratch) -> Step;
+}
+
+/// What one node of round `r` is: its children, their tokens and coins, its rows and depth.
+pub(crate) struct Node<'v, 'a> {
+    pub(crate) view: &'v TreeView<'a>,
+    pub(crate) r: usize,
+    pub(crate) children: &'v [u32],
+    pub(crate) t_at: usize,
+    pub(crate) q_at: usize,
+    pub(crate) pos: u32,
+}
+
+impl<'v, 'a> Node<'v, 'a> {
+    pub(crate) fn new(view: &'v TreeView<'a>, r: usize, u: usize) -> Node<'v, 'a> {
+        Node {
+            view,
+            r,
+            children: view.tree.children(u),
+            t_at: view.target_at(r, u),
+            q_at: view.draft_at(r, u),
+            pos: view.tree.depth_of(u) as u32,
         }
-        TreeRule::Rrs | TreeRule::RrsWor => {
-            let wor = tree_rule == TreeRule::RrsWor;
-            let (mut a, mut n_j, mut w_j) = (0.0f32, 1.0f32, 1.0f32);
-            if s.frozen.len() != v {
-                s.frozen.clear();
-                s.frozen.resize(v, -1.0);
-                s.rejected.clear();
-            }
-            for &y in &s.rejected {
-                s.frozen[y] = -1.0;
-            }
-            s.rejected.clear();
-            let mut rows_read = false;
-            for (j, &c) in children.iter().enumerate() {
-                let x = tok(c);
-                let (tx, qx) = (
-                    view.target.get_f32(t_at + x).abs(),
-                    view.draft.get_f32(q_at + x).abs(),
-                );
-                let g = f32::from_bits(quotient_bits(n_j.to_bits(), ONE_BITS, w_j.to_bits()));
-                let ux = residual(tx, a, qx);
-                let scaled_q = mul_native(g, qx);
-                if accepts(coin(c as usize).to_bits(), scaled_q, ux.to_bits()) {
-                    return Step::Accept(c as usize);
-                }
-                a = f32::from_bits(add_native(a, g));
-                if wor {
-                    s.rejected.push(x);
-                    s.frozen[x] = a;
-                }
-                if !rows_read {
-                    fill(view.target, t_at, v, &mut s.t);
-                    fill(view.draft, q_at, v, &mut s.q);
-                    rows_read = true;
-                }
-                let (t, q, frozen) = (&s.t, &s.q, &s.frozen);
-                s.u.clear();
-                if wor {
-                    s.u.extend((0..v).map(|y| {
-                        let c = if frozen[y] >= 0.0 { frozen[y] } else { a };
-                        residual(t[y], c, q[y])
-                    }));
-                } else {
-                    s.u.extend((0..v).map(|y| residual(t[y], a, q[y])));
-                }
-                n_j = lane_sum_slice(&s.u);
-                w_j = if wor {
-                    lane_sum(v, |y| if frozen[y] >= 0.0 { 0.0 } else { q[y].abs() })
-                } else {
-                    1.0
-                };
-                if n_j == 0.0 {
-                    return Step::Stop(or_target(None, &s.t, rec, r as u64, pos));
-                }
-                if j + 1 == children.len() {
-                    return Step::Stop(choose(&s.u, &s.t, rec, r as u64, pos));
-                }
-            }
-            unreachable!("an internal node has a child")
+    }
+
+    /// Child c's token.
+    pub(crate) fn token(&self, c: u32) -> usize {
+        self.view.token(self.r, c as usize) as usize
+    }
+
+    /// Node c's coin.
+    pub(crate) fn coin(&self, c: usize) -> f32 {
+        self.view.coins.get_f32(self.view.coin_at(self.r, c)).abs()
+    }
+
+    /// Reads the node's target row into `s.t`.
+    pub(crate) fn fill_target(&self, s: &mut Scratch) {
+        fill(self.view.target, self.t_at, self.view.v, &mut s.t);
+    }
+
+    /// Stops with the target row (in `s.t`) masked at the children's tokens (argmax or sampled,
+    /// the row itself when that is zero everywhere): `greedy`'s and `target-only`'s correction.
+    pub(crate) fn stop_masked(&self, rec: &Recovery, s: &mut Scratch) -> Step {
+        s.u.clear();
+        s.u.extend(s.t.iter().map(|x| x.abs()));
+        for &c in self.children {
+            s.u[self.token(c)] = 0.0;
         }
+        Step::Stop(choose(&s.u, &s.t, rec, self.r as u64, self.pos))
     }
 }
 
-/// Decides round r of a validated tree batch: writes the accepted nodes into `nodes` (in order)
-/// and returns (number accepted, correction or bonus).
+/// Decides round r of a validated tree batch under `rule`: writes the accepted nodes into
+/// `nodes` (in order) and returns (number accepted, correction or bonus).
 pub fn decide_round(
     view: &TreeView,
     r: usize,
     rule: Rule,
+    rec: &Recovery,
+    s: &mut Scratch,
+    nodes: &mut [i32],
+) -> (u32, u32) {
+    match_rule!(rule,
+        chain R => panic!("{rule} is a chain rule"),
+        tree T => decide_round_with::<T>(view, r, rec, s, nodes),
+    )
+}
+
+/// [`decide_round`] under the tree rule `T`.
+fn decide_round_with<T: CpuTreeRule>(
+    view: &TreeView,
+    r: usize,
     rec: &Recovery,
     s: &mut Scratch,
     nodes: &mut [i32],
@@ -248,7 +225,7 @@ pub fn decide_round(
             fill(view.target, view.target_at(r, u), view.v, &mut s.t);
             return (a as u32, or_target(None, &s.t, rec, r as u64, a as u32));
         }
-        match step(view, r, u, rule, rec, s) {
+        match T::step(view, r, u, rec, s) {
             Step::Accept(c) => {
                 nodes[a] = c as i32;
                 a += 1;
@@ -261,6 +238,14 @@ pub fn decide_round(
 
 /// Runs every round of a validated tree batch in parallel over rounds.
 pub fn run(view: &TreeView, rule: Rule, rec: &Recovery) -> TreeResult {
+    match_rule!(rule,
+        chain R => panic!("{rule} is a chain rule"),
+        tree T => run_with::<T>(view, rec),
+    )
+}
+
+/// [`run`] under the tree rule `T`.
+fn run_with<T: CpuTreeRule>(view: &TreeView, rec: &Recovery) -> TreeResult {
     let depth = view.tree.depth();
     let mut result = TreeResult::new(view.n, depth);
     if depth == 0 {
@@ -270,7 +255,7 @@ pub fn run(view: &TreeView, rule: Rule, rec: &Recovery) -> TreeResult {
             .par_iter_mut()
             .enumerate()
             .for_each_init(Scratch::default, |s, (r, out)| {
-                *out = decide_round(view, r, rule, rec, s, &mut []).1 as i32;
+                *out = decide_round_with::<T>(view, r, rec, s, &mut []).1 as i32;
             });
         return result;
     }
@@ -282,7 +267,7 @@ pub fn run(view: &TreeView, rule: Rule, rec: &Recovery) -> TreeResult {
         .zip(result.num_accepted.par_iter_mut())
         .enumerate()
         .for_each_init(Scratch::default, |s, (r, ((out, nodes), acc))| {
-            let (a, token) = decide_round(view, r, rule, rec, s, nodes);
+            let (a, token) = decide_round_with::<T>(view, r, rec, s, nodes);
             for (j, slot) in out.iter_mut().enumerate() {
                 *slot = match j.cmp(&(a as usize)) {
                     std::cmp::Ordering::Less => view.token(r, nodes[j] as usize) as i32,

@@ -1,0 +1,66 @@
+//! `greedy` (SPEC §7): accept the child whose token is the target's argmax at the node; stop with
+//! that argmax when no child carries it.
+
+use super::TreeReference;
+use crate::round::{Values, argmax_f64};
+use crate::rule::{TreeRule, tree::Greedy};
+use crate::tree::Tree;
+use crate::tree::expect::top_m;
+use crate::tree::reference::{NodeTrace, Step, TreeInput, decide_tree, note_test, note_vector};
+
+impl TreeReference for Greedy {
+    const COINLESS: bool = true;
+
+    fn step_traced<V: Values + ?Sized, C: Values + ?Sized>(
+        input: &TreeInput<'_, V, C>,
+        u: usize,
+        trace: &mut Option<NodeTrace>,
+    ) -> Step {
+        let children = input.tree.children(u);
+        let t = input.target_row(u);
+        let s = argmax_f64(t.iter().copied());
+        for &c in children {
+            note_test(trace, c, 0.0, f64::from(u8::from(input.token(c) == s)));
+        }
+        note_vector(trace, &t);
+        match children.iter().find(|&&c| input.token(c) == s) {
+            Some(&c) => Step::Accept(c as usize),
+            None => Step::Stop(s as u32),
+        }
+    }
+
+    /// Deterministic: the walk itself.
+    fn expected_generated<V: Values + ?Sized>(
+        tree: &Tree,
+        d: &V,
+        t: &V,
+        tokens: &[u32],
+        v: usize,
+    ) -> Option<f64> {
+        let coins = vec![0.0f64; tree.len()];
+        let input = TreeInput {
+            tree,
+            tokens,
+            draft: d,
+            target: t,
+            coins: &coins[..],
+            v,
+        };
+        Some(decide_tree(Self::RULE, &input).nodes.len() as f64 + 1.0)
+    }
+
+    /// The draft's top-m.
+    fn draw_children(q: &[f32], m: usize, _random: &dyn Fn(usize) -> u64) -> Option<Vec<usize>> {
+        Some(top_m(q, q.len(), m))
+    }
+
+    /// The target row of every node it visits.
+    fn rows_read(_tree: &Tree, path: &[usize]) -> usize {
+        path.len()
+    }
+
+    /// The target row at every node visited; each child's token and the accepted node.
+    fn chain_reads(_k: usize, a: usize) -> (usize, usize) {
+        (a + 1, a * 8)
+    }
+}

@@ -1,0 +1,184 @@
+//! The tree rules (SPEC §7), one file per rule (`STEM.rs`, the stem of the rule's line in the
+//! registry `rule::rules!`): each implements [`TreeReference`] for its marker type: its f64
+//! reference step, literally in the spec's order of operations, its exact expectation, and the
+//! properties the layers above read (the children's tokens it assumes, the rows it reads, the
+//! rounding slack of its tests). Its f32 twin is `src/cpu/tree/STEM.rs`, its WGSL step
+//! `shaders/tree/STEM.wgsl`.
+
+mod greedy;
+mod rrs;
+mod rrs_wor;
+mod target_only;
+
+pub use rrs_wor::ENUMERATION_BUDGET;
+
+use super::Tree;
+use super::reference::{NodeTrace, Step, TreeInput};
+use crate::round::Values;
+use crate::rule::{Rule, TreeRule, match_rule};
+
+/// A tree rule's f64 reference and properties (this layer's trait; implemented in the rule's
+/// `src/tree/rules/STEM.rs`).
+pub trait TreeReference: TreeRule {
+    /// Which node's coin decides position i of a chain: node `i + CHAIN_COIN_SHIFT` (1: the
+    /// child's; `target-only` tests the parent's, 0). SPEC §7: "the decision at position i uses
+    /// `random_coins[i]` under every rule".
+    const CHAIN_COIN_SHIFT: usize = 1;
+
+    /// The rule uses no coin (`greedy`): a difference between precisions on the path can only be
+    /// an argmax near-tie.
+    const COINLESS: bool = false;
+
+    /// The rule's decision at internal node `u`, recording each test and the correction's vector
+    /// into `trace` when given.
+    fn step_traced<V: Values + ?Sized, C: Values + ?Sized>(
+        input: &TreeInput<'_, V, C>,
+        u: usize,
+        trace: &mut Option<NodeTrace>,
+    ) -> Step;
+
+    /// `E[num_generated]` of one round given its rows (node u's rows at `u * v`), with `tokens`
+    /// the children's tokens where the rule's are deterministic, the coins uniform and the other
+    /// tokens drawn as [`TreeReference::draw_children`] draws them; `None` when too costly.
+    fn expected_generated<V: Values + ?Sized>(
+        tree: &Tree,
+        d: &V,
+        t: &V,
+        tokens: &[u32],
+        v: usize,
+    ) -> Option<f64>;
+
+    /// The tokens of a node's `m` children as the rule assumes them, from the node's f32 draft
+    /// row `q`; `random(j)` is child j's random word. `None` when the row cannot give them
+    /// (distinct tokens of positive probability).
+    fn draw_children(q: &[f32], m: usize, random: &dyn Fn(usize) -> u64) -> Option<Vec<usize>>;
+
+    /// The distinct rows of V the rule reads in a round whose walk visited `path` (the root
+    /// first, the node where it stopped last).
+    fn rows_read(tree: &Tree, path: &[usize]) -> usize;
+
+    /// A chain of K with `a` accepted: (rows of V read, bytes of scalars read).
+    fn chain_reads(k: usize, a: usize) -> (usize, usize);
+
+    /// How many f32 roundings may separate the coin of the `j`-th test at a node from its f64
+    /// threshold (the cross-check's slack, in units of its relative rounding).
+    fn test_slack(j: usize, v: usize) -> f64 {
+        1.0 + j as f64 * (v as f64 + 2.0)
+    }
+
+    /// The same for the entries of the correction's vector after `tests` tests.
+    fn vector_slack(_tests: usize, _v: usize) -> f64 {
+        1.0
+    }
+}
+
+/// [`TreeReference::step_traced`] of `rule`. A chain rule is a caller error: it panics.
+pub fn step_traced<V: Values + ?Sized, C: Values + ?Sized>(
+    rule: Rule,
+    input: &TreeInput<'_, V, C>,
+    u: usize,
+    trace: &mut Option<NodeTrace>,
+) -> Step {
+    match_rule!(rule,
+        chain R => panic!("{rule} is a chain rule, not a tree rule"),
+        tree T => <T as TreeReference>::step_traced(input, u, trace),
+    )
+}
+
+/// [`TreeReference::CHAIN_COIN_SHIFT`] of `rule` (1 for a chain rule: the child's coin).
+pub fn chain_coin_shift(rule: Rule) -> usize {
+    match_rule!(rule,
+        chain R => 1,
+        tree T => <T as TreeReference>::CHAIN_COIN_SHIFT,
+    )
+}
+
+/// [`TreeReference::expected_generated`] of `rule` (`None` for a chain rule).
+pub fn expected_generated<V: Values + ?Sized>(
+    rule: Rule,
+    tree: &Tree,
+    d: &V,
+    t: &V,
+    tokens: &[u32],
+    v: usize,
+) -> Option<f64> {
+    match_rule!(rule,
+        chain R => None,
+        tree T => <T as TreeReference>::expected_generated(tree, d, t, tokens, v),
+    )
+}
+
+/// [`TreeReference::draw_children`] of `rule` (`None` for a chain rule).
+pub fn draw_children(
+    rule: Rule,
+    q: &[f32],
+    m: usize,
+    random: &dyn Fn(usize) -> u64,
+) -> Option<Vec<usize>> {
+    match_rule!(rule,
+        chain R => None,
+        tree T => <T as TreeReference>::draw_children(q, m, random),
+    )
+}
+
+/// [`TreeReference::rows_read`] of `rule` (0 for a chain rule).
+pub fn rows_read(rule: Rule, tree: &Tree, path: &[usize]) -> usize {
+    match_rule!(rule,
+        chain R => 0,
+        tree T => <T as TreeReference>::rows_read(tree, path),
+    )
+}
+
+/// [`TreeReference::chain_reads`] of `rule` (zeros for a chain rule).
+pub fn chain_reads(rule: Rule, k: usize, a: usize) -> (usize, usize) {
+    match_rule!(rule,
+        chain R => (0, 0),
+        tree T => <T as TreeReference>::chain_reads(k, a),
+    )
+}
+
+/// [`TreeReference::COINLESS`] of `rule` (false for a chain rule).
+pub fn coinless(rule: Rule) -> bool {
+    match_rule!(rule,
+        chain R => false,
+        tree T => <T as TreeReference>::COINLESS,
+    )
+}
+
+/// [`TreeReference::test_slack`] of `rule` (1 for a chain rule).
+pub fn test_slack(rule: Rule, j: usize, v: usize) -> f64 {
+    match_rule!(rule,
+        chain R => 1.0,
+        tree T => <T as TreeReference>::test_slack(j, v),
+    )
+}
+
+/// [`TreeReference::vector_slack`] of `rule` (1 for a chain rule).
+pub fn vector_slack(rule: Rule, tests: usize, v: usize) -> f64 {
+    match_rule!(rule,
+        chain R => 1.0,
+        tree T => <T as TreeReference>::vector_slack(tests, v),
+    )
+}
+
+/// The rows a token-rule-like walk reads (`rrs`, `rrs-wor`): the target and draft rows of every
+/// visited node where a child was rejected (the accepted child is not the first, or none was),
+/// and the bonus row at a leaf.
+pub(crate) fn rows_read_rejecting(tree: &Tree, path: &[usize]) -> usize {
+    let stop = *path.last().unwrap_or(&0);
+    let leaf = tree.is_leaf(stop);
+    let rejected = path
+        .windows(2)
+        .filter(|w| tree.sibling_rank(w[1]) > 0)
+        .count()
+        + usize::from(!leaf);
+    2 * rejected + usize::from(leaf)
+}
+
+/// What the token rule reads on a chain of K with `a` accepted: (rows, bytes of scalars): p, q,
+/// the coin and the token of each decision made, and one row of V (bonus) or two (residual).
+pub(crate) fn token_like_chain_reads(k: usize, a: usize) -> (usize, usize) {
+    let rows = if a < k { 2 } else { 1 };
+    let decisions = (a + usize::from(a < k)).min(k);
+    (rows, decisions * 16)
+}

@@ -1,0 +1,95 @@
+//! `rrs-wor` (SPEC §7; Jeon et al. 2024, Sequoia): recursive rejection sampling without
+//! replacement (the walk of `rrs.rs`, the rejected token removed from the draft row).
+
+use super::rrs::{bottom_up, draw_sampled, rrs_step};
+use super::{TreeReference, rows_read_rejecting, token_like_chain_reads};
+use crate::round::Values;
+use crate::rule::tree::RrsWor;
+use crate::tree::Tree;
+use crate::tree::reference::{NodeTrace, Step, TreeInput};
+
+/// The largest V^m · V an `rrs-wor` enumeration may take at one node.
+pub const ENUMERATION_BUDGET: f64 = 4e6;
+
+impl TreeReference for RrsWor {
+    fn step_traced<V: Values + ?Sized, C: Values + ?Sized>(
+        input: &TreeInput<'_, V, C>,
+        u: usize,
+        trace: &mut Option<NodeTrace>,
+    ) -> Step {
+        rrs_step(true, input, u, trace)
+    }
+
+    /// By enumeration over the children's tokens at each node; `None` when a node's enumeration
+    /// exceeds [`ENUMERATION_BUDGET`].
+    fn expected_generated<V: Values + ?Sized>(
+        tree: &Tree,
+        d: &V,
+        t: &V,
+        _tokens: &[u32],
+        v: usize,
+    ) -> Option<f64> {
+        bottom_up(tree, d, t, v, |t, q, gains| {
+            let m = gains.len() as i32;
+            ((v as f64).powi(m) * v as f64 <= ENUMERATION_BUDGET)
+                .then(|| wor_node(t, q, gains, 1.0, 0))
+        })
+    }
+
+    /// Without replacement from the draft row.
+    fn draw_children(q: &[f32], m: usize, random: &dyn Fn(usize) -> u64) -> Option<Vec<usize>> {
+        draw_sampled(q, m, random, true)
+    }
+
+    fn rows_read(tree: &Tree, path: &[usize]) -> usize {
+        rows_read_rejecting(tree, path)
+    }
+
+    /// What the token rule reads.
+    fn chain_reads(k: usize, a: usize) -> (usize, usize) {
+        token_like_chain_reads(k, a)
+    }
+
+    /// The normalisers N_j and W_j sum V entries after each rejection.
+    fn vector_slack(tests: usize, v: usize) -> f64 {
+        2.0 + tests as f64 * v as f64
+    }
+}
+
+/// `rrs-wor` at one node, by enumeration over the children's tokens drawn without replacement:
+/// child `j` with the draft row `q` (the rejected tokens removed, unnormalised) and the residual
+/// `r`, reached with probability `reach`.
+fn wor_node(r: &[f64], q: &[f64], gains: &[f64], reach: f64, j: usize) -> f64 {
+    if j == gains.len() || reach == 0.0 {
+        return 0.0;
+    }
+    let qs: f64 = q.iter().sum();
+    if qs <= 0.0 {
+        return 0.0;
+    }
+    let mut total = 0.0;
+    for x in 0..q.len() {
+        if q[x] <= 0.0 {
+            continue;
+        }
+        let p_draw = q[x] / qs;
+        let qn = q[x] / qs;
+        let a = (r[x] / qn).min(1.0);
+        total += reach * p_draw * a * gains[j];
+        // Rejected: the residual against the normalised q, then q without x.
+        let res: Vec<f64> = r
+            .iter()
+            .zip(q)
+            .map(|(ri, qi)| (ri - qi / qs).max(0.0))
+            .collect();
+        let s: f64 = res.iter().sum();
+        if s <= 0.0 || a >= 1.0 {
+            continue;
+        }
+        let r2: Vec<f64> = res.iter().map(|v| v / s).collect();
+        let mut q2 = q.to_vec();
+        q2[x] = 0.0;
+        total += wor_node(&r2, &q2, gains, reach * p_draw * (1.0 - a), j + 1);
+    }
+    total
+}
