@@ -18,7 +18,8 @@ const TREE_HEADER: usize = 9;
 /// The most children of one node the kernel handles (`MAX_CHILDREN` in the shader).
 pub const MAX_CHILDREN: usize = 256;
 
-/// A tree rule's code in `shaders/tree.wgsl` (`RULE_*`): its index in [`Rule::TREE`].
+/// A tree rule's code in the tree kernel (`H_RULE`; its generated `tree_step` calls the steps in
+/// the registry's order): its index in [`Rule::TREE`].
 fn rule_code(rule: Rule) -> Result<u32> {
     if !rule.is_tree() {
         return Err(Error::Config(format!("{rule} is not a tree rule")));
