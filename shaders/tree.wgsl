@@ -87,7 +87,7 @@ fn kernel_row_key(src: u32, tbase: u32, dbase: u32, x: u32) -> u32 {
     return key(drf[dbase + x]);
 }
 
-// The f32 sum of a source over the row in the CPU twin's order (`lane_sum` in src/cpu/tree.rs):
+// The f32 sum of a source over the row in the CPU twin's order (`lane_sum` in src/cpu/tree/mod.rs):
 // each invocation adds x = lid, lid + WG, ... in ascending x, then a pairwise tree.
 fn tree_lane_sum(lid: u32, src: u32, tbase: u32, dbase: u32, v: u32) -> u32 {
     var acc = 0u;
@@ -145,9 +145,9 @@ fn verify_tree(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
         }
         // Phase 1: the rule's decision at u (`tree_step`, the rule's own step): the accepted
         // child, or NONE (stop; then `res_src` says where the correction comes from).
-        let step = tree_step(rule, lid, round, u, cs, ce, tbase, dbase, v);
-        let next = step.x;
-        let res_src = step.y;
+        let decision = tree_step(rule, lid, round, u, cs, ce, tbase, dbase, v);
+        let next = decision.x;
+        let res_src = decision.y;
         if (next == NONE) {
             chosen = recover_from(lid, res_src, tbase, dbase, v, round, a, vec2<u32>(0u, NONE));
             break;

@@ -386,3 +386,27 @@ pub fn tree_rows_read(tree: &crate::tree::Tree, rule: Rule, nodes: &[i32], a: us
         .collect();
     crate::tree::rules::rows_read(rule, tree, &path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rule::chain::Token;
+
+    /// `rrs` and `rrs-wor` on a chain read what the token rule reads: the tree layer's count
+    /// equals the CPU twin's.
+    #[test]
+    fn tree_rules_on_a_chain_count_the_token_rules_reads() {
+        for k in 0..6 {
+            for a in 0..=k {
+                let token = <Token as CpuChainRule>::lazy_reads(k, 100, a);
+                for rule in [Rule::Rrs, Rule::RrsWor] {
+                    assert_eq!(
+                        tree_chain_reads(rule, k, 100, a),
+                        token,
+                        "{rule} K = {k}, a = {a}"
+                    );
+                }
+            }
+        }
+    }
+}

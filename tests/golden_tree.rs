@@ -96,7 +96,7 @@ fn tree_reference_matches_numpy_golden_cases() {
     assert!(counts["rrs = token"] >= 10 && counts["rrs-wor = token"] >= 10);
 }
 
-/// The exact expectations the studies overlay (src/tree/expect.rs) against the numpy script's
+/// The exact expectations the studies overlay (each rule's, src/tree/rules/) against the numpy script's
 /// brute-force enumeration over the children's tokens (drawn as each rule assumes) and the
 /// coins, on small trees and vocabularies.
 #[test]

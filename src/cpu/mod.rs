@@ -72,6 +72,9 @@ impl CpuEngine {
 
     /// Runs a validated tree batch under a tree rule.
     pub fn run_tree(&self, view: &TreeView, rule: Rule) -> Result<TreeResult> {
+        if !rule.is_tree() {
+            return Err(Error::Config(format!("{rule} is not a tree rule")));
+        }
         self.install(|| tree::run(view, rule, &self.recovery))
     }
 

@@ -1,6 +1,6 @@
 //! Draft trees (SPEC §7): the topology ([`Tree`]), the shapes users name (`--tree SPEC`,
 //! [`shape`]), the converters to and from the arrays serving engines use ([`convert`]), the f64
-//! reference of the four tree rules ([`mod@reference`]), one round as JSON ([`round`]) and the exact
+//! reference of the tree rules ([`mod@reference`]: the walk; [`rules`]: each rule), one round as JSON ([`round`]) and the exact
 //! expectations the studies overlay ([`expect`]).
 
 pub mod batch;

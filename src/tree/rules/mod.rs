@@ -177,6 +177,7 @@ pub(crate) fn rows_read_rejecting(tree: &Tree, path: &[usize]) -> usize {
 
 /// What the token rule reads on a chain of K with `a` accepted: (rows, bytes of scalars): p, q,
 /// the coin and the token of each decision made, and one row of V (bonus) or two (residual).
+/// The same count as `cpu::verify::lazy_bytes` (f32); a test in `bench.rs` holds them equal.
 pub(crate) fn token_like_chain_reads(k: usize, a: usize) -> (usize, usize) {
     let rows = if a < k { 2 } else { 1 };
     let decisions = (a + usize::from(a < k)).min(k);
