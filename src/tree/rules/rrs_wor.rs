@@ -2,9 +2,9 @@
 //! replacement (the walk of `rrs.rs`, the rejected token removed from the draft row).
 
 use super::rrs::{bottom_up, draw_sampled, rrs_step};
-use super::{TreeReference, rows_read_rejecting, token_like_chain_reads};
+use super::TreeReference;
 use crate::round::Values;
-use crate::rule::tree::RrsWor;
+use crate::rule::tree::{Rrs, RrsWor};
 use crate::tree::Tree;
 use crate::tree::reference::{NodeTrace, Step, TreeInput};
 
@@ -41,18 +41,19 @@ impl TreeReference for RrsWor {
         draw_sampled(q, m, random, true)
     }
 
+    /// What `rrs` reads.
     fn rows_read(tree: &Tree, path: &[usize]) -> usize {
-        rows_read_rejecting(tree, path)
+        <Rrs as TreeReference>::rows_read(tree, path)
     }
 
-    /// What the token rule reads.
+    /// What `rrs` reads.
     fn chain_reads(k: usize, a: usize) -> (usize, usize) {
-        token_like_chain_reads(k, a)
+        <Rrs as TreeReference>::chain_reads(k, a)
     }
 
-    /// The normalisers N_j and W_j sum V entries after each rejection.
+    /// As `rrs`.
     fn vector_slack(tests: usize, v: usize) -> f64 {
-        2.0 + tests as f64 * v as f64
+        <Rrs as TreeReference>::vector_slack(tests, v)
     }
 }
 
