@@ -2,11 +2,11 @@
 //! studies and the CLI.
 //!
 //! **`rules!` is the one registration point.** It lists every rule once, with its properties;
-//! the enum [`Rule`], its lists and properties, the chain rules' marker types ([`chain`]), every
-//! layer's dispatch (`match_rule!`) and the GPU's chain kernels are all generated from it. A
-//! chain rule's behaviour lives in its own files, as one trait impl per layer on its marker type
-//! (the reference, the CPU twin, the cross-check classifier); a missing impl is a compile error.
-//! `docs/ARCHITECTURE.md` lists the files.
+//! the enum [`Rule`], its lists and properties, the rules' marker types ([`chain`], [`tree`]),
+//! every layer's dispatch (`match_rule!`), the GPU's chain kernels and the tree kernel's
+//! dispatcher are all generated from it. A rule's behaviour lives in its own files, as one trait
+//! impl per layer on its marker type (the reference, the CPU twin, the cross-check, the studies);
+//! a missing impl is a compile error. `docs/ARCHITECTURE.md` lists the files.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,8 +1,8 @@
 //! `rrs-wor` (SPEC §7; Jeon et al. 2024, Sequoia): recursive rejection sampling without
 //! replacement (the walk of `rrs.rs`, the rejected token removed from the draft row).
 
-use super::rrs::{bottom_up, draw_sampled, rrs_step};
 use super::TreeReference;
+use super::rrs::{bottom_up, draw_sampled, rrs_step};
 use crate::round::Values;
 use crate::rule::tree::{Rrs, RrsWor};
 use crate::tree::Tree;
