@@ -1,7 +1,8 @@
 //! The CPU engine: f32, parallel over rounds on all cores. One module per kernel, same stem
-//! (`verify.rs` ↔ `shaders/verify.wgsl`, `block.rs` ↔ `shaders/block.wgsl`, `tree.rs` ↔
-//! `shaders/tree.wgsl` (each tree rule's step `tree/STEM.rs` ↔ `shaders/tree/STEM.wgsl`), `generate.rs` ↔ `shaders/generate.wgsl`, `rates.rs` ↔
-//! `shaders/rates.wgsl`), so that the two read side by side; a test holds the rule.
+//! (`verify.rs` ↔ `shaders/verify.wgsl`, `block.rs` ↔ `shaders/block.wgsl`, `tree/` ↔
+//! `shaders/tree.wgsl` with each tree rule's step `tree/STEM.rs` ↔ `shaders/tree/STEM.wgsl`,
+//! `generate.rs` ↔ `shaders/generate.wgsl`, `rates.rs` ↔ `shaders/rates.wgsl`), so that the two
+//! read side by side; a test holds the rule.
 
 pub mod block;
 pub mod generate;
