@@ -163,10 +163,17 @@ pub fn compare_reference_rule(
             let e = engine.outcome(r);
             let f = reference_outcome_rule(view, r, rule);
             (e != f).then(|| {
-                match_rule!(rule,
-                    chain R => <R as ChainCompare>::classify(view, r, e, f, r0),
-                    tree => crate::tree::compare::classify_chain(view, r, rule, e, f, r0),
-                )
+                let (class, detail) = match_rule!(rule,
+                    chain R => <R as ChainCompare>::classify(view, r, e, f),
+                    tree => crate::tree::compare::classify_chain(view, r, rule, e, f),
+                );
+                ReferenceDiff {
+                    round: r0 + r as u64,
+                    class,
+                    engine: (e.num_accepted, e.token),
+                    reference: (f.num_accepted, f.token),
+                    detail,
+                }
             })
         })
         .collect();
@@ -221,9 +228,9 @@ pub(crate) fn close(a: f64, b: f64) -> bool {
 /// the token rule's here): how a difference between an f32 engine and the f64 reference is
 /// explained, and how adversarial batches aim at the rule's thresholds.
 pub trait ChainCompare: ChainRule {
-    /// Classifies round `r`, where the engine's outcome `e` and the reference's `f` differ
-    /// (rounds offset by `r0`).
-    fn classify(view: &BatchView, r: usize, e: Outcome, f: Outcome, r0: u64) -> ReferenceDiff;
+    /// Classifies round `r`, where the engine's outcome `e` and the reference's `f` differ: the
+    /// class and the values involved, in words.
+    fn classify(view: &BatchView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, String);
 
     /// Moves the coins of an adversarial batch (rounds `r0..`, seed `seed`) onto this rule's own
     /// thresholds where the rows alone do not; by default nothing (the rows already put the
@@ -232,12 +239,12 @@ pub trait ChainCompare: ChainRule {
 }
 
 impl ChainCompare for crate::rule::chain::Token {
-    fn classify(view: &BatchView, r: usize, e: Outcome, f: Outcome, r0: u64) -> ReferenceDiff {
-        classify_token(view, r, e, f, r0)
+    fn classify(view: &BatchView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, String) {
+        classify_token(view, r, e, f)
     }
 }
 
-fn classify_token(view: &BatchView, r: usize, e: Outcome, f: Outcome, r0: u64) -> ReferenceDiff {
+fn classify_token(view: &BatchView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, String) {
     let (k, v) = (view.k, view.v);
     let d = view.draft_round(r);
     let t = view.target_round(r);
@@ -293,11 +300,5 @@ fn classify_token(view: &BatchView, r: usize, e: Outcome, f: Outcome, r0: u64) -
             (class, detail)
         }
     };
-    ReferenceDiff {
-        round: r0 + r as u64,
-        class,
-        engine: (e.num_accepted, e.token),
-        reference: (f.num_accepted, f.token),
-        detail,
-    }
+    (class, detail)
 }

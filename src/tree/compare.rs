@@ -162,22 +162,14 @@ pub fn classify_chain(
     rule: Rule,
     e: Outcome,
     f: Outcome,
-    r0: u64,
-) -> ReferenceDiff {
+) -> (DiffClass, String) {
     let path = Tree::path(view.k);
     let tv = TreeView::from_chain(view, &path, rule);
     let as_tree = |o: Outcome| TreeOutcome {
         nodes: (1..=o.num_accepted).collect(),
         token: o.token,
     };
-    let (class, detail) = classify_tree(&tv, r, rule, &as_tree(e), &as_tree(f));
-    ReferenceDiff {
-        round: r0 + r as u64,
-        class,
-        engine: (e.num_accepted, e.token),
-        reference: (f.num_accepted, f.token),
-        detail,
-    }
+    classify_tree(&tv, r, rule, &as_tree(e), &as_tree(f))
 }
 
 /// Adds the mismatches between the CPU and GPU engines' tree results to `report` (rounds offset
