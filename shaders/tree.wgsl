@@ -1,6 +1,6 @@
 // Tree verification (SPEC §7): one workgroup per round, walking the tree from the root. Built on
 // shaders/shared/ (exact, rng, reduce, rows, round), then each tree rule's step
-// (shaders/tree/STEM.wgsl: `tree_step_STEM`) and `tree_step`, which src/gpu/kernel.rs generates
+// (shaders/tree/STEM.wgsl: `tree_step_STEM`) and `tree_step`, which src/gpu/kernel/table.rs generates
 // from the rule registry to call the step of the rule whose index is H_RULE; its own row sources
 // are the SRC_TREE_* below. CPU twin: src/cpu/tree/ (same phases, same order of operations; its
 // module docs state the precision policy).

@@ -2,7 +2,7 @@
 //! built once and reused for every chunk of every batch. Adapter selection is split from the GPU
 //! work, so a test can hand in its own device ([`GpuContext::from_device`]).
 //!
-//! By role: `adapter.rs` (which adapter), `kernel.rs` (the kernel table: sources, binding lists,
+//! By role: `adapter.rs` (which adapter), `kernel/` (the kernel table: sources, binding lists,
 //! pipelines, dispatch), `params.rs` (each kernel's uniform struct), `buffers.rs` (the chain
 //! kernels' chunk buffers and upload), `chain.rs` (the chain rules over a batch), `tree.rs` (the
 //! tree rules), `study.rs` (workloads generated on the device), `readback.rs` (results back and
