@@ -44,8 +44,9 @@ pub fn run_configs(
             seconds: 0.0,
         };
         progress(Progress::Config(&r.label()));
-        let tallies = run_study_rules(&r.config, &mut engine, |n| progress(Progress::Rounds(n)))?;
-        r.tally = tallies.token.clone();
+        let mut tallies =
+            run_study_rules(&r.config, &mut engine, |n| progress(Progress::Rounds(n)))?;
+        r.tally = std::mem::take(&mut tallies.token);
         r.seconds = t.elapsed().as_secs_f64();
         if let Family::File { path } = &r.config.workload.family {
             let file = BatchFile::open(std::path::Path::new(path))?;
