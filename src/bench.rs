@@ -118,7 +118,7 @@ pub fn lazy_totals(result: &BatchResult, v: usize, rule: Rule) -> (u64, u64) {
 /// What a tree rule reads on a chain with `a` accepted (bytes, rows of V): its
 /// `TreeReference::chain_reads`.
 fn tree_chain_reads(rule: Rule, k: usize, v: usize, a: usize) -> (usize, usize) {
-    let (rows, scalars) = crate::tree::rules::chain_reads(rule, k, a);
+    let (rows, scalars) = crate::reference::tree::chain_reads(rule, k, a);
     (rows * v * 4 + scalars, rows)
 }
 
@@ -335,14 +335,14 @@ pub fn page_faults() -> (u64, u64) {
 /// (1 ± `noise`), distinct sibling tokens (valid for every tree rule), uniform coins. Rows are not
 /// normalised (the engines do not need it).
 pub fn tree_timing_batch(
-    tree: &crate::tree::Tree,
+    tree: &crate::topology::Tree,
     n: usize,
     v: usize,
     noise: f32,
     seed: u64,
-) -> crate::tree::generate::TreeBatch {
+) -> crate::compare::adversarial_tree::TreeBatch {
     let nn = tree.len();
-    let mut b = crate::tree::generate::TreeBatch {
+    let mut b = crate::compare::adversarial_tree::TreeBatch {
         tree: tree.clone(),
         n,
         v,
@@ -380,11 +380,11 @@ pub fn tree_timing_batch(
 
 /// Rows of V a tree rule reads in a round with these accepted nodes (distinct rows): its
 /// `TreeReference::rows_read` over the walked path.
-pub fn tree_rows_read(tree: &crate::tree::Tree, rule: Rule, nodes: &[i32], a: usize) -> usize {
+pub fn tree_rows_read(tree: &crate::topology::Tree, rule: Rule, nodes: &[i32], a: usize) -> usize {
     let path: Vec<usize> = std::iter::once(0)
         .chain(nodes[..a].iter().map(|&x| x as usize))
         .collect();
-    crate::tree::rules::rows_read(rule, tree, &path)
+    crate::reference::tree::rows_read(rule, tree, &path)
 }
 
 #[cfg(test)]

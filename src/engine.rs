@@ -4,12 +4,12 @@
 //! CPU engine ([`CpuEngine`]) and the GPU engine ([`GpuContext`]) implement it. [`select`] turns
 //! `auto | cpu | gpu` into an engine, with the notice a user should see when `auto` falls back.
 
+use crate::batch::tree::{TreeResult, TreeView};
 use crate::batch::{BatchResult, BatchView};
 use crate::cpu::{CpuEngine, Recovery};
 use crate::error::Result;
 use crate::gpu::{GpuContext, describe};
 use crate::rule::Rule;
-use crate::tree::batch::{TreeResult, TreeView};
 
 /// A batch engine.
 pub trait Engine {

@@ -5,21 +5,24 @@
 //! ([`cpu::CpuEngine`]) and a GPU engine ([`gpu::GpuContext`], wgpu + WGSL) that give identical
 //! results, token for token.
 //!
-//! - [`round`]: the one-round reference and the input checks of SPEC §2; [`rule`]: the
-//!   verification rules; [`block`]: block verification's f64 reference (SPEC §6).
-//! - [`exact`]: the bit-exact f32 arithmetic both batch engines share.
-//! - [`batch`]: batch views, validation and results; [`npyio`]: `.npy`/`.npz` files;
-//!   [`output`]: files written whole or not at all.
-//! - [`cpu`] and [`gpu`]: the engines, behind one interface ([`engine::Engine`], chosen by
-//!   [`engine::select`]); [`compare`]: cross-checks and adversarial batches.
-//! - [`rng`]: the counter-based generator; [`workload`]: the generated families; [`study`]:
-//!   acceptance-rate studies; [`mod@bench`]: benchmark helpers.
+//! The modules form layers, each importing only those below it (`docs/ARCHITECTURE.md`):
+//! - bottom: [`error`], [`exact`] (the bit-exact f32 arithmetic both engines share), [`rng`],
+//!   [`normal`], [`vmath`], [`rule`] (the rule registry), [`chunk`], [`workload`];
+//!   [`topology`] (draft trees, their shapes and converters) and [`mod@reference`] (the f64
+//!   references of every rule, chain and tree);
+//! - data: [`round`] (one round: its checks, SPEC §2, its JSON and API), [`batch`] (views over N
+//!   rounds, outcomes, validation), [`npyio`] (`.npy`/`.npz` files), [`output`] (files written
+//!   whole or not at all);
+//! - engines: [`cpu`] and [`gpu`] behind one interface ([`engine::Engine`], chosen by
+//!   [`engine::select`]);
+//! - users of engines: [`compare`] (cross-checks and adversarial batches), [`study`]
+//!   (acceptance-rate studies), [`mod@bench`] (benchmark helpers).
 
 #![warn(missing_docs)]
 
 pub mod batch;
 pub mod bench;
-pub mod block;
+
 pub mod chunk;
 pub mod compare;
 pub mod cpu;
@@ -32,10 +35,11 @@ pub mod npyio;
 pub mod output;
 pub mod rng;
 pub mod round;
-pub mod round_json;
+
+pub mod reference;
 pub mod rule;
 pub mod study;
-pub mod tree;
+pub mod topology;
 pub mod vmath;
 pub mod workload;
 

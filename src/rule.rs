@@ -207,7 +207,7 @@ pub trait TreeRule {
     /// Its variant.
     const RULE: Rule;
     /// The stem of its files: `shaders/tree/STEM.wgsl`, `src/cpu/tree/STEM.rs`,
-    /// `src/tree/rules/STEM.rs`.
+    /// `src/reference/tree/STEM.rs`.
     const STEM: &'static str;
 }
 

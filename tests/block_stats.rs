@@ -9,8 +9,8 @@ mod common;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use specsim::Rule;
 use specsim::batch::{Batch, BatchResult};
-use specsim::block::expected_accepted_block;
 use specsim::cpu::{CpuEngine, Recovery, RecoveryMode};
+use specsim::reference::chain::block::expected_accepted_block;
 use specsim::study::{Family, StudyConfig, StudyEngine, Workload, run_study_rules};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 

@@ -6,10 +6,10 @@ mod common;
 
 use common::{specsim, specsim_env};
 use specsim::compare::adversarial_batch_rule;
+use specsim::compare::adversarial_tree::adversarial_tree_batch;
 use specsim::npyio::{write_batch_dir, write_tree_batch_dir};
 use specsim::rule::Rule;
-use specsim::tree::generate::adversarial_tree_batch;
-use specsim::tree::shape::TreeShape;
+use specsim::topology::shape::TreeShape;
 
 /// About 7 rounds a chunk for the batches below.
 const SMALL: &[(&str, &str)] = &[("SPECSIM_CHUNK_BYTES", "6000")];

@@ -8,7 +8,7 @@ use std::io::Read;
 
 use serde_json::Value;
 use specsim::Rule;
-use specsim::block::expected_accepted_block;
+use specsim::reference::chain::block::expected_accepted_block;
 use specsim::round::{RoundInput, RoundOptions};
 
 fn doc() -> Value {

@@ -6,8 +6,8 @@ mod common;
 
 use serde_json::Value;
 use specsim::Rule;
+use specsim::round::json::Decided;
 use specsim::round::{FlatRound, RoundOptions};
-use specsim::round_json::Decided;
 
 fn doc() -> Value {
     common::tree_golden()
@@ -96,13 +96,13 @@ fn tree_reference_matches_numpy_golden_cases() {
     assert!(counts["rrs = token"] >= 10 && counts["rrs-wor = token"] >= 10);
 }
 
-/// The exact expectations the studies overlay (each rule's, src/tree/rules/) against the numpy script's
+/// The exact expectations the studies overlay (each rule's, src/reference/tree/) against the numpy script's
 /// brute-force enumeration over the children's tokens (drawn as each rule assumes) and the
 /// coins, on small trees and vocabularies.
 #[test]
 fn exact_expectations_match_numpy_enumeration() {
-    use specsim::tree::Tree;
-    use specsim::tree::expect::{expected_generated, top_m};
+    use specsim::reference::tree::expect::{expected_generated, top_m};
+    use specsim::topology::Tree;
     let doc = doc();
     let cases = doc["expectations"].as_array().unwrap();
     let mut checked = std::collections::BTreeMap::<String, usize>::new();

@@ -7,15 +7,15 @@ mod common;
 
 use serde_json::Value;
 use specsim::Rule;
+use specsim::batch::tree::TreeResult;
 use specsim::compare::DiffClass;
 use specsim::compare::adversarial_batch_rule;
+use specsim::compare::adversarial_tree::{TreeBatch, adversarial_tree_batch};
+use specsim::compare::tree::classify_tree;
 use specsim::cpu::{CpuEngine, Recovery, RecoveryMode};
 use specsim::engine::Engine;
-use specsim::tree::Tree;
-use specsim::tree::batch::TreeResult;
-use specsim::tree::compare::classify_tree;
-use specsim::tree::generate::{TreeBatch, adversarial_tree_batch};
-use specsim::tree::shape::TreeShape;
+use specsim::topology::Tree;
+use specsim::topology::shape::TreeShape;
 
 fn sample(seed: u64) -> Recovery {
     Recovery {

@@ -7,11 +7,11 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use specsim::Rule;
+use specsim::compare::adversarial_tree::TreeBatch;
 use specsim::cpu::{CpuEngine, Recovery, RecoveryMode};
 use specsim::engine::Engine;
 use specsim::round::RoundOptions;
-use specsim::tree::Tree;
-use specsim::tree::generate::TreeBatch;
+use specsim::topology::Tree;
 
 const T: [f32; 5] = [0.4, 0.3, 0.15, 0.1, 0.05];
 const Q: [f32; 5] = [0.1, 0.2, 0.3, 0.25, 0.15];

@@ -8,7 +8,7 @@ use specsim::Rule;
 use specsim::study::Workload;
 use specsim::study::tree::{TreeStudyConfig, run_tree_studies};
 use specsim::study::{Family, tree::TreeStudyResult};
-use specsim::tree::shape::TreeShape;
+use specsim::topology::shape::TreeShape;
 
 fn configs(vocab: usize, rounds: u64) -> Vec<TreeStudyConfig> {
     ["kary:2,2", "chain:3", "eagle:[[0],[1],[2],[0,0],[1,0]]"]

@@ -10,8 +10,9 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
+pub mod tree;
 mod validate;
-use crate::round::Outcome;
+use crate::reference::Outcome;
 use crate::rule::Rule;
 pub use validate::{check_batch_shapes, check_f32_range};
 
@@ -369,7 +370,7 @@ pub fn reference_outcomes_rule(view: &BatchView, rule: Rule) -> Vec<Outcome> {
         .collect()
 }
 
-impl crate::round::Values for Floats<'_> {
+impl crate::reference::Values for Floats<'_> {
     #[inline]
     fn at(&self, i: usize) -> f64 {
         self.get_f64(i)
@@ -377,11 +378,11 @@ impl crate::round::Values for Floats<'_> {
 }
 
 /// The f64 reference outcome of round `r` of a validated batch under `rule`: the one reference
-/// ([`crate::round::decide`]) reading the batch's values in place, only those the rule needs.
+/// ([`crate::reference::decide`]) reading the batch's values in place, only those the rule needs.
 pub fn reference_outcome_rule(view: &BatchView, r: usize, rule: Rule) -> Outcome {
     let tokens = view.round_tokens(r);
     let coins = view.coins.slice(r * view.k, view.k);
-    crate::round::decide(
+    crate::reference::decide(
         rule,
         &view.draft_round(r),
         &view.target_round(r),

@@ -63,7 +63,7 @@ pub fn tree_study_configs(
     default_rounds: u64,
     seed: u64,
 ) -> Result<Vec<specsim::study::tree::TreeStudyConfig>> {
-    use specsim::tree::shape::TreeShape;
+    use specsim::topology::shape::TreeShape;
     let rules = match &w.rule {
         Some(list) => Rule::parse_list(list)?,
         None => Rule::TREE.to_vec(),

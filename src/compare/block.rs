@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use super::adversarial::SCENARIOS;
 use super::{ChainCompare, DiffClass, F32_SLACK, close};
 use crate::batch::{Batch, BatchView};
-use crate::round::Outcome;
+use crate::reference::Outcome;
 use crate::rule::chain::Block;
 
 /// The index of the `coin_at_ratio` scenario in [`SCENARIOS`].
@@ -66,7 +66,7 @@ fn classify(view: &BatchView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, S
     let (class, detail) = if e.num_accepted != f.num_accepted {
         // The larger tau is the position whose test the two precisions decide differently.
         let i = e.num_accepted.max(f.num_accepted) as usize;
-        let h64 = crate::block::thresholds_f64(&d[..], &t[..], &tokens, v)[i - 1];
+        let h64 = crate::reference::chain::block::thresholds_f64(&d[..], &t[..], &tokens, v)[i - 1];
         let h32 = crate::cpu::block::thresholds(view, r)[i - 1];
         let coin = view.coins.get_f64(r * k + i - 1);
         let coin32 = view.coins.get_f32(r * k + i - 1) as f64;
@@ -103,7 +103,8 @@ fn classify(view: &BatchView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, S
                 ),
             )
         } else {
-            let surv = crate::block::survival_f64(&d[..], &t[..], &tokens, v)[tau];
+            let surv =
+                crate::reference::chain::block::survival_f64(&d[..], &t[..], &tokens, v)[tau];
             let scaled = |x: usize| surv * t[tau * v + x];
             let res = |x: usize| (scaled(x) - d[tau * v + x]).max(0.0);
             // P_tau carries up to K roundings; P·t − d loses its relative precision to

@@ -7,8 +7,10 @@ use serde::Serialize;
 use crate::batch::{BatchResult, BatchView, reference_outcome_rule};
 
 mod adversarial;
+pub mod adversarial_tree;
 mod block;
-use crate::round::Outcome;
+pub mod tree;
+use crate::reference::Outcome;
 use crate::rule::{ChainRule, Rule, match_rule};
 pub use adversarial::{adversarial_batch, adversarial_batch_rule};
 
@@ -165,7 +167,7 @@ pub fn compare_reference_rule(
             (e != f).then(|| {
                 let (class, detail) = match_rule!(rule,
                     chain R => <R as ChainCompare>::classify(view, r, e, f),
-                    tree => crate::tree::compare::classify_chain(view, r, rule, e, f),
+                    tree => crate::compare::tree::classify_chain(view, r, rule, e, f),
                 );
                 ReferenceDiff {
                     round: r0 + r as u64,

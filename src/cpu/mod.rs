@@ -12,12 +12,12 @@ pub mod verify;
 
 pub use crate::rule::{Recovery, RecoveryMode};
 
+use crate::batch::tree::{TreeResult, TreeView};
 use crate::batch::{BatchResult, BatchView, Validation};
 use crate::error::{Error, Result};
 use crate::round::RoundOptions;
 use crate::rule::{ChainRule, Rule, match_rule};
-use crate::tree::Tree;
-use crate::tree::batch::{TreeResult, TreeView};
+use crate::topology::Tree;
 
 /// The CPU batch engine.
 #[derive(Clone, Copy, Debug, Default)]

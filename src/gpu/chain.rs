@@ -41,8 +41,8 @@ impl GpuContext {
     /// by chunk.
     pub fn run_rule(&mut self, view: &BatchView, rule: Rule, rec: Recovery) -> Result<BatchResult> {
         if rule.is_tree() {
-            let path = crate::tree::Tree::path(view.k);
-            let tv = crate::tree::batch::TreeView::from_chain(view, &path, rule);
+            let path = crate::topology::Tree::path(view.k);
+            let tv = crate::batch::tree::TreeView::from_chain(view, &path, rule);
             return Ok(self.run_tree(&tv, rule, rec)?.into_chain());
         }
         let (k, v) = (view.k, view.v);

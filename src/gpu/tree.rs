@@ -7,10 +7,10 @@ use super::GpuContext;
 use super::buffers::{INPUT, OUTPUT, READBACK, buffer, write_floats, write_tokens};
 use super::kernel::KernelId;
 use super::params::RoundParams;
+use crate::batch::tree::{TreeResult, TreeView};
 use crate::chunk::chunks;
 use crate::error::{Error, Result};
 use crate::rule::{Recovery, Rule};
-use crate::tree::batch::{TreeResult, TreeView};
 
 /// Words of the tree description's header (keep in sync with `TREE_HEADER` in the shader).
 const TREE_HEADER: usize = 9;

@@ -83,7 +83,7 @@ impl BatchFile {
     }
 
     /// The topology of a tree batch (its `parents` array, checked as SPEC §7 says).
-    pub fn tree(&self) -> Result<crate::tree::Tree> {
+    pub fn tree(&self) -> Result<crate::topology::Tree> {
         let Some(p) = &self.parents else {
             return Err(Error::format(&self.origin, "a chain batch has no parents"));
         };
@@ -93,19 +93,19 @@ impl BatchFile {
                 format!("shape {:?}: parents must have one dimension [n]", p.shape),
             ));
         }
-        if p.shape[0] > crate::tree::MAX_NODES {
+        if p.shape[0] > crate::topology::MAX_NODES {
             return Err(Error::format(
                 &p.origin,
                 format!(
                     "{} nodes; at most {} are supported",
                     p.shape[0],
-                    crate::tree::MAX_NODES
+                    crate::topology::MAX_NODES
                 ),
             ));
         }
         let ints = p.ints()?;
         let parents: Vec<i64> = (0..p.shape[0]).map(|i| ints.get(i)).collect();
-        crate::tree::Tree::from_parents(&parents)
+        crate::topology::Tree::from_parents(&parents)
             .map_err(|e| Error::format(&p.origin, e.to_string()))
     }
 
@@ -113,8 +113,8 @@ impl BatchFile {
     /// `[N, n, V]`, tokens and coins `[N, n]`.
     pub fn tree_view<'a>(
         &'a self,
-        tree: &'a crate::tree::Tree,
-    ) -> Result<crate::tree::batch::TreeView<'a>> {
+        tree: &'a crate::topology::Tree,
+    ) -> Result<crate::batch::tree::TreeView<'a>> {
         let [d, t, tok, c] = &self.arrays;
         let nn = tree.len();
         let [n, dn, v] = d.shape[..] else {
@@ -150,7 +150,7 @@ impl BatchFile {
                 ));
             }
         }
-        crate::tree::batch::TreeView::new(
+        crate::batch::tree::TreeView::new(
             tree,
             v,
             d.floats()?,

@@ -30,7 +30,7 @@ pub fn write_result_npz(path: &Path, result: &BatchResult) -> Result<()> {
 /// Writes a tree batch's results as `RESULT.npz`: `tokens` `[N, depth + 1]` and `accepted_nodes`
 /// `[N, depth]` (int32, padded with -1), `num_accepted` and `num_generated` `[N]` int32; whole or
 /// not at all.
-pub fn write_tree_result_npz(path: &Path, result: &crate::tree::batch::TreeResult) -> Result<()> {
+pub fn write_tree_result_npz(path: &Path, result: &crate::batch::tree::TreeResult) -> Result<()> {
     let n = result.n() as u64;
     let d = result.depth as u64;
     let acc: Vec<i32> = result.num_accepted.iter().map(|&x| x as i32).collect();
@@ -88,7 +88,10 @@ fn write_i32_npz(path: &Path, arrays: &[(&str, Vec<u64>, &[i32])]) -> Result<()>
 
 /// Writes an in-memory tree batch as a directory of five `.npy` files (`parents` int64, rows and
 /// coins float32, tokens uint32), as numpy would: the five together or none of them.
-pub fn write_tree_batch_dir(dir: &Path, batch: &crate::tree::generate::TreeBatch) -> Result<()> {
+pub fn write_tree_batch_dir(
+    dir: &Path,
+    batch: &crate::compare::adversarial_tree::TreeBatch,
+) -> Result<()> {
     let mut set = crate::output::FileSet::create(dir)?;
     let (n, nn, v) = (batch.n as u64, batch.tree.len() as u64, batch.v as u64);
     let parents: Vec<i64> = batch.tree.parents().iter().map(|&p| p as i64).collect();

@@ -1,12 +1,16 @@
-//! One round of speculative decoding: the exact f64 reference (SPEC §1) and the one-round API;
-//! input validation (SPEC §2) is in `validate.rs`.
+//! One round of speculative decoding as a user gives it: the API ([`speculative_decode`] and its
+//! variants), the checks of SPEC §2 (`validate.rs`), the round JSON (`json.rs`) and one tree
+//! round (`tree.rs`). The decisions are the f64 references of [`crate::reference`].
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-pub use crate::round_json::{FlatRound, RoundInput, parse_round_json, read_round_json};
+use crate::reference::{Outcome, decide};
 use crate::rule::Rule;
+pub use json::{FlatRound, RoundInput, parse_round_json, read_round_json};
 
+pub mod json;
+pub mod tree;
 mod validate;
 pub use validate::{
     check_chain_rows, check_row, check_row_fast, check_rows, validate_flat, validate_flat_rule,
@@ -34,15 +38,6 @@ pub struct RoundResult {
     pub num_generated: usize,
     /// accepted / K, rounded to 4 decimals as Python's `round(x, 4)` does (0 when K = 0).
     pub acceptance_rate: f64,
-}
-
-/// The decisions of one round in compact form, shared by the reference and the batch engines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Outcome {
-    /// How many drafted tokens were accepted (0..=K).
-    pub num_accepted: u32,
-    /// The replacement token (when `num_accepted < K`) or the bonus token (when `num_accepted == K`).
-    pub token: u32,
 }
 
 impl Outcome {
@@ -79,222 +74,6 @@ pub fn python_round4(x: f64) -> f64 {
         return x;
     }
     format!("{x:.4}").parse().unwrap_or(x)
-}
-
-/// A probability or coin value that can be read as f64 (f32 or f64).
-pub trait Real: Copy + Send + Sync + 'static {
-    /// Widen (exactly) to f64.
-    fn to_f64(self) -> f64;
-
-    /// One pass over a row: the f64 sum of its values, accumulated in eight lanes (so the loop
-    /// vectorises; not the sequential sum), and whether any value is refused by
-    /// [`check_row`] (not finite, or negative; -0.0 counts as 0).
-    fn row_stats(row: &[Self]) -> (f64, bool);
-}
-
-/// Lanes of [`Real::row_stats`].
-const LANES: usize = 8;
-
-impl Real for f32 {
-    #[inline]
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-
-    fn row_stats(row: &[f32]) -> (f64, bool) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked just above).
-            return unsafe { row_stats_f32_avx2(row) };
-        }
-        row_stats_f32(row)
-    }
-}
-
-/// [`Real::row_stats`] of f32 values, compiled for AVX2 (one binary runs everywhere: the caller
-/// checks the CPU first).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn row_stats_f32_avx2(row: &[f32]) -> (f64, bool) {
-    row_stats_f32(row)
-}
-
-#[inline(always)]
-fn row_stats_f32(row: &[f32]) -> (f64, bool) {
-    let mut acc = [0.0f64; LANES];
-    // The largest bit pattern per lane, -0.0 counted as +0.0: a value is refused (infinite,
-    // NaN, or negative) exactly when its pattern is above f32::MAX's. Integer max, so the loop
-    // vectorises.
-    let mut top = [0u32; LANES];
-    let pattern = |x: f32| {
-        let b = x.to_bits();
-        if b == 0x8000_0000 { 0 } else { b }
-    };
-    let chunks = row.chunks_exact(LANES);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for j in 0..LANES {
-            top[j] = top[j].max(pattern(c[j]));
-            acc[j] += c[j] as f64;
-        }
-    }
-    for (j, &x) in rest.iter().enumerate() {
-        top[j] = top[j].max(pattern(x));
-        acc[j] += x as f64;
-    }
-    let top = top.iter().copied().max().unwrap_or(0);
-    (acc.iter().sum(), top > f32::MAX.to_bits())
-}
-
-impl Real for f64 {
-    #[inline]
-    fn to_f64(self) -> f64 {
-        self
-    }
-
-    fn row_stats(row: &[f64]) -> (f64, bool) {
-        let mut acc = [0.0f64; LANES];
-        let mut bad = [false; LANES];
-        let chunks = row.chunks_exact(LANES);
-        let rest = chunks.remainder();
-        for c in chunks {
-            for j in 0..LANES {
-                bad[j] |= !(0.0..f64::INFINITY).contains(&c[j]);
-                acc[j] += c[j];
-            }
-        }
-        for (j, &x) in rest.iter().enumerate() {
-            bad[j] |= !(0.0..f64::INFINITY).contains(&x);
-            acc[j] += x;
-        }
-        (acc.iter().sum(), bad.iter().any(|&b| b))
-    }
-}
-
-/// The argmax of `values`, ties to the lowest index (numpy's `argmax`). `values` must not be empty.
-pub fn argmax_f64(values: impl Iterator<Item = f64>) -> usize {
-    let mut best = f64::NEG_INFINITY;
-    let mut best_i = 0;
-    for (i, x) in values.enumerate() {
-        if x > best || i == 0 {
-            best = x;
-            best_i = i;
-        }
-    }
-    best_i
-}
-
-/// Probabilities or coins read as f64 wherever they live: a slice of f32 or f64, or a batch's
-/// little-endian bytes ([`crate::batch::Floats`]). The one f64 reference reads through this, so
-/// `round` and the batch cross-checks run the same code, reading only what the rule needs.
-pub trait Values: Sync {
-    /// Element `i`, widened exactly to f64.
-    fn at(&self, i: usize) -> f64;
-
-    /// Elements `start..start + len`, as f64.
-    fn range(&self, start: usize, len: usize) -> impl Iterator<Item = f64> + '_ {
-        (start..start + len).map(move |i| self.at(i))
-    }
-}
-
-impl<P: Real> Values for [P] {
-    #[inline]
-    fn at(&self, i: usize) -> f64 {
-        self[i].to_f64()
-    }
-}
-
-impl<P: Real> Values for Vec<P> {
-    #[inline]
-    fn at(&self, i: usize) -> f64 {
-        self[i].to_f64()
-    }
-}
-
-/// The replacement token at a rejected position: the argmax of the residual
-/// `max(0, t − d)` (f64) over the row of V at `start`, or of `t` when the residual is zero
-/// everywhere.
-pub fn replacement_f64<V: Values + ?Sized>(t: &V, d: &V, start: usize, v: usize) -> usize {
-    let residual = || {
-        t.range(start, v)
-            .zip(d.range(start, v))
-            .map(|(t, d)| (t - d).max(0.0))
-    };
-    if residual().all(|r| r == 0.0) {
-        argmax_f64(t.range(start, v))
-    } else {
-        argmax_f64(residual())
-    }
-}
-
-/// Decides one *valid* round in f64 (SPEC §1), on flat row-major rows: `draft` holds K rows of V,
-/// `target` K + 1 rows of V. Only the values the algorithm needs are read.
-pub fn decide_f64<V: Values + ?Sized, C: Values + ?Sized>(
-    draft: &V,
-    target: &V,
-    tokens: &[u32],
-    coins: &C,
-    v: usize,
-) -> Outcome {
-    let k = tokens.len();
-    for (i, &tok) in tokens.iter().enumerate() {
-        let tok = tok as usize;
-        let p = target.at(i * v + tok);
-        let q = draft.at(i * v + tok);
-        let a = (p / q).min(1.0);
-        let accept = coins.at(i) < a;
-        if !accept {
-            return Outcome {
-                num_accepted: i as u32,
-                token: replacement_f64(target, draft, i * v, v) as u32,
-            };
-        }
-    }
-    Outcome {
-        num_accepted: k as u32,
-        token: argmax_f64(target.range(k * v, v)) as u32,
-    }
-}
-
-/// Decides one *valid* round under `rule` in f64, on flat row-major rows (see [`decide_f64`]):
-/// the one f64 reference of every chain rule, used by `round` and by the batch cross-checks.
-pub fn decide<V: Values + ?Sized, C: Values + ?Sized>(
-    rule: Rule,
-    draft: &V,
-    target: &V,
-    tokens: &[u32],
-    coins: &C,
-    v: usize,
-) -> Outcome {
-    crate::rule::match_rule!(rule,
-        chain R => R::decide(draft, target, tokens, coins, v),
-        tree => crate::tree::reference::decide_chain(rule, draft, target, tokens, coins, v),
-    )
-}
-
-/// A chain rule's f64 reference (its layer's trait; [`decide`] dispatches to it).
-pub trait ChainReference: crate::rule::ChainRule {
-    /// Decides one *valid* round in f64, on flat row-major rows: `draft` holds K rows of V,
-    /// `target` K + 1, `tokens` and `coins` K.
-    fn decide<V: Values + ?Sized, C: Values + ?Sized>(
-        draft: &V,
-        target: &V,
-        tokens: &[u32],
-        coins: &C,
-        v: usize,
-    ) -> Outcome;
-}
-
-impl ChainReference for crate::rule::chain::Token {
-    fn decide<V: Values + ?Sized, C: Values + ?Sized>(
-        draft: &V,
-        target: &V,
-        tokens: &[u32],
-        coins: &C,
-        v: usize,
-    ) -> Outcome {
-        decide_f64(draft, target, tokens, coins, v)
-    }
 }
 
 /// One round of speculative decoding, the seed problem (SPEC §1), with the default refusals of

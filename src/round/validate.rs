@@ -1,8 +1,9 @@
 //! Input validation of one round (SPEC §2): lengths, vocabulary, token ids, coins, and every
 //! row's values, in a fixed order so the first error is the same whatever the input's size.
 
-use super::{NORMALIZATION_TOLERANCE, Real, RoundOptions, Rows};
+use super::{NORMALIZATION_TOLERANCE, RoundOptions, Rows};
 use crate::error::{Error, Result};
+use crate::reference::Real;
 use crate::rule::Rule;
 
 /// Checks the drafted token ids (in `0..V`) and the coins (in `[0, 1)`) of one round, and K = 0

@@ -12,8 +12,8 @@ impl ChainStudy for Block {
     });
 }
 
-/// `E[P_1], …, E[P_K]` of round `r` by enumeration ([`crate::block::expected_survivals`]).
+/// `E[P_1], …, E[P_K]` of round `r` by enumeration ([`crate::reference::chain::block::expected_survivals`]).
 fn expected_survivals(view: &BatchView, r: usize, max_sequences: u64) -> Option<Vec<f64>> {
     let (d, t) = (view.draft_round(r), view.target_round(r));
-    crate::block::expected_survivals(&d, &t, view.k, view.v, max_sequences)
+    crate::reference::chain::block::expected_survivals(&d, &t, view.k, view.v, max_sequences)
 }

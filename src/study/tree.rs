@@ -10,18 +10,18 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::Workload;
+use crate::batch::tree::{TreeLayout, TreeView};
 use crate::batch::{Floats, Ints};
 use crate::cpu::{CpuEngine, Recovery};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
+use crate::reference::tree::draw_children;
+use crate::reference::tree::expect::expected_generated;
 use crate::rng::{random_u64, stream};
 use crate::rule::{RecoveryMode, Rule};
-use crate::tree::Tree;
-use crate::tree::batch::{TreeLayout, TreeView};
-use crate::tree::expect::expected_generated;
-use crate::tree::rules::draw_children;
-use crate::tree::shape::TreeShape;
+use crate::topology::Tree;
+use crate::topology::shape::TreeShape;
 
 /// z of the two-sided 99% normal interval.
 pub const Z99: f64 = 2.575_829_303_548_901;

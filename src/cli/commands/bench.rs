@@ -308,7 +308,7 @@ fn bench_trees(
 ) -> Result<Vec<specsim::bench::BenchRow>> {
     use specsim::bench::{measure_shape, tree_rows_read, tree_timing_batch};
     use specsim::engine::Engine;
-    use specsim::tree::shape::TreeShape;
+    use specsim::topology::shape::TreeShape;
     let shapes: &[(&str, usize, usize)] = if quick {
         &[("kary:2,4", 32, 32000)]
     } else {

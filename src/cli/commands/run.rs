@@ -11,7 +11,7 @@ use specsim::Rule;
 use specsim::batch::{BatchResult, BatchView, Validation};
 use specsim::cpu::{CpuEngine, Recovery};
 use specsim::npyio::{BatchFile, write_result_npz};
-use specsim::round::Outcome;
+use specsim::reference::Outcome;
 use specsim::round::RoundOptions;
 
 use super::{emit, emit_jsonl, in_chunks, open_engine, progress_bar};

@@ -10,10 +10,10 @@ use serde_json::json;
 
 use specsim::Rule;
 use specsim::batch::Validation;
+use specsim::batch::tree::{TreeResult, TreeView};
 use specsim::cpu::Recovery;
 use specsim::npyio::{BatchFile, write_tree_result_npz};
-use specsim::tree::batch::{TreeResult, TreeView};
-use specsim::tree::round::TreeRoundResult;
+use specsim::round::tree::TreeRoundResult;
 
 use super::{emit, emit_jsonl, in_chunks, open_engine, progress_bar};
 use crate::cli::args::{EngineChoice, Format, InputOpts};

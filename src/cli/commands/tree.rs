@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use serde_json::json;
 
-use specsim::tree::shape::TreeShape;
+use specsim::topology::shape::TreeShape;
 
 use super::emit;
 use crate::cli::args::TreeFormat;

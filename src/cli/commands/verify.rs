@@ -6,8 +6,11 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use specsim::Rule;
+use specsim::batch::tree::TreeView;
 use specsim::batch::{BatchView, Validation};
 use specsim::chunk::{chunks, rounds_within_budget};
+use specsim::compare::adversarial_tree::adversarial_tree_batch;
+use specsim::compare::tree::{compare_tree_engines, compare_tree_reference};
 use specsim::compare::{
     VerifyReport, adversarial_batch_rule, compare_engines, compare_reference_mode_rule,
 };
@@ -15,10 +18,7 @@ use specsim::cpu::{CpuEngine, Recovery};
 use specsim::engine::Engine;
 use specsim::gpu::{GpuContext, describe};
 use specsim::npyio::{BatchFile, write_batch_dir, write_tree_batch_dir};
-use specsim::tree::batch::TreeView;
-use specsim::tree::compare::{compare_tree_engines, compare_tree_reference};
-use specsim::tree::generate::adversarial_tree_batch;
-use specsim::tree::shape::TreeShape;
+use specsim::topology::shape::TreeShape;
 
 use super::{emit_status, in_chunks, open_gpu, progress_bar};
 use crate::cli::args::{EngineChoice, VerifyArgs};

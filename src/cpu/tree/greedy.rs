@@ -2,10 +2,10 @@
 //! row (exact), compared with each child's token.
 
 use super::{CpuTreeRule, Node, Scratch, Step};
+use crate::batch::tree::TreeView;
 use crate::cpu::Recovery;
 use crate::cpu::verify::argmax_target;
 use crate::rule::tree::Greedy;
-use crate::tree::batch::TreeView;
 
 impl CpuTreeRule for Greedy {
     fn step(view: &TreeView, r: usize, u: usize, rec: &Recovery, s: &mut Scratch) -> Step {

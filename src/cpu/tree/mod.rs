@@ -32,9 +32,9 @@ use rayon::prelude::*;
 use super::verify::{argmax_target, or_target, recovery_u64};
 use super::{Recovery, RecoveryMode};
 use crate::batch::Floats;
+use crate::batch::tree::{TreeResult, TreeView};
 use crate::exact::{key, mul_native, residual_native, sample_index};
 use crate::rule::{Rule, TreeRule, match_rule};
-use crate::tree::batch::{TreeResult, TreeView};
 
 /// Lanes of the fixed-order f32 sums (the shader's workgroup size).
 pub const LANES: usize = 256;

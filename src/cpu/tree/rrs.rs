@@ -3,10 +3,10 @@
 
 use super::{CpuTreeRule, Node, Scratch, Step, fill, lane_sum, lane_sum_slice, residual};
 use super::{choose, or_target};
+use crate::batch::tree::TreeView;
 use crate::cpu::Recovery;
 use crate::exact::{ONE_BITS, accepts, add_native, mul_native, quotient_bits};
 use crate::rule::tree::Rrs;
-use crate::tree::batch::TreeView;
 
 impl CpuTreeRule for Rrs {
     fn step(view: &TreeView, r: usize, u: usize, rec: &Recovery, s: &mut Scratch) -> Step {

@@ -3,9 +3,9 @@
 
 use super::rrs::rrs_step;
 use super::{CpuTreeRule, Scratch, Step};
+use crate::batch::tree::TreeView;
 use crate::cpu::Recovery;
 use crate::rule::tree::RrsWor;
-use crate::tree::batch::TreeView;
 
 impl CpuTreeRule for RrsWor {
     fn step(view: &TreeView, r: usize, u: usize, rec: &Recovery, s: &mut Scratch) -> Step {

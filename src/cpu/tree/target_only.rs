@@ -4,10 +4,10 @@
 //! zero everywhere).
 
 use super::{CpuTreeRule, Node, Scratch, Step};
+use crate::batch::tree::TreeView;
 use crate::cpu::Recovery;
 use crate::exact::add_native;
 use crate::rule::tree::TargetOnly;
-use crate::tree::batch::TreeView;
 
 impl CpuTreeRule for TargetOnly {
     fn step(view: &TreeView, r: usize, u: usize, rec: &Recovery, s: &mut Scratch) -> Step {

@@ -4,17 +4,18 @@
 //!   `random_coins` [N, n] (entry 0 of each round's tokens is not read);
 //! - a chain batch ([`BatchView`]) seen as the path tree: draft rows [N, K, V], target rows
 //!   [N, K + 1, V], node i + 1's token at `draft_tokens[i]`, and the coin of position i at
-//!   `random_coins[i]` for every rule ([`crate::tree::reference::chain_coin_shift`]).
+//!   `random_coins[i]` for every rule ([`crate::reference::tree::walk::chain_coin_shift`]).
 
 use rayon::prelude::*;
 
-use super::Tree;
-use super::reference::{TreeInput, TreeOutcome, chain_coin_shift, decide_tree};
-use super::round::check_siblings;
 use crate::batch::{BatchView, Floats, Ints, check_f32_range};
 use crate::error::{Error, Result};
-use crate::round::{RoundOptions, Values, check_row};
+use crate::reference::Values;
+use crate::reference::tree::walk::{TreeInput, TreeOutcome, chain_coin_shift, decide_tree};
+use crate::round::tree::check_siblings;
+use crate::round::{RoundOptions, check_row};
 use crate::rule::Rule;
+use crate::topology::Tree;
 
 /// Where a round's rows, tokens and coins are, per node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

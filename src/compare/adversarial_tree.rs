@@ -8,11 +8,11 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
-use super::Tree;
-use super::batch::TreeView;
+use crate::batch::tree::TreeView;
 use crate::batch::{Floats, Ints};
 use crate::error::Result;
 use crate::rule::Rule;
+use crate::topology::Tree;
 
 /// A tree batch in memory, in §7's layout (f32 rows, u32 tokens, f32 coins).
 #[derive(Clone, Debug)]
@@ -285,7 +285,7 @@ mod tests {
     fn adversarial_batches_are_valid_for_their_rule() {
         for tree in [
             Tree::path(4),
-            crate::tree::shape::kary(3, 2).unwrap(),
+            crate::topology::shape::kary(3, 2).unwrap(),
             Tree::from_parents(&[-1, 0, 0, 0, 0, 0, 1]).unwrap(),
             Tree::path(0),
         ] {

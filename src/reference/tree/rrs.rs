@@ -3,10 +3,10 @@
 
 use super::{TreeReference, rows_read_rejecting, token_like_chain_reads};
 use crate::exact::{key, sample_index};
-use crate::round::{Values, argmax_f64};
+use crate::reference::tree::walk::{NodeTrace, Step, TreeInput, note_test, note_vector};
+use crate::reference::{Values, argmax_f64};
 use crate::rule::tree::Rrs;
-use crate::tree::Tree;
-use crate::tree::reference::{NodeTrace, Step, TreeInput, note_test, note_vector};
+use crate::topology::Tree;
 
 impl TreeReference for Rrs {
     fn step_traced<V: Values + ?Sized, C: Values + ?Sized>(

@@ -5,20 +5,22 @@
 //! rounding slack of its tests). Its f32 twin is `src/cpu/tree/STEM.rs`, its WGSL step
 //! `shaders/tree/STEM.wgsl`.
 
+pub mod expect;
 mod greedy;
 mod rrs;
 mod rrs_wor;
 mod target_only;
+pub mod walk;
 
 pub use rrs_wor::ENUMERATION_BUDGET;
 
-use super::Tree;
-use super::reference::{NodeTrace, Step, TreeInput};
-use crate::round::Values;
+use crate::reference::Values;
 use crate::rule::{Rule, TreeRule, match_rule};
+use crate::topology::Tree;
+use walk::{NodeTrace, Step, TreeInput};
 
 /// A tree rule's f64 reference and properties (this layer's trait; implemented in the rule's
-/// `src/tree/rules/STEM.rs`).
+/// `src/reference/tree/STEM.rs`).
 pub trait TreeReference: TreeRule {
     /// Which node's coin decides position i of a chain: node `i + CHAIN_COIN_SHIFT` (1: the
     /// child's; `target-only` tests the parent's, 0). SPEC §7: "the decision at position i uses

@@ -1,11 +1,11 @@
 //! The f64 reference of the tree rules (SPEC §7), literally in the spec's order of operations:
 //! sums in ascending token id, `r[x] / q[x]` before the `min`, argmax ties to the lowest id. The
-//! walk is here; each rule's step at a node is in `src/tree/rules/STEM.rs`. `round` and the
+//! walk is here; each rule's step at a node is in `src/reference/tree/STEM.rs`. `round` and the
 //! batch cross-checks run this one function.
 
-use super::Tree;
-use crate::round::{Values, argmax_f64};
+use crate::reference::{Values, argmax_f64};
 use crate::rule::Rule;
+use crate::topology::Tree;
 
 /// One tree round as the reference reads it: node u's draft and target rows start at
 /// `u * v` in `draft` and `target` (leaves' draft rows are never read), `tokens[c]` is child
@@ -106,8 +106,8 @@ pub fn step<V: Values + ?Sized, C: Values + ?Sized>(
 }
 
 /// [`step`], recording the thresholds and the correction's vector into `trace` when given: the
-/// rule's own step (`src/tree/rules/STEM.rs`).
-pub use super::rules::step_traced;
+/// rule's own step (`src/reference/tree/STEM.rs`).
+pub use super::step_traced;
 
 /// Coins of a chain read as a path tree's node coins: node `i + shift`'s coin is `coins[i]`.
 struct ShiftedCoins<'a, C: Values + ?Sized> {
@@ -122,7 +122,7 @@ impl<C: Values + ?Sized> Values for ShiftedCoins<'_, C> {
 }
 
 /// The node whose coin decides position `i` of a chain under `rule` (node i + shift).
-pub use super::rules::chain_coin_shift;
+pub use super::chain_coin_shift;
 
 /// A tree rule on a chain (the seed's layout: K draft rows, K + 1 target rows, K tokens and
 /// coins): the path tree 0 → 1 → … → K, node i + 1 carrying `tokens[i]`, the decision at
@@ -134,7 +134,7 @@ pub fn decide_chain<V: Values + ?Sized, C: Values + ?Sized>(
     tokens: &[u32],
     coins: &C,
     v: usize,
-) -> crate::round::Outcome {
+) -> crate::reference::Outcome {
     let k = tokens.len();
     let tree = Tree::path(k);
     let mut node_tokens = Vec::with_capacity(k + 1);
@@ -155,7 +155,7 @@ pub fn decide_chain<V: Values + ?Sized, C: Values + ?Sized>(
             v,
         },
     );
-    crate::round::Outcome {
+    crate::reference::Outcome {
         num_accepted: out.nodes.len() as u32,
         token: out.token,
     }

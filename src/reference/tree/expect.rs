@@ -3,7 +3,7 @@
 //! (node u's draft row at `u * v` of `d`, its target row at `u * v` of `t`) and do not depend on
 //! the tokens drawn.
 
-use crate::round::Values;
+use crate::reference::Values;
 
 /// The `m` largest entries of `q`, largest first, ties to the lowest id: the children's tokens
 /// `greedy` and `target-only` assume (the draft's top-m).
@@ -20,10 +20,10 @@ pub fn top_m<V: Values + ?Sized>(q: &V, len: usize, m: usize) -> Vec<usize> {
     idx
 }
 
-pub use super::rules::ENUMERATION_BUDGET;
+pub use super::ENUMERATION_BUDGET;
 /// `E[num_generated]` of one round given its rows, under `rule` (each rule's, in
-/// `src/tree/rules/`).
-pub use super::rules::expected_generated;
+/// `src/reference/tree/`).
+pub use super::expected_generated;
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@
 //! i with `coin[i − 1] < h_i` (0 if none); the output is the first tau drafts, then the bonus
 //! (tau = K) or the correction `argmax_x max(P_tau · target[tau][x] − draft[tau][x], 0)`.
 
-use crate::round::{Outcome, Values, argmax_f64};
+use crate::reference::{Outcome, Values, argmax_f64};
 
 /// `P_0..=P_K` of a round (f64, in the order of operations of SPEC §6): `P[i]` is the running
 /// probability that the first i drafts survive.
@@ -98,7 +98,7 @@ pub fn correction_f64<V: Values + ?Sized>(
     }
 }
 
-impl crate::round::ChainReference for crate::rule::chain::Block {
+impl crate::reference::ChainReference for crate::rule::chain::Block {
     fn decide<V: Values + ?Sized, C: Values + ?Sized>(
         draft: &V,
         target: &V,
@@ -224,7 +224,7 @@ mod tests {
         let target = [0.3, 0.7, 0.5, 0.5];
         for coin in [0.0, 0.2, 0.49, 0.5, 0.51, 0.99] {
             let b = decide_block_f64(&draft[..], &target[..], &[0], &[coin][..], 2);
-            let t = crate::round::decide_f64(&draft[..], &target[..], &[0], &[coin][..], 2);
+            let t = crate::reference::decide_f64(&draft[..], &target[..], &[0], &[coin][..], 2);
             assert_eq!(b, t, "coin {coin}");
         }
     }

@@ -3,10 +3,10 @@
 
 use super::TreeReference;
 use super::rrs::{bottom_up, draw_sampled, rrs_step};
-use crate::round::Values;
+use crate::reference::Values;
+use crate::reference::tree::walk::{NodeTrace, Step, TreeInput};
 use crate::rule::tree::{Rrs, RrsWor};
-use crate::tree::Tree;
-use crate::tree::reference::{NodeTrace, Step, TreeInput};
+use crate::topology::Tree;
 
 /// The largest V^m · V an `rrs-wor` enumeration may take at one node.
 pub const ENUMERATION_BUDGET: f64 = 4e6;

@@ -2,11 +2,13 @@
 //! that argmax when no child carries it.
 
 use super::TreeReference;
-use crate::round::{Values, argmax_f64};
+use crate::reference::tree::expect::top_m;
+use crate::reference::tree::walk::{
+    NodeTrace, Step, TreeInput, decide_tree, note_test, note_vector,
+};
+use crate::reference::{Values, argmax_f64};
 use crate::rule::{TreeRule, tree::Greedy};
-use crate::tree::Tree;
-use crate::tree::expect::top_m;
-use crate::tree::reference::{NodeTrace, Step, TreeInput, decide_tree, note_test, note_vector};
+use crate::topology::Tree;
 
 impl TreeReference for Greedy {
     const COINLESS: bool = true;

@@ -3,14 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Tree;
-use super::reference::{TreeInput, decide_tree};
 use crate::error::{Error, Result};
+use crate::reference::tree::walk::{TreeInput, decide_tree};
 use crate::round::{
     RoundOptions, Rows, acceptance_rate, check_chain_rows, check_row, validate_tokens_and_coins,
     vocab_of,
 };
 use crate::rule::Rule;
+use crate::topology::Tree;
 
 /// The result of one round of a tree rule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -185,7 +185,7 @@ pub fn decode_chain_as_tree(
     opts: &RoundOptions,
 ) -> Result<TreeRoundResult> {
     let (tokens, v) = check_chain_rows(draft, target, draft_tokens, random_coins, rule, opts)?;
-    let out = crate::round::decide(
+    let out = crate::reference::decide(
         rule,
         &draft.data[..],
         &target.data[..],

@@ -2,13 +2,13 @@
 //! replayed in f64 to the node where the two part, and the difference is classified by how
 //! close the deciding values were there.
 
-use super::Tree;
-use super::batch::{TreeResult, TreeView};
-use super::reference::{NodeTrace, TreeInput, TreeOutcome, step_traced};
 use crate::batch::BatchView;
+use crate::batch::tree::{TreeResult, TreeView};
 use crate::compare::{DiffClass, F32_SLACK, ReferenceDiff};
-use crate::round::{Outcome, Values};
+use crate::reference::tree::walk::{NodeTrace, TreeInput, TreeOutcome, step_traced};
+use crate::reference::{Outcome, Values};
 use crate::rule::Rule;
+use crate::topology::Tree;
 
 /// The reference's trace at node `u` of round `r`.
 fn trace_at(view: &TreeView, r: usize, rule: Rule, u: usize) -> NodeTrace {
@@ -74,7 +74,7 @@ pub fn classify_tree(
         f.nodes[common - 1] as usize
     };
     let trace = trace_at(view, r, rule, u);
-    if e.nodes != f.nodes && super::rules::coinless(rule) {
+    if e.nodes != f.nodes && crate::reference::tree::coinless(rule) {
         // Greedy has no coin: the two argmaxes of u's target row differ, which only rounding of
         // near-tied entries can do. Compare the target's values at the two tokens chosen.
         let pick = |o: &TreeOutcome| match o.nodes.get(common) {
@@ -122,7 +122,7 @@ pub fn classify_tree(
     if e.nodes != f.nodes {
         // The paths part at u: how close was each test there?
         for (j, &(c, coin, thr)) in trace.tests.iter().enumerate() {
-            let bound = F32_SLACK * super::rules::test_slack(rule, j, view.v);
+            let bound = F32_SLACK * crate::reference::tree::test_slack(rule, j, view.v);
             if close_within(coin, thr, bound) {
                 return (
                     DiffClass::CoinNearTreeThreshold,
@@ -142,7 +142,7 @@ pub fn classify_tree(
         vec.get(b).copied().unwrap_or(0.0),
     );
     let detail = format!("node {u}: vector[{a}] = {va:e}, vector[{b}] = {vb:e} (f64)");
-    let slack = F32_SLACK * super::rules::vector_slack(rule, trace.tests.len(), view.v);
+    let slack = F32_SLACK * crate::reference::tree::vector_slack(rule, trace.tests.len(), view.v);
     let class = if view.tree.is_leaf(u) && close_within(va, vb, F32_SLACK) {
         DiffClass::BonusNearTie
     } else if close_within(va, vb, slack) {

@@ -1,16 +1,8 @@
-//! Draft trees (SPEC §7): the topology ([`Tree`]), the shapes users name (`--tree SPEC`,
-//! [`shape`]), the converters to and from the arrays serving engines use ([`convert`]), the f64
-//! reference of the tree rules ([`mod@reference`]: the walk; [`rules`]: each rule), one round as JSON ([`round`]) and the exact
-//! expectations the studies overlay ([`expect`]).
+//! Draft-tree topology (SPEC §7, §10), the bottom of the layer graph beside the references: the
+//! [`Tree`] itself, the shapes users name (`--tree SPEC`, [`shape`]) and the converters to and
+//! from the arrays serving engines use ([`convert`]). It imports nothing but the error type.
 
-pub mod batch;
-pub mod compare;
 pub mod convert;
-pub mod expect;
-pub mod generate;
-pub mod reference;
-pub mod round;
-pub mod rules;
 pub mod shape;
 
 use crate::error::{Error, Result};

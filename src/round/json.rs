@@ -4,9 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::round::tree::{TreeRoundResult, decode_chain_as_tree, decode_tree_rows};
 use crate::round::{RoundOptions, RoundResult, Rows, decode_rows, speculative_decode_rule};
 use crate::rule::Rule;
-use crate::tree::round::{TreeRoundResult, decode_chain_as_tree, decode_tree_rows};
 
 /// One round as the seed's JSON object.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -3,11 +3,13 @@
 //! the children's tokens masked.
 
 use super::TreeReference;
-use crate::round::Values;
+use crate::reference::Values;
+use crate::reference::tree::expect::top_m;
+use crate::reference::tree::walk::{
+    NodeTrace, Step, TreeInput, masked_argmax, note_test, note_vector,
+};
 use crate::rule::tree::TargetOnly;
-use crate::tree::Tree;
-use crate::tree::expect::top_m;
-use crate::tree::reference::{NodeTrace, Step, TreeInput, masked_argmax, note_test, note_vector};
+use crate::topology::Tree;
 
 impl TreeReference for TargetOnly {
     /// The coin of node i (the parent) decides position i.
