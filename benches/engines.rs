@@ -57,7 +57,7 @@ fn engines(c: &mut Criterion) {
     for (n, k, v) in shapes() {
         let batch = timing_batch(n, k, v, 0.5, 1);
         let view = batch.view();
-        let reference = all.run(&view).unwrap();
+        let reference = all.run_chain(&view, Rule::Token).unwrap();
         let lazy = lazy_bytes_total(&reference, v);
         let id = |name: &str| BenchmarkId::new(name, format!("N{n}-K{k}-V{v}"));
 
@@ -67,13 +67,25 @@ fn engines(c: &mut Criterion) {
             .measurement_time(Duration::from_secs(2));
         g.throughput(Throughput::Elements(n as u64));
         g.bench_function(id("cpu-all-threads"), |b| {
-            b.iter(|| all.run(&view).unwrap())
+            b.iter(|| all.run_chain(&view, Rule::Token).unwrap())
         });
-        g.bench_function(id("cpu-1-thread"), |b| b.iter(|| one.run(&view).unwrap()));
+        g.bench_function(id("cpu-1-thread"), |b| {
+            b.iter(|| one.run_chain(&view, Rule::Token).unwrap())
+        });
         g.bench_function(id("cpu-naive-all-rows"), |b| b.iter(|| naive_run(&view)));
         if let Some(gpu) = gpu.as_mut() {
-            assert_eq!(gpu.run(&view).unwrap(), reference, "GPU and CPU disagree");
-            g.bench_function(id("gpu-end-to-end"), |b| b.iter(|| gpu.run(&view).unwrap()));
+            assert_eq!(
+                gpu.run_chain(&view, Rule::Token, specsim::cpu::Recovery::default())
+                    .unwrap(),
+                reference,
+                "GPU and CPU disagree"
+            );
+            g.bench_function(id("gpu-end-to-end"), |b| {
+                b.iter(|| {
+                    gpu.run_chain(&view, Rule::Token, specsim::cpu::Recovery::default())
+                        .unwrap()
+                })
+            });
         }
         g.finish();
 
@@ -83,15 +95,15 @@ fn engines(c: &mut Criterion) {
             .measurement_time(Duration::from_secs(2));
         g.throughput(Throughput::BytesDecimal(lazy));
         g.bench_function(id("cpu-all-threads"), |b| {
-            b.iter(|| all.run(&view).unwrap())
+            b.iter(|| all.run_chain(&view, Rule::Token).unwrap())
         });
         if let Some(gpu) = gpu.as_mut() {
             // Kernel only: as many rounds as one chunk holds, already on the device.
             let m = gpu.upload_for_bench(&view).unwrap();
-            let sub = specsim::batch::BatchResult {
-                k,
+            let sub = specsim::batch::Outcomes {
                 tokens: Vec::new(),
                 num_accepted: reference.num_accepted[..m].to_vec(),
+                ..specsim::batch::Outcomes::chain(0, k)
             };
             g.throughput(Throughput::BytesDecimal(lazy_bytes_total(&sub, v)));
             g.bench_function(

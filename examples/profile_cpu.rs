@@ -17,7 +17,11 @@ fn main() {
     };
     let t = std::time::Instant::now();
     for _ in 0..reps {
-        std::hint::black_box(engine.run(&b.view()).expect("run"));
+        std::hint::black_box(
+            engine
+                .run_chain(&b.view(), specsim::Rule::Token)
+                .expect("run"),
+        );
     }
     let s = t.elapsed().as_secs_f64();
     println!("{} rounds/s on one thread", (n * reps) as f64 / s);

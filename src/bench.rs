@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng, rngs::SmallRng};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::batch::{Batch, BatchResult, BatchView};
+use crate::batch::{Batch, ChainView, Outcomes};
 use crate::cpu::CpuChainRule;
 use crate::cpu::verify::{argmax_target, argmax_zip, lazy_bytes, residual_value};
 use crate::exact::accepts_native;
@@ -48,9 +48,9 @@ pub fn timing_batch(n: usize, k: usize, v: usize, noise: f32, seed: u64) -> Batc
 /// The naive all-rows algorithm, as vLLM's and FlashInfer's rejection samplers do it: the
 /// residual argmax at *every* position and the bonus argmax, then the selection. Reads all
 /// (2K + 1)·V values of every round. Same results as the lazy engines.
-pub fn naive_run(view: &BatchView) -> BatchResult {
+pub fn naive_run(view: &ChainView) -> Outcomes {
     let (k, v) = (view.k, view.v);
-    let mut result = BatchResult::new(view.n, k);
+    let mut result = Outcomes::chain(view.n, k);
     result
         .tokens
         .par_chunks_mut(k + 1)
@@ -93,18 +93,18 @@ pub fn naive_run(view: &BatchView) -> BatchResult {
 }
 
 /// Bytes the lazy algorithm must read for these results (f32 data).
-pub fn lazy_bytes_total(result: &BatchResult, v: usize) -> u64 {
+pub fn lazy_bytes_total(result: &Outcomes, v: usize) -> u64 {
     result
         .num_accepted
         .iter()
-        .map(|&a| lazy_bytes(result.k, v, a as usize, 4) as u64)
+        .map(|&a| lazy_bytes(result.depth, v, a as usize, 4) as u64)
         .sum()
 }
 
 /// Bytes the lazy algorithm of `rule` must read for the rounds of `result`, and the rows of V
 /// among them.
-pub fn lazy_totals(result: &BatchResult, v: usize, rule: Rule) -> (u64, u64) {
-    let k = result.k;
+pub fn lazy_totals(result: &Outcomes, v: usize, rule: Rule) -> (u64, u64) {
+    let k = result.depth;
     result.num_accepted.iter().fold((0, 0), |(b, r), &a| {
         let a = a as usize;
         let (bytes, rows) = match_rule!(rule,
@@ -243,7 +243,7 @@ pub struct BenchRow {
 pub fn measure(
     engine: &str,
     device: &str,
-    view: &BatchView,
+    view: &ChainView,
     lazy_bytes: u64,
     floor: f64,
     reps: usize,
@@ -343,6 +343,7 @@ pub fn tree_timing_batch(
 ) -> crate::compare::adversarial_tree::TreeBatch {
     let nn = tree.len();
     let mut b = crate::compare::adversarial_tree::TreeBatch {
+        per_round: None,
         tree: tree.clone(),
         n,
         v,

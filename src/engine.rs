@@ -4,8 +4,7 @@
 //! CPU engine ([`CpuEngine`]) and the GPU engine ([`GpuContext`]) implement it. [`select`] turns
 //! `auto | cpu | gpu` into an engine, with the notice a user should see when `auto` falls back.
 
-use crate::batch::tree::{TreeResult, TreeView};
-use crate::batch::{BatchResult, BatchView};
+use crate::batch::{Outcomes, Rounds};
 use crate::cpu::{CpuEngine, Recovery};
 use crate::error::Result;
 use crate::gpu::{GpuContext, describe};
@@ -16,12 +15,10 @@ pub trait Engine {
     /// What runs: `cpu`, or `gpu: ADAPTER (BACKEND, TYPE)`.
     fn describe(&self) -> String;
 
-    /// Runs every round of a validated batch under `rule`, with the recovery mode and randomness
-    /// of `rec`.
-    fn run_batch(&mut self, view: &BatchView, rule: Rule, rec: Recovery) -> Result<BatchResult>;
-
-    /// Runs every round of a validated tree batch under a tree rule (SPEC §7).
-    fn run_tree(&mut self, view: &TreeView, rule: Rule, rec: Recovery) -> Result<TreeResult>;
+    /// Runs every round of validated rounds (chain or tree, one topology or one per round) under
+    /// `rule`, with the recovery mode and randomness of `rec`. The accepted nodes are in the
+    /// outcomes of tree batches.
+    fn run(&mut self, rounds: &Rounds, rule: Rule, rec: Recovery) -> Result<Outcomes>;
 }
 
 impl Engine for CpuEngine {
@@ -29,20 +26,12 @@ impl Engine for CpuEngine {
         "cpu".into()
     }
 
-    fn run_batch(&mut self, view: &BatchView, rule: Rule, rec: Recovery) -> Result<BatchResult> {
+    fn run(&mut self, rounds: &Rounds, rule: Rule, rec: Recovery) -> Result<Outcomes> {
         CpuEngine {
             recovery: rec,
             ..*self
         }
-        .run_rule(view, rule)
-    }
-
-    fn run_tree(&mut self, view: &TreeView, rule: Rule, rec: Recovery) -> Result<TreeResult> {
-        CpuEngine {
-            recovery: rec,
-            ..*self
-        }
-        .run_tree(view, rule)
+        .run(rounds, rule)
     }
 }
 
@@ -51,12 +40,8 @@ impl Engine for GpuContext {
         format!("gpu: {}", describe(self.adapter_info()))
     }
 
-    fn run_batch(&mut self, view: &BatchView, rule: Rule, rec: Recovery) -> Result<BatchResult> {
-        self.run_rule(view, rule, rec)
-    }
-
-    fn run_tree(&mut self, view: &TreeView, rule: Rule, rec: Recovery) -> Result<TreeResult> {
-        GpuContext::run_tree(self, view, rule, rec)
+    fn run(&mut self, rounds: &Rounds, rule: Rule, rec: Recovery) -> Result<Outcomes> {
+        GpuContext::run(self, rounds, rule, rec)
     }
 }
 

@@ -39,6 +39,7 @@ pub mod round;
 pub mod reference;
 pub mod rule;
 pub mod study;
+pub mod summary;
 pub mod topology;
 pub mod vmath;
 pub mod workload;

@@ -246,6 +246,17 @@ impl Rule {
         Ok(out)
     }
 
+    /// Refuses a chain rule for a tree batch (one with parents), naming the tree rules.
+    pub fn check_tree_batch(self) -> Result<()> {
+        if self.is_tree() {
+            return Ok(());
+        }
+        Err(Error::Config(format!(
+            "--rule {self} verifies chains: a tree batch (it has parents) takes one of {}",
+            Rule::TREE.map(Rule::name).join(", ")
+        )))
+    }
+
     /// `token, block`.
     pub fn names() -> String {
         Rule::ALL.map(Rule::name).join(", ")

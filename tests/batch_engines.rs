@@ -2,11 +2,13 @@
 
 mod common;
 
-use specsim::batch::{BatchResult, Validation};
+use specsim::Rule;
+use specsim::batch::{Outcomes, Validation};
 use specsim::compare::{
-    DiffClass, VerifyReport, adversarial_batch, compare_engines, compare_reference,
+    DiffClass, VerifyReport, adversarial_batch, compare_engines, compare_reference_rule,
 };
 use specsim::cpu::CpuEngine;
+use specsim::cpu::Recovery;
 use specsim::gpu::GpuConfig;
 use specsim::round::RoundOptions;
 
@@ -27,9 +29,9 @@ fn cpu_engine_matches_reference() {
         let view = b.view();
         view.validate(&RoundOptions::default(), Validation::Full)
             .unwrap();
-        let cpu = CpuEngine::default().run(&view).unwrap();
+        let cpu = CpuEngine::default().run_chain(&view, Rule::Token).unwrap();
         let mut report = VerifyReport::default();
-        compare_reference(&view, &cpu, 0, &mut report);
+        compare_reference_rule(&view, &cpu, Rule::Token, 0, &mut report);
         for d in &report.reference_diffs {
             assert_ne!(d.class, DiffClass::Unexplained, "N={n} K={k} V={v}: {d:?}");
         }
@@ -69,17 +71,19 @@ fn adversarial_batches_are_valid_even_for_tiny_vocabularies() {
 #[test]
 fn cpu_engine_single_thread_matches_all_threads() {
     let b = adversarial_batch(0, 300, 6, 333, 9);
-    let all = CpuEngine::default().run(&b.view()).unwrap();
+    let all = CpuEngine::default()
+        .run_chain(&b.view(), Rule::Token)
+        .unwrap();
     let one = CpuEngine {
         threads: Some(1),
         ..Default::default()
     }
-    .run(&b.view())
+    .run_chain(&b.view(), Rule::Token)
     .unwrap();
     assert_eq!(all, one);
 }
 
-fn assert_identical(cpu: &BatchResult, gpu: &BatchResult, what: &str) {
+fn assert_identical(cpu: &Outcomes, gpu: &Outcomes, what: &str) {
     let mut report = VerifyReport::default();
     compare_engines(cpu, gpu, 0, &mut report);
     assert!(
@@ -96,8 +100,12 @@ fn gpu_engine_matches_cpu_on_adversarial_batches() {
     gpu.config = GpuConfig::default();
     for (seed, &(n, k, v)) in SHAPES.iter().enumerate() {
         let b = adversarial_batch(1000, n, k, v, 100 + seed as u64);
-        let cpu = CpuEngine::default().run(&b.view()).unwrap();
-        let g = gpu.run(&b.view()).unwrap();
+        let cpu = CpuEngine::default()
+            .run_chain(&b.view(), Rule::Token)
+            .unwrap();
+        let g = gpu
+            .run_chain(&b.view(), Rule::Token, Recovery::default())
+            .unwrap();
         assert_identical(&cpu, &g, &format!("N={n} K={k} V={v}"));
     }
 }
@@ -106,14 +114,18 @@ fn gpu_engine_matches_cpu_on_adversarial_batches() {
 fn gpu_engine_matches_cpu_across_chunks_and_2d_dispatch() {
     let Some(mut gpu) = common::gpu() else { return };
     let b = adversarial_batch(0, 103, 5, 77, 42);
-    let cpu = CpuEngine::default().run(&b.view()).unwrap();
+    let cpu = CpuEngine::default()
+        .run_chain(&b.view(), Rule::Token)
+        .unwrap();
     for (chunk, gx) in [(7usize, 3u32), (50, 4), (1, 1), (103, 65535), (64, 8)] {
         gpu.config = GpuConfig {
             max_rounds_per_chunk: Some(chunk),
             max_groups_x: gx,
             ..GpuConfig::default()
         };
-        let g = gpu.run(&b.view()).unwrap();
+        let g = gpu
+            .run_chain(&b.view(), Rule::Token, Recovery::default())
+            .unwrap();
         assert_identical(&cpu, &g, &format!("chunk {chunk}, groups_x {gx}"));
     }
     // A buffer cap that forces chunks by bytes.
@@ -122,7 +134,9 @@ fn gpu_engine_matches_cpu_across_chunks_and_2d_dispatch() {
         ..GpuConfig::default()
     };
     assert_eq!(gpu.rounds_per_chunk(5, 77).unwrap(), 10);
-    let g = gpu.run(&b.view()).unwrap();
+    let g = gpu
+        .run_chain(&b.view(), Rule::Token, Recovery::default())
+        .unwrap();
     assert_identical(&cpu, &g, "byte-capped chunks");
     gpu.config = GpuConfig::default();
 }
@@ -147,8 +161,10 @@ fn gpu_engine_matches_cpu_on_f64_input() {
         specsim::npyio::BatchFile::open(std::path::Path::new(&common::data("batches/f64_i64.npz")))
             .unwrap();
     let view = file.view().unwrap();
-    let cpu = CpuEngine::default().run(&view).unwrap();
-    let g = gpu.run(&view).unwrap();
+    let cpu = CpuEngine::default().run_chain(&view, Rule::Token).unwrap();
+    let g = gpu
+        .run_chain(&view, Rule::Token, Recovery::default())
+        .unwrap();
     assert_identical(&cpu, &g, "f64 npz");
 }
 

@@ -8,7 +8,7 @@ mod common;
 use std::io::Read;
 
 use specsim::Rule;
-use specsim::batch::{Batch, BatchResult, Validation};
+use specsim::batch::{Batch, Outcomes, Validation};
 use specsim::compare::{
     DiffClass, VerifyReport, adversarial_batch_rule, compare_engines, compare_reference_rule,
 };
@@ -51,7 +51,7 @@ fn cpu_block_engine_matches_the_f64_reference() {
         view.validate(&RoundOptions::default(), Validation::Full)
             .unwrap();
         let res = cpu(Recovery::default())
-            .run_rule(&view, Rule::Block)
+            .run_chain(&view, Rule::Block)
             .unwrap();
         let mut report = VerifyReport::default();
         compare_reference_rule(&view, &res, Rule::Block, 0, &mut report);
@@ -124,7 +124,7 @@ fn golden_block_rounds_on_the_cpu_engine_agree_with_the_reference_or_are_classif
             continue; // a value that float32 cannot hold
         }
         let res = cpu(Recovery::default())
-            .run_rule(&view, Rule::Block)
+            .run_chain(&view, Rule::Block)
             .unwrap();
         let mut report = VerifyReport::default();
         compare_reference_rule(&view, &res, Rule::Block, 0, &mut report);
@@ -136,7 +136,7 @@ fn golden_block_rounds_on_the_cpu_engine_agree_with_the_reference_or_are_classif
     assert!(agree * 10 >= cases.len() * 8, "{agree} of {}", cases.len());
 }
 
-fn assert_identical(a: &BatchResult, b: &BatchResult, what: &str) {
+fn assert_identical(a: &Outcomes, b: &Outcomes, what: &str) {
     let mut report = VerifyReport::default();
     compare_engines(a, b, 0, &mut report);
     assert!(
@@ -152,8 +152,8 @@ fn k_one_block_is_the_token_rule_on_the_cpu_engine() {
     for rec in [Recovery::default(), sample(3)] {
         let b = adversarial_batch_rule(0, 400, 1, 57, 11, Rule::Token);
         let view = b.view();
-        let token = cpu(rec).run_rule(&view, Rule::Token).unwrap();
-        let block = cpu(rec).run_rule(&view, Rule::Block).unwrap();
+        let token = cpu(rec).run_chain(&view, Rule::Token).unwrap();
+        let block = cpu(rec).run_chain(&view, Rule::Block).unwrap();
         assert_identical(&token, &block, "K = 1");
     }
 }
@@ -166,14 +166,14 @@ fn gpu_block_engine_matches_cpu() {
         for (seed, &(n, k, v)) in SHAPES.iter().enumerate() {
             let b = adversarial_batch_rule(3000, n, k, v, 200 + seed as u64, Rule::Block);
             let view = b.view();
-            let c = cpu(rec).run_rule(&view, Rule::Block).unwrap();
-            let g = gpu.run_rule(&view, Rule::Block, rec).unwrap();
+            let c = cpu(rec).run_chain(&view, Rule::Block).unwrap();
+            let g = gpu.run_chain(&view, Rule::Block, rec).unwrap();
             assert_identical(&c, &g, &format!("{:?} N={n} K={k} V={v}", rec.mode));
         }
         // K = 1: the GPU's block kernel is the token rule too.
         let b = adversarial_batch_rule(0, 300, 1, 40, 8, Rule::Token);
-        let t = gpu.run_rule(&b.view(), Rule::Token, rec).unwrap();
-        let bl = gpu.run_rule(&b.view(), Rule::Block, rec).unwrap();
+        let t = gpu.run_chain(&b.view(), Rule::Token, rec).unwrap();
+        let bl = gpu.run_chain(&b.view(), Rule::Block, rec).unwrap();
         assert_identical(&t, &bl, "K = 1 on the GPU");
     }
 }
@@ -183,7 +183,7 @@ fn gpu_block_engine_matches_cpu_across_chunks_and_2d_dispatch() {
     let Some(mut gpu) = common::gpu() else { return };
     let b = adversarial_batch_rule(0, 103, 6, 77, 42, Rule::Block);
     let c = cpu(Recovery::default())
-        .run_rule(&b.view(), Rule::Block)
+        .run_chain(&b.view(), Rule::Block)
         .unwrap();
     for (chunk, gx) in [(7usize, 3u32), (50, 4), (1, 1), (103, 65535)] {
         gpu.config = GpuConfig {
@@ -192,7 +192,7 @@ fn gpu_block_engine_matches_cpu_across_chunks_and_2d_dispatch() {
             ..GpuConfig::default()
         };
         let g = gpu
-            .run_rule(&b.view(), Rule::Block, Recovery::default())
+            .run_chain(&b.view(), Rule::Block, Recovery::default())
             .unwrap();
         assert_identical(&c, &g, &format!("chunk {chunk}, groups_x {gx}"));
     }
@@ -209,10 +209,10 @@ fn golden_block_rounds_are_identical_on_both_engines() {
             continue;
         }
         let c = cpu(Recovery::default())
-            .run_rule(&view, Rule::Block)
+            .run_chain(&view, Rule::Block)
             .unwrap();
         let g = gpu
-            .run_rule(&view, Rule::Block, Recovery::default())
+            .run_chain(&view, Rule::Block, Recovery::default())
             .unwrap();
         assert_identical(&c, &g, &name);
     }

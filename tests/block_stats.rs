@@ -8,7 +8,7 @@ mod common;
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use specsim::Rule;
-use specsim::batch::{Batch, BatchResult};
+use specsim::batch::{Batch, Outcomes};
 use specsim::cpu::{CpuEngine, Recovery, RecoveryMode};
 use specsim::reference::chain::block::expected_accepted_block;
 use specsim::study::{Family, StudyConfig, StudyEngine, Workload, run_study_rules};
@@ -41,23 +41,23 @@ fn fixed_rows(n: usize, k: usize, p: &[f32], q: &[f32], seed: u64) -> Batch {
 }
 
 /// Both engines under `rule` (the GPU's when an adapter exists), asserted identical.
-fn run_both(b: &Batch, rule: Rule, rec: Recovery) -> BatchResult {
+fn run_both(b: &Batch, rule: Rule, rec: Recovery) -> Outcomes {
     let cpu = CpuEngine {
         recovery: rec,
         ..Default::default()
     }
-    .run_rule(&b.view(), rule)
+    .run_chain(&b.view(), rule)
     .unwrap();
     if let Some(mut gpu) = common::gpu() {
         gpu.config = Default::default();
-        let g = gpu.run_rule(&b.view(), rule, rec).unwrap();
+        let g = gpu.run_chain(&b.view(), rule, rec).unwrap();
         assert_eq!(g, cpu, "{rule}: the engines differ");
     }
     cpu
 }
 
 /// z-score of the mean number accepted against an expectation.
-fn z_score(res: &BatchResult, expected: f64) -> f64 {
+fn z_score(res: &Outcomes, expected: f64) -> f64 {
     let n = res.n() as f64;
     let xs = res.num_accepted.iter().map(|&a| a as f64);
     let mean = xs.clone().sum::<f64>() / n;
@@ -220,8 +220,8 @@ fn a_later_coin_rescues_an_earlier_failed_one() {
 }
 
 /// Chi-square goodness-of-fit p-value of the first emitted token against `p`.
-fn first_token_p_value(res: &BatchResult, p: &[f32]) -> f64 {
-    let (n, k1) = (res.n(), res.k + 1);
+fn first_token_p_value(res: &Outcomes, p: &[f32]) -> f64 {
+    let (n, k1) = (res.n(), res.depth + 1);
     let mut counts = vec![0f64; p.len()];
     for r in 0..n {
         counts[res.tokens[r * k1] as usize] += 1.0;

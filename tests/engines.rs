@@ -7,7 +7,7 @@
 mod common;
 
 use specsim::Rule;
-use specsim::batch::{Batch, BatchResult, Validation};
+use specsim::batch::{Batch, Outcomes, Rounds, Validation};
 use specsim::compare::{DiffClass, VerifyReport, adversarial_batch_rule, compare_reference_rule};
 use specsim::cpu::{CpuEngine, Recovery, RecoveryMode};
 use specsim::engine::Engine;
@@ -15,14 +15,14 @@ use specsim::round::RoundOptions;
 
 /// Checks one engine's results on `b` under `rule`: equal to the CPU engine's, and equal to the
 /// f64 reference except for classified rounding differences (argmax mode).
-fn check(engine: &mut dyn Engine, b: &Batch, rule: Rule, rec: Recovery, what: &str) -> BatchResult {
+fn check(engine: &mut dyn Engine, b: &Batch, rule: Rule, rec: Recovery, what: &str) -> Outcomes {
     let view = b.view();
     view.validate_rule(&RoundOptions::default(), Validation::Full, rule)
         .unwrap_or_else(|e| panic!("{what}: invalid batch: {e}"));
     let got = engine
-        .run_batch(&view, rule, rec)
+        .run(&Rounds::chain(&view), rule, rec)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
-    let cpu = CpuEngine::default().run_batch(&view, rule, rec).unwrap();
+    let cpu = Engine::run(&mut CpuEngine::default(), &Rounds::chain(&view), rule, rec).unwrap();
     assert_eq!(
         got,
         cpu,
@@ -85,10 +85,10 @@ macro_rules! engine_tests {
                     .unwrap();
                     let view = file.view().unwrap();
                     for rule in Rule::ALL {
-                        let got = e.run_batch(&view, rule, Recovery::default()).unwrap();
-                        let cpu = CpuEngine::default()
-                            .run_batch(&view, rule, Recovery::default())
+                        let got = e
+                            .run(&Rounds::chain(&view), rule, Recovery::default())
                             .unwrap();
+                        let cpu = CpuEngine::default().run_chain(&view, rule).unwrap();
                         assert_eq!(got, cpu, "{rule}: f64 npz");
                     }
                 });

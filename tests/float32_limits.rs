@@ -3,7 +3,7 @@
 //! round to 1.0 (class 2). The engines compute in float32, so such input would be computed wrong.
 
 use specsim::Rule;
-use specsim::batch::{BatchView, Floats, Ints, Validation};
+use specsim::batch::{ChainView, Floats, Ints, Validation};
 use specsim::round::RoundOptions;
 
 const N: usize = 3;
@@ -31,7 +31,7 @@ fn check(
     opts: &RoundOptions,
 ) -> Vec<(Validation, Rule, Result<(), specsim::Error>)> {
     let d32: Vec<f32> = d.iter().map(|&x| x as f32).collect();
-    let view = BatchView {
+    let view = ChainView {
         n: N,
         k: K,
         v: V,

@@ -243,7 +243,7 @@ fn sample_recovery_emits_tokens_distributed_as_the_target() {
         recovery: rec,
         ..Default::default()
     }
-    .run(&b.view())
+    .run_chain(&b.view(), Rule::Token)
     .unwrap();
     let pv = first_token_p_value(&cpu.tokens, 1, &p);
     assert!(
@@ -252,11 +252,13 @@ fn sample_recovery_emits_tokens_distributed_as_the_target() {
     );
     if let Some(mut gpu) = common::gpu() {
         gpu.config = Default::default();
-        let g = gpu.run_rule(&b.view(), Rule::Token, rec).unwrap();
+        let g = gpu.run_chain(&b.view(), Rule::Token, rec).unwrap();
         assert_eq!(g, cpu, "sampled tokens differ between engines");
     }
     // The seed's argmax mode is deterministic at recovery: not distributed as the target.
-    let arg = CpuEngine::default().run(&b.view()).unwrap();
+    let arg = CpuEngine::default()
+        .run_chain(&b.view(), Rule::Token)
+        .unwrap();
     let pv = first_token_p_value(&arg.tokens, 1, &p);
     assert!(
         pv < 1e-12,

@@ -18,9 +18,9 @@ fn both(b: &Batch, rule: Rule, rec: Recovery, opts: &RoundOptions) -> (String, S
     };
     let apart = view
         .validate_rule(opts, Validation::Touched, rule)
-        .and_then(|_| cpu.run_rule(&view, rule));
-    let fused = cpu.run_touched(&view, rule, opts);
-    let show = |r: specsim::error::Result<specsim::batch::BatchResult>| match r {
+        .and_then(|_| cpu.run_chain(&view, rule));
+    let fused = cpu.run_touched(&specsim::batch::Rounds::chain(&view), rule, opts);
+    let show = |r: specsim::error::Result<specsim::batch::Outcomes>| match r {
         Ok(res) => format!("ok {:?} {:?}", res.tokens, res.num_accepted),
         Err(e) => format!("error {e}"),
     };

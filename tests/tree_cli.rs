@@ -9,7 +9,7 @@ use common::{assert_refused, data, specsim, specsim_stdin};
 use serde_json::Value;
 
 const RULES: [&str; 4] = ["greedy", "target-only", "rrs", "rrs-wor"];
-const FIXTURES: [&str; 2] = ["tree_kary22.npz", "tree_eagle_dir"];
+const FIXTURES: [&str; 3] = ["tree_kary22.npz", "tree_eagle_dir", "tree_per_round.npz"];
 
 fn read_i32(
     npz: &mut npyz::npz::NpzArchive<std::io::BufReader<std::fs::File>>,
@@ -284,6 +284,47 @@ fn tree_input_is_refused_clearly() {
         &specsim_stdin(&["round", "--rule", "rrs"], Some(&bad_parent)),
         "bad parent",
         &["parents[2] = 2", "earlier node"],
+    );
+}
+
+/// Per-round parents [N, n]: a bad row is refused naming its round and node, and so is a
+/// parents array whose N is not the batch's.
+#[test]
+fn bad_per_round_parents_are_refused() {
+    use specsim::compare::adversarial_tree::adversarial_per_round_batch;
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = adversarial_per_round_batch(6, 0, 10, 20, 3, specsim::Rule::Rrs);
+    let good = dir.path().join("good");
+    specsim::npyio::write_tree_batch_dir(&good, &b).unwrap();
+    let o = specsim(&[
+        "run",
+        good.to_str().unwrap(),
+        "--rule",
+        "rrs",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let j: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(j["topology"], "per-round");
+    assert_eq!(j["rounds"], 10);
+    let p = b.per_round.as_mut().unwrap();
+    p[3 * 6 + 4] = 4; // round 3, node 4: its own parent
+    let bad = dir.path().join("bad");
+    specsim::npyio::write_tree_batch_dir(&bad, &b).unwrap();
+    assert_refused(
+        &specsim(&["run", bad.to_str().unwrap(), "--rule", "rrs"]),
+        "a bad per-round parent",
+        &["parents.npy", "round 3", "parents[4] = 4", "earlier node"],
+    );
+    let mut b = adversarial_per_round_batch(6, 0, 10, 20, 3, specsim::Rule::Rrs);
+    b.per_round.as_mut().unwrap().extend([-1, 0, 1, 2, 3, 4]);
+    let extra = dir.path().join("extra");
+    specsim::npyio::write_tree_batch_dir(&extra, &b).unwrap();
+    assert_refused(
+        &specsim(&["run", extra.to_str().unwrap(), "--rule", "rrs"]),
+        "per-round parents of another N",
+        &["parents.npy", "[11, 6]", "N = 10 rounds"],
     );
 }
 

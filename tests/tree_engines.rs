@@ -7,10 +7,12 @@ mod common;
 
 use serde_json::Value;
 use specsim::Rule;
-use specsim::batch::tree::TreeResult;
+use specsim::batch::{Outcomes, Rounds};
 use specsim::compare::DiffClass;
 use specsim::compare::adversarial_batch_rule;
-use specsim::compare::adversarial_tree::{TreeBatch, adversarial_tree_batch};
+use specsim::compare::adversarial_tree::{
+    TreeBatch, adversarial_per_round_batch, adversarial_tree_batch, random_tree,
+};
 use specsim::compare::tree::classify_tree;
 use specsim::cpu::{CpuEngine, Recovery, RecoveryMode};
 use specsim::engine::Engine;
@@ -33,12 +35,12 @@ fn check(
     rule: Rule,
     rec: Recovery,
     what: &str,
-) -> (TreeResult, usize) {
+) -> (Outcomes, usize) {
     let view = b.view().unwrap();
     let got = engine
-        .run_tree(&view, rule, rec)
+        .run(&view, rule, rec)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
-    let cpu = Engine::run_tree(&mut CpuEngine::default(), &view, rule, rec).unwrap();
+    let cpu = Engine::run(&mut CpuEngine::default(), &view, rule, rec).unwrap();
     assert_eq!(
         got,
         cpu,
@@ -46,11 +48,13 @@ fn check(
         engine.describe()
     );
     let mut diffs = 0;
+    let mut scratch = Tree::default();
     if rec.mode == RecoveryMode::Argmax {
         for r in 0..view.n {
-            let (e, f) = (got.outcome(r), view.reference(r, rule));
+            let tree = view.tree(r, &mut scratch);
+            let (e, f) = (got.tree_outcome(r), view.reference(r, tree, rule));
             if e != f {
-                let (class, detail) = classify_tree(&view, r, rule, &e, &f);
+                let (class, detail) = classify_tree(&view, r, tree, rule, &e, &f);
                 assert_ne!(
                     class,
                     DiffClass::Unexplained,
@@ -75,6 +79,7 @@ fn golden_batch(case: &Value) -> TreeBatch {
     let toks: Vec<i64> = serde_json::from_value(input["draft_tokens"].clone()).unwrap();
     let coins: Vec<f64> = serde_json::from_value(input["random_coins"].clone()).unwrap();
     TreeBatch {
+        per_round: None,
         tree,
         n: 1,
         v,
@@ -98,6 +103,52 @@ macro_rules! tree_engine_tests {
                 common::with_engine($with, f);
             }
 
+            /// A batch whose every round has its own tree (`parents` [N, n]): equal to the f64
+            /// reference round by round (up to classified rounding), in both recovery modes, and
+            /// to the same rounds run one by one as shared-tree batches.
+            #[test]
+            fn per_round_topologies() {
+                with_engine(|e| {
+                    for rule in Rule::TREE {
+                        for (n, nodes, v) in [(40, 9, 50), (12, 24, 700), (30, 1, 5)] {
+                            let b = adversarial_per_round_batch(nodes, 0, n, v, 5, rule);
+                            let what = format!("{rule} per-round n={nodes} V={v}");
+                            for rec in [Recovery::default(), sample(4)] {
+                                let (got, _) = check(e, &b, rule, rec, &what);
+                                assert!(got.nodes.is_some(), "{what}: accepted nodes");
+                                let parents = b.per_round.as_ref().unwrap();
+                                for r in 0..n {
+                                    let one = adversarial_tree_batch(
+                                        &random_tree(nodes, 5, r as u64),
+                                        r as u64,
+                                        1,
+                                        v,
+                                        5,
+                                        rule,
+                                    );
+                                    assert_eq!(
+                                        one.tree
+                                            .parents()
+                                            .iter()
+                                            .map(|&p| p as i64)
+                                            .collect::<Vec<_>>(),
+                                        parents[r * nodes..(r + 1) * nodes],
+                                    );
+                                    let alone = e
+                                        .run(&one.view().unwrap(), rule, rec.shifted(r as u64))
+                                        .unwrap();
+                                    assert_eq!(
+                                        alone.tree_outcome(0),
+                                        got.tree_outcome(r),
+                                        "{what}: round {r} alone"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+
             #[test]
             fn golden_cases_in_float32() {
                 with_engine(|e| {
@@ -119,8 +170,12 @@ macro_rules! tree_engine_tests {
                             serde_json::from_value(case["expected"]["accepted_nodes"].clone())
                                 .unwrap();
                         if diffs == 0 {
-                            let nodes: Vec<i64> =
-                                got.outcome(0).nodes.iter().map(|&x| x as i64).collect();
+                            let nodes: Vec<i64> = got
+                                .tree_outcome(0)
+                                .nodes
+                                .iter()
+                                .map(|&x| x as i64)
+                                .collect();
                             assert_eq!(nodes, want, "{name}");
                         }
                         classified += diffs;
@@ -169,13 +224,13 @@ macro_rules! tree_engine_tests {
                         for rec in [Recovery::default(), sample(3)] {
                             let b = adversarial_batch_rule(0, n, k, v, 8, Rule::Token);
                             let view = b.view();
-                            let token = e.run_batch(&view, Rule::Token, rec).unwrap();
+                            let token = e.run(&Rounds::chain(&view), Rule::Token, rec).unwrap();
                             for rule in [Rule::Rrs, Rule::RrsWor] {
-                                let got = e.run_batch(&view, rule, rec).unwrap();
+                                let got = e.run(&Rounds::chain(&view), rule, rec).unwrap();
                                 assert_eq!(got, token, "{rule} = token on a chain, K={k} V={v}");
                             }
                             // greedy accepts exactly the argmax matches.
-                            let g = e.run_batch(&view, Rule::Greedy, rec).unwrap();
+                            let g = e.run(&Rounds::chain(&view), Rule::Greedy, rec).unwrap();
                             for r in 0..n {
                                 let argmax = |i: usize| {
                                     let row =
@@ -206,7 +261,7 @@ fn gpu_tree_chunks_and_2d_dispatch() {
     let tree = "kary:2,3".parse::<TreeShape>().unwrap().tree;
     let b = adversarial_tree_batch(&tree, 0, 301, 64, 2, Rule::Rrs);
     let view = b.view().unwrap();
-    let whole = Engine::run_tree(
+    let whole = Engine::run(
         &mut CpuEngine::default(),
         &view,
         Rule::Rrs,
@@ -215,8 +270,8 @@ fn gpu_tree_chunks_and_2d_dispatch() {
     .unwrap();
     g.config.max_rounds_per_chunk = Some(37);
     g.config.max_groups_x = 5;
-    let got = g.run_tree(&view, Rule::Rrs, sample(0)).map(|_| ());
-    let chunked = g.run_tree(&view, Rule::Rrs, Recovery::default());
+    let got = g.run(&view, Rule::Rrs, sample(0)).map(|_| ());
+    let chunked = g.run(&view, Rule::Rrs, Recovery::default());
     g.config = Default::default();
     got.unwrap();
     assert_eq!(chunked.unwrap(), whole);
@@ -232,7 +287,7 @@ fn a_wrong_outcome_is_not_explained_away() {
     for rule in Rule::TREE {
         let mut unexplained = 0;
         for r in 0..view.n {
-            let f = view.reference(r, rule);
+            let f = view.reference(r, &tree, rule);
             let mut e = f.clone();
             if e.nodes.is_empty() {
                 // The reference stopped at the root: pretend its first child was accepted.
@@ -242,7 +297,7 @@ fn a_wrong_outcome_is_not_explained_away() {
                 e.nodes.clear();
                 e.token = (f.token + 1) % 64;
             }
-            let (class, _) = classify_tree(&view, r, rule, &e, &f);
+            let (class, _) = classify_tree(&view, r, &tree, rule, &e, &f);
             unexplained += usize::from(class == DiffClass::Unexplained);
         }
         assert!(
@@ -259,6 +314,7 @@ fn touched_validation_checks_the_rows_a_rejection_reads() {
     use specsim::round::RoundOptions;
     let tree = Tree::from_parents(&[-1, 0, 0]).unwrap();
     let b = TreeBatch {
+        per_round: None,
         tree,
         n: 1,
         v: 3,

@@ -55,6 +55,7 @@ fn batch(children: Children, seed: u64) -> TreeBatch {
     let (n, v) = (tree.len(), T.len());
     let mut rng = StdRng::seed_from_u64(seed);
     let mut b = TreeBatch {
+        per_round: None,
         tree,
         n: N,
         v,
@@ -92,14 +93,19 @@ fn chi_square(rule: Rule, children: Children, check_valid: bool) -> f64 {
     let b = batch(children, 7);
     let view = b.view().unwrap();
     if check_valid {
-        view.validate(&RoundOptions::default(), rule).unwrap();
+        view.validate(
+            &RoundOptions::default(),
+            specsim::batch::Validation::Full,
+            rule,
+        )
+        .unwrap();
     }
     let rec = Recovery {
         mode: RecoveryMode::Sample,
         seed: 11,
         round_offset: 0,
     };
-    let res = Engine::run_tree(&mut CpuEngine::default(), &view, rule, rec).unwrap();
+    let res = Engine::run(&mut CpuEngine::default(), &view, rule, rec).unwrap();
     let mut counts = [0u64; 5];
     for r in 0..N {
         counts[res.tokens[r * 2] as usize] += 1;
@@ -142,7 +148,11 @@ fn target_only_with_repeated_siblings_is_not_lossless_and_is_refused() {
     let e = b
         .view()
         .unwrap()
-        .validate(&RoundOptions::default(), Rule::TargetOnly)
+        .validate(
+            &RoundOptions::default(),
+            specsim::batch::Validation::Full,
+            Rule::TargetOnly,
+        )
         .unwrap_err();
     assert_eq!(e.kind(), "duplicate_sibling", "{e}");
 }

@@ -12,7 +12,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use specsim::batch::{BatchView, Floats, Ints, Validation, check_batch_shapes};
+use specsim::batch::{ChainView, Floats, Ints, Rounds, Validation, check_batch_shapes};
 use specsim::engine::{Engine, EngineChoice, select};
 use specsim::gpu::GpuContext;
 use specsim::round::RoundOptions;
@@ -303,7 +303,7 @@ fn verify_batch<'py>(
         ("random_coins", &cs),
     )
     .map_err(err)?;
-    let view = BatchView {
+    let view = ChainView {
         n,
         k,
         v,
@@ -329,7 +329,7 @@ fn verify_batch<'py>(
             (0..n * k).map(|i| view.coins.get_f64(i)).collect(),
         ),
     };
-    let view = BatchView {
+    let view = ChainView {
         tokens: Ints::I64(bytemuck::cast_slice(&own_tokens)),
         coins: match view.coins {
             Floats::F32(_) => Floats::F32(bytemuck::cast_slice(&coins32)),
@@ -339,10 +339,11 @@ fn verify_batch<'py>(
     };
     let res = py
         .detach(|| -> specsim::Result<_> {
-            view.validate_rule(&opts, mode, rule)?;
+            let rounds = Rounds::chain(&view);
+            rounds.validate(&opts, mode, rule)?;
             with_engine(choice, |gpu| match gpu {
-                Some(g) => g.run_batch(&view, rule, rec),
-                None => specsim::cpu::CpuEngine::default().run_batch(&view, rule, rec),
+                Some(g) => g.run(&rounds, rule, rec),
+                None => Engine::run(&mut specsim::cpu::CpuEngine::default(), &rounds, rule, rec),
             })
         })
         .map_err(err)?;

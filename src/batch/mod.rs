@@ -10,10 +10,13 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
-pub mod tree;
+mod outcomes;
+mod rounds;
 mod validate;
 use crate::reference::Outcome;
 use crate::rule::Rule;
+pub use outcomes::Outcomes;
+pub use rounds::{Layout, Rounds, Topology};
 pub use validate::{check_batch_shapes, check_f32_range};
 
 /// Little-endian floating-point data of a known type, as raw bytes (any alignment).
@@ -142,7 +145,7 @@ impl<'a> Ints<'a> {
 
 /// A read-only view of a batch of N rounds with one K and one V.
 #[derive(Clone, Copy, Debug)]
-pub struct BatchView<'a> {
+pub struct ChainView<'a> {
     /// Rounds.
     pub n: usize,
     /// Drafted tokens per round.
@@ -161,7 +164,7 @@ pub struct BatchView<'a> {
 
 /// Which positions' rows a round reads, `(first, last)` (the draft row of position K does not
 /// exist): given by the engine layer, which knows each rule's decisions.
-pub type RowsRead = dyn Fn(&BatchView, usize) -> (usize, usize) + Sync;
+pub type RowsRead = dyn Fn(&ChainView, usize) -> (usize, usize) + Sync;
 
 /// How much of a batch to validate before running it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -174,7 +177,7 @@ pub enum Validation {
     Touched,
 }
 
-impl<'a> BatchView<'a> {
+impl<'a> ChainView<'a> {
     /// Checks that the arrays hold N·K·V, N·(K+1)·V, N·K and N·K elements.
     pub fn check_shapes(&self) -> Result<()> {
         let (n, k, v) = (self.n, self.k, self.v);
@@ -202,10 +205,10 @@ impl<'a> BatchView<'a> {
     }
 
     /// Rounds `r0..r0 + m` as a batch of their own, in place (their round 0 is round r0 here).
-    /// For a view whose shapes are checked ([`BatchView::check_shapes`]).
-    pub fn rounds(&self, r0: usize, m: usize) -> BatchView<'a> {
+    /// For a view whose shapes are checked ([`ChainView::check_shapes`]).
+    pub fn rounds(&self, r0: usize, m: usize) -> ChainView<'a> {
         let (k, v) = (self.k, self.v);
-        BatchView {
+        ChainView {
             n: m,
             k,
             v,
@@ -275,7 +278,7 @@ impl Batch {
     /// Rounds `r0..r0 + m` of `view` with their first `k` positions (k ≤ the view's K), in f32:
     /// the same rounds seen at a smaller K (the bonus row at k is target row k). For running one
     /// batch at several K on common random numbers.
-    pub fn from_view(view: &BatchView, r0: usize, m: usize, k: usize) -> Batch {
+    pub fn from_view(view: &ChainView, r0: usize, m: usize, k: usize) -> Batch {
         assert!(k <= view.k && r0 + m <= view.n, "prefix out of range");
         let (vk, v) = (view.k, view.v);
         let mut b = Batch::zeros(m, k, v);
@@ -295,8 +298,8 @@ impl Batch {
     }
 
     /// A view of this batch.
-    pub fn view(&self) -> BatchView<'_> {
-        BatchView {
+    pub fn view(&self) -> ChainView<'_> {
+        ChainView {
             n: self.n,
             k: self.k,
             v: self.v,
@@ -308,62 +311,14 @@ impl Batch {
     }
 }
 
-/// The results of a batch: tokens `[N, K + 1]` padded with -1 and the number accepted per round.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BatchResult {
-    /// Drafted tokens per round.
-    pub k: usize,
-    /// `[N, K + 1]`: accepted tokens, then the replacement or bonus, then -1.
-    pub tokens: Vec<i32>,
-    /// `[N]`: drafted tokens accepted.
-    pub num_accepted: Vec<u32>,
-}
-
-impl BatchResult {
-    /// An all-empty result for `n` rounds of `k` drafts (tokens -1, nothing accepted).
-    pub fn new(n: usize, k: usize) -> Self {
-        BatchResult {
-            k,
-            tokens: vec![-1; n * (k + 1)],
-            num_accepted: vec![0; n],
-        }
-    }
-
-    /// Rounds.
-    pub fn n(&self) -> usize {
-        self.num_accepted.len()
-    }
-
-    /// The outcome of round `r`.
-    pub fn outcome(&self, r: usize) -> Outcome {
-        let a = self.num_accepted[r];
-        Outcome {
-            num_accepted: a,
-            token: self.tokens[r * (self.k + 1) + a as usize] as u32,
-        }
-    }
-
-    /// `num_generated` per round (accepted + 1).
-    pub fn num_generated(&self) -> Vec<u32> {
-        self.num_accepted.iter().map(|a| a + 1).collect()
-    }
-
-    /// Appends the rounds of `more` (same K) after these.
-    pub fn append(&mut self, more: BatchResult) {
-        debug_assert_eq!(self.k, more.k);
-        self.tokens.extend(more.tokens);
-        self.num_accepted.extend(more.num_accepted);
-    }
-}
-
 /// Decides every round of a validated batch with the f64 reference of SPEC §1, from the values as
 /// given (f64 input stays f64). In parallel over rounds.
-pub fn reference_outcomes(view: &BatchView) -> Vec<Outcome> {
+pub fn reference_outcomes(view: &ChainView) -> Vec<Outcome> {
     reference_outcomes_rule(view, Rule::Token)
 }
 
 /// [`reference_outcomes`] under any chain rule.
-pub fn reference_outcomes_rule(view: &BatchView, rule: Rule) -> Vec<Outcome> {
+pub fn reference_outcomes_rule(view: &ChainView, rule: Rule) -> Vec<Outcome> {
     (0..view.n)
         .into_par_iter()
         .map(|r| reference_outcome_rule(view, r, rule))
@@ -379,7 +334,7 @@ impl crate::reference::Values for Floats<'_> {
 
 /// The f64 reference outcome of round `r` of a validated batch under `rule`: the one reference
 /// ([`crate::reference::decide`]) reading the batch's values in place, only those the rule needs.
-pub fn reference_outcome_rule(view: &BatchView, r: usize, rule: Rule) -> Outcome {
+pub fn reference_outcome_rule(view: &ChainView, r: usize, rule: Rule) -> Outcome {
     let tokens = view.round_tokens(r);
     let coins = view.coins.slice(r * view.k, view.k);
     crate::reference::decide(
@@ -394,7 +349,7 @@ pub fn reference_outcome_rule(view: &BatchView, r: usize, rule: Rule) -> Outcome
 
 /// `beta[round][i] = sum_x min(p_i(x), q_i(x))` in f64 for every round and position (SPEC §5): the
 /// exact probability that position i is accepted given the round's distributions.
-pub fn exact_betas(view: &BatchView) -> Vec<f64> {
+pub fn exact_betas(view: &ChainView) -> Vec<f64> {
     let (k, v) = (view.k, view.v);
     (0..view.n)
         .into_par_iter()
@@ -411,6 +366,6 @@ pub fn exact_betas(view: &BatchView) -> Vec<f64> {
 }
 
 /// The f64 reference outcome of one round of a validated batch under the token rule.
-pub fn reference_outcome(view: &BatchView, r: usize) -> Outcome {
+pub fn reference_outcome(view: &ChainView, r: usize) -> Outcome {
     reference_outcome_rule(view, r, Rule::Token)
 }

@@ -1,14 +1,18 @@
-//! Batches of tree rounds: one topology, N rounds of rows, tokens and coins. Two layouts share one
-//! view ([`TreeView`]):
+//! The one view of N rounds ([`Rounds`]), chain or tree: the rows, the tokens and the coins, read
+//! in place, and a topology ([`Topology`]) that is a chain's path, one tree shared by every round,
+//! or a tree per round. Two layouts of the arrays share it ([`Layout`]):
 //! - a tree batch (SPEC §7 keys): `draft_probs` and `target_probs` [N, n, V], `draft_tokens` and
-//!   `random_coins` [N, n] (entry 0 of each round's tokens is not read);
-//! - a chain batch ([`BatchView`]) seen as the path tree: draft rows [N, K, V], target rows
+//!   `random_coins` [N, n] (entry 0 of each round's tokens is not read), `parents` [n] or [N, n];
+//! - a chain batch (SPEC §3, [`ChainView`]) as the path tree: draft rows [N, K, V], target rows
 //!   [N, K + 1, V], node i + 1's token at `draft_tokens[i]`, and the coin of position i at
 //!   `random_coins[i]` for every rule ([`crate::reference::tree::walk::chain_coin_shift`]).
+//!
+//! The engines take a [`Rounds`]; the chain rules' fast path reads its chain view
+//! ([`Rounds::as_chain`]).
 
 use rayon::prelude::*;
 
-use crate::batch::{BatchView, Floats, Ints, check_f32_range};
+use crate::batch::{ChainView, Floats, Ints, check_f32_range};
 use crate::error::{Error, Result};
 use crate::reference::Values;
 use crate::reference::tree::walk::{TreeInput, TreeOutcome, chain_coin_shift, decide_tree};
@@ -19,7 +23,7 @@ use crate::topology::Tree;
 
 /// Where a round's rows, tokens and coins are, per node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TreeLayout {
+pub struct Layout {
     /// Draft rows per round (n, or K for a chain).
     pub draft_rows: usize,
     /// Target rows per round (n, or K + 1).
@@ -34,13 +38,179 @@ pub struct TreeLayout {
     pub coin_shift: usize,
 }
 
-/// A batch of tree rounds, read in place.
+impl Layout {
+    /// SPEC §7's layout for trees of n nodes: n rows, tokens and coins per round, node u's at u.
+    pub fn tree(n: usize) -> Layout {
+        Layout {
+            draft_rows: n,
+            target_rows: n,
+            tok_stride: n,
+            tok_shift: 0,
+            coin_stride: n,
+            coin_shift: 0,
+        }
+    }
+
+    /// A chain of K drafts (SPEC §3): K draft rows, K + 1 target rows, K tokens and coins; node
+    /// i + 1's token is entry i, and its coin too (the token rule's; see [`Rounds::for_rule`]).
+    pub fn chain(k: usize) -> Layout {
+        Layout {
+            draft_rows: k,
+            target_rows: k + 1,
+            tok_stride: k,
+            tok_shift: 1,
+            coin_stride: k,
+            coin_shift: 1,
+        }
+    }
+}
+
+/// The topology of a batch's rounds.
 #[derive(Clone, Copy, Debug)]
-pub struct TreeView<'a> {
+pub enum Topology<'a> {
+    /// A chain of K drafts: the path 0 → 1 → … → K.
+    Path(usize),
+    /// One tree, shared by every round.
+    Shared(&'a Tree),
+    /// A tree per round: `parents` [N, n] (each row a valid parent array, checked by
+    /// [`Topology::per_round`]).
+    PerRound(PerRound<'a>),
+}
+
+/// Per-round parent arrays, checked, with what the engines size their outputs by.
+#[derive(Clone, Copy, Debug)]
+pub struct PerRound<'a> {
+    /// `[N, n]` parent arrays.
+    pub parents: Ints<'a>,
+    /// Nodes per round (n).
+    pub nodes: usize,
+    /// The largest depth over the rounds.
+    pub depth: usize,
+    /// The most children of one node over the rounds.
+    pub max_children: usize,
+}
+
+impl<'a> Topology<'a> {
+    /// Per-round topologies from `parents` (`[N, n]`, row-major): every row is checked as a
+    /// parent array (SPEC §7; the first bad round is named) in one pass, which also finds the
+    /// largest depth and child count.
+    pub fn per_round(parents: Ints<'a>, nodes: usize) -> Result<Topology<'a>> {
+        if nodes == 0 || nodes > crate::topology::MAX_NODES {
+            return Err(Error::Config(format!(
+                "parents: {nodes} nodes per round; a tree has 1 to {} nodes",
+                crate::topology::MAX_NODES
+            )));
+        }
+        if !parents.len().is_multiple_of(nodes) {
+            return Err(Error::Config(format!(
+                "parents: {} values is not a whole number of rounds of {nodes} nodes",
+                parents.len()
+            )));
+        }
+        let n = parents.len() / nodes;
+        let stats = (0..n)
+            .into_par_iter()
+            .map_init(Tree::default, |t, r| {
+                t.rebuild_checked((0..nodes).map(|i| parents.get(r * nodes + i)))
+                    .map(|()| (t.depth(), t.max_children()))
+                    .map_err(|e| (r, e))
+            })
+            .try_reduce(|| (0, 0), |a, b| Ok((a.0.max(b.0), a.1.max(b.1))));
+        let (depth, max_children) = match stats {
+            Ok(s) => s,
+            Err((_, _)) => {
+                // The first bad round, named (the parallel pass stops at any one).
+                let mut t = Tree::default();
+                let bad = (0..n).find_map(|r| {
+                    t.rebuild_checked((0..nodes).map(|i| parents.get(r * nodes + i)))
+                        .err()
+                        .map(|e| (r, e))
+                });
+                let (r, e) = bad.expect("a round failed");
+                return Err(e.in_round(r as u64));
+            }
+        };
+        Ok(Topology::PerRound(PerRound {
+            parents,
+            nodes,
+            depth,
+            max_children,
+        }))
+    }
+
+    /// Nodes per round, the root included (K + 1 for a chain).
+    pub fn nodes(&self) -> usize {
+        match self {
+            Topology::Path(k) => k + 1,
+            Topology::Shared(t) => t.len(),
+            Topology::PerRound(p) => p.nodes,
+        }
+    }
+
+    /// The most drafted tokens a round can accept (the largest depth over the rounds).
+    pub fn depth(&self) -> usize {
+        match self {
+            Topology::Path(k) => *k,
+            Topology::Shared(t) => t.depth(),
+            Topology::PerRound(p) => p.depth,
+        }
+    }
+
+    /// The most children of one node.
+    pub fn max_children(&self) -> usize {
+        match self {
+            Topology::Path(k) => (*k > 0) as usize,
+            Topology::Shared(t) => t.max_children(),
+            Topology::PerRound(p) => p.max_children,
+        }
+    }
+
+    /// The shared tree, if every round has the same one (a path is built into `scratch`).
+    pub fn shared<'s>(&'s self, scratch: &'s mut Tree) -> Option<&'s Tree> {
+        match self {
+            Topology::Path(k) => {
+                if !(scratch.is_path() && scratch.len() == k + 1) {
+                    *scratch = Tree::path(*k);
+                }
+                Some(scratch)
+            }
+            Topology::Shared(t) => Some(t),
+            Topology::PerRound(_) => None,
+        }
+    }
+
+    /// The tree of round `r` (of this view): the shared one, or round r's built into `scratch`
+    /// (no allocation once `scratch` has grown to n nodes).
+    pub fn tree<'s>(&'s self, r: usize, scratch: &'s mut Tree) -> &'s Tree {
+        match self {
+            Topology::PerRound(p) => {
+                let n = p.nodes;
+                scratch.rebuild((0..n).map(|i| p.parents.get(r * n + i)));
+                scratch
+            }
+            _ => self.shared(scratch).expect("a shared topology"),
+        }
+    }
+
+    /// Rounds `r0..r0 + m` of this topology.
+    pub fn rounds(&self, r0: usize, m: usize) -> Topology<'a> {
+        match *self {
+            Topology::PerRound(p) => Topology::PerRound(PerRound {
+                parents: p.parents.slice(r0 * p.nodes, m * p.nodes),
+                ..p
+            }),
+            other => other,
+        }
+    }
+}
+
+/// A batch of N rounds, chain or tree, read in place.
+#[derive(Clone, Copy, Debug)]
+pub struct Rounds<'a> {
     /// Rounds.
     pub n: usize,
-    /// The topology of every round.
-    pub tree: &'a Tree,
+    /// The topology of the rounds.
+    pub topology: Topology<'a>,
     /// Vocabulary size.
     pub v: usize,
     /// Draft rows.
@@ -52,62 +222,94 @@ pub struct TreeView<'a> {
     /// Coins.
     pub coins: Floats<'a>,
     /// Where each node's data is.
-    pub layout: TreeLayout,
+    pub layout: Layout,
 }
 
-impl<'a> TreeView<'a> {
-    /// A tree batch of `tree` over arrays in §7's layout.
+impl<'a> Rounds<'a> {
+    /// A tree batch over arrays in §7's layout (n rows, tokens and coins per round), its shapes
+    /// checked.
     pub fn new(
-        tree: &'a Tree,
+        topology: Topology<'a>,
         v: usize,
         draft: Floats<'a>,
         target: Floats<'a>,
         tokens: Ints<'a>,
         coins: Floats<'a>,
-    ) -> Result<TreeView<'a>> {
-        let nn = tree.len();
+    ) -> Result<Rounds<'a>> {
+        let nn = topology.nodes();
         let n = coins.len() / nn.max(1);
-        let view = TreeView {
+        let view = Rounds {
             n,
-            tree,
+            topology,
             v,
             draft,
             target,
             tokens,
             coins,
-            layout: TreeLayout {
-                draft_rows: nn,
-                target_rows: nn,
-                tok_stride: nn,
-                tok_shift: 0,
-                coin_stride: nn,
-                coin_shift: 0,
-            },
+            layout: Layout::tree(nn),
         };
+        if let Topology::PerRound(p) = topology
+            && p.parents.len() != n * nn
+        {
+            return Err(Error::Config(format!(
+                "parents: {} rounds of {nn} nodes, but random_coins has {n} rounds",
+                p.parents.len() / nn
+            )));
+        }
         view.check_shapes()?;
         Ok(view)
     }
 
-    /// A chain batch as path-tree rounds under `rule` (`tree` must be `Tree::path(view.k)`).
-    pub fn from_chain(view: &BatchView<'a>, tree: &'a Tree, rule: Rule) -> TreeView<'a> {
-        debug_assert!(tree.is_path() && tree.len() == view.k + 1);
-        TreeView {
+    /// A chain batch as the path tree's rounds (the chain layout; tree rules read it through
+    /// [`Rounds::for_rule`]).
+    pub fn chain(view: &ChainView<'a>) -> Rounds<'a> {
+        Rounds {
             n: view.n,
-            tree,
+            topology: Topology::Path(view.k),
             v: view.v,
             draft: view.draft,
             target: view.target,
             tokens: view.tokens,
             coins: view.coins,
-            layout: TreeLayout {
-                draft_rows: view.k,
-                target_rows: view.k + 1,
-                tok_stride: view.k,
-                tok_shift: 1,
-                coin_stride: view.k,
-                coin_shift: chain_coin_shift(rule),
-            },
+            layout: Layout::chain(view.k),
         }
+    }
+
+    /// Whether the rounds are in the chain layout (a chain batch, SPEC §3).
+    pub fn is_chain(&self) -> bool {
+        self.layout.tok_shift == 1
+    }
+
+    /// The chain view of a chain batch (the chain rules' fast path), `None` for a tree batch.
+    pub fn as_chain(&self) -> Option<ChainView<'a>> {
+        match self.topology {
+            Topology::Path(k) if self.is_chain() => Some(ChainView {
+                n: self.n,
+                k,
+                v: self.v,
+                draft: self.draft,
+                target: self.target,
+                tokens: self.tokens,
+                coins: self.coins,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The view as `rule` reads it: on a chain, node i + 1's coin is position i's under every
+    /// rule (SPEC §7), so the coin of node c is entry `c − chain_coin_shift(rule)`.
+    pub fn for_rule(&self, rule: Rule) -> Rounds<'a> {
+        let mut r = *self;
+        if self.is_chain() && rule.is_tree() {
+            r.layout.coin_shift = chain_coin_shift(rule);
+        }
+        r
+    }
+
+    /// The tree of round r (see [`Topology::tree`]).
+    #[inline]
+    pub fn tree<'s>(&'s self, r: usize, scratch: &'s mut Tree) -> &'s Tree {
+        self.topology.tree(r, scratch)
     }
 
     /// Checks that the arrays hold N rounds of the layout.
@@ -123,7 +325,7 @@ impl<'a> TreeView<'a> {
             if found != expected {
                 return Err(Error::Config(format!(
                     "{field}: {found} values, expected {expected} for N = {n} rounds of a {}-node tree at V = {v}",
-                    self.tree.len()
+                    self.topology.nodes()
                 )));
             }
         }
@@ -163,15 +365,15 @@ impl<'a> TreeView<'a> {
     /// Node tokens of round r (entry 0 is 0).
     pub fn round_tokens(&self, r: usize) -> Vec<u32> {
         std::iter::once(0)
-            .chain((1..self.tree.len()).map(|c| self.token(r, c) as u32))
+            .chain((1..self.topology.nodes()).map(|c| self.token(r, c) as u32))
             .collect()
     }
 
     /// Rounds `r0..r0 + m` as a batch of their own, in place (their round 0 is round r0 here).
     /// For a view whose shapes are checked.
-    pub fn rounds(&self, r0: usize, m: usize) -> TreeView<'a> {
+    pub fn rounds(&self, r0: usize, m: usize) -> Rounds<'a> {
         let (v, l) = (self.v, self.layout);
-        TreeView {
+        Rounds {
             n: m,
             draft: self
                 .draft
@@ -181,6 +383,7 @@ impl<'a> TreeView<'a> {
                 .slice(r0 * l.target_rows * v, m * l.target_rows * v),
             tokens: self.tokens.slice(r0 * l.tok_stride, m * l.tok_stride),
             coins: self.coins.slice(r0 * l.coin_stride, m * l.coin_stride),
+            topology: self.topology.rounds(r0, m),
             ..*self
         }
     }
@@ -188,11 +391,16 @@ impl<'a> TreeView<'a> {
     /// Validates every round (in parallel) per SPEC §7, plus what the f32 engines need; the
     /// first bad round is named. Checks, per round: token ids, coins (each entry of the round's
     /// coins), target rows, internal nodes' draft rows, the rule's sibling constraints.
-    pub fn validate(&self, opts: &RoundOptions, rule: Rule) -> Result<()> {
+    pub fn validate_all(&self, opts: &RoundOptions, rule: Rule) -> Result<()> {
         self.check_shapes()?;
         let first_bad = (0..self.n)
             .into_par_iter()
-            .filter_map(|r| self.validate_round(r, opts, rule).err().map(|e| (r, e)))
+            .map_init(Tree::default, |t, r| {
+                self.validate_round(r, self.tree(r, t), opts, rule)
+                    .err()
+                    .map(|e| (r, e))
+            })
+            .flatten()
             .min_by_key(|(r, _)| *r);
         match first_bad {
             Some((r, e)) => Err(e.in_round(r as u64)),
@@ -200,8 +408,8 @@ impl<'a> TreeView<'a> {
         }
     }
 
-    fn validate_round(&self, r: usize, opts: &RoundOptions, rule: Rule) -> Result<()> {
-        let (tree, l) = (self.tree, &self.layout);
+    fn validate_round(&self, r: usize, tree: &Tree, opts: &RoundOptions, rule: Rule) -> Result<()> {
+        let l = &self.layout;
         self.check_scalars(r)?;
         for u in 0..l.draft_rows.min(tree.len()) {
             if !tree.is_leaf(u) || l.tok_shift == 1 {
@@ -211,7 +419,7 @@ impl<'a> TreeView<'a> {
         for u in 0..l.target_rows {
             self.check_row(r, "target_probs", u, opts)?;
         }
-        self.check_siblings(r, rule)
+        self.check_siblings(r, tree, rule)
     }
 
     /// Checks node u's row of `field` in round r: float32 range, then SPEC §2's row checks.
@@ -238,8 +446,8 @@ impl<'a> TreeView<'a> {
 
     /// Checks round r's token ids and coins.
     pub fn check_scalars(&self, r: usize) -> Result<()> {
-        let (tree, v, l) = (self.tree, self.v, &self.layout);
-        for c in 1..tree.len() {
+        let (v, l) = (self.v, &self.layout);
+        for c in 1..self.topology.nodes() {
             let value = self.token(r, c);
             if value < 0 || value as u64 >= v as u64 {
                 return Err(Error::TokenOutOfRange {
@@ -263,8 +471,8 @@ impl<'a> TreeView<'a> {
 
     /// Checks the target and draft probabilities of round r's drafted tokens (what the rules
     /// read at single positions; `touched` validation checks these before any row).
-    pub fn check_drafted_entries(&self, r: usize) -> Result<()> {
-        let (tree, v) = (self.tree, self.v);
+    pub fn check_drafted_entries(&self, r: usize, tree: &Tree) -> Result<()> {
+        let v = self.v;
         for c in 1..tree.len() {
             let u = tree.parent(c).unwrap_or(0);
             let x = self.token(r, c) as usize;
@@ -289,8 +497,8 @@ impl<'a> TreeView<'a> {
 
     /// Checks round r against the rule's sibling constraints (SPEC §7): distinct tokens
     /// (`target-only`, `rrs-wor`), non-zero draft probabilities (`rrs`, `rrs-wor`).
-    pub fn check_siblings(&self, r: usize, rule: Rule) -> Result<()> {
-        let (tree, l) = (self.tree, &self.layout);
+    pub fn check_siblings(&self, r: usize, tree: &Tree, rule: Rule) -> Result<()> {
+        let l = &self.layout;
         let tokens = self.round_tokens(r);
         check_siblings(tree, &tokens, rule, |u, x| {
             self.draft.get_f32(self.draft_at(r, u) + x) as f64
@@ -330,7 +538,7 @@ impl<'a> TreeView<'a> {
     }
 
     /// The f64 reference outcome of round r (the one reference, reading the values in place).
-    pub fn reference(&self, r: usize, rule: Rule) -> TreeOutcome {
+    pub fn reference(&self, r: usize, tree: &Tree, rule: Rule) -> TreeOutcome {
         let tokens = self.round_tokens(r);
         let rows = |f: Floats<'a>, start: usize, rows: usize| f.slice(start, rows * self.v);
         let draft = rows(self.draft, self.draft_at(r, 0), self.layout.draft_rows);
@@ -339,7 +547,7 @@ impl<'a> TreeView<'a> {
         decide_tree(
             rule,
             &TreeInput {
-                tree: self.tree,
+                tree,
                 tokens: &tokens,
                 draft: &draft,
                 target: &target,
@@ -352,76 +560,12 @@ impl<'a> TreeView<'a> {
 
 /// Round r's coins by node.
 struct NodeCoins<'v, 'a> {
-    view: &'v TreeView<'a>,
+    view: &'v Rounds<'a>,
     r: usize,
 }
 
 impl Values for NodeCoins<'_, '_> {
     fn at(&self, c: usize) -> f64 {
         self.view.coins.get_f64(self.view.coin_at(self.r, c))
-    }
-}
-
-/// The results of a tree batch: per round, the accepted nodes and tokens, padded with -1.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TreeResult {
-    /// The tree's depth (the most nodes a round can accept).
-    pub depth: usize,
-    /// `[N, depth + 1]`: accepted tokens, then the correction or bonus, then -1.
-    pub tokens: Vec<i32>,
-    /// `[N, depth]`: accepted node ids, then -1.
-    pub nodes: Vec<i32>,
-    /// `[N]`: nodes accepted.
-    pub num_accepted: Vec<u32>,
-}
-
-impl TreeResult {
-    /// An all-empty result for `n` rounds of a tree of depth `depth`.
-    pub fn new(n: usize, depth: usize) -> TreeResult {
-        TreeResult {
-            depth,
-            tokens: vec![-1; n * (depth + 1)],
-            nodes: vec![-1; n * depth],
-            num_accepted: vec![0; n],
-        }
-    }
-
-    /// Rounds.
-    pub fn n(&self) -> usize {
-        self.num_accepted.len()
-    }
-
-    /// Appends the rounds of `more` (same tree depth) after these.
-    pub fn append(&mut self, more: TreeResult) {
-        debug_assert_eq!(self.depth, more.depth);
-        self.tokens.extend(more.tokens);
-        self.nodes.extend(more.nodes);
-        self.num_accepted.extend(more.num_accepted);
-    }
-
-    /// Round r's outcome.
-    pub fn outcome(&self, r: usize) -> TreeOutcome {
-        let a = self.num_accepted[r] as usize;
-        TreeOutcome {
-            nodes: self.nodes[r * self.depth..r * self.depth + a]
-                .iter()
-                .map(|&x| x as u32)
-                .collect(),
-            token: self.tokens[r * (self.depth + 1) + a] as u32,
-        }
-    }
-
-    /// `num_generated` per round.
-    pub fn num_generated(&self) -> Vec<u32> {
-        self.num_accepted.iter().map(|a| a + 1).collect()
-    }
-
-    /// The chain result of a path tree (tokens [N, K + 1], accepted counts).
-    pub fn into_chain(self) -> crate::batch::BatchResult {
-        crate::batch::BatchResult {
-            k: self.depth,
-            tokens: self.tokens,
-            num_accepted: self.num_accepted,
-        }
     }
 }

@@ -4,16 +4,16 @@
 
 use rayon::prelude::*;
 
-use super::{BatchView, Floats, RowsRead, Validation};
+use super::{ChainView, Floats, RowsRead, Validation};
 use crate::error::{Error, Result};
 use crate::round::{RoundOptions, check_row_fast, validate_flat, validate_tokens_and_coins};
 
-impl<'a> BatchView<'a> {
+impl<'a> ChainView<'a> {
     /// Validates every round (in parallel) per SPEC §2, plus what the f32 engines need: no value
     /// that overflows f32, and no drafted q that becomes 0 when rounded to f32. The first bad
     /// round (lowest index) is named in the error. With [`Validation::Touched`], `rows_read(view,
     /// r)` gives the positions `(first, last)` whose rows round r reads (the engines know: see
-    /// `BatchView::validate_rule` in `src/cpu/mod.rs`); [`Validation::Full`] never calls it.
+    /// `ChainView::validate_rule` in `src/cpu/mod.rs`); [`Validation::Full`] never calls it.
     pub fn validate_reading(
         &self,
         opts: &RoundOptions,
@@ -52,12 +52,12 @@ impl<'a> BatchView<'a> {
     /// two steps: `scalars` checks the tokens, coins and drafted p and q; `rows(first, last)` then
     /// the rows of positions `first..=last` that the round reads. Together they are
     /// [`Validation::Touched`]'s checks of the round, in the same order (`opts` from
-    /// [`BatchView::check_batch`]). The error is the round's own, not yet wrapped in its index.
+    /// [`ChainView::check_batch`]). The error is the round's own, not yet wrapped in its index.
     pub fn validate_touched_scalars(&self, r: usize, opts: &RoundOptions) -> Result<()> {
         self.validate_round(r, opts, Validation::Touched, None)
     }
 
-    /// See [`BatchView::validate_touched_scalars`].
+    /// See [`ChainView::validate_touched_scalars`].
     pub fn validate_touched_rows(
         &self,
         r: usize,

@@ -8,8 +8,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
-use crate::batch::tree::TreeView;
 use crate::batch::{Floats, Ints};
+use crate::batch::{Rounds, Topology};
 use crate::error::Result;
 use crate::rule::Rule;
 use crate::topology::Tree;
@@ -17,8 +17,10 @@ use crate::topology::Tree;
 /// A tree batch in memory, in §7's layout (f32 rows, u32 tokens, f32 coins).
 #[derive(Clone, Debug)]
 pub struct TreeBatch {
-    /// The topology.
+    /// The topology of every round (of round 0 when `per_round` is given).
     pub tree: Tree,
+    /// `[N, n]`: each round's parent array, when the rounds have their own trees.
+    pub per_round: Option<Vec<i64>>,
     /// Rounds.
     pub n: usize,
     /// Vocabulary size.
@@ -34,10 +36,19 @@ pub struct TreeBatch {
 }
 
 impl TreeBatch {
+    /// Nodes per round.
+    pub fn nodes(&self) -> usize {
+        self.tree.len()
+    }
+
     /// A view of this batch.
-    pub fn view(&self) -> Result<TreeView<'_>> {
-        TreeView::new(
-            &self.tree,
+    pub fn view(&self) -> Result<Rounds<'_>> {
+        let topology = match &self.per_round {
+            Some(p) => Topology::per_round(Ints::I64(bytemuck::cast_slice(p)), self.tree.len())?,
+            None => Topology::Shared(&self.tree),
+        };
+        Rounds::new(
+            topology,
             self.v,
             Floats::F32(bytemuck::cast_slice(&self.draft)),
             Floats::F32(bytemuck::cast_slice(&self.target)),
@@ -98,6 +109,62 @@ fn make_row(rng: &mut StdRng, kind: u32, row: &mut [f32]) {
     }
 }
 
+/// A random tree of `nodes` nodes (node i's parent uniform among the earlier nodes, biased to
+/// the last few so that deep paths occur): round `round`'s tree of a per-round batch.
+pub fn random_tree(nodes: usize, seed: u64, round: u64) -> Tree {
+    let mut rng = StdRng::seed_from_u64(seed ^ round.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x7EE);
+    let parents: Vec<i64> = (0..nodes as i64)
+        .map(|i| match i {
+            0 => -1,
+            _ if rng.random_bool(0.5) => i - 1,
+            _ => rng.random_range(0..i),
+        })
+        .collect();
+    Tree::from_parents(&parents).expect("a valid parent array")
+}
+
+/// `n` adversarial rounds at vocabulary `v` for `rule`, each with its own random tree of
+/// `nodes` nodes ([`random_tree`]): a batch with per-round parents `[N, n]`. Round r is round
+/// `r0 + r` of [`adversarial_tree_batch`] on its own tree, so any chunk can be made alone.
+pub fn adversarial_per_round_batch(
+    nodes: usize,
+    r0: u64,
+    n: usize,
+    v: usize,
+    seed: u64,
+    rule: Rule,
+) -> TreeBatch {
+    let parts: Vec<TreeBatch> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let round = r0 + i as u64;
+            adversarial_tree_batch(&random_tree(nodes, seed, round), round, 1, v, seed, rule)
+        })
+        .collect();
+    let mut b = TreeBatch {
+        tree: parts
+            .first()
+            .map_or_else(|| Tree::path(nodes.saturating_sub(1)), |p| p.tree.clone()),
+        per_round: Some(Vec::with_capacity(n * nodes)),
+        n,
+        v,
+        draft: Vec::with_capacity(n * nodes * v),
+        target: Vec::with_capacity(n * nodes * v),
+        tokens: Vec::with_capacity(n * nodes),
+        coins: Vec::with_capacity(n * nodes),
+    };
+    for p in parts {
+        if let Some(pr) = b.per_round.as_mut() {
+            pr.extend(p.tree.parents().iter().map(|&x| x as i64));
+        }
+        b.draft.extend(p.draft);
+        b.target.extend(p.target);
+        b.tokens.extend(p.tokens);
+        b.coins.extend(p.coins);
+    }
+    b
+}
+
 /// `n` adversarial rounds of `tree` at vocabulary `v` for `rule` (rounds `r0..r0 + n` of the
 /// stream `seed`).
 pub fn adversarial_tree_batch(
@@ -110,6 +177,7 @@ pub fn adversarial_tree_batch(
 ) -> TreeBatch {
     let nn = tree.len();
     let mut b = TreeBatch {
+        per_round: None,
         tree: tree.clone(),
         n,
         v,
@@ -301,7 +369,7 @@ mod tests {
                     };
                     b.view()
                         .unwrap()
-                        .validate(&opts, rule)
+                        .validate(&opts, crate::batch::Validation::Full, rule)
                         .unwrap_or_else(|e| panic!("{rule} {:?} V={v}: {e}", tree.parents()));
                 }
             }

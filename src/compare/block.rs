@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use super::adversarial::SCENARIOS;
 use super::{ChainCompare, DiffClass, F32_SLACK, close};
-use crate::batch::{Batch, BatchView};
+use crate::batch::{Batch, ChainView};
 use crate::reference::Outcome;
 use crate::rule::chain::Block;
 
@@ -14,7 +14,7 @@ use crate::rule::chain::Block;
 const COIN_AT_RATIO: u64 = 2;
 
 impl ChainCompare for Block {
-    fn classify(view: &BatchView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, String) {
+    fn classify(view: &ChainView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, String) {
         classify(view, r, e, f)
     }
 
@@ -58,7 +58,7 @@ impl ChainCompare for Block {
 }
 
 /// Classifies a difference between a block-verification engine and the f64 reference.
-fn classify(view: &BatchView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, String) {
+fn classify(view: &ChainView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, String) {
     let (k, v) = (view.k, view.v);
     let d = view.draft_round(r).to_f64_vec();
     let t = view.target_round(r).to_f64_vec();

@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::batch::{BatchResult, BatchView, reference_outcome_rule};
+use crate::batch::{ChainView, Outcomes, Rounds, reference_outcome_rule};
 
 mod adversarial;
 pub mod adversarial_tree;
@@ -104,14 +104,38 @@ impl VerifyReport {
     }
 }
 
-/// Adds the engine mismatches between `cpu` and `gpu` (rounds offset by `r0`) to `report`.
-pub fn compare_engines(cpu: &BatchResult, gpu: &BatchResult, r0: u64, report: &mut VerifyReport) {
-    let k1 = cpu.k + 1;
+/// Adds the mismatches between two engines' outcomes (`cpu` and `gpu`, rounds offset by `r0`)
+/// to `report`: the first output token that differs, or the accepted nodes of tree rounds.
+pub fn compare_engines(cpu: &Outcomes, gpu: &Outcomes, r0: u64, report: &mut VerifyReport) {
+    let (d, d1) = (cpu.depth, cpu.depth + 1);
     for r in 0..cpu.n() {
-        let a = &cpu.tokens[r * k1..(r + 1) * k1];
-        let b = &gpu.tokens[r * k1..(r + 1) * k1];
+        let a = &cpu.tokens[r * d1..(r + 1) * d1];
+        let b = &gpu.tokens[r * d1..(r + 1) * d1];
         let (na, nb) = (cpu.num_accepted[r], gpu.num_accepted[r]);
-        push_mismatch(report, r0 + r as u64, (na, a), (nb, b), false);
+        let nodes_differ = match (&cpu.nodes, &gpu.nodes) {
+            (Some(x), Some(y)) => x[r * d..(r + 1) * d] != y[r * d..(r + 1) * d],
+            (None, None) => false,
+            _ => true,
+        };
+        push_mismatch(report, r0 + r as u64, (na, a), (nb, b), nodes_differ);
+    }
+}
+
+/// Compares an f32 engine's outcomes on `rounds` with the f64 reference and adds each difference,
+/// classified, to `report` (rounds offset by `r0`). In `sample` mode a sampled token has no f64
+/// twin, so only the acceptance decisions are compared. The one comparison of `verify`, chain
+/// or tree.
+pub fn compare_reference(
+    rounds: &Rounds,
+    engine: &Outcomes,
+    rule: Rule,
+    mode: crate::rule::RecoveryMode,
+    r0: u64,
+    report: &mut VerifyReport,
+) {
+    match rounds.as_chain() {
+        Some(chain) => compare_reference_mode_rule(&chain, engine, rule, mode, r0, report),
+        None => tree::compare_tree_reference(rounds, engine, rule, mode, r0, report),
     }
 }
 
@@ -140,21 +164,11 @@ pub(crate) fn push_mismatch(
     });
 }
 
-/// Compares an f32 engine's results with the f64 reference on every round of `view` and adds
-/// each difference, classified, to `report` (rounds offset by `r0`).
-pub fn compare_reference(
-    view: &BatchView,
-    engine: &BatchResult,
-    r0: u64,
-    report: &mut VerifyReport,
-) {
-    compare_reference_rule(view, engine, Rule::Token, r0, report);
-}
-
-/// [`compare_reference`] under any chain rule.
+/// The chain half of [`compare_reference`] in argmax mode: every round of a chain batch under
+/// `rule` (chain or tree), each difference classified.
 pub fn compare_reference_rule(
-    view: &BatchView,
-    engine: &BatchResult,
+    view: &ChainView,
+    engine: &Outcomes,
     rule: Rule,
     r0: u64,
     report: &mut VerifyReport,
@@ -182,23 +196,12 @@ pub fn compare_reference_rule(
     report.reference_diffs.extend(diffs);
 }
 
-/// [`compare_reference`] for either recovery mode: in `sample` mode the sampled tokens have no
-/// f64 twin, so only the acceptance decisions are compared (the reference's token is put in the
-/// engine's place where the decisions agree).
-pub fn compare_reference_mode(
-    view: &BatchView,
-    engine: &BatchResult,
-    mode: crate::rule::RecoveryMode,
-    r0: u64,
-    report: &mut VerifyReport,
-) {
-    compare_reference_mode_rule(view, engine, Rule::Token, mode, r0, report);
-}
-
-/// [`compare_reference_mode`] under any chain rule.
+/// [`compare_reference_rule`] for either recovery mode: in `sample` mode the sampled tokens
+/// have no f64 twin, so only the acceptance decisions are compared (the reference's token is put
+/// in the engine's place where the decisions agree).
 pub fn compare_reference_mode_rule(
-    view: &BatchView,
-    engine: &BatchResult,
+    view: &ChainView,
+    engine: &Outcomes,
     rule: Rule,
     mode: crate::rule::RecoveryMode,
     r0: u64,
@@ -209,7 +212,7 @@ pub fn compare_reference_mode_rule(
         return;
     }
     let mut decisions = engine.clone();
-    let k1 = engine.k + 1;
+    let k1 = engine.depth + 1;
     let refs = crate::batch::reference_outcomes_rule(view, rule);
     for (r, o) in refs.iter().enumerate() {
         if o.num_accepted == engine.num_accepted[r] {
@@ -232,7 +235,7 @@ pub(crate) fn close(a: f64, b: f64) -> bool {
 pub trait ChainCompare: ChainRule {
     /// Classifies round `r`, where the engine's outcome `e` and the reference's `f` differ: the
     /// class and the values involved, in words.
-    fn classify(view: &BatchView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, String);
+    fn classify(view: &ChainView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, String);
 
     /// Moves the coins of an adversarial batch (rounds `r0..`, seed `seed`) onto this rule's own
     /// thresholds where the rows alone do not; by default nothing (the rows already put the
@@ -241,12 +244,12 @@ pub trait ChainCompare: ChainRule {
 }
 
 impl ChainCompare for crate::rule::chain::Token {
-    fn classify(view: &BatchView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, String) {
+    fn classify(view: &ChainView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, String) {
         classify_token(view, r, e, f)
     }
 }
 
-fn classify_token(view: &BatchView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, String) {
+fn classify_token(view: &ChainView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, String) {
     let (k, v) = (view.k, view.v);
     let d = view.draft_round(r);
     let t = view.target_round(r);

@@ -2,8 +2,8 @@
 //! replayed in f64 to the node where the two part, and the difference is classified by how
 //! close the deciding values were there.
 
-use crate::batch::BatchView;
-use crate::batch::tree::{TreeResult, TreeView};
+use crate::batch::ChainView;
+use crate::batch::{Outcomes, Rounds};
 use crate::compare::{DiffClass, F32_SLACK, ReferenceDiff};
 use crate::reference::tree::walk::{NodeTrace, TreeInput, TreeOutcome, step_traced};
 use crate::reference::{Outcome, Values};
@@ -11,7 +11,7 @@ use crate::rule::Rule;
 use crate::topology::Tree;
 
 /// The reference's trace at node `u` of round `r`.
-fn trace_at(view: &TreeView, r: usize, rule: Rule, u: usize) -> NodeTrace {
+fn trace_at(view: &Rounds, r: usize, tree: &Tree, rule: Rule, u: usize) -> NodeTrace {
     let v = view.v;
     let draft = view
         .draft
@@ -19,7 +19,7 @@ fn trace_at(view: &TreeView, r: usize, rule: Rule, u: usize) -> NodeTrace {
     let target = view
         .target
         .slice(view.target_at(r, 0), view.layout.target_rows * v);
-    let coins: Vec<f64> = (0..view.tree.len())
+    let coins: Vec<f64> = (0..tree.len())
         .map(|c| {
             let i = c as i64 - view.layout.coin_shift as i64;
             if i < 0 || i as usize >= view.layout.coin_stride {
@@ -31,7 +31,7 @@ fn trace_at(view: &TreeView, r: usize, rule: Rule, u: usize) -> NodeTrace {
         .collect();
     let tokens = view.round_tokens(r);
     let input = TreeInput {
-        tree: view.tree,
+        tree,
         tokens: &tokens,
         draft: &draft,
         target: &target,
@@ -39,7 +39,7 @@ fn trace_at(view: &TreeView, r: usize, rule: Rule, u: usize) -> NodeTrace {
         v,
     };
     let mut trace = Some(NodeTrace::default());
-    if view.tree.is_leaf(u) {
+    if tree.is_leaf(u) {
         trace = Some(NodeTrace {
             vector: target.range(u * v, v).collect(),
             ..Default::default()
@@ -56,8 +56,9 @@ fn close_within(a: f64, b: f64, rel: f64) -> bool {
 
 /// Classifies a difference between an engine's outcome `e` and the reference's `f` on round r.
 pub fn classify_tree(
-    view: &TreeView,
+    view: &Rounds,
     r: usize,
+    tree: &Tree,
     rule: Rule,
     e: &TreeOutcome,
     f: &TreeOutcome,
@@ -73,7 +74,7 @@ pub fn classify_tree(
     } else {
         f.nodes[common - 1] as usize
     };
-    let trace = trace_at(view, r, rule, u);
+    let trace = trace_at(view, r, tree, rule, u);
     if e.nodes != f.nodes && crate::reference::tree::coinless(rule) {
         // Greedy has no coin: the two argmaxes of u's target row differ, which only rounding of
         // near-tied entries can do. Compare the target's values at the two tokens chosen.
@@ -143,7 +144,7 @@ pub fn classify_tree(
     );
     let detail = format!("node {u}: vector[{a}] = {va:e}, vector[{b}] = {vb:e} (f64)");
     let slack = F32_SLACK * crate::reference::tree::vector_slack(rule, trace.tests.len(), view.v);
-    let class = if view.tree.is_leaf(u) && close_within(va, vb, F32_SLACK) {
+    let class = if tree.is_leaf(u) && close_within(va, vb, F32_SLACK) {
         DiffClass::BonusNearTie
     } else if close_within(va, vb, slack) {
         DiffClass::ResidualNearTie
@@ -157,66 +158,44 @@ pub fn classify_tree(
 
 /// [`classify_tree`] for a tree rule on a chain batch.
 pub fn classify_chain(
-    view: &BatchView,
+    view: &ChainView,
     r: usize,
     rule: Rule,
     e: Outcome,
     f: Outcome,
 ) -> (DiffClass, String) {
-    let path = Tree::path(view.k);
-    let tv = TreeView::from_chain(view, &path, rule);
+    let tv = Rounds::chain(view).for_rule(rule);
     let as_tree = |o: Outcome| TreeOutcome {
         nodes: (1..=o.num_accepted).collect(),
         token: o.token,
     };
-    classify_tree(&tv, r, rule, &as_tree(e), &as_tree(f))
-}
-
-/// Adds the mismatches between the CPU and GPU engines' tree results to `report` (rounds offset
-/// by `r0`; `position` is the first output token that differs).
-pub fn compare_tree_engines(
-    cpu: &TreeResult,
-    gpu: &TreeResult,
-    r0: u64,
-    report: &mut crate::compare::VerifyReport,
-) {
-    let d1 = cpu.depth + 1;
-    for r in 0..cpu.n() {
-        let (a, b) = (
-            &cpu.tokens[r * d1..(r + 1) * d1],
-            &gpu.tokens[r * d1..(r + 1) * d1],
-        );
-        let (na, nb) = (cpu.num_accepted[r], gpu.num_accepted[r]);
-        let (ma, mb) = (
-            &cpu.nodes[r * cpu.depth..(r + 1) * cpu.depth],
-            &gpu.nodes[r * gpu.depth..(r + 1) * gpu.depth],
-        );
-        crate::compare::push_mismatch(report, r0 + r as u64, (na, a), (nb, b), ma != mb);
-    }
+    classify_tree(&tv, r, &Tree::path(view.k), rule, &as_tree(e), &as_tree(f))
 }
 
 /// Compares an f32 engine's tree results with the f64 reference on every round and adds each
 /// difference, classified, to `report`. In `sample` mode only the accepted nodes are compared
 /// (a sampled token has no f64 twin).
 pub fn compare_tree_reference(
-    view: &TreeView,
-    engine: &TreeResult,
+    view: &Rounds,
+    engine: &Outcomes,
     rule: Rule,
     mode: crate::rule::RecoveryMode,
     r0: u64,
     report: &mut crate::compare::VerifyReport,
 ) {
     use rayon::prelude::*;
+    let view = &view.for_rule(rule);
     let diffs: Vec<ReferenceDiff> = (0..view.n)
         .into_par_iter()
-        .filter_map(|r| {
-            let mut e = engine.outcome(r);
-            let f = view.reference(r, rule);
+        .map_init(Tree::default, |t, r| {
+            let tree = view.tree(r, t);
+            let mut e = engine.tree_outcome(r);
+            let f = view.reference(r, tree, rule);
             if mode == crate::rule::RecoveryMode::Sample && e.nodes == f.nodes {
                 e.token = f.token;
             }
             (e != f).then(|| {
-                let (class, detail) = classify_tree(view, r, rule, &e, &f);
+                let (class, detail) = classify_tree(view, r, tree, rule, &e, &f);
                 let detail = format!(
                     "engine nodes {:?} then {}, reference nodes {:?} then {}; {detail}",
                     e.nodes, e.token, f.nodes, f.token
@@ -230,6 +209,7 @@ pub fn compare_tree_reference(
                 }
             })
         })
+        .flatten()
         .collect();
     report.reference_diffs.extend(diffs);
 }

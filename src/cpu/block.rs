@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use super::verify::{argmax_zip, or_target, recover, recovery_u64, run_rounds};
 use super::{Recovery, RecoveryMode};
-use crate::batch::{BatchResult, BatchView};
+use crate::batch::{ChainView, Outcomes};
 use crate::exact::{
     ONE_BITS, accepts, accepts_scaled, add_bits, residual_native, sample_index, survival_bits,
 };
@@ -62,7 +62,7 @@ pub fn residual_sum(s: f32, t: &[f32], d: &[f32]) -> u32 {
 }
 
 /// The survivals `P_1..=P_K` of a round, as f32 bits, into `out`.
-fn survivals(view: &BatchView, round: usize, out: &mut Vec<u32>) {
+fn survivals(view: &ChainView, round: usize, out: &mut Vec<u32>) {
     let (k, v) = (view.k, view.v);
     out.clear();
     let mut pr = ONE_BITS;
@@ -77,7 +77,7 @@ fn survivals(view: &BatchView, round: usize, out: &mut Vec<u32>) {
 
 /// Decides round `round` of a batch whose tokens are in range. Returns (tau, chosen token).
 pub fn verify_round_unchecked(
-    view: &BatchView,
+    view: &ChainView,
     round: usize,
     rec: &Recovery,
     buf: &mut Scratch,
@@ -146,18 +146,18 @@ fn correction(s: f32, t: &[f32], d: &[f32], rec: &Recovery, round: u64, position
 }
 
 /// Runs every round of a validated batch with block verification, in parallel over rounds.
-pub fn run(view: &BatchView, rec: &Recovery) -> BatchResult {
+pub fn run(view: &ChainView, rec: &Recovery) -> Outcomes {
     run_rounds(view, |round, buf: &mut Scratch| {
         verify_round_unchecked(view, round, rec, buf)
     })
 }
 
 impl super::CpuChainRule for crate::rule::chain::Block {
-    fn run(view: &BatchView, rec: &Recovery) -> BatchResult {
+    fn run(view: &ChainView, rec: &Recovery) -> Outcomes {
         run(view, rec)
     }
 
-    fn rows_read(view: &BatchView, r: usize) -> (usize, usize) {
+    fn rows_read(view: &ChainView, r: usize) -> (usize, usize) {
         let rec = Recovery::default();
         let (tau, _) = verify_round_unchecked(view, r, &rec, &mut Default::default());
         let tau = tau as usize;
@@ -184,7 +184,7 @@ pub fn lazy_bytes(k: usize, v: usize, tau: usize, item: usize) -> usize {
 
 /// The f32 survivals `P_1..=P_K` of every round of a batch (row-major `[N, K]`): the terms of
 /// block verification's study estimate `Σ_i P_i` (see `src/study/block.rs`).
-pub fn survivals_batch(view: &BatchView) -> Vec<f32> {
+pub fn survivals_batch(view: &ChainView) -> Vec<f32> {
     let mut out = vec![0.0f32; view.n * view.k];
     out.par_chunks_mut(view.k.max(1))
         .enumerate()
@@ -200,7 +200,7 @@ pub fn survivals_batch(view: &BatchView) -> Vec<f32> {
 /// The thresholds `h_1..=h_K` of round `round` as this engine decides them, as f64 ratios of its
 /// f32 quantities: `R / D` for i < K (1 when D = 0) and `P_{K−1} · p / q` for K (reads every row;
 /// for diagnostics and adversarial coins).
-pub fn thresholds(view: &BatchView, round: usize) -> Vec<f64> {
+pub fn thresholds(view: &ChainView, round: usize) -> Vec<f64> {
     let (k, v) = (view.k, view.v);
     let mut buf = Scratch::default();
     survivals(view, round, &mut buf.surv);

@@ -257,7 +257,9 @@ mod tests {
                     zipf,
                 };
                 let (b, betas) = generate_chunk(&w, 5 + i as u64, 40, 200, k);
-                let res = CpuEngine::default().run(&b.view()).unwrap();
+                let res = CpuEngine::default()
+                    .run_chain(&b.view(), crate::rule::Rule::Token)
+                    .unwrap();
                 let (acc, betas2) = accepted_chunk(&w, 5 + i as u64, 40, 200, k);
                 assert_eq!(acc, res.num_accepted, "{w:?} K = {k}");
                 assert_eq!(betas, betas2, "{w:?} K = {k}");

@@ -12,12 +12,10 @@ pub mod verify;
 
 pub use crate::rule::{Recovery, RecoveryMode};
 
-use crate::batch::tree::{TreeResult, TreeView};
-use crate::batch::{BatchResult, BatchView, Validation};
+use crate::batch::{ChainView, Outcomes, Rounds, Validation};
 use crate::error::{Error, Result};
 use crate::round::RoundOptions;
 use crate::rule::{ChainRule, Rule, match_rule};
-use crate::topology::Tree;
 
 /// The CPU batch engine.
 #[derive(Clone, Copy, Debug, Default)]
@@ -29,54 +27,52 @@ pub struct CpuEngine {
 }
 
 impl CpuEngine {
-    /// Runs a validated batch with the token rule.
-    pub fn run(&self, view: &BatchView) -> Result<BatchResult> {
-        self.run_rule(view, Rule::Token)
+    /// Runs validated rounds under `rule`: a chain rule on a chain batch takes the chain kernels
+    /// (the fast path); a tree rule walks each round's tree (a chain is the path tree). A chain
+    /// rule on a tree batch is refused.
+    pub fn run(&self, rounds: &Rounds, rule: Rule) -> Result<Outcomes> {
+        let rec = &self.recovery;
+        if let Some(chain) = rounds.as_chain() {
+            return self.run_chain(&chain, rule);
+        }
+        rule.check_tree_batch()?;
+        self.install(|| tree::run(&rounds.for_rule(rule), rule, rec))
     }
 
-    /// Runs a validated batch under `rule`.
-    pub fn run_rule(&self, view: &BatchView, rule: Rule) -> Result<BatchResult> {
+    /// Runs a validated chain batch under `rule` (chain or tree).
+    pub fn run_chain(&self, view: &ChainView, rule: Rule) -> Result<Outcomes> {
         let rec = &self.recovery;
         self.install(|| {
             match_rule!(rule,
                 chain R => <R as CpuChainRule>::run(view, rec),
-                tree => {
-                    let path = Tree::path(view.k);
-                    tree::run(&TreeView::from_chain(view, &path, rule), rule, rec).into_chain()
-                },
+                tree => tree::run(&Rounds::chain(view).for_rule(rule), rule, rec).into_chain(),
             )
         })
     }
 
-    /// Validates a batch with [`Validation::Touched`] and runs it under `rule`
-    /// ([`CpuChainRule::run_touched`]: for the token rule in one pass, each round checked,
-    /// decided and its row read while in cache). Same checks, same first error, same results as
-    /// `validate_rule(opts, Touched, rule)` then [`CpuEngine::run_rule`].
+    /// Validates rounds with [`Validation::Touched`] and runs them under `rule`: for a chain
+    /// rule on a chain batch in one pass ([`CpuChainRule::run_touched`]: the token rule checks,
+    /// decides and reads each round's row while in cache). Same checks, same first error, same
+    /// results as `validate(opts, Touched, rule)` then [`CpuEngine::run`].
     pub fn run_touched(
         &self,
-        view: &BatchView,
+        rounds: &Rounds,
         rule: Rule,
         opts: &RoundOptions,
-    ) -> Result<BatchResult> {
+    ) -> Result<Outcomes> {
         let rec = &self.recovery;
-        self.install(|| {
-            match_rule!(rule,
-                chain R => <R as CpuChainRule>::run_touched(view, rec, opts),
-                tree => {
-                    view.validate_rule(opts, Validation::Touched, rule)?;
-                    let path = Tree::path(view.k);
-                    Ok(tree::run(&TreeView::from_chain(view, &path, rule), rule, rec).into_chain())
-                },
-            )
-        })?
-    }
-
-    /// Runs a validated tree batch under a tree rule.
-    pub fn run_tree(&self, view: &TreeView, rule: Rule) -> Result<TreeResult> {
-        if !rule.is_tree() {
-            return Err(Error::Config(format!("{rule} is not a tree rule")));
+        match rounds.as_chain() {
+            Some(view) if !rule.is_tree() => self.install(|| {
+                match_rule!(rule,
+                    chain R => <R as CpuChainRule>::run_touched(&view, rec, opts),
+                    tree => unreachable!("a chain rule"),
+                )
+            })?,
+            _ => {
+                rounds.validate(opts, Validation::Touched, rule)?;
+                self.run(rounds, rule)
+            }
         }
-        self.install(|| tree::run(view, rule, &self.recovery))
     }
 
     fn install<T: Send>(&self, work: impl FnOnce() -> T + Send) -> Result<T> {
@@ -95,8 +91,27 @@ impl CpuEngine {
 
 /// Validation that knows the rules: `touched` checks the rows each round reads, which only the
 /// rule's decisions tell (so it lives here, above `batch`, which imports no engine).
-impl BatchView<'_> {
-    /// Validates every round for the token rule (see [`BatchView::validate_reading`]).
+impl Rounds<'_> {
+    /// Validates every round for `rule` (SPEC §2, §7), the first bad round named: `full` checks
+    /// every value; `touched` what the rule reads (for the token rule one row at the first
+    /// rejection or the bonus row, block's rows of positions tau..K, a tree rule's walk).
+    pub fn validate(&self, opts: &RoundOptions, mode: Validation, rule: Rule) -> Result<()> {
+        match self.as_chain() {
+            Some(chain) => chain.validate_rule(opts, mode, rule),
+            None => {
+                rule.check_tree_batch()?;
+                match mode {
+                    Validation::Full => self.validate_all(opts, rule),
+                    Validation::Touched => self.validate_touched(opts, rule),
+                }
+            }
+        }
+    }
+}
+
+/// Validation of chain batches (the chain layout of [`Rounds::validate`]).
+impl ChainView<'_> {
+    /// Validates every round for the token rule (see [`ChainView::validate_reading`]).
     pub fn validate(&self, opts: &RoundOptions, mode: Validation) -> Result<()> {
         self.validate_rule(opts, mode, Rule::Token)
     }
@@ -110,10 +125,9 @@ impl BatchView<'_> {
             if self.k == 0 && !opts.allow_empty_draft {
                 return Err(Error::EmptyDraft);
             }
-            let path = Tree::path(self.k);
-            let view = TreeView::from_chain(self, &path, rule);
+            let view = Rounds::chain(self).for_rule(rule);
             return match mode {
-                Validation::Full => view.validate(opts, rule),
+                Validation::Full => view.validate_all(opts, rule),
                 Validation::Touched => view.validate_touched(opts, rule),
             };
         }
@@ -123,7 +137,7 @@ impl BatchView<'_> {
 
 /// The positions `(first, last)` whose rows round `r` reads under `rule`, decided by this engine
 /// (on garbage rows too: the answer is deterministic, and the rows are checked next).
-pub fn rows_read(view: &BatchView, r: usize, rule: Rule) -> (usize, usize) {
+pub fn rows_read(view: &ChainView, r: usize, rule: Rule) -> (usize, usize) {
     match_rule!(rule,
         chain R => <R as CpuChainRule>::rows_read(view, r),
         // A tree rule on a chain may read any row.
@@ -135,15 +149,15 @@ pub fn rows_read(view: &BatchView, r: usize, rule: Rule) -> (usize, usize) {
 /// of `shaders/X.wgsl`). [`CpuEngine`], touched validation and the benchmarks dispatch to it.
 pub trait CpuChainRule: ChainRule {
     /// Runs a validated batch (rayon over rounds, in the caller's pool).
-    fn run(view: &BatchView, rec: &Recovery) -> BatchResult;
+    fn run(view: &ChainView, rec: &Recovery) -> Outcomes;
 
     /// The positions `(first, last)` whose rows round `r` reads, decided by this twin on any
     /// rows (deterministic; the rows are checked next).
-    fn rows_read(view: &BatchView, r: usize) -> (usize, usize);
+    fn rows_read(view: &ChainView, r: usize) -> (usize, usize);
 
     /// Validates with [`Validation::Touched`] and runs: by default one after the other; a rule
     /// with a fused pass overrides it (same checks, same first error, same results).
-    fn run_touched(view: &BatchView, rec: &Recovery, opts: &RoundOptions) -> Result<BatchResult> {
+    fn run_touched(view: &ChainView, rec: &Recovery, opts: &RoundOptions) -> Result<Outcomes> {
         view.validate_rule(opts, Validation::Touched, Self::RULE)?;
         Ok(Self::run(view, rec))
     }

@@ -9,7 +9,7 @@
 
 use rayon::prelude::*;
 
-use crate::batch::{BatchResult, BatchView};
+use crate::batch::{ChainView, Outcomes};
 use crate::exact::{accepts_native, key, residual_native, sample_index};
 use crate::rng::{random_u64, stream};
 use crate::rule::{Recovery, RecoveryMode};
@@ -135,7 +135,7 @@ pub(crate) fn or_target(
 /// Phase 1 of the shader: the acceptance decisions of round `round`, the first rejected position
 /// (K if none). The shader decides all K in parallel and takes the minimum; stopping early is the
 /// same.
-pub fn first_rejection(view: &BatchView, round: usize) -> usize {
+pub fn first_rejection(view: &ChainView, round: usize) -> usize {
     let (k, v) = (view.k, view.v);
     for i in 0..k {
         let tok = view.token(round, i) as usize;
@@ -152,7 +152,7 @@ pub fn first_rejection(view: &BatchView, round: usize) -> usize {
 /// safety; garbage probabilities give a deterministic answer). `buf` is scratch space for
 /// converting f64 rows. Returns (number accepted, chosen token).
 pub fn verify_round_unchecked(
-    view: &BatchView,
+    view: &ChainView,
     round: usize,
     rec: &Recovery,
     buf: &mut (Vec<f32>, Vec<f32>),
@@ -164,7 +164,7 @@ pub fn verify_round_unchecked(
 /// Phases 2 and 3 of round `round`, whose first rejected position `n_acc` is decided: its one row
 /// read for the replacement or the bonus. Returns (number accepted, chosen token).
 fn recover_round(
-    view: &BatchView,
+    view: &ChainView,
     round: usize,
     n_acc: usize,
     rec: &Recovery,
@@ -184,7 +184,7 @@ fn recover_round(
 
 /// Phase 3 of the shader: the round's outputs, padded with -1.
 pub(crate) fn write_outputs(
-    view: &BatchView,
+    view: &ChainView,
     round: usize,
     n_acc: u32,
     chosen: u32,
@@ -200,7 +200,7 @@ pub(crate) fn write_outputs(
 }
 
 /// Runs every round of a validated batch, in parallel over rounds (the current rayon pool).
-pub fn run(view: &BatchView, rec: &Recovery) -> BatchResult {
+pub fn run(view: &ChainView, rec: &Recovery) -> Outcomes {
     run_rounds(view, |round, buf| {
         verify_round_unchecked(view, round, rec, buf)
     })
@@ -211,10 +211,10 @@ pub fn run(view: &BatchView, rec: &Recovery) -> BatchResult {
 /// while in cache. The checks and the first bad round reported (lowest index) are exactly
 /// `validate(opts, Validation::Touched)`'s; no result comes out of an invalid batch.
 pub fn run_touched(
-    view: &BatchView,
+    view: &ChainView,
     rec: &Recovery,
     opts: &crate::round::RoundOptions,
-) -> crate::error::Result<BatchResult> {
+) -> crate::error::Result<Outcomes> {
     let opts = view.check_batch(opts)?;
     let bad = std::sync::Mutex::new(None::<(usize, crate::error::Error)>);
     let result = run_rounds(view, |round, buf| {
@@ -243,10 +243,10 @@ pub fn run_touched(
 /// Runs `decide` (round → (number accepted, chosen token), with per-worker scratch space) on
 /// every round in parallel and writes the outputs, padded with -1: the driver of every rule.
 pub(crate) fn run_rounds<S: Default + Send>(
-    view: &BatchView,
+    view: &ChainView,
     decide: impl Fn(usize, &mut S) -> (u32, u32) + Sync,
-) -> BatchResult {
-    let mut result = BatchResult::new(view.n, view.k);
+) -> Outcomes {
+    let mut result = Outcomes::chain(view.n, view.k);
     let k1 = view.k + 1;
     result
         .tokens
@@ -262,20 +262,20 @@ pub(crate) fn run_rounds<S: Default + Send>(
 }
 
 impl super::CpuChainRule for crate::rule::chain::Token {
-    fn run(view: &BatchView, rec: &Recovery) -> BatchResult {
+    fn run(view: &ChainView, rec: &Recovery) -> Outcomes {
         run(view, rec)
     }
 
-    fn rows_read(view: &BatchView, r: usize) -> (usize, usize) {
+    fn rows_read(view: &ChainView, r: usize) -> (usize, usize) {
         let n_acc = first_rejection(view, r);
         (n_acc, n_acc)
     }
 
     fn run_touched(
-        view: &BatchView,
+        view: &ChainView,
         rec: &Recovery,
         opts: &crate::round::RoundOptions,
-    ) -> crate::error::Result<BatchResult> {
+    ) -> crate::error::Result<Outcomes> {
         run_touched(view, rec, opts)
     }
 

@@ -5,7 +5,7 @@
 
 use super::GpuContext;
 use super::kernel::KernelId;
-use crate::batch::{BatchView, Floats};
+use crate::batch::{ChainView, Floats};
 use crate::error::{Error, Result};
 
 pub(super) struct ChainBuffers {
@@ -170,7 +170,7 @@ impl GpuContext {
     }
 
     /// Uploads rounds `r0..r0 + n` of a validated batch into the device buffers.
-    pub(super) fn upload(&mut self, view: &BatchView, r0: usize, n: usize) -> Result<()> {
+    pub(super) fn upload(&mut self, view: &ChainView, r0: usize, n: usize) -> Result<()> {
         let (k, v) = (view.k, view.v);
         self.ensure_buffers(n, k, v)?;
         let b = self.bufs();

@@ -4,7 +4,7 @@
 use super::GpuContext;
 use super::kernel::KernelId;
 use super::params::RoundParams;
-use crate::batch::{BatchResult, BatchView};
+use crate::batch::{ChainView, Outcomes, Rounds};
 use crate::chunk::chunks;
 use crate::error::{Error, Result};
 use crate::rule::{Recovery, Rule};
@@ -32,21 +32,29 @@ impl GpuContext {
         self.submit_and_wait(enc)
     }
 
-    /// Verifies every round of a validated batch with the token rule and argmax recovery.
-    pub fn run(&mut self, view: &BatchView) -> Result<BatchResult> {
-        self.run_rule(view, Rule::Token, Recovery::default())
+    /// Verifies every round of validated rounds under `rule` with the recovery of `rec`, chunk
+    /// by chunk: a chain rule on a chain batch through its chain kernel (the fast path), a tree
+    /// rule through the tree kernel (a chain is the path tree); a chain rule on a tree batch is
+    /// refused.
+    pub fn run(&mut self, rounds: &Rounds, rule: Rule, rec: Recovery) -> Result<Outcomes> {
+        match rounds.as_chain() {
+            Some(view) => self.run_chain(&view, rule, rec),
+            None => {
+                rule.check_tree_batch()?;
+                self.run_tree(&rounds.for_rule(rule), rule, rec)
+            }
+        }
     }
 
-    /// Verifies every round of a validated batch under `rule` with the recovery of `rec`, chunk
-    /// by chunk.
-    pub fn run_rule(&mut self, view: &BatchView, rule: Rule, rec: Recovery) -> Result<BatchResult> {
+    /// Verifies every round of a validated chain batch under `rule` (chain or tree) with the
+    /// recovery of `rec`, chunk by chunk.
+    pub fn run_chain(&mut self, view: &ChainView, rule: Rule, rec: Recovery) -> Result<Outcomes> {
         if rule.is_tree() {
-            let path = crate::topology::Tree::path(view.k);
-            let tv = crate::batch::tree::TreeView::from_chain(view, &path, rule);
-            return Ok(self.run_tree(&tv, rule, rec)?.into_chain());
+            let rounds = Rounds::chain(view).for_rule(rule);
+            return Ok(self.run_tree(&rounds, rule, rec)?.into_chain());
         }
         let (k, v) = (view.k, view.v);
-        let mut out = BatchResult::new(view.n, k);
+        let mut out = Outcomes::chain(view.n, k);
         if view.n == 0 {
             return Ok(out);
         }
@@ -62,7 +70,7 @@ impl GpuContext {
 
     /// For kernel-only benchmarks: uploads the first chunk of `view` and returns how many rounds
     /// it holds; then [`GpuContext::run_uploaded_rule`] runs a kernel on them without transfers.
-    pub fn upload_for_bench(&mut self, view: &BatchView) -> Result<usize> {
+    pub fn upload_for_bench(&mut self, view: &ChainView) -> Result<usize> {
         let n = self.rounds_per_chunk(view.k, view.v)?.min(view.n);
         self.upload(view, 0, n)?;
         Ok(n)

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::GpuContext;
-use crate::batch::{Batch, BatchResult};
+use crate::batch::{Batch, Outcomes};
 use crate::error::{Error, Result};
 
 impl GpuContext {
@@ -42,7 +42,7 @@ impl GpuContext {
         &self,
         n: usize,
         k: usize,
-        out: &mut BatchResult,
+        out: &mut Outcomes,
         r0: usize,
     ) -> Result<()> {
         let words = self.read_back((n * (k + 2) * 4) as u64)?;
@@ -60,7 +60,7 @@ impl GpuContext {
 
     /// Reads back the `m` rounds of (K, V) held in the device buffers and the kernel's results for
     /// them (for replaying a GPU study on the CPU).
-    pub(crate) fn read_chunk(&self, m: usize, k: usize, v: usize) -> Result<(Batch, BatchResult)> {
+    pub(crate) fn read_chunk(&self, m: usize, k: usize, v: usize) -> Result<(Batch, Outcomes)> {
         let b = self.bufs.as_ref().expect("buffers exist");
         let parts: [(&wgpu::Buffer, usize); 6] = [
             (&b.draft, m * k * v),
@@ -116,10 +116,11 @@ impl GpuContext {
                 tokens,
                 coins,
             },
-            BatchResult {
-                k,
+            Outcomes {
+                depth: k,
                 tokens: out_tokens,
                 num_accepted,
+                nodes: None,
             },
         ))
     }

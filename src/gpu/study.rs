@@ -6,7 +6,7 @@
 use super::GpuContext;
 use super::kernel::KernelId;
 use super::params::{GenerateParams, RatesParams, RoundParams};
-use crate::batch::{Batch, BatchResult};
+use crate::batch::{Batch, Outcomes};
 use crate::error::{Error, Result};
 use crate::rule::{Recovery, RecoveryMode, Rule};
 use crate::workload::{Family, Workload};
@@ -64,7 +64,7 @@ impl GpuContext {
         m: usize,
         k: usize,
         keep: bool,
-    ) -> Result<(Vec<u32>, Vec<f32>, Option<(Batch, BatchResult)>)> {
+    ) -> Result<(Vec<u32>, Vec<f32>, Option<(Batch, Outcomes)>)> {
         let v = spec.workload.vocab;
         self.ensure_buffers(m, k, v)?;
         let cap = self.bufs().cap_rounds;

@@ -1,5 +1,5 @@
 //! The tree kernel's host side: `shaders/tree.wgsl` (entry point `verify_tree`) over a
-//! [`TreeView`], chunk by chunk. Its bindings (the kernel table's list): the round kernels'
+//! [`Rounds`], chunk by chunk. Its bindings (the kernel table's list): the round kernels'
 //! params, rows, tokens, coins and outputs (0–6), the tree description (7, read-only) and the
 //! accepted nodes (8).
 
@@ -7,13 +7,14 @@ use super::GpuContext;
 use super::buffers::{INPUT, OUTPUT, READBACK, buffer, write_floats, write_tokens};
 use super::kernel::KernelId;
 use super::params::RoundParams;
-use crate::batch::tree::{TreeResult, TreeView};
+use crate::batch::{Outcomes, Rounds, Topology};
 use crate::chunk::chunks;
 use crate::error::{Error, Result};
 use crate::rule::{Recovery, Rule};
+use crate::topology::Tree;
 
 /// Words of the tree description's header (keep in sync with `TREE_HEADER` in the shader).
-const TREE_HEADER: usize = 9;
+const TREE_HEADER: usize = 10;
 
 /// The most children of one node the kernel handles (`MAX_CHILDREN` in the shader).
 pub const MAX_CHILDREN: usize = 256;
@@ -27,13 +28,18 @@ fn rule_code(rule: Rule) -> Result<u32> {
     Ok(rule.index() as u32)
 }
 
-/// The tree description the kernel reads: header, child_start, child_list.
-fn describe_tree(view: &TreeView, rule: Rule) -> Result<Vec<u32>> {
-    let t = view.tree;
+/// The tree description's header: nodes, depth, rule, the layout, and the words between two
+/// rounds' topologies (`H_TOPO_STRIDE`: 0 when every round shares one, 2n when each has its own).
+fn header(view: &Rounds, rule: Rule) -> Result<Vec<u32>> {
     let l = &view.layout;
-    let mut words = vec![
-        t.len() as u32,
-        t.depth() as u32,
+    let nodes = view.topology.nodes();
+    let stride = match view.topology {
+        Topology::PerRound(_) => 2 * nodes,
+        _ => 0,
+    };
+    let words = vec![
+        nodes as u32,
+        view.topology.depth() as u32,
         rule_code(rule)?,
         l.draft_rows as u32,
         l.target_rows as u32,
@@ -41,8 +47,14 @@ fn describe_tree(view: &TreeView, rule: Rule) -> Result<Vec<u32>> {
         l.tok_shift as u32,
         l.coin_stride as u32,
         l.coin_shift as u32,
+        stride as u32,
     ];
     debug_assert_eq!(words.len(), TREE_HEADER);
+    Ok(words)
+}
+
+/// Appends one tree's topology as the kernel reads it: child_start[n + 1], child_list[n − 1].
+fn push_tree(words: &mut Vec<u32>, t: &Tree) {
     let mut start = 0u32;
     for u in 0..t.len() {
         words.push(start);
@@ -52,32 +64,40 @@ fn describe_tree(view: &TreeView, rule: Rule) -> Result<Vec<u32>> {
     for u in 0..t.len() {
         words.extend_from_slice(t.children(u));
     }
-    Ok(words)
 }
 
 impl GpuContext {
-    /// Verifies every round of a validated tree batch under a tree rule, chunk by chunk.
-    pub fn run_tree(&mut self, view: &TreeView, rule: Rule, rec: Recovery) -> Result<TreeResult> {
-        let topo = describe_tree(view, rule)?;
-        let (depth, v, l) = (view.tree.depth(), view.v, view.layout);
-        let mut out = TreeResult::new(view.n, depth);
+    /// Verifies every round of a validated tree batch under a tree rule (in the rule's view,
+    /// [`Rounds::for_rule`]), chunk by chunk. A shared topology is uploaded once; per-round
+    /// topologies are uploaded with each chunk's rows and read at each round's offset.
+    pub fn run_tree(&mut self, view: &Rounds, rule: Rule, rec: Recovery) -> Result<Outcomes> {
+        let head = header(view, rule)?;
+        let nodes = view.topology.nodes();
+        let per_round = matches!(view.topology, Topology::PerRound(_));
+        let (depth, v, l) = (view.topology.depth(), view.v, view.layout);
+        let mut out = Outcomes::tree(view.n, depth);
         if view.n == 0 {
             return Ok(out);
         }
-        if view.tree.max_children() > MAX_CHILDREN {
+        if view.topology.max_children() > MAX_CHILDREN {
             return Err(Error::Config(format!(
                 "the GPU engine verifies trees with at most {MAX_CHILDREN} children per node; this one has {} (use --engine cpu)",
-                view.tree.max_children()
+                view.topology.max_children()
             )));
         }
         let rows = l.draft_rows.max(l.target_rows).max(1);
         // The readback holds tokens, nodes and counts: 2·depth + 2 words per round.
         let max_buffer = self.device.limits().max_buffer_size;
         let readback_cap = (max_buffer / (4 * (2 * depth as u64 + 2))).max(1) as usize;
-        let cap = self
+        let mut cap = self
             .rounds_per_chunk(rows - 1, v)?
             .min(view.n)
             .min(readback_cap);
+        if per_round {
+            // Each round's topology is 2n words.
+            cap = cap.min((max_buffer / (8 * nodes as u64)).max(1) as usize);
+        }
+        let topo_words = TREE_HEADER + 2 * nodes * if per_round { cap } else { 1 };
         let dev = &self.device;
         let scope = dev.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let words = |label: &str, words: usize, usage| buffer(dev, label, words * 4, usage);
@@ -85,7 +105,7 @@ impl GpuContext {
         let target = words("tree target", cap * l.target_rows * v, INPUT);
         let tokens = words("tree tokens", cap * l.tok_stride, INPUT);
         let coins = words("tree coins", cap * l.coin_stride, INPUT);
-        let topo_buf = words("tree topology", topo.len(), INPUT);
+        let topo_buf = words("tree topology", topo_words, INPUT);
         let out_tokens = words("tree out_tokens", cap * (depth + 1), OUTPUT);
         let out_acc = words("tree out_accepted", cap, OUTPUT);
         let out_nodes = words("tree out_nodes", cap * depth, OUTPUT);
@@ -96,8 +116,13 @@ impl GpuContext {
                 "cannot allocate buffers for {cap} tree rounds at V = {v}: {e}"
             )));
         }
-        self.queue
-            .write_buffer(&topo_buf, 0, bytemuck::cast_slice(&topo));
+        let mut topo = head;
+        let mut scratch = Tree::default();
+        if let Some(t) = view.topology.shared(&mut scratch) {
+            push_tree(&mut topo, t);
+            self.queue
+                .write_buffer(&topo_buf, 0, bytemuck::cast_slice(&topo));
+        }
         let group = self.kernels.get(KernelId::VERIFY_TREE).bind(
             dev,
             &[
@@ -114,6 +139,13 @@ impl GpuContext {
         let q = &self.queue;
         for (r0, n) in chunks(view.n as u64, cap) {
             let r0 = r0 as usize;
+            if per_round {
+                topo.truncate(TREE_HEADER);
+                for r in r0..r0 + n {
+                    push_tree(&mut topo, view.tree(r, &mut scratch));
+                }
+                q.write_buffer(&topo_buf, 0, bytemuck::cast_slice(&topo));
+            }
             write_floats(
                 q,
                 &draft,
@@ -166,7 +198,8 @@ impl GpuContext {
             for (dst, &w) in out.tokens[r0 * d1..(r0 + n) * d1].iter_mut().zip(t) {
                 *dst = w as i32;
             }
-            for (dst, &w) in out.nodes[r0 * depth..(r0 + n) * depth]
+            let out_nodes = out.nodes.as_mut().expect("tree outcomes");
+            for (dst, &w) in out_nodes[r0 * depth..(r0 + n) * depth]
                 .iter_mut()
                 .zip(nodes)
             {

@@ -9,15 +9,18 @@ use std::sync::Arc;
 use memmap2::Mmap;
 
 use super::{BATCH_ARRAYS, NpyArray, open_regular};
-use crate::batch::BatchView;
+use crate::batch::ChainView;
 use crate::error::{Error, Result};
 
-/// A batch read from disk: four arrays, memory-mapped.
+/// A batch read from disk: four arrays, memory-mapped, and a tree batch's parents.
 pub struct BatchFile {
     /// draft_probs, target_probs, draft_tokens, random_coins.
     pub arrays: [NpyArray; 4],
-    /// A tree batch's `parents` \[n\] (SPEC §7); `None` for a chain batch.
+    /// A tree batch's `parents`, \[n\] (one tree for every round) or \[N, n\] (a tree per
+    /// round) (SPEC §7, §10); `None` for a chain batch.
     pub parents: Option<NpyArray>,
+    /// The shared tree of a batch whose `parents` is \[n\].
+    shared: Option<crate::topology::Tree>,
     /// Where it came from.
     pub origin: String,
 }
@@ -62,19 +65,54 @@ impl BatchFile {
         let arrays: [NpyArray; 4] = arrays
             .try_into()
             .map_err(|_| Error::format(&origin, "expected four arrays"))?;
-        let b = BatchFile {
+        let mut b = BatchFile {
             arrays,
             parents,
+            shared: None,
             origin,
         };
-        // Check shapes and dtypes now.
-        if b.is_tree() {
-            let tree = b.tree()?;
-            b.tree_view(&tree)?;
-        } else {
-            b.view()?;
+        if b.parents.as_ref().is_some_and(|p| p.shape.len() == 1) {
+            b.shared = Some(b.tree()?);
         }
+        // Check shapes, dtypes and the topology now.
+        b.rounds()?;
         Ok(b)
+    }
+
+    /// The batch's rounds, chain or tree (shared or per-round parents), after checking the
+    /// shapes (and every per-round parent array).
+    pub fn rounds(&self) -> Result<crate::batch::Rounds<'_>> {
+        use crate::batch::{Rounds, Topology};
+        let Some(p) = &self.parents else {
+            return Ok(Rounds::chain(&self.view()?));
+        };
+        match (&self.shared, &p.shape[..]) {
+            (Some(t), _) => self.tree_view(Topology::Shared(t)),
+            (None, &[n, nn]) => {
+                let d = &self.arrays[0];
+                if let Some(&rounds) = d.shape.first()
+                    && rounds != n
+                {
+                    return Err(Error::format(
+                        &p.origin,
+                        format!(
+                            "shape {:?}: per-round parents [N, n] must have the N = {rounds} rounds of draft_probs",
+                            p.shape
+                        ),
+                    ));
+                }
+                let topo = Topology::per_round(p.ints()?, nn)
+                    .map_err(|e| Error::format(&p.origin, e.to_string()))?;
+                self.tree_view(topo)
+            }
+            (None, _) => Err(Error::format(
+                &p.origin,
+                format!(
+                    "shape {:?}: parents must be [n] (one tree) or [N, n] (a tree per round)",
+                    p.shape
+                ),
+            )),
+        }
     }
 
     /// Whether this is a tree batch (it has `parents`).
@@ -90,7 +128,10 @@ impl BatchFile {
         if p.shape.len() != 1 {
             return Err(Error::format(
                 &p.origin,
-                format!("shape {:?}: parents must have one dimension [n]", p.shape),
+                format!(
+                    "shape {:?}: one shared tree has parents of one dimension [n]",
+                    p.shape
+                ),
             ));
         }
         if p.shape[0] > crate::topology::MAX_NODES {
@@ -109,14 +150,14 @@ impl BatchFile {
             .map_err(|e| Error::format(&p.origin, e.to_string()))
     }
 
-    /// A view of a tree batch of `tree`, after checking the shapes: draft and target
+    /// A view of a tree batch of `topology`, after checking the shapes: draft and target
     /// `[N, n, V]`, tokens and coins `[N, n]`.
-    pub fn tree_view<'a>(
+    fn tree_view<'a>(
         &'a self,
-        tree: &'a crate::topology::Tree,
-    ) -> Result<crate::batch::tree::TreeView<'a>> {
+        topology: crate::batch::Topology<'a>,
+    ) -> Result<crate::batch::Rounds<'a>> {
         let [d, t, tok, c] = &self.arrays;
-        let nn = tree.len();
+        let nn = topology.nodes();
         let [n, dn, v] = d.shape[..] else {
             return Err(Error::format(
                 &d.origin,
@@ -150,8 +191,8 @@ impl BatchFile {
                 ));
             }
         }
-        crate::batch::tree::TreeView::new(
-            tree,
+        crate::batch::Rounds::new(
+            topology,
             v,
             d.floats()?,
             t.floats()?,
@@ -162,7 +203,7 @@ impl BatchFile {
 
     /// A view of the batch, after checking that the shapes agree:
     /// draft `[N, K, V]`, target `[N, K + 1, V]`, tokens `[N, K]`, coins `[N, K]`.
-    pub fn view(&self) -> Result<BatchView<'_>> {
+    pub fn view(&self) -> Result<ChainView<'_>> {
         if self.is_tree() {
             return Err(Error::format(
                 &self.origin,
@@ -176,7 +217,7 @@ impl BatchFile {
             (&tok.origin, &tok.shape),
             (&c.origin, &c.shape),
         )?;
-        Ok(BatchView {
+        Ok(ChainView {
             n,
             k,
             v,

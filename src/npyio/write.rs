@@ -7,43 +7,25 @@ use std::path::Path;
 
 use npyz::WriterBuilder;
 
-use crate::batch::BatchResult;
+use crate::batch::Outcomes;
 use crate::error::{Error, Result};
 
-/// Writes `result` as `RESULT.npz` (`tokens` `[N, K + 1]` int32, `num_accepted` `[N]` int32,
-/// `num_generated` `[N]` int32): into a temporary file beside `path`, renamed into place only when
-/// complete, so the file is written whole or not at all.
-pub fn write_result_npz(path: &Path, result: &BatchResult) -> Result<()> {
-    let n = result.n() as u64;
-    let acc: Vec<i32> = result.num_accepted.iter().map(|&x| x as i32).collect();
-    let generated: Vec<i32> = result.num_generated().iter().map(|&x| x as i32).collect();
-    write_i32_npz(
-        path,
-        &[
-            ("tokens", vec![n, result.k as u64 + 1], &result.tokens),
-            ("num_accepted", vec![n], &acc),
-            ("num_generated", vec![n], &generated),
-        ],
-    )
-}
-
-/// Writes a tree batch's results as `RESULT.npz`: `tokens` `[N, depth + 1]` and `accepted_nodes`
-/// `[N, depth]` (int32, padded with -1), `num_accepted` and `num_generated` `[N]` int32; whole or
-/// not at all.
-pub fn write_tree_result_npz(path: &Path, result: &crate::batch::tree::TreeResult) -> Result<()> {
+/// Writes `result` as `RESULT.npz`: `tokens` `[N, depth + 1]` int32 (K + 1 for a chain, padded
+/// with -1), for tree rounds `accepted_nodes` `[N, depth]` int32 (padded with -1), then
+/// `num_accepted` and `num_generated` `[N]` int32: into a temporary file beside `path`, renamed
+/// into place only when complete, so the file is written whole or not at all.
+pub fn write_result_npz(path: &Path, result: &Outcomes) -> Result<()> {
     let n = result.n() as u64;
     let d = result.depth as u64;
     let acc: Vec<i32> = result.num_accepted.iter().map(|&x| x as i32).collect();
     let generated: Vec<i32> = result.num_generated().iter().map(|&x| x as i32).collect();
-    write_i32_npz(
-        path,
-        &[
-            ("tokens", vec![n, d + 1], &result.tokens),
-            ("accepted_nodes", vec![n, d], &result.nodes),
-            ("num_accepted", vec![n], &acc),
-            ("num_generated", vec![n], &generated),
-        ],
-    )
+    let mut arrays = vec![("tokens", vec![n, d + 1], &result.tokens[..])];
+    if let Some(nodes) = &result.nodes {
+        arrays.push(("accepted_nodes", vec![n, d], &nodes[..]));
+    }
+    arrays.push(("num_accepted", vec![n], &acc));
+    arrays.push(("num_generated", vec![n], &generated));
+    write_i32_npz(path, &arrays)
 }
 
 /// Writes int32 arrays (name, shape, values) as an uncompressed `.npz`: into a temporary file
@@ -86,16 +68,21 @@ fn write_i32_npz(path: &Path, arrays: &[(&str, Vec<u64>, &[i32])]) -> Result<()>
     tmp.commit()
 }
 
-/// Writes an in-memory tree batch as a directory of five `.npy` files (`parents` int64, rows and
-/// coins float32, tokens uint32), as numpy would: the five together or none of them.
+/// Writes an in-memory tree batch as a directory of five `.npy` files (`parents` int64, [n] or
+/// per round [N, n]; rows and coins float32, tokens uint32), as numpy would: the five together or none of them.
 pub fn write_tree_batch_dir(
     dir: &Path,
     batch: &crate::compare::adversarial_tree::TreeBatch,
 ) -> Result<()> {
     let mut set = crate::output::FileSet::create(dir)?;
-    let (n, nn, v) = (batch.n as u64, batch.tree.len() as u64, batch.v as u64);
-    let parents: Vec<i64> = batch.tree.parents().iter().map(|&p| p as i64).collect();
-    write_npy(&mut set, dir, "parents", &[nn], &parents)?;
+    let (n, nn, v) = (batch.n as u64, batch.nodes() as u64, batch.v as u64);
+    match &batch.per_round {
+        Some(p) => write_npy(&mut set, dir, "parents", &[p.len() as u64 / nn, nn], p)?,
+        None => {
+            let parents: Vec<i64> = batch.tree.parents().iter().map(|&p| p as i64).collect();
+            write_npy(&mut set, dir, "parents", &[nn], &parents)?
+        }
+    }
     write_npy(&mut set, dir, "draft_probs", &[n, nn, v], &batch.draft)?;
     write_npy(&mut set, dir, "target_probs", &[n, nn, v], &batch.target)?;
     write_npy(&mut set, dir, "random_coins", &[n, nn], &batch.coins)?;

@@ -2,7 +2,7 @@
 //! `P_i = min(1, P_{i-1} · p_{i-1} / q_{i-1})` as the per-position theory (see `per_k.rs`).
 
 use super::per_k::{ChainStudy, PerK};
-use crate::batch::BatchView;
+use crate::batch::ChainView;
 use crate::rule::chain::Block;
 
 impl ChainStudy for Block {
@@ -13,7 +13,7 @@ impl ChainStudy for Block {
 }
 
 /// `E[P_1], …, E[P_K]` of round `r` by enumeration ([`crate::reference::chain::block::expected_survivals`]).
-fn expected_survivals(view: &BatchView, r: usize, max_sequences: u64) -> Option<Vec<f64>> {
+fn expected_survivals(view: &ChainView, r: usize, max_sequences: u64) -> Option<Vec<f64>> {
     let (d, t) = (view.draft_round(r), view.target_round(r));
     crate::reference::chain::block::expected_survivals(&d, &t, view.k, view.v, max_sequences)
 }

@@ -20,7 +20,7 @@ pub mod workload;
 
 use serde::Serialize;
 
-use crate::batch::{Batch, BatchResult};
+use crate::batch::{Batch, Outcomes};
 use crate::chunk::chunks;
 use crate::compare::{VerifyReport, compare_engines, compare_reference_mode_rule};
 use crate::cpu::{CpuEngine, Recovery, RecoveryMode};
@@ -181,8 +181,8 @@ pub fn run_study_rules(
                 recovery: rec,
                 ..Default::default()
             }
-            .run(&view)?,
-            StudyEngine::Gpu(g) => g.run_rule(&view, Rule::Token, rec)?,
+            .run_chain(&view, Rule::Token)?,
+            StudyEngine::Gpu(g) => g.run_chain(&view, Rule::Token, rec)?,
         };
         let betas = crate::batch::exact_betas(&view);
         // Accepted at the file's K, capped at K_max; betas of the first K_max positions.
@@ -261,7 +261,7 @@ fn run_chunk(
     match engine {
         StudyEngine::Cpu if keep => {
             let (batch, betas) = workload::generate_chunk(w, cfg.seed, r0, m, k);
-            let res = cpu_engine(cfg, r0).run(&batch.view())?;
+            let res = cpu_engine(cfg, r0).run_chain(&batch.view(), Rule::Token)?;
             Ok((res.num_accepted, betas, Some(batch)))
         }
         StudyEngine::Cpu => {
@@ -318,17 +318,16 @@ pub fn replay(cfg: &StudyConfig, g: &mut GpuContext, sample: u64) -> Result<Veri
         if let Family::Rates { .. } = w.family {
             let gpu = g.study_rates(&cfg.generation(), r0, m, k)?;
             let cpu = workload::rates_chunk(w, cfg.seed, r0, m, k);
-            let as_result = |acc: Vec<u32>| BatchResult {
-                k,
-                tokens: acc.iter().flat_map(|_| vec![-1; k + 1]).collect(),
+            let as_result = |acc: Vec<u32>| Outcomes {
                 num_accepted: acc,
+                ..Outcomes::chain(m, k)
             };
             compare_engines(&as_result(cpu), &as_result(gpu), r0, &mut report);
         } else {
             let (_, _, kept) = g.study_chunk(&cfg.generation(), rule, r0, m, k, true)?;
             let (batch, gpu_res) = kept.expect("kept");
             let view = batch.view();
-            let cpu = cpu_engine(cfg, r0).run_rule(&view, rule)?;
+            let cpu = cpu_engine(cfg, r0).run_chain(&view, rule)?;
             compare_engines(&cpu, &gpu_res, r0, &mut report);
             compare_reference_mode_rule(&view, &cpu, rule, cfg.recovery, r0, &mut report);
         }

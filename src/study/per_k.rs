@@ -16,7 +16,7 @@ use super::{
     ESTIMATE_SUM_OF_SURVIVALS, EXACT_GIVEN_ROWS, Gain, Metrics, StudyConfig, StudyEngine, Tally,
     exact_tolerance,
 };
-use crate::batch::{Batch, BatchView};
+use crate::batch::{Batch, ChainView};
 use crate::cpu::{CpuEngine, Recovery};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -38,10 +38,10 @@ pub trait ChainStudy: ChainRule {
 pub struct PerK {
     /// The CPU twin's f32 P_1..P_K of every round of a batch (row-major `[N, K]`). The rule's
     /// GPU kernel writes the same at binding 7 (`survivals` in the registry).
-    pub survivals: fn(&BatchView) -> Vec<f32>,
+    pub survivals: fn(&ChainView) -> Vec<f32>,
     /// `E[P_1], …, E[P_K]` of round `r` with the drafts integrated out, by enumerating the
     /// V^K drafted sequences; `None` above `max_sequences`.
-    pub expected_survivals: fn(&BatchView, usize, u64) -> Option<Vec<f64>>,
+    pub expected_survivals: fn(&ChainView, usize, u64) -> Option<Vec<f64>>,
 }
 
 /// The study theory of `rule` if it is measured at every K (`None` for the token rule; an error
@@ -144,7 +144,7 @@ impl RuleTally {
     }
 
     /// Adds the enumerated E[P_i] of every round of a batch at K_max.
-    fn add_enumerated(&mut self, view: &BatchView) -> Result<()> {
+    fn add_enumerated(&mut self, view: &ChainView) -> Result<()> {
         let theory = self.theory()?;
         let Some(sums) = &mut self.enumerated_sum else {
             return Ok(());
@@ -232,7 +232,7 @@ pub(crate) fn add_view(
     bt: &mut RuleTally,
     cfg: &StudyConfig,
     mut gpu: Option<&mut GpuContext>,
-    view: &BatchView,
+    view: &ChainView,
     r0: u64,
     token_acc: &[u32],
 ) -> Result<()> {
@@ -251,12 +251,12 @@ pub(crate) fn add_view(
         let prefix = Batch::from_view(view, 0, view.n, k);
         let pv = prefix.view();
         let res = match gpu.as_deref_mut() {
-            Some(g) => g.run_rule(&pv, bt.rule, rec)?,
+            Some(g) => g.run_chain(&pv, bt.rule, rec)?,
             None => CpuEngine {
                 recovery: rec,
                 ..Default::default()
             }
-            .run_rule(&pv, bt.rule)?,
+            .run_chain(&pv, bt.rule)?,
         };
         let surv = (theory.survivals)(&pv);
         bt.add(ki, &res.num_accepted, &surv, token_acc);

@@ -10,8 +10,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::Workload;
-use crate::batch::tree::{TreeLayout, TreeView};
 use crate::batch::{Floats, Ints};
+use crate::batch::{Layout, Rounds};
 use crate::cpu::{CpuEngine, Recovery};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -179,21 +179,18 @@ pub fn run_tree_studies(
             for (ri, &rule) in cfg.rules.iter().enumerate() {
                 let tokens = draw_tokens(tree, &rows, rule, cfg.seed, r0)?;
                 let b = &rows.batch;
-                let view = TreeView {
+                let view = Rounds {
                     n: m,
-                    tree,
+                    topology: crate::batch::Topology::Shared(tree),
                     v,
                     draft: Floats::F32(bytemuck::cast_slice(&b.draft)),
                     target: Floats::F32(bytemuck::cast_slice(&b.target)),
                     tokens: Ints::U32(bytemuck::cast_slice(&tokens)),
                     coins: Floats::F32(bytemuck::cast_slice(&b.coins)),
-                    layout: TreeLayout {
-                        draft_rows: n,
+                    // generate_chunk at K = n: n + 1 target rows per round.
+                    layout: Layout {
                         target_rows: n + 1,
-                        tok_stride: n,
-                        tok_shift: 0,
-                        coin_stride: n,
-                        coin_shift: 0,
+                        ..Layout::tree(n)
                     },
                 };
                 let rec = Recovery {
@@ -202,8 +199,8 @@ pub fn run_tree_studies(
                     round_offset: r0,
                 };
                 let res = match gpu.as_deref_mut() {
-                    Some(g) => g.run_tree(&view, rule, rec)?,
-                    None => Engine::run_tree(&mut CpuEngine::default(), &view, rule, rec)?,
+                    Some(g) => g.run(&view, rule, rec)?,
+                    None => Engine::run(&mut CpuEngine::default(), &view, rule, rec)?,
                 };
                 let exact: Vec<Option<f64>> = (0..m)
                     .into_par_iter()

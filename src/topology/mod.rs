@@ -9,13 +9,17 @@ use crate::error::{Error, Result};
 
 /// A draft tree of n ≥ 1 nodes: node 0 is the root (the last verified token), every other node's
 /// parent comes before it, and children are visited in increasing node index.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tree {
     parents: Vec<i32>,
     /// Children of u: `child_list[child_start[u]..child_start[u + 1]]`, increasing.
     child_start: Vec<u32>,
     child_list: Vec<u32>,
     depth_of: Vec<u32>,
+    /// The largest depth and child count, and whether it is the path 0 → 1 → … → n − 1.
+    depth: u32,
+    max_children: u32,
+    path: bool,
 }
 
 /// The largest tree accepted: node ids, depths and per-round buffers stay small integers.
@@ -25,7 +29,16 @@ impl Tree {
     /// The tree of a parent array (`parents[0] = -1`, `0 <= parents[i] < i`), refused with the
     /// node named otherwise.
     pub fn from_parents(parents: &[i64]) -> Result<Tree> {
+        let mut t = Tree::default();
+        t.rebuild_checked(parents.iter().copied())?;
+        Ok(t)
+    }
+
+    /// Makes this the tree of `parents`, checked as [`Tree::from_parents`] checks it (on error
+    /// the tree is left empty). Reuses its buffers: no allocation once they have grown.
+    pub fn rebuild_checked(&mut self, parents: impl ExactSizeIterator<Item = i64>) -> Result<()> {
         let n = parents.len();
+        self.parents.clear();
         if n == 0 {
             return Err(Error::Length {
                 field: "parents",
@@ -39,26 +52,46 @@ impl Tree {
                 "parents: {n} nodes; at most {MAX_NODES} are supported"
             )));
         }
-        if parents[0] != -1 {
-            return Err(Error::BadParent {
-                index: 0,
-                value: parents[0],
-                why: "the root, node 0, must have parent -1",
-            });
-        }
-        let mut out = Vec::with_capacity(n);
-        out.push(-1);
-        for (i, &p) in parents.iter().enumerate().skip(1) {
-            if p < 0 || p as u64 >= i as u64 {
+        for (i, p) in parents.enumerate() {
+            let ok = if i == 0 {
+                p == -1
+            } else {
+                p >= 0 && (p as u64) < i as u64
+            };
+            if !ok {
+                self.parents.clear();
                 return Err(Error::BadParent {
                     index: i,
                     value: p,
-                    why: "a parent must be an earlier node (0 <= parents[i] < i)",
+                    why: if i == 0 {
+                        "the root, node 0, must have parent -1"
+                    } else {
+                        "a parent must be an earlier node (0 <= parents[i] < i)"
+                    },
                 });
             }
-            out.push(p as i32);
+            self.parents.push(p as i32);
         }
-        Ok(Tree::build(out))
+        self.index();
+        Ok(())
+    }
+
+    /// Makes this the tree of `parents`, which must be a valid parent array (checked before, as
+    /// by [`Topology::per_round`](crate::batch::Topology::per_round)). No allocation once the
+    /// buffers have grown.
+    pub fn rebuild(&mut self, parents: impl Iterator<Item = i64>) {
+        self.parents.clear();
+        self.parents.extend(parents.map(|p| p as i32));
+        debug_assert!(
+            self.parents.first() == Some(&-1)
+                && self
+                    .parents
+                    .iter()
+                    .enumerate()
+                    .skip(1)
+                    .all(|(i, &p)| p >= 0 && (p as usize) < i)
+        );
+        self.index();
     }
 
     /// A path of `k` drafted nodes: 0 → 1 → … → k (the chain of SPEC §1).
@@ -67,30 +100,53 @@ impl Tree {
     }
 
     fn build(parents: Vec<i32>) -> Tree {
-        let n = parents.len();
-        let mut count = vec![0u32; n + 1];
-        for &p in &parents[1..] {
-            count[p as usize + 1] += 1;
-        }
-        for u in 0..n {
-            count[u + 1] += count[u];
-        }
-        let child_start = count.clone();
-        let mut fill = count;
-        let mut child_list = vec![0u32; n.saturating_sub(1)];
-        let mut depth_of = vec![0u32; n];
-        for (i, &p) in parents.iter().enumerate().skip(1) {
-            let p = p as usize;
-            child_list[fill[p] as usize] = i as u32;
-            fill[p] += 1;
-            depth_of[i] = depth_of[p] + 1;
-        }
-        Tree {
+        let mut t = Tree {
             parents,
-            child_start,
-            child_list,
-            depth_of,
+            ..Tree::default()
+        };
+        t.index();
+        t
+    }
+
+    /// Builds the child lists, depths and summary from `self.parents`.
+    fn index(&mut self) {
+        let n = self.parents.len();
+        self.child_start.clear();
+        self.child_start.resize(n + 1, 0);
+        for &p in self.parents.iter().skip(1) {
+            self.child_start[p as usize + 1] += 1;
         }
+        let mut max_children = 0;
+        for u in 0..n {
+            max_children = max_children.max(self.child_start[u + 1]);
+            self.child_start[u + 1] += self.child_start[u];
+        }
+        self.child_list.clear();
+        self.child_list.resize(n.saturating_sub(1), 0);
+        self.depth_of.clear();
+        self.depth_of.resize(n, 0);
+        let mut depth = 0;
+        let mut path = true;
+        for i in 1..n {
+            let p = self.parents[i] as usize;
+            path &= p == i - 1;
+            self.depth_of[i] = self.depth_of[p] + 1;
+            depth = depth.max(self.depth_of[i]);
+        }
+        // Children in increasing index: child_start[p] serves as p's cursor, which ends at the
+        // next node's start; shifting by one node restores the starts.
+        for i in 1..n {
+            let p = self.parents[i] as usize;
+            self.child_list[self.child_start[p] as usize] = i as u32;
+            self.child_start[p] += 1;
+        }
+        for u in (1..=n).rev() {
+            self.child_start[u] = self.child_start[u - 1];
+        }
+        self.child_start[0] = 0;
+        self.depth = depth;
+        self.max_children = max_children;
+        self.path = path;
     }
 
     /// The number of nodes n, root included.
@@ -131,7 +187,7 @@ impl Tree {
     /// The tree's depth: the most edges from the root to a node (0 for a root alone). The most
     /// drafted tokens a round can accept.
     pub fn depth(&self) -> usize {
-        self.depth_of.iter().copied().max().unwrap_or(0) as usize
+        self.depth as usize
     }
 
     /// The number of nodes at each depth 0..=depth (1 at depth 0).
@@ -145,18 +201,12 @@ impl Tree {
 
     /// The largest number of children of one node.
     pub fn max_children(&self) -> usize {
-        (0..self.len())
-            .map(|u| self.children(u).len())
-            .max()
-            .unwrap_or(0)
+        self.max_children as usize
     }
 
     /// Whether the tree is a path 0 → 1 → … → n − 1 (a chain).
     pub fn is_path(&self) -> bool {
-        self.parents
-            .iter()
-            .enumerate()
-            .all(|(i, &p)| p == i as i32 - 1)
+        self.path && !self.parents.is_empty()
     }
 
     /// The position of `c` among its parent's children (0 for the first); 0 for the root.

@@ -7,13 +7,15 @@ not need Python), as a user would write them (SPEC §7 keys: `parents` [n], `dra
   kary:2,2 (7 nodes), N = 64, V = 16;
 - tree_eagle_dir/: a directory of .npy files, float64 rows and coins, int32 tokens and parents,
   the EAGLE choice list [[0],[0,0],[1],[0,1],[2]] (6 nodes), N = 24, V = 8;
+- tree_per_round.npz: np.savez, a tree per round (`parents` [N, n] int64, each row a random
+  parent array of 8 nodes), float32 rows and coins, int32 tokens, N = 40, V = 12;
 - tree_expected.json: for each fixture and each rule, the outputs of the independent numpy
   implementation of tests/data/make_tree_golden.py (`decide_tree`, loaded from that file without
   running its case generation): tokens [N, depth + 1] and accepted_nodes [N, depth] (padded with
-  -1) and num_accepted [N].
+  -1; depth is the largest over the rounds for per-round trees) and num_accepted [N].
 
 Children's tokens are drawn without replacement from the parent's draft row, so every rule
-accepts the batch. Run: /tmp/pyenv/bin/python tests/data/make_tree_batches.py
+accepts the batch. Run: python3 tests/data/make_tree_batches.py (numpy installed)
 """
 import ast
 import json
@@ -95,6 +97,32 @@ np.save(os.path.join(dirname, "target_probs.npy"), t)
 np.save(os.path.join(dirname, "draft_tokens.npy"), tok.astype(np.int32))
 np.save(os.path.join(dirname, "random_coins.npy"), c)
 exp["tree_eagle_dir"] = expected(parents, t, d, tok, c)
+
+# A tree per round: each round's rows, tokens and coins made for its own tree.
+n_rounds, nn, v = 40, 8, 12
+per_round = []
+for r in range(n_rounds):
+    p = [-1] + [int(i - 1 if rng.random() < 0.5 else rng.integers(0, i)) for i in range(1, nn)]
+    per_round.append(p)
+parts = [make(p, 1, v, np.float32) for p in per_round]
+t, d, tok, c = (np.concatenate([x[i] for x in parts]) for i in range(4))
+np.savez(os.path.join(OUT, "tree_per_round.npz"), parents=np.array(per_round, dtype=np.int64),
+         draft_probs=d, target_probs=t, draft_tokens=tok.astype(np.int32), random_coins=c)
+depth = max(depth_of(p) for p in per_round)
+out = {}
+for rule in RULES:
+    toks = np.full((n_rounds, depth + 1), -1, dtype=np.int64)
+    nodes = np.full((n_rounds, depth), -1, dtype=np.int64)
+    acc = np.zeros(n_rounds, dtype=np.int64)
+    for r, p in enumerate(per_round):
+        one = expected(p, t[r:r + 1], d[r:r + 1], tok[r:r + 1], c[r:r + 1])[rule]
+        k = one["num_accepted"][0]
+        toks[r, :k + 1] = one["tokens"][0][:k + 1]
+        nodes[r, :k] = one["accepted_nodes"][0][:k]
+        acc[r] = k
+    out[rule] = {"tokens": toks.tolist(), "accepted_nodes": nodes.tolist(),
+                 "num_accepted": acc.tolist()}
+exp["tree_per_round.npz"] = out
 
 with open(os.path.join(OUT, "tree_expected.json"), "w") as f:
     json.dump(exp, f, separators=(",", ":"))

@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use serde_json::json;
 
 use specsim::Rule;
-use specsim::batch::{BatchView, Validation};
+use specsim::batch::{ChainView, Validation};
 use specsim::cpu::{CpuEngine, Recovery};
 use specsim::gpu::describe;
 use specsim::npyio::{BatchFile, write_batch_dir};
@@ -46,7 +46,7 @@ pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<Exi
         let batch = timing_batch(n, k, v, 0.5, 1);
         let view = batch.view();
         for rule in Rule::CHAIN {
-            let reference = CpuEngine::default().run_rule(&view, rule)?;
+            let reference = CpuEngine::default().run_chain(&view, rule)?;
             let (lazy, rows_read) = lazy_totals(&reference, v, rule);
             let first_row = rows.len();
             let run_cpu = |threads: Option<usize>| {
@@ -54,7 +54,7 @@ pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<Exi
                     threads,
                     ..Default::default()
                 };
-                cpu.run_rule(&view, rule).map(|_| ())
+                cpu.run_chain(&view, rule).map(|_| ())
             };
             if engine != EngineChoice::Gpu {
                 rows.push(measure(
@@ -101,7 +101,7 @@ pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<Exi
             if let (Some(g), Some(floor)) = (gpu.as_mut(), gpu_floor) {
                 let dev = describe(g.adapter_info());
                 let rec = Recovery::default();
-                if g.run_rule(&view, rule, rec)? != reference {
+                if g.run_chain(&view, rule, rec)? != reference {
                     bail!(
                         "GPU and CPU engines disagree under --rule {rule} on the benchmark batch (run `specsim verify --rule {rule}`)"
                     );
@@ -114,15 +114,15 @@ pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<Exi
                     floor,
                     reps,
                     &mut flusher,
-                    || g.run_rule(&view, rule, rec).map(|_| ()),
+                    || g.run_chain(&view, rule, rec).map(|_| ()),
                 )?);
                 let m = g.upload_for_bench(&view)?;
-                let sub = specsim::batch::BatchResult {
-                    k,
+                let sub = specsim::batch::Outcomes {
                     tokens: Vec::new(),
                     num_accepted: reference.num_accepted[..m].to_vec(),
+                    ..specsim::batch::Outcomes::chain(0, k)
                 };
-                let sub_view = BatchView { n: m, ..view };
+                let sub_view = ChainView { n: m, ..view };
                 let (lazy_m, _) = lazy_totals(&sub, v, rule);
                 rows.push(measure(
                     "gpu-kernel",
@@ -276,7 +276,7 @@ fn mmap_touch(batch: &specsim::batch::Batch) -> Result<serde_json::Value> {
         ..RoundOptions::default()
     };
     view.validate(&raw, Validation::Touched)?;
-    let res = CpuEngine::default().run(&view)?;
+    let res = CpuEngine::default().run_chain(&view, Rule::Token)?;
     let (min1, maj1) = specsim::bench::page_faults();
     std::hint::black_box(res);
     let touched = (min1 - min0 + maj1 - maj0) * 4096;
@@ -330,11 +330,16 @@ fn bench_trees(
         let all = (n * 2 * nodes * v * 4) as u64;
         for rule in Rule::TREE {
             let rec = specsim::cpu::Recovery::default();
-            let reference = Engine::run_tree(&mut CpuEngine::default(), &view, rule, rec)?;
+            let reference = Engine::run(&mut CpuEngine::default(), &view, rule, rec)?;
             let read: usize = (0..n)
                 .map(|r| {
                     let a = reference.num_accepted[r] as usize;
-                    tree_rows_read(tree, rule, &reference.nodes[r * tree.depth()..], a)
+                    tree_rows_read(
+                        tree,
+                        rule,
+                        &reference.nodes.as_deref().unwrap_or_default()[r * tree.depth()..],
+                        a,
+                    )
                 })
                 .sum();
             let lazy = (read * v * 4) as u64;
@@ -349,11 +354,11 @@ fn bench_trees(
                     cpu_floor,
                     reps,
                     flusher,
-                    || Engine::run_tree(&mut CpuEngine::default(), &view, rule, rec).map(|_| ()),
+                    || Engine::run(&mut CpuEngine::default(), &view, rule, rec).map(|_| ()),
                 )?);
             }
             if let (Some(g), Some(floor)) = (gpu.as_deref_mut(), gpu_floor) {
-                if g.run_tree(&view, rule, rec)? != reference {
+                if g.run(&view, rule, rec)? != reference {
                     bail!(
                         "GPU and CPU tree engines disagree on the benchmark batch ({rule}, {spec}): run `specsim verify`"
                     );
@@ -368,7 +373,7 @@ fn bench_trees(
                     floor,
                     reps,
                     flusher,
-                    || g.run_tree(&view, rule, rec).map(|_| ()),
+                    || g.run(&view, rule, rec).map(|_| ()),
                 )?);
             }
             for mut r in out {

@@ -4,7 +4,6 @@ mod bench;
 mod bench_paths;
 mod round;
 mod run;
-mod run_tree;
 mod study;
 mod tree;
 mod verify;
@@ -99,7 +98,7 @@ pub fn open_engine(choice: EngineChoice) -> Result<Box<dyn specsim::engine::Engi
 }
 
 /// Prints one JSON object per round (`line(r)`), in pieces of about 1 MiB.
-pub fn emit_jsonl(n: usize, line: impl Fn(usize) -> Result<String>) -> Result<()> {
+pub fn emit_jsonl(n: usize, mut line: impl FnMut(usize) -> Result<String>) -> Result<()> {
     let mut s = String::new();
     for r in 0..n {
         s.push_str(&line(r)?);

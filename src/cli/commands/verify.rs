@@ -6,59 +6,37 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use specsim::Rule;
-use specsim::batch::tree::TreeView;
-use specsim::batch::{BatchView, Validation};
+use specsim::batch::{Rounds, Validation};
 use specsim::chunk::{chunks, rounds_within_budget};
 use specsim::compare::adversarial_tree::adversarial_tree_batch;
-use specsim::compare::tree::{compare_tree_engines, compare_tree_reference};
-use specsim::compare::{
-    VerifyReport, adversarial_batch_rule, compare_engines, compare_reference_mode_rule,
-};
+use specsim::compare::{VerifyReport, adversarial_batch_rule, compare_engines, compare_reference};
 use specsim::cpu::{CpuEngine, Recovery};
 use specsim::engine::Engine;
 use specsim::gpu::{GpuContext, describe};
 use specsim::npyio::{BatchFile, write_batch_dir, write_tree_batch_dir};
 use specsim::topology::shape::TreeShape;
 
+use super::run::bytes_per_round;
 use super::{emit_status, in_chunks, open_gpu, progress_bar};
 use crate::cli::args::{EngineChoice, VerifyArgs};
 use crate::cli::settings::{parse_k_list, study_configs};
 
-/// Runs the engines and the reference on one (validated) chunk.
+/// Runs the engines and the reference on one (validated) chunk of rounds, chain or tree.
 fn verify_chunk(
-    view: &BatchView,
+    rounds: &Rounds,
     gpu: Option<&mut GpuContext>,
     rule: Rule,
     rec: Recovery,
     report: &mut VerifyReport,
 ) -> Result<()> {
     let r0 = rec.round_offset;
-    let cpu = CpuEngine::default().run_batch(view, rule, rec)?;
+    let cpu = Engine::run(&mut CpuEngine::default(), rounds, rule, rec)?;
     if let Some(g) = gpu {
-        let gres = g.run_batch(view, rule, rec)?;
+        let gres = Engine::run(g, rounds, rule, rec)?;
         compare_engines(&cpu, &gres, r0, report);
     }
-    compare_reference_mode_rule(view, &cpu, rule, rec.mode, r0, report);
-    report.rounds += view.n as u64;
-    Ok(())
-}
-
-/// Runs the engines and the reference on one (validated) chunk of tree rounds.
-fn verify_tree_chunk(
-    view: &TreeView,
-    gpu: Option<&mut GpuContext>,
-    rule: Rule,
-    rec: Recovery,
-    report: &mut VerifyReport,
-) -> Result<()> {
-    let r0 = rec.round_offset;
-    let cpu = Engine::run_tree(&mut CpuEngine::default(), view, rule, rec)?;
-    if let Some(g) = gpu {
-        let gres = g.run_tree(view, rule, rec)?;
-        compare_tree_engines(&cpu, &gres, r0, report);
-    }
-    compare_tree_reference(view, &cpu, rule, rec.mode, r0, report);
-    report.rounds += view.n as u64;
+    compare_reference(rounds, &cpu, rule, rec.mode, r0, report);
+    report.rounds += rounds.n as u64;
     Ok(())
 }
 
@@ -175,51 +153,32 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                         write_tree_batch_dir(dir, &b)?;
                     }
                     let view = b.view()?;
-                    view.validate(&opts, rule)
+                    view.validate(&opts, Validation::Full, rule)
                         .map_err(|e| e.offset_round(r0))
                         .context("the generator made an invalid round (a bug)")?;
-                    verify_tree_chunk(&view, gpu.as_mut(), rule, rec(r0), &mut report)?;
+                    verify_chunk(&view, gpu.as_mut(), rule, rec(r0), &mut report)?;
                     bar.inc(m as u64);
                 }
                 bar.finish_and_clear();
             }
             (Some(path), None) => {
                 let file = BatchFile::open(path)?;
-                if file.is_tree() {
-                    if !rule.is_tree() {
-                        bail!(
-                            "{} is a tree batch: give a tree rule (--rule greedy, target-only, rrs or rrs-wor)",
-                            path.display()
-                        );
-                    }
-                    let t = file.tree()?;
-                    let view = file.tree_view(&t)?;
-                    view.check_shapes()?;
-                    let bar = progress_bar(false, view.n as u64);
-                    let l = view.layout;
-                    let per_round =
-                        (l.draft_rows + l.target_rows) * view.v * view.draft.item_size();
-                    in_chunks(view.n, per_round, &bar, |r0, m| {
-                        let part = view.rounds(r0, m);
-                        part.validate(&opts, rule)
-                            .map_err(|e| e.offset_round(r0 as u64))?;
-                        let rec = rec(r0 as u64);
-                        verify_tree_chunk(&part, gpu.as_mut(), rule, rec, &mut report)
-                    })?;
-                    bar.finish_and_clear();
-                } else {
-                    let view = file.view()?;
-                    view.check_shapes()?;
-                    let bar = progress_bar(false, view.n as u64);
-                    let per_round = (2 * view.k + 1) * view.v * view.draft.item_size();
-                    in_chunks(view.n, per_round, &bar, |r0, m| {
-                        let part = view.rounds(r0, m);
-                        part.validate_rule(&opts, Validation::Full, rule)
-                            .map_err(|e| e.offset_round(r0 as u64))?;
-                        verify_chunk(&part, gpu.as_mut(), rule, rec(r0 as u64), &mut report)
-                    })?;
-                    bar.finish_and_clear();
+                let rounds = file.rounds()?;
+                if !rounds.is_chain() && !rule.is_tree() {
+                    bail!(
+                        "{} is a tree batch: give a tree rule (--rule greedy, target-only, rrs or rrs-wor)",
+                        path.display()
+                    );
                 }
+                rounds.check_shapes()?;
+                let bar = progress_bar(false, rounds.n as u64);
+                in_chunks(rounds.n, bytes_per_round(&rounds), &bar, |r0, m| {
+                    let part = rounds.rounds(r0, m);
+                    part.validate(&opts, Validation::Full, rule)
+                        .map_err(|e| e.offset_round(r0 as u64))?;
+                    verify_chunk(&part, gpu.as_mut(), rule, rec(r0 as u64), &mut report)
+                })?;
+                bar.finish_and_clear();
             }
             (None, Some(n)) => {
                 let ks = parse_k_list(a.w.k.as_deref().unwrap_or("8"))?;
@@ -237,8 +196,8 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                     if let Some(dir) = &a.save {
                         write_batch_dir(dir, &b)?;
                     }
-                    let view = b.view();
-                    view.validate_rule(&opts, Validation::Full, rule)
+                    let view = Rounds::chain(&b.view());
+                    view.validate(&opts, Validation::Full, rule)
                         .map_err(|e| e.offset_round(r0))
                         .context("the generator made an invalid round (a bug)")?;
                     verify_chunk(&view, gpu.as_mut(), rule, rec(r0), &mut report)?;

@@ -2,14 +2,12 @@
 //! row (exact), compared with each child's token.
 
 use super::{CpuTreeRule, Node, Scratch, Step};
-use crate::batch::tree::TreeView;
 use crate::cpu::Recovery;
 use crate::cpu::verify::argmax_target;
 use crate::rule::tree::Greedy;
 
 impl CpuTreeRule for Greedy {
-    fn step(view: &TreeView, r: usize, u: usize, rec: &Recovery, s: &mut Scratch) -> Step {
-        let node = Node::new(view, r, u);
+    fn step(node: &Node, rec: &Recovery, s: &mut Scratch) -> Step {
         node.fill_target(s);
         let best = argmax_target(&s.t) as usize;
         if let Some(&c) = node.children.iter().find(|&&c| node.token(c) == best) {

@@ -32,9 +32,10 @@ use rayon::prelude::*;
 use super::verify::{argmax_target, or_target, recovery_u64};
 use super::{Recovery, RecoveryMode};
 use crate::batch::Floats;
-use crate::batch::tree::{TreeResult, TreeView};
+use crate::batch::{Outcomes, Rounds};
 use crate::exact::{key, mul_native, residual_native, sample_index};
 use crate::rule::{Rule, TreeRule, match_rule};
+use crate::topology::Tree;
 
 /// Lanes of the fixed-order f32 sums (the shader's workgroup size).
 pub const LANES: usize = 256;
@@ -141,14 +142,15 @@ pub(crate) fn choose(weights: &[f32], t: &[f32], rec: &Recovery, round: u64, pos
 /// A tree rule's CPU twin (this layer's trait; implemented in the rule's `src/cpu/tree/STEM.rs`,
 /// the twin of `shaders/tree/STEM.wgsl`).
 pub trait CpuTreeRule: TreeRule {
-    /// The rule's decision at internal node `u` of round `r`, in f32.
-    fn step(view: &TreeView, r: usize, u: usize, rec: &Recovery, s: &mut Scratch) -> Step;
+    /// The rule's decision at an internal node (of a round), in f32.
+    fn step(node: &Node, rec: &Recovery, s: &mut Scratch) -> Step;
 }
 
 /// What one node of round `r` is: its children, their tokens and coins, its rows and depth.
-pub(crate) struct Node<'v, 'a> {
-    pub(crate) view: &'v TreeView<'a>,
+pub struct Node<'v, 'a> {
+    pub(crate) view: &'v Rounds<'a>,
     pub(crate) r: usize,
+    pub(crate) u: usize,
     pub(crate) children: &'v [u32],
     pub(crate) t_at: usize,
     pub(crate) q_at: usize,
@@ -156,14 +158,15 @@ pub(crate) struct Node<'v, 'a> {
 }
 
 impl<'v, 'a> Node<'v, 'a> {
-    pub(crate) fn new(view: &'v TreeView<'a>, r: usize, u: usize) -> Node<'v, 'a> {
+    pub(crate) fn new(view: &'v Rounds<'a>, tree: &'v Tree, r: usize, u: usize) -> Node<'v, 'a> {
         Node {
             view,
             r,
-            children: view.tree.children(u),
+            u,
+            children: tree.children(u),
             t_at: view.target_at(r, u),
             q_at: view.draft_at(r, u),
-            pos: view.tree.depth_of(u) as u32,
+            pos: tree.depth_of(u) as u32,
         }
     }
 
@@ -194,10 +197,11 @@ impl<'v, 'a> Node<'v, 'a> {
     }
 }
 
-/// Decides round r of a validated tree batch under `rule`: writes the accepted nodes into
-/// `nodes` (in order) and returns (number accepted, correction or bonus).
+/// Decides round r of a validated tree batch under `rule` (its tree `tree`): writes the accepted
+/// nodes into `nodes` (in order) and returns (number accepted, correction or bonus).
 pub fn decide_round(
-    view: &TreeView,
+    view: &Rounds,
+    tree: &Tree,
     r: usize,
     rule: Rule,
     rec: &Recovery,
@@ -206,13 +210,14 @@ pub fn decide_round(
 ) -> (u32, u32) {
     match_rule!(rule,
         chain R => panic!("{rule} is a chain rule"),
-        tree T => decide_round_with::<T>(view, r, rec, s, nodes),
+        tree T => decide_round_with::<T>(view, tree, r, rec, s, nodes),
     )
 }
 
 /// [`decide_round`] under the tree rule `T`.
 fn decide_round_with<T: CpuTreeRule>(
-    view: &TreeView,
+    view: &Rounds,
+    tree: &Tree,
     r: usize,
     rec: &Recovery,
     s: &mut Scratch,
@@ -221,11 +226,11 @@ fn decide_round_with<T: CpuTreeRule>(
     let mut u = 0usize;
     let mut a = 0usize;
     loop {
-        if view.tree.is_leaf(u) {
+        if tree.is_leaf(u) {
             fill(view.target, view.target_at(r, u), view.v, &mut s.t);
             return (a as u32, or_target(None, &s.t, rec, r as u64, a as u32));
         }
-        match T::step(view, r, u, rec, s) {
+        match T::step(&Node::new(view, tree, r, u), rec, s) {
             Step::Accept(c) => {
                 nodes[a] = c as i32;
                 a += 1;
@@ -236,8 +241,9 @@ fn decide_round_with<T: CpuTreeRule>(
     }
 }
 
-/// Runs every round of a validated tree batch in parallel over rounds.
-pub fn run(view: &TreeView, rule: Rule, rec: &Recovery) -> TreeResult {
+/// Runs every round of a validated tree batch (in the rule's view, [`Rounds::for_rule`]) in
+/// parallel over rounds; the accepted nodes are kept.
+pub fn run(view: &Rounds, rule: Rule, rec: &Recovery) -> Outcomes {
     match_rule!(rule,
         chain R => panic!("{rule} is a chain rule"),
         tree T => run_with::<T>(view, rec),
@@ -245,29 +251,35 @@ pub fn run(view: &TreeView, rule: Rule, rec: &Recovery) -> TreeResult {
 }
 
 /// [`run`] under the tree rule `T`.
-fn run_with<T: CpuTreeRule>(view: &TreeView, rec: &Recovery) -> TreeResult {
-    let depth = view.tree.depth();
-    let mut result = TreeResult::new(view.n, depth);
+fn run_with<T: CpuTreeRule>(view: &Rounds, rec: &Recovery) -> Outcomes {
+    let depth = view.topology.depth();
+    let mut result = Outcomes::tree(view.n, depth);
+    let d1 = depth + 1;
+    let mut nodes = result.nodes.take().unwrap_or_default();
+    // Per worker: the scratch rows, and the round's tree (built there for per-round topologies).
+    let init = || (Scratch::default(), Tree::default());
     if depth == 0 {
         // A root alone: every round is its bonus.
         result
             .tokens
             .par_iter_mut()
             .enumerate()
-            .for_each_init(Scratch::default, |s, (r, out)| {
-                *out = decide_round_with::<T>(view, r, rec, s, &mut []).1 as i32;
+            .for_each_init(init, |(s, t), (r, out)| {
+                let tree = view.tree(r, t);
+                *out = decide_round_with::<T>(view, tree, r, rec, s, &mut []).1 as i32;
             });
+        result.nodes = Some(nodes);
         return result;
     }
-    let d1 = depth + 1;
     result
         .tokens
         .par_chunks_mut(d1)
-        .zip(result.nodes.par_chunks_mut(depth))
+        .zip(nodes.par_chunks_mut(depth))
         .zip(result.num_accepted.par_iter_mut())
         .enumerate()
-        .for_each_init(Scratch::default, |s, (r, ((out, nodes), acc))| {
-            let (a, token) = decide_round_with::<T>(view, r, rec, s, nodes);
+        .for_each_init(init, |(s, t), (r, ((out, nodes), acc))| {
+            let tree = view.tree(r, t);
+            let (a, token) = decide_round_with::<T>(view, tree, r, rec, s, nodes);
             for (j, slot) in out.iter_mut().enumerate() {
                 *slot = match j.cmp(&(a as usize)) {
                     std::cmp::Ordering::Less => view.token(r, nodes[j] as usize) as i32,
@@ -277,11 +289,12 @@ fn run_with<T: CpuTreeRule>(view: &TreeView, rec: &Recovery) -> TreeResult {
             }
             *acc = a;
         });
+    result.nodes = Some(nodes);
     result
 }
 
 /// `touched` validation of tree batches: it knows the walk, so it lives beside the engine.
-impl TreeView<'_> {
+impl Rounds<'_> {
     /// Validates what the walk reads, round by round (the first bad round named): token ids,
     /// coins, the drafted tokens' probabilities, the rule's sibling constraints, then the target
     /// rows of the nodes the walk visits, the draft rows `rrs` and `rrs-wor` read (every visited
@@ -293,16 +306,18 @@ impl TreeView<'_> {
         rule: Rule,
     ) -> crate::Result<()> {
         self.check_shapes()?;
-        let depth = self.tree.depth();
+        let depth = self.topology.depth();
         let first_bad = (0..self.n)
             .into_par_iter()
-            .map_init(Scratch::default, |s, r| {
+            .map_init(Default::default, |(s, t): &mut (Scratch, Tree), r| {
+                let tree = self.tree(r, t);
                 let mut check = || -> crate::Result<()> {
                     self.check_scalars(r)?;
-                    self.check_drafted_entries(r)?;
-                    self.check_siblings(r, rule)?;
+                    self.check_drafted_entries(r, tree)?;
+                    self.check_siblings(r, tree, rule)?;
                     let mut nodes = vec![0i32; depth];
-                    let (a, _) = decide_round(self, r, rule, &Recovery::default(), s, &mut nodes);
+                    let (a, _) =
+                        decide_round(self, tree, r, rule, &Recovery::default(), s, &mut nodes);
                     let path: Vec<usize> = std::iter::once(0)
                         .chain(nodes[..a as usize].iter().map(|&x| x as usize))
                         .collect();
@@ -312,14 +327,14 @@ impl TreeView<'_> {
                         // rrs and rrs-wor read the whole draft row of a node where a child was
                         // rejected (the accepted child is not the first, or none was).
                         let rejected = match path.get(i + 1) {
-                            Some(&c) => self.tree.sibling_rank(c) > 0,
-                            None => w == stop && !self.tree.is_leaf(w),
+                            Some(&c) => tree.sibling_rank(c) > 0,
+                            None => w == stop && !tree.is_leaf(w),
                         };
                         if rejected && rule.reads_draft() {
                             self.check_row(r, "draft_probs", w, opts)?;
                         }
                     }
-                    if !rule.reads_draft() && !self.tree.is_leaf(stop) {
+                    if !rule.reads_draft() && !tree.is_leaf(stop) {
                         self.check_row(r, "draft_probs", stop, opts)?;
                     }
                     Ok(())

@@ -3,28 +3,20 @@
 
 use super::{CpuTreeRule, Node, Scratch, Step, fill, lane_sum, lane_sum_slice, residual};
 use super::{choose, or_target};
-use crate::batch::tree::TreeView;
 use crate::cpu::Recovery;
 use crate::exact::{ONE_BITS, accepts, add_native, mul_native, quotient_bits};
 use crate::rule::tree::Rrs;
 
 impl CpuTreeRule for Rrs {
-    fn step(view: &TreeView, r: usize, u: usize, rec: &Recovery, s: &mut Scratch) -> Step {
-        rrs_step(false, view, r, u, rec, s)
+    fn step(node: &Node, rec: &Recovery, s: &mut Scratch) -> Step {
+        rrs_step(false, node, rec, s)
     }
 }
 
 /// The walk of `rrs` and (`wor`) `rrs-wor` at node `u`: with `a_0 = 0`, `N_0 = W_0 = 1`, child
 /// j with token x is accepted iff `coin · fl(g_j · q[x]) < u_j[x]`, decided exactly.
-pub(super) fn rrs_step(
-    wor: bool,
-    view: &TreeView,
-    r: usize,
-    u: usize,
-    rec: &Recovery,
-    s: &mut Scratch,
-) -> Step {
-    let node = Node::new(view, r, u);
+pub(super) fn rrs_step(wor: bool, node: &Node, rec: &Recovery, s: &mut Scratch) -> Step {
+    let (view, r) = (node.view, node.r);
     let v = view.v;
     let (t_at, q_at) = (node.t_at, node.q_at);
     let (mut a, mut n_j, mut w_j) = (0.0f32, 1.0f32, 1.0f32);

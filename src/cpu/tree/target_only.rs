@@ -4,14 +4,13 @@
 //! zero everywhere).
 
 use super::{CpuTreeRule, Node, Scratch, Step};
-use crate::batch::tree::TreeView;
 use crate::cpu::Recovery;
 use crate::exact::add_native;
 use crate::rule::tree::TargetOnly;
 
 impl CpuTreeRule for TargetOnly {
-    fn step(view: &TreeView, r: usize, u: usize, rec: &Recovery, s: &mut Scratch) -> Step {
-        let node = Node::new(view, r, u);
+    fn step(node: &Node, rec: &Recovery, s: &mut Scratch) -> Step {
+        let (view, u) = (node.view, node.u);
         let mut sum = 0.0f32;
         for &c in node.children {
             let t = view.target.get_f32(node.t_at + node.token(c)).abs();
