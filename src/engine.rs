@@ -9,6 +9,7 @@ use crate::cpu::{CpuEngine, Recovery};
 use crate::error::Result;
 use crate::gpu::{GpuContext, describe};
 use crate::rule::Rule;
+pub use crate::workload::{StudyChunk, StudyRequest};
 
 /// A batch engine.
 pub trait Engine {
@@ -19,6 +20,16 @@ pub trait Engine {
     /// `rule`, with the recovery mode and randomness of `rec`. The accepted nodes are in the
     /// outcomes of tree batches.
     fn run(&mut self, rounds: &Rounds, rule: Rule, rec: Recovery) -> Result<Outcomes>;
+
+    /// The most rounds of one generated study chunk at (K, V) (the adapter's bindings); the
+    /// study's memory budget applies on top.
+    fn study_cap(&mut self, k: usize, v: usize) -> Result<usize>;
+
+    /// Generates rounds of a study workload where the engine runs and decides them: the token
+    /// rule at K_max, and each requested chain rule at each of its K values on the same rounds
+    /// (the generator is keyed by round, position and token, so a round at K is the first K
+    /// positions of the round at K_max).
+    fn study_chunk(&mut self, req: &StudyRequest) -> Result<StudyChunk>;
 }
 
 impl Engine for CpuEngine {
@@ -33,6 +44,14 @@ impl Engine for CpuEngine {
         }
         .run(rounds, rule)
     }
+
+    fn study_cap(&mut self, _k: usize, _v: usize) -> Result<usize> {
+        Ok(usize::MAX)
+    }
+
+    fn study_chunk(&mut self, req: &StudyRequest) -> Result<StudyChunk> {
+        crate::cpu::study::study_chunk(self, req)
+    }
 }
 
 impl Engine for GpuContext {
@@ -42,6 +61,14 @@ impl Engine for GpuContext {
 
     fn run(&mut self, rounds: &Rounds, rule: Rule, rec: Recovery) -> Result<Outcomes> {
         GpuContext::run(self, rounds, rule, rec)
+    }
+
+    fn study_cap(&mut self, k: usize, v: usize) -> Result<usize> {
+        self.rounds_per_chunk(k, v)
+    }
+
+    fn study_chunk(&mut self, req: &StudyRequest) -> Result<StudyChunk> {
+        GpuContext::study(self, req)
     }
 }
 

@@ -5,6 +5,9 @@
 //! has distributions. Reports and studies ask it; they do not match on it.
 
 use serde::Serialize;
+
+use crate::batch::Batch;
+use crate::rule::{RecoveryMode, Rule};
 use serde_json::{Value, json};
 
 /// A workload family and its parameters.
@@ -167,4 +170,47 @@ impl Workload {
             _ => 0.0,
         }
     }
+}
+
+/// What a study generates and decides: a workload, the seed of every random number, and the
+/// recovery mode of the verification.
+#[derive(Clone, Copy, Debug)]
+pub struct Generation<'a> {
+    /// Family, vocabulary, temperatures.
+    pub workload: &'a Workload,
+    /// Seed.
+    pub seed: u64,
+    /// Recovery mode.
+    pub recovery: RecoveryMode,
+}
+
+/// One chunk of a generated study: what to make and decide.
+#[derive(Clone, Copy, Debug)]
+pub struct StudyRequest<'a> {
+    /// The workload, its seed and the recovery mode.
+    pub generation: Generation<'a>,
+    /// The first round's global index.
+    pub r0: u64,
+    /// Rounds.
+    pub m: usize,
+    /// The largest K (the token rule runs there).
+    pub k_max: usize,
+    /// Chain rules measured at every K, each with its K values (increasing).
+    pub per_k: &'a [(Rule, Vec<usize>)],
+    /// Return the rows at K_max too (enumeration of small vocabularies).
+    pub keep_rows: bool,
+}
+
+/// What a study chunk gives back: counts and per-position terms, the rows only when asked.
+#[derive(Clone, Debug, Default)]
+pub struct StudyChunk {
+    /// The token rule's number accepted per round at K_max.
+    pub accepted: Vec<u32>,
+    /// `beta[round][i]` `[m, K_max]` (the `rates` family: its rates).
+    pub betas: Vec<f32>,
+    /// Per requested rule, per K: the number accepted per round and the rule's survivals
+    /// `[m, K]` (the CPU twin's `CpuChainRule::survivals`, the kernel's binding 7).
+    pub per_k: Vec<Vec<(Vec<u32>, Vec<f32>)>>,
+    /// The rows at K_max, when asked for.
+    pub rows: Option<Batch>,
 }

@@ -11,7 +11,7 @@ use specsim::Rule;
 use specsim::batch::{Batch, Outcomes};
 use specsim::cpu::{CpuEngine, Recovery, RecoveryMode};
 use specsim::reference::chain::block::expected_accepted_block;
-use specsim::study::{Family, StudyConfig, StudyEngine, Workload, run_study_rules};
+use specsim::study::{Family, StudyConfig, Workload, run_study_rules};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 /// `n` rounds with the same rows at every position (`q` drafts, `p` targets), drafted tokens
@@ -277,7 +277,7 @@ fn block_config(family: Family, vocab: usize, rounds: u64) -> StudyConfig {
     }
 }
 
-fn assert_block_study(cfg: &StudyConfig, engine: &mut StudyEngine, what: &str) {
+fn assert_block_study(cfg: &StudyConfig, engine: &mut dyn specsim::engine::Engine, what: &str) {
     let t = run_study_rules(cfg, engine, |_| {}).unwrap();
     let bt = t.rule(Rule::Block).expect("block tally");
     for (ki, &k) in bt.ks.iter().enumerate() {
@@ -299,18 +299,14 @@ fn block_studies_match_theory_on_both_engines() {
     // V = 500: expectation given the drafts; V = 3 (3^6 sequences): enumerated exactly.
     for (vocab, rounds) in [(500, 2000), (3, 10_000)] {
         let cfg = block_config(Family::LogitNoise { sigma: 0.6 }, vocab, rounds);
-        assert_block_study(&cfg, &mut StudyEngine::Cpu, &format!("cpu V={vocab}"));
+        assert_block_study(&cfg, &mut CpuEngine::default(), &format!("cpu V={vocab}"));
         if let Some(mut gpu) = common::gpu() {
             gpu.config = Default::default();
-            assert_block_study(
-                &cfg,
-                &mut StudyEngine::Gpu(&mut gpu),
-                &format!("gpu V={vocab}"),
-            );
+            assert_block_study(&cfg, &mut *gpu, &format!("gpu V={vocab}"));
         }
     }
     let cfg = block_config(Family::Mixture { lambda: 0.5 }, 3, 10_000);
-    assert_block_study(&cfg, &mut StudyEngine::Cpu, "cpu mixture");
+    assert_block_study(&cfg, &mut CpuEngine::default(), "cpu mixture");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use specsim::Rule;
 use specsim::batch::Batch;
 use specsim::cpu::{CpuEngine, Recovery, RecoveryMode};
-use specsim::study::{Family, StudyConfig, StudyEngine, Tally, Workload, run_study};
+use specsim::study::{Family, StudyConfig, Tally, Workload, run_study};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 fn families() -> Vec<(Family, f32)> {
@@ -83,7 +83,7 @@ fn every_family_matches_theory_on_the_cpu_engine() {
     for (family, zipf) in families() {
         for recovery in [RecoveryMode::Argmax, RecoveryMode::Sample] {
             let cfg = config(family.clone(), zipf, 6000, recovery);
-            let t = run_study(&cfg, &mut StudyEngine::Cpu, |_| {}).unwrap();
+            let t = run_study(&cfg, &mut CpuEngine::default(), |_| {}).unwrap();
             assert_within(&t, &format!("cpu {family:?} {recovery:?}"));
         }
     }
@@ -95,7 +95,7 @@ fn every_family_matches_theory_on_the_gpu_engine() {
     gpu.config = Default::default();
     for (family, zipf) in families() {
         let cfg = config(family.clone(), zipf, 2500, RecoveryMode::Argmax);
-        let t = run_study(&cfg, &mut StudyEngine::Gpu(&mut gpu), |_| {}).unwrap();
+        let t = run_study(&cfg, &mut *gpu, |_| {}).unwrap();
         assert_within(&t, &format!("gpu {family:?}"));
     }
 }
@@ -108,13 +108,13 @@ fn studies_are_identical_run_to_run() {
         700,
         RecoveryMode::Sample,
     );
-    let a = run_study(&cfg, &mut StudyEngine::Cpu, |_| {}).unwrap();
-    let b = run_study(&cfg, &mut StudyEngine::Cpu, |_| {}).unwrap();
+    let a = run_study(&cfg, &mut CpuEngine::default(), |_| {}).unwrap();
+    let b = run_study(&cfg, &mut CpuEngine::default(), |_| {}).unwrap();
     assert_eq!(a, b);
     if let Some(mut gpu) = common::gpu() {
         gpu.config = Default::default();
-        let a = run_study(&cfg, &mut StudyEngine::Gpu(&mut gpu), |_| {}).unwrap();
-        let b = run_study(&cfg, &mut StudyEngine::Gpu(&mut gpu), |_| {}).unwrap();
+        let a = run_study(&cfg, &mut *gpu, |_| {}).unwrap();
+        let b = run_study(&cfg, &mut *gpu, |_| {}).unwrap();
         assert_eq!(a, b);
     }
 }
@@ -129,11 +129,11 @@ fn gpu_studies_do_not_depend_on_chunking() {
         RecoveryMode::Sample,
     );
     gpu.config = Default::default();
-    let whole = run_study(&cfg, &mut StudyEngine::Gpu(&mut gpu), |_| {}).unwrap();
+    let whole = run_study(&cfg, &mut *gpu, |_| {}).unwrap();
     // Bindings that hold 7 rounds of (K + 1) x V target rows: 43 chunks.
     gpu.config.max_buffer_bytes = 7 * 5 * 300 * 4;
     let mut chunks = 0;
-    let small = run_study(&cfg, &mut StudyEngine::Gpu(&mut gpu), |_| chunks += 1).unwrap();
+    let small = run_study(&cfg, &mut *gpu, |_| chunks += 1).unwrap();
     gpu.config = Default::default();
     assert_eq!(chunks, 43);
     assert_eq!(whole, small);
@@ -150,8 +150,8 @@ fn rates_family_is_identical_across_engines() {
         50_000,
         RecoveryMode::Argmax,
     );
-    let c = run_study(&cfg, &mut StudyEngine::Cpu, |_| {}).unwrap();
-    let g = run_study(&cfg, &mut StudyEngine::Gpu(&mut gpu), |_| {}).unwrap();
+    let c = run_study(&cfg, &mut CpuEngine::default(), |_| {}).unwrap();
+    let g = run_study(&cfg, &mut *gpu, |_| {}).unwrap();
     assert_eq!(c, g);
 }
 
@@ -412,7 +412,7 @@ fn zero_width_intervals_use_the_stated_tolerance() {
             rules: vec![specsim::Rule::Token, specsim::Rule::Block],
             ..config(family.clone(), 0.0, rounds, RecoveryMode::Argmax)
         };
-        let t = run_study_rules(&cfg, &mut StudyEngine::Cpu, |_| {}).unwrap();
+        let t = run_study_rules(&cfg, &mut CpuEngine::default(), |_| {}).unwrap();
         let bt = t.rule(Rule::Block).unwrap();
         for (ki, &k) in bt.ks.iter().enumerate() {
             assert!(t.token.metrics(k).within_ci99, "{family:?} token K = {k}");

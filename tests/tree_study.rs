@@ -34,7 +34,12 @@ fn run(
     cfgs: &[TreeStudyConfig],
     gpu: Option<&mut specsim::gpu::GpuContext>,
 ) -> Vec<TreeStudyResult> {
-    run_tree_studies(cfgs, gpu, &mut |_, _| {}).unwrap()
+    let mut cpu = specsim::cpu::CpuEngine::default();
+    let engine: &mut dyn specsim::engine::Engine = match gpu {
+        Some(g) => g,
+        None => &mut cpu,
+    };
+    run_tree_studies(cfgs, engine, &mut |_, _| {}).unwrap()
 }
 
 #[test]

@@ -201,14 +201,15 @@ impl<'py> IntArray<'py> {
 static GPU: Mutex<Option<GpuContext>> = Mutex::new(None);
 static AUTO_DECIDED: Mutex<Option<bool>> = Mutex::new(None);
 
-/// Runs `f` on the engine `choice` selects: the GPU context (opened on first use) or `None` for
-/// the CPU engine. `auto` never takes a software adapter, even one `gpu` opened.
+/// Runs `f` on the engine `choice` selects: the GPU context (opened on first use) or the CPU
+/// engine. `auto` never takes a software adapter, even one `gpu` opened.
 fn with_engine<T>(
     choice: EngineChoice,
-    f: impl FnOnce(Option<&mut GpuContext>) -> specsim::Result<T>,
+    f: impl FnOnce(&mut dyn Engine) -> specsim::Result<T>,
 ) -> specsim::Result<T> {
+    let mut cpu = specsim::cpu::CpuEngine::default();
     if choice == EngineChoice::Cpu {
-        return f(None);
+        return f(&mut cpu);
     }
     let mut slot = GPU.lock().unwrap_or_else(|p| p.into_inner());
     let software = |g: &GpuContext| g.is_software();
@@ -217,7 +218,10 @@ fn with_engine<T>(
             if slot.is_none() {
                 *slot = Some(GpuContext::new()?);
             }
-            f(slot.as_mut())
+            match slot.as_mut() {
+                Some(g) => f(g),
+                None => f(&mut cpu),
+            }
         }
         _ => {
             let mut decided = AUTO_DECIDED.lock().unwrap_or_else(|p| p.into_inner());
@@ -237,8 +241,8 @@ fn with_engine<T>(
                 }
             }
             match slot.as_mut() {
-                Some(g) if *decided == Some(true) && !software(g) => f(Some(g)),
-                _ => f(None),
+                Some(g) if *decided == Some(true) && !software(g) => f(g),
+                _ => f(&mut cpu),
             }
         }
     }
@@ -341,10 +345,7 @@ fn verify_batch<'py>(
         .detach(|| -> specsim::Result<_> {
             let rounds = Rounds::chain(&view);
             rounds.validate(&opts, mode, rule)?;
-            with_engine(choice, |gpu| match gpu {
-                Some(g) => g.run(&rounds, rule, rec),
-                None => Engine::run(&mut specsim::cpu::CpuEngine::default(), &rounds, rule, rec),
-            })
+            with_engine(choice, |engine| engine.run(&rounds, rule, rec))
         })
         .map_err(err)?;
     let out = PyDict::new(py);
@@ -457,13 +458,13 @@ fn study<'py>(
     let total: u64 = cfgs.iter().map(|c| c.rounds).sum();
     let results = py
         .detach(|| -> specsim::Result<_> {
-            with_engine(choice, |gpu| {
+            with_engine(choice, |engine| {
                 let bar = if progress {
                     indicatif::ProgressBar::new(total)
                 } else {
                     indicatif::ProgressBar::hidden()
                 };
-                let results = run_configs(cfgs, gpu, &mut |p| match p {
+                let results = run_configs(cfgs, engine, &mut |p| match p {
                     Progress::Config(label) => bar.set_message(label.to_string()),
                     Progress::Rounds(n) => bar.inc(n),
                 })?;

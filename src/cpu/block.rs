@@ -167,6 +167,10 @@ impl super::CpuChainRule for crate::rule::chain::Block {
     fn lazy_reads(k: usize, v: usize, accepted: usize) -> (usize, usize) {
         (lazy_bytes(k, v, accepted, 4), rows_read(k, accepted))
     }
+
+    fn survivals(view: &ChainView) -> Vec<f32> {
+        survivals_batch(view)
+    }
 }
 
 /// The rows of V a block round with `tau` accepted reads: the bonus row when tau = K, otherwise

@@ -7,6 +7,7 @@
 pub mod block;
 pub mod generate;
 pub mod rates;
+pub mod study;
 pub mod tree;
 pub mod verify;
 
@@ -165,4 +166,19 @@ pub trait CpuChainRule: ChainRule {
     /// What the lazy algorithm reads for one round with `accepted` drafts accepted, in f32:
     /// (bytes, rows of V among them).
     fn lazy_reads(k: usize, v: usize, accepted: usize) -> (usize, usize);
+
+    /// The per-position terms P_1..P_K of every round (row-major `[N, K]`) whose sum a study
+    /// compares with the number accepted, as this twin computes them in f32 (the rule's kernel
+    /// writes the same at binding 7); empty for a rule studied from K_max (the token rule).
+    fn survivals(_view: &ChainView) -> Vec<f32> {
+        Vec::new()
+    }
+}
+
+/// The study terms of a chain rule on a chain batch ([`CpuChainRule::survivals`]).
+pub fn survivals(rule: Rule, view: &ChainView) -> Vec<f32> {
+    match_rule!(rule,
+        chain R => <R as CpuChainRule>::survivals(view),
+        tree => Vec::new(),
+    )
 }

@@ -8,20 +8,9 @@ use super::kernel::KernelId;
 use super::params::{GenerateParams, RatesParams, RoundParams};
 use crate::batch::{Batch, Outcomes};
 use crate::error::{Error, Result};
-use crate::rule::{Recovery, RecoveryMode, Rule};
-use crate::workload::{Family, Workload};
-
-/// What the device generates: a workload, the seed of every random number, and the recovery
-/// mode of the verify kernels.
-#[derive(Clone, Copy, Debug)]
-pub struct Generation<'a> {
-    /// Family, vocabulary, temperatures.
-    pub workload: &'a Workload,
-    /// Seed.
-    pub seed: u64,
-    /// Recovery mode.
-    pub recovery: RecoveryMode,
-}
+use crate::rule::{Recovery, Rule};
+use crate::workload::{Family, Generation};
+use crate::workload::{StudyChunk, StudyRequest};
 
 impl GpuContext {
     /// `generate`'s parameters for `m` rounds of K positions from global round `r0`.
@@ -107,6 +96,46 @@ impl GpuContext {
             None
         };
         Ok((acc, betas, kept))
+    }
+
+    /// [`crate::engine::Engine::study_chunk`] on the device: the token pass at K_max (its rows
+    /// read back right after it when asked for), then each rule at each of its K values,
+    /// regenerated on the device (the same rows).
+    pub(crate) fn study(&mut self, req: &StudyRequest) -> Result<StudyChunk> {
+        let g = &req.generation;
+        let (r0, m, k) = (req.r0, req.m, req.k_max);
+        if !g.workload.family.has_distributions() {
+            let accepted = self.study_rates(g, r0, m, k)?;
+            let betas = (0..m)
+                .flat_map(|_| (0..k).map(|i| g.workload.rate(i)))
+                .collect();
+            return Ok(StudyChunk {
+                accepted,
+                betas,
+                ..Default::default()
+            });
+        }
+        let (accepted, betas, _) = self.study_chunk(g, Rule::Token, r0, m, k, false)?;
+        let rows = if req.keep_rows {
+            Some(self.read_chunk(m, k, g.workload.vocab)?.0)
+        } else {
+            None
+        };
+        let mut per_k = Vec::new();
+        for (rule, ks) in req.per_k {
+            let mut at = Vec::new();
+            for &kk in ks {
+                let (taus, surv, _) = self.study_chunk(g, *rule, r0, m, kk, false)?;
+                at.push((taus, surv));
+            }
+            per_k.push(at);
+        }
+        Ok(StudyChunk {
+            accepted,
+            betas,
+            per_k,
+            rows,
+        })
     }
 
     /// The `rates` family on the device: the number accepted in each of rounds `r0..r0 + m`.

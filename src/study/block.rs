@@ -6,10 +6,7 @@ use crate::batch::ChainView;
 use crate::rule::chain::Block;
 
 impl ChainStudy for Block {
-    const PER_K: Option<PerK> = Some(PerK {
-        survivals: crate::cpu::block::survivals_batch,
-        expected_survivals,
-    });
+    const PER_K: Option<PerK> = Some(PerK { expected_survivals });
 }
 
 /// `E[P_1], …, E[P_K]` of round `r` by enumeration ([`crate::reference::chain::block::expected_survivals`]).

@@ -20,15 +20,17 @@ pub mod workload;
 
 use serde::Serialize;
 
+use crate::batch::Rounds;
 use crate::batch::{Batch, Outcomes};
 use crate::chunk::chunks;
 use crate::compare::{VerifyReport, compare_engines, compare_reference_mode_rule};
 use crate::cpu::{CpuEngine, Recovery, RecoveryMode};
+use crate::engine::{Engine, StudyRequest};
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::gpu::study::Generation;
 use crate::npyio::BatchFile;
 use crate::rule::Rule;
+use crate::workload::Generation;
 pub use metrics::*;
 pub use per_k::{ChainStudy, RuleTally};
 pub use workload::{Family, Workload};
@@ -100,14 +102,6 @@ impl per_k::ChainStudy for crate::rule::chain::Token {
     const PER_K: Option<per_k::PerK> = None;
 }
 
-/// Which engine runs a study.
-pub enum StudyEngine<'a> {
-    /// The CPU engine (workloads generated in Rust).
-    Cpu,
-    /// The GPU engine (workloads generated on the device).
-    Gpu(&'a mut GpuContext),
-}
-
 /// Rounds per chunk for (K, V): the chunk budget's worth of rows
 /// ([`crate::chunk::rounds_within_budget`]).
 pub fn chunk_rounds(k: usize, v: usize) -> usize {
@@ -118,7 +112,7 @@ pub fn chunk_rounds(k: usize, v: usize) -> usize {
 /// called per chunk.
 pub fn run_study(
     cfg: &StudyConfig,
-    engine: &mut StudyEngine,
+    engine: &mut dyn Engine,
     progress: impl FnMut(u64),
 ) -> Result<Tally> {
     let token_only = StudyConfig {
@@ -128,10 +122,12 @@ pub fn run_study(
     Ok(run_study_rules(&token_only, engine, progress)?.token)
 }
 
-/// Runs one configuration under every rule of `cfg.rules` on the same rounds.
+/// Runs one configuration under every rule of `cfg.rules` on the same rounds, on any engine:
+/// the engine generates and decides each chunk ([`Engine::study_chunk`]); only counts and
+/// per-position terms come back.
 pub fn run_study_rules(
     cfg: &StudyConfig,
-    engine: &mut StudyEngine,
+    engine: &mut dyn Engine,
     mut progress: impl FnMut(u64),
 ) -> Result<StudyTallies> {
     let k = cfg.k_max();
@@ -149,87 +145,38 @@ pub fn run_study_rules(
         }
     }
     if let Family::File { path } = &w.family {
-        let file = BatchFile::open(std::path::Path::new(path))?;
-        let view = file.view()?;
-        if view.k < k {
-            return Err(Error::Config(format!(
-                "{path} has K = {}, less than the largest K asked for ({k})",
-                view.k
-            )));
-        }
-        if view.n == 0 {
-            return Err(Error::Config(format!(
-                "{path} has no rounds (N = 0): a study needs at least one"
-            )));
-        }
-        let opts = crate::round::RoundOptions {
-            allow_unnormalized: cfg.allow_unnormalized,
-            ..Default::default()
-        };
-        view.validate(&opts, crate::batch::Validation::Full)?;
-        for bt in &mut tallies {
-            // The file's vocabulary decides whether its rounds can be enumerated.
-            *bt = RuleTally::new(bt.rule, &cfg.sorted_ks(), view.v);
-        }
-        let rec = Recovery {
-            mode: cfg.recovery,
-            seed: cfg.seed,
-            round_offset: 0,
-        };
-        let res = match engine {
-            StudyEngine::Cpu => CpuEngine {
-                recovery: rec,
-                ..Default::default()
-            }
-            .run_chain(&view, Rule::Token)?,
-            StudyEngine::Gpu(g) => g.run_chain(&view, Rule::Token, rec)?,
-        };
-        let betas = crate::batch::exact_betas(&view);
-        // Accepted at the file's K, capped at K_max; betas of the first K_max positions.
-        let acc: Vec<u32> = res.num_accepted.iter().map(|&a| a.min(k as u32)).collect();
-        let b: Vec<f32> = betas
-            .chunks(view.k.max(1))
-            .flat_map(|row| row[..k].iter().map(|&x| x as f32))
-            .collect();
-        tally.add(&acc, &b);
-        // In chunks, so that memory stays bounded by the chunk, not the file.
-        for (r0, m) in chunks(view.n as u64, chunk_rounds(k, view.v)) {
-            if tallies.is_empty() {
-                break;
-            }
-            let r0 = r0 as usize;
-            let part = Batch::from_view(&view, r0, m, k);
-            for bt in &mut tallies {
-                let gpu = match engine {
-                    StudyEngine::Gpu(g) => Some(&mut **g),
-                    StudyEngine::Cpu => None,
-                };
-                per_k::add_view(bt, cfg, gpu, &part.view(), r0 as u64, &acc[r0..r0 + m])?;
-                bt.rounds += m as u64;
-            }
-        }
-        progress(view.n as u64);
-        return Ok(StudyTallies {
-            token: tally,
-            per_k: tallies,
-        });
+        return run_file(cfg, path, engine, tally, tallies, progress);
     }
     let rates_family = !w.family.has_distributions();
     // The rates family has no rows: a chunk is bounded by its counts.
-    let mut chunk = if rates_family {
+    let v = if rates_family { 1 } else { w.vocab };
+    let budget = if rates_family {
         1 << 20
     } else {
         chunk_rounds(k, w.vocab)
     };
-    if let StudyEngine::Gpu(g) = engine {
-        // Never more rounds than the adapter's bindings hold.
-        chunk = chunk.min(g.rounds_per_chunk(k, if rates_family { 1 } else { w.vocab })?);
-    }
+    // Never more rounds than the engine's bindings hold.
+    let chunk = budget.min(engine.study_cap(k, v)?);
+    let per_k: Vec<(Rule, Vec<usize>)> = tallies.iter().map(|t| (t.rule, t.ks.clone())).collect();
+    let keep_rows = tallies.iter().any(|t| t.enumerated_sum.is_some());
     for (r0, m) in chunks(cfg.rounds, chunk) {
-        let (acc, betas, batch) = run_chunk(cfg, engine, r0, m, !tallies.is_empty())?;
-        tally.add(&acc, &betas);
-        for bt in &mut tallies {
-            per_k::add_chunk(bt, cfg, engine, r0, m, batch.as_ref(), &acc)?;
+        let out = engine.study_chunk(&StudyRequest {
+            generation: cfg.generation(),
+            r0,
+            m,
+            k_max: k,
+            per_k: &per_k,
+            keep_rows,
+        })?;
+        tally.add(&out.accepted, &out.betas);
+        for (bt, at) in tallies.iter_mut().zip(&out.per_k) {
+            if let Some(rows) = &out.rows {
+                bt.add_enumerated(&rows.view())?;
+            }
+            for (ki, (taus, surv)) in at.iter().enumerate() {
+                bt.add(ki, taus, surv, &out.accepted);
+            }
+            bt.rounds += m as u64;
         }
         progress(m as u64);
     }
@@ -239,52 +186,70 @@ pub fn run_study_rules(
     })
 }
 
-/// Runs rounds `r0..r0 + m` of a generated configuration with the token rule: (accepted per
-/// round, betas, and the CPU-generated batch when `keep`).
-fn run_chunk(
+/// [`run_study_rules`] on a batch file's rounds (`--family file`): the token rule at the file's
+/// K (counted up to K_max), every other rule at every K on prefixes, in chunks.
+fn run_file(
     cfg: &StudyConfig,
-    engine: &mut StudyEngine,
-    r0: u64,
-    m: usize,
-    keep: bool,
-) -> Result<(Vec<u32>, Vec<f32>, Option<Batch>)> {
+    path: &str,
+    engine: &mut dyn Engine,
+    mut tally: Tally,
+    mut tallies: Vec<RuleTally>,
+    mut progress: impl FnMut(u64),
+) -> Result<StudyTallies> {
     let k = cfg.k_max();
-    let w = &cfg.workload;
-    if !w.family.has_distributions() {
-        let acc = match engine {
-            StudyEngine::Cpu => workload::rates_chunk(w, cfg.seed, r0, m, k),
-            StudyEngine::Gpu(g) => g.study_rates(&cfg.generation(), r0, m, k)?,
-        };
-        let betas: Vec<f32> = (0..m).flat_map(|_| (0..k).map(|i| w.rate(i))).collect();
-        return Ok((acc, betas, None));
+    let file = BatchFile::open(std::path::Path::new(path))?;
+    let view = file.view()?;
+    if view.k < k {
+        return Err(Error::Config(format!(
+            "{path} has K = {}, less than the largest K asked for ({k})",
+            view.k
+        )));
     }
-    match engine {
-        StudyEngine::Cpu if keep => {
-            let (batch, betas) = workload::generate_chunk(w, cfg.seed, r0, m, k);
-            let res = cpu_engine(cfg, r0).run_chain(&batch.view(), Rule::Token)?;
-            Ok((res.num_accepted, betas, Some(batch)))
-        }
-        StudyEngine::Cpu => {
-            // Only the counts and betas are kept: each round is decided as it is generated.
-            let (acc, betas) = crate::cpu::generate::accepted_chunk(w, cfg.seed, r0, m, k);
-            Ok((acc, betas, None))
-        }
-        StudyEngine::Gpu(g) => {
-            let (acc, betas, _) = g.study_chunk(&cfg.generation(), Rule::Token, r0, m, k, false)?;
-            Ok((acc, betas, None))
-        }
+    if view.n == 0 {
+        return Err(Error::Config(format!(
+            "{path} has no rounds (N = 0): a study needs at least one"
+        )));
     }
-}
-
-fn cpu_engine(cfg: &StudyConfig, r0: u64) -> CpuEngine {
-    CpuEngine {
-        recovery: Recovery {
-            mode: cfg.recovery,
-            seed: cfg.seed,
-            round_offset: r0,
-        },
+    let opts = crate::round::RoundOptions {
+        allow_unnormalized: cfg.allow_unnormalized,
         ..Default::default()
+    };
+    view.validate(&opts, crate::batch::Validation::Full)?;
+    for bt in &mut tallies {
+        // The file's vocabulary decides whether its rounds can be enumerated.
+        *bt = RuleTally::new(bt.rule, &cfg.sorted_ks(), view.v);
     }
+    let rec = Recovery {
+        mode: cfg.recovery,
+        seed: cfg.seed,
+        round_offset: 0,
+    };
+    let res = engine.run(&Rounds::chain(&view), Rule::Token, rec)?;
+    let betas = crate::batch::exact_betas(&view);
+    // Accepted at the file's K, capped at K_max; betas of the first K_max positions.
+    let acc: Vec<u32> = res.num_accepted.iter().map(|&a| a.min(k as u32)).collect();
+    let b: Vec<f32> = betas
+        .chunks(view.k.max(1))
+        .flat_map(|row| row[..k].iter().map(|&x| x as f32))
+        .collect();
+    tally.add(&acc, &b);
+    // In chunks, so that memory stays bounded by the chunk, not the file.
+    for (r0, m) in chunks(view.n as u64, chunk_rounds(k, view.v)) {
+        if tallies.is_empty() {
+            break;
+        }
+        let r0 = r0 as usize;
+        let part = Batch::from_view(&view, r0, m, k);
+        for bt in &mut tallies {
+            per_k::add_view(bt, cfg, engine, &part.view(), r0 as u64, &acc[r0..r0 + m])?;
+            bt.rounds += m as u64;
+        }
+    }
+    progress(view.n as u64);
+    Ok(StudyTallies {
+        token: tally,
+        per_k: tallies,
+    })
 }
 
 /// Replay (`specsim verify --study`): runs the first `sample` rounds of a configuration on the GPU,
@@ -327,7 +292,15 @@ pub fn replay(cfg: &StudyConfig, g: &mut GpuContext, sample: u64) -> Result<Veri
             let (_, _, kept) = g.study_chunk(&cfg.generation(), rule, r0, m, k, true)?;
             let (batch, gpu_res) = kept.expect("kept");
             let view = batch.view();
-            let cpu = cpu_engine(cfg, r0).run_chain(&view, rule)?;
+            let cpu = CpuEngine {
+                recovery: Recovery {
+                    mode: cfg.recovery,
+                    seed: cfg.seed,
+                    round_offset: r0,
+                },
+                ..Default::default()
+            }
+            .run_chain(&view, rule)?;
             compare_engines(&cpu, &gpu_res, r0, &mut report);
             compare_reference_mode_rule(&view, &cpu, rule, cfg.recovery, r0, &mut report);
         }

@@ -13,13 +13,12 @@
 use serde::Serialize;
 
 use super::{
-    ESTIMATE_SUM_OF_SURVIVALS, EXACT_GIVEN_ROWS, Gain, Metrics, StudyConfig, StudyEngine, Tally,
-    exact_tolerance,
+    ESTIMATE_SUM_OF_SURVIVALS, EXACT_GIVEN_ROWS, Gain, Metrics, StudyConfig, Tally, exact_tolerance,
 };
-use crate::batch::{Batch, ChainView};
-use crate::cpu::{CpuEngine, Recovery};
+use crate::batch::{Batch, ChainView, Rounds};
+use crate::cpu::Recovery;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::gpu::GpuContext;
 use crate::rule::{ChainRule, Rule, match_rule};
 
 /// How studies measure a chain rule (this layer's trait; implemented in the rule's
@@ -31,14 +30,13 @@ pub trait ChainStudy: ChainRule {
     const PER_K: Option<PerK>;
 }
 
-/// The theory of a rule measured at every K: per-position terms P_1..P_K of a round, independent
-/// of K, whose sum over i ≤ K has the expectation E[accepted at K | the round's rows] when the
-/// drafts are drawn from the draft rows.
+/// The theory of a rule measured at every K. Its per-position terms P_1..P_K of a round
+/// (independent of K; the CPU twin's `CpuChainRule::survivals`, which the rule's kernel also
+/// writes at binding 7) sum over i ≤ K to a value whose expectation is E[accepted at K | the
+/// round's rows] when the drafts are drawn from the draft rows; the expectation itself, by
+/// enumeration, is here.
 #[derive(Clone, Copy)]
 pub struct PerK {
-    /// The CPU twin's f32 P_1..P_K of every round of a batch (row-major `[N, K]`). The rule's
-    /// GPU kernel writes the same at binding 7 (`survivals` in the registry).
-    pub survivals: fn(&ChainView) -> Vec<f32>,
     /// `E[P_1], …, E[P_K]` of round `r` with the drafts integrated out, by enumerating the
     /// V^K drafted sequences; `None` above `max_sequences`.
     pub expected_survivals: fn(&ChainView, usize, u64) -> Option<Vec<f64>>,
@@ -118,7 +116,7 @@ impl RuleTally {
 
     /// Adds the rounds of one K (index `ki`): tau per round, the survivals `[m, K]`, and the token
     /// rule's number accepted at K_max on the same rounds.
-    fn add(&mut self, ki: usize, taus: &[u32], surv: &[f32], token_acc: &[u32]) {
+    pub(crate) fn add(&mut self, ki: usize, taus: &[u32], surv: &[f32], token_acc: &[u32]) {
         let k = self.ks[ki];
         for (r, &tau) in taus.iter().enumerate() {
             self.hist[ki][tau as usize] += 1;
@@ -144,7 +142,7 @@ impl RuleTally {
     }
 
     /// Adds the enumerated E[P_i] of every round of a batch at K_max.
-    fn add_enumerated(&mut self, view: &ChainView) -> Result<()> {
+    pub(crate) fn add_enumerated(&mut self, view: &ChainView) -> Result<()> {
         let theory = self.theory()?;
         let Some(sums) = &mut self.enumerated_sum else {
             return Ok(());
@@ -188,56 +186,17 @@ impl RuleTally {
     }
 }
 
-/// Runs the tally's rule at every K on rounds `r0..r0 + m` of a generated configuration and
-/// adds them to `bt`. `batch` is the chunk at K_max when the CPU generated it; on the GPU the
-/// rounds are regenerated on the device at each K. `token_acc`: the token rule's accepted at
-/// K_max on the same rounds.
-pub(crate) fn add_chunk(
-    bt: &mut RuleTally,
-    cfg: &StudyConfig,
-    engine: &mut StudyEngine,
-    r0: u64,
-    m: usize,
-    batch: Option<&Batch>,
-    token_acc: &[u32],
-) -> Result<()> {
-    match (engine, batch) {
-        (StudyEngine::Cpu, Some(b)) => add_view(bt, cfg, None, &b.view(), r0, token_acc)?,
-        (StudyEngine::Gpu(g), _) => {
-            if bt.enumerated_sum.is_some() {
-                // The device's buffers hold the chunk at K_max: the token pass generated it, and
-                // every earlier per-K rule's last pass was at K_max (its K values increase).
-                let (b, _) = g.read_chunk(m, cfg.k_max(), cfg.workload.vocab)?;
-                bt.add_enumerated(&b.view())?;
-            }
-            for ki in 0..bt.ks.len() {
-                let (taus, surv, _) =
-                    g.study_chunk(&cfg.generation(), bt.rule, r0, m, bt.ks[ki], false)?;
-                bt.add(ki, &taus, &surv, token_acc);
-            }
-        }
-        (StudyEngine::Cpu, None) => {
-            return Err(Error::Config(
-                "per-K study: the CPU chunk was not kept (a bug)".into(),
-            ));
-        }
-    }
-    bt.rounds += m as u64;
-    Ok(())
-}
-
-/// The tally's rule at every K on the rounds of `view` (at K_max or more), on the CPU engine or
-/// on `gpu`.
+/// The tally's rule at every K on the rounds of `view` (at K_max or more), on `engine`.
 pub(crate) fn add_view(
     bt: &mut RuleTally,
     cfg: &StudyConfig,
-    mut gpu: Option<&mut GpuContext>,
+    engine: &mut dyn Engine,
     view: &ChainView,
     r0: u64,
     token_acc: &[u32],
 ) -> Result<()> {
     let k_max = cfg.k_max();
-    let theory = bt.theory()?;
+    bt.theory()?;
     if bt.enumerated_sum.is_some() {
         bt.add_enumerated(&Batch::from_view(view, 0, view.n, k_max).view())?;
     }
@@ -250,15 +209,8 @@ pub(crate) fn add_view(
         let k = bt.ks[ki];
         let prefix = Batch::from_view(view, 0, view.n, k);
         let pv = prefix.view();
-        let res = match gpu.as_deref_mut() {
-            Some(g) => g.run_chain(&pv, bt.rule, rec)?,
-            None => CpuEngine {
-                recovery: rec,
-                ..Default::default()
-            }
-            .run_chain(&pv, bt.rule)?,
-        };
-        let surv = (theory.survivals)(&pv);
+        let res = engine.run(&Rounds::chain(&pv), bt.rule, rec)?;
+        let surv = crate::cpu::survivals(bt.rule, &pv);
         bt.add(ki, &res.num_accepted, &surv, token_acc);
     }
     Ok(())

@@ -3,9 +3,9 @@
 use std::time::Instant;
 
 use super::report::ConfigResult;
-use super::{Family, StudyConfig, StudyEngine, run_study_rules};
+use super::{Family, StudyConfig, run_study_rules};
+use crate::engine::Engine;
 use crate::error::Result;
-use crate::gpu::GpuContext;
 use crate::npyio::BatchFile;
 use crate::rule::Rule;
 
@@ -17,24 +17,17 @@ pub enum Progress<'a> {
     Rounds(u64),
 }
 
-/// Runs every configuration on the GPU given, or on the CPU engine when `None`; one result per
-/// (configuration, rule), in order, each rule on the same rounds.
+/// Runs every configuration on `engine`; one result per (configuration, rule), in order, each
+/// rule on the same rounds.
 pub fn run_configs(
     cfgs: Vec<StudyConfig>,
-    mut gpu: Option<&mut GpuContext>,
+    engine: &mut dyn Engine,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<ConfigResult>> {
-    let engine_name = match &gpu {
-        Some(g) => format!("gpu: {}", crate::gpu::describe(g.adapter_info())),
-        None => "cpu".to_string(),
-    };
+    let engine_name = engine.describe();
     let mut results = Vec::new();
     for cfg in cfgs {
         let t = Instant::now();
-        let mut engine = match gpu.as_deref_mut() {
-            Some(g) => StudyEngine::Gpu(g),
-            None => StudyEngine::Cpu,
-        };
         let mut r = ConfigResult {
             config: cfg,
             engine: engine_name.clone(),
@@ -44,8 +37,7 @@ pub fn run_configs(
             seconds: 0.0,
         };
         progress(Progress::Config(&r.label()));
-        let mut tallies =
-            run_study_rules(&r.config, &mut engine, |n| progress(Progress::Rounds(n)))?;
+        let mut tallies = run_study_rules(&r.config, engine, |n| progress(Progress::Rounds(n)))?;
         r.tally = std::mem::take(&mut tallies.token);
         r.seconds = t.elapsed().as_secs_f64();
         if let Family::File { path } = &r.config.workload.family {

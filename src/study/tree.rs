@@ -12,10 +12,9 @@ use serde::Serialize;
 use super::Workload;
 use crate::batch::{Floats, Ints};
 use crate::batch::{Layout, Rounds};
-use crate::cpu::{CpuEngine, Recovery};
+use crate::cpu::Recovery;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::gpu::GpuContext;
 use crate::reference::tree::draw_children;
 use crate::reference::tree::expect::expected_generated;
 use crate::rng::{random_u64, stream};
@@ -137,13 +136,10 @@ fn draw_tokens(tree: &Tree, rows: &Rows, rule: Rule, seed: u64, r0: u64) -> Resu
 /// Runs every configuration under each of its rules; `progress(rounds)` per chunk and rule.
 pub fn run_tree_studies(
     cfgs: &[TreeStudyConfig],
-    mut gpu: Option<&mut GpuContext>,
+    engine: &mut dyn Engine,
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<Vec<TreeStudyResult>> {
-    let engine_name = match &gpu {
-        Some(g) => format!("gpu: {}", crate::gpu::describe(g.adapter_info())),
-        None => "cpu".to_string(),
-    };
+    let engine_name = engine.describe();
     let mut out = Vec::new();
     for cfg in cfgs {
         let t0 = std::time::Instant::now();
@@ -198,10 +194,7 @@ pub fn run_tree_studies(
                     seed: cfg.seed,
                     round_offset: r0,
                 };
-                let res = match gpu.as_deref_mut() {
-                    Some(g) => g.run(&view, rule, rec)?,
-                    None => Engine::run(&mut CpuEngine::default(), &view, rule, rec)?,
-                };
+                let res = engine.run(&view, rule, rec)?;
                 let exact: Vec<Option<f64>> = (0..m)
                     .into_par_iter()
                     .map(|r| {

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use specsim::study::options::check_cost_ratios;
 
-use super::{emit, open_gpu, progress_bar as bar};
+use super::{emit, open_engine, progress_bar as bar};
 use crate::cli::args::{FamilyArg, StudyCmd};
 use crate::cli::settings::{study_configs, tree_study_configs};
 
@@ -15,10 +15,10 @@ fn cmd_tree_study(a: StudyCmd) -> Result<ExitCode> {
     use specsim::study::report::tree::{TREE_FILES, tree_table, write_tree_files};
     let seed = a.w.seed.unwrap_or(7);
     let cfgs = tree_study_configs(&a.w, 2048, 10_000, seed)?;
-    let mut gpu = open_gpu(a.engine, false)?;
+    let mut engine = open_engine(a.engine)?;
     let total: u64 = cfgs.iter().map(|c| c.rounds * c.rules.len() as u64).sum();
     let bar = bar(a.quiet, total);
-    let results = specsim::study::tree::run_tree_studies(&cfgs, gpu.as_mut(), &mut |label, n| {
+    let results = specsim::study::tree::run_tree_studies(&cfgs, &mut *engine, &mut |label, n| {
         bar.set_message(label.to_string());
         bar.inc(n);
     })?;
@@ -52,10 +52,10 @@ pub fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
         );
     }
     check_cost_ratios(&a.cost_ratio)?;
-    let mut gpu = open_gpu(a.engine, false)?;
+    let mut engine = open_engine(a.engine)?;
     let total: u64 = cfgs.iter().map(|c| c.rounds).sum();
     let bar = bar(a.quiet, total);
-    let results = run_configs(cfgs, gpu.as_mut(), &mut |p| match p {
+    let results = run_configs(cfgs, &mut *engine, &mut |p| match p {
         Progress::Config(label) => bar.set_message(label.to_string()),
         Progress::Rounds(n) => bar.inc(n),
     })?;
