@@ -26,6 +26,7 @@ fn configs(vocab: usize, rounds: u64) -> Vec<TreeStudyConfig> {
             rounds,
             seed: 3,
             recovery: Default::default(),
+            allow_unnormalized: false,
         })
         .collect()
 }
@@ -48,11 +49,11 @@ fn every_rule_agrees_with_its_exact_expectation() {
     let mut with_exact = 0;
     for r in &res {
         let what = format!("{} {}", r.config.tree.spec, r.rule);
-        if let Some(ok) = r.exact_within_99 {
+        if let Some(ok) = r.within_ci99 {
             assert!(
                 ok,
                 "{what}: mean {} vs exact {:?} (z {:?})",
-                r.mean_generated, r.exact_generated, r.paired_z
+                r.mean_generated, r.exact_mean_generated, r.paired_z
             );
             with_exact += 1;
         }
@@ -63,7 +64,7 @@ fn every_rule_agrees_with_its_exact_expectation() {
         if r.rule == Rule::Greedy {
             // Deterministic given the rows: the exact value is the mean itself.
             assert!(
-                (r.exact_generated.unwrap() - r.mean_generated).abs() < 1e-12,
+                (r.exact_mean_generated.unwrap() - r.mean_generated).abs() < 1e-12,
                 "{what}"
             );
         }
@@ -86,7 +87,7 @@ fn every_rule_agrees_with_its_exact_expectation() {
     // Past the enumeration budget rrs-wor has no exact value, and says so.
     let big = run(&configs(4096, 50)[..1], None);
     let wor = big.iter().find(|r| r.rule == Rule::RrsWor).unwrap();
-    assert_eq!((wor.exact_generated, wor.exact_within_99), (None, None));
+    assert_eq!((wor.exact_mean_generated, wor.within_ci99), (None, None));
 }
 
 #[test]
@@ -132,7 +133,7 @@ fn study_tree_writes_its_files() {
         "{}",
         o.stdout
     );
-    let csv = std::fs::read_to_string(out.join("tree_results.csv")).unwrap();
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
     let header = csv.lines().next().unwrap();
     for col in [
         "rule",
@@ -140,7 +141,7 @@ fn study_tree_writes_its_files() {
         "nodes",
         "depth",
         "mean_generated",
-        "exact_generated",
+        "exact_mean_generated",
         "chain_same_nodes",
     ] {
         assert!(header.split(',').any(|c| c == col), "{col} in {header}");
@@ -148,11 +149,37 @@ fn study_tree_writes_its_files() {
     // 3 trees (the chain of 6 drafts added beside kary:2,2; eagle's chain:3) ... 4 rules each.
     assert_eq!(csv.lines().count(), 1 + 4 * 4);
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("tree_results.json")).unwrap())
-            .unwrap();
-    assert_eq!(json["results"].as_array().unwrap().len(), 16);
-    let svg = std::fs::read_to_string(out.join("tree_mean_generated.svg")).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let configs = json["configurations"].as_array().unwrap();
+    assert_eq!(configs.len(), 16);
+    assert_eq!(configs[0]["rows"][0]["tree"], "kary:2,2");
+    let svg = std::fs::read_to_string(out.join("mean_generated.svg")).unwrap();
     assert!(svg.contains("<svg") && svg.contains("rrs-wor"));
+    // One schema: a chain study writes the same files with the same columns, its rows' tree
+    // being chain:K.
+    let chain = dir.path().join("chain");
+    let o = common::specsim(&[
+        "study",
+        "--k",
+        "1..2",
+        "--rounds",
+        "300",
+        "--vocab",
+        "64",
+        "--engine",
+        "cpu",
+        "--out",
+        chain.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let chain_csv = std::fs::read_to_string(chain.join("results.csv")).unwrap();
+    assert_eq!(chain_csv.lines().next().unwrap(), header);
+    let trees: Vec<&str> = chain_csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(14).unwrap())
+        .collect();
+    assert_eq!(trees, ["chain:1", "chain:2", "chain:1", "chain:2"]);
     common::assert_refused(
         &common::specsim(&[
             "study",
@@ -172,4 +199,75 @@ fn study_tree_writes_its_files() {
         "tree rule in a chain study",
         &["--rule greedy is a tree rule", "--tree"],
     );
+}
+
+/// `study --family file` takes what the file has: a chain batch's K (1..=K unless --k says
+/// otherwise), a tree batch's tree, or a tree per round, and runs every tree rule on a tree batch
+/// with the exact values overlaid.
+#[test]
+fn file_studies_take_k_and_trees_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |batch: &str, extra: &[&str]| -> Vec<Vec<String>> {
+        let out = dir.path().join(batch.replace('.', "_"));
+        let data = common::data(&format!("batches/{batch}"));
+        let mut args = vec![
+            "study",
+            "--family",
+            "file",
+            "--batch",
+            &data,
+            "--engine",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let o = common::specsim(&args);
+        assert_eq!(o.code, 0, "{batch}: {}", o.stderr);
+        let text = std::fs::read_to_string(out.join("results.csv")).unwrap();
+        text.lines()
+            .map(|l| {
+                let mut r = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .from_reader(l.as_bytes());
+                r.records()
+                    .next()
+                    .unwrap()
+                    .unwrap()
+                    .iter()
+                    .map(str::to_string)
+                    .collect()
+            })
+            .collect()
+    };
+    let col = |rows: &[Vec<String>], name: &str| -> Vec<String> {
+        let i = rows[0].iter().position(|c| c == name).unwrap();
+        rows[1..].iter().map(|r| r[i].clone()).collect()
+    };
+    // A chain batch of K = 4: K = 1..4 by default, as asked otherwise.
+    let chain = run("f32_i32_dir", &[]);
+    assert_eq!(col(&chain, "k"), ["1", "2", "3", "4"]);
+    assert_eq!(col(&run("f32_i32_dir", &["--k", "2"]), "k"), ["2"]);
+    // A tree batch: every tree rule on its rounds, exact values within their intervals.
+    for batch in ["tree_kary22.npz", "tree_per_round.npz"] {
+        let rows = run(batch, &[]);
+        assert_eq!(
+            col(&rows, "rule"),
+            ["greedy", "target-only", "rrs", "rrs-wor"]
+        );
+        assert_eq!(col(&rows, "family"), ["file"; 4]);
+        for (within, exact) in col(&rows, "within_ci99")
+            .iter()
+            .zip(col(&rows, "exact_mean_generated"))
+        {
+            assert!(within == "true" && !exact.is_empty(), "{batch}: {rows:?}");
+        }
+    }
+    assert_eq!(
+        col(&run("tree_per_round.npz", &[]), "tree"),
+        ["per-round"; 4]
+    );
+    let one = run("tree_kary22.npz", &["--rule", "rrs"]);
+    assert_eq!(col(&one, "rule"), ["rrs"]);
+    assert_eq!(col(&one, "nodes"), ["7"]);
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use specsim::study::options::FamilyKind;
 
 use specsim::Rule;
 use specsim::batch::Validation;
@@ -223,21 +224,12 @@ pub enum TreeFormat {
     Json,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum FamilyArg {
-    LogitNoise,
-    Mixture,
-    Quantized,
-    Rates,
-    File,
-}
-
 /// Workload options shared by `study` and `verify --study` / `verify --generate`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct WorkloadArgs {
     /// Workload family.
-    #[arg(long, value_enum, default_value_t = FamilyArg::LogitNoise)]
-    pub family: FamilyArg,
+    #[arg(long, value_enum, default_value_t = FamilyKind::LogitNoise)]
+    pub family: FamilyKind,
     /// K values: a list and/or ranges, e.g. `1..16` or `1,2,4,8` (study default 1..8; one value
     /// for verify, default 8).
     #[arg(long, value_name = "LIST")]

@@ -14,6 +14,7 @@ mod metrics;
 pub mod options;
 pub mod per_k;
 pub mod report;
+pub mod row;
 pub mod run;
 pub mod tree;
 pub mod workload;

@@ -2,7 +2,8 @@
 
 use std::time::Instant;
 
-use super::report::ConfigResult;
+use super::options::Plan;
+use super::report::{ConfigResult, Results};
 use super::{Family, StudyConfig, run_study_rules};
 use crate::engine::Engine;
 use crate::error::Result;
@@ -54,4 +55,23 @@ pub fn run_configs(
         }
     }
     Ok(results)
+}
+
+/// Runs a study's plan on `engine`: its results, chain or tree, ready for the reports.
+pub fn run_plan(
+    plan: Plan,
+    engine: &mut dyn Engine,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Results> {
+    Ok(match plan {
+        Plan::Chain(cfgs) => Results::Chain(run_configs(cfgs, engine, progress)?),
+        Plan::Tree(cfgs) => Results::Tree(super::tree::run_tree_studies(
+            &cfgs,
+            engine,
+            &mut |label, n| {
+                progress(Progress::Config(label));
+                progress(Progress::Rounds(n));
+            },
+        )?),
+    })
 }

@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::Workload;
+use super::{Family, Workload, Z99, exact_tolerance, zero_width_half};
 use crate::batch::{Floats, Ints};
 use crate::batch::{Layout, Rounds};
 use crate::cpu::Recovery;
@@ -21,9 +21,6 @@ use crate::rng::{random_u64, stream};
 use crate::rule::{RecoveryMode, Rule};
 use crate::topology::Tree;
 use crate::topology::shape::TreeShape;
-
-/// z of the two-sided 99% normal interval.
-pub const Z99: f64 = 2.575_829_303_548_901;
 
 /// One tree study configuration: a workload, a tree, the rules run on the same rows and coins.
 #[derive(Clone, Debug, Serialize)]
@@ -41,6 +38,9 @@ pub struct TreeStudyConfig {
     pub seed: u64,
     /// Recovery mode.
     pub recovery: RecoveryMode,
+    /// `file`: accept distributions that do not sum to 1 (raw model dumps).
+    #[serde(default)]
+    pub allow_unnormalized: bool,
 }
 
 fn shape_spec<S: serde::Serializer>(t: &TreeShape, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -58,18 +58,25 @@ pub struct TreeStudyResult {
     pub engine: String,
     /// Rounds run.
     pub rounds: u64,
+    /// Nodes per round.
+    pub nodes: usize,
+    /// The most drafted tokens a round can accept (the largest depth of per-round trees).
+    pub depth: usize,
     /// Mean tokens generated per round.
     pub mean_generated: f64,
-    /// Half-width of its 99% interval (z · s / √N).
+    /// Standard deviation of the tokens generated per round.
+    pub sd_generated: f64,
+    /// Half-width of its 99% interval (z · s / √N; the rule of three when every round gave the
+    /// same count).
     pub ci99_half: f64,
     /// The exact expectation of §7 given the rows, averaged over the rounds (`None` where there
     /// is none: `rrs-wor` beyond the enumeration budget).
-    pub exact_generated: Option<f64>,
+    pub exact_mean_generated: Option<f64>,
     /// The paired z-score of the observed minus the exact per-round expectations (|z| ≤ 2.576
     /// at 99%); `None` without an exact value or when the differences have no spread.
     pub paired_z: Option<f64>,
     /// Whether the exact value is consistent with the rounds at 99% (paired test).
-    pub exact_within_99: Option<bool>,
+    pub within_ci99: Option<bool>,
     /// Mean generated per position the target evaluates (the tree's n nodes).
     pub generated_per_position: f64,
     /// P[accepted ≥ d] for d = 1..=depth.
@@ -92,6 +99,93 @@ struct Sums {
     exact: f64,
     exact_missing: bool,
     depth_hits: Vec<u64>,
+}
+
+impl Sums {
+    /// Adds a chunk's outcomes and each round's exact expectation (`None`: none).
+    fn add(&mut self, res: &crate::batch::Outcomes, exact: &[Option<f64>]) {
+        for (r, &a) in res.num_accepted.iter().enumerate() {
+            let g = a as f64 + 1.0;
+            self.n += 1;
+            self.g += g;
+            self.g2 += g * g;
+            self.depth_hits[a as usize] += 1;
+            match exact[r] {
+                Some(e) => {
+                    self.exact += e;
+                    self.d += g - e;
+                    self.d2 += (g - e) * (g - e);
+                }
+                None => self.exact_missing = true,
+            }
+        }
+    }
+
+    /// The result of `rule` on a configuration whose rounds have `nodes` nodes and depth at most
+    /// `depth`.
+    fn result(
+        &self,
+        cfg: &TreeStudyConfig,
+        rule: Rule,
+        engine: &str,
+        seconds: f64,
+        nodes: usize,
+        depth: usize,
+    ) -> TreeStudyResult {
+        let s = self;
+        let nn = s.n.max(1) as f64;
+        let mean = s.g / nn;
+        let var = ((s.g2 - s.g * s.g / nn) / (nn - 1.0).max(1.0)).max(0.0);
+        // As the chain studies: a sample without spread bounds the mean by the rule of three,
+        // and float32 rounding of the rows may move an exact value by a little per position.
+        let half = if var > 0.0 {
+            Z99 * (var / nn).sqrt()
+        } else {
+            zero_width_half(depth, s.n)
+        };
+        let exact = (!s.exact_missing && s.n > 0).then(|| s.exact / nn);
+        let (paired_z, within) = match exact {
+            Some(_) if s.n < 2 => (None, None),
+            Some(_) => {
+                let dm = s.d / nn;
+                let dv = ((s.d2 - s.d * s.d / nn) / (nn - 1.0).max(1.0)).max(0.0);
+                let se = (dv / nn).sqrt();
+                let tol = exact_tolerance(depth);
+                if se > 0.0 {
+                    let z = dm / se;
+                    (Some(z), Some(z.abs() <= Z99 || dm.abs() <= tol))
+                } else {
+                    (None, Some(dm.abs() <= zero_width_half(depth, s.n) + tol))
+                }
+            }
+            None => (None, None),
+        };
+        let mut above = s.n;
+        let per_depth = (0..depth)
+            .map(|d| {
+                above -= s.depth_hits[d];
+                above as f64 / nn
+            })
+            .collect();
+        TreeStudyResult {
+            config: cfg.clone(),
+            rule,
+            engine: engine.to_string(),
+            rounds: s.n,
+            nodes,
+            depth,
+            mean_generated: mean,
+            sd_generated: var.sqrt(),
+            ci99_half: half,
+            exact_mean_generated: exact,
+            paired_z,
+            within_ci99: within,
+            generated_per_position: mean / nodes as f64,
+            per_depth,
+            chain_same_nodes: None,
+            seconds,
+        }
+    }
 }
 
 /// The study's rows of a chunk: node u's target row is position u's, its draft row position
@@ -133,6 +227,76 @@ fn draw_tokens(tree: &Tree, rows: &Rows, rule: Rule, seed: u64, r0: u64) -> Resu
     Ok(tokens)
 }
 
+/// The tree spec of a file study whose rounds each have their own tree (`parents` [N, n]).
+pub const PER_ROUND: &str = "per-round";
+
+/// A tree study of a tree batch file (`--family file`): each rule on the file's rounds (its
+/// tokens and coins as given), with the exact expectation of every round given its rows (§9:
+/// the children's tokens random as the rule assumes, so the paired test holds where the file's
+/// tokens were drawn that way).
+fn run_file(
+    cfg: &TreeStudyConfig,
+    path: &str,
+    engine: &mut dyn Engine,
+    progress: &mut dyn FnMut(&str, u64),
+) -> Result<Vec<TreeStudyResult>> {
+    let t0 = std::time::Instant::now();
+    let file = crate::npyio::BatchFile::open(std::path::Path::new(path))?;
+    let rounds = file.rounds()?;
+    if rounds.n == 0 {
+        return Err(Error::Config(format!(
+            "{path} has no rounds (N = 0): a study needs at least one"
+        )));
+    }
+    let opts = crate::round::RoundOptions {
+        allow_unnormalized: cfg.allow_unnormalized,
+        ..Default::default()
+    };
+    let (nodes, depth, v) = (rounds.topology.nodes(), rounds.topology.depth(), rounds.v);
+    let per_round = (rounds.layout.draft_rows + rounds.layout.target_rows) * v * 4;
+    let mut sums: Vec<Sums> = cfg
+        .rules
+        .iter()
+        .map(|_| Sums {
+            depth_hits: vec![0; depth + 1],
+            ..Default::default()
+        })
+        .collect();
+    let cap = crate::chunk::rounds_within_budget(per_round);
+    for (ri, &rule) in cfg.rules.iter().enumerate() {
+        let rounds = rounds.for_rule(rule);
+        for (r0, m) in crate::chunk::chunks(rounds.n as u64, cap) {
+            let part = rounds.rounds(r0 as usize, m);
+            part.validate(&opts, crate::batch::Validation::Full, rule)
+                .map_err(|e| e.offset_round(r0))?;
+            let rec = Recovery {
+                mode: cfg.recovery,
+                seed: cfg.seed,
+                round_offset: r0,
+            };
+            let res = engine.run(&part, rule, rec)?;
+            let exact: Vec<Option<f64>> = (0..m)
+                .into_par_iter()
+                .map_init(Tree::default, |t, r| {
+                    let tree = part.tree(r, t);
+                    let l = &part.layout;
+                    let d = part.draft.slice(part.draft_at(r, 0), l.draft_rows * v);
+                    let tt = part.target.slice(part.target_at(r, 0), l.target_rows * v);
+                    expected_generated(rule, tree, &d, &tt, &part.round_tokens(r), v)
+                })
+                .collect();
+            sums[ri].add(&res, &exact);
+            progress(&format!("{} {rule}", cfg.tree.label()), m as u64);
+        }
+    }
+    let seconds = t0.elapsed().as_secs_f64();
+    Ok(sums
+        .iter()
+        .zip(&cfg.rules)
+        .map(|(s, &rule)| s.result(cfg, rule, &engine.describe(), seconds, nodes, depth))
+        .collect())
+}
+
 /// Runs every configuration under each of its rules; `progress(rounds)` per chunk and rule.
 pub fn run_tree_studies(
     cfgs: &[TreeStudyConfig],
@@ -142,6 +306,10 @@ pub fn run_tree_studies(
     let engine_name = engine.describe();
     let mut out = Vec::new();
     for cfg in cfgs {
+        if let Family::File { path } = &cfg.workload.family {
+            out.extend(run_file(cfg, path, engine, progress)?);
+            continue;
+        }
         let t0 = std::time::Instant::now();
         let tree = &cfg.tree.tree;
         let (n, depth, v) = (tree.len(), tree.depth(), cfg.workload.vocab);
@@ -204,67 +372,13 @@ pub fn run_tree_studies(
                         expected_generated(rule, tree, d, t, tok, v)
                     })
                     .collect();
-                let s = &mut sums[ri];
-                for (r, &a) in res.num_accepted.iter().enumerate() {
-                    let g = a as f64 + 1.0;
-                    s.n += 1;
-                    s.g += g;
-                    s.g2 += g * g;
-                    s.depth_hits[a as usize] += 1;
-                    match exact[r] {
-                        Some(e) => {
-                            s.exact += e;
-                            s.d += g - e;
-                            s.d2 += (g - e) * (g - e);
-                        }
-                        None => s.exact_missing = true,
-                    }
-                }
+                sums[ri].add(&res, &exact);
                 progress(&format!("{} {rule}", cfg.tree.label()), m as u64);
             }
         }
         let seconds = t0.elapsed().as_secs_f64();
         for (s, &rule) in sums.iter().zip(&cfg.rules) {
-            let nn = s.n.max(1) as f64;
-            let mean = s.g / nn;
-            let var = ((s.g2 - s.g * s.g / nn) / (nn - 1.0).max(1.0)).max(0.0);
-            let exact = (!s.exact_missing && s.n > 0).then(|| s.exact / nn);
-            let (paired_z, within) = match exact {
-                Some(_) => {
-                    let dm = s.d / nn;
-                    let dv = ((s.d2 - s.d * s.d / nn) / (nn - 1.0).max(1.0)).max(0.0);
-                    let se = (dv / nn).sqrt();
-                    if se > 0.0 {
-                        let z = dm / se;
-                        (Some(z), Some(z.abs() <= Z99))
-                    } else {
-                        (None, Some(dm.abs() < 1e-9))
-                    }
-                }
-                None => (None, None),
-            };
-            let mut above = s.n;
-            let per_depth = (0..depth)
-                .map(|d| {
-                    above -= s.depth_hits[d];
-                    above as f64 / nn
-                })
-                .collect();
-            out.push(TreeStudyResult {
-                config: cfg.clone(),
-                rule,
-                engine: engine_name.clone(),
-                rounds: s.n,
-                mean_generated: mean,
-                ci99_half: Z99 * (var / nn).sqrt(),
-                exact_generated: exact,
-                paired_z,
-                exact_within_99: within,
-                generated_per_position: mean / n as f64,
-                per_depth,
-                chain_same_nodes: None,
-                seconds,
-            });
+            out.push(s.result(cfg, rule, &engine_name, seconds, n, depth));
         }
     }
     // The chain of the same node count, where the study ran it under the same rule and workload.

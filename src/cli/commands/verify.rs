@@ -19,7 +19,7 @@ use specsim::topology::shape::TreeShape;
 use super::run::bytes_per_round;
 use super::{emit_status, in_chunks, open_gpu, progress_bar};
 use crate::cli::args::{EngineChoice, VerifyArgs};
-use crate::cli::settings::{parse_k_list, study_configs};
+use crate::cli::settings::{parse_k_list, replay_configs};
 
 /// Runs the engines and the reference on one (validated) chunk of rounds, chain or tree.
 fn verify_chunk(
@@ -94,7 +94,7 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
             bail!("--study replays a generated study: give no BATCH and no --generate");
         }
         let mut g = GpuContext::new().context("--study replays a GPU study and needs a GPU")?;
-        let cfgs = study_configs(&a.w, "8", 2048, a.sample.max(1), seed)?;
+        let cfgs = replay_configs(&a.w, a.sample.max(1), seed)?;
         report.engines.push("gpu".into());
         report.adapter = Some(describe(g.adapter_info()));
         for cfg in &cfgs {

@@ -2,42 +2,61 @@
 
 use serde_json::{Value, json};
 
-use super::{ConfigResult, best_k, rows};
+use super::{Results, best_k, rows};
 
-/// The document written as `results.json`: the rows plus per-position arrays, histograms, the
-/// best K per cost ratio and each configuration's tally.
-pub fn json_doc(results: &[ConfigResult], cost_ratios: &[f64]) -> Value {
+/// The document written as `results.json`: per configuration its rows (the columns of
+/// `results.csv`; a chain row adds per-position arrays and its histogram), the best K per cost
+/// ratio (chains) and each chain configuration's tally.
+pub fn json_doc(results: &Results, cost_ratios: &[f64]) -> Value {
     let rows = rows(results, cost_ratios);
     let mut i = 0;
     let mut configs = Vec::new();
-    for r in results {
-        let mut per_k = Vec::new();
-        for m in r.metrics() {
-            let mut obj: serde_json::Map<String, Value> = rows[i].iter().cloned().collect();
-            obj.insert(
-                "per_position_conditional".into(),
-                json!(m.per_position_conditional),
-            );
-            obj.insert(
-                "per_position_unconditional".into(),
-                json!(m.per_position_unconditional),
-            );
-            obj.insert("empirical_beta".into(), json!(m.per_position_conditional));
-            obj.insert("exact_beta".into(), json!(m.exact_beta));
-            obj.insert("histogram".into(), json!(m.histogram));
-            per_k.push(Value::Object(obj));
-            i += 1;
+    match results {
+        Results::Chain(rs) => {
+            for r in rs {
+                let mut per_k = Vec::new();
+                for m in r.metrics() {
+                    let mut obj: serde_json::Map<String, Value> = rows[i].iter().cloned().collect();
+                    obj.insert(
+                        "per_position_conditional".into(),
+                        json!(m.per_position_conditional),
+                    );
+                    obj.insert(
+                        "per_position_unconditional".into(),
+                        json!(m.per_position_unconditional),
+                    );
+                    obj.insert("empirical_beta".into(), json!(m.per_position_conditional));
+                    obj.insert("exact_beta".into(), json!(m.exact_beta));
+                    obj.insert("histogram".into(), json!(m.histogram));
+                    per_k.push(Value::Object(obj));
+                    i += 1;
+                }
+                configs.push(json!({
+                    "label": r.label(),
+                    "config": r.config,
+                    "engine": r.engine,
+                    "seconds": r.seconds,
+                    "rule": r.rule,
+                    "tally": r.tally,
+                    "block_tally": r.per_k,
+                    "rows": per_k,
+                }));
+            }
         }
-        configs.push(json!({
-            "label": r.label(),
-            "config": r.config,
-            "engine": r.engine,
-            "seconds": r.seconds,
-            "rule": r.rule,
-            "tally": r.tally,
-            "block_tally": r.per_k,
-            "rows": per_k,
-        }));
+        Results::Tree(rs) => {
+            for r in rs {
+                let obj: serde_json::Map<String, Value> = rows[i].iter().cloned().collect();
+                i += 1;
+                configs.push(json!({
+                    "label": super::tree::workload_label(r),
+                    "config": r.config,
+                    "engine": r.engine,
+                    "seconds": r.seconds,
+                    "rule": r.rule,
+                    "rows": [obj],
+                }));
+            }
+        }
     }
     json!({
         "cost_ratios": cost_ratios,

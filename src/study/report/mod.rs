@@ -1,13 +1,16 @@
 //! Study outputs, one file per format as hyperfine's `export/`: the table (`table.rs`),
-//! `results.csv` (`csv.rs`), `results.json` (`json.rs`) and the SVG plots (`plots.rs`); here, the
-//! results they share and the rows of the CSV and JSON.
+//! `results.csv` (`csv.rs`), `results.json` (`json.rs`) and the SVG plots (`plots.rs` for chains,
+//! `tree.rs` for trees). Chain and tree studies write the same files with the same columns: the
+//! rows are [`StudyRow`]s and the column table is `columns.rs`.
 
+mod columns;
 mod csv;
 mod json;
 mod plots;
 mod table;
 pub mod tree;
 
+pub use columns::{COLUMNS, Column, row_values, speedup, speedup_columns};
 pub use csv::write_csv;
 pub use json::json_doc;
 pub use plots::plots;
@@ -19,11 +22,41 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::per_k::RuleTally;
+use super::row::StudyRow;
+use super::tree::TreeStudyResult;
 use super::{Metrics, StudyConfig, Tally, walltime_improvement};
 use crate::error::{Error, Result};
 use crate::rule::Rule;
 
-/// The files [`write_files`] writes into its directory.
+/// A study's results: chain configurations (one result per configuration and rule, every K
+/// inside) or tree configurations (one per workload, tree and rule).
+#[derive(Clone, Debug)]
+pub enum Results {
+    /// A chain study (`--k`).
+    Chain(Vec<ConfigResult>),
+    /// A tree study (`--tree`).
+    Tree(Vec<TreeStudyResult>),
+}
+
+impl Results {
+    /// The output rows, in order.
+    pub fn rows(&self) -> Vec<StudyRow> {
+        match self {
+            Results::Chain(rs) => rs.iter().flat_map(StudyRow::chain).collect(),
+            Results::Tree(rs) => rs.iter().map(StudyRow::tree).collect(),
+        }
+    }
+
+    /// The files [`write_files`] writes.
+    pub fn files(&self) -> &'static [&'static str] {
+        match self {
+            Results::Chain(_) => &FILES,
+            Results::Tree(_) => &TREE_FILES,
+        }
+    }
+}
+
+/// The files a chain study writes into its directory.
 pub const FILES: [&str; 5] = [
     "results.csv",
     "results.json",
@@ -32,9 +65,12 @@ pub const FILES: [&str; 5] = [
     "speedup.svg",
 ];
 
-/// Writes `results.csv`, `results.json` and the three plots into `dir` (created if missing):
-/// all of them or none ([`crate::output::FileSet`]).
-pub fn write_files(dir: &Path, results: &[ConfigResult], cost_ratios: &[f64]) -> Result<()> {
+/// The files a tree study writes: the same results files, and its plot.
+pub const TREE_FILES: [&str; 3] = ["results.csv", "results.json", "mean_generated.svg"];
+
+/// Writes `results.csv`, `results.json` and the plots into `dir` (created if missing): all of
+/// them or none ([`crate::output::FileSet`]).
+pub fn write_files(dir: &Path, results: &Results, cost_ratios: &[f64]) -> Result<()> {
     let mut set = crate::output::FileSet::create(dir)?;
     let rows = rows(results, cost_ratios);
     write_csv(&set.path("results.csv"), &rows).map_err(|e| e.with_path(dir.join("results.csv")))?;
@@ -42,18 +78,27 @@ pub fn write_files(dir: &Path, results: &[ConfigResult], cost_ratios: &[f64]) ->
     let text = serde_json::to_string_pretty(&doc)
         .map_err(|e| Error::output(dir.join("results.json"), e))?;
     set.write("results.json", text.as_bytes())?;
-    let names = ["mean_generated.svg", "per_position.svg", "speedup.svg"];
-    let paths = names.map(|n| set.path(n));
-    plots::plots_at(&paths, results, cost_ratios).map_err(|e| {
-        // Name the plot by its final path, not its temporary one.
-        let text = e.to_string();
-        let shown = names
-            .iter()
-            .zip(&paths)
-            .find(|(_, p)| text.contains(&*p.display().to_string()))
-            .map_or_else(|| dir.to_path_buf(), |(n, _)| dir.join(n));
-        e.with_path(shown)
-    })?;
+    match results {
+        Results::Chain(results) => {
+            let names = ["mean_generated.svg", "per_position.svg", "speedup.svg"];
+            let paths = names.map(|n| set.path(n));
+            plots::plots_at(&paths, results, cost_ratios).map_err(|e| {
+                // Name the plot by its final path, not its temporary one.
+                let text = e.to_string();
+                let shown = names
+                    .iter()
+                    .zip(&paths)
+                    .find(|(_, p)| text.contains(&*p.display().to_string()))
+                    .map_or_else(|| dir.to_path_buf(), |(n, _)| dir.join(n));
+                e.with_path(shown)
+            })?;
+        }
+        Results::Tree(results) => {
+            let plot = set.path("mean_generated.svg");
+            tree::plot_tree_means(&plot, results)
+                .map_err(|e| Error::output(dir.join("mean_generated.svg"), e))?;
+        }
+    }
     set.commit()
 }
 
@@ -100,89 +145,22 @@ impl ConfigResult {
     }
 }
 
-fn fmt_c(c: f64) -> String {
-    format!("{c}")
+/// The rows of `results.csv`: (column, value) pairs in the column table's order
+/// ([`COLUMNS`], then the speedups of each cost ratio).
+pub fn rows(results: &Results, cost_ratios: &[f64]) -> Vec<Vec<(String, Value)>> {
+    results
+        .rows()
+        .iter()
+        .map(|r| row_values(r, cost_ratios))
+        .collect()
 }
 
-/// One row per (configuration, K): the columns of `results.csv`, in order.
-pub fn rows(results: &[ConfigResult], cost_ratios: &[f64]) -> Vec<Vec<(String, Value)>> {
-    let mut out = Vec::new();
-    for r in results {
-        let w = &r.config.workload;
-        for m in r.metrics() {
-            let mut row: Vec<(String, Value)> = vec![
-                ("family".into(), json!(w.family.name())),
-                ("label".into(), json!(r.label())),
-                ("engine".into(), json!(r.engine)),
-                ("rule".into(), json!(r.rule)),
-                ("recovery".into(), json!(r.config.recovery)),
-                ("vocab".into(), json!(w.vocab)),
-                ("t_target".into(), json!(w.t_target)),
-                ("t_draft".into(), json!(w.t_draft)),
-                ("zipf".into(), json!(w.zipf)),
-            ];
-            row.extend(
-                w.family
-                    .param_columns()
-                    .map(|(name, value)| (name.to_string(), value)),
-            );
-            row.extend([
-                ("seed".into(), json!(r.config.seed)),
-                ("k".into(), json!(m.k)),
-                ("rounds".into(), json!(m.rounds)),
-                ("mean_accepted".into(), json!(m.mean_accepted)),
-                ("mean_generated".into(), json!(m.mean_generated)),
-                ("sd_generated".into(), json!(m.sd_generated)),
-                ("ci99_low".into(), json!(m.ci99_low)),
-                ("ci99_high".into(), json!(m.ci99_high)),
-                ("exact_mean_generated".into(), json!(m.exact_mean_generated)),
-                ("exact_given".into(), json!(m.exact_given)),
-                (
-                    "within_ci99".into(),
-                    json!(m.ci_defined.then_some(m.within_ci99)),
-                ),
-                (
-                    "gain_over_token".into(),
-                    json!(m.gain_over_token.map(|g| g.mean)),
-                ),
-                (
-                    "gain_ci99_low".into(),
-                    json!(m.gain_over_token.map(|g| g.ci99_low)),
-                ),
-                (
-                    "gain_ci99_high".into(),
-                    json!(m.gain_over_token.map(|g| g.ci99_high)),
-                ),
-                ("mean_acceptance_rate".into(), json!(m.mean_acceptance_rate)),
-                ("alpha".into(), json!(m.alpha)),
-                (
-                    "leviathan_mean_generated".into(),
-                    json!(m.leviathan_mean_generated),
-                ),
-            ]);
-            for &c in cost_ratios {
-                let cs = fmt_c(c);
-                row.push((
-                    format!("speedup_c{cs}"),
-                    json!(walltime_improvement(m.mean_generated, m.k, c)),
-                ));
-                row.push((
-                    format!("exact_speedup_c{cs}"),
-                    json!(walltime_improvement(m.exact_mean_generated, m.k, c)),
-                ));
-                row.push((
-                    format!("leviathan_speedup_c{cs}"),
-                    json!(walltime_improvement(m.leviathan_mean_generated, m.k, c)),
-                ));
-            }
-            out.push(row);
-        }
-    }
-    out
-}
-
-/// The best K per configuration and cost ratio (by the simulated speedup), with the speedup.
-pub fn best_k(results: &[ConfigResult], cost_ratios: &[f64]) -> Vec<Value> {
+/// The best K per chain configuration and cost ratio (by the simulated speedup), with the
+/// speedup.
+pub fn best_k(results: &Results, cost_ratios: &[f64]) -> Vec<Value> {
+    let Results::Chain(results) = results else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for r in results {
         let ms = r.metrics();

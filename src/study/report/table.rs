@@ -1,12 +1,20 @@
 //! The table printed on stdout.
 
-use super::{ConfigResult, best_k};
+use super::{ConfigResult, Results, best_k};
 use crate::study::walltime_improvement;
 
-/// The human-readable table.
-pub fn table(results: &[ConfigResult], cost_ratios: &[f64]) -> String {
+/// The human-readable table of a study's results.
+pub fn table(results: &Results, cost_ratios: &[f64]) -> String {
+    match results {
+        Results::Chain(rs) => chain_table(rs, results, cost_ratios),
+        Results::Tree(rs) => super::tree::tree_table(rs, cost_ratios),
+    }
+}
+
+/// A chain study's table: one block per configuration, a line per K.
+fn chain_table(rs: &[ConfigResult], results: &Results, cost_ratios: &[f64]) -> String {
     let mut s = String::new();
-    for r in results {
+    for r in rs {
         s += &format!(
             "\n{}  (V = {}, {} rounds, {}, rule {}, recovery {:?}, {:.1} s)\n",
             r.label(),

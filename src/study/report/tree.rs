@@ -1,21 +1,13 @@
-//! Tree study reports: `tree_results.csv`, `tree_results.json`, `tree_mean_generated.svg` and
-//! the table printed to the terminal.
+//! Tree study reports: the plot `mean_generated.svg` and the table printed to the terminal
+//! (`results.csv` and `results.json` are every study's, `mod.rs`).
 
 use std::path::Path;
 
 use plotters::prelude::*;
-use serde_json::{Value, json};
 
-use super::csv::write_csv;
-use crate::error::{Error, Result};
+use super::speedup;
+use crate::study::row::StudyRow;
 use crate::study::tree::TreeStudyResult;
-
-/// The files a tree study writes.
-pub const TREE_FILES: [&str; 3] = [
-    "tree_results.csv",
-    "tree_results.json",
-    "tree_mean_generated.svg",
-];
 
 /// The workload in words (`logit-noise sigma=0.5 V=500`).
 pub fn workload_label(r: &TreeStudyResult) -> String {
@@ -23,80 +15,17 @@ pub fn workload_label(r: &TreeStudyResult) -> String {
     format!("{} V={}", w.label(), w.vocab)
 }
 
-/// One row per (workload, tree, rule).
-pub fn tree_rows(results: &[TreeStudyResult]) -> Vec<Vec<(String, Value)>> {
-    results
-        .iter()
-        .map(|r| {
-            let t = &r.config.tree;
-            let w = &r.config.workload;
-            let mut row: Vec<(String, Value)> = vec![
-                ("rule".into(), json!(r.rule)),
-                ("tree".into(), json!(t.spec)),
-                ("nodes".into(), json!(t.tree.len())),
-                ("depth".into(), json!(t.tree.depth())),
-                ("family".into(), json!(w.family.name())),
-            ];
-            row.extend([
-                ("param".into(), w.family.param()),
-                ("vocab".into(), json!(w.vocab)),
-                ("t_target".into(), json!(w.t_target)),
-                ("t_draft".into(), json!(w.t_draft)),
-                ("zipf".into(), json!(w.zipf)),
-                ("rounds".into(), json!(r.rounds)),
-                ("seed".into(), json!(r.config.seed)),
-                ("engine".into(), json!(r.engine)),
-                ("mean_generated".into(), json!(r.mean_generated)),
-                ("ci99_low".into(), json!(r.mean_generated - r.ci99_half)),
-                ("ci99_high".into(), json!(r.mean_generated + r.ci99_half)),
-                ("exact_generated".into(), json!(r.exact_generated)),
-                ("paired_z".into(), json!(r.paired_z)),
-                ("exact_within_99".into(), json!(r.exact_within_99)),
-                (
-                    "generated_per_position".into(),
-                    json!(r.generated_per_position),
-                ),
-                ("chain_same_nodes".into(), json!(r.chain_same_nodes)),
-                (
-                    "per_depth_acceptance".into(),
-                    json!(
-                        r.per_depth
-                            .iter()
-                            .map(|x| format!("{x:.6}"))
-                            .collect::<Vec<_>>()
-                            .join(";")
-                    ),
-                ),
-                ("seconds".into(), json!(r.seconds)),
-            ]);
-            row
-        })
-        .collect()
-}
-
-/// Writes the three files into `dir`, all or none.
-pub fn write_tree_files(dir: &Path, results: &[TreeStudyResult]) -> Result<()> {
-    let mut set = crate::output::FileSet::create(dir)?;
-    write_csv(&set.path(TREE_FILES[0]), &tree_rows(results))
-        .map_err(|e| e.with_path(dir.join(TREE_FILES[0])))?;
-    let doc = json!({ "results": results });
-    let text = serde_json::to_string_pretty(&doc)
-        .map_err(|e| Error::output(dir.join(TREE_FILES[1]), e))?;
-    set.write(TREE_FILES[1], text.as_bytes())?;
-    let plot = set.path(TREE_FILES[2]);
-    plot_tree_means(&plot, results).map_err(|e| Error::output(dir.join(TREE_FILES[2]), e))?;
-    set.commit()
-}
-
-/// The table printed after a tree study.
-pub fn tree_table(results: &[TreeStudyResult]) -> String {
+/// The table printed after a tree study: per workload, a line per (tree, rule), with the
+/// speedup at each cost ratio (a round costs depth draft steps and one verification).
+pub fn tree_table(results: &[TreeStudyResult], cost_ratios: &[f64]) -> String {
     let mut s = String::new();
     let mut last = String::new();
     for r in results {
+        let row = StudyRow::tree(r);
         let w = workload_label(r);
         if w != last {
             s += &format!(
-                "\n{w}, {} rounds, engine {}\n{:<22} {:>5} {:>5}  {:<11} {:>21}  {:>9}  {:>7}  {:>9}  {:>6}\n",
+                "\n{w}, {} rounds, engine {}\n{:<22} {:>5} {:>5}  {:<11} {:>21}  {:>9}  {:>7}  {:>9}  {:>6}",
                 r.rounds,
                 r.engine,
                 "tree",
@@ -109,22 +38,34 @@ pub fn tree_table(results: &[TreeStudyResult]) -> String {
                 "per node",
                 "chain"
             );
+            for c in cost_ratios {
+                s += &format!(" {:>9}", format!("x c={c}"));
+            }
+            s += "\n";
             last = w;
         }
         let opt = |x: Option<f64>, p: usize| x.map_or("—".to_string(), |v| format!("{v:.p$}"));
+        let half = if row.ci_defined {
+            format!("{:<6.4}", r.ci99_half)
+        } else {
+            format!("{:<6}", "n/a")
+        };
         s += &format!(
-            "{:<22} {:>5} {:>5}  {:<11} {:>12.4} ± {:<6.4}  {:>9}  {:>7}  {:>9.4}  {:>6}\n",
-            r.config.tree.label(),
-            r.config.tree.tree.len(),
-            r.config.tree.tree.depth(),
-            r.rule.name(),
-            r.mean_generated,
-            r.ci99_half,
-            opt(r.exact_generated, 4),
-            opt(r.paired_z, 2),
-            r.generated_per_position,
-            opt(r.chain_same_nodes, 3),
+            "{:<22} {:>5} {:>5}  {:<11} {:>12.4} ± {half}  {:>9}  {:>7}  {:>9.4}  {:>6}",
+            row.tree_label,
+            row.nodes,
+            row.depth,
+            row.rule.name(),
+            row.mean_generated,
+            opt(row.exact_mean_generated, 4),
+            opt(row.paired_z, 2),
+            row.generated_per_position,
+            opt(row.chain_same_nodes, 3),
         );
+        for &c in cost_ratios {
+            s += &format!(" {:>9.4}", speedup(row.mean_generated, &row, c));
+        }
+        s += "\n";
     }
     s
 }
@@ -136,7 +77,10 @@ const COLORS: [RGBColor; 4] = [
     RGBColor(214, 39, 40),
 ];
 
-fn plot_tree_means(path: &Path, results: &[TreeStudyResult]) -> std::result::Result<(), String> {
+pub(super) fn plot_tree_means(
+    path: &Path,
+    results: &[TreeStudyResult],
+) -> std::result::Result<(), String> {
     let e = |x: &dyn std::fmt::Display| x.to_string();
     // One x slot per (workload, tree), in order of first appearance.
     let mut slots: Vec<String> = Vec::new();
@@ -164,7 +108,7 @@ fn plot_tree_means(path: &Path, results: &[TreeStudyResult]) -> std::result::Res
     }
     let ymax = results
         .iter()
-        .map(|r| (r.mean_generated + r.ci99_half).max(r.exact_generated.unwrap_or(0.0)))
+        .map(|r| (r.mean_generated + r.ci99_half).max(r.exact_mean_generated.unwrap_or(0.0)))
         .fold(1.0, f64::max);
     let root = SVGBackend::new(path, (1000, 620)).into_drawing_area();
     root.fill(&WHITE).map_err(|x| e(&x))?;
@@ -227,7 +171,7 @@ fn plot_tree_means(path: &Path, results: &[TreeStudyResult]) -> std::result::Res
             .map_err(|x| e(&x))?;
         chart
             .draw_series(mine.iter().zip(&pts).filter_map(|(r, &(x, _, _))| {
-                r.exact_generated
+                r.exact_mean_generated
                     .map(|ex| Cross::new((x, ex), 6, BLACK.stroke_width(2)))
             }))
             .map_err(|x| e(&x))?;

@@ -1,0 +1,229 @@
+//! The column table of every study output: one [`Column`] per column of `results.csv`, in order,
+//! each with the function that gives its value for a [`StudyRow`]. `results.csv` is the rows
+//! through it, `results.json`'s rows are the same objects, and Python's `specsim.study` returns
+//! them as dicts. A new column is one line here.
+
+use serde_json::{Value, json};
+
+use crate::study::row::StudyRow;
+use crate::study::walltime_improvement;
+
+/// One output column: its name and its value in a row.
+pub struct Column {
+    /// The column's name (a CSV header, a JSON key, a Python dict key).
+    pub name: &'static str,
+    /// Its value in a row (`null`, an empty CSV cell, where it has none).
+    pub value: fn(&StudyRow) -> Value,
+}
+
+/// A family parameter's column: the family's own, null for the others.
+fn param(r: &StudyRow, name: &str) -> Value {
+    r.workload
+        .family
+        .param_columns()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map_or(Value::Null, |(_, v)| v)
+}
+
+/// The columns of `results.csv`, in order (the speedup columns of each cost ratio follow:
+/// [`speedup_columns`]).
+pub const COLUMNS: &[Column] = &[
+    Column {
+        name: "family",
+        value: |r| json!(r.workload.family.name()),
+    },
+    Column {
+        name: "label",
+        value: |r| json!(r.label),
+    },
+    Column {
+        name: "engine",
+        value: |r| json!(r.engine),
+    },
+    Column {
+        name: "rule",
+        value: |r| json!(r.rule),
+    },
+    Column {
+        name: "recovery",
+        value: |r| json!(r.recovery),
+    },
+    Column {
+        name: "vocab",
+        value: |r| json!(r.workload.vocab),
+    },
+    Column {
+        name: "t_target",
+        value: |r| json!(r.workload.t_target),
+    },
+    Column {
+        name: "t_draft",
+        value: |r| json!(r.workload.t_draft),
+    },
+    Column {
+        name: "zipf",
+        value: |r| json!(r.workload.zipf),
+    },
+    Column {
+        name: "sigma",
+        value: |r| param(r, "sigma"),
+    },
+    Column {
+        name: "lambda",
+        value: |r| param(r, "lambda"),
+    },
+    Column {
+        name: "bits",
+        value: |r| param(r, "bits"),
+    },
+    Column {
+        name: "rates",
+        value: |r| param(r, "rates"),
+    },
+    Column {
+        name: "seed",
+        value: |r| json!(r.seed),
+    },
+    Column {
+        name: "tree",
+        value: |r| json!(r.tree),
+    },
+    Column {
+        name: "nodes",
+        value: |r| json!(r.nodes),
+    },
+    Column {
+        name: "depth",
+        value: |r| json!(r.depth),
+    },
+    Column {
+        name: "k",
+        value: |r| json!(r.k),
+    },
+    Column {
+        name: "rounds",
+        value: |r| json!(r.rounds),
+    },
+    Column {
+        name: "mean_accepted",
+        value: |r| json!(r.mean_accepted),
+    },
+    Column {
+        name: "mean_generated",
+        value: |r| json!(r.mean_generated),
+    },
+    Column {
+        name: "sd_generated",
+        value: |r| json!(r.sd_generated),
+    },
+    Column {
+        name: "ci99_low",
+        value: |r| json!(r.ci99_low),
+    },
+    Column {
+        name: "ci99_high",
+        value: |r| json!(r.ci99_high),
+    },
+    Column {
+        name: "exact_mean_generated",
+        value: |r| json!(r.exact_mean_generated),
+    },
+    Column {
+        name: "exact_given",
+        value: |r| json!(r.exact_given),
+    },
+    Column {
+        name: "within_ci99",
+        value: |r| json!(r.within_ci99),
+    },
+    Column {
+        name: "paired_z",
+        value: |r| json!(r.paired_z),
+    },
+    Column {
+        name: "gain_over_token",
+        value: |r| json!(r.gain_over_token.map(|g| g.mean)),
+    },
+    Column {
+        name: "gain_ci99_low",
+        value: |r| json!(r.gain_over_token.map(|g| g.ci99_low)),
+    },
+    Column {
+        name: "gain_ci99_high",
+        value: |r| json!(r.gain_over_token.map(|g| g.ci99_high)),
+    },
+    Column {
+        name: "mean_acceptance_rate",
+        value: |r| json!(r.mean_acceptance_rate),
+    },
+    Column {
+        name: "alpha",
+        value: |r| json!(r.alpha),
+    },
+    Column {
+        name: "leviathan_mean_generated",
+        value: |r| json!(r.leviathan_mean_generated),
+    },
+    Column {
+        name: "generated_per_position",
+        value: |r| json!(r.generated_per_position),
+    },
+    Column {
+        name: "chain_same_nodes",
+        value: |r| json!(r.chain_same_nodes),
+    },
+    Column {
+        name: "per_depth_acceptance",
+        value: |r| {
+            json!(
+                r.per_depth_acceptance
+                    .iter()
+                    .map(|x| format!("{x:.6}"))
+                    .collect::<Vec<_>>()
+                    .join(";")
+            )
+        },
+    },
+    Column {
+        name: "seconds",
+        value: |r| json!(r.seconds),
+    },
+];
+
+/// A round's cost in units of one target step with draft/target cost ratio c: `depth` draft
+/// steps and one verification (K for a chain, Leviathan's `K c + 1`).
+pub fn speedup(generated: f64, r: &StudyRow, c: f64) -> f64 {
+    walltime_improvement(generated, r.depth, c)
+}
+
+/// The columns of cost ratio c: `speedup_cC` (simulated), `exact_speedup_cC` and
+/// `leviathan_speedup_cC` (where those exist).
+pub fn speedup_columns(r: &StudyRow, c: f64) -> [(String, Value); 3] {
+    [
+        (
+            format!("speedup_c{c}"),
+            json!(speedup(r.mean_generated, r, c)),
+        ),
+        (
+            format!("exact_speedup_c{c}"),
+            json!(r.exact_mean_generated.map(|e| speedup(e, r, c))),
+        ),
+        (
+            format!("leviathan_speedup_c{c}"),
+            json!(r.leviathan_mean_generated.map(|e| speedup(e, r, c))),
+        ),
+    ]
+}
+
+/// A row as (column, value) pairs, in the order of `results.csv`.
+pub fn row_values(r: &StudyRow, cost_ratios: &[f64]) -> Vec<(String, Value)> {
+    let mut out: Vec<(String, Value)> = COLUMNS
+        .iter()
+        .map(|c| (c.name.to_string(), (c.value)(r)))
+        .collect();
+    for &c in cost_ratios {
+        out.extend(speedup_columns(r, c));
+    }
+    out
+}

@@ -1,0 +1,161 @@
+//! One schema for every study output: a [`StudyRow`] per (configuration, rule, K) of a chain
+//! study and per (workload, tree, rule) of a tree study, with the same fields; a chain row's tree
+//! is `chain:K`. The column table (`report/columns.rs`) turns rows into `results.csv`,
+//! `results.json` and the terminal table.
+
+use serde::Serialize;
+
+use super::report::ConfigResult;
+use super::tree::TreeStudyResult;
+use super::{EXACT_GIVEN_ROWS, Gain, Workload};
+use crate::rule::{RecoveryMode, Rule};
+
+/// One row of a study's results.
+#[derive(Clone, Debug, Serialize)]
+pub struct StudyRow {
+    /// The verification rule.
+    pub rule: Rule,
+    /// The tree: its spec, or `chain:K` for a chain.
+    pub tree: String,
+    /// A short label of the tree for tables and plots.
+    pub tree_label: String,
+    /// Nodes per round, the root included (K + 1 for a chain).
+    pub nodes: usize,
+    /// The most drafted tokens a round can accept (K for a chain).
+    pub depth: usize,
+    /// K, for a chain (a path tree).
+    pub k: Option<usize>,
+    /// What was generated (or read: `file`).
+    pub workload: Workload,
+    /// The workload in words, and the rule when it is not the token rule.
+    pub label: String,
+    /// Engine (and adapter).
+    pub engine: String,
+    /// Recovery mode.
+    pub recovery: RecoveryMode,
+    /// Seed of every random number.
+    pub seed: u64,
+    /// Rounds.
+    pub rounds: u64,
+    /// Mean drafted tokens accepted per round.
+    pub mean_accepted: f64,
+    /// Mean tokens generated per round (accepted + 1).
+    pub mean_generated: f64,
+    /// Standard deviation of the tokens generated per round.
+    pub sd_generated: f64,
+    /// 99% interval of `mean_generated`, low end.
+    pub ci99_low: f64,
+    /// High end.
+    pub ci99_high: f64,
+    /// The interval is defined (at least 2 rounds).
+    pub ci_defined: bool,
+    /// The exact expectation given the rows (`None` where there is none).
+    pub exact_mean_generated: Option<f64>,
+    /// What the exact value is: `rows` (exact given the rows), or an estimate's name.
+    pub exact_given: Option<&'static str>,
+    /// Whether the exact value is consistent with the rounds at 99% (`None` without an exact
+    /// value or an interval).
+    pub within_ci99: Option<bool>,
+    /// Tree rows: the paired z of the observed minus the per-round exact values.
+    pub paired_z: Option<f64>,
+    /// A chain rule measured at every K: its paired gain over the token rule.
+    pub gain_over_token: Option<Gain>,
+    /// Mean accepted / depth (K for a chain; `None` for a root alone).
+    pub mean_acceptance_rate: Option<f64>,
+    /// Chains: Leviathan's alpha, the mean exact beta.
+    pub alpha: Option<f64>,
+    /// Chains: Leviathan's expected tokens per round with that alpha.
+    pub leviathan_mean_generated: Option<f64>,
+    /// Mean generated per position the target evaluates (n nodes).
+    pub generated_per_position: f64,
+    /// Trees: the chain of the same node count under the same rule and workload, when the
+    /// study ran it.
+    pub chain_same_nodes: Option<f64>,
+    /// P[accepted ≥ d] for d = 1..=depth (a chain's per-position acceptance).
+    pub per_depth_acceptance: Vec<f64>,
+    /// Seconds (the configuration's rules together).
+    pub seconds: f64,
+}
+
+impl StudyRow {
+    /// The rows of a chain study's result, one per K.
+    pub fn chain(r: &ConfigResult) -> Vec<StudyRow> {
+        r.metrics()
+            .into_iter()
+            .map(|m| StudyRow {
+                rule: r.rule,
+                tree: format!("chain:{}", m.k),
+                tree_label: format!("chain:{}", m.k),
+                nodes: m.k + 1,
+                depth: m.k,
+                k: Some(m.k),
+                workload: r.config.workload.clone(),
+                label: r.label(),
+                engine: r.engine.clone(),
+                recovery: r.config.recovery,
+                seed: r.config.seed,
+                rounds: m.rounds,
+                mean_accepted: m.mean_accepted,
+                mean_generated: m.mean_generated,
+                sd_generated: m.sd_generated,
+                ci99_low: m.ci99_low,
+                ci99_high: m.ci99_high,
+                ci_defined: m.ci_defined,
+                exact_mean_generated: Some(m.exact_mean_generated),
+                exact_given: Some(m.exact_given),
+                within_ci99: m.ci_defined.then_some(m.within_ci99),
+                paired_z: None,
+                gain_over_token: m.gain_over_token,
+                mean_acceptance_rate: Some(m.mean_acceptance_rate),
+                alpha: Some(m.alpha),
+                leviathan_mean_generated: Some(m.leviathan_mean_generated),
+                generated_per_position: m.mean_generated / (m.k + 1) as f64,
+                chain_same_nodes: None,
+                per_depth_acceptance: m.per_position_unconditional.clone(),
+                seconds: r.seconds,
+            })
+            .collect()
+    }
+
+    /// The row of a tree study's result.
+    pub fn tree(r: &TreeStudyResult) -> StudyRow {
+        let t = &r.config.tree;
+        let (nodes, depth) = (r.nodes, r.depth);
+        let mut label = r.config.workload.label();
+        if r.rule != Rule::Token {
+            label += &format!(" ({})", r.rule);
+        }
+        StudyRow {
+            rule: r.rule,
+            tree: t.spec.clone(),
+            tree_label: t.label(),
+            nodes,
+            depth,
+            k: (t.tree.is_path() && t.spec != super::tree::PER_ROUND).then_some(depth),
+            workload: r.config.workload.clone(),
+            label,
+            engine: r.engine.clone(),
+            recovery: r.config.recovery,
+            seed: r.config.seed,
+            rounds: r.rounds,
+            mean_accepted: r.mean_generated - 1.0,
+            mean_generated: r.mean_generated,
+            sd_generated: r.sd_generated,
+            ci99_low: r.mean_generated - r.ci99_half,
+            ci99_high: r.mean_generated + r.ci99_half,
+            ci_defined: r.rounds >= 2,
+            exact_mean_generated: r.exact_mean_generated,
+            exact_given: r.exact_mean_generated.map(|_| EXACT_GIVEN_ROWS),
+            within_ci99: r.within_ci99,
+            paired_z: r.paired_z,
+            gain_over_token: None,
+            mean_acceptance_rate: (depth > 0).then(|| (r.mean_generated - 1.0) / depth as f64),
+            alpha: None,
+            leviathan_mean_generated: None,
+            generated_per_position: r.generated_per_position,
+            chain_same_nodes: r.chain_same_nodes,
+            per_depth_acceptance: r.per_depth.clone(),
+            seconds: r.seconds,
+        }
+    }
+}
