@@ -2,7 +2,7 @@
 # Fuzzes the JSON round parser and the .npy header parser for a bounded time each, with
 # cargo-fuzz (libFuzzer; it needs a nightly toolchain). Seeds come from tests/data; every crash
 # and a fifth of the minimised corpus are copied into tests/data/fuzz/<target>/, which the stable
-# test suite replays (tests/fuzz_corpus.rs), so what was found stays a regression test.
+# test suite replays (tests/it/fuzz_corpus.rs), so what was found stays a regression test.
 #
 #   bash fuzz/run.sh [SECONDS per target, default 120]
 set -euo pipefail

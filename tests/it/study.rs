@@ -2,7 +2,7 @@
 //! is lossless (chi-square), the Rust and WGSL generators agree, runs are reproducible, and the
 //! `study` command writes what it documents.
 
-mod common;
+use crate::common;
 
 use common::{assert_refused, specsim};
 use rand::{Rng, SeedableRng, rngs::StdRng};

@@ -3,7 +3,7 @@
 //! engine bit for bit, and to the f64 reference up to classified rounding), and chains as path
 //! trees, where `rrs` and `rrs-wor` are the token rule bit for bit.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use specsim::Rule;

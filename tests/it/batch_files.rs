@@ -1,7 +1,7 @@
 //! Batch files written by numpy (every dtype), their refusals, and `run` / `verify` through the
 //! real binary.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! float64 implementation (tests/data/make_block_golden.py; the data is committed), through the
 //! library and through `specsim round --rule block`.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 

@@ -2,7 +2,7 @@
 //! budget small enough to make dozens of chunks gives the same files, the same summaries and the
 //! same first bad round as one chunk, on chains and trees, in both recovery modes.
 
-mod common;
+use crate::common;
 
 use common::{specsim, specsim_env};
 use specsim::compare::adversarial_batch_rule;

@@ -1,7 +1,7 @@
 //! Replays what the fuzzers kept (fuzz/run.sh → tests/data/fuzz/): every input to the JSON round
 //! parser and the `.npy` header parser ends in a result or an error, never a panic.
 
-mod common;
+use crate::common;
 
 fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = common::data(&format!("fuzz/{target}"));

@@ -2,7 +2,7 @@
 //! 99%, with a fixed seed so the outcome is reproducible), rrs = rrs-wor = the token rule on
 //! chains, the GPU engine equal to the CPU engine on the same rows, and the files written.
 
-mod common;
+use crate::common;
 
 use specsim::Rule;
 use specsim::study::Workload;

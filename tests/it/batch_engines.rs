@@ -1,6 +1,6 @@
 //! The batch engines: CPU vs the f64 reference, CPU vs GPU (identical), chunking and 2D dispatch.
 
-mod common;
+use crate::common;
 
 use specsim::Rule;
 use specsim::batch::{Outcomes, Validation};

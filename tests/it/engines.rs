@@ -4,7 +4,7 @@
 //! float64 input, V = 1 and V = 128256. The GPU expansion skips loudly without an adapter (and
 //! fails with `SPECSIM_REQUIRE_GPU=1`); it restores the shared context's settings.
 
-mod common;
+use crate::common;
 
 use specsim::Rule;
 use specsim::batch::{Batch, Outcomes, Rounds, Validation};

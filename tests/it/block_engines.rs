@@ -3,7 +3,7 @@
 //! and adversarial batches, several chunks, 2D dispatch, both recovery modes), K = 1 equal to the
 //! token rule, and the numpy golden rounds through both engines.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 

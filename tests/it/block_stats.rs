@@ -4,7 +4,7 @@
 //! of `sample` mode (chi-square on the first emitted token), and studies of both rules on both
 //! engines inside their intervals.
 
-mod common;
+use crate::common;
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use specsim::Rule;

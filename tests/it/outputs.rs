@@ -3,7 +3,7 @@
 //! keeps a replaced file's mode, a failed multi-file output leaves the old set untouched, and an
 //! interrupted write leaves no temporary file.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! `specsim round` through the real binary: files, standard input, and every refusal class.
 
-mod common;
+use crate::common;
 
 use common::{assert_refused, specsim_stdin as run};
 

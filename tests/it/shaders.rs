@@ -2,7 +2,7 @@
 //! integer helpers of `shaders/shared/exact.wgsl` give the same bits on the GPU as their Rust
 //! twins.
 
-mod common;
+use crate::common;
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use specsim::exact::{accepts, residual_bits};
@@ -66,7 +66,7 @@ fn probe(@builtin(global_invocation_id) gid: vec3<u32>) {
 #[test]
 fn exact_helpers_on_the_gpu_match_their_rust_twins() {
     let Some(gpu) = common::gpu() else { return };
-    let src = format!("{}\n{PROBE}", include_str!("../shaders/shared/exact.wgsl"));
+    let src = format!("{}\n{PROBE}", include_str!("../../shaders/shared/exact.wgsl"));
     let mut rng = StdRng::seed_from_u64(5);
     let n = 1 << 18;
     let pick = |rng: &mut StdRng, near: u32| -> u32 {
@@ -201,8 +201,8 @@ fn rust_and_wgsl_generators_give_identical_u32_streams() {
     let Some(gpu) = common::gpu() else { return };
     let src = format!(
         "{}\n{}\n{RNG_PROBE}",
-        include_str!("../shaders/shared/exact.wgsl"),
-        include_str!("../shaders/shared/rng.wgsl")
+        include_str!("../../shaders/shared/exact.wgsl"),
+        include_str!("../../shaders/shared/rng.wgsl")
     );
     let mut rng = StdRng::seed_from_u64(9);
     let n = 1 << 16;
@@ -260,7 +260,7 @@ fn block_arithmetic_on_the_gpu_matches_its_rust_twins() {
     let Some(gpu) = common::gpu() else { return };
     let src = format!(
         "{}\n{BLOCK_PROBE}",
-        include_str!("../shaders/shared/exact.wgsl")
+        include_str!("../../shaders/shared/exact.wgsl")
     );
     let mut rng = StdRng::seed_from_u64(6);
     let n = 1 << 18;
@@ -334,7 +334,7 @@ fn tree_quotient_on_the_gpu_matches_its_rust_twin() {
     let Some(gpu) = common::gpu() else { return };
     let src = format!(
         "{}\n{QUOTIENT_PROBE}",
-        include_str!("../shaders/shared/exact.wgsl")
+        include_str!("../../shaders/shared/exact.wgsl")
     );
     let mut rng = StdRng::seed_from_u64(16);
     let n = 1 << 18;

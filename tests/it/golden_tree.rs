@@ -2,7 +2,7 @@
 //! float64 implementation (tests/data/make_tree_golden.py; the data is committed): every rule on
 //! random and edge-case trees and chains, the refusals, and the exact expectations.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use specsim::Rule;

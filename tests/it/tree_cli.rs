@@ -3,7 +3,7 @@
 //! written by numpy (against the numpy implementation's outputs), `verify --generate --tree`,
 //! and the refusals.
 
-mod common;
+use crate::common;
 
 use common::{assert_refused, data, specsim, specsim_stdin};
 use serde_json::Value;

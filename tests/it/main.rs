@@ -1,0 +1,28 @@
+//! specsim's integration tests: one test binary (`cargo test --release` links it once), one
+//! module per topic. Tests that run on every engine are written once and expanded per engine
+//! (`for_each_engine!` in `common`).
+
+#[macro_use]
+mod common;
+
+mod batch_engines;
+mod batch_files;
+mod block_engines;
+mod block_stats;
+mod chunked_cli;
+mod cli_round;
+mod engines;
+mod float32_limits;
+mod fuzz_corpus;
+mod golden;
+mod golden_block;
+mod golden_tree;
+mod outputs;
+mod props;
+mod shaders;
+mod study;
+mod touched_fused;
+mod tree_cli;
+mod tree_engines;
+mod tree_lossless;
+mod tree_study;
