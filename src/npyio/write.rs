@@ -28,13 +28,15 @@ pub fn write_result_npz(path: &Path, result: &Outcomes) -> Result<()> {
     write_i32_npz(path, &arrays)
 }
 
-/// Writes int32 arrays (name, shape, values) as an uncompressed `.npz`: into a temporary file
-/// beside `path`, renamed into place only when complete.
+/// Writes int32 arrays (name, shape, values) as an uncompressed `.npz` (as `np.savez` does): into
+/// a temporary file beside `path`, renamed into place only when complete.
 fn write_i32_npz(path: &Path, arrays: &[(&str, Vec<u64>, &[i32])]) -> Result<()> {
     let tmp = crate::output::AtomicFile::create(path)?;
     let io = |e: std::io::Error| Error::io(path, e);
-    let mut npz = npyz::npz::NpzWriter::new(std::io::BufWriter::new(tmp.file()));
-    let written = (|| -> Result<()> {
+    // Its own handle on the temporary file, so the writer borrows nothing of `tmp`.
+    let file = tmp.file().try_clone().map_err(io)?;
+    let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
+    let mut members = || -> Result<()> {
         for (name, shape, values) in arrays {
             let large = values.len() as u64 * 4 > (1 << 31);
             let opts = zip::write::FileOptions::default()
@@ -42,29 +44,28 @@ fn write_i32_npz(path: &Path, arrays: &[(&str, Vec<u64>, &[i32])]) -> Result<()>
                 // A fixed timestamp: the same results give the same bytes.
                 .last_modified_time(zip::DateTime::default())
                 .large_file(large);
-            let mut w = npz
-                .array::<i32>(name, opts)
-                .map_err(io)?
+            zip.start_file(format!("{name}.npy"), opts)
+                .map_err(|e| Error::io(path, e.into()))?;
+            let mut w = npyz::WriteOptions::new()
                 .default_dtype()
                 .shape(shape)
+                .writer(&mut zip)
                 .begin_nd()
                 .map_err(io)?;
             w.extend(values.iter().copied()).map_err(io)?;
             w.finish().map_err(io)?;
         }
-        let mut inner = npz
-            .zip_writer()
-            .finish()
-            .map_err(|e| Error::io(path, e.into()))?;
-        inner.flush().map_err(io)
-    })();
-    if let Err(e) = written {
+        Ok(())
+    };
+    if let Err(e) = members() {
         // A failed archive (a full disk) must not be finished again by the zip writer's drop,
         // which would print its own "ZipWriter drop failed" line; the temporary file is removed.
-        std::mem::forget(npz);
+        std::mem::forget(zip);
         return Err(e);
     }
-    drop(npz);
+    let mut inner = zip.finish().map_err(|e| Error::io(path, e.into()))?;
+    inner.flush().map_err(io)?;
+    drop(inner);
     tmp.commit()
 }
 

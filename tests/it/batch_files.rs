@@ -80,23 +80,13 @@ fn result_npz_round_trips() {
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let (tokens, acc) = expected("f32_i32_dir");
-    let mut npz = npyz::npz::NpzArchive::open(&out).unwrap();
-    let t = npz.by_name("tokens").unwrap().unwrap();
-    assert_eq!(t.shape(), &[48, 5]);
-    assert_eq!(t.into_vec::<i32>().unwrap(), tokens);
-    let a = npz
-        .by_name("num_accepted")
-        .unwrap()
-        .unwrap()
-        .into_vec::<i32>()
-        .unwrap();
+    let mut npz = common::Npz::open(&out);
+    let (shape, t) = npz.i32s("tokens");
+    assert_eq!(shape, [48, 5]);
+    assert_eq!(t, tokens);
+    let a = npz.i32s("num_accepted").1;
     assert_eq!(a, acc.iter().map(|&x| x as i32).collect::<Vec<_>>());
-    let g = npz
-        .by_name("num_generated")
-        .unwrap()
-        .unwrap()
-        .into_vec::<i32>()
-        .unwrap();
+    let g = npz.i32s("num_generated").1;
     assert_eq!(g, acc.iter().map(|&x| x as i32 + 1).collect::<Vec<_>>());
     // The array reader reads what numpy wrote for the same values.
     let arr =
@@ -410,36 +400,32 @@ fn non_regular_input_files_are_refused_at_once() {
 /// Writes a batch as an uncompressed (stored) `.npz`, as `np.savez` does.
 fn write_stored_npz(path: &Path, b: &specsim::batch::Batch) {
     use npyz::WriterBuilder;
-    let f = std::fs::File::create(path).unwrap();
-    let mut npz = npyz::npz::NpzWriter::new(std::io::BufWriter::new(f));
-    let opts =
-        || zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    let (n, k, v) = (b.n as u64, b.k as u64, b.v as u64);
-    for (name, shape, data) in [
-        ("draft_probs", vec![n, k, v], &b.draft),
-        ("target_probs", vec![n, k + 1, v], &b.target),
-        ("random_coins", vec![n, k], &b.coins),
-    ] {
-        let mut w = npz
-            .array::<f32>(name, opts())
-            .unwrap()
+    fn member<T: npyz::AutoSerialize + Copy>(
+        zip: &mut zip::ZipWriter<std::io::BufWriter<std::fs::File>>,
+        name: &str,
+        shape: &[u64],
+        data: &[T],
+    ) {
+        let opts =
+            zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        zip.start_file(format!("{name}.npy"), opts).unwrap();
+        let mut w = npyz::WriteOptions::new()
             .default_dtype()
-            .shape(&shape)
+            .shape(shape)
+            .writer(&mut *zip)
             .begin_nd()
             .unwrap();
         w.extend(data.iter().copied()).unwrap();
         w.finish().unwrap();
     }
-    let mut w = npz
-        .array::<u32>("draft_tokens", opts())
-        .unwrap()
-        .default_dtype()
-        .shape(&[n, k])
-        .begin_nd()
-        .unwrap();
-    w.extend(b.tokens.iter().copied()).unwrap();
-    w.finish().unwrap();
-    npz.zip_writer().finish().unwrap();
+    let f = std::fs::File::create(path).unwrap();
+    let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(f));
+    let (n, k, v) = (b.n as u64, b.k as u64, b.v as u64);
+    member(&mut zip, "draft_probs", &[n, k, v], &b.draft);
+    member(&mut zip, "target_probs", &[n, k + 1, v], &b.target);
+    member(&mut zip, "random_coins", &[n, k], &b.coins);
+    member(&mut zip, "draft_tokens", &[n, k], &b.tokens);
+    zip.finish().unwrap();
 }
 
 /// A stored `.npz` member whose bytes do not match its CRC-32 is refused, as numpy refuses it

@@ -66,7 +66,10 @@ fn probe(@builtin(global_invocation_id) gid: vec3<u32>) {
 #[test]
 fn exact_helpers_on_the_gpu_match_their_rust_twins() {
     let Some(gpu) = common::gpu() else { return };
-    let src = format!("{}\n{PROBE}", include_str!("../../shaders/shared/exact.wgsl"));
+    let src = format!(
+        "{}\n{PROBE}",
+        include_str!("../../shaders/shared/exact.wgsl")
+    );
     let mut rng = StdRng::seed_from_u64(5);
     let n = 1 << 18;
     let pick = |rng: &mut StdRng, near: u32| -> u32 {

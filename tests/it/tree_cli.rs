@@ -11,16 +11,8 @@ use serde_json::Value;
 const RULES: [&str; 4] = ["greedy", "target-only", "rrs", "rrs-wor"];
 const FIXTURES: [&str; 3] = ["tree_kary22.npz", "tree_eagle_dir", "tree_per_round.npz"];
 
-fn read_i32(
-    npz: &mut npyz::npz::NpzArchive<std::io::BufReader<std::fs::File>>,
-    name: &str,
-) -> Vec<i64> {
-    let a = npz.by_name(name).unwrap().unwrap();
-    a.into_vec::<i32>()
-        .unwrap()
-        .into_iter()
-        .map(i64::from)
-        .collect()
+fn read_i32(npz: &mut common::Npz, name: &str) -> Vec<i64> {
+    npz.i32s(name).1.into_iter().map(i64::from).collect()
 }
 
 #[test]
@@ -53,7 +45,7 @@ fn numpy_tree_batches_match_the_numpy_implementation_on_every_engine() {
                         out.to_str().unwrap(),
                     ]);
                     assert_eq!(o.code, 0, "{name} {rule} {engine}: {}", o.stderr);
-                    let mut npz = npyz::npz::NpzArchive::open(&out).unwrap();
+                    let mut npz = common::Npz::open(&out);
                     let want = &expected[name][rule];
                     let flat = |k: &str| -> Vec<i64> {
                         want[k]

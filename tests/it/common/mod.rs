@@ -158,3 +158,27 @@ pub fn tree_golden() -> serde_json::Value {
         .expect("gzip");
     serde_json::from_str(&text).expect("json")
 }
+
+/// An `.npz` archive read as numpy reads it (the tests' own reader: members by name).
+pub struct Npz(zip::ZipArchive<std::fs::File>);
+
+impl Npz {
+    /// Opens an archive.
+    pub fn open(path: impl AsRef<std::path::Path>) -> Npz {
+        Npz(zip::ZipArchive::new(std::fs::File::open(path).expect("open npz")).expect("a zip"))
+    }
+
+    /// Member `name` (without `.npy`): its shape and its int32 values.
+    pub fn i32s(&mut self, name: &str) -> (Vec<u64>, Vec<i32>) {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        self.0
+            .by_name(&format!("{name}.npy"))
+            .expect("member")
+            .read_to_end(&mut bytes)
+            .expect("read member");
+        let npy = npyz::NpyFile::new(&bytes[..]).expect("npy");
+        let shape = npy.shape().to_vec();
+        (shape, npy.into_vec::<i32>().expect("int32"))
+    }
+}
