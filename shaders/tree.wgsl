@@ -7,12 +7,13 @@
 
 // The tree and where each node's data is: a header of TREE_HEADER words, then child_start[n + 1]
 // and child_list[n - 1] (children of u: child_list[child_start[u]..child_start[u + 1]],
-// increasing). Built by src/gpu/tree.rs.
+// increasing): once when every round shares the tree (H_TOPO_STRIDE = 0), or per round, 2n words
+// apart (H_TOPO_STRIDE = 2n). Built by src/gpu/tree.rs.
 @group(0) @binding(7) var<storage, read> topo: array<u32>;
 // [n, depth]: accepted node ids, then -1.
 @group(0) @binding(8) var<storage, read_write> out_nodes: array<i32>;
 
-const TREE_HEADER: u32 = 9u;
+const TREE_HEADER: u32 = 10u;
 const H_NODES: u32 = 0u;
 const H_DEPTH: u32 = 1u;
 const H_RULE: u32 = 2u;         // the rule's index in the registry's tree rules
@@ -22,6 +23,7 @@ const H_TOK_STRIDE: u32 = 5u;
 const H_TOK_SHIFT: u32 = 6u;
 const H_COIN_STRIDE: u32 = 7u;
 const H_COIN_SHIFT: u32 = 8u;
+const H_TOPO_STRIDE: u32 = 9u;  // words between two rounds' topologies (0: shared)
 
 // The most children of one node this kernel handles (the host refuses larger trees).
 const MAX_CHILDREN: u32 = 256u;
@@ -37,17 +39,19 @@ var<workgroup> tree_list: array<u32, MAX_CHILDREN>;
 var<workgroup> tree_coef: array<u32, MAX_CHILDREN>;
 var<private> tree_list_n: u32 = 0u;
 var<private> tree_a: u32 = 0u;
+// Where this round's topology starts in `topo`.
+var<private> tree_base: u32 = TREE_HEADER;
 
 fn tree_h(i: u32) -> u32 {
     return topo[i];
 }
 
 fn child_start(u: u32) -> u32 {
-    return topo[TREE_HEADER + u];
+    return topo[tree_base + u];
 }
 
 fn child_at(i: u32) -> u32 {
-    return topo[TREE_HEADER + tree_h(H_NODES) + 1u + i];
+    return topo[tree_base + tree_h(H_NODES) + 1u + i];
 }
 
 fn node_token(round: u32, c: u32) -> u32 {
@@ -127,6 +131,7 @@ fn verify_tree(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
         return;
     }
     let v = params.vocab;
+    tree_base = TREE_HEADER + round * tree_h(H_TOPO_STRIDE);
     let rule = tree_h(H_RULE);
     let depth = tree_h(H_DEPTH);
     var u = 0u;
