@@ -10,6 +10,7 @@
 //! P_1 + P_2 = 1.5); averaged over rounds whose drafts are drawn from the draft rows it is an
 //! unbiased estimate of `E[tau | rows]`, since `E[tau | rows] = Σ_i E[P_i]`.
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{
@@ -147,11 +148,14 @@ impl RuleTally {
         let Some(sums) = &mut self.enumerated_sum else {
             return Ok(());
         };
-        for r in 0..view.n {
-            if let Some(e) = (theory.expected_survivals)(view, r, ENUMERATION_LIMIT) {
-                for (ki, &kk) in self.ks.iter().enumerate() {
-                    sums[ki] += e[..kk].iter().sum::<f64>();
-                }
+        // Enumerated in parallel, summed in round order (the same sums as one thread's).
+        let per_round: Vec<Option<Vec<f64>>> = (0..view.n)
+            .into_par_iter()
+            .map(|r| (theory.expected_survivals)(view, r, ENUMERATION_LIMIT))
+            .collect();
+        for e in per_round.into_iter().flatten() {
+            for (ki, &kk) in self.ks.iter().enumerate() {
+                sums[ki] += e[..kk].iter().sum::<f64>();
             }
         }
         Ok(())

@@ -301,6 +301,13 @@ fn block_studies_match_theory_on_both_engines() {
         let cfg = block_config(Family::LogitNoise { sigma: 0.6 }, vocab, rounds);
         assert_block_study(&cfg, &mut CpuEngine::default(), &format!("cpu V={vocab}"));
         if let Some(mut gpu) = common::gpu() {
+            // Fewer rounds on the GPU: a software adapter (lavapipe, in CI) runs a 256-lane
+            // workgroup per round and pass, slowly at V = 3; the test is the same, its
+            // intervals wider.
+            let cfg = StudyConfig {
+                rounds: 2000,
+                ..cfg
+            };
             gpu.config = Default::default();
             assert_block_study(&cfg, &mut *gpu, &format!("gpu V={vocab}"));
         }
