@@ -151,7 +151,8 @@ pub enum Command {
         /// Which engine computes.
         #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
         engine: EngineChoice,
-        /// Write tokens [N, K+1] (padded with -1), num_accepted [N] and num_generated [N] here.
+        /// Write tokens [N, K+1] (padded with -1; a tree batch: [N, depth+1], and accepted_nodes
+        /// [N, depth]), num_accepted [N] and num_generated [N] here.
         #[arg(long)]
         out: Option<PathBuf>,
         /// What to print.
@@ -230,8 +231,8 @@ pub struct WorkloadArgs {
     /// Workload family.
     #[arg(long, value_enum, default_value_t = FamilyKind::LogitNoise)]
     pub family: FamilyKind,
-    /// K values: a list and/or ranges, e.g. `1..16` or `1,2,4,8` (study default 1..8; one value
-    /// for verify, default 8).
+    /// K values: a list and/or ranges, e.g. `1..16` or `1,2,4,8` (study default 1..8, or 1..K
+    /// of a --family file batch; one value for verify, default 8).
     #[arg(long, value_name = "LIST")]
     pub k: Option<String>,
     /// logit-noise: noise scales of the draft's logits.

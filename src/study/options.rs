@@ -13,16 +13,16 @@ use crate::rule::{RecoveryMode, Rule};
 /// `--family` values).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum FamilyKind {
-    /// `logit-noise`.
+    /// target = softmax(z / T_target), draft = softmax((z + sigma·e) / T_draft) (--sigma).
     #[default]
     LogitNoise,
-    /// `mixture`.
+    /// draft = (1 − lambda)·target + lambda·(an unrelated distribution) (--lambda).
     Mixture,
-    /// `quantized`.
+    /// draft = the target's logits quantized to 2^bits levels (--bits).
     Quantized,
-    /// `rates`.
+    /// No distributions: position i accepted with probability rates[i] (--rates; token rule).
     Rates,
-    /// `file`.
+    /// A batch from disk (--batch): its rounds, its K (or its trees, for a tree batch).
     File,
 }
 

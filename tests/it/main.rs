@@ -10,6 +10,7 @@ mod batch_files;
 mod block_engines;
 mod block_stats;
 mod chunked_cli;
+mod cli_reference;
 mod cli_round;
 mod engines;
 mod float32_limits;
