@@ -1,11 +1,13 @@
 //! A tree in the forms serving engines wire into their kernels, and back:
 //! - EAGLE / Medusa / vLLM choice lists: each non-root node as the path of sibling ranks from the
-//!   root (`[[0], [0, 0], [1], …]`), nodes numbered as EAGLE sorts them (by length, then
-//!   lexicographically);
+//!   root (`[[0], [0, 0], [1], …]`), nodes numbered as EAGLE's `generate_tree_buffers` sorts
+//!   them (by length, then lexicographically). A tree whose node ids are in another order reads
+//!   back from its choice list renumbered into EAGLE's order ([`Tree::eagle_order`] says how);
 //! - SGLang's `retrive_next_token` (first child, −1 for none) and `retrive_next_sibling` (next
 //!   sibling, −1 for none);
 //! - EAGLE's `retrieve_indices`: one row per leaf, the node ids on the path from the root, padded
-//!   with −1 to depth + 1;
+//!   with −1 to depth + 1, the rows in EAGLE's order (`custom_sort`: lexicographic, −1 after
+//!   every id);
 //! - the ancestor attention mask: `mask[i][j] = 1` iff j is i or one of its ancestors.
 
 use super::Tree;
@@ -16,16 +18,50 @@ fn bad(what: &str, message: String) -> Error {
 }
 
 impl Tree {
-    /// The EAGLE choice list of this tree: for each non-root node in id order, its sibling ranks
-    /// from the root.
+    /// Node u's choice: its sibling ranks from the root (`[]` for the root).
+    fn choice_of(&self, u: usize) -> Vec<usize> {
+        self.path_to(u)[1..]
+            .iter()
+            .map(|&x| self.sibling_rank(x))
+            .collect()
+    }
+
+    /// The node ids in EAGLE's order: `order[k]` is the node EAGLE numbers k (the root first,
+    /// then the nodes by depth, then by their choices lexicographically). The identity when the
+    /// tree is in EAGLE's order ([`Tree::in_eagle_order`]).
+    pub fn eagle_order(&self) -> Vec<usize> {
+        let mut order: Vec<(Vec<usize>, usize)> =
+            (0..self.len()).map(|u| (self.choice_of(u), u)).collect();
+        order.sort_by(|a, b| (a.0.len(), &a.0).cmp(&(b.0.len(), &b.0)));
+        order.into_iter().map(|(_, u)| u).collect()
+    }
+
+    /// Whether the node ids are EAGLE's: then the choice list reads back to this very tree.
+    pub fn in_eagle_order(&self) -> bool {
+        self.eagle_order().iter().enumerate().all(|(k, &u)| k == u)
+    }
+
+    /// The same tree with node `order[k]` renumbered k (`order` a permutation that keeps every
+    /// parent before its children, as [`Tree::eagle_order`]'s does).
+    pub fn renumbered(&self, order: &[usize]) -> Result<Tree> {
+        let mut new_id = vec![usize::MAX; self.len()];
+        for (k, &u) in order.iter().enumerate() {
+            new_id[u] = k;
+        }
+        let parents: Vec<i64> = order
+            .iter()
+            .map(|&u| self.parent(u).map_or(-1, |p| new_id[p] as i64))
+            .collect();
+        Tree::from_parents(&parents)
+    }
+
+    /// The EAGLE choice list of this tree: each non-root node's sibling ranks from the root, in
+    /// EAGLE's order (node by node when the tree is in EAGLE's order). [`Tree::from_choices`]
+    /// reads it back to this tree renumbered by [`Tree::eagle_order`].
     pub fn choices(&self) -> Vec<Vec<usize>> {
-        (1..self.len())
-            .map(|u| {
-                self.path_to(u)[1..]
-                    .iter()
-                    .map(|&x| self.sibling_rank(x))
-                    .collect()
-            })
+        self.eagle_order()[1..]
+            .iter()
+            .map(|&u| self.choice_of(u))
             .collect()
     }
 
@@ -155,18 +191,27 @@ impl Tree {
         Tree::from_parents(&parents)
     }
 
-    /// EAGLE's `retrieve_indices`: one row per leaf (leaves in id order), the node ids from the
-    /// root to the leaf, padded with −1 to depth + 1 entries.
+    /// EAGLE's `retrieve_indices`: one row per leaf, the node ids from the root to the leaf,
+    /// padded with −1 to depth + 1 entries, the rows in the order EAGLE's `generate_tree_buffers`
+    /// gives them (its `custom_sort`: lexicographic, a padding −1 counting as more than every
+    /// id).
     pub fn retrieve_indices(&self) -> Vec<Vec<i64>> {
         let width = self.depth() + 1;
-        (0..self.len())
+        let mut rows: Vec<Vec<i64>> = (0..self.len())
             .filter(|&u| self.is_leaf(u))
             .map(|u| {
                 let mut row: Vec<i64> = self.path_to(u).into_iter().map(|x| x as i64).collect();
                 row.resize(width, -1);
                 row
             })
-            .collect()
+            .collect();
+        let key = |row: &Vec<i64>| -> Vec<i64> {
+            row.iter()
+                .map(|&x| if x < 0 { i64::MAX } else { x })
+                .collect()
+        };
+        rows.sort_by_key(key);
+        rows
     }
 
     /// The tree of `retrieve_indices` rows (the inverse of [`Tree::retrieve_indices`]): every row
@@ -306,13 +351,15 @@ mod tests {
                 t
             );
             assert_eq!(Tree::from_attention_mask(&t.attention_mask()).unwrap(), t);
-            // Choice lists renumber nodes in EAGLE's order; the shape and ranks survive.
-            let back = Tree::from_choices(&t.choices()).unwrap();
-            let mut a = back.choices();
-            let mut b = t.choices();
-            a.sort();
-            b.sort();
-            assert_eq!(a, b);
+            // A choice list reads back to the tree in EAGLE's numbering: this tree itself when
+            // it is in EAGLE's order.
+            let eagle = t.renumbered(&t.eagle_order()).unwrap();
+            assert!(eagle.in_eagle_order());
+            assert_eq!(Tree::from_choices(&t.choices()).unwrap(), eagle);
+            assert_eq!(eagle.choices(), t.choices());
+            if t.in_eagle_order() {
+                assert_eq!(eagle, t);
+            }
         }
     }
 

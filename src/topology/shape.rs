@@ -12,9 +12,10 @@ use serde_json::Value;
 use super::{MAX_NODES, Tree};
 use crate::error::{Error, Result};
 
-/// EAGLE's default choice list `mc_sim_7b_63` (63 drafted nodes, depth 4), as EAGLE ships it;
-/// `--tree eagle:mc_sim_7b_63` names it.
-pub const EAGLE_MC_SIM_7B_63: &str = "[[0],[0,0],[1],[0,1],[2],[0,0,0],[1,0],[0,2],[3],[0,3],[4],[0,4],[2,0],[0,5],[0,0,1],[5],[0,6],[6],[0,7],[0,1,0],[1,1],[7],[0,8],[0,0,2],[3,0],[0,9],[8],[9],[1,0,0],[0,2,0],[1,2],[0,0,3],[4,0],[2,1],[0,0,4],[0,0,5],[0,0,0,0],[0,0,0,1],[0,0,6],[0,3,0],[5,0],[1,3],[0,0,7],[0,0,8],[0,0,9],[6,0],[0,4,0],[1,4],[7,0],[0,1,1],[2,0,0],[3,1],[2,2],[8,0],[0,5,0],[1,5],[1,0,1],[0,2,1],[9,0],[0,6,0],[0,0,0,2],[1,6],[0,7,0]]";
+/// The choice list `mc_sim_7b_63` (63 drafted nodes, depth 4, widths 1, 10, 28, 23, 2) exactly
+/// as Medusa ships it (FasterDecoding/Medusa, `medusa/model/medusa_choices.py`) and EAGLE-1's
+/// Medusa-style trees use it; `--tree eagle:mc_sim_7b_63` names it.
+pub const EAGLE_MC_SIM_7B_63: &str = "[[0],[0,0],[1],[0,1],[2],[0,0,0],[1,0],[0,2],[3],[0,3],[4],[0,4],[2,0],[0,5],[0,0,1],[5],[0,6],[6],[0,7],[0,1,0],[1,1],[7],[0,8],[0,0,2],[3,0],[0,9],[8],[9],[1,0,0],[0,2,0],[1,2],[0,0,3],[4,0],[2,1],[0,0,4],[0,0,5],[0,0,0,0],[0,1,1],[0,0,6],[0,3,0],[5,0],[1,3],[0,0,7],[0,0,8],[0,0,9],[6,0],[0,4,0],[1,4],[7,0],[0,1,2],[2,0,0],[3,1],[2,2],[8,0],[0,5,0],[1,5],[1,0,1],[0,2,1],[9,0],[0,6,0],[0,0,0,1],[1,6],[0,7,0]]";
 
 /// A named tree: what the user wrote, and the tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +27,32 @@ pub struct TreeShape {
 }
 
 impl TreeShape {
+    /// The tree in every form `specsim tree --format json` prints (and Python's `specsim.tree`
+    /// returns): `spec`, `nodes`, `depth`, `widths`, `parents`, SGLang's `retrive_next_token` /
+    /// `retrive_next_sibling`, EAGLE's `retrieve_indices` and `choices`, the `attention_mask`,
+    /// and `eagle_order`: whether the node ids are EAGLE's (otherwise `choices` reads back
+    /// renumbered: EAGLE's node k is this tree's node `eagle_node_ids[k]`).
+    pub fn forms(&self) -> Value {
+        let t = &self.tree;
+        let (next_token, next_sibling) = t.next_token_sibling();
+        let order = t.eagle_order();
+        let in_order = order.iter().enumerate().all(|(k, &u)| k == u);
+        serde_json::json!({
+            "spec": self.spec,
+            "nodes": t.len(),
+            "depth": t.depth(),
+            "widths": t.widths(),
+            "parents": t.parents(),
+            "retrive_next_token": next_token,
+            "retrive_next_sibling": next_sibling,
+            "retrieve_indices": t.retrieve_indices(),
+            "choices": t.choices(),
+            "eagle_order": in_order,
+            "eagle_node_ids": order,
+            "attention_mask": t.attention_mask(),
+        })
+    }
+
     /// A short label for tables and plots: the spec, or `eagle(n=64)` / the file name when the
     /// spec is long.
     pub fn label(&self) -> String {
@@ -186,7 +213,7 @@ mod tests {
         assert!(c.tree.is_path() && c.tree.len() == 7);
         let m: TreeShape = "eagle:mc_sim_7b_63".parse().unwrap();
         assert_eq!((m.tree.len(), m.tree.depth()), (64, 4));
-        assert_eq!(m.tree.widths(), vec![1, 10, 28, 22, 3]);
+        assert_eq!(m.tree.widths(), vec![1, 10, 28, 23, 2]);
         let e: TreeShape = "eagle:[[0],[0,0],[1]]".parse().unwrap();
         assert_eq!(e.tree.parents(), &[-1, 0, 0, 1]);
         assert_eq!(

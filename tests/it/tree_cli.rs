@@ -94,9 +94,10 @@ fn a_round_written_from_specsim_tree_output() {
         t["retrive_next_sibling"],
         serde_json::json!([-1, 2, -1, -1])
     );
+    // In EAGLE's row order (its custom_sort: the padding -1 after every id).
     assert_eq!(
         t["retrieve_indices"],
-        serde_json::json!([[0, 2, -1], [0, 1, 3]])
+        serde_json::json!([[0, 1, 3], [0, 2, -1]])
     );
     assert_eq!(t["depth"], 2);
     // Node 1 (token 0) and node 2 (token 1) are the root's children; node 3 (token 2) is node

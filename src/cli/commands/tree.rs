@@ -23,19 +23,7 @@ pub fn cmd_tree(spec: &str, format: TreeFormat) -> Result<ExitCode> {
             t.len() * t.len()
         );
     }
-    let (next_token, next_sibling) = t.next_token_sibling();
-    let doc = json!({
-        "spec": shape.spec,
-        "nodes": t.len(),
-        "depth": t.depth(),
-        "widths": t.widths(),
-        "parents": t.parents(),
-        "retrive_next_token": next_token,
-        "retrive_next_sibling": next_sibling,
-        "retrieve_indices": t.retrieve_indices(),
-        "choices": t.choices(),
-        "attention_mask": t.attention_mask(),
-    });
+    let doc = shape.forms();
     let text = match format {
         TreeFormat::Json => format!("{}\n", serde_json::to_string(&doc)?),
         TreeFormat::Text => {
@@ -59,6 +47,12 @@ pub fn cmd_tree(spec: &str, format: TreeFormat) -> Result<ExitCode> {
                 list(&doc["retrive_next_sibling"])
             );
             s += &format!("choices (EAGLE)       {}\n", list(&doc["choices"]));
+            if doc["eagle_order"] == false {
+                s += &format!(
+                    "                      (EAGLE numbers the nodes otherwise: its node k is node {} here)\n",
+                    list(&doc["eagle_node_ids"])
+                );
+            }
             s += "retrieve_indices (one row per leaf):\n";
             for row in t.retrieve_indices() {
                 s += &format!("  {}\n", json!(row));
