@@ -193,8 +193,8 @@ pub enum Error {
         /// The underlying error.
         error: std::io::Error,
     },
-    /// An output file that could not be written (a CSV or plot library's error; OS errors are
-    /// [`Error::Io`]).
+    /// An output file that could not be written (the operating system's, a CSV or plot library's
+    /// error; reading errors are [`Error::Io`]).
     #[error("{path}: {message}")]
     Output {
         /// The file being written.
@@ -243,6 +243,35 @@ impl Error {
         }
     }
 
+    /// The class of the error, as the Python package names its exception: `InvalidInput` (a
+    /// refused round or batch value, SPEC §2), `InvalidTree` (a tree that is not one, or breaks
+    /// a rule's sibling constraints), `InvalidFile` (a file that cannot be read as asked),
+    /// `InvalidOption` (an option or combination of options), `OutputError` (an output that
+    /// cannot be written), `EngineError` (no adapter, or a device failure).
+    pub fn class(&self) -> &'static str {
+        match self {
+            Error::Length { .. }
+            | Error::EmptyDraft
+            | Error::VocabMismatch { .. }
+            | Error::EmptyVocabulary { .. }
+            | Error::TokenOutOfRange { .. }
+            | Error::CoinOutOfRange { .. }
+            | Error::BadProbability { .. }
+            | Error::NotNormalized { .. }
+            | Error::Float32Overflow { .. }
+            | Error::CoinRoundsToOne { .. }
+            | Error::ZeroDraftProbability { .. } => "InvalidInput",
+            Error::ZeroDraftProbabilityInTree { .. }
+            | Error::BadParent { .. }
+            | Error::DuplicateSibling { .. } => "InvalidTree",
+            Error::InRound { inner, .. } => inner.class(),
+            Error::Format { .. } | Error::Io { .. } => "InvalidFile",
+            Error::Output { .. } => "OutputError",
+            Error::Config(_) => "InvalidOption",
+            Error::NoAdapter(_) | Error::Gpu(_) => "EngineError",
+        }
+    }
+
     /// Wraps this error with the index of the batch round it occurred in.
     pub fn in_round(self, round: u64) -> Error {
         Error::InRound {
@@ -288,6 +317,12 @@ impl Error {
             path: path.as_ref().display().to_string(),
             message: message.to_string(),
         }
+    }
+
+    /// An operating-system error writing `path` (an output: [`Error::Output`], with the
+    /// system's words).
+    pub fn write(path: impl AsRef<std::path::Path>, error: std::io::Error) -> Error {
+        Error::output(path, error)
     }
 
     /// An I/O error on `path`.

@@ -71,7 +71,7 @@ pub fn check_target(path: &Path) -> Result<Option<Permissions>> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path, e)),
+        Err(e) => return Err(Error::write(path, e)),
     };
     let refuse = |what: &str| {
         Err(Error::Output {
@@ -144,7 +144,7 @@ impl AtomicFile {
             .prefix(".specsim-")
             .permissions(Permissions::from_mode(0o666)) // less the umask, as open(2) does
             .tempfile_in(&dir)
-            .map_err(|e| Error::io(target, e))?;
+            .map_err(|e| Error::write(target, e))?;
         register(tmp.path());
         Ok(AtomicFile {
             tmp,
@@ -162,7 +162,7 @@ impl AtomicFile {
     pub fn commit(self) -> Result<()> {
         hold_for_tests();
         let target = self.target;
-        let io = |e: std::io::Error| Error::io(&target, e);
+        let io = |e: std::io::Error| Error::write(&target, e);
         self.tmp.as_file().sync_all().map_err(io)?;
         if let Some(p) = self.keep {
             self.tmp.as_file().set_permissions(p).map_err(io)?;
@@ -170,7 +170,7 @@ impl AtomicFile {
         let tmp_path = self.tmp.path().to_path_buf();
         self.tmp
             .persist(&target)
-            .map_err(|e| Error::io(&target, e.error))?;
+            .map_err(|e| Error::write(&target, e.error))?;
         unregister(&tmp_path);
         Ok(())
     }
@@ -192,14 +192,14 @@ impl FileSet {
     pub fn create(dir: &Path) -> Result<FileSet> {
         let created = !dir.exists();
         if created {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
             // Created for this set: an interrupted run removes it again (commit keeps it).
             register(dir);
         }
         let tmp = tempfile::Builder::new()
             .prefix(".specsim-")
             .tempdir_in(dir)
-            .map_err(|e| Error::io(dir, e))?;
+            .map_err(|e| Error::write(dir, e))?;
         register(tmp.path());
         Ok(FileSet {
             tmp: Some(tmp),
@@ -218,10 +218,10 @@ impl FileSet {
     /// Writes `bytes` as the file `name`.
     pub fn write(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
         let p = self.path(name);
-        let mut f = std::fs::File::create(&p).map_err(|e| Error::io(self.dir.join(name), e))?;
+        let mut f = std::fs::File::create(&p).map_err(|e| Error::write(self.dir.join(name), e))?;
         f.write_all(bytes)
             .and_then(|_| f.sync_all())
-            .map_err(|e| Error::io(self.dir.join(name), e))
+            .map_err(|e| Error::write(self.dir.join(name), e))
     }
 
     /// Checks every target, flushes every file to disk, then moves every file into place. The
@@ -231,7 +231,7 @@ impl FileSet {
         hold_for_tests();
         let tmp = self.tmp.take().expect("committed once");
         let tmp_dev = std::fs::metadata(tmp.path())
-            .map_err(|e| Error::io(&self.dir, e))?
+            .map_err(|e| Error::write(&self.dir, e))?
             .dev();
         let mut plan = Vec::new();
         for name in &self.names {
@@ -251,16 +251,16 @@ impl FileSet {
             let from = tmp.path().join(name);
             std::fs::File::open(&from)
                 .and_then(|f| f.sync_all())
-                .map_err(|e| Error::io(&to, e))?;
+                .map_err(|e| Error::write(&to, e))?;
             if let Some(p) = perm {
-                std::fs::set_permissions(&from, p).map_err(|e| Error::io(&to, e))?;
+                std::fs::set_permissions(&from, p).map_err(|e| Error::write(&to, e))?;
             }
             plan.push((from, to));
         }
         {
             let mut registry = TEMPORARIES.lock().unwrap_or_else(|p| p.into_inner());
             for (from, to) in &plan {
-                std::fs::rename(from, to).map_err(|e| Error::io(to, e))?;
+                std::fs::rename(from, to).map_err(|e| Error::write(to, e))?;
             }
             registry.retain(|x| x != tmp.path() && x != &self.dir);
         }

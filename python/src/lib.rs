@@ -8,36 +8,50 @@ use std::sync::Mutex;
 
 use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use specsim::batch::{ChainView, Floats, Ints, Rounds, Validation, check_batch_shapes};
+use specsim::batch::{
+    ChainView, Floats, Ints, Rounds, Topology, Validation, check_batch_shapes, check_tree_shapes,
+};
 use specsim::engine::{Engine, EngineChoice, select};
 use specsim::gpu::GpuContext;
-use specsim::round::RoundOptions;
+use specsim::round::json::FlatRound;
+use specsim::round::{RoundOptions, Rows};
 use specsim::rule::{Recovery, RecoveryMode, Rule};
 use specsim::study::options::{FamilyKind, StudyOptions, check_cost_ratios, check_k};
 use specsim::study::report;
-use specsim::study::run::{Progress, run_configs};
+use specsim::study::run::{Progress, run_plan};
+use specsim::topology::Tree;
+use specsim::topology::shape::{TreeShape, from_document};
 
 create_exception!(
     _specsim,
-    SpecsimError,
-    PyValueError,
-    "A refused input or a failure, with the command line's message."
+    NativeError,
+    PyException,
+    "A refusal or failure of the library, as (class, code, message): `specsim` re-raises it as \
+     its `SpecsimError` subclass of that class name (`specsim.errors`)."
 );
 
+/// The library's error as a [`NativeError`] carrying its class (`InvalidInput`, `InvalidTree`,
+/// …, `EngineError`), its fine-grained code and the command line's message.
 fn err(e: specsim::Error) -> PyErr {
-    SpecsimError::new_err(e.to_string())
+    NativeError::new_err((e.class(), e.kind(), e.to_string()))
 }
 
 fn borrowed(name: &str, e: impl std::fmt::Display) -> PyErr {
-    config(format!("{name}: the array is being written elsewhere: {e}"))
+    invalid(format!("{name}: the array is being written elsewhere: {e}"))
 }
 
+/// A refused input (an argument the library never saw).
+fn invalid(msg: impl Into<String>) -> PyErr {
+    NativeError::new_err(("InvalidInput", "input", msg.into()))
+}
+
+/// A refused option.
 fn config(msg: impl Into<String>) -> PyErr {
-    SpecsimError::new_err(msg.into())
+    NativeError::new_err(("InvalidOption", "config", msg.into()))
 }
 
 fn parse<T: std::str::FromStr<Err = specsim::Error>>(s: &str) -> PyResult<T> {
@@ -65,39 +79,40 @@ fn engine_choice(s: &str) -> PyResult<EngineChoice> {
     }
 }
 
-/// One round, decided by the f64 reference; returns the command line's `round` JSON as a dict.
+/// One round, decided by the f64 reference, exactly as `specsim round` decides it: the same
+/// checks, and the same JSON text (a chain rule's keys, or a tree rule's with `accepted_nodes`).
 #[pyfunction]
-#[pyo3(signature = (draft_probs, target_probs, draft_tokens, random_coins, rule, allow_unnormalized, plain_decode))]
+#[pyo3(signature = (draft_probs, target_probs, draft_tokens, random_coins, parents, rule, allow_unnormalized, plain_decode))]
 #[allow(clippy::too_many_arguments)]
-fn speculative_decode<'py>(
-    py: Python<'py>,
+fn speculative_decode(
+    py: Python<'_>,
     draft_probs: Vec<Vec<f64>>,
     target_probs: Vec<Vec<f64>>,
     draft_tokens: Vec<i64>,
     random_coins: Vec<f64>,
+    parents: Option<Vec<i64>>,
     rule: &str,
     allow_unnormalized: bool,
     plain_decode: bool,
-) -> PyResult<Bound<'py, PyDict>> {
+) -> PyResult<String> {
     let rule: Rule = parse(rule)?;
     let opts = RoundOptions {
         allow_unnormalized,
         allow_empty_draft: plain_decode,
     };
-    let r = specsim::speculative_decode_rule(
-        &draft_probs,
-        &target_probs,
-        &draft_tokens,
-        &random_coins,
-        rule,
-        &opts,
-    )
-    .map_err(err)?;
-    let d = PyDict::new(py);
-    d.set_item("accepted_tokens", r.accepted_tokens)?;
-    d.set_item("num_generated", r.num_generated)?;
-    d.set_item("acceptance_rate", r.acceptance_rate)?;
-    Ok(d)
+    let flat = |rows: Vec<Vec<f64>>| Rows {
+        lens: rows.iter().map(Vec::len).collect(),
+        data: rows.concat(),
+    };
+    let round = FlatRound {
+        parents,
+        draft_probs: flat(draft_probs),
+        target_probs: flat(target_probs),
+        draft_tokens,
+        random_coins,
+    };
+    let decided = py.detach(|| round.decide(rule, &opts)).map_err(err)?;
+    serde_json::to_string(&decided).map_err(|e| config(e.to_string()))
 }
 
 /// A C-contiguous float32 or float64 array, read in place.
@@ -118,7 +133,7 @@ impl<'py> FloatArray<'py> {
                 x.try_readonly().map_err(|e| borrowed(name, e))?,
             ));
         }
-        Err(config(format!(
+        Err(invalid(format!(
             "{name}: expected a float32 or float64 numpy array"
         )))
     }
@@ -131,7 +146,7 @@ impl<'py> FloatArray<'py> {
     }
 
     fn floats(&self, name: &str) -> PyResult<Floats<'_>> {
-        let contiguous = || config(format!("{name}: the array is not C-contiguous and aligned"));
+        let contiguous = || invalid(format!("{name}: the array is not C-contiguous and aligned"));
         Ok(match self {
             FloatArray::F32(x) => Floats::F32(bytemuck::cast_slice(
                 x.as_slice().map_err(|_| contiguous())?,
@@ -167,7 +182,7 @@ impl<'py> IntArray<'py> {
                 x.try_readonly().map_err(|e| borrowed(name, e))?,
             ));
         }
-        Err(config(format!(
+        Err(invalid(format!(
             "{name}: expected an int32, int64 or uint32 numpy array"
         )))
     }
@@ -181,7 +196,7 @@ impl<'py> IntArray<'py> {
     }
 
     fn ints(&self, name: &str) -> PyResult<Ints<'_>> {
-        let contiguous = || config(format!("{name}: the array is not C-contiguous and aligned"));
+        let contiguous = || invalid(format!("{name}: the array is not C-contiguous and aligned"));
         Ok(match self {
             IntArray::I32(x) => Ints::I32(bytemuck::cast_slice(
                 x.as_slice().map_err(|_| contiguous())?,
@@ -257,9 +272,16 @@ fn address(f: &Floats) -> usize {
     }
 }
 
-/// A batch on one engine; returns (tokens [N, K+1] i32, num_accepted i32, num_generated i32).
+/// `n` values of an integer array, owned (as i64).
+fn own_ints(a: &Ints, n: usize) -> Vec<i64> {
+    (0..n).map(|i| a.get(i)).collect()
+}
+
+/// A batch on one engine, chain or tree (`parents` [n] or [N, n]); returns `tokens`,
+/// `num_accepted`, `num_generated` and, for a tree batch, `accepted_nodes`, as `specsim run
+/// --out` writes them.
 #[pyfunction]
-#[pyo3(signature = (draft_probs, target_probs, draft_tokens, random_coins, rule, engine, recovery, seed, validate, allow_unnormalized, plain_decode))]
+#[pyo3(signature = (draft_probs, target_probs, draft_tokens, random_coins, parents, rule, engine, recovery, seed, validate, allow_unnormalized, plain_decode))]
 #[allow(clippy::too_many_arguments)]
 fn verify_batch<'py>(
     py: Python<'py>,
@@ -267,6 +289,7 @@ fn verify_batch<'py>(
     target_probs: &Bound<'py, PyAny>,
     draft_tokens: &Bound<'py, PyAny>,
     random_coins: &Bound<'py, PyAny>,
+    parents: Option<&Bound<'py, PyAny>>,
     rule: &str,
     engine: &str,
     recovery: &str,
@@ -299,63 +322,151 @@ fn verify_batch<'py>(
     let t = FloatArray::new("target_probs", target_probs)?;
     let tok = IntArray::new("draft_tokens", draft_tokens)?;
     let c = FloatArray::new("random_coins", random_coins)?;
+    let p = parents.map(|p| IntArray::new("parents", p)).transpose()?;
     let (ds, ts, toks, cs) = (d.shape(), t.shape(), tok.shape(), c.shape());
-    let (n, k, v) = check_batch_shapes(
-        ("draft_probs", &ds),
-        ("target_probs", &ts),
-        ("draft_tokens", &toks),
-        ("random_coins", &cs),
-    )
-    .map_err(err)?;
-    let view = ChainView {
-        n,
-        k,
-        v,
-        draft: d.floats("draft_probs")?,
-        target: t.floats("target_probs")?,
-        tokens: tok.ints("draft_tokens")?,
-        coins: c.floats("random_coins")?,
-    };
+    let (draft, target) = (d.floats("draft_probs")?, t.floats("target_probs")?);
     if let Ok(mut a) = LAST_ADDRESSES.lock() {
-        *a = vec![address(&view.draft), address(&view.target)];
+        *a = vec![address(&draft), address(&target)];
     }
-    // Tokens and coins are copied (N·K values): the engines index rows with the tokens, which
-    // another Python thread could change while the GIL is released. The probability arrays are
-    // read in place; they must not be written during the call (as numpy's own ufuncs assume).
-    let own_tokens: Vec<i64> = (0..n * k).map(|i| view.tokens.get(i)).collect();
-    let (coins32, coins64): (Vec<f32>, Vec<f64>) = match view.coins {
-        Floats::F32(_) => (
-            (0..n * k).map(|i| view.coins.get_f32(i)).collect(),
-            Vec::new(),
-        ),
-        Floats::F64(_) => (
-            Vec::new(),
-            (0..n * k).map(|i| view.coins.get_f64(i)).collect(),
-        ),
+    // Tokens, coins and parents are copied (N·n values): the engines index rows with them,
+    // which another Python thread could change while the GIL is released. The probability
+    // arrays are read in place; they must not be written during the call (as numpy's own ufuncs
+    // assume).
+    let coins = c.floats("random_coins")?;
+    let own_tokens = own_ints(&tok.ints("draft_tokens")?, toks.iter().product());
+    let ncoins: usize = cs.iter().product();
+    let (coins32, coins64): (Vec<f32>, Vec<f64>) = match coins {
+        Floats::F32(_) => ((0..ncoins).map(|i| coins.get_f32(i)).collect(), Vec::new()),
+        Floats::F64(_) => (Vec::new(), (0..ncoins).map(|i| coins.get_f64(i)).collect()),
     };
-    let view = ChainView {
-        tokens: Ints::I64(bytemuck::cast_slice(&own_tokens)),
-        coins: match view.coins {
-            Floats::F32(_) => Floats::F32(bytemuck::cast_slice(&coins32)),
-            Floats::F64(_) => Floats::F64(bytemuck::cast_slice(&coins64)),
-        },
-        ..view
+    let coins = match coins {
+        Floats::F32(_) => Floats::F32(bytemuck::cast_slice(&coins32)),
+        Floats::F64(_) => Floats::F64(bytemuck::cast_slice(&coins64)),
+    };
+    let tokens = Ints::I64(bytemuck::cast_slice(&own_tokens));
+    let own_parents = match &p {
+        Some(p) => own_ints(&p.ints("parents")?, p.shape().iter().product()),
+        None => Vec::new(),
+    };
+    let p_shape = p.as_ref().map(|p| p.shape());
+    let shared = match &p_shape {
+        Some(s) if s.len() == 1 => Some(Tree::from_parents(&own_parents).map_err(err)?),
+        _ => None,
     };
     let res = py
         .detach(|| -> specsim::Result<_> {
-            let rounds = Rounds::chain(&view);
+            let rounds = match &p_shape {
+                None => {
+                    let (n, k, v) = check_batch_shapes(
+                        ("draft_probs", &ds),
+                        ("target_probs", &ts),
+                        ("draft_tokens", &toks),
+                        ("random_coins", &cs),
+                    )?;
+                    Rounds::chain(&ChainView {
+                        n,
+                        k,
+                        v,
+                        draft,
+                        target,
+                        tokens,
+                        coins,
+                    })
+                }
+                Some(ps) => {
+                    let (_, nn, v) = check_tree_shapes(
+                        ("parents", ps),
+                        ("draft_probs", &ds),
+                        ("target_probs", &ts),
+                        ("draft_tokens", &toks),
+                        ("random_coins", &cs),
+                    )?;
+                    let topology = match &shared {
+                        Some(t) => Topology::Shared(t),
+                        None => {
+                            Topology::per_round(Ints::I64(bytemuck::cast_slice(&own_parents)), nn)?
+                        }
+                    };
+                    Rounds::new(topology, v, draft, target, tokens, coins)?
+                }
+            };
+            if !rounds.is_chain() {
+                rule.check_tree_batch()?;
+            }
             rounds.validate(&opts, mode, rule)?;
-            with_engine(choice, |engine| engine.run(&rounds, rule, rec))
+            let out = with_engine(choice, |engine| engine.run(&rounds, rule, rec))?;
+            Ok(if out.n() == 0 && rounds.is_chain() {
+                specsim::batch::Outcomes::chain(0, rounds.topology.depth())
+            } else if out.n() == 0 {
+                specsim::batch::Outcomes::tree(0, rounds.topology.depth())
+            } else {
+                out
+            })
         })
         .map_err(err)?;
+    let (n, d1) = (res.n(), res.depth + 1);
     let out = PyDict::new(py);
-    let tokens = res.tokens.clone().into_pyarray(py).reshape([n, k + 1])?;
+    out.set_item(
+        "tokens",
+        res.tokens.clone().into_pyarray(py).reshape([n, d1])?,
+    )?;
+    if let Some(nodes) = &res.nodes {
+        out.set_item(
+            "accepted_nodes",
+            nodes.clone().into_pyarray(py).reshape([n, res.depth])?,
+        )?;
+    }
     let acc: Vec<i32> = res.num_accepted.iter().map(|&a| a as i32).collect();
     let generated: Vec<i32> = res.num_accepted.iter().map(|&a| a as i32 + 1).collect();
-    out.set_item("tokens", tokens)?;
     out.set_item("num_accepted", acc.into_pyarray(py))?;
     out.set_item("num_generated", generated.into_pyarray(py))?;
     Ok(out)
+}
+
+/// The summary of a batch's outcomes (`specsim run`'s numbers; the library's one summary):
+/// rounds, depth, mean accepted and generated, and `P[accepted ≥ d]` for d = 1..=depth, as JSON.
+#[pyfunction]
+fn summary(num_accepted: Vec<u32>, depth: usize) -> PyResult<String> {
+    if let Some(&a) = num_accepted.iter().find(|&&a| a as usize > depth) {
+        return Err(invalid(format!(
+            "num_accepted: {a} is more than the depth {depth}"
+        )));
+    }
+    let outcomes = specsim::batch::Outcomes {
+        num_accepted,
+        ..specsim::batch::Outcomes::chain(0, depth)
+    };
+    let s = specsim::summary::Summary::of(&outcomes);
+    Ok(serde_json::json!({
+        "rounds": s.rounds,
+        "depth": s.depth,
+        "mean_accepted": s.mean_accepted,
+        "mean_generated": s.mean_generated(),
+        "acceptance": s.acceptance,
+    })
+    .to_string())
+}
+
+/// A tree shape (any `--tree` spec) in every form `specsim tree --format json` prints, as JSON.
+#[pyfunction]
+fn tree(py: Python<'_>, spec: &str) -> PyResult<String> {
+    let shape: TreeShape = py.detach(|| spec.parse()).map_err(err)?;
+    Ok(shape.forms().to_string())
+}
+
+/// A tree from a document (a parent array, or an object with one of `parents`, `choices`,
+/// `retrive_next_token` + `retrive_next_sibling`, `retrieve_indices`, `attention_mask`: what
+/// `--tree file:PATH` reads), in every form, as JSON.
+#[pyfunction]
+fn tree_from(py: Python<'_>, doc: &str, spec: &str) -> PyResult<String> {
+    let value: serde_json::Value =
+        serde_json::from_str(doc).map_err(|e| invalid(format!("{spec}: {e}")))?;
+    let tree = py.detach(|| from_document(&value)).map_err(err)?;
+    let shape = TreeShape {
+        spec: spec.to_string(),
+        tree,
+    };
+    Ok(shape.forms().to_string())
 }
 
 /// `specsim study --k`'s parser: `1..16`, `1,2,4,8`, `1..4,8`.
@@ -401,7 +512,7 @@ fn json_to_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py
 /// A study: the configurations of `specsim study` for these options, run on one engine; returns
 /// the rows of `results.csv` as dicts (and writes the files when `out` is given).
 #[pyfunction]
-#[pyo3(signature = (family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds, seed, recovery, rule, engine, cost_ratio, out, progress, allow_unnormalized))]
+#[pyo3(signature = (family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds, seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized))]
 #[allow(clippy::too_many_arguments)]
 fn study<'py>(
     py: Python<'py>,
@@ -419,7 +530,8 @@ fn study<'py>(
     rounds: Option<u64>,
     seed: Option<u64>,
     recovery: &str,
-    rule: Vec<String>,
+    rule: Option<Vec<String>>,
+    tree: Option<Vec<String>>,
     engine: &str,
     cost_ratio: Option<Vec<f64>>,
     out: Option<PathBuf>,
@@ -427,10 +539,14 @@ fn study<'py>(
     allow_unnormalized: bool,
 ) -> PyResult<Bound<'py, PyList>> {
     let d = StudyOptions::default();
-    let rules = rule
-        .iter()
-        .map(|r| parse::<Rule>(r))
-        .collect::<PyResult<Vec<Rule>>>()?;
+    let rules = match rule {
+        Some(list) => Some(
+            list.iter()
+                .map(|r| parse::<Rule>(r))
+                .collect::<PyResult<Vec<Rule>>>()?,
+        ),
+        None => None,
+    };
     let opts = StudyOptions {
         family: parse::<FamilyKind>(family)?,
         k: k.map(check_k).transpose().map_err(err)?,
@@ -442,20 +558,19 @@ fn study<'py>(
         t_draft: t_draft.unwrap_or(d.t_draft),
         zipf: zipf.unwrap_or(d.zipf),
         batch,
-        vocab,
-        rounds,
-        seed,
+        vocab: vocab.or(d.vocab),
+        rounds: rounds.or(d.rounds),
+        seed: seed.or(d.seed),
         recovery: recovery_mode(recovery)?,
         rules,
+        trees: tree.unwrap_or_default(),
         allow_unnormalized,
     };
     let cost_ratio = cost_ratio.unwrap_or_else(|| vec![0.05, 0.2]);
     check_cost_ratios(&cost_ratio).map_err(err)?;
-    let cfgs = opts
-        .configs(&(1..=8).collect::<Vec<_>>(), 2048, 10_000, 7)
-        .map_err(err)?;
+    let plan = py.detach(|| opts.plan()).map_err(err)?;
     let choice = engine_choice(engine)?;
-    let total: u64 = cfgs.iter().map(|c| c.rounds).sum();
+    let total = plan.rounds();
     let results = py
         .detach(|| -> specsim::Result<_> {
             with_engine(choice, |engine| {
@@ -464,7 +579,7 @@ fn study<'py>(
                 } else {
                     indicatif::ProgressBar::hidden()
                 };
-                let results = run_configs(cfgs, engine, &mut |p| match p {
+                let results = run_plan(plan, engine, &mut |p| match p {
                     Progress::Config(label) => bar.set_message(label.to_string()),
                     Progress::Rounds(n) => bar.inc(n),
                 })?;
@@ -489,10 +604,14 @@ fn study<'py>(
 
 #[pymodule]
 fn _specsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("SpecsimError", m.py().get_type::<SpecsimError>())?;
+    m.add("NativeError", m.py().get_type::<NativeError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    // The chain rules, from the library's registry (`specsim::rule`).
+    // The rules, from the library's registry (`specsim::rule`).
     m.add("CHAIN_RULES", Rule::CHAIN.map(Rule::name).to_vec())?;
+    m.add("TREE_RULES", Rule::TREE.map(Rule::name).to_vec())?;
+    m.add_function(wrap_pyfunction!(tree, m)?)?;
+    m.add_function(wrap_pyfunction!(summary, m)?)?;
+    m.add_function(wrap_pyfunction!(tree_from, m)?)?;
     m.add_function(wrap_pyfunction!(speculative_decode, m)?)?;
     m.add_function(wrap_pyfunction!(verify_batch, m)?)?;
     m.add_function(wrap_pyfunction!(study, m)?)?;

@@ -17,7 +17,7 @@ use crate::reference::Outcome;
 use crate::rule::Rule;
 pub use outcomes::Outcomes;
 pub use rounds::{Layout, Rounds, Topology};
-pub use validate::{check_batch_shapes, check_f32_range};
+pub use validate::{check_batch_shapes, check_f32_range, check_tree_shapes};
 
 /// Little-endian floating-point data of a known type, as raw bytes (any alignment).
 #[derive(Clone, Copy, Debug)]

@@ -207,8 +207,11 @@ fn check_floats_row(
     check_row_fast(field, dist, &row.to_f64_vec(), opts)
 }
 
-/// Checks the shapes of a batch's four arrays, each given as (name for errors, shape): draft
-/// `[N, K, V]`, target `[N, K + 1, V]`, tokens and coins `[N, K]`, V ≥ 1. Returns (N, K, V).
+/// Checks the shapes of a chain batch's four arrays, each given as (name for errors, shape):
+/// draft `[N, K, V]`, target `[N, K + 1, V]`, tokens and coins `[N, K]`, V ≥ 1. Returns
+/// (N, K, V). When they disagree, the array named is the one whose shape the others contradict:
+/// N, K and V are what most arrays say (a transposed draft `[N, V, K]` beside a target
+/// `[N, K + 1, V]` is the draft's fault, not the target's).
 pub fn check_batch_shapes(
     draft: (&str, &[usize]),
     target: (&str, &[usize]),
@@ -221,29 +224,144 @@ pub fn check_batch_shapes(
             format!("shape {shape:?} does not fit the batch: expected {want}"),
         )
     };
-    let [n, k, v] = draft.1[..] else {
-        return Err(shape_err(draft, "3 dimensions [N, K, V]".into()));
+    for (a, dims, what) in [
+        (draft, 3, "3 dimensions [N, K, V]"),
+        (target, 3, "3 dimensions [N, K + 1, V]"),
+        (tokens, 2, "2 dimensions [N, K]"),
+        (coins, 2, "2 dimensions [N, K]"),
+    ] {
+        if a.1.len() != dims {
+            return Err(shape_err(a, what.into()));
+        }
+    }
+    // What each array says of (N, K, V) (a target of K + 1 = 0 rows says nothing of K).
+    let said: [(Option<usize>, Option<usize>, Option<usize>); 4] = [
+        (Some(draft.1[0]), Some(draft.1[1]), Some(draft.1[2])),
+        (
+            Some(target.1[0]),
+            target.1[1].checked_sub(1),
+            Some(target.1[2]),
+        ),
+        (Some(tokens.1[0]), Some(tokens.1[1]), None),
+        (Some(coins.1[0]), Some(coins.1[1]), None),
+    ];
+    let vote = |pick: &dyn Fn(usize) -> Option<usize>, agree: &dyn Fn(usize) -> bool| {
+        let mut best: Option<(usize, usize)> = None;
+        for i in 0..4 {
+            let Some(x) = pick(i) else { continue };
+            let votes = (0..4).filter(|&j| agree(j) && pick(j) == Some(x)).count();
+            if best.is_none_or(|(_, b)| votes > b) {
+                best = Some((x, votes));
+            }
+        }
+        best.map_or(0, |(x, _)| x)
     };
+    let n = vote(&|i| said[i].0, &|_| true);
+    let k = vote(&|i| said[i].1, &|_| true);
+    // V from the arrays that agree on N and K (the draft's when none does).
+    let v = vote(&|i| said[i].2, &|j| {
+        said[j].0 == Some(n) && said[j].1 == Some(k)
+    });
     if k >= u32::MAX as usize || v > u32::MAX as usize {
         return Err(shape_err(
             draft,
             format!("K < {} and V <= {}", u32::MAX, u32::MAX),
         ));
     }
-    let dims = format!("(N, K, V) = ({n}, {k}, {v}) from draft_probs");
-    if target.1 != [n, k + 1, v] {
-        return Err(shape_err(
-            target,
-            format!("[N, K + 1, V] = [{n}, {}, {v}] for {dims}", k + 1),
-        ));
-    }
-    for a in [tokens, coins] {
-        if a.1 != [n, k] {
-            return Err(shape_err(a, format!("[N, K] = [{n}, {k}] for {dims}")));
+    let fits =
+        |i: usize| said[i].0 == Some(n) && said[i].1 == Some(k) && said[i].2.is_none_or(|x| x == v);
+    let others = |i: usize| {
+        let names: Vec<&str> = [draft.0, target.0, tokens.0, coins.0]
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i && fits(j))
+            .map(|(_, name)| short_name(name))
+            .collect();
+        format!("(N, K, V) = ({n}, {k}, {v}) from {}", names.join(", "))
+    };
+    let wants = [
+        format!("[N, K, V] = [{n}, {k}, {v}]"),
+        format!("[N, K + 1, V] = [{n}, {}, {v}]", k + 1),
+        format!("[N, K] = [{n}, {k}]"),
+        format!("[N, K] = [{n}, {k}]"),
+    ];
+    for (i, a) in [draft, target, tokens, coins].into_iter().enumerate() {
+        if !fits(i) {
+            return Err(shape_err(a, format!("{} for {}", wants[i], others(i))));
         }
     }
     if v == 0 {
         return Err(Error::format(draft.0, "V = 0: the vocabulary is empty"));
     }
     Ok((n, k, v))
+}
+
+/// The array's name without its directory (`.../draft_probs.npy` → `draft_probs`).
+fn short_name(origin: &str) -> &str {
+    let base = origin.rsplit(['/', '[']).next().unwrap_or(origin);
+    base.trim_end_matches(']').trim_end_matches(".npy")
+}
+
+/// Checks the shapes of a tree batch's arrays (SPEC §7) against its `parents`, `[n]` (one tree)
+/// or `[N, n]` (a tree per round): draft and target `[N, n, V]`, tokens and coins `[N, n]`.
+/// Returns (N, n, V).
+pub fn check_tree_shapes(
+    parents: (&str, &[usize]),
+    draft: (&str, &[usize]),
+    target: (&str, &[usize]),
+    tokens: (&str, &[usize]),
+    coins: (&str, &[usize]),
+) -> Result<(usize, usize, usize)> {
+    let shape_err = |(origin, shape): (&str, &[usize]), want: String| {
+        Error::format(
+            origin,
+            format!("shape {shape:?} does not fit the batch: expected {want}"),
+        )
+    };
+    let (per_round_n, nn) = match parents.1 {
+        [nn] => (None, *nn),
+        [n, nn] => (Some(*n), *nn),
+        _ => {
+            return Err(shape_err(
+                parents,
+                "[n] (one tree) or [N, n] (a tree per round)".into(),
+            ));
+        }
+    };
+    let [n, dn, v] = draft.1[..] else {
+        return Err(shape_err(draft, "[N, n, V] for a tree batch".into()));
+    };
+    if dn != nn {
+        return Err(shape_err(
+            draft,
+            format!("[N, n, V] with n = {nn}, the nodes of parents"),
+        ));
+    }
+    if let Some(pn) = per_round_n
+        && pn != n
+    {
+        return Err(shape_err(
+            parents,
+            format!(
+                "[N, n] = [{n}, {nn}]: per-round parents for the N = {n} rounds of draft_probs"
+            ),
+        ));
+    }
+    if v == 0 || v > u32::MAX as usize {
+        return Err(Error::format(
+            draft.0,
+            format!("V = {v} must be in 1..=2^32-1"),
+        ));
+    }
+    let dims = format!("(N, n, V) = ({n}, {nn}, {v}) from draft_probs and parents");
+    for (a, want) in [
+        (target, vec![n, nn, v]),
+        (tokens, vec![n, nn]),
+        (coins, vec![n, nn]),
+    ] {
+        if a.1 != want {
+            return Err(shape_err(a, format!("{want:?} for {dims}")));
+        }
+    }
+    Ok((n, nn, v))
 }

@@ -82,37 +82,28 @@ impl BatchFile {
     /// The batch's rounds, chain or tree (shared or per-round parents), after checking the
     /// shapes (and every per-round parent array).
     pub fn rounds(&self) -> Result<crate::batch::Rounds<'_>> {
-        use crate::batch::{Rounds, Topology};
+        use crate::batch::{Rounds, Topology, check_tree_shapes};
         let Some(p) = &self.parents else {
             return Ok(Rounds::chain(&self.view()?));
         };
-        match (&self.shared, &p.shape[..]) {
-            (Some(t), _) => self.tree_view(Topology::Shared(t)),
-            (None, &[n, nn]) => {
-                let d = &self.arrays[0];
-                if let Some(&rounds) = d.shape.first()
-                    && rounds != n
-                {
-                    return Err(Error::format(
-                        &p.origin,
-                        format!(
-                            "shape {:?}: per-round parents [N, n] must have the N = {rounds} rounds of draft_probs",
-                            p.shape
-                        ),
-                    ));
-                }
-                let topo = Topology::per_round(p.ints()?, nn)
-                    .map_err(|e| Error::format(&p.origin, e.to_string()))?;
-                self.tree_view(topo)
-            }
-            (None, _) => Err(Error::format(
-                &p.origin,
-                format!(
-                    "shape {:?}: parents must be [n] (one tree) or [N, n] (a tree per round)",
-                    p.shape
-                ),
-            )),
+        let [d, t, tok, c] = &self.arrays;
+        fn named(a: &NpyArray) -> (&str, &[usize]) {
+            (&a.origin, &a.shape)
         }
+        let (_, nn, v) = check_tree_shapes(named(p), named(d), named(t), named(tok), named(c))?;
+        let topology = match &self.shared {
+            Some(t) => Topology::Shared(t),
+            None => Topology::per_round(p.ints()?, nn)
+                .map_err(|e| Error::format(&p.origin, e.to_string()))?,
+        };
+        Rounds::new(
+            topology,
+            v,
+            d.floats()?,
+            t.floats()?,
+            tok.ints()?,
+            c.floats()?,
+        )
     }
 
     /// Whether this is a tree batch (it has `parents`).
@@ -148,57 +139,6 @@ impl BatchFile {
         let parents: Vec<i64> = (0..p.shape[0]).map(|i| ints.get(i)).collect();
         crate::topology::Tree::from_parents(&parents)
             .map_err(|e| Error::format(&p.origin, e.to_string()))
-    }
-
-    /// A view of a tree batch of `topology`, after checking the shapes: draft and target
-    /// `[N, n, V]`, tokens and coins `[N, n]`.
-    fn tree_view<'a>(
-        &'a self,
-        topology: crate::batch::Topology<'a>,
-    ) -> Result<crate::batch::Rounds<'a>> {
-        let [d, t, tok, c] = &self.arrays;
-        let nn = topology.nodes();
-        let [n, dn, v] = d.shape[..] else {
-            return Err(Error::format(
-                &d.origin,
-                format!("shape {:?}: expected [N, n, V] for a tree batch", d.shape),
-            ));
-        };
-        let dims = format!("(N, n, V) = ({n}, {nn}, {v}) from draft_probs and parents");
-        if dn != nn {
-            return Err(Error::format(
-                &d.origin,
-                format!(
-                    "shape {:?}: expected [N, n, V] with n = {nn}, the length of parents",
-                    d.shape
-                ),
-            ));
-        }
-        if v == 0 || v > u32::MAX as usize {
-            return Err(Error::format(
-                &d.origin,
-                format!("V = {v} must be in 1..=2^32-1"),
-            ));
-        }
-        for (a, want) in [(t, vec![n, nn, v]), (tok, vec![n, nn]), (c, vec![n, nn])] {
-            if a.shape != want {
-                return Err(Error::format(
-                    &a.origin,
-                    format!(
-                        "shape {:?} does not fit the batch: expected {want:?} for {dims}",
-                        a.shape
-                    ),
-                ));
-            }
-        }
-        crate::batch::Rounds::new(
-            topology,
-            v,
-            d.floats()?,
-            t.floats()?,
-            tok.ints()?,
-            c.floats()?,
-        )
     }
 
     /// A view of the batch, after checking that the shapes agree:

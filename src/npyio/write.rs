@@ -32,7 +32,7 @@ pub fn write_result_npz(path: &Path, result: &Outcomes) -> Result<()> {
 /// a temporary file beside `path`, renamed into place only when complete.
 fn write_i32_npz(path: &Path, arrays: &[(&str, Vec<u64>, &[i32])]) -> Result<()> {
     let tmp = crate::output::AtomicFile::create(path)?;
-    let io = |e: std::io::Error| Error::io(path, e);
+    let io = |e: std::io::Error| Error::write(path, e);
     // Its own handle on the temporary file, so the writer borrows nothing of `tmp`.
     let file = tmp.file().try_clone().map_err(io)?;
     let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
@@ -45,7 +45,7 @@ fn write_i32_npz(path: &Path, arrays: &[(&str, Vec<u64>, &[i32])]) -> Result<()>
                 .last_modified_time(zip::DateTime::default())
                 .large_file(large);
             zip.start_file(format!("{name}.npy"), opts)
-                .map_err(|e| Error::io(path, e.into()))?;
+                .map_err(|e| Error::write(path, e.into()))?;
             let mut w = npyz::WriteOptions::new()
                 .default_dtype()
                 .shape(shape)
@@ -63,7 +63,7 @@ fn write_i32_npz(path: &Path, arrays: &[(&str, Vec<u64>, &[i32])]) -> Result<()>
         std::mem::forget(zip);
         return Err(e);
     }
-    let mut inner = zip.finish().map_err(|e| Error::io(path, e.into()))?;
+    let mut inner = zip.finish().map_err(|e| Error::write(path, e.into()))?;
     inner.flush().map_err(io)?;
     drop(inner);
     tmp.commit()
@@ -101,7 +101,7 @@ fn write_npy<T: npyz::AutoSerialize + Copy>(
 ) -> Result<()> {
     let file = format!("{name}.npy");
     let shown = dir.join(&file);
-    let io = |e: std::io::Error| Error::io(&shown, e);
+    let io = |e: std::io::Error| Error::write(&shown, e);
     let f = File::create(set.path(&file)).map_err(io)?;
     let mut w = npyz::WriteOptions::new()
         .default_dtype()

@@ -1,69 +1,111 @@
 """specsim: exact simulation of the speculative-decoding verification step, on numpy arrays.
 
-The same Rust engines as the ``specsim`` command line, called directly:
+The same Rust engines as the ``specsim`` command line, called directly; every capability of the
+command line has its function here, with the same names, defaults, outputs and messages:
 
-- :func:`speculative_decode`: one round, decided by the f64 reference (SPEC §1, §6); returns the
-  ``specsim round`` JSON as a dict.
-- :func:`verify_batch`: N rounds on the CPU or GPU engine; returns numpy arrays equal to
-  ``specsim run --out``. C-contiguous float32/float64 probabilities and int32/int64/uint32
-  tokens are read in place, without a copy, and the GIL is released while the engine works.
-- :func:`study`: acceptance-rate studies, the rows of ``specsim study``'s ``results.csv``.
+- :func:`speculative_decode`: one round, chain or tree (``parents=``), decided by the f64
+  reference; returns the ``specsim round`` JSON as a dict (``accepted_nodes`` for tree rules).
+- :func:`verify_batch`: N rounds on the CPU or GPU engine, chain or tree (``parents`` [n] or a
+  tree per round [N, n]); returns the arrays of ``specsim run --out``. C-contiguous
+  float32/float64 probabilities are read in place, without a copy, and the GIL is released while
+  the engine works.
+- :func:`summary`: the numbers ``specsim run`` prints for a result (per-depth acceptance, …).
+- :func:`study`: acceptance-rate studies, chain or tree (``tree=[...]``): the rows of
+  ``results.csv``.
+- :func:`tree` and :class:`Tree`: any ``--tree`` spec in every form serving engines use, and the
+  converters back.
 
-Every refusal raises :class:`SpecsimError` (a ``ValueError``) with the command line's message.
+Every refusal raises a :class:`SpecsimError` subclass naming its kind (:mod:`specsim.errors`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _specsim
-from ._specsim import SpecsimError
+from .errors import (
+    EngineError,
+    InvalidFile,
+    InvalidInput,
+    InvalidOption,
+    InvalidTree,
+    OutputError,
+    SpecsimError,
+    from_native,
+)
 
 __version__: str = _specsim.__version__
 
-__all__ = ["SpecsimError", "speculative_decode", "verify_batch", "study", "__version__"]
+__all__ = [
+    "SpecsimError",
+    "InvalidInput",
+    "InvalidTree",
+    "InvalidFile",
+    "InvalidOption",
+    "OutputError",
+    "EngineError",
+    "RULES",
+    "CHAIN_RULES",
+    "TREE_RULES",
+    "speculative_decode",
+    "verify_batch",
+    "summary",
+    "study",
+    "tree",
+    "Tree",
+    "__version__",
+]
 
-#: The chain rules, in the library's order (its registry, ``specsim::rule::rules!``).
-RULES = tuple(_specsim.CHAIN_RULES)
+#: The chain rules (SPEC §1, §6), in the library's order (its registry, ``specsim::rule::rules!``).
+CHAIN_RULES = tuple(_specsim.CHAIN_RULES)
+#: The tree rules (SPEC §7); a chain is the path tree, so they verify chains too.
+TREE_RULES = tuple(_specsim.TREE_RULES)
+#: Every verification rule.
+RULES = CHAIN_RULES + TREE_RULES
 
 
-def _no_tree(parents: Any) -> None:
-    if parents is not None:
-        raise SpecsimError(
-            "parents: tree verification (SPEC §7) is not available yet; "
-            "the rules are " + ", ".join(RULES)
-        )
+def _native(fn: Any, *args: Any) -> Any:
+    """Calls the native module, raising its errors as their :class:`SpecsimError` subclass."""
+    try:
+        return fn(*args)
+    except _specsim.NativeError as e:
+        raise from_native(e) from None
 
 
 def _rows(name: str, x: Any) -> List[List[float]]:
-    """A list of rows of floats from a list of lists or a 2-D array."""
+    """A list of rows of floats from a list of lists or a 2-D array (ragged lists pass: the
+    library names the row whose length is wrong)."""
     if isinstance(x, np.ndarray):
         if x.ndim != 2:
-            raise SpecsimError(f"{name}: expected 2 dimensions (rows of V), found shape {x.shape}")
+            raise InvalidInput(f"{name}: expected 2 dimensions (rows of V), found shape {x.shape}")
         if x.dtype.kind not in "fiu":
-            raise SpecsimError(f"{name}: dtype {x.dtype} is not a number type")
+            raise InvalidInput(f"{name}: dtype {x.dtype} is not a number type")
         return x.astype(np.float64).tolist()
     try:
         return [[float(v) for v in row] for row in x]
     except (TypeError, ValueError) as e:
-        raise SpecsimError(f"{name}: expected rows of numbers ({e})") from None
+        raise InvalidInput(f"{name}: expected rows of numbers ({e})") from None
 
 
 _I64 = (-(2**63), 2**63 - 1)
 
 
 def _tokens(name: str, x: Any) -> List[int]:
-    """Token ids as Python ints; a non-integer value (1.0 included) is refused, as in JSON."""
-    values = x.tolist() if isinstance(x, np.ndarray) else list(x)
+    """Integers as Python ints; a non-integer value (1.0 included) is refused, as in JSON."""
+    try:
+        values = x.tolist() if isinstance(x, np.ndarray) else list(x)
+    except TypeError as e:
+        raise InvalidInput(f"{name}: expected a list of integers ({e})") from None
     out = []
     for i, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise SpecsimError(f"{name}[{i}] = {v!r}: a token id must be an integer")
+            raise InvalidInput(f"{name}[{i}] = {v!r}: a token id must be an integer")
         if not _I64[0] <= int(v) <= _I64[1]:
-            raise SpecsimError(f"{name}[{i}] = {v} is not a token id")
+            raise InvalidInput(f"{name}[{i}] = {v} is not a token id")
         out.append(int(v))
     return out
 
@@ -71,18 +113,18 @@ def _tokens(name: str, x: Any) -> List[int]:
 def _integer(name: str, v: Any) -> int:
     """An integral value as int: 2 and 2.0 pass, 2.5 and True are refused."""
     if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise SpecsimError(f"--{name.replace('_', '-')}: {v!r} is not an integer")
+        raise InvalidOption(f"--{name.replace('_', '-')}: {v!r} is not an integer")
     if isinstance(v, (float, np.floating)) and not float(v).is_integer():
-        raise SpecsimError(f"--{name.replace('_', '-')}: {v!r} is not an integer")
+        raise InvalidOption(f"--{name.replace('_', '-')}: {v!r} is not an integer")
     return int(v)
 
 
 def _numbers(name: str, x: Any) -> List[float]:
-    values = x.tolist() if isinstance(x, np.ndarray) else list(x)
     try:
+        values = x.tolist() if isinstance(x, np.ndarray) else list(x)
         return [float(v) for v in values]
     except (TypeError, ValueError) as e:
-        raise SpecsimError(f"{name}: expected numbers ({e})") from None
+        raise InvalidInput(f"{name}: expected numbers ({e})") from None
 
 
 def speculative_decode(
@@ -99,40 +141,51 @@ def speculative_decode(
     """One round of speculative decoding, decided in f64 exactly as ``specsim round``.
 
     Args:
-        draft_probs: K draft distributions over V tokens (lists or a [K, V] array).
-        target_probs: K + 1 target distributions (the last is the bonus token's).
-        draft_tokens: K drafted token ids.
-        random_coins: K coins in [0, 1).
-        rule: ``"token"`` (SPEC §1) or ``"block"`` (block verification, SPEC §6).
-        parents: a tree's parent array (SPEC §7); tree rules are not available yet.
+        draft_probs: a chain's K draft distributions over V tokens, or a tree's n rows (row u:
+            the distribution u's children were drawn from), as lists or a 2-D array.
+        target_probs: K + 1 target distributions (the last is the bonus token's), or n rows.
+        draft_tokens: K drafted token ids, or n (entry 0, the root's, is not read).
+        random_coins: K coins in [0, 1), or n.
+        rule: a chain rule (``"token"``, ``"block"``) or a tree rule (``"greedy"``,
+            ``"target-only"``, ``"rrs"``, ``"rrs-wor"``): see :data:`RULES`. A tree rule on a
+            chain reads it as the path tree.
+        parents: a tree's parent array (SPEC §7): ``parents[0] = -1``, ``0 <= parents[i] < i``.
         allow_unnormalized: skip the check that every distribution sums to 1 (within 1e-3).
         plain_decode: accept K = 0 (the output is the argmax of ``target_probs[0]``).
 
     Returns:
-        ``{"accepted_tokens": [...], "num_generated": n, "acceptance_rate": x}``.
+        ``{"accepted_tokens": [...], "num_generated": n, "acceptance_rate": x}`` under a chain
+        rule; a tree rule adds ``"accepted_nodes"`` (the ``specsim round`` JSON, key for key).
 
     Raises:
-        SpecsimError: every refusal of SPEC §2, with the command line's message.
+        InvalidInput, InvalidTree, InvalidOption: every refusal of SPEC §2 and §7, with the
+        command line's message.
     """
-    _no_tree(parents)
-    return _specsim.speculative_decode(
+    text = _native(
+        _specsim.speculative_decode,
         _rows("draft_probs", draft_probs),
         _rows("target_probs", target_probs),
         _tokens("draft_tokens", draft_tokens),
         _numbers("random_coins", random_coins),
+        None if parents is None else _tokens("parents", parents),
         rule,
-        allow_unnormalized,
-        plain_decode,
+        bool(allow_unnormalized),
+        bool(plain_decode),
     )
+    return json.loads(text)
 
 
 def _float_array(name: str, x: Any) -> np.ndarray:
     """float32/float64 C-contiguous native-endian arrays pass through untouched (zero copy);
     other float types are converted to float32 (exactly, for float16); a non-contiguous or
-    byte-swapped array is made contiguous once."""
-    a = np.asarray(x)
+    byte-swapped array is made contiguous once. Torch CPU tensors and JAX arrays come in through
+    ``__array__`` / DLPack without a copy."""
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise InvalidInput(f"{name}: not an array of numbers ({e})") from None
     if a.dtype.kind != "f":
-        raise SpecsimError(f"{name}: dtype {a.dtype} is not a float type (use float32 or float64)")
+        raise InvalidInput(f"{name}: dtype {a.dtype} is not a float type (use float32 or float64)")
     if a.dtype not in (np.float32, np.float64):
         a = a.astype(np.float32)
     if not a.dtype.isnative:
@@ -141,12 +194,15 @@ def _float_array(name: str, x: Any) -> np.ndarray:
 
 
 def _int_array(name: str, x: Any) -> np.ndarray:
-    a = np.asarray(x)
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise InvalidInput(f"{name}: not an array of integers ({e})") from None
     if a.dtype.kind not in "iu":
-        raise SpecsimError(f"{name}: dtype {a.dtype} is not an integer type: token ids must be integers")
+        raise InvalidInput(f"{name}: dtype {a.dtype} is not an integer type: token ids must be integers")
     if a.dtype not in (np.int32, np.int64, np.uint32):
         if a.dtype == np.uint64 and a.size and a.max() > np.iinfo(np.int64).max:
-            raise SpecsimError(f"{name}: token id {a.max()} is not a token id")
+            raise InvalidInput(f"{name}: token id {a.max()} is not a token id")
         a = a.astype(np.int64)
     if not a.dtype.isnative:
         a = a.astype(a.dtype.newbyteorder("="))
@@ -160,7 +216,7 @@ def verify_batch(
     random_coins: Any,
     *,
     rule: str = "token",
-    parents: Optional[Sequence[int]] = None,
+    parents: Any = None,
     engine: str = "auto",
     recovery: str = "argmax",
     seed: int = 0,
@@ -171,13 +227,14 @@ def verify_batch(
     """N rounds on one engine: the same results as ``specsim run --out``.
 
     Args:
-        draft_probs: [N, K, V] float32 or float64.
-        target_probs: [N, K + 1, V] float32 or float64.
-        draft_tokens: [N, K] int32, int64 or uint32.
-        random_coins: [N, K] float32 or float64 (draw float32 coins as float32: a float64 coin
-            just below 1 can round to 1.0 in float32, which is refused).
-        rule: ``"token"`` or ``"block"``.
-        parents: a tree's parent array (SPEC §7); tree rules are not available yet.
+        draft_probs: a chain's [N, K, V], or a tree batch's [N, n, V]; float32 or float64.
+        target_probs: [N, K + 1, V], or [N, n, V].
+        draft_tokens: [N, K], or [N, n]; int32, int64 or uint32.
+        random_coins: [N, K], or [N, n]; float32 or float64 (draw float32 coins as float32: a
+            float64 coin just below 1 can round to 1.0 in float32, which is refused).
+        rule: any rule of :data:`RULES` (a tree batch takes a tree rule).
+        parents: a tree batch's topology: [n] (one tree for every round) or [N, n] (a tree per
+            round); ``None`` for a chain batch.
         engine: ``"auto"`` (a hardware GPU, else the CPU with a notice on stderr), ``"cpu"`` or
             ``"gpu"``.
         recovery: ``"argmax"`` (the seed's) or ``"sample"`` (lossless).
@@ -187,26 +244,47 @@ def verify_batch(
         plain_decode: accept K = 0.
 
     Returns:
-        ``tokens`` [N, K + 1] int32 (padded with -1), ``num_accepted`` [N] int32,
+        ``tokens`` [N, depth + 1] int32 (K + 1 for a chain; padded with -1), for a tree batch
+        ``accepted_nodes`` [N, depth] int32 (padded with -1), ``num_accepted`` [N] int32 and
         ``num_generated`` [N] int32.
 
     C-contiguous float32/float64 and int32/int64/uint32 arrays are read where they are, without
     a copy; the GIL is released while the engine works.
     """
-    _no_tree(parents)
-    return _specsim.verify_batch(
+    return _native(
+        _specsim.verify_batch,
         _float_array("draft_probs", draft_probs),
         _float_array("target_probs", target_probs),
         _int_array("draft_tokens", draft_tokens),
         _float_array("random_coins", random_coins),
+        None if parents is None else _int_array("parents", parents),
         rule,
         engine,
         recovery,
         _nonnegative("seed", seed),
         validate,
-        allow_unnormalized,
-        plain_decode,
+        bool(allow_unnormalized),
+        bool(plain_decode),
     )
+
+
+def summary(result: Dict[str, np.ndarray]) -> Dict[str, Any]:
+    """The numbers ``specsim run`` prints for a :func:`verify_batch` result.
+
+    Returns:
+        ``rounds``, ``depth`` (K for a chain), ``mean_accepted``, ``mean_generated`` (``None``
+        without rounds) and ``per_depth_acceptance``: P[accepted ≥ d] for d = 1..depth (for a
+        chain, the probability that position d - 1 is accepted).
+    """
+    tokens = np.asarray(result["tokens"])
+    if tokens.ndim != 2:
+        raise InvalidInput(f"tokens: expected [N, depth + 1], found shape {tokens.shape}")
+    acc = np.asarray(result["num_accepted"])
+    if acc.size and acc.min() < 0:
+        raise InvalidInput("num_accepted: a count is negative")
+    s = json.loads(_native(_specsim.summary, [int(a) for a in acc], int(tokens.shape[1] - 1)))
+    s["per_depth_acceptance"] = s.pop("acceptance")
+    return s
 
 
 def _list(name: str, x: Any, kind: type) -> Optional[list]:
@@ -217,22 +295,22 @@ def _list(name: str, x: Any, kind: type) -> Optional[list]:
     if kind is int:
         values = [_integer(name, v) for v in x]
         if any(v < 0 for v in values):
-            raise SpecsimError(f"--{name.replace('_', '-')}: give non-negative integers")
+            raise InvalidOption(f"--{name.replace('_', '-')}: give non-negative integers")
         return values
     try:
         return [kind(v) for v in x]
     except (TypeError, ValueError) as e:
-        raise SpecsimError(f"{name}: {e}") from None
+        raise InvalidOption(f"{name}: {e}") from None
 
 
 def _k_values(k: Any) -> Optional[List[int]]:
     if k is None:
         return None
     if isinstance(k, str):
-        return _specsim._parse_k(k)  # the command line's parser and messages
+        return _native(_specsim._parse_k, k)  # the command line's parser and messages
     values = _list("k", list(k) if isinstance(k, range) else k, int) or []
     if any(v < 1 or v > 1024 for v in values):
-        raise SpecsimError("--k: give values of K from 1 to 1024 (e.g. 1..16 or 1,2,4)")
+        raise InvalidOption("--k: give values of K from 1 to 1024 (e.g. 1..16 or 1,2,4)")
     return values
 
 
@@ -241,14 +319,23 @@ def _nonnegative(name: str, x: Optional[int]) -> Optional[int]:
         return None
     v = _integer(name, x)
     if not 0 <= v < 2**64:
-        raise SpecsimError(f"--{name.replace('_', '-')}: {x} is not a non-negative 64-bit integer")
+        raise InvalidOption(f"--{name.replace('_', '-')}: {x} is not a non-negative 64-bit integer")
     return v
+
+
+def _names(x: Union[str, Sequence[str], None]) -> Optional[List[str]]:
+    """A comma-separated string or a list of names (``None`` stays ``None``)."""
+    if x is None:
+        return None
+    items = x.split(",") if isinstance(x, str) else list(x)
+    return [str(r).strip() for r in items if str(r).strip()]
 
 
 def study(
     family: str = "logit-noise",
     *,
     k: Union[int, str, Sequence[int], None] = None,
+    tree: Union[str, Sequence[str], None] = None,
     sigma: Union[float, Sequence[float], None] = None,
     lambda_: Union[float, Sequence[float], None] = None,
     bits: Union[int, Sequence[int], None] = None,
@@ -261,7 +348,7 @@ def study(
     rounds: Optional[int] = None,
     seed: Optional[int] = None,
     recovery: str = "argmax",
-    rule: Union[str, Sequence[str]] = "token",
+    rule: Union[str, Sequence[str], None] = None,
     engine: str = "auto",
     cost_ratio: Union[float, Sequence[float], None] = None,
     out: Union[str, os.PathLike, None] = None,
@@ -272,23 +359,26 @@ def study(
     """An acceptance-rate study: every option of ``specsim study`` as a keyword.
 
     Lists where the command line takes lists (a single value is a list of one). ``k`` takes a
-    list, a ``range`` or the command line's text (``"1..8"``); ``lambda_`` (or ``lambda`` via
-    ``**{"lambda": ...}``) is the mixture weight; ``rule`` takes ``"token,block"`` or a list.
-    Defaults are the command line's (logit-noise, K = 1..8, sigma = 0.5, 1, V = 2048, 10000
-    rounds, seed 7, cost ratios 0.05, 0.2).
+    list, a ``range`` or the command line's text (``"1..8"``); ``tree`` a spec or a list of
+    specs (``"kary:2,3"``, ``"eagle:mc_sim_7b_63"``, ``"chain:8"``, ...: a tree study, every
+    tree rule by default); ``lambda_`` (or ``lambda`` via ``**{"lambda": ...}``) is the mixture
+    weight; ``rule`` takes ``"token,block"`` or a list. ``family="file"`` with ``batch=PATH``
+    studies a batch file (its K, or its trees). Defaults are the command line's
+    (``StudyOptions::default`` in the library: logit-noise, K = 1..8, sigma = 0.5, 1, V = 2048,
+    10000 rounds, seed 7, cost ratios 0.05, 0.2).
 
     Returns:
-        One dict per configuration, rule and K, with the columns of ``results.csv`` as keys, in
-        the same order and with the same values as the command line for the same seed and engine.
-        ``out=DIR`` also writes ``results.csv``, ``results.json`` and the plots there.
-        ``progress=True`` shows a progress bar on stderr.
+        One dict per row of ``results.csv`` (per configuration, rule and K, or per workload, tree
+        and rule), with its columns as keys, in the same order and with the same values as the
+        command line for the same seed and engine. ``out=DIR`` also writes ``results.csv``,
+        ``results.json`` and the plots there. ``progress=True`` shows a progress bar on stderr.
     """
     if "lambda" in kwargs:
         lambda_ = kwargs.pop("lambda")
     if kwargs:
-        raise SpecsimError("study: unknown option(s) " + ", ".join(sorted(kwargs)))
-    rules = rule.split(",") if isinstance(rule, str) else list(rule)
-    return _specsim.study(
+        raise InvalidOption("study: unknown option(s) " + ", ".join(sorted(kwargs)))
+    return _native(
+        _specsim.study,
         family,
         _k_values(k),
         _list("sigma", sigma, float),
@@ -303,10 +393,103 @@ def study(
         _nonnegative("rounds", rounds),
         _nonnegative("seed", seed),
         recovery,
-        [r.strip() for r in rules if r.strip()],
+        _names(rule),
+        _names([tree] if isinstance(tree, str) else tree),
         engine,
         _list("cost_ratio", cost_ratio, float),
         os.fspath(out) if out is not None else None,
         bool(progress),
         bool(allow_unnormalized),
     )
+
+
+class Tree:
+    """A draft tree in every form serving engines use (what ``specsim tree --format json``
+    prints).
+
+    Attributes:
+        spec: the spec it was made from.
+        nodes: n, the root included.
+        depth: the most drafted tokens a round can accept.
+        parents: [n] int64 (``parents[0] = -1``).
+        widths: [depth + 1] int64, the nodes per level.
+        retrive_next_token, retrive_next_sibling: [n] int64 (SGLang's; -1 for none).
+        retrieve_indices: [leaves, depth + 1] int64 (EAGLE's, rows padded with -1).
+        choices: EAGLE's / Medusa's choice list (one path of sibling ranks per drafted node, in
+            EAGLE's order).
+        eagle_order: whether the node ids are EAGLE's; otherwise ``Tree.from_choices(choices)``
+            is this tree renumbered: EAGLE's node k is this tree's node ``eagle_node_ids[k]``.
+        eagle_node_ids: [n] int64.
+        attention_mask: [n, n] uint8 (row i: the nodes node i attends to, itself included).
+    """
+
+    def __init__(self, forms: Dict[str, Any]) -> None:
+        self.spec: str = forms["spec"]
+        self.nodes: int = int(forms["nodes"])
+        self.depth: int = int(forms["depth"])
+        self.parents = np.asarray(forms["parents"], dtype=np.int64)
+        self.widths = np.asarray(forms["widths"], dtype=np.int64)
+        self.retrive_next_token = np.asarray(forms["retrive_next_token"], dtype=np.int64)
+        self.retrive_next_sibling = np.asarray(forms["retrive_next_sibling"], dtype=np.int64)
+        self.retrieve_indices = np.asarray(forms["retrieve_indices"], dtype=np.int64).reshape(
+            len(forms["retrieve_indices"]), -1
+        )
+        self.choices: List[List[int]] = [list(c) for c in forms["choices"]]
+        self.eagle_order: bool = bool(forms["eagle_order"])
+        self.eagle_node_ids = np.asarray(forms["eagle_node_ids"], dtype=np.int64)
+        self.attention_mask = np.asarray(forms["attention_mask"], dtype=np.uint8).reshape(self.nodes, self.nodes)
+
+    def __len__(self) -> int:
+        return self.nodes
+
+    def __repr__(self) -> str:
+        return f"Tree({self.spec!r}, nodes={self.nodes}, depth={self.depth})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tree) and np.array_equal(self.parents, other.parents)
+
+    @classmethod
+    def _from(cls, doc: Any, spec: str) -> "Tree":
+        return cls(json.loads(_native(_specsim.tree_from, json.dumps(doc), spec)))
+
+    @classmethod
+    def from_parents(cls, parents: Any) -> "Tree":
+        """The tree of a parent array (``parents[0] = -1``, ``0 <= parents[i] < i``)."""
+        return cls._from({"parents": _tokens("parents", parents)}, "parents")
+
+    @classmethod
+    def from_choices(cls, choices: Sequence[Sequence[int]]) -> "Tree":
+        """The tree of an EAGLE / Medusa choice list (``[[0], [0, 0], [1], ...]``)."""
+        return cls._from({"choices": [_tokens("choices", c) for c in choices]}, "choices")
+
+    @classmethod
+    def from_retrive(cls, retrive_next_token: Any, retrive_next_sibling: Any) -> "Tree":
+        """The tree of SGLang's ``retrive_next_token`` and ``retrive_next_sibling`` arrays."""
+        doc = {
+            "retrive_next_token": _tokens("retrive_next_token", retrive_next_token),
+            "retrive_next_sibling": _tokens("retrive_next_sibling", retrive_next_sibling),
+        }
+        return cls._from(doc, "retrive")
+
+    @classmethod
+    def from_retrieve_indices(cls, retrieve_indices: Any) -> "Tree":
+        """The tree of EAGLE's ``retrieve_indices`` (one row per leaf, padded with -1)."""
+        rows = [_tokens("retrieve_indices", r) for r in np.asarray(retrieve_indices).tolist()]
+        return cls._from({"retrieve_indices": rows}, "retrieve_indices")
+
+    @classmethod
+    def from_attention_mask(cls, attention_mask: Any) -> "Tree":
+        """The tree of an ancestor attention mask ([n, n] of 0/1, row i: i's ancestors and i)."""
+        rows = [_tokens("attention_mask", r) for r in np.asarray(attention_mask).tolist()]
+        return cls._from({"attention_mask": rows}, "attention_mask")
+
+
+def tree(spec: str) -> Tree:
+    """The tree of any ``--tree`` spec: ``chain:K``, ``kary:W,D``, ``eagle:[[0],[0,0],...]``,
+    ``eagle:mc_sim_7b_63``, or ``file:PATH`` / a path (a JSON parent array or ``specsim tree``
+    output)."""
+    if not isinstance(spec, str):
+        raise InvalidOption(f"tree: expected a spec string, not {type(spec).__name__}")
+    if ":" not in spec and os.path.exists(spec):
+        spec = "file:" + spec
+    return Tree(json.loads(_native(_specsim.tree, spec)))

@@ -22,5 +22,5 @@ pub fn write_csv(path: &Path, rows: &[Vec<(String, Value)>]) -> Result<()> {
         }))
         .map_err(io)?;
     }
-    w.flush().map_err(|e| Error::io(path, e))
+    w.flush().map_err(|e| Error::write(path, e))
 }

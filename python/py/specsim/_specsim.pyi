@@ -1,0 +1,67 @@
+"""Type stub of the native module ``specsim._specsim`` (Rust, PyO3). The public API, its
+docstrings and its argument checks are in ``specsim/__init__.py``; call that, not this."""
+
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+__version__: str
+CHAIN_RULES: List[str]
+TREE_RULES: List[str]
+
+class NativeError(Exception):
+    """A refusal or failure as ``(kind, code, message)``; ``specsim`` re-raises it as its
+    ``SpecsimError`` subclass."""
+
+def speculative_decode(
+    draft_probs: List[List[float]],
+    target_probs: List[List[float]],
+    draft_tokens: List[int],
+    random_coins: List[float],
+    parents: Optional[List[int]],
+    rule: str,
+    allow_unnormalized: bool,
+    plain_decode: bool,
+) -> str: ...
+def verify_batch(
+    draft_probs: np.ndarray,
+    target_probs: np.ndarray,
+    draft_tokens: np.ndarray,
+    random_coins: np.ndarray,
+    parents: Optional[np.ndarray],
+    rule: str,
+    engine: str,
+    recovery: str,
+    seed: int,
+    validate: str,
+    allow_unnormalized: bool,
+    plain_decode: bool,
+) -> dict: ...
+def summary(num_accepted: Sequence[int], depth: int) -> str: ...
+def tree(spec: str) -> str: ...
+def tree_from(doc: str, spec: str) -> str: ...
+def study(
+    family: str,
+    k: Optional[List[int]],
+    sigma: Optional[List[float]],
+    lambda_: Optional[List[float]],
+    bits: Optional[List[int]],
+    rates: Optional[List[float]],
+    t_target: Optional[List[float]],
+    t_draft: Optional[List[float]],
+    zipf: Optional[List[float]],
+    batch: Optional[str],
+    vocab: Optional[int],
+    rounds: Optional[int],
+    seed: Optional[int],
+    recovery: str,
+    rule: Optional[List[str]],
+    tree: Optional[List[str]],
+    engine: str,
+    cost_ratio: Optional[List[float]],
+    out: Optional[str],
+    progress: bool,
+    allow_unnormalized: bool,
+) -> List[dict]: ...
+def _last_addresses() -> List[int]: ...
+def _parse_k(s: str) -> List[int]: ...
