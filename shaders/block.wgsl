@@ -10,6 +10,10 @@ fn kernel_row_key(src: u32, tbase: u32, dbase: u32, x: u32) -> u32 {
     return 0u;
 }
 
+fn kernel_entry_cost(src: u32) -> u32 {
+    return 1u;
+}
+
 // R = sum of max(fl(s * t) - d, 0) over one row, in the CPU twin's order: each invocation adds
 // its strided entries (x = lid, lid + WG, ...) in ascending x, then a pairwise tree over the
 // invocations. Also each invocation's best (key, index) of the same values, for the argmax.
@@ -18,7 +22,9 @@ fn scaled_row(lid: u32, tbase: u32, dbase: u32, v: u32) -> vec3<u32> {
     var acc = 0u;
     var bk = 0u;
     var bi = NONE;
-    for (var x = lid; x < v; x += WG) {
+    let len = row_len(v, 1u);
+    var x = lid;
+    for (; x < len; x += WG) {
         let r = row_key(SRC_SCALED, tbase, dbase, x);
         acc = add_key(acc, r);
         if (better(r, x, bk, bi)) {
@@ -26,6 +32,7 @@ fn scaled_row(lid: u32, tbase: u32, dbase: u32, v: u32) -> vec3<u32> {
             bi = x;
         }
     }
+    loop_cut = loop_cut || x < len;
     return vec3<u32>(reduce_add_key(lid, acc), bk, bi);
 }
 
@@ -37,15 +44,20 @@ fn verify_block(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     }
     let k = params.k;
     let v = params.vocab;
+    begin_round(lid);
 
     // Phase 1: the survivals P_1..P_K (scalars, one invocation) into betas[round, 0..K].
+    // Each survival divides exactly (`quotient_bits`).
+    let k1 = select(0u, k, charge_n(k, 1u + QUOTIENT_COST));
     if (lid == 0u) {
         var s = ONE_BITS;
-        for (var i = 0u; i < k; i++) {
+        var i = 0u;
+        for (; i < k1; i++) {
             let tok = tokens[round * k + i];
             s = survival_bits(s, tgt[(round * (k + 1u) + i) * v + tok], drf[(round * k + i) * v + tok]);
             betas[round * k + i] = s;
         }
+        loop_cut = loop_cut || i < k1;
     }
     storageBarrier();
     workgroupBarrier();
@@ -69,7 +81,11 @@ fn verify_block(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         }
     }
     if (tau < k) {
-        for (var i = k - 1u; i >= 1u; i--) {
+        // Natural ends: a passing coin (break), or i down to 0; else the loop was cut (or the
+        // round ran out of work).
+        var done = false;
+        var i = k - 1u;
+        for (; i >= 1u && charge(1u); i--) {
             row_scale = betas[round * k + i - 1u];
             let tbase = (round * (k + 1u) + i) * v;
             let dbase = (round * k + i) * v;
@@ -88,9 +104,11 @@ fn verify_block(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
                     }
                     top = vec2<u32>(workgroupUniformLoad(&shared_key), workgroupUniformLoad(&shared_u32));
                 }
+                done = true;
                 break;
             }
         }
+        loop_cut = loop_cut || (!done && i != 0u);
     }
 
     // Phase 3: the bonus row, or the correction at tau from max(P_tau * t - d, 0).

@@ -62,52 +62,57 @@ fn node_coin(round: u32, c: u32) -> u32 {
     return coins[round * tree_h(H_COIN_STRIDE) + c - tree_h(H_COIN_SHIFT)];
 }
 
+// Loop iterations one entry of a tree source costs: the tree sources scan the listed tokens.
+fn kernel_entry_cost(src: u32) -> u32 {
+    return 1u + tree_list_n;
+}
+
 // Key of entry x of a tree source (called by `row_key` in shaders/shared/rows.wgsl).
 fn kernel_row_key(src: u32, tbase: u32, dbase: u32, x: u32) -> u32 {
-    if (src == SRC_TREE_MASKED) {
-        for (var j = 0u; j < tree_list_n; j++) {
-            if (tree_list[j] == x) {
-                return 0u;
-            }
+    // The list scan: the entry of x among the listed tokens (tree_list_n when none); a scan cut
+    // short is flagged.
+    var j = 0u;
+    for (; j < tree_list_n; j++) {
+        if (tree_list[j] == x) {
+            break;
         }
-        return key(tgt[tbase + x]);
+    }
+    let listed = j < tree_list_n && tree_list[j] == x;
+    loop_cut = loop_cut || (!listed && j < tree_list_n);
+    if (src == SRC_TREE_MASKED) {
+        return select(key(tgt[tbase + x]), 0u, listed);
     }
     if (src == SRC_TREE_U) {
-        var a = tree_a;
-        for (var j = 0u; j < tree_list_n; j++) {
-            if (tree_list[j] == x) {
-                a = tree_coef[j];
-                break;
-            }
-        }
+        let a = select(tree_a, tree_coef[min(j, MAX_CHILDREN - 1u)], listed);
         return residual_key(tgt[tbase + x], mul_bits(a, key(drf[dbase + x])));
     }
     // SRC_TREE_QMASK
-    for (var j = 0u; j < tree_list_n; j++) {
-        if (tree_list[j] == x) {
-            return 0u;
-        }
-    }
-    return key(drf[dbase + x]);
+    return select(key(drf[dbase + x]), 0u, listed);
 }
 
 // The f32 sum of a source over the row in the CPU twin's order (`lane_sum` in src/cpu/tree/mod.rs):
 // each invocation adds x = lid, lid + WG, ... in ascending x, then a pairwise tree.
 fn tree_lane_sum(lid: u32, src: u32, tbase: u32, dbase: u32, v: u32) -> u32 {
     var acc = 0u;
-    for (var x = lid; x < v; x += WG) {
+    let len = row_len(v, entry_cost(src));
+    var x = lid;
+    for (; x < len; x += WG) {
         acc = add_key(acc, row_key(src, tbase, dbase, x));
     }
+    loop_cut = loop_cut || x < len;
     return reduce_add_key(lid, acc);
 }
 
 // Puts the children's tokens of u (child indices cs..ce) into tree_list for SRC_TREE_MASKED.
 fn mask_children(lid: u32, round: u32, cs: u32, ce: u32) {
+    let end = cs + loop_len(ce - cs);
     workgroupBarrier();
     if (lid == 0u) {
-        for (var i = cs; i < ce; i++) {
+        var i = cs;
+        for (; i < end; i++) {
             tree_list[i - cs] = node_token(round, child_at(i));
         }
+        loop_cut = loop_cut || i < end;
     }
     workgroupBarrier();
     tree_list_n = ce - cs;
@@ -131,13 +136,21 @@ fn verify_tree(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
         return;
     }
     let v = params.vocab;
+    begin_round(lid);
     tree_base = TREE_HEADER + round * tree_h(H_TOPO_STRIDE);
     let rule = tree_h(H_RULE);
     let depth = tree_h(H_DEPTH);
     var u = 0u;
     var a = 0u;
     var chosen = 0u;
+    // The walk ends at a leaf (the bonus) or a stop (the correction); any other end (the budget
+    // spent, or the loop cut short) leaves the round unfinished.
+    var walk_done = false;
     loop {
+        // Each node of the walk; past the budget, the walk stops where it is (unfinished).
+        if (!charge(1u)) {
+            break;
+        }
         let tbase = (round * tree_h(H_TARGET_ROWS) + u) * v;
         let dbase = (round * tree_h(H_DRAFT_ROWS) + min(u, tree_h(H_DRAFT_ROWS) - 1u)) * v;
         let cs = child_start(u);
@@ -146,6 +159,7 @@ fn verify_tree(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
         if (cs == ce) {
             // A leaf: the bonus.
             chosen = recover_from(lid, NONE, tbase, dbase, v, round, a, vec2<u32>(0u, NONE));
+            walk_done = true;
             break;
         }
         // Phase 1: the rule's decision at u (`tree_step`, the rule's own step): the accepted
@@ -155,6 +169,7 @@ fn verify_tree(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
         let res_src = decision.y;
         if (next == NONE) {
             chosen = recover_from(lid, res_src, tbase, dbase, v, round, a, vec2<u32>(0u, NONE));
+            walk_done = true;
             break;
         }
         if (lid == 0u) {
@@ -164,15 +179,24 @@ fn verify_tree(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
         a += 1u;
         u = next;
     }
-    // Outputs: the chosen token, then -1.
-    if (lid == 0u) {
+    loop_cut = loop_cut || !walk_done;
+    // Outputs: the chosen token, then -1 (a round that ran out of work, or whose loops were cut
+    // short: UNFINISHED).
+    let pad = loop_len(2u * depth + 2u);
+    if (lid == 0u && pad > 0u) {
         out_tokens[round * (depth + 1u) + a] = i32(chosen);
-        for (var j = a + 1u; j <= depth; j++) {
+        var j = a + 1u;
+        for (; j <= depth; j++) {
             out_tokens[round * (depth + 1u) + j] = -1;
         }
-        for (var j = a; j < depth; j++) {
-            out_nodes[round * depth + j] = -1;
+        var i = a;
+        for (; i < depth; i++) {
+            out_nodes[round * depth + i] = -1;
         }
-        out_accepted[round] = a;
+        loop_cut = loop_cut || j <= depth || i < depth;
+    }
+    let unfinished = round_unfinished(lid);
+    if (lid == 0u) {
+        out_accepted[round] = select(a, UNFINISHED, unfinished);
     }
 }

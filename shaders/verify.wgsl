@@ -8,6 +8,10 @@ fn kernel_row_key(src: u32, tbase: u32, dbase: u32, x: u32) -> u32 {
     return 0u;
 }
 
+fn kernel_entry_cost(src: u32) -> u32 {
+    return 1u;
+}
+
 @compute @workgroup_size(256)
 fn verify(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let round = round_index(wid);
@@ -17,12 +21,15 @@ fn verify(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
     let k = params.k;
     let v = params.vocab;
 
+    begin_round(lid);
     // Phase 1: acceptance decisions; the first rejected position (K if none).
     if (lid == 0u) {
         atomicStore(&first_reject, k);
     }
     workgroupBarrier();
-    for (var i = lid; i < k; i += WG) {
+    let len = select(0u, k, charge(k / WG + 1u));
+    var i = lid;
+    for (; i < len; i += WG) {
         let tok = tokens[round * k + i];
         let p = tgt[(round * (k + 1u) + i) * v + tok];
         let q = drf[(round * k + i) * v + tok];
@@ -35,6 +42,7 @@ fn verify(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index
         shared_u32 = atomicLoad(&first_reject);
     }
     let n_acc = workgroupUniformLoad(&shared_u32);
+    loop_cut = loop_cut || i < len;
 
     // Phase 2: the one row that is needed: the residual at the first rejected position, or the
     // bonus row target[K].

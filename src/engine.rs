@@ -4,7 +4,7 @@
 //! CPU engine ([`CpuEngine`]) and the GPU engine ([`GpuContext`]) implement it. [`select`] turns
 //! `auto | cpu | gpu` into an engine, with the notice a user should see when `auto` falls back.
 
-use crate::batch::{Outcomes, Rounds};
+use crate::batch::{Batch, Outcomes, Rounds, UNFINISHED};
 use crate::cpu::{CpuEngine, Recovery};
 use crate::error::Result;
 use crate::gpu::{GpuContext, describe};
@@ -30,6 +30,68 @@ pub trait Engine {
     /// (the generator is keyed by round, position and token, so a round at K is the first K
     /// positions of the round at K_max).
     fn study_chunk(&mut self, req: &StudyRequest) -> Result<StudyChunk>;
+
+    /// What the engine has to tell the user since it was last asked (e.g. rounds the GPU left
+    /// unfinished and the CPU twin finished); empty for the CPU engine.
+    fn notices(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Finishes the rounds a GPU kernel left [`UNFINISHED`] on the CPU twin (the same results, bit
+/// for bit): each round alone, with its own global round index. Returns how many.
+fn finish_on_cpu(out: &mut Outcomes, rounds: &Rounds, rule: Rule, rec: Recovery) -> Result<u64> {
+    let todo = out.unfinished();
+    for &r in &todo {
+        let one = CpuEngine {
+            recovery: rec.shifted(r as u64),
+            ..Default::default()
+        }
+        .run(&rounds.rounds(r, 1), rule)?;
+        out.set_round(r, &one);
+    }
+    Ok(todo.len() as u64)
+}
+
+/// Finishes a GPU study chunk's unfinished rounds on the CPU twin, on the chunk's rows (read
+/// back from the device): the token rule at K_max and each rule at each K.
+fn finish_study_on_cpu(chunk: &mut StudyChunk, req: &StudyRequest) -> Result<u64> {
+    let rows = match &chunk.rows {
+        Some(rows) => rows,
+        None => return Ok(0),
+    };
+    let g = &req.generation;
+    let mut finished = 0;
+    for r in 0..req.m {
+        let token_left = chunk.accepted[r] == UNFINISHED;
+        let per_k_left = chunk
+            .per_k
+            .iter()
+            .any(|at| at.iter().any(|(taus, _)| taus[r] == UNFINISHED));
+        if !token_left && !per_k_left {
+            continue;
+        }
+        finished += 1;
+        let cpu = CpuEngine {
+            recovery: Recovery {
+                mode: g.recovery,
+                seed: g.seed,
+                round_offset: req.r0 + r as u64,
+            },
+            ..Default::default()
+        };
+        let one = Batch::from_view(&rows.view(), r, 1, req.k_max);
+        chunk.accepted[r] = cpu.run_chain(&one.view(), Rule::Token)?.num_accepted[0];
+        for ((rule, ks), at) in req.per_k.iter().zip(chunk.per_k.iter_mut()) {
+            for (&k, (taus, surv)) in ks.iter().zip(at.iter_mut()) {
+                let prefix = Batch::from_view(&rows.view(), r, 1, k);
+                taus[r] = cpu.run_chain(&prefix.view(), *rule)?.num_accepted[0];
+                let s = crate::cpu::survivals(*rule, &prefix.view());
+                surv[r * k..(r + 1) * k].copy_from_slice(&s);
+            }
+        }
+    }
+    Ok(finished)
 }
 
 impl Engine for CpuEngine {
@@ -60,7 +122,9 @@ impl Engine for GpuContext {
     }
 
     fn run(&mut self, rounds: &Rounds, rule: Rule, rec: Recovery) -> Result<Outcomes> {
-        GpuContext::run(self, rounds, rule, rec)
+        let mut out = GpuContext::run(self, rounds, rule, rec)?;
+        self.finished_on_cpu += finish_on_cpu(&mut out, rounds, rule, rec)?;
+        Ok(out)
     }
 
     fn study_cap(&mut self, k: usize, v: usize) -> Result<usize> {
@@ -68,7 +132,27 @@ impl Engine for GpuContext {
     }
 
     fn study_chunk(&mut self, req: &StudyRequest) -> Result<StudyChunk> {
-        GpuContext::study(self, req)
+        let mut chunk = GpuContext::study(self, req)?;
+        self.finished_on_cpu += finish_study_on_cpu(&mut chunk, req)?;
+        if !req.keep_rows {
+            chunk.rows = None;
+        }
+        Ok(chunk)
+    }
+
+    fn notices(&mut self) -> Vec<String> {
+        let n = std::mem::take(&mut self.finished_on_cpu);
+        if n == 0 {
+            return Vec::new();
+        }
+        vec![format!(
+            "{n} round{} needed more loop iterations than this GPU adapter runs per shader invocation ({}; {}): the GPU kernels left {} unfinished and the CPU engine, their twin, finished {} (the same results, bit for bit)",
+            if n == 1 { "" } else { "s" },
+            describe(self.adapter_info()),
+            self.loop_budget(),
+            if n == 1 { "it" } else { "them" },
+            if n == 1 { "it" } else { "them" },
+        )]
     }
 }
 

@@ -8,6 +8,12 @@
 // - the residual `max(0, t - d)` is IEEE-754 round-to-nearest-even f32 subtraction;
 // - argmax compares the bits of non-negative floats as u32 (same order), ties to the lowest id.
 
+// Set when a loop of this invocation ended before its natural end: some adapters stop a
+// shader's loops after a fixed number of iterations (Mesa's lavapipe: 65,535 shared by every
+// loop of an invocation). Every loop whose result matters checks that it ran to its end; a
+// round with a cut loop is written as unfinished (shared/reduce.wgsl) and finished on the host.
+var<private> loop_cut: bool = false;
+
 // Clears the sign bit: -0.0 becomes +0.0; order of non-negative floats is kept.
 fn key(bits: u32) -> u32 {
     return bits & 0x7fffffffu;
@@ -283,7 +289,8 @@ fn quotient_bits(s_bits: u32, p_bits: u32, q_bits: u32) -> u32 {
     let n = mul48(us.m, u_p.m);
     var rem = 0u;
     var quot = 0u;
-    for (var j = 0u; j < 52u; j++) {
+    var j = 0u;
+    for (; j < 52u; j++) {
         var bit = 0u;
         if (j < 24u) {
             bit = (n.x >> (23u - j)) & 1u;
@@ -297,6 +304,7 @@ fn quotient_bits(s_bits: u32, p_bits: u32, q_bits: u32) -> u32 {
             quot = quot | 1u;
         }
     }
+    loop_cut = loop_cut || j != 52u;
     let lead = 31u - countLeadingZeros(quot);
     let sh = lead - 26u;
     let x = (quot >> sh) | select(0u, 1u, rem != 0u || (quot & ((1u << sh) - 1u)) != 0u);

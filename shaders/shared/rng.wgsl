@@ -33,12 +33,14 @@ fn mulhilo(a: u32, b: u32) -> vec2<u32> {
 fn philox4x32_10(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
     var c = counter;
     var k = key;
-    for (var r = 0u; r < 10u; r++) {
+    var r = 0u;
+    for (; r < 10u; r++) {
         let p0 = mulhilo(PHILOX_M0, c.x);
         let p1 = mulhilo(PHILOX_M1, c.z);
         c = vec4<u32>(p1.x ^ c.y ^ k.x, p1.y, p0.x ^ c.w ^ k.y, p0.y);
         k = k + vec2<u32>(PHILOX_W0, PHILOX_W1);
     }
+    loop_cut = loop_cut || r != 10u;
     return c;
 }
 

@@ -12,6 +12,10 @@ struct RoundParams {
     seed_lo: u32,      // seed of the counter-based generator
     seed_hi: u32,
     round_offset: u32, // global index of this chunk's first round
+    work_budget: u32,  // loop iterations an invocation may run (see `charge`)
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: RoundParams;
@@ -26,9 +30,12 @@ fn seed() -> vec2<u32> {
     return vec2<u32>(params.seed_lo, params.seed_hi);
 }
 
-// The round of this workgroup in the 2D dispatch (NONE past the chunk's last round).
+// The round of this workgroup in the 2D dispatch (NONE past the chunk's last round); starts the
+// round's loop budget.
 fn round_index(wid: vec3<u32>) -> u32 {
     let round = wid.y * params.groups_x + wid.x;
+    work_left = params.work_budget;
+    out_of_work = false;
     return select(NONE, round, round < params.n_rounds);
 }
 
@@ -69,8 +76,12 @@ fn recover(lid: u32, residual: bool, tbase: u32, dbase: u32, v: u32, round: u32,
 
 // A round's outputs: the accepted drafts, the chosen token, then -1; and the number accepted.
 // (Every round kernel ends with this; `write_outputs` in src/cpu/verify.rs is its twin.)
+// A round that ran out of work, or whose loops were cut short, is written as UNFINISHED (its
+// tokens are then not read).
 fn write_round_outputs(lid: u32, round: u32, k: u32, n_acc: u32, chosen: u32) {
-    for (var j = lid; j <= k; j += WG) {
+    let len = select(0u, k + 1u, charge((k + WG) / WG + 1u));
+    var j = lid;
+    for (; j < len; j += WG) {
         var t = -1;
         if (j < n_acc) {
             t = i32(tokens[round * k + j]);
@@ -79,7 +90,9 @@ fn write_round_outputs(lid: u32, round: u32, k: u32, n_acc: u32, chosen: u32) {
         }
         out_tokens[round * (k + 1u) + j] = t;
     }
+    loop_cut = loop_cut || j < len;
+    let unfinished = round_unfinished(lid);
     if (lid == 0u) {
-        out_accepted[round] = n_acc;
+        out_accepted[round] = select(n_acc, UNFINISHED, unfinished);
     }
 }

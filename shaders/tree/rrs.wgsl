@@ -12,7 +12,8 @@ fn rrs_walk(wor: bool, lid: u32, round: u32, cs: u32, ce: u32, tbase: u32, dbase
     tree_a = 0u;
     var n_j = ONE_BITS;
     var w_j = ONE_BITS;
-    for (var i = cs; i < ce; i++) {
+    var i = cs;
+    for (; i < ce && charge(1u + QUOTIENT_COST); i++) {
         if (lid == 0u) {
             let c = child_at(i);
             let x = node_token(round, c);
@@ -48,5 +49,8 @@ fn rrs_walk(wor: bool, lid: u32, round: u32, cs: u32, ce: u32, tbase: u32, dbase
             return vec2<u32>(NONE, NONE);
         }
     }
+    // Every child tested and rejected; any other end (the budget spent, the loop cut short)
+    // leaves the round unfinished.
+    loop_cut = loop_cut || i < ce;
     return vec2<u32>(NONE, SRC_TREE_U);
 }

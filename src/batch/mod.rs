@@ -15,7 +15,7 @@ mod rounds;
 mod validate;
 use crate::reference::Outcome;
 use crate::rule::Rule;
-pub use outcomes::Outcomes;
+pub use outcomes::{Outcomes, UNFINISHED};
 pub use rounds::{Layout, Rounds, Topology};
 pub use validate::{check_batch_shapes, check_f32_range, check_tree_shapes};
 

@@ -21,7 +21,28 @@ pub struct Outcomes {
     pub nodes: Option<Vec<i32>>,
 }
 
+/// The number accepted of a round an engine could not finish (a GPU kernel out of its loop
+/// budget): the engine layer finishes it on the CPU twin before anyone reads it.
+pub const UNFINISHED: u32 = u32::MAX;
+
 impl Outcomes {
+    /// The rounds marked [`UNFINISHED`].
+    pub fn unfinished(&self) -> Vec<usize> {
+        (0..self.n())
+            .filter(|&r| self.num_accepted[r] == UNFINISHED)
+            .collect()
+    }
+
+    /// Puts `one`'s round 0 (same depth and kind) in round `r`.
+    pub fn set_round(&mut self, r: usize, one: &Outcomes) {
+        let (d, d1) = (self.depth, self.depth + 1);
+        self.tokens[r * d1..(r + 1) * d1].copy_from_slice(&one.tokens[..d1]);
+        self.num_accepted[r] = one.num_accepted[0];
+        if let (Some(a), Some(b)) = (&mut self.nodes, &one.nodes) {
+            a[r * d..(r + 1) * d].copy_from_slice(&b[..d]);
+        }
+    }
+
     /// An all-empty result for `n` chain rounds of `k` drafts (tokens -1, nothing accepted).
     pub fn chain(n: usize, k: usize) -> Outcomes {
         Outcomes {

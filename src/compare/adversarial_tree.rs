@@ -341,6 +341,14 @@ fn make_round(
             c[u] = 0.999_999_94;
         }
     }
+    // The shapes that make the kernels loop longest: every coin just below 1 (wide nodes whose
+    // children are all rejected, each rejection a pass over the row) or every coin 0 (walks to
+    // the deepest leaf).
+    match rng.random_range(0..8u32) {
+        0 => c.fill(0.999_999_94),
+        1 => c.fill(0.0),
+        _ => {}
+    }
     tok[0] = 0;
 }
 

@@ -82,6 +82,14 @@ pub struct VerifyReport {
     pub engine_mismatches: Vec<EngineMismatch>,
     /// Every difference from the f64 reference, classified.
     pub reference_diffs: Vec<ReferenceDiff>,
+    /// Rounds the GPU kernels left unfinished (more loop iterations than the adapter runs per
+    /// invocation) and the CPU twin finished; counted, never hidden.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub gpu_rounds_finished_on_cpu: u64,
+}
+
+fn is_zero(x: &u64) -> bool {
+    *x == 0
 }
 
 impl VerifyReport {

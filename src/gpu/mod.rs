@@ -49,7 +49,16 @@ pub struct GpuConfig {
     /// default; a round whose target rows exceed it is refused, so it is not the host's chunk
     /// budget, which always allows one round).
     pub max_buffer_bytes: u64,
+    /// Loop iterations one kernel invocation may run before its round is left unfinished (and
+    /// finished on the CPU by the engine layer); `None`: [`GpuContext::loop_budget`]'s default
+    /// for the adapter.
+    pub work_budget: Option<u32>,
 }
+
+/// The loop iterations a software adapter's invocation may run: Mesa's lavapipe stops a
+/// shader's loops after 65,535 iterations (shared by every loop of an invocation), less a margin
+/// for the few small loops the kernels do not charge.
+pub const SOFTWARE_LOOP_BUDGET: u32 = 60_000;
 
 impl Default for GpuConfig {
     fn default() -> Self {
@@ -57,6 +66,7 @@ impl Default for GpuConfig {
             max_rounds_per_chunk: None,
             max_groups_x: 65535,
             max_buffer_bytes: 512 << 20,
+            work_budget: None,
         }
     }
 }
@@ -71,6 +81,9 @@ pub struct GpuContext {
     errors: Arc<Mutex<Vec<String>>>,
     /// Chunking knobs.
     pub config: GpuConfig,
+    /// Rounds the kernels left unfinished (out of their loop budget) that the engine layer
+    /// finished on the CPU twin, since the last report.
+    pub finished_on_cpu: u64,
 }
 
 impl GpuContext {
@@ -119,6 +132,7 @@ impl GpuContext {
             bufs: None,
             errors,
             config: GpuConfig::default(),
+            finished_on_cpu: 0,
         })
     }
 
@@ -173,6 +187,8 @@ impl GpuContext {
         params: P,
         items: usize,
     ) {
+        let mut params = params;
+        params.set_work_budget(self.loop_budget());
         self.kernels.get(id).record(
             &self.queue,
             enc,
@@ -181,6 +197,17 @@ impl GpuContext {
             items,
             self.config.max_groups_x,
         );
+    }
+
+    /// The loop iterations one kernel invocation may run: [`SOFTWARE_LOOP_BUDGET`] on a
+    /// software adapter (whose loops stop after a fixed count), unlimited on hardware, or the
+    /// configured value.
+    pub fn loop_budget(&self) -> u32 {
+        self.config.work_budget.unwrap_or(if self.is_software() {
+            SOFTWARE_LOOP_BUDGET
+        } else {
+            u32::MAX
+        })
     }
 
     /// A command encoder.

@@ -14,6 +14,9 @@ pub(crate) trait KernelParams: Pod {
     fn layout() -> Vec<(&'static str, usize)>;
     /// Sets the workgroups along x of the dispatch.
     fn set_groups_x(&mut self, gx: u32);
+
+    /// Sets the loop budget of one invocation, for the kernels that have one.
+    fn set_work_budget(&mut self, _budget: u32) {}
 }
 
 /// Lists `(name, offset_of!(T, name))` for the given members.
@@ -44,6 +47,15 @@ pub struct RoundParams {
     pub seed_hi: u32,
     /// Global index of the chunk's first round.
     pub round_offset: u32,
+    /// Loop iterations one invocation may run before the round is left unfinished (see
+    /// `charge` in `shaders/shared/reduce.wgsl`); set by the dispatch.
+    pub work_budget: u32,
+    /// Padding (uniform structs are 16-byte multiples).
+    pub pad0: u32,
+    /// Padding.
+    pub pad1: u32,
+    /// Padding.
+    pub pad2: u32,
 }
 
 impl RoundParams {
@@ -58,6 +70,8 @@ impl RoundParams {
             seed_lo: rec.seed as u32,
             seed_hi: (rec.seed >> 32) as u32,
             round_offset: (rec.round_offset + r0) as u32,
+            work_budget: u32::MAX,
+            ..RoundParams::default()
         }
     }
 }
@@ -75,12 +89,20 @@ impl KernelParams for RoundParams {
                 mode,
                 seed_lo,
                 seed_hi,
-                round_offset
+                round_offset,
+                work_budget,
+                pad0,
+                pad1,
+                pad2
             ]
         )
     }
     fn set_groups_x(&mut self, gx: u32) {
         self.groups_x = gx;
+    }
+
+    fn set_work_budget(&mut self, budget: u32) {
+        self.work_budget = budget;
     }
 }
 

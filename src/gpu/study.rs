@@ -115,6 +115,7 @@ impl GpuContext {
                 ..Default::default()
             });
         }
+        self.check_generation(g.workload.vocab)?;
         let (accepted, betas, _) = self.study_chunk(g, Rule::Token, r0, m, k, false)?;
         let rows = if req.keep_rows {
             Some(self.read_chunk(m, k, g.workload.vocab)?.0)
@@ -130,12 +131,41 @@ impl GpuContext {
             }
             per_k.push(at);
         }
+        let unfinished = accepted.contains(&crate::batch::UNFINISHED)
+            || per_k
+                .iter()
+                .flatten()
+                .any(|(taus, _)| taus.contains(&crate::batch::UNFINISHED));
+        let rows = match rows {
+            // The engine layer finishes unfinished rounds on the CPU, on these rows (generated
+            // again at K_max: the per-K passes reused the buffers).
+            None if unfinished => {
+                self.study_chunk(g, Rule::Token, r0, m, k, false)?;
+                Some(self.read_chunk(m, k, g.workload.vocab)?.0)
+            }
+            rows => rows,
+        };
         Ok(StudyChunk {
             accepted,
             betas,
             per_k,
             rows,
         })
+    }
+
+    /// Refuses a vocabulary whose generation would need more loop iterations per invocation
+    /// than this adapter runs (a software adapter's shader loops stop after a fixed count):
+    /// `shaders/generate.wgsl` makes about 14 passes of ceil(V / 256) iterations per row.
+    pub(crate) fn check_generation(&self, v: usize) -> Result<()> {
+        let need = 14 * v.div_ceil(256) as u64 + 1024;
+        if need > self.loop_budget() as u64 {
+            return Err(Error::Config(format!(
+                "the GPU adapter {} runs at most {} loop iterations per shader invocation; generating rows of V = {v} needs about {need}: use --engine cpu (or a hardware GPU)",
+                super::describe(self.adapter_info()),
+                self.loop_budget()
+            )));
+        }
+        Ok(())
     }
 
     /// The `rates` family on the device: the number accepted in each of rounds `r0..r0 + m`.

@@ -290,8 +290,9 @@ pub fn replay(cfg: &StudyConfig, g: &mut GpuContext, sample: u64) -> Result<Veri
             };
             compare_engines(&as_result(cpu), &as_result(gpu), r0, &mut report);
         } else {
+            g.check_generation(w.vocab)?;
             let (_, _, kept) = g.study_chunk(&cfg.generation(), rule, r0, m, k, true)?;
-            let (batch, gpu_res) = kept.expect("kept");
+            let (batch, mut gpu_res) = kept.expect("kept");
             let view = batch.view();
             let cpu = CpuEngine {
                 recovery: Recovery {
@@ -302,6 +303,15 @@ pub fn replay(cfg: &StudyConfig, g: &mut GpuContext, sample: u64) -> Result<Veri
                 ..Default::default()
             }
             .run_chain(&view, rule)?;
+            // Rounds beyond the adapter's loop budget, finished by the CPU twin (counted).
+            for r in gpu_res.unfinished() {
+                let mut one = Outcomes::chain(1, k);
+                one.tokens
+                    .copy_from_slice(&cpu.tokens[r * (k + 1)..(r + 1) * (k + 1)]);
+                one.num_accepted[0] = cpu.num_accepted[r];
+                gpu_res.set_round(r, &one);
+                report.gpu_rounds_finished_on_cpu += 1;
+            }
             compare_engines(&cpu, &gpu_res, r0, &mut report);
             compare_reference_mode_rule(&view, &cpu, rule, cfg.recovery, r0, &mut report);
         }

@@ -19,6 +19,7 @@ mod fuzz_corpus;
 mod golden;
 mod golden_block;
 mod golden_tree;
+mod gpu_loops;
 mod outputs;
 mod props;
 mod shaders;

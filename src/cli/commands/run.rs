@@ -91,6 +91,9 @@ pub fn cmd_run(
             res.append(engine.run(&rounds.rounds(r0, m), rule, rec.shifted(r0 as u64))?);
             Ok(())
         })?;
+        for n in engine.notices() {
+            eprintln!("specsim: notice: {n}");
+        }
         (name, t1.elapsed().as_secs_f64(), t_valid)
     };
     bar.finish_and_clear();

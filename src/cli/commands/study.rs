@@ -33,6 +33,9 @@ pub fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
         Progress::Rounds(n) => bar.inc(n),
     })?;
     bar.finish_and_clear();
+    for n in engine.notices() {
+        eprintln!("specsim: notice: {n}");
+    }
     report::write_files(&a.out, &results, &a.cost_ratio)?;
     let mut s = report::table(&results, &a.cost_ratio);
     s += &format!(

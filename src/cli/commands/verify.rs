@@ -33,6 +33,7 @@ fn verify_chunk(
     let cpu = Engine::run(&mut CpuEngine::default(), rounds, rule, rec)?;
     if let Some(g) = gpu {
         let gres = Engine::run(g, rounds, rule, rec)?;
+        report.gpu_rounds_finished_on_cpu += std::mem::take(&mut g.finished_on_cpu);
         compare_engines(&cpu, &gres, r0, report);
     }
     compare_reference(rounds, &cpu, rule, rec.mode, r0, report);
@@ -228,6 +229,12 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
             "engine mismatches         {}\n",
             report.engine_mismatches.len()
         );
+        if report.gpu_rounds_finished_on_cpu > 0 {
+            s += &format!(
+                "gpu rounds finished on cpu {} (beyond the adapter's loop budget per invocation)\n",
+                report.gpu_rounds_finished_on_cpu
+            );
+        }
         for m in report.engine_mismatches.iter().take(20) {
             s += &format!(
                 "  round {} position {}: cpu (accepted {}, token {}) vs gpu (accepted {}, token {})\n",
