@@ -56,13 +56,15 @@ fn reduce_f32(lid: u32, x: f32, is_max: bool) -> f32 {
     workgroupBarrier();
     red_f32[lid] = x;
     workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+    var s = WG / 2u;
+    for (; s > 0u; s = s >> 1u) {
         if (lid < s) {
             let o = red_f32[lid + s];
             red_f32[lid] = select(red_f32[lid] + o, max(red_f32[lid], o), is_max);
         }
         workgroupBarrier();
     }
+    loop_cut = loop_cut || s != 0u;
     if (lid == 0u) {
         shared_key = bitcast<u32>(red_f32[0]);
     }
@@ -109,20 +111,29 @@ fn row_load(is_draft: bool, i: u32) -> f32 {
 // Softmax, in place, of the logits each invocation stored at base + x (x = lid, lid + WG, ...).
 fn softmax_in_place(lid: u32, is_draft: bool, base: u32, v: u32) {
     var m = -3.0e38;
-    for (var x = lid; x < v; x += WG) {
+    var x0 = lid;
+    for (; x0 < v; x0 += WG) {
+        let x = x0;
         m = max(m, row_load(is_draft, base + x));
     }
+    loop_cut = loop_cut || x0 < v;
     let mx = reduce_f32(lid, m, true);
     var s = 0.0;
-    for (var x = lid; x < v; x += WG) {
+    var x1 = lid;
+    for (; x1 < v; x1 += WG) {
+        let x = x1;
         let e = exp(row_load(is_draft, base + x) - mx);
         row_store(is_draft, base + x, e);
         s += e;
     }
+    loop_cut = loop_cut || x1 < v;
     let inv = 1.0 / reduce_f32(lid, s, false);
-    for (var x = lid; x < v; x += WG) {
+    var x2 = lid;
+    for (; x2 < v; x2 += WG) {
+        let x = x2;
         row_store(is_draft, base + x, row_load(is_draft, base + x) * inv);
     }
+    loop_cut = loop_cut || x2 < v;
 }
 
 @compute @workgroup_size(256)
@@ -134,18 +145,24 @@ fn generate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
     if (item >= params.n_rounds * k1) {
         return;
     }
+    begin_round(lid);
     let r = item / k1;
     let pos = item % k1;
     let gr = params.round_offset + r;
     let tbase = (r * k1 + pos) * v;
 
     // Target: softmax(z / T_target).
-    for (var x = lid; x < v; x += WG) {
+    var x3 = lid;
+    for (; x3 < v; x3 += WG) {
+        let x = x3;
         row_store(false, tbase + x, logit(gr, pos, STREAM_TARGET, x) / params.t_target);
     }
+    loop_cut = loop_cut || x3 < v;
     softmax_in_place(lid, false, tbase, v);
     if (pos == k) {
-        return; // the bonus row has no draft
+        // The bonus row has no draft. (Its loops are a subset of every other position's, so a
+        // cut here cuts those too, which their betas report.)
+        return;
     }
 
     let dbase = (r * k + pos) * v;
@@ -154,55 +171,77 @@ fn generate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
         // softmax(quantize(z, bits) / T_draft), on the row's own range [min z, max z].
         var lo = 3.0e38;
         var hi = -3.0e38;
-        for (var x = lid; x < v; x += WG) {
+        var x4 = lid;
+        for (; x4 < v; x4 += WG) {
+            let x = x4;
             let z = logit(gr, pos, STREAM_TARGET, x);
             row_store(true, dbase + x, z);
             lo = min(lo, z);
             hi = max(hi, z);
         }
+        loop_cut = loop_cut || x4 < v;
         let zmin = -reduce_f32(lid, -lo, true);
         let zmax = reduce_f32(lid, hi, true);
         let levels = f32((1u << params.bits) - 1u);
         let step = (zmax - zmin) / levels;
-        for (var x = lid; x < v; x += WG) {
+        var x5 = lid;
+        for (; x5 < v; x5 += WG) {
+            let x = x5;
             var z = row_load(true, dbase + x);
             if (step > 0.0) {
                 z = zmin + round((z - zmin) / step) * step;
             }
             row_store(true, dbase + x, z / params.t_draft);
         }
+        loop_cut = loop_cut || x5 < v;
         softmax_in_place(lid, true, dbase, v);
     } else if (fam == FAMILY_MIXTURE) {
         // (1 - lambda) * target + lambda * softmax(w / T_target), w independent of z.
-        for (var x = lid; x < v; x += WG) {
+        var x6 = lid;
+        for (; x6 < v; x6 += WG) {
+            let x = x6;
             row_store(true, dbase + x, logit(gr, pos, STREAM_DRAFT, x) / params.t_target);
         }
+        loop_cut = loop_cut || x6 < v;
         softmax_in_place(lid, true, dbase, v);
-        for (var x = lid; x < v; x += WG) {
+        var x7 = lid;
+        for (; x7 < v; x7 += WG) {
+            let x = x7;
             let p = row_load(false, tbase + x);
             row_store(true, dbase + x, (1.0 - params.lambda) * p + params.lambda * row_load(true, dbase + x));
         }
+        loop_cut = loop_cut || x7 < v;
     } else {
         // logit-noise: softmax((z + sigma * e) / T_draft).
-        for (var x = lid; x < v; x += WG) {
+        var x8 = lid;
+        for (; x8 < v; x8 += WG) {
+            let x = x8;
             let z = logit(gr, pos, STREAM_TARGET, x);
             let e = normal(gr, pos, STREAM_DRAFT, x);
             row_store(true, dbase + x, (z + params.sigma * e) / params.t_draft);
         }
+        loop_cut = loop_cut || x8 < v;
         softmax_in_place(lid, true, dbase, v);
     }
     // The rows were written by every invocation; below, invocations read each other's entries.
     storageBarrier();
 
     var b = 0.0;
-    for (var x = lid; x < v; x += WG) {
+    var x9 = lid;
+    for (; x9 < v; x9 += WG) {
+        let x = x9;
         b += min(row_load(false, tbase + x), row_load(true, dbase + x));
     }
+    loop_cut = loop_cut || x9 < v;
     let beta = reduce_f32(lid, b, false);
     let tok = sample_row(lid, SRC_DRAFT, tbase, dbase, v, random_u64(seed(), gr, pos, STREAM_DRAFT_TOKEN, 0u));
+    let coin = bitcast<u32>(uniform_f32(random_u32(seed(), gr, pos, STREAM_COIN, 0u)));
+    // A position whose loops were cut short (an adapter's loop limit) reports a NaN beta: the
+    // host refuses the chunk rather than use its rows.
+    let unfinished = round_unfinished(lid);
     if (lid == 0u) {
         tokens[r * k + pos] = select(tok, 0u, tok == NONE);
-        coins[r * k + pos] = bitcast<u32>(uniform_f32(random_u32(seed(), gr, pos, STREAM_COIN, 0u)));
-        betas[r * k + pos] = bitcast<u32>(beta);
+        coins[r * k + pos] = coin;
+        betas[r * k + pos] = select(bitcast<u32>(beta), 0x7fc00000u, unfinished);
     }
 }

@@ -86,10 +86,16 @@ impl GpuContext {
         self.submit_and_wait(enc)?;
         let words = self.read_back(acc_bytes + beta_bytes)?;
         let acc = words[..m].to_vec();
-        let betas = words[m..m + m * k]
+        let betas: Vec<f32> = words[m..m + m * k]
             .iter()
             .map(|&x| f32::from_bits(x))
             .collect();
+        if rule == Rule::Token && betas.iter().any(|b| b.is_nan()) {
+            return Err(Error::Gpu(format!(
+                "the GPU adapter {} cut a loop short while generating rows of V = {v} (its loop limit per shader invocation): use --engine cpu",
+                super::describe(self.adapter_info())
+            )));
+        }
         let kept = if keep {
             Some(self.read_chunk(m, k, v)?)
         } else {
@@ -155,9 +161,11 @@ impl GpuContext {
 
     /// Refuses a vocabulary whose generation would need more loop iterations per invocation
     /// than this adapter runs (a software adapter's shader loops stop after a fixed count):
-    /// `shaders/generate.wgsl` makes about 14 passes of ceil(V / 256) iterations per row.
+    /// `shaders/generate.wgsl` makes up to 10 passes of ceil(V / 256) entries per row, each entry
+    /// up to three Philox draws of 10 rounds. (The kernel also checks its loops ran to their
+    /// ends, and reports a NaN beta where one did not: [`GpuContext::study_chunk`] refuses it.)
     pub(crate) fn check_generation(&self, v: usize) -> Result<()> {
-        let need = 14 * v.div_ceil(256) as u64 + 1024;
+        let need = 48 * v.div_ceil(256) as u64 + 2048;
         if need > self.loop_budget() as u64 {
             return Err(Error::Config(format!(
                 "the GPU adapter {} runs at most {} loop iterations per shader invocation; generating rows of V = {v} needs about {need}: use --engine cpu (or a hardware GPU)",
