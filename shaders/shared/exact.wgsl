@@ -48,6 +48,75 @@ fn mul48(a: u32, b: u32) -> vec2<u32> {
     return vec2<u32>(hi, lo_full & 0x00ffffffu);
 }
 
+// Is coin * q * n < u * w in exact real arithmetic? coin < (u / n) / (q / w) without forming
+// either quotient: rrs-wor's test against the residual u / n and the remaining draft q / w.
+// (Twin of `accepts_ratio` in src/exact.rs.) The products are compared in 24-bit limbs.
+fn accepts_ratio(coin_bits: u32, q_bits: u32, n_bits: u32, u_bits: u32, w_bits: u32) -> bool {
+    let c = key(coin_bits);
+    let q = key(q_bits);
+    let n = key(n_bits);
+    let u = key(u_bits);
+    let w = key(w_bits);
+    if (u == 0u || w == 0u) {
+        return false;
+    }
+    if (c == 0u || q == 0u || n == 0u) {
+        return true;
+    }
+    let uc = unpack(c);
+    let uq = unpack(q);
+    let un = unpack(n);
+    let uu = unpack(u);
+    let uw = unpack(w);
+    // lhs = mc*mq*mn in [2^69, 2^72); rhs = mu*mw in [2^46, 2^48); lhs < rhs * 2^d.
+    let d = (uu.e + uw.e - 300) - (uc.e + uq.e + un.e - 450);
+    if (d >= 26) {
+        return true;
+    }
+    if (d <= 21) {
+        return false;
+    }
+    let m = 0x00ffffffu;
+    // lhs in limbs (l2, l1, l0): (a1 * 2^24 + a0) * mn.
+    let a = mul48(uc.m, uq.m);
+    let p0 = mul48(a.y, un.m);
+    let p1 = mul48(a.x, un.m);
+    let mid = p0.x + p1.y;
+    let l0 = p0.y;
+    let l1 = mid & m;
+    let l2 = p1.x + (mid >> 24u);
+    // rhs * 2^24 in limbs (x3, x2, x1, x0) = (0, r1, r0, 0), then shifted by d - 24 in [-2, 1].
+    let r = mul48(uu.m, uw.m);
+    var x3 = 0u;
+    var x2 = r.x;
+    var x1 = r.y;
+    var x0 = 0u;
+    let t = d - 24;
+    if (t > 0) {
+        let s = u32(t);
+        x3 = x2 >> (24u - s);
+        x2 = ((x2 << s) | (x1 >> (24u - s))) & m;
+        x1 = ((x1 << s) | (x0 >> (24u - s))) & m;
+        x0 = (x0 << s) & m;
+    } else if (t < 0) {
+        let s = u32(-t);
+        x0 = (x0 >> s) | ((x1 << (24u - s)) & m);
+        x1 = (x1 >> s) | ((x2 << (24u - s)) & m);
+        x2 = x2 >> s;
+    }
+    if (x3 != 0u) {
+        return true;
+    }
+    // (l2, l1, l0) < (x2, x1, x0), lexicographically (x0's bits below 2^0 are 0: nothing lost).
+    if (l2 != x2) {
+        return l2 < x2;
+    }
+    if (l1 != x1) {
+        return l1 < x1;
+    }
+    return l0 < x0;
+}
+
 // Is coin * q < p in exact real arithmetic? (Twin of `accepts` in src/exact.rs.)
 fn accepts(coin_bits: u32, q_bits: u32, p_bits: u32) -> bool {
     let c = key(coin_bits);

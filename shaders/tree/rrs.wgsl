@@ -19,9 +19,8 @@ fn rrs_walk(wor: bool, lid: u32, round: u32, cs: u32, ce: u32, tbase: u32, dbase
             let x = node_token(round, c);
             let g = quotient_bits(n_j, ONE_BITS, w_j);
             let ux = residual_key(tgt[tbase + x], mul_bits(tree_a, key(drf[dbase + x])));
-            let scaled_q = mul_bits(g, key(drf[dbase + x]));
             var res = NONE;
-            if (accepts(node_coin(round, c), scaled_q, ux)) {
+            if (accepts_ratio(node_coin(round, c), key(drf[dbase + x]), n_j, ux, w_j)) {
                 res = c;
             } else {
                 let a1 = add_key(tree_a, g);

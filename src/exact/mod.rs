@@ -35,6 +35,41 @@ fn unpack(bits: u32) -> (u32, i32) {
     }
 }
 
+/// Exact acceptance test of a renormalised ratio on f32 bit patterns: is `coin · q · n < u · w`
+/// in real arithmetic? This is `coin < (u / n) / (q / w)` without forming either quotient (so
+/// without overflow where w is tiny): `rrs-wor`'s test of a child against the residual `u / n`
+/// and the remaining draft `q / w`. Integer twin of `accepts_ratio` in
+/// `shaders/shared/exact.wgsl`.
+pub fn accepts_ratio(coin_bits: u32, q_bits: u32, n_bits: u32, u_bits: u32, w_bits: u32) -> bool {
+    let (c, q, n, u, w) = (
+        key(coin_bits),
+        key(q_bits),
+        key(n_bits),
+        key(u_bits),
+        key(w_bits),
+    );
+    if u == 0 || w == 0 {
+        return false;
+    }
+    if c == 0 || q == 0 || n == 0 {
+        return true;
+    }
+    let ((mc, ec), (mq, eq), (mn, en)) = (unpack(c), unpack(q), unpack(n));
+    let ((mu, eu), (mw, ew)) = (unpack(u), unpack(w));
+    // lhs = mc·mq·mn in [2^69, 2^72) times 2^(ec + eq + en − 450); rhs = mu·mw in [2^46, 2^48)
+    // times 2^(eu + ew − 300): lhs < rhs ⇔ mc·mq·mn < mu·mw · 2^d.
+    let d = (eu + ew - 300) - (ec + eq + en - 450);
+    if d >= 26 {
+        return true;
+    }
+    if d <= 21 {
+        return false;
+    }
+    let lhs = mc as u128 * mq as u128 * mn as u128;
+    let rhs = (mu as u128 * mw as u128) << d;
+    lhs < rhs
+}
+
 /// Exact acceptance test on f32 bit patterns: is `coin · q < p` in real arithmetic?
 /// Integer twin of `accepts` in `shaders/shared/exact.wgsl`.
 pub fn accepts(coin_bits: u32, q_bits: u32, p_bits: u32) -> bool {
@@ -189,6 +224,10 @@ pub fn mul_bits(a_bits: u32, b_bits: u32) -> u32 {
 /// [`mul_bits`] with native f32 multiplication (IEEE-754 on the CPU).
 #[inline]
 pub fn mul_native(a: f32, b: f32) -> u32 {
+    // 0 times anything is 0, an infinite coefficient included (as in `mul_bits`).
+    if a == 0.0 || b == 0.0 {
+        return 0;
+    }
     (a.abs() * b.abs()).to_bits()
 }
 

@@ -217,3 +217,70 @@ fn acceptance_edges() {
         "p >= q always accepts"
     );
 }
+
+/// `accepts_ratio` against the two products formed exactly in u128 (values whose exponents are
+/// close enough for one common scale), and the edges: the token rule at n = w = 1, and the
+/// overflowing quotient of a tiny remaining draft mass.
+#[test]
+fn ratio_acceptance_matches_exact_products() {
+    let mut rng = StdRng::seed_from_u64(17);
+    let value = |rng: &mut StdRng| -> u32 {
+        // Normal floats in [2^-8, 2^8): (2^23 + frac) · 2^(e − 150).
+        let e = rng.random_range(119..135u32);
+        (e << 23) | rng.random_range(0..0x0080_0000)
+    };
+    let exact = |bits: u32| -> (u128, i32) {
+        let (m, e) = unpack(bits);
+        (m as u128, e)
+    };
+    for i in 0..200_000 {
+        let (c, q, n, u, w) = (
+            value(&mut rng),
+            value(&mut rng),
+            value(&mut rng),
+            value(&mut rng),
+            value(&mut rng),
+        );
+        // A fifth of the cases on the boundary: u · w set to the product itself, ± one ULP.
+        let u = if i % 5 == 0 {
+            let p = f32::from_bits(c) * f32::from_bits(q) * f32::from_bits(n) / f32::from_bits(w);
+            (p.to_bits() as i64 + rng.random_range(-1i64..=1)).max(1) as u32
+        } else {
+            u
+        };
+        let ((mc, ec), (mq, eq), (mn, en)) = (exact(c), exact(q), exact(n));
+        let ((mu, eu), (mw, ew)) = (exact(u), exact(w));
+        // lhs · 2^(el) vs rhs · 2^(er): scale both to the smaller exponent.
+        let (el, er) = (ec + eq + en - 450, eu + ew - 300);
+        let e0 = el.min(er);
+        let lhs = (mc * mq * mn) << (el - e0);
+        let rhs = (mu * mw) << (er - e0);
+        assert_eq!(
+            accepts_ratio(c, q, n, u, w),
+            lhs < rhs,
+            "{c:#x} {q:#x} {n:#x} {u:#x} {w:#x}"
+        );
+    }
+    let b = f32::to_bits;
+    // n = w = 1 is the token rule.
+    for (c, q, p) in [
+        (0.5, 0.5, 0.25),
+        (0.1, 0.3, 0.2),
+        (0.0, 0.5, 0.0),
+        (0.3, 0.3, 0.3),
+    ] {
+        assert_eq!(
+            accepts_ratio(b(c), b(q), b(1.0), b(p), b(1.0)),
+            accepts(b(c), b(q), b(p))
+        );
+    }
+    // N / W = 0.5 / 1e-40 overflows float32; the ratio (0.5 / 0.5) / (1e-40 / 1e-40) is 1.
+    assert!(accepts_ratio(b(0.5), b(1e-40), b(0.5), b(0.5), b(1e-40)));
+    assert!(!accepts_ratio(
+        b(0.999_999_94),
+        b(1e-40),
+        b(0.5),
+        b(0.49),
+        b(1e-40)
+    ));
+}

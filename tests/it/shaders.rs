@@ -384,3 +384,70 @@ fn tree_quotient_on_the_gpu_matches_its_rust_twin() {
     }
     assert_eq!(bad, 0, "{bad} of {n} probes differ");
 }
+
+const RATIO_PROBE: &str = r#"
+@group(0) @binding(0) var<storage, read> input: array<u32>;
+@group(0) @binding(1) var<storage, read_write> output: array<u32>;
+@compute @workgroup_size(64)
+fn probe(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    if (i * 5u >= arrayLength(&input)) { return; }
+    let b = i * 5u;
+    output[i] = select(0u, 1u, accepts_ratio(input[b], input[b + 1u], input[b + 2u], input[b + 3u], input[b + 4u]));
+}
+"#;
+
+/// `accepts_ratio` (rrs-wor's exact test of coin · q · N < u · W) gives the same answer on the GPU
+/// as its Rust twin: random floats of every range, subnormals and infinities included, and many
+/// on the boundary where the products are within a few ULPs.
+#[test]
+fn ratio_acceptance_on_the_gpu_matches_its_rust_twin() {
+    use specsim::exact::accepts_ratio;
+    let Some(gpu) = common::gpu() else { return };
+    let src = format!(
+        "{}\n{RATIO_PROBE}",
+        include_str!("../../shaders/shared/exact.wgsl")
+    );
+    let mut rng = StdRng::seed_from_u64(23);
+    let n = 1 << 17;
+    let any = |rng: &mut StdRng| -> u32 {
+        match rng.random_range(0..8) {
+            0 => 0,
+            1 => rng.random_range(1..0x0080_0000), // subnormal
+            2 => 0x7f80_0000,                      // infinity
+            3 => rng.random_range(0x3e00_0000..0x3f80_0000),
+            _ => rng.random_range(0..0x7f80_0000),
+        }
+    };
+    let mut input = Vec::with_capacity(n * 5);
+    for i in 0..n {
+        let (c, q, nn, w) = (
+            any(&mut rng).min(0x3f7f_ffff),
+            any(&mut rng),
+            any(&mut rng),
+            any(&mut rng),
+        );
+        let u = if i % 3 == 0 {
+            let p =
+                (f32::from_bits(c) as f64 * f32::from_bits(q) as f64 * f32::from_bits(nn) as f64
+                    / f32::from_bits(w) as f64) as f32;
+            (p.to_bits() as i64 + rng.random_range(-2i64..=2)).clamp(0, 0x7f7f_ffff) as u32
+        } else {
+            any(&mut rng)
+        };
+        input.extend_from_slice(&[c, q, nn, u, w]);
+    }
+    let out = run_probe(&gpu, &src, &input, n);
+    let mut bad = 0;
+    for i in 0..n {
+        let x = &input[i * 5..i * 5 + 5];
+        let want = u32::from(accepts_ratio(x[0], x[1], x[2], x[3], x[4]));
+        if out[i] != want {
+            bad += 1;
+            if bad < 5 {
+                eprintln!("mismatch at {x:x?}: gpu {}, rust {want}", out[i]);
+            }
+        }
+    }
+    assert_eq!(bad, 0, "{bad} of {n} probes differ");
+}

@@ -149,6 +149,32 @@ macro_rules! tree_engine_tests {
                 });
             }
 
+            /// rrs-wor where the remaining draft mass is tiny: N / W = 0.5 / 1e-40 overflows
+            /// float32, yet the second child's exact ratio is 1 and its coin 0.5 accepts it: the
+            /// same answer as the f64 reference on every engine.
+            #[test]
+            fn rrs_wor_with_a_tiny_remaining_draft_mass() {
+                with_engine(|e| {
+                    let tree = Tree::from_parents(&[-1, 0, 0]).unwrap();
+                    let b = TreeBatch {
+                        per_round: None,
+                        tree,
+                        n: 1,
+                        v: 2,
+                        draft: vec![1.0, 1e-40, 0.5, 0.5, 0.5, 0.5],
+                        target: vec![0.5, 0.5, 0.5, 0.5, 0.3, 0.7],
+                        tokens: vec![0, 0, 1],
+                        coins: vec![0.0, 0.9, 0.5],
+                    };
+                    let view = b.view().unwrap();
+                    let got = e.run(&view, Rule::RrsWor, Recovery::default()).unwrap();
+                    let mut scratch = Tree::default();
+                    let want = view.reference(0, view.tree(0, &mut scratch), Rule::RrsWor);
+                    assert_eq!(want.nodes, [2], "the reference accepts node 2");
+                    assert_eq!(got.tree_outcome(0), want, "{}", e.describe());
+                });
+            }
+
             #[test]
             fn golden_cases_in_float32() {
                 with_engine(|e| {

@@ -13,10 +13,12 @@
 //!   token x rejected at step k, `a_{k+1}` (its entry stops moving) —, `N_j` is the f32 sum of
 //!   `u_j` and `W_j` that of the draft row with the rejected tokens removed (`rrs`: `W_j = 1`),
 //!   both in the fixed order of [`lane_sum`]. `g_j = fl(N_j / W_j)` is correctly rounded
-//!   ([`crate::exact::quotient_bits`]) and `a_{j+1} = fl(a_j + g_j)`. Child j with token x is accepted iff
-//!   `coin · fl(g_j · q[x]) < u_j[x]`, decided exactly. This is `r_j[x] / q_j[x]` of SPEC §7
-//!   with `r_j = u_j / N_j` and `q_j = q / W_j` in exact arithmetic; at j = 0 it is `coin · q <
-//!   t`, the token rule bit for bit. `N_{j+1} = 0` stops with the argmax of the target row; after
+//!   ([`crate::exact::quotient_bits`]; +∞ where it overflows, and `fl(∞ · 0) = 0`) and
+//!   `a_{j+1} = fl(a_j + g_j)`. Child j with token x is accepted iff
+//!   `coin · q[x] · N_j < u_j[x] · W_j`, decided exactly ([`crate::exact::accepts_ratio`]: no
+//!   quotient, so no overflow where the remaining draft mass `W_j` is tiny). This is
+//!   `coin < r_j[x] / q_j[x]` of SPEC §7 with `r_j = u_j / N_j` and `q_j = q / W_j`; at j = 0 it
+//!   is `coin · q < t`, the token rule bit for bit. `N_{j+1} = 0` stops with the argmax of the target row; after
 //!   the last child the correction is the argmax of `u_{j+1}`.
 //! - `sample` mode draws the correction from that same vector (with the exact integer sampler
 //!   of the chain rules) and the bonus from the leaf's target row; the randomness is addressed by

@@ -4,7 +4,7 @@
 use super::{CpuTreeRule, Node, Scratch, Step, fill, lane_sum, lane_sum_slice, residual};
 use super::{choose, or_target};
 use crate::cpu::Recovery;
-use crate::exact::{ONE_BITS, accepts, add_native, mul_native, quotient_bits};
+use crate::exact::{ONE_BITS, accepts_ratio, add_native, quotient_bits};
 use crate::rule::tree::Rrs;
 
 impl CpuTreeRule for Rrs {
@@ -14,7 +14,8 @@ impl CpuTreeRule for Rrs {
 }
 
 /// The walk of `rrs` and (`wor`) `rrs-wor` at node `u`: with `a_0 = 0`, `N_0 = W_0 = 1`, child
-/// j with token x is accepted iff `coin · fl(g_j · q[x]) < u_j[x]`, decided exactly.
+/// j with token x is accepted iff `coin · q[x] · N_j < u_j[x] · W_j`, decided exactly (no
+/// quotient: `N_j / W_j` may overflow where the remaining draft mass is tiny).
 pub(super) fn rrs_step(wor: bool, node: &Node, rec: &Recovery, s: &mut Scratch) -> Step {
     let (view, r) = (node.view, node.r);
     let v = view.v;
@@ -36,12 +37,18 @@ pub(super) fn rrs_step(wor: bool, node: &Node, rec: &Recovery, s: &mut Scratch) 
             view.target.get_f32(t_at + x).abs(),
             view.draft.get_f32(q_at + x).abs(),
         );
-        let g = f32::from_bits(quotient_bits(n_j.to_bits(), ONE_BITS, w_j.to_bits()));
         let ux = residual(tx, a, qx);
-        let scaled_q = mul_native(g, qx);
-        if accepts(node.coin(c as usize).to_bits(), scaled_q, ux.to_bits()) {
+        let coin = node.coin(c as usize).to_bits();
+        if accepts_ratio(
+            coin,
+            qx.to_bits(),
+            n_j.to_bits(),
+            ux.to_bits(),
+            w_j.to_bits(),
+        ) {
             return Step::Accept(c as usize);
         }
+        let g = f32::from_bits(quotient_bits(n_j.to_bits(), ONE_BITS, w_j.to_bits()));
         a = f32::from_bits(add_native(a, g));
         if wor {
             s.rejected.push(x);
