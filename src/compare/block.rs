@@ -70,10 +70,32 @@ fn classify(view: &ChainView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, S
         let h32 = crate::cpu::block::thresholds(view, r)[i - 1];
         let coin = view.coins.get_f64(r * k + i - 1);
         let coin32 = view.coins.get_f32(r * k + i - 1) as f64;
-        let (lo, hi) = (h64.min(h32), h64.max(h32));
-        let slack = F32_SLACK * hi;
-        let between = |c: f64| c >= lo - slack && c <= hi + slack;
-        let class = if between(coin) || between(coin32) {
+        // The thresholds the f32 inputs allow: h at its f64 inputs (P_i, R_i) moved by their
+        // worst rounding (P after i roundings, with float32's absolute floor near underflow; R a
+        // float32 sum of V terms). Only a coin inside that range is explained: a gap wider than
+        // rounding (an engine error) is not.
+        let surv = crate::reference::chain::block::survival_f64(&d[..], &t[..], &tokens, v);
+        let p = surv[i];
+        let eps = F32_SLACK;
+        let tiny = f32::MIN_POSITIVE as f64;
+        let dp = eps * (i as f64 + 2.0) * p + tiny;
+        let range = if i == k {
+            // h_K = P_K.
+            ((p - dp).max(0.0), (p + dp).min(1.0))
+        } else {
+            let row = |x: usize| (p * t[i * v + x], d[i * v + x]);
+            let rsum: f64 = (0..v).map(|x| (row(x).0 - row(x).1).max(0.0)).sum();
+            let scale: f64 = (0..v).map(|x| row(x).0 + row(x).1).sum();
+            let dr = eps * (8.0 + v.div_ceil(256) as f64 + i as f64) * scale + tiny * v as f64;
+            let h = |r: f64, p: f64| {
+                let (r, p) = (r.max(0.0), p.clamp(0.0, 1.0));
+                let den = r + (1.0 - p);
+                if den <= 0.0 { 1.0 } else { r / den }
+            };
+            (h(rsum - dr, p - dp), h(rsum + dr, p + dp))
+        };
+        let within = |c: f64| c >= range.0 && c <= range.1;
+        let class = if within(coin) || within(coin32) {
             DiffClass::CoinBetweenThresholds
         } else {
             DiffClass::Unexplained
@@ -81,7 +103,8 @@ fn classify(view: &ChainView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, S
         (
             class,
             format!(
-                "position {i}: coin {coin:e} (f32 {coin32:e}), h (f64) {h64:e}, h (f32 engine) {h32:e}"
+                "position {i}: coin {coin:e} (f32 {coin32:e}), h (f64) {h64:e}, h (f32 engine) {h32:e}, h within rounding [{:e}, {:e}]",
+                range.0, range.1
             ),
         )
     } else {
@@ -128,4 +151,56 @@ fn classify(view: &ChainView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, S
         }
     };
     (class, detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One round of K = 2 over V = 4 with the first draft token proposed; its coins set below.
+    fn round(coin: f32) -> Batch {
+        let mut b = Batch::zeros(1, 2, 4);
+        b.draft
+            .copy_from_slice(&[0.7, 0.1, 0.1, 0.1, 0.25, 0.25, 0.25, 0.25]);
+        b.target.copy_from_slice(&[
+            0.4, 0.2, 0.2, 0.2, 0.1, 0.6, 0.2, 0.1, 0.25, 0.25, 0.25, 0.25,
+        ]);
+        b.tokens.copy_from_slice(&[0, 1]);
+        b.coins.copy_from_slice(&[coin, 0.999]);
+        b
+    }
+
+    fn h1(b: &Batch) -> f64 {
+        let view = b.view();
+        let d = view.draft_round(0).to_f64_vec();
+        let t = view.target_round(0).to_f64_vec();
+        crate::reference::chain::block::thresholds_f64(&d, &t, &view.round_tokens(0), 4)[0]
+    }
+
+    /// A coin on the threshold explains a difference at that position; a coin far from it (an
+    /// engine that decided the position wrongly) does not, whatever the engines computed.
+    #[test]
+    fn only_a_coin_within_rounding_of_h_explains_a_difference() {
+        let b = round(0.5);
+        let h = h1(&b);
+        assert!(h > 0.05 && h < 0.95, "h_1 = {h}");
+        let (reject, accept) = (
+            Outcome {
+                num_accepted: 0,
+                token: 1,
+            },
+            Outcome {
+                num_accepted: 1,
+                token: 3,
+            },
+        );
+        let on = round(h as f32);
+        let (class, detail) = classify(&on.view(), 0, reject, accept);
+        assert_eq!(class, DiffClass::CoinBetweenThresholds, "{detail}");
+        for coin in [h * 0.9, (h * 1.1).min(0.999)] {
+            let far = round(coin as f32);
+            let (class, detail) = classify(&far.view(), 0, reject, accept);
+            assert_eq!(class, DiffClass::Unexplained, "coin {coin}: {detail}");
+        }
+    }
 }
