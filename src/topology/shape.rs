@@ -2,7 +2,7 @@
 //! - `chain:K`: the path of K drafted nodes;
 //! - `kary:W,D`: the full W-ary tree of depth D (1 + W + … + W^D nodes);
 //! - `eagle:[[0],[0,0],[1],…]`: an EAGLE / Medusa / vLLM choice list (`eagle:mc_sim_7b_63`:
-//!   EAGLE's default list, 64 nodes);
+//!   Medusa's published `mc_sim_7b_63` list, 63 drafted nodes);
 //! - `file:PATH`: a JSON document: a parent array, or an object with one of `parents`,
 //!   `choices`, `retrive_next_token` + `retrive_next_sibling`, `retrieve_indices` or
 //!   `attention_mask` (what `specsim tree --format json` writes).
