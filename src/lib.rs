@@ -29,6 +29,7 @@ pub mod cpu;
 pub mod engine;
 pub mod error;
 pub mod exact;
+pub mod files;
 pub mod gpu;
 pub mod normal;
 pub mod npyio;

@@ -3,7 +3,6 @@
 //! writers, which write a file whole or not at all. This file reads one `.npy` array;
 //! `batch_file.rs` opens a batch (a directory or an `.npz`), `write.rs` writes.
 
-use std::fs::File;
 use std::io::Cursor;
 use std::path::Path;
 use std::sync::Arc;
@@ -258,33 +257,4 @@ impl NpyArray {
     }
 }
 
-/// Opens an input file that will be memory-mapped, refusing what is not a regular file before
-/// opening it: a FIFO would block forever, a device or a directory cannot be mapped.
-/// `expected` names what should be there ("an .npy file").
-pub fn open_regular(path: &Path, expected: &str) -> Result<File> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    let kind = meta.file_type();
-    let what = if kind.is_file() {
-        None
-    } else if kind.is_dir() {
-        Some("a directory")
-    } else {
-        use std::os::unix::fs::FileTypeExt;
-        Some(if kind.is_fifo() {
-            "a FIFO (named pipe)"
-        } else if kind.is_char_device() || kind.is_block_device() {
-            "a device"
-        } else if kind.is_socket() {
-            "a socket"
-        } else {
-            "not a regular file"
-        })
-    };
-    if let Some(what) = what {
-        return Err(Error::format(
-            path.display().to_string(),
-            format!("is {what}, where {expected} was expected"),
-        ));
-    }
-    File::open(path).map_err(|e| Error::io(path, e))
-}
+pub use crate::files::open_regular;

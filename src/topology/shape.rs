@@ -17,6 +17,10 @@ use crate::error::{Error, Result};
 /// Medusa-style trees use it; `--tree eagle:mc_sim_7b_63` names it.
 pub const EAGLE_MC_SIM_7B_63: &str = "[[0],[0,0],[1],[0,1],[2],[0,0,0],[1,0],[0,2],[3],[0,3],[4],[0,4],[2,0],[0,5],[0,0,1],[5],[0,6],[6],[0,7],[0,1,0],[1,1],[7],[0,8],[0,0,2],[3,0],[0,9],[8],[9],[1,0,0],[0,2,0],[1,2],[0,0,3],[4,0],[2,1],[0,0,4],[0,0,5],[0,0,0,0],[0,1,1],[0,0,6],[0,3,0],[5,0],[1,3],[0,0,7],[0,0,8],[0,0,9],[6,0],[0,4,0],[1,4],[7,0],[0,1,2],[2,0,0],[3,1],[2,2],[8,0],[0,5,0],[1,5],[1,0,1],[0,2,1],[9,0],[0,6,0],[0,0,0,1],[1,6],[0,7,0]]";
 
+/// The largest tree document read (`file:PATH`): 64 MiB, far more than the parent array of
+/// [`MAX_NODES`] nodes needs.
+pub const MAX_TREE_FILE_BYTES: u64 = 64 << 20;
+
 /// A named tree: what the user wrote, and the tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TreeShape {
@@ -72,7 +76,8 @@ impl std::str::FromStr for TreeShape {
 
     fn from_str(spec: &str) -> Result<TreeShape> {
         let spec = spec.trim();
-        let err = |m: String| Error::Config(format!("--tree {spec:?}: {m}"));
+        let shown = abbreviate(spec);
+        let err = |m: String| Error::Config(format!("--tree {shown}: {m}"));
         let (kind, arg) = spec.split_once(':').ok_or_else(|| {
             err("expected chain:K, kary:W,D, eagle:[[0],[0,0],…] or file:PATH".into())
         })?;
@@ -102,7 +107,8 @@ impl std::str::FromStr for TreeShape {
                     "mc_sim_7b_63" => EAGLE_MC_SIM_7B_63,
                     a if !a.starts_with('[') => {
                         return Err(err(format!(
-                            "{a:?} is neither a choice list ([[0],[0,0],...]) nor a known list's name (mc_sim_7b_63)"
+                            "{} is neither a choice list ([[0],[0,0],...]) nor a known list's name (mc_sim_7b_63)",
+                            abbreviate(a)
                         )));
                     }
                     a => a,
@@ -112,7 +118,11 @@ impl std::str::FromStr for TreeShape {
                 Tree::from_choices(&choices).map_err(|e| err(e.to_string()))?
             }
             "file" => {
-                let text = std::fs::read_to_string(arg).map_err(|e| Error::io(arg, e))?;
+                let text = crate::files::read_text(
+                    std::path::Path::new(arg),
+                    "a JSON tree document",
+                    MAX_TREE_FILE_BYTES,
+                )?;
                 let doc: Value = serde_json::from_str(&text)
                     .map_err(|e| Error::format(arg, format!("invalid JSON: {e}")))?;
                 from_document(&doc).map_err(|e| match e {
@@ -130,6 +140,16 @@ impl std::str::FromStr for TreeShape {
             spec: spec.to_string(),
             tree,
         })
+    }
+}
+
+/// A spec quoted for an error message, cut to its first 60 characters (and its length) when
+/// longer, so a 40 KB choice list does not make a 40 KB error line.
+fn abbreviate(spec: &str) -> String {
+    const SHOWN: usize = 60;
+    match spec.char_indices().nth(SHOWN) {
+        None => format!("{spec:?}"),
+        Some((cut, _)) => format!("{:?}… ({} bytes)", &spec[..cut], spec.len()),
     }
 }
 
@@ -164,9 +184,70 @@ fn field<T: serde::de::DeserializeOwned>(doc: &Value, key: &str) -> Result<Optio
         .transpose()
 }
 
-/// The tree of a JSON document: a parent array, or an object holding one of the forms of
-/// [`super::convert`] (the first of `parents`, `choices`, `retrive_next_token` +
-/// `retrive_next_sibling`, `retrieve_indices`, `attention_mask` that is present).
+/// The forms a tree document may hold, in order of precedence: the first present gives the tree
+/// and its node numbering, and every other present form must describe the same tree.
+pub const DOCUMENT_FORMS: [&str; 5] = [
+    "parents",
+    "choices",
+    "retrive_next_token",
+    "retrieve_indices",
+    "attention_mask",
+];
+
+/// The tree of one form of a document, `None` when the document does not hold it.
+fn document_form(doc: &Value, key: &str) -> Result<Option<Tree>> {
+    let tree = match key {
+        "parents" => field::<Vec<i64>>(doc, key)?.map(|p| Tree::from_parents(&p)),
+        "choices" => field::<Vec<Vec<usize>>>(doc, key)?.map(|c| Tree::from_choices(&c)),
+        "retrive_next_token" => match field::<Vec<i64>>(doc, key)? {
+            None => None,
+            Some(nt) => {
+                let ns = field::<Vec<i64>>(doc, "retrive_next_sibling")?.ok_or_else(|| {
+                    Error::Config("retrive_next_token needs retrive_next_sibling".into())
+                })?;
+                Some(Tree::from_next_token_sibling(&nt, &ns))
+            }
+        },
+        "retrieve_indices" => {
+            field::<Vec<Vec<i64>>>(doc, key)?.map(|r| Tree::from_retrieve_indices(&r))
+        }
+        "attention_mask" => field::<Vec<Vec<u8>>>(doc, key)?.map(|m| Tree::from_attention_mask(&m)),
+        _ => unreachable!("{key} is not one of DOCUMENT_FORMS"),
+    };
+    tree.transpose()
+        .map_err(|e| Error::Config(format!("`{key}`: {e}")))
+}
+
+/// The tree in EAGLE's numbering: equal for two trees exactly when they have the same choice
+/// paths (what a `choices` list says, whatever the other form's node ids).
+fn canonical(t: &Tree) -> Vec<i32> {
+    t.renumbered(&t.eagle_order())
+        .map(|c| c.parents().to_vec())
+        .unwrap_or_default()
+}
+
+/// How two trees differ, in a few words.
+fn difference(a: &Tree, b: &Tree) -> String {
+    if a.len() != b.len() {
+        return format!("{} nodes against {}", a.len(), b.len());
+    }
+    match (0..a.len()).find(|&u| a.parents()[u] != b.parents()[u]) {
+        Some(u) => format!(
+            "node {u}'s parent is {} against {}",
+            a.parents()[u],
+            b.parents()[u]
+        ),
+        None => "the same parents in another order of siblings".into(),
+    }
+}
+
+/// The tree of a JSON document: a parent array, or an object holding forms of
+/// [`super::convert`] ([`DOCUMENT_FORMS`]). The first present form, in the order `parents`,
+/// `choices`, `retrive_next_token` + `retrive_next_sibling`, `retrieve_indices`,
+/// `attention_mask`, gives the tree and its node ids; every other present form must describe the
+/// same tree (node for node; `choices`, which carries no ids, path for path), and `nodes`,
+/// `depth`, `widths`, `eagle_order` and `eagle_node_ids`, when present, must be the tree's.
+/// A contradiction is refused, naming both forms.
 pub fn from_document(doc: &Value) -> Result<Tree> {
     if doc.is_array() {
         let parents: Vec<i64> = serde_json::from_value(doc.clone())
@@ -178,31 +259,104 @@ pub fn from_document(doc: &Value) -> Result<Tree> {
             "expected a parent array or an object with `parents`, `choices`, `retrive_next_token`, `retrieve_indices` or `attention_mask`".into(),
         ));
     }
-    if let Some(p) = field::<Vec<i64>>(doc, "parents")? {
-        return Tree::from_parents(&p);
+    let mut forms: Vec<(&str, Tree)> = Vec::new();
+    for key in DOCUMENT_FORMS {
+        if let Some(t) = document_form(doc, key)? {
+            forms.push((key, t));
+        }
     }
-    if let Some(c) = field::<Vec<Vec<usize>>>(doc, "choices")? {
-        return Tree::from_choices(&c);
+    if forms.is_empty() && doc.get("retrive_next_sibling").is_some() {
+        return Err(Error::Config(
+            "retrive_next_sibling needs retrive_next_token".into(),
+        ));
     }
-    if let Some(nt) = field::<Vec<i64>>(doc, "retrive_next_token")? {
-        let ns = field::<Vec<i64>>(doc, "retrive_next_sibling")?
-            .ok_or_else(|| Error::Config("retrive_next_token needs retrive_next_sibling".into()))?;
-        return Tree::from_next_token_sibling(&nt, &ns);
+    let Some((first, tree)) = forms.first().cloned() else {
+        return Err(Error::Config(
+            "no tree in this object: give `parents`, `choices`, `retrive_next_token` + `retrive_next_sibling`, `retrieve_indices` or `attention_mask`".into(),
+        ));
+    };
+    for (key, other) in &forms[1..] {
+        let same = if first == "choices" || *key == "choices" {
+            canonical(other) == canonical(&tree)
+        } else {
+            other.parents() == tree.parents()
+        };
+        if !same {
+            let how = if first == "choices" || *key == "choices" {
+                difference(
+                    &tree.renumbered(&tree.eagle_order())?,
+                    &other.renumbered(&other.eagle_order())?,
+                ) + " (in EAGLE's node order)"
+            } else {
+                difference(&tree, other)
+            };
+            return Err(Error::Config(format!(
+                "`{first}` and `{key}` describe different trees: {how}; a document's forms must agree (`{first}` would take precedence: remove the other)"
+            )));
+        }
     }
-    if let Some(r) = field::<Vec<Vec<i64>>>(doc, "retrieve_indices")? {
-        return Tree::from_retrieve_indices(&r);
+    let order = tree.eagle_order();
+    let facts: [(&str, Value); 5] = [
+        ("nodes", tree.len().into()),
+        ("depth", tree.depth().into()),
+        ("widths", tree.widths().into()),
+        ("eagle_order", tree.in_eagle_order().into()),
+        ("eagle_node_ids", order.into()),
+    ];
+    for (key, value) in facts {
+        if let Some(given) = doc.get(key)
+            && *given != value
+        {
+            let cut = |v: &Value| {
+                let text = v.to_string();
+                match text.char_indices().nth(60) {
+                    None => text,
+                    Some((at, _)) => format!("{}…", &text[..at]),
+                }
+            };
+            return Err(Error::Config(format!(
+                "`{key}` is {} but the tree of `{first}` has {}",
+                cut(given),
+                cut(&value)
+            )));
+        }
     }
-    if let Some(m) = field::<Vec<Vec<u8>>>(doc, "attention_mask")? {
-        return Tree::from_attention_mask(&m);
-    }
-    Err(Error::Config(
-        "no tree in this object: give `parents`, `choices`, `retrive_next_token` + `retrive_next_sibling`, `retrieve_indices` or `attention_mask`".into(),
-    ))
+    Ok(tree)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `file:` refuses what is not a regular file before opening it (a FIFO used to hang, a
+    /// device to read gigabytes), and an error quotes a long spec cut short.
+    #[test]
+    fn file_specs_refuse_fifos_and_devices_and_errors_stay_short() {
+        let e = "file:/dev/zero"
+            .parse::<TreeShape>()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is a device"), "{e}");
+        let dir = std::env::temp_dir().join(format!("specsim-shape-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("tree.fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let e = format!("file:{}", fifo.display())
+                .parse::<TreeShape>()
+                .unwrap_err();
+            assert!(e.to_string().contains("is a FIFO"), "{e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        let long = format!("eagle:[{}[0,", "[0],".repeat(10_000));
+        let e = long.parse::<TreeShape>().unwrap_err().to_string();
+        assert!(e.len() < 300, "{} bytes: {e}", e.len());
+        assert!(e.contains(&format!("({} bytes)", long.len())), "{e}");
+        let e = format!("eagle:{}", "x".repeat(5000))
+            .parse::<TreeShape>()
+            .unwrap_err();
+        assert!(e.to_string().len() < 400, "{e}");
+    }
 
     #[test]
     fn shapes_parse() {
@@ -253,5 +407,84 @@ mod tests {
         }
         assert!(from_document(&serde_json::json!({"x": 1})).is_err());
         assert!(from_document(&serde_json::json!("chain:3")).is_err());
+    }
+
+    /// What `specsim tree --format json` writes reads back as the same tree, node for node, for
+    /// trees in any numbering (their `choices` are in EAGLE's order, the other forms not).
+    #[test]
+    fn every_document_specsim_writes_reads_back() {
+        use rand::{Rng, SeedableRng, rngs::StdRng};
+        let mut rng = StdRng::seed_from_u64(20);
+        for _ in 0..300 {
+            let n = rng.random_range(1..40);
+            let parents: Vec<i64> = (0..n)
+                .map(|u| {
+                    if u == 0 {
+                        -1
+                    } else {
+                        rng.random_range(0..u) as i64
+                    }
+                })
+                .collect();
+            let shape = TreeShape {
+                spec: "t".into(),
+                tree: Tree::from_parents(&parents).unwrap(),
+            };
+            let doc = shape.forms();
+            assert_eq!(from_document(&doc).unwrap(), shape.tree, "{doc}");
+        }
+    }
+
+    /// A document whose forms (or facts) contradict each other is refused, naming both.
+    #[test]
+    fn contradictory_documents_are_refused() {
+        let t = Tree::from_parents(&[-1, 0, 0, 1]).unwrap();
+        let mut swapped = t.retrieve_indices();
+        swapped.iter_mut().flatten().for_each(|u| {
+            *u = match *u {
+                1 => 2,
+                2 => 1,
+                u => u,
+            }
+        });
+        for (doc, names) in [
+            (
+                serde_json::json!({"parents": [-1, 0, 0], "choices": [[0]]}),
+                "`parents` and `choices`",
+            ),
+            (
+                serde_json::json!({"parents": [-1, 0, 0, 1], "retrieve_indices": swapped}),
+                "`parents` and `retrieve_indices`",
+            ),
+            (
+                serde_json::json!({"choices": [[0], [1]], "attention_mask": [[1, 0], [1, 1]]}),
+                "`choices` and `attention_mask`",
+            ),
+            (
+                serde_json::json!({"parents": [-1, 0, 0, 1], "nodes": 5}),
+                "`nodes` is 5",
+            ),
+            (
+                serde_json::json!({"parents": [-1, 0, 0, 1], "widths": [1, 1, 1]}),
+                "`widths`",
+            ),
+            (
+                serde_json::json!({"retrive_next_sibling": [-1, -1]}),
+                "needs retrive_next_token",
+            ),
+        ] {
+            let e = from_document(&doc).unwrap_err().to_string();
+            assert!(e.contains(names), "{doc}: {e}");
+        }
+        // Agreeing forms, `choices` in EAGLE's order beside parents in another numbering.
+        let other = Tree::from_parents(&[-1, 0, 1, 0]).unwrap();
+        let doc = serde_json::json!({"parents": [-1, 0, 1, 0], "choices": other.choices()});
+        assert_eq!(from_document(&doc).unwrap(), other);
+        assert!(!other.in_eagle_order());
+        assert_eq!(
+            from_document(&serde_json::json!({"parents": [-1, 0, 0, 1], "choices": t.choices()}))
+                .unwrap(),
+            t
+        );
     }
 }
