@@ -339,6 +339,8 @@ pub struct VerifyArgs {
     pub generate: Option<u64>,
     /// Replay a GPU study: run the configuration given by the workload options on the GPU, read
     /// back its first --sample rounds and re-decide them on the CPU (0 mismatches required).
+    /// With --tree SPEC and one tree --rule: the tree study's rows and children's tokens, decided
+    /// on both engines and the f64 reference.
     #[arg(long)]
     pub study: bool,
     /// Rounds replayed with --study.

@@ -47,3 +47,28 @@ pub fn replay_configs(w: &WorkloadArgs, rounds: u64, seed: u64) -> Result<Vec<St
     };
     Ok(opts.configs(&parse_k_list("8")?, 2048, rounds, seed)?)
 }
+
+/// `verify --study --tree SPEC`'s configurations: the tree study of that one tree (without the
+/// chain the study adds beside it), with verify's defaults as [`replay_configs`].
+pub fn replay_tree_configs(
+    w: &WorkloadArgs,
+    shape: &specsim::topology::shape::TreeShape,
+    rounds: u64,
+    seed: u64,
+) -> Result<Vec<specsim::study::tree::TreeStudyConfig>> {
+    let opts = StudyOptions {
+        vocab: Some(w.vocab.unwrap_or(2048)),
+        rounds: Some(w.rounds.unwrap_or(rounds)),
+        seed: Some(w.seed.unwrap_or(seed)),
+        ..study_options(w)?
+    };
+    match opts.plan()? {
+        specsim::study::options::Plan::Tree(cfgs) => Ok(cfgs
+            .into_iter()
+            .filter(|c| c.tree.spec == shape.spec)
+            .collect()),
+        specsim::study::options::Plan::Chain(_) => {
+            anyhow::bail!("--tree {}: not a tree study", shape.spec)
+        }
+    }
+}

@@ -81,7 +81,7 @@ impl GpuContext {
         }
         if view.topology.max_children() > MAX_CHILDREN {
             return Err(Error::Config(format!(
-                "the GPU engine verifies trees with at most {MAX_CHILDREN} children per node; this one has {} (use --engine cpu)",
+                "the GPU engine verifies trees with at most {MAX_CHILDREN} children per node; this one has {} (run it with --engine cpu; `verify --cpu-only` checks the CPU engine against the reference alone)",
                 view.topology.max_children()
             )));
         }

@@ -190,8 +190,42 @@ impl Sums {
 
 /// The study's rows of a chunk: node u's target row is position u's, its draft row position
 /// u's, its coin position u's coin (`generate_chunk` at K = n).
-struct Rows {
+pub struct Rows {
     batch: crate::batch::Batch,
+}
+
+impl Rows {
+    /// Rounds `r0..r0 + m` of a (generated) tree study's rows.
+    pub fn generate(cfg: &TreeStudyConfig, r0: u64, m: usize) -> Rows {
+        let n = cfg.tree.tree.len();
+        let (batch, _) = crate::cpu::generate::generate_chunk(&cfg.workload, cfg.seed, r0, m, n);
+        Rows { batch }
+    }
+
+    /// The rounds the study decides under a rule: these rows over `tree`, with the children's
+    /// `tokens` that [`Rows::tokens`] drew for it.
+    pub fn rounds<'a>(&'a self, tree: &'a Tree, tokens: &'a [u32]) -> Rounds<'a> {
+        let (b, n) = (&self.batch, tree.len());
+        Rounds {
+            n: b.n,
+            topology: crate::batch::Topology::Shared(tree),
+            v: b.v,
+            draft: Floats::F32(bytemuck::cast_slice(&b.draft)),
+            target: Floats::F32(bytemuck::cast_slice(&b.target)),
+            tokens: Ints::U32(bytemuck::cast_slice(tokens)),
+            coins: Floats::F32(bytemuck::cast_slice(&b.coins)),
+            // generate_chunk at K = n: n + 1 target rows per round.
+            layout: Layout {
+                target_rows: n + 1,
+                ..Layout::tree(n)
+            },
+        }
+    }
+
+    /// The children's tokens of every round, drawn as `rule` assumes (see [`draw_tokens`]).
+    pub fn tokens(&self, tree: &Tree, rule: Rule, seed: u64, r0: u64) -> Result<Vec<u32>> {
+        draw_tokens(tree, self, rule, seed, r0)
+    }
 }
 
 /// Children's tokens of every round of `rows` as `rule` assumes them.
@@ -337,26 +371,11 @@ pub fn run_tree_studies(
             .collect();
         let chunk = crate::chunk::rounds_within_budget((2 * n + 1) * v * 4);
         for (r0, m) in crate::chunk::chunks(cfg.rounds, chunk) {
-            let (batch, _) =
-                crate::cpu::generate::generate_chunk(&cfg.workload, cfg.seed, r0, m, n);
-            let rows = Rows { batch };
+            let rows = Rows::generate(cfg, r0, m);
             for (ri, &rule) in cfg.rules.iter().enumerate() {
-                let tokens = draw_tokens(tree, &rows, rule, cfg.seed, r0)?;
+                let tokens = rows.tokens(tree, rule, cfg.seed, r0)?;
                 let b = &rows.batch;
-                let view = Rounds {
-                    n: m,
-                    topology: crate::batch::Topology::Shared(tree),
-                    v,
-                    draft: Floats::F32(bytemuck::cast_slice(&b.draft)),
-                    target: Floats::F32(bytemuck::cast_slice(&b.target)),
-                    tokens: Ints::U32(bytemuck::cast_slice(&tokens)),
-                    coins: Floats::F32(bytemuck::cast_slice(&b.coins)),
-                    // generate_chunk at K = n: n + 1 target rows per round.
-                    layout: Layout {
-                        target_rows: n + 1,
-                        ..Layout::tree(n)
-                    },
-                };
+                let view = rows.rounds(tree, &tokens);
                 let rec = Recovery {
                     mode: cfg.recovery,
                     seed: cfg.seed,
@@ -409,4 +428,48 @@ pub fn run_tree_studies(
 
 fn workload_key(w: &Workload) -> String {
     serde_json::to_string(w).unwrap_or_default()
+}
+
+/// `verify --study --tree`: the first `sample` rounds of a tree study under `rule`, its rows and
+/// children's tokens exactly as the study makes them, decided by the GPU and by the CPU engine
+/// (equal required) and by the f64 reference (every difference classified).
+pub fn replay(
+    cfg: &TreeStudyConfig,
+    rule: Rule,
+    g: &mut crate::gpu::GpuContext,
+    sample: u64,
+) -> Result<crate::compare::VerifyReport> {
+    let tree = &cfg.tree.tree;
+    let (n, v) = (tree.len(), cfg.workload.vocab);
+    if rule.needs_distinct_siblings() && tree.max_children() > v {
+        return Err(Error::Config(format!(
+            "--rule {rule} needs distinct sibling tokens: {} has a node with {} children, more than V = {v}",
+            cfg.tree.spec,
+            tree.max_children()
+        )));
+    }
+    let mut report = crate::compare::VerifyReport {
+        rule,
+        engines: vec!["cpu".into(), "gpu".into()],
+        adapter: Some(crate::gpu::describe(g.adapter_info())),
+        ..Default::default()
+    };
+    let chunk = crate::chunk::rounds_within_budget((2 * n + 1) * v * 4);
+    for (r0, m) in crate::chunk::chunks(sample.min(cfg.rounds), chunk) {
+        let rows = Rows::generate(cfg, r0, m);
+        let tokens = rows.tokens(tree, rule, cfg.seed, r0)?;
+        let view = rows.rounds(tree, &tokens);
+        let rec = Recovery {
+            mode: cfg.recovery,
+            seed: cfg.seed,
+            round_offset: r0,
+        };
+        let cpu = Engine::run(&mut crate::cpu::CpuEngine::default(), &view, rule, rec)?;
+        let gpu = Engine::run(g, &view, rule, rec)?;
+        report.gpu_rounds_finished_on_cpu += std::mem::take(&mut g.finished_on_cpu);
+        crate::compare::compare_engines(&cpu, &gpu, r0, &mut report);
+        crate::compare::compare_reference(&view, &cpu, rule, cfg.recovery, r0, &mut report);
+        report.rounds += m as u64;
+    }
+    Ok(report)
 }

@@ -397,6 +397,59 @@ fn verify_study_replays_through_the_binary() {
     );
 }
 
+/// `verify --study --tree` replays the tree study's own rows and children's tokens on both
+/// engines (it used to say a tree rule needs --tree); a GPU too narrow for a wide tree says how
+/// to check it on the CPU with a flag `verify` has.
+#[test]
+fn verify_study_replays_a_tree_study_and_wide_trees_hint_cpu_only() {
+    if common::gpu().is_none() {
+        return;
+    }
+    for rule in ["rrs-wor", "greedy"] {
+        let o = specsim(&[
+            "verify", "--study", "--tree", "kary:3,2", "--rule", rule, "--sigma", "0.5", "--vocab",
+            "300", "--sample", "120",
+        ]);
+        assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+        assert!(
+            o.stdout.contains("tree study kary:3,2 (13 nodes), V = 300"),
+            "{}",
+            o.stdout
+        );
+        assert!(
+            o.stdout.contains("rounds compared           120"),
+            "{}",
+            o.stdout
+        );
+        assert!(
+            o.stdout.contains("engine mismatches         0"),
+            "{}",
+            o.stdout
+        );
+    }
+    let wide = [
+        "verify",
+        "--generate",
+        "2",
+        "--tree",
+        "kary:300,1",
+        "--rule",
+        "greedy",
+        "--vocab",
+        "400",
+    ];
+    let o = specsim(&wide);
+    assert_refused(
+        &o,
+        "a 300-wide tree on the GPU",
+        &["at most 256 children", "verify --cpu-only"],
+    );
+    let mut cpu = wide.to_vec();
+    cpu.push("--cpu-only");
+    let o = specsim(&cpu);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+}
+
 /// A zero-width interval (every round gives the same count) is replaced by the rule of three's
 /// bound, K · ln(100) / N, instead of marking exact agreement "NO" (reliability class 8; with
 /// temperatures and zipf the float32 betas drift by more than any fixed tolerance); a real

@@ -19,7 +19,7 @@ use specsim::topology::shape::TreeShape;
 use super::run::bytes_per_round;
 use super::{emit_status, in_chunks, open_gpu, progress_bar};
 use crate::cli::args::{EngineChoice, VerifyArgs};
-use crate::cli::settings::{parse_k_list, replay_configs};
+use crate::cli::settings::{parse_k_list, replay_configs, replay_tree_configs};
 
 /// Runs the engines and the reference on one (validated) chunk of rounds, chain or tree.
 fn verify_chunk(
@@ -95,9 +95,28 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
             bail!("--study replays a generated study: give no BATCH and no --generate");
         }
         let mut g = GpuContext::new().context("--study replays a GPU study and needs a GPU")?;
-        let cfgs = replay_configs(&a.w, a.sample.max(1), seed)?;
         report.engines.push("gpu".into());
         report.adapter = Some(describe(g.adapter_info()));
+        if let Some(shape) = &tree {
+            for cfg in replay_tree_configs(&a.w, shape, a.sample.max(1), seed)? {
+                let r = specsim::study::tree::replay(&cfg, rule, &mut g, a.sample)?;
+                report.generated = Some(format!(
+                    "tree study {} ({} nodes), V = {}, seed {}",
+                    shape.spec,
+                    shape.tree.len(),
+                    cfg.workload.vocab,
+                    cfg.seed
+                ));
+                report.rounds += r.rounds;
+                report.gpu_rounds_finished_on_cpu += r.gpu_rounds_finished_on_cpu;
+                report.engine_mismatches.extend(r.engine_mismatches);
+                report.reference_diffs.extend(r.reference_diffs);
+            }
+        }
+        let cfgs = match tree {
+            Some(_) => Vec::new(),
+            None => replay_configs(&a.w, a.sample.max(1), seed)?,
+        };
         for cfg in &cfgs {
             let r = specsim::study::replay(cfg, &mut g, a.sample)?;
             report.rounds += r.rounds;
