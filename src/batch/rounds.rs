@@ -413,7 +413,11 @@ impl<'a> Rounds<'a> {
         self.check_scalars(r)?;
         for u in 0..l.draft_rows.min(tree.len()) {
             if !tree.is_leaf(u) || l.tok_shift == 1 {
-                self.check_row(r, "draft_probs", u, opts)?;
+                if rule.reads_draft() {
+                    self.check_row(r, "draft_probs", u, opts)?;
+                } else {
+                    self.check_unread_row(r, "draft_probs", u)?;
+                }
             }
         }
         for u in 0..l.target_rows {
@@ -444,6 +448,21 @@ impl<'a> Rounds<'a> {
         }
     }
 
+    /// Checks node u's row of `field` in round r where the rule does not read it: finite only
+    /// (see [`crate::round::check_unread_row`]).
+    pub fn check_unread_row(&self, r: usize, field: &'static str, u: usize) -> Result<()> {
+        let (floats, at) = if field == "draft_probs" {
+            (self.draft, self.draft_at(r, u))
+        } else {
+            (self.target, self.target_at(r, u))
+        };
+        let row = floats.slice(at, self.v);
+        match row {
+            Floats::F32(_) => crate::round::check_unread_row(field, u, row.as_f32(&mut Vec::new())),
+            Floats::F64(_) => crate::round::check_unread_row(field, u, &row.to_f64_vec()),
+        }
+    }
+
     /// Checks round r's token ids and coins.
     pub fn check_scalars(&self, r: usize) -> Result<()> {
         let (v, l) = (self.v, &self.layout);
@@ -470,8 +489,9 @@ impl<'a> Rounds<'a> {
     }
 
     /// Checks the target and draft probabilities of round r's drafted tokens (what the rules
-    /// read at single positions; `touched` validation checks these before any row).
-    pub fn check_drafted_entries(&self, r: usize, tree: &Tree) -> Result<()> {
+    /// read at single positions; `touched` validation checks these before any row): the draft's
+    /// only under a rule that reads it.
+    pub fn check_drafted_entries(&self, r: usize, tree: &Tree, rule: Rule) -> Result<()> {
         let v = self.v;
         for c in 1..tree.len() {
             let u = tree.parent(c).unwrap_or(0);
@@ -480,6 +500,9 @@ impl<'a> Rounds<'a> {
                 ("target_probs", self.target, self.target_at(r, u)),
                 ("draft_probs", self.draft, self.draft_at(r, u)),
             ] {
+                if field == "draft_probs" && !rule.reads_draft() {
+                    continue; // greedy and target-only never read a draft probability
+                }
                 let value = f.get_f64(at + x);
                 if !value.is_finite() || value < 0.0 {
                     return Err(Error::BadProbability {

@@ -95,8 +95,20 @@ fn classify(view: &ChainView, r: usize, e: Outcome, f: Outcome) -> (DiffClass, S
             (h(rsum - dr, p - dp), h(rsum + dr, p + dp))
         };
         let within = |c: f64| c >= range.0 && c <= range.1;
+        // A survival the engine's float32 flushed to 0 where f64 keeps it (SPEC §6's P_j below
+        // 2^-149): the thresholds from there on are float32's range's, not its rounding's.
+        let p32 = crate::cpu::block::round_survivals(view, r);
+        let flushed = (1..=i).find(|&j| p32[j - 1] == 0.0 && surv[j] > 0.0);
         let class = if within(coin) || within(coin32) {
             DiffClass::CoinBetweenThresholds
+        } else if let Some(j) = flushed {
+            return (
+                DiffClass::SurvivalBelowFloat32,
+                format!(
+                    "position {i}: P_{j} = {:e} in f64 is 0 in the engine's float32 (below 2^-149); h (f64) {h64:e}, h (f32 engine) {h32:e}",
+                    surv[j]
+                ),
+            );
         } else {
             DiffClass::Unexplained
         };
@@ -175,6 +187,40 @@ mod tests {
         let d = view.draft_round(0).to_f64_vec();
         let t = view.target_round(0).to_f64_vec();
         crate::reference::chain::block::thresholds_f64(&d, &t, &view.round_tokens(0), 4)[0]
+    }
+
+    /// A survival that float32 flushes to 0 (P_2 = 2^-149 · 1e-10) and a tiny q lifts back to 1
+    /// in f64 (P_4 = 1): the reference accepts all four drafts, the engines none; classified as
+    /// float32's range, not as an engine error.
+    #[test]
+    fn a_survival_below_float32_is_classified() {
+        let tiny = f32::from_bits(1);
+        let mut b = Batch::zeros(1, 4, 2);
+        b.draft
+            .copy_from_slice(&[1.0, 0.0, 1.0, 0.0, tiny, 1.0, tiny, 1.0]);
+        b.target
+            .copy_from_slice(&[tiny, 1.0, 1e-10, 1.0, 1.0, 0.0, 1.0, 0.0, 0.5, 0.5]);
+        b.coins.copy_from_slice(&[0.5; 4]);
+        let view = b.view();
+        let d = view.draft_round(0).to_f64_vec();
+        let t = view.target_round(0).to_f64_vec();
+        let reference = crate::reference::decide(
+            crate::rule::Rule::Block,
+            &d,
+            &t,
+            &view.round_tokens(0),
+            &[0.5f64; 4][..],
+            2,
+        );
+        let engine = crate::cpu::block::run(&view, &Default::default());
+        let engine = Outcome {
+            num_accepted: engine.num_accepted[0],
+            token: engine.tokens[engine.num_accepted[0] as usize] as u32,
+        };
+        assert_eq!(reference.num_accepted, 4);
+        assert_eq!(engine.num_accepted, 0);
+        let (class, detail) = classify(&view, 0, reference, engine);
+        assert_eq!(class, DiffClass::SurvivalBelowFloat32, "{detail}");
     }
 
     /// A coin on the threshold explains a difference at that position; a coin far from it (an

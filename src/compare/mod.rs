@@ -36,6 +36,10 @@ pub enum DiffClass {
     /// Block verification: the coin lies between the engine's f32 threshold h_i and the f64
     /// reference's (rounding of P_i, of R_i's f32 sum, or of the inputs moved the decision).
     CoinBetweenThresholds,
+    /// Block verification: a survival `P_j` (j ≤ the position decided differently) is below
+    /// float32's smallest value (2^-149) in the engine, which keeps 0, while the f64 reference
+    /// keeps it and a later tiny q lifts it back (float32's range, not its rounding).
+    SurvivalBelowFloat32,
     /// Tree rules: the coin lies within the f32 rounding bound of the rule's threshold at the
     /// node where the engine's and the reference's paths part (running sums, normalisers).
     CoinNearTreeThreshold,

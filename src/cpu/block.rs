@@ -186,6 +186,13 @@ pub fn lazy_bytes(k: usize, v: usize, tau: usize, item: usize) -> usize {
     k * (2 * item + 8) + rows_read(k, tau) * v * item
 }
 
+/// The f32 survivals `P_1..=P_K` of one round, as this engine computes them.
+pub fn round_survivals(view: &ChainView, round: usize) -> Vec<f32> {
+    let mut bits = Vec::new();
+    survivals(view, round, &mut bits);
+    bits.into_iter().map(f32::from_bits).collect()
+}
+
 /// The f32 survivals `P_1..=P_K` of every round of a batch (row-major `[N, K]`): the terms of
 /// block verification's study estimate `Σ_i P_i` (see `src/study/block.rs`).
 pub fn survivals_batch(view: &ChainView) -> Vec<f32> {

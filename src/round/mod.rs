@@ -13,8 +13,8 @@ pub mod json;
 pub mod tree;
 mod validate;
 pub use validate::{
-    check_chain_rows, check_row, check_row_fast, check_rows, validate_flat, validate_flat_rule,
-    validate_tokens_and_coins, vocab_of,
+    check_chain_rows, check_row, check_row_fast, check_rows, check_unread_row, validate_flat,
+    validate_flat_rule, validate_tokens_and_coins, vocab_of,
 };
 
 /// How far a distribution's sum may be from 1 before it is refused (SPEC §2).

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::reference::tree::walk::{TreeInput, decide_tree};
 use crate::round::{
-    RoundOptions, Rows, acceptance_rate, check_chain_rows, check_row, validate_tokens_and_coins,
-    vocab_of,
+    RoundOptions, Rows, acceptance_rate, check_chain_rows, check_row, check_unread_row,
+    validate_tokens_and_coins, vocab_of,
 };
 use crate::rule::Rule;
 use crate::topology::Tree;
@@ -151,9 +151,12 @@ pub fn decode_tree_rows(
             ..*opts
         },
     )?;
-    for u in 0..n {
-        if !tree.is_leaf(u) {
-            check_row("draft_probs", u, &draft.data[u * v..(u + 1) * v], opts)?;
+    for u in (0..n).filter(|&u| !tree.is_leaf(u)) {
+        let row = &draft.data[u * v..(u + 1) * v];
+        if rule.reads_draft() {
+            check_row("draft_probs", u, row, opts)?;
+        } else {
+            check_unread_row("draft_probs", u, row)?;
         }
     }
     for u in 0..n {

@@ -63,7 +63,13 @@ pub fn validate_flat_rule<P: Real, C: Real>(
     rule: Rule,
 ) -> Result<Vec<u32>> {
     let ids = validate_tokens_and_coins(tokens, coins, v, opts)?;
-    check_rows("draft_probs", draft, v, opts)?;
+    if rule.reads_draft() {
+        check_rows("draft_probs", draft, v, opts)?;
+    } else {
+        for (dist, row) in draft.chunks_exact(v).enumerate() {
+            check_unread_row("draft_probs", dist, row)?;
+        }
+    }
     check_rows("target_probs", target, v, opts)?;
     if !rule.reads_draft() {
         return Ok(ids);
@@ -78,6 +84,21 @@ pub fn validate_flat_rule<P: Real, C: Real>(
         }
     }
     Ok(ids)
+}
+
+/// Checks a row the rule does not read (a draft row under `greedy` or `target-only`): anything
+/// finite is accepted (SGLang passes all-zero draft rows to target-only verification); NaN and
+/// infinities are refused, since they mean the input is broken.
+pub fn check_unread_row<P: Real>(field: &'static str, dist: usize, row: &[P]) -> Result<()> {
+    match row.iter().position(|x| !x.to_f64().is_finite()) {
+        Some(token) => Err(Error::BadProbability {
+            field,
+            dist,
+            token,
+            value: row[token].to_f64(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Checks every row of `rows` (each of length `v`): finite, non-negative, and (unless opted out)

@@ -214,8 +214,12 @@ fn document_form(doc: &Value, key: &str) -> Result<Option<Tree>> {
         "attention_mask" => field::<Vec<Vec<u8>>>(doc, key)?.map(|m| Tree::from_attention_mask(&m)),
         _ => unreachable!("{key} is not one of DOCUMENT_FORMS"),
     };
-    tree.transpose()
-        .map_err(|e| Error::Config(format!("`{key}`: {e}")))
+    // A form's own refusal keeps its kind (a bad parent stays `bad_parent`); only a plain
+    // message learns which form it came from.
+    tree.transpose().map_err(|e| match e {
+        Error::Config(m) => Error::Config(format!("`{key}`: {m}")),
+        e => e,
+    })
 }
 
 /// The tree in EAGLE's numbering: equal for two trees exactly when they have the same choice

@@ -60,7 +60,9 @@ Refusals are checked in this order, the first failing class wins: length (counts
 n = 0 too; a chain's K, K, K + 1, K; a chain with K = 0 is empty_draft), bad_parent, empty_vocabulary
 (V = len(target_probs[0]) = 0), vocab_mismatch, token_out_of_range (non-root tokens),
 coin_out_of_range (every coin, used or not), bad_probability (target rows and non-leaf draft rows;
-a chain: all rows), not_normalized (the same rows; unless allow_unnormalized),
+a chain: all rows; under greedy and target-only, which read no draft row, a draft row need only be
+finite), not_normalized (the same rows, draft rows only under rrs and rrs-wor; unless
+allow_unnormalized),
 duplicate_sibling (target-only and rrs-wor only), zero_draft_probability (rrs and rrs-wor only).
 """
 import gzip
@@ -212,10 +214,14 @@ def summary(toks, nodes, depth):
 # Refusals (on the raw lists: ragged rows allowed).
 # ---------------------------------------------------------------------------------------------
 
-def row_faults(rows, opts):
-    """bad_probability, then not_normalized, over the given rows."""
+def row_faults(rows, opts, unread=()):
+    """bad_probability, then not_normalized, over the given rows; `unread` rows (draft rows the
+    rule never reads) need only be finite."""
     for row in rows:
         if any(not np.isfinite(x) or x < 0.0 for x in row):
+            return "bad_probability"
+    for row in unread:
+        if any(not np.isfinite(x) for x in row):
             return "bad_probability"
     if not opts.get("allow_unnormalized"):
         for row in rows:
@@ -241,7 +247,8 @@ def refusal(rule, inp, opts):
             return "token_out_of_range"
         if any(not 0.0 <= c < 1.0 for c in cs):
             return "coin_out_of_range"
-        f = row_faults(list(dr) + list(tr), opts)
+        reads = rule in ("rrs", "rrs-wor")
+        f = row_faults((list(dr) if reads else []) + list(tr), opts, [] if reads else dr)
         if f:
             return f
         if rule in ("rrs", "rrs-wor") and any(dr[i][x] == 0.0 for i, x in enumerate(toks)):
@@ -263,7 +270,11 @@ def refusal(rule, inp, opts):
     if any(not 0.0 <= c < 1.0 for c in cs):
         return "coin_out_of_range"
     kids = children_of(parents)
-    f = row_faults(list(tr) + [dr[u] for u in range(n) if kids[u]], opts)
+    internal = [dr[u] for u in range(n) if kids[u]]
+    if rule in ("rrs", "rrs-wor"):
+        f = row_faults(list(tr) + internal, opts)
+    else:
+        f = row_faults(list(tr), opts, internal)
     if f:
         return f
     if rule in ("target-only", "rrs-wor"):
@@ -940,14 +951,20 @@ refuse("negative non-leaf draft probability", "rrs", "bad_probability",
        draft=D7[:2] + [[1.25, 0.0, -0.25]] + D7[3:])
 refuse("negative probability even with allow_unnormalized", "rrs-wor", "bad_probability",
        target=[[0.5, 0.75, -0.25]] + T7[1:], options={"allow_unnormalized": True})
-refuse_chain("negative draft probability (not read by target-only, still validated)", "target-only",
-             "bad_probability", draft=[[0.5, 0.5], [1.5, -0.5]])
+# greedy and target-only read no draft row: any finite values pass (SGLang passes all-zero draft
+# rows to target-only verification), decided as with the real rows.
+add("target-only: chain: negative draft probability (not read)", "target-only", None, CK,
+    [[0.5, 0.5], [1.5, -0.5]], CT, CC)
+add("greedy: non-leaf draft row off (not read)", "greedy", P7, K7, [[0.5, 0.25, 0.2]] + D7[1:], T7, C7)
+add("greedy: chain: draft row sums to 1.0011 (not read)", "greedy", None, CK,
+    [[0.5, 0.5], [0.5, 0.5011]], CT, CC)
+for r in ("greedy", "target-only"):
+    add(f"{r}: all-zero draft rows (SGLang's convention, not read)", r, P7, K7,
+        [[0.0] * 3 for _ in D7], T7, C7)
 refuse("target row sums to 0.9", "target-only", "not_normalized", target=T7[:6] + [[0.25, 0.4, 0.25]])
 refuse("non-leaf draft row sums to 1.0011", "rrs-wor", "not_normalized",
        draft=D7[:1] + [[0.5, 0.25, 0.2511]] + D7[2:])
-refuse("non-leaf draft row off under greedy (not read, still validated)", "greedy", "not_normalized",
-       draft=[[0.5, 0.25, 0.2]] + D7[1:])
-refuse_chain("draft row sums to 1.0011", "greedy", "not_normalized", draft=[[0.5, 0.5], [0.5, 0.5011]])
+refuse_chain("draft row sums to 1.0011", "rrs", "not_normalized", draft=[[0.5, 0.5], [0.5, 0.5011]])
 refuse("siblings with equal tokens", "target-only", "duplicate_sibling", tokens=[-1, 0, 0, 1, 2, 0, 2])
 refuse("siblings with equal tokens", "rrs-wor", "duplicate_sibling", tokens=[-1, 0, 1, 1, 1, 0, 2])
 DUP_P = [-1, 0, 1, 0, 0, 2]  # children of 0: 1, 3, 4; children of 1: 2; of 2: 5

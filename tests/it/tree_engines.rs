@@ -275,6 +275,40 @@ macro_rules! tree_engine_tests {
                     }
                 });
             }
+
+            /// `greedy` and `target-only` read no draft row: SGLang's all-zero draft rows (and
+            /// any finite values) give the same answers as the real rows, on every engine, and
+            /// pass both validation modes without --allow-unnormalized.
+            #[test]
+            fn rules_that_read_no_draft_ignore_the_draft_rows() {
+                let tree = "kary:3,2".parse::<TreeShape>().unwrap().tree;
+                for rule in [Rule::Greedy, Rule::TargetOnly] {
+                    let b = adversarial_tree_batch(&tree, 0, 90, 40, 17, rule);
+                    let mut zeroed = b.clone();
+                    zeroed.draft.iter_mut().for_each(|x| *x = 0.0);
+                    let mut odd = b.clone();
+                    odd.draft
+                        .iter_mut()
+                        .enumerate()
+                        .for_each(|(i, x)| *x = -(i as f32) * 1e30);
+                    let rec = Recovery::default();
+                    with_engine(|e| {
+                        let want = e.run(&b.view().unwrap(), rule, rec).unwrap();
+                        for other in [&zeroed, &odd] {
+                            let view = other.view().unwrap();
+                            let o = specsim::round::RoundOptions::default();
+                            for mode in [
+                                specsim::batch::Validation::Full,
+                                specsim::batch::Validation::Touched,
+                            ] {
+                                view.validate(&o, mode, rule)
+                                    .unwrap_or_else(|e| panic!("{rule} {mode:?}: {e}"));
+                            }
+                            assert_eq!(e.run(&view, rule, rec).unwrap(), want, "{rule}");
+                        }
+                    });
+                }
+            }
         }
     };
 }
@@ -355,5 +389,65 @@ fn touched_validation_checks_the_rows_a_rejection_reads() {
         let e = view.validate_touched(&o, rule).unwrap_err();
         assert_eq!(e.kind(), "not_normalized", "{rule}: {e}");
         assert!(e.to_string().contains("draft_probs[0]"), "{e}");
+    }
+}
+
+/// Validation checks exactly the rows a rule reads: under `greedy` and `target-only` a draft row
+/// need only be finite (`full`) and is not read at all (`touched`), wherever the walk stops; a
+/// NaN is still refused by `full`; `rrs` still refuses an all-zero draft row. The one-round path
+/// (`round`, Python's `speculative_decode`) decides the same.
+#[test]
+fn validation_reads_exactly_the_rows_a_rule_reads() {
+    use specsim::batch::Validation;
+    use specsim::round::RoundOptions;
+    let o = RoundOptions::default();
+    // Round 0 stops at the root's child 1 (an internal node), round 1 at a leaf: the touched
+    // check used to read the stop node's draft row in the first only.
+    let tree = Tree::from_parents(&[-1, 0, 1, 0]).unwrap();
+    let b = TreeBatch {
+        per_round: None,
+        tree,
+        n: 2,
+        v: 3,
+        draft: vec![0.0; 2 * 4 * 3],
+        target: vec![
+            0.1, 0.8, 0.1, 0.2, 0.2, 0.6, 1., 0., 0., 1., 0., 0., //
+            0.1, 0.8, 0.1, 0.2, 0.7, 0.1, 1., 0., 0., 1., 0., 0.,
+        ],
+        tokens: vec![0, 1, 0, 0, 0, 1, 1, 0],
+        coins: vec![0.5; 8],
+    };
+    let view = b.view().unwrap();
+    for rule in [Rule::Greedy, Rule::TargetOnly] {
+        for mode in [Validation::Full, Validation::Touched] {
+            view.validate(&o, mode, rule)
+                .unwrap_or_else(|e| panic!("{rule} {mode:?}: {e}"));
+        }
+    }
+    for rule in [Rule::Rrs, Rule::RrsWor] {
+        let e = view.validate(&o, Validation::Full, rule).unwrap_err();
+        assert!(e.to_string().contains("draft_probs"), "{rule}: {e}");
+    }
+    let mut nan = b.clone();
+    nan.draft[4] = f32::NAN;
+    let view = nan.view().unwrap();
+    let e = view
+        .validate(&o, Validation::Full, Rule::Greedy)
+        .unwrap_err();
+    assert_eq!(e.kind(), "bad_probability", "{e}");
+    view.validate(&o, Validation::Touched, Rule::Greedy)
+        .unwrap();
+    // One round through `round`: all-zero draft rows under target-only, refused under rrs.
+    let round = serde_json::json!({
+        "parents": [-1, 0, 1, 0],
+        "draft_probs": vec![vec![0.0; 3]; 4],
+        "target_probs": [[0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [1., 0., 0.], [1., 0., 0.]],
+        "draft_tokens": [0, 1, 2, 0],
+        "random_coins": [0.5, 0.5, 0.5, 0.5],
+    })
+    .to_string();
+    for (rule, ok) in [("target-only", true), ("greedy", true), ("rrs", false)] {
+        let out = common::specsim_stdin(&["round", "--rule", rule, "-"], Some(&round));
+        assert_eq!(out.code == 0, ok, "{rule}: {}{}", out.stdout, out.stderr);
     }
 }

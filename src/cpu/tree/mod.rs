@@ -299,9 +299,10 @@ fn run_with<T: CpuTreeRule>(view: &Rounds, rec: &Recovery) -> Outcomes {
 impl Rounds<'_> {
     /// Validates what the walk reads, round by round (the first bad round named): token ids,
     /// coins, the drafted tokens' probabilities, the rule's sibling constraints, then the target
-    /// rows of the nodes the walk visits, the draft rows `rrs` and `rrs-wor` read (every visited
-    /// node where a child was rejected) and the draft row of the node where the walk stops. The
-    /// walk is the engine's (deterministic on any values); rows off the path are not read.
+    /// rows of the nodes the walk visits and the draft rows `rrs` and `rrs-wor` read (every
+    /// visited node where a child was rejected, the node where the walk stops included);
+    /// `greedy` and `target-only` read no draft row, so none is checked. The walk is the
+    /// engine's (deterministic on any values); rows off the path are not read.
     pub fn validate_touched(
         &self,
         opts: &crate::round::RoundOptions,
@@ -315,7 +316,7 @@ impl Rounds<'_> {
                 let tree = self.tree(r, t);
                 let mut check = || -> crate::Result<()> {
                     self.check_scalars(r)?;
-                    self.check_drafted_entries(r, tree)?;
+                    self.check_drafted_entries(r, tree, rule)?;
                     self.check_siblings(r, tree, rule)?;
                     let mut nodes = vec![0i32; depth];
                     let (a, _) =
@@ -335,9 +336,6 @@ impl Rounds<'_> {
                         if rejected && rule.reads_draft() {
                             self.check_row(r, "draft_probs", w, opts)?;
                         }
-                    }
-                    if !rule.reads_draft() && !tree.is_leaf(stop) {
-                        self.check_row(r, "draft_probs", stop, opts)?;
                     }
                     Ok(())
                 };
