@@ -34,6 +34,7 @@ pub mod gpu;
 pub mod normal;
 pub mod npyio;
 pub mod output;
+pub mod progress;
 pub mod rng;
 pub mod round;
 

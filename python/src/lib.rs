@@ -535,9 +535,13 @@ fn study<'py>(
     engine: &str,
     cost_ratio: Option<Vec<f64>>,
     out: Option<PathBuf>,
-    progress: bool,
+    progress: Bound<'py, PyAny>,
     allow_unnormalized: bool,
 ) -> PyResult<Bound<'py, PyList>> {
+    // `progress`: a callable `(done, total, label)` (the package's tqdm bar), or a flag for the
+    // library's own progress on stderr (a bar on a terminal, a line every 10 s otherwise).
+    let callback: Option<Py<PyAny>> = progress.is_callable().then(|| progress.clone().unbind());
+    let shown = callback.is_none() && progress.is_truthy()?;
     let d = StudyOptions::default();
     let rules = match rule {
         Some(list) => Some(
@@ -574,16 +578,39 @@ fn study<'py>(
     let results = py
         .detach(|| -> specsim::Result<_> {
             with_engine(choice, |engine| {
-                let bar = if progress {
-                    indicatif::ProgressBar::new(total)
-                } else {
-                    indicatif::ProgressBar::hidden()
+                let mut bar = specsim::progress::Progress::new("study", total, !shown);
+                let (mut done, mut label, mut last) = (0u64, String::new(), None);
+                let mut tell = |done: u64, label: &str, force: bool| {
+                    let now = std::time::Instant::now();
+                    let due = last.is_none_or(|t: std::time::Instant| {
+                        now.duration_since(t) >= std::time::Duration::from_millis(100)
+                    });
+                    if let Some(cb) = &callback
+                        && (due || force)
+                    {
+                        last = Some(now);
+                        // A failing callback must not stop the study; Python prints it.
+                        Python::attach(|py| {
+                            if let Err(e) = cb.call1(py, (done, total, label)) {
+                                e.print(py);
+                            }
+                        });
+                    }
                 };
                 let results = run_plan(plan, engine, &mut |p| match p {
-                    Progress::Config(label) => bar.set_message(label.to_string()),
-                    Progress::Rounds(n) => bar.inc(n),
+                    Progress::Config(l) => {
+                        bar.set_message(l);
+                        label = l.to_string();
+                        tell(done, &label, true);
+                    }
+                    Progress::Rounds(n) => {
+                        bar.inc(n);
+                        done += n;
+                        tell(done, &label, false);
+                    }
                 })?;
-                bar.finish_and_clear();
+                tell(done, &label, true);
+                bar.finish();
                 if let Some(dir) = &out {
                     report::write_files(dir, &results, &cost_ratio)?;
                 }

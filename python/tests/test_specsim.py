@@ -290,3 +290,43 @@ def test_unaligned_and_out_of_range_inputs():
         specsim.study(rounds=10.5, engine="cpu")
     with pytest.raises(SpecsimError, match="1024"):
         specsim.study(k="1..100000000000", engine="cpu")
+
+
+def test_study_progress_reaches_a_callable_and_tqdm(monkeypatch):
+    calls = []
+    rows = specsim.study(k=[1, 2], vocab=64, rounds=500, engine="cpu",
+                         progress=lambda done, total, label: calls.append((done, total, label)))
+    assert rows and calls
+    total = calls[-1][1]
+    assert total > 0 and calls[-1][0] == total
+    assert all(0 <= d <= t == total for d, t, _ in calls)
+    assert [d for d, _, _ in calls] == sorted(d for d, _, _ in calls)
+    assert any("logit-noise" in label for _, _, label in calls)
+
+    # progress=True drives tqdm.auto when it is installed (a stand-in here).
+    import sys
+    import types
+
+    bars = []
+
+    class FakeTqdm:
+        def __init__(self, total=0, **kwargs):
+            self.total, self.n, self.desc, self.closed = total, 0, "", False
+            bars.append(self)
+
+        def set_description(self, desc, refresh=True):
+            self.desc = desc
+
+        def refresh(self):
+            pass
+
+        def close(self):
+            self.closed = True
+
+    fake = types.ModuleType("tqdm.auto")
+    fake.tqdm = FakeTqdm
+    monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
+    monkeypatch.setitem(sys.modules, "tqdm.auto", fake)
+    specsim.study(k=[1, 2], vocab=64, rounds=500, engine="cpu", progress=True)
+    assert len(bars) == 1 and bars[0].closed
+    assert bars[0].n == bars[0].total > 0 and "logit-noise" in bars[0].desc

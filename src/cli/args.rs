@@ -171,6 +171,9 @@ pub enum Command {
         /// Seed of the recovery randomness in `sample` mode.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// No progress (neither the bar on a terminal nor the lines every 10 s otherwise).
+        #[arg(long)]
+        quiet: bool,
         #[command(flatten)]
         input: InputOpts,
     },
@@ -322,7 +325,7 @@ pub struct StudyCmd {
     /// Output directory.
     #[arg(long, default_value = "study")]
     pub out: PathBuf,
-    /// No progress bar.
+    /// No progress (neither the bar on a terminal nor the lines every 10 s otherwise).
     #[arg(long)]
     pub quiet: bool,
     /// `--family file`: accept distributions that do not sum to 1 (raw model dumps).
@@ -361,6 +364,9 @@ pub struct VerifyArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// No progress (neither the bar on a terminal nor the lines every 10 s otherwise).
+    #[arg(long)]
+    pub quiet: bool,
     #[command(flatten)]
     pub input: InputOpts,
 }

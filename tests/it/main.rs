@@ -21,6 +21,7 @@ mod golden_block;
 mod golden_tree;
 mod gpu_loops;
 mod outputs;
+mod progress;
 mod props;
 mod shaders;
 mod study;

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -352,7 +352,7 @@ def study(
     engine: str = "auto",
     cost_ratio: Union[float, Sequence[float], None] = None,
     out: Union[str, os.PathLike, None] = None,
-    progress: bool = False,
+    progress: Union[bool, Callable[[int, int, str], Any]] = False,
     allow_unnormalized: bool = False,
     **kwargs: Any,
 ) -> List[Dict[str, Any]]:
@@ -371,12 +371,45 @@ def study(
         One dict per row of ``results.csv`` (per configuration, rule and K, or per workload, tree
         and rule), with its columns as keys, in the same order and with the same values as the
         command line for the same seed and engine. ``out=DIR`` also writes ``results.csv``,
-        ``results.json`` and the plots there. ``progress=True`` shows a progress bar on stderr.
+        ``results.json`` and the plots there. ``progress=True`` shows a tqdm bar (``tqdm.auto``:
+        a widget in notebooks) when tqdm is installed, otherwise the command line's progress on
+        stderr (a bar on a terminal, a line every 10 s otherwise); a callable is called as
+        ``progress(done, total, label)`` at most every 0.1 s and once per configuration.
     """
     if "lambda" in kwargs:
         lambda_ = kwargs.pop("lambda")
     if kwargs:
         raise InvalidOption("study: unknown option(s) " + ", ".join(sorted(kwargs)))
+    bar = None
+    if progress is True:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            tqdm = None
+        if tqdm is not None:
+            bar = tqdm(total=0, unit="rounds", desc="study")
+
+            def progress(done: int, total: int, label: str) -> None:
+                if bar.total != total:
+                    bar.total = total
+                bar.n = done
+                if label:
+                    bar.set_description(label, refresh=False)
+                bar.refresh()
+
+    elif progress is not False and not callable(progress):
+        progress = bool(progress)
+    try:
+        return _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab,
+                      rounds, seed, recovery, rule, tree, engine, cost_ratio, out, progress,
+                      allow_unnormalized)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds,
+           seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized):
     return _native(
         _specsim.study,
         family,
@@ -398,7 +431,7 @@ def study(
         engine,
         _list("cost_ratio", cost_ratio, float),
         os.fspath(out) if out is not None else None,
-        bool(progress),
+        progress,
         bool(allow_unnormalized),
     )
 

@@ -1,7 +1,7 @@
 """Type stub of the native module ``specsim._specsim`` (Rust, PyO3). The public API, its
 docstrings and its argument checks are in ``specsim/__init__.py``; call that, not this."""
 
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -60,7 +60,7 @@ def study(
     engine: str,
     cost_ratio: Optional[List[float]],
     out: Optional[str],
-    progress: bool,
+    progress: Union[bool, Callable[[int, int, str], object]],
     allow_unnormalized: bool,
 ) -> List[dict]: ...
 def _last_addresses() -> List[int]: ...

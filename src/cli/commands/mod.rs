@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             rule,
             recovery,
             seed,
+            quiet,
             input,
         } => {
             let rec = Recovery {
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 rule,
                 rec,
                 input,
+                quiet,
             )
         }
         Command::Bench {
@@ -111,32 +113,15 @@ pub fn emit_jsonl(n: usize, mut line: impl FnMut(usize) -> Result<String>) -> Re
     emit(&s)
 }
 
-/// A progress bar over `total` rounds on stderr when it is a terminal (and not `quiet`); hidden
-/// otherwise, so pipes and logs get no control characters.
-pub fn progress_bar(quiet: bool, total: u64) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    let bar = if quiet || !std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(total)
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:30}] {pos}/{len} rounds, {per_sec}, ETA {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar
-}
+pub use specsim::progress::Progress;
 
 /// Runs `step(first, len)` over the chunks of `n` rounds of `bytes_per_round` bytes of rows (the
-/// library's chunk budget), in order, advancing `bar` after each; stops at the first error. A
+/// library's chunk budget), in order, advancing `progress` after each; stops at the first error. A
 /// batch of no rounds is one empty chunk, so its checks still run.
 pub fn in_chunks(
     n: usize,
     bytes_per_round: usize,
-    bar: &indicatif::ProgressBar,
+    progress: &mut Progress,
     mut step: impl FnMut(usize, usize) -> Result<()>,
 ) -> Result<()> {
     if n == 0 {
@@ -145,7 +130,7 @@ pub fn in_chunks(
     let cap = specsim::chunk::rounds_within_budget(bytes_per_round);
     for (first, len) in specsim::chunk::chunks(n as u64, cap) {
         step(first as usize, len)?;
-        bar.inc(len as u64);
+        progress.inc(len as u64);
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ use specsim::round::RoundOptions;
 use specsim::summary::{Summary, round_json};
 use specsim::topology::Tree;
 
-use super::{emit, emit_jsonl, in_chunks, open_engine, progress_bar};
+use super::{Progress, emit, emit_jsonl, in_chunks, open_engine};
 use crate::cli::args::{EngineChoice, Format, InputOpts};
 
 /// Bytes of rows per round (the chunk budget's unit).
@@ -34,6 +34,7 @@ pub fn cmd_run(
     rule: Rule,
     rec: Recovery,
     input: InputOpts,
+    quiet: bool,
 ) -> Result<ExitCode> {
     if let Some(o) = &out
         && let (Ok(a), Ok(b)) = (std::fs::canonicalize(o), std::fs::canonicalize(batch))
@@ -55,15 +56,15 @@ pub fn cmd_run(
     }
     let opts = input.round_options();
     rounds.check_shapes()?;
-    let bar = progress_bar(false, rounds.n as u64);
+    let mut progress = Progress::new("run", rounds.n as u64, quiet);
     let per_round = bytes_per_round(&rounds);
     let mut res = Outcomes::default();
     let (name, secs, t_valid) = if validate == Validation::Touched && engine == EngineChoice::Cpu {
         // The checks inside the engine's pass (CpuEngine::run_touched), chunk by chunk;
         // `validation_seconds` is then 0 and the engine's time covers both.
         let t1 = Instant::now();
-        bar.set_message("cpu");
-        in_chunks(rounds.n, per_round, &bar, |r0, m| {
+        progress.set_message("cpu");
+        in_chunks(rounds.n, per_round, &mut progress, |r0, m| {
             let cpu = CpuEngine {
                 recovery: rec.shifted(r0 as u64),
                 ..Default::default()
@@ -79,15 +80,16 @@ pub fn cmd_run(
         // Every chunk validated (in order, so the first bad round is the first reported), then
         // every chunk run.
         let t0 = Instant::now();
-        bar.set_message("validating");
-        validate_chunks(&rounds, &opts, validate, rule, &bar)?;
+        progress.set_message("validating");
+        validate_chunks(&rounds, &opts, validate, rule, &mut progress)?;
         let t_valid = t0.elapsed().as_secs_f64();
         let mut engine = open_engine(engine)?;
         let name = engine.describe();
         let t1 = Instant::now();
-        bar.reset();
-        bar.set_message(name.clone());
-        in_chunks(rounds.n, per_round, &bar, |r0, m| {
+        progress.finish();
+        progress = Progress::new("run", rounds.n as u64, quiet);
+        progress.set_message(&name);
+        in_chunks(rounds.n, per_round, &mut progress, |r0, m| {
             res.append(engine.run(&rounds.rounds(r0, m), rule, rec.shifted(r0 as u64))?);
             Ok(())
         })?;
@@ -96,7 +98,7 @@ pub fn cmd_run(
         }
         (name, t1.elapsed().as_secs_f64(), t_valid)
     };
-    bar.finish_and_clear();
+    progress.finish();
     if res.n() == 0 {
         // No rounds: the empty outcomes of this batch's kind.
         res = if rounds.is_chain() {
@@ -111,15 +113,15 @@ pub fn cmd_run(
 }
 
 /// Validates `rounds` chunk by chunk, in order (the first bad round is the first reported),
-/// advancing `bar`.
+/// advancing `progress`.
 pub fn validate_chunks(
     rounds: &Rounds,
     opts: &RoundOptions,
     mode: Validation,
     rule: Rule,
-    bar: &indicatif::ProgressBar,
+    progress: &mut Progress,
 ) -> Result<()> {
-    in_chunks(rounds.n, bytes_per_round(rounds), bar, |r0, m| {
+    in_chunks(rounds.n, bytes_per_round(rounds), progress, |r0, m| {
         Ok(rounds
             .rounds(r0, m)
             .validate(opts, mode, rule)

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use specsim::study::options::check_cost_ratios;
 
-use super::{emit, open_engine, progress_bar as bar};
+use super::{emit, open_engine};
 use crate::cli::args::StudyCmd;
 use crate::cli::settings::study_options;
 
@@ -27,12 +27,12 @@ pub fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
     check_cost_ratios(&a.cost_ratio)?;
     let plan = opts.plan()?;
     let mut engine = open_engine(a.engine)?;
-    let bar = bar(a.quiet, plan.rounds());
+    let mut progress = specsim::progress::Progress::new("study", plan.rounds(), a.quiet);
     let results = run_plan(plan, &mut *engine, &mut |p| match p {
-        Progress::Config(label) => bar.set_message(label.to_string()),
-        Progress::Rounds(n) => bar.inc(n),
+        Progress::Config(label) => progress.set_message(label),
+        Progress::Rounds(n) => progress.inc(n),
     })?;
-    bar.finish_and_clear();
+    progress.finish();
     for n in engine.notices() {
         eprintln!("specsim: notice: {n}");
     }

@@ -17,7 +17,7 @@ use specsim::npyio::{BatchFile, write_batch_dir, write_tree_batch_dir};
 use specsim::topology::shape::TreeShape;
 
 use super::run::bytes_per_round;
-use super::{emit_status, in_chunks, open_gpu, progress_bar};
+use super::{Progress, emit_status, in_chunks, open_gpu};
 use crate::cli::args::{EngineChoice, VerifyArgs};
 use crate::cli::settings::{parse_k_list, replay_configs, replay_tree_configs};
 
@@ -166,7 +166,7 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                 specsim::study::options::check_round_size(nodes, vocab)?;
                 let what = format!("a {nodes}-node tree at V = {vocab}");
                 let chunk = generate_chunk(&a, n, 2 * nodes * vocab * 4, &what)?;
-                let bar = progress_bar(false, n);
+                let mut progress = Progress::new("verify", n, a.quiet);
                 for (r0, m) in chunks(n, chunk) {
                     let b = adversarial_tree_batch(&shape.tree, r0, m, vocab, seed, rule);
                     if let Some(dir) = &a.save {
@@ -177,9 +177,9 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                         .map_err(|e| e.offset_round(r0))
                         .context("the generator made an invalid round (a bug)")?;
                     verify_chunk(&view, gpu.as_mut(), rule, rec(r0), &mut report)?;
-                    bar.inc(m as u64);
+                    progress.inc(m as u64);
                 }
-                bar.finish_and_clear();
+                progress.finish();
             }
             (Some(path), None) => {
                 let file = BatchFile::open(path)?;
@@ -191,14 +191,19 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                     );
                 }
                 rounds.check_shapes()?;
-                let bar = progress_bar(false, rounds.n as u64);
-                in_chunks(rounds.n, bytes_per_round(&rounds), &bar, |r0, m| {
-                    let part = rounds.rounds(r0, m);
-                    part.validate(&opts, Validation::Full, rule)
-                        .map_err(|e| e.offset_round(r0 as u64))?;
-                    verify_chunk(&part, gpu.as_mut(), rule, rec(r0 as u64), &mut report)
-                })?;
-                bar.finish_and_clear();
+                let mut progress = Progress::new("verify", rounds.n as u64, a.quiet);
+                in_chunks(
+                    rounds.n,
+                    bytes_per_round(&rounds),
+                    &mut progress,
+                    |r0, m| {
+                        let part = rounds.rounds(r0, m);
+                        part.validate(&opts, Validation::Full, rule)
+                            .map_err(|e| e.offset_round(r0 as u64))?;
+                        verify_chunk(&part, gpu.as_mut(), rule, rec(r0 as u64), &mut report)
+                    },
+                )?;
+                progress.finish();
             }
             (None, Some(n)) => {
                 let ks = parse_k_list(a.w.k.as_deref().unwrap_or("8"))?;
@@ -210,7 +215,7 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                 specsim::study::options::check_round_size(k, vocab)?;
                 let what = format!("K = {k}, V = {vocab}");
                 let chunk = generate_chunk(&a, n, (2 * k + 1) * vocab * 4, &what)?;
-                let bar = progress_bar(false, n);
+                let mut progress = Progress::new("verify", n, a.quiet);
                 for (r0, m) in chunks(n, chunk) {
                     let b = adversarial_batch_rule(r0, m, k, vocab, seed, rule);
                     if let Some(dir) = &a.save {
@@ -221,9 +226,9 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                         .map_err(|e| e.offset_round(r0))
                         .context("the generator made an invalid round (a bug)")?;
                     verify_chunk(&view, gpu.as_mut(), rule, rec(r0), &mut report)?;
-                    bar.inc(m as u64);
+                    progress.inc(m as u64);
                 }
-                bar.finish_and_clear();
+                progress.finish();
             }
         }
     }
