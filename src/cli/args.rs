@@ -211,12 +211,13 @@ Sweeps the cartesian product of the given values, runs every configuration on on
 (workloads generated on the device that runs them), and writes OUT/results.csv,
 OUT/results.json and SVG plots (mean generated vs K with the exact and Leviathan curves,
 per-position acceptance, expected speedup vs K per cost ratio). Without arguments it runs a
-small default study (logit-noise, K = 1..8, sigma = 0.5,1, V = 2048, 10000 rounds).
+small default study (logit-noise, K = 1..8, sigma = 0.5,1, zipf 2, V = 2048, 10000 rounds).
 
 Families: logit-noise (target = softmax(z/T_target), draft = softmax((z + sigma*e)/T_draft)),
 mixture (draft = (1-lambda)*target + lambda*unrelated), quantized (draft = softmax of the
 target's logits quantized to --bits), rates (per-position acceptance rates given directly),
-file (a batch directory or .npz given with --batch). --zipf s adds -s*ln(1+id) to the logits.
+file (a batch directory or .npz given with --batch). --zipf s adds -s*ln(1+id) to the logits
+(default 2: rows peaked like a language model's; --zipf 0 for plain normal logits).
 
 Example:
   specsim study --family logit-noise --k 1..16 --sigma 0.25,0.5,1 --vocab 32000 \\
@@ -276,8 +277,10 @@ pub struct WorkloadArgs {
     /// Draft temperatures.
     #[arg(long, value_delimiter = ',', default_value = "1", value_name = "LIST")]
     pub t_draft: Vec<f64>,
-    /// Zipf exponents: the logits decay by s·ln(1 + token id), like an LM's (0 = off).
-    #[arg(long, value_delimiter = ',', default_value = "0", value_name = "LIST")]
+    /// Zipf exponents: the logits decay by s·ln(1 + token id), so the rows are peaked like a
+    /// language model's (default 2: the target's top token has probability 0.56 on average at
+    /// V = 2048); 0 = plain normal logits, nearly flat.
+    #[arg(long, value_delimiter = ',', default_value = "2", value_name = "LIST")]
     pub zipf: Vec<f64>,
     /// file: the batch directory or .npz.
     #[arg(long = "batch", value_name = "PATH")]

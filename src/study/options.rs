@@ -90,9 +90,16 @@ pub struct StudyOptions {
 /// The K values of a study when none are given (a file's study takes 1..=its K instead).
 pub const DEFAULT_K: std::ops::RangeInclusive<usize> = 1..=8;
 
+/// The Zipf exponent of generated rows when none is given: logits decay by 2·ln(1 + token id),
+/// so rows are peaked like a language model's (the target's top token has probability 0.56 on
+/// average at V = 2048, sigma aside), not nearly flat as plain normal logits are (0.01).
+/// `--zipf` takes the value of this constant as its default (checked by a test).
+pub const DEFAULT_ZIPF: f64 = 2.0;
+
 impl Default for StudyOptions {
     /// The study's defaults, for the command line and Python alike: logit-noise at sigma 0.5
-    /// and 1, K = 1..8 (or the file's K), V = 2048, 10000 rounds, seed 7.
+    /// and 1, Zipf exponent 2 (LM-like rows), K = 1..8 (or the file's K), V = 2048, 10000
+    /// rounds, seed 7.
     fn default() -> StudyOptions {
         StudyOptions {
             family: FamilyKind::LogitNoise,
@@ -103,7 +110,7 @@ impl Default for StudyOptions {
             rates: vec![0.8],
             t_target: vec![1.0],
             t_draft: vec![1.0],
-            zipf: vec![0.0],
+            zipf: vec![DEFAULT_ZIPF],
             batch: None,
             vocab: Some(2048),
             rounds: Some(10_000),

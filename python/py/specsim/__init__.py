@@ -364,8 +364,9 @@ def study(
     tree rule by default); ``lambda_`` (or ``lambda`` via ``**{"lambda": ...}``) is the mixture
     weight; ``rule`` takes ``"token,block"`` or a list. ``family="file"`` with ``batch=PATH``
     studies a batch file (its K, or its trees). Defaults are the command line's
-    (``StudyOptions::default`` in the library: logit-noise, K = 1..8, sigma = 0.5, 1, V = 2048,
-    10000 rounds, seed 7, cost ratios 0.05, 0.2).
+    (``StudyOptions::default`` in the library: logit-noise, K = 1..8, sigma = 0.5, 1, zipf = 2
+    (LM-like peaked rows; 0 for plain normal logits), V = 2048, 10000 rounds, seed 7, cost ratios
+    0.05, 0.2).
 
     Returns:
         One dict per row of ``results.csv`` (per configuration, rule and K, or per workload, tree
