@@ -650,22 +650,26 @@ fn defaulted_studies_have_lm_like_rows() {
         out,
     ]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    let csv = std::fs::read_to_string(dir.path().join("results.csv")).unwrap();
-    let mut lines = csv.lines();
-    let header = common::csv_cells(lines.next().unwrap());
+    let mut csv = csv::Reader::from_path(dir.path().join("results.csv")).unwrap();
+    let header = csv.headers().unwrap().clone();
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     let mut seen = 0;
-    for line in lines.filter(|l| l.contains("target-only") && l.contains("kary")) {
-        let cells = common::csv_cells(line);
-        assert_eq!(cells.len(), header.len(), "{line}");
-        let cell = |name: &str| cells[col(name)].as_str();
-        assert_eq!(cell("zipf").parse::<f64>().unwrap(), DEFAULT_ZIPF, "{line}");
-        let accepted: f64 = cell("mean_accepted").parse().unwrap();
+    for row in csv.records() {
+        let row = row.unwrap();
+        if &row[col("rule")] != "target-only" || !row[col("tree")].starts_with("kary") {
+            continue;
+        }
+        assert_eq!(
+            row[col("zipf")].parse::<f64>().unwrap(),
+            DEFAULT_ZIPF,
+            "{row:?}"
+        );
+        let accepted: f64 = row[col("mean_accepted")].parse().unwrap();
         assert!(
             accepted > 0.3,
-            "target-only accepts {accepted} per round: {line}"
+            "target-only accepts {accepted} per round: {row:?}"
         );
         seen += 1;
     }
-    assert!(seen >= 1, "{csv}");
+    assert!(seen >= 1);
 }

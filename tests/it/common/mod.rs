@@ -182,22 +182,3 @@ impl Npz {
         (shape, npy.into_vec::<i32>().expect("int32"))
     }
 }
-
-/// The cells of one CSV line (RFC 4180 quoting: `"kary:2,3"` is one cell, `""` a quote).
-pub fn csv_cells(line: &str) -> Vec<String> {
-    let (mut cells, mut cell, mut quoted) = (Vec::new(), String::new(), false);
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cell.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => cells.push(std::mem::take(&mut cell)),
-            (c, _) => cell.push(c),
-        }
-    }
-    cells.push(cell);
-    cells
-}
