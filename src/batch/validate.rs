@@ -365,3 +365,51 @@ pub fn check_tree_shapes(
     }
     Ok((n, nn, v))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_batch_shapes;
+
+    /// The array named is the one the others contradict: a transposed draft `[N, V, K]` beside a
+    /// target `[N, K + 1, V]` is the draft's fault (it used to be blamed on the target), and so
+    /// is each other array's own mistake.
+    #[test]
+    fn a_shape_mismatch_names_the_array_that_is_wrong() {
+        let (n, k, v) = (4, 3, 7);
+        let ok = (
+            ("draft_probs", vec![n, k, v]),
+            ("target_probs", vec![n, k + 1, v]),
+            ("draft_tokens", vec![n, k]),
+            ("random_coins", vec![n, k]),
+        );
+        let check = |d: &[usize], t: &[usize], tok: &[usize], c: &[usize]| {
+            check_batch_shapes(
+                ("draft_probs", d),
+                ("target_probs", t),
+                ("draft_tokens", tok),
+                ("random_coins", c),
+            )
+        };
+        assert_eq!(
+            check(&ok.0.1, &ok.1.1, &ok.2.1, &ok.3.1).unwrap(),
+            (n, k, v)
+        );
+        let e = check(&[n, v, k], &ok.1.1, &ok.2.1, &ok.3.1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("draft_probs"), "{e}");
+        assert!(e.contains("[N, K, V] = [4, 3, 7]"), "{e}");
+        let e = check(&ok.0.1, &[n, v, k + 1], &ok.2.1, &ok.3.1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("target_probs"), "{e}");
+        let e = check(&ok.0.1, &ok.1.1, &[k, n], &ok.3.1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("draft_tokens"), "{e}");
+        let e = check(&ok.0.1, &ok.1.1, &ok.2.1, &[n + 1, k])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("random_coins"), "{e}");
+    }
+}

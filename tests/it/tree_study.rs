@@ -271,3 +271,45 @@ fn file_studies_take_k_and_trees_from_the_file() {
     assert_eq!(col(&one, "rule"), ["rrs"]);
     assert_eq!(col(&one, "nodes"), ["7"]);
 }
+
+/// `--cost-ratio` applies to tree studies (it used to be ignored): a round costs depth draft
+/// steps and one verification, so the speedup is mean generated / (depth · c + 1).
+#[test]
+fn tree_studies_apply_the_cost_ratio() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = common::specsim(&[
+        "study",
+        "--tree",
+        "kary:2,2",
+        "--rounds",
+        "300",
+        "--engine",
+        "cpu",
+        "--quiet",
+        "--cost-ratio",
+        "0.1,0.3",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let mut csv = csv::Reader::from_path(dir.path().join("results.csv")).unwrap();
+    let header = csv.headers().unwrap().clone();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    let mut rows = 0;
+    for row in csv.records() {
+        let row = row.unwrap();
+        let depth: f64 = row[col("depth")].parse().unwrap();
+        let mean: f64 = row[col("mean_generated")].parse().unwrap();
+        for c in [0.1, 0.3] {
+            let got: f64 = row[col(&format!("speedup_c{c}"))].parse().unwrap();
+            assert!((got - mean / (depth * c + 1.0)).abs() < 1e-9, "{row:?}");
+        }
+        rows += 1;
+    }
+    assert!(rows >= 4);
+}
