@@ -21,6 +21,7 @@ mod golden_block;
 mod golden_tree;
 mod gpu_loops;
 mod outputs;
+mod plots;
 mod progress;
 mod props;
 mod shaders;

@@ -5,6 +5,7 @@
 
 mod columns;
 mod csv;
+mod figure;
 mod json;
 mod plots;
 mod table;
@@ -96,7 +97,7 @@ pub fn write_files(dir: &Path, results: &Results, cost_ratios: &[f64]) -> Result
         Results::Tree(results) => {
             let plot = set.path("mean_generated.svg");
             tree::plot_tree_means(&plot, results)
-                .map_err(|e| Error::output(dir.join("mean_generated.svg"), e))?;
+                .map_err(|e| e.with_path(dir.join("mean_generated.svg")))?;
         }
     }
     set.commit()

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+use super::figure::{Entry, Figure, Kind, Layout, Ticks, category_area, color};
 use super::speedup;
+use crate::error::Result;
 use crate::study::row::StudyRow;
 use crate::study::tree::TreeStudyResult;
 
@@ -70,18 +72,10 @@ pub fn tree_table(results: &[TreeStudyResult], cost_ratios: &[f64]) -> String {
     s
 }
 
-const COLORS: [RGBColor; 4] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-];
-
-pub(super) fn plot_tree_means(
-    path: &Path,
-    results: &[TreeStudyResult],
-) -> std::result::Result<(), String> {
-    let e = |x: &dyn std::fmt::Display| x.to_string();
+/// The tree study's plot: per (workload, tree) slot, each rule's mean generated with its 99%
+/// interval (bars) and the exact value (hollow square), in the shared look of
+/// [`super::figure`]; slot names are rotated, so any number of them stays readable.
+pub(super) fn plot_tree_means(path: &Path, results: &[TreeStudyResult]) -> Result<Layout> {
     // One x slot per (workload, tree), in order of first appearance.
     let mut slots: Vec<String> = Vec::new();
     let one_workload = results
@@ -109,45 +103,37 @@ pub(super) fn plot_tree_means(
     let ymax = results
         .iter()
         .map(|r| (r.mean_generated + r.ci99_half).max(r.exact_mean_generated.unwrap_or(0.0)))
+        .filter(|x| x.is_finite())
         .fold(1.0, f64::max);
-    let root = SVGBackend::new(path, (1000, 620)).into_drawing_area();
-    root.fill(&WHITE).map_err(|x| e(&x))?;
+    let mut entries: Vec<Entry> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| Entry::new(color(i), Kind::Simulated, rule.name()))
+        .collect();
+    let grey = RGBColor(90, 90, 90);
+    entries.push(Entry::new(grey, Kind::Simulated, "simulated, 99% interval"));
+    entries.push(Entry::new(grey, Kind::Exact, "exact (SPEC §7)"));
+    let fig = Figure::sized(path, &entries, 520 + category_area(&slots))?;
+    let title = match results.first() {
+        Some(r) if one_workload => format!(
+            "Mean tokens generated per round by tree and rule: {}, {} rounds",
+            workload_label(r),
+            r.rounds
+        ),
+        _ => "Mean tokens generated per round by tree and rule".into(),
+    };
     let n = slots.len().max(1) as f64;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            match results.first() {
-                Some(r) if one_workload => format!(
-                    "Mean generated per round by tree and rule, {} (bars: 99% interval, x: exact)",
-                    workload_label(r)
-                ),
-                _ => "Mean generated per round by tree and rule (bars: 99% interval, x: exact)"
-                    .into(),
-            },
-            ("sans-serif", 18),
-        )
-        .margin(15)
-        .x_label_area_size(60)
-        .y_label_area_size(55)
-        .build_cartesian_2d(-0.5..n - 0.5, 0.0..ymax * 1.1)
-        .map_err(|x| e(&x))?;
-    let labels = slots.clone();
-    chart
-        .configure_mesh()
-        .x_labels(slots.len())
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 {
-                labels.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
-        .y_desc("mean generated per round")
-        .draw()
-        .map_err(|x| e(&x))?;
+    let mut chart = fig.chart(
+        &title,
+        -0.5..n - 0.5,
+        0.0..ymax * 1.08,
+        ("", "mean generated per round"),
+        Ticks::Categories { labels: &slots },
+    )?;
+    let e = |x| fig.err(x);
     for (ri, rule) in rules.iter().enumerate() {
-        let color = COLORS[ri % COLORS.len()];
-        let off = (ri as f64 - (rules.len() as f64 - 1.0) / 2.0) * 0.12;
+        let c = color(ri);
+        let off = (ri as f64 - (rules.len() as f64 - 1.0) / 2.0) * 0.14;
         let mine: Vec<&TreeStudyResult> = results.iter().filter(|r| r.rule == *rule).collect();
         let pts: Vec<(f64, f64, f64)> = mine
             .iter()
@@ -157,31 +143,26 @@ pub(super) fn plot_tree_means(
             })
             .collect();
         chart
-            .draw_series(pts.iter().map(|&(x, m, h)| {
-                ErrorBar::new_vertical(x, m - h, m, m + h, color.stroke_width(2), 8)
-            }))
-            .map_err(|x| e(&x))?
-            .label(rule.name())
-            .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
-        chart
             .draw_series(
-                pts.iter()
-                    .map(|&(x, m, _)| Circle::new((x, m), 4, color.filled())),
+                pts.iter().map(|&(x, m, h)| {
+                    ErrorBar::new_vertical(x, m - h, m, m + h, c.stroke_width(2), 8)
+                }),
             )
-            .map_err(|x| e(&x))?;
+            .map_err(e)?;
+        let dots: Vec<(f64, f64)> = pts.iter().map(|&(x, m, _)| (x, m)).collect();
         chart
-            .draw_series(mine.iter().zip(&pts).filter_map(|(r, &(x, _, _))| {
-                r.exact_mean_generated
-                    .map(|ex| Cross::new((x, ex), 6, BLACK.stroke_width(2)))
+            .draw_series(dots.iter().map(|&p| Circle::new(p, 4, c.filled())))
+            .map_err(e)?;
+        let exact: Vec<(f64, f64)> = mine
+            .iter()
+            .zip(&pts)
+            .filter_map(|(r, &(x, _, _))| r.exact_mean_generated.map(|ex| (x, ex)))
+            .collect();
+        chart
+            .draw_series(exact.iter().map(|&(x, y)| {
+                EmptyElement::at((x, y)) + Rectangle::new([(-4, -4), (4, 4)], c.stroke_width(2))
             }))
-            .map_err(|x| e(&x))?;
+            .map_err(e)?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(|x| e(&x))?;
-    root.present().map_err(|x| e(&x))
+    fig.finish(&chart, &entries)
 }
