@@ -69,8 +69,8 @@ fn write_i32_npz(path: &Path, arrays: &[(&str, Vec<u64>, &[i32])]) -> Result<()>
     tmp.commit()
 }
 
-/// Writes an in-memory tree batch as a directory of five `.npy` files (`parents` int64, [n] or
-/// per round [N, n]; rows and coins float32, tokens uint32), as numpy would: the five together or none of them.
+/// Writes an in-memory tree batch as a directory of five `.npy` files (`parents` int64, `[n]` or
+/// per round `[N, n]`; rows and coins float32, tokens uint32), as numpy would: the five together or none of them.
 pub fn write_tree_batch_dir(
     dir: &Path,
     batch: &crate::compare::adversarial_tree::TreeBatch,

@@ -20,7 +20,7 @@ pub enum FamilyKind {
     Mixture,
     /// draft = the target's logits quantized to 2^bits levels (--bits).
     Quantized,
-    /// No distributions: position i accepted with probability rates[i] (--rates; token rule).
+    /// No distributions: position i accepted with probability `rates[i]` (--rates; token rule).
     Rates,
     /// A batch from disk (--batch): its rounds, its K (or its trees, for a tree batch).
     File,

@@ -222,7 +222,7 @@ impl Rows {
         }
     }
 
-    /// The children's tokens of every round, drawn as `rule` assumes (see [`draw_tokens`]).
+    /// The children's tokens of every round, drawn as `rule` assumes (see `draw_tokens`).
     pub fn tokens(&self, tree: &Tree, rule: Rule, seed: u64, r0: u64) -> Result<Vec<u32>> {
         draw_tokens(tree, self, rule, seed, r0)
     }
