@@ -261,6 +261,15 @@ impl Rule {
     pub fn names() -> String {
         Rule::ALL.map(Rule::name).join(", ")
     }
+
+    /// The tree rules' names for messages: "greedy, target-only, rrs or rrs-wor".
+    pub fn tree_names() -> String {
+        let names = Rule::TREE.map(Rule::name);
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => names.join(""),
+        }
+    }
 }
 
 impl std::fmt::Display for Rule {

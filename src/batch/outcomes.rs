@@ -103,11 +103,11 @@ impl Outcomes {
     /// Appends the rounds of `more` (same depth, same kind) after these; an empty result takes
     /// the kind of `more`.
     pub fn append(&mut self, more: Outcomes) {
-        debug_assert_eq!(self.depth, more.depth);
         if self.n() == 0 {
             *self = more;
             return;
         }
+        debug_assert_eq!(self.depth, more.depth);
         self.tokens.extend(more.tokens);
         self.num_accepted.extend(more.num_accepted);
         if let (Some(a), Some(b)) = (&mut self.nodes, more.nodes) {

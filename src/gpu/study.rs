@@ -34,7 +34,9 @@ impl GpuContext {
             Family::LogitNoise { sigma } => p.sigma = sigma,
             Family::Mixture { lambda } => p.lambda = lambda,
             Family::Quantized { bits } => p.bits = bits,
-            _ => {}
+            // Rates are uploaded as their own buffer; files are not generated. A new family
+            // must say here what the device generator needs (no catch-all: a compile error).
+            Family::Rates { .. } | Family::File { .. } => {}
         }
         p
     }

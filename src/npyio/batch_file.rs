@@ -11,6 +11,7 @@ use memmap2::Mmap;
 use super::{BATCH_ARRAYS, NpyArray, open_regular};
 use crate::batch::ChainView;
 use crate::error::{Error, Result};
+use crate::rule::Rule;
 
 /// A batch read from disk: four arrays, memory-mapped, and a tree batch's parents.
 pub struct BatchFile {
@@ -147,7 +148,10 @@ impl BatchFile {
         if self.is_tree() {
             return Err(Error::format(
                 &self.origin,
-                "this is a tree batch (it has parents): verify it with a tree rule (--rule greedy, target-only, rrs or rrs-wor)",
+                format!(
+                    "this is a tree batch (it has parents): verify it with a tree rule (--rule {})",
+                    Rule::tree_names()
+                ),
             ));
         }
         let [d, t, tok, c] = &self.arrays;

@@ -97,6 +97,20 @@ fn every_family_matches_theory_on_the_gpu_engine() {
         let cfg = config(family.clone(), zipf, 2500, RecoveryMode::Argmax);
         let t = run_study(&cfg, &mut *gpu, |_| {}).unwrap();
         assert_within(&t, &format!("gpu {family:?}"));
+        // The device generates the family the CPU does (the same Philox numbers; exp and log
+        // differ in their last bits), so the rows' betas agree closely: a family the device
+        // generator lacks (falling back to another) would agree with its own theory above but
+        // not here.
+        let cpu = run_study(&cfg, &mut CpuEngine::default(), |_| {}).unwrap();
+        assert_eq!(cpu.rounds, t.rounds);
+        for (i, (g, c)) in t.beta_sum.iter().zip(&cpu.beta_sum).enumerate() {
+            let (g, c) = (g / t.rounds as f64, c / cpu.rounds as f64);
+            assert!(
+                (g - c).abs() < 1e-4,
+                "{family:?}: mean beta_{} on the device {g} but {c} on the CPU",
+                i + 1
+            );
+        }
     }
 }
 

@@ -77,7 +77,8 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
         [one] => {
             if !rule.is_tree() {
                 bail!(
-                    "--tree needs a tree rule (greedy, target-only, rrs or rrs-wor), not --rule {rule}"
+                    "--tree needs a tree rule ({}), not --rule {rule}",
+                    Rule::tree_names()
                 );
             }
             Some(one.parse::<TreeShape>()?)
@@ -186,8 +187,9 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                 let rounds = file.rounds()?;
                 if !rounds.is_chain() && !rule.is_tree() {
                     bail!(
-                        "{} is a tree batch: give a tree rule (--rule greedy, target-only, rrs or rrs-wor)",
-                        path.display()
+                        "{} is a tree batch: give a tree rule (--rule {})",
+                        path.display(),
+                        Rule::tree_names()
                     );
                 }
                 rounds.check_shapes()?;
