@@ -469,6 +469,46 @@ fn tree_from(py: Python<'_>, doc: &str, spec: &str) -> PyResult<String> {
     Ok(shape.forms().to_string())
 }
 
+/// alpha* at one node (SPEC §8), as `specsim optimal --format json` prints it: one object per
+/// (n, mode), n outer. The rows are read in place (float64, 1-D).
+#[pyfunction]
+fn optimal<'py>(
+    py: Python<'py>,
+    target_probs: PyReadonlyArrayDyn<'py, f64>,
+    draft_probs: PyReadonlyArrayDyn<'py, f64>,
+    drafts: Vec<usize>,
+    modes: Vec<String>,
+) -> PyResult<String> {
+    use specsim::reference::optimal::DraftMode;
+    for (name, a) in [
+        ("target_probs", &target_probs),
+        ("draft_probs", &draft_probs),
+    ] {
+        if a.ndim() != 1 {
+            return Err(invalid(format!(
+                "{name}: expected one row of V probabilities (1-D), got shape {:?}",
+                a.shape()
+            )));
+        }
+    }
+    if let Some(&bad) = drafts.iter().find(|&&n| n == 0) {
+        return Err(config(format!(
+            "drafts: '{bad}' is not a positive integer (expected a list such as 1,2,4,8)"
+        )));
+    }
+    let modes: Vec<DraftMode> = modes.iter().map(|m| parse(m)).collect::<PyResult<_>>()?;
+    let t = target_probs
+        .as_slice()
+        .map_err(|e| borrowed("target_probs", e))?;
+    let d = draft_probs
+        .as_slice()
+        .map_err(|e| borrowed("draft_probs", e))?;
+    let bounds = py
+        .detach(|| specsim::round::node::node_bounds(t, d, &drafts, &modes))
+        .map_err(err)?;
+    serde_json::to_string(&bounds).map_err(|e| invalid(e.to_string()))
+}
+
 /// `specsim study --k`'s parser: `1..16`, `1,2,4,8`, `1..4,8`.
 #[pyfunction]
 fn _parse_k(s: &str) -> PyResult<Vec<usize>> {
@@ -637,6 +677,7 @@ fn _specsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CHAIN_RULES", Rule::CHAIN.map(Rule::name).to_vec())?;
     m.add("TREE_RULES", Rule::TREE.map(Rule::name).to_vec())?;
     m.add_function(wrap_pyfunction!(tree, m)?)?;
+    m.add_function(wrap_pyfunction!(optimal, m)?)?;
     m.add_function(wrap_pyfunction!(summary, m)?)?;
     m.add_function(wrap_pyfunction!(tree_from, m)?)?;
     m.add_function(wrap_pyfunction!(speculative_decode, m)?)?;

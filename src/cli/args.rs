@@ -201,10 +201,40 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = TreeFormat::Text)]
         format: TreeFormat,
     },
+    /// The optimal multi-draft bound alpha* at one node (SPEC §8): per number of drafts and
+    /// draft law, the largest acceptance any lossless verifier can reach, its minimising set, and
+    /// each tree rule's acceptance at the node with its gap to the bound.
+    #[command(long_about = OPTIMAL_HELP)]
+    Optimal {
+        /// The node: a JSON file `{"target_probs": [V numbers], "draft_probs": [V numbers]}`
+        /// (`-` or nothing: standard input).
+        node: Option<PathBuf>,
+        /// Numbers of drafts n, comma-separated.
+        #[arg(long, default_value = "1,2,4,8")]
+        drafts: String,
+        /// Draft laws, comma-separated: `iid` (with replacement; rrs), `wor` (without
+        /// replacement; rrs-wor), `top` (the draft's top-n; target-only).
+        #[arg(long, default_value = "iid,wor,top")]
+        mode: String,
+        /// `text` (a table) or `json` (an array of objects, one per (n, mode)).
+        #[arg(long, value_enum, default_value_t = TreeFormat::Text)]
+        format: TreeFormat,
+    },
     /// Acceptance-rate studies: sweeps over K and workload parameters, checked against theory.
     #[command(long_about = STUDY_HELP)]
     Study(StudyCmd),
 }
+
+pub const OPTIMAL_HELP: &str = "\
+The optimal multi-draft bound alpha* at one node (SPEC §8): for n drafts drawn from the draft row
+q (iid, wor or top), alpha* = min over token sets H of p(H) + 1 - Q(drafts in H), the largest
+probability, under any coupling that keeps the output distributed as the target row p, that the
+emitted token is one of the drafts. Per (n, mode) it prints alpha*, the minimising set H* (its
+size, the largest p/q in it, p(H*) and q(H*)), and the acceptance at the node of each lossless
+tree rule that assumes that draft law (rrs: iid, rrs-wor: wor, target-only: top) with its gap
+to alpha*. rrs-wor's acceptance is enumerated where V^n * V <= 4e6, otherwise absent.
+
+  specsim optimal node.json --drafts 1,2,4,8 --mode iid,wor,top --format json";
 
 pub const STUDY_HELP: &str = "\
 Sweeps the cartesian product of the given values, runs every configuration on one engine

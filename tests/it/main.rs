@@ -20,6 +20,7 @@ mod golden;
 mod golden_block;
 mod golden_tree;
 mod gpu_loops;
+mod optimal;
 mod outputs;
 mod plots;
 mod progress;

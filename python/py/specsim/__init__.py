@@ -57,6 +57,8 @@ __all__ = [
     "study",
     "tree",
     "Tree",
+    "optimal",
+    "alpha_star",
     "__version__",
 ]
 
@@ -527,3 +529,65 @@ def tree(spec: str) -> Tree:
     if ":" not in spec and os.path.exists(spec):
         spec = "file:" + spec
     return Tree(json.loads(_native(_specsim.tree, spec)))
+
+
+def _node_row(name: str, x: Any) -> np.ndarray:
+    """One row of V probabilities as float64 (a float64 contiguous array passes untouched)."""
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise InvalidInput(f"{name}: not an array of numbers ({e})") from None
+    if a.dtype.kind not in "fiu":
+        raise InvalidInput(f"{name}: dtype {a.dtype} is not a number type")
+    if a.ndim != 1:
+        raise InvalidInput(f"{name}: expected one row of V probabilities (1-D), got shape {a.shape}")
+    return np.require(a.astype(np.float64, copy=False), dtype=np.float64, requirements=("C", "A"))
+
+
+_MODES = ("iid", "wor", "top")
+
+
+def optimal(
+    target_probs: Any,
+    draft_probs: Any,
+    *,
+    drafts: Union[int, Sequence[int]] = (1, 2, 4, 8),
+    mode: Union[str, Sequence[str]] = _MODES,
+) -> List[Dict[str, Any]]:
+    """The optimal multi-draft bound alpha* at one node (SPEC §8), as ``specsim optimal
+    --format json`` prints it: one dict per (n, mode), n outer.
+
+    For n drafts drawn from the draft row q as ``iid`` (with replacement), ``wor`` (without) or
+    ``top`` (the draft's top-n), alpha* = min over token sets H of p(H) + 1 − Q(drafts ⊆ H): the
+    largest acceptance any lossless verifier can reach at the node. Each dict has ``drafts``,
+    ``mode``, ``alpha_star``, ``threshold_index`` (|H*|), ``threshold_ratio`` (the largest p/q in
+    H*, ``None`` when H* is empty), ``p_h``, ``q_h`` and ``rules``: for each lossless tree rule
+    that assumes the mode's draft law (rrs: iid, rrs-wor: wor, target-only: top), its
+    ``acceptance`` at the node and its ``gap`` to alpha* (``None`` for rrs-wor where V^n · V >
+    4e6).
+
+    Args:
+        target_probs, draft_probs: p and q, [V] each (any float or integer array; float64 is read
+            in place), checked as a round's rows are and divided by their sums.
+        drafts: n, or a list of them.
+        mode: a mode or a list of them (comma-separated string too).
+    """
+    if isinstance(drafts, (int, np.integer)) and not isinstance(drafts, bool):
+        drafts = [drafts]
+    ns = [_integer("drafts", n) for n in drafts]
+    if any(n < 1 for n in ns):
+        raise InvalidOption(f"--drafts: {min(ns)} is not a positive integer")
+    modes = _names(mode)
+    text = _native(
+        _specsim.optimal, _node_row("target_probs", target_probs), _node_row("draft_probs", draft_probs), ns, modes
+    )
+    return json.loads(text)
+
+
+def alpha_star(target_probs: Any, draft_probs: Any, n: int, mode: str = "iid") -> Dict[str, Any]:
+    """alpha* for n drafts drawn as ``mode`` (``iid``, ``wor`` or ``top``) at one node: the dict of
+    :func:`optimal` for that (n, mode), with ``alpha_star``, ``threshold_ratio``, ``p_h``,
+    ``q_h`` (and ``drafts``, ``mode``, ``threshold_index``, ``rules``)."""
+    if not isinstance(mode, str):
+        raise InvalidOption(f"mode: expected one of iid, wor, top, not {mode!r}")
+    return optimal(target_probs, draft_probs, drafts=[_integer("n", n)], mode=[mode])[0]

@@ -1,13 +1,24 @@
 from os import PathLike
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
 __version__: str
 RULES: tuple[str, ...]
+CHAIN_RULES: tuple[str, ...]
+TREE_RULES: tuple[str, ...]
 
 class SpecsimError(ValueError):
     """A refused input or a failure, with the command line's message."""
+    kind: str
+    code: str
+
+class InvalidInput(SpecsimError): ...
+class InvalidTree(SpecsimError): ...
+class InvalidFile(SpecsimError): ...
+class InvalidOption(SpecsimError): ...
+class OutputError(SpecsimError): ...
+class EngineError(SpecsimError): ...
 
 def speculative_decode(
     draft_probs: Any,
@@ -51,11 +62,48 @@ def study(
     rounds: Optional[int] = None,
     seed: Optional[int] = None,
     recovery: str = "argmax",
-    rule: Union[str, Sequence[str]] = "token",
+    rule: Union[str, Sequence[str], None] = None,
+    tree: Union[str, Sequence[str], None] = None,
     engine: str = "auto",
     cost_ratio: Union[float, Sequence[float], None] = None,
     out: Union[str, PathLike[str], None] = None,
-    progress: bool = False,
+    progress: Union[bool, Callable[[int, int, str], object]] = False,
     allow_unnormalized: bool = False,
     **kwargs: Any,
 ) -> List[Dict[str, Any]]: ...
+def summary(result: Dict[str, np.ndarray]) -> Dict[str, Any]: ...
+
+class Tree:
+    spec: str
+    nodes: int
+    depth: int
+    parents: np.ndarray
+    widths: np.ndarray
+    retrive_next_token: np.ndarray
+    retrive_next_sibling: np.ndarray
+    retrieve_indices: np.ndarray
+    choices: List[List[int]]
+    eagle_order: bool
+    eagle_node_ids: np.ndarray
+    attention_mask: np.ndarray
+    def __len__(self) -> int: ...
+    @classmethod
+    def from_parents(cls, parents: Any) -> "Tree": ...
+    @classmethod
+    def from_choices(cls, choices: Sequence[Sequence[int]]) -> "Tree": ...
+    @classmethod
+    def from_retrive(cls, retrive_next_token: Any, retrive_next_sibling: Any) -> "Tree": ...
+    @classmethod
+    def from_retrieve_indices(cls, retrieve_indices: Any) -> "Tree": ...
+    @classmethod
+    def from_attention_mask(cls, attention_mask: Any) -> "Tree": ...
+
+def tree(spec: str) -> Tree: ...
+def optimal(
+    target_probs: Any,
+    draft_probs: Any,
+    *,
+    drafts: Union[int, Sequence[int]] = ...,
+    mode: Union[str, Sequence[str]] = ...,
+) -> List[Dict[str, Any]]: ...
+def alpha_star(target_probs: Any, draft_probs: Any, n: int, mode: str = "iid") -> Dict[str, Any]: ...

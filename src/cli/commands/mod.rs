@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_paths;
+mod optimal;
 mod round;
 mod run;
 mod study;
@@ -58,6 +59,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify(a) => verify::cmd_verify(a),
         Command::Study(a) => study::cmd_study(a),
         Command::Tree { spec, format } => tree::cmd_tree(&spec, format),
+        Command::Optimal {
+            node,
+            drafts,
+            mode,
+            format,
+        } => optimal::cmd_optimal(node, &drafts, &mode, format),
     }
 }
 

@@ -150,8 +150,13 @@ pub fn data(path: &str) -> String {
 
 /// The tree rules' golden cases (tests/data/make_tree_golden.py).
 pub fn tree_golden() -> serde_json::Value {
+    golden("golden_tree.json.gz")
+}
+
+/// A gzipped JSON file of `tests/data/`.
+pub fn golden(name: &str) -> serde_json::Value {
     use std::io::Read;
-    let gz = std::fs::read(data("golden_tree.json.gz")).expect("golden data");
+    let gz = std::fs::read(data(name)).expect("golden data");
     let mut text = String::new();
     flate2::read::GzDecoder::new(&gz[..])
         .read_to_string(&mut text)

@@ -1,0 +1,73 @@
+"""The optimal multi-draft bound from Python (SPEC §8): ``specsim.optimal`` equals ``specsim
+optimal --format json`` on the same node, ``specsim.alpha_star`` equals the independent numpy
+brute force over every subset (tests/data/make_optimal_golden.py), and bad input raises its
+``SpecsimError`` subclass."""
+
+import gzip
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+
+import specsim
+from specsim import InvalidInput, InvalidOption
+from test_specsim import DATA, cli
+
+
+def brute_module():
+    spec = importlib.util.spec_from_file_location("make_optimal_golden", DATA / "make_optimal_golden.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_optimal_equals_the_command_line(tmp_path):
+    rng = np.random.default_rng(5)
+    p, q = rng.dirichlet(np.full(40, 0.5)), rng.dirichlet(np.full(40, 0.5))
+    node = tmp_path / "node.json"
+    node.write_text(json.dumps({"target_probs": p.tolist(), "draft_probs": q.tolist()}))
+    out = cli("optimal", str(node), "--drafts", "1,2,3", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert specsim.optimal(p, q, drafts=[1, 2, 3]) == json.loads(out.stdout)
+    # Any float or integer array, and a list, give the same answer.
+    assert specsim.optimal(p.astype(np.float32).astype(np.float64).tolist(), q, drafts=2, mode="iid")[0]["mode"] == "iid"
+
+
+def test_alpha_star_equals_brute_force_over_every_subset():
+    brute = brute_module().brute
+    rng = np.random.default_rng(9)
+    for v in (3, 5, 7):
+        p, q = rng.dirichlet(np.full(v, 0.5)), rng.dirichlet(np.full(v, 0.5))
+        for n in (1, 2, 3):
+            for mode in ("iid", "wor", "top"):
+                got = specsim.alpha_star(p, q, n, mode)
+                want = brute(p / p.sum(), q / q.sum(), n, mode)[0]
+                assert abs(got["alpha_star"] - want) < 1e-12, (v, n, mode)
+                assert set(got) >= {"alpha_star", "threshold_ratio", "p_h", "q_h"}
+                for r in got["rules"]:
+                    assert r["gap"] is None or r["gap"] >= 0.0
+
+
+def test_the_golden_file_agrees_with_alpha_star():
+    with gzip.open(DATA / "golden_optimal.json.gz", "rt") as f:
+        cases = json.load(f)["brute"][:60]
+    for c in cases:
+        got = specsim.alpha_star(np.array(c["p"]), np.array(c["q"]), c["n"], c["mode"])
+        assert abs(got["alpha_star"] - c["alpha_star"]) < 1e-12
+
+
+def test_bad_input_raises_its_kind():
+    p = [0.5, 0.5]
+    with pytest.raises(InvalidInput, match="1-D"):
+        specsim.alpha_star([[0.5, 0.5]], p, 1)
+    with pytest.raises(InvalidInput, match=r"draft_probs\[0\]\[1\]"):
+        specsim.alpha_star(p, [1.0, -0.5], 1)
+    with pytest.raises(InvalidOption, match="best"):
+        specsim.alpha_star(p, p, 1, "best")
+    with pytest.raises(InvalidOption):
+        specsim.alpha_star(p, p, 0)
+    with pytest.raises(InvalidOption, match="only 2 tokens"):
+        specsim.alpha_star(p, p, 3, "wor")
+    with pytest.raises(InvalidInput, match="V = 2"):
+        specsim.alpha_star(p, [1.0], 1)

@@ -1,0 +1,146 @@
+//! One node's rows as a user gives them, and what the optimal bound says about them (SPEC §8):
+//! alpha* per (number of drafts, draft law), and each lossless tree rule's acceptance at the node
+//! with its gap to the alpha* of the law it assumes. Used by `specsim optimal` and Python's
+//! `alpha_star` / `optimal`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::reference::optimal::{DraftMode, Optimal, alpha_star, rule_acceptance};
+
+/// A node's rows: the target's distribution p and the draft's q over one vocabulary.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeInput {
+    /// p.
+    pub target_probs: Vec<f64>,
+    /// q.
+    pub draft_probs: Vec<f64>,
+}
+
+/// Reads a node (`{"target_probs": [...], "draft_probs": [...]}`); `origin` names the source in
+/// errors.
+pub fn read_node_json(reader: impl std::io::Read, origin: &str) -> Result<NodeInput> {
+    serde_json::from_reader(std::io::BufReader::new(reader)).map_err(|e| {
+        Error::format(
+            origin,
+            format!(
+                "invalid node JSON (expected {{\"target_probs\": [V numbers], \"draft_probs\": [V numbers]}}): {e}"
+            ),
+        )
+    })
+}
+
+/// A lossless rule's acceptance at the node and its gap to alpha*.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RuleBound {
+    /// The rule.
+    pub rule: String,
+    /// P(one of the n children is accepted), children drawn as the rule assumes; `None` where
+    /// it is not computed exactly (`rrs-wor` beyond its enumeration budget, V^n · V > 4·10^6).
+    pub acceptance: Option<f64>,
+    /// alpha* − acceptance (≥ 0; below 1e-12 reported as 0).
+    pub gap: Option<f64>,
+}
+
+/// One (n, mode) row of `specsim optimal`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NodeBound {
+    /// alpha* and its minimising set.
+    #[serde(flatten)]
+    pub optimal: Optimal,
+    /// The rules that assume this draft law.
+    pub rules: Vec<RuleBound>,
+}
+
+/// Checks a node's rows as a round's are checked (SPEC §2: one length V ≥ 1, finite,
+/// non-negative, each summing to 1 within the tolerance) and divides each by its f64 sum.
+pub fn normalized_rows(target: &[f64], draft: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
+    if target.is_empty() {
+        return Err(Error::EmptyVocabulary {
+            field: "target_probs",
+        });
+    }
+    if draft.len() != target.len() {
+        return Err(Error::VocabMismatch {
+            field: "draft_probs",
+            index: 0,
+            found: draft.len(),
+            expected: target.len(),
+            reference: "target_probs[0]",
+        });
+    }
+    let opts = super::RoundOptions::default();
+    super::check_row("target_probs", 0, target, &opts)?;
+    super::check_row("draft_probs", 0, draft, &opts)?;
+    let norm = |row: &[f64]| {
+        let s: f64 = row.iter().sum();
+        row.iter().map(|x| x / s).collect::<Vec<f64>>()
+    };
+    Ok((norm(target), norm(draft)))
+}
+
+/// alpha* of one (n, mode) on a user's rows (checked and normalised first).
+pub fn node_alpha_star(
+    target: &[f64],
+    draft: &[f64],
+    n: usize,
+    mode: DraftMode,
+) -> Result<Optimal> {
+    let (p, q) = normalized_rows(target, draft)?;
+    alpha_star(&p, &q, n, mode)
+}
+
+/// Every (n, mode) of the lists, n outer, with each rule's acceptance and gap.
+pub fn node_bounds(
+    target: &[f64],
+    draft: &[f64],
+    drafts: &[usize],
+    modes: &[DraftMode],
+) -> Result<Vec<NodeBound>> {
+    let (p, q) = normalized_rows(target, draft)?;
+    let mut out = Vec::new();
+    for &n in drafts {
+        for &mode in modes {
+            let optimal = alpha_star(&p, &q, n, mode)?;
+            let rules = mode
+                .rules()
+                .iter()
+                .map(|&rule| {
+                    let acceptance = rule_acceptance(rule, &p, &q, n);
+                    RuleBound {
+                        rule: rule.name().to_string(),
+                        acceptance,
+                        gap: acceptance.map(|a| gap(optimal.alpha_star, a)),
+                    }
+                })
+                .collect();
+            out.push(NodeBound { optimal, rules });
+        }
+    }
+    Ok(out)
+}
+
+/// alpha* − acceptance, with differences below 1e-12 (summation order: `target-only`'s
+/// acceptance is alpha*_top itself) reported as 0.
+pub fn gap(alpha_star: f64, acceptance: f64) -> f64 {
+    let g = alpha_star - acceptance;
+    if g.abs() <= 1e-12 { 0.0 } else { g }
+}
+
+/// Parses `--drafts` (`1,2,4,8`): positive integers.
+pub fn parse_drafts(s: &str) -> Result<Vec<usize>> {
+    s.split(',')
+        .map(|x| match x.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(Error::Config(format!(
+                "--drafts: '{x}' is not a positive integer (expected a list such as 1,2,4,8)"
+            ))),
+        })
+        .collect()
+}
+
+/// Parses `--mode` (`iid,wor,top`).
+pub fn parse_modes(s: &str) -> Result<Vec<DraftMode>> {
+    s.split(',').map(|x| x.trim().parse()).collect()
+}
