@@ -509,6 +509,65 @@ fn optimal<'py>(
     serde_json::to_string(&bounds).map_err(|e| invalid(e.to_string()))
 }
 
+/// alpha* over a family's generated rows, as `specsim optimal --family … --format json` prints
+/// it (one object per configuration and (n, mode)); `out` writes `optimal.csv` and
+/// `optimal.json` too.
+#[pyfunction]
+#[pyo3(signature = (family, sigma, lambda_, bits, t_target, t_draft, zipf, vocab, rounds, seed, drafts, modes, out))]
+#[allow(clippy::too_many_arguments)]
+fn optimal_study(
+    py: Python<'_>,
+    family: &str,
+    sigma: Option<Vec<f64>>,
+    lambda_: Option<Vec<f64>>,
+    bits: Option<Vec<u32>>,
+    t_target: Option<Vec<f64>>,
+    t_draft: Option<Vec<f64>>,
+    zipf: Option<Vec<f64>>,
+    vocab: Option<usize>,
+    rounds: Option<u64>,
+    seed: Option<u64>,
+    drafts: Vec<usize>,
+    modes: Vec<String>,
+    out: Option<PathBuf>,
+) -> PyResult<String> {
+    use specsim::reference::optimal::DraftMode;
+    if let Some(&bad) = drafts.iter().find(|&&n| n == 0) {
+        return Err(config(format!(
+            "drafts: '{bad}' is not a positive integer (expected a list such as 1,2,4,8)"
+        )));
+    }
+    let modes: Vec<DraftMode> = modes.iter().map(|m| parse(m)).collect::<PyResult<_>>()?;
+    let d = StudyOptions::default();
+    let vocab = vocab.unwrap_or(2048);
+    let rounds = rounds.unwrap_or(1000);
+    let seed = seed.unwrap_or(7);
+    let opts = StudyOptions {
+        family: parse::<FamilyKind>(family)?,
+        sigma: sigma.unwrap_or(d.sigma.clone()),
+        lambda: lambda_.unwrap_or(d.lambda.clone()),
+        bits: bits.unwrap_or(d.bits.clone()),
+        t_target: t_target.unwrap_or(d.t_target.clone()),
+        t_draft: t_draft.unwrap_or(d.t_draft.clone()),
+        zipf: zipf.unwrap_or(d.zipf.clone()),
+        vocab: Some(vocab),
+        rounds: Some(rounds),
+        seed: Some(seed),
+        ..d
+    };
+    let rows = py
+        .detach(|| -> specsim::Result<_> {
+            let cfgs = opts.configs(&[1], vocab, rounds, seed)?;
+            let rows = specsim::study::optimal::optimal_study(&cfgs, &drafts, &modes, |_| {})?;
+            if let Some(dir) = &out {
+                specsim::study::optimal::write_optimal_files(dir, &rows)?;
+            }
+            Ok(rows)
+        })
+        .map_err(err)?;
+    serde_json::to_string(&rows).map_err(|e| invalid(e.to_string()))
+}
+
 /// `specsim study --k`'s parser: `1..16`, `1,2,4,8`, `1..4,8`.
 #[pyfunction]
 fn _parse_k(s: &str) -> PyResult<Vec<usize>> {
@@ -678,6 +737,7 @@ fn _specsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TREE_RULES", Rule::TREE.map(Rule::name).to_vec())?;
     m.add_function(wrap_pyfunction!(tree, m)?)?;
     m.add_function(wrap_pyfunction!(optimal, m)?)?;
+    m.add_function(wrap_pyfunction!(optimal_study, m)?)?;
     m.add_function(wrap_pyfunction!(summary, m)?)?;
     m.add_function(wrap_pyfunction!(tree_from, m)?)?;
     m.add_function(wrap_pyfunction!(speculative_decode, m)?)?;

@@ -71,3 +71,16 @@ def test_bad_input_raises_its_kind():
         specsim.alpha_star(p, p, 3, "wor")
     with pytest.raises(InvalidInput, match="V = 2"):
         specsim.alpha_star(p, [1.0], 1)
+
+
+def test_optimal_study_equals_the_command_line(tmp_path):
+    args = ["--family", "logit-noise", "--sigma", "0.5", "--zipf", "0,2", "--vocab", "64",
+            "--rounds", "25", "--drafts", "1,2", "--mode", "iid,top", "--quiet", "--format", "json"]
+    out = cli("optimal", *args)
+    assert out.returncode == 0, out.stderr
+    rows = specsim.optimal_study("logit-noise", sigma=0.5, zipf=[0, 2], vocab=64, rounds=25,
+                                 drafts=[1, 2], mode="iid,top", out=tmp_path / "bound")
+    assert rows == json.loads(out.stdout)
+    assert (tmp_path / "bound" / "optimal.csv").exists()
+    with pytest.raises(InvalidOption, match="rates"):
+        specsim.optimal_study("rates", rounds=3)

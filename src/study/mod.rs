@@ -11,6 +11,7 @@
 
 mod block;
 mod metrics;
+pub mod optimal;
 pub mod options;
 pub mod per_k;
 pub mod report;

@@ -227,3 +227,106 @@ fn the_optimal_command_prints_the_library_s_bounds_and_refuses_bad_input() {
     let o = specsim(&["optimal", "/nonexistent/node.json"]);
     assert_refused(&o, "missing file", &["/nonexistent/node.json"]);
 }
+
+#[test]
+fn the_bound_over_a_family_averages_each_round_s_first_node() {
+    use specsim::study::optimal::optimal_study;
+    use specsim::study::options::{FamilyKind, StudyOptions};
+    let opts = StudyOptions {
+        family: FamilyKind::LogitNoise,
+        sigma: vec![0.5],
+        vocab: Some(48),
+        rounds: Some(30),
+        seed: Some(3),
+        ..StudyOptions::default()
+    };
+    let cfgs = opts.configs(&[1], 48, 30, 3).unwrap();
+    let modes = [DraftMode::Iid, DraftMode::Wor, DraftMode::Top];
+    let rows = optimal_study(&cfgs, &[1, 2], &modes, |_| {}).unwrap();
+    assert_eq!(rows.len(), 6);
+    // Recomputed round by round from the generated rows (position 0).
+    let (batch, betas) = specsim::cpu::generate::generate_chunk(&cfgs[0].workload, 3, 0, 30, 1);
+    let v = batch.v;
+    for row in &rows {
+        let mut sum = 0.0;
+        for r in 0..30 {
+            let q: Vec<f64> = batch.draft[r * v..(r + 1) * v]
+                .iter()
+                .map(|&x| x as f64)
+                .collect();
+            let p: Vec<f64> = batch.target[2 * r * v..(2 * r + 1) * v]
+                .iter()
+                .map(|&x| x as f64)
+                .collect();
+            sum += node_alpha_star(&p, &q, row.drafts, row.mode)
+                .unwrap()
+                .alpha_star;
+        }
+        assert!((row.alpha_star.mean - sum / 30.0).abs() < 1e-12, "{row:?}");
+        if row.drafts == 1 && row.mode != DraftMode::Top {
+            // One draft: the overlap, which the chain study's betas hold (float32 sums).
+            let beta = betas.iter().map(|&b| b as f64).sum::<f64>() / 30.0;
+            assert!(
+                (row.alpha_star.mean - beta).abs() < 1e-5,
+                "{row:?} vs {beta}"
+            );
+        }
+        for rule in &row.rules {
+            let gap = rule.gap.as_ref().expect("enumerated at V = 48, n <= 2");
+            assert!(gap.mean >= 0.0 && gap.ci99_low <= gap.mean, "{row:?}");
+        }
+    }
+    let mean = |n: usize, m: DraftMode| {
+        rows.iter()
+            .find(|r| r.drafts == n && r.mode == m)
+            .unwrap()
+            .alpha_star
+            .mean
+    };
+    assert!(mean(2, DraftMode::Wor) >= mean(2, DraftMode::Iid));
+}
+
+#[test]
+fn optimal_family_mode_writes_its_files_and_refuses_what_it_cannot_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bound");
+    let args = [
+        "optimal", "--family", "mixture", "--lambda", "0.3", "--vocab", "40", "--rounds", "20",
+        "--drafts", "1,3", "--mode", "iid,wor", "--quiet", "--format", "json", "--out",
+    ];
+    let mut all: Vec<&str> = args.to_vec();
+    all.push(out.to_str().unwrap());
+    let o = specsim(&all);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let printed: Value = serde_json::from_str(&o.stdout).unwrap();
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("optimal.json")).unwrap()).unwrap();
+    assert_eq!(printed, written);
+    assert_eq!(printed.as_array().unwrap().len(), 4);
+    let csv = std::fs::read_to_string(out.join("optimal.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    for col in [
+        "family",
+        "lambda",
+        "zipf",
+        "drafts",
+        "mode",
+        "alpha_star",
+        "alpha_star_ci99_low",
+        "rule",
+        "acceptance",
+        "gap",
+        "gap_ci99_high",
+    ] {
+        assert!(header.contains(&col), "{col} missing from {header:?}");
+    }
+    assert_eq!(lines.count(), 4, "one line per (n, mode, rule)");
+    // What cannot be bounded, or would be ignored, is refused.
+    let o = specsim(&["optimal", "--family", "rates", "--rounds", "5"]);
+    assert_refused(&o, "rates", &["--family rates", "node JSON"]);
+    let o = specsim(&["optimal", "--sigma", "0.5"]);
+    assert_refused(&o, "--sigma without --family", &["--family"]);
+    let o = specsim(&["optimal", "node.json", "--family", "logit-noise"]);
+    assert_refused(&o, "a node and a family", &["cannot be used with"]);
+}

@@ -59,6 +59,7 @@ __all__ = [
     "Tree",
     "optimal",
     "alpha_star",
+    "optimal_study",
     "__version__",
 ]
 
@@ -591,3 +592,51 @@ def alpha_star(target_probs: Any, draft_probs: Any, n: int, mode: str = "iid") -
     if not isinstance(mode, str):
         raise InvalidOption(f"mode: expected one of iid, wor, top, not {mode!r}")
     return optimal(target_probs, draft_probs, drafts=[_integer("n", n)], mode=[mode])[0]
+
+
+def optimal_study(
+    family: str = "logit-noise",
+    *,
+    sigma: Union[float, Sequence[float], None] = None,
+    lambda_: Union[float, Sequence[float], None] = None,
+    bits: Union[int, Sequence[int], None] = None,
+    t_target: Union[float, Sequence[float], None] = None,
+    t_draft: Union[float, Sequence[float], None] = None,
+    zipf: Union[float, Sequence[float], None] = None,
+    vocab: Optional[int] = None,
+    rounds: Optional[int] = None,
+    seed: Optional[int] = None,
+    drafts: Union[int, Sequence[int]] = (1, 2, 4, 8),
+    mode: Union[str, Sequence[str]] = _MODES,
+    out: Union[str, os.PathLike, None] = None,
+) -> List[Dict[str, Any]]:
+    """The optimal bound over a family's generated rows, as ``specsim optimal --family …
+    --format json``: one dict per configuration (the product of the parameter lists) and
+    (n, mode), with ``label``, ``family``, ``params``, ``vocab``, ``rounds``, ``seed``,
+    ``drafts``, ``mode``, ``alpha_star`` (``mean``, ``ci99_low``, ``ci99_high``) and ``rules``
+    (per rule ``acceptance`` and ``gap``, each a mean with its 99% interval, or ``None``).
+    Every round's first node (the rows of position 0) is bounded. Defaults as the command's:
+    logit-noise at sigma 0.5 and 1, zipf 2, V = 2048, 1000 rounds, seed 7. ``out=DIR`` writes
+    ``optimal.csv`` and ``optimal.json`` too."""
+    if isinstance(drafts, (int, np.integer)) and not isinstance(drafts, bool):
+        drafts = [drafts]
+    ns = [_integer("drafts", n) for n in drafts]
+    if any(n < 1 for n in ns):
+        raise InvalidOption(f"--drafts: {min(ns)} is not a positive integer")
+    text = _native(
+        _specsim.optimal_study,
+        family,
+        _list("sigma", sigma, float),
+        _list("lambda", lambda_, float),
+        _list("bits", bits, int),
+        _list("t_target", t_target, float),
+        _list("t_draft", t_draft, float),
+        _list("zipf", zipf, float),
+        _nonnegative("vocab", vocab),
+        _nonnegative("rounds", rounds),
+        _nonnegative("seed", seed),
+        ns,
+        _names(mode),
+        os.fspath(out) if out is not None else None,
+    )
+    return json.loads(text)

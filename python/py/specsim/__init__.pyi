@@ -107,3 +107,19 @@ def optimal(
     mode: Union[str, Sequence[str]] = ...,
 ) -> List[Dict[str, Any]]: ...
 def alpha_star(target_probs: Any, draft_probs: Any, n: int, mode: str = "iid") -> Dict[str, Any]: ...
+def optimal_study(
+    family: str = "logit-noise",
+    *,
+    sigma: Union[float, Sequence[float], None] = None,
+    lambda_: Union[float, Sequence[float], None] = None,
+    bits: Union[int, Sequence[int], None] = None,
+    t_target: Union[float, Sequence[float], None] = None,
+    t_draft: Union[float, Sequence[float], None] = None,
+    zipf: Union[float, Sequence[float], None] = None,
+    vocab: Optional[int] = None,
+    rounds: Optional[int] = None,
+    seed: Optional[int] = None,
+    drafts: Union[int, Sequence[int]] = ...,
+    mode: Union[str, Sequence[str]] = ...,
+    out: Union[str, PathLike[str], None] = None,
+) -> List[Dict[str, Any]]: ...

@@ -69,5 +69,20 @@ def study(
     progress: Union[bool, Callable[[int, int, str], object]],
     allow_unnormalized: bool,
 ) -> List[dict]: ...
+def optimal_study(
+    family: str,
+    sigma: Optional[List[float]],
+    lambda_: Optional[List[float]],
+    bits: Optional[List[int]],
+    t_target: Optional[List[float]],
+    t_draft: Optional[List[float]],
+    zipf: Optional[List[float]],
+    vocab: Optional[int],
+    rounds: Optional[int],
+    seed: Optional[int],
+    drafts: List[int],
+    modes: List[str],
+    out: Optional[str],
+) -> str: ...
 def _last_addresses() -> List[int]: ...
 def _parse_k(s: str) -> List[int]: ...

@@ -59,12 +59,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify(a) => verify::cmd_verify(a),
         Command::Study(a) => study::cmd_study(a),
         Command::Tree { spec, format } => tree::cmd_tree(&spec, format),
-        Command::Optimal {
-            node,
-            drafts,
-            mode,
-            format,
-        } => optimal::cmd_optimal(node, &drafts, &mode, format),
+        Command::Optimal(a) => optimal::cmd_optimal(a),
     }
 }
 
