@@ -160,6 +160,11 @@ pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<Exi
     } else {
         super::bench_paths::bench_paths(quick, cpu_floor, reps.min(3))?
     };
+    let optimal = if engine == EngineChoice::Gpu {
+        Vec::new()
+    } else {
+        bench_optimal(quick, reps.min(3))?
+    };
     if as_json {
         emit(&format!(
             "{}\n",
@@ -169,6 +174,7 @@ pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<Exi
                 "rows": rows,
                 "mmap": mmap_note,
                 "paths": paths,
+                "optimal": optimal,
             }))?
         ))?;
         return Ok(ExitCode::SUCCESS);
@@ -254,6 +260,18 @@ pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<Exi
     }
     if !paths.is_empty() {
         s += &super::bench_paths::paths_table(&paths);
+    }
+    if !optimal.is_empty() {
+        s += "\noptimal bound alpha* (SPEC §8) at one node (Zipf-like rows), CPU\n";
+        for o in &optimal {
+            s += &format!(
+                "  {:<4} n = {:<2} V = {:<7} {:>10.2} ms\n",
+                o["mode"].as_str().unwrap_or(""),
+                o["drafts"],
+                o["vocab"],
+                o["seconds"].as_f64().unwrap_or(f64::NAN) * 1e3
+            );
+        }
     }
     emit(&s)?;
     Ok(ExitCode::SUCCESS)
@@ -385,4 +403,42 @@ fn bench_trees(
         }
     }
     Ok(rows)
+}
+
+/// alpha* at one node: `iid` by one sort and prefix sums, `wor` by the exponential-clock
+/// integral over every prefix (V = 10^5 unless quick, n = 8); the median of `reps` runs.
+fn bench_optimal(quick: bool, reps: usize) -> Result<Vec<serde_json::Value>> {
+    use rand::{Rng, SeedableRng};
+    use specsim::reference::optimal::{DraftMode, alpha_star};
+    let v = if quick { 32_000 } else { 100_000 };
+    eprintln!("specsim bench: optimal bound, V = {v}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let mut row = |noise: f64| -> Vec<f64> {
+        let x: Vec<f64> = (0..v)
+            .map(|i| {
+                let g: f64 = rng.random::<f64>().max(1e-300);
+                (-2.0 * ((1 + i) as f64).ln() + noise * (-g.ln()).ln()).exp()
+            })
+            .collect();
+        let s: f64 = x.iter().sum();
+        x.into_iter().map(|y| y / s).collect()
+    };
+    let (p, q) = (row(1.0), row(1.5));
+    let mut out = Vec::new();
+    for mode in [DraftMode::Iid, DraftMode::Wor] {
+        let mut times = Vec::new();
+        for _ in 0..reps.max(1) {
+            let t0 = std::time::Instant::now();
+            std::hint::black_box(alpha_star(&p, &q, 8, mode)?);
+            times.push(t0.elapsed().as_secs_f64());
+        }
+        times.sort_by(f64::total_cmp);
+        out.push(json!({
+            "mode": mode.name(),
+            "drafts": 8,
+            "vocab": v,
+            "seconds": times[times.len() / 2],
+        }));
+    }
+    Ok(out)
 }
