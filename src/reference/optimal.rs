@@ -97,6 +97,10 @@ pub struct Optimal {
 /// the tests hold it to exact enumeration).
 pub const WOR_TOLERANCE: f64 = 1e-12;
 
+/// The smallest positive draft probability the `wor` bound takes (its integral's range grows as
+/// its inverse); smaller ones are refused, naming the token.
+pub const WOR_SMALLEST_Q: f64 = 1e-300;
+
 /// alpha*(p, q, n, mode) of SPEC §8 on rows already checked and divided by
 /// their sums (`round::node` does both).
 pub fn alpha_star(p: &[f64], q: &[f64], n: usize, mode: DraftMode) -> Result<Optimal> {
@@ -136,6 +140,16 @@ pub fn alpha_star(p: &[f64], q: &[f64], n: usize, mode: DraftMode) -> Result<Opt
     if mode == DraftMode::Wor && n > m {
         return Err(Error::Config(format!(
             "drafts: n = {n} draws without replacement, but the draft row gives only {m} tokens a positive probability"
+        )));
+    }
+    // The wor integral runs out to t = 37 / (the smallest positive q): below 1e-300 that range
+    // leaves f64 (f32 rows never come near it).
+    if mode == DraftMode::Wor
+        && let Some(&x) = order.iter().find(|&&x| q[x] < WOR_SMALLEST_Q)
+    {
+        return Err(Error::Config(format!(
+            "draft_probs[{x}] = {:e} (normalised): wor's bound cannot resolve a positive probability below {WOR_SMALLEST_Q:e}; set it to 0 or use iid",
+            q[x]
         )));
     }
     order.sort_by(|&a, &b| (p[a] / q[a]).total_cmp(&(p[b] / q[b])).then(a.cmp(&b)));

@@ -213,6 +213,15 @@ fn the_optimal_command_prints_the_library_s_bounds_and_refuses_bad_input() {
     assert_refused(&o, "n = 0", &["--drafts", "'0'"]);
     let o = specsim_stdin(&["optimal", "--mode", "wor", "--drafts", "4"], Some(&node));
     assert_refused(&o, "wor beyond the support", &["n = 4", "only 3 tokens"]);
+    let tiny = r#"{"target_probs": [0.5, 0.5], "draft_probs": [1.0, 1e-310]}"#;
+    let o = specsim_stdin(&["optimal", "--mode", "wor", "--drafts", "1"], Some(tiny));
+    assert_refused(
+        &o,
+        "a q below the wor bound's range",
+        &["draft_probs[1]", "1e-310"],
+    );
+    let o = specsim_stdin(&["optimal", "--mode", "iid", "--drafts", "2"], Some(tiny));
+    assert_eq!(o.code, 0, "iid takes it: {}", o.stderr);
     let o = specsim_stdin(&["optimal", "--mode", "best"], Some(&node));
     assert_refused(&o, "unknown mode", &["'best'", "iid, wor or top"]);
     let bad = r#"{"target_probs": [0.5, 0.5], "draft_probs": [1.0, -0.1]}"#;
