@@ -23,7 +23,7 @@ impl GpuContext {
         let (n, k) = (params.n_rounds as usize, params.k as usize);
         let id = kernel_for(rule)?;
         let mut enc = self.encoder();
-        self.record(&mut enc, id, b.group(id), params, n);
+        self.record(&mut enc, id, b.group(id), params, n)?;
         if readback {
             let tok_bytes = (n * (k + 1) * 4) as u64;
             enc.copy_buffer_to_buffer(&b.out_tokens, 0, &b.readback, 0, tok_bytes);

@@ -178,6 +178,12 @@ impl GpuContext {
         Ok(cap)
     }
 
+    /// Compiles every kernel's pipeline now (each is otherwise compiled when first
+    /// dispatched): a WGSL or pipeline error is an `Err` naming the kernel.
+    pub fn compile_kernels(&self) -> Result<()> {
+        self.kernels.compile_all(&self.device)
+    }
+
     /// Records a dispatch of kernel `id` with `params` over `items` workgroups.
     fn record<P: KernelParams>(
         &self,
@@ -186,17 +192,18 @@ impl GpuContext {
         group: &wgpu::BindGroup,
         params: P,
         items: usize,
-    ) {
+    ) -> Result<()> {
         let mut params = params;
         params.set_work_budget(self.loop_budget());
         self.kernels.get(id).record(
+            &self.device,
             &self.queue,
             enc,
             group,
             params,
             items,
             self.config.max_groups_x,
-        );
+        )
     }
 
     /// The loop iterations one kernel invocation may run: [`SOFTWARE_LOOP_BUDGET`] on a

@@ -68,7 +68,7 @@ impl GpuContext {
         let mut enc = self.encoder();
         let params = Self::generate_params(spec, r0, m, k);
         let id = KernelId::GENERATE;
-        self.record(&mut enc, id, b.group(id), params, m * (k + 1));
+        self.record(&mut enc, id, b.group(id), params, m * (k + 1))?;
         self.submit_and_wait(enc)?;
         let rec = Recovery {
             mode: spec.recovery,
@@ -78,7 +78,7 @@ impl GpuContext {
         let mut enc = self.encoder();
         let id = super::chain::kernel_for(rule)?;
         let params = RoundParams::new(m, k, v, &rec, r0);
-        self.record(&mut enc, id, b.group(id), params, m);
+        self.record(&mut enc, id, b.group(id), params, m)?;
         let acc_bytes = (m * 4) as u64;
         let beta_bytes = (m * k * 4) as u64;
         enc.copy_buffer_to_buffer(&b.out_acc, 0, &b.readback, 0, acc_bytes);
@@ -204,7 +204,7 @@ impl GpuContext {
         let mut enc = self.encoder();
         // One invocation per round: m / 256 workgroups.
         let id = KernelId::RATES_ROUND;
-        self.record(&mut enc, id, b.group(id), params, m.div_ceil(256));
+        self.record(&mut enc, id, b.group(id), params, m.div_ceil(256))?;
         enc.copy_buffer_to_buffer(&b.out_acc, 0, &b.readback, 0, (m * 4) as u64);
         self.submit_and_wait(enc)?;
         self.read_back((m * 4) as u64)

@@ -171,7 +171,7 @@ impl GpuContext {
             );
             let params = RoundParams::new(n, 0, v, &rec, r0 as u64);
             let mut enc = self.encoder();
-            self.record(&mut enc, KernelId::VERIFY_TREE, &group, params, n);
+            self.record(&mut enc, KernelId::VERIFY_TREE, &group, params, n)?;
             let (wt, wn, wa) = (n * (depth + 1), n * depth, n);
             enc.copy_buffer_to_buffer(&out_tokens, 0, &readback, 0, (wt * 4) as u64);
             if wn > 0 {

@@ -19,6 +19,13 @@ fn validate(name: &str, src: &str) {
     .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
 }
 
+/// Every kernel compiles on the device (pipelines are otherwise compiled on first use).
+#[test]
+fn every_kernel_compiles_on_the_device() {
+    let Some(g) = common::gpu() else { return };
+    g.compile_kernels().unwrap();
+}
+
 /// Every kernel's whole source (shared helpers, then its own file) validates; every shader file
 /// is in some kernel.
 #[test]

@@ -45,11 +45,13 @@ pub(crate) struct KernelDef {
     pub(crate) bindings: &'static [Binding],
 }
 
-/// A kernel built on a device: its layout, pipeline and params buffer.
+/// A kernel on a device: its layout and params buffer, and its pipeline, compiled when the
+/// kernel is first dispatched (a process that verifies one tree batch compiles the tree kernel
+/// alone: on a software adapter, compiling all of them took about a second per process).
 pub(crate) struct Kernel {
     def: &'static KernelDef,
     layout: wgpu::BindGroupLayout,
-    pipeline: wgpu::ComputePipeline,
+    pipeline: std::sync::OnceLock<wgpu::ComputePipeline>,
     params: wgpu::Buffer,
 }
 
@@ -57,7 +59,8 @@ pub(crate) struct Kernel {
 pub(crate) struct Kernels(Vec<Kernel>);
 
 impl Kernels {
-    /// Compiles every kernel (a WGSL or layout error is an `Err`).
+    /// Every kernel's layout and params buffer (a layout error is an `Err`); pipelines are
+    /// compiled on first use ([`Kernel::pipeline`]).
     pub(crate) fn build(device: &wgpu::Device) -> Result<Kernels> {
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let kernels = KERNELS
@@ -68,6 +71,14 @@ impl Kernels {
             return Err(Error::Gpu(format!("cannot build the GPU kernels: {e}")));
         }
         Ok(Kernels(kernels))
+    }
+
+    /// Compiles every kernel's pipeline now (a WGSL error is an `Err` naming the kernel).
+    pub(crate) fn compile_all(&self, device: &wgpu::Device) -> Result<()> {
+        for k in &self.0 {
+            k.pipeline(device)?;
+        }
+        Ok(())
     }
 
     /// One kernel.
@@ -103,13 +114,35 @@ impl Kernel {
             label: Some(def.entry),
             entries: &entries,
         });
+        let params = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(def.params.0),
+            size: def.params.1 as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Kernel {
+            def,
+            layout,
+            pipeline: std::sync::OnceLock::new(),
+            params,
+        }
+    }
+
+    /// Its pipeline, compiled on the first call (a WGSL or pipeline error is an `Err`, and the
+    /// next call tries again).
+    pub(crate) fn pipeline(&self, device: &wgpu::Device) -> Result<&wgpu::ComputePipeline> {
+        if let Some(p) = self.pipeline.get() {
+            return Ok(p);
+        }
+        let def = self.def;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(def.stem),
             source: wgpu::ShaderSource::Wgsl(def.source.into()),
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some(def.entry),
-            bind_group_layouts: &[Some(&layout)],
+            bind_group_layouts: &[Some(&self.layout)],
             immediate_size: 0,
         });
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
@@ -120,18 +153,13 @@ impl Kernel {
             compilation_options: Default::default(),
             cache: None,
         });
-        let params = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(def.params.0),
-            size: def.params.1 as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        Kernel {
-            def,
-            layout,
-            pipeline,
-            params,
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!(
+                "cannot build the GPU kernel {}: {e}",
+                def.entry
+            )));
         }
+        Ok(self.pipeline.get_or_init(|| pipeline))
     }
 
     /// How many buffers its bind group takes after its params.
@@ -166,16 +194,19 @@ impl Kernel {
     /// Writes `params` (with `groups_x` set) into this kernel's params buffer and records a
     /// dispatch over `items` workgroups, 2D when more than `max_groups_x`. The write lands at the
     /// next submit, so one command buffer holds at most one dispatch of a kernel.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn record<P: KernelParams>(
         &self,
+        device: &wgpu::Device,
         queue: &wgpu::Queue,
         enc: &mut wgpu::CommandEncoder,
         group: &wgpu::BindGroup,
         mut params: P,
         items: usize,
         max_groups_x: u32,
-    ) {
+    ) -> Result<()> {
         debug_assert_eq!((P::WGSL_NAME, size_of::<P>()), self.def.params);
+        let pipeline = self.pipeline(device)?;
         let gx = (items as u32).clamp(1, max_groups_x);
         let gy = (items as u32).div_ceil(gx).max(1);
         params.set_groups_x(gx);
@@ -184,8 +215,9 @@ impl Kernel {
             label: Some(self.def.entry),
             timestamp_writes: None,
         });
-        pass.set_pipeline(&self.pipeline);
+        pass.set_pipeline(pipeline);
         pass.set_bind_group(0, group, &[]);
         pass.dispatch_workgroups(gx, gy, 1);
+        Ok(())
     }
 }
