@@ -472,12 +472,15 @@ fn tree_from(py: Python<'_>, doc: &str, spec: &str) -> PyResult<String> {
 /// alpha* at one node (SPEC §8), as `specsim optimal --format json` prints it: one object per
 /// (n, mode), n outer. The rows are read in place (float64, 1-D).
 #[pyfunction]
+#[pyo3(signature = (target_probs, draft_probs, drafts, modes, allow_unnormalized, skip_impossible))]
 fn optimal<'py>(
     py: Python<'py>,
     target_probs: PyReadonlyArrayDyn<'py, f64>,
     draft_probs: PyReadonlyArrayDyn<'py, f64>,
     drafts: Vec<usize>,
     modes: Vec<String>,
+    allow_unnormalized: bool,
+    skip_impossible: bool,
 ) -> PyResult<String> {
     use specsim::reference::optimal::DraftMode;
     for (name, a) in [
@@ -504,7 +507,13 @@ fn optimal<'py>(
         .as_slice()
         .map_err(|e| borrowed("draft_probs", e))?;
     let bounds = py
-        .detach(|| specsim::round::node::node_bounds(t, d, &drafts, &modes))
+        .detach(|| {
+            let opts = specsim::round::node::NodeOptions {
+                allow_unnormalized,
+                skip_impossible,
+            };
+            specsim::round::node::node_bounds_with(t, d, &drafts, &modes, &opts)
+        })
         .map_err(err)?;
     serde_json::to_string(&bounds).map_err(|e| invalid(e.to_string()))
 }
@@ -513,7 +522,7 @@ fn optimal<'py>(
 /// it (one object per configuration and (n, mode)); `out` writes `optimal.csv` and
 /// `optimal.json` too.
 #[pyfunction]
-#[pyo3(signature = (family, sigma, lambda_, bits, t_target, t_draft, zipf, vocab, rounds, seed, drafts, modes, out))]
+#[pyo3(signature = (family, sigma, lambda_, bits, t_target, t_draft, zipf, vocab, rounds, seed, drafts, modes, skip_impossible, out))]
 #[allow(clippy::too_many_arguments)]
 fn optimal_study(
     py: Python<'_>,
@@ -529,6 +538,7 @@ fn optimal_study(
     seed: Option<u64>,
     drafts: Vec<usize>,
     modes: Vec<String>,
+    skip_impossible: bool,
     out: Option<PathBuf>,
 ) -> PyResult<String> {
     use specsim::reference::optimal::DraftMode;
@@ -557,8 +567,14 @@ fn optimal_study(
     };
     let rows = py
         .detach(|| -> specsim::Result<_> {
-            let cfgs = opts.configs(&[1], vocab, rounds, seed)?;
-            let rows = specsim::study::optimal::optimal_study(&cfgs, &drafts, &modes, |_| {})?;
+            let cfgs = specsim::study::optimal::optimal_configs(&opts)?;
+            let rows = specsim::study::optimal::optimal_study(
+                &cfgs,
+                &drafts,
+                &modes,
+                skip_impossible,
+                |_| {},
+            )?;
             if let Some(dir) = &out {
                 specsim::study::optimal::write_optimal_files(dir, &rows)?;
             }

@@ -84,3 +84,18 @@ def test_optimal_study_equals_the_command_line(tmp_path):
     assert (tmp_path / "bound" / "optimal.csv").exists()
     with pytest.raises(InvalidOption, match="rates"):
         specsim.optimal_study("rates", rounds=3)
+
+
+def test_defaults_fit_the_node_and_sizes_are_refused_with_their_kind():
+    p = [0.4, 0.25, 0.15, 0.1, 0.06, 0.04]
+    q = [0.2, 0.35, 0.05, 0.25, 0.1, 0.05]
+    rows = specsim.optimal(p, q)  # n = 8 has no wor or top row on 6 tokens
+    assert [(r["drafts"], r["mode"]) for r in rows][-1] == (8, "iid") and len(rows) == 10
+    with pytest.raises(InvalidOption, match="V = 6"):
+        specsim.optimal(p, q, drafts=8, mode="top")
+    with pytest.raises(InvalidOption, match="1..=65535"):
+        specsim.alpha_star(p, q, 4_000_000_000)
+    with pytest.raises(InvalidInput, match="allow-unnormalized"):
+        specsim.alpha_star([1.0, 1.0], [3.0, 1.0], 1)
+    got = specsim.alpha_star([1.0, 1.0], [3.0, 1.0], 1, allow_unnormalized=True)
+    assert abs(got["alpha_star"] - 0.75) < 1e-15

@@ -218,7 +218,8 @@ probability, under any coupling that keeps the output distributed as the target 
 emitted token is one of the drafts. Per (n, mode) it prints alpha*, the minimising set H* (its
 size, the largest p/q in it, p(H*) and q(H*)), and the acceptance at the node of each lossless
 tree rule that assumes that draft law (rrs: iid, rrs-wor: wor, target-only: top) with its gap
-to alpha*. rrs-wor's acceptance is enumerated where V^n * V <= 4e6, otherwise absent.
+to alpha*. rrs-wor's acceptance is exact for n <= 2, enumerated for n >= 3 where V^n * V <= 4e6,
+otherwise absent.
 
 With --family (and the workload options of `study`), the same over a family's generated rows:
 every round's first node (the target and draft rows of position 0), averaged over --rounds with
@@ -338,13 +339,18 @@ pub struct OptimalArgs {
     /// or nothing, without --family: standard input).
     #[arg(conflicts_with = "family")]
     pub node: Option<PathBuf>,
-    /// Numbers of drafts n, comma-separated.
-    #[arg(long, default_value = "1,2,4,8")]
-    pub drafts: String,
+    /// Numbers of drafts n, comma-separated (default 1,2,4,8; by default an (n, mode) the node
+    /// cannot have is left out: wor with more drafts than tokens of positive draft probability,
+    /// top with n > V; asked for, it is refused).
+    #[arg(long, value_name = "LIST")]
+    pub drafts: Option<String>,
     /// Draft laws, comma-separated: `iid` (with replacement; rrs), `wor` (without
-    /// replacement; rrs-wor), `top` (the draft's top-n; target-only).
-    #[arg(long, default_value = "iid,wor,top")]
-    pub mode: String,
+    /// replacement; rrs-wor), `top` (the draft's top-n; target-only) (default: all three).
+    #[arg(long, value_name = "LIST")]
+    pub mode: Option<String>,
+    /// Accept a node's rows that do not sum to 1 (raw model dumps): each is divided by its sum.
+    #[arg(long, conflicts_with = "family")]
+    pub allow_unnormalized: bool,
     /// `text` (a table) or `json` (an array of objects, one per (n, mode) and, with --family,
     /// configuration).
     #[arg(long, value_enum, default_value_t = TreeFormat::Text)]

@@ -97,6 +97,9 @@ pub struct Optimal {
 /// the tests hold it to exact enumeration).
 pub const WOR_TOLERANCE: f64 = 1e-12;
 
+/// Values of the objective within this of its minimum are ties: H* is the smallest of them.
+pub const TIE_TOLERANCE: f64 = 1e-14;
+
 /// The smallest positive draft probability the `wor` bound takes (its integral's range grows as
 /// its inverse); smaller ones are refused, naming the token.
 pub const WOR_SMALLEST_Q: f64 = 1e-300;
@@ -105,10 +108,10 @@ pub const WOR_SMALLEST_Q: f64 = 1e-300;
 /// their sums (`round::node` does both).
 pub fn alpha_star(p: &[f64], q: &[f64], n: usize, mode: DraftMode) -> Result<Optimal> {
     let v = p.len();
-    if n == 0 {
-        return Err(Error::Config(
-            "drafts: n must be at least 1 (alpha* of no drafts is 0)".into(),
-        ));
+    if n == 0 || n > MAX_DRAFTS {
+        return Err(Error::Config(format!(
+            "--drafts: n = {n} is outside 1..={MAX_DRAFTS} (a node's children; alpha* of no drafts is 0)"
+        )));
     }
     if mode == DraftMode::Top {
         if n > v {
@@ -119,16 +122,18 @@ pub fn alpha_star(p: &[f64], q: &[f64], n: usize, mode: DraftMode) -> Result<Opt
         let top = crate::reference::tree::expect::top_m(q, v, n);
         let p_h: f64 = top.iter().map(|&x| p[x]).sum();
         let q_h: f64 = top.iter().map(|&x| q[x]).sum();
+        // Over H*'s tokens the draft can draw (a top-n may hold tokens with q = 0).
         let ratio = top
             .iter()
+            .filter(|&&x| q[x] > 0.0)
             .map(|&x| p[x] / q[x])
-            .fold(f64::NEG_INFINITY, f64::max);
+            .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
         return Ok(Optimal {
             drafts: n,
             mode,
             alpha_star: p_h.min(1.0),
             threshold_index: n,
-            threshold_ratio: Some(ratio),
+            threshold_ratio: ratio,
             p_h,
             q_h,
         });
@@ -175,15 +180,13 @@ pub fn alpha_star(p: &[f64], q: &[f64], n: usize, mode: DraftMode) -> Result<Opt
         DraftMode::Wor => wor_containment(&qs, n),
         DraftMode::Top => unreachable!(),
     };
-    let mut best = 0;
-    let mut best_value = f64::INFINITY;
-    for k in 0..=m {
-        let value = pk[k] + 1.0 - contained[k];
-        if value < best_value {
-            best_value = value;
-            best = k;
-        }
-    }
+    let values: Vec<f64> = (0..=m).map(|k| pk[k] + 1.0 - contained[k]).collect();
+    let best_value = values.iter().copied().fold(f64::INFINITY, f64::min);
+    // H*: the smallest prefix whose value is the minimum up to rounding (TIE_TOLERANCE).
+    let best = values
+        .iter()
+        .position(|&x| x <= best_value + TIE_TOLERANCE)
+        .unwrap_or(0);
     Ok(Optimal {
         drafts: n,
         mode,
@@ -303,34 +306,114 @@ fn gauss_legendre_12() -> ([f64; 12], [f64; 12]) {
     (xs, ws)
 }
 
-/// A lossless rule's acceptance at one node with n children drawn as the rule assumes (its
-/// `E[num_generated]` on the star tree of n leaves, minus the bonus); `None` where the rule's
-/// exact value is too costly (`rrs-wor` beyond its enumeration budget) or the rule is not a
-/// tree rule.
+/// The most drafts a bound takes: a star tree of n children has n + 1 ≤ 65536 nodes (the tree
+/// limit of the engines).
+pub const MAX_DRAFTS: usize = 65535;
+
+/// A lossless rule's acceptance at one node with n children drawn as the rule assumes:
+/// `target-only` p(top-n of q); `rrs` `Σ_j β_j Π_{i<j} (1 − β_i)` by SPEC §7's residual
+/// recursion (stopping once the residual is spent); `rrs-wor` in closed form for n ≤ 2, and for
+/// n ≥ 3 its `E[num_generated]` on the star tree of n leaves, minus the bonus, enumerated within
+/// its budget (V^n · V ≤ 4·10^6; `None` beyond, and for any other rule).
 pub fn rule_acceptance(rule: crate::rule::Rule, p: &[f64], q: &[f64], n: usize) -> Option<f64> {
+    use crate::rule::Rule;
     let v = p.len();
-    // One child: drawing with or without replacement is the same draw.
-    let rule = if n == 1 && rule == crate::rule::Rule::RrsWor {
-        crate::rule::Rule::Rrs
-    } else {
-        rule
-    };
-    let parents: Vec<i64> = std::iter::once(-1).chain((0..n).map(|_| 0)).collect();
-    let tree = Tree::from_parents(&parents).ok()?;
-    let d: Vec<f64> = (0..=n).flat_map(|_| q.iter().copied()).collect();
-    let t: Vec<f64> = (0..=n).flat_map(|_| p.iter().copied()).collect();
-    let mut tokens = vec![0u32; n + 1];
-    if rule == crate::rule::Rule::TargetOnly || rule == crate::rule::Rule::Greedy {
-        let top = crate::reference::tree::expect::top_m(q, v, n);
-        if top.len() < n {
-            return None;
+    match rule {
+        Rule::TargetOnly => {
+            let top = crate::reference::tree::expect::top_m(q, v, n);
+            (top.len() == n).then(|| top.iter().map(|&x| p[x]).sum())
         }
-        for (j, x) in top.into_iter().enumerate() {
-            tokens[j + 1] = x as u32;
+        Rule::Rrs => Some(rrs_acceptance(p, q, n)),
+        Rule::RrsWor if n == 1 => Some(rrs_acceptance(p, q, 1)),
+        Rule::RrsWor if n == 2 => Some(rrs_wor_two(p, q)),
+        Rule::RrsWor => {
+            if (v as f64).powi(n.min(64) as i32) * v as f64
+                > crate::reference::tree::ENUMERATION_BUDGET
+            {
+                return None;
+            }
+            let parents: Vec<i64> = std::iter::once(-1).chain((0..n).map(|_| 0)).collect();
+            let tree = Tree::from_parents(&parents).ok()?;
+            let d: Vec<f64> = (0..=n).flat_map(|_| q.iter().copied()).collect();
+            let t: Vec<f64> = (0..=n).flat_map(|_| p.iter().copied()).collect();
+            crate::reference::tree::expected_generated(
+                rule,
+                &tree,
+                &d[..],
+                &t[..],
+                &vec![0; n + 1],
+                v,
+            )
+            .map(|e| e - 1.0)
         }
+        _ => None,
     }
-    crate::reference::tree::expected_generated(rule, &tree, &d[..], &t[..], &tokens, v)
-        .map(|e| e - 1.0)
+}
+
+/// `rrs`'s acceptance with n children drawn i.i.d. from q (SPEC §7): `r_1 = p`, `β_j = Σ min(r_j,
+/// q)`, `r_{j+1} = norm(max(r_j − q, 0))`; P(some child accepted) = `1 − Π_j (1 − β_j)`, the
+/// product stopping once a residual sums to 0 (no child after it can be accepted).
+pub fn rrs_acceptance(p: &[f64], q: &[f64], n: usize) -> f64 {
+    let mut r = p.to_vec();
+    let mut none = 1.0;
+    for _ in 0..n {
+        let beta: f64 = r.iter().zip(q).map(|(a, b)| a.min(*b)).sum();
+        none *= 1.0 - beta;
+        r.iter_mut()
+            .zip(q)
+            .for_each(|(a, b)| *a = (*a - b).max(0.0));
+        let s: f64 = r.iter().sum();
+        if s <= 0.0 || none == 0.0 {
+            break;
+        }
+        r.iter_mut().for_each(|a| *a /= s);
+    }
+    1.0 - none
+}
+
+/// `rrs-wor`'s acceptance at a node with two children (SPEC §7), in O(V log V) instead of the
+/// V³ enumeration: child 1 (token x ~ q) is accepted with probability `Σ min(p, q)`; rejected
+/// (probability `max(q(x) − p(x), 0)` with x), child 2 is drawn from q without x, renormalised
+/// (`c·q` off x, `c = 1 / (1 − q(x))`), and tested against the residual `r = norm(max(p − q, 0))`,
+/// which does not depend on x: it is accepted with probability `G(c) − min(r(x), c·q(x))`,
+/// `G(c) = Σ_y min(r(y), c·q(y))`, a piecewise-linear function of c read from the tokens sorted by
+/// r/q and their prefix sums.
+pub fn rrs_wor_two(p: &[f64], q: &[f64]) -> f64 {
+    let beta1: f64 = p.iter().zip(q).map(|(a, b)| a.min(*b)).sum();
+    let res: Vec<f64> = p.iter().zip(q).map(|(a, b)| (a - b).max(0.0)).collect();
+    let s: f64 = res.iter().sum();
+    if s <= 0.0 {
+        return beta1;
+    }
+    let r: Vec<f64> = res.iter().map(|x| x / s).collect();
+    // Tokens with q > 0 by r/q ascending; R_k = Σ r over the first k, Q_k = Σ q over the rest.
+    let mut order: Vec<usize> = (0..q.len()).filter(|&y| q[y] > 0.0).collect();
+    order.sort_by(|&a, &b| (r[a] / q[a]).total_cmp(&(r[b] / q[b])).then(a.cmp(&b)));
+    let m = order.len();
+    let mut rk = vec![0.0; m + 1];
+    for i in 0..m {
+        rk[i + 1] = rk[i] + r[order[i]];
+    }
+    let mut qk = vec![0.0; m + 1];
+    for i in (0..m).rev() {
+        qk[i] = qk[i + 1] + q[order[i]];
+    }
+    let ratios: Vec<f64> = order.iter().map(|&y| r[y] / q[y]).collect();
+    let g = |c: f64| {
+        // Tokens with r/q <= c give r; the others c·q.
+        let k = ratios.partition_point(|&x| x <= c);
+        rk[k] + c * qk[k]
+    };
+    let mut second = 0.0;
+    for x in 0..q.len() {
+        let w = q[x] - p[x];
+        if w <= 0.0 || q[x] >= 1.0 {
+            continue;
+        }
+        let c = 1.0 / (1.0 - q[x]);
+        second += w * (g(c) - r[x].min(c * q[x]));
+    }
+    beta1 + second
 }
 
 #[cfg(test)]

@@ -37,7 +37,8 @@ pub struct RuleBound {
     /// The rule.
     pub rule: String,
     /// P(one of the n children is accepted), children drawn as the rule assumes; `None` where
-    /// it is not computed exactly (`rrs-wor` beyond its enumeration budget, V^n · V > 4·10^6).
+    /// it is not computed exactly (`rrs-wor` with n ≥ 3 beyond its enumeration budget, V^n · V >
+    /// 4·10^6).
     pub acceptance: Option<f64>,
     /// alpha* − acceptance (≥ 0; below 1e-12 reported as 0).
     pub gap: Option<f64>,
@@ -53,9 +54,29 @@ pub struct NodeBound {
     pub rules: Vec<RuleBound>,
 }
 
+/// How a node's bounds are asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeOptions {
+    /// Accept rows that do not sum to 1 (raw model dumps): they are divided by their sums anyway.
+    pub allow_unnormalized: bool,
+    /// Leave out the (n, mode) the node cannot have (wor with more drafts than tokens of
+    /// positive draft probability, top with n > V) instead of refusing: for default lists.
+    pub skip_impossible: bool,
+}
+
 /// Checks a node's rows as a round's are checked (SPEC §2: one length V ≥ 1, finite,
 /// non-negative, each summing to 1 within the tolerance) and divides each by its f64 sum.
 pub fn normalized_rows(target: &[f64], draft: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
+    normalized_rows_with(target, draft, &NodeOptions::default())
+}
+
+/// [`normalized_rows`], rows that do not sum to 1 accepted when `opts` says so (a row of zeros
+/// is still refused: it has no distribution).
+pub fn normalized_rows_with(
+    target: &[f64],
+    draft: &[f64],
+    opts: &NodeOptions,
+) -> Result<(Vec<f64>, Vec<f64>)> {
     if target.is_empty() {
         return Err(Error::EmptyVocabulary {
             field: "target_probs",
@@ -70,9 +91,19 @@ pub fn normalized_rows(target: &[f64], draft: &[f64]) -> Result<(Vec<f64>, Vec<f
             reference: "target_probs[0]",
         });
     }
-    let opts = super::RoundOptions::default();
-    super::check_row("target_probs", 0, target, &opts)?;
-    super::check_row("draft_probs", 0, draft, &opts)?;
+    let round = super::RoundOptions {
+        allow_unnormalized: opts.allow_unnormalized,
+        ..super::RoundOptions::default()
+    };
+    super::check_row("target_probs", 0, target, &round)?;
+    super::check_row("draft_probs", 0, draft, &round)?;
+    for (field, row) in [("target_probs", target), ("draft_probs", draft)] {
+        if row.iter().all(|&x| x == 0.0) {
+            return Err(Error::Config(format!(
+                "{field}: every probability is 0, so the row is no distribution"
+            )));
+        }
+    }
     let norm = |row: &[f64]| {
         let s: f64 = row.iter().sum();
         row.iter().map(|x| x / s).collect::<Vec<f64>>()
@@ -98,10 +129,34 @@ pub fn node_bounds(
     drafts: &[usize],
     modes: &[DraftMode],
 ) -> Result<Vec<NodeBound>> {
-    let (p, q) = normalized_rows(target, draft)?;
+    node_bounds_with(target, draft, drafts, modes, &NodeOptions::default())
+}
+
+/// Whether a node of these rows can have n drafts drawn as `mode` (wor: n tokens of positive
+/// draft probability; top: n tokens).
+pub fn possible(q: &[f64], n: usize, mode: DraftMode) -> bool {
+    match mode {
+        DraftMode::Iid => true,
+        DraftMode::Wor => q.iter().filter(|&&x| x > 0.0).count() >= n,
+        DraftMode::Top => q.len() >= n,
+    }
+}
+
+/// [`node_bounds`] with options.
+pub fn node_bounds_with(
+    target: &[f64],
+    draft: &[f64],
+    drafts: &[usize],
+    modes: &[DraftMode],
+    opts: &NodeOptions,
+) -> Result<Vec<NodeBound>> {
+    let (p, q) = normalized_rows_with(target, draft, opts)?;
     let mut out = Vec::new();
     for &n in drafts {
         for &mode in modes {
+            if opts.skip_impossible && !possible(&q, n, mode) {
+                continue;
+            }
             let optimal = alpha_star(&p, &q, n, mode)?;
             let rules = mode
                 .rules()

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::options::{FamilyKind, StudyOptions};
 use super::{Gain, StudyConfig};
 use crate::error::{Error, Result};
 use crate::reference::optimal::{DraftMode, alpha_star, rule_acceptance};
@@ -75,8 +76,9 @@ pub struct OptimalRow {
     pub rules: Vec<RuleMeans>,
 }
 
-/// One round's bounds: per (n, mode), alpha* and each rule's acceptance (NaN: none).
-type RoundBounds = Vec<(f64, Vec<f64>)>;
+/// One round's bounds: per (n, mode), alpha* and each rule's acceptance (NaN: none), or `None`
+/// where the round cannot have that (n, mode) and such cells are skipped.
+type RoundBounds = Vec<Option<(f64, Vec<f64>)>>;
 
 /// Per (n, mode): the sums of alpha* and its square, per rule the sums of acceptance, its
 /// square, gap and its square, and how many rounds had an acceptance.
@@ -85,32 +87,68 @@ struct Cell {
     alpha_sq: f64,
     rules: Vec<[f64; 4]>,
     counts: Vec<u64>,
+    /// A round could not have this (n, mode): left out.
+    impossible: bool,
 }
 
-/// Per round: alpha* per (n, mode), and per rule of each its acceptance (NaN: none).
-fn bound_round(p: &[f64], q: &[f64], grid: &[(usize, DraftMode)]) -> Result<RoundBounds> {
+/// Per round: alpha* per (n, mode), and per rule of each its acceptance (NaN: none); with
+/// `skip_impossible`, `None` for an (n, mode) the round cannot have.
+fn bound_round(
+    p: &[f64],
+    q: &[f64],
+    grid: &[(usize, DraftMode)],
+    skip_impossible: bool,
+) -> Result<RoundBounds> {
     grid.iter()
         .map(|&(n, mode)| {
+            if skip_impossible && !crate::round::node::possible(q, n, mode) {
+                return Ok(None);
+            }
             let a = alpha_star(p, q, n, mode)?.alpha_star;
             let accs = mode
                 .rules()
                 .iter()
                 .map(|&r| rule_acceptance(r, p, q, n).unwrap_or(f64::NAN))
                 .collect();
-            Ok((a, accs))
+            Ok(Some((a, accs)))
         })
         .collect()
 }
 
+/// The configurations of a bound over generated rows: the families that generate
+/// distributions (`rates` and `file` are refused, naming the way to bound given rows), each
+/// parameter list expanded as for a study.
+pub fn optimal_configs(opts: &StudyOptions) -> Result<Vec<StudyConfig>> {
+    if matches!(opts.family, FamilyKind::Rates | FamilyKind::File) {
+        let name = if opts.family == FamilyKind::Rates {
+            "rates"
+        } else {
+            "file"
+        };
+        return Err(Error::Config(format!(
+            "--family {name}: the bound needs generated distributions (logit-noise, mixture or quantized); for given rows, pass a node JSON"
+        )));
+    }
+    let d = StudyOptions::default();
+    let vocab = opts.vocab.or(d.vocab).unwrap_or(2048);
+    let rounds = opts.rounds.unwrap_or(1000);
+    let seed = opts.seed.or(d.seed).unwrap_or(7);
+    opts.configs(&[1], vocab, rounds, seed)
+}
+
 /// The bound over the rounds of each configuration (its K is not used: every round's first
-/// node is bounded). `progress(rounds)` after each chunk.
+/// node is bounded). With `skip_impossible`, an (n, mode) that one of a configuration's rounds
+/// cannot have (wor beyond its tokens of positive draft probability, top with n > V) is left out
+/// of that configuration; otherwise it is refused, naming the configuration and the round.
+/// `progress(rounds)` after each chunk.
 pub fn optimal_study(
     configs: &[StudyConfig],
     drafts: &[usize],
     modes: &[DraftMode],
+    skip_impossible: bool,
     mut progress: impl FnMut(u64),
 ) -> Result<Vec<OptimalRow>> {
-    let grid: Vec<(usize, DraftMode)> = drafts
+    let full_grid: Vec<(usize, DraftMode)> = drafts
         .iter()
         .flat_map(|&n| modes.iter().map(move |&m| (n, m)))
         .collect();
@@ -123,6 +161,7 @@ pub fn optimal_study(
                 w.family.name()
             )));
         }
+        let grid = &full_grid;
         let mut sums: Vec<Cell> = grid
             .iter()
             .map(|&(_, m)| {
@@ -132,6 +171,7 @@ pub fn optimal_study(
                     alpha_sq: 0.0,
                     rules: vec![[0.0; 4]; r],
                     counts: vec![0; r],
+                    impossible: false,
                 }
             })
             .collect();
@@ -140,21 +180,28 @@ pub fn optimal_study(
             let m = (cfg.rounds - r0).min(CHUNK as u64) as usize;
             let (batch, _) = crate::cpu::generate::generate_chunk(w, cfg.seed, r0, m, 1);
             let v = batch.v;
+            let row = |x: &[f32]| -> Vec<f64> {
+                let s: f64 = x.iter().map(|&y| y as f64).sum();
+                x.iter().map(|&y| y as f64 / s).collect()
+            };
             let per_round: Vec<Result<RoundBounds>> = (0..m)
                 .into_par_iter()
                 .map(|r| {
-                    let row = |x: &[f32]| -> Vec<f64> {
-                        let s: f64 = x.iter().map(|&y| y as f64).sum();
-                        x.iter().map(|&y| y as f64 / s).collect()
-                    };
                     let q = row(&batch.draft[r * v..(r + 1) * v]);
                     let p = row(&batch.target[r * 2 * v..(r * 2 + 1) * v]);
-                    bound_round(&p, &q, &grid)
+                    bound_round(&p, &q, grid, skip_impossible).map_err(|e| {
+                        Error::Config(format!("{}, round {}: {e}", w.label(), r0 + r as u64))
+                    })
                 })
                 .collect();
             // Summed in round order (identical run to run).
             for round in per_round {
-                for (cell, (a, accs)) in sums.iter_mut().zip(round?) {
+                for (cell, bound) in sums.iter_mut().zip(round?) {
+                    // An (n, mode) one round cannot have is left out of the configuration.
+                    let Some((a, accs)) = bound else {
+                        cell.impossible = true;
+                        continue;
+                    };
                     cell.alpha += a;
                     cell.alpha_sq += a * a;
                     for (j, acc) in accs.into_iter().enumerate() {
@@ -184,11 +231,15 @@ pub fn optimal_study(
         params.insert("t_draft".into(), serde_json::json!(w.t_draft));
         params.insert("zipf".into(), serde_json::json!(w.zipf));
         for (&(n, mode), cell) in grid.iter().zip(sums) {
+            if cell.impossible {
+                continue;
+            }
             let Cell {
                 alpha: sa,
                 alpha_sq: sa2,
                 rules: rs,
                 counts,
+                ..
             } = cell;
             let rules = mode
                 .rules()

@@ -251,7 +251,7 @@ fn the_bound_over_a_family_averages_each_round_s_first_node() {
     };
     let cfgs = opts.configs(&[1], 48, 30, 3).unwrap();
     let modes = [DraftMode::Iid, DraftMode::Wor, DraftMode::Top];
-    let rows = optimal_study(&cfgs, &[1, 2], &modes, |_| {}).unwrap();
+    let rows = optimal_study(&cfgs, &[1, 2], &modes, false, |_| {}).unwrap();
     assert_eq!(rows.len(), 6);
     // Recomputed round by round from the generated rows (position 0).
     let (batch, betas) = specsim::cpu::generate::generate_chunk(&cfgs[0].workload, 3, 0, 30, 1);
@@ -338,4 +338,159 @@ fn optimal_family_mode_writes_its_files_and_refuses_what_it_cannot_bound() {
     assert_refused(&o, "--sigma without --family", &["--family"]);
     let o = specsim(&["optimal", "node.json", "--family", "logit-noise"]);
     assert_refused(&o, "a node and a family", &["cannot be used with"]);
+}
+
+#[test]
+fn rrs_wor_with_two_children_in_closed_form_equals_the_enumeration() {
+    use specsim::reference::optimal::rrs_wor_two;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+    for trial in 0..200 {
+        let v = [2, 3, 5, 9, 20, 60][trial % 6];
+        let (p, q) = (random_row(&mut rng, v), random_row(&mut rng, v));
+        if q.iter().filter(|&&x| x > 0.0).count() < 2 {
+            continue;
+        }
+        // The tree reference's enumeration on the star tree of two leaves.
+        let tree = specsim::topology::Tree::from_parents(&[-1, 0, 0]).unwrap();
+        let d: Vec<f64> = (0..3).flat_map(|_| q.iter().copied()).collect();
+        let t: Vec<f64> = (0..3).flat_map(|_| p.iter().copied()).collect();
+        let e = specsim::reference::tree::expected_generated(
+            Rule::RrsWor,
+            &tree,
+            &d[..],
+            &t[..],
+            &[0, 0, 0],
+            v,
+        )
+        .expect("enumerable at V <= 60")
+            - 1.0;
+        let c = rrs_wor_two(&p, &q);
+        assert!(
+            (c - e).abs() < 1e-12,
+            "trial {trial} (V = {v}): closed form {c} vs enumeration {e}"
+        );
+    }
+    // At V = 32000, where the enumeration is out of reach, the bound still holds.
+    let v = 32000;
+    let (p, q) = (random_row(&mut rng, v), random_row(&mut rng, v));
+    let b = node_bounds(&p, &q, &[2], &[DraftMode::Wor]).unwrap();
+    let gap = b[0].rules[0].gap.expect("closed form at any V");
+    assert!(gap >= 0.0, "{gap}");
+}
+
+/// What a hostile review found: sizes that crashed, defaults that refused a small node, messages
+/// that named options `optimal` lacks, ties, and refusals without their configuration.
+#[test]
+fn optimal_refuses_sizes_clearly_and_defaults_fit_the_node() {
+    let node6 = common::data("../../docs/examples/node6.json");
+    // n beyond a node's children: a refusal naming --drafts (it was a panic or an abort).
+    for n in ["65536", "4000000000", "18446744073709551615"] {
+        let o = specsim(&["optimal", &node6, "--drafts", n, "--mode", "iid"]);
+        assert_refused(&o, n, &["--drafts", "1..=65535"]);
+    }
+    // The largest n still answers, rrs included, in bounded memory.
+    let o = specsim(&[
+        "optimal", &node6, "--drafts", "65535", "--mode", "iid", "--format", "json",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let rows: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert!(rows[0]["rules"][0]["acceptance"].is_number(), "{rows}");
+    // Defaults leave out what a 6-token node cannot have (wor and top with n = 8)...
+    let o = specsim(&["optimal", &node6, "--format", "json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let rows: Value = serde_json::from_str(&o.stdout).unwrap();
+    let pairs: Vec<(u64, String)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["drafts"].as_u64().unwrap(),
+                r["mode"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(pairs.len(), 10, "{pairs:?}");
+    assert!(pairs.contains(&(8, "iid".into())) && !pairs.contains(&(8, "wor".into())));
+    // ...and asked for, it is refused.
+    let o = specsim(&["optimal", &node6, "--drafts", "8", "--mode", "top"]);
+    assert_refused(&o, "top beyond V", &["n = 8", "V = 6"]);
+    // Rows that do not sum to 1: refused, or divided by their sums with the flag it names.
+    let raw = r#"{"target_probs": [1.0, 1.0], "draft_probs": [3.0, 1.0]}"#;
+    let o = specsim_stdin(&["optimal", "--drafts", "1"], Some(raw));
+    assert_refused(&o, "unnormalised", &["--allow-unnormalized"]);
+    let o = specsim_stdin(
+        &[
+            "optimal",
+            "--drafts",
+            "1",
+            "--mode",
+            "iid",
+            "--allow-unnormalized",
+            "--format",
+            "json",
+        ],
+        Some(raw),
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let rows: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert!((rows[0]["alpha_star"].as_f64().unwrap() - 0.75).abs() < 1e-15);
+    let zero = r#"{"target_probs": [0.0, 0.0], "draft_probs": [0.5, 0.5]}"#;
+    let o = specsim_stdin(&["optimal", "--allow-unnormalized"], Some(zero));
+    assert_refused(
+        &o,
+        "a zero row",
+        &["target_probs", "every probability is 0"],
+    );
+    // --family file names no option optimal lacks.
+    let o = specsim(&["optimal", "--family", "file"]);
+    assert_refused(&o, "file", &["--family file", "node JSON"]);
+    assert!(!o.stderr.contains("--batch"), "{}", o.stderr);
+    // A round's refusal names its configuration and round.
+    let o = specsim(&[
+        "optimal",
+        "--family",
+        "logit-noise",
+        "--t-draft",
+        "0.01",
+        "--vocab",
+        "2048",
+        "--rounds",
+        "3",
+        "--drafts",
+        "4",
+        "--mode",
+        "wor",
+        "--quiet",
+    ]);
+    assert_refused(
+        &o,
+        "a round without 4 drawable tokens",
+        &["logit-noise", "round 0", "n = 4"],
+    );
+    // One round: no interval, said as n/a.
+    let o = specsim(&[
+        "optimal", "--family", "mixture", "--lambda", "0.5", "--vocab", "16", "--rounds", "1",
+        "--drafts", "1", "--mode", "iid", "--quiet",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("n/a") && !o.stdout.contains("NaN"),
+        "{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn ties_report_the_smallest_minimising_set() {
+    // Prefixes 2 and 3 tie exactly in real arithmetic (2/3); rounding made prefix 2 one ulp
+    // larger, and the larger set was reported.
+    let p = [1.0 / 6.0, 1.0 / 3.0, 1.0 / 6.0, 0.0, 1.0 / 3.0];
+    let q = [0.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 6.0, 1.0 / 6.0];
+    let o = node_alpha_star(&p, &q, 1, DraftMode::Iid).unwrap();
+    assert!((o.alpha_star - 2.0 / 3.0).abs() < 1e-15);
+    assert_eq!(o.threshold_index, 2, "{o:?}");
+    // top with a drafted token of q = 0: the ratio is over the tokens q can draw.
+    let o = node_alpha_star(&[0.5, 0.5], &[1.0, 0.0], 2, DraftMode::Top).unwrap();
+    assert_eq!(o.threshold_ratio, Some(0.5));
 }

@@ -548,12 +548,27 @@ def _node_row(name: str, x: Any) -> np.ndarray:
 _MODES = ("iid", "wor", "top")
 
 
+def _drafts_modes(drafts: Any, mode: Any):
+    """The (n values, modes, skip_impossible) of a bound: defaults 1, 2, 4, 8 and every mode,
+    with the (n, mode) a node cannot have left out only when neither is given."""
+    skip = drafts is None and mode is None
+    if drafts is None:
+        drafts = (1, 2, 4, 8)
+    if isinstance(drafts, (int, np.integer)) and not isinstance(drafts, bool):
+        drafts = [drafts]
+    ns = [_integer("drafts", n) for n in drafts]
+    if any(n < 1 for n in ns):
+        raise InvalidOption(f"--drafts: {min(ns)} is not a positive integer")
+    return ns, _names(mode if mode is not None else _MODES), skip
+
+
 def optimal(
     target_probs: Any,
     draft_probs: Any,
     *,
-    drafts: Union[int, Sequence[int]] = (1, 2, 4, 8),
-    mode: Union[str, Sequence[str]] = _MODES,
+    drafts: Union[int, Sequence[int], None] = None,
+    mode: Union[str, Sequence[str], None] = None,
+    allow_unnormalized: bool = False,
 ) -> List[Dict[str, Any]]:
     """The optimal multi-draft bound alpha* at one node (SPEC §8), as ``specsim optimal
     --format json`` prints it: one dict per (n, mode), n outer.
@@ -564,34 +579,43 @@ def optimal(
     ``mode``, ``alpha_star``, ``threshold_index`` (|H*|), ``threshold_ratio`` (the largest p/q in
     H*, ``None`` when H* is empty), ``p_h``, ``q_h`` and ``rules``: for each lossless tree rule
     that assumes the mode's draft law (rrs: iid, rrs-wor: wor, target-only: top), its
-    ``acceptance`` at the node and its ``gap`` to alpha* (``None`` for rrs-wor where V^n · V >
-    4e6).
+    ``acceptance`` at the node and its ``gap`` to alpha* (``None`` for rrs-wor with n ≥ 3 where
+    V^n · V > 4e6).
 
     Args:
         target_probs, draft_probs: p and q, [V] each (any float or integer array; float64 is read
             in place), checked as a round's rows are and divided by their sums.
-        drafts: n, or a list of them.
-        mode: a mode or a list of them (comma-separated string too).
+        drafts: n, or a list of them (default 1, 2, 4, 8).
+        mode: a mode or a list of them (comma-separated string too; default all three). With
+            neither given, an (n, mode) the node cannot have (wor beyond the tokens of positive
+            draft probability, top with n > V) is left out; asked for, it is refused.
+        allow_unnormalized: accept rows that do not sum to 1 (each is divided by its sum).
     """
-    if isinstance(drafts, (int, np.integer)) and not isinstance(drafts, bool):
-        drafts = [drafts]
-    ns = [_integer("drafts", n) for n in drafts]
-    if any(n < 1 for n in ns):
-        raise InvalidOption(f"--drafts: {min(ns)} is not a positive integer")
-    modes = _names(mode)
+    ns, modes, skip = _drafts_modes(drafts, mode)
     text = _native(
-        _specsim.optimal, _node_row("target_probs", target_probs), _node_row("draft_probs", draft_probs), ns, modes
+        _specsim.optimal,
+        _node_row("target_probs", target_probs),
+        _node_row("draft_probs", draft_probs),
+        ns,
+        modes,
+        bool(allow_unnormalized),
+        skip,
     )
     return json.loads(text)
 
 
-def alpha_star(target_probs: Any, draft_probs: Any, n: int, mode: str = "iid") -> Dict[str, Any]:
+def alpha_star(
+    target_probs: Any, draft_probs: Any, n: int, mode: str = "iid", *, allow_unnormalized: bool = False
+) -> Dict[str, Any]:
     """alpha* for n drafts drawn as ``mode`` (``iid``, ``wor`` or ``top``) at one node: the dict of
     :func:`optimal` for that (n, mode), with ``alpha_star``, ``threshold_ratio``, ``p_h``,
     ``q_h`` (and ``drafts``, ``mode``, ``threshold_index``, ``rules``)."""
     if not isinstance(mode, str):
         raise InvalidOption(f"mode: expected one of iid, wor, top, not {mode!r}")
-    return optimal(target_probs, draft_probs, drafts=[_integer("n", n)], mode=[mode])[0]
+    rows = optimal(
+        target_probs, draft_probs, drafts=[_integer("drafts", n)], mode=[mode], allow_unnormalized=allow_unnormalized
+    )
+    return rows[0]
 
 
 def optimal_study(
@@ -606,8 +630,8 @@ def optimal_study(
     vocab: Optional[int] = None,
     rounds: Optional[int] = None,
     seed: Optional[int] = None,
-    drafts: Union[int, Sequence[int]] = (1, 2, 4, 8),
-    mode: Union[str, Sequence[str]] = _MODES,
+    drafts: Union[int, Sequence[int], None] = None,
+    mode: Union[str, Sequence[str], None] = None,
     out: Union[str, os.PathLike, None] = None,
 ) -> List[Dict[str, Any]]:
     """The optimal bound over a family's generated rows, as ``specsim optimal --family …
@@ -618,11 +642,7 @@ def optimal_study(
     Every round's first node (the rows of position 0) is bounded. Defaults as the command's:
     logit-noise at sigma 0.5 and 1, zipf 2, V = 2048, 1000 rounds, seed 7. ``out=DIR`` writes
     ``optimal.csv`` and ``optimal.json`` too."""
-    if isinstance(drafts, (int, np.integer)) and not isinstance(drafts, bool):
-        drafts = [drafts]
-    ns = [_integer("drafts", n) for n in drafts]
-    if any(n < 1 for n in ns):
-        raise InvalidOption(f"--drafts: {min(ns)} is not a positive integer")
+    ns, modes, skip = _drafts_modes(drafts, mode)
     text = _native(
         _specsim.optimal_study,
         family,
@@ -636,7 +656,8 @@ def optimal_study(
         _nonnegative("rounds", rounds),
         _nonnegative("seed", seed),
         ns,
-        _names(mode),
+        modes,
+        skip,
         os.fspath(out) if out is not None else None,
     )
     return json.loads(text)

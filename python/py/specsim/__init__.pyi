@@ -103,10 +103,13 @@ def optimal(
     target_probs: Any,
     draft_probs: Any,
     *,
-    drafts: Union[int, Sequence[int]] = ...,
-    mode: Union[str, Sequence[str]] = ...,
+    drafts: Union[int, Sequence[int], None] = None,
+    mode: Union[str, Sequence[str], None] = None,
+    allow_unnormalized: bool = False,
 ) -> List[Dict[str, Any]]: ...
-def alpha_star(target_probs: Any, draft_probs: Any, n: int, mode: str = "iid") -> Dict[str, Any]: ...
+def alpha_star(
+    target_probs: Any, draft_probs: Any, n: int, mode: str = "iid", *, allow_unnormalized: bool = False
+) -> Dict[str, Any]: ...
 def optimal_study(
     family: str = "logit-noise",
     *,
@@ -119,7 +122,7 @@ def optimal_study(
     vocab: Optional[int] = None,
     rounds: Optional[int] = None,
     seed: Optional[int] = None,
-    drafts: Union[int, Sequence[int]] = ...,
-    mode: Union[str, Sequence[str]] = ...,
+    drafts: Union[int, Sequence[int], None] = None,
+    mode: Union[str, Sequence[str], None] = None,
     out: Union[str, PathLike[str], None] = None,
 ) -> List[Dict[str, Any]]: ...

@@ -44,6 +44,8 @@ def optimal(
     draft_probs: np.ndarray,
     drafts: List[int],
     modes: List[str],
+    allow_unnormalized: bool,
+    skip_impossible: bool,
 ) -> str: ...
 def tree_from(doc: str, spec: str) -> str: ...
 def study(
@@ -82,6 +84,7 @@ def optimal_study(
     seed: Optional[int],
     drafts: List[int],
     modes: List[str],
+    skip_impossible: bool,
     out: Optional[str],
 ) -> str: ...
 def _last_addresses() -> List[int]: ...

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use specsim::round::node::{NodeBound, node_bounds, parse_drafts, parse_modes, read_node_json};
+use specsim::round::node::{
+    NodeBound, NodeOptions, node_bounds_with, parse_drafts, parse_modes, read_node_json,
+};
 use specsim::study::StudyConfig;
 use specsim::study::optimal::{OptimalRow, optimal_study, write_optimal_files};
 use specsim::study::options::StudyOptions;
@@ -14,11 +16,16 @@ use super::emit;
 use crate::cli::args::{OptimalArgs, TreeFormat};
 
 pub fn cmd_optimal(a: OptimalArgs) -> Result<ExitCode> {
-    let drafts = parse_drafts(&a.drafts)?;
-    let modes = parse_modes(&a.mode)?;
+    let skip_impossible = a.drafts.is_none() && a.mode.is_none();
+    let drafts = parse_drafts(a.drafts.as_deref().unwrap_or("1,2,4,8"))?;
+    let modes = parse_modes(a.mode.as_deref().unwrap_or("iid,wor,top"))?;
     if a.family.is_some() {
-        return family(a, &drafts, &modes);
+        return family(a, &drafts, &modes, skip_impossible);
     }
+    let opts = NodeOptions {
+        allow_unnormalized: a.allow_unnormalized,
+        skip_impossible,
+    };
     let file = a.node.filter(|p| p.as_os_str() != "-");
     let origin = file
         .as_ref()
@@ -30,8 +37,14 @@ pub fn cmd_optimal(a: OptimalArgs) -> Result<ExitCode> {
         )?,
         None => read_node_json(std::io::stdin().lock(), &origin)?,
     };
-    let bounds = node_bounds(&node.target_probs, &node.draft_probs, &drafts, &modes)
-        .with_context(|| format!("{origin}: refused"))?;
+    let bounds = node_bounds_with(
+        &node.target_probs,
+        &node.draft_probs,
+        &drafts,
+        &modes,
+        &opts,
+    )
+    .with_context(|| format!("{origin}: refused"))?;
     let text = match a.format {
         TreeFormat::Json => format!("{}\n", serde_json::to_string(&bounds)?),
         TreeFormat::Text => table(&bounds, node.target_probs.len()),
@@ -55,18 +68,19 @@ fn configs(a: &OptimalArgs) -> Result<Vec<StudyConfig>> {
         seed: Some(a.seed),
         ..StudyOptions::default()
     };
-    Ok(opts.configs(&[1], a.vocab, a.rounds, a.seed)?)
+    Ok(specsim::study::optimal::optimal_configs(&opts)?)
 }
 
 fn family(
     a: OptimalArgs,
     drafts: &[usize],
     modes: &[specsim::reference::optimal::DraftMode],
+    skip_impossible: bool,
 ) -> Result<ExitCode> {
     let cfgs = configs(&a)?;
     let total: u64 = cfgs.iter().map(|c| c.rounds).sum();
     let mut progress = specsim::progress::Progress::new("optimal", total, a.quiet);
-    let rows = optimal_study(&cfgs, drafts, modes, |n| progress.inc(n))?;
+    let rows = optimal_study(&cfgs, drafts, modes, skip_impossible, |n| progress.inc(n))?;
     progress.finish();
     let text = match a.format {
         TreeFormat::Json => format!("{}\n", serde_json::to_string(&rows)?),
@@ -111,7 +125,7 @@ fn table(bounds: &[NodeBound], v: usize) -> String {
             .iter()
             .map(|r| match (r.acceptance, r.gap) {
                 (Some(a), Some(g)) => format!("{} {a:.6} ({g:+.6})", r.rule),
-                _ => format!("{} — (not enumerated: V^n·V > 4e6)", r.rule),
+                _ => format!("{} — (n ≥ 3 not enumerated: V^n·V > 4e6)", r.rule),
             })
             .collect();
         s += &format!(
@@ -149,23 +163,33 @@ fn family_table(rows: &[OptimalRow]) -> String {
             .iter()
             .map(|x| match (&x.acceptance, &x.gap) {
                 (Some(a), Some(g)) => format!(
-                    "{} {:.4}, gap {:.4} ± {:.4}",
+                    "{} {:.4}, gap {:.4} ± {}",
                     x.rule,
                     a.mean,
                     g.mean,
-                    (g.ci99_high - g.ci99_low) / 2.0
+                    half(g.ci99_low, g.ci99_high)
                 ),
-                _ => format!("{} — (not enumerated: V^n·V > 4e6)", x.rule),
+                _ => format!("{} — (n ≥ 3 not enumerated: V^n·V > 4e6)", x.rule),
             })
             .collect();
         s += &format!(
-            "{:>6} {:<5} {:>12.4} ± {:<7.4}  {}\n",
+            "{:>6} {:<5} {:>12.4} ± {:<7}  {}\n",
             r.drafts,
             r.mode.name(),
             r.alpha_star.mean,
-            (r.alpha_star.ci99_high - r.alpha_star.ci99_low) / 2.0,
+            half(r.alpha_star.ci99_low, r.alpha_star.ci99_high),
             rules.join(", ")
         );
     }
     s
+}
+
+/// An interval's half-width, or `n/a` (one round: no interval).
+fn half(low: f64, high: f64) -> String {
+    let h = (high - low) / 2.0;
+    if h.is_finite() {
+        format!("{h:.4}")
+    } else {
+        "n/a".to_string()
+    }
 }
