@@ -15,7 +15,6 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::topology::Tree;
 
 /// How the n drafts are drawn from the draft row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -311,64 +310,27 @@ fn gauss_legendre_12() -> ([f64; 12], [f64; 12]) {
 pub const MAX_DRAFTS: usize = 65535;
 
 /// A lossless rule's acceptance at one node with n children drawn as the rule assumes:
-/// `target-only` p(top-n of q); `rrs` `Σ_j β_j Π_{i<j} (1 − β_i)` by SPEC §7's residual
-/// recursion (stopping once the residual is spent); `rrs-wor` in closed form for n ≤ 2, and for
-/// n ≥ 3 its `E[num_generated]` on the star tree of n leaves, minus the bonus, enumerated within
-/// its budget (V^n · V ≤ 4·10^6; `None` beyond, and for any other rule).
+/// `target-only` p(top-n of q); `rrs` by the tree reference's node value (SPEC §7's residual
+/// recursion, stopping once the residual is spent); `rrs-wor` in closed form for n ≤ 2 and for
+/// n ≥ 3 by the tree reference's enumeration within its budget (V^n · V ≤ 4·10^6; `None`
+/// beyond, and for any other rule). Every child is a leaf: each gains one token.
 pub fn rule_acceptance(rule: crate::rule::Rule, p: &[f64], q: &[f64], n: usize) -> Option<f64> {
+    use crate::reference::tree::{ENUMERATION_BUDGET, expect::top_m, rrs_node, wor_node};
     use crate::rule::Rule;
     let v = p.len();
+    let leaves = vec![1.0; n];
     match rule {
         Rule::TargetOnly => {
-            let top = crate::reference::tree::expect::top_m(q, v, n);
+            let top = top_m(q, v, n);
             (top.len() == n).then(|| top.iter().map(|&x| p[x]).sum())
         }
-        Rule::Rrs => Some(rrs_acceptance(p, q, n)),
-        Rule::RrsWor if n == 1 => Some(rrs_acceptance(p, q, 1)),
+        Rule::Rrs => Some(rrs_node(p, q, &leaves)),
+        Rule::RrsWor if n == 1 => Some(rrs_node(p, q, &leaves)),
         Rule::RrsWor if n == 2 => Some(rrs_wor_two(p, q)),
-        Rule::RrsWor => {
-            if (v as f64).powi(n.min(64) as i32) * v as f64
-                > crate::reference::tree::ENUMERATION_BUDGET
-            {
-                return None;
-            }
-            let parents: Vec<i64> = std::iter::once(-1).chain((0..n).map(|_| 0)).collect();
-            let tree = Tree::from_parents(&parents).ok()?;
-            let d: Vec<f64> = (0..=n).flat_map(|_| q.iter().copied()).collect();
-            let t: Vec<f64> = (0..=n).flat_map(|_| p.iter().copied()).collect();
-            crate::reference::tree::expected_generated(
-                rule,
-                &tree,
-                &d[..],
-                &t[..],
-                &vec![0; n + 1],
-                v,
-            )
-            .map(|e| e - 1.0)
-        }
+        Rule::RrsWor => ((v as f64).powi(n.min(64) as i32) * v as f64 <= ENUMERATION_BUDGET)
+            .then(|| wor_node(p, q, &leaves, 1.0, 0)),
         _ => None,
     }
-}
-
-/// `rrs`'s acceptance with n children drawn i.i.d. from q (SPEC §7): `r_1 = p`, `β_j = Σ min(r_j,
-/// q)`, `r_{j+1} = norm(max(r_j − q, 0))`; P(some child accepted) = `1 − Π_j (1 − β_j)`, the
-/// product stopping once a residual sums to 0 (no child after it can be accepted).
-pub fn rrs_acceptance(p: &[f64], q: &[f64], n: usize) -> f64 {
-    let mut r = p.to_vec();
-    let mut none = 1.0;
-    for _ in 0..n {
-        let beta: f64 = r.iter().zip(q).map(|(a, b)| a.min(*b)).sum();
-        none *= 1.0 - beta;
-        r.iter_mut()
-            .zip(q)
-            .for_each(|(a, b)| *a = (*a - b).max(0.0));
-        let s: f64 = r.iter().sum();
-        if s <= 0.0 || none == 0.0 {
-            break;
-        }
-        r.iter_mut().for_each(|a| *a /= s);
-    }
-    1.0 - none
 }
 
 /// `rrs-wor`'s acceptance at a node with two children (SPEC §7), in O(V log V) instead of the

@@ -12,7 +12,10 @@ mod rrs_wor;
 mod target_only;
 pub mod walk;
 
+/// One node's rule values, for the bound at a node (`reference::optimal`).
+pub(crate) use rrs::rrs_node;
 pub use rrs_wor::ENUMERATION_BUDGET;
+pub(crate) use rrs_wor::wor_node;
 
 use crate::reference::Values;
 use crate::rule::{Rule, TreeRule, match_rule};

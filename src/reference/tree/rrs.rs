@@ -115,7 +115,7 @@ pub(super) fn bottom_up<V: Values + ?Sized>(
 
 /// `rrs` at one node: Σ_j β_j Π_{i<j} (1 − β_i) · gain_j, with β_j = Σ_x min(r_j(x), q(x)) and
 /// r_{j+1} = max(r_j − q, 0) normalised (children drawn i.i.d. from q, normalised).
-fn rrs_node(t: &[f64], q: &[f64], gains: &[f64]) -> f64 {
+pub(crate) fn rrs_node(t: &[f64], q: &[f64], gains: &[f64]) -> f64 {
     let qs: f64 = q.iter().sum();
     let q: Vec<f64> = q.iter().map(|x| x / qs).collect();
     let mut r = t.to_vec();

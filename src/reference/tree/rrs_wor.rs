@@ -60,7 +60,7 @@ impl TreeReference for RrsWor {
 /// `rrs-wor` at one node, by enumeration over the children's tokens drawn without replacement:
 /// child `j` with the draft row `q` (the rejected tokens removed, unnormalised) and the residual
 /// `r`, reached with probability `reach`.
-fn wor_node(r: &[f64], q: &[f64], gains: &[f64], reach: f64, j: usize) -> f64 {
+pub(crate) fn wor_node(r: &[f64], q: &[f64], gains: &[f64], reach: f64, j: usize) -> f64 {
     if j == gains.len() || reach == 0.0 {
         return 0.0;
     }
