@@ -218,12 +218,6 @@ pub fn check_batch_shapes(
     tokens: (&str, &[usize]),
     coins: (&str, &[usize]),
 ) -> Result<(usize, usize, usize)> {
-    let shape_err = |(origin, shape): (&str, &[usize]), want: String| {
-        Error::format(
-            origin,
-            format!("shape {shape:?} does not fit the batch: expected {want}"),
-        )
-    };
     for (a, dims, what) in [
         (draft, 3, "3 dimensions [N, K, V]"),
         (target, 3, "3 dimensions [N, K + 1, V]"),
@@ -297,6 +291,14 @@ pub fn check_batch_shapes(
 }
 
 /// The array's name without its directory (`.../draft_probs.npy` → `draft_probs`).
+/// An array (its name for errors, its shape) whose shape does not fit the batch.
+fn shape_err((origin, shape): (&str, &[usize]), want: String) -> Error {
+    Error::format(
+        origin,
+        format!("shape {shape:?} does not fit the batch: expected {want}"),
+    )
+}
+
 fn short_name(origin: &str) -> &str {
     let base = origin.rsplit(['/', '[']).next().unwrap_or(origin);
     base.trim_end_matches(']').trim_end_matches(".npy")
@@ -312,12 +314,6 @@ pub fn check_tree_shapes(
     tokens: (&str, &[usize]),
     coins: (&str, &[usize]),
 ) -> Result<(usize, usize, usize)> {
-    let shape_err = |(origin, shape): (&str, &[usize]), want: String| {
-        Error::format(
-            origin,
-            format!("shape {shape:?} does not fit the batch: expected {want}"),
-        )
-    };
     let (per_round_n, nn) = match parents.1 {
         [nn] => (None, *nn),
         [n, nn] => (Some(*n), *nn),

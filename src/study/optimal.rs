@@ -148,7 +148,7 @@ pub fn optimal_study(
     skip_impossible: bool,
     mut progress: impl FnMut(u64),
 ) -> Result<Vec<OptimalRow>> {
-    let full_grid: Vec<(usize, DraftMode)> = drafts
+    let grid: Vec<(usize, DraftMode)> = drafts
         .iter()
         .flat_map(|&n| modes.iter().map(move |&m| (n, m)))
         .collect();
@@ -161,7 +161,6 @@ pub fn optimal_study(
                 w.family.name()
             )));
         }
-        let grid = &full_grid;
         let mut sums: Vec<Cell> = grid
             .iter()
             .map(|&(_, m)| {
@@ -189,7 +188,7 @@ pub fn optimal_study(
                 .map(|r| {
                     let q = row(&batch.draft[r * v..(r + 1) * v]);
                     let p = row(&batch.target[r * 2 * v..(r * 2 + 1) * v]);
-                    bound_round(&p, &q, grid, skip_impossible).map_err(|e| {
+                    bound_round(&p, &q, &grid, skip_impossible).map_err(|e| {
                         Error::Config(format!("{}, round {}: {e}", w.label(), r0 + r as u64))
                     })
                 })
