@@ -8,12 +8,13 @@
 // The tree and where each node's data is: a header of TREE_HEADER words, then child_start[n + 1]
 // and child_list[n - 1] (children of u: child_list[child_start[u]..child_start[u + 1]],
 // increasing): once when every round shares the tree (H_TOPO_STRIDE = 0), or per round, 2n words
-// apart (H_TOPO_STRIDE = 2n). Built by src/gpu/tree.rs.
+// apart (H_TOPO_STRIDE = 2n). A rule with per-node values (spectr) finds them from H_PARAMS on:
+// 3 words per node, n nodes per round. Built by src/gpu/tree.rs.
 @group(0) @binding(7) var<storage, read> topo: array<u32>;
 // [n, depth]: accepted node ids, then -1.
 @group(0) @binding(8) var<storage, read_write> out_nodes: array<i32>;
 
-const TREE_HEADER: u32 = 10u;
+const TREE_HEADER: u32 = 11u;
 const H_NODES: u32 = 0u;
 const H_DEPTH: u32 = 1u;
 const H_RULE: u32 = 2u;         // the rule's index in the registry's tree rules
@@ -24,6 +25,7 @@ const H_TOK_SHIFT: u32 = 6u;
 const H_COIN_STRIDE: u32 = 7u;
 const H_COIN_SHIFT: u32 = 8u;
 const H_TOPO_STRIDE: u32 = 9u;  // words between two rounds' topologies (0: shared)
+const H_PARAMS: u32 = 10u;      // where a rule's per-node values start (3 words per node per round)
 
 // The most children of one node this kernel handles (the host refuses larger trees).
 const MAX_CHILDREN: u32 = 256u;
@@ -32,6 +34,7 @@ const MAX_CHILDREN: u32 = 256u;
 const SRC_TREE_MASKED: u32 = SRC_KERNEL;     // target with the children's tokens set to 0
 const SRC_TREE_U: u32 = SRC_KERNEL + 1u;     // rrs residual max(t - fl(a * q), 0), a per token
 const SRC_TREE_QMASK: u32 = SRC_KERNEL + 2u; // draft with the rejected tokens set to 0
+const SRC_TREE_SPECTR: u32 = SRC_KERNEL + 3u; // spectr's correction (shaders/tree/spectr.wgsl)
 
 // Tokens masked by SRC_TREE_MASKED / rejected under rrs-wor with their coefficients, and the
 // current rrs coefficient a (same value in every invocation).
@@ -69,6 +72,9 @@ fn kernel_entry_cost(src: u32) -> u32 {
 
 // Key of entry x of a tree source (called by `row_key` in shaders/shared/rows.wgsl).
 fn kernel_row_key(src: u32, tbase: u32, dbase: u32, x: u32) -> u32 {
+    if (src == SRC_TREE_SPECTR) {
+        return spectr_row_key(tbase, dbase, x);
+    }
     // The list scan: the entry of x among the listed tokens (tree_list_n when none); a scan cut
     // short is flagged.
     var j = 0u;

@@ -47,6 +47,9 @@ macro_rules! rules {
                 /// Tree rule (SPEC §7; Jeon et al. 2024, Sequoia): recursive rejection sampling
                 /// without replacement.
                 RrsWor { name: "rrs-wor", stem: "rrs_wor", reads_draft: true, distinct_siblings: true },
+                /// Tree rule (SPEC §7; SpecTr's K-SEQ, Sun et al. 2023): children drawn i.i.d.,
+                /// each tested against min(1, t / (ρ* q)) with the node's ρ*.
+                Spectr { name: "spectr", stem: "spectr", reads_draft: true, distinct_siblings: false },
             }
         }
     };

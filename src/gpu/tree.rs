@@ -10,11 +10,13 @@ use super::params::RoundParams;
 use crate::batch::{Outcomes, Rounds, Topology};
 use crate::chunk::chunks;
 use crate::error::{Error, Result};
+use crate::reference::tree;
 use crate::rule::{Recovery, Rule};
 use crate::topology::Tree;
+use rayon::prelude::*;
 
 /// Words of the tree description's header (keep in sync with `TREE_HEADER` in the shader).
-const TREE_HEADER: usize = 10;
+const TREE_HEADER: usize = 11;
 
 /// The most children of one node the kernel handles (`MAX_CHILDREN` in the shader).
 pub const MAX_CHILDREN: usize = 256;
@@ -29,7 +31,8 @@ fn rule_code(rule: Rule) -> Result<u32> {
 }
 
 /// The tree description's header: nodes, depth, rule, the layout, and the words between two
-/// rounds' topologies (`H_TOPO_STRIDE`: 0 when every round shares one, 2n when each has its own).
+/// rounds' topologies (`H_TOPO_STRIDE`: 0 when every round shares one, 2n when each has its own),
+/// and where a rule's per-node values start (`H_PARAMS`, word 10).
 fn header(view: &Rounds, rule: Rule) -> Result<Vec<u32>> {
     let l = &view.layout;
     let nodes = view.topology.nodes();
@@ -48,6 +51,7 @@ fn header(view: &Rounds, rule: Rule) -> Result<Vec<u32>> {
         l.coin_stride as u32,
         l.coin_shift as u32,
         stride as u32,
+        0, // H_PARAMS: set once the chunk size is known
     ];
     debug_assert_eq!(words.len(), TREE_HEADER);
     Ok(words)
@@ -64,6 +68,44 @@ fn push_tree(words: &mut Vec<u32>, t: &Tree) {
     for u in 0..t.len() {
         words.extend_from_slice(t.children(u));
     }
+}
+
+/// Where the per-node values start in the header (`H_PARAMS` in the shader).
+const H_PARAMS: usize = 10;
+
+/// A rule's values at every internal node of rounds `r0..r0 + n` (3 words per node, `n` nodes
+/// per round, leaves zero), from each node's rows as f32, in parallel over rounds.
+fn node_values_of(view: &Rounds, r0: usize, n: usize, f: tree::NodeValues) -> Vec<u32> {
+    let (nodes, v) = (view.topology.nodes(), view.v);
+    let mut vals = vec![0u32; 3 * nodes * n];
+    let row = |floats: crate::batch::Floats, at: usize, buf: &mut Vec<f32>| {
+        let r = floats.slice(at, v);
+        buf.clear();
+        buf.extend((0..v).map(|i| r.get_f32(i)));
+    };
+    vals.par_chunks_mut(3 * nodes.max(1))
+        .enumerate()
+        .for_each_init(
+            || (Tree::default(), Vec::new(), Vec::new()),
+            |(scratch, t, d), (i, out)| {
+                let r = r0 + i;
+                let tree = view.tree(r, scratch);
+                for u in 0..tree.len() {
+                    let m = tree.children(u).len();
+                    if m == 0 {
+                        continue;
+                    }
+                    t.clear();
+                    d.clear();
+                    if m >= 2 {
+                        row(view.target, view.target_at(r, u), t);
+                        row(view.draft, view.draft_at(r, u), d);
+                    }
+                    out[3 * u..3 * u + 3].copy_from_slice(&f(t, d, m));
+                }
+            },
+        );
+    vals
 }
 
 impl GpuContext {
@@ -97,7 +139,10 @@ impl GpuContext {
             // Each round's topology is 2n words.
             cap = cap.min((max_buffer / (8 * nodes as u64)).max(1) as usize);
         }
-        let topo_words = TREE_HEADER + 2 * nodes * if per_round { cap } else { 1 };
+        // A rule's per-node values (`spectr`) follow the topologies: 3 words per node per round.
+        let values = tree::node_values(rule);
+        let params_at = TREE_HEADER + 2 * nodes * if per_round { cap } else { 1 };
+        let topo_words = params_at + if values.is_some() { 3 * nodes * cap } else { 0 };
         let dev = &self.device;
         let scope = dev.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let words = |label: &str, words: usize, usage| buffer(dev, label, words * 4, usage);
@@ -117,6 +162,11 @@ impl GpuContext {
             )));
         }
         let mut topo = head;
+        topo[H_PARAMS] = if values.is_some() {
+            params_at as u32
+        } else {
+            0
+        };
         let mut scratch = Tree::default();
         if let Some(t) = view.topology.shared(&mut scratch) {
             push_tree(&mut topo, t);
@@ -145,6 +195,14 @@ impl GpuContext {
                     push_tree(&mut topo, view.tree(r, &mut scratch));
                 }
                 q.write_buffer(&topo_buf, 0, bytemuck::cast_slice(&topo));
+            }
+            if let Some(f) = values {
+                let vals = node_values_of(view, r0, n, f);
+                q.write_buffer(
+                    &topo_buf,
+                    (params_at * 4) as u64,
+                    bytemuck::cast_slice(&vals),
+                );
             }
             write_floats(
                 q,

@@ -46,7 +46,7 @@ impl DraftMode {
     pub fn rules(self) -> &'static [crate::rule::Rule] {
         use crate::rule::Rule;
         match self {
-            DraftMode::Iid => &[Rule::Rrs],
+            DraftMode::Iid => &[Rule::Rrs, Rule::Spectr],
             DraftMode::Wor => &[Rule::RrsWor],
             DraftMode::Top => &[Rule::TargetOnly],
         }
@@ -311,11 +311,13 @@ pub const MAX_DRAFTS: usize = 65535;
 
 /// A lossless rule's acceptance at one node with n children drawn as the rule assumes:
 /// `target-only` p(top-n of q); `rrs` by the tree reference's node value (SPEC §7's residual
-/// recursion, stopping once the residual is spent); `rrs-wor` in closed form for n ≤ 2 and for
+/// recursion, stopping once the residual is spent); `spectr` `1 − (1 − β(ρ*))^n`; `rrs-wor` in closed form for n ≤ 2 and for
 /// n ≥ 3 by the tree reference's enumeration within its budget (V^n · V ≤ 4·10^6; `None`
 /// beyond, and for any other rule). Every child is a leaf: each gains one token.
 pub fn rule_acceptance(rule: crate::rule::Rule, p: &[f64], q: &[f64], n: usize) -> Option<f64> {
-    use crate::reference::tree::{ENUMERATION_BUDGET, expect::top_m, rrs_node, wor_node};
+    use crate::reference::tree::{
+        ENUMERATION_BUDGET, expect::top_m, rrs_node, spectr_node, wor_node,
+    };
     use crate::rule::Rule;
     let v = p.len();
     let leaves = vec![1.0; n];
@@ -325,6 +327,7 @@ pub fn rule_acceptance(rule: crate::rule::Rule, p: &[f64], q: &[f64], n: usize) 
             (top.len() == n).then(|| top.iter().map(|&x| p[x]).sum())
         }
         Rule::Rrs => Some(rrs_node(p, q, &leaves)),
+        Rule::Spectr => Some(spectr_node(p, q, &leaves)),
         Rule::RrsWor if n == 1 => Some(rrs_node(p, q, &leaves)),
         Rule::RrsWor if n == 2 => Some(rrs_wor_two(p, q)),
         Rule::RrsWor => ((v as f64).powi(n.min(64) as i32) * v as f64 <= ENUMERATION_BUDGET)

@@ -71,6 +71,13 @@ pub struct StudyRow {
     /// Trees: the chain of the same node count under the same rule and workload, when the
     /// study ran it.
     pub chain_same_nodes: Option<f64>,
+    /// Trees: the per-node bound on E[generated] of SPEC §8 for the rule's draft law
+    /// (`study::tree::optimal_generated`), over the first `optimal_rounds` rounds.
+    pub optimal_generated: Option<f64>,
+    /// Trees: the bound minus the rule's exact expectation, over the same rounds.
+    pub gap_to_optimal: Option<f64>,
+    /// Trees: the rounds the bound was computed on.
+    pub optimal_rounds: Option<u64>,
     /// P[accepted ≥ d] for d = 1..=depth (a chain's per-position acceptance).
     pub per_depth_acceptance: Vec<f64>,
     /// Seconds (the configuration's rules together).
@@ -111,6 +118,9 @@ impl StudyRow {
                 leviathan_mean_generated: Some(m.leviathan_mean_generated),
                 generated_per_position: m.mean_generated / (m.k + 1) as f64,
                 chain_same_nodes: None,
+                optimal_generated: None,
+                gap_to_optimal: None,
+                optimal_rounds: None,
                 per_depth_acceptance: m.per_position_unconditional.clone(),
                 seconds: r.seconds,
             })
@@ -154,6 +164,9 @@ impl StudyRow {
             leviathan_mean_generated: None,
             generated_per_position: r.generated_per_position,
             chain_same_nodes: r.chain_same_nodes,
+            optimal_generated: r.optimal_generated,
+            gap_to_optimal: r.gap_to_optimal,
+            optimal_rounds: r.optimal_generated.map(|_| r.optimal_rounds),
             per_depth_acceptance: r.per_depth.clone(),
             seconds: r.seconds,
         }

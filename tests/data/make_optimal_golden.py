@@ -13,6 +13,9 @@ property the Rust reference relies on:
   check the Rust exponential-clock integral to 1e-12.
 - "rrs": rrs's acceptance at the node with n i.i.d. children (1 - prod (1 - beta_j), the residual
   recursion of SPEC §7), which must not exceed alpha*_iid.
+- "spectr": SpecTr's acceptance at the node with n i.i.d. children (1 - (1 - beta(rho*))^n, rho*
+  by plain bisection on direct sums, SPEC §7), which must lie in [(1 - 1/e) alpha*_iid,
+  alpha*_iid].
 
 Run once, from anywhere:
 
@@ -24,7 +27,8 @@ mtime 0).
 
 Layout (JSON, gzip): {"seed", "brute": [{"p", "q", "n", "mode", "alpha_star", "p_h", "q_h"}],
 "wor_prefix": [{"q", "n", "contained"}] (q in prefix order, contained[k] for k = 0..m),
-"rrs": [{"p", "q", "n", "acceptance"}]}.
+"rrs": [{"p", "q", "n", "acceptance"}],
+"spectr": [{"p", "q", "n", "acceptance"}]}.
 """
 
 import gzip
@@ -119,6 +123,33 @@ def rrs_acceptance(p, q, n):
     return 1.0 - none
 
 
+def spectr_acceptance(p, q, n):
+    """SpecTr's K-SEQ at a node of n i.i.d. children (SPEC §7): 1 - (1 - beta(rho*))^n, rho* the
+    smallest rho in [1, n] with rho beta(rho) - 1 + (1 - beta(rho))^n >= 0, by plain bisection on
+    direct sums."""
+    def beta(rho):
+        return float(np.minimum(q, p / rho).sum())
+
+    def g(rho):
+        b = beta(rho)
+        return rho * b - 1.0 + (1.0 - b) ** n
+
+    lo, hi = 1.0, float(n)
+    if n > 1 and g(lo) < 0.0:
+        for _ in range(200):
+            mid = lo + (hi - lo) / 2.0
+            if mid <= lo or mid >= hi:
+                break
+            if g(mid) >= 0.0:
+                hi = mid
+            else:
+                lo = mid
+        rho = hi
+    else:
+        rho = 1.0
+    return 1.0 - (1.0 - beta(rho)) ** n
+
+
 def wor_prefix_exact(qs, n):
     """contained[k] for every prefix of qs (already in prefix order), exactly by sums."""
     m = len(qs)
@@ -160,7 +191,7 @@ def row(rng, v, kind):
 
 def main():
     rng = np.random.default_rng(SEED)
-    brute_cases, rrs_cases, prefix_cases = [], [], []
+    brute_cases, rrs_cases, prefix_cases, spectr_cases = [], [], [], []
     for v in (2, 3, 4, 6, 8, 10):
         for kind in ("dirichlet", "sparse", "zipf"):
             for _ in range(2 if v >= 8 else 3):
@@ -180,6 +211,8 @@ def main():
                                             "alpha_star": value, "p_h": ph, "q_h": qh})
                     rrs_cases.append({"p": p.tolist(), "q": q.tolist(), "n": n,
                                       "acceptance": rrs_acceptance(p, q, n)})
+                    spectr_cases.append({"p": p.tolist(), "q": q.tolist(), "n": n,
+                                         "acceptance": spectr_acceptance(p, q, n)})
     for kind in ("dirichlet", "zipf"):
         p, q = row(rng, 200, kind), row(rng, 200, kind)
         q = q / q.sum()
@@ -188,13 +221,14 @@ def main():
         qs = qs / qs.sum()
         for n in (2, 3):
             prefix_cases.append({"q": qs.tolist(), "n": n, "contained": wor_prefix_exact(qs, n)})
-    doc = {"seed": SEED, "brute": brute_cases, "wor_prefix": prefix_cases, "rrs": rrs_cases}
+    doc = {"seed": SEED, "brute": brute_cases, "wor_prefix": prefix_cases, "rrs": rrs_cases,
+           "spectr": spectr_cases}
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden_optimal.json.gz")
     with open(out, "wb") as f:
         with gzip.GzipFile(fileobj=f, mode="wb", mtime=0) as g:
             g.write(json.dumps(doc).encode())
     print(f"wrote {out}: {len(brute_cases)} brute-force cases, {len(prefix_cases)} prefix cases, "
-          f"{len(rrs_cases)} rrs cases")
+          f"{len(rrs_cases)} rrs cases, {len(spectr_cases)} spectr cases")
 
 
 if __name__ == "__main__":

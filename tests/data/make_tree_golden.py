@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Makes tests/data/golden_tree.json.gz: one-round cases of tree verification (SPEC §7) under its
-four rules (greedy, target-only, rrs, rrs-wor), decided by an independent, straightforward numpy
-float64 implementation, plus the refusal classes of SPEC §2 and §7 and exact expectations for the
-studies.
+five rules (greedy, target-only, rrs, rrs-wor, spectr), decided by an independent, straightforward
+numpy float64 implementation, plus the refusal classes of SPEC §2 and §7 and exact expectations for
+the studies.
 
 Run once, from anywhere:
 
@@ -11,9 +11,11 @@ Run once, from anywhere:
 
 The output is committed and the Rust tests read it without Python. The script is deterministic
 (fixed seed; gzip written with mtime 0), so rerunning it with the same numpy gives the same file.
+spectr, added after the other four, draws its random values from a stream of its own (seed
+SEED + 1), so the older rules' cases kept their values when it was added.
 
 Layout (JSON, gzip): {"seed", "cases", "expectations"}.
-- "cases": {"name", "rule": "greedy" | "target-only" | "rrs" | "rrs-wor", "input": {"parents"?,
+- "cases": {"name", "rule": "greedy" | "target-only" | "rrs" | "rrs-wor" | "spectr", "input": {"parents"?,
   "draft_tokens", "draft_probs", "target_probs", "random_coins"}, "options": {"allow_unnormalized"?:
   bool}, "f32_exact": bool, and either "expected": {accepted_tokens, accepted_nodes, num_generated,
   acceptance_rate} or "error": kind}.
@@ -23,7 +25,7 @@ Layout (JSON, gzip): {"seed", "cases", "expectations"}.
   - A chain input has the seed's keys only (no "parents"): K tokens, K draft rows, K + 1 target
     rows, K coins; it is the path tree 0 -> 1 -> ... -> K (node i + 1 carries draft_tokens[i]) and
     the decision at position i uses random_coins[i] under every rule. Its "accepted_nodes" are the
-    path's node ids 1..a. Chain cases under rrs / rrs-wor also carry "token_expected":
+    path's node ids 1..a. Chain cases under rrs / rrs-wor / spectr also carry "token_expected":
     {accepted_tokens, num_generated, acceptance_rate} of SPEC §1's token rule, computed by a separate
     function; the script asserts that they equal "expected".
   - "f32_exact": every probability and every coin of the input is exactly a float32 (so the case
@@ -33,10 +35,11 @@ Layout (JSON, gzip): {"seed", "cases", "expectations"}.
     duplicate_sibling, zero_draft_probability.
 - "expectations": small trees (V in 2..4, n <= 7) with fixed rows per node (draft rows of leaves
   all zero): {"name", "parents", "draft_probs", "target_probs", "rule", "e_generated",
-  "e_accepted"} (+ "formula": {"e_accepted", "e_generated"} for target-only and rrs, SPEC §7's
-  closed forms, asserted here to match the enumeration to 1e-12). The enumeration runs over every
-  assignment of the children's tokens drawn as the rule assumes (rrs: each child of u i.i.d. from
-  draft_probs[u] / sum; rrs-wor: without replacement, sequentially renormalised; greedy and
+  "e_accepted"} (+ "formula": {"e_accepted", "e_generated"} for target-only, rrs and spectr, SPEC
+  §7's closed forms, asserted here to match the enumeration to 1e-12; spectr's: P(child j accepted)
+  = beta (1 - beta)^(j-1), beta = beta(rho*) at the node). The enumeration runs over every
+  assignment of the children's tokens drawn as the rule assumes (rrs and spectr: each child of u
+  i.i.d. from draft_probs[u] / sum; rrs-wor: without replacement, sequentially renormalised; greedy and
   target-only: the deterministic top-m of draft_probs[u], ties to the lowest id) with the coins
   integrated analytically (given the tokens, a test passes with the probability of its
   threshold). A few of them are also checked by Monte-Carlo through the decision function itself.
@@ -53,6 +56,23 @@ children of u visited in increasing node index, every argmax np.argmax (ties to 
   All rejected: the correction argmax res (the last, unnormalised residual).
 - rrs-wor: as rrs; after rejecting child x (res, s, r computed with the current q), and only when
   another child follows: q[x] = 0, q = q / (sequential ascending sum of q).
+- spectr: m = the number of children; beta(rho) = sequential ascending sum of np.minimum(q, t / rho)
+  (a token with q = 0 adds 0). rho* = 1.0 if m == 1; else g(rho) = rho * beta(rho) - 1.0 +
+  (1.0 - beta(rho)) ** m; rho* = 1.0 if g(1.0) >= 0; else bisection lo = 1.0, hi = m, mid = lo +
+  (hi - lo) / 2, stop when mid <= lo or mid >= hi (at most 200 steps), hi = mid if g(mid) >= 0 else
+  lo = mid; rho* = hi. Child c_j with token x: a = min(1, t[x] / (rho* * q[x])); accept iff
+  coin[c_j] < a, first pass taken. None passes: beta = beta(rho*), scale = sum_{k<m} (1 - beta)^k
+  (powers by repeated multiplication; SPEC's (1 - (1 - beta)^m) / beta without 0/0, exactly 1 for
+  m = 1), w = max(t - np.minimum(q, t / rho*) * scale, 0); the correction argmax w, or argmax t if w
+  is zero everywhere. The Rust side sums beta in another order, so its rho* agrees to ~1e-15
+  relative where g is steep (up to ~1e-10 where it is flat), not bit for bit: every spectr case is
+  therefore checked here to decide the same with rho* moved by 1e-12 relative, and with rho*
+  recomputed from beta moved by 1e-12 relative, at every node of two children or more (a coin is
+  never within rounding of a threshold there, nor the correction within rounding of a tie), except a few
+  hand-made cases ("exact") whose rho* and thresholds are exact in any summation order (checked by
+  recomputing them in descending order). At rho* the scale equals rho* mathematically, so w is
+  rounding noise on the tokens with t < rho* q: the check above also keeps that noise from
+  deciding a correction.
 - acceptance_rate = round(len(accepted_nodes) / depth, 4), depth = the largest number of edges from
   the root to a node (0.0 for a tree of one node).
 
@@ -61,9 +81,10 @@ n = 0 too; a chain's K, K, K + 1, K; a chain with K = 0 is empty_draft), bad_par
 (V = len(target_probs[0]) = 0), vocab_mismatch, token_out_of_range (non-root tokens),
 coin_out_of_range (every coin, used or not), bad_probability (target rows and non-leaf draft rows;
 a chain: all rows; under greedy and target-only, which read no draft row, a draft row need only be
-finite), not_normalized (the same rows, draft rows only under rrs and rrs-wor; unless
+finite), not_normalized (the same rows, draft rows only under rrs, rrs-wor and spectr; unless
 allow_unnormalized),
-duplicate_sibling (target-only and rrs-wor only), zero_draft_probability (rrs and rrs-wor only).
+duplicate_sibling (target-only and rrs-wor only), zero_draft_probability (rrs, rrs-wor and spectr).
+spectr is refused exactly as rrs (it reads every non-leaf draft row; duplicate siblings allowed).
 """
 import gzip
 import itertools
@@ -73,9 +94,24 @@ import os
 import numpy as np
 
 SEED = 20251201
-rng = np.random.default_rng(SEED)
-RULES = ("greedy", "target-only", "rrs", "rrs-wor")
+MAIN_RNG = np.random.default_rng(SEED)
+# spectr's cases draw from a stream of their own: adding the rule left the others' cases unchanged.
+SPECTR_RNG = np.random.default_rng(SEED + 1)
+rng = MAIN_RNG
+RULES = ("greedy", "target-only", "rrs", "rrs-wor", "spectr")
 TOLERANCE = 1e-3
+
+
+def each_rule(rules=RULES):
+    """Iterates over rules with the module's `rng` pointing at the rule's stream (spectr's own, the
+    main one for the others), and at the main stream again afterwards."""
+    global rng
+    for r in rules:
+        rng = SPECTR_RNG if r == "spectr" else MAIN_RNG
+        try:
+            yield r
+        finally:
+            rng = MAIN_RNG
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,15 +138,57 @@ def seq_sum(x):
     return float(np.cumsum(x)[-1]) if len(x) else 0.0
 
 
+def spectr_beta(t, q, rho, descending=False):
+    """SPEC §7's beta(rho) = sum_x min(q[x], t[x] / rho), a sequential sum in ascending x (descending
+    x only to check that a hand-made case's rho* does not depend on the order)."""
+    terms = np.minimum(np.asarray(q, dtype=np.float64), np.asarray(t, dtype=np.float64) / rho)
+    return seq_sum(terms[::-1] if descending else terms)
+
+
+def spectr_rho(t, q, m, descending=False, bias=0.0):
+    """SPEC §7's rho* at a node of m children: the smallest rho in [1, m] with
+    rho * beta(rho) - 1 + (1 - beta(rho))^m >= 0, by bisection keeping the upper end valid. (bias:
+    beta scaled by 1 + bias, only to check that a case does not hang on beta's rounding.)"""
+    if m == 1:
+        return 1.0
+
+    def g(rho):
+        b = spectr_beta(t, q, rho, descending) * (1.0 + bias)
+        return rho * b - 1.0 + (1.0 - b) ** m
+    if g(1.0) >= 0.0:
+        return 1.0
+    lo, hi = 1.0, float(m)
+    for _ in range(200):
+        mid = lo + (hi - lo) / 2.0
+        if mid <= lo or mid >= hi:
+            break
+        if g(mid) >= 0.0:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def spectr_scale(beta, m):
+    """(1 - (1 - beta)^m) / beta as sum_{k<m} (1 - beta)^k (m at beta = 0, exactly 1 for m = 1)."""
+    total, power = 0.0, 1.0
+    for _ in range(m):
+        total += power
+        power *= 1.0 - beta
+    return total
+
+
 # ---------------------------------------------------------------------------------------------
 # The rules, written the obvious way.
 # ---------------------------------------------------------------------------------------------
 
-def decide_tree(rule, parents, tokens, d, t, coins):
+def decide_tree(rule, parents, tokens, d, t, coins, rho_of=None):
     """SPEC §7 on a tree. d, t: float64 arrays [n, V]. Returns (accepted tokens with the final
     correction or bonus, accepted node ids, trace). The trace lists every test:
-    ("child", u, c, threshold) for rrs / rrs-wor (coin[c] < threshold), ("sum", u, c, S_j) for
-    target-only (coin[u] < S_j), and the way the walk stopped."""
+    ("child", u, c, threshold) for rrs / rrs-wor / spectr (coin[c] < threshold), ("sum", u, c, S_j)
+    for target-only (coin[u] < S_j), spectr's ("rho", u, m, rho*) at each node it visits, and the
+    way the walk stopped. rho_of(t, q, m), which replaces spectr_rho at nodes of two children or
+    more, only serves the robustness checks of spectr's cases."""
     kids = children_of(parents)
     u = 0
     out, nodes, trace = [], [], []
@@ -163,6 +241,26 @@ def decide_tree(rule, parents, tokens, d, t, coins):
                     q = q / seq_sum(q)
             if chosen is None and correction is None:
                 correction = int(np.argmax(res))
+        elif rule == "spectr":
+            q = d[u]
+            m = len(cs)
+            rho = rho_of(tu, q, m) if rho_of is not None and m > 1 else spectr_rho(tu, q, m)
+            trace.append(("rho", u, m, rho))
+            for c in cs:
+                x = tokens[c]
+                a = min(1.0, float(tu[x]) / (rho * float(q[x])))
+                trace.append(("child", u, c, a))
+                if coins[c] < a:
+                    chosen = c
+                    break
+            if chosen is None:
+                scale = spectr_scale(spectr_beta(tu, q, rho), m)
+                w = np.maximum(tu - np.minimum(q, tu / rho) * scale, 0.0)
+                if w.max() == 0.0:
+                    correction = int(np.argmax(tu))
+                    trace.append(("zero_correction", u))
+                else:
+                    correction = int(np.argmax(w))
         else:
             raise ValueError(rule)
         if chosen is None:
@@ -193,7 +291,8 @@ def token_rule(d, t, tokens, coins):
 
 def chain_as_tree(rule, inp):
     """The chain of SPEC §7 as a tree: parents, tokens, draft rows (leaf row of zeros), target rows
-    and the coins placed where the rule reads them (target-only: node i; rrs: node i + 1)."""
+    and the coins placed where the rule reads them (target-only, and greedy, which reads none: node i;
+    rrs, rrs-wor and spectr: node i + 1)."""
     k = len(inp["draft_tokens"])
     v = len(inp["target_probs"][0])
     parents = [-1] + list(range(k))
@@ -247,11 +346,11 @@ def refusal(rule, inp, opts):
             return "token_out_of_range"
         if any(not 0.0 <= c < 1.0 for c in cs):
             return "coin_out_of_range"
-        reads = rule in ("rrs", "rrs-wor")
+        reads = rule in ("rrs", "rrs-wor", "spectr")
         f = row_faults((list(dr) if reads else []) + list(tr), opts, [] if reads else dr)
         if f:
             return f
-        if rule in ("rrs", "rrs-wor") and any(dr[i][x] == 0.0 for i, x in enumerate(toks)):
+        if reads and any(dr[i][x] == 0.0 for i, x in enumerate(toks)):
             return "zero_draft_probability"
         return None
     parents = inp["parents"]
@@ -271,7 +370,7 @@ def refusal(rule, inp, opts):
         return "coin_out_of_range"
     kids = children_of(parents)
     internal = [dr[u] for u in range(n) if kids[u]]
-    if rule in ("rrs", "rrs-wor"):
+    if rule in ("rrs", "rrs-wor", "spectr"):
         f = row_faults(list(tr) + internal, opts)
     else:
         f = row_faults(list(tr), opts, internal)
@@ -282,7 +381,7 @@ def refusal(rule, inp, opts):
             seen = [toks[c] for c in kids[u]]
             if len(set(seen)) != len(seen):
                 return "duplicate_sibling"
-    if rule in ("rrs", "rrs-wor") and any(dr[parents[i]][toks[i]] == 0.0 for i in range(1, n)):
+    if rule in ("rrs", "rrs-wor", "spectr") and any(dr[parents[i]][toks[i]] == 0.0 for i in range(1, n)):
         return "zero_draft_probability"
     return None
 
@@ -309,9 +408,37 @@ def make_input(parents, tokens, draft, target, coins):
     return inp
 
 
-def add(name, rule, parents, tokens, draft, target, coins, options=None, error=None):
+def spectr_robust(name, parents, tokens, d, t, coins, out, nodes, trace, exact):
+    """spectr: the decision must not hang on the last bits of rho* (see the module's docstring): it
+    stays the same with rho* moved by 1e-12 (relative) either way, and with rho* recomputed from beta
+    moved by 1e-12 (relative) either way (rho* is ill-conditioned where g is flat near its root: where
+    beta(1) is within rounding of 1, or at nodes of many children where few tokens have t > rho q;
+    there a summation order moves rho* by up to ~1e-10). `exact`: every rho* on the walk is the same
+    when beta is summed in descending order, and the decision is not nudged (a coin may sit exactly on
+    a threshold)."""
+    if exact:
+        for e in trace:
+            if e[0] == "rho":
+                u, m, rho = e[1], e[2], e[3]
+                assert spectr_rho(t[u], d[u], m, descending=True) == rho, (name, u)
+                b = spectr_beta(t[u], d[u], rho)
+                assert spectr_beta(t[u], d[u], rho, descending=True) == b, (name, u)
+        return
+    for how in ("rho", "beta"):
+        for nudge in (1e-12, -1e-12):
+            if how == "rho":
+                def rho_of(tu, q, m):
+                    return max(1.0, spectr_rho(tu, q, m) * (1.0 + nudge))
+            else:
+                def rho_of(tu, q, m):
+                    return spectr_rho(tu, q, m, bias=nudge)
+            o2, n2, _ = decide_tree("spectr", parents, tokens, d, t, coins, rho_of=rho_of)
+            assert (o2, n2) == (out, nodes), (name, how, nudge, out, nodes, o2, n2)
+
+
+def add(name, rule, parents, tokens, draft, target, coins, options=None, error=None, exact=False):
     """Adds a case decided on the values as stored in JSON (parents None: a chain). Returns
-    (accepted tokens, accepted nodes, trace) for a decided case."""
+    (accepted tokens, accepted nodes, trace) for a decided case. `exact`: see spectr_robust."""
     assert rule in RULES, rule
     assert name not in names, name
     names.add(name)
@@ -333,7 +460,9 @@ def add(name, rule, parents, tokens, draft, target, coins, options=None, error=N
         k = len(tokens)
         case["expected"] = summary(out, nodes, k)
         assert nodes == list(range(1, len(nodes) + 1)), name
-        if rule in ("rrs", "rrs-wor"):
+        if rule == "spectr":
+            spectr_robust(name, tp, tt, d, t, tc, out, nodes, trace, exact)
+        if rule in ("rrs", "rrs-wor", "spectr"):
             d1 = np.array(inp["draft_probs"], dtype=np.float64)
             tout, tacc = token_rule(d1, t, inp["draft_tokens"], inp["random_coins"])
             case["token_expected"] = {"accepted_tokens": tout, "num_generated": len(tout),
@@ -344,6 +473,9 @@ def add(name, rule, parents, tokens, draft, target, coins, options=None, error=N
         t = np.array(inp["target_probs"], dtype=np.float64)
         out, nodes, trace = decide_tree(rule, inp["parents"], inp["draft_tokens"], d, t, inp["random_coins"])
         case["expected"] = summary(out, nodes, depth_of(inp["parents"]))
+        if rule == "spectr":
+            spectr_robust(name, inp["parents"], inp["draft_tokens"], d, t, inp["random_coins"], out, nodes,
+                          trace, exact)
     cases.append(case)
     return out, nodes, trace
 
@@ -472,8 +604,8 @@ def top_m(q, m):
 
 
 def draw_tokens(rule, parents, draft, mode):
-    """Children's tokens: mode 'assumed' draws as the rule assumes (rrs: i.i.d. from the parent's
-    draft row; rrs-wor: without replacement; greedy / target-only: top-m), 'arbitrary' draws any
+    """Children's tokens: mode 'assumed' draws as the rule assumes (rrs, spectr: i.i.d. from the
+    parent's draft row; rrs-wor: without replacement; greedy / target-only: top-m), 'arbitrary' draws any
     tokens the rule accepts (distinct where the rule needs it, q > 0 where it reads q)."""
     kids = children_of(parents)
     v = len(draft[0])
@@ -485,14 +617,14 @@ def draw_tokens(rule, parents, draft, mode):
         q = np.asarray(draft[u], dtype=np.float64)
         p = q / q.sum()
         if mode == "assumed":
-            if rule == "rrs":
+            if rule in ("rrs", "spectr"):
                 xs = rng.choice(v, size=m, p=p)
             elif rule == "rrs-wor":
                 xs = rng.choice(v, size=m, replace=False, p=p)
             else:
                 xs = top_m(q, m)
         else:
-            support = np.flatnonzero(q > 0) if rule in ("rrs", "rrs-wor") else np.arange(v)
+            support = np.flatnonzero(q > 0) if rule in ("rrs", "rrs-wor", "spectr") else np.arange(v)
             if rule in ("target-only", "rrs-wor"):
                 xs = rng.permutation(support)[:m]
             else:
@@ -525,7 +657,7 @@ SHAPES = [("random:8", 3), ("random:16", 5), ("random:32", 8), ("random:64", 17)
           ("kary:2,2,2,2,2", 3), ("kary:8,2", 8), ("kary-dfs:3,3,2", 5), ("star:5", 5), ("star:16", 32),
           ("star:63", 64), ("chain:10", 4), ("chain:63", 3), ("deep:40", 6), ("bushy:30", 10),
           ("caterpillar:6,2", 5), ("sequoia:48", 20), ("sequoia:24", 5)]
-for rule in RULES:
+for rule in each_rule():
     for i, (spec, v) in enumerate(SHAPES):
         for j in range(3 if i % 2 == 0 else 2):
             style = STYLES[(i + j) % 4]
@@ -535,7 +667,7 @@ for rule in RULES:
             random_tree_case(f"random #{j}", rule, spec, v, style, mode, leaf, coin_scale=scale)
 
 # 2. V = 1 (every row [1.0]): the walk follows the first child to a leaf; n = 1: the bonus only.
-for rule in RULES:
+for rule in each_rule():
     for spec in ("chain:5", "root", "chain:1"):
         parents = shape(spec)
         n = len(parents)
@@ -546,7 +678,7 @@ for rule in RULES:
         add(f"{rule}: n=1 {spec} v={v} gives the bonus", rule, [-1], [-1], draft, target, [0.25])
     add(f"{rule}: n=1 with a tie in the root's target", rule, [-1], [-1], [[0.0, 0.0, 0.0]], [[0.25, 0.375, 0.375]],
         [0.5])
-for rule in ("greedy", "rrs"):  # duplicate tokens allowed: a star of V = 1 children
+for rule in ("greedy", "rrs", "spectr"):  # duplicate tokens allowed: a star of V = 1 children
     add(f"{rule}: v=1 star of three equal tokens", rule, [-1, 0, 0, 0], [-1, 0, 0, 0], [[1.0], [0.0], [0.0], [0.0]],
         [[1.0]] * 4, [0.5, 0.99, 0.5, 0.0])
 
@@ -560,14 +692,17 @@ OH_P = shape("kary:2,2")
 OH_T = [eye[1], eye[3], eye[0], eye[0], eye[0], eye[2], eye[2]]
 OH_D = [[0.0, 0.5, 0.5, 0.0], [0.0, 0.0, 0.5, 0.5], [0.25] * 4] + [[0.0] * 4] * 4
 OH_K = [-1, 2, 1, 2, 3, 0, 3]
-for rule in RULES:
+for rule in each_rule():
     for coins in ([0.5] * 7, [0.0] * 7, [0.999] * 7):
         add(f"{rule}: one-hot rows v=4 kary:2,2 coins={coins[0]}", rule, OH_P, OH_K, OH_D, OH_T, coins)
     # the root's target one-hot at 2: child 1 (x = 2) passes (a = 1); at node 1 child 3 (x = 2) fails
     # (a = 0), res = (0, 0, 0, .5), r one-hot at 3, child 4 (x = 3) passes: the bonus argmax eye[0] = 0.
     add(f"{rule}: one-hot rows v=4 kary:2,2 through node 1", rule, OH_P, OH_K, OH_D, [eye[2]] + OH_T[1:],
         [0.5] * 7)
-    if rule in ("greedy", "rrs"):  # node 1's children both carry 2: rrs rejects both -> argmax res = 3
+    # node 1's children both carry 2: rrs rejects both -> argmax res = 3; spectr: rho* = 1.5 at the root
+    # and at node 1 (beta = 0.5 on [1, 2]), child 1 passes (a = 1), both children of node 1 fail (a = 0),
+    # scale = 1.5, w = (0, 0, 0, 1 - 0.5 * 1.5) -> 3.
+    if rule in ("greedy", "rrs", "spectr"):
         r = add(f"{rule}: one-hot rows v=4 kary:2,2 through node 1, duplicate children", rule, OH_P,
                 OH_K[:4] + [2] + OH_K[5:], OH_D, [eye[2]] + OH_T[1:], [0.5] * 7)
         assert r[0] == [2, 3] and r[1] == [1], r
@@ -578,8 +713,8 @@ for rule in RULES:
     tokens = draw_tokens(rule, parents, draft, "assumed")
     add(f"{rule}: one-hot targets v=6 random:10", rule, parents, tokens, draft, target, f32_coins(10))
 
-# 4. Duplicate-token siblings (decided under greedy and rrs, which allow them).
-for rule in ("greedy", "rrs"):
+# 4. Duplicate-token siblings (decided under greedy, rrs and spectr, which allow them).
+for rule in each_rule(("greedy", "rrs", "spectr")):
     # root's children 1, 2, 3 carry 0, 0, 1; node 2 (the second duplicate) has a subtree.
     parents = [-1, 0, 0, 0, 2, 2]
     t = [[0.5, 0.25, 0.25], [0.25, 0.25, 0.5], [0.125, 0.75, 0.125], [0.5, 0.5, 0.0], [1.0, 0.0, 0.0],
@@ -596,7 +731,7 @@ for rule in ("greedy", "rrs"):
         v = (2, 2, 3, 4, 3, 2)[i]
         parents = shape(spec)
         draft, target = tree_rows(parents, v, STYLES[i % 4])
-        tokens = draw_tokens("rrs", parents, draft, "assumed" if rule == "rrs" else "arbitrary")
+        tokens = draw_tokens("rrs", parents, draft, "arbitrary" if rule == "greedy" else "assumed")
         kids = children_of(parents)
         assert any(len(set(tokens[c] for c in cs)) < len(cs) for cs in kids), spec
         add(f"{rule}: duplicate siblings (allowed) {spec} v={v}", rule, parents, tokens, draft, target,
@@ -806,6 +941,154 @@ for rule in ("rrs", "rrs-wor"):
     add(f"{rule}: p/q overflows to inf -> a = 1", rule, [-1, 0, 0], [-1, 1, 0],
         [[1.0 - 1e-310, 1e-310], [0.0, 0.0], [0.0, 0.0]], [[0.5, 0.5], [0.0, 1.0], [1.0, 0.0]], [0.0, 0.99, 0.0])
 
+# 8b. spectr (its random draws from its own stream). At a node of one child rho* = 1 and the test is
+# the token rule's coin < t[x] / q[x]: exact, so coins may sit exactly on thresholds there. At a node
+# of two children or more rho* comes from a bisection whose last bits depend on the summation order:
+# coins are put 1e-9 (relative) on either side of those thresholds instead, except where rho* = 1
+# exactly (beta(1) >= 1 exactly, unnormalised dyadic rows; marked exact).
+for rule in each_rule(("spectr",)):
+    # Dyadic, P = [-1, 0, 0, 1, 3]: the root (q = t, beta(1) = 1: rho* = 1, thresholds 1) accepts
+    # child 1; node 1 (one child, token 0): a = .125 / .5 = .25; node 3 (one child, token 2):
+    # a = .375 / .5 = .75. Rejected at node 1: w = max(t - min(q, t), 0) = (0, .375, 0) -> 1; at
+    # node 3: w = (0, .125, 0) -> 1; else the bonus argmax (0, 0, 1) = 2.
+    SP_P = [-1, 0, 0, 1, 3]
+    SP_D = [[0.5, 0.25, 0.25], [0.5, 0.25, 0.25], [0.0] * 3, [0.25, 0.25, 0.5], [0.0] * 3]
+    SP_T = [[0.5, 0.25, 0.25], [0.125, 0.625, 0.25], [1.0, 0.0, 0.0], [0.25, 0.375, 0.375], [0.0, 0.0, 1.0]]
+    SP_K = [-1, 0, 1, 0, 2]
+    for c3, c4, want in ((0.25, 0.5, ([0, 1], [1])), (float(np.nextafter(0.25, 0.0)), 0.75, ([0, 0, 1], [1, 3])),
+                         (float(np.nextafter(0.25, 0.0)), float(np.nextafter(0.75, 0.0)), ([0, 0, 2, 2], [1, 3, 4])),
+                         (0.0, 0.0, ([0, 0, 2, 2], [1, 3, 4]))):
+        r = add(f"{rule}: one-child thresholds 0.25, 0.75 (dyadic) coins {c3!r}, {c4!r}", rule, SP_P, SP_K, SP_D,
+                SP_T, [0.5, 0.5, 0.5, c3, c4])
+        assert (r[0], r[1]) == want, (c3, c4, r)
+    # rho* = 1 at nodes of three and two children (unnormalised: beta(1) = 1 and 1.25, exact in any
+    # order): star:3, q = (.5, .5, .5), t = (.375, .25, .375), tokens (1, 0, 2): thresholds .5, .75, .75;
+    # all rejected: scale = 1, w = t - min(q, t) = 0 everywhere -> argmax t = 0 (a tie with 2).
+    for i, want in ((None, None), (1, 1), (2, 2), (3, 3)):
+        coins = [0.5, 0.5, 0.75, 0.75]
+        if i:
+            coins[i] = float(np.nextafter(coins[i], 0.0))
+        r = add(f"{rule}: rho* = 1 at three children, thresholds (0.5, 0.75, 0.75) (unnormalised) coin {i} below",
+                rule, [-1, 0, 0, 0], [-1, 1, 0, 2], [[0.5, 0.5, 0.5]] + [[0.0] * 3] * 3,
+                [[0.375, 0.25, 0.375], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], coins,
+                options={"allow_unnormalized": True}, exact=True)
+        assert r[2][0] == ("rho", 0, 3, 1.0), r
+        if want is None:
+            assert r[0] == [0] and r[1] == [] and ("zero_correction", 0) in r[2], r
+        else:
+            assert r[1] == [want], r
+    # star:2, q = (.5, .5, .5), t = (.25, .75, .5): beta(1) = 1.25, rho* = 1; tokens (0, 0) (a = .5):
+    # both rejected -> scale = 1 + (1 - 1.25) = .75, w = t - .75 min(q, t) = (.0625, .375, .125) -> 1.
+    for c2 in (0.5, float(np.nextafter(0.5, 0.0))):
+        r = add(f"{rule}: rho* = 1 at two children, beta(1) = 1.25 (unnormalised) coin {c2!r}", rule, [-1, 0, 0],
+                [-1, 0, 0], [[0.5, 0.5, 0.5], [0.0] * 3, [0.0] * 3], [[0.25, 0.75, 0.5], [1.0, 0.0, 0.0],
+                                                                      [0.0, 0.0, 1.0]],
+                [0.5, 0.5, c2], options={"allow_unnormalized": True}, exact=True)
+        assert r[0] == ([1] if c2 == 0.5 else [0, 2]), r
+    # Disjoint supports: beta = 0 for every rho, g(1) = 0: rho* = 1, thresholds 0, scale = m = 2,
+    # w = t -> argmax (0, 0, .5, .5) = 2.
+    r = add(f"{rule}: disjoint supports (beta = 0, rho* = 1) -> argmax t", rule, [-1, 0, 0], [-1, 0, 1],
+            [[0.5, 0.5, 0.0, 0.0], [0.0] * 4, [0.0] * 4], [[0.0, 0.0, 0.5, 0.5], [1.0, 0.0, 0.0, 0.0],
+                                                           [0.0, 1.0, 0.0, 0.0]], [0.5, 0.0, 0.0], exact=True)
+    assert r[0] == [2] and r[2][0] == ("rho", 0, 2, 1.0), r
+    # t = q (dyadic, beta(1) = 1 exactly): rho* = 1, every threshold 1; and t = q in f32 rows, where
+    # beta(1) = 1 - eps only within rounding: rho* ~ 1 / (1 - eps^(1/m)) (1.0 for eps <= 0), so the
+    # thresholds are somewhat below 1 at nodes of several children; coins of 0.5 still pass.
+    r = add(f"{rule}: t = q (dyadic) star:3: every child passes", rule, [-1, 0, 0, 0], [-1, 2, 0, 1],
+            [[0.5, 0.25, 0.25]] + [[0.0] * 3] * 3, [[0.5, 0.25, 0.25], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0],
+                                                    [0.0, 0.0, 1.0]], [0.5, 0.999, 0.0, 0.0])
+    assert r[1] == [1] and r[0] == [2, 0], r
+    for spec, v in (("star:3", 5), ("kary:4,2", 9)):
+        parents = shape(spec)
+        draft, target = tree_rows(parents, v, "close")
+        kids = children_of(parents)
+        draft = [target[u] if kids[u] else draft[u] for u in range(len(parents))]
+        tokens = draw_tokens(rule, parents, draft, "assumed")
+        r = add(f"{rule}: t = q (float32 rows) {spec} v={v}", rule, parents, tokens, draft, target,
+                [0.5] * len(parents))
+        assert len(r[1]) == depth_of(parents), r
+    # rho* > 1: star:2, q = (.5, .25, .25), t = (.25, .125, .625): beta(rho) = .375 / rho + .25 on [1, 2.5],
+    # g(1.5) = 0: rho* = 1.5 (within rounding), thresholds 1/3, 1/3, 1; scale = 1.5, w ~ (0, 0, .25).
+    SR_D = [[0.5, 0.25, 0.25], [0.0] * 3, [0.0] * 3, [0.0] * 3]
+    SR_T = [[0.25, 0.125, 0.625], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    r = add(f"{rule}: rho* = 1.5 star:2, both rejected -> argmax w = 2", rule, [-1, 0, 0], [-1, 0, 1], SR_D[:3],
+            SR_T[:3], [0.0, 0.99, 0.99])
+    assert r[0] == [2] and abs(r[2][0][3] - 1.5) < 1e-12 and r[2][0][3] > 1.0, r
+    a = r[2][1][3]
+    for f, passes in ((1.0 - 1e-9, True), (1.0 + 1e-9, False)):
+        r = add(f"{rule}: rho* = 1.5 star:2, first coin {f!r} x threshold", rule, [-1, 0, 0], [-1, 0, 1], SR_D[:3],
+                SR_T[:3], [0.0, a * f, 0.99])
+        assert (r[1] == [1]) == passes, r
+    # the same rows under star:3 (tokens 0, 1, 2): rho* = 1.8459.., child 3 (token 2) passes (a = 1).
+    for c3 in (0.0, 0.999):
+        r = add(f"{rule}: rho* in (1, 3) star:3 coin {c3}", rule, [-1, 0, 0, 0], [-1, 0, 1, 2], SR_D, SR_T,
+                [0.0, 0.5, 0.5, c3])
+        assert r[1] == [3] and 1.8 < r[2][0][3] < 1.9, r
+    # the correction differs from the token rule's: q = (.3125, .0625, .625), t = (.625, .3125, .0625),
+    # rho* = 1.5856..: w ~ (.1295, .2134, 0) -> 1, where argmax max(t - q, 0) = argmax t = 0.
+    for m in (2, 3):
+        r = add(f"{rule}: correction argmax max(t - rho* q, 0) = 1, not argmax(t - q) = 0, star:{m}", rule,
+                shape(f"star:{m}"), [-1] + [2] * m, [[0.3125, 0.0625, 0.625]] + [[0.0] * 3] * m,
+                [[0.625, 0.3125, 0.0625]] + [[1.0, 0.0, 0.0]] * m, [0.0] + [0.5] * m)
+        assert r[0] == [1] and r[1] == [] and r[2][0][3] > 1.5, r
+    # a tie in w (tokens 1, 2, 3 with equal t and q) goes to the lowest id; token 0's w is rounding noise.
+    r = add(f"{rule}: correction tie goes to the lowest id", rule, [-1, 0, 0], [-1, 0, 0],
+            [[0.4, 0.2, 0.2, 0.2], [0.0] * 4, [0.0] * 4], [[0.1, 0.3, 0.3, 0.3], [1.0, 0.0, 0.0, 0.0],
+                                                           [1.0, 0.0, 0.0, 0.0]], [0.0, 0.9, 0.9])
+    assert r[0] == [1] and r[2][0][3] > 1.0, r
+    add(f"{rule}: t / (rho* q) overflows to inf -> a = 1", rule, [-1, 0, 0], [-1, 1, 0],
+        [[1.0 - 1e-310, 1e-310], [0.0, 0.0], [0.0, 0.0]], [[0.5, 0.5], [0.0, 1.0], [1.0, 0.0]], [0.0, 0.99, 0.0])
+    add(f"{rule}: bonus tie goes to the lowest id", rule, [-1, 0, 1], [-1, 1, 0],
+        [[0.5, 0.5], [0.5, 0.5], [0.0, 0.0]], [[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]], [0.9, 0.3, 0.3])
+    # Random rows: coin = the f64 threshold (fail) and just below (pass) at nodes of one child, and
+    # 1e-9 (relative) above (fail) and below (pass) the threshold at nodes of two children or more
+    # (rho* > 1 there), at first and later children.
+    n_one = n_many = 0
+    for attempt in range(2000):
+        if n_one >= 10 and n_many >= 12:
+            break
+        spec = ("kary:3,1", "random:16", "kary:2,1,1", "star:4", "sequoia:20", "kary:4,2", "star:8")[attempt % 7]
+        parents = shape(spec)
+        kids = children_of(parents)
+        style = STYLES[attempt % 4]
+        draft, target = tree_rows(parents, 6, style)
+        tokens = draw_tokens(rule, parents, draft, "assumed" if attempt % 3 else "arbitrary")
+        coins = f32_coins(len(parents))
+        inp = make_input(parents, tokens, draft, target, coins)
+        _, nodes, trace = decide_tree(rule, parents, tokens, np.array(inp["draft_probs"]),
+                                      np.array(inp["target_probs"]), coins)
+        rhos = {e[1]: e[3] for e in trace if e[0] == "rho"}
+        tests = [e for e in trace if e[0] == "child" and 0.0 < e[3] < 0.99]
+        one = [e for e in tests if len(kids[e[1]]) == 1]
+        many = [e for e in tests if len(kids[e[1]]) > 1 and rhos[e[1]] > 1.0]
+        if n_one < 10 and one:
+            _, u, c, a = one[-1] if n_one % 2 else one[0]
+            at, below = list(coins), list(coins)
+            at[c] = a
+            below[c] = float(np.nextafter(a, 0.0))
+            r_at = add(f"{rule}: coin at f64 threshold of the only child of node {u} {spec} #{n_one}", rule, parents,
+                       tokens, draft, target, at)
+            r_below = add(f"{rule}: coin just below f64 threshold of the only child of node {u} {spec} #{n_one}",
+                          rule, parents, tokens, draft, target, below)
+            assert c not in r_at[1] and c in r_below[1], (spec, c)
+            n_one += 1
+        elif n_many < 12 and many:
+            later = [e for e in many if kids[e[1]].index(e[2]) > 0]
+            if n_many % 2 and not later:
+                continue
+            _, u, c, a = later[-1] if n_many % 2 else many[0]
+            pos = kids[u].index(c) + 1
+            above, below = list(coins), list(coins)
+            above[c] = a * (1.0 + 1e-9)
+            below[c] = a * (1.0 - 1e-9)
+            r_above = add(f"{rule}: coin 1e-9 above the f64 threshold of child {pos} of {len(kids[u])} of node {u} "
+                          f"(rho* = {rhos[u]:.4f}) {spec} #{n_many}", rule, parents, tokens, draft, target, above)
+            r_below = add(f"{rule}: coin 1e-9 below the f64 threshold of child {pos} of {len(kids[u])} of node {u} "
+                          f"(rho* = {rhos[u]:.4f}) {spec} #{n_many}", rule, parents, tokens, draft, target, below)
+            assert c not in r_above[1] and c in r_below[1], (spec, c)
+            n_many += 1
+    assert n_one == 10 and n_many == 12, (n_one, n_many)
+
 # 9. Refusal neighbours that are decided: duplicates under greedy / rrs (section 4), zero draft
 # probability under greedy / target-only, garbage in leaf draft rows, the root token ignored.
 zd_parents = [-1, 0, 0, 1]
@@ -815,7 +1098,7 @@ for rule in ("greedy", "target-only"):
     for coins in ([0.25, 0.5, 0.5, 0.5], [0.6, 0.1, 0.5, 0.5]):
         add(f"{rule}: zero draft probability of a child's token is not refused coins={coins[:2]}", rule, zd_parents,
             [-1, 0, 1, 2], zd_draft, zd_target, coins)
-for rule in RULES:
+for rule in each_rule():
     parents = shape("kary:2,2")
     draft, target = tree_rows(parents, 5, "close", leaf="garbage")
     assert any(min(r) < 0 for r in draft[3:]), draft
@@ -828,7 +1111,7 @@ for rule in RULES:
     add(f"{rule}: the root's token is ignored (-7)", rule, parents, tokens, draft, target, f32_coins(7))
 
 # 10. Unnormalised rows, allowed on request.
-for rule in RULES:
+for rule in each_rule():
     for i, (spec, v, scale) in enumerate((("kary:2,2", 4, 0.7), ("random:12", 5, 1.4), ("star:3", 3, None))):
         parents = shape(spec)
         draft, target = tree_rows(parents, v, STYLES[i])
@@ -844,7 +1127,7 @@ for rule in RULES:
 
 # 11. acceptance_rate rounding: accept a of depth L on a chain tree (target = the child's token at
 # rows 0..a-1, then greedy / target-only / rrs reject with t = 0 at the drafted token).
-for rule in RULES:
+for rule in each_rule():
     for accepted, length in ((1, 7), (2, 3), (5, 8), (1, 6), (0, 4), (3, 3)):
         parents = shape(f"chain:{length}")
         n = length + 1
@@ -860,18 +1143,20 @@ for rule in RULES:
         [[1.0, 0.0], [0.0, 1.0]] + [[1.0, 0.0]] * 5, [0.5] * 7)
 
 # 12. V = 32000, a handful, n <= 8.
-for rule, spec in (("greedy", "kary:2,2"), ("target-only", "star:5"), ("rrs", "random:8"), ("rrs-wor", "kary:3,1")):
-    random_tree_case("big", rule, spec, 32000, "close", big=True, coin_scale=0.5)
+BIG_SPECS = {"greedy": "kary:2,2", "target-only": "star:5", "rrs": "random:8", "rrs-wor": "kary:3,1",
+             "spectr": "kary:4,1"}
+for rule in each_rule():
+    random_tree_case("big", rule, BIG_SPECS[rule], 32000, "close", big=True, coin_scale=0.5)
 
 
-# 13. Chain inputs (the seed's keys, no parents), every rule; rrs / rrs-wor carry token_expected.
+# 13. Chain inputs (the seed's keys, no parents), every rule; rrs / rrs-wor / spectr carry token_expected.
 def chain_rows(k, v, style, big=False):
     target = [f32_big(v, SHARP[style]) if big else f32_dist(v, SHARP[style]) for _ in range(k + 1)]
     draft = [f32_draft_like(target[i], style, big) for i in range(k)]
     return draft, target
 
 
-for rule in RULES:
+for rule in each_rule():
     for i, (k, v) in enumerate(((1, 2), (1, 5), (2, 3), (3, 17), (4, 5), (5, 2), (8, 17), (8, 64), (6, 1), (3, 3),
                                 (2, 64), (7, 4))):
         style = STYLES[i % 4]
@@ -889,7 +1174,9 @@ for rule in RULES:
     # zero residual: allowed unnormalised
     add(f"{rule}: chain unnormalised (rrs: residual zero -> argmax target)", rule, None, [1],
         [[0.2, 0.5, 0.3]], [[0.1, 0.25, 0.15], [0.3, 0.3, 0.4]], [0.7], options={"allow_unnormalized": True})
-for rule, k, style in (("rrs", 3, "close"), ("rrs-wor", 2, "sharp")):
+BIG_CHAINS = {"rrs": (3, "close"), "rrs-wor": (2, "sharp"), "spectr": (3, "sharp")}
+for rule in each_rule(("rrs", "rrs-wor", "spectr")):
+    k, style = BIG_CHAINS[rule]
     draft, target = chain_rows(k, 32000, style, big=True)
     tokens = [int(rng.choice(32000, p=np.asarray(r, dtype=np.float64) / np.sum(r, dtype=np.float64)))
               for r in draft]
@@ -990,6 +1277,29 @@ refuse_chain("drafted token with draft probability 0", "rrs", "zero_draft_probab
              draft=[[0.5, 0.5], [1.0, 0.0]])
 refuse_chain("drafted token with draft probability 0", "rrs-wor", "zero_draft_probability",
              draft=[[0.0, 1.0], [0.5, 0.5]])
+# spectr is refused as rrs: it reads every non-leaf draft row; duplicate siblings are allowed.
+refuse("random_coins one short", "spectr", "length", coins=C7[:6])
+refuse_chain("K = 0", "spectr", "empty_draft", [], [], [[1.0]], [])
+refuse("a parent after its child", "spectr", "bad_parent", parents=P7[:2] + [5] + P7[3:])
+refuse("a token = V", "spectr", "token_out_of_range", tokens=K7[:5] + [3] + K7[6:])
+refuse("coin = 1 at the (unused) root", "spectr", "coin_out_of_range", coins=[1.0] + C7[1:])
+refuse("negative non-leaf draft probability", "spectr", "bad_probability",
+       draft=D7[:2] + [[1.25, 0.0, -0.25]] + D7[3:])
+refuse("non-leaf draft row sums to 1.0011", "spectr", "not_normalized",
+       draft=D7[:1] + [[0.5, 0.25, 0.2511]] + D7[2:])
+refuse_chain("draft row sums to 1.0011", "spectr", "not_normalized", draft=[[0.5, 0.5], [0.5, 0.5011]])
+refuse("a root child's token has draft probability 0", "spectr", "zero_draft_probability", ZP, [-1, 0, 2, 0, 2],
+       ZD, ZT, [0.5] * 5)
+refuse("a deeper child's token has draft probability 0", "spectr", "zero_draft_probability", ZP,
+       [-1, 0, 1, 2, 1], ZD, ZT, [0.5] * 5)
+refuse("zero draft probability even with allow_unnormalized", "spectr", "zero_draft_probability", ZP,
+       [-1, 1, 0, 1, 0], [[0.0, 3.0, 3.0], [0.0, 1.0, 1.0]] + ZD[2:], ZT, [0.5] * 5,
+       options={"allow_unnormalized": True})
+refuse_chain("drafted token with draft probability 0", "spectr", "zero_draft_probability",
+             draft=[[0.5, 0.5], [1.0, 0.0]])
+refuse("equal sibling tokens are allowed, a zero draft probability is not", "spectr", "zero_draft_probability",
+       ZP, [-1, 0, 0, 1, 0], ZD, ZT, [0.5] * 5)
+add("spectr: siblings with equal tokens (allowed, as under rrs)", "spectr", P7, [-1, 0, 0, 1, 1, 0, 2], D7, T7, C7)
 # The order of the classes (several faults; the first class in the order above wins).
 refuse("order: wrong coin count and a bad parent", "rrs", "length", parents=[0] + P7[1:], coins=C7[:6])
 refuse("order: bad parent and a token out of range", "greedy", "bad_parent", parents=[0] + P7[1:],
@@ -1016,7 +1326,7 @@ def node_assignments(rule, q, m):
     if rule in ("greedy", "target-only"):
         return [(1.0, tuple(top_m(q, m)))]
     out = []
-    if rule == "rrs":
+    if rule in ("rrs", "spectr"):
         qn = q / q.sum()
         for seq in itertools.product(range(v), repeat=m):
             p = 1.0
@@ -1054,6 +1364,15 @@ def accept_probs(rule, t, q, toks):
             S += float(t[x])
             out.append(max(0.0, min(S, 1.0) - min(prev, 1.0)))
             prev = S
+        return out
+    if rule == "spectr":
+        rho = spectr_rho(t, q, m)
+        alive = 1.0
+        out = []
+        for x in toks:
+            a = min(1.0, float(t[x]) / (rho * float(q[x])))
+            out.append(alive * a)
+            alive *= 1.0 - a
         return out
     r = t.copy()
     q = q.copy()
@@ -1134,6 +1453,20 @@ def formula_rrs(parents, d, t):
     return e(0)
 
 
+def formula_spectr(parents, d, t):
+    """SPEC §7: P(child j accepted) = beta (1 - beta)^(j-1), beta = beta(rho*) at the node,
+    E(u) = sum_j P(child j) (1 + E(c_j))."""
+    kids = children_of(parents)
+
+    def e(u):
+        if not kids[u]:
+            return 0.0
+        m = len(kids[u])
+        beta = spectr_beta(t[u], d[u], spectr_rho(t[u], d[u], m))
+        return sum(beta * (1.0 - beta) ** j * (1.0 + e(c)) for j, c in enumerate(kids[u]))
+    return e(0)
+
+
 def monte_carlo(rule, parents, d, t, n, rs):
     kids = children_of(parents)
     total = 0.0
@@ -1143,7 +1476,7 @@ def monte_carlo(rule, parents, d, t, n, rs):
         for u, cs in enumerate(kids):
             if not cs:
                 continue
-            if rule == "rrs":
+            if rule in ("rrs", "spectr"):
                 xs = rs.choice(len(d[u]), size=len(cs), p=d[u] / d[u].sum())
             elif rule == "rrs-wor":
                 w = d[u].copy()
@@ -1186,8 +1519,8 @@ def add_expectation(name, parents, draft, target, simulate=False):
                     tokens[c] = x
             _, nodes, _ = decide_tree("greedy", parents, tokens, d, t, [0.0] * len(parents))
             assert float(len(nodes)) == e, (name, nodes, e)
-        if rule in ("target-only", "rrs"):
-            f = formula_target_only(parents, d, t) if rule == "target-only" else formula_rrs(parents, d, t)
+        if rule in ("target-only", "rrs", "spectr"):
+            f = {"target-only": formula_target_only, "rrs": formula_rrs, "spectr": formula_spectr}[rule](parents, d, t)
             entry["formula"] = {"e_accepted": f, "e_generated": 1.0 + f}
             formula_gap.append((abs(f - e), entry["name"]))
             assert abs(f - e) < 1e-12, (entry["name"], f, e)
@@ -1256,6 +1589,45 @@ for rule in RULES:
     dr = [c for c in decided if c["rule"] == rule]
     print(f"{rule:12s} decided {len(dr):4d} (chains {sum('parents' not in c['input'] for c in dr)}, "
           f"f32_exact {sum(c['f32_exact'] for c in dr)}), refused {sum(c['rule'] == rule for c in refused)}")
+
+
+def spectr_coverage():
+    """spectr's tree cases: where the walks stop, and how often rho* > 1 decides; plus how many
+    float32-exact cases would decide otherwise with rho* rounded up to a float32 (as SPEC §7's f32
+    engines take it; informational: such differences are classified there)."""
+    stops, flips = {}, 0
+    accepted_above_one = corrections_above_one = f32_cases = 0
+    for c in decided:
+        if c["rule"] != "spectr" or "parents" not in c["input"]:
+            continue
+        inp = c["input"]
+        d = np.array(inp["draft_probs"], dtype=np.float64)
+        t = np.array(inp["target_probs"], dtype=np.float64)
+        args = (inp["parents"], inp["draft_tokens"], d, t, inp["random_coins"])
+        out, nodes, trace = decide_tree("spectr", *args)
+        rhos = {e[1]: e[3] for e in trace if e[0] == "rho"}
+        kind = "zero_correction" if ("zero_correction", trace[-1][1]) in trace else trace[-1][0]
+        key = (kind, len(nodes))
+        stops[key] = stops.get(key, 0) + 1
+        accepted_above_one += sum(1 for v in nodes if rhos.get(inp["parents"][v], 1.0) > 1.0)
+        if trace[-1][0] == "correction" and rhos[trace[-1][1]] > 1.0:
+            corrections_above_one += 1
+        if c["f32_exact"] and not c["options"].get("allow_unnormalized"):
+            f32_cases += 1
+
+            def up(tu, q, m):
+                r = spectr_rho(tu, q, m)
+                r32 = np.float32(r)
+                return float(r32 if float(r32) >= r else np.nextafter(r32, np.float32(np.inf)))
+            flips += decide_tree("spectr", *args, rho_of=up)[:2] != (out, nodes)
+    return stops, accepted_above_one, corrections_above_one, f32_cases, flips
+
+
+stops, acc1, cor1, f32n, flips = spectr_coverage()
+print("spectr tree walks (stop, accepted):", ", ".join(f"{k[0]} {k[1]}: {n}" for k, n in sorted(stops.items())))
+print(f"spectr: {acc1} children accepted and {cor1} corrections at nodes with rho* > 1; {flips} of {f32n} "
+      f"float32-exact cases decide otherwise with rho* rounded up to a float32")
+assert len({k[1] for k in stops if k[0] == "correction"}) >= 3 and cor1 >= 10 and acc1 >= 20, stops
 kinds = {}
 for c in refused:
     kinds[c["error"]] = kinds.get(c["error"], 0) + 1

@@ -77,6 +77,34 @@ fn rrs_acceptance_equals_numpy_and_never_exceeds_alpha_star_iid() {
     }
 }
 
+#[test]
+fn spectr_acceptance_equals_numpy_and_lies_within_its_bounds() {
+    let doc = common::golden("golden_optimal.json.gz");
+    let cases = doc["spectr"].as_array().unwrap();
+    assert!(cases.len() >= 100);
+    let mut above_rrs = 0;
+    for c in cases {
+        let (p, q) = normalized_rows(&floats(&c["p"]), &floats(&c["q"])).unwrap();
+        let n = c["n"].as_u64().unwrap() as usize;
+        let got = rule_acceptance(Rule::Spectr, &p, &q, n).unwrap();
+        let want = c["acceptance"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-12, "n = {n}: {got} vs {want}");
+        let bound = node_alpha_star(&p, &q, n, DraftMode::Iid)
+            .unwrap()
+            .alpha_star;
+        assert!(got <= bound + 1e-12, "spectr {got} > alpha*_iid {bound}");
+        let floor = (1.0 - (-1.0f64).exp()) * bound;
+        assert!(
+            got >= floor - 1e-12,
+            "spectr {got} < (1 - 1/e) alpha*_iid {floor}"
+        );
+        let rrs = rule_acceptance(Rule::Rrs, &p, &q, n).unwrap();
+        above_rrs += usize::from(got > rrs + 1e-9);
+    }
+    // SpecTr's point: it beats rrs on some rows.
+    assert!(above_rrs > 0);
+}
+
 /// A random row: Dirichlet-like, sometimes with zeros, sometimes Zipf-peaked.
 fn random_row(rng: &mut rand::rngs::StdRng, v: usize) -> Vec<f64> {
     let kind = rng.random_range(0..3);
@@ -122,19 +150,29 @@ fn every_bound_obeys_its_facts_on_random_rows() {
                 wor.optimal.alpha_star,
                 iid.optimal.alpha_star
             );
-            for (bound, rule) in [(iid, "rrs"), (wor, "rrs-wor"), (top, "target-only")] {
-                let r = &bound.rules[0];
-                assert_eq!(r.rule, rule);
-                if let Some(gap) = r.gap {
-                    assert!(gap >= 0.0, "{what}: {rule} above its bound by {}", -gap);
-                    checked += 1;
+            for (bound, rules) in [
+                (iid, &["rrs", "spectr"][..]),
+                (wor, &["rrs-wor"][..]),
+                (top, &["target-only"][..]),
+            ] {
+                let names: Vec<&str> = bound.rules.iter().map(|r| r.rule.as_str()).collect();
+                assert_eq!(names, rules);
+                for r in &bound.rules {
+                    if let Some(gap) = r.gap {
+                        assert!(gap >= 0.0, "{what}: {} above its bound by {}", r.rule, -gap);
+                        checked += 1;
+                    }
                 }
             }
+            // SpecTr's guarantee: at least (1 - 1/e) of the optimum for i.i.d. drafts.
+            let spectr = iid.rules[1].acceptance.unwrap();
+            let floor = (1.0 - (-1.0f64).exp()) * iid.optimal.alpha_star;
+            assert!(spectr >= floor - 1e-12, "{what}: spectr {spectr} < {floor}");
             // target-only's acceptance is the top-n bound itself.
             assert_eq!(top.rules[0].gap, Some(0.0), "{what}");
         }
     }
-    assert!(checked > 900, "{checked}");
+    assert!(checked > 1200, "{checked}");
 }
 
 #[test]
@@ -330,7 +368,8 @@ fn optimal_family_mode_writes_its_files_and_refuses_what_it_cannot_bound() {
     ] {
         assert!(header.contains(&col), "{col} missing from {header:?}");
     }
-    assert_eq!(lines.count(), 4, "one line per (n, mode, rule)");
+    // iid: rrs and spectr; wor: rrs-wor.
+    assert_eq!(lines.count(), 6, "one line per (n, mode, rule)");
     // What cannot be bounded, or would be ignored, is refused.
     let o = specsim(&["optimal", "--family", "rates", "--rounds", "5"]);
     assert_refused(&o, "rates", &["--family rates", "node JSON"]);

@@ -251,7 +251,7 @@ macro_rules! tree_engine_tests {
                             let b = adversarial_batch_rule(0, n, k, v, 8, Rule::Token);
                             let view = b.view();
                             let token = e.run(&Rounds::chain(&view), Rule::Token, rec).unwrap();
-                            for rule in [Rule::Rrs, Rule::RrsWor] {
+                            for rule in [Rule::Rrs, Rule::RrsWor, Rule::Spectr] {
                                 let got = e.run(&Rounds::chain(&view), rule, rec).unwrap();
                                 assert_eq!(got, token, "{rule} = token on a chain, K={k} V={v}");
                             }

@@ -90,6 +90,16 @@ fn batch(children: Children, seed: u64) -> TreeBatch {
 
 /// The chi-square statistic of the first emitted token against N · T.
 fn chi_square(rule: Rule, children: Children, check_valid: bool) -> f64 {
+    chi_square_with(rule, children, check_valid, None)
+}
+
+/// [`chi_square`], with the rule's per-node values replaced when `values` is given.
+fn chi_square_with(
+    rule: Rule,
+    children: Children,
+    check_valid: bool,
+    values: Option<specsim::reference::tree::NodeValues>,
+) -> f64 {
     let b = batch(children, 7);
     let view = b.view().unwrap();
     if check_valid {
@@ -105,7 +115,10 @@ fn chi_square(rule: Rule, children: Children, check_valid: bool) -> f64 {
         seed: 11,
         round_offset: 0,
     };
-    let res = Engine::run(&mut CpuEngine::default(), &view, rule, rec).unwrap();
+    let res = match values {
+        None => Engine::run(&mut CpuEngine::default(), &view, rule, rec).unwrap(),
+        Some(f) => specsim::cpu::tree::run_overriding_node_values(&view, rule, &rec, f),
+    };
     let mut counts = [0u64; 5];
     for r in 0..N {
         counts[res.tokens[r * 2] as usize] += 1;
@@ -124,6 +137,29 @@ fn chi_square(rule: Rule, children: Children, check_valid: bool) -> f64 {
 fn rrs_with_iid_children_is_lossless() {
     let x = chi_square(Rule::Rrs, Children::Iid, true);
     assert!(x < CRITICAL, "chi-square {x}");
+}
+
+#[test]
+fn spectr_with_iid_children_is_lossless() {
+    // rho* > 1 on these rows (checked), so the test exercises the rule beyond rrs's form.
+    let rho = specsim::reference::tree::rho_star_f32(&T, &Q, 3);
+    assert!(rho > 1.05, "rho* = {rho}");
+    let x = chi_square(Rule::Spectr, Children::Iid, true);
+    assert!(x < CRITICAL, "chi-square {x}");
+}
+
+/// `spectr` with ρ = 1 at a node of three children (below ρ*: the correction's vector is
+/// negative somewhere and clamped) is not lossless, and the chi-square test sees it: the test
+/// has the power to catch a wrong ρ.
+#[test]
+fn spectr_with_an_invalid_rho_is_not_lossless() {
+    fn rho_one(t: &[f32], q: &[f32], m: usize) -> [u32; 3] {
+        let beta: f64 = t.iter().zip(q).map(|(&t, &q)| (t.min(q)) as f64).sum();
+        let c: f64 = (0..m).map(|k| (1.0 - beta).powi(k as i32)).sum();
+        [1.0f32.to_bits(), (c as f32).to_bits(), (c as f32).to_bits()]
+    }
+    let x = chi_square_with(Rule::Spectr, Children::Iid, true, Some(rho_one));
+    assert!(x > 10.0 * CRITICAL, "chi-square {x}");
 }
 
 #[test]

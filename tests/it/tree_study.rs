@@ -146,12 +146,13 @@ fn study_tree_writes_its_files() {
     ] {
         assert!(header.split(',').any(|c| c == col), "{col} in {header}");
     }
-    // 3 trees (the chain of 6 drafts added beside kary:2,2; eagle's chain:3) ... 4 rules each.
-    assert_eq!(csv.lines().count(), 1 + 4 * 4);
+    // 4 trees (kary:2,2, eagle's, and the chains of the same node counts), every tree rule.
+    let rules = Rule::TREE.len();
+    assert_eq!(csv.lines().count(), 1 + 4 * rules);
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     let configs = json["configurations"].as_array().unwrap();
-    assert_eq!(configs.len(), 16);
+    assert_eq!(configs.len(), 4 * rules);
     assert_eq!(configs[0]["rows"][0]["tree"], "kary:2,2");
     let svg = std::fs::read_to_string(out.join("mean_generated.svg")).unwrap();
     assert!(svg.contains("<svg") && svg.contains("rrs-wor"));
@@ -310,4 +311,56 @@ fn tree_studies_apply_the_cost_ratio() {
         rows += 1;
     }
     assert!(rows >= 4);
+}
+
+/// The per-node bound of SPEC §8 on E[generated]: at or above every lossless rule's exact
+/// expectation on the same rounds (the gap ≥ 0 up to the rows' normalisation), equal to it on a
+/// chain (one draft: alpha* is the overlap, what rrs, spectr and target-only accept), absent for
+/// greedy, and on the first rounds only where the budget says so.
+#[test]
+fn tree_studies_report_the_gap_to_the_optimal_bound() {
+    let res = run(&configs(6, 400), None);
+    let mut checked = 0;
+    for r in &res {
+        let what = format!("{} {}", r.config.tree.spec, r.rule);
+        if r.rule == Rule::Greedy {
+            assert!(
+                r.optimal_generated.is_none() && r.gap_to_optimal.is_none(),
+                "{what}"
+            );
+            continue;
+        }
+        let (bound, gap) = (r.optimal_generated.unwrap(), r.gap_to_optimal.unwrap());
+        assert_eq!(r.optimal_rounds, 400, "{what}: V = 6 fits the budget");
+        assert!(
+            gap >= -1e-6,
+            "{what}: the bound is below the rule by {}",
+            -gap
+        );
+        assert!(
+            (bound - gap - r.exact_mean_generated.unwrap()).abs() < 1e-9,
+            "{what}: gap = bound - exact"
+        );
+        if r.config.tree.tree.is_path() && r.rule != Rule::RrsWor {
+            assert!(
+                gap.abs() < 1e-6,
+                "{what}: a chain's bound is its rule ({gap})"
+            );
+        }
+        if !r.config.tree.tree.is_path() && r.rule == Rule::Rrs {
+            assert!(gap > 1e-3, "{what}: rrs is not optimal on a tree ({gap})");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 12, "{checked}");
+    // The budget: wor at a large V takes the first rounds only, and says how many.
+    let tree: specsim::topology::Tree = "kary:3,3".parse::<TreeShape>().unwrap().tree;
+    let internal = (0..tree.len()).filter(|&u| !tree.is_leaf(u)).count();
+    let wor = specsim::study::tree::optimal_rounds(Rule::RrsWor, internal, 32000, 100_000);
+    let iid = specsim::study::tree::optimal_rounds(Rule::Rrs, internal, 32000, 100_000);
+    assert!(wor >= 1 && wor < iid && iid < 100_000, "{wor} {iid}");
+    assert_eq!(
+        specsim::study::tree::optimal_rounds(Rule::Greedy, internal, 6, 10),
+        0
+    );
 }

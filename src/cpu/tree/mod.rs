@@ -27,6 +27,7 @@
 mod greedy;
 mod rrs;
 mod rrs_wor;
+mod spectr;
 mod target_only;
 
 use rayon::prelude::*;
@@ -36,6 +37,7 @@ use super::{Recovery, RecoveryMode};
 use crate::batch::Floats;
 use crate::batch::{Outcomes, Rounds};
 use crate::exact::{key, mul_native, residual_native, sample_index};
+use crate::reference::tree::NodeValues;
 use crate::rule::{Rule, TreeRule, match_rule};
 use crate::topology::Tree;
 
@@ -93,6 +95,8 @@ pub struct Scratch {
     pub(crate) rejected: Vec<usize>,
     /// `rrs-wor`: per token, the coefficient its entry keeps once rejected (-1: not rejected).
     pub(crate) frozen: Vec<f32>,
+    /// A rule's per-node values in place of its own ([`run_overriding_node_values`]).
+    pub(crate) node_values: Option<NodeValues>,
 }
 
 /// Copies the row of V at `start` into `buf` as f32 (the engine reads each row it needs once).
@@ -248,18 +252,44 @@ fn decide_round_with<T: CpuTreeRule>(
 pub fn run(view: &Rounds, rule: Rule, rec: &Recovery) -> Outcomes {
     match_rule!(rule,
         chain R => panic!("{rule} is a chain rule"),
-        tree T => run_with::<T>(view, rec),
+        tree T => run_with::<T>(view, rec, None),
+    )
+}
+
+/// [`run`] with the rule's per-node values ([`crate::reference::tree::node_values`], `spectr`'s
+/// ρ and coefficients) replaced by `values`: for tests that show what a wrong value does (a
+/// `spectr` with ρ = 1 at three children is not lossless).
+#[doc(hidden)]
+pub fn run_overriding_node_values(
+    view: &Rounds,
+    rule: Rule,
+    rec: &Recovery,
+    values: NodeValues,
+) -> Outcomes {
+    match_rule!(rule,
+        chain R => panic!("{rule} is a chain rule"),
+        tree T => run_with::<T>(view, rec, Some(values)),
     )
 }
 
 /// [`run`] under the tree rule `T`.
-fn run_with<T: CpuTreeRule>(view: &Rounds, rec: &Recovery) -> Outcomes {
+fn run_with<T: CpuTreeRule>(
+    view: &Rounds,
+    rec: &Recovery,
+    node_values: Option<NodeValues>,
+) -> Outcomes {
     let depth = view.topology.depth();
     let mut result = Outcomes::tree(view.n, depth);
     let d1 = depth + 1;
     let mut nodes = result.nodes.take().unwrap_or_default();
     // Per worker: the scratch rows, and the round's tree (built there for per-round topologies).
-    let init = || (Scratch::default(), Tree::default());
+    let init = || {
+        let s = Scratch {
+            node_values,
+            ..Scratch::default()
+        };
+        (s, Tree::default())
+    };
     if depth == 0 {
         // A root alone: every round is its bonus.
         result
@@ -300,7 +330,8 @@ impl Rounds<'_> {
     /// Validates what the walk reads, round by round (the first bad round named): token ids,
     /// coins, the drafted tokens' probabilities, the rule's sibling constraints, then the target
     /// rows of the nodes the walk visits and the draft rows `rrs` and `rrs-wor` read (every
-    /// visited node where a child was rejected, the node where the walk stops included);
+    /// visited node where a child was rejected, the node where the walk stops included; `spectr`
+    /// both rows of every visited node with two children or more);
     /// `greedy` and `target-only` read no draft row, so none is checked. The walk is the
     /// engine's (deterministic on any values); rows off the path are not read.
     pub fn validate_touched(
@@ -333,7 +364,11 @@ impl Rounds<'_> {
                             Some(&c) => tree.sibling_rank(c) > 0,
                             None => w == stop && !tree.is_leaf(w),
                         };
-                        if rejected && rule.reads_draft() {
+                        // spectr reads both rows of every visited node with two children or
+                        // more (its ρ*).
+                        let whole = crate::reference::tree::node_values(rule).is_some()
+                            && tree.children(w).len() >= 2;
+                        if (rejected || whole) && rule.reads_draft() {
                             self.check_row(r, "draft_probs", w, opts)?;
                         }
                     }

@@ -9,6 +9,7 @@ pub mod expect;
 mod greedy;
 mod rrs;
 mod rrs_wor;
+mod spectr;
 mod target_only;
 pub mod walk;
 
@@ -16,6 +17,8 @@ pub mod walk;
 pub(crate) use rrs::rrs_node;
 pub use rrs_wor::ENUMERATION_BUDGET;
 pub(crate) use rrs_wor::wor_node;
+pub(crate) use spectr::spectr_node;
+pub use spectr::{rho_star, rho_star_f32, spectr_f32};
 
 use crate::reference::Values;
 use crate::rule::{Rule, TreeRule, match_rule};
@@ -75,6 +78,25 @@ pub trait TreeReference: TreeRule {
     fn vector_slack(_tests: usize, _v: usize) -> f64 {
         1.0
     }
+
+    /// Values the f32 engines need at each internal node before its step (`spectr`'s ρ* and
+    /// correction coefficients), as three f32 bit patterns, from the node's f32 target and
+    /// draft rows and its child count: the GPU's host computes them for every internal node and
+    /// uploads them with the rows; the CPU twin computes them at the nodes it visits. `None`
+    /// (the default): the rule has none.
+    const NODE_VALUES: Option<NodeValues> = None;
+}
+
+/// A rule's per-node values ([`TreeReference::NODE_VALUES`]): `(target row, draft row, children)`
+/// to three f32 bit patterns.
+pub type NodeValues = fn(&[f32], &[f32], usize) -> [u32; 3];
+
+/// [`TreeReference::NODE_VALUES`] of `rule` (`None` for a chain rule).
+pub fn node_values(rule: Rule) -> Option<NodeValues> {
+    match_rule!(rule,
+        chain R => None,
+        tree T => <T as TreeReference>::NODE_VALUES,
+    )
 }
 
 /// [`TreeReference::step_traced`] of `rule`. A chain rule is a caller error: it panics.

@@ -174,6 +174,18 @@ pub const COLUMNS: &[Column] = &[
         value: |r| json!(r.chain_same_nodes),
     },
     Column {
+        name: "optimal_generated",
+        value: |r| json!(r.optimal_generated),
+    },
+    Column {
+        name: "gap_to_optimal",
+        value: |r| json!(r.gap_to_optimal),
+    },
+    Column {
+        name: "optimal_rounds",
+        value: |r| json!(r.optimal_rounds),
+    },
+    Column {
         name: "per_depth_acceptance",
         value: |r| {
             json!(

@@ -1,0 +1,56 @@
+//! CPU twin of `shaders/tree/spectr.wgsl`: `spectr` at one node in f32. The node's values
+//! `[ρ, C, D]` come from [`spectr_f32`] (f64, from the node's f32 rows; `[1, 1, 1]` with one
+//! child, without reading them). Child x is accepted iff `coin · fl(ρ q[x]) < t[x]`, decided
+//! exactly; the correction's vector is `max(t − fl(C q), 0)` where `fl(ρ q) ≤ t` and
+//! `max(t − fl(D t), 0)` elsewhere (IEEE products and subtractions, as the shader's integer
+//! forms).
+
+use super::{CpuTreeRule, Node, Scratch, Step, choose, fill, residual};
+use crate::cpu::Recovery;
+use crate::exact::{accepts_native, mul_native};
+use crate::reference::tree::spectr_f32;
+use crate::rule::tree::Spectr;
+
+impl CpuTreeRule for Spectr {
+    fn step(node: &Node, rec: &Recovery, s: &mut Scratch) -> Step {
+        let (view, v) = (node.view, node.view.v);
+        let m = node.children.len();
+        let mut rows_read = false;
+        let mut read_rows = |s: &mut Scratch| {
+            if !rows_read {
+                fill(view.target, node.t_at, v, &mut s.t);
+                fill(view.draft, node.q_at, v, &mut s.q);
+                rows_read = true;
+            }
+        };
+        let values_of = s.node_values.unwrap_or(spectr_f32);
+        let values = if m >= 2 {
+            read_rows(s);
+            values_of(&s.t, &s.q, m)
+        } else {
+            values_of(&[], &[], m)
+        };
+        let [rho, c, d] = values.map(f32::from_bits);
+        for &ch in node.children {
+            let x = node.token(ch);
+            let tx = view.target.get_f32(node.t_at + x).abs();
+            let qx = view.draft.get_f32(node.q_at + x).abs();
+            let y = f32::from_bits(mul_native(rho, qx));
+            if accepts_native(node.coin(ch as usize), y, tx) {
+                return Step::Accept(ch as usize);
+            }
+        }
+        read_rows(s);
+        let (t, q) = (&s.t, &s.q);
+        s.u.clear();
+        s.u.extend(t.iter().zip(q).map(|(&t, &q)| {
+            let (t, q) = (t.abs(), q.abs());
+            if mul_native(rho, q) <= t.to_bits() {
+                residual(t, c, q)
+            } else {
+                residual(t, d, t)
+            }
+        }));
+        Step::Stop(choose(&s.u, &s.t, rec, node.r as u64, node.pos))
+    }
+}
