@@ -99,3 +99,36 @@ def test_defaults_fit_the_node_and_sizes_are_refused_with_their_kind():
         specsim.alpha_star([1.0, 1.0], [3.0, 1.0], 1)
     got = specsim.alpha_star([1.0, 1.0], [3.0, 1.0], 1, allow_unnormalized=True)
     assert abs(got["alpha_star"] - 0.75) < 1e-15
+
+
+def test_spectr_and_the_estimate_from_python(tmp_path):
+    # spectr sits beside rrs under iid and equals the numpy reference; rrs-wor beyond its
+    # enumeration budget is an estimate, marked, with the command line's numbers.
+    mod = brute_module()
+    rng = np.random.default_rng(11)
+    p, q = rng.dirichlet(np.full(300, 0.5)), rng.dirichlet(np.full(300, 0.5))
+    iid = specsim.alpha_star(p, q, 3, "iid")
+    rules = {r["rule"]: r for r in iid["rules"]}
+    assert set(rules) == {"rrs", "spectr"}
+    assert abs(rules["spectr"]["acceptance"] - mod.spectr_acceptance(p, q, 3)) < 1e-12
+    assert rules["spectr"]["estimated"] is False and rules["spectr"]["standard_error"] is None
+    assert (1 - np.exp(-1)) * iid["alpha_star"] <= rules["spectr"]["acceptance"] <= iid["alpha_star"]
+    wor = specsim.alpha_star(p, q, 4, "wor")["rules"][0]
+    assert wor["rule"] == "rrs-wor" and wor["estimated"] is True and wor["standard_error"] > 0
+    node = tmp_path / "node.json"
+    node.write_text(json.dumps({"target_probs": p.tolist(), "draft_probs": q.tolist()}))
+    out = cli("optimal", str(node), "--drafts", "4", "--mode", "wor", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)[0]["rules"][0] == wor
+
+
+def test_tree_studies_report_the_gap_to_optimal():
+    rows = specsim.study(tree="kary:2,2", vocab=8, rounds=300, sigma=0.5, engine="cpu")
+    by_rule = {r["rule"]: r for r in rows if r["tree"] == "kary:2,2"}
+    assert set(by_rule) == set(specsim.TREE_RULES)
+    assert by_rule["greedy"]["gap_to_optimal"] is None
+    for rule in ("target-only", "rrs", "rrs-wor", "spectr"):
+        r = by_rule[rule]
+        assert r["optimal_rounds"] == 300
+        assert r["gap_to_optimal"] >= -1e-6
+        assert abs(r["optimal_generated"] - r["gap_to_optimal"] - r["exact_mean_generated"]) < 1e-9

@@ -115,7 +115,7 @@ def make_batch(n=300, k=4, v=50, seed=0):
 def test_the_rules_are_the_librarys():
     # From the library's registry: every rule, the chain rules first, the token rule first.
     assert specsim.RULES[0] == "token" and "block" in specsim.CHAIN_RULES
-    assert specsim.TREE_RULES == ("greedy", "target-only", "rrs", "rrs-wor")
+    assert specsim.TREE_RULES == ("greedy", "target-only", "rrs", "rrs-wor", "spectr")
     assert specsim.RULES == specsim.CHAIN_RULES + specsim.TREE_RULES
     assert len(set(specsim.RULES)) == len(specsim.RULES)
 

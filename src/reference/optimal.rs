@@ -336,6 +336,98 @@ pub fn rule_acceptance(rule: crate::rule::Rule, p: &[f64], q: &[f64], n: usize) 
     }
 }
 
+/// Samples of `rrs-wor`'s estimate at one node given as a node JSON (its standard error is
+/// reported beside it).
+pub const WOR_ESTIMATE_SAMPLES: usize = 1024;
+
+/// Samples per round of `rrs-wor`'s estimate over a family's rounds (each round's estimate is
+/// unbiased, so the 99% interval over the rounds includes their noise).
+pub const WOR_ESTIMATE_SAMPLES_PER_ROUND: usize = 16;
+
+/// `rrs-wor`'s acceptance at a node with `n` children drawn without replacement, where
+/// [`rule_acceptance`] does not compute it exactly (n ≥ 3 beyond the enumeration budget): a
+/// Rao-Blackwellised Monte-Carlo estimate (SPEC §9). Each of `samples` samples draws the n
+/// tokens sequentially without replacement from q (Philox keyed by `seed`, `round` and the
+/// sample; inverse CDF over ascending ids) and adds P(a child is accepted | the tokens) with the
+/// coins integrated: `Σ_j a_j Π_{i<j} (1 − a_i)`, `a_j = min(1, r_j[x_j] / q_j[x_j])` along SPEC
+/// §7's walk (the residual `r` normalised after each rejection, q without the rejected tokens,
+/// renormalised). Unbiased; returns (mean, standard error of the mean). Rows divided by their
+/// sums, as [`alpha_star`] takes them.
+pub fn rrs_wor_estimate(
+    p: &[f64],
+    q: &[f64],
+    n: usize,
+    samples: usize,
+    seed: u64,
+    round: u64,
+) -> (f64, f64) {
+    let v = p.len();
+    let samples = samples.max(1);
+    let (mut sum, mut sum_sq) = (0.0f64, 0.0f64);
+    let mut r = vec![0.0f64; v];
+    let mut qq = vec![0.0f64; v];
+    for k in 0..samples {
+        r.copy_from_slice(p);
+        qq.copy_from_slice(q);
+        let mut qs: f64 = qq.iter().sum();
+        let (mut survive, mut accepted) = (1.0f64, 0.0f64);
+        for j in 0..n {
+            if qs <= 0.0 || survive <= 0.0 {
+                break;
+            }
+            // Draw x from qq / qs.
+            let word = crate::rng::random_u64(
+                seed,
+                round as u32,
+                k as u32,
+                (round >> 32) as u32,
+                j as u32,
+            );
+            let u = (word >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0) * qs;
+            let mut acc = 0.0f64;
+            let mut x = v;
+            for (y, &w) in qq.iter().enumerate() {
+                if w > 0.0 {
+                    acc += w;
+                    x = y;
+                    if u < acc {
+                        break;
+                    }
+                }
+            }
+            if x == v {
+                break;
+            }
+            let qx = qq[x] / qs;
+            let a = (r[x] / qx).min(1.0);
+            accepted += survive * a;
+            survive *= 1.0 - a;
+            // Rejected: the residual against the normalised q, then q without x.
+            let mut rs = 0.0f64;
+            for (ri, &qi) in r.iter_mut().zip(&qq) {
+                *ri = (*ri - qi / qs).max(0.0);
+                rs += *ri;
+            }
+            if rs <= 0.0 {
+                break;
+            }
+            r.iter_mut().for_each(|ri| *ri /= rs);
+            qq[x] = 0.0;
+            qs = qq.iter().sum();
+        }
+        sum += accepted;
+        sum_sq += accepted * accepted;
+    }
+    let m = samples as f64;
+    let mean = sum / m;
+    let var = if samples > 1 {
+        ((sum_sq - sum * sum / m) / (m - 1.0)).max(0.0)
+    } else {
+        0.0
+    };
+    (mean, (var / m).sqrt())
+}
+
 /// `rrs-wor`'s acceptance at a node with two children (SPEC §7), in O(V log V) instead of the
 /// V³ enumeration: child 1 (token x ~ q) is accepted with probability `Σ min(p, q)`; rejected
 /// (probability `max(q(x) − p(x), 0)` with x), child 2 is drawn from q without x, renormalised

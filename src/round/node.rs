@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::reference::optimal::{DraftMode, Optimal, alpha_star, rule_acceptance};
+use crate::reference::optimal::{
+    DraftMode, Optimal, WOR_ESTIMATE_SAMPLES, alpha_star, rrs_wor_estimate, rule_acceptance,
+};
 
 /// A node's rows: the target's distribution p and the draft's q over one vocabulary.
 #[derive(Clone, Debug, Deserialize)]
@@ -40,8 +42,14 @@ pub struct RuleBound {
     /// it is not computed exactly (`rrs-wor` with n ≥ 3 beyond its enumeration budget, V^n · V >
     /// 4·10^6).
     pub acceptance: Option<f64>,
-    /// alpha* − acceptance (≥ 0; below 1e-12 reported as 0).
+    /// alpha* − acceptance (≥ 0; below 1e-12 reported as 0; an estimate's may be below 0 by
+    /// its noise).
     pub gap: Option<f64>,
+    /// Whether `acceptance` is a Monte-Carlo estimate (`rrs-wor` beyond its enumeration budget:
+    /// `reference::optimal::rrs_wor_estimate`), not an exact value.
+    pub estimated: bool,
+    /// The estimate's standard error (`None` for an exact value).
+    pub standard_error: Option<f64>,
 }
 
 /// One (n, mode) row of `specsim optimal`.
@@ -162,11 +170,16 @@ pub fn node_bounds_with(
                 .rules()
                 .iter()
                 .map(|&rule| {
-                    let acceptance = rule_acceptance(rule, &p, &q, n);
+                    let exact = rule_acceptance(rule, &p, &q, n);
+                    let estimate = (exact.is_none() && rule == crate::rule::Rule::RrsWor)
+                        .then(|| rrs_wor_estimate(&p, &q, n, WOR_ESTIMATE_SAMPLES, 0, 0));
+                    let acceptance = exact.or(estimate.map(|e| e.0));
                     RuleBound {
                         rule: rule.name().to_string(),
                         acceptance,
                         gap: acceptance.map(|a| gap(optimal.alpha_star, a)),
+                        estimated: estimate.is_some(),
+                        standard_error: estimate.map(|e| e.1),
                     }
                 })
                 .collect();

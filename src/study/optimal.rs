@@ -11,7 +11,9 @@ use serde_json::Value;
 use super::options::{FamilyKind, StudyOptions};
 use super::{Gain, StudyConfig};
 use crate::error::{Error, Result};
-use crate::reference::optimal::{DraftMode, alpha_star, rule_acceptance};
+use crate::reference::optimal::{
+    DraftMode, WOR_ESTIMATE_SAMPLES_PER_ROUND, alpha_star, rrs_wor_estimate, rule_acceptance,
+};
 use crate::round::node::gap;
 use crate::workload::Family;
 
@@ -39,8 +41,7 @@ impl From<Gain> for Mean {
     }
 }
 
-/// One rule's acceptance and gap over the rounds; `None` where its exact acceptance is not
-/// computed (`rrs-wor` beyond its enumeration budget).
+/// One rule's acceptance and gap over the rounds.
 #[derive(Clone, Debug, Serialize)]
 pub struct RuleMeans {
     /// The rule.
@@ -49,6 +50,10 @@ pub struct RuleMeans {
     pub acceptance: Option<Mean>,
     /// alpha* − its acceptance.
     pub gap: Option<Mean>,
+    /// Whether each round's acceptance is a Monte-Carlo estimate (`rrs-wor` beyond its
+    /// enumeration budget, [`WOR_ESTIMATE_SAMPLES_PER_ROUND`] samples a round): the mean is
+    /// unbiased and its interval includes the estimates' noise.
+    pub estimated: bool,
 }
 
 /// One (configuration, n, mode) of the bound over generated rows.
@@ -76,9 +81,10 @@ pub struct OptimalRow {
     pub rules: Vec<RuleMeans>,
 }
 
-/// One round's bounds: per (n, mode), alpha* and each rule's acceptance (NaN: none), or `None`
-/// where the round cannot have that (n, mode) and such cells are skipped.
-type RoundBounds = Vec<Option<(f64, Vec<f64>)>>;
+/// One round's bounds: per (n, mode), alpha* and each rule's acceptance (NaN: none) with whether
+/// it is estimated, or `None` where the round cannot have that (n, mode) and such cells are
+/// skipped.
+type RoundBounds = Vec<Option<(f64, Vec<(f64, bool)>)>>;
 
 /// Per (n, mode): the sums of alpha* and its square, per rule the sums of acceptance, its
 /// square, gap and its square, and how many rounds had an acceptance.
@@ -87,6 +93,8 @@ struct Cell {
     alpha_sq: f64,
     rules: Vec<[f64; 4]>,
     counts: Vec<u64>,
+    /// Per rule: some round's acceptance was estimated.
+    estimated: Vec<bool>,
     /// A round could not have this (n, mode): left out.
     impossible: bool,
 }
@@ -98,6 +106,7 @@ fn bound_round(
     q: &[f64],
     grid: &[(usize, DraftMode)],
     skip_impossible: bool,
+    (seed, round): (u64, u64),
 ) -> Result<RoundBounds> {
     grid.iter()
         .map(|&(n, mode)| {
@@ -108,7 +117,14 @@ fn bound_round(
             let accs = mode
                 .rules()
                 .iter()
-                .map(|&r| rule_acceptance(r, p, q, n).unwrap_or(f64::NAN))
+                .map(|&r| match rule_acceptance(r, p, q, n) {
+                    Some(a) => (a, false),
+                    None if r == crate::rule::Rule::RrsWor => {
+                        let samples = WOR_ESTIMATE_SAMPLES_PER_ROUND;
+                        (rrs_wor_estimate(p, q, n, samples, seed, round).0, true)
+                    }
+                    None => (f64::NAN, false),
+                })
                 .collect();
             Ok(Some((a, accs)))
         })
@@ -170,6 +186,7 @@ pub fn optimal_study(
                     alpha_sq: 0.0,
                     rules: vec![[0.0; 4]; r],
                     counts: vec![0; r],
+                    estimated: vec![false; r],
                     impossible: false,
                 }
             })
@@ -188,7 +205,8 @@ pub fn optimal_study(
                 .map(|r| {
                     let q = row(&batch.draft[r * v..(r + 1) * v]);
                     let p = row(&batch.target[r * 2 * v..(r * 2 + 1) * v]);
-                    bound_round(&p, &q, &grid, skip_impossible).map_err(|e| {
+                    let at = (cfg.seed, r0 + r as u64);
+                    bound_round(&p, &q, &grid, skip_impossible, at).map_err(|e| {
                         Error::Config(format!("{}, round {}: {e}", w.label(), r0 + r as u64))
                     })
                 })
@@ -203,10 +221,11 @@ pub fn optimal_study(
                     };
                     cell.alpha += a;
                     cell.alpha_sq += a * a;
-                    for (j, acc) in accs.into_iter().enumerate() {
+                    for (j, (acc, estimated)) in accs.into_iter().enumerate() {
                         if acc.is_nan() {
                             continue;
                         }
+                        cell.estimated[j] |= estimated;
                         let g = gap(a, acc);
                         let s = &mut cell.rules[j];
                         s[0] += acc;
@@ -238,18 +257,21 @@ pub fn optimal_study(
                 alpha_sq: sa2,
                 rules: rs,
                 counts,
+                estimated,
                 ..
             } = cell;
             let rules = mode
                 .rules()
                 .iter()
                 .zip(rs.iter().zip(&counts))
-                .map(|(r, (s, &c))| {
+                .zip(&estimated)
+                .map(|((r, (s, &c)), &estimated)| {
                     let full = c == cfg.rounds;
                     RuleMeans {
                         rule: r.name().to_string(),
                         acceptance: full.then(|| Gain::from_sums(s[0], s[1], c).into()),
                         gap: full.then(|| Gain::from_sums(s[2], s[3], c).into()),
+                        estimated,
                     }
                 })
                 .collect();
@@ -296,6 +318,7 @@ pub fn optimal_csv(rows: &[OptimalRow]) -> Result<Vec<u8>> {
             "gap",
             "gap_ci99_low",
             "gap_ci99_high",
+            "estimated",
         ]
         .map(String::from),
     );
@@ -335,6 +358,7 @@ pub fn optimal_csv(rows: &[OptimalRow]) -> Result<Vec<u8>> {
                     None => rec.extend([String::new(), String::new(), String::new()]),
                 }
             }
+            rec.push(rule.estimated.to_string());
             w.write_record(&rec).map_err(csv_err)?;
         }
     }

@@ -71,7 +71,7 @@ pub struct StudyRow {
     /// Trees: the chain of the same node count under the same rule and workload, when the
     /// study ran it.
     pub chain_same_nodes: Option<f64>,
-    /// Trees: the per-node bound on E[generated] of SPEC §8 for the rule's draft law
+    /// Trees: the per-node bound on `E[generated]` of SPEC §8 for the rule's draft law
     /// (`study::tree::optimal_generated`), over the first `optimal_rounds` rounds.
     pub optimal_generated: Option<f64>,
     /// Trees: the bound minus the rule's exact expectation, over the same rounds.

@@ -150,7 +150,7 @@ def speculative_decode(
         draft_tokens: K drafted token ids, or n (entry 0, the root's, is not read).
         random_coins: K coins in [0, 1), or n.
         rule: a chain rule (``"token"``, ``"block"``) or a tree rule (``"greedy"``,
-            ``"target-only"``, ``"rrs"``, ``"rrs-wor"``): see :data:`RULES`. A tree rule on a
+            ``"target-only"``, ``"rrs"``, ``"rrs-wor"``, ``"spectr"``): see :data:`RULES`. A tree rule on a
             chain reads it as the path tree.
         parents: a tree's parent array (SPEC §7): ``parents[0] = -1``, ``0 <= parents[i] < i``.
         allow_unnormalized: skip the check that every distribution sums to 1 (within 1e-3).
@@ -578,9 +578,11 @@ def optimal(
     largest acceptance any lossless verifier can reach at the node. Each dict has ``drafts``,
     ``mode``, ``alpha_star``, ``threshold_index`` (|H*|), ``threshold_ratio`` (the largest p/q in
     H*, ``None`` when H* is empty), ``p_h``, ``q_h`` and ``rules``: for each lossless tree rule
-    that assumes the mode's draft law (rrs: iid, rrs-wor: wor, target-only: top), its
-    ``acceptance`` at the node and its ``gap`` to alpha* (``None`` for rrs-wor with n ≥ 3 where
-    V^n · V > 4e6).
+    that assumes the mode's draft law (rrs and spectr: iid, rrs-wor: wor, target-only: top), its
+    ``acceptance`` at the node, its ``gap`` to alpha*, ``estimated`` and ``standard_error``
+    (rrs-wor with n ≥ 3 where V^n · V > 4e6 is a Rao-Blackwellised Monte-Carlo estimate of 1024
+    samples, marked ``estimated: True`` with its standard error; exact values have ``False`` and
+    ``None``).
 
     Args:
         target_probs, draft_probs: p and q, [V] each (any float or integer array; float64 is read
@@ -638,7 +640,8 @@ def optimal_study(
     --format json``: one dict per configuration (the product of the parameter lists) and
     (n, mode), with ``label``, ``family``, ``params``, ``vocab``, ``rounds``, ``seed``,
     ``drafts``, ``mode``, ``alpha_star`` (``mean``, ``ci99_low``, ``ci99_high``) and ``rules``
-    (per rule ``acceptance`` and ``gap``, each a mean with its 99% interval, or ``None``).
+    (per rule ``acceptance`` and ``gap``, each a mean with its 99% interval, or ``None``, and
+    ``estimated``: rrs-wor beyond its enumeration budget, estimated with 16 samples a round).
     Every round's first node (the rows of position 0) is bounded. Defaults as the command's:
     logit-noise at sigma 0.5 and 1, zipf 2, V = 2048, 1000 rounds, seed 7. ``out=DIR`` writes
     ``optimal.csv`` and ``optimal.json`` too."""

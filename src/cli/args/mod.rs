@@ -27,7 +27,7 @@ residual is zero everywhere, the argmax of target_probs[i]) and the round stops.
 K are accepted, the bonus token is the argmax of target_probs[K]. acceptance_rate is
 accepted/K rounded like Python's round(x, 4). Computed in f64.
 
-Tree rules (--rule greedy, target-only, rrs, rrs-wor; SPEC §7) read a tree round: the keys
+Tree rules (--rule greedy, target-only, rrs, rrs-wor, spectr; SPEC §7) read a tree round: the keys
 above with n entries each plus `parents` (parents[0] = -1, every parent before its child;
 `specsim tree SPEC` shows a shape's parent array), or a chain (the path tree). They print
 accepted_tokens, accepted_nodes, num_generated and acceptance_rate (accepted / depth).
@@ -143,7 +143,7 @@ pub enum Command {
         /// The JSON file; `-` or nothing for standard input.
         path: Option<PathBuf>,
         /// Verification rule: `token` (SPEC §1), `block` (SPEC §6), or a tree rule (SPEC §7):
-        /// `greedy`, `target-only`, `rrs`, `rrs-wor`.
+        /// `greedy`, `target-only`, `rrs`, `rrs-wor`, `spectr`.
         #[arg(long, default_value = "token", value_parser = parse_rule)]
         rule: Rule,
         #[command(flatten)]
@@ -167,7 +167,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ValidationArg::Full)]
         validate: ValidationArg,
         /// Verification rule: `token` (SPEC §1), `block` (SPEC §6), or a tree rule (SPEC §7):
-        /// `greedy`, `target-only`, `rrs`, `rrs-wor`.
+        /// `greedy`, `target-only`, `rrs`, `rrs-wor`, `spectr`.
         #[arg(long, default_value = "token", value_parser = parse_rule)]
         rule: Rule,
         /// Recovery at the first rejection and for the bonus: argmax (the seed's) or sample.

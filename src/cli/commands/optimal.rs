@@ -123,9 +123,12 @@ fn table(bounds: &[NodeBound], v: usize) -> String {
         let rules: Vec<String> = b
             .rules
             .iter()
-            .map(|r| match (r.acceptance, r.gap) {
-                (Some(a), Some(g)) => format!("{} {a:.6} ({g:+.6})", r.rule),
-                _ => format!("{} — (n ≥ 3 not enumerated: V^n·V > 4e6)", r.rule),
+            .map(|r| match (r.acceptance, r.gap, r.standard_error) {
+                (Some(a), Some(g), Some(se)) => {
+                    format!("{} ~{a:.6} ({g:+.6}; estimate, s.e. {se:.6})", r.rule)
+                }
+                (Some(a), Some(g), None) => format!("{} {a:.6} ({g:+.6})", r.rule),
+                _ => format!("{} —", r.rule),
             })
             .collect();
         s += &format!(
@@ -163,13 +166,14 @@ fn family_table(rows: &[OptimalRow]) -> String {
             .iter()
             .map(|x| match (&x.acceptance, &x.gap) {
                 (Some(a), Some(g)) => format!(
-                    "{} {:.4}, gap {:.4} ± {}",
+                    "{} {}{:.4}, gap {:.4} ± {}",
                     x.rule,
+                    if x.estimated { "~" } else { "" },
                     a.mean,
                     g.mean,
                     half(g.ci99_low, g.ci99_high)
                 ),
-                _ => format!("{} — (n ≥ 3 not enumerated: V^n·V > 4e6)", x.rule),
+                _ => format!("{} —", x.rule),
             })
             .collect();
         s += &format!(
