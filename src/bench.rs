@@ -393,14 +393,14 @@ mod tests {
     use super::*;
     use crate::rule::chain::Token;
 
-    /// `rrs` and `rrs-wor` on a chain read what the token rule reads: the tree layer's count
+    /// `rrs`, `rrs-wor` and `spectr` on a chain read what the token rule reads: the tree layer's count
     /// equals the CPU twin's.
     #[test]
     fn tree_rules_on_a_chain_count_the_token_rules_reads() {
         for k in 0..6 {
             for a in 0..=k {
                 let token = <Token as CpuChainRule>::lazy_reads(k, 100, a);
-                for rule in [Rule::Rrs, Rule::RrsWor] {
+                for rule in [Rule::Rrs, Rule::RrsWor, Rule::Spectr] {
                     assert_eq!(
                         tree_chain_reads(rule, k, 100, a),
                         token,

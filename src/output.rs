@@ -176,6 +176,16 @@ impl AtomicFile {
     }
 }
 
+/// Writes `bytes` to `path`, whole or not at all (an [`AtomicFile`]).
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let f = AtomicFile::create(path)?;
+    f.file()
+        .write_all(bytes)
+        .map_err(|e| Error::write(resolve(path), e))?;
+    f.commit()
+}
+
 /// A set of files written into a temporary directory beside their directory and moved into it
 /// only when all are complete ([`FileSet::commit`]); dropped without a commit, nothing of it is
 /// left.

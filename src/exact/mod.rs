@@ -424,5 +424,7 @@ pub fn sample_index(len: usize, key_of: impl Fn(usize) -> u32, u: u64) -> Option
     None
 }
 
+pub mod sum;
+
 #[cfg(test)]
 mod tests;

@@ -1,12 +1,15 @@
 //! What a study measures: the token rule's sufficient statistics ([`Tally`]), the metrics at
 //! each K ([`Metrics`]) with their intervals and exact values, and Leviathan's formulas.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::exact::sum::ExactSum;
 use crate::rule::Rule;
 
 /// Sufficient statistics of a run at K_max, from which every metric at every K ≤ K_max follows.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+/// Its sums are [`ExactSum`]s: the same whatever the order and grouping of the rounds (chunks,
+/// shards), so [`Tally::merge`] of the parts equals the tally of the whole.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tally {
     /// K_max.
     pub k: usize,
@@ -15,10 +18,10 @@ pub struct Tally {
     /// Rounds by number accepted at K_max (length K_max + 1).
     pub hist: Vec<u64>,
     /// Sum over rounds of beta_i (length K_max).
-    pub beta_sum: Vec<f64>,
+    pub beta_sum: Vec<ExactSum>,
     /// Sum over rounds of E[accepted at K | the round's distributions] for K = 0..=K_max:
     /// sum_{k<=K} prod_{i<k} beta_i (SPEC §5).
-    pub exact_accepted_sum: Vec<f64>,
+    pub exact_accepted_sum: Vec<ExactSum>,
 }
 
 impl Tally {
@@ -28,9 +31,39 @@ impl Tally {
             k,
             rounds: 0,
             hist: vec![0; k + 1],
-            beta_sum: vec![0.0; k],
-            exact_accepted_sum: vec![0.0; k + 1],
+            beta_sum: vec![ExactSum::ZERO; k],
+            exact_accepted_sum: vec![ExactSum::ZERO; k + 1],
         }
+    }
+
+    /// Adds another tally of the same K_max (other rounds of the same configuration): exactly
+    /// the tally of the rounds together.
+    pub fn merge(&mut self, other: &Tally) {
+        self.rounds += other.rounds;
+        for (a, b) in self.hist.iter_mut().zip(&other.hist) {
+            *a += b;
+        }
+        for (a, b) in self.beta_sum.iter_mut().zip(&other.beta_sum) {
+            a.merge(b);
+        }
+        for (a, b) in self
+            .exact_accepted_sum
+            .iter_mut()
+            .zip(&other.exact_accepted_sum)
+        {
+            a.merge(b);
+        }
+    }
+
+    /// The tally as results.json shows it: its sums as numbers.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "k": self.k,
+            "rounds": self.rounds,
+            "hist": self.hist,
+            "beta_sum": crate::exact::sum::values(&self.beta_sum),
+            "exact_accepted_sum": crate::exact::sum::values(&self.exact_accepted_sum),
+        })
     }
 
     /// Adds rounds with these numbers accepted and (rounds × K) betas.
@@ -182,7 +215,7 @@ impl Tally {
         for (a, &c) in self.hist.iter().enumerate() {
             hist[a.min(k)] += c;
         }
-        self.metrics_with(k, hist, self.exact_accepted_sum[k])
+        self.metrics_with(k, hist, self.exact_accepted_sum[k].value())
     }
 
     /// Metrics at K from a histogram of the number accepted at K (any rule, on this tally's
@@ -212,7 +245,7 @@ impl Tally {
         let exact = 1.0 + exact_accepted_sum / n;
         let reached = |i: usize| hist[i..].iter().sum::<u64>() as f64;
         let passed = |i: usize| hist[i + 1..].iter().sum::<u64>() as f64;
-        let exact_beta: Vec<f64> = self.beta_sum[..k].iter().map(|b| b / n).collect();
+        let exact_beta: Vec<f64> = self.beta_sum[..k].iter().map(|b| b.value() / n).collect();
         let alpha = if k == 0 {
             0.0
         } else {

@@ -17,6 +17,7 @@ pub mod per_k;
 pub mod report;
 pub mod row;
 pub mod run;
+pub mod shard;
 pub mod tree;
 pub mod workload;
 
@@ -130,6 +131,19 @@ pub fn run_study(
 pub fn run_study_rules(
     cfg: &StudyConfig,
     engine: &mut dyn Engine,
+    progress: impl FnMut(u64),
+) -> Result<StudyTallies> {
+    run_study_rules_in(cfg, engine, 0..cfg.rounds, progress)
+}
+
+/// [`run_study_rules`] on the rounds `range` of the configuration only (a shard's part,
+/// `study::shard`): the rounds are the same as in the whole run (every number is keyed by its
+/// round), and the tallies' sums are order-independent, so the tallies of a configuration's
+/// parts merge into exactly the whole's. `--family file` runs its whole file only.
+pub fn run_study_rules_in(
+    cfg: &StudyConfig,
+    engine: &mut dyn Engine,
+    range: std::ops::Range<u64>,
     mut progress: impl FnMut(u64),
 ) -> Result<StudyTallies> {
     let k = cfg.k_max();
@@ -147,6 +161,12 @@ pub fn run_study_rules(
         }
     }
     if let Family::File { path } = &w.family {
+        if range != (0..cfg.rounds) {
+            return Err(Error::Config(
+                "--family file runs its whole file: it cannot be split into round ranges (shards)"
+                    .into(),
+            ));
+        }
         return run_file(cfg, path, engine, tally, tallies, progress);
     }
     let rates_family = !w.family.has_distributions();
@@ -161,7 +181,8 @@ pub fn run_study_rules(
     let chunk = budget.min(engine.study_cap(k, v)?);
     let per_k: Vec<(Rule, Vec<usize>)> = tallies.iter().map(|t| (t.rule, t.ks.clone())).collect();
     let keep_rows = tallies.iter().any(|t| t.enumerated_sum.is_some());
-    for (r0, m) in chunks(cfg.rounds, chunk) {
+    for (r0, m) in chunks(range.end.saturating_sub(range.start), chunk) {
+        let r0 = range.start + r0;
         let out = engine.study_chunk(&StudyRequest {
             generation: cfg.generation(),
             r0,

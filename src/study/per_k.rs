@@ -11,7 +11,7 @@
 //! unbiased estimate of `E[tau | rows]`, since `E[tau | rows] = Σ_i E[P_i]`.
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     ESTIMATE_SUM_OF_SURVIVALS, EXACT_GIVEN_ROWS, Gain, Metrics, StudyConfig, Tally, exact_tolerance,
@@ -20,6 +20,7 @@ use crate::batch::{Batch, ChainView, Rounds};
 use crate::cpu::Recovery;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::exact::sum::ExactSum;
 use crate::rule::{ChainRule, Rule, match_rule};
 
 /// How studies measure a chain rule (this layer's trait; implemented in the rule's
@@ -66,11 +67,10 @@ pub fn per_k(rule: Rule) -> Result<Option<PerK>> {
 pub const ENUMERATION_LIMIT: u64 = 4096;
 
 /// Sufficient statistics of a chain rule at every K of a study (block verification's, in
-/// outputs `block_tally`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+/// outputs `block_tally`); order-independent sums, as [`crate::study::metrics::Tally`]'s.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RuleTally {
     /// The rule.
-    #[serde(skip)]
     pub rule: Rule,
     /// The K values, increasing.
     pub ks: Vec<usize>,
@@ -79,18 +79,18 @@ pub struct RuleTally {
     /// Per K: rounds by tau (length K + 1).
     pub hist: Vec<Vec<u64>>,
     /// Per K: Σ over rounds of Σ_{i≤K} P_i.
-    pub survival_sum: Vec<f64>,
+    pub survival_sum: Vec<ExactSum>,
     /// Per K: Σ over rounds of (tau − Σ_{i≤K} P_i) and of its square (the paired test of the
     /// simulation against the expectation given the drafts).
-    pub residual_sum: Vec<f64>,
+    pub residual_sum: Vec<ExactSum>,
     /// Per K: Σ of the squared residuals.
-    pub residual_sq: Vec<f64>,
+    pub residual_sq: Vec<ExactSum>,
     /// Per K: Σ over rounds of the exact E[tau | rows] (enumerated), when V^K_max is small.
-    pub enumerated_sum: Option<Vec<f64>>,
+    pub enumerated_sum: Option<Vec<ExactSum>>,
     /// Per K: Σ over rounds of (tau − the token rule's number accepted) and of its square.
-    pub gain_sum: Vec<f64>,
+    pub gain_sum: Vec<ExactSum>,
     /// Per K: Σ of the squared gains.
-    pub gain_sq: Vec<f64>,
+    pub gain_sq: Vec<ExactSum>,
 }
 
 impl RuleTally {
@@ -100,7 +100,7 @@ impl RuleTally {
         let enumerate = (vocab as u64)
             .checked_pow(k_max as u32)
             .is_some_and(|c| c <= ENUMERATION_LIMIT);
-        let z = vec![0.0; ks.len()];
+        let z = vec![ExactSum::ZERO; ks.len()];
         RuleTally {
             rule,
             ks: ks.to_vec(),
@@ -113,6 +113,46 @@ impl RuleTally {
             gain_sum: z.clone(),
             gain_sq: z,
         }
+    }
+
+    /// Adds another tally of the same rule and K values (other rounds of the same
+    /// configuration): exactly the tally of the rounds together.
+    pub fn merge(&mut self, other: &RuleTally) {
+        self.rounds += other.rounds;
+        for (a, b) in self.hist.iter_mut().zip(&other.hist) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        let pairs = [
+            (&mut self.survival_sum, &other.survival_sum),
+            (&mut self.residual_sum, &other.residual_sum),
+            (&mut self.residual_sq, &other.residual_sq),
+            (&mut self.gain_sum, &other.gain_sum),
+            (&mut self.gain_sq, &other.gain_sq),
+        ];
+        for (a, b) in pairs {
+            a.iter_mut().zip(b).for_each(|(x, y)| x.merge(y));
+        }
+        if let (Some(a), Some(b)) = (&mut self.enumerated_sum, &other.enumerated_sum) {
+            a.iter_mut().zip(b).for_each(|(x, y)| x.merge(y));
+        }
+    }
+
+    /// The tally as results.json shows it (`block_tally`): its sums as numbers.
+    pub fn to_json(&self) -> serde_json::Value {
+        use crate::exact::sum::values;
+        serde_json::json!({
+            "ks": self.ks,
+            "rounds": self.rounds,
+            "hist": self.hist,
+            "survival_sum": values(&self.survival_sum),
+            "residual_sum": values(&self.residual_sum),
+            "residual_sq": values(&self.residual_sq),
+            "enumerated_sum": self.enumerated_sum.as_deref().map(values),
+            "gain_sum": values(&self.gain_sum),
+            "gain_sq": values(&self.gain_sq),
+        })
     }
 
     /// Adds the rounds of one K (index `ki`): tau per round, the survivals `[m, K]`, and the token
@@ -166,8 +206,8 @@ impl RuleTally {
         let k = self.ks[ki];
         let n = self.rounds;
         let (exact_sum, given) = match &self.enumerated_sum {
-            Some(e) => (e[ki], EXACT_GIVEN_ROWS),
-            None => (self.survival_sum[ki], ESTIMATE_SUM_OF_SURVIVALS),
+            Some(e) => (e[ki].value(), EXACT_GIVEN_ROWS),
+            None => (self.survival_sum[ki].value(), ESTIMATE_SUM_OF_SURVIVALS),
         };
         let mut m = token.metrics_with(k, self.hist[ki].clone(), exact_sum);
         m.rule = self.rule;
@@ -177,7 +217,11 @@ impl RuleTally {
         if self.enumerated_sum.is_none() {
             // The expectation given the drafts moves with the drafts: test the paired residual
             // tau − Σ P_i (mean 0) instead of a fixed value against the interval.
-            let g = Gain::from_sums(self.residual_sum[ki], self.residual_sq[ki], n);
+            let g = Gain::from_sums(
+                self.residual_sum[ki].value(),
+                self.residual_sq[ki].value(),
+                n,
+            );
             let half = if g.ci99_high > g.ci99_low {
                 (g.ci99_high - g.ci99_low) / 2.0
             } else {
@@ -185,7 +229,11 @@ impl RuleTally {
             };
             m.within_ci99 = m.ci_defined && g.mean.abs() <= half + exact_tolerance(k);
         }
-        m.gain_over_token = Some(Gain::from_sums(self.gain_sum[ki], self.gain_sq[ki], n));
+        m.gain_over_token = Some(Gain::from_sums(
+            self.gain_sum[ki].value(),
+            self.gain_sq[ki].value(),
+            n,
+        ));
         m
     }
 }

@@ -8,7 +8,7 @@
 //! Beside each, the per-node bound on `E[generated]` of SPEC §8 and the gap to it ([`optimal_generated`]).
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Family, Workload, Z99, exact_tolerance, zero_width_half};
 use crate::batch::{Floats, Ints};
@@ -16,6 +16,7 @@ use crate::batch::{Layout, Rounds};
 use crate::cpu::Recovery;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::exact::sum::ExactSum;
 use crate::reference::Values;
 use crate::reference::optimal::{DraftMode, alpha_star};
 use crate::reference::tree::draw_children;
@@ -158,25 +159,60 @@ pub fn optimal_generated<V: Values + ?Sized>(
     Some(1.0 + b[0])
 }
 
-/// Sums for the mean and the paired test.
-#[derive(Clone, Debug, Default)]
-struct Sums {
+/// Sums for the mean and the paired test (one rule on one configuration's rounds): the
+/// sufficient statistics of a [`TreeStudyResult`], order-independent ([`ExactSum`]), so the sums
+/// of a configuration's parts ([`Sums::merge`], shards) are the sums of the whole.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sums {
     n: u64,
-    g: f64,
-    g2: f64,
-    d: f64,
-    d2: f64,
-    exact: f64,
+    g: ExactSum,
+    g2: ExactSum,
+    d: ExactSum,
+    d2: ExactSum,
+    exact: ExactSum,
     exact_missing: bool,
     depth_hits: Vec<u64>,
     /// The bound's rounds, their sum and the sum of their gaps; a round without a bound.
     opt_n: u64,
-    opt: f64,
-    opt_gap: f64,
+    opt: ExactSum,
+    opt_gap: ExactSum,
     opt_missing: bool,
 }
 
 impl Sums {
+    /// Empty sums for rounds of depth at most `depth`.
+    pub fn new(depth: usize) -> Sums {
+        Sums {
+            depth_hits: vec![0; depth + 1],
+            ..Default::default()
+        }
+    }
+
+    /// Adds the sums of other rounds of the same configuration and rule.
+    pub fn merge(&mut self, o: &Sums) {
+        self.n += o.n;
+        for (a, b) in [
+            (&mut self.g, &o.g),
+            (&mut self.g2, &o.g2),
+            (&mut self.d, &o.d),
+            (&mut self.d2, &o.d2),
+            (&mut self.exact, &o.exact),
+            (&mut self.opt, &o.opt),
+            (&mut self.opt_gap, &o.opt_gap),
+        ] {
+            a.merge(b);
+        }
+        self.exact_missing |= o.exact_missing;
+        if self.depth_hits.len() < o.depth_hits.len() {
+            self.depth_hits.resize(o.depth_hits.len(), 0);
+        }
+        for (a, b) in self.depth_hits.iter_mut().zip(&o.depth_hits) {
+            *a += b;
+        }
+        self.opt_n += o.opt_n;
+        self.opt_missing |= o.opt_missing;
+    }
+
     /// Adds a chunk's outcomes and each round's exact expectation (`None`: none).
     fn add(&mut self, res: &crate::batch::Outcomes, exact: &[Option<f64>]) {
         for (r, &a) in res.num_accepted.iter().enumerate() {
@@ -209,7 +245,7 @@ impl Sums {
                 Some(b) => {
                     let e = exact[r].unwrap_or(res.num_accepted[r] as f64 + 1.0);
                     self.opt_n += 1;
-                    self.opt += b;
+                    self.opt += *b;
                     self.opt_gap += b - e;
                 }
                 None => self.opt_missing = true,
@@ -230,8 +266,9 @@ impl Sums {
     ) -> TreeStudyResult {
         let s = self;
         let nn = s.n.max(1) as f64;
-        let mean = s.g / nn;
-        let var = ((s.g2 - s.g * s.g / nn) / (nn - 1.0).max(1.0)).max(0.0);
+        let (g, g2, d, d2) = (s.g.value(), s.g2.value(), s.d.value(), s.d2.value());
+        let mean = g / nn;
+        let var = ((g2 - g * g / nn) / (nn - 1.0).max(1.0)).max(0.0);
         // As the chain studies: a sample without spread bounds the mean by the rule of three,
         // and float32 rounding of the rows may move an exact value by a little per position.
         let half = if var > 0.0 {
@@ -239,12 +276,12 @@ impl Sums {
         } else {
             zero_width_half(depth, s.n)
         };
-        let exact = (!s.exact_missing && s.n > 0).then(|| s.exact / nn);
+        let exact = (!s.exact_missing && s.n > 0).then(|| s.exact.value() / nn);
         let (paired_z, within) = match exact {
             Some(_) if s.n < 2 => (None, None),
             Some(_) => {
-                let dm = s.d / nn;
-                let dv = ((s.d2 - s.d * s.d / nn) / (nn - 1.0).max(1.0)).max(0.0);
+                let dm = d / nn;
+                let dv = ((d2 - d * d / nn) / (nn - 1.0).max(1.0)).max(0.0);
                 let se = (dv / nn).sqrt();
                 let tol = exact_tolerance(depth);
                 if se > 0.0 {
@@ -279,8 +316,10 @@ impl Sums {
             generated_per_position: mean / nodes as f64,
             per_depth,
             chain_same_nodes: None,
-            optimal_generated: (!s.opt_missing && s.opt_n > 0).then(|| s.opt / s.opt_n as f64),
-            gap_to_optimal: (!s.opt_missing && s.opt_n > 0).then(|| s.opt_gap / s.opt_n as f64),
+            optimal_generated: (!s.opt_missing && s.opt_n > 0)
+                .then(|| s.opt.value() / s.opt_n as f64),
+            gap_to_optimal: (!s.opt_missing && s.opt_n > 0)
+                .then(|| s.opt_gap.value() / s.opt_n as f64),
             optimal_rounds: if s.opt_missing { 0 } else { s.opt_n },
             seconds,
         }
@@ -472,70 +511,102 @@ pub fn run_tree_studies(
             continue;
         }
         let t0 = std::time::Instant::now();
-        let tree = &cfg.tree.tree;
-        let (n, depth, v) = (tree.len(), tree.depth(), cfg.workload.vocab);
-        let internal = (0..n).filter(|&u| !tree.is_leaf(u)).count();
-        for &rule in &cfg.rules {
-            if !rule.is_tree() {
-                return Err(Error::Config(format!(
-                    "--rule {rule} is a chain rule: a tree study runs the tree rules ({})",
-                    Rule::tree_names()
-                )));
-            }
-            if rule.needs_distinct_siblings() && tree.max_children() > v {
-                return Err(Error::Config(format!(
-                    "--rule {rule} needs distinct sibling tokens: {} has a node with {} children, more than V = {v}",
-                    cfg.tree.spec,
-                    tree.max_children()
-                )));
-            }
-        }
-        let mut sums: Vec<Sums> = cfg
-            .rules
-            .iter()
-            .map(|_| Sums {
-                depth_hits: vec![0; depth + 1],
-                ..Default::default()
-            })
-            .collect();
-        let chunk = crate::chunk::rounds_within_budget((2 * n + 1) * v * 4);
-        for (r0, m) in crate::chunk::chunks(cfg.rounds, chunk) {
-            let rows = Rows::generate(cfg, r0, m);
-            for (ri, &rule) in cfg.rules.iter().enumerate() {
-                let tokens = rows.tokens(tree, rule, cfg.seed, r0)?;
-                let b = &rows.batch;
-                let view = rows.rounds(tree, &tokens);
-                let rec = Recovery {
-                    mode: cfg.recovery,
-                    seed: cfg.seed,
-                    round_offset: r0,
-                };
-                let res = engine.run(&view, rule, rec)?;
-                let exact: Vec<Option<f64>> = (0..m)
-                    .into_par_iter()
-                    .map(|r| {
-                        let d = &b.draft[r * n * v..(r + 1) * n * v];
-                        let t = &b.target[r * (n + 1) * v..(r + 1) * (n + 1) * v];
-                        let tok = &tokens[r * n..(r + 1) * n];
-                        expected_generated(rule, tree, d, t, tok, v)
-                    })
-                    .collect();
-                sums[ri].add(&res, &exact);
-                let limit = optimal_rounds(rule, internal, v, cfg.rounds);
-                let bounds = chunk_bounds(rule, r0, m, limit, |r, _, mode| {
-                    let d = &b.draft[r * n * v..(r + 1) * n * v];
-                    let t = &b.target[r * (n + 1) * v..(r + 1) * (n + 1) * v];
-                    optimal_generated(tree, d, t, v, mode)
-                });
-                sums[ri].add_optimal(&res, &exact, &bounds);
-                progress(&format!("{} {rule}", cfg.tree.label()), m as u64);
-            }
-        }
+        let sums = tree_config_sums(cfg, engine, 0..cfg.rounds, progress)?;
         let seconds = t0.elapsed().as_secs_f64();
-        for (s, &rule) in sums.iter().zip(&cfg.rules) {
-            out.push(s.result(cfg, rule, &engine_name, seconds, n, depth));
+        out.extend(tree_results(cfg, &sums, &engine_name, seconds));
+    }
+    fill_chain_same_nodes(&mut out);
+    Ok(out)
+}
+
+/// The results of a generated tree configuration from its sums (one per rule, in order).
+pub fn tree_results(
+    cfg: &TreeStudyConfig,
+    sums: &[Sums],
+    engine: &str,
+    seconds: f64,
+) -> Vec<TreeStudyResult> {
+    let tree = &cfg.tree.tree;
+    sums.iter()
+        .zip(&cfg.rules)
+        .map(|(s, &rule)| s.result(cfg, rule, engine, seconds, tree.len(), tree.depth()))
+        .collect()
+}
+
+/// One generated tree configuration's sums per rule on the rounds `range` (all of them, or a
+/// shard's part: the rounds are keyed by their index and the sums order-independent, so parts
+/// merge into exactly the whole's).
+pub fn tree_config_sums(
+    cfg: &TreeStudyConfig,
+    engine: &mut dyn Engine,
+    range: std::ops::Range<u64>,
+    progress: &mut dyn FnMut(&str, u64),
+) -> Result<Vec<Sums>> {
+    if let Family::File { .. } = &cfg.workload.family {
+        return Err(Error::Config(
+            "--family file runs its whole file: it cannot be split into round ranges (shards)"
+                .into(),
+        ));
+    }
+    let tree = &cfg.tree.tree;
+    let (n, depth, v) = (tree.len(), tree.depth(), cfg.workload.vocab);
+    let internal = (0..n).filter(|&u| !tree.is_leaf(u)).count();
+    for &rule in &cfg.rules {
+        if !rule.is_tree() {
+            return Err(Error::Config(format!(
+                "--rule {rule} is a chain rule: a tree study runs the tree rules ({})",
+                Rule::tree_names()
+            )));
+        }
+        if rule.needs_distinct_siblings() && tree.max_children() > v {
+            return Err(Error::Config(format!(
+                "--rule {rule} needs distinct sibling tokens: {} has a node with {} children, more than V = {v}",
+                cfg.tree.spec,
+                tree.max_children()
+            )));
         }
     }
+    let mut sums: Vec<Sums> = cfg.rules.iter().map(|_| Sums::new(depth)).collect();
+    let chunk = crate::chunk::rounds_within_budget((2 * n + 1) * v * 4);
+    for (r0, m) in crate::chunk::chunks(range.end.saturating_sub(range.start), chunk) {
+        let r0 = range.start + r0;
+        let rows = Rows::generate(cfg, r0, m);
+        for (ri, &rule) in cfg.rules.iter().enumerate() {
+            let tokens = rows.tokens(tree, rule, cfg.seed, r0)?;
+            let b = &rows.batch;
+            let view = rows.rounds(tree, &tokens);
+            let rec = Recovery {
+                mode: cfg.recovery,
+                seed: cfg.seed,
+                round_offset: r0,
+            };
+            let res = engine.run(&view, rule, rec)?;
+            let exact: Vec<Option<f64>> = (0..m)
+                .into_par_iter()
+                .map(|r| {
+                    let d = &b.draft[r * n * v..(r + 1) * n * v];
+                    let t = &b.target[r * (n + 1) * v..(r + 1) * (n + 1) * v];
+                    let tok = &tokens[r * n..(r + 1) * n];
+                    expected_generated(rule, tree, d, t, tok, v)
+                })
+                .collect();
+            sums[ri].add(&res, &exact);
+            let limit = optimal_rounds(rule, internal, v, cfg.rounds);
+            let bounds = chunk_bounds(rule, r0, m, limit, |r, _, mode| {
+                let d = &b.draft[r * n * v..(r + 1) * n * v];
+                let t = &b.target[r * (n + 1) * v..(r + 1) * (n + 1) * v];
+                optimal_generated(tree, d, t, v, mode)
+            });
+            sums[ri].add_optimal(&res, &exact, &bounds);
+            progress(&format!("{} {rule}", cfg.tree.label()), m as u64);
+        }
+    }
+    Ok(sums)
+}
+
+/// Fills each tree result's `chain_same_nodes`: the mean of the chain of the same node count
+/// under the same rule and workload, where the study ran it.
+pub fn fill_chain_same_nodes(out: &mut [TreeStudyResult]) {
     // The chain of the same node count, where the study ran it under the same rule and workload.
     let chains: Vec<(usize, Rule, String, f64)> = out
         .iter()
@@ -549,7 +620,7 @@ pub fn run_tree_studies(
             )
         })
         .collect();
-    for r in &mut out {
+    for r in out.iter_mut() {
         if r.config.tree.tree.is_path() {
             continue;
         }
@@ -559,7 +630,6 @@ pub fn run_tree_studies(
             .find(|c| c.0 == r.config.tree.tree.len() && c.1 == r.rule && c.2 == k)
             .map(|c| c.3);
     }
-    Ok(out)
 }
 
 fn workload_key(w: &Workload) -> String {

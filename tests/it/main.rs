@@ -26,6 +26,7 @@ mod plots;
 mod progress;
 mod props;
 mod shaders;
+mod shard;
 mod study;
 mod touched_fused;
 mod tree_cli;

@@ -8,6 +8,9 @@ use crate::common;
 use common::{assert_refused, data, specsim, specsim_stdin};
 use serde_json::Value;
 
+/// The rules `tests/data/make_tree_batches.py` wrote expected outputs for (`spectr`'s batch
+/// outputs are held to the f64 reference and between engines by `verify`, below, and its single
+/// rounds to numpy by `golden_tree`).
 const RULES: [&str; 4] = ["greedy", "target-only", "rrs", "rrs-wor"];
 const FIXTURES: [&str; 3] = ["tree_kary22.npz", "tree_eagle_dir", "tree_per_round.npz"];
 
@@ -184,8 +187,13 @@ fn tree_shapes_convert_and_read_back() {
 
 #[test]
 fn verify_generates_tree_rounds_under_every_rule() {
-    for rule in RULES {
-        for spec in ["kary:3,2", "chain:3"] {
+    for rule in specsim::Rule::TREE.map(|r| r.name()) {
+        let specs: &[&str] = if rule == "spectr" {
+            &["kary:3,2", "chain:3", "kary:3,3"]
+        } else {
+            &["kary:3,2", "chain:3"]
+        };
+        for &spec in specs {
             let o = specsim(&[
                 "verify",
                 "--generate",

@@ -14,7 +14,7 @@ mod optimal;
 mod workload;
 
 pub use optimal::{OPTIMAL_HELP, OptimalArgs};
-pub use workload::{STUDY_HELP, StudyCmd, VerifyArgs, WorkloadArgs};
+pub use workload::{MergeCmd, STUDY_HELP, StudyCmd, VerifyArgs, WorkloadArgs};
 
 pub const ROUND_HELP: &str = "\
 Reads one round as JSON and prints the result as JSON.
@@ -214,7 +214,19 @@ pub enum Command {
     /// Acceptance-rate studies: sweeps over K and workload parameters, checked against theory.
     #[command(long_about = STUDY_HELP)]
     Study(StudyCmd),
+    /// Merges the shard files of a study (`specsim study --shard I/N`) into the study's files,
+    /// equal to those of one unsharded run (apart from the `seconds` column).
+    #[command(long_about = MERGE_HELP)]
+    Merge(MergeCmd),
 }
+
+const MERGE_HELP: &str = "\
+Merges the shard files of one study (`specsim study … --shard I/N --out FILE` for I = 0..N-1,
+run anywhere: a Slurm array, Ray tasks, several machines) into OUT/results.csv,
+OUT/results.json and the plots: byte for byte the files of the unsharded study, apart from the
+timing column `seconds` (the shards' seconds added up). Refused, with the reason and nothing
+written: shards of different studies, a shard given twice, missing shards (named), a shard file
+of another version, or one whose checksum does not match.";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum TreeFormat {

@@ -119,7 +119,8 @@ pub struct StudyCmd {
         value_name = "LIST"
     )]
     pub cost_ratio: Vec<f64>,
-    /// Output directory.
+    /// Output directory (with --shard: the shard file, or a directory to write
+    /// `shard-I-of-N.json` into).
     #[arg(long, default_value = "study")]
     pub out: PathBuf,
     /// No progress (neither the bar on a terminal nor the lines every 10 s otherwise).
@@ -128,6 +129,20 @@ pub struct StudyCmd {
     /// `--family file`: accept distributions that do not sum to 1 (raw model dumps).
     #[arg(long)]
     pub allow_unnormalized: bool,
+    /// Run only shard I of N (`0/4`: the first of four) and write its statistics to a shard
+    /// file; `specsim merge` makes the study's files from all N, exactly as one run would.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct MergeCmd {
+    /// The shard files of one study (`specsim study --shard I/N`), in any order.
+    #[arg(required = true, value_name = "SHARDS")]
+    pub shards: Vec<PathBuf>,
+    /// Output directory: the study's files, as `specsim study --out` writes them.
+    #[arg(long, default_value = "study")]
+    pub out: PathBuf,
 }
 
 #[derive(clap::Args)]

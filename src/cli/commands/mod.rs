@@ -58,6 +58,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => bench::cmd_bench(quick, json, engine),
         Command::Verify(a) => verify::cmd_verify(a),
         Command::Study(a) => study::cmd_study(a),
+        Command::Merge(a) => study::cmd_merge(a),
         Command::Tree { spec, format } => tree::cmd_tree(&spec, format),
         Command::Optimal(a) => optimal::cmd_optimal(a),
     }

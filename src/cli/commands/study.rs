@@ -1,18 +1,21 @@
-//! `specsim study`: acceptance-rate studies and their reports.
+//! `specsim study`: acceptance-rate studies and their reports (one run, or one shard of it);
+//! `specsim merge`: a sharded study's files from its shards.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Result;
 
 use specsim::study::options::check_cost_ratios;
+use specsim::study::report::{self, Results};
+use specsim::study::shard;
 
 use super::{emit, open_engine};
-use crate::cli::args::StudyCmd;
+use crate::cli::args::{MergeCmd, StudyCmd};
 use crate::cli::settings::study_options;
 
 pub fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
     use specsim::study::options::FamilyKind;
-    use specsim::study::report;
     use specsim::study::run::{Progress, run_plan};
     let mut opts = study_options(&a.w)?;
     opts.allow_unnormalized = a.allow_unnormalized;
@@ -25,6 +28,10 @@ pub fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
         eprintln!("specsim: notice: a tree study's drafts are its trees: --k is not used");
     }
     check_cost_ratios(&a.cost_ratio)?;
+    if let Some(s) = &a.shard {
+        let (index, count) = shard::parse_shard(s)?;
+        return cmd_shard(&a, &opts, index, count);
+    }
     let plan = opts.plan()?;
     let mut engine = open_engine(a.engine)?;
     let mut progress = specsim::progress::Progress::new("study", plan.rounds(), a.quiet);
@@ -36,17 +43,78 @@ pub fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
     for n in engine.notices() {
         eprintln!("specsim: notice: {n}");
     }
-    report::write_files(&a.out, &results, &a.cost_ratio)?;
-    let mut s = report::table(&results, &a.cost_ratio);
+    write_reports(&a.out, &results, &a.cost_ratio)
+}
+
+/// Writes a study's files and prints its table.
+fn write_reports(out: &Path, results: &Results, cost_ratio: &[f64]) -> Result<ExitCode> {
+    report::write_files(out, results, cost_ratio)?;
+    let mut s = report::table(results, cost_ratio);
     s += &format!(
         "\nwrote {}\n",
         results
             .files()
             .iter()
-            .map(|f| format!("{}/{f}", a.out.display()))
+            .map(|f| format!("{}/{f}", out.display()))
             .collect::<Vec<_>>()
             .join(", ")
     );
     emit(&s)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--shard I/N`: runs the shard and writes its file (`--out`: the file, or a directory for
+/// `shard-I-of-N.json`).
+fn cmd_shard(
+    a: &StudyCmd,
+    opts: &specsim::study::options::StudyOptions,
+    index: u64,
+    count: u64,
+) -> Result<ExitCode> {
+    let plan = opts.plan()?;
+    let path: PathBuf = if a.out.is_dir() {
+        a.out.join(format!("shard-{index}-of-{count}.json"))
+    } else {
+        a.out.clone()
+    };
+    // Checked before the work: an output that cannot be written is refused first.
+    specsim::output::check_target(&path)?;
+    let mut engine = open_engine(a.engine)?;
+    let total = shard::shard_rounds(&plan, index, count);
+    let mut progress = specsim::progress::Progress::new("study shard", total, a.quiet);
+    let file = shard::run_shard(
+        opts,
+        &a.cost_ratio,
+        (index, count),
+        &mut *engine,
+        &mut |label, n| {
+            progress.set_message(label);
+            progress.inc(n);
+        },
+    )?;
+    progress.finish();
+    for n in engine.notices() {
+        eprintln!("specsim: notice: {n}");
+    }
+    let bytes = shard::to_bytes(&file)?;
+    specsim::output::write_file(&path, &bytes)?;
+    let rounds: u64 = file.parts.iter().map(|p| p.end - p.start).sum();
+    emit(&format!(
+        "shard {index}/{count} of study {}: {} part(s), {rounds} rounds; wrote {}\n",
+        file.study_id,
+        file.parts.len(),
+        path.display()
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn cmd_merge(a: MergeCmd) -> Result<ExitCode> {
+    let mut shards = Vec::new();
+    for p in &a.shards {
+        let name = p.display().to_string();
+        let text = specsim::files::read_text(p, "a shard file", shard::MAX_FILE_BYTES)?;
+        shards.push((name.clone(), shard::from_bytes(text.as_bytes(), &name)?));
+    }
+    let (results, cost_ratio) = shard::merge(&shards)?;
+    write_reports(&a.out, &results, &cost_ratio)
 }

@@ -20,7 +20,18 @@ pub use plan::Plan;
 
 /// The workload family asked for, before its parameters are expanded (the command line's
 /// `--family` values).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum FamilyKind {
     /// target = softmax(z / T_target), draft = softmax((z + sigma·e) / T_draft) (--sigma).
     #[default]
@@ -56,7 +67,7 @@ impl std::str::FromStr for FamilyKind {
 
 /// A study's options (lists where the command line takes lists). `None` takes the caller's
 /// default (the study's and `verify`'s differ).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct StudyOptions {
     /// Workload family.
     pub family: FamilyKind,

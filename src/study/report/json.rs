@@ -37,8 +37,8 @@ pub fn json_doc(results: &Results, cost_ratios: &[f64]) -> Value {
                     "engine": r.engine,
                     "seconds": r.seconds,
                     "rule": r.rule,
-                    "tally": r.tally,
-                    "block_tally": r.per_k,
+                    "tally": r.tally.to_json(),
+                    "block_tally": r.per_k.as_ref().map(|t| t.to_json()),
                     "rows": per_k,
                 }));
             }
