@@ -625,9 +625,10 @@ fn json_to_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py
 }
 
 /// A study: the configurations of `specsim study` for these options, run on one engine; returns
-/// the rows of `results.csv` as dicts (and writes the files when `out` is given).
+/// the rows of `results.csv` as dicts (and writes the files when `out` is given). With `shard`
+/// (I, N): runs that shard only and returns its shard file's JSON text (written to `out` too).
 #[pyfunction]
-#[pyo3(signature = (family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds, seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized))]
+#[pyo3(signature = (family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds, seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized, shard=None))]
 #[allow(clippy::too_many_arguments)]
 fn study<'py>(
     py: Python<'py>,
@@ -652,7 +653,8 @@ fn study<'py>(
     out: Option<PathBuf>,
     progress: Bound<'py, PyAny>,
     allow_unnormalized: bool,
-) -> PyResult<Bound<'py, PyList>> {
+    shard: Option<(u64, u64)>,
+) -> PyResult<Bound<'py, PyAny>> {
     // `progress`: a callable `(done, total, label)` (the package's tqdm bar), or a flag for the
     // library's own progress on stderr (a bar on a terminal, a line every 10 s otherwise).
     let callback: Option<Py<PyAny>> = progress.is_callable().then(|| progress.clone().unbind());
@@ -689,6 +691,45 @@ fn study<'py>(
     check_cost_ratios(&cost_ratio).map_err(err)?;
     let plan = py.detach(|| opts.plan()).map_err(err)?;
     let choice = engine_choice(engine)?;
+    if let Some((index, count)) = shard {
+        use specsim::study::shard as sh;
+        if count == 0 || index >= count || count > sh::MAX_SHARDS {
+            return Err(err(specsim::Error::Config(format!(
+                "shard: ({index}, {count}) is not (I, N) with 0 <= I < N <= {}",
+                sh::MAX_SHARDS
+            ))));
+        }
+        let total = sh::shard_rounds(&plan, index, count);
+        let text = py
+            .detach(|| -> specsim::Result<String> {
+                with_engine(choice, |engine| {
+                    let mut bar = specsim::progress::Progress::new("study shard", total, !shown);
+                    let file = sh::run_shard(
+                        &opts,
+                        &cost_ratio,
+                        (index, count),
+                        engine,
+                        &mut |label, n| {
+                            bar.set_message(label);
+                            bar.inc(n);
+                        },
+                    )?;
+                    bar.finish();
+                    let bytes = sh::to_bytes(&file)?;
+                    if let Some(path) = &out {
+                        let path = if path.is_dir() {
+                            path.join(format!("shard-{index}-of-{count}.json"))
+                        } else {
+                            path.clone()
+                        };
+                        specsim::output::write_file(&path, &bytes)?;
+                    }
+                    Ok(String::from_utf8_lossy(&bytes).into_owned())
+                })
+            })
+            .map_err(err)?;
+        return Ok(pyo3::types::PyString::new(py, &text).into_any());
+    }
     let total = plan.rounds();
     let results = py
         .detach(|| -> specsim::Result<_> {
@@ -733,8 +774,17 @@ fn study<'py>(
             })
         })
         .map_err(err)?;
+    Ok(rows_to_py(py, &results, &cost_ratio)?.into_any())
+}
+
+/// The rows of `results.csv` as dicts.
+fn rows_to_py<'py>(
+    py: Python<'py>,
+    results: &report::Results,
+    cost_ratio: &[f64],
+) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty(py);
-    for row in report::rows(&results, &cost_ratio) {
+    for row in report::rows(results, cost_ratio) {
         let d = PyDict::new(py);
         for (key, value) in &row {
             d.set_item(key, json_to_py(py, value)?)?;
@@ -742,6 +792,33 @@ fn study<'py>(
         list.append(d)?;
     }
     Ok(list)
+}
+
+/// Merges shard files' JSON texts (`names` for messages) into the study's rows (and its files
+/// when `out` is given), as `specsim merge`.
+#[pyfunction]
+#[pyo3(signature = (texts, names, out))]
+fn merge<'py>(
+    py: Python<'py>,
+    texts: Vec<String>,
+    names: Vec<String>,
+    out: Option<PathBuf>,
+) -> PyResult<Bound<'py, PyList>> {
+    use specsim::study::shard as sh;
+    let (results, cost_ratio) = py
+        .detach(|| -> specsim::Result<_> {
+            let mut shards = Vec::new();
+            for (text, name) in texts.iter().zip(&names) {
+                shards.push((name.clone(), sh::from_bytes(text.as_bytes(), name)?));
+            }
+            let (results, cost_ratio) = sh::merge(&shards)?;
+            if let Some(dir) = &out {
+                report::write_files(dir, &results, &cost_ratio)?;
+            }
+            Ok((results, cost_ratio))
+        })
+        .map_err(err)?;
+    rows_to_py(py, &results, &cost_ratio)
 }
 
 #[pymodule]
@@ -759,6 +836,7 @@ fn _specsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(speculative_decode, m)?)?;
     m.add_function(wrap_pyfunction!(verify_batch, m)?)?;
     m.add_function(wrap_pyfunction!(study, m)?)?;
+    m.add_function(wrap_pyfunction!(merge, m)?)?;
     m.add_function(wrap_pyfunction!(_last_addresses, m)?)?;
     m.add_function(wrap_pyfunction!(_parse_k, m)?)?;
     Ok(())

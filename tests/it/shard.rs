@@ -235,3 +235,62 @@ fn bad_shard_sets_are_refused_and_nothing_is_written() {
         assert_refused(&o, bad, &["--shard", "I/N"]);
     }
 }
+
+/// `examples/slurm/`: the array script run by hand for each index (as Slurm would, with
+/// `SLURM_ARRAY_TASK_ID` and `SLURM_ARRAY_TASK_COUNT` set), then the merge script, gives the
+/// unsharded study's files; with a shard missing, the merge names it and writes nothing.
+#[test]
+fn the_slurm_scripts_shard_and_merge_a_study() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_specsim");
+    let examples = format!("{}/examples/slurm", env!("CARGO_MANIFEST_DIR"));
+    let args = "--sigma 0.5,1 --vocab 40 --rounds 700 --k 1..3 --rule token,block --engine cpu";
+    let run = |script: &str, env: &[(&str, String)]| {
+        let mut c = std::process::Command::new("bash");
+        c.arg(format!("{examples}/{script}"))
+            .current_dir(dir.path())
+            .env("SPECSIM", bin)
+            .env("SPECSIM_STUDY_ARGS", args)
+            .env_remove("N");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let n = 3;
+    for i in 0..n {
+        let o = run(
+            "study.sbatch",
+            &[
+                ("SLURM_ARRAY_TASK_ID", i.to_string()),
+                ("SLURM_ARRAY_TASK_COUNT", n.to_string()),
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let o = run("merge.sbatch", &[("N", n.to_string())]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let whole = dir.path().join("whole");
+    let mut a: Vec<&str> = vec!["study"];
+    a.extend(args.split(' '));
+    a.extend(["--quiet", "--out", whole.to_str().unwrap()]);
+    assert_eq!(specsim(&a).code, 0);
+    assert_eq!(
+        files_without_timing(&whole),
+        files_without_timing(&dir.path().join("study"))
+    );
+    // A shard lost: the merge names it and writes nothing.
+    std::fs::remove_file(dir.path().join("shards/shard-1-of-3.json")).unwrap();
+    let o = run(
+        "merge.sbatch",
+        &[("N", n.to_string()), ("OUT", "again".to_string())],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("1/3") && err.contains("missing"), "{err}");
+    assert!(!dir.path().join("again").exists());
+    // Without an array index the script says what it needs.
+    let o = run("study.sbatch", &[("N", n.to_string())]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("SLURM_ARRAY_TASK_ID"));
+}

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -60,6 +60,7 @@ __all__ = [
     "optimal",
     "alpha_star",
     "optimal_study",
+    "merge",
     "__version__",
 ]
 
@@ -357,8 +358,9 @@ def study(
     out: Union[str, os.PathLike, None] = None,
     progress: Union[bool, Callable[[int, int, str], Any]] = False,
     allow_unnormalized: bool = False,
+    shard: Optional[Tuple[int, int]] = None,
     **kwargs: Any,
-) -> List[Dict[str, Any]]:
+) -> Any:
     """An acceptance-rate study: every option of ``specsim study`` as a keyword.
 
     Lists where the command line takes lists (a single value is a list of one). ``k`` takes a
@@ -379,6 +381,11 @@ def study(
         a widget in notebooks) when tqdm is installed, otherwise the command line's progress on
         stderr (a bar on a terminal, a line every 10 s otherwise); a callable is called as
         ``progress(done, total, label)`` at most every 0.1 s and once per configuration.
+
+        With ``shard=(i, n)`` (``specsim study --shard i/n``): runs only the i-th of n shards and
+        returns its statistics, the shard file as a dict (``out=PATH`` writes that file, or
+        ``shard-i-of-n.json`` into a directory); :func:`merge` makes the study's rows from all n,
+        exactly as one run would (apart from ``seconds``).
     """
     if "lambda" in kwargs:
         lambda_ = kwargs.pop("lambda")
@@ -403,17 +410,54 @@ def study(
 
     elif progress is not False and not callable(progress):
         progress = bool(progress)
+    if shard is not None:
+        shard = _shard_spec(shard)
     try:
-        return _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab,
-                      rounds, seed, recovery, rule, tree, engine, cost_ratio, out, progress,
-                      allow_unnormalized)
+        result = _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch,
+                        vocab, rounds, seed, recovery, rule, tree, engine, cost_ratio, out,
+                        progress, allow_unnormalized, shard)
+        return json.loads(result) if shard is not None else result
     finally:
         if bar is not None:
             bar.close()
 
 
+def _shard_spec(shard: Any) -> Tuple[int, int]:
+    if isinstance(shard, str) and "/" in shard:
+        shard = tuple(x.strip() for x in shard.split("/", 1))
+    try:
+        i, n = shard
+        i, n = _integer("shard", int(i)), _integer("shard", int(n))
+    except (TypeError, ValueError):
+        raise InvalidOption(f"shard: expected (i, n) with 0 <= i < n, not {shard!r}") from None
+    if not 0 <= i < n:
+        raise InvalidOption(f"shard: expected (i, n) with 0 <= i < n, not {shard!r}")
+    return i, n
+
+
+def merge(shards: Sequence[Any], *, out: Union[str, os.PathLike, None] = None) -> List[Dict[str, Any]]:
+    """Merges the shards of one study (``specsim merge``): each a dict returned by
+    ``study(..., shard=(i, n))`` or the path of a shard file, in any order. Returns the study's
+    rows, equal to the unsharded ``study``'s apart from ``seconds`` (``out=DIR`` writes its
+    files). Raises, with the reason, for shards of different studies, a shard given twice,
+    missing shards (named), another version, or a damaged file."""
+    texts, names = [], []
+    for j, s in enumerate(shards):
+        if isinstance(s, dict):
+            texts.append(json.dumps(s))
+            names.append(f"shard {s.get('index', '?')}/{s.get('count', '?')} (argument {j})")
+        elif isinstance(s, (str, os.PathLike)):
+            with open(s, "r", encoding="utf-8") as f:
+                texts.append(f.read())
+            names.append(os.fspath(s))
+        else:
+            raise InvalidOption(f"merge: shard {j} is a {type(s).__name__}, not a dict or a path")
+    return _native(_specsim.merge, texts, names, os.fspath(out) if out is not None else None)
+
+
 def _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds,
-           seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized):
+           seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized,
+           shard=None):
     return _native(
         _specsim.study,
         family,
@@ -437,6 +481,7 @@ def _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batc
         os.fspath(out) if out is not None else None,
         progress,
         bool(allow_unnormalized),
+        shard,
     )
 
 

@@ -1,5 +1,5 @@
 from os import PathLike
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -69,7 +69,13 @@ def study(
     out: Union[str, PathLike[str], None] = None,
     progress: Union[bool, Callable[[int, int, str], object]] = False,
     allow_unnormalized: bool = False,
+    shard: Optional[Tuple[int, int]] = None,
     **kwargs: Any,
+) -> Any: ...
+def merge(
+    shards: Sequence[Union[Dict[str, Any], str, PathLike[str]]],
+    *,
+    out: Union[str, PathLike[str], None] = None,
 ) -> List[Dict[str, Any]]: ...
 def summary(result: Dict[str, np.ndarray]) -> Dict[str, Any]: ...
 

@@ -1,7 +1,7 @@
 """Type stub of the native module ``specsim._specsim`` (Rust, PyO3). The public API, its
 docstrings and its argument checks are in ``specsim/__init__.py``; call that, not this."""
 
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -70,7 +70,9 @@ def study(
     out: Optional[str],
     progress: Union[bool, Callable[[int, int, str], object]],
     allow_unnormalized: bool,
-) -> List[dict]: ...
+    shard: Optional[Tuple[int, int]] = None,
+) -> Union[List[dict], str]: ...
+def merge(texts: List[str], names: List[str], out: Optional[str]) -> List[dict]: ...
 def optimal_study(
     family: str,
     sigma: Optional[List[float]],
