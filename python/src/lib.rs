@@ -716,13 +716,8 @@ fn study<'py>(
                     )?;
                     bar.finish();
                     let bytes = sh::to_bytes(&file)?;
-                    if let Some(path) = &out {
-                        let path = if path.is_dir() {
-                            path.join(format!("shard-{index}-of-{count}.json"))
-                        } else {
-                            path.clone()
-                        };
-                        specsim::output::write_file(&path, &bytes)?;
+                    if let Some(out) = &out {
+                        sh::write_shard(&sh::shard_path(out, index, count), &file)?;
                     }
                     Ok(String::from_utf8_lossy(&bytes).into_owned())
                 })

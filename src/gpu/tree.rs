@@ -141,6 +141,9 @@ impl GpuContext {
         }
         // A rule's per-node values (`spectr`) follow the topologies: 3 words per node per round.
         let values = tree::node_values(rule);
+        if values.is_some() {
+            cap = cap.min((max_buffer / (4 * 5 * nodes.max(1) as u64)).max(1) as usize);
+        }
         let params_at = TREE_HEADER + 2 * nodes * if per_round { cap } else { 1 };
         let topo_words = params_at + if values.is_some() { 3 * nodes * cap } else { 0 };
         let dev = &self.device;

@@ -243,6 +243,26 @@ pub fn run_shard(
     })
 }
 
+/// Where a shard's file goes for `--out PATH`: PATH itself when it ends in `.json` (and is not a
+/// directory), otherwise `PATH/shard-I-of-N.json`.
+pub fn shard_path(out: &std::path::Path, index: u64, count: u64) -> std::path::PathBuf {
+    let is_json = out.extension().is_some_and(|e| e == "json");
+    if is_json && !out.is_dir() {
+        out.to_path_buf()
+    } else {
+        out.join(format!("shard-{index}-of-{count}.json"))
+    }
+}
+
+/// Writes a shard's file at `path` (whole or not at all; its directory created if missing).
+pub fn write_shard(path: &std::path::Path, shard: &ShardFile) -> Result<()> {
+    let bytes = to_bytes(shard)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
+    }
+    crate::output::write_file(path, &bytes)
+}
+
 /// The rounds a shard of a plan runs (for progress).
 pub fn shard_rounds(plan: &Plan, index: u64, count: u64) -> u64 {
     let per_round = |c: usize| match plan {

@@ -294,3 +294,31 @@ fn the_slurm_scripts_shard_and_merge_a_study() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("SLURM_ARRAY_TASK_ID"));
 }
+
+/// `--out` with `--shard`: a path ending in `.json` is the shard file; any other path is a
+/// directory (created) that gets `shard-I-of-N.json`.
+#[test]
+fn a_shard_s_out_is_a_file_or_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |out: &Path| {
+        let mut a: Vec<&str> = CHAIN.to_vec();
+        a.extend(["--engine", "cpu", "--quiet", "--shard", "1/2", "--out"]);
+        a.push(out.to_str().unwrap());
+        let o = specsim(&a);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+    };
+    run(&dir.path().join("one.json"));
+    assert!(dir.path().join("one.json").is_file());
+    run(&dir.path().join("shards"));
+    assert!(dir.path().join("shards/shard-1-of-2.json").is_file());
+    let a = std::fs::read_to_string(dir.path().join("one.json")).unwrap();
+    let b = std::fs::read_to_string(dir.path().join("shards/shard-1-of-2.json")).unwrap();
+    let parts = |s: &str| -> Value {
+        let mut v: Value = serde_json::from_str(s).unwrap();
+        for p in v["parts"].as_array_mut().unwrap() {
+            p.as_object_mut().unwrap().remove("seconds");
+        }
+        v["parts"].clone()
+    };
+    assert_eq!(parts(&a), parts(&b), "the same shard, whatever the path");
+}

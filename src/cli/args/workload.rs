@@ -119,8 +119,8 @@ pub struct StudyCmd {
         value_name = "LIST"
     )]
     pub cost_ratio: Vec<f64>,
-    /// Output directory (with --shard: the shard file, or a directory to write
-    /// `shard-I-of-N.json` into).
+    /// Output directory (with --shard: the shard file when it ends in `.json`, otherwise a
+    /// directory to write `shard-I-of-N.json` into).
     #[arg(long, default_value = "study")]
     pub out: PathBuf,
     /// No progress (neither the bar on a terminal nor the lines every 10 s otherwise).

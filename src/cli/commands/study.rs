@@ -1,7 +1,7 @@
 //! `specsim study`: acceptance-rate studies and their reports (one run, or one shard of it);
 //! `specsim merge`: a sharded study's files from its shards.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -72,11 +72,7 @@ fn cmd_shard(
     count: u64,
 ) -> Result<ExitCode> {
     let plan = opts.plan()?;
-    let path: PathBuf = if a.out.is_dir() {
-        a.out.join(format!("shard-{index}-of-{count}.json"))
-    } else {
-        a.out.clone()
-    };
+    let path = shard::shard_path(&a.out, index, count);
     // Checked before the work: an output that cannot be written is refused first.
     specsim::output::check_target(&path)?;
     let mut engine = open_engine(a.engine)?;
@@ -96,8 +92,7 @@ fn cmd_shard(
     for n in engine.notices() {
         eprintln!("specsim: notice: {n}");
     }
-    let bytes = shard::to_bytes(&file)?;
-    specsim::output::write_file(&path, &bytes)?;
+    shard::write_shard(&path, &file)?;
     let rounds: u64 = file.parts.iter().map(|p| p.end - p.start).sum();
     emit(&format!(
         "shard {index}/{count} of study {}: {} part(s), {rounds} rounds; wrote {}\n",

@@ -167,10 +167,17 @@ fn rho_star_by(v: usize, at: impl Fn(usize) -> (f64, f64), m: usize) -> f64 {
             inside.push((ratio, tx, qx));
         }
     }
+    // β(ρ) = Σ q over ratios ≥ ρ + (Σ t over ratios < ρ) / ρ: min(q, t/ρ) = q iff ρ ≤ t/q.
     let g = |rho: f64, above: f64, below: f64, inside: &[(f64, f64, f64)]| {
-        let beta = inside
-            .iter()
-            .fold(above + below / rho, |s, &(_, t, q)| s + q.min(t / rho));
+        let (mut qa, mut tb) = (above, below);
+        for &(ratio, t, q) in inside {
+            if ratio >= rho {
+                qa += q;
+            } else {
+                tb += t;
+            }
+        }
+        let beta = qa + tb / rho;
         rho * beta - 1.0 + power(beta)
     };
     if g(lo, above, below, &inside) >= 0.0 {
