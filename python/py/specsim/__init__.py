@@ -383,8 +383,8 @@ def study(
         ``progress(done, total, label)`` at most every 0.1 s and once per configuration.
 
         With ``shard=(i, n)`` (``specsim study --shard i/n``): runs only the i-th of n shards and
-        returns its statistics, the shard file as a dict (``out=PATH`` writes that file, or
-        ``shard-i-of-n.json`` into a directory); :func:`merge` makes the study's rows from all n,
+        returns its statistics, the shard file as a dict (``out=PATH.json`` writes that file;
+        any other ``out`` is a directory that gets ``shard-i-of-n.json``); :func:`merge` makes the study's rows from all n,
         exactly as one run would (apart from ``seconds``).
     """
     if "lambda" in kwargs:
