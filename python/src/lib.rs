@@ -518,6 +518,90 @@ fn optimal<'py>(
     serde_json::to_string(&bounds).map_err(|e| invalid(e.to_string()))
 }
 
+/// The positional vector of a tree rule at one node (SPEC §9), the rows read in place (float64,
+/// 1-D): `P[j]` = P(the j-th of `width` children is the accepted one).
+#[pyfunction]
+#[pyo3(signature = (target_probs, draft_probs, width, rule, allow_unnormalized))]
+fn positional_acceptance<'py>(
+    py: Python<'py>,
+    target_probs: PyReadonlyArrayDyn<'py, f64>,
+    draft_probs: PyReadonlyArrayDyn<'py, f64>,
+    width: usize,
+    rule: &str,
+    allow_unnormalized: bool,
+) -> PyResult<Vec<f64>> {
+    let rule = parse::<Rule>(rule)?;
+    for (name, a) in [
+        ("target_probs", &target_probs),
+        ("draft_probs", &draft_probs),
+    ] {
+        if a.ndim() != 1 {
+            return Err(invalid(format!(
+                "{name}: expected one row of V probabilities (1-D), got shape {:?}",
+                a.shape()
+            )));
+        }
+    }
+    let t = target_probs
+        .as_slice()
+        .map_err(|e| borrowed("target_probs", e))?;
+    let d = draft_probs
+        .as_slice()
+        .map_err(|e| borrowed("draft_probs", e))?;
+    let opts = specsim::round::node::NodeOptions {
+        allow_unnormalized,
+        skip_impossible: false,
+    };
+    py.detach(|| specsim::round::node::positional_acceptance(t, d, width, rule, &opts))
+        .map_err(err)
+}
+
+/// `E[generated]` of one tree under a tree rule (SPEC §9): rows [n, V] (float64, read in place),
+/// node u's in row u.
+#[pyfunction]
+#[pyo3(signature = (parents, target_probs, draft_probs, rule, allow_unnormalized))]
+fn tree_expectation<'py>(
+    py: Python<'py>,
+    parents: Vec<i64>,
+    target_probs: PyReadonlyArrayDyn<'py, f64>,
+    draft_probs: PyReadonlyArrayDyn<'py, f64>,
+    rule: &str,
+    allow_unnormalized: bool,
+) -> PyResult<f64> {
+    let rule = parse::<Rule>(rule)?;
+    let n = parents.len();
+    for (name, a) in [
+        ("target_probs", &target_probs),
+        ("draft_probs", &draft_probs),
+    ] {
+        if a.ndim() != 2 || a.shape()[0] != n {
+            return Err(invalid(format!(
+                "{name}: expected [n, V] = [{n}, V] (a row per node), got shape {:?}",
+                a.shape()
+            )));
+        }
+    }
+    let v = target_probs.shape()[1];
+    if draft_probs.shape()[1] != v {
+        return Err(invalid(format!(
+            "draft_probs: V = {} but target_probs has V = {v}",
+            draft_probs.shape()[1]
+        )));
+    }
+    let t = target_probs
+        .as_slice()
+        .map_err(|e| borrowed("target_probs", e))?;
+    let d = draft_probs
+        .as_slice()
+        .map_err(|e| borrowed("draft_probs", e))?;
+    let opts = specsim::round::node::NodeOptions {
+        allow_unnormalized,
+        skip_impossible: false,
+    };
+    py.detach(|| specsim::round::node::tree_expectation(&parents, t, d, v, rule, &opts))
+        .map_err(err)
+}
+
 /// alpha* over a family's generated rows, as `specsim optimal --family … --format json` prints
 /// it (one object per configuration and (n, mode)); `out` writes `optimal.csv` and
 /// `optimal.json` too.
@@ -826,6 +910,8 @@ fn _specsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tree, m)?)?;
     m.add_function(wrap_pyfunction!(optimal, m)?)?;
     m.add_function(wrap_pyfunction!(optimal_study, m)?)?;
+    m.add_function(wrap_pyfunction!(positional_acceptance, m)?)?;
+    m.add_function(wrap_pyfunction!(tree_expectation, m)?)?;
     m.add_function(wrap_pyfunction!(summary, m)?)?;
     m.add_function(wrap_pyfunction!(tree_from, m)?)?;
     m.add_function(wrap_pyfunction!(speculative_decode, m)?)?;

@@ -212,3 +212,96 @@ pub fn parse_drafts(s: &str) -> Result<Vec<usize>> {
 pub fn parse_modes(s: &str) -> Result<Vec<DraftMode>> {
     s.split(',').map(|x| x.trim().parse()).collect()
 }
+
+/// The positional vector of a tree rule at one node (SPEC §9): `P[j]` = P(the j-th of `width`
+/// children, drawn as the rule assumes, is the accepted one), the coins uniform. Rows are
+/// checked as a round's and divided by their sums. Refused: a chain rule, `width` = 0, and what
+/// the rule cannot give (more children than the draft row's tokens for the top-m rules, `rrs-wor`
+/// beyond its enumeration budget V^width · V ≤ 4·10^6).
+pub fn positional_acceptance(
+    target: &[f64],
+    draft: &[f64],
+    width: usize,
+    rule: crate::rule::Rule,
+    opts: &NodeOptions,
+) -> Result<Vec<f64>> {
+    if !rule.is_tree() {
+        return Err(Error::Config(format!(
+            "rule: {rule} is a chain rule; a positional vector is a tree rule's ({})",
+            crate::rule::Rule::tree_names()
+        )));
+    }
+    if width == 0 {
+        return Err(Error::Config(
+            "width: 0 children have no positional vector (expected 1 or more)".into(),
+        ));
+    }
+    let (p, q) = normalized_rows_with(target, draft, opts)?;
+    crate::reference::tree::positional(rule, &p, &q, width).ok_or_else(|| {
+        Error::Config(format!(
+            "width: {rule} cannot give {width} children here (V = {}, {} tokens of positive draft probability; rrs-wor enumerates only where V^width * V <= 4e6)",
+            q.len(),
+            q.iter().filter(|&&x| x > 0.0).count()
+        ))
+    })
+}
+
+/// `E[generated]` of one tree under a tree rule (SPEC §9): node u's target and draft rows are
+/// rows u of `target` and `draft` (flat, `v` each), the children's tokens drawn as the rule
+/// assumes (the draft's top-m for `greedy` and `target-only`), the coins uniform. The rows of
+/// internal nodes are checked as a round's and divided by their sums (leaves' rows are not read).
+pub fn tree_expectation(
+    parents: &[i64],
+    target: &[f64],
+    draft: &[f64],
+    v: usize,
+    rule: crate::rule::Rule,
+    opts: &NodeOptions,
+) -> Result<f64> {
+    use crate::reference::tree::expect::{expected_generated, top_m};
+    if !rule.is_tree() {
+        return Err(Error::Config(format!(
+            "rule: {rule} is a chain rule; tree_expectation takes a tree rule ({})",
+            crate::rule::Rule::tree_names()
+        )));
+    }
+    let tree = crate::topology::Tree::from_parents(parents)?;
+    let n = tree.len();
+    if v == 0 || target.len() != n * v || draft.len() != n * v {
+        return Err(Error::Config(format!(
+            "rows: expected {n} target and {n} draft rows of V = {v} (the tree has {n} nodes), got {} and {} values",
+            target.len(),
+            draft.len()
+        )));
+    }
+    let (mut t, mut d) = (vec![0.0f64; n * v], vec![0.0f64; n * v]);
+    let mut tokens = vec![0u32; n];
+    for u in 0..n {
+        let ch = tree.children(u);
+        if ch.is_empty() {
+            continue;
+        }
+        let (p, q) = normalized_rows_with(
+            &target[u * v..(u + 1) * v],
+            &draft[u * v..(u + 1) * v],
+            opts,
+        )?;
+        let top = top_m(&q[..], v, ch.len());
+        if (rule.needs_distinct_siblings() || !rule.reads_draft()) && top.len() < ch.len() {
+            return Err(Error::Config(format!(
+                "node {u}: {} children but V = {v}: {rule} needs distinct children",
+                ch.len()
+            )));
+        }
+        for (&c, &x) in ch.iter().zip(&top) {
+            tokens[c as usize] = x as u32;
+        }
+        t[u * v..(u + 1) * v].copy_from_slice(&p);
+        d[u * v..(u + 1) * v].copy_from_slice(&q);
+    }
+    expected_generated(rule, &tree, &d[..], &t[..], &tokens, v).ok_or_else(|| {
+        Error::Config(format!(
+            "{rule}: the exact expectation is beyond its enumeration budget here (V^m * V > 4e6 at a node)"
+        ))
+    })
+}

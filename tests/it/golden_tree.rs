@@ -147,3 +147,63 @@ fn exact_expectations_match_numpy_enumeration() {
         );
     }
 }
+
+/// `round::node::tree_expectation` (the checked entry Python's `specsim.tree_expectation`
+/// calls) equals the numpy enumeration on every golden expectation, and each rule's positional
+/// vector (`positional_acceptance`) gives a star tree's expectation: `1 + Σ_j P[j]`.
+#[test]
+fn tree_expectation_and_positional_vectors_match_numpy() {
+    use specsim::round::node::{NodeOptions, positional_acceptance, tree_expectation};
+    use specsim::topology::Tree;
+    let doc = doc();
+    let opts = NodeOptions {
+        allow_unnormalized: true,
+        skip_impossible: false,
+    };
+    let mut checked = 0;
+    for case in doc["expectations"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let rule = rule(case);
+        let parents: Vec<i64> = serde_json::from_value(case["parents"].clone()).unwrap();
+        let rows = |k: &str| -> Vec<Vec<f64>> { serde_json::from_value(case[k].clone()).unwrap() };
+        let (d, t) = (rows("draft_probs"), rows("target_probs"));
+        let v = t[0].len();
+        // Leaves' draft rows are all zeros in the golden file: not read.
+        let got = tree_expectation(&parents, &t.concat(), &d.concat(), v, rule, &opts)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let want = case["e_generated"].as_f64().unwrap();
+        assert!(
+            (got - want).abs() <= 1e-9 * want.max(1.0),
+            "{name}: {got} vs numpy {want}"
+        );
+        // The root's positional vector against the root as a star of leaves.
+        let tree = Tree::from_parents(&parents).unwrap();
+        let m = tree.children(0).len();
+        let p = positional_acceptance(&t[0], &d[0], m, rule, &opts).unwrap();
+        let star: Vec<i64> = std::iter::once(-1)
+            .chain(std::iter::repeat_n(0, m))
+            .collect();
+        let mut st = vec![t[0].clone()];
+        let mut sd = vec![d[0].clone()];
+        for _ in 0..m {
+            st.push(vec![1.0 / v as f64; v]);
+            sd.push(vec![0.0; v]);
+        }
+        let e = tree_expectation(&star, &st.concat(), &sd.concat(), v, rule, &opts).unwrap();
+        assert!(
+            (1.0 + p.iter().sum::<f64>() - e).abs() < 1e-12,
+            "{name}: 1 + sum {p:?} vs {e}"
+        );
+        assert!(p.iter().all(|&x| (-1e-15..=1.0 + 1e-15).contains(&x)));
+        checked += 1;
+    }
+    assert!(checked >= 50, "{checked}");
+    // Refusals: a chain rule, no children, rrs-wor beyond its budget.
+    let t = vec![0.5, 0.5];
+    let o = NodeOptions::default();
+    assert!(positional_acceptance(&t, &t, 2, Rule::Token, &o).is_err());
+    assert!(positional_acceptance(&t, &t, 0, Rule::Rrs, &o).is_err());
+    let big = vec![1.0 / 2000.0; 2000];
+    assert!(positional_acceptance(&big, &big, 3, Rule::RrsWor, &o).is_err());
+    assert!(positional_acceptance(&big, &big, 3, Rule::Rrs, &o).is_ok());
+}

@@ -61,6 +61,8 @@ __all__ = [
     "alpha_star",
     "optimal_study",
     "merge",
+    "positional_acceptance",
+    "tree_expectation",
     "__version__",
 ]
 
@@ -663,6 +665,63 @@ def alpha_star(
         target_probs, draft_probs, drafts=[_integer("drafts", n)], mode=[mode], allow_unnormalized=allow_unnormalized
     )
     return rows[0]
+
+
+def positional_acceptance(
+    target_probs: Any, draft_probs: Any, width: int, rule: str, *, allow_unnormalized: bool = False
+) -> np.ndarray:
+    """The positional vector of a tree rule at one node (SPEC §9): ``P[j]`` = P(the j-th of
+    ``width`` children, in sibling order, is the accepted one | the node is reached), with the
+    children drawn as the rule assumes from the draft row (its top-``width`` for ``greedy`` and
+    ``target-only``, i.i.d. for ``rrs`` and ``spectr``, without replacement for ``rrs-wor``) and the
+    coins uniform. ``1 + sum(P)`` is E[generated] of a node whose children are leaves.
+
+    Args:
+        target_probs, draft_probs: the node's rows t and q, [V] each, checked as a round's rows
+            and divided by their sums.
+        width: the number of children (≥ 1).
+        rule: a tree rule (:data:`TREE_RULES`). ``rrs-wor`` is enumerated, so it is refused
+            where V^width · V > 4·10^6.
+
+    Returns:
+        float64 array [width].
+    """
+    if not isinstance(rule, str):
+        raise InvalidOption(f"rule: expected one of {', '.join(TREE_RULES)}, not {rule!r}")
+    values = _native(
+        _specsim.positional_acceptance,
+        _node_row("target_probs", target_probs),
+        _node_row("draft_probs", draft_probs),
+        _integer("width", width),
+        rule,
+        bool(allow_unnormalized),
+    )
+    return np.asarray(values, dtype=np.float64)
+
+
+def tree_expectation(
+    parents: Any, target_rows: Any, draft_rows: Any, rule: str, *, allow_unnormalized: bool = False
+) -> float:
+    """E[generated] of one tree under a tree rule (SPEC §9), exactly: node u's target and draft
+    rows are row u of ``target_rows`` and ``draft_rows`` ([n, V], as in a tree round), the
+    children's tokens drawn as the rule assumes (the draft's top-m for ``greedy`` and
+    ``target-only``) and the coins uniform. The rows of internal nodes are checked as a round's
+    and divided by their sums; leaves' rows are not read. ``rrs-wor`` is enumerated, and refused
+    where a node's V^m · V exceeds 4·10^6."""
+    if not isinstance(rule, str):
+        raise InvalidOption(f"rule: expected one of {', '.join(TREE_RULES)}, not {rule!r}")
+    p = np.asarray(parents)
+    if p.ndim != 1 or p.dtype.kind not in "iu":
+        raise InvalidTree(f"parents: expected a 1-D integer array, got {p.dtype} of shape {p.shape}")
+    rows = []
+    for name, x in (("target_rows", target_rows), ("draft_rows", draft_rows)):
+        a = np.asarray(x)
+        if a.dtype.kind not in "fiu":
+            raise InvalidInput(f"{name}: dtype {a.dtype} is not a number type")
+        rows.append(np.require(a.astype(np.float64, copy=False), dtype=np.float64, requirements=("C", "A")))
+    return _native(
+        _specsim.tree_expectation, [int(x) for x in p], rows[0], rows[1], rule, bool(allow_unnormalized)
+    )
 
 
 def optimal_study(

@@ -72,6 +72,12 @@ def study(
     shard: Optional[Tuple[int, int]] = None,
     **kwargs: Any,
 ) -> Any: ...
+def positional_acceptance(
+    target_probs: Any, draft_probs: Any, width: int, rule: str, *, allow_unnormalized: bool = False
+) -> np.ndarray: ...
+def tree_expectation(
+    parents: Any, target_rows: Any, draft_rows: Any, rule: str, *, allow_unnormalized: bool = False
+) -> float: ...
 def merge(
     shards: Sequence[Union[Dict[str, Any], str, PathLike[str]]],
     *,

@@ -1,7 +1,7 @@
 """Type stub of the native module ``specsim._specsim`` (Rust, PyO3). The public API, its
 docstrings and its argument checks are in ``specsim/__init__.py``; call that, not this."""
 
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -91,3 +91,9 @@ def optimal_study(
 ) -> str: ...
 def _last_addresses() -> List[int]: ...
 def _parse_k(s: str) -> List[int]: ...
+def positional_acceptance(
+    target_probs: Any, draft_probs: Any, width: int, rule: str, allow_unnormalized: bool
+) -> List[float]: ...
+def tree_expectation(
+    parents: List[int], target_probs: Any, draft_probs: Any, rule: str, allow_unnormalized: bool
+) -> float: ...

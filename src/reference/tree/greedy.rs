@@ -56,6 +56,16 @@ impl TreeReference for Greedy {
         Some(top_m(q, q.len(), m))
     }
 
+    /// `1[top_j(q) = argmax t]`: the child carrying the target's argmax, if the draft's top-m has it.
+    fn positional(t: &[f64], q: &[f64], width: usize) -> Option<Vec<f64>> {
+        let top = top_m(q, q.len(), width);
+        if top.len() < width {
+            return None;
+        }
+        let s = argmax_f64(t.iter().copied());
+        Some(top.iter().map(|&x| f64::from(u8::from(x == s))).collect())
+    }
+
     /// The target row of every node it visits.
     fn rows_read(_tree: &Tree, path: &[usize]) -> usize {
         path.len()

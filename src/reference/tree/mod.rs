@@ -61,6 +61,12 @@ pub trait TreeReference: TreeRule {
     /// (distinct tokens of positive probability).
     fn draw_children(q: &[f32], m: usize, random: &dyn Fn(usize) -> u64) -> Option<Vec<usize>>;
 
+    /// The positional vector at a node (SPEC §9): `P[j]` = P(the j-th child in sibling order is
+    /// the accepted one | the node is reached), with `width` children drawn as the rule assumes
+    /// from the node's rows `t` and `q` (`q` as given; the coins uniform). `None` when it cannot
+    /// be computed (more children than the row gives, or beyond an enumeration budget).
+    fn positional(t: &[f64], q: &[f64], width: usize) -> Option<Vec<f64>>;
+
     /// The distinct rows of V the rule reads in a round whose walk visited `path` (the root
     /// first, the node where it stopped last).
     fn rows_read(tree: &Tree, path: &[usize]) -> usize;
@@ -145,6 +151,14 @@ pub fn draw_children(
     match_rule!(rule,
         chain R => None,
         tree T => <T as TreeReference>::draw_children(q, m, random),
+    )
+}
+
+/// [`TreeReference::positional`] of `rule` (`None` for a chain rule).
+pub fn positional(rule: Rule, t: &[f64], q: &[f64], width: usize) -> Option<Vec<f64>> {
+    match_rule!(rule,
+        chain R => None,
+        tree T => <T as TreeReference>::positional(t, q, width),
     )
 }
 

@@ -32,6 +32,11 @@ impl TreeReference for Rrs {
         draw_sampled(q, m, random, false)
     }
 
+    /// `β_j Π_{i<j} (1 − β_i)` (SPEC §9), q normalised.
+    fn positional(t: &[f64], q: &[f64], width: usize) -> Option<Vec<f64>> {
+        Some(rrs_positional(t, q, width))
+    }
+
     fn rows_read(tree: &Tree, path: &[usize]) -> usize {
         rows_read_rejecting(tree, path)
     }
@@ -111,6 +116,17 @@ pub(super) fn bottom_up<V: Values + ?Sized>(
         e[u] = node(&row(t, u), &row(d, u), &gains)?;
     }
     Some(1.0 + e[0])
+}
+
+/// `rrs`'s positional vector: `P[j] = β_j Π_{i<j} (1 − β_i)`, the recursion of [`rrs_node`].
+pub(crate) fn rrs_positional(t: &[f64], q: &[f64], width: usize) -> Vec<f64> {
+    (0..width)
+        .map(|j| {
+            let mut gains = vec![0.0; j + 1];
+            gains[j] = 1.0;
+            rrs_node(t, q, &gains)
+        })
+        .collect()
 }
 
 /// `rrs` at one node: Σ_j β_j Π_{i<j} (1 − β_i) · gain_j, with β_j = Σ_x min(r_j(x), q(x)) and

@@ -36,6 +36,27 @@ impl TreeReference for RrsWor {
         })
     }
 
+    /// By enumeration of the rejected prefixes (children drawn without replacement), within
+    /// [`ENUMERATION_BUDGET`]; `None` beyond it, or with more children than tokens of positive
+    /// draft probability.
+    fn positional(t: &[f64], q: &[f64], width: usize) -> Option<Vec<f64>> {
+        let v = q.len();
+        let support = q.iter().filter(|&&x| x > 0.0).count();
+        if width > support || (v as f64).powi(width.min(64) as i32) * v as f64 > ENUMERATION_BUDGET
+        {
+            return None;
+        }
+        Some(
+            (0..width)
+                .map(|j| {
+                    let mut gains = vec![0.0; j + 1];
+                    gains[j] = 1.0;
+                    wor_node(t, q, &gains, 1.0, 0)
+                })
+                .collect(),
+        )
+    }
+
     /// Without replacement from the draft row.
     fn draw_children(q: &[f32], m: usize, random: &dyn Fn(usize) -> u64) -> Option<Vec<usize>> {
         draw_sampled(q, m, random, true)

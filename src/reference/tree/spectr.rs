@@ -62,6 +62,21 @@ impl TreeReference for Spectr {
         bottom_up(tree, d, t, v, |t, q, gains| Some(spectr_node(t, q, gains)))
     }
 
+    /// `β (1 − β)^(j−1)` with `β = β(ρ*_width)` (SPEC §9).
+    fn positional(t: &[f64], q: &[f64], width: usize) -> Option<Vec<f64>> {
+        let beta = beta_at(t, q, rho_star(t, q, width));
+        let mut survive = 1.0f64;
+        Some(
+            (0..width)
+                .map(|_| {
+                    let p = survive * beta;
+                    survive *= 1.0 - beta;
+                    p
+                })
+                .collect(),
+        )
+    }
+
     /// I.i.d. from the draft row.
     fn draw_children(q: &[f32], m: usize, random: &dyn Fn(usize) -> u64) -> Option<Vec<usize>> {
         draw_sampled(q, m, random, false)

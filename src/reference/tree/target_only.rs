@@ -40,6 +40,25 @@ impl TreeReference for TargetOnly {
         Step::Stop(masked_argmax(&t, masked))
     }
 
+    /// `min(S_j, 1) − min(S_{j−1}, 1)` with `S_j` the running sum of `t` over the draft's top-j.
+    fn positional(t: &[f64], q: &[f64], width: usize) -> Option<Vec<f64>> {
+        let top = top_m(q, q.len(), width);
+        if top.len() < width {
+            return None;
+        }
+        let mut prev = 0.0f64;
+        Some(
+            top.iter()
+                .map(|&x| {
+                    let s = (prev + t[x].abs()).min(1.0);
+                    let p = s - prev.min(1.0);
+                    prev = s;
+                    p
+                })
+                .collect(),
+        )
+    }
+
     /// P(reach c) = P(reach u) · P(the coin at u picks c), the coin uniform against the running
     /// sums S_j (clipped at 1).
     fn expected_generated<V: Values + ?Sized>(
