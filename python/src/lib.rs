@@ -602,6 +602,25 @@ fn tree_expectation<'py>(
         .map_err(err)
 }
 
+/// Sequoia's optimal static tree (SPEC §10) of `nodes` nodes and depth at most `depth` for a
+/// positional acceptance vector given as JSON (a list, or a list per parent depth): its parent
+/// array and its value.
+#[pyfunction]
+#[pyo3(signature = (vector_json, nodes, depth))]
+fn sequoia_tree(
+    py: Python<'_>,
+    vector_json: &str,
+    nodes: usize,
+    depth: usize,
+) -> PyResult<(Vec<i64>, f64)> {
+    use specsim::topology::sequoia::{Positional, sequoia_tree as build};
+    let doc: serde_json::Value =
+        serde_json::from_str(vector_json).map_err(|e| invalid(format!("vector: {e}")))?;
+    let p = Positional::from_json(&doc).map_err(err)?;
+    let (tree, value) = py.detach(|| build(nodes, depth, &p)).map_err(err)?;
+    Ok((tree.parents().iter().map(|&x| x as i64).collect(), value))
+}
+
 /// alpha* over a family's generated rows, as `specsim optimal --family … --format json` prints
 /// it (one object per configuration and (n, mode)); `out` writes `optimal.csv` and
 /// `optimal.json` too.
@@ -788,6 +807,8 @@ fn study<'py>(
             .detach(|| -> specsim::Result<String> {
                 with_engine(choice, |engine| {
                     let mut bar = specsim::progress::Progress::new("study shard", total, !shown);
+                    let mut done = 0u64;
+                    let mut last: Option<std::time::Instant> = None;
                     let file = sh::run_shard(
                         &opts,
                         &cost_ratio,
@@ -796,6 +817,22 @@ fn study<'py>(
                         &mut |label, n| {
                             bar.set_message(label);
                             bar.inc(n);
+                            done += n;
+                            // The callable, at most every 0.1 s (as an unsharded study's).
+                            let now = std::time::Instant::now();
+                            let due = last.is_none_or(|t| {
+                                now.duration_since(t) >= std::time::Duration::from_millis(100)
+                            });
+                            if let Some(cb) = &callback
+                                && (due || done == total)
+                            {
+                                last = Some(now);
+                                Python::attach(|py| {
+                                    if let Err(e) = cb.call1(py, (done, total, label)) {
+                                        e.print(py);
+                                    }
+                                });
+                            }
                         },
                     )?;
                     bar.finish();
@@ -912,6 +949,7 @@ fn _specsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(optimal_study, m)?)?;
     m.add_function(wrap_pyfunction!(positional_acceptance, m)?)?;
     m.add_function(wrap_pyfunction!(tree_expectation, m)?)?;
+    m.add_function(wrap_pyfunction!(sequoia_tree, m)?)?;
     m.add_function(wrap_pyfunction!(summary, m)?)?;
     m.add_function(wrap_pyfunction!(tree_from, m)?)?;
     m.add_function(wrap_pyfunction!(speculative_decode, m)?)?;

@@ -82,3 +82,22 @@ def test_bad_input_raises_its_kind():
         specsim.positional_acceptance(big, big, 3, "rrs-wor")
     with pytest.raises(InvalidInput):
         specsim.tree_expectation([-1, 0], np.ones((3, 2)) / 2, np.ones((3, 2)) / 2, "rrs")
+
+
+def test_sequoia_tree_equals_the_command_line(tmp_path):
+    import json as _json
+
+    from test_specsim import cli
+
+    vec = tmp_path / "acc.json"
+    vec.write_text("[0.6, 0.2, 0.1]")
+    out = cli("tree", f"sequoia:8,3,vector={vec}", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    doc = _json.loads(out.stdout)
+    parents, value = specsim.sequoia_tree([0.6, 0.2, 0.1], 8, 3)
+    assert list(parents) == doc["parents"] and value == pytest.approx(doc["expected_generated"])
+    assert value == pytest.approx(2.716)
+    parents2, _ = specsim.sequoia_tree(np.array([[0.5, 0.3], [0.9, 0.0]]), 6, 2)
+    assert len(parents2) == 6
+    with pytest.raises(InvalidOption):
+        specsim.sequoia_tree([0.7, 0.7], 5, 2)

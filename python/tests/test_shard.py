@@ -59,10 +59,15 @@ def test_bad_shard_sets_raise_their_kind(tmp_path):
     changed["parts"][0]["end"] += 1
     with pytest.raises(SpecsimError, match="checksum"):
         specsim.merge([shards[0], changed, shards[2]])
-    with pytest.raises(InvalidOption):
-        specsim.study(shard=(3, 3), **OPTS)
+    for bad in [(3, 3), (True, 2), (1.5, 2), (0, True), {0: 1, 1: 2}, "1/0", "a/2", (2**64, 2**64 + 1)]:
+        with pytest.raises(InvalidOption):
+            specsim.study(shard=bad, **OPTS)
     with pytest.raises(InvalidOption):
         specsim.merge([42])
+    with pytest.raises(InvalidOption, match="a list of shards"):
+        specsim.merge("s.json")
+    with pytest.raises(InvalidOption, match="a list of shards"):
+        specsim.merge(shards[0])
     assert not (tmp_path / "never").exists()
 
 
@@ -85,3 +90,9 @@ def test_ray_runs_the_shards_and_merges_them(tmp_path):
             sray.study(num_shards=0, **OPTS)
     finally:
         ray.shutdown()
+
+
+def test_a_shard_reports_progress_to_a_callable():
+    calls = []
+    specsim.study(shard=(0, 2), progress=lambda done, total, label: calls.append((done, total)), **OPTS)
+    assert calls and calls[-1][0] == calls[-1][1] > 0

@@ -50,6 +50,7 @@ pub const MAX_SHARDS: u64 = 1 << 20;
 
 /// One shard's statistics (the shard file).
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ShardFile {
     /// [`FORMAT`].
     pub format: String,
@@ -76,6 +77,7 @@ pub struct ShardFile {
 
 /// What one shard ran of one configuration: its rounds `start..end` and their statistics.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Part {
     /// The configuration's index in the study.
     pub config: usize,
@@ -244,10 +246,11 @@ pub fn run_shard(
 }
 
 /// Where a shard's file goes for `--out PATH`: PATH itself when it ends in `.json` (and is not a
-/// directory), otherwise `PATH/shard-I-of-N.json`.
+/// directory, nor written with a trailing `/`), otherwise `PATH/shard-I-of-N.json`.
 pub fn shard_path(out: &std::path::Path, index: u64, count: u64) -> std::path::PathBuf {
     let is_json = out.extension().is_some_and(|e| e == "json");
-    if is_json && !out.is_dir() {
+    let slash = out.as_os_str().to_string_lossy().ends_with('/');
+    if is_json && !slash && !out.is_dir() {
         out.to_path_buf()
     } else {
         out.join(format!("shard-{index}-of-{count}.json"))
@@ -311,6 +314,15 @@ pub fn from_bytes(bytes: &[u8], name: &str) -> Result<ShardFile> {
     }
     let shard: ShardFile = serde_json::from_value(v)
         .map_err(|e| Error::format(name, format!("a malformed shard file: {e}")))?;
+    if shard.count == 0 || shard.count > MAX_SHARDS || shard.index >= shard.count {
+        return Err(Error::format(
+            name,
+            format!(
+                "shard {}/{} is not I/N with 0 <= I < N <= {MAX_SHARDS}",
+                shard.index, shard.count
+            ),
+        ));
+    }
     let mut blank = shard.clone();
     blank.checksum = String::new();
     let body = serde_json::to_vec(&blank)
@@ -330,8 +342,8 @@ pub fn from_bytes(bytes: &[u8], name: &str) -> Result<ShardFile> {
 
 /// Merges the shards of one study (`(name, shard)`, any order) into the study's results and
 /// cost ratios, exactly as the unsharded study gives them (apart from `seconds`, the shards'
-/// sum). Refused, with the reason and nothing produced: no shards, shards of different studies
-/// or of different counts, a duplicate shard, missing shards (named), a study that can no longer
+/// sum). Refused, with the reason and nothing produced: no shards, shards of different studies,
+/// of different counts, of different cost ratios or run on different engines, a duplicate shard, missing shards (named), a study that can no longer
 /// be rebuilt as it was (a changed `file:` tree), and parts that do not tile a configuration.
 pub fn merge(shards: &[(String, ShardFile)]) -> Result<(Results, Vec<f64>)> {
     let Some((first_name, first)) = shards.first() else {
@@ -350,6 +362,28 @@ pub fn merge(shards: &[(String, ShardFile)]) -> Result<(Results, Vec<f64>)> {
                 first.count, s.count
             )));
         }
+        if s.cost_ratio != first.cost_ratio {
+            return Err(Error::Config(format!(
+                "merge: {first_name} and {name} ask for different --cost-ratio lists ({:?} and {:?}); run every shard with the same options",
+                first.cost_ratio, s.cost_ratio
+            )));
+        }
+    }
+    // One engine: the CPU and the GPU generate rows whose transcendental functions differ in
+    // their last bits, so a study mixing them equals neither unsharded study.
+    let engines: Vec<(&str, &str)> = shards
+        .iter()
+        .flat_map(|(name, s)| {
+            s.parts
+                .iter()
+                .map(move |p| (name.as_str(), p.engine.as_str()))
+        })
+        .collect();
+    if let Some(&(other_name, other)) = engines.iter().find(|(_, e)| *e != engines[0].1) {
+        return Err(Error::Config(format!(
+            "merge: {} ran on {} and {other_name} on {other}: shards of one study run on one engine (pass --engine cpu, or --engine gpu on machines with the same GPU), so that the merge equals the unsharded study",
+            engines[0].0, engines[0].1
+        )));
     }
     let n = first.count;
     let mut seen: Vec<Option<&str>> = vec![None; n as usize];
@@ -426,15 +460,8 @@ pub fn merge(shards: &[(String, ShardFile)]) -> Result<(Results, Vec<f64>)> {
             )));
         }
     }
-    let engine_of = |list: &[&Part]| -> String {
-        let mut names: Vec<&str> = Vec::new();
-        for p in list {
-            if !names.contains(&p.engine.as_str()) {
-                names.push(&p.engine);
-            }
-        }
-        names.join(" + ")
-    };
+    let engine_of =
+        |list: &[&Part]| -> String { list.first().map(|p| p.engine.clone()).unwrap_or_default() };
     let results = match plan {
         Plan::Chain(cfgs) => {
             let mut out = Vec::new();

@@ -3,6 +3,7 @@
 //! from the arrays serving engines use ([`convert`]). It imports nothing but the error type.
 
 pub mod convert;
+pub mod sequoia;
 pub mod shape;
 
 use crate::error::{Error, Result};

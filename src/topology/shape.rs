@@ -54,7 +54,17 @@ impl TreeShape {
             "eagle_order": in_order,
             "eagle_node_ids": order,
             "attention_mask": t.attention_mask(),
+            "expected_generated": self.expected_generated(),
         })
+    }
+
+    /// A `sequoia:` tree's value for its vector (`1 + Σ_v Π P`, its E[generated] when the
+    /// vector is the rule's); `None` for other shapes.
+    pub fn expected_generated(&self) -> Option<f64> {
+        let arg = self.spec.strip_prefix("sequoia:")?;
+        let path = arg.splitn(3, ',').nth(2)?.trim().strip_prefix("vector=")?;
+        let p = super::sequoia::read_vector(std::path::Path::new(path)).ok()?;
+        Some(super::sequoia::value(&self.tree, &p))
     }
 
     /// A short label for tables and plots: the spec, or `eagle(n=64)` / the file name when the
@@ -79,7 +89,7 @@ impl std::str::FromStr for TreeShape {
         let shown = abbreviate(spec);
         let err = |m: String| Error::Config(format!("--tree {shown}: {m}"));
         let (kind, arg) = spec.split_once(':').ok_or_else(|| {
-            err("expected chain:K, kary:W,D, eagle:[[0],[0,0],…] or file:PATH".into())
+            err("expected chain:K, kary:W,D, eagle:[[0],[0,0],…], sequoia:n,d,vector=FILE or file:PATH".into())
         })?;
         let int = |s: &str, what: &str| -> Result<usize> {
             s.trim()
@@ -117,6 +127,21 @@ impl std::str::FromStr for TreeShape {
                     .map_err(|e| err(format!("not a JSON list of lists of sibling ranks: {e}")))?;
                 Tree::from_choices(&choices).map_err(|e| err(e.to_string()))?
             }
+            "sequoia" => {
+                // sequoia:n,d,vector=FILE (SPEC §10; the vector from a file).
+                let mut parts = arg.splitn(3, ',');
+                let (n, d) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                let Some(path) = parts.next().and_then(|v| v.trim().strip_prefix("vector=")) else {
+                    return Err(err(
+                        "expected sequoia:n,d,vector=FILE (n nodes with the root, depth d, a JSON positional acceptance vector)".into(),
+                    ));
+                };
+                let (n, d) = (int(n, "n")?, int(d, "d")?);
+                let p = super::sequoia::read_vector(std::path::Path::new(path))?;
+                super::sequoia::sequoia_tree(n, d, &p)
+                    .map_err(|e| err(e.to_string()))?
+                    .0
+            }
             "file" => {
                 let text = crate::files::read_text(
                     std::path::Path::new(arg),
@@ -132,7 +157,7 @@ impl std::str::FromStr for TreeShape {
             }
             _ => {
                 return Err(err(format!(
-                    "unknown shape {kind:?} (chain:K, kary:W,D, eagle:[…] or file:PATH)"
+                    "unknown shape {kind:?} (chain:K, kary:W,D, eagle:[…], sequoia:n,d,vector=FILE or file:PATH)"
                 )));
             }
         };

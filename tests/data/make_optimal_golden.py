@@ -14,8 +14,9 @@ property the Rust reference relies on:
 - "rrs": rrs's acceptance at the node with n i.i.d. children (1 - prod (1 - beta_j), the residual
   recursion of SPEC §7), which must not exceed alpha*_iid.
 - "spectr": SpecTr's acceptance at the node with n i.i.d. children (1 - (1 - beta(rho*))^n, rho*
-  by plain bisection on direct sums, SPEC §7), which must lie in [(1 - 1/e) alpha*_iid,
-  alpha*_iid].
+  by plain bisection on direct sums with the condition held to within tau = (V + 4) 2^-52, so that
+  p = q gives rho* = 1; sum(min(p, q)) for n = 1, the token rule; SPEC §7), which must lie in
+  [(1 - 1/e) alpha*_iid, alpha*_iid].
 
 Run once, from anywhere:
 
@@ -124,9 +125,15 @@ def rrs_acceptance(p, q, n):
 
 
 def spectr_acceptance(p, q, n):
-    """SpecTr's K-SEQ at a node of n i.i.d. children (SPEC §7): 1 - (1 - beta(rho*))^n, rho* the
-    smallest rho in [1, n] with rho beta(rho) - 1 + (1 - beta(rho))^n >= 0, by plain bisection on
-    direct sums."""
+    """SpecTr's K-SEQ at a node of n i.i.d. children (SPEC §7), p and q the node's rows divided by
+    their sums: sum(min(p, q)) for n == 1 (the token rule); else 1 - (1 - beta(rho*))^n, rho* the
+    smallest rho in [1, n] with rho beta(rho) - 1 + (1 - beta(rho))^n >= -tau, tau = (V + 4) 2^-52
+    (the rounding of the sums; rho* = 1 where the condition holds at 1), by plain bisection keeping
+    the upper end valid, on direct sums."""
+    if n == 1:
+        return float(np.minimum(p, q).sum())
+    tau = (len(p) + 4) * 2.0 ** -52
+
     def beta(rho):
         return float(np.minimum(q, p / rho).sum())
 
@@ -135,12 +142,12 @@ def spectr_acceptance(p, q, n):
         return rho * b - 1.0 + (1.0 - b) ** n
 
     lo, hi = 1.0, float(n)
-    if n > 1 and g(lo) < 0.0:
+    if g(lo) < -tau:
         for _ in range(200):
             mid = lo + (hi - lo) / 2.0
             if mid <= lo or mid >= hi:
                 break
-            if g(mid) >= 0.0:
+            if g(mid) >= -tau:
                 hi = mid
             else:
                 lo = mid

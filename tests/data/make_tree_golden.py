@@ -37,7 +37,8 @@ Layout (JSON, gzip): {"seed", "cases", "expectations"}.
   all zero): {"name", "parents", "draft_probs", "target_probs", "rule", "e_generated",
   "e_accepted"} (+ "formula": {"e_accepted", "e_generated"} for target-only, rrs and spectr, SPEC
   §7's closed forms, asserted here to match the enumeration to 1e-12; spectr's: P(child j accepted)
-  = beta (1 - beta)^(j-1), beta = beta(rho*) at the node). The enumeration runs over every
+  = beta (1 - beta)^(j-1), beta = beta(rho*_m) at a node of m >= 2 children, and the token rule's
+  beta = sum_x min(t[x], q[x] / Q) at a node of one). The enumeration runs over every
   assignment of the children's tokens drawn as the rule assumes (rrs and spectr: each child of u
   i.i.d. from draft_probs[u] / sum; rrs-wor: without replacement, sequentially renormalised; greedy and
   target-only: the deterministic top-m of draft_probs[u], ties to the lowest id) with the coins
@@ -56,23 +57,31 @@ children of u visited in increasing node index, every argmax np.argmax (ties to 
   All rejected: the correction argmax res (the last, unnormalised residual).
 - rrs-wor: as rrs; after rejecting child x (res, s, r computed with the current q), and only when
   another child follows: q[x] = 0, q = q / (sequential ascending sum of q).
-- spectr: m = the number of children; beta(rho) = sequential ascending sum of np.minimum(q, t / rho)
-  (a token with q = 0 adds 0). rho* = 1.0 if m == 1; else g(rho) = rho * beta(rho) - 1.0 +
-  (1.0 - beta(rho)) ** m; rho* = 1.0 if g(1.0) >= 0; else bisection lo = 1.0, hi = m, mid = lo +
-  (hi - lo) / 2, stop when mid <= lo or mid >= hi (at most 200 steps), hi = mid if g(mid) >= 0 else
-  lo = mid; rho* = hi. Child c_j with token x: a = min(1, t[x] / (rho* * q[x])); accept iff
-  coin[c_j] < a, first pass taken. None passes: beta = beta(rho*), scale = sum_{k<m} (1 - beta)^k
-  (powers by repeated multiplication; SPEC's (1 - (1 - beta)^m) / beta without 0/0, exactly 1 for
-  m = 1), w = max(t - np.minimum(q, t / rho*) * scale, 0); the correction argmax w, or argmax t if w
-  is zero everywhere. The Rust side sums beta in another order, so its rho* agrees to ~1e-15
-  relative where g is steep (up to ~1e-10 where it is flat), not bit for bit: every spectr case is
-  therefore checked here to decide the same with rho* moved by 1e-12 relative, and with rho*
-  recomputed from beta moved by 1e-12 relative, at every node of two children or more (a coin is
-  never within rounding of a threshold there, nor the correction within rounding of a tie), except a few
-  hand-made cases ("exact") whose rho* and thresholds are exact in any summation order (checked by
-  recomputing them in descending order). At rho* the scale equals rho* mathematically, so w is
-  rounding noise on the tokens with t < rho* q: the check above also keeps that noise from
-  deciding a correction.
+- spectr: m = the number of children. m == 1: the token rule on the rows as given (rrs's first
+  step): a = min(1, t[x] / q[x]), accept iff coin[c] < a; else the correction argmax max(t - q, 0),
+  or argmax t if that is zero everywhere (rho* reported as 1). m >= 2: T = sequential ascending sum
+  of t, Q = that of q, th = t / T, qh = q / Q (elementwise: the laws the rule draws from and must
+  reproduce); beta(rho) = sequential ascending sum of np.minimum(qh, th / rho) (a token with q = 0
+  adds 0); g(rho) = rho * beta(rho) - 1.0 + (1.0 - beta(rho)) ** m; tau = (V + 4) * 2^-52 (the
+  rounding of the sums); rho* = 1.0 if g(1.0) >= -tau; else bisection lo = 1.0, hi = m, mid = lo +
+  (hi - lo) / 2, stop when mid <= lo or mid >= hi (at most 200 steps), hi = mid if g(mid) >= -tau
+  else lo = mid; rho* = hi. Child c_j with token x: a = min(1, (t[x] * Q) / ((rho* * T) * q[x]))
+  (the numerator, the denominator, then the division); accept iff coin[c_j] < a, first pass taken.
+  None passes: beta = beta(rho*), scale = sum_{k<m} (1 - beta)^k (powers by repeated
+  multiplication; SPEC's (1 - (1 - beta)^m) / beta without 0/0), w = max(t - np.minimum(q * (T /
+  Q), t / rho*) * scale, 0); the correction argmax w, or argmax t if w is zero everywhere. So t = q
+  gives rho* = 1 and thresholds exactly 1 whatever the last bits of the rows' sums (the former
+  definition, on the rows as given and without the tolerance, took a row summing to 1 - 1e-8 for
+  beta(1) < 1 and a rho* far above 1). The Rust side sums beta in another order, so its rho*
+  agrees to ~1e-15 relative where g is steep (up to ~1e-10 where it is flat), not bit for bit:
+  every spectr case is therefore checked here to decide the same with rho* moved by 1e-12
+  relative, and with rho* recomputed from beta moved by tau / 2 relative (the bound of another
+  summation order's rounding, which the tolerance is there to absorb), at every node of two children
+  or more (a coin is never within rounding of a threshold there, nor the correction within rounding
+  of a tie), except a few hand-made cases ("exact") whose rho* and thresholds are exact in any
+  summation order (checked by recomputing them in descending order). At rho* > 1 the scale equals
+  rho* mathematically, so w is rounding noise on the tokens with th < rho* qh: the check above also
+  keeps that noise from deciding a correction.
 - acceptance_rate = round(len(accepted_nodes) / depth, 4), depth = the largest number of edges from
   the root to a node (0.0 for a tree of one node).
 
@@ -138,31 +147,56 @@ def seq_sum(x):
     return float(np.cumsum(x)[-1]) if len(x) else 0.0
 
 
+def spectr_masses(t, q, descending=False):
+    """T = sum t and Q = sum q, sequential sums in ascending x (descending only to check that a
+    hand-made case does not depend on the order)."""
+    t = np.asarray(t, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    if descending:
+        return seq_sum(t[::-1]), seq_sum(q[::-1])
+    return seq_sum(t), seq_sum(q)
+
+
 def spectr_beta(t, q, rho, descending=False):
-    """SPEC §7's beta(rho) = sum_x min(q[x], t[x] / rho), a sequential sum in ascending x (descending
-    x only to check that a hand-made case's rho* does not depend on the order)."""
-    terms = np.minimum(np.asarray(q, dtype=np.float64), np.asarray(t, dtype=np.float64) / rho)
+    """SPEC §7's beta(rho) = sum_x min(qh[x], th[x] / rho) on the normalised rows th = t / T,
+    qh = q / Q (T, Q: spectr_masses), a sequential sum in ascending x (descending x, for T, Q and
+    beta alike, only to check that a hand-made case's rho* does not depend on the order)."""
+    t = np.asarray(t, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    tm, qm = spectr_masses(t, q, descending)
+    th = t / tm
+    qh = q / qm
+    terms = np.minimum(qh, th / rho)
     return seq_sum(terms[::-1] if descending else terms)
 
 
+def spectr_tolerance(v):
+    """tau = (V + 4) * 2^-52: the condition at a node of a row of V is held to within the rounding of
+    its sums."""
+    return (v + 4) * 2.0 ** -52
+
+
 def spectr_rho(t, q, m, descending=False, bias=0.0):
-    """SPEC §7's rho* at a node of m children: the smallest rho in [1, m] with
-    rho * beta(rho) - 1 + (1 - beta(rho))^m >= 0, by bisection keeping the upper end valid. (bias:
-    beta scaled by 1 + bias, only to check that a case does not hang on beta's rounding.)"""
+    """SPEC §7's rho* at a node of m children: 1.0 for m == 1; else the smallest rho in [1, m] with
+    g(rho) = rho * beta(rho) - 1 + (1 - beta(rho))^m >= -tau, by bisection keeping the upper end
+    valid. (bias: beta scaled by 1 + bias, only to check that a case does not hang on beta's
+    rounding.)"""
     if m == 1:
         return 1.0
+    tau = spectr_tolerance(len(t))
+    assert all(x > 0.0 for x in spectr_masses(t, q, descending)), "a node's rows sum to 0"
 
     def g(rho):
         b = spectr_beta(t, q, rho, descending) * (1.0 + bias)
         return rho * b - 1.0 + (1.0 - b) ** m
-    if g(1.0) >= 0.0:
+    if g(1.0) >= -tau:
         return 1.0
     lo, hi = 1.0, float(m)
     for _ in range(200):
         mid = lo + (hi - lo) / 2.0
         if mid <= lo or mid >= hi:
             break
-        if g(mid) >= 0.0:
+        if g(mid) >= -tau:
             hi = mid
         else:
             lo = mid
@@ -241,21 +275,38 @@ def decide_tree(rule, parents, tokens, d, t, coins, rho_of=None):
                     q = q / seq_sum(q)
             if chosen is None and correction is None:
                 correction = int(np.argmax(res))
+        elif rule == "spectr" and len(cs) == 1:  # one child: the token rule, on the rows as given
+            q = d[u]
+            trace.append(("rho", u, 1, 1.0))
+            c = cs[0]
+            x = tokens[c]
+            a = min(1.0, float(tu[x]) / float(q[x]))
+            trace.append(("child", u, c, a))
+            if coins[c] < a:
+                chosen = c
+            else:
+                res = np.maximum(tu - q, 0.0)
+                if res.max() == 0.0:
+                    correction = int(np.argmax(tu))
+                    trace.append(("zero_correction", u))
+                else:
+                    correction = int(np.argmax(res))
         elif rule == "spectr":
             q = d[u]
             m = len(cs)
-            rho = rho_of(tu, q, m) if rho_of is not None and m > 1 else spectr_rho(tu, q, m)
+            tm, qm = spectr_masses(tu, q)
+            rho = rho_of(tu, q, m) if rho_of is not None else spectr_rho(tu, q, m)
             trace.append(("rho", u, m, rho))
             for c in cs:
                 x = tokens[c]
-                a = min(1.0, float(tu[x]) / (rho * float(q[x])))
+                a = min(1.0, (float(tu[x]) * qm) / ((rho * tm) * float(q[x])))
                 trace.append(("child", u, c, a))
                 if coins[c] < a:
                     chosen = c
                     break
             if chosen is None:
                 scale = spectr_scale(spectr_beta(tu, q, rho), m)
-                w = np.maximum(tu - np.minimum(q, tu / rho) * scale, 0.0)
+                w = np.maximum(tu - np.minimum(q * (tm / qm), tu / rho) * scale, 0.0)
                 if w.max() == 0.0:
                     correction = int(np.argmax(tu))
                     trace.append(("zero_correction", u))
@@ -410,12 +461,15 @@ def make_input(parents, tokens, draft, target, coins):
 
 def spectr_robust(name, parents, tokens, d, t, coins, out, nodes, trace, exact):
     """spectr: the decision must not hang on the last bits of rho* (see the module's docstring): it
-    stays the same with rho* moved by 1e-12 (relative) either way, and with rho* recomputed from beta
-    moved by 1e-12 (relative) either way (rho* is ill-conditioned where g is flat near its root: where
-    beta(1) is within rounding of 1, or at nodes of many children where few tokens have t > rho q;
-    there a summation order moves rho* by up to ~1e-10). `exact`: every rho* on the walk is the same
-    when beta is summed in descending order, and the decision is not nudged (a coin may sit exactly on
-    a threshold)."""
+    stays the same with rho* moved by 1e-12 (relative) either way (not below 1), and with rho*
+    recomputed from beta moved by tau / 2 = (V + 4) 2^-53 (relative) either way, the bound of another
+    summation order's rounding of beta ((V - 1) 2^-53), which the tolerance tau is there to absorb
+    (rho* is ill-conditioned where g is flat near its root: at nodes of many children where few
+    tokens have th > rho qh, and above the largest ratio th / qh, where rho beta(rho) = sum th and
+    g = sum th - 1 + (1 - 1 / rho)^m is within rounding of 0; a bias larger than the tolerance would
+    move rho* there far from where any summation order puts it). `exact`: every rho* and beta(rho*)
+    on the walk is the same when T, Q and beta are summed in descending order, and the decision is
+    not nudged (a coin may sit exactly on a threshold)."""
     if exact:
         for e in trace:
             if e[0] == "rho":
@@ -424,8 +478,9 @@ def spectr_robust(name, parents, tokens, d, t, coins, out, nodes, trace, exact):
                 b = spectr_beta(t[u], d[u], rho)
                 assert spectr_beta(t[u], d[u], rho, descending=True) == b, (name, u)
         return
+    half_tau = spectr_tolerance(len(t[0])) / 2.0
     for how in ("rho", "beta"):
-        for nudge in (1e-12, -1e-12):
+        for nudge in ((1e-12, -1e-12) if how == "rho" else (half_tau, -half_tau)):
             if how == "rho":
                 def rho_of(tu, q, m):
                     return max(1.0, spectr_rho(tu, q, m) * (1.0 + nudge))
@@ -699,9 +754,9 @@ for rule in each_rule():
     # (a = 0), res = (0, 0, 0, .5), r one-hot at 3, child 4 (x = 3) passes: the bonus argmax eye[0] = 0.
     add(f"{rule}: one-hot rows v=4 kary:2,2 through node 1", rule, OH_P, OH_K, OH_D, [eye[2]] + OH_T[1:],
         [0.5] * 7)
-    # node 1's children both carry 2: rrs rejects both -> argmax res = 3; spectr: rho* = 1.5 at the root
-    # and at node 1 (beta = 0.5 on [1, 2]), child 1 passes (a = 1), both children of node 1 fail (a = 0),
-    # scale = 1.5, w = (0, 0, 0, 1 - 0.5 * 1.5) -> 3.
+    # node 1's children both carry 2: rrs rejects both -> argmax res = 3; spectr: rho* = 1.5 (within the
+    # tolerance) at the root and at node 1 (beta = 0.5 on [1, 2]), child 1 passes (a = 1), both children
+    # of node 1 fail (a = 0), scale = 1.5, w = (0, 0, 0, 1 - 0.5 * 1.5) -> 3.
     if rule in ("greedy", "rrs", "spectr"):
         r = add(f"{rule}: one-hot rows v=4 kary:2,2 through node 1, duplicate children", rule, OH_P,
                 OH_K[:4] + [2] + OH_K[5:], OH_D, [eye[2]] + OH_T[1:], [0.5] * 7)
@@ -941,16 +996,20 @@ for rule in ("rrs", "rrs-wor"):
     add(f"{rule}: p/q overflows to inf -> a = 1", rule, [-1, 0, 0], [-1, 1, 0],
         [[1.0 - 1e-310, 1e-310], [0.0, 0.0], [0.0, 0.0]], [[0.5, 0.5], [0.0, 1.0], [1.0, 0.0]], [0.0, 0.99, 0.0])
 
-# 8b. spectr (its random draws from its own stream). At a node of one child rho* = 1 and the test is
-# the token rule's coin < t[x] / q[x]: exact, so coins may sit exactly on thresholds there. At a node
-# of two children or more rho* comes from a bisection whose last bits depend on the summation order:
-# coins are put 1e-9 (relative) on either side of those thresholds instead, except where rho* = 1
-# exactly (beta(1) >= 1 exactly, unnormalised dyadic rows; marked exact).
+# 8b. spectr (its random draws from its own stream). At a node of one child the test is the token
+# rule's coin < t[x] / q[x] on the rows as given: exact, so coins may sit exactly on thresholds there.
+# At a node of m >= 2 children rho* = 1 only where the normalised rows are equal within the tolerance
+# (beta(1) = 1: thresholds 1) or disjoint (beta = 0: thresholds 0), since b - 1 + (1 - b)^m < 0 for
+# 0 < b < 1; thresholds strictly inside (0, 1) come with rho* > 1, and that rho* is never exact in
+# every summation order: the bisection stops at the first double where g >= -tau, and g's slope
+# there (at most 2 / rho*) times the spacing of doubles (at most rho* 2^-52) is below tau, so the
+# rounding of the sums moves it. Coins are put 1e-9 (relative) on either side of those thresholds
+# instead; the cases with rho* = 1 exactly in dyadic rows, or one child, are marked exact.
 for rule in each_rule(("spectr",)):
     # Dyadic, P = [-1, 0, 0, 1, 3]: the root (q = t, beta(1) = 1: rho* = 1, thresholds 1) accepts
     # child 1; node 1 (one child, token 0): a = .125 / .5 = .25; node 3 (one child, token 2):
-    # a = .375 / .5 = .75. Rejected at node 1: w = max(t - min(q, t), 0) = (0, .375, 0) -> 1; at
-    # node 3: w = (0, .125, 0) -> 1; else the bonus argmax (0, 0, 1) = 2.
+    # a = .375 / .5 = .75. Rejected at node 1: max(t - q, 0) = (0, .375, 0) -> 1; at node 3:
+    # (0, .125, 0) -> 1; else the bonus argmax (0, 0, 1) = 2.
     SP_P = [-1, 0, 0, 1, 3]
     SP_D = [[0.5, 0.25, 0.25], [0.5, 0.25, 0.25], [0.0] * 3, [0.25, 0.25, 0.5], [0.0] * 3]
     SP_T = [[0.5, 0.25, 0.25], [0.125, 0.625, 0.25], [1.0, 0.0, 0.0], [0.25, 0.375, 0.375], [0.0, 0.0, 1.0]]
@@ -961,42 +1020,66 @@ for rule in each_rule(("spectr",)):
         r = add(f"{rule}: one-child thresholds 0.25, 0.75 (dyadic) coins {c3!r}, {c4!r}", rule, SP_P, SP_K, SP_D,
                 SP_T, [0.5, 0.5, 0.5, c3, c4])
         assert (r[0], r[1]) == want, (c3, c4, r)
-    # rho* = 1 at nodes of three and two children (unnormalised: beta(1) = 1 and 1.25, exact in any
-    # order): star:3, q = (.5, .5, .5), t = (.375, .25, .375), tokens (1, 0, 2): thresholds .5, .75, .75;
-    # all rejected: scale = 1, w = t - min(q, t) = 0 everywhere -> argmax t = 0 (a tie with 2).
-    for i, want in ((None, None), (1, 1), (2, 2), (3, 3)):
-        coins = [0.5, 0.5, 0.75, 0.75]
-        if i:
-            coins[i] = float(np.nextafter(coins[i], 0.0))
-        r = add(f"{rule}: rho* = 1 at three children, thresholds (0.5, 0.75, 0.75) (unnormalised) coin {i} below",
-                rule, [-1, 0, 0, 0], [-1, 1, 0, 2], [[0.5, 0.5, 0.5]] + [[0.0] * 3] * 3,
-                [[0.375, 0.25, 0.375], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], coins,
+    LEAVES3 = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    # Unnormalised rows are read as the laws they stand for. Proportional rows: star:3 with
+    # q = (.75, .5, .75) (Q = 2) and t = (.375, .25, .375) (T = 1), or t = (1.5, 1, 1.5) (T = 4) and
+    # q = (.375, .25, .375): the normalised rows are equal, beta(1) = 1, rho* = 1, and every threshold
+    # t[x] Q / (T q[x]) is exactly 1: the first child passes with the largest coin below 1 (t / q on
+    # the rows as given: .5 and 4).
+    top = float(np.nextafter(1.0, 0.0))
+    for q0, t0 in (([0.75, 0.5, 0.75], [0.375, 0.25, 0.375]), ([0.375, 0.25, 0.375], [1.5, 1.0, 1.5])):
+        r = add(f"{rule}: proportional unnormalised rows q = {q0}, t = {t0}: rho* = 1, thresholds 1", rule,
+                [-1, 0, 0, 0], [-1, 1, 0, 2], [q0] + [[0.0] * 3] * 3, [t0] + LEAVES3, [0.5, top, top, top],
                 options={"allow_unnormalized": True}, exact=True)
-        assert r[2][0] == ("rho", 0, 3, 1.0), r
-        if want is None:
+        assert r[2][0] == ("rho", 0, 3, 1.0) and r[2][1][3] == 1.0 and r[1] == [1] and r[0] == [1, 0], r
+    # star:3, q = (.5, .5, .5), t = (.375, .25, .375), tokens (1, 0, 2): the laws (1/3, 1/3, 1/3) and
+    # (.375, .25, .375); beta(rho) = 2/3 + .25 / rho on [1, 1.125], rho* = 1.1229..; child 1 (x = 1):
+    # a = .25 * 1.5 / (rho* * .5) = .668..; child 2 (x = 0): a = 1 (ratio 1.125 > rho*).
+    rows = ([[0.5, 0.5, 0.5]] + [[0.0] * 3] * 3, [[0.375, 0.25, 0.375]] + LEAVES3)
+    r = add(f"{rule}: unnormalised rows read as their laws, rho* in (1.12, 1.13) star:3, first coin 0.9", rule,
+            [-1, 0, 0, 0], [-1, 1, 0, 2], *rows, [0.5, 0.9, 0.5, 0.5], options={"allow_unnormalized": True})
+    a = r[2][1][3]
+    assert 1.12 < r[2][0][3] < 1.13 and 0.66 < a < 0.67 and r[2][2][3] == 1.0 and r[1] == [2], r
+    for f, want in ((1.0 - 1e-9, [1]), (1.0 + 1e-9, [2])):
+        r = add(f"{rule}: unnormalised rows read as their laws, rho* in (1.12, 1.13) star:3, coin {f!r} x "
+                f"threshold", rule, [-1, 0, 0, 0], [-1, 1, 0, 2], *rows, [0.5, a * f, 0.5, 0.5],
+                options={"allow_unnormalized": True})
+        assert r[1] == want, r
+    # star:2, q = (.5, .5, .5), t = (.25, .75, .5), tokens (0, 0): the laws (1/3, 1/3, 1/3) and
+    # (1/6, 1/2, 1/3); beta(rho) = 1/3 + 1 / (2 rho) on [1, 1.5], rho* = 1.274..; a = .5 / rho* at both
+    # children; both rejected: w ~ (0, .75 - .5 rho*, 0) -> 1; the second child passing: the bonus 2.
+    rows = ([[0.5, 0.5, 0.5], [0.0] * 3, [0.0] * 3], [[0.25, 0.75, 0.5], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    r = add(f"{rule}: unnormalised rows read as their laws star:2, both rejected -> argmax w = 1", rule, [-1, 0, 0],
+            [-1, 0, 0], *rows, [0.5, 0.99, 0.99], options={"allow_unnormalized": True})
+    assert r[0] == [1] and 1.0 < r[2][0][3] < 1.5, r
+    a = r[2][1][3]
+    for f, want in ((1.0 - 1e-9, [0, 2]), (1.0 + 1e-9, [1])):
+        r = add(f"{rule}: unnormalised rows read as their laws star:2, second coin {f!r} x threshold", rule,
+                [-1, 0, 0], [-1, 0, 0], *rows, [0.5, 0.99, a * f], options={"allow_unnormalized": True})
+        assert r[0] == want, r
+    # One child: the token rule on the rows as given (unnormalised, not read as laws): q = (.5, .5, .5),
+    # t = (.375, .25, .375), token 1: a = .5; rejected -> max(t - q, 0) = 0 everywhere -> argmax t = 0
+    # (a tie with 2).
+    for c1 in (0.5, float(np.nextafter(0.5, 0.0))):
+        r = add(f"{rule}: one child, unnormalised rows as given, coin {c1!r} vs a = 0.5", rule, [-1, 0], [-1, 1],
+                [[0.5, 0.5, 0.5], [0.0] * 3], [[0.375, 0.25, 0.375], [0.0, 1.0, 0.0]], [0.5, c1],
+                options={"allow_unnormalized": True}, exact=True)
+        if c1 == 0.5:
             assert r[0] == [0] and r[1] == [] and ("zero_correction", 0) in r[2], r
         else:
-            assert r[1] == [want], r
-    # star:2, q = (.5, .5, .5), t = (.25, .75, .5): beta(1) = 1.25, rho* = 1; tokens (0, 0) (a = .5):
-    # both rejected -> scale = 1 + (1 - 1.25) = .75, w = t - .75 min(q, t) = (.0625, .375, .125) -> 1.
-    for c2 in (0.5, float(np.nextafter(0.5, 0.0))):
-        r = add(f"{rule}: rho* = 1 at two children, beta(1) = 1.25 (unnormalised) coin {c2!r}", rule, [-1, 0, 0],
-                [-1, 0, 0], [[0.5, 0.5, 0.5], [0.0] * 3, [0.0] * 3], [[0.25, 0.75, 0.5], [1.0, 0.0, 0.0],
-                                                                      [0.0, 0.0, 1.0]],
-                [0.5, 0.5, c2], options={"allow_unnormalized": True}, exact=True)
-        assert r[0] == ([1] if c2 == 0.5 else [0, 2]), r
+            assert r[0] == [1, 1] and r[1] == [1], r
     # Disjoint supports: beta = 0 for every rho, g(1) = 0: rho* = 1, thresholds 0, scale = m = 2,
     # w = t -> argmax (0, 0, .5, .5) = 2.
     r = add(f"{rule}: disjoint supports (beta = 0, rho* = 1) -> argmax t", rule, [-1, 0, 0], [-1, 0, 1],
             [[0.5, 0.5, 0.0, 0.0], [0.0] * 4, [0.0] * 4], [[0.0, 0.0, 0.5, 0.5], [1.0, 0.0, 0.0, 0.0],
                                                            [0.0, 1.0, 0.0, 0.0]], [0.5, 0.0, 0.0], exact=True)
     assert r[0] == [2] and r[2][0] == ("rho", 0, 2, 1.0), r
-    # t = q (dyadic, beta(1) = 1 exactly): rho* = 1, every threshold 1; and t = q in f32 rows, where
-    # beta(1) = 1 - eps only within rounding: rho* ~ 1 / (1 - eps^(1/m)) (1.0 for eps <= 0), so the
-    # thresholds are somewhat below 1 at nodes of several children; coins of 0.5 still pass.
+    # t = q: rho* = 1 and every threshold t[x] Q / (T q[x]) is exactly 1, whatever the rows' sums'
+    # last bits (the tolerance tau absorbs beta(1) = 1 +- rounding): every first child passes.
+    # Dyadic (beta(1) = 1 exactly) star:3; float32 rows (summing to 1 only within ~1e-8 in f64); more
+    # in section 13b.
     r = add(f"{rule}: t = q (dyadic) star:3: every child passes", rule, [-1, 0, 0, 0], [-1, 2, 0, 1],
-            [[0.5, 0.25, 0.25]] + [[0.0] * 3] * 3, [[0.5, 0.25, 0.25], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0],
-                                                    [0.0, 0.0, 1.0]], [0.5, 0.999, 0.0, 0.0])
+            [[0.5, 0.25, 0.25]] + [[0.0] * 3] * 3, [[0.5, 0.25, 0.25]] + LEAVES3, [0.5, 0.999, 0.0, 0.0])
     assert r[1] == [1] and r[0] == [2, 0], r
     for spec, v in (("star:3", 5), ("kary:4,2", 9)):
         parents = shape(spec)
@@ -1007,6 +1090,7 @@ for rule in each_rule(("spectr",)):
         r = add(f"{rule}: t = q (float32 rows) {spec} v={v}", rule, parents, tokens, draft, target,
                 [0.5] * len(parents))
         assert len(r[1]) == depth_of(parents), r
+        assert all(e[3] == 1.0 for e in r[2] if e[0] in ("rho", "child")), r
     # rho* > 1: star:2, q = (.5, .25, .25), t = (.25, .125, .625): beta(rho) = .375 / rho + .25 on [1, 2.5],
     # g(1.5) = 0: rho* = 1.5 (within rounding), thresholds 1/3, 1/3, 1; scale = 1.5, w ~ (0, 0, .25).
     SR_D = [[0.5, 0.25, 0.25], [0.0] * 3, [0.0] * 3, [0.0] * 3]
@@ -1184,6 +1268,27 @@ for rule in each_rule(("rrs", "rrs-wor", "spectr")):
 for rule in ("greedy", "target-only"):
     add(f"{rule}: chain zero draft probability is not refused", rule, None, [0, 1], [[0.0, 1.0], [0.5, 0.5]],
         [[0.75, 0.25], [0.25, 0.75], [0.5, 0.5]], [0.5, 0.5])
+
+# 13b. spectr, t = q at a node of 16 children (drawn after the other spectr cases, which so kept their
+# random values): float32 rows whose root row sums in f64 to below 1, where the former definition
+# (rows as given, no tolerance) had beta(1) = sum t < 1, rho* ~ 1.4 and thresholds ~ 0.7, rejecting
+# coins of 0.9; and 0.1 ten times (summing to 0.9999999999999999: there thresholds 0.99987..). Now
+# rho* = 1 and every threshold is exactly 1.
+for rule in each_rule(("spectr",)):
+    parents = shape("star:16")
+    draft, target = tree_rows(parents, 32, "close")
+    while seq_sum(target[0]) >= 1.0:
+        target[0] = f32_dist(32, SHARP["close"])
+    draft[0] = target[0]
+    tokens = draw_tokens(rule, parents, draft, "assumed")
+    r = add(f"{rule}: t = q (float32 rows summing to below 1) star:16 v=32 coins 0.9", rule, parents, tokens, draft,
+            target, [0.9] * 17)
+    assert r[1] == [1] and r[2][0] == ("rho", 0, 16, 1.0) and r[2][1][3] == 1.0, r
+    tokens = [-1] + [int(x) for x in rng.integers(0, 10, 16)]
+    r = add(f"{rule}: t = q = 0.1 x 10 (sums to 0.9999999999999999) star:16 coins 0.9999", rule, parents, tokens,
+            [[0.1] * 10] + [[0.0] * 10] * 16, [[0.1] * 10] * 17, [0.9999] * 17)
+    assert r[1] == [1] and r[2][0] == ("rho", 0, 16, 1.0) and r[2][1][3] == 1.0, r
+
 
 # 14. Refusals. -----------------------------------------------------------------------------------
 P7 = shape("kary:2,2")
@@ -1367,10 +1472,14 @@ def accept_probs(rule, t, q, toks):
         return out
     if rule == "spectr":
         rho = spectr_rho(t, q, m)
+        tm, qm = spectr_masses(t, q)
         alive = 1.0
         out = []
         for x in toks:
-            a = min(1.0, float(t[x]) / (rho * float(q[x])))
+            if m == 1:  # the token rule
+                a = min(1.0, float(t[x]) / float(q[x]))
+            else:
+                a = min(1.0, (float(t[x]) * qm) / ((rho * tm) * float(q[x])))
             out.append(alive * a)
             alive *= 1.0 - a
         return out
@@ -1454,7 +1563,8 @@ def formula_rrs(parents, d, t):
 
 
 def formula_spectr(parents, d, t):
-    """SPEC §7: P(child j accepted) = beta (1 - beta)^(j-1), beta = beta(rho*) at the node,
+    """SPEC §7: P(child j accepted) = beta (1 - beta)^(j-1), beta = beta(rho*_m) at a node of m >= 2
+    children; with one child the token rule's beta = sum_x min(t[x], q[x] / Q) (rrs's first beta);
     E(u) = sum_j P(child j) (1 + E(c_j))."""
     kids = children_of(parents)
 
@@ -1462,7 +1572,10 @@ def formula_spectr(parents, d, t):
         if not kids[u]:
             return 0.0
         m = len(kids[u])
-        beta = spectr_beta(t[u], d[u], spectr_rho(t[u], d[u], m))
+        if m == 1:
+            beta = seq_sum(np.minimum(t[u], d[u] / seq_sum(d[u])))
+        else:
+            beta = spectr_beta(t[u], d[u], spectr_rho(t[u], d[u], m))
         return sum(beta * (1.0 - beta) ** j * (1.0 + e(c)) for j, c in enumerate(kids[u]))
     return e(0)
 
@@ -1581,6 +1694,7 @@ add_expectation("kary:2,1 v=2 one-hot target", shape("kary:2,1"), [[0.5, 0.5], [
 decided = [c for c in cases if "expected" in c]
 refused = [c for c in cases if "error" in c]
 assert len(decided) >= 380 and len(refused) >= 40, (len(decided), len(refused))
+assert sum(c["rule"] == "spectr" for c in decided) >= 80 and sum(e["rule"] == "spectr" for e in expect) >= 10
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden_tree.json.gz")
 text = json.dumps({"seed": SEED, "cases": cases, "expectations": expect}, separators=(",", ":"))
 with open(out, "wb") as f:
@@ -1593,8 +1707,8 @@ for rule in RULES:
 
 def spectr_coverage():
     """spectr's tree cases: where the walks stop, and how often rho* > 1 decides; plus how many
-    float32-exact cases would decide otherwise with rho* rounded up to a float32 (as SPEC §7's f32
-    engines take it; informational: such differences are classified there)."""
+    float32-exact cases would decide otherwise with rho* T / Q rounded up to a float32 (as SPEC §7's
+    f32 engines take it; informational: such differences are classified there)."""
     stops, flips = {}, 0
     accepted_above_one = corrections_above_one = f32_cases = 0
     for c in decided:
@@ -1615,10 +1729,12 @@ def spectr_coverage():
         if c["f32_exact"] and not c["options"].get("allow_unnormalized"):
             f32_cases += 1
 
-            def up(tu, q, m):
-                r = spectr_rho(tu, q, m)
+            def up(tu, q, m):  # the engines' rho* T / Q rounded up to a float32, as a rho* again
+                tm, qm = spectr_masses(tu, q)
+                r = spectr_rho(tu, q, m) * tm / qm
                 r32 = np.float32(r)
-                return float(r32 if float(r32) >= r else np.nextafter(r32, np.float32(np.inf)))
+                r32 = float(r32 if float(r32) >= r else np.nextafter(r32, np.float32(np.inf)))
+                return r32 * qm / tm
             flips += decide_tree("spectr", *args, rho_of=up)[:2] != (out, nodes)
     return stops, accepted_above_one, corrections_above_one, f32_cases, flips
 
@@ -1626,7 +1742,7 @@ def spectr_coverage():
 stops, acc1, cor1, f32n, flips = spectr_coverage()
 print("spectr tree walks (stop, accepted):", ", ".join(f"{k[0]} {k[1]}: {n}" for k, n in sorted(stops.items())))
 print(f"spectr: {acc1} children accepted and {cor1} corrections at nodes with rho* > 1; {flips} of {f32n} "
-      f"float32-exact cases decide otherwise with rho* rounded up to a float32")
+      f"float32-exact cases decide otherwise with rho* T / Q rounded up to a float32")
 assert len({k[1] for k in stops if k[0] == "correction"}) >= 3 and cor1 >= 10 and acc1 >= 20, stops
 kinds = {}
 for c in refused:

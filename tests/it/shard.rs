@@ -135,6 +135,22 @@ fn sharded_studies_merge_exactly_on_the_gpu() {
     let mut tree = TREE.to_vec();
     tree.extend(["--engine", "gpu"]);
     sharded_equals_unsharded(&tree, 3);
+    // Shards of one study on two engines: refused (their rows differ in the last bits).
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    for (i, engine) in [(0, "cpu"), (1, "gpu")] {
+        let mut a: Vec<&str> = CHAIN.to_vec();
+        let spec = format!("{i}/2");
+        let out = p(&format!("e{i}.json"));
+        a.extend([
+            "--engine", engine, "--quiet", "--shard", &spec, "--out", &out,
+        ]);
+        assert_eq!(specsim(&a).code, 0);
+    }
+    let out = p("merged");
+    let o = specsim(&["merge", &p("e0.json"), &p("e1.json"), "--out", &out]);
+    assert_refused(&o, "two engines", &["one engine", "e1.json"]);
+    assert!(!Path::new(&out).exists());
 }
 
 #[test]
@@ -186,6 +202,16 @@ fn bad_shard_sets_are_refused_and_nothing_is_written() {
         assert_refused(&merge(files), what, needles);
         assert!(!Path::new(&out).exists(), "{what}: nothing written");
     }
+    // The same study with other cost ratios: the reports would differ, so it is refused.
+    let mut other: Vec<&str> = CHAIN.to_vec();
+    other.extend(["--cost-ratio", "0.5"]);
+    shard(&other, "3/4", &p("cost3.json"));
+    assert_refused(
+        &merge(&["c0.json", "c1.json", "c2.json", "cost3.json"]),
+        "cost ratio",
+        &["cost-ratio", "cost3.json"],
+    );
+    assert!(!Path::new(&out).exists());
     // A shard of another version, a changed one, and one that is not a shard file.
     let text = std::fs::read_to_string(p("c3.json")).unwrap();
     std::fs::write(
@@ -205,6 +231,14 @@ fn bad_shard_sets_are_refused_and_nothing_is_written() {
         &merge(&["c0.json", "c1.json", "c2.json", "changed.json"]),
         "checksum",
         &["changed.json", "checksum"],
+    );
+    // An unknown key (the checksum is over the fields specsim reads: extra keys are refused).
+    let extra = text.replacen("{", "{\n  \"extra\": 1,", 1);
+    std::fs::write(p("extra.json"), extra).unwrap();
+    assert_refused(
+        &merge(&["c0.json", "c1.json", "c2.json", "extra.json"]),
+        "unknown key",
+        &["extra.json", "extra"],
     );
     std::fs::write(p("junk.json"), "{\"a\": 1}").unwrap();
     assert_refused(

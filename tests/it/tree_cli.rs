@@ -421,3 +421,35 @@ fn a_parents_array_beyond_the_node_limit_is_refused() {
         &["parents.npy", "65537 nodes", "at most 65536"],
     );
 }
+
+/// `sequoia:n,d,vector=FILE` (SPEC §10): Sequoia's DP over a vector file, printed with its
+/// value; the DP itself is held to brute force over every tree of up to 8 nodes in
+/// `topology::sequoia`'s unit tests.
+#[test]
+fn sequoia_trees_come_from_a_vector_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let vec = dir.path().join("acc.json");
+    std::fs::write(&vec, "[0.6, 0.2, 0.1]").unwrap();
+    let spec = format!("sequoia:8,3,vector={}", vec.display());
+    let o = specsim(&["tree", &spec, "--format", "json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let doc: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(doc["nodes"], 8);
+    assert!(doc["depth"].as_u64().unwrap() <= 3);
+    // 1 + 0.9 (the root's three) + 0.36 + 0.12 (node 1's two) + 0.12 + 0.216 = 2.716.
+    assert!((doc["expected_generated"].as_f64().unwrap() - 2.716).abs() < 1e-12);
+    // Per-depth vectors, and refusals.
+    std::fs::write(&vec, "[[0.5, 0.3], [0.9]]").unwrap();
+    assert_eq!(specsim(&["tree", &spec]).code, 0);
+    std::fs::write(&vec, "[0.7, 0.7]").unwrap();
+    assert_refused(
+        &specsim(&["tree", &spec]),
+        "sum > 1",
+        &["sum", "more than 1"],
+    );
+    assert_refused(
+        &specsim(&["tree", "sequoia:8,3"]),
+        "no vector",
+        &["sequoia:n,d,vector=FILE"],
+    );
+}

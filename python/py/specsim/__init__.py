@@ -63,6 +63,7 @@ __all__ = [
     "merge",
     "positional_acceptance",
     "tree_expectation",
+    "sequoia_tree",
     "__version__",
 ]
 
@@ -425,15 +426,21 @@ def study(
 
 
 def _shard_spec(shard: Any) -> Tuple[int, int]:
-    if isinstance(shard, str) and "/" in shard:
-        shard = tuple(x.strip() for x in shard.split("/", 1))
-    try:
+    bad = InvalidOption(f"shard: expected (i, n) with 0 <= i < n (or 'i/n'), not {shard!r}")
+    if isinstance(shard, str):
+        parts = shard.split("/")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise bad
+        i, n = (int(p) for p in parts)
+    elif isinstance(shard, (tuple, list)) and len(shard) == 2:
         i, n = shard
-        i, n = _integer("shard", int(i)), _integer("shard", int(n))
-    except (TypeError, ValueError):
-        raise InvalidOption(f"shard: expected (i, n) with 0 <= i < n, not {shard!r}") from None
-    if not 0 <= i < n:
-        raise InvalidOption(f"shard: expected (i, n) with 0 <= i < n, not {shard!r}")
+        if any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) for x in (i, n)):
+            raise bad
+        i, n = int(i), int(n)
+    else:
+        raise bad
+    if not 0 <= i < n or n > 2**20:
+        raise bad
     return i, n
 
 
@@ -443,6 +450,8 @@ def merge(shards: Sequence[Any], *, out: Union[str, os.PathLike, None] = None) -
     rows, equal to the unsharded ``study``'s apart from ``seconds`` (``out=DIR`` writes its
     files). Raises, with the reason, for shards of different studies, a shard given twice,
     missing shards (named), another version, or a damaged file."""
+    if isinstance(shards, (str, bytes, dict, os.PathLike)):
+        raise InvalidOption("merge: expected a list of shards (dicts or shard-file paths), not one")
     texts, names = [], []
     for j, s in enumerate(shards):
         if isinstance(s, dict):
@@ -697,6 +706,19 @@ def positional_acceptance(
         bool(allow_unnormalized),
     )
     return np.asarray(values, dtype=np.float64)
+
+
+def sequoia_tree(vector: Any, nodes: int, depth: int) -> Tuple[np.ndarray, float]:
+    """Sequoia's optimal static tree (SPEC §10; ``specsim tree sequoia:n,d,vector=FILE``): the tree
+    of ``nodes`` nodes (the root included) and depth at most ``depth`` that maximises
+    ``1 + Σ_v Π P`` along each path, for the positional acceptance vector ``vector``
+    (``[P_1, …, P_W]``, P_j the probability that a node's j-th child is the accepted one, or one
+    such list per parent depth). Returns ``(parents, expected_generated)``: the parent array
+    (int64, breadth-first, children in rank order) and its value."""
+    a = np.asarray(vector, dtype=np.float64) if not isinstance(vector, (list, tuple)) else None
+    doc = a.tolist() if a is not None else [list(map(float, x)) if isinstance(x, (list, tuple, np.ndarray)) else float(x) for x in vector]
+    parents, value = _native(_specsim.sequoia_tree, json.dumps(doc), _integer("nodes", nodes), _integer("depth", depth))
+    return np.asarray(parents, dtype=np.int64), value
 
 
 def tree_expectation(

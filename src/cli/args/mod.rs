@@ -200,7 +200,8 @@ pub enum Command {
     /// per level, SGLang's retrive_next_token / retrive_next_sibling, EAGLE's retrieve_indices
     /// and choice list, and the ancestor attention mask.
     Tree {
-        /// The shape: `chain:K`, `kary:W,D`, `eagle:[[0],[0,0],...]` or `file:PATH`.
+        /// The shape: `chain:K`, `kary:W,D`, `eagle:[[0],[0,0],...]`, `sequoia:n,d,vector=FILE`
+        /// (Sequoia's optimal tree for a JSON positional acceptance vector) or `file:PATH`.
         spec: String,
         /// `text` (a readable summary) or `json` (every array; `--tree file:` reads it back).
         #[arg(long, value_enum, default_value_t = TreeFormat::Text)]

@@ -12,9 +12,10 @@ q (iid, wor or top), alpha* = min over token sets H of p(H) + 1 - Q(drafts in H)
 probability, under any coupling that keeps the output distributed as the target row p, that the
 emitted token is one of the drafts. Per (n, mode) it prints alpha*, the minimising set H* (its
 size, the largest p/q in it, p(H*) and q(H*)), and the acceptance at the node of each lossless
-tree rule that assumes that draft law (rrs: iid, rrs-wor: wor, target-only: top) with its gap
-to alpha*. rrs-wor's acceptance is exact for n <= 2, enumerated for n >= 3 where V^n * V <= 4e6,
-otherwise absent.
+tree rule that assumes that draft law (rrs and spectr: iid, rrs-wor: wor, target-only: top)
+with its gap to alpha*. rrs-wor's acceptance is exact for n <= 2, enumerated for n >= 3 where
+V^n * V <= 4e6, and otherwise a Rao-Blackwellised Monte-Carlo estimate, marked `~` (JSON:
+`estimated`, `standard_error`).
 
 With --family (and the workload options of `study`), the same over a family's generated rows:
 every round's first node (the target and draft rows of position 0), averaged over --rounds with
@@ -35,7 +36,7 @@ pub struct OptimalArgs {
     /// top with n > V; asked for, it is refused).
     #[arg(long, value_name = "LIST")]
     pub drafts: Option<String>,
-    /// Draft laws, comma-separated: `iid` (with replacement; rrs), `wor` (without
+    /// Draft laws, comma-separated: `iid` (with replacement; rrs, spectr), `wor` (without
     /// replacement; rrs-wor), `top` (the draft's top-n; target-only) (default: all three).
     #[arg(long, value_name = "LIST")]
     pub mode: Option<String>,

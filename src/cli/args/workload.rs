@@ -98,8 +98,9 @@ pub struct WorkloadArgs {
     #[arg(long, value_name = "LIST")]
     pub rule: Option<String>,
     /// Tree shape (repeat for several): `chain:K`, `kary:W,D`, `eagle:[[0],[0,0],[1],...]`
-    /// (an EAGLE/Medusa choice list) or `file:PATH` (a JSON parent array or `specsim tree`
-    /// output). With tree rules.
+    /// (an EAGLE/Medusa choice list), `sequoia:n,d,vector=FILE` (Sequoia's optimal tree of n
+    /// nodes and depth d for a JSON positional acceptance vector) or `file:PATH` (a JSON parent
+    /// array or `specsim tree` output). With tree rules.
     #[arg(long = "tree", value_name = "SPEC")]
     pub trees: Vec<String>,
 }

@@ -38,6 +38,11 @@ pub fn cmd_tree(spec: &str, format: TreeFormat) -> Result<ExitCode> {
             s += &format!("depth                 {}\n", t.depth());
             s += &format!("width per level       {}\n", list(&doc["widths"]));
             s += &format!("parents               {}\n", list(&doc["parents"]));
+            if let Some(e) = doc["expected_generated"].as_f64() {
+                s += &format!(
+                    "expected_generated    {e:.6} (1 + sum over nodes of the vector's path products)\n"
+                );
+            }
             s += &format!(
                 "retrive_next_token    {}\n",
                 list(&doc["retrive_next_token"])

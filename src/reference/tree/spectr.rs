@@ -1,13 +1,17 @@
 //! `spectr` (SPEC §7; SpecTr's K-SEQ, Sun et al. NeurIPS 2023): children drawn i.i.d. from the
-//! draft row, each tested against `min(1, t[x] / (ρ* q[x]))` with one ρ* per node, the smallest
+//! draft row, each tested against `min(1, t̂[x] / (ρ* q̂[x]))` with one ρ* per node, the smallest
 //! ρ in [1, m] for which the correction below is a distribution:
-//! `ρ β(ρ) − 1 + (1 − β(ρ))^m ≥ 0` with `β(ρ) = Σ_x min(q[x], t[x] / ρ)`.
+//! `ρ β(ρ) − 1 + (1 − β(ρ))^m ≥ 0` with `β(ρ) = Σ_x min(q̂[x], t̂[x] / ρ)`, on the node's rows
+//! divided by their sums (`t̂ = t / T`, `q̂ = q / Q`: the laws the rule draws from and must
+//! reproduce), and the condition held to within the rounding of its sums (`−τ`,
+//! `τ = (V + 4)·2^-52`), so that t = q gives ρ* = 1 whatever the rows' sums' last bits. With one
+//! child it is the token rule on the rows as given.
 //!
-//! The f32 engines take the node's values from [`spectr_f32`]: ρ rounded up to an f32 (any ρ at
-//! or above ρ* keeps the rule lossless, since the condition is increasing in ρ), and the
+//! The f32 engines take the node's values from [`spectr_f32`]: `ρ* T / Q` rounded up to an f32
+//! (any ρ at or above ρ* keeps the rule lossless, since the condition is increasing in ρ), and the
 //! correction's coefficients computed in f64 at that ρ.
 
-use super::rrs::{bottom_up, draw_sampled};
+use super::rrs::{bottom_up, draw_sampled, rrs_node, rrs_positional, rrs_step};
 use super::{TreeReference, token_like_chain_reads};
 use crate::reference::tree::walk::{NodeTrace, Step, TreeInput, note_test, note_vector};
 use crate::reference::{Values, argmax_f64};
@@ -24,24 +28,28 @@ impl TreeReference for Spectr {
     ) -> Step {
         let children = input.tree.children(u);
         let m = children.len();
+        if m == 1 {
+            // One child: the token rule (rrs's first step), on the rows as given.
+            return rrs_step(false, input, u, trace);
+        }
         let t = input.target_row(u);
         let q = input.draft_row(u);
-        let rho = rho_star(&t, &q, m);
+        let n = spectr_node_values(&t, &q, m);
+        let (tm, qm, rho) = (n.t_mass, n.q_mass, n.rho);
         for &c in children {
             let x = input.token(c);
-            let a = (t[x] / (rho * q[x])).min(1.0);
+            let a = ((t[x] * qm) / (rho * tm * q[x])).min(1.0);
             let coin = input.coins.at(c as usize);
             note_test(trace, c, coin, a);
             if coin < a {
                 return Step::Accept(c as usize);
             }
         }
-        let beta = beta_at(&t, &q, rho);
-        let c = correction_scale(beta, m);
+        let c = correction_scale(n.beta, m);
         let w: Vec<f64> = t
             .iter()
             .zip(&q)
-            .map(|(&t, &q)| (t - q.min(t / rho) * c).max(0.0))
+            .map(|(&t, &q)| (t - (q * (tm / qm)).min(t / rho) * c).max(0.0))
             .collect();
         if w.iter().all(|&x| x == 0.0) {
             note_vector(trace, &t);
@@ -62,9 +70,12 @@ impl TreeReference for Spectr {
         bottom_up(tree, d, t, v, |t, q, gains| Some(spectr_node(t, q, gains)))
     }
 
-    /// `β (1 − β)^(j−1)` with `β = β(ρ*_width)` (SPEC §9).
+    /// `β (1 − β)^(j−1)` with `β = β(ρ*_width)` (SPEC §9); with one child, the token rule's.
     fn positional(t: &[f64], q: &[f64], width: usize) -> Option<Vec<f64>> {
-        let beta = beta_at(t, q, rho_star(t, q, width));
+        if width == 1 {
+            return Some(rrs_positional(t, q, 1));
+        }
+        let beta = spectr_node_values(t, q, width).beta;
         let mut survive = 1.0f64;
         Some(
             (0..width)
@@ -119,11 +130,37 @@ impl TreeReference for Spectr {
     }
 }
 
-/// `β(ρ) = Σ_x min(q[x], t[x] / ρ)`, in ascending x.
-pub(crate) fn beta_at(t: &[f64], q: &[f64], rho: f64) -> f64 {
-    t.iter()
-        .zip(q)
-        .fold(0.0f64, |s, (&t, &q)| s + q.min(t / rho))
+/// A node's SpecTr quantities (m ≥ 2): the rows' masses `T = Σ t` and `Q = Σ q` (ascending x),
+/// ρ* on the normalised rows, and `β(ρ*)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpectrNode {
+    /// `T`.
+    pub t_mass: f64,
+    /// `Q`.
+    pub q_mass: f64,
+    /// ρ*.
+    pub rho: f64,
+    /// `β(ρ*) = Σ_x min(q[x] / Q, t[x] / (T ρ*))`.
+    pub beta: f64,
+}
+
+/// `β(ρ) = Σ_x min(q[x] / Q, t[x] / (T ρ))`, in ascending x.
+fn beta_normalised(t: &[f64], q: &[f64], tm: f64, qm: f64, rho: f64) -> f64 {
+    t.iter().zip(q).fold(0.0f64, |s, (&t, &q)| {
+        s + (q.abs() / qm).min(t.abs() / tm / rho)
+    })
+}
+
+/// [`SpectrNode`] of rows `t`, `q` with `m ≥ 2` children.
+pub fn spectr_node_values(t: &[f64], q: &[f64], m: usize) -> SpectrNode {
+    let (rho, tm, qm) = rho_star_by(t.len(), |x| (t[x].abs(), q[x].abs()), m);
+    SpectrNode {
+        t_mass: tm,
+        q_mass: qm,
+        rho,
+        // A probability: its sum's rounding may not take it past 1.
+        beta: beta_normalised(t, q, tm, qm, rho).clamp(0.0, 1.0),
+    }
 }
 
 /// The correction's scale `(1 − (1 − β)^m) / β`, as the sum `Σ_{k<m} (1 − β)^k` (no cancellation;
@@ -143,33 +180,52 @@ pub(crate) fn correction_scale(beta: f64, m: usize) -> f64 {
 const MAX_BISECTIONS: usize = 200;
 
 /// ρ* at a node with `m` children (SPEC §7): the smallest ρ in [1, m] with
-/// `ρ β(ρ) − 1 + (1 − β(ρ))^m ≥ 0`, by bisection that keeps the upper end valid (the condition
-/// holds at m), until the bracket cannot be split. 1 for m ≤ 1.
+/// `ρ β(ρ) − 1 + (1 − β(ρ))^m ≥ −τ` on the rows divided by their sums, by bisection that keeps
+/// the upper end valid (the condition holds at m), until the bracket cannot be split. 1 for
+/// m ≤ 1. `τ = (V + 4)·2^-52` bounds the rounding of the sums: t = q gives ρ* = 1.
 ///
-/// Each step sums only the tokens whose ratio `t / q` lies inside the bracket: the others
-/// contribute `q` (ratio at or above the upper end) or `t / ρ` (at or below the lower end) for
+/// Each step sums only the tokens whose ratio `t̂ / q̂` lies inside the bracket: the others
+/// contribute `q̂` (ratio at or above the upper end) or `t̂ / ρ` (at or below the lower end) for
 /// every ρ left, and are kept as two running sums, so the whole search reads the row a few
 /// times, not once per step. Tokens with q = 0 contribute 0.
 pub fn rho_star(t: &[f64], q: &[f64], m: usize) -> f64 {
-    rho_star_by(t.len(), |x| (t[x].abs(), q[x].abs()), m)
+    rho_star_by(t.len(), |x| (t[x].abs(), q[x].abs()), m).0
 }
 
 /// [`rho_star`] on f32 rows (widened exactly).
 pub fn rho_star_f32(t: &[f32], q: &[f32], m: usize) -> f64 {
-    rho_star_by(t.len(), |x| (t[x].abs() as f64, q[x].abs() as f64), m)
+    rho_star_by(t.len(), |x| (t[x].abs() as f64, q[x].abs() as f64), m).0
 }
 
-fn rho_star_by(v: usize, at: impl Fn(usize) -> (f64, f64), m: usize) -> f64 {
-    if m <= 1 {
-        return 1.0;
+/// The tolerance of the condition on a row of V: the rounding of its sums.
+fn tolerance(v: usize) -> f64 {
+    (v as f64 + 4.0) * f64::EPSILON
+}
+
+/// (ρ*, T, Q).
+fn rho_star_by(v: usize, at: impl Fn(usize) -> (f64, f64), m: usize) -> (f64, f64, f64) {
+    let (mut tm, mut qm) = (0.0f64, 0.0f64);
+    for x in 0..v {
+        let (tx, qx) = at(x);
+        if tx.is_finite() {
+            tm += tx;
+        }
+        if qx.is_finite() {
+            qm += qx;
+        }
     }
+    if m <= 1 || tm <= 0.0 || qm <= 0.0 || !tm.is_finite() || !qm.is_finite() {
+        return (1.0, tm, qm);
+    }
+    let tau = tolerance(v);
     let (mut lo, mut hi) = (1.0f64, m as f64);
     let power = |beta: f64| (1.0 - beta).powi(m as i32);
-    // `above`: Σ q over ratios ≥ hi; `below`: Σ t over ratios ≤ lo; `inside`: the rest.
+    // `above`: Σ q̂ over ratios ≥ hi; `below`: Σ t̂ over ratios ≤ lo; `inside`: the rest.
     let (mut above, mut below) = (0.0f64, 0.0f64);
     let mut inside: Vec<(f64, f64, f64)> = Vec::new();
     for x in 0..v {
         let (tx, qx) = at(x);
+        let (tx, qx) = (tx / tm, qx / qm);
         if qx.is_nan() || tx.is_nan() || qx <= 0.0 {
             continue;
         }
@@ -182,7 +238,7 @@ fn rho_star_by(v: usize, at: impl Fn(usize) -> (f64, f64), m: usize) -> f64 {
             inside.push((ratio, tx, qx));
         }
     }
-    // β(ρ) = Σ q over ratios ≥ ρ + (Σ t over ratios < ρ) / ρ: min(q, t/ρ) = q iff ρ ≤ t/q.
+    // β(ρ) = Σ q̂ over ratios ≥ ρ + (Σ t̂ over ratios < ρ) / ρ: min(q̂, t̂/ρ) = q̂ iff ρ ≤ t̂/q̂.
     let g = |rho: f64, above: f64, below: f64, inside: &[(f64, f64, f64)]| {
         let (mut qa, mut tb) = (above, below);
         for &(ratio, t, q) in inside {
@@ -195,15 +251,15 @@ fn rho_star_by(v: usize, at: impl Fn(usize) -> (f64, f64), m: usize) -> f64 {
         let beta = qa + tb / rho;
         rho * beta - 1.0 + power(beta)
     };
-    if g(lo, above, below, &inside) >= 0.0 {
-        return lo;
+    if g(lo, above, below, &inside) >= -tau {
+        return (lo, tm, qm);
     }
     for _ in 0..MAX_BISECTIONS {
         let mid = lo + (hi - lo) / 2.0;
         if mid <= lo || mid >= hi {
             break;
         }
-        if g(mid, above, below, &inside) >= 0.0 {
+        if g(mid, above, below, &inside) >= -tau {
             hi = mid;
             inside.retain(|&(ratio, _, q)| {
                 let keep = ratio < mid;
@@ -223,12 +279,16 @@ fn rho_star_by(v: usize, at: impl Fn(usize) -> (f64, f64), m: usize) -> f64 {
             });
         }
     }
-    hi
+    (hi, tm, qm)
 }
 
-/// `spectr` at one node: Σ_j β (1 − β)^(j−1) · gain_j with β = β(ρ*_m).
+/// `spectr` at one node: Σ_j β (1 − β)^(j−1) · gain_j with β = β(ρ*_m); with one child, the
+/// token rule's (`rrs`'s first β).
 pub(crate) fn spectr_node(t: &[f64], q: &[f64], gains: &[f64]) -> f64 {
-    let beta = beta_at(t, q, rho_star(t, q, gains.len()));
+    if gains.len() <= 1 {
+        return rrs_node(t, q, gains);
+    }
+    let beta = spectr_node_values(t, q, gains.len()).beta;
     let (mut survive, mut total) = (1.0f64, 0.0f64);
     for &g in gains {
         total += survive * beta * g;
@@ -237,22 +297,30 @@ pub(crate) fn spectr_node(t: &[f64], q: &[f64], gains: &[f64]) -> f64 {
     total
 }
 
-/// A node's values for the f32 engines, as f32 bit patterns `[ρ, C, D]`: ρ the smallest f32 at
-/// or above ρ* of the node's f32 rows, `C = Σ_{k<m} (1 − β)^k` with β = β(ρ) (f64, rounded to
-/// nearest), `D = C / ρ` (f64, rounded to nearest). With one child, `[1, 1, 1]` without reading
-/// the rows (the token rule). Child x is accepted iff `coin · fl(ρ q[x]) < t[x]`; the correction's
-/// entry x is `max(t − fl(C q), 0)` where `fl(ρ q[x]) ≤ t[x]` and `max(t − fl(D t), 0)` elsewhere.
+/// A node's values for the f32 engines, as f32 bit patterns `[ρ, C', D]` on the rows as given:
+/// ρ the smallest f32 at or above `ρ* T / Q` (so that `t / (ρ q) = t̂ / (ρ' q̂)` with
+/// `ρ' = ρ Q / T ≥ ρ*`), `C = Σ_{k<m} (1 − β(ρ'))^k`, `C' = C T / Q` and `D = C' / ρ` (f64, each
+/// rounded to nearest). With one child, `[1, 1, 1]` without reading the rows (the token rule).
+/// Child x is accepted iff `coin · fl(ρ q[x]) < t[x]`; the correction's entry x is
+/// `max(t − fl(C' q), 0)` where `fl(ρ q[x]) ≤ t[x]` and `max(t − fl(D t), 0)` elsewhere
+/// (`T ŵ` of the normalised rows' vector, up to rounding).
 pub fn spectr_f32(t: &[f32], q: &[f32], m: usize) -> [u32; 3] {
     if m <= 1 {
         return [1.0f32.to_bits(); 3];
     }
-    let rho = round_up_f32(rho_star_f32(t, q, m));
+    let (rho, tm, qm) = rho_star_by(t.len(), |x| (t[x].abs() as f64, q[x].abs() as f64), m);
+    if tm <= 0.0 || qm <= 0.0 || !tm.is_finite() || !qm.is_finite() {
+        return [1.0f32.to_bits(); 3];
+    }
+    let rho32 = round_up_f32(rho * tm / qm);
+    let r = rho32 as f64;
+    // β(ρ') = Σ min(q, t / ρ32) / Q.
     let beta = t.iter().zip(q).fold(0.0f64, |s, (&t, &q)| {
-        s + (q.abs() as f64).min(t.abs() as f64 / rho as f64)
-    });
-    let c = correction_scale(beta, m);
-    let d = c / rho as f64;
-    [rho.to_bits(), (c as f32).to_bits(), (d as f32).to_bits()]
+        s + (q.abs() as f64).min(t.abs() as f64 / r)
+    }) / qm;
+    let c = correction_scale(beta.clamp(0.0, 1.0), m) * tm / qm;
+    let d = c / r;
+    [rho32.to_bits(), (c as f32).to_bits(), (d as f32).to_bits()]
 }
 
 /// The smallest f32 at or above `x` (x finite, ≥ 1).
@@ -270,7 +338,8 @@ mod tests {
     use super::*;
 
     fn g(t: &[f64], q: &[f64], m: usize, rho: f64) -> f64 {
-        let b = beta_at(t, q, rho);
+        let (tm, qm) = (t.iter().sum::<f64>(), q.iter().sum::<f64>());
+        let b = beta_normalised(t, q, tm, qm, rho);
         rho * b - 1.0 + (1.0 - b).powi(m as i32)
     }
 
@@ -281,9 +350,24 @@ mod tests {
         for m in 2..6 {
             let rho = rho_star(&t, &q, m);
             assert!((1.0..=m as f64).contains(&rho));
-            assert!(g(&t, &q, m, rho) >= -1e-15, "valid at rho* ({m})");
+            assert!(g(&t, &q, m, rho) >= -tolerance(4), "valid at rho* ({m})");
             assert!(g(&t, &q, m, rho * (1.0 - 1e-9)) < 0.0, "not below ({m})");
         }
+    }
+
+    #[test]
+    fn equal_rows_give_one_whatever_their_sums_last_bits() {
+        // 0.1 ten times sums to 0.9999999999999999: the draft is the target, so every first
+        // child is accepted (ρ* = 1), with 2 children or 64.
+        let t = vec![0.1; 10];
+        for m in [2, 4, 16, 64] {
+            assert_eq!(rho_star(&t, &t, m), 1.0, "m = {m}");
+            let [rho, _, _] = spectr_f32(&[0.1f32; 10], &[0.1f32; 10], m);
+            assert_eq!(f32::from_bits(rho), 1.0);
+        }
+        // Rows scaled by different constants are the same laws.
+        let q: Vec<f64> = t.iter().map(|x| x * 0.999).collect();
+        assert_eq!(rho_star(&t, &q, 8), 1.0);
     }
 
     #[test]
