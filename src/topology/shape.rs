@@ -58,7 +58,7 @@ impl TreeShape {
         })
     }
 
-    /// A `sequoia:` tree's value for its vector (`1 + Σ_v Π P`, its E[generated] when the
+    /// A `sequoia:` tree's value for its vector (`1 + Σ_v Π P`, its `E[generated]` when the
     /// vector is the rule's); `None` for other shapes.
     pub fn expected_generated(&self) -> Option<f64> {
         let arg = self.spec.strip_prefix("sequoia:")?;
