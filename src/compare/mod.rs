@@ -49,11 +49,6 @@ pub enum DiffClass {
     BonusNearTie,
     /// The residual is zero everywhere in one precision and not in the other.
     ZeroResidualUnderRounding,
-    /// Tree rules on a float64 batch: the reference, run on the round's rows and coins rounded
-    /// to float32 (what the f32 engines take), decides as the engine did. The round's decision
-    /// is that sensitive to its inputs' rounding (`spectr`'s ρ* where the draft is close to the
-    /// target: ρ* − 1 grows as the rows' difference to the power 1/m).
-    Float64InputRoundedToFloat32,
     /// Not explained by rounding: a bug.
     Unexplained,
 }

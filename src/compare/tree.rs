@@ -156,42 +156,6 @@ pub fn classify_tree(
     (class, detail)
 }
 
-/// The reference's outcome of round r on its rows and coins rounded to f32 (what the engines
-/// take from a float64 batch).
-fn reference_on_f32(view: &Rounds, r: usize, tree: &Tree, rule: Rule) -> TreeOutcome {
-    let v = view.v;
-    let rounded = |f: crate::batch::Floats, at: usize, len: usize| -> Vec<f64> {
-        let s = f.slice(at, len);
-        (0..len).map(|i| s.get_f32(i) as f64).collect()
-    };
-    let draft = rounded(view.draft, view.draft_at(r, 0), view.layout.draft_rows * v);
-    let target = rounded(
-        view.target,
-        view.target_at(r, 0),
-        view.layout.target_rows * v,
-    );
-    let coins: Vec<f64> = (0..tree.len())
-        .map(|c| {
-            let i = c as i64 - view.layout.coin_shift as i64;
-            if i < 0 || i as usize >= view.layout.coin_stride {
-                0.0
-            } else {
-                view.coins.get_f32(view.coin_at(r, c)) as f64
-            }
-        })
-        .collect();
-    let tokens = view.round_tokens(r);
-    let input = TreeInput {
-        tree,
-        tokens: &tokens,
-        draft: &draft[..],
-        target: &target[..],
-        coins: &coins[..],
-        v,
-    };
-    crate::reference::tree::walk::decide_tree(rule, &input)
-}
-
 /// [`classify_tree`] for a tree rule on a chain batch.
 pub fn classify_chain(
     view: &ChainView,
@@ -231,13 +195,7 @@ pub fn compare_tree_reference(
                 e.token = f.token;
             }
             (e != f).then(|| {
-                let (mut class, detail) = classify_tree(view, r, tree, rule, &e, &f);
-                if class == DiffClass::Unexplained
-                    && view.is_f64()
-                    && reference_on_f32(view, r, tree, rule) == e
-                {
-                    class = DiffClass::Float64InputRoundedToFloat32;
-                }
+                let (class, detail) = classify_tree(view, r, tree, rule, &e, &f);
                 let detail = format!(
                     "engine nodes {:?} then {}, reference nodes {:?} then {}; {detail}",
                     e.nodes, e.token, f.nodes, f.token

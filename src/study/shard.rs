@@ -342,9 +342,10 @@ pub fn from_bytes(bytes: &[u8], name: &str) -> Result<ShardFile> {
 
 /// Merges the shards of one study (`(name, shard)`, any order) into the study's results and
 /// cost ratios, exactly as the unsharded study gives them (apart from `seconds`, the shards'
-/// sum). Refused, with the reason and nothing produced: no shards, shards of different studies,
-/// of different counts, of different cost ratios or run on different engines, a duplicate shard, missing shards (named), a study that can no longer
-/// be rebuilt as it was (a changed `file:` tree), and parts that do not tile a configuration.
+/// sum). Refused, with the reason and nothing produced: no shards; shards of different studies,
+/// of different counts, of different cost ratios or run on different engines; a duplicate
+/// shard; missing shards (named); a study that can no longer be rebuilt as it was (a changed
+/// `file:` tree); and parts that do not tile a configuration.
 pub fn merge(shards: &[(String, ShardFile)]) -> Result<(Results, Vec<f64>)> {
     let Some((first_name, first)) = shards.first() else {
         return Err(Error::Config("merge: no shard files given".into()));

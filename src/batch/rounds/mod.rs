@@ -88,13 +88,6 @@ pub struct Rounds<'a> {
 }
 
 impl<'a> Rounds<'a> {
-    /// Whether any of its probabilities or coins are float64 (the f32 engines round them).
-    pub fn is_f64(&self) -> bool {
-        [self.draft, self.target, self.coins]
-            .iter()
-            .any(|f| matches!(f, crate::batch::Floats::F64(_)))
-    }
-
     /// A tree batch over arrays in §7's layout (n rows, tokens and coins per round), its shapes
     /// checked.
     pub fn new(
