@@ -9,7 +9,10 @@ use crate::error::{Error, Result};
 fn checksum(shard: &ShardFile) -> serde_json::Result<String> {
     let mut blank = shard.clone();
     blank.checksum = String::new();
-    Ok(format!("{:08x}", crc32fast::hash(&serde_json::to_vec(&blank)?)))
+    Ok(format!(
+        "{:08x}",
+        crc32fast::hash(&serde_json::to_vec(&blank)?)
+    ))
 }
 
 /// Where a shard's file goes for `--out PATH`: PATH itself when it ends in `.json` (and is not a
@@ -89,4 +92,3 @@ pub fn from_bytes(bytes: &[u8], name: &str) -> Result<ShardFile> {
     }
     Ok(shard)
 }
-

@@ -200,4 +200,3 @@ pub fn merge(shards: &[(String, ShardFile)]) -> Result<(Results, Vec<f64>)> {
     };
     Ok((results, first.cost_ratio.clone()))
 }
-

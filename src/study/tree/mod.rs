@@ -7,24 +7,28 @@
 //! i.i.d. from the parent's draft row for `rrs` and `spectr`, without replacement for `rrs-wor`.
 //! Beside each, the per-node bound on `E[generated]` of SPEC §8 and the gap to it ([`optimal_generated`]).
 
-use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+mod bound;
+mod sums;
 
-use super::{Family, Workload, Z99, exact_tolerance, zero_width_half};
+pub use bound::{OPTIMAL_BUDGET, draft_mode, optimal_generated, optimal_rounds};
+pub use sums::Sums;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::{Family, Workload};
 use crate::batch::{Floats, Ints};
 use crate::batch::{Layout, Rounds};
 use crate::cpu::Recovery;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::exact::sum::ExactSum;
-use crate::reference::Values;
-use crate::reference::optimal::{DraftMode, alpha_star};
 use crate::reference::tree::draw_children;
 use crate::reference::tree::expect::expected_generated;
 use crate::rng::{random_u64, stream};
 use crate::rule::{RecoveryMode, Rule};
 use crate::topology::Tree;
 use crate::topology::shape::TreeShape;
+use bound::chunk_bounds;
 
 /// One tree study configuration: a workload, a tree, the rules run on the same rows and coins.
 #[derive(Clone, Debug, Serialize)]
@@ -101,248 +105,6 @@ pub struct TreeStudyResult {
     pub optimal_rounds: u64,
     /// Seconds (generation, verification and exact values of this configuration's rules).
     pub seconds: f64,
-}
-
-/// The work the per-node bound may take per (configuration, rule), in row entries: an `iid` or
-/// `top` node costs V, a `wor` node 60·V (its exponential-clock integral; measured in
-/// BENCHMARKS.md, "The optimal bound alpha*"). Beyond it, the bound is computed on the first
-/// rounds only, and the study says on how many.
-pub const OPTIMAL_BUDGET: f64 = 5e7;
-
-/// The draft law a lossless tree rule assumes (`rrs`, `spectr`: iid; `rrs-wor`: wor;
-/// `target-only`: top); `None` for `greedy`.
-pub fn draft_mode(rule: Rule) -> Option<DraftMode> {
-    DraftMode::ALL
-        .into_iter()
-        .find(|m| m.rules().contains(&rule))
-}
-
-/// How many of `rounds` rounds the bound of `rule` is computed on, within [`OPTIMAL_BUDGET`], for
-/// trees of at most `internal` internal nodes (0 for greedy).
-pub fn optimal_rounds(rule: Rule, internal: usize, v: usize, rounds: u64) -> u64 {
-    let Some(mode) = draft_mode(rule) else {
-        return 0;
-    };
-    let internal = internal.max(1);
-    let unit = if mode == DraftMode::Wor { 60.0 } else { 1.0 } * v.max(1) as f64;
-    ((OPTIMAL_BUDGET / (internal as f64 * unit)).floor() as u64).clamp(1, rounds.max(1))
-}
-
-/// The per-node bound on `E[generated]` of a round (SPEC §8, as decided in docs/SPEC.md): with
-/// rows that do not depend on the drafted tokens, no lossless verifier accepts at node u with
-/// probability above alpha*(t_u, q_u, m_u, mode), and once it accepts it gains at most one token
-/// plus the best of u's children's subtrees: `B(leaf) = 0`,
-/// `B(u) = alpha*_u · (1 + max_c B(c))`, `E[generated]` ≤ 1 + B(root). Rows are divided by their
-/// sums; `None` when a node cannot be bounded (a row without mass, too few tokens for `wor`).
-pub fn optimal_generated<V: Values + ?Sized>(
-    tree: &Tree,
-    d: &V,
-    t: &V,
-    v: usize,
-    mode: DraftMode,
-) -> Option<f64> {
-    let row = |f: &V, u: usize| -> Option<Vec<f64>> {
-        let x: Vec<f64> = f.range(u * v, v).map(f64::abs).collect();
-        let s: f64 = x.iter().sum();
-        (s > 0.0 && s.is_finite()).then(|| x.iter().map(|y| y / s).collect())
-    };
-    let mut b = vec![0.0f64; tree.len()];
-    for u in (0..tree.len()).rev() {
-        let ch = tree.children(u);
-        if ch.is_empty() {
-            continue;
-        }
-        let best = ch.iter().map(|&c| b[c as usize]).fold(0.0f64, f64::max);
-        let a = alpha_star(&row(t, u)?, &row(d, u)?, ch.len(), mode).ok()?;
-        b[u] = a.alpha_star * (1.0 + best);
-    }
-    Some(1.0 + b[0])
-}
-
-/// Sums for the mean and the paired test (one rule on one configuration's rounds): the
-/// sufficient statistics of a [`TreeStudyResult`], order-independent ([`ExactSum`]), so the sums
-/// of a configuration's parts ([`Sums::merge`], shards) are the sums of the whole.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Sums {
-    n: u64,
-    g: ExactSum,
-    g2: ExactSum,
-    d: ExactSum,
-    d2: ExactSum,
-    exact: ExactSum,
-    exact_missing: bool,
-    depth_hits: Vec<u64>,
-    /// The bound's rounds, their sum and the sum of their gaps; a round without a bound.
-    opt_n: u64,
-    opt: ExactSum,
-    opt_gap: ExactSum,
-    opt_missing: bool,
-}
-
-impl Sums {
-    /// Empty sums for rounds of depth at most `depth`.
-    pub fn new(depth: usize) -> Sums {
-        Sums {
-            depth_hits: vec![0; depth + 1],
-            ..Default::default()
-        }
-    }
-
-    /// Adds the sums of other rounds of the same configuration and rule.
-    pub fn merge(&mut self, o: &Sums) {
-        self.n += o.n;
-        for (a, b) in [
-            (&mut self.g, &o.g),
-            (&mut self.g2, &o.g2),
-            (&mut self.d, &o.d),
-            (&mut self.d2, &o.d2),
-            (&mut self.exact, &o.exact),
-            (&mut self.opt, &o.opt),
-            (&mut self.opt_gap, &o.opt_gap),
-        ] {
-            a.merge(b);
-        }
-        self.exact_missing |= o.exact_missing;
-        if self.depth_hits.len() < o.depth_hits.len() {
-            self.depth_hits.resize(o.depth_hits.len(), 0);
-        }
-        for (a, b) in self.depth_hits.iter_mut().zip(&o.depth_hits) {
-            *a += b;
-        }
-        self.opt_n += o.opt_n;
-        self.opt_missing |= o.opt_missing;
-    }
-
-    /// Adds a chunk's outcomes and each round's exact expectation (`None`: none).
-    fn add(&mut self, res: &crate::batch::Outcomes, exact: &[Option<f64>]) {
-        for (r, &a) in res.num_accepted.iter().enumerate() {
-            let g = a as f64 + 1.0;
-            self.n += 1;
-            self.g += g;
-            self.g2 += g * g;
-            self.depth_hits[a as usize] += 1;
-            match exact[r] {
-                Some(e) => {
-                    self.exact += e;
-                    self.d += g - e;
-                    self.d2 += (g - e) * (g - e);
-                }
-                None => self.exact_missing = true,
-            }
-        }
-    }
-
-    /// Adds the bounds of a chunk's first `bounds.len()` rounds (`None`: none), with their gaps
-    /// to the exact expectations (or to the rounds' counts).
-    fn add_optimal(
-        &mut self,
-        res: &crate::batch::Outcomes,
-        exact: &[Option<f64>],
-        bounds: &[Option<f64>],
-    ) {
-        for (r, b) in bounds.iter().enumerate() {
-            match b {
-                Some(b) => {
-                    let e = exact[r].unwrap_or(res.num_accepted[r] as f64 + 1.0);
-                    self.opt_n += 1;
-                    self.opt += *b;
-                    self.opt_gap += b - e;
-                }
-                None => self.opt_missing = true,
-            }
-        }
-    }
-
-    /// The result of `rule` on a configuration whose rounds have `nodes` nodes and depth at most
-    /// `depth`.
-    fn result(
-        &self,
-        cfg: &TreeStudyConfig,
-        rule: Rule,
-        engine: &str,
-        seconds: f64,
-        nodes: usize,
-        depth: usize,
-    ) -> TreeStudyResult {
-        let s = self;
-        let nn = s.n.max(1) as f64;
-        let (g, g2, d, d2) = (s.g.value(), s.g2.value(), s.d.value(), s.d2.value());
-        let mean = g / nn;
-        let var = ((g2 - g * g / nn) / (nn - 1.0).max(1.0)).max(0.0);
-        // As the chain studies: a sample without spread bounds the mean by the rule of three,
-        // and float32 rounding of the rows may move an exact value by a little per position.
-        let half = if var > 0.0 {
-            Z99 * (var / nn).sqrt()
-        } else {
-            zero_width_half(depth, s.n)
-        };
-        let exact = (!s.exact_missing && s.n > 0).then(|| s.exact.value() / nn);
-        let (paired_z, within) = match exact {
-            Some(_) if s.n < 2 => (None, None),
-            Some(_) => {
-                let dm = d / nn;
-                let dv = ((d2 - d * d / nn) / (nn - 1.0).max(1.0)).max(0.0);
-                let se = (dv / nn).sqrt();
-                let tol = exact_tolerance(depth);
-                if se > 0.0 {
-                    let z = dm / se;
-                    (Some(z), Some(z.abs() <= Z99 || dm.abs() <= tol))
-                } else {
-                    (None, Some(dm.abs() <= zero_width_half(depth, s.n) + tol))
-                }
-            }
-            None => (None, None),
-        };
-        let mut above = s.n;
-        let per_depth = (0..depth)
-            .map(|d| {
-                above -= s.depth_hits[d];
-                above as f64 / nn
-            })
-            .collect();
-        TreeStudyResult {
-            config: cfg.clone(),
-            rule,
-            engine: engine.to_string(),
-            rounds: s.n,
-            nodes,
-            depth,
-            mean_generated: mean,
-            sd_generated: var.sqrt(),
-            ci99_half: half,
-            exact_mean_generated: exact,
-            paired_z,
-            within_ci99: within,
-            generated_per_position: mean / nodes as f64,
-            per_depth,
-            chain_same_nodes: None,
-            optimal_generated: (!s.opt_missing && s.opt_n > 0)
-                .then(|| s.opt.value() / s.opt_n as f64),
-            gap_to_optimal: (!s.opt_missing && s.opt_n > 0)
-                .then(|| s.opt_gap.value() / s.opt_n as f64),
-            optimal_rounds: if s.opt_missing { 0 } else { s.opt_n },
-            seconds,
-        }
-    }
-}
-
-/// The bounds of the rounds of a chunk (rounds `r0..r0 + m`) that fall among the first `limit`,
-/// `bound(r, scratch tree, mode)` giving chunk round r's (nothing for greedy).
-fn chunk_bounds(
-    rule: Rule,
-    r0: u64,
-    m: usize,
-    limit: u64,
-    bound: impl Fn(usize, &mut Tree, DraftMode) -> Option<f64> + Sync + Send,
-) -> Vec<Option<f64>> {
-    let Some(mode) = draft_mode(rule) else {
-        return Vec::new();
-    };
-    let count = (limit.saturating_sub(r0) as usize).min(m);
-    (0..count)
-        .into_par_iter()
-        .map_init(Tree::default, |scratch, r| bound(r, scratch, mode))
-        .collect()
 }
 
 /// The study's rows of a chunk: node u's target row is position u's, its draft row position
@@ -445,14 +207,7 @@ fn run_file(
     };
     let (nodes, depth, v) = (rounds.topology.nodes(), rounds.topology.depth(), rounds.v);
     let per_round = (rounds.layout.draft_rows + rounds.layout.target_rows) * v * 4;
-    let mut sums: Vec<Sums> = cfg
-        .rules
-        .iter()
-        .map(|_| Sums {
-            depth_hits: vec![0; depth + 1],
-            ..Default::default()
-        })
-        .collect();
+    let mut sums: Vec<Sums> = cfg.rules.iter().map(|_| Sums::new(depth)).collect();
     let cap = crate::chunk::rounds_within_budget(per_round);
     for (ri, &rule) in cfg.rules.iter().enumerate() {
         let rounds = rounds.for_rule(rule);
