@@ -11,6 +11,11 @@ use crate::topology::Tree;
 /// The largest V^m · V an `rrs-wor` enumeration may take at one node.
 pub const ENUMERATION_BUDGET: f64 = 4e6;
 
+/// Whether a node of `m` children over V = `v` is within [`ENUMERATION_BUDGET`] (V^m · V).
+pub(crate) fn enumerable(v: usize, m: usize) -> bool {
+    (v as f64).powi(m.min(64) as i32) * v as f64 <= ENUMERATION_BUDGET
+}
+
 impl TreeReference for RrsWor {
     fn step_traced<V: Values + ?Sized, C: Values + ?Sized>(
         input: &TreeInput<'_, V, C>,
@@ -30,9 +35,7 @@ impl TreeReference for RrsWor {
         v: usize,
     ) -> Option<f64> {
         bottom_up(tree, d, t, v, |t, q, gains| {
-            let m = gains.len() as i32;
-            ((v as f64).powi(m) * v as f64 <= ENUMERATION_BUDGET)
-                .then(|| wor_node(t, q, gains, 1.0, 0))
+            enumerable(v, gains.len()).then(|| wor_node(t, q, gains, 1.0, 0))
         })
     }
 
@@ -42,8 +45,7 @@ impl TreeReference for RrsWor {
     fn positional(t: &[f64], q: &[f64], width: usize) -> Option<Vec<f64>> {
         let v = q.len();
         let support = q.iter().filter(|&&x| x > 0.0).count();
-        if width > support || (v as f64).powi(width.min(64) as i32) * v as f64 > ENUMERATION_BUDGET
-        {
+        if width > support || !enumerable(v, width) {
             return None;
         }
         Some(
