@@ -3,6 +3,7 @@
 //! from the arrays serving engines use ([`convert`]). It imports nothing but the error type.
 
 pub mod convert;
+mod document;
 pub mod sequoia;
 pub mod shape;
 

@@ -43,7 +43,7 @@ pub const WOR_ESTIMATE_SAMPLES_PER_ROUND: usize = 16;
 /// coins integrated: `Σ_j a_j Π_{i<j} (1 − a_i)`, `a_j = min(1, r_j[x_j] / q_j[x_j])` along SPEC
 /// §7's walk (the residual `r` normalised after each rejection, q without the rejected tokens,
 /// renormalised). Unbiased; returns (mean, standard error of the mean). Rows divided by their
-/// sums, as [`alpha_star`] takes them.
+/// sums, as [`super::alpha_star`] takes them.
 pub fn rrs_wor_estimate(
     p: &[f64],
     q: &[f64],
