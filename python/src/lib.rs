@@ -469,6 +469,26 @@ fn tree_from(py: Python<'_>, doc: &str, spec: &str) -> PyResult<String> {
     Ok(shape.forms().to_string())
 }
 
+/// One node's target and draft rows, each one row of V (1-D), read in place.
+fn node_rows<'a>(
+    target_probs: &'a PyReadonlyArrayDyn<'_, f64>,
+    draft_probs: &'a PyReadonlyArrayDyn<'_, f64>,
+) -> PyResult<(&'a [f64], &'a [f64])> {
+    let row = |name: &str, a: &'a PyReadonlyArrayDyn<'_, f64>| -> PyResult<&'a [f64]> {
+        if a.ndim() != 1 {
+            return Err(invalid(format!(
+                "{name}: expected one row of V probabilities (1-D), got shape {:?}",
+                a.shape()
+            )));
+        }
+        a.as_slice().map_err(|e| borrowed(name, e))
+    };
+    Ok((
+        row("target_probs", target_probs)?,
+        row("draft_probs", draft_probs)?,
+    ))
+}
+
 /// alpha* at one node (SPEC §8), as `specsim optimal --format json` prints it: one object per
 /// (n, mode), n outer. The rows are read in place (float64, 1-D).
 #[pyfunction]
@@ -483,29 +503,13 @@ fn optimal<'py>(
     skip_impossible: bool,
 ) -> PyResult<String> {
     use specsim::reference::optimal::DraftMode;
-    for (name, a) in [
-        ("target_probs", &target_probs),
-        ("draft_probs", &draft_probs),
-    ] {
-        if a.ndim() != 1 {
-            return Err(invalid(format!(
-                "{name}: expected one row of V probabilities (1-D), got shape {:?}",
-                a.shape()
-            )));
-        }
-    }
+    let (t, d) = node_rows(&target_probs, &draft_probs)?;
     if let Some(&bad) = drafts.iter().find(|&&n| n == 0) {
         return Err(config(format!(
             "drafts: '{bad}' is not a positive integer (expected a list such as 1,2,4,8)"
         )));
     }
     let modes: Vec<DraftMode> = modes.iter().map(|m| parse(m)).collect::<PyResult<_>>()?;
-    let t = target_probs
-        .as_slice()
-        .map_err(|e| borrowed("target_probs", e))?;
-    let d = draft_probs
-        .as_slice()
-        .map_err(|e| borrowed("draft_probs", e))?;
     let bounds = py
         .detach(|| {
             let opts = specsim::round::node::NodeOptions {
@@ -531,23 +535,7 @@ fn positional_acceptance<'py>(
     allow_unnormalized: bool,
 ) -> PyResult<Vec<f64>> {
     let rule = parse::<Rule>(rule)?;
-    for (name, a) in [
-        ("target_probs", &target_probs),
-        ("draft_probs", &draft_probs),
-    ] {
-        if a.ndim() != 1 {
-            return Err(invalid(format!(
-                "{name}: expected one row of V probabilities (1-D), got shape {:?}",
-                a.shape()
-            )));
-        }
-    }
-    let t = target_probs
-        .as_slice()
-        .map_err(|e| borrowed("target_probs", e))?;
-    let d = draft_probs
-        .as_slice()
-        .map_err(|e| borrowed("draft_probs", e))?;
+    let (t, d) = node_rows(&target_probs, &draft_probs)?;
     let opts = specsim::round::node::NodeOptions {
         allow_unnormalized,
         skip_impossible: false,
