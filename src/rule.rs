@@ -265,6 +265,13 @@ impl Rule {
         Rule::ALL.map(Rule::name).join(", ")
     }
 
+    /// Whether the rule verifies trees whose children are the draft's top-m in rank order (the
+    /// trees `eagle2` grows, SPEC §10): the tree rules that read no draft probability (`greedy`,
+    /// `target-only`). The others assume children drawn at random from the draft row.
+    pub fn verifies_top_m(self) -> bool {
+        self.is_tree() && !self.reads_draft()
+    }
+
     /// The tree rules' names for messages: "greedy, target-only, rrs or rrs-wor".
     pub fn tree_names() -> String {
         let names = Rule::TREE.map(Rule::name);

@@ -462,10 +462,7 @@ fn tree_from(py: Python<'_>, doc: &str, spec: &str) -> PyResult<String> {
     let value: serde_json::Value =
         serde_json::from_str(doc).map_err(|e| invalid(format!("{spec}: {e}")))?;
     let tree = py.detach(|| from_document(&value)).map_err(err)?;
-    let shape = TreeShape {
-        spec: spec.to_string(),
-        tree,
-    };
+    let shape = TreeShape::fixed(spec, tree);
     Ok(shape.forms().to_string())
 }
 
@@ -523,9 +520,10 @@ fn optimal<'py>(
 }
 
 /// The positional vector of a tree rule at one node (SPEC §9), the rows read in place (float64,
-/// 1-D): `P[j]` = P(the j-th of `width` children is the accepted one).
+/// 1-D): `P[j]` = P(the j-th of `width` children is the accepted one); with `estimate`, rrs-wor
+/// beyond its enumeration budget is estimated (the standard errors returned beside).
 #[pyfunction]
-#[pyo3(signature = (target_probs, draft_probs, width, rule, allow_unnormalized))]
+#[pyo3(signature = (target_probs, draft_probs, width, rule, allow_unnormalized, estimate=false))]
 fn positional_acceptance<'py>(
     py: Python<'py>,
     target_probs: PyReadonlyArrayDyn<'py, f64>,
@@ -533,15 +531,151 @@ fn positional_acceptance<'py>(
     width: usize,
     rule: &str,
     allow_unnormalized: bool,
-) -> PyResult<Vec<f64>> {
+    estimate: bool,
+) -> PyResult<(Vec<f64>, Option<Vec<f64>>)> {
+    use specsim::round::node as nd;
     let rule = parse::<Rule>(rule)?;
     let (t, d) = node_rows(&target_probs, &draft_probs)?;
+    let opts = nd::NodeOptions {
+        allow_unnormalized,
+        skip_impossible: false,
+    };
+    py.detach(|| {
+        if estimate {
+            let samples = specsim::reference::optimal::WOR_ESTIMATE_SAMPLES;
+            nd::positional_acceptance_or_estimate(t, d, width, rule, &opts, samples, (0, 0))
+        } else {
+            nd::positional_acceptance(t, d, width, rule, &opts).map(|p| (p, None))
+        }
+    })
+    .map_err(err)
+}
+
+/// EAGLE-2's tree grown from a user's draft model (SPEC §10): `draft_row(path)` gives the draft
+/// row (1-D, V probabilities) after the path of token ids below the root. Returns
+/// (parents, tokens) with tokens[0] = 0.
+#[pyfunction]
+#[pyo3(signature = (draft_row, k, depth, nodes, allow_unnormalized))]
+fn eagle2_tree<'py>(
+    py: Python<'py>,
+    draft_row: Bound<'py, PyAny>,
+    k: usize,
+    depth: usize,
+    nodes: usize,
+    allow_unnormalized: bool,
+) -> PyResult<(Vec<i64>, Vec<i64>)> {
+    use specsim::topology::eagle2::Eagle2;
+    let e = Eagle2 { k, depth, nodes };
+    e.check(0).map_err(err)?;
+    let mut vocab: Option<usize> = None;
+    let mut py_err: Option<PyErr> = None;
     let opts = specsim::round::node::NodeOptions {
         allow_unnormalized,
         skip_impossible: false,
     };
-    py.detach(|| specsim::round::node::positional_acceptance(t, d, width, rule, &opts))
-        .map_err(err)
+    let grown = e.grow(0, |cand, path| {
+        let who = cand.map_or("the root".to_string(), |c| {
+            format!("candidate {c} (path {path:?})")
+        });
+        let fail = |py_err: &mut Option<PyErr>, e: PyErr| {
+            *py_err = Some(e);
+            specsim::Error::Config(String::new())
+        };
+        let args = pyo3::types::PyTuple::new(py, path.iter().map(|&x| x as i64))
+            .map_err(|e| fail(&mut py_err, e))?;
+        let row = draft_row.call1((args,)).map_err(|e| fail(&mut py_err, e))?;
+        let np = py.import("numpy").map_err(|e| fail(&mut py_err, e))?;
+        let arr = np
+            .call_method1("ascontiguousarray", (row, "float64"))
+            .map_err(|e| fail(&mut py_err, e))?;
+        let arr = arr
+            .cast_into::<numpy::PyArrayDyn<f64>>()
+            .map_err(|e| fail(&mut py_err, PyErr::from(e)))?;
+        let ro = arr.readonly();
+        if ro.ndim() != 1 {
+            return Err(specsim::Error::Config(format!(
+                "draft_row: {who}'s row has shape {:?}, expected one row of V probabilities (1-D)",
+                ro.shape()
+            )));
+        }
+        let q = ro
+            .as_slice()
+            .map_err(|e| specsim::Error::Config(format!("draft_row: {e}")))?;
+        match vocab {
+            Some(v) if v != q.len() => {
+                return Err(specsim::Error::Config(format!(
+                    "draft_row: {who}'s row has V = {}, the root's V = {v}",
+                    q.len()
+                )));
+            }
+            _ => vocab = Some(q.len()),
+        }
+        if k > q.len() {
+            return Err(specsim::Error::Config(format!(
+                "eagle2: k = {k} tokens per node but V = {}",
+                q.len()
+            )));
+        }
+        // Checked as a round's row; used as given (dividing a row that sums to 1 by its sum
+        // could move exact score ties by an ulp), or divided by its sum when unnormalised rows
+        // are allowed.
+        let (normalised, _) = specsim::round::node::normalized_rows_with(q, q, &opts)
+            .map_err(|e| specsim::Error::Config(format!("draft_row: {who}: {e}")))?;
+        let q = if allow_unnormalized {
+            &normalised[..]
+        } else {
+            q
+        };
+        Ok(specsim::reference::tree::expect::row_top_k(q, q.len(), k))
+    });
+    let grown = match (grown, py_err) {
+        (_, Some(e)) => return Err(e),
+        (r, None) => r.map_err(err)?,
+    };
+    Ok((
+        grown.tree.parents().iter().map(|&x| x as i64).collect(),
+        grown.tokens.iter().map(|&x| x as i64).collect(),
+    ))
+}
+
+/// `sequoia:n,d` without a file: the tree for a family's vector under one rule, as
+/// `specsim tree sequoia:n,d --rule R --family …` prints it (JSON).
+#[pyfunction]
+#[pyo3(signature = (spec, rule, family, sigma, lambda_, bits, t_target, t_draft, zipf, vocab, seed))]
+#[allow(clippy::too_many_arguments)]
+fn family_tree(
+    py: Python<'_>,
+    spec: &str,
+    rule: &str,
+    family: &str,
+    sigma: Option<Vec<f64>>,
+    lambda_: Option<Vec<f64>>,
+    bits: Option<Vec<u32>>,
+    t_target: Option<Vec<f64>>,
+    t_draft: Option<Vec<f64>>,
+    zipf: Option<Vec<f64>>,
+    vocab: Option<usize>,
+    seed: Option<u64>,
+) -> PyResult<String> {
+    let rule = parse::<Rule>(rule)?;
+    let shape: TreeShape = spec.parse().map_err(err)?;
+    let d = StudyOptions::default();
+    let opts = StudyOptions {
+        family: parse::<FamilyKind>(family)?,
+        sigma: sigma.unwrap_or(d.sigma.clone()),
+        lambda: lambda_.unwrap_or(d.lambda.clone()),
+        bits: bits.unwrap_or(d.bits.clone()),
+        t_target: t_target.unwrap_or(d.t_target.clone()),
+        t_draft: t_draft.unwrap_or(d.t_draft.clone()),
+        zipf: zipf.unwrap_or(d.zipf.clone()),
+        vocab: vocab.or(d.vocab),
+        seed: seed.or(d.seed),
+        ..d
+    };
+    let doc = py
+        .detach(|| specsim::study::tree::vector::FamilyTree::build(&shape, &opts, rule)?.forms())
+        .map_err(err)?;
+    Ok(doc.to_string())
 }
 
 /// `E[generated]` of one tree under a tree rule (SPEC §9): rows [n, V] (float64, read in place),
@@ -719,7 +853,7 @@ fn json_to_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py
 /// the rows of `results.csv` as dicts (and writes the files when `out` is given). With `shard`
 /// (I, N): runs that shard only and returns its shard file's JSON text (written to `out` too).
 #[pyfunction]
-#[pyo3(signature = (family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds, seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized, shard=None))]
+#[pyo3(signature = (family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds, seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized, shard=None, design=false, nodes=None))]
 #[allow(clippy::too_many_arguments)]
 fn study<'py>(
     py: Python<'py>,
@@ -745,6 +879,8 @@ fn study<'py>(
     progress: Bound<'py, PyAny>,
     allow_unnormalized: bool,
     shard: Option<(u64, u64)>,
+    design: bool,
+    nodes: Option<Vec<usize>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     // `progress`: a callable `(done, total, label)` (the package's tqdm bar), or a flag for the
     // library's own progress on stderr (a bar on a terminal, a line every 10 s otherwise).
@@ -777,6 +913,8 @@ fn study<'py>(
         rules,
         trees: tree.unwrap_or_default(),
         allow_unnormalized,
+        design,
+        nodes,
     };
     let cost_ratio = cost_ratio.unwrap_or_else(|| vec![0.05, 0.2]);
     check_cost_ratios(&cost_ratio).map_err(err)?;
@@ -938,6 +1076,8 @@ fn _specsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(positional_acceptance, m)?)?;
     m.add_function(wrap_pyfunction!(tree_expectation, m)?)?;
     m.add_function(wrap_pyfunction!(sequoia_tree, m)?)?;
+    m.add_function(wrap_pyfunction!(eagle2_tree, m)?)?;
+    m.add_function(wrap_pyfunction!(family_tree, m)?)?;
     m.add_function(wrap_pyfunction!(summary, m)?)?;
     m.add_function(wrap_pyfunction!(tree_from, m)?)?;
     m.add_function(wrap_pyfunction!(speculative_decode, m)?)?;

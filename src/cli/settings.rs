@@ -33,6 +33,8 @@ pub fn study_options(w: &WorkloadArgs) -> Result<StudyOptions> {
         rules: w.rule.as_deref().map(Rule::parse_list).transpose()?,
         trees: w.trees.clone(),
         allow_unnormalized: false,
+        design: false,
+        nodes: None,
     })
 }
 

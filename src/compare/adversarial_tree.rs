@@ -141,6 +141,13 @@ pub fn adversarial_per_round_batch(
             adversarial_tree_batch(&random_tree(nodes, seed, round), round, 1, v, seed, rule)
         })
         .collect();
+    concat(parts, nodes, v)
+}
+
+/// Rounds of one-round batches with their own trees, as one batch with per-round parents
+/// `[N, n]` (the tree of round 0 as its `tree`).
+fn concat(parts: Vec<TreeBatch>, nodes: usize, v: usize) -> TreeBatch {
+    let n = parts.len();
     let mut b = TreeBatch {
         tree: parts
             .first()
@@ -311,7 +318,22 @@ fn make_round(
             }
         }
     }
-    // Coins: uniform, or on the thresholds the rules compare them with.
+    adversarial_coins(rng, tree, v, d, t, tok, c);
+    tok[0] = 0;
+}
+
+/// Coins for an adversarial round: uniform, or on the thresholds the rules compare them with
+/// (target-only's running sums, the token rule's ratio), one f32 step either side; sometimes
+/// every coin just below 1 or 0.
+fn adversarial_coins(
+    rng: &mut StdRng,
+    tree: &Tree,
+    v: usize,
+    d: &[f32],
+    t: &[f32],
+    tok: &[u32],
+    c: &mut [f32],
+) {
     for u in 0..tree.len() {
         c[u] = rng.random::<f32>();
         if rng.random_bool(0.3) {
@@ -349,7 +371,70 @@ fn make_round(
         1 => c.fill(0.0),
         _ => {}
     }
-    tok[0] = 0;
+}
+
+/// `n` adversarial rounds of `eagle2` trees (SPEC §10) at vocabulary `v`: each round's tree grown
+/// from draft rows drawn from a small pool of adversarial rows (one-hot, uniform, sparse,
+/// quantised with many exact ties, smooth; each candidate's row picked at random), with target
+/// rows from another pool and coins on the rules' thresholds. For the rules that verify such
+/// trees (`greedy`, `target-only`); round r depends only on (seed, r0 + r).
+pub fn adversarial_eagle2_batch(
+    e: crate::topology::eagle2::Eagle2,
+    r0: u64,
+    n: usize,
+    v: usize,
+    seed: u64,
+) -> Result<TreeBatch> {
+    use crate::reference::tree::expect::row_top_k;
+    e.check(v)?;
+    let nodes = e.nodes;
+    let parts: Vec<TreeBatch> = (0..n)
+        .into_par_iter()
+        .map(|i| -> Result<TreeBatch> {
+            let round = r0 + i as u64;
+            let mut rng =
+                StdRng::seed_from_u64(seed ^ round.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xEA61E2);
+            let pool = |rng: &mut StdRng| -> Vec<Vec<f32>> {
+                (0..6)
+                    .map(|_| {
+                        let mut row = vec![0.0f32; v];
+                        let kind = rng.random_range(0..6);
+                        make_row(rng, kind, &mut row);
+                        row
+                    })
+                    .collect()
+            };
+            let (targets, drafts) = (pool(&mut rng), pool(&mut rng));
+            let mut picked: std::collections::HashMap<Option<usize>, usize> = Default::default();
+            let grown = e.grow(v, |cand, _| {
+                let i = rng.random_range(0..drafts.len());
+                picked.insert(cand, i);
+                Ok(row_top_k(&drafts[i][..], v, e.k))
+            })?;
+            let (mut d, mut t) = (vec![0.0f32; nodes * v], vec![0.0f32; nodes * v]);
+            for u in 0..nodes {
+                let cand = (u > 0).then(|| grown.candidates[u]);
+                if let Some(&i) = picked.get(&cand) {
+                    d[u * v..(u + 1) * v].copy_from_slice(&drafts[i]);
+                }
+                let ti = rng.random_range(0..targets.len());
+                t[u * v..(u + 1) * v].copy_from_slice(&targets[ti]);
+            }
+            let mut c = vec![0.0f32; nodes];
+            adversarial_coins(&mut rng, &grown.tree, v, &d, &t, &grown.tokens, &mut c);
+            Ok(TreeBatch {
+                tree: grown.tree,
+                per_round: None,
+                n: 1,
+                v,
+                draft: d,
+                target: t,
+                tokens: grown.tokens,
+                coins: c,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(concat(parts, nodes, v))
 }
 
 #[cfg(test)]

@@ -102,63 +102,140 @@ impl<'a> Generator<'a> {
 
     #[inline(always)]
     fn round_body(&self, gr: u32, k: usize, z: &mut [f32], e: &mut [f32], b: RoundBufs) {
-        let (w, seed, decay) = (self.w, self.seed, &self.decay[..]);
-        let v = w.vocab;
+        let (seed, v) = (self.seed, self.w.vocab);
         let RoundBufs { d, t, tok, c, beta } = b;
         for pos in 0..=k {
             let p = pos as u32;
             let trow = &mut t[pos * v..(pos + 1) * v];
-            logits(seed, gr, p, stream::TARGET, decay, z);
-            for (o, &zx) in trow.iter_mut().zip(z.iter()) {
-                *o = zx / w.t_target;
-            }
-            softmax_in_place(trow);
             if pos == k {
+                self.target_row(gr, p, z, trow);
                 break;
             }
             let drow = &mut d[pos * v..(pos + 1) * v];
-            match w.family {
-                Family::Quantized { bits } => {
-                    let lo = z.iter().copied().fold(f32::INFINITY, f32::min);
-                    let hi = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    let step = (hi - lo) / ((1u32 << bits) - 1) as f32;
-                    for (o, &zx) in drow.iter_mut().zip(z.iter()) {
-                        let q = if step > 0.0 {
-                            lo + ((zx - lo) / step).round() * step
-                        } else {
-                            zx
-                        };
-                        *o = q / w.t_draft;
-                    }
-                    softmax_in_place(drow);
-                }
-                Family::Mixture { lambda } => {
-                    logits(seed, gr, p, stream::DRAFT, decay, e);
-                    for (o, &ex) in drow.iter_mut().zip(e.iter()) {
-                        *o = ex / w.t_target;
-                    }
-                    softmax_in_place(drow);
-                    for (o, &px) in drow.iter_mut().zip(trow.iter()) {
-                        *o = (1.0 - lambda) * px + lambda * *o;
-                    }
-                }
-                Family::LogitNoise { sigma } => {
-                    normals(seed, gr, p, stream::DRAFT, 0, e);
-                    for (o, (&zx, &ex)) in drow.iter_mut().zip(z.iter().zip(e.iter())) {
-                        *o = (zx + sigma * ex) / w.t_draft;
-                    }
-                    softmax_in_place(drow);
-                }
-                Family::Rates { .. } | Family::File { .. } => {
-                    unreachable!("not a distribution family")
-                }
-            }
-            let trow = &t[pos * v..(pos + 1) * v];
+            self.rows_body(gr, p, z, e, trow, drow);
             beta[pos] = overlap(trow, drow);
             let u = random_u64(seed, gr, p, stream::DRAFT_TOKEN, 0);
             tok[pos] = sample_index(v, |x| key(drow[x].to_bits()), u).unwrap_or(0) as u32;
             c[pos] = uniform_f32(random_u32(seed, gr, p, stream::COIN, 0));
         }
+    }
+
+    /// Position `p`'s target row of round `gr` (its logits left in `z`).
+    #[inline(always)]
+    fn target_row(&self, gr: u32, p: u32, z: &mut [f32], trow: &mut [f32]) {
+        logits(self.seed, gr, p, stream::TARGET, &self.decay, z);
+        for (o, &zx) in trow.iter_mut().zip(z.iter()) {
+            *o = zx / self.w.t_target;
+        }
+        softmax_in_place(trow);
+    }
+
+    /// Position `p`'s target and draft rows of round `gr`.
+    #[inline(always)]
+    fn rows_body(
+        &self,
+        gr: u32,
+        p: u32,
+        z: &mut [f32],
+        e: &mut [f32],
+        trow: &mut [f32],
+        drow: &mut [f32],
+    ) {
+        let (w, seed, decay) = (self.w, self.seed, &self.decay[..]);
+        self.target_row(gr, p, z, trow);
+        match w.family {
+            Family::Quantized { bits } => {
+                let lo = z.iter().copied().fold(f32::INFINITY, f32::min);
+                let hi = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let step = (hi - lo) / ((1u32 << bits) - 1) as f32;
+                for (o, &zx) in drow.iter_mut().zip(z.iter()) {
+                    let q = if step > 0.0 {
+                        lo + ((zx - lo) / step).round() * step
+                    } else {
+                        zx
+                    };
+                    *o = q / w.t_draft;
+                }
+                softmax_in_place(drow);
+            }
+            Family::Mixture { lambda } => {
+                logits(seed, gr, p, stream::DRAFT, decay, e);
+                for (o, &ex) in drow.iter_mut().zip(e.iter()) {
+                    *o = ex / w.t_target;
+                }
+                softmax_in_place(drow);
+                for (o, &px) in drow.iter_mut().zip(trow.iter()) {
+                    *o = (1.0 - lambda) * px + lambda * *o;
+                }
+            }
+            Family::LogitNoise { sigma } => {
+                normals(seed, gr, p, stream::DRAFT, 0, e);
+                for (o, (&zx, &ex)) in drow.iter_mut().zip(z.iter().zip(e.iter())) {
+                    *o = (zx + sigma * ex) / w.t_draft;
+                }
+                softmax_in_place(drow);
+            }
+            Family::Rates { .. } | Family::File { .. } => {
+                unreachable!("not a distribution family")
+            }
+        }
+    }
+
+    /// Position `p`'s target and draft rows of round `gr`, as a round generated at K > p has
+    /// them (the AVX2 build when the CPU has it; the same bits either way).
+    fn rows_at(&self, gr: u32, p: u32, z: &mut [f32], e: &mut [f32], t: &mut [f32], d: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            unsafe { self.rows_avx2(gr, p, z, e, t, d) };
+            return;
+        }
+        self.rows_body(gr, p, z, e, t, d);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn rows_avx2(
+        &self,
+        gr: u32,
+        p: u32,
+        z: &mut [f32],
+        e: &mut [f32],
+        t: &mut [f32],
+        d: &mut [f32],
+    ) {
+        self.rows_body(gr, p, z, e, t, d);
+    }
+}
+
+/// Rows of chosen positions of a family's rounds, generated one position at a time: what the
+/// per-round trees of `eagle2` read (each candidate's rows keyed by (round, its position)).
+pub struct PositionRows<'a> {
+    g: Generator<'a>,
+    z: Vec<f32>,
+    e: Vec<f32>,
+}
+
+impl<'a> PositionRows<'a> {
+    /// A generator of `w`'s rows under `seed` (with its own scratch; one per thread).
+    pub fn new(w: &'a Workload, seed: u64) -> PositionRows<'a> {
+        let v = w.vocab;
+        PositionRows {
+            g: Generator::new(w, seed),
+            z: vec![0.0; v],
+            e: vec![0.0; v],
+        }
+    }
+
+    /// Round `gr`'s target and draft rows at position `p` into `t` and `d` (V each): the rows
+    /// [`generate_chunk`] gives that position at any K > p.
+    pub fn rows(&mut self, gr: u32, p: u32, t: &mut [f32], d: &mut [f32]) {
+        self.g.rows_at(gr, p, &mut self.z, &mut self.e, t, d);
+    }
+
+    /// Round `gr`'s coin at position `p` (as [`generate_chunk`]'s).
+    pub fn coin(&self, gr: u32, p: u32) -> f32 {
+        uniform_f32(random_u32(self.g.seed, gr, p, stream::COIN, 0))
     }
 }
 
@@ -237,6 +314,37 @@ pub fn accepted_chunk(
 mod tests {
     use super::*;
     use crate::cpu::CpuEngine;
+
+    /// One position's rows alone are that position's rows of a generated round.
+    #[test]
+    fn position_rows_are_the_rounds_rows() {
+        for family in [
+            Family::LogitNoise { sigma: 0.7 },
+            Family::Mixture { lambda: 0.4 },
+            Family::Quantized { bits: 3 },
+        ] {
+            let w = Workload {
+                family,
+                vocab: 37,
+                t_target: 0.9,
+                t_draft: 1.1,
+                zipf: 1.0,
+            };
+            let (b, _) = generate_chunk(&w, 11, 5, 3, 4);
+            let mut g = PositionRows::new(&w, 11);
+            let (mut t, mut d) = (vec![0.0f32; 37], vec![0.0f32; 37]);
+            for r in 0..3 {
+                for p in 0..4 {
+                    g.rows(5 + r as u32, p as u32, &mut t, &mut d);
+                    let at = (r * 4 + p) * 37;
+                    assert_eq!(d, b.draft[at..at + 37], "{w:?} round {r} position {p}");
+                    let at = (r * 5 + p) * 37;
+                    assert_eq!(t, b.target[at..at + 37], "{w:?} round {r} position {p}");
+                    assert_eq!(g.coin(5 + r as u32, p as u32), b.coins[r * 4 + p]);
+                }
+            }
+        }
+    }
 
     /// The fused study path gives what the batch generator then the engine give: the same betas
     /// and the same number accepted in every round, for every family.

@@ -246,6 +246,35 @@ pub fn positional_acceptance(
     })
 }
 
+/// [`positional_acceptance`], or, for `rrs-wor` beyond its enumeration budget, its unbiased
+/// Rao-Blackwellised estimate from `samples` samples keyed by `(seed, key)` (SPEC §9):
+/// `(P, None)` when exact, `(P, Some(standard errors))` when estimated. Everything else is
+/// refused as there.
+pub fn positional_acceptance_or_estimate(
+    target: &[f64],
+    draft: &[f64],
+    width: usize,
+    rule: crate::rule::Rule,
+    opts: &NodeOptions,
+    samples: usize,
+    (seed, key): (u64, u64),
+) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
+    match positional_acceptance(target, draft, width, rule, opts) {
+        Ok(p) => Ok((p, None)),
+        Err(e) => {
+            let (p, q) = normalized_rows_with(target, draft, opts)?;
+            let support = q.iter().filter(|&&x| x > 0.0).count();
+            if rule != crate::rule::Rule::RrsWor || width > support {
+                return Err(e);
+            }
+            let est = crate::reference::optimal::rrs_wor_positional_estimate(
+                &p, &q, width, samples, seed, key,
+            );
+            Ok((est.positional, Some(est.positional_se)))
+        }
+    }
+}
+
 /// `E[generated]` of one tree under a tree rule (SPEC §9): node u's target and draft rows are
 /// rows u of `target` and `draft` (flat, `v` each), the children's tokens drawn as the rule
 /// assumes (the draft's top-m for `greedy` and `target-only`), the coins uniform. The rows of

@@ -136,6 +136,10 @@ pub struct Metrics {
 
 /// `exact_mean_generated` given the rows: drafted tokens and coins integrated out.
 pub const EXACT_GIVEN_ROWS: &str = "rows";
+
+/// `exact_given` of a tree study's `rrs-wor` row whose value averages, for rounds beyond the
+/// enumeration budget, unbiased Rao-Blackwellised estimates (SPEC §9).
+pub const ESTIMATE_WOR: &str = "rows (rrs-wor estimate)";
 /// Block without enumeration: `exact_mean_generated` is `1 + Σ_{i≤K} P_i` averaged over the
 /// rounds, an unbiased estimate of the expectation given the rows (`E[tau | rows] = Σ_i E[P_i]`,
 /// the drafts drawn from the draft rows), not an exact value.

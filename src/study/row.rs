@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::report::ConfigResult;
 use super::tree::TreeStudyResult;
-use super::{EXACT_GIVEN_ROWS, Gain, Workload};
+use super::{ESTIMATE_WOR, EXACT_GIVEN_ROWS, Gain, Workload};
 use crate::rule::{RecoveryMode, Rule};
 
 /// One row of a study's results.
@@ -25,6 +25,10 @@ pub struct StudyRow {
     pub depth: usize,
     /// K, for a chain (a path tree).
     pub k: Option<usize>,
+    /// A design study's builder (`chain`, `kary`, `sequoia`, `eagle2`).
+    pub builder: Option<String>,
+    /// A design study's node budget.
+    pub node_budget: Option<usize>,
     /// What was generated (or read: `file`).
     pub workload: Workload,
     /// The workload in words, and the rule when it is not the token rule.
@@ -96,6 +100,8 @@ impl StudyRow {
                 nodes: m.k + 1,
                 depth: m.k,
                 k: Some(m.k),
+                builder: None,
+                node_budget: None,
                 workload: r.config.workload.clone(),
                 label: r.label(),
                 engine: r.engine.clone(),
@@ -141,7 +147,9 @@ impl StudyRow {
             tree_label: t.label(),
             nodes,
             depth,
-            k: (t.tree.is_path() && t.spec != super::tree::PER_ROUND).then_some(depth),
+            k: (t.is_chain() && t.spec != super::tree::PER_ROUND).then_some(depth),
+            builder: r.config.design.as_ref().map(|d| d.builder.clone()),
+            node_budget: r.config.design.as_ref().map(|d| d.budget),
             workload: r.config.workload.clone(),
             label,
             engine: r.engine.clone(),
@@ -155,7 +163,13 @@ impl StudyRow {
             ci99_high: r.mean_generated + r.ci99_half,
             ci_defined: r.rounds >= 2,
             exact_mean_generated: r.exact_mean_generated,
-            exact_given: r.exact_mean_generated.map(|_| EXACT_GIVEN_ROWS),
+            exact_given: r.exact_mean_generated.map(|_| {
+                if r.exact_estimated {
+                    ESTIMATE_WOR
+                } else {
+                    EXACT_GIVEN_ROWS
+                }
+            }),
             within_ci99: r.within_ci99,
             paired_z: r.paired_z,
             gain_over_token: None,

@@ -4,6 +4,7 @@
 
 pub mod convert;
 mod document;
+pub mod eagle2;
 pub mod sequoia;
 pub mod shape;
 

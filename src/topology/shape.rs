@@ -3,6 +3,9 @@
 //! - `kary:W,D`: the full W-ary tree of depth D (1 + W + … + W^D nodes);
 //! - `eagle:[[0],[0,0],[1],…]`: an EAGLE / Medusa / vLLM choice list (`eagle:mc_sim_7b_63`:
 //!   Medusa's published `mc_sim_7b_63` list, 63 drafted nodes);
+//! - `sequoia:n,d,vector=FILE`: Sequoia's optimal tree for a positional vector; `sequoia:n,d`
+//!   without a file takes the vector from a study's family and rule ([`Build::SequoiaFamily`]);
+//! - `eagle2:k,depth,n`: EAGLE-2's tree, grown per round from the draft rows ([`Build::Eagle2`]);
 //! - `file:PATH`: a JSON document: a parent array, or an object with one of `parents`,
 //!   `choices`, `retrive_next_token` + `retrive_next_sibling`, `retrieve_indices` or
 //!   `attention_mask` (what `specsim tree --format json` writes).
@@ -27,11 +30,78 @@ pub const MAX_TREE_FILE_BYTES: u64 = 64 << 20;
 pub struct TreeShape {
     /// The spec as given (`kary:2,3`), used as the tree's label in outputs.
     pub spec: String,
-    /// The tree.
+    /// The tree ([`Build::Static`]); for the other builds, the root alone (a placeholder: ask
+    /// [`TreeShape::nodes`] and [`TreeShape::max_depth`], and build the tree where the rows are).
     pub tree: Tree,
+    /// How the tree is made.
+    pub build: Build,
+}
+
+/// How a shape's tree is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Build {
+    /// One tree, given by the spec (`tree`).
+    Static,
+    /// `eagle2:k,depth,n`: grown per round from the round's draft rows (SPEC §10).
+    Eagle2(super::eagle2::Eagle2),
+    /// `sequoia:n,d` without `vector=`: the positional vector comes from a study's family for the
+    /// rule run (SPEC §9, §10), so the tree is built where both are known.
+    SequoiaFamily {
+        /// Nodes, the root included.
+        nodes: usize,
+        /// The largest depth.
+        depth: usize,
+    },
 }
 
 impl TreeShape {
+    /// A fixed tree under its spec.
+    pub fn fixed(spec: impl Into<String>, tree: Tree) -> TreeShape {
+        TreeShape {
+            spec: spec.into(),
+            tree,
+            build: Build::Static,
+        }
+    }
+
+    /// Nodes per round, the root included.
+    pub fn nodes(&self) -> usize {
+        match self.build {
+            Build::Static => self.tree.len(),
+            Build::Eagle2(e) => e.nodes,
+            Build::SequoiaFamily { nodes, .. } => nodes,
+        }
+    }
+
+    /// The largest depth a round's tree can have.
+    pub fn max_depth(&self) -> usize {
+        match self.build {
+            Build::Static => self.tree.depth(),
+            Build::Eagle2(e) => e.max_depth(),
+            Build::SequoiaFamily { nodes, depth } => depth.min(nodes.saturating_sub(1)),
+        }
+    }
+
+    /// Whether the shape is a chain (a fixed path).
+    pub fn is_chain(&self) -> bool {
+        self.build == Build::Static && self.tree.is_path()
+    }
+
+    /// The fixed tree, or why there is none yet.
+    pub fn static_tree(&self) -> Result<&Tree> {
+        match self.build {
+            Build::Static => Ok(&self.tree),
+            Build::Eagle2(_) => Err(Error::Config(format!(
+                "--tree {}: an eagle2 tree is grown per round from its draft rows; it is used by `study`, `verify --generate` and Python's eagle2_tree, not as one fixed tree",
+                self.spec
+            ))),
+            Build::SequoiaFamily { .. } => Err(Error::Config(format!(
+                "--tree {}: without vector=FILE, Sequoia's vector comes from a family and a rule: give --family, its parameter, --vocab and one --rule (or vector=FILE)",
+                self.spec
+            ))),
+        }
+    }
+
     /// The tree in every form `specsim tree --format json` prints (and Python's `specsim.tree`
     /// returns): `spec`, `nodes`, `depth`, `widths`, `parents`, SGLang's `retrive_next_token` /
     /// `retrive_next_sibling`, EAGLE's `retrieve_indices` and `choices`, the `attention_mask`,
@@ -90,14 +160,23 @@ impl std::str::FromStr for TreeShape {
         let shown = abbreviate(spec);
         let err = |m: String| Error::Config(format!("--tree {shown}: {m}"));
         let (kind, arg) = spec.split_once(':').ok_or_else(|| {
-            err("expected chain:K, kary:W,D, eagle:[[0],[0,0],…], sequoia:n,d,vector=FILE or file:PATH".into())
+            err("expected chain:K, kary:W,D, eagle:[[0],[0,0],…], sequoia:n,d[,vector=FILE], eagle2:k,depth,n or file:PATH".into())
         })?;
         let int = |s: &str, what: &str| -> Result<usize> {
             s.trim()
                 .parse::<usize>()
                 .map_err(|_| err(format!("{what} {s:?} is not a non-negative integer")))
         };
+        let placeholder = |build: Build| TreeShape {
+            spec: spec.to_string(),
+            tree: Tree::path(0),
+            build,
+        };
         let tree = match kind {
+            "eagle2" => {
+                let e: super::eagle2::Eagle2 = arg.parse()?;
+                return Ok(placeholder(Build::Eagle2(e)));
+            }
             "chain" => {
                 let k = int(arg, "K")?;
                 if k >= MAX_NODES {
@@ -132,12 +211,25 @@ impl std::str::FromStr for TreeShape {
                 // sequoia:n,d,vector=FILE (SPEC §10; the vector from a file).
                 let mut parts = arg.splitn(3, ',');
                 let (n, d) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-                let Some(path) = parts.next().and_then(|v| v.trim().strip_prefix("vector=")) else {
-                    return Err(err(
-                        "expected sequoia:n,d,vector=FILE (n nodes with the root, depth d, a JSON positional acceptance vector)".into(),
-                    ));
+                let expected = || {
+                    err("expected sequoia:n,d or sequoia:n,d,vector=FILE (n nodes with the root, depth d, a JSON positional acceptance vector)".into())
                 };
-                let (n, d) = (int(n, "n")?, int(d, "d")?);
+                let (n, d) = (
+                    int(n, "n").map_err(|_| expected())?,
+                    int(d, "d").map_err(|_| expected())?,
+                );
+                if n == 0 || n > super::sequoia::MAX_SEQUOIA_NODES {
+                    return Err(err(format!(
+                        "n = {n} nodes is outside 1..={} (the root included)",
+                        super::sequoia::MAX_SEQUOIA_NODES
+                    )));
+                }
+                let Some(rest) = parts.next() else {
+                    return Ok(placeholder(Build::SequoiaFamily { nodes: n, depth: d }));
+                };
+                let Some(path) = rest.trim().strip_prefix("vector=") else {
+                    return Err(expected());
+                };
                 let p = super::sequoia::read_vector(std::path::Path::new(path))?;
                 super::sequoia::sequoia_tree(n, d, &p)
                     .map_err(|e| err(e.to_string()))?
@@ -158,14 +250,11 @@ impl std::str::FromStr for TreeShape {
             }
             _ => {
                 return Err(err(format!(
-                    "unknown shape {kind:?} (chain:K, kary:W,D, eagle:[…], sequoia:n,d,vector=FILE or file:PATH)"
+                    "unknown shape {kind:?} (chain:K, kary:W,D, eagle:[…], sequoia:n,d[,vector=FILE], eagle2:k,depth,n or file:PATH)"
                 )));
             }
         };
-        Ok(TreeShape {
-            spec: spec.to_string(),
-            tree,
-        })
+        Ok(TreeShape::fixed(spec, tree))
     }
 }
 
@@ -304,10 +393,7 @@ mod tests {
                     }
                 })
                 .collect();
-            let shape = TreeShape {
-                spec: "t".into(),
-                tree: Tree::from_parents(&parents).unwrap(),
-            };
+            let shape = TreeShape::fixed("t", Tree::from_parents(&parents).unwrap());
             let doc = shape.forms();
             assert_eq!(from_document(&doc).unwrap(), shape.tree, "{doc}");
         }

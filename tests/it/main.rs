@@ -30,6 +30,7 @@ mod shard;
 mod study;
 mod touched_fused;
 mod tree_cli;
+mod tree_design;
 mod tree_engines;
 mod tree_lossless;
 mod tree_study;

@@ -447,9 +447,15 @@ fn sequoia_trees_come_from_a_vector_file() {
         "sum > 1",
         &["sum", "more than 1"],
     );
+    // Without a file, the vector comes from a family for one rule: refused without a rule.
     assert_refused(
         &specsim(&["tree", "sequoia:8,3"]),
-        "no vector",
+        "no vector and no rule",
+        &["sequoia:8,3", "--rule"],
+    );
+    assert_refused(
+        &specsim(&["tree", "sequoia:8,3,vectr=x.json"]),
+        "a misspelt vector",
         &["sequoia:n,d,vector=FILE"],
     );
 }

@@ -27,6 +27,7 @@ fn configs(vocab: usize, rounds: u64) -> Vec<TreeStudyConfig> {
             seed: 3,
             recovery: Default::default(),
             allow_unnormalized: false,
+            design: None,
         })
         .collect()
 }
@@ -84,10 +85,19 @@ fn every_rule_agrees_with_its_exact_expectation() {
             .mean_generated
     };
     assert_eq!(mean(Rule::Rrs), mean(Rule::RrsWor));
-    // Past the enumeration budget rrs-wor has no exact value, and says so.
+    // Past the enumeration budget rrs-wor's value is its unbiased estimate, and says so.
     let big = run(&configs(4096, 50)[..1], None);
     let wor = big.iter().find(|r| r.rule == Rule::RrsWor).unwrap();
-    assert_eq!((wor.exact_mean_generated, wor.within_ci99), (None, None));
+    assert!(wor.exact_estimated && wor.exact_mean_generated.is_some());
+    assert_eq!(wor.within_ci99, Some(true));
+    assert!(
+        big.iter()
+            .filter(|r| r.rule != Rule::RrsWor)
+            .all(|r| !r.exact_estimated)
+    );
+    // The estimates' work budget: 4·(n − 1)·V row entries a round, 4·10^9 in all.
+    assert!(specsim::study::tree::wor_estimate_fits(7, 4096, 40_000));
+    assert!(!specsim::study::tree::wor_estimate_fits(7, 4096, 41_000));
 }
 
 #[test]

@@ -362,6 +362,8 @@ def study(
     progress: Union[bool, Callable[[int, int, str], Any]] = False,
     allow_unnormalized: bool = False,
     shard: Optional[Tuple[int, int]] = None,
+    design: bool = False,
+    nodes: Union[int, Sequence[int], None] = None,
     **kwargs: Any,
 ) -> Any:
     """An acceptance-rate study: every option of ``specsim study`` as a keyword.
@@ -389,6 +391,12 @@ def study(
         returns its statistics, the shard file as a dict (``out=PATH.json`` writes that file;
         any other ``out`` is a directory that gets ``shard-i-of-n.json``); :func:`merge` makes the study's rows from all n,
         exactly as one run would (apart from ``seconds``).
+
+        ``design=True`` (``--design``) is the design study: at each of ``nodes`` (node budgets,
+        default 8, 16, 32, 64) the chain, the best k-ary tree, Sequoia's tree and EAGLE-2's
+        grown tree, on the same rows and coins; each row has ``builder`` and ``node_budget``, and
+        ``out`` also gets ``design.svg``. ``tree`` may name ``sequoia:n,d`` (its vector from the
+        family, per rule) and ``eagle2:k,depth,n`` (grown per round; greedy and target-only).
     """
     if "lambda" in kwargs:
         lambda_ = kwargs.pop("lambda")
@@ -418,7 +426,7 @@ def study(
     try:
         result = _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch,
                         vocab, rounds, seed, recovery, rule, tree, engine, cost_ratio, out,
-                        progress, allow_unnormalized, shard)
+                        progress, allow_unnormalized, shard, design, nodes)
         return json.loads(result) if shard is not None else result
     finally:
         if bar is not None:
@@ -468,7 +476,7 @@ def merge(shards: Sequence[Any], *, out: Union[str, os.PathLike, None] = None) -
 
 def _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds,
            seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized,
-           shard=None):
+           shard=None, design=False, nodes=None):
     return _native(
         _specsim.study,
         family,
@@ -493,6 +501,8 @@ def _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batc
         progress,
         bool(allow_unnormalized),
         shard,
+        bool(design),
+        _list("nodes", nodes, int),
     )
 
 
@@ -514,6 +524,11 @@ class Tree:
             is this tree renumbered: EAGLE's node k is this tree's node ``eagle_node_ids[k]``.
         eagle_node_ids: [n] int64.
         attention_mask: [n, n] uint8 (row i: the nodes node i attends to, itself included).
+        expected_generated: for a ``sequoia:`` tree, its value under its vector
+            (``1 + Σ_v Π P``, its E[generated] when the vector is the rule's); else ``None``.
+        vector, vector_standard_error: for ``sequoia:n,d`` built from a family
+            (``tree(spec, rule=…)``), the positional vector and its standard error over the
+            ``vector_rows`` rows; with ``rule`` and ``workload``. ``None`` otherwise.
     """
 
     def __init__(self, forms: Dict[str, Any]) -> None:
@@ -531,6 +546,13 @@ class Tree:
         self.eagle_order: bool = bool(forms["eagle_order"])
         self.eagle_node_ids = np.asarray(forms["eagle_node_ids"], dtype=np.int64)
         self.attention_mask = np.asarray(forms["attention_mask"], dtype=np.uint8).reshape(self.nodes, self.nodes)
+        self.expected_generated: Optional[float] = forms.get("expected_generated")
+        vec, se = forms.get("vector"), forms.get("vector_standard_error")
+        self.vector = None if vec is None else np.asarray(vec, dtype=np.float64)
+        self.vector_standard_error = None if se is None else np.asarray(se, dtype=np.float64)
+        self.vector_rows: Optional[int] = forms.get("vector_rows")
+        self.rule: Optional[str] = forms.get("rule")
+        self.workload: Optional[str] = forms.get("workload")
 
     def __len__(self) -> int:
         return self.nodes
@@ -577,14 +599,60 @@ class Tree:
         return cls._from({"attention_mask": rows}, "attention_mask")
 
 
-def tree(spec: str) -> Tree:
+def tree(
+    spec: str,
+    *,
+    rule: Optional[str] = None,
+    family: str = "logit-noise",
+    sigma: Optional[float] = None,
+    lambda_: Optional[float] = None,
+    bits: Optional[int] = None,
+    t_target: Optional[float] = None,
+    t_draft: Optional[float] = None,
+    zipf: Optional[float] = None,
+    vocab: Optional[int] = None,
+    seed: Optional[int] = None,
+    **kwargs: Any,
+) -> Tree:
     """The tree of any ``--tree`` spec: ``chain:K``, ``kary:W,D``, ``eagle:[[0],[0,0],...]``,
-    ``eagle:mc_sim_7b_63``, or ``file:PATH`` / a path (a JSON parent array or ``specsim tree``
-    output)."""
+    ``eagle:mc_sim_7b_63``, ``sequoia:n,d,vector=FILE``, or ``file:PATH`` / a path (a JSON parent
+    array or ``specsim tree`` output).
+
+    ``sequoia:n,d`` without a file takes its positional vector from a family for one ``rule``
+    (``specsim tree sequoia:n,d --rule R --family …``): the workload keywords are
+    :func:`study`'s, one value each (``sigma`` defaults to 0.5 here). The result then also has
+    ``vector``, ``vector_standard_error``, ``vector_rows``, ``rule``, ``workload`` and the tree's
+    ``expected_generated`` under that vector."""
+    if "lambda" in kwargs:
+        lambda_ = kwargs.pop("lambda")
+    if kwargs:
+        raise InvalidOption("tree: unknown option(s) " + ", ".join(sorted(kwargs)))
     if not isinstance(spec, str):
         raise InvalidOption(f"tree: expected a spec string, not {type(spec).__name__}")
     if ":" not in spec and os.path.exists(spec):
         spec = "file:" + spec
+    kind, _, arg = spec.partition(":")
+    if kind == "sequoia" and "vector=" not in arg:
+        if not isinstance(rule, str):
+            raise InvalidOption(f"{spec}: give rule= (one tree rule: {', '.join(TREE_RULES)}) to compute the vector for")
+        one = lambda name, x, kind: None if x is None else _list(name, [x], kind)
+        doc = _native(
+            _specsim.family_tree,
+            spec,
+            rule,
+            family,
+            one("sigma", sigma if sigma is not None else (0.5 if family == "logit-noise" else None), float),
+            one("lambda", lambda_ if lambda_ is not None else (0.2 if family == "mixture" else None), float),
+            one("bits", bits if bits is not None else (4 if family == "quantized" else None), int),
+            one("t_target", t_target, float),
+            one("t_draft", t_draft, float),
+            one("zipf", zipf, float),
+            _nonnegative("vocab", vocab),
+            _nonnegative("seed", seed),
+        )
+        return Tree(json.loads(doc))
+    if rule is not None:
+        raise InvalidOption(f"{spec}: rule= is for sequoia:n,d (a vector computed from a family)")
     return Tree(json.loads(_native(_specsim.tree, spec)))
 
 
@@ -677,8 +745,14 @@ def alpha_star(
 
 
 def positional_acceptance(
-    target_probs: Any, draft_probs: Any, width: int, rule: str, *, allow_unnormalized: bool = False
-) -> np.ndarray:
+    target_probs: Any,
+    draft_probs: Any,
+    width: int,
+    rule: str,
+    *,
+    allow_unnormalized: bool = False,
+    with_error: bool = False,
+) -> Any:
     """The positional vector of a tree rule at one node (SPEC §9): ``P[j]`` = P(the j-th of
     ``width`` children, in sibling order, is the accepted one | the node is reached), with the
     children drawn as the rule assumes from the draft row (its top-``width`` for ``greedy`` and
@@ -689,23 +763,71 @@ def positional_acceptance(
         target_probs, draft_probs: the node's rows t and q, [V] each, checked as a round's rows
             and divided by their sums.
         width: the number of children (≥ 1).
-        rule: a tree rule (:data:`TREE_RULES`). ``rrs-wor`` is enumerated, so it is refused
-            where V^width · V > 4·10^6.
+        rule: a tree rule (:data:`TREE_RULES`). ``rrs-wor`` is enumerated where
+            V^width · V ≤ 4·10^6; beyond that it is refused, unless ``with_error=True``.
+        with_error: return ``(P, standard_error)``: ``standard_error`` is ``None`` where ``P`` is
+            exact, and an array [width] where ``P`` is ``rrs-wor``'s unbiased Rao-Blackwellised
+            estimate (1024 samples), which is then what ``P`` holds.
 
     Returns:
-        float64 array [width].
+        float64 array [width] (or the pair above).
     """
     if not isinstance(rule, str):
         raise InvalidOption(f"rule: expected one of {', '.join(TREE_RULES)}, not {rule!r}")
-    values = _native(
+    values, se = _native(
         _specsim.positional_acceptance,
         _node_row("target_probs", target_probs),
         _node_row("draft_probs", draft_probs),
         _integer("width", width),
         rule,
         bool(allow_unnormalized),
+        bool(with_error),
     )
-    return np.asarray(values, dtype=np.float64)
+    p = np.asarray(values, dtype=np.float64)
+    if with_error:
+        return p, (None if se is None else np.asarray(se, dtype=np.float64))
+    return p
+
+
+def eagle2_tree(
+    draft_row: Callable[[Tuple[int, ...]], Any],
+    k: int,
+    depth: int,
+    nodes: int,
+    *,
+    allow_unnormalized: bool = False,
+) -> Tuple[np.ndarray, np.ndarray]:
+    """EAGLE-2's tree grown from your draft model (SPEC §10; ``--tree eagle2:k,depth,n``, as
+    SGLang's ``speculative_eagle_topk`` / ``num_steps`` / ``num_draft_tokens`` and EAGLE's
+    ``top_k`` / ``depth`` / ``total_token`` grow it).
+
+    Level 1 is the root row's top-``k`` tokens; at each of ``depth`` levels the ``k`` best
+    candidates (score = the product of draft probabilities along the path, ties to the lowest
+    candidate id) expand their own rows; the tree is the ``nodes - 1`` best candidates under the
+    root, numbered by candidate id.
+
+    Args:
+        draft_row: called with a tuple of token ids (the path below the root; ``()`` for the
+            root) and returning that context's draft distribution, one row of V probabilities
+            (any 1-D array-like; checked as a round's rows are, and divided by its sum). It is
+            called for the root and the ``k (depth - 1)`` expanded candidates only.
+        k: tokens per expanded node and beam width. depth: levels. nodes: the tree's nodes, the
+            root included (``nodes - 1 <= k + (depth - 1) k²``).
+
+    Returns:
+        ``(parents, tokens)``: int64 arrays [nodes]; ``parents[0] = -1``, ``tokens[0] = 0``.
+    """
+    if not callable(draft_row):
+        raise InvalidOption(f"draft_row: expected a callable (path tuple -> row), not {type(draft_row).__name__}")
+    parents, tokens = _native(
+        _specsim.eagle2_tree,
+        draft_row,
+        _integer("k", k),
+        _integer("depth", depth),
+        _integer("nodes", nodes),
+        bool(allow_unnormalized),
+    )
+    return np.asarray(parents, dtype=np.int64), np.asarray(tokens, dtype=np.int64)
 
 
 def sequoia_tree(vector: Any, nodes: int, depth: int) -> Tuple[np.ndarray, float]:

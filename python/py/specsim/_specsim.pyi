@@ -71,6 +71,8 @@ def study(
     progress: Union[bool, Callable[[int, int, str], object]],
     allow_unnormalized: bool,
     shard: Optional[Tuple[int, int]] = None,
+    design: bool = False,
+    nodes: Optional[List[int]] = None,
 ) -> Union[List[dict], str]: ...
 def merge(texts: List[str], names: List[str], out: Optional[str]) -> List[dict]: ...
 def optimal_study(
@@ -92,9 +94,34 @@ def optimal_study(
 def _last_addresses() -> List[int]: ...
 def _parse_k(s: str) -> List[int]: ...
 def positional_acceptance(
-    target_probs: Any, draft_probs: Any, width: int, rule: str, allow_unnormalized: bool
-) -> List[float]: ...
+    target_probs: Any,
+    draft_probs: Any,
+    width: int,
+    rule: str,
+    allow_unnormalized: bool,
+    estimate: bool = False,
+) -> Tuple[List[float], Optional[List[float]]]: ...
 def tree_expectation(
     parents: List[int], target_probs: Any, draft_probs: Any, rule: str, allow_unnormalized: bool
 ) -> float: ...
 def sequoia_tree(vector_json: str, nodes: int, depth: int) -> Tuple[List[int], float]: ...
+def eagle2_tree(
+    draft_row: Callable[[Tuple[int, ...]], Any],
+    k: int,
+    depth: int,
+    nodes: int,
+    allow_unnormalized: bool,
+) -> Tuple[List[int], List[int]]: ...
+def family_tree(
+    spec: str,
+    rule: str,
+    family: str,
+    sigma: Optional[List[float]],
+    lambda_: Optional[List[float]],
+    bits: Optional[List[int]],
+    t_target: Optional[List[float]],
+    t_draft: Optional[List[float]],
+    zipf: Optional[List[float]],
+    vocab: Optional[int],
+    seed: Optional[int],
+) -> str: ...

@@ -201,11 +201,16 @@ pub enum Command {
     /// and choice list, and the ancestor attention mask.
     Tree {
         /// The shape: `chain:K`, `kary:W,D`, `eagle:[[0],[0,0],...]`, `sequoia:n,d,vector=FILE`
-        /// (Sequoia's optimal tree for a JSON positional acceptance vector) or `file:PATH`.
+        /// (Sequoia's optimal tree for a JSON positional acceptance vector), `sequoia:n,d` (the
+        /// vector computed from the workload flags' family for one --rule) or `file:PATH`.
         spec: String,
         /// `text` (a readable summary) or `json` (every array; `--tree file:` reads it back).
         #[arg(long, value_enum, default_value_t = TreeFormat::Text)]
         format: TreeFormat,
+        /// The family, its parameter, --vocab, --seed and one --rule: what `sequoia:n,d`
+        /// computes its vector from (as `study` does).
+        #[command(flatten)]
+        w: WorkloadArgs,
     },
     /// The optimal multi-draft bound alpha* at one node (SPEC §8): per number of drafts and
     /// draft law, the largest acceptance any lossless verifier can reach, its minimising set, and

@@ -99,8 +99,10 @@ pub struct WorkloadArgs {
     pub rule: Option<String>,
     /// Tree shape (repeat for several): `chain:K`, `kary:W,D`, `eagle:[[0],[0,0],[1],...]`
     /// (an EAGLE/Medusa choice list), `sequoia:n,d,vector=FILE` (Sequoia's optimal tree of n
-    /// nodes and depth d for a JSON positional acceptance vector) or `file:PATH` (a JSON parent
-    /// array or `specsim tree` output). With tree rules.
+    /// nodes and depth d for a JSON positional acceptance vector), `sequoia:n,d` (the vector
+    /// computed from the family for each rule), `eagle2:k,depth,n` (EAGLE-2's tree grown per
+    /// round from the draft rows; greedy and target-only) or `file:PATH` (a JSON parent array or
+    /// `specsim tree` output). With tree rules.
     #[arg(long = "tree", value_name = "SPEC")]
     pub trees: Vec<String>,
 }
@@ -134,6 +136,15 @@ pub struct StudyCmd {
     /// file; `specsim merge` makes the study's files from all N, exactly as one run would.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+    /// The design study: at each --nodes budget, the chain, the best k-ary tree, Sequoia's tree
+    /// and EAGLE-2's grown tree on the same rows and coins, exact and simulated E[generated]
+    /// (rules: greedy, target-only, rrs, rrs-wor unless --rule says otherwise); writes
+    /// design.svg besides the results.
+    #[arg(long)]
+    pub design: bool,
+    /// The design study's node budgets, the root included (default 8,16,32,64).
+    #[arg(long, value_delimiter = ',', value_name = "LIST", requires = "design")]
+    pub nodes: Option<Vec<usize>>,
 }
 
 #[derive(clap::Args)]

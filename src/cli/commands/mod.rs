@@ -59,7 +59,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify(a) => verify::cmd_verify(a),
         Command::Study(a) => study::cmd_study(a),
         Command::Merge(a) => study::cmd_merge(a),
-        Command::Tree { spec, format } => tree::cmd_tree(&spec, format),
+        Command::Tree { spec, format, w } => tree::cmd_tree(&spec, format, &w),
         Command::Optimal(a) => optimal::cmd_optimal(a),
     }
 }

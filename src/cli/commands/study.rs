@@ -19,6 +19,8 @@ pub fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
     use specsim::study::run::{Progress, run_plan};
     let mut opts = study_options(&a.w)?;
     opts.allow_unnormalized = a.allow_unnormalized;
+    opts.design = a.design;
+    opts.nodes = a.nodes.clone();
     if a.w.family == FamilyKind::File && (a.w.rounds.is_some() || a.w.vocab.is_some()) {
         eprintln!(
             "specsim: notice: --family file runs the file's rounds and vocabulary; --rounds and --vocab are not used"

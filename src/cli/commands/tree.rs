@@ -5,13 +5,47 @@ use std::process::ExitCode;
 use anyhow::Result;
 use serde_json::json;
 
-use specsim::topology::shape::TreeShape;
+use specsim::Rule;
+use specsim::study::tree::vector::FamilyTree;
+use specsim::topology::shape::{Build, TreeShape};
 
 use super::emit;
-use crate::cli::args::TreeFormat;
+use crate::cli::args::{TreeFormat, WorkloadArgs};
+use crate::cli::settings::study_options;
 
-pub fn cmd_tree(spec: &str, format: TreeFormat) -> Result<ExitCode> {
-    let shape: TreeShape = spec.parse()?;
+/// `sequoia:n,d` without a file: the tree for the vector of the workload flags' family under the
+/// one --rule, exactly as `study` builds it.
+fn resolve_family(shape: &TreeShape, w: &WorkloadArgs) -> Result<FamilyTree> {
+    let rules = Rule::parse_list(w.rule.as_deref().unwrap_or("")).map_err(|_| {
+        anyhow::anyhow!(
+            "{}: give one tree --rule to compute the vector for ({})",
+            shape.spec,
+            Rule::tree_names()
+        )
+    })?;
+    let [rule] = rules[..] else {
+        anyhow::bail!("{}: give one --rule (the vector is the rule's)", shape.spec);
+    };
+    if !w.trees.is_empty() {
+        anyhow::bail!("`specsim tree` takes its shape as its argument, not --tree");
+    }
+    Ok(FamilyTree::build(shape, &study_options(w)?, rule)?)
+}
+
+pub fn cmd_tree(spec: &str, format: TreeFormat, w: &WorkloadArgs) -> Result<ExitCode> {
+    let mut shape: TreeShape = spec.parse()?;
+    let mut family = None;
+    match shape.build {
+        Build::SequoiaFamily { .. } => {
+            let ft = resolve_family(&shape, w)?;
+            shape = ft.shape.clone();
+            family = Some(ft);
+        }
+        Build::Eagle2(_) => {
+            shape.static_tree()?;
+        }
+        Build::Static => {}
+    }
     let t = &shape.tree;
     // The mask is n² entries and the choice lists n·depth: shown for trees a kernel would use.
     const MAX_SHOWN: usize = 4096;
@@ -23,7 +57,10 @@ pub fn cmd_tree(spec: &str, format: TreeFormat) -> Result<ExitCode> {
             t.len() * t.len()
         );
     }
-    let doc = shape.forms();
+    let doc = match &family {
+        Some(ft) => ft.forms()?,
+        None => shape.forms(),
+    };
     let text = match format {
         TreeFormat::Json => format!("{}\n", serde_json::to_string(&doc)?),
         TreeFormat::Text => {
@@ -38,6 +75,23 @@ pub fn cmd_tree(spec: &str, format: TreeFormat) -> Result<ExitCode> {
             s += &format!("depth                 {}\n", t.depth());
             s += &format!("width per level       {}\n", list(&doc["widths"]));
             s += &format!("parents               {}\n", list(&doc["parents"]));
+            if let Some(ft) = &family {
+                let fv = &ft.vector;
+                let shown: Vec<f64> = fv.vector.iter().map(|p| (p * 1e6).round() / 1e6).collect();
+                s += &format!(
+                    "vector                {} ({} on {}, V = {}: the mean over {} rows{})\n",
+                    json!(shown),
+                    ft.rule,
+                    ft.workload.label(),
+                    ft.workload.vocab,
+                    fv.rows,
+                    if fv.estimated_rows {
+                        ", each row's vector estimated"
+                    } else {
+                        ""
+                    }
+                );
+            }
             if let Some(e) = doc["expected_generated"].as_f64() {
                 s += &format!(
                     "expected_generated    {e:.6} (1 + sum over nodes of the vector's path products)\n"

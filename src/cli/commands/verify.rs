@@ -8,13 +8,13 @@ use anyhow::{Context, Result, bail};
 use specsim::Rule;
 use specsim::batch::{Rounds, Validation};
 use specsim::chunk::{chunks, rounds_within_budget};
-use specsim::compare::adversarial_tree::adversarial_tree_batch;
+use specsim::compare::adversarial_tree::{adversarial_eagle2_batch, adversarial_tree_batch};
 use specsim::compare::{VerifyReport, adversarial_batch_rule, compare_engines, compare_reference};
 use specsim::cpu::{CpuEngine, Recovery};
 use specsim::engine::Engine;
 use specsim::gpu::{GpuContext, describe};
 use specsim::npyio::{BatchFile, write_batch_dir, write_tree_batch_dir};
-use specsim::topology::shape::TreeShape;
+use specsim::topology::shape::{Build, TreeShape};
 
 use super::run::bytes_per_round;
 use super::{Progress, emit_status, in_chunks, open_gpu};
@@ -104,7 +104,7 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                 report.generated = Some(format!(
                     "tree study {} ({} nodes), V = {}, seed {}",
                     shape.spec,
-                    shape.tree.len(),
+                    shape.nodes(),
                     cfg.workload.vocab,
                     cfg.seed
                 ));
@@ -148,15 +148,37 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                 )
             }
             (None, Some(n)) if tree.is_some() => {
-                let shape = tree.as_ref().expect("checked");
+                let mut shape = tree.clone().expect("checked");
                 let vocab = a.w.vocab.unwrap_or(32000);
-                report.generated = Some(format!(
-                    "tree {} ({} nodes, depth {}), V = {vocab}, seed {seed}",
-                    shape.spec,
-                    shape.tree.len(),
-                    shape.tree.depth()
-                ));
-                let nodes = shape.tree.len();
+                if let Build::SequoiaFamily { .. } = shape.build {
+                    // The vector from the workload flags' family (as `study` would build it).
+                    let cfgs = replay_tree_configs(&a.w, &shape, n.max(1), seed)?;
+                    let cfg = cfgs.iter().find(|c| c.rules.contains(&rule));
+                    shape = cfg.map(|c| c.tree.clone()).ok_or_else(|| {
+                        anyhow::anyhow!("--tree {}: no tree for --rule {rule}", shape.spec)
+                    })?;
+                }
+                let grown = match shape.build {
+                    Build::Eagle2(e) => {
+                        specsim::study::tree::eagle2::check_rule(&shape.spec, rule)?;
+                        e.check(vocab)?;
+                        Some(e)
+                    }
+                    _ => None,
+                };
+                let nodes = shape.nodes();
+                report.generated = Some(match grown {
+                    Some(e) => format!(
+                        "trees {} grown per round ({nodes} nodes, depth <= {}), V = {vocab}, seed {seed}",
+                        shape.spec,
+                        e.max_depth()
+                    ),
+                    None => format!(
+                        "tree {} ({nodes} nodes, depth {}), V = {vocab}, seed {seed}",
+                        shape.spec,
+                        shape.tree.depth()
+                    ),
+                });
                 if rule.needs_distinct_siblings() && shape.tree.max_children() > vocab {
                     bail!(
                         "--rule {rule} needs distinct sibling tokens: a node of {} has {} children, more than V = {vocab}",
@@ -169,7 +191,10 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                 let chunk = generate_chunk(&a, n, 2 * nodes * vocab * 4, &what)?;
                 let mut progress = Progress::new("verify", n, a.quiet);
                 for (r0, m) in chunks(n, chunk) {
-                    let b = adversarial_tree_batch(&shape.tree, r0, m, vocab, seed, rule);
+                    let b = match grown {
+                        Some(e) => adversarial_eagle2_batch(e, r0, m, vocab, seed)?,
+                        None => adversarial_tree_batch(&shape.tree, r0, m, vocab, seed, rule),
+                    };
                     if let Some(dir) = &a.save {
                         write_tree_batch_dir(dir, &b)?;
                     }

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 
 mod rules;
 
+pub use crate::reference::tree::{WorEstimate, rrs_wor_positional_estimate};
 pub use rules::{
     WOR_ESTIMATE_SAMPLES, WOR_ESTIMATE_SAMPLES_PER_ROUND, rrs_wor_estimate, rrs_wor_two,
     rule_acceptance,

@@ -52,71 +52,7 @@ pub fn rrs_wor_estimate(
     seed: u64,
     round: u64,
 ) -> (f64, f64) {
-    let v = p.len();
-    let samples = samples.max(1);
-    let (mut sum, mut sum_sq) = (0.0f64, 0.0f64);
-    let mut r = vec![0.0f64; v];
-    let mut qq = vec![0.0f64; v];
-    for k in 0..samples {
-        r.copy_from_slice(p);
-        qq.copy_from_slice(q);
-        let mut qs: f64 = qq.iter().sum();
-        let (mut survive, mut accepted) = (1.0f64, 0.0f64);
-        for j in 0..n {
-            if qs <= 0.0 || survive <= 0.0 {
-                break;
-            }
-            // Draw x from qq / qs.
-            let word = crate::rng::random_u64(
-                seed,
-                round as u32,
-                k as u32,
-                (round >> 32) as u32,
-                j as u32,
-            );
-            let u = (word >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0) * qs;
-            let mut acc = 0.0f64;
-            let mut x = v;
-            for (y, &w) in qq.iter().enumerate() {
-                if w > 0.0 {
-                    acc += w;
-                    x = y;
-                    if u < acc {
-                        break;
-                    }
-                }
-            }
-            if x == v {
-                break;
-            }
-            let qx = qq[x] / qs;
-            let a = (r[x] / qx).min(1.0);
-            accepted += survive * a;
-            survive *= 1.0 - a;
-            // Rejected: the residual against the normalised q, then q without x.
-            let mut rs = 0.0f64;
-            for (ri, &qi) in r.iter_mut().zip(&qq) {
-                *ri = (*ri - qi / qs).max(0.0);
-                rs += *ri;
-            }
-            if rs <= 0.0 {
-                break;
-            }
-            r.iter_mut().for_each(|ri| *ri /= rs);
-            qq[x] = 0.0;
-            qs = qq.iter().sum();
-        }
-        sum += accepted;
-        sum_sq += accepted * accepted;
-    }
-    let m = samples as f64;
-    let mean = sum / m;
-    let var = if samples > 1 {
-        ((sum_sq - sum * sum / m) / (m - 1.0)).max(0.0)
-    } else {
-        0.0
-    };
-    (mean, (var / m).sqrt())
+    crate::reference::tree::rrs_wor_positional_estimate(p, q, n, samples, seed, round).total
 }
 
 /// `rrs-wor`'s acceptance at a node with two children (SPEC §7), in O(V log V) instead of the

@@ -20,6 +20,15 @@ pub fn top_m<V: Values + ?Sized>(q: &V, len: usize, m: usize) -> Vec<usize> {
     idx
 }
 
+/// The top-k of a draft row as EAGLE-2's growth takes it ([`crate::topology::eagle2`]): (token,
+/// q), largest first, ties to the lowest id.
+pub fn row_top_k<V: Values + ?Sized>(q: &V, len: usize, k: usize) -> crate::topology::eagle2::TopK {
+    top_m(q, len, k)
+        .into_iter()
+        .map(|x| (x as u32, q.at(x)))
+        .collect()
+}
+
 pub use super::ENUMERATION_BUDGET;
 /// `E[num_generated]` of one round given its rows, under `rule` (each rule's, in
 /// `src/reference/tree/`).

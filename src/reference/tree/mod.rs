@@ -15,9 +15,11 @@ pub mod walk;
 
 /// One node's rule values, for the bound at a node (`reference::optimal`).
 pub(crate) use rrs::rrs_node;
-pub use rrs_wor::ENUMERATION_BUDGET;
 pub(crate) use rrs_wor::enumerable;
 pub(crate) use rrs_wor::wor_node;
+pub use rrs_wor::{
+    ENUMERATION_BUDGET, WorEstimate, estimated_generated, rrs_wor_positional_estimate,
+};
 pub(crate) use spectr::spectr_node;
 pub use spectr::{rho_star, rho_star_f32, spectr_f32};
 

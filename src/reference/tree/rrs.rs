@@ -24,7 +24,7 @@ impl TreeReference for Rrs {
         _tokens: &[u32],
         v: usize,
     ) -> Option<f64> {
-        bottom_up(tree, d, t, v, |t, q, gains| Some(rrs_node(t, q, gains)))
+        bottom_up(tree, d, t, v, |_, t, q, gains| Some(rrs_node(t, q, gains)))
     }
 
     /// I.i.d. from the draft row.
@@ -96,14 +96,14 @@ pub(super) fn rrs_step<V: Values + ?Sized, C: Values + ?Sized>(
     unreachable!("an internal node has a child")
 }
 
-/// Bottom-up: E(u) = Σ_j P(child j accepted) (1 + E(c_j)), with `node(t, q, gains)` the rule's
-/// sum at one node (`None`: too costly).
+/// Bottom-up: E(u) = Σ_j P(child j accepted) (1 + E(c_j)), with `node(u, t, q, gains)` the
+/// rule's sum at node u (`None`: too costly).
 pub(super) fn bottom_up<V: Values + ?Sized>(
     tree: &Tree,
     d: &V,
     t: &V,
     v: usize,
-    node: impl Fn(&[f64], &[f64], &[f64]) -> Option<f64>,
+    node: impl Fn(usize, &[f64], &[f64], &[f64]) -> Option<f64>,
 ) -> Option<f64> {
     let row = |f: &V, u: usize| -> Vec<f64> { f.range(u * v, v).map(f64::abs).collect() };
     let mut e = vec![0.0f64; tree.len()];
@@ -113,7 +113,7 @@ pub(super) fn bottom_up<V: Values + ?Sized>(
             continue;
         }
         let gains: Vec<f64> = ch.iter().map(|&c| 1.0 + e[c]).collect();
-        e[u] = node(&row(t, u), &row(d, u), &gains)?;
+        e[u] = node(u, &row(t, u), &row(d, u), &gains)?;
     }
     Some(1.0 + e[0])
 }

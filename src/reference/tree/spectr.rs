@@ -67,7 +67,9 @@ impl TreeReference for Spectr {
         _tokens: &[u32],
         v: usize,
     ) -> Option<f64> {
-        bottom_up(tree, d, t, v, |t, q, gains| Some(spectr_node(t, q, gains)))
+        bottom_up(tree, d, t, v, |_, t, q, gains| {
+            Some(spectr_node(t, q, gains))
+        })
     }
 
     /// `β (1 − β)^(j−1)` with `β = β(ρ*_width)` (SPEC §9); with one child, the token rule's.

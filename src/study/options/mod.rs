@@ -105,6 +105,12 @@ pub struct StudyOptions {
     pub trees: Vec<String>,
     /// `file`: accept distributions that do not sum to 1.
     pub allow_unnormalized: bool,
+    /// `--design`: the design study (builders compared per node budget).
+    #[serde(default)]
+    pub design: bool,
+    /// `--nodes`: the design study's node budgets; `None` for [8, 16, 32, 64].
+    #[serde(default)]
+    pub nodes: Option<Vec<usize>>,
 }
 
 /// The K values of a study when none are given (a file's study takes 1..=its K instead).
@@ -139,6 +145,8 @@ impl Default for StudyOptions {
             rules: None,
             trees: Vec::new(),
             allow_unnormalized: false,
+            design: false,
+            nodes: None,
         }
     }
 }

@@ -40,6 +40,14 @@ impl StudyOptions {
             (FamilyKind::File, Some(p)) => Some(crate::npyio::BatchFile::open(p)?),
             _ => None,
         };
+        if self.design {
+            return self.design_plan(vocab, rounds, seed);
+        }
+        if self.nodes.is_some() {
+            return Err(Error::Config(
+                "--nodes is the design study's node budgets: give it with --design".into(),
+            ));
+        }
         if let Some(f) = &file
             && f.is_tree()
         {
@@ -68,15 +76,20 @@ impl StudyOptions {
     }
 
     /// A tree study of generated rows: every workload × every tree (and, beside each tree, the
-    /// chain of the same node count).
+    /// chain of the same node count). A tree built for the workload and the rule (`sequoia:n,d`
+    /// without a file) gets one configuration per rule; `eagle2` trees run the rules that verify
+    /// top-m children (the others are refused when named, left out when the rules are the
+    /// default), and so does a family-vector `sequoia` for `spectr`.
     fn tree_plan(&self, vocab: usize, rounds: u64, seed: u64) -> Result<Plan> {
-        use crate::topology::shape::TreeShape;
+        use crate::study::tree::{TreeStudyConfig, eagle2, vector};
+        use crate::topology::shape::{Build, TreeShape};
         if matches!(self.family, FamilyKind::Rates | FamilyKind::File) {
             return Err(Error::Config(
                 "a tree study generates its rows: use --family logit-noise, mixture or quantized (or --family file with a tree batch, without --tree)".into(),
             ));
         }
         let rules = self.tree_rules()?;
+        let named = self.rules.is_some();
         let mut shapes: Vec<TreeShape> = self
             .trees
             .iter()
@@ -88,34 +101,97 @@ impl StudyOptions {
             ..self.clone()
         }
         .configs(&[1], vocab, rounds, seed)?;
-        let largest = shapes.iter().map(|s| s.tree.len()).max().unwrap_or(1);
+        let largest = shapes.iter().map(|s| s.nodes()).max().unwrap_or(1);
         check_round_size(largest, vocab)?;
         let mut seen = std::collections::HashSet::new();
         shapes.retain(|s| seen.insert(s.spec.clone()));
         // The chain of the same node count beside each tree, for comparison.
         for i in 0..shapes.len() {
-            let n = shapes[i].tree.len();
-            if !shapes[i].tree.is_path()
-                && !shapes.iter().any(|s| s.tree.is_path() && s.tree.len() == n)
-            {
+            let n = shapes[i].nodes();
+            if !shapes[i].is_chain() && !shapes.iter().any(|s| s.is_chain() && s.nodes() == n) {
                 shapes.push(format!("chain:{}", n - 1).parse()?);
             }
         }
+        // The rules a shape runs: all of them, or those it can take.
+        let rules_for = |shape: &TreeShape| -> Result<Vec<Rule>> {
+            let fits = |r: &Rule| match shape.build {
+                Build::Eagle2(_) => r.verifies_top_m(),
+                Build::SequoiaFamily { .. } => *r != Rule::Spectr,
+                Build::Static => true,
+            };
+            if named && let Some(r) = rules.iter().find(|r| !fits(r)) {
+                return Err(match shape.build {
+                    Build::Eagle2(_) => {
+                        eagle2::check_rule(&shape.spec, *r).expect_err("a rule that does not fit")
+                    }
+                    _ => Error::Config(format!(
+                        "--tree {} --rule spectr: spectr's positional vector depends on the number of children (SPEC §9), so Sequoia's DP, which takes one vector, does not apply; give vector=FILE, or another rule",
+                        shape.spec
+                    )),
+                });
+            }
+            Ok(rules.iter().copied().filter(fits).collect())
+        };
         let mut out = Vec::new();
         for c in base {
             for shape in &shapes {
-                out.push(crate::study::tree::TreeStudyConfig {
+                let config = |tree: TreeShape, rules: Vec<Rule>| TreeStudyConfig {
                     workload: c.workload.clone(),
-                    tree: shape.clone(),
-                    rules: rules.clone(),
+                    tree,
+                    rules,
                     rounds: c.rounds,
                     seed: c.seed,
                     recovery: c.recovery,
                     allow_unnormalized: false,
-                });
+                    design: None,
+                };
+                let shape_rules = rules_for(shape)?;
+                if let Build::SequoiaFamily { .. } = shape.build {
+                    for rule in shape_rules {
+                        let (tree, _) = vector::resolve(shape, &c.workload, c.seed, rule)?;
+                        out.push(config(tree, vec![rule]));
+                    }
+                } else if !shape_rules.is_empty() {
+                    out.push(config(shape.clone(), shape_rules));
+                }
             }
         }
         Ok(Plan::Tree(out))
+    }
+
+    /// The design study (`--design`): per workload and node budget, the builders compared under
+    /// the rules (`study::tree::design`).
+    fn design_plan(&self, vocab: usize, rounds: u64, seed: u64) -> Result<Plan> {
+        use crate::study::tree::design;
+        if matches!(self.family, FamilyKind::Rates | FamilyKind::File) {
+            return Err(Error::Config(
+                "--design generates its rows: use --family logit-noise, mixture or quantized"
+                    .into(),
+            ));
+        }
+        if !self.trees.is_empty() || self.k.is_some() {
+            return Err(Error::Config(
+                "--design builds its own trees at each --nodes budget: give no --tree and no --k"
+                    .into(),
+            ));
+        }
+        let rules = match &self.rules {
+            Some(r) => r.clone(),
+            None => design::DEFAULT_RULES.to_vec(),
+        };
+        let nodes = self
+            .nodes
+            .clone()
+            .unwrap_or_else(|| design::DEFAULT_NODES.to_vec());
+        design::check_nodes(&nodes)?;
+        check_round_size(nodes.iter().copied().max().unwrap_or(2), vocab)?;
+        let base = StudyOptions {
+            rules: Some(vec![Rule::Token]),
+            k: None,
+            ..self.clone()
+        }
+        .configs(&[1], vocab, rounds, seed)?;
+        Ok(Plan::Tree(design::design_configs(&base, &nodes, &rules)?))
     }
 
     /// A tree study of a tree batch file: its rounds under every tree rule asked for.
@@ -133,16 +209,13 @@ impl StudyOptions {
         let path = path.unwrap_or_default();
         let mut scratch = crate::topology::Tree::default();
         let tree = match rounds.topology {
-            Topology::PerRound(_) => TreeShape {
-                spec: crate::study::tree::PER_ROUND.into(),
-                tree: rounds.tree(0, &mut scratch).clone(),
-            },
+            Topology::PerRound(_) => TreeShape::fixed(
+                crate::study::tree::PER_ROUND,
+                rounds.tree(0, &mut scratch).clone(),
+            ),
             t => {
                 let tree = t.shared(&mut scratch).expect("a shared tree").clone();
-                TreeShape {
-                    spec: format!("file:{path}"),
-                    tree,
-                }
+                TreeShape::fixed(format!("file:{path}"), tree)
             }
         };
         Ok(Plan::Tree(vec![crate::study::tree::TreeStudyConfig {
@@ -159,6 +232,7 @@ impl StudyOptions {
             seed,
             recovery: self.recovery,
             allow_unnormalized: self.allow_unnormalized,
+            design: None,
         }]))
     }
 }

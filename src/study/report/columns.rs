@@ -102,6 +102,14 @@ pub const COLUMNS: &[Column] = &[
         value: |r| json!(r.k),
     },
     Column {
+        name: "builder",
+        value: |r| json!(r.builder),
+    },
+    Column {
+        name: "node_budget",
+        value: |r| json!(r.node_budget),
+    },
+    Column {
         name: "rounds",
         value: |r| json!(r.rounds),
     },

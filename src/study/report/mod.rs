@@ -52,6 +52,7 @@ impl Results {
     pub fn files(&self) -> &'static [&'static str] {
         match self {
             Results::Chain(_) => &FILES,
+            Results::Tree(r) if r.iter().any(|r| r.config.design.is_some()) => &DESIGN_FILES,
             Results::Tree(_) => &TREE_FILES,
         }
     }
@@ -68,6 +69,14 @@ pub const FILES: [&str; 5] = [
 
 /// The files a tree study writes: the same results files, and its plot.
 pub const TREE_FILES: [&str; 3] = ["results.csv", "results.json", "mean_generated.svg"];
+
+/// The files a design study (`--design`) writes: a tree study's, and `design.svg`.
+pub const DESIGN_FILES: [&str; 4] = [
+    "results.csv",
+    "results.json",
+    "mean_generated.svg",
+    "design.svg",
+];
 
 /// Writes `results.csv`, `results.json` and the plots into `dir` (created if missing): all of
 /// them or none ([`crate::output::FileSet`]).
@@ -98,6 +107,10 @@ pub fn write_files(dir: &Path, results: &Results, cost_ratios: &[f64]) -> Result
             let plot = set.path("mean_generated.svg");
             tree::plot_tree_means(&plot, results)
                 .map_err(|e| e.with_path(dir.join("mean_generated.svg")))?;
+            if results.iter().any(|r| r.config.design.is_some()) {
+                tree::plot_design(&set.path("design.svg"), results)
+                    .map_err(|e| e.with_path(dir.join("design.svg")))?;
+            }
         }
     }
     set.commit()

@@ -166,3 +166,131 @@ pub(super) fn plot_tree_means(path: &Path, results: &[TreeStudyResult]) -> Resul
     }
     fig.finish(&chart, &entries)
 }
+
+/// The design study's plot (`design.svg`): E[generated] against the node budget, one line per
+/// builder (colour) and rule (line style), the simulated mean with its 99% band and the exact
+/// value (hollow squares) where there is one. Several workloads get their own lines, labelled.
+pub(super) fn plot_design(path: &Path, results: &[TreeStudyResult]) -> Result<Layout> {
+    use crate::study::tree::design::BUILDERS;
+    let design: Vec<&TreeStudyResult> = results
+        .iter()
+        .filter(|r| r.config.design.is_some())
+        .collect();
+    let workloads: Vec<String> = design.iter().fold(Vec::new(), |mut v, r| {
+        let w = workload_label(r);
+        if !v.contains(&w) {
+            v.push(w);
+        }
+        v
+    });
+    let mut rules: Vec<crate::rule::Rule> = Vec::new();
+    for r in &design {
+        if !rules.contains(&r.rule) {
+            rules.push(r.rule);
+        }
+    }
+    // One line per (workload, builder, rule) that the study ran.
+    let mut lines: Vec<(String, &str, crate::rule::Rule)> = Vec::new();
+    for w in &workloads {
+        for b in BUILDERS {
+            for &rule in &rules {
+                if design.iter().any(|r| {
+                    workload_label(r) == *w
+                        && r.rule == rule
+                        && r.config.design.as_ref().is_some_and(|d| d.builder == b)
+                }) {
+                    lines.push((w.clone(), b, rule));
+                }
+            }
+        }
+    }
+    let style = |w: &str, b: &str, rule: crate::rule::Rule| {
+        let bi = BUILDERS.iter().position(|x| *x == b).unwrap_or(0);
+        let wi = workloads.iter().position(|x| x == w).unwrap_or(0);
+        let ri = rules.iter().position(|x| *x == rule).unwrap_or(0);
+        (color(bi + wi * BUILDERS.len()), Kind::Variant(ri))
+    };
+    let entries: Vec<Entry> = lines
+        .iter()
+        .map(|(w, b, rule)| {
+            let (c, k) = style(w, b, *rule);
+            let label = if workloads.len() > 1 {
+                format!("{b}, {rule} ({w})")
+            } else {
+                format!("{b}, {rule}")
+            };
+            Entry::new(c, k, label)
+        })
+        .chain([Entry::new(
+            RGBColor(90, 90, 90),
+            Kind::Exact,
+            "exact (SPEC §9)",
+        )])
+        .collect();
+    let budgets: Vec<usize> = design
+        .iter()
+        .filter_map(|r| r.config.design.as_ref().map(|d| d.budget))
+        .collect();
+    let (lo, hi) = (
+        budgets.iter().copied().min().unwrap_or(2) as f64,
+        budgets.iter().copied().max().unwrap_or(2) as f64,
+    );
+    let ymax = design
+        .iter()
+        .map(|r| (r.mean_generated + r.ci99_half).max(r.exact_mean_generated.unwrap_or(0.0)))
+        .filter(|x| x.is_finite())
+        .fold(1.0, f64::max);
+    let fig = Figure::new(path, &entries)?;
+    let title = match (workloads.len(), design.first()) {
+        (1, Some(r)) => format!(
+            "Tree design: E[generated] by node budget: {}, {} rounds",
+            workloads[0], r.rounds
+        ),
+        _ => "Tree design: E[generated] by node budget".into(),
+    };
+    let pad = ((hi - lo) * 0.04).max(0.5);
+    let mut chart = fig.chart(
+        &title,
+        lo - pad..hi + pad,
+        0.0..ymax * 1.08,
+        (
+            "node budget (nodes per round, the root included)",
+            "E[generated] per round",
+        ),
+        Ticks::Integers,
+    )?;
+    for (w, b, rule) in &lines {
+        let (c, kind) = style(w, b, *rule);
+        let mut mine: Vec<&&TreeStudyResult> = design
+            .iter()
+            .filter(|r| {
+                workload_label(r) == *w
+                    && r.rule == *rule
+                    && r.config.design.as_ref().is_some_and(|d| d.builder == *b)
+            })
+            .collect();
+        mine.sort_by_key(|r| r.config.design.as_ref().map_or(0, |d| d.budget));
+        let x = |r: &TreeStudyResult| r.config.design.as_ref().map_or(0.0, |d| d.budget as f64);
+        let lo: Vec<(f64, f64)> = mine
+            .iter()
+            .map(|r| (x(r), r.mean_generated - r.ci99_half))
+            .collect();
+        let hi: Vec<(f64, f64)> = mine
+            .iter()
+            .map(|r| (x(r), r.mean_generated + r.ci99_half))
+            .collect();
+        fig.band(&mut chart, &lo, &hi, c)?;
+        let pts: Vec<(f64, f64)> = mine.iter().map(|r| (x(r), r.mean_generated)).collect();
+        fig.series(&mut chart, &pts, c, kind)?;
+        let exact: Vec<(f64, f64)> = mine
+            .iter()
+            .filter_map(|r| r.exact_mean_generated.map(|e| (x(r), e)))
+            .collect();
+        chart
+            .draw_series(exact.iter().map(|&(x, y)| {
+                EmptyElement::at((x, y)) + Rectangle::new([(-4, -4), (4, 4)], c.stroke_width(1))
+            }))
+            .map_err(|e| fig.err(e))?;
+    }
+    fig.finish(&chart, &entries)
+}

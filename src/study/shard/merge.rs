@@ -181,7 +181,7 @@ pub fn merge(shards: &[(String, ShardFile)]) -> Result<(Results, Vec<f64>)> {
         Plan::Tree(cfgs) => {
             let mut out = Vec::new();
             for (cfg, list) in cfgs.iter().zip(&parts) {
-                let depth = cfg.tree.tree.depth();
+                let depth = cfg.tree.max_depth();
                 let mut sums: Vec<Sums> = cfg.rules.iter().map(|_| Sums::new(depth)).collect();
                 for p in list {
                     let Stats::Tree { sums: s } = &p.stats else {

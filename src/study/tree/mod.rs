@@ -8,7 +8,10 @@
 //! Beside each, the per-node bound on `E[generated]` of SPEC §8 and the gap to it ([`optimal_generated`]).
 
 mod bound;
+pub mod design;
+pub mod eagle2;
 mod sums;
+pub mod vector;
 
 pub use bound::{OPTIMAL_BUDGET, draft_mode, optimal_generated, optimal_rounds};
 pub use sums::Sums;
@@ -27,7 +30,8 @@ use crate::reference::tree::expect::expected_generated;
 use crate::rng::{random_u64, stream};
 use crate::rule::{RecoveryMode, Rule};
 use crate::topology::Tree;
-use crate::topology::shape::TreeShape;
+use crate::topology::eagle2::Eagle2;
+use crate::topology::shape::{Build, TreeShape};
 use bound::chunk_bounds;
 
 /// One tree study configuration: a workload, a tree, the rules run on the same rows and coins.
@@ -49,6 +53,9 @@ pub struct TreeStudyConfig {
     /// `file`: accept distributions that do not sum to 1 (raw model dumps).
     #[serde(default)]
     pub allow_unnormalized: bool,
+    /// In a design study (`--design`): the builder and node budget this configuration is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub design: Option<design::DesignSlot>,
 }
 
 fn shape_spec<S: serde::Serializer>(t: &TreeShape, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -85,6 +92,9 @@ pub struct TreeStudyResult {
     pub paired_z: Option<f64>,
     /// Whether the exact value is consistent with the rounds at 99% (paired test).
     pub within_ci99: Option<bool>,
+    /// Whether `exact_mean_generated` holds `rrs-wor`'s unbiased estimates for rounds beyond its
+    /// enumeration budget (SPEC §9) rather than exact values only.
+    pub exact_estimated: bool,
     /// Mean generated per position the target evaluates (the tree's n nodes).
     pub generated_per_position: f64,
     /// P[accepted ≥ d] for d = 1..=depth.
@@ -220,27 +230,7 @@ fn run_file(
                 seed: cfg.seed,
                 round_offset: r0,
             };
-            let res = engine.run(&part, rule, rec)?;
-            let exact: Vec<Option<f64>> = (0..m)
-                .into_par_iter()
-                .map_init(Tree::default, |t, r| {
-                    let tree = part.tree(r, t);
-                    let l = &part.layout;
-                    let d = part.draft.slice(part.draft_at(r, 0), l.draft_rows * v);
-                    let tt = part.target.slice(part.target_at(r, 0), l.target_rows * v);
-                    expected_generated(rule, tree, &d, &tt, &part.round_tokens(r), v)
-                })
-                .collect();
-            sums[ri].add(&res, &exact);
-            let limit = optimal_rounds(rule, nodes.saturating_sub(1), v, rounds.n as u64);
-            let bounds = chunk_bounds(rule, r0, m, limit, |r, t, mode| {
-                let tree = part.tree(r, t);
-                let l = &part.layout;
-                let d = part.draft.slice(part.draft_at(r, 0), l.draft_rows * v);
-                let tt = part.target.slice(part.target_at(r, 0), l.target_rows * v);
-                optimal_generated(tree, &d, &tt, v, mode)
-            });
-            sums[ri].add_optimal(&res, &exact, &bounds);
+            decide(&part, rule, rec, engine, rounds.n as u64, &mut sums[ri])?;
             progress(&format!("{} {rule}", cfg.tree.label()), m as u64);
         }
     }
@@ -250,6 +240,95 @@ fn run_file(
         .zip(&cfg.rules)
         .map(|(s, &rule)| s.result(cfg, rule, &engine.describe(), seconds, nodes, depth))
         .collect())
+}
+
+/// Decides the rounds `part` (rounds `rec.round_offset..` of `total`) under `rule` on `engine`
+/// and adds to `sums` their outcomes, each round's exact expectation given its rows and, for the
+/// first rounds within the budget, the per-node bound: what every tree study does with rounds
+/// that carry their own rows and topology (a file's, or grown per round).
+fn decide(
+    part: &Rounds<'_>,
+    rule: Rule,
+    rec: Recovery,
+    engine: &mut dyn Engine,
+    total: u64,
+    sums: &mut Sums,
+) -> Result<()> {
+    let (m, v, r0) = (part.n, part.v, rec.round_offset);
+    let res = engine.run(part, rule, rec)?;
+    let rows = |r: usize| {
+        let l = &part.layout;
+        let d = part.draft.slice(part.draft_at(r, 0), l.draft_rows * v);
+        let t = part.target.slice(part.target_at(r, 0), l.target_rows * v);
+        (d, t)
+    };
+    let fits = wor_estimate_fits(part.topology.nodes(), v, total);
+    let (exact, estimated): (Vec<Option<f64>>, Vec<bool>) = (0..m)
+        .into_par_iter()
+        .map_init(Tree::default, |t, r| {
+            let tree = part.tree(r, t);
+            let (d, tt) = rows(r);
+            let key = fits.then_some((rec.seed, r0 + r as u64));
+            round_expectation(rule, tree, &d, &tt, &part.round_tokens(r), v, key)
+        })
+        .unzip();
+    sums.add(&res, &exact);
+    sums.mark_estimated(estimated.iter().any(|&e| e));
+    let limit = optimal_rounds(rule, part.topology.nodes().saturating_sub(1), v, total);
+    let bounds = chunk_bounds(rule, r0, m, limit, |r, t, mode| {
+        let tree = part.tree(r, t);
+        let (d, tt) = rows(r);
+        optimal_generated(tree, &d, &tt, v, mode)
+    });
+    sums.add_optimal(&res, &exact, &bounds);
+    Ok(())
+}
+
+/// Samples per node of `rrs-wor`'s estimate of a round's `E[generated]` where a node is beyond
+/// its enumeration budget ([`crate::reference::tree::estimated_generated`]).
+pub const WOR_TREE_SAMPLES: usize = 4;
+
+/// The most row entries `rrs-wor`'s estimates may read per (configuration, rule):
+/// `WOR_TREE_SAMPLES · (n − 1) · V` per round. Beyond it the study has no exact value for
+/// `rrs-wor` (as before estimates existed), rather than a study that takes hours.
+pub const WOR_ESTIMATE_BUDGET: f64 = 4e9;
+
+/// Whether `rrs-wor`'s estimates fit [`WOR_ESTIMATE_BUDGET`] for `rounds` rounds of `nodes`
+/// nodes at vocabulary `v`.
+pub fn wor_estimate_fits(nodes: usize, v: usize, rounds: u64) -> bool {
+    (WOR_TREE_SAMPLES * nodes.saturating_sub(1) * v) as f64 * rounds as f64 <= WOR_ESTIMATE_BUDGET
+}
+
+/// A round's `E[generated]` given its rows (SPEC §9): exact, or for `rrs-wor` beyond its
+/// enumeration budget (when `estimate`) the unbiased estimate (the flag says which), keyed by
+/// (`seed`, `round`).
+#[allow(clippy::too_many_arguments)]
+fn round_expectation<V: crate::reference::Values + ?Sized>(
+    rule: Rule,
+    tree: &Tree,
+    d: &V,
+    t: &V,
+    tokens: &[u32],
+    v: usize,
+    estimate: Option<(u64, u64)>,
+) -> (Option<f64>, bool) {
+    match expected_generated(rule, tree, d, t, tokens, v) {
+        Some(e) => (Some(e), false),
+        None if rule == Rule::RrsWor => estimate
+            .and_then(|(seed, round)| {
+                crate::reference::tree::estimated_generated(
+                    tree,
+                    d,
+                    t,
+                    v,
+                    WOR_TREE_SAMPLES,
+                    seed,
+                    round as u32,
+                )
+            })
+            .map_or((None, false), |(e, est)| (Some(e), est)),
+        None => (None, false),
+    }
 }
 
 /// Runs every configuration under each of its rules; `progress(rounds)` per chunk and rule.
@@ -281,10 +360,10 @@ pub fn tree_results(
     engine: &str,
     seconds: f64,
 ) -> Vec<TreeStudyResult> {
-    let tree = &cfg.tree.tree;
+    let (nodes, depth) = (cfg.tree.nodes(), cfg.tree.max_depth());
     sums.iter()
         .zip(&cfg.rules)
-        .map(|(s, &rule)| s.result(cfg, rule, engine, seconds, tree.len(), tree.depth()))
+        .map(|(s, &rule)| s.result(cfg, rule, engine, seconds, nodes, depth))
         .collect()
 }
 
@@ -303,7 +382,10 @@ pub fn tree_config_sums(
                 .into(),
         ));
     }
-    let tree = &cfg.tree.tree;
+    if let Build::Eagle2(e) = cfg.tree.build {
+        return eagle2_sums(cfg, e, engine, range, progress);
+    }
+    let tree = cfg.tree.static_tree()?;
     let (n, depth, v) = (tree.len(), tree.depth(), cfg.workload.vocab);
     let internal = (0..n).filter(|&u| !tree.is_leaf(u)).count();
     for &rule in &cfg.rules {
@@ -336,16 +418,19 @@ pub fn tree_config_sums(
                 round_offset: r0,
             };
             let res = engine.run(&view, rule, rec)?;
-            let exact: Vec<Option<f64>> = (0..m)
+            let fits = wor_estimate_fits(n, v, cfg.rounds);
+            let (exact, estimated): (Vec<Option<f64>>, Vec<bool>) = (0..m)
                 .into_par_iter()
                 .map(|r| {
                     let d = &b.draft[r * n * v..(r + 1) * n * v];
                     let t = &b.target[r * (n + 1) * v..(r + 1) * (n + 1) * v];
                     let tok = &tokens[r * n..(r + 1) * n];
-                    expected_generated(rule, tree, d, t, tok, v)
+                    let key = fits.then_some((cfg.seed, r0 + r as u64));
+                    round_expectation(rule, tree, d, t, tok, v, key)
                 })
-                .collect();
+                .unzip();
             sums[ri].add(&res, &exact);
+            sums[ri].mark_estimated(estimated.iter().any(|&e| e));
             let limit = optimal_rounds(rule, internal, v, cfg.rounds);
             let bounds = chunk_bounds(rule, r0, m, limit, |r, _, mode| {
                 let d = &b.draft[r * n * v..(r + 1) * n * v];
@@ -359,16 +444,49 @@ pub fn tree_config_sums(
     Ok(sums)
 }
 
+/// [`tree_config_sums`] of an `eagle2` configuration: each chunk's trees grown from its rows
+/// ([`eagle2::grow_chunk`]), then decided under every rule like a file's per-round rounds.
+fn eagle2_sums(
+    cfg: &TreeStudyConfig,
+    e: Eagle2,
+    engine: &mut dyn Engine,
+    range: std::ops::Range<u64>,
+    progress: &mut dyn FnMut(&str, u64),
+) -> Result<Vec<Sums>> {
+    for &rule in &cfg.rules {
+        eagle2::check_rule(&cfg.tree.spec, rule)?;
+    }
+    let (n, v) = (e.nodes, cfg.workload.vocab);
+    e.check(v)?;
+    let mut sums: Vec<Sums> = cfg.rules.iter().map(|_| Sums::new(e.max_depth())).collect();
+    let chunk = crate::chunk::rounds_within_budget(2 * n * v * 4 + 16 * n);
+    for (r0, m) in crate::chunk::chunks(range.end.saturating_sub(range.start), chunk) {
+        let r0 = range.start + r0;
+        let b = eagle2::grow_chunk(&cfg.workload, cfg.seed, e, r0, m)?;
+        let view = b.view()?;
+        for (ri, &rule) in cfg.rules.iter().enumerate() {
+            let rec = Recovery {
+                mode: cfg.recovery,
+                seed: cfg.seed,
+                round_offset: r0,
+            };
+            decide(&view, rule, rec, engine, cfg.rounds, &mut sums[ri])?;
+            progress(&format!("{} {rule}", cfg.tree.label()), m as u64);
+        }
+    }
+    Ok(sums)
+}
+
 /// Fills each tree result's `chain_same_nodes`: the mean of the chain of the same node count
 /// under the same rule and workload, where the study ran it.
 pub fn fill_chain_same_nodes(out: &mut [TreeStudyResult]) {
     // The chain of the same node count, where the study ran it under the same rule and workload.
     let chains: Vec<(usize, Rule, String, f64)> = out
         .iter()
-        .filter(|r| r.config.tree.tree.is_path())
+        .filter(|r| r.config.tree.is_chain())
         .map(|r| {
             (
-                r.config.tree.tree.len(),
+                r.config.tree.nodes(),
                 r.rule,
                 workload_key(&r.config.workload),
                 r.mean_generated,
@@ -376,13 +494,13 @@ pub fn fill_chain_same_nodes(out: &mut [TreeStudyResult]) {
         })
         .collect();
     for r in out.iter_mut() {
-        if r.config.tree.tree.is_path() {
+        if r.config.tree.is_chain() {
             continue;
         }
         let k = workload_key(&r.config.workload);
         r.chain_same_nodes = chains
             .iter()
-            .find(|c| c.0 == r.config.tree.tree.len() && c.1 == r.rule && c.2 == k)
+            .find(|c| c.0 == r.config.tree.nodes() && c.1 == r.rule && c.2 == k)
             .map(|c| c.3);
     }
 }
@@ -400,8 +518,18 @@ pub fn replay(
     g: &mut crate::gpu::GpuContext,
     sample: u64,
 ) -> Result<crate::compare::VerifyReport> {
-    let tree = &cfg.tree.tree;
-    let (n, v) = (tree.len(), cfg.workload.vocab);
+    let (n, v) = (cfg.tree.nodes(), cfg.workload.vocab);
+    let grown = match cfg.tree.build {
+        Build::Eagle2(e) => {
+            eagle2::check_rule(&cfg.tree.spec, rule)?;
+            Some(e)
+        }
+        _ => None,
+    };
+    let tree = match grown {
+        Some(_) => &cfg.tree.tree,
+        None => cfg.tree.static_tree()?,
+    };
     if rule.needs_distinct_siblings() && tree.max_children() > v {
         return Err(Error::Config(format!(
             "--rule {rule} needs distinct sibling tokens: {} has a node with {} children, more than V = {v}",
@@ -417,19 +545,27 @@ pub fn replay(
     };
     let chunk = crate::chunk::rounds_within_budget((2 * n + 1) * v * 4);
     for (r0, m) in crate::chunk::chunks(sample.min(cfg.rounds), chunk) {
-        let rows = Rows::generate(cfg, r0, m);
-        let tokens = rows.tokens(tree, rule, cfg.seed, r0)?;
-        let view = rows.rounds(tree, &tokens);
         let rec = Recovery {
             mode: cfg.recovery,
             seed: cfg.seed,
             round_offset: r0,
         };
-        let cpu = Engine::run(&mut crate::cpu::CpuEngine::default(), &view, rule, rec)?;
-        let gpu = Engine::run(g, &view, rule, rec)?;
-        report.gpu_rounds_finished_on_cpu += std::mem::take(&mut g.finished_on_cpu);
-        crate::compare::compare_engines(&cpu, &gpu, r0, &mut report);
-        crate::compare::compare_reference(&view, &cpu, rule, cfg.recovery, r0, &mut report);
+        let mut check = |view: &Rounds<'_>| -> Result<()> {
+            let cpu = Engine::run(&mut crate::cpu::CpuEngine::default(), view, rule, rec)?;
+            let gpu = Engine::run(g, view, rule, rec)?;
+            report.gpu_rounds_finished_on_cpu += std::mem::take(&mut g.finished_on_cpu);
+            crate::compare::compare_engines(&cpu, &gpu, r0, &mut report);
+            crate::compare::compare_reference(view, &cpu, rule, cfg.recovery, r0, &mut report);
+            Ok(())
+        };
+        match grown {
+            Some(e) => check(&eagle2::grow_chunk(&cfg.workload, cfg.seed, e, r0, m)?.view()?)?,
+            None => {
+                let rows = Rows::generate(cfg, r0, m);
+                let tokens = rows.tokens(tree, rule, cfg.seed, r0)?;
+                check(&rows.rounds(tree, &tokens))?;
+            }
+        }
         report.rounds += m as u64;
     }
     Ok(report)

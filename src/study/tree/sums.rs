@@ -19,6 +19,9 @@ pub struct Sums {
     d2: ExactSum,
     exact: ExactSum,
     exact_missing: bool,
+    /// Some rounds' values are `rrs-wor`'s unbiased estimates (SPEC §9).
+    #[serde(default)]
+    exact_estimated: bool,
     depth_hits: Vec<u64>,
     /// The bound's rounds, their sum and the sum of their gaps; a round without a bound.
     opt_n: u64,
@@ -51,6 +54,7 @@ impl Sums {
             a.merge(b);
         }
         self.exact_missing |= o.exact_missing;
+        self.exact_estimated |= o.exact_estimated;
         if self.depth_hits.len() < o.depth_hits.len() {
             self.depth_hits.resize(o.depth_hits.len(), 0);
         }
@@ -78,6 +82,11 @@ impl Sums {
                 None => self.exact_missing = true,
             }
         }
+    }
+
+    /// Records that some rounds' values were estimated.
+    pub(super) fn mark_estimated(&mut self, estimated: bool) {
+        self.exact_estimated |= estimated;
     }
 
     /// Adds the bounds of a chunk's first `bounds.len()` rounds (`None`: none), with their gaps
@@ -161,6 +170,7 @@ impl Sums {
             exact_mean_generated: exact,
             paired_z,
             within_ci99: within,
+            exact_estimated: s.exact_estimated && exact.is_some(),
             generated_per_position: mean / nodes as f64,
             per_depth,
             chain_same_nodes: None,

@@ -1,0 +1,100 @@
+//! The rows of `eagle2:k,depth,n` rounds in a study (SPEC §10): each round's tree grown from its
+//! candidates' draft rows, every row drawn from the family and keyed by (round, candidate): the
+//! root at position 0, candidate c at position c + 1 (as `generate_chunk` keys positions), so a
+//! round is the same on every engine and in every chunk or shard.
+
+use rayon::prelude::*;
+
+use crate::compare::adversarial_tree::TreeBatch;
+use crate::cpu::generate::PositionRows;
+use crate::error::{Error, Result};
+use crate::reference::tree::expect::row_top_k;
+use crate::rule::Rule;
+use crate::topology::eagle2::Eagle2;
+use crate::workload::Workload;
+
+/// The position of a candidate's rows (the root's is 0).
+fn position(cand: Option<usize>) -> u32 {
+    cand.map_or(0, |c| c as u32 + 1)
+}
+
+/// Refuses a rule that cannot verify grown trees (their children are the draft's top-m).
+pub fn check_rule(spec: &str, rule: Rule) -> Result<()> {
+    if rule.verifies_top_m() {
+        return Ok(());
+    }
+    let ok: Vec<&str> = Rule::TREE
+        .iter()
+        .filter(|r| r.verifies_top_m())
+        .map(|r| r.name())
+        .collect();
+    Err(Error::Config(format!(
+        "--tree {spec} --rule {rule}: an eagle2 tree's children are its draft's top-m tokens, not draws from the draft row as {rule} assumes, so {rule} would not be lossless on it; these trees are verified by {}",
+        ok.join(" and ")
+    )))
+}
+
+/// Rounds `r0..r0 + m` of an `eagle2` study: per-round parents, node u's rows those of its
+/// candidate (target and draft; the draft rows of nodes that were not expanded are zeros, as
+/// leaves' rows are never read), its token the candidate's, its coin the candidate position's.
+pub fn grow_chunk(w: &Workload, seed: u64, e: Eagle2, r0: u64, m: usize) -> Result<TreeBatch> {
+    let (n, v) = (e.nodes, w.vocab);
+    e.check(v)?;
+    let mut b = TreeBatch {
+        tree: crate::topology::Tree::path(0),
+        per_round: Some(vec![0; m * n]),
+        n: m,
+        v,
+        draft: vec![0.0; m * n * v],
+        target: vec![0.0; m * n * v],
+        tokens: vec![0; m * n],
+        coins: vec![0.0; m * n],
+    };
+    let parents = b.per_round.as_mut().expect("set above");
+    parents
+        .par_chunks_mut(n)
+        .zip(b.draft.par_chunks_mut(n * v))
+        .zip(b.target.par_chunks_mut(n * v))
+        .zip(b.tokens.par_chunks_mut(n))
+        .zip(b.coins.par_chunks_mut(n))
+        .enumerate()
+        .try_for_each_init(
+            || PositionRows::new(w, seed),
+            |g, (r, ((((par, d), t), tok), c))| -> Result<()> {
+                let gr = (r0 + r as u64) as u32;
+                // The expanded candidates' rows, by position (at most 1 + k(depth − 1)).
+                let mut rows: std::collections::HashMap<u32, (Vec<f32>, Vec<f32>)> =
+                    std::collections::HashMap::with_capacity(e.max_expanded());
+                let grown = e.grow(v, |cand, _| {
+                    let p = position(cand);
+                    let (mut tr, mut dr) = (vec![0.0f32; v], vec![0.0f32; v]);
+                    g.rows(gr, p, &mut tr, &mut dr);
+                    let top = row_top_k(&dr[..], v, e.k);
+                    rows.insert(p, (tr, dr));
+                    Ok(top)
+                })?;
+                for u in 0..n {
+                    let p = position((u > 0).then(|| grown.candidates[u]));
+                    let (tu, du) = (&mut t[u * v..(u + 1) * v], &mut d[u * v..(u + 1) * v]);
+                    match rows.get(&p) {
+                        Some((tr, dr)) => {
+                            tu.copy_from_slice(tr);
+                            du.copy_from_slice(dr);
+                        }
+                        None => {
+                            let mut scratch = vec![0.0f32; v];
+                            g.rows(gr, p, tu, &mut scratch);
+                        }
+                    }
+                    tok[u] = grown.tokens[u];
+                    c[u] = g.coin(gr, p);
+                    par[u] = grown.tree.parents()[u] as i64;
+                }
+                Ok(())
+            },
+        )?;
+    if m > 0 {
+        b.tree = crate::topology::Tree::from_parents(&parents[..n])?;
+    }
+    Ok(b)
+}
