@@ -451,6 +451,7 @@ fn summary(num_accepted: Vec<u32>, depth: usize) -> PyResult<String> {
 #[pyfunction]
 fn tree(py: Python<'_>, spec: &str) -> PyResult<String> {
     let shape: TreeShape = py.detach(|| spec.parse()).map_err(err)?;
+    shape.static_tree().map_err(err)?;
     Ok(shape.forms().to_string())
 }
 

@@ -72,6 +72,11 @@ def test_eagle2_tree_refuses_bad_rows_and_sizes():
         specsim.eagle2_tree(lambda p: 1 / 0, 2, 2, 4)
     with pytest.raises(InvalidOption):
         specsim.eagle2_tree("not callable", 2, 2, 4)
+    with pytest.raises(specsim.SpecsimError, match="grown per round"):
+        specsim.tree("eagle2:4,4,16")  # no single tree to show
+    # A probability of -0 is 0: no candidate is selected without its parent.
+    parents, _ = specsim.eagle2_tree(lambda p: np.array([1.0, -0.0]), 2, 2, 4)
+    assert list(parents) == [-1, 0, 0, 1]
 
 
 def test_family_sequoia_tree_equals_the_command_line():

@@ -19,6 +19,10 @@ use crate::error::{Error, Result};
 /// drafter grows, and a bound on the growth's memory.
 pub const MAX_CANDIDATES: usize = 1 << 20;
 
+/// The most draft rows one round may expand (`1 + k(depth − 1)`): 4096, far beyond what a
+/// drafter grows (EAGLE's default expands 71), and a bound on a round's work.
+pub const MAX_EXPANDED: usize = 4096;
+
 /// The builder `eagle2:k,depth,n`: `k` tokens per expansion and beam width, `depth` levels,
 /// `nodes` nodes with the root.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -68,6 +72,12 @@ impl Eagle2 {
                 "eagle2:{k},{depth},{nodes}: k + (depth - 1) k^2 candidates is more than {MAX_CANDIDATES}"
             )));
         };
+        if self.max_expanded() > MAX_EXPANDED {
+            return Err(Error::Config(format!(
+                "eagle2:{k},{depth},{nodes}: 1 + k (depth - 1) = {} draft rows to expand per round is more than {MAX_EXPANDED}",
+                self.max_expanded()
+            )));
+        }
         if nodes - 1 > cands {
             return Err(Error::Config(format!(
                 "eagle2:{k},{depth},{nodes}: n - 1 = {} drafted nodes but only k + (depth - 1) k^2 = {cands} candidates",
@@ -96,7 +106,9 @@ impl Eagle2 {
 
     /// The most draft rows a growth reads: the root's and `k(depth − 1)` beam nodes'.
     pub fn max_expanded(&self) -> usize {
-        1 + self.k * self.depth.saturating_sub(1)
+        self.k
+            .saturating_mul(self.depth.saturating_sub(1))
+            .saturating_add(1)
     }
 
     /// Grows one round's tree. `expand(candidate, path)` gives the top-k of the draft row of the
@@ -143,7 +155,8 @@ impl Eagle2 {
                     "eagle2: {name}'s top-k is not in decreasing order of probability"
                 )));
             }
-            Ok(top)
+            // −0 is 0 (scores are ordered by total_cmp, which would put −0 below +0).
+            Ok(top.into_iter().map(|(x, q)| (x, q + 0.0)).collect())
         };
         let root = checked(None, expand(None, &[])?)?;
         for (c, &(x, q)) in root.iter().enumerate() {
@@ -293,6 +306,26 @@ mod tests {
         };
         let err = e.grow(10, |_, _| Ok(vec![(0, 1.5), (1, 0.1)])).unwrap_err();
         assert!(err.to_string().contains("not in [0, 1]"), "{err}");
+    }
+
+    /// A probability of −0 is 0: ties between −0 and +0 go to the lower id, so no candidate is
+    /// selected without its parent.
+    #[test]
+    fn negative_zero_is_zero() {
+        let e = Eagle2 {
+            k: 2,
+            depth: 2,
+            nodes: 4,
+        };
+        let g = e.grow(2, |_, _| Ok(vec![(0, 1.0), (1, -0.0)])).unwrap();
+        assert_eq!(g.candidates[1..], [0, 1, 2]);
+        assert!(
+            "1,4097,2"
+                .parse::<Eagle2>()
+                .unwrap_err()
+                .to_string()
+                .contains("4096")
+        );
     }
 
     /// The growth by hand on a small case: k = 2, depth = 3, n = 6.

@@ -132,6 +132,8 @@ pub fn sequoia_tree(n: usize, d: usize, p: &Positional) -> Result<(Tree, f64)> {
             "sequoia: n = {n} nodes is outside 1..={MAX_SEQUOIA_NODES} (the root included)"
         )));
     }
+    // No tree of n nodes is deeper than n − 1: a larger d changes nothing but the DP's size.
+    let d = d.min(n - 1);
     // Ranks past the vector's width have probability 0 (nodes there add nothing, but fill n).
     let w = n - 1;
     let neg = f64::NEG_INFINITY;

@@ -145,6 +145,14 @@ impl TreeShape {
             self.spec.clone()
         } else if self.spec.starts_with("eagle:") {
             format!("eagle(n={})", self.tree.len())
+        } else if let Some(rest) = self.spec.strip_prefix("sequoia:") {
+            // sequoia:n,d,vector=PATH: the vector's file name.
+            let nd: Vec<&str> = rest.splitn(3, ',').take(2).collect();
+            let name = self.spec.rsplit('/').next().unwrap_or(&self.spec);
+            let name = name.strip_prefix("vector=").unwrap_or(name);
+            format!("sequoia:{}({name})", nd.join(","))
+        } else if !self.spec.starts_with("file:") {
+            self.spec.clone()
         } else {
             let name = self.spec.rsplit('/').next().unwrap_or(&self.spec);
             format!("file:{name}")

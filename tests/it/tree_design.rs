@@ -312,6 +312,34 @@ fn verify_checks_eagle2_trees_and_refuses_the_rules_that_cannot_verify_them() {
         "10",
     ]);
     assert_refused(&o, "a family vector for spectr", &["spectr", "vector=FILE"]);
+    let o = specsim(&[
+        "study",
+        "--tree",
+        "kary:2,2",
+        "--tree",
+        "eagle2:16,3,20",
+        "--vocab",
+        "8",
+        "--rounds",
+        "10",
+    ]);
+    assert_refused(&o, "k > V, when the plan is made", &["k = 16", "V = 8"]);
+    let o = specsim(&["study", "--tree", "eagle2:1,5000,3", "--rounds", "10"]);
+    assert_refused(&o, "too many expansions", &["4096"]);
+    let o = specsim(&["study", "--design", "--nodes", "8,200", "--rounds", "10"]);
+    assert_refused(&o, "a design budget past 128", &["--nodes", "200"]);
+    // A depth beyond n − 1 is n − 1 (not a DP of that size).
+    let o = specsim(&[
+        "tree",
+        "sequoia:8,1000000000",
+        "--rule",
+        "rrs",
+        "--sigma",
+        "0.5",
+        "--vocab",
+        "50",
+    ]);
+    assert!(o.code == 0, "{}", o.stderr);
     let o = specsim(&["tree", "eagle2:4,4,16"]);
     assert_refused(&o, "a static view of a grown tree", &["grown per round"]);
     let o = specsim(&["tree", "sequoia:8,3"]);

@@ -64,6 +64,7 @@ __all__ = [
     "positional_acceptance",
     "tree_expectation",
     "sequoia_tree",
+    "eagle2_tree",
     "__version__",
 ]
 
@@ -809,8 +810,9 @@ def eagle2_tree(
     Args:
         draft_row: called with a tuple of token ids (the path below the root; ``()`` for the
             root) and returning that context's draft distribution, one row of V probabilities
-            (any 1-D array-like; checked as a round's rows are, and divided by its sum). It is
-            called for the root and the ``k (depth - 1)`` expanded candidates only.
+            (any 1-D array-like; checked as a round's rows are, and used as given; with
+            ``allow_unnormalized=True`` any non-negative row, divided by its sum). It is called
+            for the root and the ``k (depth - 1)`` expanded candidates only.
         k: tokens per expanded node and beam width. depth: levels. nodes: the tree's nodes, the
             root included (``nodes - 1 <= k + (depth - 1) k²``).
 

@@ -14,6 +14,7 @@ use specsim::cpu::{CpuEngine, Recovery};
 use specsim::engine::Engine;
 use specsim::gpu::{GpuContext, describe};
 use specsim::npyio::{BatchFile, write_batch_dir, write_tree_batch_dir};
+use specsim::study::tree::vector::FamilyTree;
 use specsim::topology::shape::{Build, TreeShape};
 
 use super::run::bytes_per_round;
@@ -151,12 +152,14 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                 let mut shape = tree.clone().expect("checked");
                 let vocab = a.w.vocab.unwrap_or(32000);
                 if let Build::SequoiaFamily { .. } = shape.build {
-                    // The vector from the workload flags' family (as `study` would build it).
-                    let cfgs = replay_tree_configs(&a.w, &shape, n.max(1), seed)?;
-                    let cfg = cfgs.iter().find(|c| c.rules.contains(&rule));
-                    shape = cfg.map(|c| c.tree.clone()).ok_or_else(|| {
-                        anyhow::anyhow!("--tree {}: no tree for --rule {rule}", shape.spec)
-                    })?;
+                    // The vector from the workload flags' family at this V (as `study` and
+                    // `specsim tree` build it).
+                    let opts = specsim::study::options::StudyOptions {
+                        vocab: Some(vocab),
+                        seed: Some(seed),
+                        ..crate::cli::settings::study_options(&a.w)?
+                    };
+                    shape = FamilyTree::build(&shape, &opts, rule)?.shape;
                 }
                 let grown = match shape.build {
                     Build::Eagle2(e) => {

@@ -103,6 +103,11 @@ impl StudyOptions {
         .configs(&[1], vocab, rounds, seed)?;
         let largest = shapes.iter().map(|s| s.nodes()).max().unwrap_or(1);
         check_round_size(largest, vocab)?;
+        for s in &shapes {
+            if let Build::Eagle2(e) = s.build {
+                e.check(vocab)?;
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         shapes.retain(|s| seen.insert(s.spec.clone()));
         // The chain of the same node count beside each tree, for comparison.

@@ -82,10 +82,25 @@ pub(super) fn plot_tree_means(path: &Path, results: &[TreeStudyResult]) -> Resul
         .iter()
         .all(|r| workload_label(r) == workload_label(&results[0]));
     let slot_of = |r: &TreeStudyResult| {
+        // A design study's trees are named by builder and budget too: two builders may give
+        // the same spec (at n = 2 every one is chain:1), and sequoia's differ by rule.
+        let tree = match &r.config.design {
+            Some(d) if d.builder == "sequoia" => {
+                format!(
+                    "{} n={}: {} ({})",
+                    d.builder,
+                    d.budget,
+                    r.config.tree.label(),
+                    r.rule
+                )
+            }
+            Some(d) => format!("{} n={}: {}", d.builder, d.budget, r.config.tree.label()),
+            None => r.config.tree.label(),
+        };
         if one_workload {
-            r.config.tree.label()
+            tree
         } else {
-            format!("{} | {}", r.config.tree.label(), workload_label(r))
+            format!("{tree} | {}", workload_label(r))
         }
     };
     for r in results {

@@ -5,7 +5,8 @@
 //!   family's positional vector for the rule (ties to the smaller w);
 //! - `sequoia`: Sequoia's tree `sequoia:n,n−1` for that vector (no depth limit but n);
 //! - `eagle2`: `eagle2:k,depth,n` grown per round, k = min(8, n − 1) and depth = min(6, n − 1)
-//!   (deeper past n = 329; [`eagle2_shape`]), for the rules that verify top-m children (`greedy`, `target-only`).
+//!   ([`eagle2_shape`]), for the rules that verify top-m children (`greedy`, `target-only`), where
+//!   V ≥ k.
 //!
 //! Every tree's node u takes position u's rows and coin (an `eagle2` candidate c position
 //! c + 1), so the builders see the same rows where their positions meet. Each result carries
@@ -54,8 +55,9 @@ pub fn eagle2_shape(n: usize) -> Eagle2 {
     e
 }
 
-/// The best full k-ary tree of at most `n` nodes for the vector `p` (w = 2..n − 1, each at the
-/// largest depth that fits; the chain when n < 4): its spec and tree.
+/// The best full k-ary tree of at most `n` nodes for the vector `p` (w = 2..n − 1 and at most
+/// `max_width`, each at the largest depth that fits; the chain when no such w exists, n = 2):
+/// its spec and tree.
 pub fn best_kary(n: usize, p: &Positional, max_width: usize) -> TreeShape {
     let mut best: Option<(f64, TreeShape)> = None;
     for w in 2..n.min(max_width + 1) {
@@ -82,15 +84,19 @@ pub fn best_kary(n: usize, p: &Positional, max_width: usize) -> TreeShape {
     )
 }
 
-/// Checks a design study's budgets: each n in 2..=512 (a drafted node at least; Sequoia's DP
-/// at most).
+/// The largest node budget of a design study: Sequoia's DP is O(n⁴) at depth n − 1 and the
+/// family's vector O(n²·V) a row, and both run when the plan is made (by every shard too).
+pub const MAX_DESIGN_NODES: usize = 128;
+
+/// Checks a design study's budgets: each n in 2..=[`MAX_DESIGN_NODES`] (a drafted node at
+/// least).
 pub fn check_nodes(nodes: &[usize]) -> Result<()> {
     if nodes.is_empty() {
         return Err(Error::Config(
             "--nodes: give at least one node budget".into(),
         ));
     }
-    let max = crate::topology::sequoia::MAX_SEQUOIA_NODES;
+    let max = MAX_DESIGN_NODES;
     if let Some(n) = nodes.iter().find(|&&n| !(2..=max).contains(&n)) {
         return Err(Error::Config(format!(
             "--nodes: {n} is not a node budget in 2..={max} (the root included)"

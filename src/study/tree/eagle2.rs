@@ -34,9 +34,8 @@ pub fn check_rule(spec: &str, rule: Rule) -> Result<()> {
     )))
 }
 
-/// Rounds `r0..r0 + m` of an `eagle2` study: per-round parents, node u's rows those of its
-/// candidate (target and draft; the draft rows of nodes that were not expanded are zeros, as
-/// leaves' rows are never read), its token the candidate's, its coin the candidate position's.
+/// Rounds `r0..r0 + m` of an `eagle2` study: per-round parents, node u's rows (target and draft)
+/// its candidate's, its token the candidate's, its coin the candidate position's.
 pub fn grow_chunk(w: &Workload, seed: u64, e: Eagle2, r0: u64, m: usize) -> Result<TreeBatch> {
     let (n, v) = (e.nodes, w.vocab);
     e.check(v)?;
@@ -62,30 +61,22 @@ pub fn grow_chunk(w: &Workload, seed: u64, e: Eagle2, r0: u64, m: usize) -> Resu
             || PositionRows::new(w, seed),
             |g, (r, ((((par, d), t), tok), c))| -> Result<()> {
                 let gr = (r0 + r as u64) as u32;
-                // The expanded candidates' rows, by position (at most 1 + k(depth − 1)).
-                let mut rows: std::collections::HashMap<u32, (Vec<f32>, Vec<f32>)> =
-                    std::collections::HashMap::with_capacity(e.max_expanded());
+                // Growth reads each expanded candidate's draft row once and keeps only its top-k;
+                // the selected nodes' rows are generated again below, so a round holds n rows,
+                // not 1 + k(depth − 1).
+                let (mut tr, mut dr) = (vec![0.0f32; v], vec![0.0f32; v]);
                 let grown = e.grow(v, |cand, _| {
-                    let p = position(cand);
-                    let (mut tr, mut dr) = (vec![0.0f32; v], vec![0.0f32; v]);
-                    g.rows(gr, p, &mut tr, &mut dr);
-                    let top = row_top_k(&dr[..], v, e.k);
-                    rows.insert(p, (tr, dr));
-                    Ok(top)
+                    g.rows(gr, position(cand), &mut tr, &mut dr);
+                    Ok(row_top_k(&dr[..], v, e.k))
                 })?;
                 for u in 0..n {
                     let p = position((u > 0).then(|| grown.candidates[u]));
-                    let (tu, du) = (&mut t[u * v..(u + 1) * v], &mut d[u * v..(u + 1) * v]);
-                    match rows.get(&p) {
-                        Some((tr, dr)) => {
-                            tu.copy_from_slice(tr);
-                            du.copy_from_slice(dr);
-                        }
-                        None => {
-                            let mut scratch = vec![0.0f32; v];
-                            g.rows(gr, p, tu, &mut scratch);
-                        }
-                    }
+                    g.rows(
+                        gr,
+                        p,
+                        &mut t[u * v..(u + 1) * v],
+                        &mut d[u * v..(u + 1) * v],
+                    );
                     tok[u] = grown.tokens[u];
                     c[u] = g.coin(gr, p);
                     par[u] = grown.tree.parents()[u] as i64;

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::round::node::{NodeOptions, positional_acceptance_or_estimate};
 use crate::rule::Rule;
-use crate::study::options::{Plan, StudyOptions};
+use crate::study::options::StudyOptions;
 use crate::topology::sequoia::{Positional, sequoia_tree, value};
 use crate::topology::shape::{Build, TreeShape};
 use crate::workload::Workload;
@@ -147,22 +147,34 @@ impl FamilyTree {
                 shape.spec
             )));
         }
-        let opts = StudyOptions {
-            trees: vec![shape.spec.clone()],
-            rules: Some(vec![rule]),
+        use crate::study::options::FamilyKind;
+        if matches!(opts.family, FamilyKind::Rates | FamilyKind::File) {
+            return Err(Error::Config(format!(
+                "{}: the vector is computed from a generated family with distributions (logit-noise, mixture, quantized)",
+                shape.spec
+            )));
+        }
+        // The workloads exactly as a study expands these options (one is needed).
+        let d = StudyOptions::default();
+        let base = StudyOptions {
+            rules: Some(vec![Rule::Token]),
+            k: None,
+            trees: Vec::new(),
             design: false,
             nodes: None,
             ..opts.clone()
-        };
-        let Plan::Tree(cfgs) = opts.plan()? else {
-            return Err(Error::Config(format!("{}: not a tree", shape.spec)));
-        };
-        let cfgs: Vec<_> = cfgs.iter().filter(|c| c.tree.spec == shape.spec).collect();
-        let [cfg] = cfgs[..] else {
+        }
+        .configs(
+            &[1],
+            opts.vocab.or(d.vocab).unwrap_or(2048),
+            opts.rounds.or(d.rounds).unwrap_or(10_000),
+            opts.seed.or(d.seed).unwrap_or(7),
+        )?;
+        let [cfg] = &base[..] else {
             return Err(Error::Config(format!(
                 "{}: the workload options name {} workloads (--sigma defaults to 0.5,1 and --lambda to 0.2,0.5): give one value of each, e.g. --sigma 0.5",
                 shape.spec,
-                cfgs.len()
+                base.len()
             )));
         };
         let (shape, vector) = resolve(shape, &cfg.workload, cfg.seed, rule)?;
