@@ -639,6 +639,46 @@ fn eagle2_tree<'py>(
     ))
 }
 
+/// The exact distortion of a chain rule on one round (SPEC §13): `draft` [K, V] and `target`
+/// [K + 1, V] (float64, read in place), as JSON.
+#[pyfunction]
+#[pyo3(signature = (draft_probs, target_probs, rule, draft_mode, recovery, allow_unnormalized))]
+fn distortion<'py>(
+    py: Python<'py>,
+    draft_probs: PyReadonlyArrayDyn<'py, f64>,
+    target_probs: PyReadonlyArrayDyn<'py, f64>,
+    rule: &str,
+    draft_mode: &str,
+    recovery: &str,
+    allow_unnormalized: bool,
+) -> PyResult<String> {
+    use specsim::reference::lossy::{DraftLaw, LossyRule};
+    let rule: LossyRule = rule.parse().map_err(err)?;
+    let law: DraftLaw = draft_mode.parse().map_err(err)?;
+    let how = recovery_mode(recovery)?.into();
+    let (d, t) = (draft_probs.shape(), target_probs.shape());
+    if d.len() != 2 || t.len() != 2 || t[0] != d[0] + 1 || t[1] != d[1] || d[0] == 0 {
+        return Err(invalid(format!(
+            "draft [K, V] and target [K + 1, V] (K >= 1) expected, got shapes {d:?} and {t:?}"
+        )));
+    }
+    let v = d[1];
+    let q = draft_probs
+        .as_slice()
+        .map_err(|e| borrowed("draft_probs", e))?;
+    let p = target_probs
+        .as_slice()
+        .map_err(|e| borrowed("target_probs", e))?;
+    let opts = specsim::round::node::NodeOptions {
+        allow_unnormalized,
+        skip_impossible: false,
+    };
+    let out = py
+        .detach(|| specsim::round::lossy::round_distortion(q, p, v, rule, law, how, &opts))
+        .map_err(err)?;
+    serde_json::to_string(&out).map_err(|e| invalid(e.to_string()))
+}
+
 /// `sequoia:n,d` without a file: the tree for a family's vector under one rule, as
 /// `specsim tree sequoia:n,d --rule R --family …` prints it (JSON).
 #[pyfunction]
@@ -1079,6 +1119,7 @@ fn _specsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sequoia_tree, m)?)?;
     m.add_function(wrap_pyfunction!(eagle2_tree, m)?)?;
     m.add_function(wrap_pyfunction!(family_tree, m)?)?;
+    m.add_function(wrap_pyfunction!(distortion, m)?)?;
     m.add_function(wrap_pyfunction!(summary, m)?)?;
     m.add_function(wrap_pyfunction!(tree_from, m)?)?;
     m.add_function(wrap_pyfunction!(speculative_decode, m)?)?;

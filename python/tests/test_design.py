@@ -120,3 +120,26 @@ def test_design_study_rows_carry_builder_and_budget(tmp_path):
     assert {r["rule"] for r in rows if r["builder"] == "eagle2"} == {"greedy", "target-only"}
     with pytest.raises(specsim.SpecsimError, match="--design"):
         specsim.study(nodes=[4], rounds=10)
+
+
+def test_distortion_equals_the_command_line_and_the_spec_facts():
+    import gzip
+
+    with gzip.open(DATA / "golden_distortion.json.gz", "rt") as f:
+        cases = json.load(f)["cases"]
+    for c in cases[:200]:
+        d = specsim.distortion(np.array(c["draft_probs"]), np.array(c["target_probs"]), c["rule"],
+                               c["draft"], c["recovery"])
+        assert np.allclose(d["acceptance"], c["acceptance"], rtol=1e-12, atol=1e-14)
+        assert np.allclose(d["tv"], c["tv"], rtol=1e-12, atol=1e-14)
+        assert d["expected_accepted"] == pytest.approx(c["expected_accepted"], rel=1e-12, abs=1e-14)
+        assert (d["tv_exact"] is None) == (c["tv_exact"] is None)
+        assert d["tokens_changed"] == d["tv_high"]
+    p = np.array([[0.5, 0.3, 0.2], [0.2, 0.2, 0.6]])
+    q = np.array([[0.2, 0.5, 0.3]])
+    assert specsim.distortion(q, p, "token", "sample", "sample")["tv_exact"] == pytest.approx(0, abs=1e-15)
+    assert specsim.distortion(q, p, "sglang:1:1", "top1", "sample")["tv"][0] == pytest.approx(0, abs=1e-15)
+    with pytest.raises(InvalidOption):
+        specsim.distortion(q, p, "lenient:3")
+    with pytest.raises(specsim.SpecsimError):
+        specsim.distortion(q, p[:1], "token")

@@ -3,6 +3,7 @@
 //! file per rule). They read probabilities and coins through [`Values`], wherever those live.
 
 pub mod chain;
+pub mod lossy;
 pub mod optimal;
 pub mod tree;
 

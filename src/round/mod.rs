@@ -10,6 +10,7 @@ use crate::rule::Rule;
 pub use json::{FlatRound, RoundInput, parse_round_json, read_round_json};
 
 pub mod json;
+pub mod lossy;
 pub mod node;
 pub mod tree;
 mod validate;

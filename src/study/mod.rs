@@ -10,6 +10,7 @@
 //! measured at every K on the same rounds (`per_k.rs`), with the theory its `ChainStudy` gives.
 
 mod block;
+pub mod distortion;
 mod metrics;
 pub mod optimal;
 pub mod options;

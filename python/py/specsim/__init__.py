@@ -65,6 +65,7 @@ __all__ = [
     "tree_expectation",
     "sequoia_tree",
     "eagle2_tree",
+    "distortion",
     "__version__",
 ]
 
@@ -788,6 +789,52 @@ def positional_acceptance(
     if with_error:
         return p, (None if se is None else np.asarray(se, dtype=np.float64))
     return p
+
+
+def distortion(
+    draft: Any,
+    target: Any,
+    rule: str = "token",
+    draft_mode: str = "sample",
+    recovery: str = "argmax",
+    *,
+    allow_unnormalized: bool = False,
+) -> Dict[str, Any]:
+    """The exact distortion of a chain rule on one round (SPEC §13; ``specsim distortion``):
+    how far the law of the emitted tokens is from the target's.
+
+    Args:
+        draft: [K, V] draft rows; target: [K + 1, V] target rows (checked as a round's rows and
+            divided by their sums; rows do not depend on the drafted tokens).
+        rule: ``"token"``, ``"typical"`` (eps 0.09, delta 0.3) or ``"typical:eps:delta"``
+            (vLLM v0 / Medusa), ``"lenient:l"`` (Leviathan's lenience, l in (0, 1]) or
+            ``"sglang:ts:ta"`` (SGLang's relaxed thresholds).
+        draft_mode: ``"sample"`` (drafts drawn from the draft rows) or ``"top1"`` (greedy drafts).
+        recovery: ``"sample"`` or ``"argmax"`` (specsim's default): how the correction and the
+            bonus are chosen; for ``typical``, ``sample`` is vLLM's fresh target sample and
+            ``argmax`` Medusa's ``fast``.
+
+    Returns:
+        A dict: ``acceptance`` [K] (per position), ``tv`` [K + 1] (TV(o_k, p_k), the bonus
+        last), ``expected_accepted`` (E[τ]), ``expected_generated``, ``tv_low`` and ``tv_high``
+        (the round's TV lies between), ``tokens_changed`` (= ``tv_high``, read as the expected
+        number of positions whose law is changed) and ``tv_exact`` (the TV of the completed
+        sequence, ``None`` where V^(K+1) > 4096).
+    """
+    for name, x in (("rule", rule), ("draft_mode", draft_mode), ("recovery", recovery)):
+        if not isinstance(x, str):
+            raise InvalidOption(f"{name}: expected a string, not {x!r}")
+    rows = []
+    for name, x in (("draft", draft), ("target", target)):
+        a = np.asarray(x)
+        if a.dtype.kind not in "fiu":
+            raise InvalidInput(f"{name}: dtype {a.dtype} is not a number type")
+        rows.append(np.require(a.astype(np.float64, copy=False), dtype=np.float64, requirements=("C", "A")))
+    out = json.loads(_native(_specsim.distortion, rows[0], rows[1], rule, draft_mode, recovery,
+                             bool(allow_unnormalized)))
+    out["acceptance"] = np.asarray(out["acceptance"], dtype=np.float64)
+    out["tv"] = np.asarray(out["tv"], dtype=np.float64)
+    return out
 
 
 def eagle2_tree(

@@ -125,3 +125,11 @@ def family_tree(
     vocab: Optional[int],
     seed: Optional[int],
 ) -> str: ...
+def distortion(
+    draft_probs: Any,
+    target_probs: Any,
+    rule: str,
+    draft_mode: str,
+    recovery: str,
+    allow_unnormalized: bool,
+) -> str: ...

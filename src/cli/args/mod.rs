@@ -217,6 +217,11 @@ pub enum Command {
     /// each tree rule's acceptance at the node with its gap to the bound.
     #[command(long_about = OPTIMAL_HELP)]
     Optimal(OptimalArgs),
+    /// The exact distortion of lossy (and lossless) chain rules (SPEC §13) on a family's rows:
+    /// per rule, E[generated], per-position acceptance and TV(o_k, p_k), the round's bracket
+    /// [max_k r_k TV_k, Σ_k r_k TV_k] (tokens changed per round) and the exact round TV where
+    /// V^(K+1) <= 4096.
+    Distortion(DistortionArgs),
     /// Acceptance-rate studies: sweeps over K and workload parameters, checked against theory.
     #[command(long_about = STUDY_HELP)]
     Study(StudyCmd),
@@ -233,6 +238,24 @@ OUT/results.json and the plots: byte for byte the files of the unsharded study, 
 timing column `seconds` (the shards' seconds added up). Refused, with the reason and nothing
 written: shards of different studies, a shard given twice, missing shards (named), a shard file
 of another version, or one whose checksum does not match.";
+
+/// `specsim distortion`'s arguments.
+#[derive(clap::Args)]
+pub struct DistortionArgs {
+    /// The family and its one parameter value, --vocab, --rounds (default 200), --seed, one --k
+    /// (default 4), --recovery (argmax: the seed's; sample: lossless for token) and --rule: a
+    /// comma-separated list of `token`, `typical` (eps 0.09, delta 0.3), `typical:eps:delta`,
+    /// `lenient:l` and `sglang:ts:ta` (parameters after colons).
+    #[command(flatten)]
+    pub w: WorkloadArgs,
+    /// How each position's draft is drawn: `sample` (from the draft row) or `top1` (its top
+    /// token, as greedy drafters do).
+    #[arg(long, default_value = "sample", value_name = "sample|top1")]
+    pub draft: String,
+    /// `text` (a table) or `json` (one object per rule).
+    #[arg(long, value_enum, default_value_t = TreeFormat::Text)]
+    pub format: TreeFormat,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum TreeFormat {

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_paths;
+mod distortion;
 mod optimal;
 mod round;
 mod run;
@@ -61,6 +62,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Merge(a) => study::cmd_merge(a),
         Command::Tree { spec, format, w } => tree::cmd_tree(&spec, format, &w),
         Command::Optimal(a) => optimal::cmd_optimal(a),
+        Command::Distortion(a) => distortion::cmd_distortion(a),
     }
 }
 

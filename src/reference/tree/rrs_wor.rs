@@ -131,7 +131,7 @@ pub struct WorEstimate {
     pub positional: Vec<f64>,
     /// The standard error of each `P[j]`.
     pub positional_se: Vec<f64>,
-    /// P(a child is accepted) = Σ_j P[j], and its standard error.
+    /// P(a child is accepted) = `Σ_j P[j]`, and its standard error.
     pub total: (f64, f64),
 }
 

@@ -10,7 +10,7 @@
 //!
 //! Every tree's node u takes position u's rows and coin (an `eagle2` candidate c position
 //! c + 1), so the builders see the same rows where their positions meet. Each result carries
-//! its builder and budget ([`DesignSlot`]); the plot `design.svg` draws E[generated] against the
+//! its builder and budget ([`DesignSlot`]); the plot `design.svg` draws `E[generated]` against the
 //! budget, a line per builder and rule, with 99% bands.
 
 use serde::{Deserialize, Serialize};
