@@ -1,7 +1,7 @@
 //! The distortion meter over a family's rows (`specsim distortion`, SPEC §13): each rule's exact
 //! per-round distortion ([`crate::round::lossy::round_distortion`]) on the same generated rounds,
-//! averaged. Every averaged quantity is linear in the rounds' laws, so the mean bracket still
-//! holds the mean exact TV.
+//! averaged, generated chunk by chunk within the memory budget. Each round's exact TV lies in its
+//! own bracket, so the mean exact TV lies in the mean bracket.
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -88,7 +88,6 @@ pub fn family_distortion(
         )));
     };
     let (w, v, n) = (&cfg.workload, cfg.workload.vocab, cfg.rounds);
-    let (b, _) = crate::cpu::generate::generate_chunk(w, cfg.seed, 0, n as usize, k);
     let name = |l: DraftLaw| {
         if l == DraftLaw::Sample {
             "sample"
@@ -101,10 +100,28 @@ pub fn family_distortion(
     } else {
         "argmax"
     };
-    rules
+    // Per rule, the sums of every reported quantity (and of the exact TV while every round has
+    // one), over chunks of rounds generated within the memory budget.
+    struct Acc {
+        acceptance: Vec<f64>,
+        tv: Vec<f64>,
+        scalars: [f64; 5],
+        exact: Option<f64>,
+    }
+    let mut acc: Vec<Acc> = rules
         .iter()
-        .map(|&rule| {
-            let per: Vec<crate::round::lossy::Distortion> = (0..n as usize)
+        .map(|_| Acc {
+            acceptance: vec![0.0; k],
+            tv: vec![0.0; k + 1],
+            scalars: [0.0; 5],
+            exact: Some(0.0),
+        })
+        .collect();
+    let chunk = crate::chunk::rounds_within_budget((2 * k + 1) * v * 4);
+    for (r0, m) in crate::chunk::chunks(n, chunk) {
+        let (b, _) = crate::cpu::generate::generate_chunk(w, cfg.seed, r0, m, k);
+        for (ri, &rule) in rules.iter().enumerate() {
+            let per: Vec<crate::round::lossy::Distortion> = (0..m)
                 .into_par_iter()
                 .map(|r| {
                     let q: Vec<f64> = b.draft[r * k * v..(r + 1) * k * v]
@@ -115,44 +132,53 @@ pub fn family_distortion(
                         .iter()
                         .map(|&x| x as f64)
                         .collect();
-                    crate::round::lossy::round_distortion(
-                        &q,
-                        &p,
-                        v,
-                        rule,
-                        law,
-                        how,
-                        &NodeOptions::default(),
-                    )
-                    .map_err(|e| Error::Config(format!("round {r}: {e}")))
+                    let opts = NodeOptions::default();
+                    crate::round::lossy::round_distortion(&q, &p, v, rule, law, how, &opts)
+                        .map_err(|e| Error::Config(format!("round {}: {e}", r0 + r as u64)))
                 })
                 .collect::<Result<_>>()?;
-            let m = per.len() as f64;
-            let mean = |f: &dyn Fn(&crate::round::lossy::Distortion) -> f64| {
-                per.iter().map(f).sum::<f64>() / m
-            };
-            let tv_exact = per
-                .iter()
-                .map(|d| d.tv_exact)
-                .collect::<Option<Vec<f64>>>()
-                .map(|x| x.iter().sum::<f64>() / m);
-            Ok(FamilyDistortion {
-                rule: rule.to_string(),
-                draft: name(law),
-                recovery: rec,
-                workload: w.label(),
-                vocab: v,
-                k,
-                rounds: n,
-                acceptance: (0..k).map(|i| mean(&|d| d.acceptance[i])).collect(),
-                tv: (0..=k).map(|i| mean(&|d| d.tv[i])).collect(),
-                expected_accepted: mean(&|d| d.expected_accepted),
-                expected_generated: mean(&|d| d.expected_generated),
-                tv_low: mean(&|d| d.tv_low),
-                tv_high: mean(&|d| d.tv_high),
-                tokens_changed: mean(&|d| d.tokens_changed),
-                tv_exact,
-            })
+            let a = &mut acc[ri];
+            for d in &per {
+                for (s, x) in a.acceptance.iter_mut().zip(&d.acceptance) {
+                    *s += x;
+                }
+                for (s, x) in a.tv.iter_mut().zip(&d.tv) {
+                    *s += x;
+                }
+                let xs = [
+                    d.expected_accepted,
+                    d.expected_generated,
+                    d.tv_low,
+                    d.tv_high,
+                    d.tokens_changed,
+                ];
+                for (s, x) in a.scalars.iter_mut().zip(xs) {
+                    *s += x;
+                }
+                a.exact = a.exact.zip(d.tv_exact).map(|(s, x)| s + x);
+            }
+        }
+    }
+    let m = n as f64;
+    Ok(rules
+        .iter()
+        .zip(acc)
+        .map(|(rule, a)| FamilyDistortion {
+            rule: rule.to_string(),
+            draft: name(law),
+            recovery: rec,
+            workload: w.label(),
+            vocab: v,
+            k,
+            rounds: n,
+            acceptance: a.acceptance.iter().map(|x| x / m).collect(),
+            tv: a.tv.iter().map(|x| x / m).collect(),
+            expected_accepted: a.scalars[0] / m,
+            expected_generated: a.scalars[1] / m,
+            tv_low: a.scalars[2] / m,
+            tv_high: a.scalars[3] / m,
+            tokens_changed: a.scalars[4] / m,
+            tv_exact: a.exact.map(|x| x / m),
         })
-        .collect()
+        .collect())
 }

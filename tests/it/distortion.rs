@@ -53,6 +53,12 @@ fn distortion_equals_the_numpy_walk() {
             how(c["recovery"].as_str().unwrap()),
         );
         let what = format!("case {i}: {} {} {}", c["rule"], c["draft"], c["recovery"]);
+        assert_eq!(
+            d.acceptance.len(),
+            c["acceptance"].as_array().unwrap().len(),
+            "{what}"
+        );
+        assert_eq!(d.tv.len(), c["tv"].as_array().unwrap().len(), "{what}");
         for (a, b) in d.acceptance.iter().zip(c["acceptance"].as_array().unwrap()) {
             assert!(
                 close(*a, b.as_f64().unwrap()),
@@ -79,6 +85,47 @@ fn distortion_equals_the_numpy_walk() {
             (a, b) => panic!("{what}: tv_exact {a:?} vs {b:?}"),
         }
     }
+}
+
+/// Beyond V^(K+1) = 4096 there is no exact TV (and the bracket still is); V = 1 and a long chain
+/// are cheap (the enumeration costs O(K) a sequence); a row that sums to 1 up to an ulp keeps
+/// its values, so sglang's `p(x) >= ts` sees 0.4 (SPEC decisions).
+#[test]
+fn enumeration_limits_and_rows_as_given() {
+    use specsim::round::lossy::round_distortion;
+    use specsim::round::node::NodeOptions;
+    let opts = NodeOptions::default();
+    let row = |v: usize| vec![1.0 / v as f64; v];
+    let (q, p): (Vec<f64>, Vec<f64>) = (row(16).repeat(3), row(16).repeat(4));
+    let d = round_distortion(
+        &q,
+        &p,
+        16,
+        LossyRule::Token,
+        DraftLaw::Sample,
+        Replacement::Sample,
+        &opts,
+    )
+    .unwrap();
+    assert!(d.tv_exact.is_none() && d.tv_high == 0.0);
+    let d = round_distortion(
+        &vec![1.0; 5000],
+        &vec![1.0; 5001],
+        1,
+        LossyRule::Token,
+        DraftLaw::Sample,
+        Replacement::Argmax,
+        &opts,
+    )
+    .unwrap();
+    assert_eq!((d.tv_exact, d.expected_accepted), (Some(0.0), 5000.0));
+    // [0.2, 0.4, 0.3, 0.1] sums to 1.0000000000000002; its 0.4 stays 0.4 >= ts = 0.4.
+    let t = [0.2, 0.4, 0.3, 0.1];
+    let p: Vec<f64> = [t, t].concat();
+    let q = [0.0, 1.0, 0.0, 0.0];
+    let rule = LossyRule::Sglang { ts: 0.4, ta: 1.0 };
+    let d = round_distortion(&q, &p, 4, rule, DraftLaw::Top1, Replacement::Sample, &opts).unwrap();
+    assert_eq!(d.acceptance, vec![1.0]);
 }
 
 /// One position of a rule, as its procedure runs (coins and draws, not laws): the emitted token
