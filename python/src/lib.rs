@@ -679,6 +679,63 @@ fn distortion<'py>(
     serde_json::to_string(&out).map_err(|e| invalid(e.to_string()))
 }
 
+/// The distortion meter over a family's rows, as `specsim distortion --format json` prints it;
+/// `out` writes `distortion.json` and `tradeoff.svg` too.
+#[pyfunction]
+#[pyo3(signature = (family, sigma, lambda_, bits, t_target, t_draft, zipf, vocab, rounds, seed, k, rules, draft_mode, recovery, out))]
+#[allow(clippy::too_many_arguments)]
+fn distortion_study(
+    py: Python<'_>,
+    family: &str,
+    sigma: Option<Vec<f64>>,
+    lambda_: Option<Vec<f64>>,
+    bits: Option<Vec<u32>>,
+    t_target: Option<Vec<f64>>,
+    t_draft: Option<Vec<f64>>,
+    zipf: Option<Vec<f64>>,
+    vocab: Option<usize>,
+    rounds: Option<u64>,
+    seed: Option<u64>,
+    k: usize,
+    rules: Vec<String>,
+    draft_mode: &str,
+    recovery: &str,
+    out: Option<PathBuf>,
+) -> PyResult<String> {
+    use specsim::reference::lossy::{DraftLaw, LossyRule};
+    let rules: Vec<LossyRule> = rules
+        .iter()
+        .map(|r| r.parse())
+        .collect::<specsim::Result<_>>()
+        .map_err(err)?;
+    let law: DraftLaw = draft_mode.parse().map_err(err)?;
+    let how = recovery_mode(recovery)?.into();
+    let d = StudyOptions::default();
+    let opts = StudyOptions {
+        family: parse::<FamilyKind>(family)?,
+        sigma: sigma.unwrap_or(d.sigma.clone()),
+        lambda: lambda_.unwrap_or(d.lambda.clone()),
+        bits: bits.unwrap_or(d.bits.clone()),
+        t_target: t_target.unwrap_or(d.t_target.clone()),
+        t_draft: t_draft.unwrap_or(d.t_draft.clone()),
+        zipf: zipf.unwrap_or(d.zipf.clone()),
+        vocab: vocab.or(d.vocab),
+        rounds: Some(rounds.unwrap_or(200)),
+        seed: seed.or(d.seed),
+        ..d
+    };
+    let rows = py
+        .detach(|| -> specsim::Result<_> {
+            let rows = specsim::study::distortion::family_distortion(&opts, k, &rules, law, how)?;
+            if let Some(dir) = &out {
+                specsim::study::report::distortion::write_distortion_files(dir, &rows)?;
+            }
+            Ok(rows)
+        })
+        .map_err(err)?;
+    serde_json::to_string(&rows).map_err(|e| invalid(e.to_string()))
+}
+
 /// `sequoia:n,d` without a file: the tree for a family's vector under one rule, as
 /// `specsim tree sequoia:n,d --rule R --family …` prints it (JSON).
 #[pyfunction]
@@ -1120,6 +1177,7 @@ fn _specsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(eagle2_tree, m)?)?;
     m.add_function(wrap_pyfunction!(family_tree, m)?)?;
     m.add_function(wrap_pyfunction!(distortion, m)?)?;
+    m.add_function(wrap_pyfunction!(distortion_study, m)?)?;
     m.add_function(wrap_pyfunction!(summary, m)?)?;
     m.add_function(wrap_pyfunction!(tree_from, m)?)?;
     m.add_function(wrap_pyfunction!(speculative_decode, m)?)?;

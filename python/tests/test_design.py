@@ -143,3 +143,16 @@ def test_distortion_equals_the_command_line_and_the_spec_facts():
         specsim.distortion(q, p, "lenient:3")
     with pytest.raises(specsim.SpecsimError):
         specsim.distortion(q, p[:1], "token")
+
+
+def test_distortion_study_equals_the_command_line(tmp_path):
+    out = cli("distortion", "--rule", "token,typical,lenient:0.5", "--k", "3", "--vocab", "40", "--sigma", "0.5",
+              "--rounds", "30", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    rows = specsim.distortion_study(rule="token,typical,lenient:0.5", k=3, vocab=40, sigma=0.5, rounds=30,
+                                    out=tmp_path)
+    assert rows == doc
+    assert (tmp_path / "distortion.json").exists() and (tmp_path / "tradeoff.svg").exists()
+    with pytest.raises(specsim.SpecsimError, match="workloads"):
+        specsim.distortion_study(rule="token", rounds=5)

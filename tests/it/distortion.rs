@@ -323,6 +323,32 @@ fn distortion_command_prints_every_rule_and_refuses_bad_rules() {
     let doc: Value = serde_json::from_str(&o.stdout).unwrap();
     assert!(doc[0]["tv_high"].as_f64().unwrap() < 1e-12, "{doc}");
     assert!(doc[0]["tv_exact"].as_f64().unwrap() < 1e-12, "{doc}");
+    // --out writes the rows and the trade-off plot, the same rows as --format json.
+    let dir = tempfile::tempdir().unwrap();
+    let o = specsim(&[
+        "distortion",
+        "--rule",
+        "token,lenient:0.5",
+        "--k",
+        "2",
+        "--vocab",
+        "5",
+        "--sigma",
+        "0.5",
+        "--rounds",
+        "20",
+        "--format",
+        "json",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.code == 0, "{}", o.stderr);
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("distortion.json")).unwrap())
+            .unwrap();
+    assert_eq!(written, serde_json::from_str::<Value>(&o.stdout).unwrap());
+    let svg = std::fs::read_to_string(dir.path().join("tradeoff.svg")).unwrap();
+    assert!(svg.contains("lenient:0.5") && svg.contains("tokens changed per round"));
     let o = specsim(&[
         "distortion",
         "--rule",

@@ -66,6 +66,7 @@ __all__ = [
     "sequoia_tree",
     "eagle2_tree",
     "distortion",
+    "distortion_study",
     "__version__",
 ]
 
@@ -835,6 +836,57 @@ def distortion(
     out["acceptance"] = np.asarray(out["acceptance"], dtype=np.float64)
     out["tv"] = np.asarray(out["tv"], dtype=np.float64)
     return out
+
+
+def distortion_study(
+    family: str = "logit-noise",
+    *,
+    rule: Union[str, Sequence[str]] = "token",
+    k: int = 4,
+    draft_mode: str = "sample",
+    recovery: str = "argmax",
+    sigma: Union[float, Sequence[float], None] = None,
+    lambda_: Union[float, Sequence[float], None] = None,
+    bits: Union[int, Sequence[int], None] = None,
+    t_target: Union[float, Sequence[float], None] = None,
+    t_draft: Union[float, Sequence[float], None] = None,
+    zipf: Union[float, Sequence[float], None] = None,
+    vocab: Optional[int] = None,
+    rounds: Optional[int] = None,
+    seed: Optional[int] = None,
+    out: Union[str, os.PathLike, None] = None,
+    **kwargs: Any,
+) -> List[Dict[str, Any]]:
+    """The distortion meter over a family's rows (``specsim distortion --format json``): per rule
+    (``rule="token,typical,lenient:0.5"`` or a list), the means over ``rounds`` generated rounds
+    (default 200) of :func:`distortion`'s values, with ``rule``, ``draft``, ``recovery``,
+    ``workload``, ``vocab``, ``k`` and ``rounds``. One value per workload keyword (``sigma``
+    defaults to the study's 0.5, 1: give one). ``out=DIR`` also writes ``distortion.json`` and
+    ``tradeoff.svg`` (E[generated] against the tokens changed per round, one point per rule)."""
+    if "lambda" in kwargs:
+        lambda_ = kwargs.pop("lambda")
+    if kwargs:
+        raise InvalidOption("distortion_study: unknown option(s) " + ", ".join(sorted(kwargs)))
+    rules = rule.split(",") if isinstance(rule, str) else [str(r) for r in rule]
+    text = _native(
+        _specsim.distortion_study,
+        family,
+        _list("sigma", sigma, float),
+        _list("lambda", lambda_, float),
+        _list("bits", bits, int),
+        _list("t_target", t_target, float),
+        _list("t_draft", t_draft, float),
+        _list("zipf", zipf, float),
+        _nonnegative("vocab", vocab),
+        _nonnegative("rounds", rounds),
+        _nonnegative("seed", seed),
+        _integer("k", k),
+        rules,
+        draft_mode,
+        recovery,
+        os.fspath(out) if out is not None else None,
+    )
+    return json.loads(text)
 
 
 def eagle2_tree(

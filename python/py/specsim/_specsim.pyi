@@ -133,3 +133,20 @@ def distortion(
     recovery: str,
     allow_unnormalized: bool,
 ) -> str: ...
+def distortion_study(
+    family: str,
+    sigma: Optional[List[float]],
+    lambda_: Optional[List[float]],
+    bits: Optional[List[int]],
+    t_target: Optional[List[float]],
+    t_draft: Optional[List[float]],
+    zipf: Optional[List[float]],
+    vocab: Optional[int],
+    rounds: Optional[int],
+    seed: Optional[int],
+    k: int,
+    rules: List[str],
+    draft_mode: str,
+    recovery: str,
+    out: Optional[str],
+) -> str: ...

@@ -255,6 +255,10 @@ pub struct DistortionArgs {
     /// `text` (a table) or `json` (one object per rule).
     #[arg(long, value_enum, default_value_t = TreeFormat::Text)]
     pub format: TreeFormat,
+    /// Also write `distortion.json` and `tradeoff.svg` (E[generated] against the tokens changed
+    /// per round, one point per rule) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

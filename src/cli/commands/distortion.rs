@@ -37,6 +37,9 @@ pub fn cmd_distortion(a: DistortionArgs) -> Result<ExitCode> {
     opts.rounds = Some(a.w.rounds.unwrap_or(200));
     let mode: specsim::rule::RecoveryMode = a.w.recovery.into();
     let rows = family_distortion(&opts, k, &rules, law, mode.into())?;
+    if let Some(dir) = &a.out {
+        specsim::study::report::distortion::write_distortion_files(dir, &rows)?;
+    }
     let text = match a.format {
         TreeFormat::Json => format!("{}\n", serde_json::to_string_pretty(&rows)?),
         TreeFormat::Text => {

@@ -176,6 +176,7 @@ impl<'a> Figure<'a> {
             .light_line_style(RGBColor(235, 235, 235))
             .bold_line_style(RGBColor(215, 215, 215));
         let no_label = |_: &f64| String::new();
+        let fmt_real = |x: &f64| format!("{x:.2}");
         let fmt_int = |x: &f64| {
             if (x - x.round()).abs() < 1e-6 {
                 format!("{x:.0}")
@@ -186,6 +187,10 @@ impl<'a> Figure<'a> {
         let categories = match ticks {
             Ticks::Integers => {
                 mesh.x_label_formatter(&fmt_int);
+                &[][..]
+            }
+            Ticks::Reals => {
+                mesh.x_label_formatter(&fmt_real);
                 &[][..]
             }
             Ticks::Categories { labels } => {
@@ -374,6 +379,8 @@ pub fn category_area(labels: &[String]) -> u32 {
 pub enum Ticks<'l> {
     /// Integer positions (K, positions).
     Integers,
+    /// Real values, labelled to two decimals (a distortion).
+    Reals,
     /// One category per integer position, named, rotated a quarter turn.
     Categories {
         /// Names of positions 0, 1, ….

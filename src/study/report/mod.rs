@@ -5,6 +5,7 @@
 
 mod columns;
 mod csv;
+pub mod distortion;
 mod figure;
 mod json;
 mod plots;
