@@ -639,6 +639,36 @@ fn eagle2_tree<'py>(
     ))
 }
 
+/// The study options of a family and its workload lists, the study's defaults where `None`.
+#[allow(clippy::too_many_arguments)]
+fn family_options(
+    family: &str,
+    sigma: Option<Vec<f64>>,
+    lambda_: Option<Vec<f64>>,
+    bits: Option<Vec<u32>>,
+    t_target: Option<Vec<f64>>,
+    t_draft: Option<Vec<f64>>,
+    zipf: Option<Vec<f64>>,
+    vocab: Option<usize>,
+    rounds: Option<u64>,
+    seed: Option<u64>,
+) -> PyResult<StudyOptions> {
+    let d = StudyOptions::default();
+    Ok(StudyOptions {
+        family: parse::<FamilyKind>(family)?,
+        sigma: sigma.unwrap_or(d.sigma.clone()),
+        lambda: lambda_.unwrap_or(d.lambda.clone()),
+        bits: bits.unwrap_or(d.bits.clone()),
+        t_target: t_target.unwrap_or(d.t_target.clone()),
+        t_draft: t_draft.unwrap_or(d.t_draft.clone()),
+        zipf: zipf.unwrap_or(d.zipf.clone()),
+        vocab: vocab.or(d.vocab),
+        rounds: rounds.or(d.rounds),
+        seed: seed.or(d.seed),
+        ..d
+    })
+}
+
 /// The exact distortion of a chain rule on one round (SPEC §13): `draft` [K, V] and `target`
 /// [K + 1, V] (float64, read in place), as JSON.
 #[pyfunction]
@@ -710,20 +740,10 @@ fn distortion_study(
         .map_err(err)?;
     let law: DraftLaw = draft_mode.parse().map_err(err)?;
     let how = recovery_mode(recovery)?.into();
-    let d = StudyOptions::default();
-    let opts = StudyOptions {
-        family: parse::<FamilyKind>(family)?,
-        sigma: sigma.unwrap_or(d.sigma.clone()),
-        lambda: lambda_.unwrap_or(d.lambda.clone()),
-        bits: bits.unwrap_or(d.bits.clone()),
-        t_target: t_target.unwrap_or(d.t_target.clone()),
-        t_draft: t_draft.unwrap_or(d.t_draft.clone()),
-        zipf: zipf.unwrap_or(d.zipf.clone()),
-        vocab: vocab.or(d.vocab),
-        rounds: Some(rounds.unwrap_or(200)),
-        seed: seed.or(d.seed),
-        ..d
-    };
+    let rounds = Some(rounds.unwrap_or(200));
+    let opts = family_options(
+        family, sigma, lambda_, bits, t_target, t_draft, zipf, vocab, rounds, seed,
+    )?;
     let rows = py
         .detach(|| -> specsim::Result<_> {
             let rows = specsim::study::distortion::family_distortion(&opts, k, &rules, law, how)?;
@@ -757,19 +777,9 @@ fn family_tree(
 ) -> PyResult<String> {
     let rule = parse::<Rule>(rule)?;
     let shape: TreeShape = spec.parse().map_err(err)?;
-    let d = StudyOptions::default();
-    let opts = StudyOptions {
-        family: parse::<FamilyKind>(family)?,
-        sigma: sigma.unwrap_or(d.sigma.clone()),
-        lambda: lambda_.unwrap_or(d.lambda.clone()),
-        bits: bits.unwrap_or(d.bits.clone()),
-        t_target: t_target.unwrap_or(d.t_target.clone()),
-        t_draft: t_draft.unwrap_or(d.t_draft.clone()),
-        zipf: zipf.unwrap_or(d.zipf.clone()),
-        vocab: vocab.or(d.vocab),
-        seed: seed.or(d.seed),
-        ..d
-    };
+    let opts = family_options(
+        family, sigma, lambda_, bits, t_target, t_draft, zipf, vocab, None, seed,
+    )?;
     let doc = py
         .detach(|| specsim::study::tree::vector::FamilyTree::build(&shape, &opts, rule)?.forms())
         .map_err(err)?;
@@ -871,23 +881,15 @@ fn optimal_study(
         )));
     }
     let modes: Vec<DraftMode> = modes.iter().map(|m| parse(m)).collect::<PyResult<_>>()?;
-    let d = StudyOptions::default();
-    let vocab = vocab.unwrap_or(2048);
-    let rounds = rounds.unwrap_or(1000);
-    let seed = seed.unwrap_or(7);
-    let opts = StudyOptions {
-        family: parse::<FamilyKind>(family)?,
-        sigma: sigma.unwrap_or(d.sigma.clone()),
-        lambda: lambda_.unwrap_or(d.lambda.clone()),
-        bits: bits.unwrap_or(d.bits.clone()),
-        t_target: t_target.unwrap_or(d.t_target.clone()),
-        t_draft: t_draft.unwrap_or(d.t_draft.clone()),
-        zipf: zipf.unwrap_or(d.zipf.clone()),
-        vocab: Some(vocab),
-        rounds: Some(rounds),
-        seed: Some(seed),
-        ..d
-    };
+    // `specsim optimal --family`'s defaults: V = 2048, 1000 rounds, seed 7.
+    let (vocab, rounds, seed) = (
+        vocab.or(Some(2048)),
+        rounds.or(Some(1000)),
+        seed.or(Some(7)),
+    );
+    let opts = family_options(
+        family, sigma, lambda_, bits, t_target, t_draft, zipf, vocab, rounds, seed,
+    )?;
     let rows = py
         .detach(|| -> specsim::Result<_> {
             let cfgs = specsim::study::optimal::optimal_configs(&opts)?;

@@ -9,7 +9,6 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::reference::lossy::{DraftLaw, LossyRule, Replacement};
 use crate::round::node::NodeOptions;
-use crate::rule::Rule;
 use crate::study::options::{FamilyKind, StudyOptions};
 
 /// One rule's distortion over a family's rounds: the means of [`crate::round::lossy::Distortion`]'s
@@ -66,27 +65,11 @@ pub fn family_distortion(
             "--k: the distortion of a round needs K >= 1".into(),
         ));
     }
-    let d = StudyOptions::default();
-    let base = StudyOptions {
-        rules: Some(vec![Rule::Token]),
-        k: None,
-        trees: Vec::new(),
-        design: false,
-        nodes: None,
+    let opts = StudyOptions {
+        rounds: Some(opts.rounds.unwrap_or(200)),
         ..opts.clone()
-    }
-    .configs(
-        &[k],
-        opts.vocab.or(d.vocab).unwrap_or(2048),
-        opts.rounds.or(d.rounds).unwrap_or(200),
-        opts.seed.or(d.seed).unwrap_or(7),
-    )?;
-    let [cfg] = &base[..] else {
-        return Err(Error::Config(format!(
-            "distortion: the workload options name {} workloads (--sigma defaults to 0.5,1): give one value of each, e.g. --sigma 0.5",
-            base.len()
-        )));
     };
+    let cfg = &opts.one_workload(k, "distortion")?;
     let (w, v, n) = (&cfg.workload, cfg.workload.vocab, cfg.rounds);
     let name = |l: DraftLaw| {
         if l == DraftLaw::Sample {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Makes tests/data/golden_distortion.json.gz: the exact distortion of SPEC §13, computed by an
-independent numpy implementation that src/reference/lossy.rs must equal.
+independent numpy implementation that src/reference/lossy/ must equal.
 
 Where the Rust reference sums closed forms (o(y) = D(y)α(y) + Σ_x D(x)(1−α(x))ρ(y|x), and the
 completed sequence's law as a sum over the position of the rejection), this script walks the

@@ -152,6 +152,33 @@ impl Default for StudyOptions {
 }
 
 impl StudyOptions {
+    /// The one workload these options name, as a study expands them (at K = `k`, the study's
+    /// defaults for V, rounds and seed); `what` names the caller in the refusal of several.
+    pub fn one_workload(&self, k: usize, what: &str) -> Result<StudyConfig> {
+        let d = StudyOptions::default();
+        let base = StudyOptions {
+            rules: Some(vec![Rule::Token]),
+            k: None,
+            trees: Vec::new(),
+            design: false,
+            nodes: None,
+            ..self.clone()
+        }
+        .configs(
+            &[k],
+            self.vocab.or(d.vocab).unwrap_or(2048),
+            self.rounds.or(d.rounds).unwrap_or(10_000),
+            self.seed.or(d.seed).unwrap_or(7),
+        )?;
+        match <[StudyConfig; 1]>::try_from(base) {
+            Ok([cfg]) => Ok(cfg),
+            Err(base) => Err(Error::Config(format!(
+                "{what}: the workload options name {} workloads (--sigma defaults to 0.5,1 and --lambda to 0.2,0.5): give one value of each, e.g. --sigma 0.5",
+                base.len()
+            ))),
+        }
+    }
+
     /// The cartesian product of the options, as study configurations (`default_k` etc. where an
     /// option is `None`).
     pub fn configs(

@@ -8,12 +8,17 @@
 //! Beside each, the per-node bound on `E[generated]` of SPEC §8 and the gap to it ([`optimal_generated`]).
 
 mod bound;
+mod decide;
 pub mod design;
 pub mod eagle2;
+mod replay;
 mod sums;
 pub mod vector;
 
 pub use bound::{OPTIMAL_BUDGET, draft_mode, optimal_generated, optimal_rounds};
+pub use decide::{WOR_ESTIMATE_BUDGET, WOR_TREE_SAMPLES, wor_estimate_fits};
+use decide::{decide, round_expectation};
+pub use replay::replay;
 pub use sums::Sums;
 
 use rayon::prelude::*;
@@ -26,7 +31,6 @@ use crate::cpu::Recovery;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::reference::tree::draw_children;
-use crate::reference::tree::expect::expected_generated;
 use crate::rng::{random_u64, stream};
 use crate::rule::{RecoveryMode, Rule};
 use crate::topology::Tree;
@@ -242,95 +246,6 @@ fn run_file(
         .collect())
 }
 
-/// Decides the rounds `part` (rounds `rec.round_offset..` of `total`) under `rule` on `engine`
-/// and adds to `sums` their outcomes, each round's exact expectation given its rows and, for the
-/// first rounds within the budget, the per-node bound: what every tree study does with rounds
-/// that carry their own rows and topology (a file's, or grown per round).
-fn decide(
-    part: &Rounds<'_>,
-    rule: Rule,
-    rec: Recovery,
-    engine: &mut dyn Engine,
-    total: u64,
-    sums: &mut Sums,
-) -> Result<()> {
-    let (m, v, r0) = (part.n, part.v, rec.round_offset);
-    let res = engine.run(part, rule, rec)?;
-    let rows = |r: usize| {
-        let l = &part.layout;
-        let d = part.draft.slice(part.draft_at(r, 0), l.draft_rows * v);
-        let t = part.target.slice(part.target_at(r, 0), l.target_rows * v);
-        (d, t)
-    };
-    let fits = wor_estimate_fits(part.topology.nodes(), v, total);
-    let (exact, estimated): (Vec<Option<f64>>, Vec<bool>) = (0..m)
-        .into_par_iter()
-        .map_init(Tree::default, |t, r| {
-            let tree = part.tree(r, t);
-            let (d, tt) = rows(r);
-            let key = fits.then_some((rec.seed, r0 + r as u64));
-            round_expectation(rule, tree, &d, &tt, &part.round_tokens(r), v, key)
-        })
-        .unzip();
-    sums.add(&res, &exact);
-    sums.mark_estimated(estimated.iter().any(|&e| e));
-    let limit = optimal_rounds(rule, part.topology.nodes().saturating_sub(1), v, total);
-    let bounds = chunk_bounds(rule, r0, m, limit, |r, t, mode| {
-        let tree = part.tree(r, t);
-        let (d, tt) = rows(r);
-        optimal_generated(tree, &d, &tt, v, mode)
-    });
-    sums.add_optimal(&res, &exact, &bounds);
-    Ok(())
-}
-
-/// Samples per node of `rrs-wor`'s estimate of a round's `E[generated]` where a node is beyond
-/// its enumeration budget ([`crate::reference::tree::estimated_generated`]).
-pub const WOR_TREE_SAMPLES: usize = 4;
-
-/// The most row entries `rrs-wor`'s estimates may read per (configuration, rule):
-/// `WOR_TREE_SAMPLES · (n − 1) · V` per round. Beyond it the study has no exact value for
-/// `rrs-wor` (as before estimates existed), rather than a study that takes hours.
-pub const WOR_ESTIMATE_BUDGET: f64 = 4e9;
-
-/// Whether `rrs-wor`'s estimates fit [`WOR_ESTIMATE_BUDGET`] for `rounds` rounds of `nodes`
-/// nodes at vocabulary `v`.
-pub fn wor_estimate_fits(nodes: usize, v: usize, rounds: u64) -> bool {
-    (WOR_TREE_SAMPLES * nodes.saturating_sub(1) * v) as f64 * rounds as f64 <= WOR_ESTIMATE_BUDGET
-}
-
-/// A round's `E[generated]` given its rows (SPEC §9): exact, or for `rrs-wor` beyond its
-/// enumeration budget (when `estimate`) the unbiased estimate (the flag says which), keyed by
-/// (`seed`, `round`).
-#[allow(clippy::too_many_arguments)]
-fn round_expectation<V: crate::reference::Values + ?Sized>(
-    rule: Rule,
-    tree: &Tree,
-    d: &V,
-    t: &V,
-    tokens: &[u32],
-    v: usize,
-    estimate: Option<(u64, u64)>,
-) -> (Option<f64>, bool) {
-    match expected_generated(rule, tree, d, t, tokens, v) {
-        Some(e) => (Some(e), false),
-        None if rule == Rule::RrsWor => estimate
-            .and_then(|(seed, round)| {
-                crate::reference::tree::estimated_generated(
-                    tree,
-                    d,
-                    t,
-                    v,
-                    WOR_TREE_SAMPLES,
-                    seed,
-                    round as u32,
-                )
-            })
-            .map_or((None, false), |(e, est)| (Some(e), est)),
-        None => (None, false),
-    }
-}
-
 /// Runs every configuration under each of its rules; `progress(rounds)` per chunk and rule.
 pub fn run_tree_studies(
     cfgs: &[TreeStudyConfig],
@@ -507,66 +422,4 @@ pub fn fill_chain_same_nodes(out: &mut [TreeStudyResult]) {
 
 fn workload_key(w: &Workload) -> String {
     serde_json::to_string(w).unwrap_or_default()
-}
-
-/// `verify --study --tree`: the first `sample` rounds of a tree study under `rule`, its rows and
-/// children's tokens exactly as the study makes them, decided by the GPU and by the CPU engine
-/// (equal required) and by the f64 reference (every difference classified).
-pub fn replay(
-    cfg: &TreeStudyConfig,
-    rule: Rule,
-    g: &mut crate::gpu::GpuContext,
-    sample: u64,
-) -> Result<crate::compare::VerifyReport> {
-    let (n, v) = (cfg.tree.nodes(), cfg.workload.vocab);
-    let grown = match cfg.tree.build {
-        Build::Eagle2(e) => {
-            eagle2::check_rule(&cfg.tree.spec, rule)?;
-            Some(e)
-        }
-        _ => None,
-    };
-    let tree = match grown {
-        Some(_) => &cfg.tree.tree,
-        None => cfg.tree.static_tree()?,
-    };
-    if rule.needs_distinct_siblings() && tree.max_children() > v {
-        return Err(Error::Config(format!(
-            "--rule {rule} needs distinct sibling tokens: {} has a node with {} children, more than V = {v}",
-            cfg.tree.spec,
-            tree.max_children()
-        )));
-    }
-    let mut report = crate::compare::VerifyReport {
-        rule,
-        engines: vec!["cpu".into(), "gpu".into()],
-        adapter: Some(crate::gpu::describe(g.adapter_info())),
-        ..Default::default()
-    };
-    let chunk = crate::chunk::rounds_within_budget((2 * n + 1) * v * 4);
-    for (r0, m) in crate::chunk::chunks(sample.min(cfg.rounds), chunk) {
-        let rec = Recovery {
-            mode: cfg.recovery,
-            seed: cfg.seed,
-            round_offset: r0,
-        };
-        let mut check = |view: &Rounds<'_>| -> Result<()> {
-            let cpu = Engine::run(&mut crate::cpu::CpuEngine::default(), view, rule, rec)?;
-            let gpu = Engine::run(g, view, rule, rec)?;
-            report.gpu_rounds_finished_on_cpu += std::mem::take(&mut g.finished_on_cpu);
-            crate::compare::compare_engines(&cpu, &gpu, r0, &mut report);
-            crate::compare::compare_reference(view, &cpu, rule, cfg.recovery, r0, &mut report);
-            Ok(())
-        };
-        match grown {
-            Some(e) => check(&eagle2::grow_chunk(&cfg.workload, cfg.seed, e, r0, m)?.view()?)?,
-            None => {
-                let rows = Rows::generate(cfg, r0, m);
-                let tokens = rows.tokens(tree, rule, cfg.seed, r0)?;
-                check(&rows.rounds(tree, &tokens))?;
-            }
-        }
-        report.rounds += m as u64;
-    }
-    Ok(report)
 }

@@ -154,29 +154,7 @@ impl FamilyTree {
                 shape.spec
             )));
         }
-        // The workloads exactly as a study expands these options (one is needed).
-        let d = StudyOptions::default();
-        let base = StudyOptions {
-            rules: Some(vec![Rule::Token]),
-            k: None,
-            trees: Vec::new(),
-            design: false,
-            nodes: None,
-            ..opts.clone()
-        }
-        .configs(
-            &[1],
-            opts.vocab.or(d.vocab).unwrap_or(2048),
-            opts.rounds.or(d.rounds).unwrap_or(10_000),
-            opts.seed.or(d.seed).unwrap_or(7),
-        )?;
-        let [cfg] = &base[..] else {
-            return Err(Error::Config(format!(
-                "{}: the workload options name {} workloads (--sigma defaults to 0.5,1 and --lambda to 0.2,0.5): give one value of each, e.g. --sigma 0.5",
-                shape.spec,
-                base.len()
-            )));
-        };
+        let cfg = &opts.one_workload(1, &shape.spec)?;
         let (shape, vector) = resolve(shape, &cfg.workload, cfg.seed, rule)?;
         Ok(FamilyTree {
             shape,
