@@ -9,12 +9,13 @@
 // and child_list[n - 1] (children of u: child_list[child_start[u]..child_start[u + 1]],
 // increasing): once when every round shares the tree (H_TOPO_STRIDE = 0), or per round, 2n words
 // apart (H_TOPO_STRIDE = 2n). A rule with per-node values (spectr) finds them from H_PARAMS on:
-// 3 words per node, n nodes per round. Built by src/gpu/tree.rs.
+// 3 words per node, n nodes per round. A rule's parameters (lenient's l, …) are header words
+// H_RULE_P0 and H_RULE_P1. Built by src/gpu/tree.rs.
 @group(0) @binding(7) var<storage, read> topo: array<u32>;
 // [n, depth]: accepted node ids, then -1.
 @group(0) @binding(8) var<storage, read_write> out_nodes: array<i32>;
 
-const TREE_HEADER: u32 = 11u;
+const TREE_HEADER: u32 = 13u;
 const H_NODES: u32 = 0u;
 const H_DEPTH: u32 = 1u;
 const H_RULE: u32 = 2u;         // the rule's index in the registry's tree rules
@@ -26,6 +27,8 @@ const H_COIN_STRIDE: u32 = 7u;
 const H_COIN_SHIFT: u32 = 8u;
 const H_TOPO_STRIDE: u32 = 9u;  // words between two rounds' topologies (0: shared)
 const H_PARAMS: u32 = 10u;      // where a rule's per-node values start (3 words per node per round)
+const H_RULE_P0: u32 = 11u;     // the rule's first f32 parameter's bits (SPEC §13's rules; else 0)
+const H_RULE_P1: u32 = 12u;     // its second
 
 // The most children of one node this kernel handles (the host refuses larger trees).
 const MAX_CHILDREN: u32 = 256u;

@@ -101,6 +101,7 @@ impl Rounds<'_> {
             Some(chain) => chain.validate_rule(opts, mode, rule),
             None => {
                 rule.check_tree_batch()?;
+                rule.check_branches(self.topology.max_children(), "the batch's tree")?;
                 match mode {
                     Validation::Full => self.validate_all(opts, rule),
                     Validation::Touched => self.validate_touched(opts, rule),

@@ -16,7 +16,7 @@ use crate::topology::Tree;
 use rayon::prelude::*;
 
 /// Words of the tree description's header (keep in sync with `TREE_HEADER` in the shader).
-const TREE_HEADER: usize = 11;
+const TREE_HEADER: usize = 13;
 
 /// The most children of one node the kernel handles (`MAX_CHILDREN` in the shader).
 pub const MAX_CHILDREN: usize = 256;
@@ -32,7 +32,8 @@ fn rule_code(rule: Rule) -> Result<u32> {
 
 /// The tree description's header: nodes, depth, rule, the layout, and the words between two
 /// rounds' topologies (`H_TOPO_STRIDE`: 0 when every round shares one, 2n when each has its own),
-/// and where a rule's per-node values start (`H_PARAMS`, word 10).
+/// where a rule's per-node values start (`H_PARAMS`, word 10), and the rule's two f32 parameters
+/// bits (`H_RULE_P0`, `H_RULE_P1`, words 11 and 12; SPEC §13's rules).
 fn header(view: &Rounds, rule: Rule) -> Result<Vec<u32>> {
     let l = &view.layout;
     let nodes = view.topology.nodes();
@@ -52,6 +53,8 @@ fn header(view: &Rounds, rule: Rule) -> Result<Vec<u32>> {
         l.coin_shift as u32,
         stride as u32,
         0, // H_PARAMS: set once the chunk size is known
+        rule.params()[0].to_bits(),
+        rule.params()[1].to_bits(),
     ];
     debug_assert_eq!(words.len(), TREE_HEADER);
     Ok(words)
@@ -74,8 +77,10 @@ fn push_tree(words: &mut Vec<u32>, t: &Tree) {
 const H_PARAMS: usize = 10;
 
 /// A rule's values at every internal node of rounds `r0..r0 + n` (3 words per node, `n` nodes
-/// per round, leaves zero), from each node's rows as f32, in parallel over rounds.
-fn node_values_of(view: &Rounds, r0: usize, n: usize, f: tree::NodeValues) -> Vec<u32> {
+/// per round, leaves zero), from each node's rows as f32 (read from `rows_from` children on;
+/// the draft row only for a rule that reads it), in parallel over rounds.
+fn node_values_of(view: &Rounds, r0: usize, n: usize, rule: Rule, f: tree::NodeValues) -> Vec<u32> {
+    let (rows_from, params) = (tree::node_values_rows_from(rule), rule.params());
     let (nodes, v) = (view.topology.nodes(), view.v);
     let mut vals = vec![0u32; 3 * nodes * n];
     let row = |floats: crate::batch::Floats, at: usize, buf: &mut Vec<f32>| {
@@ -97,11 +102,13 @@ fn node_values_of(view: &Rounds, r0: usize, n: usize, f: tree::NodeValues) -> Ve
                     }
                     t.clear();
                     d.clear();
-                    if m >= 2 {
+                    if m >= rows_from {
                         row(view.target, view.target_at(r, u), t);
-                        row(view.draft, view.draft_at(r, u), d);
+                        if rule.reads_draft() {
+                            row(view.draft, view.draft_at(r, u), d);
+                        }
                     }
-                    out[3 * u..3 * u + 3].copy_from_slice(&f(t, d, m));
+                    out[3 * u..3 * u + 3].copy_from_slice(&f(t, d, m, params));
                 }
             },
         );
@@ -121,6 +128,7 @@ impl GpuContext {
         if view.n == 0 {
             return Ok(out);
         }
+        rule.check_branches(view.topology.max_children(), "the batch's tree")?;
         if view.topology.max_children() > MAX_CHILDREN {
             return Err(Error::Config(format!(
                 "the GPU engine verifies trees with at most {MAX_CHILDREN} children per node; this one has {} (run it with --engine cpu; `verify --cpu-only` checks the CPU engine against the reference alone)",
@@ -200,7 +208,7 @@ impl GpuContext {
                 q.write_buffer(&topo_buf, 0, bytemuck::cast_slice(&topo));
             }
             if let Some(f) = values {
-                let vals = node_values_of(view, r0, n, f);
+                let vals = node_values_of(view, r0, n, rule, f);
                 q.write_buffer(
                     &topo_buf,
                     (params_at * 4) as u64,

@@ -130,7 +130,7 @@ impl FlatRound {
             if self.parents.is_some() {
                 return Err(Error::Config(format!(
                     "this round is a tree (it has `parents`); --rule {rule} verifies a chain: use one of {}",
-                    Rule::TREE.map(Rule::name).join(", ")
+                    Rule::tree_names()
                 )));
             }
             return self.decode_rule(rule, opts).map(Decided::Chain);

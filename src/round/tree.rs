@@ -61,6 +61,7 @@ pub fn check_siblings(
     rule: Rule,
     draft: impl Fn(usize, usize) -> f64,
 ) -> Result<()> {
+    rule.check_branches(tree.max_children(), "the tree")?;
     for u in 0..tree.len() {
         let ch = tree.children(u);
         if rule.needs_distinct_siblings() {

@@ -1,6 +1,7 @@
-//! The tree rules' f64 reference (SPEC §7) against golden cases made by an independent numpy
-//! float64 implementation (tests/data/make_tree_golden.py; the data is committed): every rule on
-//! random and edge-case trees and chains, the refusals, and the exact expectations.
+//! The tree rules' f64 reference (SPEC §7, and §13's lossy rules) against golden cases made by
+//! independent numpy float64 implementations (tests/data/make_tree_golden.py and
+//! make_lossy_tree_golden.py; the data is committed): every rule on random and edge-case trees
+//! and chains, the refusals, and the exact expectations.
 
 use crate::common;
 
@@ -71,7 +72,7 @@ fn tree_reference_matches_numpy_golden_cases() {
             assert_eq!(t.accepted_tokens, got.accepted_tokens, "{name}");
             *counts.entry(format!("{rule} = token")).or_default() += 1;
         }
-        *counts.entry(rule.to_string()).or_default() += 1;
+        *counts.entry(rule.name().to_string()).or_default() += 1;
     }
     for r in Rule::TREE {
         assert!(
@@ -138,7 +139,7 @@ fn exact_expectations_match_numpy_enumeration() {
             (got - want).abs() <= 1e-9 * want.max(1.0),
             "{name}: {got} vs numpy {want}"
         );
-        *checked.entry(rule.to_string()).or_default() += 1;
+        *checked.entry(rule.name().to_string()).or_default() += 1;
     }
     for r in Rule::TREE {
         assert!(

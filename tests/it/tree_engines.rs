@@ -109,7 +109,8 @@ macro_rules! tree_engine_tests {
             #[test]
             fn per_round_topologies() {
                 with_engine(|e| {
-                    for rule in Rule::TREE {
+                    // Random trees: the rules that verify branches.
+                    for rule in Rule::TREE.into_iter().filter(|r| r.verifies_branches()) {
                         for (n, nodes, v) in [(40, 9, 50), (12, 24, 700), (30, 1, 5)] {
                             let b = adversarial_per_round_batch(nodes, 0, n, v, 5, rule);
                             let what = format!("{rule} per-round n={nodes} V={v}");
@@ -229,7 +230,9 @@ macro_rules! tree_engine_tests {
                         let tree = spec.parse::<TreeShape>().unwrap().tree;
                         for rule in Rule::TREE {
                             for v in [1usize, 5, 97, 1000] {
-                                if rule.needs_distinct_siblings() && tree.max_children() > v {
+                                if (rule.needs_distinct_siblings() && tree.max_children() > v)
+                                    || (!rule.verifies_branches() && tree.max_children() > 1)
+                                {
                                     continue;
                                 }
                                 for rec in [Recovery::default(), sample(11)] {
@@ -341,10 +344,16 @@ fn gpu_tree_chunks_and_2d_dispatch() {
 /// different child, or a stop) on random rows is `unexplained` for every rule.
 #[test]
 fn a_wrong_outcome_is_not_explained_away() {
-    let tree = "kary:3,2".parse::<TreeShape>().unwrap().tree;
-    let b = specsim::bench::tree_timing_batch(&tree, 200, 64, 0.5, 9);
-    let view = b.view().unwrap();
     for rule in Rule::TREE {
+        // A rule that verifies chains only, on a chain.
+        let spec = if rule.verifies_branches() {
+            "kary:3,2"
+        } else {
+            "chain:4"
+        };
+        let tree = spec.parse::<TreeShape>().unwrap().tree;
+        let b = specsim::bench::tree_timing_batch(&tree, 200, 64, 0.5, 9);
+        let view = b.view().unwrap();
         let mut unexplained = 0;
         for r in 0..view.n {
             let f = view.reference(r, &tree, rule);

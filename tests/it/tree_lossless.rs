@@ -153,7 +153,7 @@ fn spectr_with_iid_children_is_lossless() {
 /// has the power to catch a wrong ρ.
 #[test]
 fn spectr_with_an_invalid_rho_is_not_lossless() {
-    fn rho_one(t: &[f32], q: &[f32], m: usize) -> [u32; 3] {
+    fn rho_one(t: &[f32], q: &[f32], m: usize, _params: [f32; 2]) -> [u32; 3] {
         let beta: f64 = t.iter().zip(q).map(|(&t, &q)| (t.min(q)) as f64).sum();
         let c: f64 = (0..m).map(|k| (1.0 - beta).powi(k as i32)).sum();
         [1.0f32.to_bits(), (c as f32).to_bits(), (c as f32).to_bits()]

@@ -346,7 +346,7 @@ fn bench_trees(
         let batch = tree_timing_batch(tree, n, v, 0.5, 3);
         let view = batch.view()?;
         let all = (n * 2 * nodes * v * 4) as u64;
-        for rule in Rule::TREE {
+        for rule in Rule::default_tree() {
             let rec = specsim::cpu::Recovery::default();
             let reference = Engine::run(&mut CpuEngine::default(), &view, rule, rec)?;
             let read: usize = (0..n)

@@ -51,7 +51,7 @@ pub fn cmd_run(
         anyhow::bail!(
             "{} is a tree batch (it has parents): --rule {rule} verifies chains; use one of {}",
             batch.display(),
-            Rule::TREE.map(Rule::name).join(", ")
+            Rule::tree_names()
         );
     }
     let opts = input.round_options();

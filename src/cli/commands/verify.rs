@@ -82,7 +82,11 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
                     Rule::tree_names()
                 );
             }
-            Some(one.parse::<TreeShape>()?)
+            let shape = one.parse::<TreeShape>()?;
+            if let Build::Static = shape.build {
+                rule.check_branches(shape.tree.max_children(), &format!("--tree {one}"))?;
+            }
+            Some(shape)
         }
         _ => bail!("verify checks one tree at a time: give one --tree"),
     };

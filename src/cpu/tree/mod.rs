@@ -25,10 +25,13 @@
 //!   (round, number accepted), as for a chain.
 
 mod greedy;
+mod lenient;
 mod rrs;
 mod rrs_wor;
+mod sglang;
 mod spectr;
 mod target_only;
+mod typical;
 
 use rayon::prelude::*;
 
@@ -97,6 +100,8 @@ pub struct Scratch {
     pub(crate) frozen: Vec<f32>,
     /// A rule's per-node values in place of its own ([`run_overriding_node_values`]).
     pub(crate) node_values: Option<NodeValues>,
+    /// The rule's parameters (SPEC §13's rules), set by the walk's entry points.
+    pub(crate) params: [f32; 2],
 }
 
 /// Copies the row of V at `start` into `buf` as f32 (the engine reads each row it needs once).
@@ -214,6 +219,7 @@ pub fn decide_round(
     s: &mut Scratch,
     nodes: &mut [i32],
 ) -> (u32, u32) {
+    s.params = rule.params();
     match_rule!(rule,
         chain R => panic!("{rule} is a chain rule"),
         tree T => decide_round_with::<T>(view, tree, r, rec, s, nodes),
@@ -252,7 +258,7 @@ fn decide_round_with<T: CpuTreeRule>(
 pub fn run(view: &Rounds, rule: Rule, rec: &Recovery) -> Outcomes {
     match_rule!(rule,
         chain R => panic!("{rule} is a chain rule"),
-        tree T => run_with::<T>(view, rec, None),
+        tree T => run_with::<T>(view, rec, None, rule.params()),
     )
 }
 
@@ -268,7 +274,7 @@ pub fn run_overriding_node_values(
 ) -> Outcomes {
     match_rule!(rule,
         chain R => panic!("{rule} is a chain rule"),
-        tree T => run_with::<T>(view, rec, Some(values)),
+        tree T => run_with::<T>(view, rec, Some(values), rule.params()),
     )
 }
 
@@ -277,6 +283,7 @@ fn run_with<T: CpuTreeRule>(
     view: &Rounds,
     rec: &Recovery,
     node_values: Option<NodeValues>,
+    params: [f32; 2],
 ) -> Outcomes {
     let depth = view.topology.depth();
     let mut result = Outcomes::tree(view.n, depth);
@@ -286,6 +293,7 @@ fn run_with<T: CpuTreeRule>(
     let init = || {
         let s = Scratch {
             node_values,
+            params,
             ..Scratch::default()
         };
         (s, Tree::default())

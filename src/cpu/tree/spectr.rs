@@ -26,9 +26,9 @@ impl CpuTreeRule for Spectr {
         let values_of = s.node_values.unwrap_or(spectr_f32);
         let values = if m >= 2 {
             read_rows(s);
-            values_of(&s.t, &s.q, m)
+            values_of(&s.t, &s.q, m, s.params)
         } else {
-            values_of(&[], &[], m)
+            values_of(&[], &[], m, s.params)
         };
         let [rho, c, d] = values.map(f32::from_bits);
         for &ch in node.children {

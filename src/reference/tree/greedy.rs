@@ -17,6 +17,7 @@ impl TreeReference for Greedy {
         input: &TreeInput<'_, V, C>,
         u: usize,
         trace: &mut Option<NodeTrace>,
+        _params: [f64; 2],
     ) -> Step {
         let children = input.tree.children(u);
         let t = input.target_row(u);
@@ -38,6 +39,7 @@ impl TreeReference for Greedy {
         t: &V,
         tokens: &[u32],
         v: usize,
+        _params: [f64; 2],
     ) -> Option<f64> {
         let coins = vec![0.0f64; tree.len()];
         let input = TreeInput {
@@ -57,7 +59,7 @@ impl TreeReference for Greedy {
     }
 
     /// `1[top_j(q) = argmax t]`: the child carrying the target's argmax, if the draft's top-m has it.
-    fn positional(t: &[f64], q: &[f64], width: usize) -> Option<Vec<f64>> {
+    fn positional(t: &[f64], q: &[f64], width: usize, _params: [f64; 2]) -> Option<Vec<f64>> {
         let top = top_m(q, q.len(), width);
         if top.len() < width {
             return None;

@@ -7,10 +7,13 @@
 
 pub mod expect;
 mod greedy;
+mod lenient;
 mod rrs;
 mod rrs_wor;
+mod sglang;
 mod spectr;
 mod target_only;
+mod typical;
 pub mod walk;
 
 /// One node's rule values, for the bound at a node (`reference::optimal`).
@@ -22,6 +25,7 @@ pub use rrs_wor::{
 };
 pub(crate) use spectr::spectr_node;
 pub use spectr::{rho_star, rho_star_f32, spectr_f32};
+pub use typical::typical_threshold_f32;
 
 use crate::reference::Values;
 use crate::rule::{Rule, TreeRule, match_rule};
@@ -41,11 +45,13 @@ pub trait TreeReference: TreeRule {
     const COINLESS: bool = false;
 
     /// The rule's decision at internal node `u`, recording each test and the correction's vector
-    /// into `trace` when given.
+    /// into `trace` when given; `params` are the rule's parameters (SPEC §13's rules; zeros for
+    /// a rule without).
     fn step_traced<V: Values + ?Sized, C: Values + ?Sized>(
         input: &TreeInput<'_, V, C>,
         u: usize,
         trace: &mut Option<NodeTrace>,
+        params: [f64; 2],
     ) -> Step;
 
     /// `E[num_generated]` of one round given its rows (node u's rows at `u * v`), with `tokens`
@@ -57,6 +63,7 @@ pub trait TreeReference: TreeRule {
         t: &V,
         tokens: &[u32],
         v: usize,
+        params: [f64; 2],
     ) -> Option<f64>;
 
     /// The tokens of a node's `m` children as the rule assumes them, from the node's f32 draft
@@ -68,7 +75,7 @@ pub trait TreeReference: TreeRule {
     /// the accepted one | the node is reached), with `width` children drawn as the rule assumes
     /// from the node's rows `t` and `q` (`q` as given; the coins uniform). `None` when it cannot
     /// be computed (more children than the row gives, or beyond an enumeration budget).
-    fn positional(t: &[f64], q: &[f64], width: usize) -> Option<Vec<f64>>;
+    fn positional(t: &[f64], q: &[f64], width: usize, params: [f64; 2]) -> Option<Vec<f64>>;
 
     /// The distinct rows of V the rule reads in a round whose walk visited `path` (the root
     /// first, the node where it stopped last).
@@ -89,16 +96,28 @@ pub trait TreeReference: TreeRule {
     }
 
     /// Values the f32 engines need at each internal node before its step (`spectr`'s ρ* and
-    /// correction coefficients), as three f32 bit patterns, from the node's f32 target and
-    /// draft rows and its child count: the GPU's host computes them for every internal node and
-    /// uploads them with the rows; the CPU twin computes them at the nodes it visits. `None`
-    /// (the default): the rule has none.
+    /// correction coefficients, `typical`'s threshold), as three f32 bit patterns, from the
+    /// node's f32 target and draft rows, its child count and the rule's parameters: the GPU's
+    /// host computes them for every internal node and uploads them with the rows; the CPU twin
+    /// computes them at the nodes it visits. `None` (the default): the rule has none.
     const NODE_VALUES: Option<NodeValues> = None;
+
+    /// The child count from which [`TreeReference::NODE_VALUES`] reads the node's rows (below
+    /// it, it is given empty rows).
+    const NODE_VALUES_ROWS_FROM: usize = 2;
 }
 
-/// A rule's per-node values ([`TreeReference::NODE_VALUES`]): `(target row, draft row, children)`
-/// to three f32 bit patterns.
-pub type NodeValues = fn(&[f32], &[f32], usize) -> [u32; 3];
+/// A rule's per-node values ([`TreeReference::NODE_VALUES`]): `(target row, draft row, children,
+/// the rule's parameters)` to three f32 bit patterns.
+pub type NodeValues = fn(&[f32], &[f32], usize, [f32; 2]) -> [u32; 3];
+
+/// [`TreeReference::NODE_VALUES_ROWS_FROM`] of `rule` (2 for a chain rule).
+pub fn node_values_rows_from(rule: Rule) -> usize {
+    match_rule!(rule,
+        chain R => 2,
+        tree T => <T as TreeReference>::NODE_VALUES_ROWS_FROM,
+    )
+}
 
 /// [`TreeReference::NODE_VALUES`] of `rule` (`None` for a chain rule).
 pub fn node_values(rule: Rule) -> Option<NodeValues> {
@@ -117,7 +136,7 @@ pub fn step_traced<V: Values + ?Sized, C: Values + ?Sized>(
 ) -> Step {
     match_rule!(rule,
         chain R => panic!("{rule} is a chain rule, not a tree rule"),
-        tree T => <T as TreeReference>::step_traced(input, u, trace),
+        tree T => <T as TreeReference>::step_traced(input, u, trace, rule.params_f64()),
     )
 }
 
@@ -140,7 +159,7 @@ pub fn expected_generated<V: Values + ?Sized>(
 ) -> Option<f64> {
     match_rule!(rule,
         chain R => None,
-        tree T => <T as TreeReference>::expected_generated(tree, d, t, tokens, v),
+        tree T => <T as TreeReference>::expected_generated(tree, d, t, tokens, v, rule.params_f64()),
     )
 }
 
@@ -161,7 +180,7 @@ pub fn draw_children(
 pub fn positional(rule: Rule, t: &[f64], q: &[f64], width: usize) -> Option<Vec<f64>> {
     match_rule!(rule,
         chain R => None,
-        tree T => <T as TreeReference>::positional(t, q, width),
+        tree T => <T as TreeReference>::positional(t, q, width, rule.params_f64()),
     )
 }
 

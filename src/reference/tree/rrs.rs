@@ -13,6 +13,7 @@ impl TreeReference for Rrs {
         input: &TreeInput<'_, V, C>,
         u: usize,
         trace: &mut Option<NodeTrace>,
+        _params: [f64; 2],
     ) -> Step {
         rrs_step(false, input, u, trace)
     }
@@ -23,6 +24,7 @@ impl TreeReference for Rrs {
         t: &V,
         _tokens: &[u32],
         v: usize,
+        _params: [f64; 2],
     ) -> Option<f64> {
         bottom_up(tree, d, t, v, |_, t, q, gains| Some(rrs_node(t, q, gains)))
     }
@@ -33,7 +35,7 @@ impl TreeReference for Rrs {
     }
 
     /// `β_j Π_{i<j} (1 − β_i)` (SPEC §9), q normalised.
-    fn positional(t: &[f64], q: &[f64], width: usize) -> Option<Vec<f64>> {
+    fn positional(t: &[f64], q: &[f64], width: usize, _params: [f64; 2]) -> Option<Vec<f64>> {
         Some(rrs_positional(t, q, width))
     }
 

@@ -26,6 +26,7 @@ impl TreeReference for RrsWor {
         input: &TreeInput<'_, V, C>,
         u: usize,
         trace: &mut Option<NodeTrace>,
+        _params: [f64; 2],
     ) -> Step {
         rrs_step(true, input, u, trace)
     }
@@ -38,6 +39,7 @@ impl TreeReference for RrsWor {
         t: &V,
         _tokens: &[u32],
         v: usize,
+        _params: [f64; 2],
     ) -> Option<f64> {
         bottom_up(tree, d, t, v, |_, t, q, gains| {
             enumerable(v, gains.len()).then(|| wor_node(t, q, gains, 1.0, 0))
@@ -47,7 +49,7 @@ impl TreeReference for RrsWor {
     /// By enumeration of the rejected prefixes (children drawn without replacement), within
     /// [`ENUMERATION_BUDGET`]; `None` beyond it, or with more children than tokens of positive
     /// draft probability.
-    fn positional(t: &[f64], q: &[f64], width: usize) -> Option<Vec<f64>> {
+    fn positional(t: &[f64], q: &[f64], width: usize, _params: [f64; 2]) -> Option<Vec<f64>> {
         let v = q.len();
         let support = q.iter().filter(|&&x| x > 0.0).count();
         if width > support || !enumerable(v, width) {
@@ -335,7 +337,7 @@ mod estimate_tests {
         assert!(!est);
         assert_eq!(
             e,
-            RrsWor::expected_generated(&small, &d[..], &t[..], &[], v).unwrap()
+            RrsWor::expected_generated(&small, &d[..], &t[..], &[], v, [0.0; 2]).unwrap()
         );
     }
 }

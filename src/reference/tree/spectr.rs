@@ -25,6 +25,7 @@ impl TreeReference for Spectr {
         input: &TreeInput<'_, V, C>,
         u: usize,
         trace: &mut Option<NodeTrace>,
+        _params: [f64; 2],
     ) -> Step {
         let children = input.tree.children(u);
         let m = children.len();
@@ -66,6 +67,7 @@ impl TreeReference for Spectr {
         t: &V,
         _tokens: &[u32],
         v: usize,
+        _params: [f64; 2],
     ) -> Option<f64> {
         bottom_up(tree, d, t, v, |_, t, q, gains| {
             Some(spectr_node(t, q, gains))
@@ -73,7 +75,7 @@ impl TreeReference for Spectr {
     }
 
     /// `β (1 − β)^(j−1)` with `β = β(ρ*_width)` (SPEC §9); with one child, the token rule's.
-    fn positional(t: &[f64], q: &[f64], width: usize) -> Option<Vec<f64>> {
+    fn positional(t: &[f64], q: &[f64], width: usize, _params: [f64; 2]) -> Option<Vec<f64>> {
         if width == 1 {
             return Some(rrs_positional(t, q, 1));
         }
@@ -306,7 +308,7 @@ pub(crate) fn spectr_node(t: &[f64], q: &[f64], gains: &[f64]) -> f64 {
 /// Child x is accepted iff `coin · fl(ρ q[x]) < t[x]`; the correction's entry x is
 /// `max(t − fl(C' q), 0)` where `fl(ρ q[x]) ≤ t[x]` and `max(t − fl(D t), 0)` elsewhere
 /// (`T ŵ` of the normalised rows' vector, up to rounding).
-pub fn spectr_f32(t: &[f32], q: &[f32], m: usize) -> [u32; 3] {
+pub fn spectr_f32(t: &[f32], q: &[f32], m: usize, _params: [f32; 2]) -> [u32; 3] {
     if m <= 1 {
         return [1.0f32.to_bits(); 3];
     }
@@ -364,7 +366,7 @@ mod tests {
         let t = vec![0.1; 10];
         for m in [2, 4, 16, 64] {
             assert_eq!(rho_star(&t, &t, m), 1.0, "m = {m}");
-            let [rho, _, _] = spectr_f32(&[0.1f32; 10], &[0.1f32; 10], m);
+            let [rho, _, _] = spectr_f32(&[0.1f32; 10], &[0.1f32; 10], m, [0.0; 2]);
             assert_eq!(f32::from_bits(rho), 1.0);
         }
         // Rows scaled by different constants are the same laws.
@@ -380,7 +382,7 @@ mod tests {
         assert_eq!(correction_scale(0.3, 1), 1.0);
         assert_eq!(correction_scale(0.0, 3), 3.0);
         assert_eq!(
-            spectr_f32(&[0.5, 0.5], &[0.9, 0.1], 1),
+            spectr_f32(&[0.5, 0.5], &[0.9, 0.1], 1, [0.0; 2]),
             [1.0f32.to_bits(); 3]
         );
     }
@@ -389,7 +391,7 @@ mod tests {
     fn the_f32_rho_is_at_or_above_rho_star() {
         let t = [0.7f32, 0.2, 0.1];
         let q = [0.2f32, 0.3, 0.5];
-        let [rho, c, d] = spectr_f32(&t, &q, 3);
+        let [rho, c, d] = spectr_f32(&t, &q, 3, [0.0; 2]);
         let exact = rho_star_f32(&t, &q, 3);
         let rho = f32::from_bits(rho) as f64;
         assert!(rho >= exact && rho - exact <= exact * f32::EPSILON as f64);

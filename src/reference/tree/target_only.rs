@@ -19,6 +19,7 @@ impl TreeReference for TargetOnly {
         input: &TreeInput<'_, V, C>,
         u: usize,
         trace: &mut Option<NodeTrace>,
+        _params: [f64; 2],
     ) -> Step {
         let children = input.tree.children(u);
         let t = input.target_row(u);
@@ -41,7 +42,7 @@ impl TreeReference for TargetOnly {
     }
 
     /// `min(S_j, 1) − min(S_{j−1}, 1)` with `S_j` the running sum of `t` over the draft's top-j.
-    fn positional(t: &[f64], q: &[f64], width: usize) -> Option<Vec<f64>> {
+    fn positional(t: &[f64], q: &[f64], width: usize, _params: [f64; 2]) -> Option<Vec<f64>> {
         let top = top_m(q, q.len(), width);
         if top.len() < width {
             return None;
@@ -67,6 +68,7 @@ impl TreeReference for TargetOnly {
         t: &V,
         tokens: &[u32],
         v: usize,
+        _params: [f64; 2],
     ) -> Option<f64> {
         let n = tree.len();
         let mut reach = vec![0.0f64; n];

@@ -65,11 +65,11 @@ impl StudyOptions {
 
     /// The rules of a tree study: those given (tree rules only) or every tree rule.
     fn tree_rules(&self) -> Result<Vec<Rule>> {
-        let rules = self.rules.clone().unwrap_or_else(|| Rule::TREE.to_vec());
+        let rules = self.rules.clone().unwrap_or_else(Rule::default_tree);
         if let Some(r) = rules.iter().find(|r| !r.is_tree()) {
             return Err(Error::Config(format!(
                 "--rule {r} is a chain rule: a tree study runs the tree rules ({})",
-                Rule::TREE.map(Rule::name).join(", ")
+                Rule::tree_names()
             )));
         }
         Ok(rules)
@@ -117,8 +117,15 @@ impl StudyOptions {
                 shapes.push(format!("chain:{}", n - 1).parse()?);
             }
         }
-        // The rules a shape runs: all of them, or those it can take.
+        // The rules a shape runs: all of them, or those it can take. A rule that verifies chains
+        // only (`typical`, `lenient`) runs on the chains (each tree's chain of the same node
+        // count is in the plan).
         let rules_for = |shape: &TreeShape| -> Result<Vec<Rule>> {
+            let rules: Vec<Rule> = rules
+                .iter()
+                .copied()
+                .filter(|r| r.verifies_branches() || shape.is_chain())
+                .collect();
             let fits = |r: &Rule| match shape.build {
                 Build::Eagle2(_) => r.verifies_top_m(),
                 Build::SequoiaFamily { .. } => *r != Rule::Spectr,
@@ -184,6 +191,11 @@ impl StudyOptions {
             Some(r) => r.clone(),
             None => design::DEFAULT_RULES.to_vec(),
         };
+        if let Some(r) = rules.iter().find(|r| r.is_tree() && !r.verifies_branches()) {
+            return Err(Error::Config(format!(
+                "--design compares tree builders: --rule {r} verifies chains only (study it with --tree chain:K)"
+            )));
+        }
         let nodes = self
             .nodes
             .clone()
