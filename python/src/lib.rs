@@ -1170,6 +1170,14 @@ fn _specsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // The rules, from the library's registry (`specsim::rule`).
     m.add("CHAIN_RULES", Rule::CHAIN.map(Rule::name).to_vec())?;
     m.add("TREE_RULES", Rule::TREE.map(Rule::name).to_vec())?;
+    let lossy: Vec<&str> = Rule::ALL
+        .into_iter()
+        .filter(|r| r.is_lossy())
+        .map(Rule::name)
+        .collect();
+    m.add("LOSSY_RULES", lossy)?;
+    let default_tree: Vec<&str> = Rule::default_tree().into_iter().map(Rule::name).collect();
+    m.add("DEFAULT_TREE_RULES", default_tree)?;
     m.add_function(wrap_pyfunction!(tree, m)?)?;
     m.add_function(wrap_pyfunction!(optimal, m)?)?;
     m.add_function(wrap_pyfunction!(optimal_study, m)?)?;

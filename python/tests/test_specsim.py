@@ -115,12 +115,15 @@ def make_batch(n=300, k=4, v=50, seed=0):
 def test_the_rules_are_the_librarys():
     # From the library's registry: every rule, the chain rules first, the token rule first.
     assert specsim.RULES[0] == "token" and "block" in specsim.CHAIN_RULES
-    assert specsim.TREE_RULES == ("greedy", "target-only", "rrs", "rrs-wor", "spectr")
+    assert specsim.TREE_RULES == (
+        "greedy", "target-only", "rrs", "rrs-wor", "spectr", "typical", "lenient", "sglang")
+    assert specsim.LOSSY_RULES == ("typical", "lenient", "sglang")
+    assert specsim.DEFAULT_TREE_RULES == ("greedy", "target-only", "rrs", "rrs-wor", "spectr")
     assert specsim.RULES == specsim.CHAIN_RULES + specsim.TREE_RULES
     assert len(set(specsim.RULES)) == len(specsim.RULES)
 
 
-@pytest.mark.parametrize("rule", specsim.RULES)
+@pytest.mark.parametrize("rule", [r if r != "lenient" else "lenient:0.5" for r in specsim.RULES])
 @pytest.mark.parametrize("recovery", ["argmax", "sample"])
 def test_verify_batch_equals_specsim_run(tmp_path, rule, recovery):
     d, t, tok, c = make_batch()

@@ -16,8 +16,17 @@ from test_specsim import DATA, cli, untimed_csv
 
 
 def golden_tree():
-    with gzip.open(DATA / "golden_tree.json.gz", "rt") as f:
-        return json.load(f)["cases"]
+    cases = []
+    for name in ("golden_tree.json.gz", "golden_lossy_tree.json.gz"):
+        with gzip.open(DATA / name, "rt") as f:
+            cases += json.load(f)["cases"]
+    return cases
+
+
+#: Every tree rule as a spec (lenient needs its l).
+RULE_SPECS = [r if r != "lenient" else "lenient:0.5" for r in specsim.TREE_RULES]
+#: The rules that verify chains only (SPEC §13).
+CHAIN_ONLY = {"typical", "lenient"}
 
 
 def test_every_tree_rule_through_speculative_decode():
@@ -41,10 +50,10 @@ def test_every_tree_rule_through_speculative_decode():
             assert got[key] == value, (case["name"], key)
         decided += 1
     assert decided >= 300 and refused >= 30
-    assert {c["rule"] for c in golden_tree()} >= set(specsim.TREE_RULES)
+    assert {c["rule"].split(":")[0] for c in golden_tree()} >= set(specsim.TREE_RULES)
 
 
-@pytest.mark.parametrize("rule", specsim.TREE_RULES)
+@pytest.mark.parametrize("rule", RULE_SPECS)
 def test_a_round_equals_the_command_lines(rule):
     rng = np.random.default_rng(5)
     t = rng.dirichlet(np.ones(6), size=5)
@@ -60,6 +69,13 @@ def test_a_round_equals_the_command_lines(rule):
         if p:
             round_["parents"] = p
         o = cli("round", "--rule", rule, stdin=json.dumps(round_))
+        if p and rule.split(":")[0] in CHAIN_ONLY:
+            # A rule that verifies chains only refuses a tree, on both sides.
+            assert o.returncode != 0 and "chains only" in o.stderr, o.stderr
+            with pytest.raises(specsim.InvalidOption, match="chains only"):
+                specsim.speculative_decode(round_["draft_probs"], round_["target_probs"],
+                                           round_["draft_tokens"], round_["random_coins"], rule=rule, parents=p)
+            continue
         assert o.returncode == 0, o.stderr
         want = json.loads(o.stdout)
         got = specsim.speculative_decode(round_["draft_probs"], round_["target_probs"], round_["draft_tokens"],
@@ -91,12 +107,17 @@ def random_parents(rng, nn):
     return [-1] + [int(rng.integers(0, i)) for i in range(1, nn)]
 
 
-@pytest.mark.parametrize("per_round", [False, True])
-@pytest.mark.parametrize("rule", specsim.TREE_RULES)
+@pytest.mark.parametrize("per_round", [False, True, "chain"])
+@pytest.mark.parametrize("rule", RULE_SPECS)
 @pytest.mark.parametrize("recovery", ["argmax", "sample"])
 def test_verify_batch_on_trees_equals_specsim_run(tmp_path, per_round, rule, recovery):
     rng = np.random.default_rng(3)
-    if per_round:
+    if rule.split(":")[0] in CHAIN_ONLY and per_round != "chain":
+        pytest.skip("verifies chains only")
+    if per_round == "chain":
+        parents = np.array([-1, 0, 1, 2, 3], dtype=np.int64)
+        per_round = False
+    elif per_round:
         parents = np.array([random_parents(rng, 7) for _ in range(40)], dtype=np.int64)
     else:
         parents = np.array([-1, 0, 0, 1, 1, 2, 2], dtype=np.int64)

@@ -9,7 +9,9 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::reference::lossy::{DraftLaw, LossyRule, Replacement};
 use crate::round::node::NodeOptions;
+use crate::rule::{RecoveryMode, Rule, RuleKind};
 use crate::study::options::{FamilyKind, StudyOptions};
+use crate::workload::{Family, Workload};
 
 /// One rule's distortion over a family's rounds: the means of [`crate::round::lossy::Distortion`]'s
 /// fields.
@@ -164,4 +166,122 @@ pub fn family_distortion(
             tv_exact: a.exact.map(|x| x / m),
         })
         .collect())
+}
+
+/// How many of a configuration's first rounds a study's distortion columns average over.
+pub const STUDY_DISTORTION_ROUNDS: u64 = 256;
+
+/// A study row's distortion columns (SPEC §13): the means over the configuration's first rounds
+/// of each round's exact bracket `[max_k r_k TV_k, Σ_k r_k TV_k]` (the sum is "tokens changed
+/// per round") and of its exact round TV where V^(K+1) ≤ 4096; or zeros where the rule is
+/// lossless in its recovery mode (a theorem, not a computation).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RowDistortion {
+    /// Mean lower end of the round's TV.
+    pub tv_low: f64,
+    /// Mean upper end of the round's TV (= `tokens_changed`).
+    pub tv_high: f64,
+    /// Mean number of positions whose token law is changed.
+    pub tokens_changed: f64,
+    /// Mean exact round TV, where every round's could be enumerated.
+    pub tv_exact: Option<f64>,
+    /// How the values are given: `rows:N` (the first N rounds' rows) or `lossless`.
+    pub given: String,
+}
+
+/// A rule on a chain in the meter's terms: its chain form and the law a study draws its tokens
+/// from (the tree rules take a path tree's one child: `rrs`, `rrs-wor` and `spectr` are the token
+/// rule; `target-only` is `sglang:1:1` with `<` for `≤`, a difference of probability 0; the
+/// rules that read no draft take the draft's top-1). `None`: no chain form (`block`, `greedy`).
+fn chain_form(rule: Rule) -> Option<(LossyRule, DraftLaw)> {
+    let [a, b] = rule.params_f64();
+    Some(match rule.kind() {
+        RuleKind::Token | RuleKind::Rrs | RuleKind::RrsWor | RuleKind::Spectr => {
+            (LossyRule::Token, DraftLaw::Sample)
+        }
+        RuleKind::TargetOnly => (LossyRule::Sglang { ts: 1.0, ta: 1.0 }, DraftLaw::Top1),
+        RuleKind::Sglang => (LossyRule::Sglang { ts: a, ta: b }, DraftLaw::Top1),
+        RuleKind::Typical => (LossyRule::Typical { eps: a, delta: b }, DraftLaw::Sample),
+        RuleKind::Lenient => (LossyRule::Lenient { l: a }, DraftLaw::Sample),
+        RuleKind::Block | RuleKind::Greedy => return None,
+    })
+}
+
+/// The distortion columns of a study row: rule `rule` with recovery `rec` on workload `w`'s
+/// rounds under `seed`, on a chain of `k` drafts (`None`: a tree with branches). Zeros, `lossless`,
+/// for a lossless rule in `sample` mode (every rule but `greedy` and the lossy ones, SPEC §4, §6,
+/// §7); otherwise on chains the exact values averaged over the first
+/// [`STUDY_DISTORTION_ROUNDS`] rounds' rows (the CPU generator's, which the study's CPU engine
+/// decides); `None` where no exact value is known (a tree in `argmax` mode, `block` in `argmax`
+/// mode, `greedy`, a family without rows).
+pub fn study_distortion(
+    w: &Workload,
+    seed: u64,
+    rounds: u64,
+    k: Option<usize>,
+    rule: Rule,
+    rec: RecoveryMode,
+) -> Option<RowDistortion> {
+    let lossless = !rule.is_lossy() && rule != Rule::Greedy;
+    if rec == RecoveryMode::Sample && lossless {
+        return Some(RowDistortion {
+            tv_low: 0.0,
+            tv_high: 0.0,
+            tokens_changed: 0.0,
+            tv_exact: Some(0.0),
+            given: "lossless".into(),
+        });
+    }
+    let k = k.filter(|&k| k > 0)?;
+    if matches!(w.family, Family::Rates { .. } | Family::File { .. }) {
+        return None;
+    }
+    let (lossy, law) = chain_form(rule)?;
+    let how = match rec {
+        RecoveryMode::Sample => Replacement::Sample,
+        RecoveryMode::Argmax => Replacement::Argmax,
+    };
+    let v = w.vocab;
+    let n = rounds.min(STUDY_DISTORTION_ROUNDS);
+    if n == 0 {
+        return None;
+    }
+    let (b, _) = crate::cpu::generate::generate_chunk(w, seed, 0, n as usize, k);
+    let per: Vec<crate::round::lossy::Distortion> = (0..n as usize)
+        .into_par_iter()
+        .map(|r| {
+            let q: Vec<f64> = b.draft[r * k * v..(r + 1) * k * v]
+                .iter()
+                .map(|&x| f64::from(x))
+                .collect();
+            let p: Vec<f64> = b.target[r * (k + 1) * v..(r + 1) * (k + 1) * v]
+                .iter()
+                .map(|&x| f64::from(x))
+                .collect();
+            crate::round::lossy::round_distortion(
+                &q,
+                &p,
+                v,
+                lossy,
+                law,
+                how,
+                &NodeOptions::default(),
+            )
+        })
+        .collect::<Result<_>>()
+        .ok()?;
+    let m = n as f64;
+    let mean =
+        |f: &dyn Fn(&crate::round::lossy::Distortion) -> f64| per.iter().map(f).sum::<f64>() / m;
+    let exact = per
+        .iter()
+        .try_fold(0.0f64, |s, d| d.tv_exact.map(|x| s + x))
+        .map(|s| s / m);
+    Some(RowDistortion {
+        tv_low: mean(&|d| d.tv_low),
+        tv_high: mean(&|d| d.tv_high),
+        tokens_changed: mean(&|d| d.tokens_changed),
+        tv_exact: exact,
+        given: format!("rows:{n}"),
+    })
 }

@@ -268,7 +268,7 @@ pub fn optimal_study(
                 .map(|((r, (s, &c)), &estimated)| {
                     let full = c == cfg.rounds;
                     RuleMeans {
-                        rule: r.name().to_string(),
+                        rule: r.to_string(),
                         acceptance: full.then(|| Gain::from_sums(s[0], s[1], c).into()),
                         gap: full.then(|| Gain::from_sums(s[2], s[3], c).into()),
                         estimated,

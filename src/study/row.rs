@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use super::distortion::{RowDistortion, study_distortion};
 use super::report::ConfigResult;
 use super::tree::TreeStudyResult;
 use super::{ESTIMATE_WOR, EXACT_GIVEN_ROWS, Gain, Workload};
@@ -84,6 +85,8 @@ pub struct StudyRow {
     pub optimal_rounds: Option<u64>,
     /// P[accepted ≥ d] for d = 1..=depth (a chain's per-position acceptance).
     pub per_depth_acceptance: Vec<f64>,
+    /// The distortion columns (SPEC §13; `None` where no exact value is known).
+    pub distortion: Option<RowDistortion>,
     /// Seconds (the configuration's rules together).
     pub seconds: f64,
 }
@@ -128,6 +131,14 @@ impl StudyRow {
                 gap_to_optimal: None,
                 optimal_rounds: None,
                 per_depth_acceptance: m.per_position_unconditional.clone(),
+                distortion: study_distortion(
+                    &r.config.workload,
+                    r.config.seed,
+                    m.rounds,
+                    Some(m.k),
+                    r.rule,
+                    r.config.recovery,
+                ),
                 seconds: r.seconds,
             })
             .collect()
@@ -182,6 +193,19 @@ impl StudyRow {
             gap_to_optimal: r.gap_to_optimal,
             optimal_rounds: r.optimal_generated.map(|_| r.optimal_rounds),
             per_depth_acceptance: r.per_depth.clone(),
+            // A file's rounds (`per-round` or a file's tree) are not regenerated.
+            distortion: if t.spec == super::tree::PER_ROUND {
+                None
+            } else {
+                study_distortion(
+                    &r.config.workload,
+                    r.config.seed,
+                    r.rounds,
+                    t.is_chain().then_some(depth),
+                    r.rule,
+                    r.config.recovery,
+                )
+            },
             seconds: r.seconds,
         }
     }

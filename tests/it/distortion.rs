@@ -409,3 +409,265 @@ fn typical_acceptance_barely_moves_with_the_drafts_noise() {
     let (dt, dy) = (token_good - token_bad, typical_good - typical_bad);
     assert!(dt > 1.0 && dy < dt / 3.0, "token falls {dt}, typical {dy}");
 }
+
+/// The lossy rules as verification rules of the engines (SPEC §13) emit the meter's law: on both
+/// engines, in `sample` mode, the completed sequence (the emitted tokens, then the target's own
+/// draws) of K = 2, V = 3 rounds follows [`sequence_law`] (chi-square), with each rule's drafts
+/// drawn as a study draws them (`typical`, `lenient`: from q; `sglang`, `target-only`: q's top-1).
+#[test]
+fn the_engines_emit_the_meters_law() {
+    use specsim::Rule;
+    use specsim::batch::{Batch, Rounds};
+    use specsim::engine::Engine;
+    use specsim::rule::{Recovery, RecoveryMode};
+    let norm = |w: &[f64]| -> Vec<f64> {
+        let s: f64 = w.iter().sum();
+        w.iter().map(|x| x / s).collect()
+    };
+    let q = vec![norm(&[1.0, 4.0, 2.0]), norm(&[3.0, 1.0, 1.0])];
+    let p = vec![
+        norm(&[3.0, 2.0, 1.0]),
+        norm(&[2.0, 2.0, 3.0]),
+        norm(&[1.0, 4.0, 1.0]),
+    ];
+    let (k, v, n) = (2usize, 3usize, 30_000usize);
+    let draw = |rng: &mut StdRng, row: &[f64]| -> u32 {
+        let u = rng.random::<f64>();
+        let mut acc = 0.0;
+        row.iter()
+            .position(|&x| {
+                acc += x;
+                u < acc
+            })
+            .unwrap_or(row.len() - 1) as u32
+    };
+    let cases = [
+        ("typical:0.3:0.5", DraftLaw::Sample),
+        ("lenient:0.6", DraftLaw::Sample),
+        ("sglang:0.45:0.7", DraftLaw::Top1),
+        ("target-only", DraftLaw::Top1),
+    ];
+    type RunOn = Box<dyn FnMut(&Batch, Rule) -> Vec<i32>>;
+    let mut engines: Vec<(&str, RunOn)> = vec![(
+        "cpu",
+        Box::new(|b: &Batch, rule: Rule| {
+            let rec = Recovery {
+                mode: RecoveryMode::Sample,
+                seed: 5,
+                round_offset: 0,
+            };
+            let view = b.view();
+            Engine::run(
+                &mut specsim::cpu::CpuEngine::default(),
+                &Rounds::chain(&view),
+                rule,
+                rec,
+            )
+            .unwrap()
+            .tokens
+        }),
+    )];
+    if let Some(g) = common::gpu() {
+        let g = std::cell::RefCell::new(g);
+        engines.push((
+            "gpu",
+            Box::new(move |b: &Batch, rule: Rule| {
+                let rec = Recovery {
+                    mode: RecoveryMode::Sample,
+                    seed: 5,
+                    round_offset: 0,
+                };
+                let view = b.view();
+                let mut g = g.borrow_mut();
+                Engine::run(&mut **g, &Rounds::chain(&view), rule, rec)
+                    .unwrap()
+                    .tokens
+            }),
+        ));
+    }
+    for (spec, law) in cases {
+        let rule: Rule = spec.parse().unwrap();
+        let meter: LossyRule = if spec == "target-only" {
+            "sglang:1:1".parse().unwrap()
+        } else {
+            spec.parse().unwrap()
+        };
+        let (exact, _) = sequence_law(&q, &p, meter, law, Replacement::Sample).unwrap();
+        let mut rng = StdRng::seed_from_u64(23);
+        let mut b = Batch::zeros(n, k, v);
+        for r in 0..n {
+            for (i, qi) in q.iter().enumerate() {
+                for (x, &qx) in qi.iter().enumerate() {
+                    b.draft[(r * k + i) * v + x] = qx as f32;
+                }
+                b.tokens[r * k + i] = match law {
+                    DraftLaw::Sample => draw(&mut rng, qi),
+                    DraftLaw::Top1 => 1 - i as u32, // q's top-1: 1, then 0
+                };
+                b.coins[r * k + i] = rng.random::<f32>();
+            }
+            for (i, pi) in p.iter().enumerate() {
+                for (x, &px) in pi.iter().enumerate() {
+                    b.target[(r * (k + 1) + i) * v + x] = px as f32;
+                }
+            }
+        }
+        for (name, run) in engines.iter_mut() {
+            let tokens = run(&b, rule);
+            let mut counts = vec![0u64; v.pow(k as u32 + 1)];
+            let mut rng = StdRng::seed_from_u64(29);
+            for r in 0..n {
+                let row = &tokens[r * (k + 1)..(r + 1) * (k + 1)];
+                let seq: Vec<usize> = (0..=k)
+                    .map(|i| {
+                        if row[i] >= 0 {
+                            row[i] as usize
+                        } else {
+                            draw(&mut rng, &p[i]) as usize
+                        }
+                    })
+                    .collect();
+                counts[seq.iter().rev().fold(0, |a, &y| a * v + y)] += 1;
+            }
+            let (mut chi, mut cells) = (0.0, 0usize);
+            for (c, &o) in counts.iter().enumerate() {
+                let e = exact[c] * n as f64;
+                if e >= 5.0 {
+                    chi += (o as f64 - e).powi(2) / e;
+                    cells += 1;
+                } else {
+                    assert!(o as f64 <= 5.0 + 10.0 * e.sqrt(), "{spec} {name}: cell {c}");
+                }
+            }
+            let pv = 1.0 - ChiSquared::new((cells - 1) as f64).unwrap().cdf(chi);
+            assert!(
+                pv > 1e-4,
+                "{spec} on {name}: chi-square {chi} on {cells} cells, p = {pv}"
+            );
+        }
+    }
+}
+
+/// Every study row carries the distortion columns (SPEC §13): on a chain, the meter's values
+/// over the configuration's first rounds (`specsim distortion` on the same family and seed gives
+/// the same numbers), zeros for a lossless rule in `sample` mode, nothing where no exact value is
+/// known (a tree in `argmax` mode, `greedy`).
+#[test]
+fn studies_carry_the_distortion_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = |recovery: &str| -> Vec<Value> {
+        let out = dir.path().join(recovery);
+        let o = specsim(&[
+            "study",
+            "--tree",
+            "chain:3",
+            "--tree",
+            "kary:2,1",
+            "--rule",
+            "rrs,target-only,greedy,typical,lenient:0.5,sglang:0.3:0.5",
+            "--vocab",
+            "60",
+            "--rounds",
+            "400",
+            "--sigma",
+            "0.7",
+            "--engine",
+            "cpu",
+            "--recovery",
+            recovery,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let j: Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap())
+                .unwrap();
+        j["configurations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["rows"].as_array().unwrap().clone())
+            .collect()
+    };
+    let meter = |rules: &str, draft: &str, recovery: &str| -> Vec<Value> {
+        let o = specsim(&[
+            "distortion",
+            "--rule",
+            rules,
+            "--k",
+            "3",
+            "--vocab",
+            "60",
+            "--rounds",
+            "256",
+            "--sigma",
+            "0.7",
+            "--draft",
+            draft,
+            "--recovery",
+            recovery,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        serde_json::from_str::<Value>(&o.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    for recovery in ["argmax", "sample"] {
+        let rows = study(recovery);
+        let sampled = meter("token,typical,lenient:0.5", "sample", recovery);
+        let top1 = meter("sglang:1:1,sglang:0.3:0.5", "top1", recovery);
+        let want = |rule: &str| -> &Value {
+            match rule {
+                "rrs" => &sampled[0],
+                "typical:0.09:0.3" => &sampled[1],
+                "lenient:0.5" => &sampled[2],
+                "target-only" => &top1[0],
+                "sglang:0.3:0.5" => &top1[1],
+                _ => unreachable!(),
+            }
+        };
+        let mut checked = 0;
+        for r in &rows {
+            let (rule, tree) = (r["rule"].as_str().unwrap(), r["tree"].as_str().unwrap());
+            let lossless = ["rrs", "target-only"].contains(&rule);
+            if recovery == "sample" && lossless {
+                assert_eq!(r["tv_high"], 0.0, "{rule} {tree}");
+                assert_eq!(r["distortion_given"], "lossless");
+                checked += 1;
+            } else if tree == "chain:3" && rule != "greedy" {
+                let w = want(rule);
+                for key in ["tv_low", "tv_high", "tokens_changed"] {
+                    let (a, b) = (r[key].as_f64().unwrap(), w[key].as_f64().unwrap());
+                    assert!(
+                        (a - b).abs() <= 1e-6 * b.max(1e-3),
+                        "{rule} {recovery} {key}: {a} vs {b}"
+                    );
+                }
+                assert_eq!(r["distortion_given"], "rows:256");
+                checked += 1;
+            } else if tree == "chain:2" && rule != "greedy" {
+                // The chain beside kary:2,1: its own values.
+                assert!(r["tv_high"].as_f64().is_some(), "{rule} {tree} {recovery}");
+            } else {
+                assert!(r["tv_high"].is_null(), "{rule} {tree} {recovery}: {r}");
+            }
+        }
+        assert!(checked >= 5, "{checked}");
+        // A lossy rule is lossy in sample mode too; the token rule in argmax mode is lossy.
+        let tv = |rule: &str| {
+            rows.iter()
+                .find(|r| r["rule"] == rule && r["tree"] == "chain:3")
+                .unwrap()["tv_high"]
+                .as_f64()
+                .unwrap()
+        };
+        assert!(tv("lenient:0.5") > 0.01 && tv("typical:0.09:0.3") > 0.01);
+        if recovery == "argmax" {
+            assert!(tv("rrs") > 0.01);
+        }
+    }
+}

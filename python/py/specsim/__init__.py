@@ -51,6 +51,8 @@ __all__ = [
     "RULES",
     "CHAIN_RULES",
     "TREE_RULES",
+    "LOSSY_RULES",
+    "DEFAULT_TREE_RULES",
     "speculative_decode",
     "verify_batch",
     "summary",
@@ -72,8 +74,14 @@ __all__ = [
 
 #: The chain rules (SPEC §1, §6), in the library's order (its registry, ``specsim::rule::rules!``).
 CHAIN_RULES = tuple(_specsim.CHAIN_RULES)
-#: The tree rules (SPEC §7); a chain is the path tree, so they verify chains too.
+#: The tree rules (SPEC §7, §13); a chain is the path tree, so they verify chains too
+#: (``typical`` and ``lenient`` verify chains only). Rules with parameters take them after colons:
+#: ``"typical:0.09:0.3"``, ``"lenient:0.5"``, ``"sglang:0.3:0.5"``.
 TREE_RULES = tuple(_specsim.TREE_RULES)
+#: The lossy rules (SPEC §13): their tokens do not follow the target's law, even in ``sample`` mode.
+LOSSY_RULES = tuple(_specsim.LOSSY_RULES)
+#: The tree rules a tree study runs when none are named: the lossless ones.
+DEFAULT_TREE_RULES = tuple(_specsim.DEFAULT_TREE_RULES)
 #: Every verification rule.
 RULES = CHAIN_RULES + TREE_RULES
 
@@ -157,8 +165,9 @@ def speculative_decode(
         draft_tokens: K drafted token ids, or n (entry 0, the root's, is not read).
         random_coins: K coins in [0, 1), or n.
         rule: a chain rule (``"token"``, ``"block"``) or a tree rule (``"greedy"``,
-            ``"target-only"``, ``"rrs"``, ``"rrs-wor"``, ``"spectr"``): see :data:`RULES`. A tree rule on a
-            chain reads it as the path tree.
+            ``"target-only"``, ``"rrs"``, ``"rrs-wor"``, ``"spectr"``, or SPEC §13's lossy
+            ``"typical[:eps:delta]"``, ``"lenient:l"`` (chains only) and ``"sglang[:ts:ta]"``):
+            see :data:`RULES`. A tree rule on a chain reads it as the path tree.
         parents: a tree's parent array (SPEC §7): ``parents[0] = -1``, ``0 <= parents[i] < i``.
         allow_unnormalized: skip the check that every distribution sums to 1 (within 1e-3).
         plain_decode: accept K = 0 (the output is the argmax of ``target_probs[0]``).

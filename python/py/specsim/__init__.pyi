@@ -7,6 +7,8 @@ __version__: str
 RULES: tuple[str, ...]
 CHAIN_RULES: tuple[str, ...]
 TREE_RULES: tuple[str, ...]
+LOSSY_RULES: tuple[str, ...]
+DEFAULT_TREE_RULES: tuple[str, ...]
 
 class SpecsimError(ValueError):
     """A refused input or a failure, with the command line's message."""

@@ -8,6 +8,8 @@ import numpy as np
 __version__: str
 CHAIN_RULES: List[str]
 TREE_RULES: List[str]
+LOSSY_RULES: List[str]
+DEFAULT_TREE_RULES: List[str]
 
 class NativeError(Exception):
     """A refusal or failure as ``(kind, code, message)``; ``specsim`` re-raises it as its

@@ -27,8 +27,9 @@ residual is zero everywhere, the argmax of target_probs[i]) and the round stops.
 K are accepted, the bonus token is the argmax of target_probs[K]. acceptance_rate is
 accepted/K rounded like Python's round(x, 4). Computed in f64.
 
-Tree rules (--rule greedy, target-only, rrs, rrs-wor, spectr; SPEC §7) read a tree round: the keys
-above with n entries each plus `parents` (parents[0] = -1, every parent before its child;
+Tree rules (--rule greedy, target-only, rrs, rrs-wor, spectr; SPEC §7; and the lossy rules of
+SPEC §13: typical[:eps:delta], lenient:l (chains only), sglang[:ts:ta]) read a tree round: the
+keys above with n entries each plus `parents` (parents[0] = -1, every parent before its child;
 `specsim tree SPEC` shows a shape's parent array), or a chain (the path tree). They print
 accepted_tokens, accepted_nodes, num_generated and acceptance_rate (accepted / depth).
 
@@ -142,8 +143,9 @@ pub enum Command {
     Round {
         /// The JSON file; `-` or nothing for standard input.
         path: Option<PathBuf>,
-        /// Verification rule: `token` (SPEC §1), `block` (SPEC §6), or a tree rule (SPEC §7):
-        /// `greedy`, `target-only`, `rrs`, `rrs-wor`, `spectr`.
+        /// Verification rule: `token` (SPEC §1), `block` (SPEC §6), a tree rule (SPEC §7):
+        /// `greedy`, `target-only`, `rrs`, `rrs-wor`, `spectr`, or a lossy rule (SPEC §13):
+        /// `typical[:eps:delta]`, `lenient:l` (chains only), `sglang[:ts:ta]`.
         #[arg(long, default_value = "token", value_parser = parse_rule)]
         rule: Rule,
         #[command(flatten)]
@@ -166,8 +168,9 @@ pub enum Command {
         /// `full` checks every value (SPEC §2); `touched` only what the algorithm reads.
         #[arg(long, value_enum, default_value_t = ValidationArg::Full)]
         validate: ValidationArg,
-        /// Verification rule: `token` (SPEC §1), `block` (SPEC §6), or a tree rule (SPEC §7):
-        /// `greedy`, `target-only`, `rrs`, `rrs-wor`, `spectr`.
+        /// Verification rule: `token` (SPEC §1), `block` (SPEC §6), a tree rule (SPEC §7):
+        /// `greedy`, `target-only`, `rrs`, `rrs-wor`, `spectr`, or a lossy rule (SPEC §13):
+        /// `typical[:eps:delta]`, `lenient:l` (chains only), `sglang[:ts:ta]`.
         #[arg(long, default_value = "token", value_parser = parse_rule)]
         rule: Rule,
         /// Recovery at the first rejection and for the bonus: argmax (the seed's) or sample.

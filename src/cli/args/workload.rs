@@ -92,9 +92,11 @@ pub struct WorkloadArgs {
     #[arg(long, value_enum, default_value_t = RecoveryArg::Argmax)]
     pub recovery: RecoveryArg,
     /// Verification rules: chain rules `token` (SPEC §1), `block` (SPEC §6); tree rules
-    /// `greedy`, `target-only`, `rrs`, `rrs-wor`, `spectr` (SPEC §7), e.g. `token,block` (a study runs
-    /// every rule on the same rounds; verify takes one).
-    /// (Default: `token`; with --tree, every tree rule.)
+    /// `greedy`, `target-only`, `rrs`, `rrs-wor`, `spectr` (SPEC §7); lossy rules (SPEC §13)
+    /// `typical[:eps:delta]`, `lenient:l` (chains only: a tree study runs them on its chains),
+    /// `sglang[:ts:ta]`; e.g. `token,block` or `rrs,sglang:0.3:0.5` (parameters after colons; a
+    /// study runs every rule on the same rounds; verify takes one).
+    /// (Default: `token`; with --tree, every lossless tree rule.)
     #[arg(long, value_name = "LIST")]
     pub rule: Option<String>,
     /// Tree shape (repeat for several): `chain:K`, `kary:W,D`, `eagle:[[0],[0,0],[1],...]`

@@ -84,7 +84,7 @@ pub(crate) fn typical_threshold(t: &[f64], params: [f64; 2]) -> f64 {
     eps.min(delta * (-h).exp())
 }
 
-/// [`typical_threshold`] of a node's f32 target row (as f64, absolute values) and the f32
+/// `typical_threshold` (min(eps, delta·exp(−H))) of a node's f32 target row (as f64, absolute values) and the f32
 /// parameters, rounded to f32: the value both f32 engines compare p(x) with (word 0; words 1
 /// and 2 are 0). Its rows are read from one child on.
 pub fn typical_threshold_f32(t: &[f32], _q: &[f32], _m: usize, params: [f32; 2]) -> [u32; 3] {

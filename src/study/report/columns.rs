@@ -206,6 +206,26 @@ pub const COLUMNS: &[Column] = &[
         },
     },
     Column {
+        name: "tv_low",
+        value: |r| json!(r.distortion.as_ref().map(|d| d.tv_low)),
+    },
+    Column {
+        name: "tv_high",
+        value: |r| json!(r.distortion.as_ref().map(|d| d.tv_high)),
+    },
+    Column {
+        name: "tokens_changed",
+        value: |r| json!(r.distortion.as_ref().map(|d| d.tokens_changed)),
+    },
+    Column {
+        name: "tv_exact",
+        value: |r| json!(r.distortion.as_ref().and_then(|d| d.tv_exact)),
+    },
+    Column {
+        name: "distortion_given",
+        value: |r| json!(r.distortion.as_ref().map(|d| d.given.clone())),
+    },
+    Column {
         name: "seconds",
         value: |r| json!(r.seconds),
     },

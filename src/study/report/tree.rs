@@ -57,7 +57,7 @@ pub fn tree_table(results: &[TreeStudyResult], cost_ratios: &[f64]) -> String {
             row.tree_label,
             row.nodes,
             row.depth,
-            row.rule.name(),
+            row.rule.to_string(),
             row.mean_generated,
             opt(row.exact_mean_generated, 4),
             opt(row.paired_z, 2),
@@ -123,7 +123,7 @@ pub(super) fn plot_tree_means(path: &Path, results: &[TreeStudyResult]) -> Resul
     let mut entries: Vec<Entry> = rules
         .iter()
         .enumerate()
-        .map(|(i, rule)| Entry::new(color(i), Kind::Simulated, rule.name()))
+        .map(|(i, rule)| Entry::new(color(i), Kind::Simulated, rule.to_string()))
         .collect();
     let grey = RGBColor(90, 90, 90);
     entries.push(Entry::new(grey, Kind::Simulated, "simulated, 99% interval"));

@@ -171,7 +171,7 @@ impl FamilyTree {
         let p = Positional::uniform(self.vector.vector.clone())?;
         let mut doc = self.shape.forms();
         doc["expected_generated"] = serde_json::json!(value(&self.shape.tree, &p));
-        doc["rule"] = serde_json::json!(self.rule.name());
+        doc["rule"] = serde_json::json!(self.rule.to_string());
         doc["workload"] = serde_json::json!(self.workload.label());
         doc["vocab"] = serde_json::json!(self.workload.vocab);
         doc["vector"] = serde_json::json!(self.vector.vector);
