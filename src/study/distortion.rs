@@ -192,7 +192,7 @@ pub struct RowDistortion {
 /// A rule on a chain in the meter's terms: its chain form and the law a study draws its tokens
 /// from (the tree rules take a path tree's one child: `rrs`, `rrs-wor` and `spectr` are the token
 /// rule; `target-only` is `sglang:1:1` with `<` for `≤`, a difference of probability 0; the
-/// rules that read no draft take the draft's top-1). `None`: no chain form (`block`, `greedy`).
+/// rules that read no draft take the draft's top-1). `None`: no chain form (`block`).
 fn chain_form(rule: Rule) -> Option<(LossyRule, DraftLaw)> {
     let [a, b] = rule.params_f64();
     Some(match rule.kind() {
@@ -203,7 +203,8 @@ fn chain_form(rule: Rule) -> Option<(LossyRule, DraftLaw)> {
         RuleKind::Sglang => (LossyRule::Sglang { ts: a, ta: b }, DraftLaw::Top1),
         RuleKind::Typical => (LossyRule::Typical { eps: a, delta: b }, DraftLaw::Sample),
         RuleKind::Lenient => (LossyRule::Lenient { l: a }, DraftLaw::Sample),
-        RuleKind::Block | RuleKind::Greedy => return None,
+        RuleKind::Greedy => (LossyRule::Greedy, DraftLaw::Top1),
+        RuleKind::Block => return None,
     })
 }
 
@@ -212,8 +213,8 @@ fn chain_form(rule: Rule) -> Option<(LossyRule, DraftLaw)> {
 /// for a lossless rule in `sample` mode (every rule but `greedy` and the lossy ones, SPEC §4, §6,
 /// §7); otherwise on chains the exact values averaged over the first
 /// [`STUDY_DISTORTION_ROUNDS`] rounds' rows (the CPU generator's, which the study's CPU engine
-/// decides); `None` where no exact value is known (a tree in `argmax` mode, `block` in `argmax`
-/// mode, `greedy`, a family without rows).
+/// decides); `None` where no exact value is known (a tree with branches unless lossless, `block`
+/// in `argmax` mode, a family without rows).
 pub fn study_distortion(
     w: &Workload,
     seed: u64,

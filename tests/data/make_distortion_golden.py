@@ -13,7 +13,8 @@ Rules (rows divided by their sums; ties to the lowest id):
 - token: α = min(1, p/q); ρ = max(p − q, 0) normalised (sample) or its argmax (argmax);
 - lenient:l: α = min(1, p/(l q)); ρ = max(p − l q, 0) normalised, or its argmax;
 - typical:eps:delta: α = 1[p(x) > min(eps, delta exp(−H))], H = −Σ p ln(p + 1e−5); ρ = p or δ(argmax p);
-- sglang:ts:ta: α = 1 if p(x) ≥ ts else min(1, p(x)/ta); ρ = p with x zeroed, normalised, or its argmax.
+- sglang:ts:ta: α = 1 if p(x) ≥ ts else min(1, p(x)/ta); ρ = p with x zeroed, normalised, or its argmax;
+- greedy (the tree rule on a chain): α = 1[x = argmax p]; ρ as sglang's.
 A replacement without mass is p (sample) or δ(argmax p) (argmax). Draft law: q (sample) or
 δ(argmax q) (top1). The bonus: p_{K+1} (sample) or δ(argmax p_{K+1}) (argmax).
 
@@ -61,9 +62,12 @@ def accept_and_replace(rule, p, q, x, how):
         eps, delta = args
         h = -np.sum(p * np.log(p + 1e-5))
         return (1.0 if p[x] > min(eps, delta * np.exp(-h)) else 0.0), repl(p, p, how)
-    if name == "sglang":
-        ts, ta = args
-        a = 1.0 if p[x] >= ts else min(1.0, p[x] / ta)
+    if name in ("sglang", "greedy"):
+        if name == "greedy":
+            a = 1.0 if x == int(np.argmax(p)) else 0.0
+        else:
+            ts, ta = args
+            a = 1.0 if p[x] >= ts else min(1.0, p[x] / ta)
         w = p.copy()
         w[x] = 0.0
         return a, repl(w, p, how)
@@ -152,7 +156,7 @@ def rows(rng, n, v, levels):
 def main():
     rng = np.random.default_rng(131)
     rules = ["token", "typical", "typical:0.2:0.5", "lenient:0.5", "lenient:0.9", "sglang:1:1",
-             "sglang:0.4:0.6", "sglang:0:1"]
+             "sglang:0.4:0.6", "sglang:0:1", "greedy"]
     cases = []
     for trial in range(48):
         v = int(rng.integers(2, 6))

@@ -817,8 +817,9 @@ def distortion(
         draft: [K, V] draft rows; target: [K + 1, V] target rows (checked as a round's rows and
             divided by their sums; rows do not depend on the drafted tokens).
         rule: ``"token"``, ``"typical"`` (eps 0.09, delta 0.3) or ``"typical:eps:delta"``
-            (vLLM v0 / Medusa), ``"lenient:l"`` (Leviathan's lenience, l in (0, 1]) or
-            ``"sglang:ts:ta"`` (SGLang's relaxed thresholds).
+            (vLLM v0 / Medusa), ``"lenient:l"`` (Leviathan's lenience, l in (0, 1]),
+            ``"sglang:ts:ta"`` (SGLang's relaxed thresholds) or ``"greedy"`` (the tree rule on
+            a chain: accept the target's argmax).
         draft_mode: ``"sample"`` (drafts drawn from the draft rows) or ``"top1"`` (greedy drafts).
         recovery: ``"sample"`` or ``"argmax"`` (specsim's default): how the correction and the
             bonus are chosen; for ``typical``, ``sample`` is vLLM's fresh target sample and

@@ -248,7 +248,8 @@ pub struct DistortionArgs {
     /// The family and its one parameter value, --vocab, --rounds (default 200), --seed, one --k
     /// (default 4), --recovery (argmax: the seed's; sample: lossless for token) and --rule: a
     /// comma-separated list of `token`, `typical` (eps 0.09, delta 0.3), `typical:eps:delta`,
-    /// `lenient:l` and `sglang:ts:ta` (parameters after colons).
+    /// `lenient:l`, `sglang:ts:ta` and `greedy` (the tree rule on a chain; parameters after
+    /// colons).
     #[command(flatten)]
     pub w: WorkloadArgs,
     /// How each position's draft is drawn: `sample` (from the draft row) or `top1` (its top

@@ -58,6 +58,7 @@ pub(super) fn laws(p: &[f64], q: &[f64], rule: LossyRule, law: DraftLaw, how: Re
         }
         _ => 0.0,
     };
+    let top = argmax(p);
     let alpha: Vec<f64> = (0..v)
         .map(|x| match rule {
             LossyRule::Token => {
@@ -81,6 +82,7 @@ pub(super) fn laws(p: &[f64], q: &[f64], rule: LossyRule, law: DraftLaw, how: Re
                     0.0
                 }
             }
+            LossyRule::Greedy => f64::from(u8::from(x == top)),
             LossyRule::Sglang { ts, ta } => {
                 if p[x] >= ts {
                     1.0
@@ -113,7 +115,7 @@ pub(super) fn laws(p: &[f64], q: &[f64], rule: LossyRule, law: DraftLaw, how: Re
         // ρ(·|x) = p with x zeroed: sampled, R(y) = p(y) (S − m(y)/(1 − p(y))) with
         // S = Σ_x m(x)/(1 − p(x)); by argmax, δ(a1) for x ≠ a1 and δ(a2) for x = a1 (a1, a2 the
         // first and second argmax of p; a1 again where p has no other mass).
-        LossyRule::Sglang { .. } => match how {
+        LossyRule::Sglang { .. } | LossyRule::Greedy => match how {
             Replacement::Sample => {
                 let c = |x: usize| {
                     if p[x] < 1.0 {
@@ -123,7 +125,8 @@ pub(super) fn laws(p: &[f64], q: &[f64], rule: LossyRule, law: DraftLaw, how: Re
                     }
                 };
                 let s: f64 = (0..v).map(c).sum();
-                // A token with p(x) = 1 is always accepted (p(x) ≥ ts), so no mass falls back.
+                // A token with p(x) = 1 is always accepted (p(x) ≥ ts; greedy: it is the
+                // argmax), so no mass falls back.
                 (0..v).map(|y| p[y] * (s - c(y))).collect()
             }
             Replacement::Argmax => {

@@ -10,7 +10,8 @@
 //! - `typical:eps:delta`: α = 1`[p(x) > min(eps, delta e^(−H))]`, H = −Σ p ln(p + 1e−5), ρ = p (vLLM's
 //!   fresh sample) or δ(argmax p) (Medusa's `fast`);
 //! - `sglang:ts:ta` (one child a position): α = 1 if p(x) ≥ ts, else min(1, p(x)/ta), ρ = p with x
-//!   zeroed, normalised, or its argmax.
+//!   zeroed, normalised, or its argmax;
+//! - `greedy` (the tree rule on a chain): α = 1`[x = argmax p]`, ρ as `sglang`'s.
 //!
 //! Where a rule's replacement has no mass (a residual of zeros, or p with x zeroed when p(x) = 1),
 //! it is p (`sample`) or δ(argmax p) (`argmax`). All in f64 on rows divided by their sums.
@@ -41,6 +42,9 @@ pub enum LossyRule {
         /// l.
         l: f64,
     },
+    /// The greedy tree rule on a chain (SPEC §7): accept iff x is p's argmax; the correction
+    /// from p with x zeroed (argmax p in `argmax` mode).
+    Greedy,
     /// SGLang's relaxed thresholds (`--speculative-accept-threshold-single` ts,
     /// `--speculative-accept-threshold-acc` ta).
     Sglang {
@@ -73,6 +77,7 @@ impl std::fmt::Display for LossyRule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
             LossyRule::Token => write!(f, "token"),
+            LossyRule::Greedy => write!(f, "greedy"),
             LossyRule::Typical { eps, delta } => write!(f, "typical:{eps}:{delta}"),
             LossyRule::Lenient { l } => write!(f, "lenient:{l}"),
             LossyRule::Sglang { ts, ta } => write!(f, "sglang:{ts}:{ta}"),
@@ -99,6 +104,7 @@ impl std::str::FromStr for LossyRule {
         };
         let rule = match (name, &args[..]) {
             ("token", []) => LossyRule::Token,
+            ("greedy", []) => LossyRule::Greedy,
             ("typical", []) => LossyRule::Typical {
                 eps: 0.09,
                 delta: 0.3,
@@ -114,7 +120,7 @@ impl std::str::FromStr for LossyRule {
             },
             _ => {
                 return Err(bad(
-                    "expected token, typical, typical:eps:delta, lenient:l or sglang:ts:ta (parameters after colons)".into(),
+                    "expected token, greedy, typical, typical:eps:delta, lenient:l or sglang:ts:ta (parameters after colons)".into(),
                 ));
             }
         };
