@@ -279,3 +279,25 @@ impl GpuContext {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The header's layout here is the shader's: `TREE_HEADER` and `H_PARAMS` as
+    /// `shaders/tree.wgsl` declares them, and the rule's parameters in its last two words.
+    #[test]
+    fn the_header_matches_the_shader() {
+        let src = include_str!("../../shaders/tree.wgsl");
+        let constant = |name: &str| -> usize {
+            let decl = format!("const {name}: u32 = ");
+            let at = src
+                .find(&decl)
+                .unwrap_or_else(|| panic!("{name} in tree.wgsl"));
+            let rest = &src[at + decl.len()..];
+            rest[..rest.find('u').unwrap()].parse().unwrap()
+        };
+        assert_eq!(constant("TREE_HEADER"), super::TREE_HEADER);
+        assert_eq!(constant("H_PARAMS"), super::H_PARAMS);
+        assert_eq!(constant("H_RULE_P0"), super::TREE_HEADER - 2);
+        assert_eq!(constant("H_RULE_P1"), super::TREE_HEADER - 1);
+    }
+}
