@@ -25,6 +25,7 @@ pub mod bench;
 
 pub mod chunk;
 pub mod compare;
+pub mod cost;
 pub mod cpu;
 pub mod engine;
 pub mod error;

@@ -333,8 +333,9 @@ impl Rule {
             }
         }
         let mut params = [0u32; 2];
-        for (p, x) in params.iter_mut().zip(values) {
-            *p = x.to_bits();
+        for (p, &x) in params.iter_mut().zip(values) {
+            // -0 is 0: the engines compare bit patterns of non-negative values.
+            *p = if x == 0.0 { 0 } else { x.to_bits() };
         }
         Ok(Rule { kind, params })
     }
@@ -604,6 +605,14 @@ mod tests {
         assert!("sglang:0.5:0".parse::<Rule>().is_err());
         assert!("typical:nan:0.3".parse::<Rule>().is_err());
         assert!("token:1".parse::<Rule>().is_err());
+        // -0 (and values that parse to it) are 0: the engines compare bit patterns.
+        for s in ["typical:-0:0.3", "typical:-1e-50:0.3"] {
+            assert_eq!(s.parse::<Rule>().unwrap().params()[0].to_bits(), 0, "{s}");
+        }
+        assert_eq!(
+            "sglang:-0:1".parse::<Rule>().unwrap(),
+            "sglang:0:1".parse().unwrap()
+        );
         assert_ne!("sglang:0.5:1".parse::<Rule>().unwrap(), Rule::Sglang);
         assert_eq!(serde_json::to_string(&l).unwrap(), "\"lenient:0.25\"");
         assert_eq!(serde_json::from_str::<Rule>("\"lenient:0.25\"").unwrap(), l);

@@ -20,7 +20,7 @@ use specsim::gpu::GpuContext;
 use specsim::round::json::FlatRound;
 use specsim::round::{RoundOptions, Rows};
 use specsim::rule::{Recovery, RecoveryMode, Rule};
-use specsim::study::options::{FamilyKind, StudyOptions, check_cost_ratios, check_k};
+use specsim::study::options::{FamilyKind, StudyOptions, check_k};
 use specsim::study::report;
 use specsim::study::run::{Progress, run_plan};
 use specsim::topology::Tree;
@@ -953,7 +953,7 @@ fn json_to_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py
 /// the rows of `results.csv` as dicts (and writes the files when `out` is given). With `shard`
 /// (I, N): runs that shard only and returns its shard file's JSON text (written to `out` too).
 #[pyfunction]
-#[pyo3(signature = (family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds, seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized, shard=None, design=false, nodes=None))]
+#[pyo3(signature = (family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds, seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized, shard=None, design=false, nodes=None, cost_profile=None, batch_sizes=None, context=None))]
 #[allow(clippy::too_many_arguments)]
 fn study<'py>(
     py: Python<'py>,
@@ -981,6 +981,9 @@ fn study<'py>(
     shard: Option<(u64, u64)>,
     design: bool,
     nodes: Option<Vec<usize>>,
+    cost_profile: Option<PathBuf>,
+    batch_sizes: Option<Vec<u64>>,
+    context: Option<f64>,
 ) -> PyResult<Bound<'py, PyAny>> {
     // `progress`: a callable `(done, total, label)` (the package's tqdm bar), or a flag for the
     // library's own progress on stderr (a bar on a terminal, a line every 10 s otherwise).
@@ -1016,8 +1019,12 @@ fn study<'py>(
         design,
         nodes,
     };
-    let cost_ratio = cost_ratio.unwrap_or_else(|| vec![0.05, 0.2]);
-    check_cost_ratios(&cost_ratio).map_err(err)?;
+    let costs = costs_of(
+        cost_ratio.unwrap_or_else(|| vec![0.05, 0.2]),
+        cost_profile,
+        batch_sizes.unwrap_or_default(),
+        context,
+    )?;
     let plan = py.detach(|| opts.plan()).map_err(err)?;
     let choice = engine_choice(engine)?;
     if let Some((index, count)) = shard {
@@ -1037,7 +1044,7 @@ fn study<'py>(
                     let mut last: Option<std::time::Instant> = None;
                     let file = sh::run_shard(
                         &opts,
-                        &cost_ratio,
+                        &costs,
                         (index, count),
                         engine,
                         &mut |label, n| {
@@ -1110,23 +1117,78 @@ fn study<'py>(
                 tell(done, &label, true);
                 bar.finish();
                 if let Some(dir) = &out {
-                    report::write_files(dir, &results, &cost_ratio)?;
+                    report::write_files(dir, &results, &costs)?;
                 }
                 Ok(results)
             })
         })
         .map_err(err)?;
-    Ok(rows_to_py(py, &results, &cost_ratio)?.into_any())
+    Ok(rows_to_py(py, &results, &costs)?.into_any())
+}
+
+/// A study's cost settings from Python's arguments, checked as the command line's.
+fn costs_of(
+    ratios: Vec<f64>,
+    profile: Option<PathBuf>,
+    batches: Vec<u64>,
+    context: Option<f64>,
+) -> PyResult<specsim::cost::Costs> {
+    use specsim::cost::{Cost, Costs, Profile};
+    let profile = match profile {
+        Some(p) => Some(Cost::Profile {
+            profile: Box::new(Profile::open(&p).map_err(err)?),
+            context,
+        }),
+        None if context.is_some() => {
+            return Err(err(specsim::Error::Config(
+                "context reads a latency profile: give cost_profile=".into(),
+            )));
+        }
+        None => None,
+    };
+    let costs = Costs {
+        ratios,
+        profile,
+        batches,
+    };
+    costs.check().map_err(err)?;
+    Ok(costs)
+}
+
+/// `specsim cost --format json`: a study's rows (its directory or results.json) under a latency
+/// profile at batch sizes, as JSON text.
+#[pyfunction]
+#[pyo3(signature = (profile, batches, from_study, context=None, out=None))]
+fn cost_best(
+    py: Python<'_>,
+    profile: PathBuf,
+    batches: Vec<u64>,
+    from_study: PathBuf,
+    context: Option<f64>,
+    out: Option<PathBuf>,
+) -> PyResult<String> {
+    use specsim::study::report::cost::{cost_doc, study_rows, write_cost_files};
+    let costs = costs_of(Vec::new(), Some(profile), batches, context)?;
+    py.detach(|| -> specsim::Result<String> {
+        let cost = costs.profile.as_ref().expect("given");
+        let rows = study_rows(&from_study)?;
+        if let Some(dir) = &out {
+            write_cost_files(dir, &rows, cost, &costs.batches)?;
+        }
+        serde_json::to_string(&cost_doc(&rows, cost, &costs.batches))
+            .map_err(|e| specsim::Error::Config(format!("cost: {e}")))
+    })
+    .map_err(err)
 }
 
 /// The rows of `results.csv` as dicts.
 fn rows_to_py<'py>(
     py: Python<'py>,
     results: &report::Results,
-    cost_ratio: &[f64],
+    costs: &specsim::cost::Costs,
 ) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty(py);
-    for row in report::rows(results, cost_ratio) {
+    for row in report::rows(results, costs) {
         let d = PyDict::new(py);
         for (key, value) in &row {
             d.set_item(key, json_to_py(py, value)?)?;
@@ -1147,20 +1209,20 @@ fn merge<'py>(
     out: Option<PathBuf>,
 ) -> PyResult<Bound<'py, PyList>> {
     use specsim::study::shard as sh;
-    let (results, cost_ratio) = py
+    let (results, costs) = py
         .detach(|| -> specsim::Result<_> {
             let mut shards = Vec::new();
             for (text, name) in texts.iter().zip(&names) {
                 shards.push((name.clone(), sh::from_bytes(text.as_bytes(), name)?));
             }
-            let (results, cost_ratio) = sh::merge(&shards)?;
+            let (results, costs) = sh::merge(&shards)?;
             if let Some(dir) = &out {
-                report::write_files(dir, &results, &cost_ratio)?;
+                report::write_files(dir, &results, &costs)?;
             }
-            Ok((results, cost_ratio))
+            Ok((results, costs))
         })
         .map_err(err)?;
-    rows_to_py(py, &results, &cost_ratio)
+    rows_to_py(py, &results, &costs)
 }
 
 #[pymodule]
@@ -1194,6 +1256,7 @@ fn _specsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify_batch, m)?)?;
     m.add_function(wrap_pyfunction!(study, m)?)?;
     m.add_function(wrap_pyfunction!(merge, m)?)?;
+    m.add_function(wrap_pyfunction!(cost_best, m)?)?;
     m.add_function(wrap_pyfunction!(_last_addresses, m)?)?;
     m.add_function(wrap_pyfunction!(_parse_k, m)?)?;
     Ok(())

@@ -25,7 +25,7 @@ pub fn study_options(w: &WorkloadArgs) -> Result<StudyOptions> {
         t_target: w.t_target.clone(),
         t_draft: w.t_draft.clone(),
         zipf: w.zipf.clone(),
-        batch: w.batch_path.clone(),
+        batch: batch_args(w)?.0,
         vocab: w.vocab.or(d.vocab),
         rounds: w.rounds.or(d.rounds),
         seed: w.seed.or(d.seed),
@@ -36,6 +36,25 @@ pub fn study_options(w: &WorkloadArgs) -> Result<StudyOptions> {
         design: false,
         nodes: None,
     })
+}
+
+/// `--batch`'s values: the batch file (a value that is not a list of positive integers) and the
+/// batch sizes (one that is), each given at most once.
+pub fn batch_args(w: &WorkloadArgs) -> Result<(Option<std::path::PathBuf>, Vec<u64>)> {
+    let (mut path, mut sizes) = (None, None);
+    for v in &w.batch {
+        let list: Option<Vec<u64>> = v
+            .split(',')
+            .map(|x| x.trim().parse::<u64>().ok().filter(|&b| b > 0))
+            .collect();
+        match list {
+            Some(l) if sizes.is_none() => sizes = Some(l),
+            Some(_) => anyhow::bail!("--batch: batch sizes are given twice ({v:?})"),
+            None if path.is_none() => path = Some(std::path::PathBuf::from(v)),
+            None => anyhow::bail!("--batch: two batch files are given ({v:?})"),
+        }
+    }
+    Ok((path, sizes.unwrap_or_default()))
 }
 
 /// `verify --study`'s configurations: the workload options with verify's own defaults (one K,

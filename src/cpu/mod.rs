@@ -37,6 +37,7 @@ impl CpuEngine {
             return self.run_chain(&chain, rule);
         }
         rule.check_tree_batch()?;
+        rule.check_branches(rounds.topology.max_children(), "the batch's tree")?;
         self.install(|| tree::run(&rounds.for_rule(rule), rule, rec))
     }
 

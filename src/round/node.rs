@@ -236,6 +236,7 @@ pub fn positional_acceptance(
             "width: 0 children have no positional vector (expected 1 or more)".into(),
         ));
     }
+    rule.check_branches(width, &format!("a node of width {width}"))?;
     let (p, q) = normalized_rows_with(target, draft, opts)?;
     crate::reference::tree::positional(rule, &p, &q, width).ok_or_else(|| {
         Error::Config(format!(
@@ -295,6 +296,7 @@ pub fn tree_expectation(
         )));
     }
     let tree = crate::topology::Tree::from_parents(parents)?;
+    rule.check_branches(tree.max_children(), "the tree")?;
     let n = tree.len();
     if v == 0 || target.len() != n * v || draft.len() != n * v {
         return Err(Error::Config(format!(

@@ -242,47 +242,84 @@ pub fn study_distortion(
         RecoveryMode::Sample => Replacement::Sample,
         RecoveryMode::Argmax => Replacement::Argmax,
     };
-    let v = w.vocab;
     let n = rounds.min(STUDY_DISTORTION_ROUNDS);
     if n == 0 {
         return None;
     }
-    let (b, _) = crate::cpu::generate::generate_chunk(w, seed, 0, n as usize, k);
-    let per: Vec<crate::round::lossy::Distortion> = (0..n as usize)
-        .into_par_iter()
-        .map(|r| {
-            let q: Vec<f64> = b.draft[r * k * v..(r + 1) * k * v]
-                .iter()
-                .map(|&x| f64::from(x))
-                .collect();
-            let p: Vec<f64> = b.target[r * (k + 1) * v..(r + 1) * (k + 1) * v]
-                .iter()
-                .map(|&x| f64::from(x))
-                .collect();
-            crate::round::lossy::round_distortion(
-                &q,
-                &p,
-                v,
-                lossy,
-                law,
-                how,
-                &NodeOptions::default(),
-            )
-        })
-        .collect::<Result<_>>()
-        .ok()?;
+    // Every output of a study (CSV, JSON, table, Python) builds its rows: the values are kept,
+    // per (workload, seed, rounds, K, rule, recovery), for the process's later calls.
+    let key = format!("{w:?}|{seed}|{n}|{k}|{rule}|{rec:?}");
+    let memo = MEMO.get_or_init(Default::default);
+    if let Some(d) = memo.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return d;
+    }
+    let d = row_distortion(w, seed, n, k, lossy, law, how);
+    if let Ok(mut m) = memo.lock() {
+        if m.len() >= 4096 {
+            m.clear();
+        }
+        m.insert(key, d.clone());
+    }
+    d
+}
+
+/// The kept values of [`study_distortion`].
+static MEMO: std::sync::OnceLock<
+    std::sync::Mutex<std::collections::HashMap<String, Option<RowDistortion>>>,
+> = std::sync::OnceLock::new();
+
+/// [`study_distortion`]'s computation: the first `n` rounds, generated chunk by chunk within the
+/// memory budget.
+fn row_distortion(
+    w: &Workload,
+    seed: u64,
+    n: u64,
+    k: usize,
+    lossy: LossyRule,
+    law: DraftLaw,
+    how: Replacement,
+) -> Option<RowDistortion> {
+    let v = w.vocab;
+    let (mut low, mut high, mut changed, mut exact) = (0.0f64, 0.0f64, 0.0f64, Some(0.0f64));
+    let chunk = crate::chunk::rounds_within_budget((2 * k + 1) * v * 4);
+    for (r0, m) in crate::chunk::chunks(n, chunk) {
+        let (b, _) = crate::cpu::generate::generate_chunk(w, seed, r0, m, k);
+        let per: Vec<crate::round::lossy::Distortion> = (0..m)
+            .into_par_iter()
+            .map(|r| {
+                let q: Vec<f64> = b.draft[r * k * v..(r + 1) * k * v]
+                    .iter()
+                    .map(|&x| f64::from(x))
+                    .collect();
+                let p: Vec<f64> = b.target[r * (k + 1) * v..(r + 1) * (k + 1) * v]
+                    .iter()
+                    .map(|&x| f64::from(x))
+                    .collect();
+                crate::round::lossy::round_distortion(
+                    &q,
+                    &p,
+                    v,
+                    lossy,
+                    law,
+                    how,
+                    &NodeOptions::default(),
+                )
+            })
+            .collect::<Result<_>>()
+            .ok()?;
+        for d in &per {
+            low += d.tv_low;
+            high += d.tv_high;
+            changed += d.tokens_changed;
+            exact = exact.zip(d.tv_exact).map(|(s, x)| s + x);
+        }
+    }
     let m = n as f64;
-    let mean =
-        |f: &dyn Fn(&crate::round::lossy::Distortion) -> f64| per.iter().map(f).sum::<f64>() / m;
-    let exact = per
-        .iter()
-        .try_fold(0.0f64, |s, d| d.tv_exact.map(|x| s + x))
-        .map(|s| s / m);
     Some(RowDistortion {
-        tv_low: mean(&|d| d.tv_low),
-        tv_high: mean(&|d| d.tv_high),
-        tokens_changed: mean(&|d| d.tokens_changed),
-        tv_exact: exact,
+        tv_low: low / m,
+        tv_high: high / m,
+        tokens_changed: changed / m,
+        tv_exact: exact.map(|x| x / m),
         given: format!("rows:{n}"),
     })
 }

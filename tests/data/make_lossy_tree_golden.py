@@ -254,37 +254,44 @@ for rule in ["sglang", "sglang:0.3:0.5", "sglang:0.1:0.8", "sglang:1:0.25"]:
                 draft[u] = [0.0] * v
         add(f"{rule}: tree n={n} v={v} #{i}", rule, parents, tokens, draft, target, f32_coins(n))
 
+def both(name, rule, tokens, draft, target, coins, options=None):
+    """A chain case and its path-tree copy (so the f32 engines, which run tree inputs, see it)."""
+    add(name, rule, None, tokens, draft, target, coins, options=options)
+    k = len(tokens)
+    tcoins = (list(coins) + [0.0]) if rule.startswith("sglang") else ([0.0] + list(coins))
+    add(name + " (path tree)", rule, [-1] + list(range(k)), [-1] + list(tokens),
+        draft + [[0.0] * len(target[0])], target, tcoins, options=options)
+
+
 # 3. Edge cases: strictness, the coin at a threshold, ties, fallbacks. --------------------------
 # lenient:0.5, q(x) = 0.5, p(x) = 0.125: a = 0.125 / 0.25 = 0.5 exactly; coin 0.5 rejects (strict),
 # the float32 below it accepts.
 for c in [0.5, float(np.nextafter(np.float32(0.5), np.float32(0)))]:
-    add(f"lenient:0.5: coin {c!r} at a = 0.5 (dyadic)", "lenient:0.5", None, [0], [[0.5, 0.5]],
+    both(f"lenient:0.5: coin {c!r} at a = 0.5 (dyadic)", "lenient:0.5", [0], [[0.5, 0.5]],
         [[0.125, 0.875], [0.5, 0.5]], [c])
-    add(f"lenient:0.5: path tree coin {c!r} at a = 0.5 (dyadic)", "lenient:0.5", [-1, 0], [-1, 0],
-        [[0.5, 0.5], [0.0, 0.0]], [[0.125, 0.875], [0.5, 0.5]], [0.0, c])
 # lenient: p(x) >= l q(x) accepts at any coin; the residual's argmax vs the token rule's.
-add("lenient:0.5: p(x) = l q(x) accepts at coin 0.9999", "lenient:0.5", None, [1], [[0.5, 0.5]],
+both("lenient:0.5: p(x) = l q(x) accepts at coin 0.9999", "lenient:0.5", [1], [[0.5, 0.5]],
     [[0.75, 0.25], [0.5, 0.5]], [f32(0.9999)])
-add("lenient:0.25: correction argmax max(p - l q, 0) = 0 (not the token rule's 2)", "lenient:0.25", None,
+both("lenient:0.25: correction argmax max(p - l q, 0) = 0 (not the token rule's 2)", "lenient:0.25",
     [1], [[0.75, 0.125, 0.125]], [[0.625, 0.0, 0.375], [1.0, 0.0, 0.0]], [0.99])
-add("lenient:0.5: residual zero everywhere -> argmax p", "lenient:0.5", None, [0], [[0.5, 0.5]],
+both("lenient:0.5: residual zero everywhere -> argmax p", "lenient:0.5", [0], [[0.5, 0.5]],
     [[0.125, 0.25], [0.5, 0.5]], [0.75], options={"allow_unnormalized": True})
-add("lenient:0.5: residual tie goes to the lowest id", "lenient:0.5", None, [2],
+both("lenient:0.5: residual tie goes to the lowest id", "lenient:0.5", [2],
     [[0.25, 0.25, 0.5]], [[0.4375, 0.4375, 0.125], [0.25, 0.25, 0.5]], [0.75])
-add("lenient:1: the token rule", "lenient:1", None, [0, 1], [[0.5, 0.5], [0.25, 0.75]],
+both("lenient:1: the token rule", "lenient:1", [0, 1], [[0.5, 0.5], [0.25, 0.75]],
     [[0.25, 0.75], [0.5, 0.5], [0.5, 0.5]], [0.25, 0.75])
 # typical: p(x) equal to the threshold eps is rejected (strict); H small enough that eps binds.
-add("typical:0.03125:0.3: p(x) = eps is rejected (strict >)", "typical:0.03125:0.3", None, [1],
+both("typical:0.03125:0.3: p(x) = eps is rejected (strict >)", "typical:0.03125:0.3", [1],
     [[0.5, 0.5]], [[0.96875, 0.03125], [0.5, 0.5]], [0.0])
-add("typical:0.03125:0.3: p(x) just above eps is accepted", "typical:0.03125:0.3", None, [1],
+both("typical:0.03125:0.3: p(x) just above eps is accepted", "typical:0.03125:0.3", [1],
     [[0.5, 0.5]], [[0.96875 - 2.0 ** -10, 0.03125 + 2.0 ** -10], [0.5, 0.5]], [0.0])
-add("typical: no coin is read (coin 0.9999999 accepts)", "typical", None, [0], [[0.5, 0.5]],
+both("typical: no coin is read (coin 0.9999999 accepts)", "typical", [0], [[0.5, 0.5]],
     [[0.75, 0.25], [0.5, 0.5]], [f32(0.9999999)])
-add("typical: a drafted token of draft probability 0 is not refused", "typical", None, [0],
+both("typical: a drafted token of draft probability 0 is not refused", "typical", [0],
     [[0.0, 1.0]], [[0.75, 0.25], [0.5, 0.5]], [0.5])
-add("typical: uniform target: threshold delta e^-H < 1/V accepts every token", "typical", None,
+both("typical: uniform target: threshold delta e^-H < 1/V accepts every token", "typical",
     [3], [[0.25] * 4], [[0.25] * 4, [0.25] * 4], [0.5])
-add("typical: rejected -> argmax p (ties to the lowest id)", "typical:0.9:0.9", None, [1],
+both("typical: rejected -> argmax p (ties to the lowest id)", "typical:0.9:0.9", [1],
     [[0.5, 0.5, 0.0]], [[0.375, 0.25, 0.375], [0.5, 0.5, 0.0]], [0.5])
 # sglang: coin * ta <= S accepts at equality (<=), unlike target-only's <.
 add("sglang:1:0.5: coin 0.25 * 0.5 = S = 0.125 accepts (<=)", "sglang:1:0.5", [-1, 0, 0], [-1, 0, 1],

@@ -12,6 +12,7 @@ mod block_stats;
 mod chunked_cli;
 mod cli_reference;
 mod cli_round;
+mod cost;
 mod distortion;
 mod eagle;
 mod engines;

@@ -69,6 +69,7 @@ __all__ = [
     "eagle2_tree",
     "distortion",
     "distortion_study",
+    "cost",
     "__version__",
 ]
 
@@ -82,7 +83,7 @@ TREE_RULES = tuple(_specsim.TREE_RULES)
 LOSSY_RULES = tuple(_specsim.LOSSY_RULES)
 #: The tree rules a tree study runs when none are named: the lossless ones.
 DEFAULT_TREE_RULES = tuple(_specsim.DEFAULT_TREE_RULES)
-#: Every verification rule.
+#: Every verification rule's name (``lenient`` needs its parameter: ``"lenient:0.5"``).
 RULES = CHAIN_RULES + TREE_RULES
 
 
@@ -251,7 +252,8 @@ def verify_batch(
         draft_tokens: [N, K], or [N, n]; int32, int64 or uint32.
         random_coins: [N, K], or [N, n]; float32 or float64 (draw float32 coins as float32: a
             float64 coin just below 1 can round to 1.0 in float32, which is refused).
-        rule: any rule of :data:`RULES` (a tree batch takes a tree rule).
+        rule: any rule of :data:`RULES`, with its parameters after colons where it has them
+            (``"lenient:0.5"``; a tree batch takes a tree rule).
         parents: a tree batch's topology: [n] (one tree for every round) or [N, n] (a tree per
             round); ``None`` for a chain batch.
         engine: ``"auto"`` (a hardware GPU, else the CPU with a notice on stderr), ``"cpu"`` or
@@ -362,7 +364,7 @@ def study(
     t_target: Union[float, Sequence[float], None] = None,
     t_draft: Union[float, Sequence[float], None] = None,
     zipf: Union[float, Sequence[float], None] = None,
-    batch: Union[str, os.PathLike, None] = None,
+    batch: Union[str, os.PathLike, Sequence[int], None] = None,
     vocab: Optional[int] = None,
     rounds: Optional[int] = None,
     seed: Optional[int] = None,
@@ -376,6 +378,9 @@ def study(
     shard: Optional[Tuple[int, int]] = None,
     design: bool = False,
     nodes: Union[int, Sequence[int], None] = None,
+    cost_profile: Union[str, os.PathLike, None] = None,
+    batch_sizes: Union[int, Sequence[int], None] = None,
+    context: Optional[float] = None,
     **kwargs: Any,
 ) -> Any:
     """An acceptance-rate study: every option of ``specsim study`` as a keyword.
@@ -409,6 +414,13 @@ def study(
         grown tree, on the same rows and coins; each row has ``builder`` and ``node_budget``, and
         ``out`` also gets ``design.svg``. ``tree`` may name ``sequoia:n,d`` (its vector from the
         family, per rule) and ``eagle2:k,depth,n`` (grown per round; greedy and target-only).
+
+        ``cost_profile=FILE`` (``--cost-profile``, a latency profile CSV ``kind,batch,tokens,
+        context,ms``; ``context=N`` reads one with a context column) with batch sizes
+        (``batch=[1, 8, 64]``, as ``--batch 1,8,64``: a list of integers is batch sizes, a path
+        is a batch file; or ``batch_sizes=``) adds ``goodput_bB``, ``speedup_bB`` and
+        ``goodput_from`` to every row (SPEC §12), and the best configuration per batch size to
+        ``results.json``'s ``best_k``.
     """
     if "lambda" in kwargs:
         lambda_ = kwargs.pop("lambda")
@@ -435,10 +447,16 @@ def study(
         progress = bool(progress)
     if shard is not None:
         shard = _shard_spec(shard)
+    # A list of integers given as `batch` is the batch sizes (`--batch 1,8,64`).
+    if isinstance(batch, (list, tuple, range, np.ndarray)) or isinstance(batch, (int, np.integer)):
+        if batch_sizes is not None:
+            raise InvalidOption("batch: batch sizes given twice (batch= and batch_sizes=)")
+        batch_sizes, batch = batch, None
     try:
         result = _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch,
                         vocab, rounds, seed, recovery, rule, tree, engine, cost_ratio, out,
-                        progress, allow_unnormalized, shard, design, nodes)
+                        progress, allow_unnormalized, shard, design, nodes, cost_profile,
+                        batch_sizes, context)
         return json.loads(result) if shard is not None else result
     finally:
         if bar is not None:
@@ -488,7 +506,7 @@ def merge(shards: Sequence[Any], *, out: Union[str, os.PathLike, None] = None) -
 
 def _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds,
            seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized,
-           shard=None, design=False, nodes=None):
+           shard=None, design=False, nodes=None, cost_profile=None, batch_sizes=None, context=None):
     return _native(
         _specsim.study,
         family,
@@ -515,6 +533,9 @@ def _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batc
         shard,
         bool(design),
         _list("nodes", nodes, int),
+        os.fspath(cost_profile) if cost_profile is not None else None,
+        _list("batch", batch_sizes, int),
+        None if context is None else float(context),
     )
 
 
@@ -1023,3 +1044,6 @@ def optimal_study(
         os.fspath(out) if out is not None else None,
     )
     return json.loads(text)
+
+
+from . import cost  # noqa: E402  (the submodule reads the helpers above)

@@ -59,7 +59,7 @@ def study(
     t_target: Union[float, Sequence[float], None] = None,
     t_draft: Union[float, Sequence[float], None] = None,
     zipf: Union[float, Sequence[float], None] = None,
-    batch: Union[str, PathLike[str], None] = None,
+    batch: Union[str, PathLike[str], Sequence[int], None] = None,
     vocab: Optional[int] = None,
     rounds: Optional[int] = None,
     seed: Optional[int] = None,
@@ -72,6 +72,11 @@ def study(
     progress: Union[bool, Callable[[int, int, str], object]] = False,
     allow_unnormalized: bool = False,
     shard: Optional[Tuple[int, int]] = None,
+    design: bool = False,
+    nodes: Union[int, Sequence[int], None] = None,
+    cost_profile: Union[str, PathLike[str], None] = None,
+    batch_sizes: Union[int, Sequence[int], None] = None,
+    context: Optional[float] = None,
     **kwargs: Any,
 ) -> Any: ...
 def positional_acceptance(

@@ -75,8 +75,18 @@ def study(
     shard: Optional[Tuple[int, int]] = None,
     design: bool = False,
     nodes: Optional[List[int]] = None,
+    cost_profile: Optional[str] = None,
+    batch_sizes: Optional[List[int]] = None,
+    context: Optional[float] = None,
 ) -> Union[List[dict], str]: ...
 def merge(texts: List[str], names: List[str], out: Optional[str]) -> List[dict]: ...
+def cost_best(
+    profile: str,
+    batches: List[int],
+    from_study: str,
+    context: Optional[float] = None,
+    out: Optional[str] = None,
+) -> str: ...
 def optimal_study(
     family: str,
     sigma: Optional[List[float]],

@@ -225,6 +225,10 @@ pub enum Command {
     /// [max_k r_k TV_k, Σ_k r_k TV_k] (tokens changed per round) and the exact round TV where
     /// V^(K+1) <= 4096.
     Distortion(DistortionArgs),
+    /// Cost and goodput (SPEC §12): an existing study's E[generated] under a measured latency
+    /// profile: every configuration's speedup against plain decoding at each batch size, and
+    /// the best K (or tree) per batch size.
+    Cost(CostArgs),
     /// Acceptance-rate studies: sweeps over K and workload parameters, checked against theory.
     #[command(long_about = STUDY_HELP)]
     Study(StudyCmd),
@@ -261,6 +265,31 @@ pub struct DistortionArgs {
     pub format: TreeFormat,
     /// Also write `distortion.json` and `tradeoff.svg` (E[generated] against the tokens changed
     /// per round, one point per rule) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct CostArgs {
+    /// The latency profile: a CSV with the header `kind,batch,tokens,context,ms` (`verify` rows:
+    /// one target forward over `tokens` query tokens in total; `draft` rows: one draft step of
+    /// `batch` sequences; examples/profile-sequoia-demo.csv is an example).
+    #[arg(long, value_name = "FILE")]
+    pub profile: std::path::PathBuf,
+    /// Batch sizes, e.g. `1,8,64,256`.
+    #[arg(long, value_delimiter = ',', required = true, value_name = "LIST")]
+    pub batch: Vec<u64>,
+    /// The study: its output directory (or its results.json).
+    #[arg(long, value_name = "DIR")]
+    pub from_study: std::path::PathBuf,
+    /// The context length to read a profile with a `context` column at.
+    #[arg(long, value_name = "N")]
+    pub context: Option<f64>,
+    /// `text` (a table) or `json`.
+    #[arg(long, value_enum, default_value_t = TreeFormat::Text)]
+    pub format: TreeFormat,
+    /// Also write `cost.json` and `cost.svg` (speedup against K per batch size, the best
+    /// marked) into this directory.
     #[arg(long, value_name = "DIR")]
     pub out: Option<std::path::PathBuf>,
 }

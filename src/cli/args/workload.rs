@@ -76,9 +76,11 @@ pub struct WorkloadArgs {
     /// V = 2048); 0 = plain normal logits, nearly flat.
     #[arg(long, value_delimiter = ',', default_value = "2", value_name = "LIST")]
     pub zipf: Vec<f64>,
-    /// file: the batch directory or .npz.
-    #[arg(long = "batch", value_name = "PATH")]
-    pub batch_path: Option<PathBuf>,
+    /// file: the batch directory or .npz. In a study with --cost-profile, also the batch sizes to
+    /// read the profile at, `1,8,64,256` (a value of positive integers is a list of sizes;
+    /// write `./8` for a file named 8); give --batch twice for both.
+    #[arg(long = "batch", value_name = "PATH|LIST", action = clap::ArgAction::Append)]
+    pub batch: Vec<String>,
     /// Vocabulary size (study default 2048; verify default 32000).
     #[arg(long)]
     pub vocab: Option<usize>,
@@ -103,7 +105,7 @@ pub struct WorkloadArgs {
     /// (an EAGLE/Medusa choice list), `sequoia:n,d,vector=FILE` (Sequoia's optimal tree of n
     /// nodes and depth d for a JSON positional acceptance vector), `sequoia:n,d` (the vector
     /// computed from the family for each rule), `eagle2:k,depth,n` (EAGLE-2's tree grown per
-    /// round from the draft rows; greedy and target-only) or `file:PATH` (a JSON parent array or
+    /// round from the draft rows; greedy, target-only, sglang) or `file:PATH` (a JSON parent array or
     /// `specsim tree` output). With tree rules.
     #[arg(long = "tree", value_name = "SPEC")]
     pub trees: Vec<String>,
@@ -124,6 +126,14 @@ pub struct StudyCmd {
         value_name = "LIST"
     )]
     pub cost_ratio: Vec<f64>,
+    /// A measured latency profile (CSV: `kind,batch,tokens,context,ms`; SPEC §12): with
+    /// --batch B,…, the rows gain `goodput_bB` and `speedup_bB` and the best configuration per
+    /// batch size is printed and written to results.json.
+    #[arg(long, value_name = "FILE")]
+    pub cost_profile: Option<PathBuf>,
+    /// The context length to read a profile with a `context` column at.
+    #[arg(long, value_name = "N")]
+    pub context: Option<f64>,
     /// Output directory (with --shard: the shard file when it ends in `.json`, otherwise a
     /// directory to write `shard-I-of-N.json` into).
     #[arg(long, default_value = "study")]

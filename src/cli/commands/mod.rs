@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_paths;
+mod cost;
 mod distortion;
 mod optimal;
 mod round;
@@ -63,6 +64,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tree { spec, format, w } => tree::cmd_tree(&spec, format, &w),
         Command::Optimal(a) => optimal::cmd_optimal(a),
         Command::Distortion(a) => distortion::cmd_distortion(a),
+        Command::Cost(a) => cost::cmd_cost(a),
     }
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use specsim::study::options::check_cost_ratios;
+use specsim::cost::{Cost, Costs, Profile};
 use specsim::study::report::{self, Results};
 use specsim::study::shard;
 
@@ -29,7 +29,7 @@ pub fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
     if !a.w.trees.is_empty() && a.w.k.is_some() {
         eprintln!("specsim: notice: a tree study's drafts are its trees: --k is not used");
     }
-    check_cost_ratios(&a.cost_ratio)?;
+    let costs = costs(&a)?;
     if let Some(s) = &a.shard {
         let (index, count) = shard::parse_shard(s)?;
         return cmd_shard(&a, &opts, index, count);
@@ -45,13 +45,36 @@ pub fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
     for n in engine.notices() {
         eprintln!("specsim: notice: {n}");
     }
-    write_reports(&a.out, &results, &a.cost_ratio)
+    write_reports(&a.out, &results, &costs)
+}
+
+/// The cost settings of a study's reports: `--cost-ratio`, and `--cost-profile` read at
+/// `--context` for the batch sizes of `--batch`.
+pub fn costs(a: &StudyCmd) -> Result<Costs> {
+    let (_, batches) = crate::cli::settings::batch_args(&a.w)?;
+    let profile = match &a.cost_profile {
+        Some(p) => Some(Cost::Profile {
+            profile: Box::new(Profile::open(p)?),
+            context: a.context,
+        }),
+        None if a.context.is_some() => {
+            anyhow::bail!("--context reads a latency profile: give --cost-profile FILE")
+        }
+        None => None,
+    };
+    let costs = Costs {
+        ratios: a.cost_ratio.clone(),
+        profile,
+        batches,
+    };
+    costs.check()?;
+    Ok(costs)
 }
 
 /// Writes a study's files and prints its table.
-fn write_reports(out: &Path, results: &Results, cost_ratio: &[f64]) -> Result<ExitCode> {
-    report::write_files(out, results, cost_ratio)?;
-    let mut s = report::table(results, cost_ratio);
+fn write_reports(out: &Path, results: &Results, costs: &Costs) -> Result<ExitCode> {
+    report::write_files(out, results, costs)?;
+    let mut s = report::table(results, costs);
     s += &format!(
         "\nwrote {}\n",
         results
@@ -82,7 +105,7 @@ fn cmd_shard(
     let mut progress = specsim::progress::Progress::new("study shard", total, a.quiet);
     let file = shard::run_shard(
         opts,
-        &a.cost_ratio,
+        &costs(a)?,
         (index, count),
         &mut *engine,
         &mut |label, n| {
@@ -112,6 +135,6 @@ pub fn cmd_merge(a: MergeCmd) -> Result<ExitCode> {
         let text = specsim::files::read_text(p, "a shard file", shard::MAX_FILE_BYTES)?;
         shards.push((name.clone(), shard::from_bytes(text.as_bytes(), &name)?));
     }
-    let (results, cost_ratio) = shard::merge(&shards)?;
-    write_reports(&a.out, &results, &cost_ratio)
+    let (results, costs) = shard::merge(&shards)?;
+    write_reports(&a.out, &results, &costs)
 }

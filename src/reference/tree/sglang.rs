@@ -33,9 +33,9 @@ impl TreeReference for Sglang {
         for &c in children {
             let p = t[input.token(c)];
             s += p;
+            // p ≥ ts, recorded as the "coin" ts against the threshold p (its real margin).
+            note_test(trace, c, ts, p);
             if p >= ts {
-                // Accepted whatever the coin: recorded as a test far from its threshold.
-                note_test(trace, c, 0.0, 1.0);
                 return Step::Accept(c as usize);
             }
             // coin ≤ S/ta, recorded as the coin against the threshold S/ta.
@@ -103,9 +103,9 @@ impl TreeReference for Sglang {
         1
     }
 
-    /// The stopping node's target row; the tokens and the coin of each node visited.
-    fn chain_reads(_k: usize, a: usize) -> (usize, usize) {
-        (1, (a + 1) * 8)
+    /// The stopping node's target row (or the bonus row); each decision's token, coin and p.
+    fn chain_reads(k: usize, a: usize) -> (usize, usize) {
+        (1, (a + usize::from(a < k)) * 12)
     }
 
     /// The running sum S_j carries j + 1 roundings.

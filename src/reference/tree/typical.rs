@@ -65,9 +65,15 @@ impl TreeReference for Typical {
         path.len()
     }
 
-    /// The target row at every node visited; each child's token.
-    fn chain_reads(_k: usize, a: usize) -> (usize, usize) {
-        (a + 1, a * 4)
+    /// The target row at every node visited; the token of each child decided.
+    fn chain_reads(k: usize, a: usize) -> (usize, usize) {
+        (a + 1, (a + usize::from(a < k)) * 4)
+    }
+
+    /// The threshold is `e^(−H)` of a sum of V terms: rows rounded to f32 move H by about
+    /// `(1 + H) 2^−24`, H ≤ ln V.
+    fn test_slack(_j: usize, v: usize) -> f64 {
+        3.0 + (v.max(1) as f64).ln()
     }
 
     const NODE_VALUES: Option<super::NodeValues> = Some(typical_threshold_f32);
@@ -90,6 +96,8 @@ pub(crate) fn typical_threshold(t: &[f64], params: [f64; 2]) -> f64 {
 pub fn typical_threshold_f32(t: &[f32], _q: &[f32], _m: usize, params: [f32; 2]) -> [u32; 3] {
     let row: Vec<f64> = t.iter().map(|&x| f64::from(x.abs())).collect();
     let th = typical_threshold(&row, params.map(f64::from)) as f32;
+    // Non-negative, +0 for 0: the shader compares bit patterns.
+    let th = if th > 0.0 { th } else { 0.0 };
     [th.to_bits(), 0, 0]
 }
 

@@ -146,11 +146,4 @@ pub fn check_round_size(k: usize, vocab: usize) -> Result<()> {
 }
 
 /// Refuses cost ratios that are negative or not finite.
-pub fn check_cost_ratios(c: &[f64]) -> Result<()> {
-    match c.iter().find(|c| !(c.is_finite() && **c >= 0.0)) {
-        Some(c) => Err(Error::Config(format!(
-            "--cost-ratio: {c} is not a non-negative number"
-        ))),
-        None => Ok(()),
-    }
-}
+pub use crate::cost::check_cost_ratios;

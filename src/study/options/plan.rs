@@ -168,6 +168,21 @@ impl StudyOptions {
                 }
             }
         }
+        if named
+            && let Some(r) = rules
+                .iter()
+                .find(|r| !out.iter().any(|c| c.rules.contains(r)))
+        {
+            return Err(Error::Config(format!(
+                "--rule {r} runs on none of the trees given ({}): {}",
+                self.trees.join(", "),
+                if r.verifies_branches() {
+                    "they do not take it".to_string()
+                } else {
+                    format!("{r} verifies chains only; give --tree chain:K")
+                }
+            )));
+        }
         Ok(Plan::Tree(out))
     }
 

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use crate::cost::{Cost, Costs, RoundShape};
 use crate::study::row::StudyRow;
 use crate::study::walltime_improvement;
 
@@ -257,13 +258,49 @@ pub fn speedup_columns(r: &StudyRow, c: f64) -> [(String, Value); 3] {
 }
 
 /// A row as (column, value) pairs, in the order of `results.csv`.
-pub fn row_values(r: &StudyRow, cost_ratios: &[f64]) -> Vec<(String, Value)> {
+pub fn row_values(r: &StudyRow, costs: &Costs) -> Vec<(String, Value)> {
     let mut out: Vec<(String, Value)> = COLUMNS
         .iter()
         .map(|c| (c.name.to_string(), (c.value)(r)))
         .collect();
-    for &c in cost_ratios {
+    for &c in &costs.ratios {
         out.extend(speedup_columns(r, c));
     }
+    if let Some(cost) = &costs.profile {
+        for &b in &costs.batches {
+            out.extend(goodput_columns(r, cost, b));
+        }
+        out.push((
+            "goodput_from".into(),
+            json!(if r.exact_mean_generated.is_some() {
+                "exact"
+            } else {
+                "simulated"
+            }),
+        ));
+    }
     out
+}
+
+/// E[generated] for costs: the exact value where there is one, otherwise the simulated mean.
+pub fn cost_generated(r: &StudyRow) -> f64 {
+    r.exact_mean_generated.unwrap_or(r.mean_generated)
+}
+
+/// A row's round: its draft steps (the depth) and query tokens per sequence (its nodes).
+pub fn round_shape(r: &StudyRow) -> RoundShape {
+    RoundShape {
+        draft_steps: r.depth,
+        tokens: r.nodes,
+    }
+}
+
+/// The columns of batch size B under a profile: `goodput_bB` (tokens per ms for the batch) and
+/// `speedup_bB` (against plain decoding at B), from [`cost_generated`].
+pub fn goodput_columns(r: &StudyRow, cost: &Cost, b: u64) -> [(String, Value); 2] {
+    let (e, shape) = (cost_generated(r), round_shape(r));
+    [
+        (format!("goodput_b{b}"), json!(cost.goodput(e, shape, b))),
+        (format!("speedup_b{b}"), json!(cost.speedup(e, shape, b))),
+    ]
 }

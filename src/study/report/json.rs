@@ -2,13 +2,14 @@
 
 use serde_json::{Value, json};
 
-use super::{Results, best_k, rows};
+use super::{Results, best_k, profile_source, rows};
+use crate::cost::Costs;
 
 /// The document written as `results.json`: per configuration its rows (the columns of
 /// `results.csv`; a chain row adds per-position arrays and its histogram), the best K per cost
 /// ratio (chains) and each chain configuration's tally.
-pub fn json_doc(results: &Results, cost_ratios: &[f64]) -> Value {
-    let rows = rows(results, cost_ratios);
+pub fn json_doc(results: &Results, costs: &Costs) -> Value {
+    let rows = rows(results, costs);
     let mut i = 0;
     let mut configs = Vec::new();
     match results {
@@ -59,8 +60,10 @@ pub fn json_doc(results: &Results, cost_ratios: &[f64]) -> Value {
         }
     }
     json!({
-        "cost_ratios": cost_ratios,
+        "cost_ratios": costs.ratios,
+        "cost_profile": costs.profile.as_ref().map(profile_source),
+        "batch_sizes": costs.batches,
         "configurations": configs,
-        "best_k": best_k(results, cost_ratios),
+        "best_k": best_k(results, costs),
     })
 }

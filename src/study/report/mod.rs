@@ -4,6 +4,7 @@
 //! rows are [`StudyRow`]s and the column table is `columns.rs`.
 
 mod columns;
+pub mod cost;
 mod csv;
 pub mod distortion;
 mod figure;
@@ -27,8 +28,10 @@ use super::per_k::RuleTally;
 use super::row::StudyRow;
 use super::tree::TreeStudyResult;
 use super::{Metrics, StudyConfig, Tally, walltime_improvement};
+use crate::cost::{Cost, CostRow, Costs};
 use crate::error::{Error, Result};
 use crate::rule::Rule;
+use columns::{cost_generated, round_shape};
 
 /// A study's results: chain configurations (one result per configuration and rule, every K
 /// inside) or tree configurations (one per workload, tree and rule).
@@ -81,11 +84,11 @@ pub const DESIGN_FILES: [&str; 4] = [
 
 /// Writes `results.csv`, `results.json` and the plots into `dir` (created if missing): all of
 /// them or none ([`crate::output::FileSet`]).
-pub fn write_files(dir: &Path, results: &Results, cost_ratios: &[f64]) -> Result<()> {
+pub fn write_files(dir: &Path, results: &Results, costs: &Costs) -> Result<()> {
     let mut set = crate::output::FileSet::create(dir)?;
-    let rows = rows(results, cost_ratios);
+    let rows = rows(results, costs);
     write_csv(&set.path("results.csv"), &rows).map_err(|e| e.with_path(dir.join("results.csv")))?;
-    let doc = json_doc(results, cost_ratios);
+    let doc = json_doc(results, costs);
     let text = serde_json::to_string_pretty(&doc)
         .map_err(|e| Error::output(dir.join("results.json"), e))?;
     set.write("results.json", text.as_bytes())?;
@@ -93,7 +96,7 @@ pub fn write_files(dir: &Path, results: &Results, cost_ratios: &[f64]) -> Result
         Results::Chain(results) => {
             let names = ["mean_generated.svg", "per_position.svg", "speedup.svg"];
             let paths = names.map(|n| set.path(n));
-            plots::plots_at(&paths, results, cost_ratios).map_err(|e| {
+            plots::plots_at(&paths, results, &costs.ratios).map_err(|e| {
                 // Name the plot by its final path, not its temporary one.
                 let text = e.to_string();
                 let shown = names
@@ -162,21 +165,73 @@ impl ConfigResult {
 
 /// The rows of `results.csv`: (column, value) pairs in the column table's order
 /// ([`COLUMNS`], then the speedups of each cost ratio).
-pub fn rows(results: &Results, cost_ratios: &[f64]) -> Vec<Vec<(String, Value)>> {
+pub fn rows(results: &Results, costs: &Costs) -> Vec<Vec<(String, Value)>> {
     results
         .rows()
         .iter()
-        .map(|r| row_values(r, cost_ratios))
+        .map(|r| row_values(r, costs))
         .collect()
 }
 
 /// The best K per chain configuration and cost ratio (by the simulated speedup), with the
-/// speedup.
-pub fn best_k(results: &Results, cost_ratios: &[f64]) -> Vec<Value> {
-    let Results::Chain(results) = results else {
-        return Vec::new();
-    };
+/// speedup; then, with a profile, the best configuration per batch size ([`best_by_batch`]).
+pub fn best_k(results: &Results, costs: &Costs) -> Vec<Value> {
     let mut out = Vec::new();
+    if let Results::Chain(results) = results {
+        best_k_by_ratio(results, &costs.ratios, &mut out);
+    }
+    if let Some(cost) = &costs.profile {
+        out.extend(best_by_batch(&results.rows(), cost, &costs.batches));
+    }
+    out
+}
+
+/// The source a profile was read from (for outputs).
+pub fn profile_source(cost: &Cost) -> String {
+    match cost {
+        Cost::Profile { profile, context } => match context {
+            Some(c) => format!("{} (context {c})", profile.source),
+            None => profile.source.clone(),
+        },
+        Cost::Ratio(c) => format!("ratio {c}"),
+    }
+}
+
+/// A study row as the cost selection reads it: its group (`label`), shape and E[generated] (the
+/// exact value where there is one).
+pub fn cost_row(r: &StudyRow) -> CostRow {
+    CostRow {
+        label: r.label.clone(),
+        tree: r.tree.clone(),
+        k: r.k,
+        shape: round_shape(r),
+        generated: cost_generated(r),
+        from: if r.exact_mean_generated.is_some() {
+            "exact"
+        } else {
+            "simulated"
+        },
+    }
+}
+
+/// Per group of rows (a chain configuration's K, or one workload and rule's trees) and batch
+/// size, the best row under `cost` ([`crate::cost::best_per_batch`]) as JSON: `label`,
+/// `cost_profile`, `batch`, `best_k` (null for a tree with branches), `best_tree`, `best_nodes`,
+/// `speedup`, `goodput`, `from`.
+pub fn best_by_batch(rows: &[StudyRow], cost: &Cost, batches: &[u64]) -> Vec<Value> {
+    let rows: Vec<CostRow> = rows.iter().map(cost_row).collect();
+    crate::cost::best_per_batch(&rows, cost, batches)
+        .into_iter()
+        .map(|c| {
+            let mut v = json!(c);
+            v["cost_profile"] = json!(profile_source(cost));
+            v
+        })
+        .collect()
+}
+
+/// The best K per chain configuration and cost ratio.
+fn best_k_by_ratio(results: &[ConfigResult], cost_ratios: &[f64], out: &mut Vec<Value>) {
     for r in results {
         let ms = r.metrics();
         for &c in cost_ratios {
@@ -204,5 +259,4 @@ pub fn best_k(results: &Results, cost_ratios: &[f64]) -> Vec<Value> {
             }
         }
     }
-    out
 }

@@ -1,18 +1,47 @@
 //! The table printed on stdout.
 
 use super::{ConfigResult, Results, best_k};
+use crate::cost::Costs;
 use crate::study::walltime_improvement;
 
 /// The human-readable table of a study's results.
-pub fn table(results: &Results, cost_ratios: &[f64]) -> String {
+pub fn table(results: &Results, costs: &Costs) -> String {
     match results {
-        Results::Chain(rs) => chain_table(rs, results, cost_ratios),
-        Results::Tree(rs) => super::tree::tree_table(rs, cost_ratios),
+        Results::Chain(rs) => chain_table(rs, results, costs),
+        Results::Tree(rs) => super::tree::tree_table(rs, costs) + &batch_lines(results, costs),
     }
 }
 
+/// With a profile: the best configuration per batch size.
+fn batch_lines(results: &Results, costs: &Costs) -> String {
+    let Some(cost) = &costs.profile else {
+        return String::new();
+    };
+    let mut s = format!(
+        "
+best per batch size (speedup against plain decoding, {}):
+",
+        super::profile_source(cost)
+    );
+    for b in best_k(results, costs)
+        .iter()
+        .filter(|b| b.get("batch").is_some())
+    {
+        s += &format!(
+            "  {:<40} B = {:<5} {:<14} x{:.3}  ({:.4} tokens/ms, {})\n",
+            b["label"].as_str().unwrap_or(""),
+            b["batch"].as_u64().unwrap_or(0),
+            b["best_tree"].as_str().unwrap_or(""),
+            b["speedup"].as_f64().unwrap_or(0.0),
+            b["goodput"].as_f64().unwrap_or(0.0),
+            b["from"].as_str().unwrap_or("")
+        );
+    }
+    s
+}
+
 /// A chain study's table: one block per configuration, a line per K.
-fn chain_table(rs: &[ConfigResult], results: &Results, cost_ratios: &[f64]) -> String {
+fn chain_table(rs: &[ConfigResult], results: &Results, costs: &Costs) -> String {
     let mut s = String::new();
     for r in rs {
         s += &format!(
@@ -29,7 +58,7 @@ fn chain_table(rs: &[ConfigResult], results: &Results, cost_ratios: &[f64]) -> S
             "{:>3} {:>9} {:>9} {:>19} {:>6} {:>7} {:>9}",
             "K", "mean gen", "exact", "99% CI", "in CI", "alpha", "Leviathan"
         );
-        for c in cost_ratios {
+        for c in &costs.ratios {
             s += &format!(" {:>9}", format!("x c={c}"));
         }
         let per_k = r.per_k.as_ref();
@@ -52,7 +81,7 @@ fn chain_table(rs: &[ConfigResult], results: &Results, cost_ratios: &[f64]) -> S
                 m.alpha,
                 m.leviathan_mean_generated
             );
-            for &c in cost_ratios {
+            for &c in &costs.ratios {
                 s += &format!(" {:>9.4}", walltime_improvement(m.mean_generated, m.k, c));
             }
             if let Some(g) = m.gain_over_token {
@@ -78,7 +107,10 @@ fn chain_table(rs: &[ConfigResult], results: &Results, cost_ratios: &[f64]) -> S
         }
     }
     s += "\nbest K (simulated walltime improvement = mean generated / (K c + 1)):\n";
-    for b in best_k(results, cost_ratios) {
+    for b in best_k(results, costs)
+        .iter()
+        .filter(|b| b.get("cost_ratio").is_some())
+    {
         s += &format!(
             "  {:<40} c = {:<6} K = {:<3} x{:.3}\n",
             b["label"].as_str().unwrap_or(""),
@@ -87,5 +119,5 @@ fn chain_table(rs: &[ConfigResult], results: &Results, cost_ratios: &[f64]) -> S
             b["speedup"].as_f64().unwrap_or(0.0)
         );
     }
-    s
+    s + &batch_lines(results, costs)
 }

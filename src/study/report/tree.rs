@@ -7,6 +7,7 @@ use plotters::prelude::*;
 
 use super::figure::{Entry, Figure, Kind, Layout, Ticks, category_area, color};
 use super::speedup;
+use crate::cost::Costs;
 use crate::error::Result;
 use crate::study::row::StudyRow;
 use crate::study::tree::TreeStudyResult;
@@ -19,15 +20,22 @@ pub fn workload_label(r: &TreeStudyResult) -> String {
 
 /// The table printed after a tree study: per workload, a line per (tree, rule), with the
 /// speedup at each cost ratio (a round costs depth draft steps and one verification).
-pub fn tree_table(results: &[TreeStudyResult], cost_ratios: &[f64]) -> String {
+pub fn tree_table(results: &[TreeStudyResult], costs: &Costs) -> String {
     let mut s = String::new();
     let mut last = String::new();
+    // The rule column fits the longest spec (`sglang:0.3:0.5`).
+    let rw = results
+        .iter()
+        .map(|r| r.rule.to_string().len())
+        .max()
+        .unwrap_or(0)
+        .max(11);
     for r in results {
         let row = StudyRow::tree(r);
         let w = workload_label(r);
         if w != last {
             s += &format!(
-                "\n{w}, {} rounds, engine {}\n{:<22} {:>5} {:>5}  {:<11} {:>21}  {:>9}  {:>7}  {:>9}  {:>6}",
+                "\n{w}, {} rounds, engine {}\n{:<22} {:>5} {:>5}  {:<rw$} {:>21}  {:>9}  {:>7}  {:>9}  {:>6}",
                 r.rounds,
                 r.engine,
                 "tree",
@@ -40,7 +48,7 @@ pub fn tree_table(results: &[TreeStudyResult], cost_ratios: &[f64]) -> String {
                 "per node",
                 "chain"
             );
-            for c in cost_ratios {
+            for c in &costs.ratios {
                 s += &format!(" {:>9}", format!("x c={c}"));
             }
             s += "\n";
@@ -53,7 +61,7 @@ pub fn tree_table(results: &[TreeStudyResult], cost_ratios: &[f64]) -> String {
             format!("{:<6}", "n/a")
         };
         s += &format!(
-            "{:<22} {:>5} {:>5}  {:<11} {:>12.4} ± {half}  {:>9}  {:>7}  {:>9.4}  {:>6}",
+            "{:<22} {:>5} {:>5}  {:<rw$} {:>12.4} ± {half}  {:>9}  {:>7}  {:>9.4}  {:>6}",
             row.tree_label,
             row.nodes,
             row.depth,
@@ -64,7 +72,7 @@ pub fn tree_table(results: &[TreeStudyResult], cost_ratios: &[f64]) -> String {
             row.generated_per_position,
             opt(row.chain_same_nodes, 3),
         );
-        for &c in cost_ratios {
+        for &c in &costs.ratios {
             s += &format!(" {:>9.4}", speedup(row.mean_generated, &row, c));
         }
         s += "\n";

@@ -1,6 +1,7 @@
 //! `specsim merge`: a sharded study's results from its shards, checked as one set.
 
 use super::{Part, ShardFile, Stats, config_rounds, study_id};
+use crate::cost::Costs;
 use crate::error::{Error, Result};
 use crate::rule::Rule;
 use crate::study::StudyTallies;
@@ -15,7 +16,7 @@ use crate::study::tree::{Sums, fill_chain_same_nodes, tree_results};
 /// of different counts, of different cost ratios or run on different engines; a duplicate
 /// shard; missing shards (named); a study that can no longer be rebuilt as it was (a changed
 /// `file:` tree); and parts that do not tile a configuration.
-pub fn merge(shards: &[(String, ShardFile)]) -> Result<(Results, Vec<f64>)> {
+pub fn merge(shards: &[(String, ShardFile)]) -> Result<(Results, Costs)> {
     let Some((first_name, first)) = shards.first() else {
         return Err(Error::Config("merge: no shard files given".into()));
     };
@@ -30,6 +31,11 @@ pub fn merge(shards: &[(String, ShardFile)]) -> Result<(Results, Vec<f64>)> {
             return Err(Error::Config(format!(
                 "merge: {first_name} is a shard of {} and {name} of {}: shards of one split into N are merged together",
                 first.count, s.count
+            )));
+        }
+        if s.cost_profile != first.cost_profile || s.batches != first.batches {
+            return Err(Error::Config(format!(
+                "merge: {first_name} and {name} ask for different --cost-profile, --context or --batch; run every shard with the same options"
             )));
         }
         if s.cost_ratio != first.cost_ratio {
@@ -198,5 +204,11 @@ pub fn merge(shards: &[(String, ShardFile)]) -> Result<(Results, Vec<f64>)> {
             Results::Tree(out)
         }
     };
-    Ok((results, first.cost_ratio.clone()))
+    let costs = Costs {
+        ratios: first.cost_ratio.clone(),
+        profile: first.cost_profile.clone(),
+        batches: first.batches.clone(),
+    };
+    costs.check()?;
+    Ok((results, costs))
 }

@@ -68,6 +68,12 @@ pub struct ShardFile {
     pub options: StudyOptions,
     /// The cost ratios of the reports.
     pub cost_ratio: Vec<f64>,
+    /// The latency profile of the reports (`--cost-profile`, read at `--context`), whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_profile: Option<crate::cost::Cost>,
+    /// The batch sizes the profile is read at (`--batch`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batches: Vec<u64>,
     /// I, of `I/N`.
     pub index: u64,
     /// N, of `I/N`.
@@ -200,7 +206,7 @@ pub fn study_id(plan: &Plan) -> Result<String> {
 /// Runs shard `index` of `count` of the study `opts` asks for on `engine`.
 pub fn run_shard(
     opts: &StudyOptions,
-    cost_ratio: &[f64],
+    costs: &crate::cost::Costs,
     (index, count): (u64, u64),
     engine: &mut dyn Engine,
     progress: &mut dyn FnMut(&str, u64),
@@ -241,7 +247,9 @@ pub fn run_shard(
         specsim: env!("CARGO_PKG_VERSION").into(),
         study_id: id,
         options: opts.clone(),
-        cost_ratio: cost_ratio.to_vec(),
+        cost_ratio: costs.ratios.clone(),
+        cost_profile: costs.profile.clone(),
+        batches: costs.batches.clone(),
         index,
         count,
         parts,

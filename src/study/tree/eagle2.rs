@@ -29,8 +29,15 @@ pub fn check_rule(spec: &str, rule: Rule) -> Result<()> {
         .map(|r| r.name())
         .collect();
     Err(Error::Config(format!(
-        "--tree {spec} --rule {rule}: an eagle2 tree's children are its draft's top-m tokens, not draws from the draft row as {rule} assumes, so {rule} would not be lossless on it; these trees are verified by {}",
-        ok.join(" and ")
+        "--tree {spec} --rule {rule}: {}; these trees are verified by {}",
+        if rule.is_tree() && !rule.verifies_branches() {
+            format!("{rule} verifies chains only")
+        } else {
+            format!(
+                "an eagle2 tree's children are its draft's top-m tokens, not draws from the draft row as {rule} assumes, so {rule} would not be lossless on it"
+            )
+        },
+        ok.join(", ")
     )))
 }
 
