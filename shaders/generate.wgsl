@@ -22,7 +22,11 @@ struct GenerateParams {
     sigma: f32,        // logit-noise: noise scale
     lambda: f32,       // mixture: weight of the unrelated distribution
     zipf: f32,         // Zipf exponent of the logits' decay with the token id
+    spread: u32,       // the family's parameter drawn per (round, position): 0 none, 1 uniform, 2 log-normal
+    spread_a: f32,     // lo, or mu
+    spread_b: f32,     // hi, or s
     pad0: u32,
+    pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: GenerateParams;
@@ -82,6 +86,22 @@ fn normal(round: u32, position: u32, stream: u32, x: u32) -> f32 {
     let r = sqrt(-2.0 * log(u1));
     let theta = 6.2831853 * u2;
     return select(r * cos(theta), r * sin(theta), (x & 1u) != 0u);
+}
+
+// The family's parameter at (round, position): `fixed`, or drawn from the spread (stream
+// SPREAD, word 0; src/workload.rs `Spread::draw`); a mixture's lambda clamped to [0, 1].
+fn param_at(fixed: f32, round: u32, position: u32, clamp01: bool) -> f32 {
+    var x = fixed;
+    if (params.spread == 1u) {
+        let u = uniform_f32(random_u32(seed(), round, position, STREAM_SPREAD, 0u));
+        x = params.spread_a + (params.spread_b - params.spread_a) * u;
+    } else if (params.spread == 2u) {
+        x = exp(params.spread_a + params.spread_b * normal(round, position, STREAM_SPREAD, 0u));
+    }
+    if (clamp01 && params.spread != 0u) {
+        x = clamp(x, 0.0, 1.0);
+    }
+    return x;
 }
 
 // The logits of a stream: standard normal, plus a Zipf-like decay with the token id when asked.
@@ -197,6 +217,7 @@ fn generate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
         softmax_in_place(lid, true, dbase, v);
     } else if (fam == FAMILY_MIXTURE) {
         // (1 - lambda) * target + lambda * softmax(w / T_target), w independent of z.
+        let lambda = param_at(params.lambda, gr, pos, true);
         var x6 = lid;
         for (; x6 < v; x6 += WG) {
             let x = x6;
@@ -208,17 +229,18 @@ fn generate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
         for (; x7 < v; x7 += WG) {
             let x = x7;
             let p = row_load(false, tbase + x);
-            row_store(true, dbase + x, (1.0 - params.lambda) * p + params.lambda * row_load(true, dbase + x));
+            row_store(true, dbase + x, (1.0 - lambda) * p + lambda * row_load(true, dbase + x));
         }
         loop_cut = loop_cut || x7 < v;
     } else {
         // logit-noise: softmax((z + sigma * e) / T_draft).
+        let sigma = param_at(params.sigma, gr, pos, false);
         var x8 = lid;
         for (; x8 < v; x8 += WG) {
             let x = x8;
             let z = logit(gr, pos, STREAM_TARGET, x);
             let e = normal(gr, pos, STREAM_DRAFT, x);
-            row_store(true, dbase + x, (z + params.sigma * e) / params.t_draft);
+            row_store(true, dbase + x, (z + sigma * e) / params.t_draft);
         }
         loop_cut = loop_cut || x8 < v;
         softmax_in_place(lid, true, dbase, v);

@@ -14,6 +14,8 @@ pub mod stream {
     pub const COIN: u32 = 3;
     /// Recovery sampling (replacement or bonus) in `sample` mode, separate from the coins.
     pub const RECOVERY: u32 = 4;
+    /// A workload's parameter drawn per (round, position) (`Spread`).
+    pub const SPREAD: u32 = 5;
 }
 
 pub(crate) const M0: u32 = 0xD251_1F53;

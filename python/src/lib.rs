@@ -953,7 +953,7 @@ fn json_to_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py
 /// the rows of `results.csv` as dicts (and writes the files when `out` is given). With `shard`
 /// (I, N): runs that shard only and returns its shard file's JSON text (written to `out` too).
 #[pyfunction]
-#[pyo3(signature = (family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds, seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized, shard=None, design=false, nodes=None, cost_profile=None, batch_sizes=None, context=None))]
+#[pyo3(signature = (family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds, seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized, shard=None, design=false, nodes=None, cost_profile=None, batch_sizes=None, context=None, sigma_dist=None, lambda_dist=None))]
 #[allow(clippy::too_many_arguments)]
 fn study<'py>(
     py: Python<'py>,
@@ -984,6 +984,8 @@ fn study<'py>(
     cost_profile: Option<PathBuf>,
     batch_sizes: Option<Vec<u64>>,
     context: Option<f64>,
+    sigma_dist: Option<Vec<String>>,
+    lambda_dist: Option<Vec<String>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     // `progress`: a callable `(done, total, label)` (the package's tqdm bar), or a flag for the
     // library's own progress on stderr (a bar on a terminal, a line every 10 s otherwise).
@@ -1018,6 +1020,8 @@ fn study<'py>(
         allow_unnormalized,
         design,
         nodes,
+        sigma_dist: spreads("sigma_dist", sigma_dist)?,
+        lambda_dist: spreads("lambda_dist", lambda_dist)?,
     };
     let costs = costs_of(
         cost_ratio.unwrap_or_else(|| vec![0.05, 0.2]),
@@ -1042,12 +1046,8 @@ fn study<'py>(
                     let mut bar = specsim::progress::Progress::new("study shard", total, !shown);
                     let mut done = 0u64;
                     let mut last: Option<std::time::Instant> = None;
-                    let file = sh::run_shard(
-                        &opts,
-                        &costs,
-                        (index, count),
-                        engine,
-                        &mut |label, n| {
+                    let file =
+                        sh::run_shard(&opts, &costs, (index, count), engine, &mut |label, n| {
                             bar.set_message(label);
                             bar.inc(n);
                             done += n;
@@ -1066,8 +1066,7 @@ fn study<'py>(
                                     }
                                 });
                             }
-                        },
-                    )?;
+                        })?;
                     bar.finish();
                     let bytes = sh::to_bytes(&file)?;
                     if let Some(out) = &out {
@@ -1124,6 +1123,17 @@ fn study<'py>(
         })
         .map_err(err)?;
     Ok(rows_to_py(py, &results, &costs)?.into_any())
+}
+
+/// `sigma_dist=` / `lambda_dist=`: the laws, parsed as the command line's.
+fn spreads(name: &str, laws: Option<Vec<String>>) -> PyResult<Vec<specsim::workload::Spread>> {
+    laws.unwrap_or_default()
+        .iter()
+        .map(|s| {
+            s.parse()
+                .map_err(|e: specsim::Error| err(specsim::Error::Config(format!("{name}: {e}"))))
+        })
+        .collect()
 }
 
 /// A study's cost settings from Python's arguments, checked as the command line's.

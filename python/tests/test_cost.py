@@ -51,3 +51,23 @@ def test_best_k_equals_specsim_cost(tmp_path):
     assert (tmp_path / "c" / "cost.svg").exists()
     with pytest.raises(specsim.SpecsimError, match="results.json"):
         specsim.cost.best_k(PROFILE, [1], tmp_path / "nothing-here")
+
+
+def test_a_heterogeneous_family_equals_the_command_line(tmp_path):
+    # sigma drawn per round and position (issue 25): the same rows and columns as the command line.
+    out = tmp_path / "cli"
+    o = cli("study", "--sigma-dist", "uniform:0.1:2,lognormal:-0.7:0.8", "--k", "1,3", "--vocab", "64",
+            "--rounds", "300", "--engine", "cpu", "--out", str(out))
+    assert o.returncode == 0, o.stderr
+    with open(out / "results.csv") as f:
+        want = list(csv.DictReader(f))
+    got = specsim.study(sigma_dist="uniform:0.1:2,lognormal:-0.7:0.8", k=[1, 3], vocab=64, rounds=300,
+                        engine="cpu")
+    assert [r["spread"] for r in got] == [w["spread"] for w in want] == [
+        "uniform:0.1:2", "uniform:0.1:2", "lognormal:-0.7:0.8", "lognormal:-0.7:0.8"]
+    for g, w in zip(got, want):
+        assert g["mean_generated"] == pytest.approx(float(w["mean_generated"]), rel=1e-12)
+        assert g["exact_mean_generated"] == pytest.approx(float(w["exact_mean_generated"]), rel=1e-12)
+        assert g["sigma"] is None and w["sigma"] == ""
+    with pytest.raises(specsim.InvalidOption, match="LO <= HI"):
+        specsim.study(sigma_dist=["uniform:2:1"], k=1, vocab=16, rounds=10, engine="cpu")

@@ -14,6 +14,7 @@ const STREAM_DRAFT: u32 = 1u;
 const STREAM_DRAFT_TOKEN: u32 = 2u;
 const STREAM_COIN: u32 = 3u;
 const STREAM_RECOVERY: u32 = 4u;
+const STREAM_SPREAD: u32 = 5u;
 
 // (hi, lo) of the 64-bit product a * b, from 16-bit halves (WGSL has no 64-bit integers).
 fn mulhilo(a: u32, b: u32) -> vec2<u32> {

@@ -35,6 +35,16 @@ pub fn study_options(w: &WorkloadArgs) -> Result<StudyOptions> {
         allow_unnormalized: false,
         design: false,
         nodes: None,
+        sigma_dist: w
+            .sigma_dist
+            .iter()
+            .map(|s| s.parse().map_err(|e| anyhow::anyhow!("--sigma-dist {e}")))
+            .collect::<Result<_>>()?,
+        lambda_dist: w
+            .lambda_dist
+            .iter()
+            .map(|s| s.parse().map_err(|e| anyhow::anyhow!("--lambda-dist {e}")))
+            .collect::<Result<_>>()?,
     })
 }
 

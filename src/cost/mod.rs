@@ -7,7 +7,7 @@
 //! its growth's depth): `T = d · t_draft(B) + t_verify(B · n)`; plain decoding `T = t_verify(B)`.
 //! `goodput = B · E[generated] / T`, `speedup = goodput / goodput(plain)`. Under Leviathan's
 //! ratio, `t_verify` is flat (one unit) and `t_draft = c`, so the speedup is his
-//! `E[generated] / (d c + 1)` at every B (Theorem 3.8 with E[generated] = (1 − α^(K+1))/(1 − α)).
+//! `E[generated] / (d c + 1)` at every B (Theorem 3.8 with `E[generated]` = (1 − α^(K+1))/(1 − α)).
 
 mod profile;
 mod select;

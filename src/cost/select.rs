@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{Cost, RoundShape};
 
-/// What one row of a study contributes: its group, its shape and E[generated].
+/// What one row of a study contributes: its group, its shape and `E[generated]`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CostRow {
     /// The group the row belongs to (a study's `label`: workload, and rule when not `token`).
@@ -18,7 +18,7 @@ pub struct CostRow {
     /// Draft steps (the depth) and query tokens per sequence (the nodes).
     #[serde(skip)]
     pub shape: RoundShape,
-    /// E[generated]: the exact value where there is one, else the simulated mean.
+    /// `E[generated]`: the exact value where there is one, else the simulated mean.
     pub generated: f64,
     /// `exact` or `simulated`.
     pub from: &'static str,
@@ -41,7 +41,7 @@ pub struct Choice {
     pub speedup: f64,
     /// Its goodput (tokens per unit of time for the batch).
     pub goodput: f64,
-    /// Where its E[generated] comes from.
+    /// Where its `E[generated]` comes from.
     pub from: &'static str,
 }
 

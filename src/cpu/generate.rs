@@ -164,12 +164,14 @@ impl<'a> Generator<'a> {
                     *o = ex / w.t_target;
                 }
                 softmax_in_place(drow);
+                let lambda = w.param_at(lambda, seed, gr, p);
                 for (o, &px) in drow.iter_mut().zip(trow.iter()) {
                     *o = (1.0 - lambda) * px + lambda * *o;
                 }
             }
             Family::LogitNoise { sigma } => {
                 normals(seed, gr, p, stream::DRAFT, 0, e);
+                let sigma = w.param_at(sigma, seed, gr, p);
                 for (o, (&zx, &ex)) in drow.iter_mut().zip(z.iter().zip(e.iter())) {
                     *o = (zx + sigma * ex) / w.t_draft;
                 }
@@ -329,6 +331,7 @@ mod tests {
                 t_target: 0.9,
                 t_draft: 1.1,
                 zipf: 1.0,
+                spread: None,
             };
             let (b, _) = generate_chunk(&w, 11, 5, 3, 4);
             let mut g = PositionRows::new(&w, 11);
@@ -363,6 +366,7 @@ mod tests {
                     t_target: 0.9,
                     t_draft: 1.1,
                     zipf,
+                    spread: None,
                 };
                 let (b, betas) = generate_chunk(&w, 5 + i as u64, 40, 200, k);
                 let res = CpuEngine::default()

@@ -140,8 +140,17 @@ pub struct GenerateParams {
     pub lambda: f32,
     /// Zipf exponent of the logits' decay with the token id.
     pub zipf: f32,
+    /// The family's parameter drawn per (round, position): 0 none, 1 uniform, 2 log-normal
+    /// (`Spread::code`).
+    pub spread: u32,
+    /// Its first parameter (lo, or mu).
+    pub spread_a: f32,
+    /// Its second (hi, or s).
+    pub spread_b: f32,
     /// Padding.
     pub pad0: u32,
+    /// Padding.
+    pub pad1: u32,
 }
 
 impl KernelParams for GenerateParams {
@@ -165,7 +174,11 @@ impl KernelParams for GenerateParams {
                 sigma,
                 lambda,
                 zipf,
-                pad0
+                spread,
+                spread_a,
+                spread_b,
+                pad0,
+                pad1
             ]
         )
     }

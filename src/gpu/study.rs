@@ -30,6 +30,7 @@ impl GpuContext {
             zipf: w.zipf,
             ..GenerateParams::default()
         };
+        (p.spread, p.spread_a, p.spread_b) = crate::workload::Spread::code(w.spread);
         match w.family {
             Family::LogitNoise { sigma } => p.sigma = sigma,
             Family::Mixture { lambda } => p.lambda = lambda,

@@ -267,6 +267,7 @@ fn block_config(family: Family, vocab: usize, rounds: u64) -> StudyConfig {
             t_target: 1.0,
             t_draft: 1.0,
             zipf: 0.0,
+            spread: None,
         },
         k_values: vec![1, 2, 4, 6],
         rounds,

@@ -39,6 +39,7 @@ fn file_batch() -> String {
             t_target: 1.0,
             t_draft: 1.0,
             zipf: 0.0,
+            spread: None,
         };
         let (b, _) = specsim::study::workload::generate_chunk(&w, 99, 0, 6000, 4);
         specsim::npyio::write_batch_dir(dir.path(), &b).unwrap();
@@ -55,6 +56,7 @@ fn config(family: Family, zipf: f32, rounds: u64, recovery: RecoveryMode) -> Stu
             t_target: 1.0,
             t_draft: 1.0,
             zipf,
+            spread: None,
         },
         k_values: vec![1, 2, 3, 4],
         rounds,
@@ -614,6 +616,7 @@ fn file_studies_take_allow_unnormalized_and_say_what_they_ignore() {
         t_target: 1.0,
         t_draft: 1.0,
         zipf: 0.0,
+        spread: None,
     };
     let (mut b, _) = specsim::study::workload::generate_chunk(&w, 5, 0, 500, 2);
     b.target.iter_mut().for_each(|x| *x *= 1.5);
@@ -687,4 +690,108 @@ fn defaulted_studies_have_lm_like_rows() {
         seen += 1;
     }
     assert!(seen >= 1);
+}
+
+/// Families whose parameter is drawn per (round, position) (`--sigma-dist`, `--lambda-dist`):
+/// each engine's study agrees with its exact values, the device generates the CPU's rows (mean
+/// betas within 1e-4), and a degenerate law (`uniform:0.5:0.5`) is the fixed family bit for bit.
+#[test]
+fn spread_families_on_both_engines() {
+    use specsim::workload::Spread;
+    let spreads = [
+        (Family::LogitNoise { sigma: 0.0 }, "uniform:0.1:2"),
+        (Family::LogitNoise { sigma: 0.0 }, "lognormal:-0.7:0.8"),
+        (Family::Mixture { lambda: 0.0 }, "uniform:0:0.9"),
+        (Family::Mixture { lambda: 0.0 }, "lognormal:-1:1"),
+    ];
+    let gpu = common::gpu();
+    let mut gpu = gpu;
+    for (family, law) in spreads {
+        let mut cfg = config(family.clone(), 0.5, 2500, RecoveryMode::Argmax);
+        cfg.workload.spread = Some(law.parse::<Spread>().unwrap());
+        let cpu = run_study(&cfg, &mut CpuEngine::default(), |_| {}).unwrap();
+        assert_within(&cpu, &format!("cpu {family:?} {law}"));
+        if let Some(g) = gpu.as_mut() {
+            g.config = Default::default();
+            let t = run_study(&cfg, &mut **g, |_| {}).unwrap();
+            assert_within(&t, &format!("gpu {family:?} {law}"));
+            for (g, c) in t.beta_sum.iter().zip(&cpu.beta_sum) {
+                let (g, c) = (g.value() / t.rounds as f64, c.value() / cpu.rounds as f64);
+                assert!((g - c).abs() < 1e-4, "{law}: device {g}, CPU {c}");
+            }
+        }
+    }
+    // The degenerate law is the fixed family.
+    let fixed = config(
+        Family::LogitNoise { sigma: 0.5 },
+        0.5,
+        300,
+        RecoveryMode::Argmax,
+    );
+    let mut drawn = config(
+        Family::LogitNoise { sigma: 0.0 },
+        0.5,
+        300,
+        RecoveryMode::Argmax,
+    );
+    drawn.workload.spread = Some("uniform:0.5:0.5".parse().unwrap());
+    let a = specsim::cpu::generate::generate_chunk(&fixed.workload, 11, 0, 50, 4).0;
+    let b = specsim::cpu::generate::generate_chunk(&drawn.workload, 11, 0, 50, 4).0;
+    assert_eq!(a.draft, b.draft);
+    assert_eq!(a.target, b.target);
+}
+
+/// `--sigma-dist` and `--lambda-dist` from the command line: a configuration per law, the
+/// `spread` column, the label; bad laws and the wrong family refused.
+#[test]
+fn spread_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s");
+    let o = common::specsim(&[
+        "study",
+        "--sigma-dist",
+        "uniform:0.2:1.5,lognormal:-1:0.5",
+        "--k",
+        "2",
+        "--vocab",
+        "64",
+        "--rounds",
+        "200",
+        "--engine",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("sigma~uniform:0.2:1.5"), "{}", o.stdout);
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let (si, sp) = (
+        header.iter().position(|c| *c == "sigma").unwrap(),
+        header.iter().position(|c| *c == "spread").unwrap(),
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0][si], rows[0][sp]), ("", "uniform:0.2:1.5"));
+    assert_eq!(rows[1][sp], "lognormal:-1:0.5");
+    for (args, needle) in [
+        (vec!["--sigma-dist", "uniform:2:1"], "LO <= HI"),
+        (vec!["--sigma-dist", "gamma:1:2"], "not a distribution"),
+        (vec!["--sigma-dist", "lognormal:0:-1"], "S >= 0"),
+        (
+            vec!["--family", "mixture", "--sigma-dist", "uniform:0:1"],
+            "--family logit-noise",
+        ),
+        (vec!["--lambda-dist", "uniform:0:1"], "--family mixture"),
+    ] {
+        let mut a = vec![
+            "study", "--k", "1", "--vocab", "16", "--rounds", "10", "--engine", "cpu",
+        ];
+        a.extend(args.iter().copied());
+        let never = dir.path().join("never");
+        a.extend(["--out", never.to_str().unwrap()]);
+        common::assert_refused(&common::specsim(&a), needle, &[needle]);
+        assert!(!never.exists());
+    }
 }

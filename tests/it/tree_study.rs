@@ -20,6 +20,7 @@ fn configs(vocab: usize, rounds: u64) -> Vec<TreeStudyConfig> {
                 t_target: 1.0,
                 t_draft: 1.0,
                 zipf: 0.0,
+                spread: None,
             },
             tree: s.parse::<TreeShape>().unwrap(),
             // Every tree rule; those that verify chains only (SPEC §13's typical and lenient) on

@@ -381,6 +381,8 @@ def study(
     cost_profile: Union[str, os.PathLike, None] = None,
     batch_sizes: Union[int, Sequence[int], None] = None,
     context: Optional[float] = None,
+    sigma_dist: Union[str, Sequence[str], None] = None,
+    lambda_dist: Union[str, Sequence[str], None] = None,
     **kwargs: Any,
 ) -> Any:
     """An acceptance-rate study: every option of ``specsim study`` as a keyword.
@@ -421,6 +423,10 @@ def study(
         is a batch file; or ``batch_sizes=``) adds ``goodput_bB``, ``speedup_bB`` and
         ``goodput_from`` to every row (SPEC §12), and the best configuration per batch size to
         ``results.json``'s ``best_k``.
+
+        ``sigma_dist`` (logit-noise) and ``lambda_dist`` (mixture) draw the family's parameter
+        anew for every round and position from ``"uniform:LO:HI"`` or ``"lognormal:MU:S"`` (a
+        configuration per law; ``--sigma-dist``, ``--lambda-dist``): rows gain ``spread``.
     """
     if "lambda" in kwargs:
         lambda_ = kwargs.pop("lambda")
@@ -456,7 +462,7 @@ def study(
         result = _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch,
                         vocab, rounds, seed, recovery, rule, tree, engine, cost_ratio, out,
                         progress, allow_unnormalized, shard, design, nodes, cost_profile,
-                        batch_sizes, context)
+                        batch_sizes, context, sigma_dist, lambda_dist)
         return json.loads(result) if shard is not None else result
     finally:
         if bar is not None:
@@ -506,7 +512,8 @@ def merge(shards: Sequence[Any], *, out: Union[str, os.PathLike, None] = None) -
 
 def _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds,
            seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized,
-           shard=None, design=False, nodes=None, cost_profile=None, batch_sizes=None, context=None):
+           shard=None, design=False, nodes=None, cost_profile=None, batch_sizes=None, context=None,
+           sigma_dist=None, lambda_dist=None):
     return _native(
         _specsim.study,
         family,
@@ -536,6 +543,8 @@ def _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batc
         os.fspath(cost_profile) if cost_profile is not None else None,
         _list("batch", batch_sizes, int),
         None if context is None else float(context),
+        _names(sigma_dist),
+        _names(lambda_dist),
     )
 
 

@@ -77,6 +77,8 @@ def study(
     cost_profile: Union[str, PathLike[str], None] = None,
     batch_sizes: Union[int, Sequence[int], None] = None,
     context: Optional[float] = None,
+    sigma_dist: Union[str, Sequence[str], None] = None,
+    lambda_dist: Union[str, Sequence[str], None] = None,
     **kwargs: Any,
 ) -> Any: ...
 def positional_acceptance(

@@ -78,6 +78,8 @@ def study(
     cost_profile: Optional[str] = None,
     batch_sizes: Optional[List[int]] = None,
     context: Optional[float] = None,
+    sigma_dist: Optional[List[str]] = None,
+    lambda_dist: Optional[List[str]] = None,
 ) -> Union[List[dict], str]: ...
 def merge(texts: List[str], names: List[str], out: Optional[str]) -> List[dict]: ...
 def cost_best(

@@ -49,6 +49,14 @@ pub struct WorkloadArgs {
         value_name = "LIST"
     )]
     pub lambda: Vec<f64>,
+    /// logit-noise: draw sigma for every (round, position) from each of these laws instead:
+    /// `uniform:LO:HI` or `lognormal:MU:S` (a configuration each; --sigma is then not used).
+    /// Contexts are easy or hard from round to round, as real ones are.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub sigma_dist: Vec<String>,
+    /// mixture: draw lambda for every (round, position) the same way (clamped to [0, 1]).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub lambda_dist: Vec<String>,
     /// quantized: bits of the quantized logits.
     #[arg(
         long,

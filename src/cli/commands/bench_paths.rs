@@ -45,6 +45,7 @@ fn workload(v: usize) -> Workload {
         t_target: 1.0,
         t_draft: 1.0,
         zipf: 0.0,
+        spread: None,
     }
 }
 

@@ -111,6 +111,13 @@ pub struct StudyOptions {
     /// `--nodes`: the design study's node budgets; `None` for [8, 16, 32, 64].
     #[serde(default)]
     pub nodes: Option<Vec<usize>>,
+    /// `--sigma-dist`: logit-noise's sigma drawn per (round, position) from each of these
+    /// laws (one configuration each), instead of `sigma`'s fixed values.
+    #[serde(default)]
+    pub sigma_dist: Vec<crate::workload::Spread>,
+    /// `--lambda-dist`: the same for mixture's lambda.
+    #[serde(default)]
+    pub lambda_dist: Vec<crate::workload::Spread>,
 }
 
 /// The K values of a study when none are given (a file's study takes 1..=its K instead).
@@ -147,6 +154,8 @@ impl Default for StudyOptions {
             allow_unnormalized: false,
             design: false,
             nodes: None,
+            sigma_dist: Vec::new(),
+            lambda_dist: Vec::new(),
         }
     }
 }
@@ -225,7 +234,22 @@ impl StudyOptions {
         if let Some(z) = zipfs.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
             return cfg(format!("--zipf: {z} is not a non-negative number"));
         }
+        let spreads = match self.family {
+            FamilyKind::LogitNoise => &self.sigma_dist,
+            FamilyKind::Mixture => &self.lambda_dist,
+            _ => &Vec::new(),
+        };
+        if !self.sigma_dist.is_empty() && self.family != FamilyKind::LogitNoise {
+            return cfg("--sigma-dist draws logit-noise's sigma: give --family logit-noise".into());
+        }
+        if !self.lambda_dist.is_empty() && self.family != FamilyKind::Mixture {
+            return cfg("--lambda-dist draws mixture's lambda: give --family mixture".into());
+        }
         let families: Vec<Family> = match self.family {
+            FamilyKind::LogitNoise if !spreads.is_empty() => {
+                vec![Family::LogitNoise { sigma: 0.0 }]
+            }
+            FamilyKind::Mixture if !spreads.is_empty() => vec![Family::Mixture { lambda: 0.0 }],
             FamilyKind::LogitNoise => {
                 let sigmas = f32s("sigma", &self.sigma)?;
                 if let Some(x) = sigmas.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
@@ -283,12 +307,29 @@ impl StudyOptions {
                 names.join(",")
             ));
         }
-        let mut out = Vec::new();
+        // Each family with its spread (one configuration per law), or fixed.
+        let mut variants: Vec<(Family, Option<crate::workload::Spread>)> = Vec::new();
         for family in &families {
+            if spreads.is_empty() {
+                variants.push((family.clone(), None));
+            }
+            for &d in spreads {
+                variants.push((family.clone(), Some(d)));
+            }
+        }
+        let mut out = Vec::new();
+        for (family, spread) in &variants {
             for &t_target in &t_targets {
                 for &t_draft in &t_drafts {
                     for &zipf in &zipfs {
-                        check_finite_rows(family, vocab, t_target, t_draft, zipf)?;
+                        // The rows must be finite at the spread's largest value.
+                        let at = match (spread, family) {
+                            (Some(d), Family::LogitNoise { .. }) => {
+                                Family::LogitNoise { sigma: d.upper() }
+                            }
+                            _ => family.clone(),
+                        };
+                        check_finite_rows(&at, vocab, t_target, t_draft, zipf)?;
                         out.push(StudyConfig {
                             workload: Workload {
                                 family: family.clone(),
@@ -296,6 +337,7 @@ impl StudyOptions {
                                 t_target,
                                 t_draft,
                                 zipf,
+                                spread: *spread,
                             },
                             k_values: k_values.clone(),
                             rounds,

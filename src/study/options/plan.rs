@@ -257,6 +257,7 @@ impl StudyOptions {
                 t_target: 1.0,
                 t_draft: 1.0,
                 zipf: 0.0,
+                spread: None,
             },
             tree,
             rules,

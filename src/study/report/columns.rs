@@ -17,8 +17,12 @@ pub struct Column {
     pub value: fn(&StudyRow) -> Value,
 }
 
-/// A family parameter's column: the family's own, null for the others.
+/// A family parameter's column: the family's own, null for the others (and for the family's own
+/// when it is drawn per position: the `spread` column says from what).
 fn param(r: &StudyRow, name: &str) -> Value {
+    if r.workload.spread.is_some() && matches!(name, "sigma" | "lambda") {
+        return Value::Null;
+    }
     r.workload
         .family
         .param_columns()
@@ -81,6 +85,10 @@ pub const COLUMNS: &[Column] = &[
     Column {
         name: "rates",
         value: |r| param(r, "rates"),
+    },
+    Column {
+        name: "spread",
+        value: |r| json!(r.workload.spread.map(|s| s.to_string())),
     },
     Column {
         name: "seed",
@@ -282,7 +290,7 @@ pub fn row_values(r: &StudyRow, costs: &Costs) -> Vec<(String, Value)> {
     out
 }
 
-/// E[generated] for costs: the exact value where there is one, otherwise the simulated mean.
+/// `E[generated]` for costs: the exact value where there is one, otherwise the simulated mean.
 pub fn cost_generated(r: &StudyRow) -> f64 {
     r.exact_mean_generated.unwrap_or(r.mean_generated)
 }

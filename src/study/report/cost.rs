@@ -1,4 +1,4 @@
-//! `specsim cost` (SPEC §12): an existing study's E[generated] (its `results.json`) read under a
+//! `specsim cost` (SPEC §12): an existing study's `E[generated]` (its `results.json`) read under a
 //! latency profile at batch sizes: the speedup of every configuration, the best per batch size,
 //! and the plot of speedup against K (or nodes) per batch size with the best marked.
 

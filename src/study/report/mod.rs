@@ -197,7 +197,7 @@ pub fn profile_source(cost: &Cost) -> String {
     }
 }
 
-/// A study row as the cost selection reads it: its group (`label`), shape and E[generated] (the
+/// A study row as the cost selection reads it: its group (`label`), shape and `E[generated]` (the
 /// exact value where there is one).
 pub fn cost_row(r: &StudyRow) -> CostRow {
     CostRow {

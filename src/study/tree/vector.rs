@@ -194,6 +194,7 @@ mod tests {
             t_target: 1.0,
             t_draft: 1.0,
             zipf: 2.0,
+            spread: None,
         }
     }
 
