@@ -1136,6 +1136,38 @@ fn spreads(name: &str, laws: Option<Vec<String>>) -> PyResult<Vec<specsim::workl
         .collect()
 }
 
+/// A stopping policy's exact values on one round (SPEC §11), as JSON.
+#[pyfunction]
+#[pyo3(signature = (draft, target, policy, cost_ratio))]
+fn adaptive_exact(
+    draft: Vec<Vec<f64>>,
+    target: Vec<Vec<f64>>,
+    policy: &str,
+    cost_ratio: f64,
+) -> PyResult<String> {
+    use specsim::reference::adaptive;
+    let policy: adaptive::Policy = parse(policy)?;
+    let r = adaptive::adaptive_exact(&draft, &target, policy, cost_ratio).map_err(err)?;
+    serde_json::to_string(&r).map_err(|e| err(specsim::Error::Config(e.to_string())))
+}
+
+/// The Bellman bound on one round under Leviathan's cost ratio (SPEC §11), as JSON.
+#[pyfunction]
+#[pyo3(signature = (draft, target, cost_ratio))]
+fn bellman_bound(draft: Vec<Vec<f64>>, target: Vec<Vec<f64>>, cost_ratio: f64) -> PyResult<String> {
+    let r =
+        specsim::reference::adaptive::bellman_bound(&draft, &target, cost_ratio).map_err(err)?;
+    // JSON has no infinity: a threshold that is never reached is null.
+    let mut v = serde_json::to_value(&r).map_err(|e| err(specsim::Error::Config(e.to_string())))?;
+    v["thresholds"] = serde_json::json!(
+        r.thresholds
+            .iter()
+            .map(|t| t.is_finite().then_some(*t))
+            .collect::<Vec<_>>()
+    );
+    Ok(v.to_string())
+}
+
 /// A study's cost settings from Python's arguments, checked as the command line's.
 fn costs_of(
     ratios: Vec<f64>,
@@ -1267,6 +1299,8 @@ fn _specsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(study, m)?)?;
     m.add_function(wrap_pyfunction!(merge, m)?)?;
     m.add_function(wrap_pyfunction!(cost_best, m)?)?;
+    m.add_function(wrap_pyfunction!(adaptive_exact, m)?)?;
+    m.add_function(wrap_pyfunction!(bellman_bound, m)?)?;
     m.add_function(wrap_pyfunction!(_last_addresses, m)?)?;
     m.add_function(wrap_pyfunction!(_parse_k, m)?)?;
     Ok(())

@@ -2,6 +2,7 @@
 //! with. Chain rules in [`chain`] (one file per rule), tree rules in [`tree`] (the walk and one
 //! file per rule). They read probabilities and coins through [`Values`], wherever those live.
 
+pub mod adaptive;
 pub mod chain;
 pub mod lossy;
 pub mod optimal;

@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+mod adaptive;
 mod batch_engines;
 mod batch_files;
 mod block_engines;

@@ -283,7 +283,7 @@ fn verify_checks_eagle2_trees_and_refuses_the_rules_that_cannot_verify_them() {
         assert_refused(
             &o,
             "eagle2 with a rule that assumes random children",
-            &["top-m", rule, "greedy and target-only"],
+            &["top-m", rule, "greedy, target-only"],
         );
     }
     let o = specsim(&[

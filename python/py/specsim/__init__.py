@@ -70,6 +70,8 @@ __all__ = [
     "distortion",
     "distortion_study",
     "cost",
+    "adaptive_exact",
+    "bellman_bound",
     "__version__",
 ]
 
@@ -1053,6 +1055,41 @@ def optimal_study(
         os.fspath(out) if out is not None else None,
     )
     return json.loads(text)
+
+
+
+def adaptive_exact(draft: Any, target: Any, policy: str, *, cost_ratio: float = 0.0) -> Dict[str, Any]:
+    """A stopping policy's exact values on one round (SPEC §11): the drafts drawn from ``draft``
+    [K, V] (rows divided by their sums), verified by the token rule against ``target`` [K + 1,
+    V], the coins uniform, the draft length decided by ``policy``: ``"fixed:K"``, ``"hf:θ"``
+    (HF's ``assistant_confidence_threshold``), ``"top1:θ"``, ``"entropy:γ:λ"``,
+    ``"specdecpp:h"``, ``"oracle:θ"`` or ``"bellman"`` (the optimal thresholds for
+    ``cost_ratio``). ``specdecpp`` and ``bellman`` are enumerated where V^K <= 4096.
+
+    Returns:
+        ``{"policy", "expected_drafted" (E[D]), "expected_accepted" (E[τ]),
+        "expected_generated", "pmf_drafted" ([K + 1] float64 array, index d = 0..K),
+        "expected_draft_steps" (E[D], plus top1's discarded draft), "rate" (E[generated] /
+        E[steps · c + 1])}``.
+    """
+    r = json.loads(_native(_specsim.adaptive_exact, _rows("draft", draft), _rows("target", target),
+                           str(policy), float(cost_ratio)))
+    r["pmf_drafted"] = np.asarray(r["pmf_drafted"], dtype=np.float64)
+    return r
+
+
+def bellman_bound(draft: Any, target: Any, *, cost_ratio: float) -> Dict[str, Any]:
+    """The best rate E[generated] / E[D c + 1] any stopping policy that sees the rows and the drafted
+    tokens can reach on this round under Leviathan's cost ratio ``cost_ratio`` (SPEC §11; in units
+    of one target step): Dinkelbach's iteration with backward induction over the drafted
+    sequences (V^K <= 4096).
+
+    Returns:
+        ``{"rate_low", "rate_high", "thresholds" (after i drafts, i = 1..K-1, continue iff the
+        running product of min(1, p/q) is >= thresholds[i-1]; None: never), "iterations"}``.
+    """
+    return json.loads(_native(_specsim.bellman_bound, _rows("draft", draft), _rows("target", target),
+                              float(cost_ratio)))
 
 
 from . import cost  # noqa: E402  (the submodule reads the helpers above)

@@ -87,10 +87,6 @@ pub const COLUMNS: &[Column] = &[
         value: |r| param(r, "rates"),
     },
     Column {
-        name: "spread",
-        value: |r| json!(r.workload.spread.map(|s| s.to_string())),
-    },
-    Column {
         name: "seed",
         value: |r| json!(r.seed),
     },
@@ -233,6 +229,10 @@ pub const COLUMNS: &[Column] = &[
     Column {
         name: "distortion_given",
         value: |r| json!(r.distortion.as_ref().map(|d| d.given.clone())),
+    },
+    Column {
+        name: "spread",
+        value: |r| json!(r.workload.spread.map(|s| s.to_string())),
     },
     Column {
         name: "seconds",

@@ -1,0 +1,438 @@
+//! Adaptive draft length (SPEC §11): stopping policies, their exact `E[D]`, `E[τ]` and pmf of D
+//! given one round's rows (the drafted tokens random), and the Bellman bound: the best rate any
+//! policy that sees the rows and the drafted tokens can reach under Leviathan's cost.
+//!
+//! A round drafts positions 1, 2, …; after drafting position i < K it continues iff the policy
+//! says so; D drafts are verified by the token rule (SPEC §1). With `q̂_i` the draft row over its
+//! sum (the law the tokens are drawn from), `p_i` the target row over its sum, `a_i(x) =
+//! min(1, p_i(x)/q̂_i(x))` and `c_i(x)` the policy's decision to continue after drafting x at
+//! position i:
+//! - `P(D ≥ 1) = 1`, `P(D ≥ i + 1) = P(D ≥ i) Σ_x q̂_i(x) c_i(x)` (i < K);
+//! - `P(τ ≥ i) = β_i Π_{j<i} Σ_x min(p_j, q̂_j)(x) c_j(x)`, `β_i = Σ_x min(p_i, q̂_i)(x)`;
+//!
+//! for the policies whose decision depends on the position's own token only (`fixed`, `hf`,
+//! `top1`, `entropy`, `oracle`). `specdecpp` and `bellman` decide on the running product
+//! `L_i = Π_{j≤i} a_j(x_j)`: they are computed by enumerating the drafted sequences where
+//! V^K ≤ [`ENUMERATION_BUDGET`] (and refused beyond it, for now).
+
+use crate::error::{Error, Result};
+
+/// The largest V^K whose drafted sequences are enumerated.
+pub const ENUMERATION_BUDGET: f64 = 4096.0;
+
+/// A stopping policy (SPEC §11); parameters after colons.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Policy {
+    /// Draft K' positions (at most the cap K).
+    Fixed(usize),
+    /// HF transformers' `assistant_confidence_threshold`: continue iff `q_i(x_i) ≥ θ` (f32).
+    Hf(f32),
+    /// Verify position i + 1 iff `max q_{i+1} ≥ θ` (f32); a stop costs one discarded draft.
+    Top1(f32),
+    /// Continue iff `1 − sqrt(γ H(q_i)) ≥ λ` (H in nats, f64).
+    Entropy {
+        /// γ.
+        gamma: f64,
+        /// λ.
+        lambda: f64,
+    },
+    /// SpecDec++: after s ≥ 2 drafts continue iff `L_{s−1} ≥ 1 − h`.
+    SpecDecPp(f64),
+    /// Continue iff `min(1, p_i/q_i)(x_i) ≥ θ` (the oracle: it sees the target).
+    Oracle(f64),
+    /// The optimal thresholds on `L_i` for the cost (the Bellman bound's policy).
+    Bellman,
+}
+
+impl std::str::FromStr for Policy {
+    type Err = Error;
+
+    /// `fixed:K`, `hf:θ`, `top1:θ`, `entropy:γ:λ`, `specdecpp:h`, `oracle:θ`, `bellman`.
+    fn from_str(s: &str) -> Result<Policy> {
+        let bad = |m: &str| {
+            Error::Config(format!(
+                "--stop {s:?}: {m} (fixed:K, hf:θ, top1:θ, entropy:γ:λ, specdecpp:h, oracle:θ or bellman)"
+            ))
+        };
+        let parts: Vec<&str> = s.trim().split(':').map(str::trim).collect();
+        let num = |x: &str| -> Result<f64> {
+            x.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| bad(&format!("{x:?} is not a finite number")))
+        };
+        let unit = |x: &str| -> Result<f64> {
+            let v = num(x)?;
+            if (0.0..=1.0).contains(&v) {
+                Ok(v)
+            } else {
+                Err(bad(&format!("{x} is not in [0, 1]")))
+            }
+        };
+        Ok(match parts[..] {
+            ["fixed", k] => Policy::Fixed(
+                k.parse::<usize>()
+                    .ok()
+                    .filter(|&k| k >= 1)
+                    .ok_or_else(|| bad("K is not a positive integer"))?,
+            ),
+            ["hf", t] => Policy::Hf(unit(t)? as f32),
+            ["top1", t] => Policy::Top1(unit(t)? as f32),
+            ["entropy", g, l] => {
+                let gamma = num(g)?;
+                if gamma < 0.0 {
+                    return Err(bad("γ must be >= 0"));
+                }
+                Policy::Entropy {
+                    gamma,
+                    lambda: num(l)?,
+                }
+            }
+            ["specdecpp", h] => Policy::SpecDecPp(unit(h)?),
+            ["oracle", t] => Policy::Oracle(unit(t)?),
+            ["bellman"] => Policy::Bellman,
+            _ => return Err(bad("not a policy")),
+        })
+    }
+}
+
+impl std::fmt::Display for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Policy::Fixed(k) => write!(f, "fixed:{k}"),
+            Policy::Hf(t) => write!(f, "hf:{t}"),
+            Policy::Top1(t) => write!(f, "top1:{t}"),
+            Policy::Entropy { gamma, lambda } => write!(f, "entropy:{gamma}:{lambda}"),
+            Policy::SpecDecPp(h) => write!(f, "specdecpp:{h}"),
+            Policy::Oracle(t) => write!(f, "oracle:{t}"),
+            Policy::Bellman => write!(f, "bellman"),
+        }
+    }
+}
+
+/// A policy's exact values on one round (Python's `specsim.adaptive_exact`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct AdaptiveExact {
+    /// The policy.
+    pub policy: String,
+    /// `E[D]`: drafts verified.
+    pub expected_drafted: f64,
+    /// `E[τ]`: drafts accepted.
+    pub expected_accepted: f64,
+    /// `1 + E[τ]`.
+    pub expected_generated: f64,
+    /// `P(D = d)`, d = 0..K (d = 0 has probability 0: the first draft is always verified).
+    pub pmf_drafted: Vec<f64>,
+    /// Draft steps spent: `E[D]`, plus `top1`'s discarded draft when it stops before K.
+    pub expected_draft_steps: f64,
+    /// `E[generated] / E[draft steps · c + 1]` under Leviathan's c.
+    pub rate: f64,
+}
+
+/// Rows divided by their sums (refusing a row of no mass).
+fn normalized(rows: &[Vec<f64>], name: &str) -> Result<Vec<Vec<f64>>> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let s: f64 = r.iter().sum();
+            if !(s > 0.0 && s.is_finite()) || r.iter().any(|x| !(x.is_finite() && *x >= 0.0)) {
+                return Err(Error::Config(format!(
+                    "{name}[{i}]: not a distribution (entries finite and >= 0, sum > 0)"
+                )));
+            }
+            Ok(r.iter().map(|x| x / s).collect())
+        })
+        .collect()
+}
+
+/// Shannon entropy in nats.
+fn entropy(q: &[f64]) -> f64 {
+    -q.iter()
+        .filter(|&&x| x > 0.0)
+        .map(|&x| x * x.ln())
+        .sum::<f64>()
+}
+
+/// Checks one round's rows: K draft rows and K + 1 target rows of one V, K ≥ 1.
+fn check(q: &[Vec<f64>], p: &[Vec<f64>]) -> Result<(usize, usize)> {
+    let k = q.len();
+    if k == 0 || p.len() != k + 1 {
+        return Err(Error::Config(format!(
+            "rows: expected K >= 1 draft rows and K + 1 target rows, got {} and {}",
+            q.len(),
+            p.len()
+        )));
+    }
+    let v = p[0].len();
+    if v == 0 || q.iter().chain(p).any(|r| r.len() != v) {
+        return Err(Error::Config(
+            "rows: every row must have the same V >= 1 entries".into(),
+        ));
+    }
+    Ok((k, v))
+}
+
+/// The exact values of `policy` on the round `q` (K draft rows), `p` (K + 1 target rows), under
+/// Leviathan's cost ratio `c` (used by `bellman` and for `rate`).
+pub fn adaptive_exact(
+    q: &[Vec<f64>],
+    p: &[Vec<f64>],
+    policy: Policy,
+    c: f64,
+) -> Result<AdaptiveExact> {
+    let (k, v) = check(q, p)?;
+    if !(c.is_finite() && c >= 0.0) {
+        return Err(Error::Config(format!("cost_ratio: {c} is not >= 0")));
+    }
+    let q = normalized(q, "draft")?;
+    let p = normalized(p, "target")?;
+    let (reach_d, reach_tau) = match policy {
+        Policy::SpecDecPp(_) | Policy::Bellman => {
+            if (v as f64).powi(k as i32) > ENUMERATION_BUDGET {
+                return Err(Error::Config(format!(
+                    "{policy}: exact by enumeration where V^K <= {ENUMERATION_BUDGET} (here {v}^{k}); its certified bracket beyond is not built yet"
+                )));
+            }
+            let thresholds = match policy {
+                Policy::Bellman => bellman_thresholds(&q, &p, c).thresholds,
+                _ => Vec::new(),
+            };
+            enumerate(&q, &p, |i, l_prev, l_i| match policy {
+                // After s = i drafts (s >= 2) continue iff L_{s−1} >= 1 − h.
+                Policy::SpecDecPp(h) => i < 2 || l_prev >= 1.0 - h,
+                _ => l_i >= thresholds[i - 1],
+            })
+        }
+        _ => product_reaches(&q, &p, policy, k),
+    };
+    let pmf: Vec<f64> = (0..=k)
+        .map(|d| {
+            let x = if d == 0 {
+                0.0
+            } else {
+                reach_d[d - 1] - reach_d.get(d).copied().unwrap_or(0.0)
+            };
+            // +0 where the difference is a zero of either sign.
+            if x == 0.0 { 0.0 } else { x }
+        })
+        .collect();
+    let expected_drafted: f64 = reach_d.iter().sum();
+    let expected_accepted: f64 = reach_tau.iter().sum();
+    let discarded = match policy {
+        Policy::Top1(_) => 1.0 - reach_d[k - 1],
+        _ => 0.0,
+    };
+    let steps = expected_drafted + discarded;
+    Ok(AdaptiveExact {
+        policy: policy.to_string(),
+        expected_drafted,
+        expected_accepted,
+        expected_generated: 1.0 + expected_accepted,
+        pmf_drafted: pmf,
+        expected_draft_steps: steps,
+        rate: (1.0 + expected_accepted) / (steps * c + 1.0),
+    })
+}
+
+/// `P(D ≥ i)` and `P(τ ≥ i)`, i = 1..K, by the product formulas.
+fn product_reaches(
+    q: &[Vec<f64>],
+    p: &[Vec<f64>],
+    policy: Policy,
+    k: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    // c_i(x) for i = 1..K−1 (0-based j = i − 1).
+    let cont = |j: usize, x: usize| -> bool {
+        let i = j + 1;
+        match policy {
+            Policy::Fixed(kk) => i < kk,
+            Policy::Hf(t) => (q[j][x] as f32) >= t,
+            Policy::Top1(t) => {
+                let m = q[j + 1].iter().copied().fold(0.0f64, f64::max);
+                (m as f32) >= t
+            }
+            Policy::Entropy { gamma, lambda } => 1.0 - (gamma * entropy(&q[j])).sqrt() >= lambda,
+            Policy::Oracle(t) => accept(p[j][x], q[j][x]) >= t,
+            Policy::SpecDecPp(_) | Policy::Bellman => unreachable!("enumerated"),
+        }
+    };
+    let beta = |j: usize| -> f64 { p[j].iter().zip(&q[j]).map(|(a, b)| a.min(*b)).sum() };
+    let (mut rd, mut rt) = (vec![0.0f64; k], vec![0.0f64; k]);
+    let (mut d, mut t) = (1.0f64, 1.0f64);
+    for j in 0..k {
+        rd[j] = d;
+        rt[j] = t * beta(j);
+        if j + 1 < k {
+            let v = q[j].len();
+            d *= (0..v).filter(|&x| cont(j, x)).map(|x| q[j][x]).sum::<f64>();
+            t *= (0..v)
+                .filter(|&x| cont(j, x))
+                .map(|x| p[j][x].min(q[j][x]))
+                .sum::<f64>();
+        }
+    }
+    (rd, rt)
+}
+
+/// `min(1, p/q)` (1 where q = 0: such a token is never drafted).
+fn accept(p: f64, q: f64) -> f64 {
+    if q > 0.0 { (p / q).min(1.0) } else { 1.0 }
+}
+
+/// `P(D ≥ i)` and `P(τ ≥ i)` by enumerating the drafted sequences: `go(i, L_{i−1}, L_i)` says
+/// whether to continue after i drafts.
+fn enumerate(
+    q: &[Vec<f64>],
+    p: &[Vec<f64>],
+    go: impl Fn(usize, f64, f64) -> bool,
+) -> (Vec<f64>, Vec<f64>) {
+    let k = q.len();
+    let mut w = Walk {
+        q,
+        p,
+        go: &go,
+        rd: vec![0.0f64; k],
+        rt: vec![0.0f64; k],
+    };
+    w.walk(0, 1.0, 1.0);
+    (w.rd, w.rt)
+}
+
+/// The depth-first walk of [`enumerate`] and its sums.
+struct Walk<'a> {
+    q: &'a [Vec<f64>],
+    p: &'a [Vec<f64>],
+    go: &'a dyn Fn(usize, f64, f64) -> bool,
+    rd: Vec<f64>,
+    rt: Vec<f64>,
+}
+
+impl Walk<'_> {
+    /// Position `j + 1` is drafted with probability `prob`; `l_prev` = `L_j`.
+    fn walk(&mut self, j: usize, prob: f64, l_prev: f64) {
+        let (q, p) = (self.q, self.p);
+        self.rd[j] += prob;
+        for x in 0..q[j].len() {
+            let w = prob * q[j][x];
+            if w == 0.0 {
+                continue;
+            }
+            let l = l_prev * accept(p[j][x], q[j][x]);
+            self.rt[j] += w * l;
+            if j + 1 < q.len() && (self.go)(j + 1, l_prev, l) {
+                self.walk(j + 1, w, l);
+            }
+        }
+    }
+}
+
+/// The Bellman bound (SPEC §11) on one round under Leviathan's cost ratio c.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct BellmanBound {
+    /// Lower end of the best rate `E[generated] / E[D c + 1]` (here exact: equal to the upper).
+    pub rate_low: f64,
+    /// Upper end.
+    pub rate_high: f64,
+    /// The optimal policy's thresholds: after i drafts (i = 1..K−1) continue iff `L_i ≥
+    /// thresholds[i − 1]` (`inf`: never).
+    pub thresholds: Vec<f64>,
+    /// Dinkelbach iterations.
+    pub iterations: usize,
+}
+
+/// The best rate over policies that see the rows and the drafted tokens, by Dinkelbach's
+/// iteration with backward induction over the drafted sequences (V^K ≤ the budget): for a rate
+/// λ, `J(λ) = max_policy E[generated − λ (D c + 1)]`; the optimum is the λ with `J(λ) = 0`.
+pub fn bellman_bound(q: &[Vec<f64>], p: &[Vec<f64>], c: f64) -> Result<BellmanBound> {
+    let (k, v) = check(q, p)?;
+    if !(c.is_finite() && c >= 0.0) {
+        return Err(Error::Config(format!("cost_ratio: {c} is not >= 0")));
+    }
+    if (v as f64).powi(k as i32) > ENUMERATION_BUDGET {
+        return Err(Error::Config(format!(
+            "bellman: exact by enumeration where V^K <= {ENUMERATION_BUDGET} (here {v}^{k}); its certified bracket beyond is not built yet"
+        )));
+    }
+    let q = normalized(q, "draft")?;
+    let p = normalized(p, "target")?;
+    Ok(bellman_thresholds(&q, &p, c))
+}
+
+/// Dinkelbach on normalized rows.
+fn bellman_thresholds(q: &[Vec<f64>], p: &[Vec<f64>], c: f64) -> BellmanBound {
+    let k = q.len();
+    // For a rate λ: the optimal decisions and the (E[generated], E[D]) they give.
+    let solve = |lambda: f64| -> (f64, f64, Vec<f64>) {
+        // value(j, L) = max(0, Σ_x q_{j}(x) [L a_j(x) − λ c + value(j + 1, L a_j(x))]) for the
+        // decision to draft position j + 1 (0-based j) with L = L_j; value(K, ·) = 0.
+        fn value(j: usize, l: f64, lambda: f64, c: f64, q: &[Vec<f64>], p: &[Vec<f64>]) -> f64 {
+            if j == q.len() {
+                return 0.0;
+            }
+            let mut s = 0.0;
+            for x in 0..q[j].len() {
+                if q[j][x] == 0.0 {
+                    continue;
+                }
+                let l2 = l * accept(p[j][x], q[j][x]);
+                s += q[j][x] * (l2 - lambda * c + value(j + 1, l2, lambda, c, q, p));
+            }
+            s.max(0.0)
+        }
+        // Thresholds: continue after i drafts iff the continuation value at L_i is > 0; found
+        // as the smallest reachable L_i with a positive value (values increase with L).
+        let mut thresholds = vec![f64::INFINITY; k.saturating_sub(1)];
+        fn reach(j: usize, l: f64, q: &[Vec<f64>], p: &[Vec<f64>], out: &mut Vec<Vec<f64>>) {
+            if j == q.len() {
+                return;
+            }
+            for x in 0..q[j].len() {
+                if q[j][x] == 0.0 {
+                    continue;
+                }
+                let l2 = l * accept(p[j][x], q[j][x]);
+                out[j].push(l2);
+                reach(j + 1, l2, q, p, out);
+            }
+        }
+        let mut ls = vec![Vec::new(); k];
+        reach(0, 1.0, q, p, &mut ls);
+        for i in 1..k {
+            for &l in &ls[i - 1] {
+                if value(i, l, lambda, c, q, p) > 0.0 && l < thresholds[i - 1] {
+                    thresholds[i - 1] = l;
+                }
+            }
+        }
+        let (rd, rt) = enumerate(q, p, |i, _, l| l >= thresholds[i - 1]);
+        (
+            1.0 + rt.iter().sum::<f64>(),
+            rd.iter().sum::<f64>(),
+            thresholds,
+        )
+    };
+    // Dinkelbach: start from the rate of drafting one token; λ ← E[gen] / E[time] of the best
+    // policy at λ, until it stops rising.
+    let mut lambda = {
+        let (g, d, _) = solve(f64::INFINITY.min(1e300));
+        g / (d * c + 1.0)
+    };
+    let mut best = solve(lambda);
+    let mut iterations = 1;
+    loop {
+        let next = best.0 / (best.1 * c + 1.0);
+        if next <= lambda * (1.0 + 1e-15) || iterations >= 100 {
+            lambda = lambda.max(next);
+            break;
+        }
+        lambda = next;
+        best = solve(lambda);
+        iterations += 1;
+    }
+    BellmanBound {
+        rate_low: lambda,
+        rate_high: lambda,
+        thresholds: best.2,
+        iterations,
+    }
+}
