@@ -223,37 +223,60 @@ pub fn study_distortion(
     rule: Rule,
     rec: RecoveryMode,
 ) -> Option<RowDistortion> {
-    let lossless = !rule.is_lossy() && rule != Rule::Greedy;
-    if rec == RecoveryMode::Sample && lossless {
-        return Some(RowDistortion {
+    match k {
+        Some(k) => study_distortion_ks(w, seed, rounds, &[k], rule, rec).pop()?,
+        None => lossless(rule, rec),
+    }
+}
+
+/// Zeros for a lossless rule in `sample` mode.
+fn lossless(rule: Rule, rec: RecoveryMode) -> Option<RowDistortion> {
+    (rec == RecoveryMode::Sample && !rule.is_lossy() && rule != Rule::Greedy).then(|| {
+        RowDistortion {
             tv_low: 0.0,
             tv_high: 0.0,
             tokens_changed: 0.0,
             tv_exact: Some(0.0),
             given: "lossless".into(),
-        });
+        }
+    })
+}
+
+/// [`study_distortion`] on chains of every K of `ks` at once: the rows are generated once, at the
+/// largest K (a round's rows at K are the first of its rows at any larger K), and each
+/// position's terms computed once ([`crate::reference::lossy::position_terms`]).
+pub fn study_distortion_ks(
+    w: &Workload,
+    seed: u64,
+    rounds: u64,
+    ks: &[usize],
+    rule: Rule,
+    rec: RecoveryMode,
+) -> Vec<Option<RowDistortion>> {
+    if let Some(d) = lossless(rule, rec) {
+        return vec![Some(d); ks.len()];
     }
-    let k = k.filter(|&k| k > 0)?;
-    if matches!(w.family, Family::Rates { .. } | Family::File { .. }) {
-        return None;
+    let none = vec![None; ks.len()];
+    let n = rounds.min(STUDY_DISTORTION_ROUNDS);
+    let k_max = ks.iter().copied().max().unwrap_or(0);
+    if n == 0 || k_max == 0 || matches!(w.family, Family::Rates { .. } | Family::File { .. }) {
+        return none;
     }
-    let (lossy, law) = chain_form(rule)?;
+    let Some((lossy, law)) = chain_form(rule) else {
+        return none;
+    };
     let how = match rec {
         RecoveryMode::Sample => Replacement::Sample,
         RecoveryMode::Argmax => Replacement::Argmax,
     };
-    let n = rounds.min(STUDY_DISTORTION_ROUNDS);
-    if n == 0 {
-        return None;
-    }
     // Every output of a study (CSV, JSON, table, Python) builds its rows: the values are kept,
-    // per (workload, seed, rounds, K, rule, recovery), for the process's later calls.
-    let key = format!("{w:?}|{seed}|{n}|{k}|{rule}|{rec:?}");
+    // per (workload, seed, rounds, K values, rule, recovery), for the process's later calls.
+    let key = format!("{w:?}|{seed}|{n}|{ks:?}|{rule}|{rec:?}");
     let memo = MEMO.get_or_init(Default::default);
     if let Some(d) = memo.lock().ok().and_then(|m| m.get(&key).cloned()) {
         return d;
     }
-    let d = row_distortion(w, seed, n, k, lossy, law, how);
+    let d = rows_distortion(w, seed, n, ks, k_max, lossy, law, how);
     if let Ok(mut m) = memo.lock() {
         if m.len() >= 4096 {
             m.clear();
@@ -263,63 +286,103 @@ pub fn study_distortion(
     d
 }
 
-/// The kept values of [`study_distortion`].
+/// The kept values of [`study_distortion_ks`].
 static MEMO: std::sync::OnceLock<
-    std::sync::Mutex<std::collections::HashMap<String, Option<RowDistortion>>>,
+    std::sync::Mutex<std::collections::HashMap<String, Vec<Option<RowDistortion>>>>,
 > = std::sync::OnceLock::new();
 
-/// [`study_distortion`]'s computation: the first `n` rounds, generated chunk by chunk within the
-/// memory budget.
-fn row_distortion(
+/// A generated row as the meter reads it: as given where it sums to 1 within 1e-12, otherwise
+/// divided by its sum (as `round::lossy::round_distortion`).
+fn meter_row(row: &[f32]) -> Vec<f64> {
+    let r: Vec<f64> = row.iter().map(|&x| f64::from(x)).collect();
+    let s: f64 = r.iter().sum();
+    if (s - 1.0).abs() <= 1e-12 || s.is_nan() || s <= 0.0 {
+        r
+    } else {
+        r.iter().map(|x| x / s).collect()
+    }
+}
+
+/// [`study_distortion_ks`]'s computation: the first `n` rounds at `k_max`, generated chunk by
+/// chunk within the memory budget; per round, each position's terms once, then every K's
+/// bracket (and, where V^(K+1) ≤ 4096, its exact round TV).
+#[allow(clippy::too_many_arguments)]
+fn rows_distortion(
     w: &Workload,
     seed: u64,
     n: u64,
-    k: usize,
+    ks: &[usize],
+    k_max: usize,
     lossy: LossyRule,
     law: DraftLaw,
     how: Replacement,
-) -> Option<RowDistortion> {
+) -> Vec<Option<RowDistortion>> {
+    use crate::reference::lossy::{EXACT_BUDGET, bracket, distortion, position_terms};
     let v = w.vocab;
-    let (mut low, mut high, mut changed, mut exact) = (0.0f64, 0.0f64, 0.0f64, Some(0.0f64));
-    let chunk = crate::chunk::rounds_within_budget((2 * k + 1) * v * 4);
+    let exact_at: Vec<bool> = ks
+        .iter()
+        .map(|&k| (v as f64).powi(k as i32 + 1) <= EXACT_BUDGET)
+        .collect();
+    // Per K: sums of the low and high ends and of the exact TV.
+    let mut sums = vec![(0.0f64, 0.0f64, 0.0f64); ks.len()];
+    let chunk = crate::chunk::rounds_within_budget((2 * k_max + 1) * v * 4);
     for (r0, m) in crate::chunk::chunks(n, chunk) {
-        let (b, _) = crate::cpu::generate::generate_chunk(w, seed, r0, m, k);
-        let per: Vec<crate::round::lossy::Distortion> = (0..m)
+        let (b, _) = crate::cpu::generate::generate_chunk(w, seed, r0, m, k_max);
+        let per: Vec<Vec<(f64, f64, f64)>> = (0..m)
             .into_par_iter()
             .map(|r| {
-                let q: Vec<f64> = b.draft[r * k * v..(r + 1) * k * v]
-                    .iter()
-                    .map(|&x| f64::from(x))
+                let p: Vec<Vec<f64>> = (0..=k_max)
+                    .map(|i| meter_row(&b.target[(r * (k_max + 1) + i) * v..][..v]))
                     .collect();
-                let p: Vec<f64> = b.target[r * (k + 1) * v..(r + 1) * (k + 1) * v]
-                    .iter()
-                    .map(|&x| f64::from(x))
+                let q: Vec<Vec<f64>> = (0..k_max)
+                    .map(|i| meter_row(&b.draft[(r * k_max + i) * v..][..v]))
                     .collect();
-                crate::round::lossy::round_distortion(
-                    &q,
-                    &p,
-                    v,
-                    lossy,
-                    law,
-                    how,
-                    &NodeOptions::default(),
-                )
+                let terms: Vec<(f64, f64, f64)> = (0..=k_max)
+                    .map(|i| {
+                        if i < k_max {
+                            position_terms(&p[i], &q[i], lossy, law, how)
+                        } else {
+                            // The last row is only ever a bonus row.
+                            let (_, _, tb) = position_terms(&p[i], &p[i], lossy, law, how);
+                            (0.0, 0.0, tb)
+                        }
+                    })
+                    .collect();
+                ks.iter()
+                    .zip(&exact_at)
+                    .map(|(&k, &exact)| {
+                        let (low, high) = bracket(&terms, k);
+                        let tv = if exact {
+                            distortion(&q[..k], &p[..=k], lossy, law, how)
+                                .tv_exact
+                                .unwrap_or(f64::NAN)
+                        } else {
+                            0.0
+                        };
+                        (low, high, tv)
+                    })
+                    .collect()
             })
-            .collect::<Result<_>>()
-            .ok()?;
-        for d in &per {
-            low += d.tv_low;
-            high += d.tv_high;
-            changed += d.tokens_changed;
-            exact = exact.zip(d.tv_exact).map(|(s, x)| s + x);
+            .collect();
+        for round in &per {
+            for (s, x) in sums.iter_mut().zip(round) {
+                s.0 += x.0;
+                s.1 += x.1;
+                s.2 += x.2;
+            }
         }
     }
     let m = n as f64;
-    Some(RowDistortion {
-        tv_low: low / m,
-        tv_high: high / m,
-        tokens_changed: changed / m,
-        tv_exact: exact.map(|x| x / m),
-        given: format!("rows:{n}"),
-    })
+    sums.iter()
+        .zip(&exact_at)
+        .map(|(&(low, high, tv), &exact)| {
+            Some(RowDistortion {
+                tv_low: low / m,
+                tv_high: high / m,
+                tokens_changed: high / m,
+                tv_exact: (exact && tv.is_finite()).then_some(tv / m),
+                given: format!("rows:{n}"),
+            })
+        })
+        .collect()
 }

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::distortion::{RowDistortion, study_distortion};
+use super::distortion::{RowDistortion, study_distortion, study_distortion_ks};
 use super::report::ConfigResult;
 use super::tree::TreeStudyResult;
 use super::{ESTIMATE_WOR, EXACT_GIVEN_ROWS, Gain, Workload};
@@ -94,7 +94,19 @@ pub struct StudyRow {
 impl StudyRow {
     /// The rows of a chain study's result, one per K.
     pub fn chain(r: &ConfigResult) -> Vec<StudyRow> {
-        r.metrics()
+        let metrics = r.metrics();
+        let ks: Vec<usize> = metrics.iter().map(|m| m.k).collect();
+        let rounds = metrics.first().map_or(0, |m| m.rounds);
+        let mut distortions = study_distortion_ks(
+            &r.config.workload,
+            r.config.seed,
+            rounds,
+            &ks,
+            r.rule,
+            r.config.recovery,
+        )
+        .into_iter();
+        metrics
             .into_iter()
             .map(|m| StudyRow {
                 rule: r.rule,
@@ -131,14 +143,7 @@ impl StudyRow {
                 gap_to_optimal: None,
                 optimal_rounds: None,
                 per_depth_acceptance: m.per_position_unconditional.clone(),
-                distortion: study_distortion(
-                    &r.config.workload,
-                    r.config.seed,
-                    m.rounds,
-                    Some(m.k),
-                    r.rule,
-                    r.config.recovery,
-                ),
+                distortion: distortions.next().flatten(),
                 seconds: r.seconds,
             })
             .collect()

@@ -143,6 +143,34 @@ impl std::str::FromStr for LossyRule {
     }
 }
 
+/// One position's terms, for assembling rounds of every K from the same rows: `A = Σ D α`,
+/// `TV(o, p)` as a drafted position, and the TV of the bonus law at this row (`p` and `q` as
+/// [`distortion`] takes them).
+pub fn position_terms(
+    p: &[f64],
+    q: &[f64],
+    rule: LossyRule,
+    law: DraftLaw,
+    how: Replacement,
+) -> (f64, f64, f64) {
+    let (a, o, _) = position(p, q, rule, law, how);
+    (a, tv(&o, p), tv(&replacement(p, p, how), p))
+}
+
+/// The round's bracket `(max_k r_k TV_k, Σ_k r_k TV_k)` for a chain of K from the terms of
+/// [`position_terms`] of positions 0..=K (the bonus's TV from position K's), as [`distortion`]
+/// computes it.
+pub fn bracket(terms: &[(f64, f64, f64)], k: usize) -> (f64, f64) {
+    let (mut reach, mut low, mut high) = (1.0f64, 0.0f64, 0.0f64);
+    for (i, &(a, tv_i, tv_bonus)) in terms.iter().enumerate().take(k + 1) {
+        let t = if i < k { tv_i } else { tv_bonus };
+        low = low.max(reach * t);
+        high += reach * t;
+        reach *= a;
+    }
+    (low, high)
+}
+
 /// Total variation `½ Σ |a − b|`.
 pub fn tv(a: &[f64], b: &[f64]) -> f64 {
     0.5 * a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f64>()
