@@ -168,7 +168,13 @@ impl Spread {
             Spread::LogNormal { mu, s } => {
                 let mut n = [0.0f32];
                 crate::normal::normals(seed, gr, p, stream::SPREAD, 0, &mut n);
-                (mu + s * n[0]).exp()
+                // The vectorising polynomial (the same bits on every CPU), not the platform's exp.
+                let y = mu + s * n[0];
+                if y <= 0.0 {
+                    crate::vmath::exp_nonpositive(y)
+                } else {
+                    1.0 / crate::vmath::exp_nonpositive(-y)
+                }
             }
         }
     }

@@ -53,10 +53,30 @@ pub fn study_options(w: &WorkloadArgs) -> Result<StudyOptions> {
 pub fn batch_args(w: &WorkloadArgs) -> Result<(Option<std::path::PathBuf>, Vec<u64>)> {
     let (mut path, mut sizes) = (None, None);
     for v in &w.batch {
-        let list: Option<Vec<u64>> = v
-            .split(',')
-            .map(|x| x.trim().parse::<u64>().ok().filter(|&b| b > 0))
-            .collect();
+        // Digits, commas and spaces only: a list of sizes (refused when an entry is empty or 0);
+        // anything else is a path.
+        let sizes_like = !v.trim().is_empty()
+            && v.chars()
+                .all(|c| c.is_ascii_digit() || c == ',' || c == ' ');
+        let list: Option<Vec<u64>> = if sizes_like {
+            let l: Vec<u64> = v
+                .split(',')
+                .map(|x| {
+                    x.trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|&b| b > 0)
+                        .ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "--batch {v:?}: {x:?} is not a batch size (a positive integer; a file named so: ./{v})"
+                            )
+                        })
+                })
+                .collect::<Result<_>>()?;
+            Some(l)
+        } else {
+            None
+        };
         match list {
             Some(l) if sizes.is_none() => sizes = Some(l),
             Some(_) => anyhow::bail!("--batch: batch sizes are given twice ({v:?})"),
@@ -65,6 +85,16 @@ pub fn batch_args(w: &WorkloadArgs) -> Result<(Option<std::path::PathBuf>, Vec<u
         }
     }
     Ok((path, sizes.unwrap_or_default()))
+}
+
+/// Refuses batch sizes (`--batch 1,8`) in a command that does not read a latency profile.
+pub fn no_batch_sizes(w: &WorkloadArgs, command: &str) -> Result<()> {
+    if !batch_args(w)?.1.is_empty() {
+        anyhow::bail!(
+            "--batch B,…: batch sizes are read by `specsim study --cost-profile`, not by `specsim {command}`"
+        );
+    }
+    Ok(())
 }
 
 /// `verify --study`'s configurations: the workload options with verify's own defaults (one K,

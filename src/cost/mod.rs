@@ -155,6 +155,18 @@ impl Costs {
                 "--batch: {b} is not a batch size (>= 1)"
             )));
         }
+        if let Some((i, b)) = self
+            .batches
+            .iter()
+            .enumerate()
+            .find(|(i, b)| self.batches[..*i].contains(b))
+        {
+            return Err(Error::Config(format!(
+                "--batch: {b} is given twice (entries {} and {})",
+                self.batches.iter().position(|x| x == b).unwrap_or(0) + 1,
+                i + 1
+            )));
+        }
         if let Some(Cost::Profile { profile, context }) = &self.profile {
             let listed = profile.verify.has_context() || profile.draft.has_context();
             match context {

@@ -126,6 +126,8 @@ impl Profile {
     /// Parses a profile's text (`source` names it in errors).
     pub fn parse(text: &str, source: &str) -> Result<Profile> {
         let bad = |line: usize, m: String| Error::Config(format!("{source}:{line}: {m}"));
+        // A byte-order mark (spreadsheets write one) is not part of the header.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim()));
         let header = lines
             .by_ref()

@@ -20,6 +20,14 @@ use crate::error::{Error, Result};
 /// The largest V^K whose drafted sequences are enumerated.
 pub const ENUMERATION_BUDGET: f64 = 4096.0;
 
+/// The largest K whose drafted sequences are enumerated (V = 1 passes any V^K budget).
+pub const ENUMERATION_MAX_K: usize = 64;
+
+/// Whether the drafted sequences of K positions over V tokens are enumerated.
+fn enumerable(k: usize, v: usize) -> bool {
+    k <= ENUMERATION_MAX_K && (v as f64).powi(k as i32) <= ENUMERATION_BUDGET
+}
+
 /// A stopping policy (SPEC §11); parameters after colons.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Policy {
@@ -36,7 +44,8 @@ pub enum Policy {
         /// λ.
         lambda: f64,
     },
-    /// SpecDec++: after s ≥ 2 drafts continue iff `L_{s−1} ≥ 1 − h`.
+    /// SpecDec++: after one draft continue; after s ≥ 2 drafts continue iff the product of
+    /// `min(1, p/q)` over the s drafts is ≥ 1 − h (SPEC §11's `L_{s−1}`, counted from 0).
     SpecDecPp(f64),
     /// Continue iff `min(1, p_i/q_i)(x_i) ≥ θ` (the oracle: it sees the target).
     Oracle(f64),
@@ -188,18 +197,19 @@ pub fn adaptive_exact(
     let p = normalized(p, "target")?;
     let (reach_d, reach_tau) = match policy {
         Policy::SpecDecPp(_) | Policy::Bellman => {
-            if (v as f64).powi(k as i32) > ENUMERATION_BUDGET {
+            if !enumerable(k, v) {
                 return Err(Error::Config(format!(
-                    "{policy}: exact by enumeration where V^K <= {ENUMERATION_BUDGET} (here {v}^{k}); its certified bracket beyond is not built yet"
+                    "{policy}: exact by enumeration where V^K <= {ENUMERATION_BUDGET} and K <= {ENUMERATION_MAX_K} (here {v}^{k}); its certified bracket beyond is not built yet"
                 )));
             }
             let thresholds = match policy {
                 Policy::Bellman => bellman_thresholds(&q, &p, c).thresholds,
                 _ => Vec::new(),
             };
-            enumerate(&q, &p, |i, l_prev, l_i| match policy {
-                // After s = i drafts (s >= 2) continue iff L_{s−1} >= 1 − h.
-                Policy::SpecDecPp(h) => i < 2 || l_prev >= 1.0 - h,
+            enumerate(&q, &p, |i, _l_prev, l_i| match policy {
+                // After one draft go on; after s = i ≥ 2 drafts go on iff the product over all
+                // s drafts (SPEC §11's L_{s−1}, counted from 0) is ≥ 1 − h.
+                Policy::SpecDecPp(h) => i < 2 || l_i >= 1.0 - h,
                 _ => l_i >= thresholds[i - 1],
             })
         }
@@ -329,9 +339,10 @@ impl Walk<'_> {
 /// The Bellman bound (SPEC §11) on one round under Leviathan's cost ratio c.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct BellmanBound {
-    /// Lower end of the best rate `E[generated] / E[D c + 1]` (here exact: equal to the upper).
+    /// Lower end of the best rate `E[generated] / E[D c + 1]`: the rate of the policy found.
     pub rate_low: f64,
-    /// Upper end.
+    /// Upper end: `λ + max(0, J(λ))` at the last rate λ (any policy's `gen − λ time ≤ J(λ)` and
+    /// time ≥ 1), so no policy's rate exceeds it.
     pub rate_high: f64,
     /// The optimal policy's thresholds: after i drafts (i = 1..K−1) continue iff `L_i ≥
     /// thresholds[i − 1]` (`inf`: never).
@@ -348,9 +359,9 @@ pub fn bellman_bound(q: &[Vec<f64>], p: &[Vec<f64>], c: f64) -> Result<BellmanBo
     if !(c.is_finite() && c >= 0.0) {
         return Err(Error::Config(format!("cost_ratio: {c} is not >= 0")));
     }
-    if (v as f64).powi(k as i32) > ENUMERATION_BUDGET {
+    if !enumerable(k, v) {
         return Err(Error::Config(format!(
-            "bellman: exact by enumeration where V^K <= {ENUMERATION_BUDGET} (here {v}^{k}); its certified bracket beyond is not built yet"
+            "bellman: exact by enumeration where V^K <= {ENUMERATION_BUDGET} and K <= {ENUMERATION_MAX_K} (here {v}^{k}); its certified bracket beyond is not built yet"
         )));
     }
     let q = normalized(q, "draft")?;
@@ -429,9 +440,11 @@ fn bellman_thresholds(q: &[Vec<f64>], p: &[Vec<f64>], c: f64) -> BellmanBound {
         best = solve(lambda);
         iterations += 1;
     }
+    // J(λ): the best policy's E[generated − λ time] at the last λ.
+    let j = best.0 - lambda * (best.1 * c + 1.0);
     BellmanBound {
-        rate_low: lambda,
-        rate_high: lambda,
+        rate_low: best.0 / (best.1 * c + 1.0),
+        rate_high: lambda + j.max(0.0),
         thresholds: best.2,
         iterations,
     }

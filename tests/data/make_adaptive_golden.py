@@ -15,8 +15,8 @@ internal prefix (x_1..x_i, i < K) chooses stop or go; all 2^(#prefixes) policies
 Policies: fixed:K; hf:θ (continue iff float32(q_i(x_i)) >= θ, q as given divided by its sum);
 top1:θ (continue iff float32(max q_{i+1}) >= θ; a stop before K costs one discarded draft);
 entropy:γ:λ (continue iff 1 - sqrt(γ H(q̂_i)) >= λ, H in nats); oracle:θ (continue iff
-a_i(x_i) >= θ); specdecpp:h (after s drafts, s >= 2, continue iff L_{s-1} >= 1 - h; after one
-draft, continue; L_k = prod_{j<=k} a_j).
+a_i(x_i) >= θ); specdecpp:h (after one draft, continue; after s >= 2 drafts, continue iff the
+product of a_j over the s drafts is >= 1 - h: SPEC §11's L_{s-1} counted from 0).
 
 Run: /work/venv/bin/python tests/data/make_adaptive_golden.py
 """
@@ -56,7 +56,7 @@ def go(policy, i, x, q, p, l_prev, l_i):
     if name == "oracle":
         return accept(p[j][x], q[j][x]) >= float(args[0])
     if name == "specdecpp":
-        return i < 2 or l_prev >= 1.0 - float(args[0])
+        return i < 2 or l_i >= 1.0 - float(args[0])
     raise ValueError(policy)
 
 

@@ -246,6 +246,36 @@ fn bad_profiles_and_options_are_refused() {
         "no context column",
         &["--context 512", "no context column"],
     );
+    assert_refused(
+        &with(&["--cost-profile", good, "--batch", "8,8"]),
+        "a size twice",
+        &["given twice"],
+    );
+    assert_refused(
+        &with(&["--batch", "8,"]),
+        "an empty size",
+        &["not a batch size"],
+    );
+    assert_refused(
+        &with(&["--batch", "0,8"]),
+        "a zero size",
+        &["not a batch size"],
+    );
+    assert_refused(
+        &with(&["--batch", "./8"]),
+        "a path without --family file",
+        &["--family file"],
+    );
+    // A profile saved with a byte-order mark reads as without.
+    let bom = dir.path().join("bom.csv");
+    std::fs::write(
+        &bom,
+        "\u{feff}kind,batch,tokens,context,ms\nverify,1,1,,10\ndraft,1,1,,1\n",
+    )
+    .unwrap();
+    let o = with(&["--cost-profile", bom.to_str().unwrap(), "--batch", "1,4"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    std::fs::remove_dir_all(&out).unwrap();
     assert!(!out.exists());
     let o = specsim(&[
         "cost",

@@ -12,6 +12,7 @@ use crate::cli::args::{DistortionArgs, TreeFormat};
 use crate::cli::settings::{parse_k_list, study_options};
 
 pub fn cmd_distortion(a: DistortionArgs) -> Result<ExitCode> {
+    crate::cli::settings::no_batch_sizes(&a.w, "distortion")?;
     let rules: Vec<LossyRule> =
         a.w.rule
             .as_deref()

@@ -30,6 +30,11 @@ pub fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
         eprintln!("specsim: notice: a tree study's drafts are its trees: --k is not used");
     }
     let costs = costs(&a)?;
+    if crate::cli::settings::batch_args(&a.w)?.0.is_some() && a.w.family != FamilyKind::File {
+        anyhow::bail!(
+            "--batch PATH is the batch of --family file, and this study's family is another; batch sizes are positive integers: --batch 1,8,64"
+        );
+    }
     if let Some(s) = &a.shard {
         let (index, count) = shard::parse_shard(s)?;
         return cmd_shard(&a, &opts, index, count);

@@ -67,6 +67,7 @@ fn generate_chunk(a: &VerifyArgs, n: u64, per_round: usize, what: &str) -> Resul
 }
 
 pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
+    crate::cli::settings::no_batch_sizes(&a.w, "verify")?;
     let opts = a.input.round_options();
     let seed = a.w.seed.unwrap_or(1);
     let rules = Rule::parse_list(a.w.rule.as_deref().unwrap_or("token"))?;

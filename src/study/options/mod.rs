@@ -112,11 +112,12 @@ pub struct StudyOptions {
     #[serde(default)]
     pub nodes: Option<Vec<usize>>,
     /// `--sigma-dist`: logit-noise's sigma drawn per (round, position) from each of these
-    /// laws (one configuration each), instead of `sigma`'s fixed values.
-    #[serde(default)]
+    /// laws (one configuration each), instead of `sigma`'s fixed values. (Not written when
+    /// empty: shard files of studies without it read and check as before.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sigma_dist: Vec<crate::workload::Spread>,
     /// `--lambda-dist`: the same for mixture's lambda.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lambda_dist: Vec<crate::workload::Spread>,
 }
 

@@ -278,16 +278,19 @@ pub fn row_values(r: &StudyRow, costs: &Costs) -> Vec<(String, Value)> {
         for &b in &costs.batches {
             out.extend(goodput_columns(r, cost, b));
         }
-        out.push((
-            "goodput_from".into(),
-            json!(if r.exact_mean_generated.is_some() {
-                "exact"
-            } else {
-                "simulated"
-            }),
-        ));
+        out.push(("goodput_from".into(), json!(generated_from(r))));
     }
     out
+}
+
+/// Where a row's `E[generated]` for costs comes from: `exact`, `estimate` (rrs-wor's unbiased
+/// estimate beyond its enumeration budget) or `simulated` (no exact value).
+pub fn generated_from(r: &StudyRow) -> &'static str {
+    match (r.exact_mean_generated, r.exact_given) {
+        (None, _) => "simulated",
+        (Some(_), Some(g)) if g == crate::study::ESTIMATE_WOR => "estimate",
+        (Some(_), _) => "exact",
+    }
 }
 
 /// `E[generated]` for costs: the exact value where there is one, otherwise the simulated mean.

@@ -52,10 +52,14 @@ pub fn study_rows(dir: &Path) -> Result<Vec<CostRow>> {
                     Error::Config(format!("{}: `{key}` is missing or not a count", at()))
                 })
             };
+            let estimate = r["exact_given"]
+                .as_str()
+                .is_some_and(|g| g == crate::study::ESTIMATE_WOR);
             let (generated, from) = match (
                 r["exact_mean_generated"].as_f64(),
                 r["mean_generated"].as_f64(),
             ) {
+                (Some(e), _) if estimate => (e, "estimate"),
                 (Some(e), _) => (e, "exact"),
                 (None, Some(m)) => (m, "simulated"),
                 _ => {

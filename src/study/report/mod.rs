@@ -206,11 +206,7 @@ pub fn cost_row(r: &StudyRow) -> CostRow {
         k: r.k,
         shape: round_shape(r),
         generated: cost_generated(r),
-        from: if r.exact_mean_generated.is_some() {
-            "exact"
-        } else {
-            "simulated"
-        },
+        from: columns::generated_from(r),
     }
 }
 
