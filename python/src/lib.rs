@@ -652,9 +652,12 @@ fn family_options(
     vocab: Option<usize>,
     rounds: Option<u64>,
     seed: Option<u64>,
+    (sigma_dist, lambda_dist): (Option<Vec<String>>, Option<Vec<String>>),
 ) -> PyResult<StudyOptions> {
     let d = StudyOptions::default();
     Ok(StudyOptions {
+        sigma_dist: spreads("sigma_dist", sigma_dist)?,
+        lambda_dist: spreads("lambda_dist", lambda_dist)?,
         family: parse::<FamilyKind>(family)?,
         sigma: sigma.unwrap_or(d.sigma.clone()),
         lambda: lambda_.unwrap_or(d.lambda.clone()),
@@ -712,7 +715,7 @@ fn distortion<'py>(
 /// The distortion meter over a family's rows, as `specsim distortion --format json` prints it;
 /// `out` writes `distortion.json` and `tradeoff.svg` too.
 #[pyfunction]
-#[pyo3(signature = (family, sigma, lambda_, bits, t_target, t_draft, zipf, vocab, rounds, seed, k, rules, draft_mode, recovery, out))]
+#[pyo3(signature = (family, sigma, lambda_, bits, t_target, t_draft, zipf, vocab, rounds, seed, k, rules, draft_mode, recovery, out, sigma_dist=None, lambda_dist=None))]
 #[allow(clippy::too_many_arguments)]
 fn distortion_study(
     py: Python<'_>,
@@ -731,6 +734,8 @@ fn distortion_study(
     draft_mode: &str,
     recovery: &str,
     out: Option<PathBuf>,
+    sigma_dist: Option<Vec<String>>,
+    lambda_dist: Option<Vec<String>>,
 ) -> PyResult<String> {
     use specsim::reference::lossy::{DraftLaw, LossyRule};
     let rules: Vec<LossyRule> = rules
@@ -742,7 +747,17 @@ fn distortion_study(
     let how = recovery_mode(recovery)?.into();
     let rounds = Some(rounds.unwrap_or(200));
     let opts = family_options(
-        family, sigma, lambda_, bits, t_target, t_draft, zipf, vocab, rounds, seed,
+        family,
+        sigma,
+        lambda_,
+        bits,
+        t_target,
+        t_draft,
+        zipf,
+        vocab,
+        rounds,
+        seed,
+        (sigma_dist, lambda_dist),
     )?;
     let rows = py
         .detach(|| -> specsim::Result<_> {
@@ -759,7 +774,7 @@ fn distortion_study(
 /// `sequoia:n,d` without a file: the tree for a family's vector under one rule, as
 /// `specsim tree sequoia:n,d --rule R --family …` prints it (JSON).
 #[pyfunction]
-#[pyo3(signature = (spec, rule, family, sigma, lambda_, bits, t_target, t_draft, zipf, vocab, seed))]
+#[pyo3(signature = (spec, rule, family, sigma, lambda_, bits, t_target, t_draft, zipf, vocab, seed, sigma_dist=None, lambda_dist=None))]
 #[allow(clippy::too_many_arguments)]
 fn family_tree(
     py: Python<'_>,
@@ -774,11 +789,23 @@ fn family_tree(
     zipf: Option<Vec<f64>>,
     vocab: Option<usize>,
     seed: Option<u64>,
+    sigma_dist: Option<Vec<String>>,
+    lambda_dist: Option<Vec<String>>,
 ) -> PyResult<String> {
     let rule = parse::<Rule>(rule)?;
     let shape: TreeShape = spec.parse().map_err(err)?;
     let opts = family_options(
-        family, sigma, lambda_, bits, t_target, t_draft, zipf, vocab, None, seed,
+        family,
+        sigma,
+        lambda_,
+        bits,
+        t_target,
+        t_draft,
+        zipf,
+        vocab,
+        None,
+        seed,
+        (sigma_dist, lambda_dist),
     )?;
     let doc = py
         .detach(|| specsim::study::tree::vector::FamilyTree::build(&shape, &opts, rule)?.forms())
@@ -855,7 +882,7 @@ fn sequoia_tree(
 /// it (one object per configuration and (n, mode)); `out` writes `optimal.csv` and
 /// `optimal.json` too.
 #[pyfunction]
-#[pyo3(signature = (family, sigma, lambda_, bits, t_target, t_draft, zipf, vocab, rounds, seed, drafts, modes, skip_impossible, out))]
+#[pyo3(signature = (family, sigma, lambda_, bits, t_target, t_draft, zipf, vocab, rounds, seed, drafts, modes, skip_impossible, out, sigma_dist=None, lambda_dist=None))]
 #[allow(clippy::too_many_arguments)]
 fn optimal_study(
     py: Python<'_>,
@@ -873,6 +900,8 @@ fn optimal_study(
     modes: Vec<String>,
     skip_impossible: bool,
     out: Option<PathBuf>,
+    sigma_dist: Option<Vec<String>>,
+    lambda_dist: Option<Vec<String>>,
 ) -> PyResult<String> {
     use specsim::reference::optimal::DraftMode;
     if let Some(&bad) = drafts.iter().find(|&&n| n == 0) {
@@ -888,7 +917,17 @@ fn optimal_study(
         seed.or(Some(7)),
     );
     let opts = family_options(
-        family, sigma, lambda_, bits, t_target, t_draft, zipf, vocab, rounds, seed,
+        family,
+        sigma,
+        lambda_,
+        bits,
+        t_target,
+        t_draft,
+        zipf,
+        vocab,
+        rounds,
+        seed,
+        (sigma_dist, lambda_dist),
     )?;
     let rows = py
         .detach(|| -> specsim::Result<_> {

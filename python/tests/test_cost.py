@@ -71,3 +71,17 @@ def test_a_heterogeneous_family_equals_the_command_line(tmp_path):
         assert g["sigma"] is None and w["sigma"] == ""
     with pytest.raises(specsim.InvalidOption, match="LO <= HI"):
         specsim.study(sigma_dist=["uniform:2:1"], k=1, vocab=16, rounds=10, engine="cpu")
+
+
+def test_the_family_functions_take_the_laws(tmp_path):
+    # distortion_study (specsim distortion --sigma-dist) and tree("sequoia:…") read the same laws.
+    o = cli("distortion", "--rule", "token,typical", "--k", "2", "--vocab", "64", "--rounds", "50",
+            "--sigma-dist", "uniform:0.1:2", "--format", "json")
+    assert o.returncode == 0, o.stderr
+    want = json.loads(o.stdout)
+    got = specsim.distortion_study(rule="token,typical", k=2, vocab=64, rounds=50,
+                                   sigma_dist="uniform:0.1:2")
+    assert [g["tokens_changed"] for g in got] == pytest.approx([w["tokens_changed"] for w in want], rel=1e-12)
+    assert got[0]["workload"] == "logit-noise sigma~uniform:0.1:2 zipf=2"
+    t = specsim.tree("sequoia:8,3", rule="rrs", vocab=64, sigma_dist=["lognormal:-1:0.5"])
+    assert t.nodes == 8

@@ -656,6 +656,8 @@ def tree(
     zipf: Optional[float] = None,
     vocab: Optional[int] = None,
     seed: Optional[int] = None,
+    sigma_dist: Union[str, Sequence[str], None] = None,
+    lambda_dist: Union[str, Sequence[str], None] = None,
     **kwargs: Any,
 ) -> Tree:
     """The tree of any ``--tree`` spec: ``chain:K``, ``kary:W,D``, ``eagle:[[0],[0,0],...]``,
@@ -693,6 +695,8 @@ def tree(
             one("zipf", zipf, float),
             _nonnegative("vocab", vocab),
             _nonnegative("seed", seed),
+            _names(sigma_dist),
+            _names(lambda_dist),
         )
         return Tree(json.loads(doc))
     if rule is not None:
@@ -897,6 +901,8 @@ def distortion_study(
     rounds: Optional[int] = None,
     seed: Optional[int] = None,
     out: Union[str, os.PathLike, None] = None,
+    sigma_dist: Union[str, Sequence[str], None] = None,
+    lambda_dist: Union[str, Sequence[str], None] = None,
     **kwargs: Any,
 ) -> List[Dict[str, Any]]:
     """The distortion meter over a family's rows (``specsim distortion --format json``): per rule
@@ -927,6 +933,8 @@ def distortion_study(
         draft_mode,
         recovery,
         os.fspath(out) if out is not None else None,
+        _names(sigma_dist),
+        _names(lambda_dist),
     )
     return json.loads(text)
 
@@ -1026,6 +1034,8 @@ def optimal_study(
     drafts: Union[int, Sequence[int], None] = None,
     mode: Union[str, Sequence[str], None] = None,
     out: Union[str, os.PathLike, None] = None,
+    sigma_dist: Union[str, Sequence[str], None] = None,
+    lambda_dist: Union[str, Sequence[str], None] = None,
 ) -> List[Dict[str, Any]]:
     """The optimal bound over a family's generated rows, as ``specsim optimal --family …
     --format json``: one dict per configuration (the product of the parameter lists) and
@@ -1053,6 +1063,8 @@ def optimal_study(
         modes,
         skip,
         os.fspath(out) if out is not None else None,
+        _names(sigma_dist),
+        _names(lambda_dist),
     )
     return json.loads(text)
 

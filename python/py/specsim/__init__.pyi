@@ -147,6 +147,48 @@ def optimal_study(
     drafts: Union[int, Sequence[int], None] = None,
     mode: Union[str, Sequence[str], None] = None,
     out: Union[str, PathLike[str], None] = None,
+    sigma_dist: Union[str, Sequence[str], None] = None,
+    lambda_dist: Union[str, Sequence[str], None] = None,
 ) -> List[Dict[str, Any]]: ...
 def adaptive_exact(draft: Any, target: Any, policy: str, *, cost_ratio: float = 0.0) -> Dict[str, Any]: ...
 def bellman_bound(draft: Any, target: Any, *, cost_ratio: float) -> Dict[str, Any]: ...
+def eagle2_tree(
+    draft_row: Callable[[Tuple[int, ...]], Any],
+    k: int,
+    depth: int,
+    nodes: int,
+    *,
+    allow_unnormalized: bool = False,
+) -> Tuple[np.ndarray, np.ndarray]: ...
+def distortion(
+    draft: Any,
+    target: Any,
+    rule: str = "token",
+    draft_mode: str = "sample",
+    recovery: str = "argmax",
+    *,
+    allow_unnormalized: bool = False,
+) -> Dict[str, Any]: ...
+def distortion_study(
+    family: str = "logit-noise",
+    *,
+    rule: Union[str, Sequence[str]] = "token",
+    k: int = 4,
+    draft_mode: str = "sample",
+    recovery: str = "argmax",
+    sigma: Union[float, Sequence[float], None] = None,
+    lambda_: Union[float, Sequence[float], None] = None,
+    bits: Union[int, Sequence[int], None] = None,
+    t_target: Union[float, Sequence[float], None] = None,
+    t_draft: Union[float, Sequence[float], None] = None,
+    zipf: Union[float, Sequence[float], None] = None,
+    vocab: Optional[int] = None,
+    rounds: Optional[int] = None,
+    seed: Optional[int] = None,
+    out: Union[str, PathLike[str], None] = None,
+    sigma_dist: Union[str, Sequence[str], None] = None,
+    lambda_dist: Union[str, Sequence[str], None] = None,
+    **kwargs: Any,
+) -> List[Dict[str, Any]]: ...
+
+from . import cost as cost

@@ -106,6 +106,8 @@ def optimal_study(
     modes: List[str],
     skip_impossible: bool,
     out: Optional[str],
+    sigma_dist: Optional[List[str]] = None,
+    lambda_dist: Optional[List[str]] = None,
 ) -> str: ...
 def _last_addresses() -> List[int]: ...
 def _parse_k(s: str) -> List[int]: ...
@@ -140,6 +142,8 @@ def family_tree(
     zipf: Optional[List[float]],
     vocab: Optional[int],
     seed: Optional[int],
+    sigma_dist: Optional[List[str]] = None,
+    lambda_dist: Optional[List[str]] = None,
 ) -> str: ...
 def distortion(
     draft_probs: Any,
@@ -165,4 +169,6 @@ def distortion_study(
     draft_mode: str,
     recovery: str,
     out: Optional[str],
+    sigma_dist: Optional[List[str]] = None,
+    lambda_dist: Optional[List[str]] = None,
 ) -> str: ...
