@@ -13,7 +13,7 @@
 //! for the policies whose decision depends on the position's own token only (`fixed`, `hf`,
 //! `top1`, `entropy`, `oracle`). `specdecpp` and `bellman` decide on the running product
 //! `L_i = Π_{j≤i} a_j(x_j)`: they are computed by enumerating the drafted sequences where
-//! V^K ≤ [`ENUMERATION_BUDGET`] (and refused beyond it, for now).
+//! V^K ≤ [`ENUMERATION_BUDGET`], and bracketed beyond it ([`super::adaptive_grid`]).
 
 use crate::error::{Error, Result};
 
@@ -136,6 +136,21 @@ pub struct AdaptiveExact {
     pub expected_draft_steps: f64,
     /// `E[generated] / E[draft steps · c + 1]` under Leviathan's c.
     pub rate: f64,
+    /// Whether the values are exact; otherwise `expected_*` and `rate` are the midpoints of the
+    /// certified brackets below, and `pmf_drafted` is empty.
+    pub exact: bool,
+    /// `E[generated]`, lower end (the value itself when exact).
+    pub generated_low: f64,
+    /// `E[generated]`, upper end.
+    pub generated_high: f64,
+    /// `E[D]`, lower end.
+    pub drafted_low: f64,
+    /// `E[D]`, upper end.
+    pub drafted_high: f64,
+    /// The rate, lower end.
+    pub rate_low: f64,
+    /// The rate, upper end.
+    pub rate_high: f64,
 }
 
 /// Rows divided by their sums (refusing a row of no mass).
@@ -196,12 +211,10 @@ pub fn adaptive_exact(
     let q = normalized(q, "draft")?;
     let p = normalized(p, "target")?;
     let (reach_d, reach_tau) = match policy {
+        Policy::SpecDecPp(_) | Policy::Bellman if !enumerable(k, v) => {
+            return Ok(bracketed(&q, &p, policy, c));
+        }
         Policy::SpecDecPp(_) | Policy::Bellman => {
-            if !enumerable(k, v) {
-                return Err(Error::Config(format!(
-                    "{policy}: exact by enumeration where V^K <= {ENUMERATION_BUDGET} and K <= {ENUMERATION_MAX_K} (here {v}^{k}); its certified bracket beyond is not built yet"
-                )));
-            }
             let thresholds = match policy {
                 Policy::Bellman => bellman_thresholds(&q, &p, c).thresholds,
                 _ => Vec::new(),
@@ -233,6 +246,7 @@ pub fn adaptive_exact(
         _ => 0.0,
     };
     let steps = expected_drafted + discarded;
+    let rate = (1.0 + expected_accepted) / (steps * c + 1.0);
     Ok(AdaptiveExact {
         policy: policy.to_string(),
         expected_drafted,
@@ -240,8 +254,77 @@ pub fn adaptive_exact(
         expected_generated: 1.0 + expected_accepted,
         pmf_drafted: pmf,
         expected_draft_steps: steps,
-        rate: (1.0 + expected_accepted) / (steps * c + 1.0),
+        rate,
+        exact: true,
+        generated_low: 1.0 + expected_accepted,
+        generated_high: 1.0 + expected_accepted,
+        drafted_low: expected_drafted,
+        drafted_high: expected_drafted,
+        rate_low: rate,
+        rate_high: rate,
     })
+}
+
+/// The thresholds on `L_s` (s = 1..K−1) `specdecpp:h` goes on at: none after one draft, `1 − h`
+/// after s ≥ 2.
+pub fn specdecpp_threshold(h: f64, s: usize) -> f64 {
+    if s < 2 { f64::NEG_INFINITY } else { 1.0 - h }
+}
+
+/// `specdecpp` or `bellman`'s certified bracket on the grid ([`super::adaptive_grid`]), as
+/// [`adaptive_exact`] gives it beyond enumeration (for tests at any size).
+pub fn adaptive_bracket(
+    q: &[Vec<f64>],
+    p: &[Vec<f64>],
+    policy: Policy,
+    c: f64,
+) -> Result<AdaptiveExact> {
+    check(q, p)?;
+    if !matches!(policy, Policy::SpecDecPp(_) | Policy::Bellman) {
+        return Err(Error::Config(format!(
+            "{policy}: exact by its product formula; only specdecpp and bellman are bracketed"
+        )));
+    }
+    let q = normalized(q, "draft")?;
+    let p = normalized(p, "target")?;
+    Ok(bracketed(&q, &p, policy, c))
+}
+
+/// `specdecpp` and `bellman` beyond enumeration: their certified brackets on the grid.
+fn bracketed(q: &[Vec<f64>], p: &[Vec<f64>], policy: Policy, c: f64) -> AdaptiveExact {
+    use super::adaptive_grid::{RoundGrid, StepCosts, bellman_grid, threshold_bracket};
+    let k = q.len();
+    let g = RoundGrid::new(q, p);
+    let cost = StepCosts::ratio(c, k);
+    let thresholds = match policy {
+        Policy::Bellman => bellman_grid(std::slice::from_ref(&g), &cost)
+            .thresholds
+            .remove(0),
+        _ => Vec::new(),
+    };
+    let (lo, hi) = threshold_bracket(&g, &cost, |s| match policy {
+        Policy::SpecDecPp(h) => specdecpp_threshold(h, s),
+        _ => thresholds[s - 1],
+    });
+    let (g_lo, g_hi) = (lo.generated(), hi.generated());
+    let (d_lo, d_hi) = (lo.drafted(), hi.drafted());
+    let (r_lo, r_hi) = (g_lo / hi.time, g_hi / lo.time);
+    AdaptiveExact {
+        policy: policy.to_string(),
+        expected_drafted: 0.5 * (d_lo + d_hi),
+        expected_accepted: 0.5 * (g_lo + g_hi) - 1.0,
+        expected_generated: 0.5 * (g_lo + g_hi),
+        pmf_drafted: Vec::new(),
+        expected_draft_steps: 0.5 * (d_lo + d_hi),
+        rate: 0.5 * (r_lo + r_hi),
+        exact: false,
+        generated_low: g_lo,
+        generated_high: g_hi,
+        drafted_low: d_lo,
+        drafted_high: d_hi,
+        rate_low: r_lo,
+        rate_high: r_hi,
+    }
 }
 
 /// `P(D ≥ i)` and `P(τ ≥ i)`, i = 1..K, by the product formulas.
@@ -349,6 +432,9 @@ pub struct BellmanBound {
     pub thresholds: Vec<f64>,
     /// Dinkelbach iterations.
     pub iterations: usize,
+    /// Exact by enumeration (`rate_low = rate_high` up to the iteration's tolerance); otherwise
+    /// the grid's certified bracket.
+    pub exact: bool,
 }
 
 /// The best rate over policies that see the rows and the drafted tokens, by Dinkelbach's
@@ -359,13 +445,20 @@ pub fn bellman_bound(q: &[Vec<f64>], p: &[Vec<f64>], c: f64) -> Result<BellmanBo
     if !(c.is_finite() && c >= 0.0) {
         return Err(Error::Config(format!("cost_ratio: {c} is not >= 0")));
     }
-    if !enumerable(k, v) {
-        return Err(Error::Config(format!(
-            "bellman: exact by enumeration where V^K <= {ENUMERATION_BUDGET} and K <= {ENUMERATION_MAX_K} (here {v}^{k}); its certified bracket beyond is not built yet"
-        )));
-    }
     let q = normalized(q, "draft")?;
     let p = normalized(p, "target")?;
+    if !enumerable(k, v) {
+        use super::adaptive_grid::{RoundGrid, StepCosts, bellman_grid};
+        let g = RoundGrid::new(&q, &p);
+        let mut b = bellman_grid(std::slice::from_ref(&g), &StepCosts::ratio(c, k));
+        return Ok(BellmanBound {
+            rate_low: b.rate_low,
+            rate_high: b.rate_high,
+            thresholds: b.thresholds.remove(0),
+            iterations: b.iterations,
+            exact: false,
+        });
+    }
     Ok(bellman_thresholds(&q, &p, c))
 }
 
@@ -447,5 +540,6 @@ fn bellman_thresholds(q: &[Vec<f64>], p: &[Vec<f64>], c: f64) -> BellmanBound {
         rate_high: lambda + j.max(0.0),
         thresholds: best.2,
         iterations,
+        exact: true,
     }
 }

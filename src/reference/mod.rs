@@ -3,6 +3,7 @@
 //! file per rule). They read probabilities and coins through [`Values`], wherever those live.
 
 pub mod adaptive;
+pub mod adaptive_grid;
 pub mod chain;
 pub mod lossy;
 pub mod optimal;

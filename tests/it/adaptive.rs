@@ -4,7 +4,8 @@
 //! deterministic policy.
 
 use serde_json::Value;
-use specsim::reference::adaptive::{Policy, adaptive_exact, bellman_bound};
+use specsim::reference::adaptive::{Policy, adaptive_bracket, adaptive_exact, bellman_bound};
+use specsim::reference::adaptive_grid::{RoundGrid, StepCosts, bellman_grid};
 
 fn rows(v: &Value) -> Vec<Vec<f64>> {
     serde_json::from_value(v.clone()).unwrap()
@@ -126,16 +127,96 @@ fn fixed_k_is_the_theory_and_bad_policies_are_refused() {
         let p: Policy = good.parse().unwrap();
         assert_eq!(p.to_string().parse::<Policy>().unwrap(), p);
     }
-    // Beyond the enumeration budget the path-dependent policies are refused, with the reason.
+    // Beyond the enumeration budget the path-dependent policies are bracketed, and say so.
     let big = vec![vec![1.0 / 64.0; 64]; 3];
     let bigp = vec![vec![1.0 / 64.0; 64]; 4];
-    let e = bellman_bound(&big, &bigp, 0.1).unwrap_err().to_string();
-    assert!(e.contains("4096"), "{e}");
-    assert!(adaptive_exact(&big, &bigp, "hf:0.01".parse().unwrap(), 0.1).is_ok());
-    // V = 1 passes any V^K budget: K is capped, refused rather than walked 100000 deep.
+    let b = bellman_bound(&big, &bigp, 0.1).unwrap();
+    assert!(!b.exact);
+    // q = p: every draft is accepted; drafting all three is best: rate 4 / 1.3.
+    assert!(
+        b.rate_low <= 4.0 / 1.3 + 1e-12 && 4.0 / 1.3 <= b.rate_high + 1e-12,
+        "{b:?}"
+    );
+    let e = adaptive_exact(&big, &bigp, "specdecpp:0.5".parse().unwrap(), 0.1).unwrap();
+    assert!(!e.exact && e.pmf_drafted.is_empty());
+    assert!(
+        adaptive_exact(&big, &bigp, "hf:0.01".parse().unwrap(), 0.1)
+            .unwrap()
+            .exact
+    );
+    // V = 1 passes any V^K budget: K beyond the enumeration's cap is bracketed, not walked
+    // 100000 deep.
     let one = vec![vec![1.0]; 100_000];
     let onep = vec![vec![1.0]; 100_001];
-    assert!(bellman_bound(&one, &onep, 0.1).is_err());
-    assert!(adaptive_exact(&one, &onep, "specdecpp:0.5".parse().unwrap(), 0.1).is_err());
+    let b = bellman_bound(&one, &onep, 0.1).unwrap();
+    let want = 100_001.0 / 10_001.0;
+    assert!(!b.exact && b.rate_low <= want * (1.0 + 1e-9) && want <= b.rate_high * (1.0 + 1e-9));
+    let e = adaptive_exact(&one, &onep, "specdecpp:0.5".parse().unwrap(), 0.1).unwrap();
+    assert!(
+        !e.exact && e.generated_low <= 100_001.0 + 1e-6 && e.generated_high >= 100_001.0 - 1e-6
+    );
     assert!(adaptive_exact(&one, &onep, "hf:0.5".parse().unwrap(), 0.1).is_ok());
+}
+
+/// Beyond enumeration: the grid's brackets (`specsim::reference::adaptive_grid`) contain the
+/// enumerated values on every golden case: specdecpp's `E[D]`, `E[generated]` and rate, and the
+/// Bellman bound; and the grid's Bellman policy is a real policy (its rate is at most the
+/// bound).
+#[test]
+fn grid_brackets_contain_the_enumerated_values() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/golden_adaptive.json"
+    ))
+    .unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let tol = 1e-12;
+    let mut widths = Vec::new();
+    for (n, case) in doc["cases"].as_array().unwrap().iter().enumerate() {
+        let (q, p) = (rows(&case["draft"]), rows(&case["target"]));
+        let c = case["cost_ratio"].as_f64().unwrap();
+        for h in [0.1, 0.3, 0.6] {
+            let pol = Policy::SpecDecPp(h);
+            let ex = adaptive_exact(&q, &p, pol, c).unwrap();
+            let br = adaptive_bracket(&q, &p, pol, c).unwrap();
+            assert!(ex.exact && !br.exact);
+            let inside = |lo: f64, x: f64, hi: f64| lo <= x + tol && x <= hi + tol;
+            assert!(
+                inside(br.drafted_low, ex.expected_drafted, br.drafted_high),
+                "case {n} {pol}: {br:?} vs {ex:?}"
+            );
+            assert!(
+                inside(br.generated_low, ex.expected_generated, br.generated_high),
+                "case {n} {pol}"
+            );
+            assert!(inside(br.rate_low, ex.rate, br.rate_high), "case {n} {pol}");
+            widths.push(br.generated_high - br.generated_low);
+        }
+        let exact = bellman_bound(&q, &p, c).unwrap();
+        let g = RoundGrid::new(&normalized(&q), &normalized(&p));
+        let grid = bellman_grid(std::slice::from_ref(&g), &StepCosts::ratio(c, q.len()));
+        assert!(
+            grid.rate_low <= exact.rate_low * (1.0 + tol)
+                && exact.rate_high <= grid.rate_high * (1.0 + tol),
+            "case {n}: grid {grid:?} vs exact {exact:?}"
+        );
+        let pol = adaptive_bracket(&q, &p, Policy::Bellman, c).unwrap();
+        assert!(pol.rate_low <= exact.rate_high * (1.0 + tol), "case {n}");
+    }
+    // Not vacuous and not loose: the brackets are narrow on most cases.
+    widths.sort_by(f64::total_cmp);
+    assert!(
+        widths[widths.len() / 2] < 0.05,
+        "median width {}",
+        widths[widths.len() / 2]
+    );
+}
+
+fn normalized(rows: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    rows.iter()
+        .map(|r| {
+            let s: f64 = r.iter().sum();
+            r.iter().map(|x| x / s).collect()
+        })
+        .collect()
 }
