@@ -25,7 +25,7 @@ struct GenerateParams {
     spread: u32,       // the family's parameter drawn per (round, position): 0 none, 1 uniform, 2 log-normal
     spread_a: f32,     // lo, or mu
     spread_b: f32,     // hi, or s
-    pad0: u32,
+    features: u32,     // 1: write each position's stopping features after the betas
     pad1: u32,
 }
 
@@ -34,7 +34,7 @@ struct GenerateParams {
 @group(0) @binding(2) var<storage, read_write> tgt: array<u32>;      // f32 bits [n, K + 1, V]
 @group(0) @binding(3) var<storage, read_write> tokens: array<u32>;   // [n, K]
 @group(0) @binding(4) var<storage, read_write> coins: array<u32>;    // f32 bits [n, K]
-@group(0) @binding(5) var<storage, read_write> betas: array<u32>;    // f32 bits [n, K]
+@group(0) @binding(5) var<storage, read_write> betas: array<u32>;    // f32 bits [n, K], then [n, K, 4] features
 
 fn seed() -> vec2<u32> {
     return vec2<u32>(params.seed_lo, params.seed_hi);
@@ -260,7 +260,34 @@ fn generate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
     let coin = bitcast<u32>(uniform_f32(random_u32(seed(), gr, pos, STREAM_COIN, 0u)));
     // A position whose loops were cut short (an adapter's loop limit) reports a NaN beta: the
     // host refuses the chunk rather than use its rows.
+    // The stopping policies' features (src/cpu/generate.rs `stop_features`): q(x) and p(x) at the
+    // drafted token, max q, and the draft row's entropy -sum q ln q in nats (f32).
+    var qmax = 0.0;
+    var ent = 0.0;
+    if (params.features == 1u) {
+        var hm = 0.0;
+        var hs = 0.0;
+        var x10 = lid;
+        for (; x10 < v; x10 += WG) {
+            let q = row_load(true, dbase + x10);
+            hm = max(hm, q);
+            if (q > 0.0) {
+                hs -= q * log(q);
+            }
+        }
+        loop_cut = loop_cut || x10 < v;
+        qmax = reduce_f32(lid, hm, true);
+        ent = reduce_f32(lid, hs, false);
+    }
     let unfinished = round_unfinished(lid);
+    if (lid == 0u && params.features == 1u) {
+        let xt = select(tok, 0u, tok == NONE);
+        let f = params.n_rounds * k + (r * k + pos) * 4u;
+        betas[f] = drf[dbase + xt];
+        betas[f + 1u] = tgt[tbase + xt];
+        betas[f + 2u] = bitcast<u32>(qmax);
+        betas[f + 3u] = bitcast<u32>(ent);
+    }
     if (lid == 0u) {
         tokens[r * k + pos] = select(tok, 0u, tok == NONE);
         coins[r * k + pos] = coin;

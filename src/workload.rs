@@ -339,6 +339,8 @@ pub struct StudyRequest<'a> {
     pub per_k: &'a [(Rule, Vec<usize>)],
     /// Return the rows at K_max too (enumeration of small vocabularies).
     pub keep_rows: bool,
+    /// Return the stopping policies' features of every position (`StudyChunk::features`).
+    pub stop_features: bool,
 }
 
 /// What a study chunk gives back: counts and per-position terms, the rows only when asked.
@@ -353,6 +355,10 @@ pub struct StudyChunk {
     pub per_k: Vec<Vec<(Vec<u32>, Vec<f32>)>>,
     /// The rows at K_max, when asked for.
     pub rows: Option<Batch>,
+    /// When asked for, per (round, position) `[m, K_max, 4]`: the draft and target
+    /// probabilities of the drafted token `q(x)`, `p(x)`, the draft row's largest probability and
+    /// its entropy in nats (f32, as each engine computes it).
+    pub features: Vec<f32>,
 }
 
 #[cfg(test)]

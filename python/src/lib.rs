@@ -992,7 +992,7 @@ fn json_to_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py
 /// the rows of `results.csv` as dicts (and writes the files when `out` is given). With `shard`
 /// (I, N): runs that shard only and returns its shard file's JSON text (written to `out` too).
 #[pyfunction]
-#[pyo3(signature = (family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds, seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized, shard=None, design=false, nodes=None, cost_profile=None, batch_sizes=None, context=None, sigma_dist=None, lambda_dist=None))]
+#[pyo3(signature = (family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds, seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized, shard=None, design=false, nodes=None, cost_profile=None, batch_sizes=None, context=None, sigma_dist=None, lambda_dist=None, stop=None, k_max=None))]
 #[allow(clippy::too_many_arguments)]
 fn study<'py>(
     py: Python<'py>,
@@ -1025,6 +1025,8 @@ fn study<'py>(
     context: Option<f64>,
     sigma_dist: Option<Vec<String>>,
     lambda_dist: Option<Vec<String>>,
+    stop: Option<Vec<String>>,
+    k_max: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     // `progress`: a callable `(done, total, label)` (the package's tqdm bar), or a flag for the
     // library's own progress on stderr (a bar on a terminal, a line every 10 s otherwise).
@@ -1061,6 +1063,12 @@ fn study<'py>(
         nodes,
         sigma_dist: spreads("sigma_dist", sigma_dist)?,
         lambda_dist: spreads("lambda_dist", lambda_dist)?,
+        stop: stop
+            .unwrap_or_default()
+            .iter()
+            .map(|s| parse::<specsim::reference::adaptive::Policy>(s))
+            .collect::<PyResult<_>>()?,
+        k_max,
     };
     let costs = costs_of(
         cost_ratio.unwrap_or_else(|| vec![0.05, 0.2]),
@@ -1068,7 +1076,8 @@ fn study<'py>(
         batch_sizes.unwrap_or_default(),
         context,
     )?;
-    let plan = py.detach(|| opts.plan()).map_err(err)?;
+    let mut plan = py.detach(|| opts.plan()).map_err(err)?;
+    plan.set_stop_costs(&costs);
     let choice = engine_choice(engine)?;
     if let Some((index, count)) = shard {
         use specsim::study::shard as sh;

@@ -45,6 +45,8 @@ pub fn study_options(w: &WorkloadArgs) -> Result<StudyOptions> {
             .iter()
             .map(|s| s.parse().map_err(|e| anyhow::anyhow!("--lambda-dist {e}")))
             .collect::<Result<_>>()?,
+        stop: Vec::new(),
+        k_max: None,
     })
 }
 

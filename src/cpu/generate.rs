@@ -267,24 +267,55 @@ pub fn generate_chunk(w: &Workload, seed: u64, r0: u64, m: usize, k: usize) -> (
     (b, betas)
 }
 
+/// The stopping policies' features of one round's K positions (the twin of the `features` part
+/// of `shaders/generate.wgsl`): per position `q(x)`, `p(x)` at the drafted token x, `max q` and
+/// the draft row's entropy `−Σ q ln q` in nats, in f32 (4 values a position into `out`).
+pub fn stop_features(d: &[f32], t: &[f32], tok: &[u32], v: usize, out: &mut [f32]) {
+    for (i, f) in out.chunks_exact_mut(4).enumerate() {
+        let row = &d[i * v..(i + 1) * v];
+        let x = tok[i] as usize;
+        let h: f32 = row.iter().filter(|&&q| q > 0.0).map(|&q| -q * q.ln()).sum();
+        f.copy_from_slice(&[row[x], t[i * v + x], lane_max(row), h]);
+    }
+}
+
+/// The stopping features of every round of a generated batch `[m, K, 4]`.
+pub fn batch_stop_features(b: &Batch) -> Vec<f32> {
+    let (k, v) = (b.k, b.v);
+    let mut out = vec![0.0f32; b.n * k * 4];
+    out.par_chunks_mut((k * 4).max(1))
+        .enumerate()
+        .for_each(|(r, f)| {
+            let d = &b.draft[r * k * v..(r + 1) * k * v];
+            let t = &b.target[r * (k + 1) * v..(r + 1) * (k + 1) * v];
+            stop_features(d, t, &b.tokens[r * k..(r + 1) * k], v, f);
+        });
+    out
+}
+
 /// The token rule's study work on rounds `r0..r0 + m`: each round generated as by
 /// [`generate_chunk`] into scratch rows and decided at once (the first rejected position, as the
-/// CPU engine decides it), nothing else kept. Returns (accepted per round, betas [m, K]): what
-/// `generate_chunk` then the engine give, without the chunk's rows in memory or the recovery
-/// token nobody reads.
+/// CPU engine decides it), nothing else kept. Returns (accepted per round, betas [m, K], and when
+/// `features` the stopping features [m, K, 4]): what `generate_chunk` then the engine give,
+/// without the chunk's rows in memory or the recovery token nobody reads.
 pub fn accepted_chunk(
     w: &Workload,
     seed: u64,
     r0: u64,
     m: usize,
     k: usize,
-) -> (Vec<u32>, Vec<f32>) {
+    features: bool,
+) -> (Vec<u32>, Vec<f32>, Vec<f32>) {
     let v = w.vocab;
     let g = Generator::new(w, seed);
     let mut acc = vec![0u32; m];
     let mut betas = vec![0.0f32; m * k];
+    // Without features, a chunk of 0 entries per round.
+    let fw = if features { k * 4 } else { 0 };
+    let mut feats = vec![0.0f32; (m * fw).max(m)];
     acc.par_iter_mut()
         .zip(betas.par_chunks_mut(k.max(1)))
+        .zip(feats.par_chunks_mut(fw.max(1)))
         .enumerate()
         .for_each_init(
             || {
@@ -297,10 +328,13 @@ pub fn accepted_chunk(
                     vec![0.0f32; k],
                 )
             },
-            |(z, e, d, t, tok, c), (r, (a, beta))| {
+            |(z, e, d, t, tok, c), (r, ((a, beta), f))| {
                 let gr = (r0 + r as u64) as u32;
                 let bufs = RoundBufs { d, t, tok, c, beta };
                 g.round(gr, k, z, e, bufs);
+                if features {
+                    stop_features(d, t, tok, v, f);
+                }
                 *a = (0..k)
                     .find(|&i| {
                         let x = tok[i] as usize;
@@ -309,7 +343,8 @@ pub fn accepted_chunk(
                     .unwrap_or(k) as u32;
             },
         );
-    (acc, betas)
+    feats.truncate(m * fw);
+    (acc, betas, feats)
 }
 
 #[cfg(test)]
@@ -372,9 +407,11 @@ mod tests {
                 let res = CpuEngine::default()
                     .run_chain(&b.view(), crate::rule::Rule::Token)
                     .unwrap();
-                let (acc, betas2) = accepted_chunk(&w, 5 + i as u64, 40, 200, k);
+                let (acc, betas2, feats) = accepted_chunk(&w, 5 + i as u64, 40, 200, k, true);
                 assert_eq!(acc, res.num_accepted, "{w:?} K = {k}");
                 assert_eq!(betas, betas2, "{w:?} K = {k}");
+                assert_eq!(feats, batch_stop_features(&b), "{w:?} K = {k}");
+                assert_eq!(accepted_chunk(&w, 5 + i as u64, 40, 200, k, false).0, acc);
                 // Not vacuous: rounds were generated and decided both ways.
                 assert!(b.target.iter().any(|&x| x > 0.0) && betas.iter().all(|&x| x > 0.0));
                 assert!(acc.iter().any(|&a| a > 0) && acc.iter().any(|&a| (a as usize) < k));

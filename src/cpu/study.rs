@@ -23,10 +23,12 @@ pub fn study_chunk(engine: &CpuEngine, req: &StudyRequest) -> Result<StudyChunk>
     }
     if req.per_k.is_empty() && !req.keep_rows {
         // Only the counts and betas are kept: each round is decided as it is generated.
-        let (accepted, betas) = super::generate::accepted_chunk(w, g.seed, r0, m, k);
+        let (accepted, betas, features) =
+            super::generate::accepted_chunk(w, g.seed, r0, m, k, req.stop_features);
         return Ok(StudyChunk {
             accepted,
             betas,
+            features,
             ..Default::default()
         });
     }
@@ -51,10 +53,16 @@ pub fn study_chunk(engine: &CpuEngine, req: &StudyRequest) -> Result<StudyChunk>
         }
         per_k.push(at);
     }
+    let features = if req.stop_features {
+        super::generate::batch_stop_features(&batch)
+    } else {
+        Vec::new()
+    };
     Ok(StudyChunk {
         accepted,
         betas,
         per_k,
         rows: req.keep_rows.then_some(batch),
+        features,
     })
 }

@@ -112,10 +112,11 @@ impl GpuContext {
         let coins = buffer(dev, "coins", cap * k * 4, INPUT);
         let out_tokens = buffer(dev, "out_tokens", cap * (k + 1) * 4, OUTPUT);
         let out_acc = buffer(dev, "out_accepted", cap * 4, OUTPUT);
-        let betas = buffer(dev, "betas", cap * k * 4, OUTPUT);
+        // Betas, then the stopping features (4 words a position).
+        let betas = buffer(dev, "betas", cap * k * 5 * 4, OUTPUT);
         let rates = buffer(dev, "rates", k * 4, INPUT);
-        // Tokens and counts (K + 2 words a round), or counts and betas (K + 1).
-        let readback = buffer(dev, "readback", cap * (k + 2) * 4, READBACK);
+        // Tokens and counts (K + 2 words a round), or counts, betas and features (5 K + 1).
+        let readback = buffer(dev, "readback", cap * (5 * k + 2) * 4, READBACK);
         let kernels = &self.kernels;
         let (d, t, tok, c) = (&draft, &target, &tokens, &coins);
         // Every chain kernel: the inputs, tokens and counts, and a per-position output (block's

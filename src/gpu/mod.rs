@@ -164,7 +164,8 @@ impl GpuContext {
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size)
             .min(self.config.max_buffer_bytes);
-        let per_round = ((k + 1) * v * 4) as u64;
+        // The target rows, or the betas and stopping features read back (5 K + 2 words).
+        let per_round = ((k + 1) * v).max(5 * k + 2) as u64 * 4;
         let mut cap = (max_bind / per_round) as usize;
         if cap == 0 {
             return Err(Error::Gpu(format!(

@@ -147,8 +147,9 @@ pub struct GenerateParams {
     pub spread_a: f32,
     /// Its second (hi, or s).
     pub spread_b: f32,
-    /// Padding.
-    pub pad0: u32,
+    /// 1: also write the stopping policies' features of each position after the betas
+    /// (`StudyChunk::features`).
+    pub features: u32,
     /// Padding.
     pub pad1: u32,
 }
@@ -177,7 +178,7 @@ impl KernelParams for GenerateParams {
                 spread,
                 spread_a,
                 spread_b,
-                pad0,
+                features,
                 pad1
             ]
         )

@@ -12,6 +12,15 @@ use crate::rule::{Recovery, Rule};
 use crate::workload::{Family, Generation};
 use crate::workload::{StudyChunk, StudyRequest};
 
+/// What a study chunk reads back beyond the counts and betas.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Reads {
+    /// The generated batch and the GPU's results (replay).
+    pub keep: bool,
+    /// The stopping features `[m, K, 4]`, after the betas.
+    pub features: bool,
+}
+
 impl GpuContext {
     /// `generate`'s parameters for `m` rounds of K positions from global round `r0`.
     fn generate_params(spec: &Generation, r0: u64, m: usize, k: usize) -> GenerateParams {
@@ -44,8 +53,9 @@ impl GpuContext {
 
     /// Generates rounds `r0..r0 + m` at K on the device and verifies them under `rule`. Returns
     /// (accepted, the betas under the token rule or, under a rule studied at every K (block), the
-    /// survivals P_1..P_K its kernel writes at binding 7, and, when `keep`, the generated batch
-    /// and the GPU's results read back for replay). Buffers sized for a larger K are reused, so a
+    /// survivals P_1..P_K its kernel writes at binding 7, then, when `features`, the stopping
+    /// features [m, K, 4], and, when `keep`, the generated batch and the GPU's results read back
+    /// for replay). Buffers sized for a larger K are reused, so a
     /// study can run a rule at every K ≤ K_max after its K_max pass without reallocating.
     #[allow(clippy::type_complexity)]
     pub(crate) fn study_chunk(
@@ -55,7 +65,7 @@ impl GpuContext {
         r0: u64,
         m: usize,
         k: usize,
-        keep: bool,
+        Reads { keep, features }: Reads,
     ) -> Result<(Vec<u32>, Vec<f32>, Option<(Batch, Outcomes)>)> {
         let v = spec.workload.vocab;
         self.ensure_buffers(m, k, v)?;
@@ -67,7 +77,8 @@ impl GpuContext {
         }
         let b = self.bufs();
         let mut enc = self.encoder();
-        let params = Self::generate_params(spec, r0, m, k);
+        let mut params = Self::generate_params(spec, r0, m, k);
+        params.features = u32::from(features);
         let id = KernelId::GENERATE;
         self.record(&mut enc, id, b.group(id), params, m * (k + 1))?;
         self.submit_and_wait(enc)?;
@@ -81,7 +92,7 @@ impl GpuContext {
         let params = RoundParams::new(m, k, v, &rec, r0);
         self.record(&mut enc, id, b.group(id), params, m)?;
         let acc_bytes = (m * 4) as u64;
-        let beta_bytes = (m * k * 4) as u64;
+        let beta_bytes = (m * k * 4 * if features { 5 } else { 1 }) as u64;
         enc.copy_buffer_to_buffer(&b.out_acc, 0, &b.readback, 0, acc_bytes);
         if beta_bytes > 0 {
             enc.copy_buffer_to_buffer(&b.betas, 0, &b.readback, acc_bytes, beta_bytes);
@@ -89,11 +100,8 @@ impl GpuContext {
         self.submit_and_wait(enc)?;
         let words = self.read_back(acc_bytes + beta_bytes)?;
         let acc = words[..m].to_vec();
-        let betas: Vec<f32> = words[m..m + m * k]
-            .iter()
-            .map(|&x| f32::from_bits(x))
-            .collect();
-        if rule == Rule::Token && betas.iter().any(|b| b.is_nan()) {
+        let betas: Vec<f32> = words[m..].iter().map(|&x| f32::from_bits(x)).collect();
+        if rule == Rule::Token && betas[..m * k].iter().any(|b| b.is_nan()) {
             return Err(Error::Gpu(format!(
                 "the GPU adapter {} cut a loop short while generating rows of V = {v} (its loop limit per shader invocation): use --engine cpu",
                 super::describe(self.adapter_info())
@@ -125,7 +133,18 @@ impl GpuContext {
             });
         }
         self.check_generation(g.workload.vocab)?;
-        let (accepted, betas, _) = self.study_chunk(g, Rule::Token, r0, m, k, false)?;
+        let (accepted, mut betas, _) = self.study_chunk(
+            g,
+            Rule::Token,
+            r0,
+            m,
+            k,
+            Reads {
+                keep: false,
+                features: req.stop_features,
+            },
+        )?;
+        let features = betas.split_off(m * k);
         let rows = if req.keep_rows {
             Some(self.read_chunk(m, k, g.workload.vocab)?.0)
         } else {
@@ -135,7 +154,7 @@ impl GpuContext {
         for (rule, ks) in req.per_k {
             let mut at = Vec::new();
             for &kk in ks {
-                let (taus, surv, _) = self.study_chunk(g, *rule, r0, m, kk, false)?;
+                let (taus, surv, _) = self.study_chunk(g, *rule, r0, m, kk, Reads::default())?;
                 at.push((taus, surv));
             }
             per_k.push(at);
@@ -149,7 +168,7 @@ impl GpuContext {
             // The engine layer finishes unfinished rounds on the CPU, on these rows (generated
             // again at K_max: the per-K passes reused the buffers).
             None if unfinished => {
-                self.study_chunk(g, Rule::Token, r0, m, k, false)?;
+                self.study_chunk(g, Rule::Token, r0, m, k, Reads::default())?;
                 Some(self.read_chunk(m, k, g.workload.vocab)?.0)
             }
             rows => rows,
@@ -159,6 +178,7 @@ impl GpuContext {
             betas,
             per_k,
             rows,
+            features,
         })
     }
 

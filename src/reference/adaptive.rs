@@ -105,6 +105,19 @@ impl std::str::FromStr for Policy {
     }
 }
 
+impl serde::Serialize for Policy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Policy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Policy, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl std::fmt::Display for Policy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
@@ -290,6 +303,62 @@ pub fn adaptive_bracket(
     Ok(bracketed(&q, &p, policy, c))
 }
 
+/// A threshold policy's values on one round: exact (by enumeration) or bracketed (on the grid).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bracketed {
+    /// `E[D]`, lower end.
+    pub drafted_low: f64,
+    /// `E[D]`, upper end.
+    pub drafted_high: f64,
+    /// `E[generated]`, lower end.
+    pub generated_low: f64,
+    /// `E[generated]`, upper end.
+    pub generated_high: f64,
+    /// `E[time]`, lower end.
+    pub time_low: f64,
+    /// `E[time]`, upper end.
+    pub time_high: f64,
+    /// Whether the ends are equal (enumerated).
+    pub exact: bool,
+}
+
+/// The policy that goes on after s drafts iff `L_s ≥ threshold(s)` on one round of normalized
+/// rows under `cost`: by enumeration where V^K is small, otherwise its grid bracket.
+pub fn threshold_exact(
+    q: &[Vec<f64>],
+    p: &[Vec<f64>],
+    cost: &super::adaptive_grid::StepCosts,
+    threshold: impl Fn(usize) -> f64,
+) -> Bracketed {
+    let (k, v) = (q.len(), q.first().map_or(0, Vec::len));
+    if enumerable(k, v) {
+        let (rd, rt) = enumerate(q, p, |i, _, l| l >= threshold(i));
+        let d: f64 = rd.iter().sum();
+        let g = 1.0 + rt.iter().sum::<f64>();
+        let t = cost.base + rd.iter().zip(&cost.step).map(|(r, s)| r * s).sum::<f64>();
+        return Bracketed {
+            drafted_low: d,
+            drafted_high: d,
+            generated_low: g,
+            generated_high: g,
+            time_low: t,
+            time_high: t,
+            exact: true,
+        };
+    }
+    let g = super::adaptive_grid::RoundGrid::new(q, p);
+    let (lo, hi) = super::adaptive_grid::threshold_bracket(&g, cost, threshold);
+    Bracketed {
+        drafted_low: lo.drafted(),
+        drafted_high: hi.drafted(),
+        generated_low: lo.generated(),
+        generated_high: hi.generated(),
+        time_low: lo.time,
+        time_high: hi.time,
+        exact: false,
+    }
+}
+
 /// `specdecpp` and `bellman` beyond enumeration: their certified brackets on the grid.
 fn bracketed(q: &[Vec<f64>], p: &[Vec<f64>], policy: Policy, c: f64) -> AdaptiveExact {
     use super::adaptive_grid::{RoundGrid, StepCosts, bellman_grid, threshold_bracket};
@@ -334,17 +403,21 @@ fn product_reaches(
     policy: Policy,
     k: usize,
 ) -> (Vec<f64>, Vec<f64>) {
+    // The decisions that do not depend on the token, once per position (j < K − 1).
+    let per_position: Vec<bool> = (0..k.saturating_sub(1))
+        .map(|j| match policy {
+            Policy::Top1(t) => (q[j + 1].iter().copied().fold(0.0f64, f64::max) as f32) >= t,
+            Policy::Entropy { gamma, lambda } => 1.0 - (gamma * entropy(&q[j])).sqrt() >= lambda,
+            _ => true,
+        })
+        .collect();
     // c_i(x) for i = 1..K−1 (0-based j = i − 1).
     let cont = |j: usize, x: usize| -> bool {
         let i = j + 1;
         match policy {
             Policy::Fixed(kk) => i < kk,
             Policy::Hf(t) => (q[j][x] as f32) >= t,
-            Policy::Top1(t) => {
-                let m = q[j + 1].iter().copied().fold(0.0f64, f64::max);
-                (m as f32) >= t
-            }
-            Policy::Entropy { gamma, lambda } => 1.0 - (gamma * entropy(&q[j])).sqrt() >= lambda,
+            Policy::Top1(_) | Policy::Entropy { .. } => per_position[j],
             Policy::Oracle(t) => accept(p[j][x], q[j][x]) >= t,
             Policy::SpecDecPp(_) | Policy::Bellman => unreachable!("enumerated"),
         }

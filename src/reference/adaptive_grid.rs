@@ -44,12 +44,14 @@ pub struct RoundGrid {
 
 /// A round's time: `base + Σ_{i<D} step[i]` for D drafts verified (`step[i] ≥ 0`, one per
 /// position). Leviathan's ratio c: `base = 1`, `step[i] = c`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepCosts {
     /// The time of a round before any draft (the target's forward).
     pub base: f64,
     /// The extra time of the i-th draft (0-based), drafting and verifying it.
     pub step: Vec<f64>,
+    /// The time of drafting alone (a draft made and not verified: `top1`'s stop).
+    pub draft: f64,
 }
 
 impl StepCosts {
@@ -58,6 +60,7 @@ impl StepCosts {
         StepCosts {
             base: 1.0,
             step: vec![c; k],
+            draft: c,
         }
     }
 

@@ -19,6 +19,7 @@ pub mod report;
 pub mod row;
 pub mod run;
 pub mod shard;
+pub mod stop;
 pub mod tree;
 pub mod workload;
 
@@ -58,6 +59,9 @@ pub struct StudyConfig {
     /// `file`: accept distributions that do not sum to 1 (raw model dumps).
     #[serde(default)]
     pub allow_unnormalized: bool,
+    /// Stopping policies run on the token rule's rounds at K_max (`--stop`).
+    #[serde(default, skip_serializing_if = "stop::StopSettings::is_empty")]
+    pub stop: stop::StopSettings,
 }
 
 impl StudyConfig {
@@ -92,6 +96,8 @@ pub struct StudyTallies {
     pub token: Tally,
     /// Every other chain rule of the configuration, measured at every K, in the order asked for.
     pub per_k: Vec<RuleTally>,
+    /// Every stopping policy's, in the order asked for (cap K_max).
+    pub stop: Vec<stop::StopTally>,
 }
 
 impl StudyTallies {
@@ -182,6 +188,17 @@ pub fn run_study_rules_in(
     let chunk = budget.min(engine.study_cap(k, v)?);
     let per_k: Vec<(Rule, Vec<usize>)> = tallies.iter().map(|t| (t.rule, t.ks.clone())).collect();
     let keep_rows = tallies.iter().any(|t| t.enumerated_sum.is_some());
+    let mut stops: Vec<stop::StopTally> = cfg
+        .stop
+        .policies
+        .iter()
+        .map(|&p| stop::StopTally::new(p, k))
+        .collect();
+    if !stops.is_empty() && !w.family.has_distributions() {
+        return Err(Error::Config(
+            "--stop needs distributions: the rates family has none (use logit-noise, mixture or quantized)".into(),
+        ));
+    }
     for (r0, m) in chunks(range.end.saturating_sub(range.start), chunk) {
         let r0 = range.start + r0;
         let out = engine.study_chunk(&StudyRequest {
@@ -191,8 +208,12 @@ pub fn run_study_rules_in(
             k_max: k,
             per_k: &per_k,
             keep_rows,
+            stop_features: !stops.is_empty(),
         })?;
         tally.add(&out.accepted, &out.betas);
+        for s in &mut stops {
+            s.add(&out.accepted, &out.features, &cfg.stop.bellman_thresholds);
+        }
         for (bt, at) in tallies.iter_mut().zip(&out.per_k) {
             if let Some(rows) = &out.rows {
                 bt.add_enumerated(&rows.view())?;
@@ -207,6 +228,7 @@ pub fn run_study_rules_in(
     Ok(StudyTallies {
         token: tally,
         per_k: tallies,
+        stop: stops,
     })
 }
 
@@ -270,9 +292,15 @@ fn run_file(
         }
     }
     progress(view.n as u64);
+    if !cfg.stop.policies.is_empty() {
+        return Err(Error::Config(
+            "--stop runs on generated families: a file's rounds carry no drafted-token features (use logit-noise, mixture or quantized)".into(),
+        ));
+    }
     Ok(StudyTallies {
         token: tally,
         per_k: tallies,
+        stop: Vec::new(),
     })
 }
 
@@ -314,7 +342,17 @@ pub fn replay(cfg: &StudyConfig, g: &mut GpuContext, sample: u64) -> Result<Veri
             compare_engines(&as_result(cpu), &as_result(gpu), r0, &mut report);
         } else {
             g.check_generation(w.vocab)?;
-            let (_, _, kept) = g.study_chunk(&cfg.generation(), rule, r0, m, k, true)?;
+            let (_, _, kept) = g.study_chunk(
+                &cfg.generation(),
+                rule,
+                r0,
+                m,
+                k,
+                crate::gpu::study::Reads {
+                    keep: true,
+                    features: false,
+                },
+            )?;
             let (batch, mut gpu_res) = kept.expect("kept");
             let view = batch.view();
             let cpu = CpuEngine {

@@ -87,6 +87,8 @@ pub struct StudyRow {
     pub per_depth_acceptance: Vec<f64>,
     /// The distortion columns (SPEC §13; `None` where no exact value is known).
     pub distortion: Option<RowDistortion>,
+    /// A stopping policy's row: its result (`None` for every other row).
+    pub stop: Option<super::stop::StopResult>,
     /// Seconds (the configuration's rules together).
     pub seconds: f64,
 }
@@ -94,6 +96,9 @@ pub struct StudyRow {
 impl StudyRow {
     /// The rows of a chain study's result, one per K.
     pub fn chain(r: &ConfigResult) -> Vec<StudyRow> {
+        if let Some(s) = &r.stop {
+            return vec![StudyRow::stop(r, s)];
+        }
         let metrics = r.metrics();
         let ks: Vec<usize> = metrics.iter().map(|m| m.k).collect();
         let rounds = metrics.first().map_or(0, |m| m.rounds);
@@ -144,9 +149,76 @@ impl StudyRow {
                 optimal_rounds: None,
                 per_depth_acceptance: m.per_position_unconditional.clone(),
                 distortion: distortions.next().flatten(),
+                stop: None,
                 seconds: r.seconds,
             })
             .collect()
+    }
+
+    /// The row of a stopping policy: the token rule's rounds at the cap K, each verifying D ≤ K
+    /// drafts; its exact values over the first rounds (`rows:N`).
+    fn stop(r: &ConfigResult, s: &super::stop::StopResult) -> StudyRow {
+        let t = &s.tally;
+        let (k, n) = (t.k, t.rounds);
+        let (mean, sd) = (t.mean_generated(), t.sd_generated());
+        let half = if n >= 2 {
+            super::Z99 * sd / (n as f64).sqrt()
+        } else {
+            0.0
+        };
+        let e = &s.exact;
+        // Comparable only on the same rounds: every round's rows were the exact values' rows.
+        let within = (n >= 2 && n <= s.exact_rounds).then_some(
+            e.generated_low <= mean + half + 1e-9 && mean - half <= e.generated_high + 1e-9,
+        );
+        let per_depth: Vec<f64> = (1..=k)
+            .map(|d| {
+                let reached: u64 = (0..=k)
+                    .flat_map(|dd| (d..=k).map(move |tt| (dd, tt)))
+                    .map(|(dd, tt)| t.joint[dd * (k + 1) + tt])
+                    .sum();
+                reached as f64 / n.max(1) as f64
+            })
+            .collect();
+        StudyRow {
+            rule: Rule::Token,
+            tree: format!("chain:{k}"),
+            tree_label: format!("chain:{k}"),
+            nodes: k + 1,
+            depth: k,
+            k: Some(k),
+            builder: None,
+            node_budget: None,
+            workload: r.config.workload.clone(),
+            label: format!("{} (stop {})", r.config.workload.label(), t.policy),
+            engine: r.engine.clone(),
+            recovery: r.config.recovery,
+            seed: r.config.seed,
+            rounds: n,
+            mean_accepted: mean - 1.0,
+            mean_generated: mean,
+            sd_generated: sd,
+            ci99_low: mean - half,
+            ci99_high: mean + half,
+            ci_defined: n >= 2,
+            exact_mean_generated: e.exact.then_some(e.generated_low),
+            exact_given: None,
+            within_ci99: within,
+            paired_z: None,
+            gain_over_token: None,
+            mean_acceptance_rate: Some((mean - 1.0) / t.mean_drafted().max(f64::MIN_POSITIVE)),
+            alpha: None,
+            leviathan_mean_generated: None,
+            generated_per_position: mean / (t.mean_drafted() + 1.0),
+            chain_same_nodes: None,
+            optimal_generated: None,
+            gap_to_optimal: None,
+            optimal_rounds: None,
+            per_depth_acceptance: per_depth,
+            distortion: None,
+            stop: Some(s.clone()),
+            seconds: r.seconds,
+        }
     }
 
     /// The row of a tree study's result.
@@ -211,6 +283,7 @@ impl StudyRow {
                     r.config.recovery,
                 )
             },
+            stop: None,
             seconds: r.seconds,
         }
     }

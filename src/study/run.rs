@@ -27,8 +27,10 @@ pub fn run_configs(
 ) -> Result<Vec<ConfigResult>> {
     let engine_name = engine.describe();
     let mut results = Vec::new();
-    for cfg in cfgs {
+    for mut cfg in cfgs {
         let t = Instant::now();
+        let (w, seed, rounds, k) = (cfg.workload.clone(), cfg.seed, cfg.rounds, cfg.k_max());
+        let theory = super::stop::theory(&mut cfg.stop, &w, seed, rounds, k)?;
         let mut r = ConfigResult {
             config: cfg,
             engine: engine_name.clone(),
@@ -36,6 +38,7 @@ pub fn run_configs(
             tally: Default::default(),
             per_k: None,
             seconds: 0.0,
+            stop: None,
         };
         progress(Progress::Config(&r.label()));
         let mut tallies = run_study_rules(&r.config, engine, |n| progress(Progress::Rounds(n)))?;
@@ -50,6 +53,18 @@ pub fn run_configs(
             results.push(ConfigResult {
                 rule,
                 per_k: tallies.rule(rule).cloned(),
+                ..r.clone()
+            });
+        }
+        for (tally, exact) in tallies.stop.drain(..).zip(&theory.policies) {
+            results.push(ConfigResult {
+                stop: Some(super::stop::StopResult {
+                    tally,
+                    exact: exact.clone(),
+                    exact_rounds: theory.rounds,
+                    bellman_rate: theory.bellman_rate,
+                    cost: r.config.stop.cost.clone(),
+                }),
                 ..r.clone()
             });
         }

@@ -275,6 +275,7 @@ fn block_config(family: Family, vocab: usize, rounds: u64) -> StudyConfig {
         recovery: RecoveryMode::Argmax,
         rules: vec![Rule::Token, Rule::Block],
         allow_unnormalized: false,
+        stop: Default::default(),
     }
 }
 

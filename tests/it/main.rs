@@ -30,6 +30,7 @@ mod progress;
 mod props;
 mod shaders;
 mod shard;
+mod stop;
 mod study;
 mod touched_fused;
 mod tree_cli;

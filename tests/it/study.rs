@@ -64,6 +64,7 @@ fn config(family: Family, zipf: f32, rounds: u64, recovery: RecoveryMode) -> Stu
         recovery,
         rules: vec![specsim::Rule::Token],
         allow_unnormalized: false,
+        stop: Default::default(),
     }
 }
 

@@ -354,6 +354,14 @@ def _names(x: Union[str, Sequence[str], None]) -> Optional[List[str]]:
     return [str(r).strip() for r in items if str(r).strip()]
 
 
+def _stop_list(stop: Union[str, Sequence[str], None]) -> Optional[list]:
+    """``stop`` as a list of policy strings (one string may hold several, comma-separated)."""
+    if stop is None:
+        return None
+    items = [stop] if isinstance(stop, str) else list(stop)
+    return [p.strip() for s in items for p in str(s).split(",") if p.strip()]
+
+
 def study(
     family: str = "logit-noise",
     *,
@@ -385,6 +393,8 @@ def study(
     context: Optional[float] = None,
     sigma_dist: Union[str, Sequence[str], None] = None,
     lambda_dist: Union[str, Sequence[str], None] = None,
+    stop: Union[str, Sequence[str], None] = None,
+    k_max: Optional[int] = None,
     **kwargs: Any,
 ) -> Any:
     """An acceptance-rate study: every option of ``specsim study`` as a keyword.
@@ -429,6 +439,14 @@ def study(
         ``sigma_dist`` (logit-noise) and ``lambda_dist`` (mixture) draw the family's parameter
         anew for every round and position from ``"uniform:LO:HI"`` or ``"lognormal:MU:S"`` (a
         configuration per law; ``--sigma-dist``, ``--lambda-dist``): rows gain ``spread``.
+
+        ``stop=["hf:0.4", "bellman", ...]`` (``--stop``; or one string ``"hf:0.4,bellman"``) adds
+        a row per stopping policy at the cap ``k_max`` (default the largest ``k``; SPEC §11):
+        ``stop``, ``mean_drafted``, ``exact_mean_drafted``, ``exact_low``/``exact_high`` (the
+        exact ``E[generated]`` on the first ``stop_exact_rounds`` rounds, or its certified
+        bracket), ``mean_draft_steps``, ``rate_per_cost`` and ``exact_rate_low``/``high``, and the
+        Bellman bound ``bellman_rate_low``/``bellman_rate_high``, for the cost: the profile at the
+        first batch size when given, else the first ``cost_ratio``.
     """
     if "lambda" in kwargs:
         lambda_ = kwargs.pop("lambda")
@@ -464,7 +482,8 @@ def study(
         result = _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch,
                         vocab, rounds, seed, recovery, rule, tree, engine, cost_ratio, out,
                         progress, allow_unnormalized, shard, design, nodes, cost_profile,
-                        batch_sizes, context, sigma_dist, lambda_dist)
+                        batch_sizes, context, sigma_dist, lambda_dist,
+                        _stop_list(stop), k_max)
         return json.loads(result) if shard is not None else result
     finally:
         if bar is not None:
@@ -515,7 +534,7 @@ def merge(shards: Sequence[Any], *, out: Union[str, os.PathLike, None] = None) -
 def _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batch, vocab, rounds,
            seed, recovery, rule, tree, engine, cost_ratio, out, progress, allow_unnormalized,
            shard=None, design=False, nodes=None, cost_profile=None, batch_sizes=None, context=None,
-           sigma_dist=None, lambda_dist=None):
+           sigma_dist=None, lambda_dist=None, stop=None, k_max=None):
     return _native(
         _specsim.study,
         family,
@@ -547,6 +566,8 @@ def _study(family, k, sigma, lambda_, bits, rates, t_target, t_draft, zipf, batc
         None if context is None else float(context),
         _names(sigma_dist),
         _names(lambda_dist),
+        stop,
+        _nonnegative("k_max", k_max),
     )
 
 

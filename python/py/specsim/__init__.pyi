@@ -79,6 +79,8 @@ def study(
     context: Optional[float] = None,
     sigma_dist: Union[str, Sequence[str], None] = None,
     lambda_dist: Union[str, Sequence[str], None] = None,
+    stop: Union[str, Sequence[str], None] = None,
+    k_max: Optional[int] = None,
     **kwargs: Any,
 ) -> Any: ...
 def positional_acceptance(

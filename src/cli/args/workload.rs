@@ -165,6 +165,14 @@ pub struct StudyCmd {
     /// The design study's node budgets, the root included (default 8,16,32,64).
     #[arg(long, value_delimiter = ',', value_name = "LIST", requires = "design")]
     pub nodes: Option<Vec<usize>>,
+    /// Stopping policies (SPEC §11), each a row at the cap K: fixed:K, hf:θ, top1:θ,
+    /// entropy:γ:λ, specdecpp:h, oracle:θ, bellman (parameters after colons). Costs: the
+    /// profile at the first --batch size, else the first --cost-ratio.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub stop: Vec<String>,
+    /// The stopping policies' cap K (added to the K values; default the largest --k).
+    #[arg(long, value_name = "K")]
+    pub k_max: Option<usize>,
 }
 
 #[derive(clap::Args)]

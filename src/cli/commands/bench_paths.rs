@@ -128,7 +128,9 @@ pub fn bench_paths(quick: bool, cpu_floor: f64, reps: usize) -> Result<Vec<PathR
     let mut best = f64::INFINITY;
     for _ in 0..reps.max(1) {
         let t = Instant::now();
-        std::hint::black_box(specsim::cpu::generate::accepted_chunk(&w, 7, 0, rounds, k));
+        std::hint::black_box(specsim::cpu::generate::accepted_chunk(
+            &w, 7, 0, rounds, k, false,
+        ));
         best = best.min(t.elapsed().as_secs_f64());
     }
     let per_round_rows = (2 * k + 1) as f64;

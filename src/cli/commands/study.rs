@@ -21,6 +21,12 @@ pub fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
     opts.allow_unnormalized = a.allow_unnormalized;
     opts.design = a.design;
     opts.nodes = a.nodes.clone();
+    opts.stop = a
+        .stop
+        .iter()
+        .map(|s| s.parse())
+        .collect::<specsim::Result<_>>()?;
+    opts.k_max = a.k_max;
     if a.w.family == FamilyKind::File && (a.w.rounds.is_some() || a.w.vocab.is_some()) {
         eprintln!(
             "specsim: notice: --family file runs the file's rounds and vocabulary; --rounds and --vocab are not used"
@@ -39,7 +45,8 @@ pub fn cmd_study(a: StudyCmd) -> Result<ExitCode> {
         let (index, count) = shard::parse_shard(s)?;
         return cmd_shard(&a, &opts, index, count);
     }
-    let plan = opts.plan()?;
+    let mut plan = opts.plan()?;
+    plan.set_stop_costs(&costs);
     let mut engine = open_engine(a.engine)?;
     let mut progress = specsim::progress::Progress::new("study", plan.rounds(), a.quiet);
     let results = run_plan(plan, &mut *engine, &mut |p| match p {

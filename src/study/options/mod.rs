@@ -119,6 +119,12 @@ pub struct StudyOptions {
     /// `--lambda-dist`: the same for mixture's lambda.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lambda_dist: Vec<crate::workload::Spread>,
+    /// `--stop`: stopping policies run on the token rule's rounds (chain studies).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<crate::reference::adaptive::Policy>,
+    /// `--k-max`: the policies' cap K (added to the K values; default the largest K).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k_max: Option<usize>,
 }
 
 /// The K values of a study when none are given (a file's study takes 1..=its K instead).
@@ -157,6 +163,8 @@ impl Default for StudyOptions {
             nodes: None,
             sigma_dist: Vec::new(),
             lambda_dist: Vec::new(),
+            stop: Vec::new(),
+            k_max: None,
         }
     }
 }
@@ -205,7 +213,15 @@ impl StudyOptions {
                 "--rule {r} is a tree rule: a tree study needs --tree SPEC (e.g. --tree chain:8 for a chain, --tree kary:2,3)"
             ));
         }
-        let k_values = check_k(self.k.clone().unwrap_or_else(|| default_k.to_vec()))?;
+        let mut ks = self.k.clone().unwrap_or_else(|| default_k.to_vec());
+        match (self.k_max, self.stop.is_empty()) {
+            (Some(_), true) => {
+                return cfg("--k-max is the stopping policies' cap: give it with --stop".into());
+            }
+            (Some(k), false) => ks.push(k),
+            _ => {}
+        }
+        let k_values = check_k(ks)?;
         let vocab = self.vocab.unwrap_or(default_vocab);
         let rounds = self.rounds.unwrap_or(default_rounds);
         let seed = self.seed.unwrap_or(default_seed);
@@ -346,6 +362,10 @@ impl StudyOptions {
                             recovery: self.recovery,
                             rules: rules.clone(),
                             allow_unnormalized: self.allow_unnormalized,
+                            stop: crate::study::stop::StopSettings {
+                                policies: self.stop.clone(),
+                                ..Default::default()
+                            },
                         });
                     }
                 }

@@ -17,6 +17,16 @@ pub enum Plan {
 }
 
 impl Plan {
+    /// Sets the cost the stopping policies' rates and `bellman` are for (`stop::stop_costs`).
+    pub fn set_stop_costs(&mut self, costs: &crate::cost::Costs) {
+        if let Plan::Chain(cfgs) = self {
+            for c in cfgs {
+                let k = c.k_max();
+                c.stop.cost = crate::study::stop::stop_costs(costs, k);
+            }
+        }
+    }
+
     /// Rounds run in all (each rule of a tree configuration counted).
     pub fn rounds(&self) -> u64 {
         match self {
@@ -40,6 +50,15 @@ impl StudyOptions {
             (FamilyKind::File, Some(p)) => Some(crate::npyio::BatchFile::open(p)?),
             _ => None,
         };
+        if !self.stop.is_empty()
+            && (self.design
+                || !self.trees.is_empty()
+                || matches!(self.family, FamilyKind::File | FamilyKind::Rates))
+        {
+            return Err(Error::Config(
+                "--stop runs on chain studies of generated rows (logit-noise, mixture, quantized): not with --tree, --design, file or rates".into(),
+            ));
+        }
         if self.design {
             return self.design_plan(vocab, rounds, seed);
         }

@@ -235,6 +235,61 @@ pub const COLUMNS: &[Column] = &[
         value: |r| json!(r.workload.spread.map(|s| s.to_string())),
     },
     Column {
+        name: "stop",
+        value: |r| json!(r.stop.as_ref().map(|s| s.tally.policy.to_string())),
+    },
+    Column {
+        name: "mean_drafted",
+        value: |r| json!(r.stop.as_ref().map(|s| s.tally.mean_drafted())),
+    },
+    Column {
+        name: "exact_mean_drafted",
+        value: |r| {
+            json!(
+                r.stop
+                    .as_ref()
+                    .filter(|s| s.exact.exact)
+                    .map(|s| s.exact.drafted)
+            )
+        },
+    },
+    Column {
+        name: "exact_low",
+        value: |r| json!(r.stop.as_ref().map(|s| s.exact.generated_low)),
+    },
+    Column {
+        name: "exact_high",
+        value: |r| json!(r.stop.as_ref().map(|s| s.exact.generated_high)),
+    },
+    Column {
+        name: "mean_draft_steps",
+        value: |r| json!(r.stop.as_ref().map(|s| s.tally.mean_steps())),
+    },
+    Column {
+        name: "rate_per_cost",
+        value: |r| json!(r.stop.as_ref().and_then(|s| s.rate_per_cost())),
+    },
+    Column {
+        name: "exact_rate_low",
+        value: |r| json!(r.stop.as_ref().and_then(|s| s.exact.rate_low)),
+    },
+    Column {
+        name: "exact_rate_high",
+        value: |r| json!(r.stop.as_ref().and_then(|s| s.exact.rate_high)),
+    },
+    Column {
+        name: "bellman_rate_low",
+        value: |r| json!(r.stop.as_ref().and_then(|s| s.bellman_rate).map(|b| b.0)),
+    },
+    Column {
+        name: "bellman_rate_high",
+        value: |r| json!(r.stop.as_ref().and_then(|s| s.bellman_rate).map(|b| b.1)),
+    },
+    Column {
+        name: "stop_exact_rounds",
+        value: |r| json!(r.stop.as_ref().map(|s| s.exact_rounds)),
+    },
+    Column {
         name: "seconds",
         value: |r| json!(r.seconds),
     },
@@ -243,7 +298,11 @@ pub const COLUMNS: &[Column] = &[
 /// A round's cost in units of one target step with draft/target cost ratio c: `depth` draft
 /// steps and one verification (K for a chain, Leviathan's `K c + 1`).
 pub fn speedup(generated: f64, r: &StudyRow, c: f64) -> f64 {
-    walltime_improvement(generated, r.depth, c)
+    match &r.stop {
+        // A stopping policy's round: its mean draft steps.
+        Some(s) => generated / (s.tally.mean_steps() * c + 1.0),
+        None => walltime_improvement(generated, r.depth, c),
+    }
 }
 
 /// The columns of cost ratio c: `speedup_cC` (simulated), `exact_speedup_cC` and
@@ -309,6 +368,18 @@ pub fn round_shape(r: &StudyRow) -> RoundShape {
 /// The columns of batch size B under a profile: `goodput_bB` (tokens per ms for the batch) and
 /// `speedup_bB` (against plain decoding at B), from [`cost_generated`].
 pub fn goodput_columns(r: &StudyRow, cost: &Cost, b: u64) -> [(String, Value); 2] {
+    if let Some(s) = &r.stop {
+        // A stopping policy's rounds: the mean time over its D (the verification grows with
+        // each drafted token).
+        let t = s
+            .tally
+            .mean_time(&crate::study::stop::step_costs(cost, b, s.tally.k));
+        let g = b as f64 * cost_generated(r) / t;
+        return [
+            (format!("goodput_b{b}"), json!(g)),
+            (format!("speedup_b{b}"), json!(g / cost.plain_goodput(b))),
+        ];
+    }
     let (e, shape) = (cost_generated(r), round_shape(r));
     [
         (format!("goodput_b{b}"), json!(cost.goodput(e, shape, b))),

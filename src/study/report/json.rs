@@ -15,6 +15,31 @@ pub fn json_doc(results: &Results, costs: &Costs) -> Value {
     match results {
         Results::Chain(rs) => {
             for r in rs {
+                if let Some(s) = &r.stop {
+                    // A stopping policy's one row, with its rounds by D and τ.
+                    let mut obj: serde_json::Map<String, Value> = rows[i].iter().cloned().collect();
+                    i += 1;
+                    let k1 = s.tally.k + 1;
+                    let pmf: Vec<f64> = (0..k1)
+                        .map(|d| {
+                            s.tally.joint[d * k1..(d + 1) * k1].iter().sum::<u64>() as f64
+                                / s.tally.rounds.max(1) as f64
+                        })
+                        .collect();
+                    obj.insert("pmf_drafted".into(), json!(pmf));
+                    obj.insert("stop_exact".into(), json!(s.exact));
+                    configs.push(json!({
+                        "label": r.label(),
+                        "config": r.config,
+                        "engine": r.engine,
+                        "seconds": r.seconds,
+                        "rule": r.rule,
+                        "stop": s.tally.policy,
+                        "stop_tally": s.tally,
+                        "rows": [obj],
+                    }));
+                    continue;
+                }
                 let mut per_k = Vec::new();
                 for m in r.metrics() {
                     let mut obj: serde_json::Map<String, Value> = rows[i].iter().cloned().collect();

@@ -135,6 +135,8 @@ pub struct ConfigResult {
     pub per_k: Option<RuleTally>,
     /// Wall time of the run, seconds (every rule of the configuration together).
     pub seconds: f64,
+    /// A stopping policy's result (the row is the policy's, at the cap K_max).
+    pub stop: Option<crate::study::stop::StopResult>,
 }
 
 impl ConfigResult {
@@ -147,8 +149,12 @@ impl ConfigResult {
         s
     }
 
-    /// Metrics at every K asked for, in increasing K.
+    /// Metrics at every K asked for, in increasing K (none for a stopping policy's result: its
+    /// one row is `StudyRow::chain`'s).
     pub fn metrics(&self) -> Vec<Metrics> {
+        if self.stop.is_some() {
+            return Vec::new();
+        }
         match &self.per_k {
             Some(bt) => (0..bt.ks.len())
                 .map(|ki| bt.metrics(ki, &self.tally))

@@ -43,7 +43,8 @@ best per batch size (speedup against plain decoding, {}):
 /// A chain study's table: one block per configuration, a line per K.
 fn chain_table(rs: &[ConfigResult], results: &Results, costs: &Costs) -> String {
     let mut s = String::new();
-    for r in rs {
+    let stops: Vec<&ConfigResult> = rs.iter().filter(|r| r.stop.is_some()).collect();
+    for r in rs.iter().filter(|r| r.stop.is_none()) {
         s += &format!(
             "\n{}  (V = {}, {} rounds, {}, rule {}, recovery {:?}, {:.1} s)\n",
             r.label(),
@@ -106,6 +107,9 @@ fn chain_table(rs: &[ConfigResult], results: &Results, costs: &Costs) -> String 
             );
         }
     }
+    if !stops.is_empty() {
+        s += &stop_table(&stops);
+    }
     s += "\nbest K (simulated walltime improvement = mean generated / (K c + 1)):\n";
     for b in best_k(results, costs)
         .iter()
@@ -120,4 +124,44 @@ fn chain_table(rs: &[ConfigResult], results: &Results, costs: &Costs) -> String 
         );
     }
     s + &batch_lines(results, costs)
+}
+
+/// The stopping policies' lines: per policy its mean D and tokens generated, the exact values (or
+/// their bracket) on the first rounds, and its rate against the Bellman bound.
+fn stop_table(stops: &[&ConfigResult]) -> String {
+    let mut s = String::new();
+    let mut last = String::new();
+    for r in stops {
+        let Some(st) = &r.stop else { continue };
+        let label = r.config.workload.label();
+        if label != last {
+            s += &format!(
+                "\nstopping policies, {label}  (V = {}, cap K = {}, {} rounds; exact on the first {} rounds; rate = generated per unit of time)\n",
+                r.config.workload.vocab, st.tally.k, st.tally.rounds, st.exact_rounds
+            );
+            s += &format!(
+                "{:<18} {:>7} {:>9} {:>19} {:>9} {:>19} {:>19}\n",
+                "policy", "mean D", "mean gen", "exact gen", "rate", "exact rate", "Bellman bound"
+            );
+            last = label;
+        }
+        let e = &st.exact;
+        let pair = |lo: Option<f64>, hi: Option<f64>| match (lo, hi) {
+            (Some(a), Some(b)) if (a - b).abs() <= 1e-12 * a.abs().max(1.0) => format!("{a:.4}"),
+            (Some(a), Some(b)) => format!("[{a:.4}, {b:.4}]"),
+            _ => "n/a".into(),
+        };
+        s += &format!(
+            "{:<18} {:>7.3} {:>9.4} {:>19} {:>9} {:>19} {:>19}\n",
+            st.tally.policy.to_string(),
+            st.tally.mean_drafted(),
+            st.tally.mean_generated(),
+            pair(Some(e.generated_low), Some(e.generated_high)),
+            st.rate_per_cost()
+                .map_or("n/a".into(), |x| format!("{x:.4}")),
+            pair(e.rate_low, e.rate_high),
+            pair(st.bellman_rate.map(|b| b.0), st.bellman_rate.map(|b| b.1)),
+        );
+    }
+    s
 }

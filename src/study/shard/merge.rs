@@ -152,6 +152,7 @@ pub fn merge(shards: &[(String, ShardFile)]) -> Result<(Results, Costs)> {
                             tallies = Some(StudyTallies {
                                 token: tally.clone(),
                                 per_k: per_k.clone(),
+                                stop: Vec::new(),
                             });
                         }
                         Some(t) => {
@@ -165,12 +166,14 @@ pub fn merge(shards: &[(String, ShardFile)]) -> Result<(Results, Costs)> {
                 let tallies = tallies.unwrap_or_else(|| StudyTallies {
                     token: Tally::new(cfg.k_max()),
                     per_k: Vec::new(),
+                    stop: Vec::new(),
                 });
                 let base = ConfigResult {
                     engine: engine_of(list),
                     rule: Rule::Token,
                     tally: tallies.token.clone(),
                     per_k: None,
+                    stop: None,
                     seconds: list.iter().map(|p| p.seconds).sum(),
                     config: cfg,
                 };

@@ -211,6 +211,11 @@ pub fn run_shard(
     engine: &mut dyn Engine,
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<ShardFile> {
+    if !opts.stop.is_empty() {
+        return Err(Error::Config(
+            "--stop is not sharded yet: its exact values and bellman's thresholds come from the study's first rounds; run it on one machine".into(),
+        ));
+    }
     let plan = opts.plan()?;
     check_shardable(&plan)?;
     let id = study_id(&plan)?;

@@ -1,0 +1,363 @@
+//! Stopping policies in chain studies (SPEC §11, `--stop`): each round's D (drafts verified), τ
+//! (accepted) and draft steps under every policy, from the engine's per-position features
+//! (`StudyChunk::features`: `q(x)`, `p(x)` of the drafted token, `max q`, the draft row's
+//! entropy), decided here on the host the same way for both engines; and their exact values on
+//! the study's first rounds, with the Bellman bound.
+//!
+//! Each round is generated at the cap K; the token rule's first rejection is the engine's, so
+//! `τ = min(first rejection, D)` and a round generates `τ + 1` tokens (coins past D are drawn and
+//! unused, SPEC §11). Rows are taken as generated (each sums to 1 within f32 rounding).
+
+use serde::{Deserialize, Serialize};
+
+use crate::cost::Cost;
+use crate::error::{Error, Result};
+use crate::reference::adaptive::{
+    Bracketed, Policy, adaptive_exact, specdecpp_threshold, threshold_exact,
+};
+use crate::reference::adaptive_grid::{RoundGrid, StepCosts, bellman_grid};
+use crate::workload::Workload;
+
+/// Rounds whose rows the exact values and the Bellman bound are computed on (the first ones).
+pub const EXACT_ROUNDS: u64 = 256;
+
+/// What `exact_mean_generated` of a stop row is: exact given the rows of the first N rounds.
+pub fn exact_given(n: u64) -> String {
+    format!("rows:{n}")
+}
+
+/// A study's stopping settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StopSettings {
+    /// The policies (`--stop`).
+    pub policies: Vec<Policy>,
+    /// The cost the rates and `bellman` are for (`None`: no cost given).
+    pub cost: Option<StepCosts>,
+    /// `bellman`'s thresholds on `L_s`, s = 1..K−1: the best ones for the pooled rows of the
+    /// first rounds (set before the run).
+    pub bellman_thresholds: Vec<f64>,
+}
+
+impl StopSettings {
+    /// No policy asked for.
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+}
+
+/// One round's D under `policy` at cap `k` from its features `[K, 4]`.
+pub fn drafted(policy: Policy, k: usize, f: &[f32], bellman: &[f64]) -> usize {
+    let a = |i: usize| {
+        let (q, p) = (f[4 * i] as f64, f[4 * i + 1] as f64);
+        if q > 0.0 { (p / q).min(1.0) } else { 1.0 }
+    };
+    let mut l = 1.0f64;
+    for s in 1..k {
+        // Go on after s drafts (0-based position s − 1 drafted)?
+        let i = s - 1;
+        l *= a(i);
+        let go = match policy {
+            Policy::Fixed(kk) => s < kk,
+            Policy::Hf(t) => f[4 * i] >= t,
+            Policy::Top1(t) => f[4 * s + 2] >= t,
+            Policy::Entropy { gamma, lambda } => {
+                1.0 - (gamma * f[4 * i + 3] as f64).sqrt() >= lambda
+            }
+            Policy::Oracle(t) => a(i) >= t,
+            Policy::SpecDecPp(h) => s < 2 || l >= 1.0 - h,
+            Policy::Bellman => l >= bellman[s - 1],
+        };
+        if !go {
+            return s;
+        }
+    }
+    k
+}
+
+/// Draft steps of a round that verified `d` of at most `k`: `top1` drafts one more it discards
+/// when it stops early.
+pub fn steps(policy: Policy, d: usize, k: usize) -> usize {
+    match policy {
+        Policy::Top1(_) if d < k => d + 1,
+        _ => d,
+    }
+}
+
+/// One policy's counts over a study's rounds: rounds by (D, τ).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StopTally {
+    /// The policy.
+    pub policy: Policy,
+    /// The cap K.
+    pub k: usize,
+    /// Rounds.
+    pub rounds: u64,
+    /// Rounds with D = d and τ = t at `d · (K + 1) + t`.
+    pub joint: Vec<u64>,
+}
+
+impl StopTally {
+    /// An empty tally.
+    pub fn new(policy: Policy, k: usize) -> StopTally {
+        StopTally {
+            policy,
+            k,
+            rounds: 0,
+            joint: vec![0; (k + 1) * (k + 1)],
+        }
+    }
+
+    /// Adds a chunk: the token rule's first rejection per round at K (`accepted`) and the
+    /// features `[m, K, 4]`.
+    pub fn add(&mut self, accepted: &[u32], features: &[f32], bellman: &[f64]) {
+        let k = self.k;
+        for (r, &acc) in accepted.iter().enumerate() {
+            let d = drafted(
+                self.policy,
+                k,
+                &features[r * k * 4..(r + 1) * k * 4],
+                bellman,
+            );
+            let t = (acc as usize).min(d);
+            self.joint[d * (k + 1) + t] += 1;
+            self.rounds += 1;
+        }
+    }
+
+    /// Adds another tally of the same policy and K (other rounds).
+    pub fn merge(&mut self, o: &StopTally) {
+        self.rounds += o.rounds;
+        for (a, b) in self.joint.iter_mut().zip(&o.joint) {
+            *a += b;
+        }
+    }
+
+    fn mean(&self, f: impl Fn(usize, usize) -> f64) -> f64 {
+        let k1 = self.k + 1;
+        let s: f64 = self
+            .joint
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| n as f64 * f(i / k1, i % k1))
+            .sum();
+        s / self.rounds.max(1) as f64
+    }
+
+    /// Mean D.
+    pub fn mean_drafted(&self) -> f64 {
+        self.mean(|d, _| d as f64)
+    }
+
+    /// Mean tokens generated (τ + 1).
+    pub fn mean_generated(&self) -> f64 {
+        self.mean(|_, t| t as f64 + 1.0)
+    }
+
+    /// Standard deviation of the tokens generated.
+    pub fn sd_generated(&self) -> f64 {
+        let m = self.mean_generated();
+        let n = self.rounds as f64;
+        if n < 2.0 {
+            return 0.0;
+        }
+        (self.mean(|_, t| (t as f64 + 1.0 - m).powi(2)) * n / (n - 1.0)).sqrt()
+    }
+
+    /// Mean draft steps.
+    pub fn mean_steps(&self) -> f64 {
+        let (p, k) = (self.policy, self.k);
+        self.mean(|d, _| steps(p, d, k) as f64)
+    }
+
+    /// Mean round time under `cost`.
+    pub fn mean_time(&self, cost: &StepCosts) -> f64 {
+        let (p, k) = (self.policy, self.k);
+        self.mean(|d, _| time(cost, p, d, k))
+    }
+}
+
+/// A round's time with D = d under `cost` (`top1`'s discarded draft at the draft's own time).
+pub fn time(cost: &StepCosts, p: Policy, d: usize, k: usize) -> f64 {
+    let extra = steps(p, d, k) - d;
+    cost.base + cost.step[..d].iter().sum::<f64>() + extra as f64 * cost.draft
+}
+
+/// `StepCosts` of a round at batch size `b` under a cost: Leviathan's c, or a profile's draft
+/// step plus the verification's growth with each query token (`t_verify(B (d + 1))`).
+pub fn step_costs(cost: &Cost, b: u64, k: usize) -> StepCosts {
+    let b = b as f64;
+    let tv = |n: usize| cost.t_verify(b * n as f64);
+    StepCosts {
+        base: tv(1),
+        step: (0..k)
+            .map(|i| cost.t_draft(b) + (tv(i + 2) - tv(i + 1)).max(0.0))
+            .collect(),
+        draft: cost.t_draft(b),
+    }
+}
+
+/// A stopping policy's result in a study: its counts, its exact values on the first rounds and
+/// the Bellman bound there.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StopResult {
+    /// The counts over every round.
+    pub tally: StopTally,
+    /// Its values on the first `exact_rounds` rounds.
+    pub exact: StopExact,
+    /// Rounds the exact values and the bound are on.
+    pub exact_rounds: u64,
+    /// The Bellman bound's rate bracket there (`None` without a cost).
+    pub bellman_rate: Option<(f64, f64)>,
+    /// The cost (`None`: none given).
+    pub cost: Option<StepCosts>,
+}
+
+impl StopResult {
+    /// The policy's simulated rate: mean generated over mean time (`None` without a cost).
+    pub fn rate_per_cost(&self) -> Option<f64> {
+        self.cost
+            .as_ref()
+            .map(|c| self.tally.mean_generated() / self.tally.mean_time(c))
+    }
+}
+
+/// The cost of a study's stopping policies: its profile at its first batch size when it has one,
+/// otherwise its first `--cost-ratio` (`None` without either).
+pub fn stop_costs(costs: &crate::cost::Costs, k: usize) -> Option<StepCosts> {
+    match (&costs.profile, costs.batches.first(), costs.ratios.first()) {
+        (Some(p), Some(&b), _) => Some(step_costs(p, b, k)),
+        (_, _, Some(&c)) => Some(StepCosts::ratio(c, k)),
+        _ => None,
+    }
+}
+
+/// One policy's values on the first rounds' rows: exact, or a certified bracket.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StopExact {
+    /// Mean `E[D]` (midpoint when bracketed).
+    pub drafted: f64,
+    /// Whether the values are exact.
+    pub exact: bool,
+    /// Mean `E[generated]`, lower end.
+    pub generated_low: f64,
+    /// Upper end.
+    pub generated_high: f64,
+    /// `Σ E[generated] / Σ E[time]`, lower end (`None` without a cost).
+    pub rate_low: Option<f64>,
+    /// Upper end.
+    pub rate_high: Option<f64>,
+}
+
+/// The exact side of a stop study: per policy its values, and the Bellman bound, on the first
+/// `rounds` rounds' rows.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StopTheory {
+    /// Rounds the values are on.
+    pub rounds: u64,
+    /// Per policy, in the order of the settings.
+    pub policies: Vec<StopExact>,
+    /// The Bellman bound's rate (`None` without a cost).
+    pub bellman_rate: Option<(f64, f64)>,
+}
+
+/// The first `n` rounds' rows of a generated workload at K (the CPU twin's rows), normalized, in
+/// f64: (draft rows, target rows) per round.
+#[allow(clippy::type_complexity)]
+fn rows(w: &Workload, seed: u64, n: u64, k: usize) -> Vec<(Vec<Vec<f64>>, Vec<Vec<f64>>)> {
+    let (b, _) = crate::cpu::generate::generate_chunk(w, seed, 0, n as usize, k);
+    let v = w.vocab;
+    let norm = |r: &[f32]| -> Vec<f64> {
+        let s: f64 = r.iter().map(|&x| x as f64).sum();
+        r.iter().map(|&x| x as f64 / s).collect()
+    };
+    (0..n as usize)
+        .map(|r| {
+            let q = (0..k)
+                .map(|i| norm(&b.draft[(r * k + i) * v..(r * k + i + 1) * v]))
+                .collect();
+            let p = (0..=k)
+                .map(|i| norm(&b.target[(r * (k + 1) + i) * v..(r * (k + 1) + i + 1) * v]))
+                .collect();
+            (q, p)
+        })
+        .collect()
+}
+
+/// Sets `bellman`'s thresholds (when asked for) from the first rounds and computes every
+/// policy's exact values and the Bellman bound there.
+pub fn theory(
+    st: &mut StopSettings,
+    w: &Workload,
+    seed: u64,
+    rounds: u64,
+    k: usize,
+) -> Result<StopTheory> {
+    if st.policies.is_empty() {
+        return Ok(StopTheory::default());
+    }
+    let n = rounds.min(EXACT_ROUNDS);
+    let rows = rows(w, seed, n, k);
+    let grids: Vec<RoundGrid> = rows.iter().map(|(q, p)| RoundGrid::new(q, p)).collect();
+    let bound = st.cost.as_ref().map(|c| bellman_grid(&grids, c));
+    if st.policies.contains(&Policy::Bellman) {
+        let cost = st.cost.as_ref().ok_or_else(|| {
+            Error::Config(
+                "--stop bellman needs a cost to be optimal for: --cost-ratio c or --cost-profile FILE with --batch"
+                    .into(),
+            )
+        })?;
+        let pooled = RoundGrid::pooled(&grids);
+        st.bellman_thresholds = bellman_grid(std::slice::from_ref(&pooled), cost)
+            .thresholds
+            .remove(0);
+    }
+    let zero = StepCosts::ratio(0.0, k);
+    let thr = st.bellman_thresholds.clone();
+    let cost = st.cost.clone();
+    let mut out = Vec::new();
+    for &pol in &st.policies {
+        let (mut d, mut g_lo, mut g_hi, mut t_lo, mut t_hi, mut exact) =
+            (0.0, 0.0, 0.0, 0.0, 0.0, true);
+        for (q, p) in &rows {
+            let c = cost.as_ref().unwrap_or(&zero);
+            let e = match pol {
+                Policy::SpecDecPp(h) => threshold_exact(q, p, c, |s| specdecpp_threshold(h, s)),
+                Policy::Bellman => threshold_exact(q, p, c, |s| thr[s - 1]),
+                _ => {
+                    let e = adaptive_exact(q, p, pol, 0.0)?;
+                    let pmf = &e.pmf_drafted;
+                    let t: f64 = (0..=k).map(|dd| pmf[dd] * time(c, pol, dd.max(1), k)).sum();
+                    Bracketed {
+                        drafted_low: e.expected_drafted,
+                        drafted_high: e.expected_drafted,
+                        generated_low: e.expected_generated,
+                        generated_high: e.expected_generated,
+                        time_low: t,
+                        time_high: t,
+                        exact: true,
+                    }
+                }
+            };
+            d += 0.5 * (e.drafted_low + e.drafted_high);
+            g_lo += e.generated_low;
+            g_hi += e.generated_high;
+            t_lo += e.time_low;
+            t_hi += e.time_high;
+            exact &= e.exact;
+        }
+        let nf = n.max(1) as f64;
+        out.push(StopExact {
+            drafted: d / nf,
+            exact,
+            generated_low: g_lo / nf,
+            generated_high: g_hi / nf,
+            rate_low: cost.as_ref().map(|_| g_lo / t_hi),
+            rate_high: cost.as_ref().map(|_| g_hi / t_lo),
+        });
+    }
+    Ok(StopTheory {
+        rounds: n,
+        policies: out,
+        bellman_rate: bound.map(|b| (b.rate_low, b.rate_high)),
+    })
+}
