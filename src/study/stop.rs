@@ -213,6 +213,15 @@ pub struct StopResult {
 }
 
 impl StopResult {
+    /// The policy's distance to the Bellman bound in rate on the first rounds, bracketed: (the
+    /// bound's lower end less the policy's upper end, at least 0; the bound's upper end less the
+    /// policy's lower end).
+    pub fn bellman_gap(&self) -> Option<(f64, f64)> {
+        let (lo, hi) = self.bellman_rate?;
+        let (rl, rh) = (self.exact.rate_low?, self.exact.rate_high?);
+        Some(((lo - rh).max(0.0), hi - rl))
+    }
+
     /// The policy's simulated rate: mean generated over mean time (`None` without a cost).
     pub fn rate_per_cost(&self) -> Option<f64> {
         self.cost

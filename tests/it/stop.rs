@@ -289,3 +289,61 @@ fn stop_refusals_are_clear() {
     .unwrap_err();
     assert!(e.to_string().contains("not sharded"), "{e}");
 }
+
+/// The command line writes the stop columns, and a policy's gap to the bound brackets the
+/// bound's ends less its exact rate.
+#[test]
+fn stop_columns_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let out = common::specsim(&[
+        "study",
+        "--sigma-dist",
+        "uniform:0.2:2",
+        "--vocab",
+        "64",
+        "--k",
+        "2",
+        "--rounds",
+        "300",
+        "--stop",
+        "hf:0.3,bellman",
+        "--k-max",
+        "4",
+        "--cost-ratio",
+        "0.2",
+        "--engine",
+        "cpu",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |row: &[&str], name: &str| -> String {
+        row[head
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no {name}"))]
+        .to_string()
+    };
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let stops: Vec<&Vec<&str>> = rows.iter().filter(|r| !col(r, "stop").is_empty()).collect();
+    assert_eq!(stops.len(), 2);
+    assert_eq!(col(stops[0], "stop"), "hf:0.3");
+    assert_eq!(col(stops[0], "k"), "4");
+    let f = |r: &[&str], n: &str| col(r, n).parse::<f64>().unwrap();
+    for r in &stops {
+        let (gl, gh) = (f(r, "bellman_gap_low"), f(r, "bellman_gap_high"));
+        assert!(0.0 <= gl && gl <= gh + 1e-12);
+        assert!((gh - (f(r, "bellman_rate_high") - f(r, "exact_rate_low"))).abs() < 1e-9);
+        assert!(f(r, "exact_low") <= f(r, "exact_high"));
+    }
+    // Rows that are not a policy's have the stop columns empty.
+    assert!(
+        rows.iter()
+            .any(|r| col(r, "stop").is_empty() && col(r, "mean_drafted").is_empty())
+    );
+}

@@ -286,6 +286,14 @@ pub const COLUMNS: &[Column] = &[
         value: |r| json!(r.stop.as_ref().and_then(|s| s.bellman_rate).map(|b| b.1)),
     },
     Column {
+        name: "bellman_gap_low",
+        value: |r| json!(r.stop.as_ref().and_then(|s| s.bellman_gap()).map(|g| g.0)),
+    },
+    Column {
+        name: "bellman_gap_high",
+        value: |r| json!(r.stop.as_ref().and_then(|s| s.bellman_gap()).map(|g| g.1)),
+    },
+    Column {
         name: "stop_exact_rounds",
         value: |r| json!(r.stop.as_ref().map(|s| s.exact_rounds)),
     },
@@ -345,6 +353,10 @@ pub fn row_values(r: &StudyRow, costs: &Costs) -> Vec<(String, Value)> {
 /// Where a row's `E[generated]` for costs comes from: `exact`, `estimate` (rrs-wor's unbiased
 /// estimate beyond its enumeration budget) or `simulated` (no exact value).
 pub fn generated_from(r: &StudyRow) -> &'static str {
+    if r.stop.is_some() {
+        // A policy's goodput: its simulated tokens over its simulated time, on every round.
+        return "simulated";
+    }
     match (r.exact_mean_generated, r.exact_given) {
         (None, _) => "simulated",
         (Some(_), Some(g)) if g == crate::study::ESTIMATE_WOR => "estimate",
@@ -374,7 +386,7 @@ pub fn goodput_columns(r: &StudyRow, cost: &Cost, b: u64) -> [(String, Value); 2
         let t = s
             .tally
             .mean_time(&crate::study::stop::step_costs(cost, b, s.tally.k));
-        let g = b as f64 * cost_generated(r) / t;
+        let g = b as f64 * s.tally.mean_generated() / t;
         return [
             (format!("goodput_b{b}"), json!(g)),
             (format!("speedup_b{b}"), json!(g / cost.plain_goodput(b))),

@@ -41,6 +41,11 @@ pub fn study_rows(dir: &Path) -> Result<Vec<CostRow>> {
     let mut out = Vec::new();
     for (i, c) in configs.iter().enumerate() {
         for (j, r) in c["rows"].as_array().into_iter().flatten().enumerate() {
+            // A stopping policy's row drafts D ≤ K per round, not K: its goodput is its own
+            // column, and it is not a K to choose.
+            if r["stop"].is_string() {
+                continue;
+            }
             let at = || format!("{shown}: configurations[{i}].rows[{j}]");
             let text = |key: &str| -> Result<String> {
                 r[key].as_str().map(str::to_string).ok_or_else(|| {

@@ -221,7 +221,12 @@ pub fn cost_row(r: &StudyRow) -> CostRow {
 /// `cost_profile`, `batch`, `best_k` (null for a tree with branches), `best_tree`, `best_nodes`,
 /// `speedup`, `goodput`, `from`.
 pub fn best_by_batch(rows: &[StudyRow], cost: &Cost, batches: &[u64]) -> Vec<Value> {
-    let rows: Vec<CostRow> = rows.iter().map(cost_row).collect();
+    // A stopping policy's row is not a K to choose (its goodput is in its own columns).
+    let rows: Vec<CostRow> = rows
+        .iter()
+        .filter(|r| r.stop.is_none())
+        .map(cost_row)
+        .collect();
     crate::cost::best_per_batch(&rows, cost, batches)
         .into_iter()
         .map(|c| {
