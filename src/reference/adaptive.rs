@@ -24,7 +24,7 @@ pub const ENUMERATION_BUDGET: f64 = 4096.0;
 pub const ENUMERATION_MAX_K: usize = 64;
 
 /// Whether the drafted sequences of K positions over V tokens are enumerated.
-fn enumerable(k: usize, v: usize) -> bool {
+pub fn enumerable(k: usize, v: usize) -> bool {
     k <= ENUMERATION_MAX_K && (v as f64).powi(k as i32) <= ENUMERATION_BUDGET
 }
 

@@ -270,11 +270,14 @@ fn best_response(
     for s in (1..k).rev() {
         let mut v = vec![0.0f64; GRID_LEN];
         for (j, vj) in v.iter_mut().enumerate() {
+            // The gain of drafting position s + 1: `L_s · E[a]`, with `L_s` the state's value
+            // (at least the true product on the rounded-up grid) and `E[a]` exact.
+            let lj = value(j, up);
             let c: f64 = bins(s)
                 .iter()
-                .map(|&(b, m, _)| {
+                .map(|&(b, m, w)| {
                     let t = (j + b).min(M);
-                    m * (value(t, up) + v_next[t])
+                    lj * w + m * v_next[t]
                 })
                 .sum::<f64>()
                 - lambda * cost.step[s];
@@ -285,10 +288,7 @@ fn best_response(
         }
         v_next = v;
     }
-    let first: f64 = bins(0)
-        .iter()
-        .map(|&(b, m, _)| m * (value(b, up) + v_next[b]))
-        .sum();
+    let first: f64 = bins(0).iter().map(|&(b, m, w)| w + m * v_next[b]).sum();
     (last, 1.0 + first - lambda * cost.min_time())
 }
 
@@ -324,33 +324,40 @@ pub fn bellman_grid(rounds: &[RoundGrid], cost: &StepCosts) -> GridBellman {
         }
         (gen_sum, time_sum, thr)
     };
-    let mut lambda = {
-        // The policy that never goes on: one draft per round.
+    // The policy that never goes on (one draft per round) starts; then the best response at
+    // the best rate so far, kept only while it improves that rate (on the grid a best response
+    // need not improve the true rate: the best policy found is kept).
+    let mut best = {
         let (g, t) = rounds.iter().fold((0.0, 0.0), |(g, t), r| {
             let s = pass(r, false, cost, |_, _| false);
             (g + s.generated(), t + s.time)
         });
-        g / t
+        let never = rounds
+            .iter()
+            .map(|r| vec![f64::INFINITY; r.k().saturating_sub(1)])
+            .collect();
+        (g, t, never)
     };
-    let mut best = eval(lambda);
-    let mut iterations = 1;
-    loop {
-        let next = best.0 / best.1;
-        if next <= lambda * (1.0 + 1e-12) || iterations >= 100 {
-            lambda = lambda.max(next);
-            break;
+    let mut iterations = 0;
+    let lambda = loop {
+        let lambda = best.0 / best.1;
+        if iterations >= 100 {
+            break lambda;
         }
-        lambda = next;
-        best = eval(lambda);
+        let next = eval(lambda);
         iterations += 1;
-    }
+        if next.0 / next.1 <= lambda * (1.0 + 1e-12) {
+            break lambda;
+        }
+        best = next;
+    };
     let j_up: f64 = rounds
         .iter()
         .map(|g| best_response(g, true, lambda, cost).1)
         .sum();
     let n = rounds.len().max(1) as f64;
     GridBellman {
-        rate_low: best.0 / best.1,
+        rate_low: lambda,
         rate_high: lambda + j_up.max(0.0) / (n * cost.min_time()),
         thresholds: best.2,
         iterations,

@@ -67,7 +67,17 @@ pub struct StudyConfig {
 impl StudyConfig {
     /// K_max.
     pub fn k_max(&self) -> usize {
-        self.k_values.iter().copied().max().unwrap_or(1)
+        let k = self.k_values.iter().copied().max().unwrap_or(1);
+        k.max(self.stop.cap)
+    }
+
+    /// The stopping policies' cap K (`--k-max`, or the largest K).
+    pub fn stop_cap(&self) -> usize {
+        if self.stop.cap > 0 {
+            self.stop.cap
+        } else {
+            self.k_max()
+        }
     }
 
     /// What the GPU generates for this configuration.
@@ -192,8 +202,18 @@ pub fn run_study_rules_in(
         .stop
         .policies
         .iter()
-        .map(|&p| stop::StopTally::new(p, k))
+        .map(|&p| stop::StopTally::new(p, cfg.stop_cap()))
         .collect();
+    if cfg
+        .stop
+        .policies
+        .contains(&crate::reference::adaptive::Policy::Bellman)
+        && cfg.stop.bellman_thresholds.len() + 1 != cfg.stop_cap()
+    {
+        return Err(Error::Config(
+            "--stop bellman: its thresholds are set from the study's first rounds (study::run::run_configs, or stop::theory) before the run".into(),
+        ));
+    }
     if !stops.is_empty() && !w.family.has_distributions() {
         return Err(Error::Config(
             "--stop needs distributions: the rates family has none (use logit-noise, mixture or quantized)".into(),
@@ -212,7 +232,12 @@ pub fn run_study_rules_in(
         })?;
         tally.add(&out.accepted, &out.betas);
         for s in &mut stops {
-            s.add(&out.accepted, &out.features, &cfg.stop.bellman_thresholds);
+            s.add(
+                &out.accepted,
+                &out.features,
+                k,
+                &cfg.stop.bellman_thresholds,
+            );
         }
         for (bt, at) in tallies.iter_mut().zip(&out.per_k) {
             if let Some(rows) = &out.rows {

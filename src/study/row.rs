@@ -202,7 +202,7 @@ impl StudyRow {
             ci99_high: mean + half,
             ci_defined: n >= 2,
             exact_mean_generated: e.exact.then_some(e.generated_low),
-            exact_given: None,
+            exact_given: e.exact.then_some(super::stop::EXACT_GIVEN_FIRST_ROWS),
             within_ci99: within,
             paired_z: None,
             gain_over_token: None,

@@ -29,7 +29,7 @@ pub fn run_configs(
     let mut results = Vec::new();
     for mut cfg in cfgs {
         let t = Instant::now();
-        let (w, seed, rounds, k) = (cfg.workload.clone(), cfg.seed, cfg.rounds, cfg.k_max());
+        let (w, seed, rounds, k) = (cfg.workload.clone(), cfg.seed, cfg.rounds, cfg.stop_cap());
         let theory = super::stop::theory(&mut cfg.stop, &w, seed, rounds, k)?;
         let mut r = ConfigResult {
             config: cfg,

@@ -15,16 +15,15 @@ use crate::error::{Error, Result};
 use crate::reference::adaptive::{
     Bracketed, Policy, adaptive_exact, specdecpp_threshold, threshold_exact,
 };
-use crate::reference::adaptive_grid::{RoundGrid, StepCosts, bellman_grid};
+use crate::reference::adaptive_grid::{RoundGrid, StepCosts, bellman_grid, threshold_bracket};
 use crate::workload::Workload;
 
 /// Rounds whose rows the exact values and the Bellman bound are computed on (the first ones).
 pub const EXACT_ROUNDS: u64 = 256;
 
-/// What `exact_mean_generated` of a stop row is: exact given the rows of the first N rounds.
-pub fn exact_given(n: u64) -> String {
-    format!("rows:{n}")
-}
+/// What `exact_mean_generated` of a stop row is: exact given the rows of the study's first
+/// `stop_exact_rounds` rounds (not every round's).
+pub const EXACT_GIVEN_FIRST_ROWS: &str = "first rows (stop_exact_rounds)";
 
 /// A study's stopping settings.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -36,6 +35,9 @@ pub struct StopSettings {
     /// `bellman`'s thresholds on `L_s`, s = 1..K−1: the best ones for the pooled rows of the
     /// first rounds (set before the run).
     pub bellman_thresholds: Vec<f64>,
+    /// The cap K (`--k-max`; 0: the study's largest K).
+    #[serde(default)]
+    pub cap: usize,
 }
 
 impl StopSettings {
@@ -107,17 +109,14 @@ impl StopTally {
         }
     }
 
-    /// Adds a chunk: the token rule's first rejection per round at K (`accepted`) and the
-    /// features `[m, K, 4]`.
-    pub fn add(&mut self, accepted: &[u32], features: &[f32], bellman: &[f64]) {
+    /// Adds a chunk generated at K_max ≥ the cap: the token rule's first rejection per round
+    /// (`accepted`) and the features `[m, K_max, 4]` (a round's first positions are the round
+    /// at the cap).
+    pub fn add(&mut self, accepted: &[u32], features: &[f32], k_max: usize, bellman: &[f64]) {
         let k = self.k;
         for (r, &acc) in accepted.iter().enumerate() {
-            let d = drafted(
-                self.policy,
-                k,
-                &features[r * k * 4..(r + 1) * k * 4],
-                bellman,
-            );
+            let f = &features[r * k_max * 4..r * k_max * 4 + k * 4];
+            let d = drafted(self.policy, k, f, bellman);
             let t = (acc as usize).min(d);
             self.joint[d * (k + 1) + t] += 1;
             self.rounds += 1;
@@ -269,31 +268,64 @@ pub struct StopTheory {
     pub bellman_rate: Option<(f64, f64)>,
 }
 
-/// The first `n` rounds' rows of a generated workload at K (the CPU twin's rows), normalized, in
-/// f64: (draft rows, target rows) per round.
-#[allow(clippy::type_complexity)]
-fn rows(w: &Workload, seed: u64, n: u64, k: usize) -> Vec<(Vec<Vec<f64>>, Vec<Vec<f64>>)> {
-    let (b, _) = crate::cpu::generate::generate_chunk(w, seed, 0, n as usize, k);
+/// One round's rows, normalized, in f64: (K draft rows, K + 1 target rows).
+type Rows = (Vec<Vec<f64>>, Vec<Vec<f64>>);
+
+/// Calls `each(round's rows)` for the first `n` rounds of a generated workload at K (the CPU
+/// twin's rows), generated chunk by chunk within the chunk budget.
+fn for_each_round(
+    w: &Workload,
+    seed: u64,
+    n: u64,
+    k: usize,
+    mut each: impl FnMut(Rows) -> Result<()>,
+) -> Result<()> {
     let v = w.vocab;
     let norm = |r: &[f32]| -> Vec<f64> {
         let s: f64 = r.iter().map(|&x| x as f64).sum();
         r.iter().map(|&x| x as f64 / s).collect()
     };
-    (0..n as usize)
-        .map(|r| {
+    for (r0, m) in crate::chunk::chunks(n, super::chunk_rounds(k, v)) {
+        let (b, _) = crate::cpu::generate::generate_chunk(w, seed, r0, m, k);
+        for r in 0..m {
             let q = (0..k)
                 .map(|i| norm(&b.draft[(r * k + i) * v..(r * k + i + 1) * v]))
                 .collect();
             let p = (0..=k)
                 .map(|i| norm(&b.target[(r * (k + 1) + i) * v..(r * (k + 1) + i + 1) * v]))
                 .collect();
-            (q, p)
-        })
-        .collect()
+            each((q, p))?;
+        }
+    }
+    Ok(())
+}
+
+/// Sums of one policy's per-round values.
+#[derive(Default)]
+struct Sums {
+    d: f64,
+    g_lo: f64,
+    g_hi: f64,
+    t_lo: f64,
+    t_hi: f64,
+    inexact: bool,
+}
+
+impl Sums {
+    fn add(&mut self, e: &Bracketed) {
+        self.d += 0.5 * (e.drafted_low + e.drafted_high);
+        self.g_lo += e.generated_low;
+        self.g_hi += e.generated_high;
+        self.t_lo += e.time_low;
+        self.t_hi += e.time_high;
+        self.inexact |= !e.exact;
+    }
 }
 
 /// Sets `bellman`'s thresholds (when asked for) from the first rounds and computes every
-/// policy's exact values and the Bellman bound there.
+/// policy's exact values and the Bellman bound there, at the cap `k`. The rows are generated
+/// chunk by chunk; only each round's grid is kept (and its rows where V^K is small enough to
+/// enumerate `bellman`'s drafted sequences).
 pub fn theory(
     st: &mut StopSettings,
     w: &Workload,
@@ -305,37 +337,30 @@ pub fn theory(
         return Ok(StopTheory::default());
     }
     let n = rounds.min(EXACT_ROUNDS);
-    let rows = rows(w, seed, n, k);
-    let grids: Vec<RoundGrid> = rows.iter().map(|(q, p)| RoundGrid::new(q, p)).collect();
-    let bound = st.cost.as_ref().map(|c| bellman_grid(&grids, c));
-    if st.policies.contains(&Policy::Bellman) {
-        let cost = st.cost.as_ref().ok_or_else(|| {
-            Error::Config(
-                "--stop bellman needs a cost to be optimal for: --cost-ratio c or --cost-profile FILE with --batch"
-                    .into(),
-            )
-        })?;
-        let pooled = RoundGrid::pooled(&grids);
-        st.bellman_thresholds = bellman_grid(std::slice::from_ref(&pooled), cost)
-            .thresholds
-            .remove(0);
-    }
     let zero = StepCosts::ratio(0.0, k);
-    let thr = st.bellman_thresholds.clone();
     let cost = st.cost.clone();
-    let mut out = Vec::new();
-    for &pol in &st.policies {
-        let (mut d, mut g_lo, mut g_hi, mut t_lo, mut t_hi, mut exact) =
-            (0.0, 0.0, 0.0, 0.0, 0.0, true);
-        for (q, p) in &rows {
-            let c = cost.as_ref().unwrap_or(&zero);
+    let c = cost.as_ref().unwrap_or(&zero);
+    let wants_bellman = st.policies.contains(&Policy::Bellman);
+    if wants_bellman && cost.is_none() {
+        return Err(Error::Config(
+            "--stop bellman needs a cost to be optimal for: --cost-ratio c or --cost-profile FILE with --batch"
+                .into(),
+        ));
+    }
+    let keep_rows = wants_bellman && crate::reference::adaptive::enumerable(k, w.vocab);
+    let mut grids: Vec<RoundGrid> = Vec::new();
+    let mut kept: Vec<Rows> = Vec::new();
+    let mut sums: Vec<Sums> = st.policies.iter().map(|_| Sums::default()).collect();
+    for_each_round(w, seed, n, k, |(q, p)| {
+        for (s, &pol) in sums.iter_mut().zip(&st.policies) {
             let e = match pol {
-                Policy::SpecDecPp(h) => threshold_exact(q, p, c, |s| specdecpp_threshold(h, s)),
-                Policy::Bellman => threshold_exact(q, p, c, |s| thr[s - 1]),
+                Policy::Bellman => continue,
+                Policy::SpecDecPp(h) => threshold_exact(&q, &p, c, |s| specdecpp_threshold(h, s)),
                 _ => {
-                    let e = adaptive_exact(q, p, pol, 0.0)?;
-                    let pmf = &e.pmf_drafted;
-                    let t: f64 = (0..=k).map(|dd| pmf[dd] * time(c, pol, dd.max(1), k)).sum();
+                    let e = adaptive_exact(&q, &p, pol, 0.0)?;
+                    let t: f64 = (1..=k)
+                        .map(|dd| e.pmf_drafted[dd] * time(c, pol, dd, k))
+                        .sum();
                     Bracketed {
                         drafted_low: e.expected_drafted,
                         drafted_high: e.expected_drafted,
@@ -347,26 +372,60 @@ pub fn theory(
                     }
                 }
             };
-            d += 0.5 * (e.drafted_low + e.drafted_high);
-            g_lo += e.generated_low;
-            g_hi += e.generated_high;
-            t_lo += e.time_low;
-            t_hi += e.time_high;
-            exact &= e.exact;
+            s.add(&e);
         }
-        let nf = n.max(1) as f64;
-        out.push(StopExact {
-            drafted: d / nf,
-            exact,
-            generated_low: g_lo / nf,
-            generated_high: g_hi / nf,
-            rate_low: cost.as_ref().map(|_| g_lo / t_hi),
-            rate_high: cost.as_ref().map(|_| g_hi / t_lo),
-        });
+        grids.push(RoundGrid::new(&q, &p));
+        if keep_rows {
+            kept.push((q, p));
+        }
+        Ok(())
+    })?;
+    let bound = cost.as_ref().map(|c| bellman_grid(&grids, c));
+    if wants_bellman {
+        let pooled = RoundGrid::pooled(&grids);
+        st.bellman_thresholds = bellman_grid(std::slice::from_ref(&pooled), c)
+            .thresholds
+            .remove(0);
+        let thr = st.bellman_thresholds.clone();
+        let i = st
+            .policies
+            .iter()
+            .position(|&p| p == Policy::Bellman)
+            .unwrap_or(0);
+        for (r, g) in grids.iter().enumerate() {
+            let e = match kept.get(r) {
+                Some((q, p)) => threshold_exact(q, p, c, |s| thr[s - 1]),
+                None => {
+                    let (lo, hi) = threshold_bracket(g, c, |s| thr[s - 1]);
+                    Bracketed {
+                        drafted_low: lo.drafted(),
+                        drafted_high: hi.drafted(),
+                        generated_low: lo.generated(),
+                        generated_high: hi.generated(),
+                        time_low: lo.time,
+                        time_high: hi.time,
+                        exact: false,
+                    }
+                }
+            };
+            sums[i].add(&e);
+        }
     }
+    let nf = n.max(1) as f64;
+    let policies = sums
+        .iter()
+        .map(|s| StopExact {
+            drafted: s.d / nf,
+            exact: !s.inexact,
+            generated_low: s.g_lo / nf,
+            generated_high: s.g_hi / nf,
+            rate_low: cost.as_ref().map(|_| s.g_lo / s.t_hi),
+            rate_high: cost.as_ref().map(|_| s.g_hi / s.t_lo),
+        })
+        .collect();
     Ok(StopTheory {
         rounds: n,
-        policies: out,
+        policies,
         bellman_rate: bound.map(|b| (b.rate_low, b.rate_high)),
     })
 }

@@ -347,3 +347,40 @@ fn stop_columns_through_the_binary() {
             .any(|r| col(r, "stop").is_empty() && col(r, "mean_drafted").is_empty())
     );
 }
+
+/// `--k-max` is the policies' cap, below the largest K too; the token rows keep their K values;
+/// with K = 1 every policy is the same round and the bound is that round's rate.
+#[test]
+fn the_cap_is_k_max() {
+    let mut o = options(64, 200);
+    o.stop = vec!["fixed:9".parse().unwrap(), "hf:0.3".parse().unwrap()];
+    o.k_max = Some(2);
+    let rs = rows(&o, &mut CpuEngine::default());
+    let stops: Vec<&StudyRow> = rs.iter().filter(|r| r.stop.is_some()).collect();
+    assert!(stops.iter().all(|r| r.k == Some(2)));
+    assert_eq!(stops[0].stop.as_ref().unwrap().tally.mean_drafted(), 2.0);
+    let ks: Vec<Option<usize>> = rs
+        .iter()
+        .filter(|r| r.stop.is_none())
+        .map(|r| r.k)
+        .collect();
+    assert_eq!(ks, vec![Some(2), Some(3), Some(5)]);
+    let token2 = rs
+        .iter()
+        .find(|r| r.stop.is_none() && r.k == Some(2))
+        .unwrap();
+    assert_eq!(stops[0].mean_generated, token2.mean_generated);
+    o.k_max = Some(1);
+    let rs = rows(&o, &mut CpuEngine::default());
+    for r in rs.iter().filter(|r| r.stop.is_some()) {
+        let s = r.stop.as_ref().unwrap();
+        let (lo, hi) = s.bellman_rate.unwrap();
+        let rate = s.exact.rate_low.unwrap();
+        assert!(
+            (lo - rate).abs() < 1e-12 && (hi - rate).abs() < 1e-12,
+            "K = 1: [{lo}, {hi}] vs {rate}"
+        );
+    }
+    o.k_max = Some(0);
+    assert!(o.plan().unwrap_err().to_string().contains("--k-max"));
+}

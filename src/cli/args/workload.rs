@@ -170,7 +170,7 @@ pub struct StudyCmd {
     /// profile at the first --batch size, else the first --cost-ratio.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub stop: Vec<String>,
-    /// The stopping policies' cap K (added to the K values; default the largest --k).
+    /// The stopping policies' cap K (default the largest --k; the rounds run at the larger of the two).
     #[arg(long, value_name = "K")]
     pub k_max: Option<usize>,
 }

@@ -122,7 +122,7 @@ pub struct StudyOptions {
     /// `--stop`: stopping policies run on the token rule's rounds (chain studies).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop: Vec<crate::reference::adaptive::Policy>,
-    /// `--k-max`: the policies' cap K (added to the K values; default the largest K).
+    /// `--k-max`: the policies' cap K (default the largest K; the rounds run at the larger).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub k_max: Option<usize>,
 }
@@ -213,15 +213,19 @@ impl StudyOptions {
                 "--rule {r} is a tree rule: a tree study needs --tree SPEC (e.g. --tree chain:8 for a chain, --tree kary:2,3)"
             ));
         }
-        let mut ks = self.k.clone().unwrap_or_else(|| default_k.to_vec());
+        let ks = self.k.clone().unwrap_or_else(|| default_k.to_vec());
         match (self.k_max, self.stop.is_empty()) {
             (Some(_), true) => {
                 return cfg("--k-max is the stopping policies' cap: give it with --stop".into());
             }
-            (Some(k), false) => ks.push(k),
+            (Some(0), false) => return cfg("--k-max must be at least 1".into()),
             _ => {}
         }
         let k_values = check_k(ks)?;
+        let cap = self.k_max.unwrap_or(0);
+        if self.family != FamilyKind::File && self.family != FamilyKind::Rates && cap > 0 {
+            check_round_size(cap, self.vocab.unwrap_or(default_vocab))?;
+        }
         let vocab = self.vocab.unwrap_or(default_vocab);
         let rounds = self.rounds.unwrap_or(default_rounds);
         let seed = self.seed.unwrap_or(default_seed);
@@ -364,6 +368,7 @@ impl StudyOptions {
                             allow_unnormalized: self.allow_unnormalized,
                             stop: crate::study::stop::StopSettings {
                                 policies: self.stop.clone(),
+                                cap,
                                 ..Default::default()
                             },
                         });

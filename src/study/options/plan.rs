@@ -21,7 +21,7 @@ impl Plan {
     pub fn set_stop_costs(&mut self, costs: &crate::cost::Costs) {
         if let Plan::Chain(cfgs) = self {
             for c in cfgs {
-                let k = c.k_max();
+                let k = c.stop_cap();
                 c.stop.cost = crate::study::stop::stop_costs(costs, k);
             }
         }

@@ -323,7 +323,12 @@ pub fn speedup_columns(r: &StudyRow, c: f64) -> [(String, Value); 3] {
         ),
         (
             format!("exact_speedup_c{c}"),
-            json!(r.exact_mean_generated.map(|e| speedup(e, r, c))),
+            // A stopping policy's exact rate is its `exact_rate_*` (on its first rounds).
+            json!(
+                r.exact_mean_generated
+                    .filter(|_| r.stop.is_none())
+                    .map(|e| speedup(e, r, c))
+            ),
         ),
         (
             format!("leviathan_speedup_c{c}"),

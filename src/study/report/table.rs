@@ -136,7 +136,7 @@ fn stop_table(stops: &[&ConfigResult]) -> String {
         let label = r.config.workload.label();
         if label != last {
             s += &format!(
-                "\nstopping policies, {label}  (V = {}, cap K = {}, {} rounds; exact on the first {} rounds; rate = generated per unit of time)\n",
+                "\nstopping policies, {label}  (V = {}, cap K = {}, {} rounds; rate = generated per unit of time, simulated on every round; exact values and the bound on the first {} rounds)\n",
                 r.config.workload.vocab, st.tally.k, st.tally.rounds, st.exact_rounds
             );
             s += &format!(
