@@ -25,6 +25,7 @@ pub mod bench;
 
 pub mod chunk;
 pub mod compare;
+pub mod compat;
 pub mod cost;
 pub mod cpu;
 pub mod engine;

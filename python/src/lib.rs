@@ -1315,6 +1315,30 @@ fn merge<'py>(
     rows_to_py(py, &results, &costs)
 }
 
+/// One chain round under a compatibility profile (SPEC §14): the round as JSON text (the round
+/// file's keys, plus `final_coins` or `exp_noise`), the output JSON of `specsim round --compat`.
+#[pyfunction]
+fn compat_round(py: Python<'_>, text: String, profile: &str) -> PyResult<String> {
+    let profile: specsim::compat::Profile = parse(profile)?;
+    py.detach(|| specsim::compat::json::decide_json(&text, profile))
+        .map_err(err)
+}
+
+/// A profile's golden cases (`specsim conform`) as JSON text.
+#[pyfunction]
+fn conform_cases(py: Python<'_>, profile: &str, rule: &str) -> PyResult<String> {
+    if rule != "token" {
+        return Err(err(specsim::Error::Config(format!(
+            "rule {rule:?}: conformance profiles cover the chain token rule (\"token\"); block and the tree rules are not profiled yet"
+        ))));
+    }
+    let profile: specsim::compat::Profile = parse(profile)?;
+    let cases = py
+        .detach(|| specsim::compat::golden::cases(profile))
+        .map_err(err)?;
+    serde_json::to_string(&cases).map_err(|e| config(e.to_string()))
+}
+
 #[pymodule]
 fn _specsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NativeError", m.py().get_type::<NativeError>())?;
@@ -1348,6 +1372,8 @@ fn _specsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(merge, m)?)?;
     m.add_function(wrap_pyfunction!(cost_best, m)?)?;
     m.add_function(wrap_pyfunction!(adaptive_exact, m)?)?;
+    m.add_function(wrap_pyfunction!(compat_round, m)?)?;
+    m.add_function(wrap_pyfunction!(conform_cases, m)?)?;
     m.add_function(wrap_pyfunction!(bellman_bound, m)?)?;
     m.add_function(wrap_pyfunction!(_last_addresses, m)?)?;
     m.add_function(wrap_pyfunction!(_parse_k, m)?)?;

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 mod batch_file;
 mod write;
 pub use batch_file::BatchFile;
-pub use write::{write_batch_dir, write_result_npz, write_tree_batch_dir};
+pub use write::{NpzValues, write_batch_dir, write_npz, write_result_npz, write_tree_batch_dir};
 
 /// The four arrays of a batch, in file order.
 pub const BATCH_ARRAYS: [&str; 4] = [

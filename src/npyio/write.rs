@@ -28,9 +28,39 @@ pub fn write_result_npz(path: &Path, result: &Outcomes) -> Result<()> {
     write_i32_npz(path, &arrays)
 }
 
+/// The values of one `.npz` member.
+pub enum NpzValues<'a> {
+    /// float32.
+    F32(&'a [f32]),
+    /// int32.
+    I32(&'a [i32]),
+    /// int64.
+    I64(&'a [i64]),
+}
+
+impl NpzValues<'_> {
+    fn bytes(&self) -> u64 {
+        match self {
+            NpzValues::F32(v) => v.len() as u64 * 4,
+            NpzValues::I32(v) => v.len() as u64 * 4,
+            NpzValues::I64(v) => v.len() as u64 * 8,
+        }
+    }
+}
+
 /// Writes int32 arrays (name, shape, values) as an uncompressed `.npz` (as `np.savez` does): into
 /// a temporary file beside `path`, renamed into place only when complete.
 fn write_i32_npz(path: &Path, arrays: &[(&str, Vec<u64>, &[i32])]) -> Result<()> {
+    let arrays: Vec<(&str, Vec<u64>, NpzValues)> = arrays
+        .iter()
+        .map(|(n, s, v)| (*n, s.clone(), NpzValues::I32(v)))
+        .collect();
+    write_npz(path, &arrays)
+}
+
+/// Writes arrays (name, shape, values) as an uncompressed `.npz` (as `np.savez` does): into a
+/// temporary file beside `path`, renamed into place only when complete.
+pub fn write_npz(path: &Path, arrays: &[(&str, Vec<u64>, NpzValues)]) -> Result<()> {
     let tmp = crate::output::AtomicFile::create(path)?;
     let io = |e: std::io::Error| Error::write(path, e);
     // Its own handle on the temporary file, so the writer borrows nothing of `tmp`.
@@ -38,7 +68,7 @@ fn write_i32_npz(path: &Path, arrays: &[(&str, Vec<u64>, &[i32])]) -> Result<()>
     let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
     let mut members = || -> Result<()> {
         for (name, shape, values) in arrays {
-            let large = values.len() as u64 * 4 > (1 << 31);
+            let large = values.bytes() > (1 << 31);
             let opts = zip::write::FileOptions::default()
                 .compression_method(zip::CompressionMethod::Stored)
                 // A fixed timestamp: the same results give the same bytes.
@@ -46,14 +76,23 @@ fn write_i32_npz(path: &Path, arrays: &[(&str, Vec<u64>, &[i32])]) -> Result<()>
                 .large_file(large);
             zip.start_file(format!("{name}.npy"), opts)
                 .map_err(|e| Error::write(path, e.into()))?;
-            let mut w = npyz::WriteOptions::new()
-                .default_dtype()
-                .shape(shape)
-                .writer(&mut zip)
-                .begin_nd()
-                .map_err(io)?;
-            w.extend(values.iter().copied()).map_err(io)?;
-            w.finish().map_err(io)?;
+            macro_rules! member {
+                ($v:expr) => {{
+                    let mut w = npyz::WriteOptions::new()
+                        .default_dtype()
+                        .shape(shape)
+                        .writer(&mut zip)
+                        .begin_nd()
+                        .map_err(io)?;
+                    w.extend($v.iter().copied()).map_err(io)?;
+                    w.finish().map_err(io)?;
+                }};
+            }
+            match values {
+                NpzValues::F32(v) => member!(v),
+                NpzValues::I32(v) => member!(v),
+                NpzValues::I64(v) => member!(v),
+            }
         }
         Ok(())
     };

@@ -13,6 +13,7 @@ mod block_stats;
 mod chunked_cli;
 mod cli_reference;
 mod cli_round;
+mod compat;
 mod cost;
 mod distortion;
 mod eagle;

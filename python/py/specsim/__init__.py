@@ -70,6 +70,7 @@ __all__ = [
     "distortion",
     "distortion_study",
     "cost",
+    "conformance",
     "adaptive_exact",
     "bellman_bound",
     "__version__",
@@ -158,6 +159,9 @@ def speculative_decode(
     parents: Optional[Sequence[int]] = None,
     allow_unnormalized: bool = False,
     plain_decode: bool = False,
+    compat: Optional[str] = None,
+    final_coins: Optional[float] = None,
+    exp_noise: Any = None,
 ) -> Dict[str, Any]:
     """One round of speculative decoding, decided in f64 exactly as ``specsim round``.
 
@@ -174,6 +178,11 @@ def speculative_decode(
         parents: a tree's parent array (SPEC §7): ``parents[0] = -1``, ``0 <= parents[i] < i``.
         allow_unnormalized: skip the check that every distribution sums to 1 (within 1e-3).
         plain_decode: accept K = 0 (the output is the argmax of ``target_probs[0]``).
+        compat: decide the chain token rule as an engine does (SPEC §14; ``specsim round
+            --compat``): ``"specsim"``, ``"vllm"``, ``"sglang"``, ``"flashinfer"``,
+            ``"transformers"``, on the float32 values; ``final_coins`` (a number) or
+            ``exp_noise`` ([V]) feed the profile's correction and bonus selection. The result
+            adds ``num_accepted``, ``num_passed`` and ``compat``.
 
     Returns:
         ``{"accepted_tokens": [...], "num_generated": n, "acceptance_rate": x}`` under a chain
@@ -183,6 +192,22 @@ def speculative_decode(
         InvalidInput, InvalidTree, InvalidOption: every refusal of SPEC §2 and §7, with the
         command line's message.
     """
+    if compat is not None:
+        if rule != "token" or parents is not None:
+            raise InvalidOption("compat profiles the chain token rule (rule='token', no parents)")
+        doc = {
+            "draft_probs": _rows("draft_probs", draft_probs),
+            "target_probs": _rows("target_probs", target_probs),
+            "draft_tokens": _tokens("draft_tokens", draft_tokens),
+            "random_coins": _numbers("random_coins", random_coins),
+        }
+        if final_coins is not None:
+            doc["final_coins"] = float(final_coins)
+        if exp_noise is not None:
+            doc["exp_noise"] = _numbers("exp_noise", exp_noise)
+        return json.loads(_native(_specsim.compat_round, json.dumps(doc), str(compat)))
+    if final_coins is not None or exp_noise is not None:
+        raise InvalidOption("final_coins and exp_noise are a compat profile's inputs: give compat=")
     text = _native(
         _specsim.speculative_decode,
         _rows("draft_probs", draft_probs),
@@ -441,12 +466,14 @@ def study(
         configuration per law; ``--sigma-dist``, ``--lambda-dist``): rows gain ``spread``.
 
         ``stop=["hf:0.4", "bellman", ...]`` (``--stop``; or one string ``"hf:0.4,bellman"``) adds
-        a row per stopping policy at the cap ``k_max`` (default the largest ``k``; SPEC §11):
+        a row per stopping policy at the cap ``k_max`` (default the largest ``k``; SPEC §11; the
+        file formats page has what each column means on such a row):
         ``stop``, ``mean_drafted``, ``exact_mean_drafted``, ``exact_low``/``exact_high`` (the
         exact ``E[generated]`` on the first ``stop_exact_rounds`` rounds, or its certified
-        bracket), ``mean_draft_steps``, ``rate_per_cost`` and ``exact_rate_low``/``high``, and the
-        Bellman bound ``bellman_rate_low``/``bellman_rate_high``, for the cost: the profile at the
-        first batch size when given, else the first ``cost_ratio``.
+        bracket), ``mean_draft_steps``, ``rate_per_cost`` and ``exact_rate_low``/``high``, the
+        Bellman bound ``bellman_rate_low``/``bellman_rate_high`` and the gap to it
+        ``bellman_gap_low``/``high``, for the cost: the profile at the first batch size when
+        given, else the first ``cost_ratio``.
     """
     if "lambda" in kwargs:
         lambda_ = kwargs.pop("lambda")
@@ -1097,13 +1124,16 @@ def adaptive_exact(draft: Any, target: Any, policy: str, *, cost_ratio: float = 
     V], the coins uniform, the draft length decided by ``policy``: ``"fixed:K"``, ``"hf:θ"``
     (HF's ``assistant_confidence_threshold``), ``"top1:θ"``, ``"entropy:γ:λ"``,
     ``"specdecpp:h"``, ``"oracle:θ"`` or ``"bellman"`` (the optimal thresholds for
-    ``cost_ratio``). ``specdecpp`` and ``bellman`` are enumerated where V^K <= 4096.
+    ``cost_ratio``). ``specdecpp`` and ``bellman`` are enumerated where V^K <= 4096; beyond,
+    their values are certified brackets on a log grid (``exact`` false).
 
     Returns:
         ``{"policy", "expected_drafted" (E[D]), "expected_accepted" (E[τ]),
-        "expected_generated", "pmf_drafted" ([K + 1] float64 array, index d = 0..K),
-        "expected_draft_steps" (E[D], plus top1's discarded draft), "rate" (E[generated] /
-        E[steps · c + 1])}``.
+        "expected_generated", "pmf_drafted" ([K + 1] float64 array, index d = 0..K; empty when
+        bracketed), "expected_draft_steps" (E[D], plus top1's discarded draft), "rate"
+        (E[generated] / E[steps · c + 1]), "exact", and the brackets "generated_low",
+        "generated_high", "drafted_low", "drafted_high", "rate_low", "rate_high" (equal to the
+        value when exact; the ``expected_*`` and ``rate`` are their midpoints when not)}``.
     """
     r = json.loads(_native(_specsim.adaptive_exact, _rows("draft", draft), _rows("target", target),
                            str(policy), float(cost_ratio)))
@@ -1115,14 +1145,17 @@ def bellman_bound(draft: Any, target: Any, *, cost_ratio: float) -> Dict[str, An
     """The best rate E[generated] / E[D c + 1] any stopping policy that sees the rows and the drafted
     tokens can reach on this round under Leviathan's cost ratio ``cost_ratio`` (SPEC §11; in units
     of one target step): Dinkelbach's iteration with backward induction over the drafted
-    sequences (V^K <= 4096).
+    sequences (exact where V^K <= 4096; beyond, a certified bracket on a log grid, ``exact``
+    false).
 
     Returns:
         ``{"rate_low", "rate_high", "thresholds" (after i drafts, i = 1..K-1, continue iff the
-        running product of min(1, p/q) is >= thresholds[i-1]; None: never), "iterations"}``.
+        running product of min(1, p/q) is >= thresholds[i-1]; None: never), "iterations",
+        "exact"}``.
     """
     return json.loads(_native(_specsim.bellman_bound, _rows("draft", draft), _rows("target", target),
                               float(cost_ratio)))
 
 
 from . import cost  # noqa: E402  (the submodule reads the helpers above)
+from . import conformance  # noqa: E402

@@ -32,6 +32,9 @@ def speculative_decode(
     parents: Optional[Sequence[int]] = None,
     allow_unnormalized: bool = False,
     plain_decode: bool = False,
+    compat: Optional[str] = None,
+    final_coins: Optional[float] = None,
+    exp_noise: Any = None,
 ) -> Dict[str, Any]: ...
 def verify_batch(
     draft_probs: Any,
@@ -193,4 +196,5 @@ def distortion_study(
     **kwargs: Any,
 ) -> List[Dict[str, Any]]: ...
 
-from . import cost as cost
+from . import cost
+from . import conformance as cost

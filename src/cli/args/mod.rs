@@ -148,6 +148,11 @@ pub enum Command {
         /// `typical[:eps:delta]`, `lenient:l` (chains only), `sglang[:ts:ta]`.
         #[arg(long, default_value = "token", value_parser = parse_rule)]
         rule: Rule,
+        /// Decide as an engine does (SPEC §14; the chain token rule): `specsim`, `vllm`,
+        /// `sglang`, `flashinfer`, `transformers`. The JSON may add `final_coins` (a number) or
+        /// `exp_noise` ([V]) for the profile's correction and bonus selection.
+        #[arg(long, value_name = "PROFILE", value_parser = parse_profile)]
+        compat: Option<specsim::compat::Profile>,
         #[command(flatten)]
         input: InputOpts,
     },
@@ -229,6 +234,10 @@ pub enum Command {
     /// profile: every configuration's speedup against plain decoding at each batch size, and
     /// the best K (or tree) per batch size.
     Cost(CostArgs),
+    /// Golden vectors for a verification kernel (SPEC §14): the adversarial cases of a
+    /// compatibility profile, one `.npz` per case (the round as a batch of one, with its
+    /// expected outputs) and `index.json` naming each case's semantic class.
+    Conform(ConformArgs),
     /// Acceptance-rate studies: sweeps over K and workload parameters, checked against theory.
     #[command(long_about = STUDY_HELP)]
     Study(StudyCmd),
@@ -292,6 +301,30 @@ pub struct CostArgs {
     /// marked) into this directory.
     #[arg(long, value_name = "DIR")]
     pub out: Option<std::path::PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct ConformArgs {
+    /// Profiles (specsim, vllm, sglang, flashinfer, transformers), or `all`: a subdirectory
+    /// each.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "all",
+        value_name = "LIST"
+    )]
+    pub profile: Vec<String>,
+    /// The rule (the chain token rule; block and the tree rules are not profiled yet).
+    #[arg(long, default_value = "token")]
+    pub rule: String,
+    /// The output directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: std::path::PathBuf,
+}
+
+/// Parses a compatibility profile for clap.
+pub fn parse_profile(s: &str) -> Result<specsim::compat::Profile, String> {
+    s.parse().map_err(|e: specsim::Error| e.to_string())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

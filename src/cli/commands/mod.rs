@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_paths;
+mod conform;
 mod cost;
 mod distortion;
 mod optimal;
@@ -23,7 +24,12 @@ use super::args::{Cli, Command, EngineChoice};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Round { path, rule, input } => round::cmd_round(path, rule, input),
+        Command::Round {
+            path,
+            rule,
+            compat,
+            input,
+        } => round::cmd_round(path, rule, compat, input),
         Command::Run {
             batch,
             engine,
@@ -65,6 +71,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Optimal(a) => optimal::cmd_optimal(a),
         Command::Distortion(a) => distortion::cmd_distortion(a),
         Command::Cost(a) => cost::cmd_cost(a),
+        Command::Conform(a) => conform::cmd_conform(a),
     }
 }
 

@@ -1,0 +1,14 @@
+import os
+from typing import Any, Callable, Dict, List, Sequence, Union
+
+PROFILES: tuple
+
+def cases(profile: str = "specsim", rule: str = "token") -> List[Dict[str, Any]]: ...
+def check(
+    kernel: Callable[..., Any],
+    profile: str = "specsim",
+    rule: str = "token",
+    cases: Union[None, str, os.PathLike, Sequence[Dict[str, Any]]] = None,
+    *,
+    compare_passed: bool = False,
+) -> Dict[str, Any]: ...

@@ -1,0 +1,221 @@
+//! Compatibility profiles (SPEC §14): `specsim::compat::decide_chain` against an independent
+//! numpy implementation (tests/data/make_compat_golden.py), each profile's distinctive cases, the
+//! peers' own vectors, and the `conform` and `round --compat` commands.
+
+use crate::common;
+use serde_json::Value;
+use specsim::compat::{ChainRound, Profile, decide_chain, golden};
+
+fn f32s(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|x| match x.as_array() {
+            Some(row) => row.iter().map(|y| y.as_f64().unwrap() as f32).collect(),
+            None => vec![x.as_f64().unwrap() as f32],
+        })
+        .collect()
+}
+
+#[test]
+fn profiles_equal_the_numpy_implementation() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/golden_compat.json"
+    ))
+    .unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    assert!(cases.len() >= 1000);
+    let (mut decided, mut refused) = (0, 0);
+    for (n, c) in cases.iter().enumerate() {
+        let profile: Profile = c["profile"].as_str().unwrap().parse().unwrap();
+        let (d, t) = (f32s(&c["draft"]), f32s(&c["target"]));
+        let tokens: Vec<i64> = serde_json::from_value(c["tokens"].clone()).unwrap();
+        let coins = f32s(&c["coins"]);
+        let noise = c["exp_noise"].as_array().map(|_| f32s(&c["exp_noise"]));
+        let round = ChainRound {
+            draft: &d,
+            target: &t,
+            tokens: &tokens,
+            coins: &coins,
+            final_coin: c["final_coin"].as_f64().map(|u| u as f32),
+            exp_noise: noise.as_deref(),
+        };
+        let got = decide_chain(&round, profile);
+        let want = &c["expected"];
+        if want.get("refused").is_some() {
+            assert!(
+                got.is_err(),
+                "case {n} ({profile}): numpy refuses ({}), got {got:?}",
+                want["refused"]
+            );
+            refused += 1;
+            continue;
+        }
+        let got = got.unwrap_or_else(|e| panic!("case {n} ({profile}): refused: {e}"));
+        let tokens: Vec<i32> = serde_json::from_value(want["tokens"].clone()).unwrap();
+        assert_eq!(got.tokens, tokens, "case {n} ({profile})");
+        assert_eq!(
+            got.num_accepted as u64,
+            want["num_accepted"].as_u64().unwrap(),
+            "case {n}"
+        );
+        assert_eq!(
+            got.num_passed as u64,
+            want["num_passed"].as_u64().unwrap(),
+            "case {n}"
+        );
+        decided += 1;
+    }
+    assert!(
+        decided > 800 && refused > 100,
+        "{decided} decided, {refused} refused"
+    );
+}
+
+/// The case of `class` in a profile's golden set.
+fn case(profile: Profile, class: &str) -> golden::Case {
+    golden::cases(profile)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.class == class)
+        .unwrap_or_else(|| panic!("{profile} has no {class}"))
+}
+
+#[test]
+fn each_profile_decides_its_distinctive_cases() {
+    use Profile::*;
+    // vLLM and transformers accept at equality (u <= p / q); specsim and FlashInfer do not.
+    for (p, accepted) in [
+        (Specsim, 0),
+        (Vllm, 1),
+        (Sglang, 0),
+        (Flashinfer, 0),
+        (Transformers, 1),
+    ] {
+        assert_eq!(
+            case(p, "coin_at_threshold").expected.num_accepted,
+            accepted,
+            "{p}"
+        );
+    }
+    // Coin 0 and p = 0: `<=` accepts a token the target gives probability 0.
+    assert_eq!(case(Vllm, "coin_zero_p_zero").expected.num_accepted, 1);
+    assert_eq!(case(Specsim, "coin_zero_p_zero").expected.num_accepted, 0);
+    // FlashInfer's coins are (0, 1]: coin 1 rejects p = q, and the all-zero residual gives V − 1.
+    let c = case(Flashinfer, "coin_one_zero_residual");
+    assert_eq!((c.expected.num_accepted, c.expected.tokens[0]), (0, 3));
+    assert!(
+        golden::cases(Specsim)
+            .unwrap()
+            .iter()
+            .all(|c| !c.class.starts_with("coin_one"))
+    );
+    // SGLang's target-only kernel ignores q: q = 0.2, p = 0.5, coin 0.7 is rejected there only.
+    assert_eq!(case(Sglang, "draft_q_read").expected.num_accepted, 0);
+    assert_eq!(case(Specsim, "draft_q_read").expected.num_accepted, 1);
+    // An invalid id: vLLM rejects the draft; the others refuse the round (no such case).
+    assert_eq!(case(Vllm, "invalid_token_id").expected.num_accepted, 0);
+    assert!(
+        golden::cases(Specsim)
+            .unwrap()
+            .iter()
+            .all(|c| c.class != "invalid_token_id")
+    );
+    // FlashInfer also counts the positions that pass their own coin after the first rejection.
+    let c = case(Flashinfer, "long_chain_late_rejection");
+    assert_eq!((c.expected.num_accepted, c.expected.num_passed), (13, 15));
+    // The all-zero residual: specsim's target argmax, vLLM's token 0, SGLang's row has mass.
+    assert_eq!(case(Specsim, "zero_residual").expected.tokens[0], 0);
+    assert!(
+        golden::cases(Transformers)
+            .unwrap()
+            .iter()
+            .all(|c| c.class != "zero_residual")
+    );
+}
+
+#[test]
+fn the_peers_own_vectors_pass_under_their_profiles() {
+    // flashinfer/sampling.py chain_speculative_sampling's docstring.
+    let c = case(Profile::Flashinfer, "peer_flashinfer_docstring");
+    assert_eq!(c.expected.tokens, vec![2, 0, -1]);
+    assert_eq!((c.expected.num_accepted, c.expected.num_passed), (1, 1));
+    // vLLM tests/v1/sample/test_rejection_sampler.py.
+    assert_eq!(
+        case(Profile::Vllm, "peer_vllm_perfect_match")
+            .expected
+            .tokens,
+        vec![1, 2, 3, 4]
+    );
+    assert_eq!(
+        case(Profile::Vllm, "peer_vllm_early_mismatch")
+            .expected
+            .tokens,
+        vec![1, 5, -1, -1]
+    );
+    assert_eq!(
+        case(Profile::Vllm, "peer_vllm_single_token")
+            .expected
+            .tokens,
+        vec![1, 2]
+    );
+    // HF transformers tests/generation/test_utils.py test_speculative_sampling.
+    let c = case(
+        Profile::Transformers,
+        "peer_transformers_test_speculative_sampling",
+    );
+    assert_eq!(
+        (c.expected.num_accepted, &c.expected.tokens[..3]),
+        (2, &[1, 4, 8][..])
+    );
+}
+
+#[test]
+fn conform_writes_every_profile_and_round_takes_compat() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::specsim(&["conform", "--out", dir.path().to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for p in ["specsim", "vllm", "sglang", "flashinfer", "transformers"] {
+        let index: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(p).join("index.json")).unwrap(),
+        )
+        .unwrap();
+        let cases = index["cases"].as_array().unwrap();
+        assert!(cases.len() >= 13, "{p}");
+        for c in cases {
+            let f = dir.path().join(p).join(c["file"].as_str().unwrap());
+            let batch =
+                specsim::npyio::BatchFile::open(&f).unwrap_or_else(|e| panic!("{f:?}: {e}"));
+            assert_eq!(batch.view().unwrap().n, 1);
+        }
+    }
+    let bad = common::specsim(&[
+        "conform",
+        "--rule",
+        "rrs",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("token"), "{}", bad.stderr);
+    // `round --compat`: the threshold case accepted by vllm, rejected by specsim.
+    let round = r#"{"draft_probs": [[0.0, 0.5, 0.5, 0.0]], "target_probs": [[0.0, 0.25, 0.0, 0.75], [0.25, 0.25, 0.25, 0.25]], "draft_tokens": [1], "random_coins": [0.5]}"#;
+    let v = common::specsim_stdin(&["round", "--compat", "vllm"], Some(round));
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    assert!(
+        v.stdout.contains(r#""accepted_tokens":[1,0]"#),
+        "{}",
+        v.stdout
+    );
+    let s = common::specsim_stdin(&["round", "--compat", "specsim"], Some(round));
+    assert!(
+        s.stdout.contains(r#""accepted_tokens":[3]"#),
+        "{}",
+        s.stdout
+    );
+    let e = common::specsim_stdin(&["round", "--compat", "nvidia"], Some(round));
+    assert_ne!(e.code, 0);
+    assert!(e.stderr.contains("not a profile"), "{}", e.stderr);
+}
