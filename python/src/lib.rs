@@ -1324,6 +1324,92 @@ fn compat_round(py: Python<'_>, text: String, profile: &str) -> PyResult<String>
         .map_err(err)
 }
 
+/// A batch under a compatibility profile: float32 rows `[N, K, V]`, `[N, K + 1, V]`, int64
+/// tokens and float32 coins `[N, K]`, optional `final_coins` `[N]` or `exp_noise` `[N, V]` (C
+/// order); returns (tokens `[N, K + 1]` int32 padded with -1, num_accepted `[N]`, num_passed
+/// `[N]`). Refuses the batch at its first refused round, naming the round.
+#[pyfunction]
+#[pyo3(signature = (draft, target, tokens, coins, final_coins, exp_noise, profile))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn compat_batch<'py>(
+    py: Python<'py>,
+    draft: PyReadonlyArrayDyn<'py, f32>,
+    target: PyReadonlyArrayDyn<'py, f32>,
+    tokens: PyReadonlyArrayDyn<'py, i64>,
+    coins: PyReadonlyArrayDyn<'py, f32>,
+    final_coins: Option<PyReadonlyArrayDyn<'py, f32>>,
+    exp_noise: Option<PyReadonlyArrayDyn<'py, f32>>,
+    profile: &str,
+) -> PyResult<(
+    Bound<'py, PyArrayDyn<i32>>,
+    Bound<'py, PyArrayDyn<i32>>,
+    Bound<'py, PyArrayDyn<i32>>,
+)> {
+    let profile: specsim::compat::Profile = parse(profile)?;
+    let (ds, ts, ks, cs) = (draft.shape(), target.shape(), tokens.shape(), coins.shape());
+    if ds.len() != 3 || ts.len() != 3 || ks.len() != 2 || cs.len() != 2 {
+        return Err(config(
+            "compat batch: draft [N, K, V], target [N, K + 1, V], tokens and coins [N, K]",
+        ));
+    }
+    let (n, k, v) = (ds[0], ds[1], ds[2]);
+    if ts != [n, k + 1, v] || ks != [n, k] || cs != [n, k] || k == 0 || v == 0 {
+        return Err(config(format!(
+            "compat batch: shapes {ds:?}, {ts:?}, {ks:?}, {cs:?} are not [N, K, V], [N, K + 1, V], [N, K], [N, K] with K, V >= 1"
+        )));
+    }
+    if final_coins.as_ref().is_some_and(|f| f.shape() != [n]) {
+        return Err(config(format!("final_coins: expected shape [{n}]")));
+    }
+    if exp_noise.as_ref().is_some_and(|e| e.shape() != [n, v]) {
+        return Err(config(format!("exp_noise: expected shape [{n}, {v}]")));
+    }
+    fn as_slice<'a>(name: &str, r: Result<&'a [f32], numpy::AsSliceError>) -> PyResult<&'a [f32]> {
+        r.map_err(|_| config(format!("{name}: not a C-contiguous array")))
+    }
+    let d = as_slice("draft", draft.as_slice())?;
+    let t = as_slice("target", target.as_slice())?;
+    let c = as_slice("coins", coins.as_slice())?;
+    let tok = tokens
+        .as_slice()
+        .map_err(|_| config("tokens: not a C-contiguous array"))?;
+    let fc = final_coins
+        .as_ref()
+        .map(|f| as_slice("final_coins", f.as_slice()))
+        .transpose()?;
+    let en = exp_noise
+        .as_ref()
+        .map(|e| as_slice("exp_noise", e.as_slice()))
+        .transpose()?;
+    let batch = specsim::compat::BatchRef {
+        n,
+        k,
+        v,
+        draft: d,
+        target: t,
+        tokens: tok,
+        coins: c,
+        final_coins: fc,
+        exp_noise: en,
+    };
+    let outs = py
+        .detach(|| specsim::compat::decide_batch(&batch, profile))
+        .map_err(err)?;
+    let toks: Vec<i32> = outs.iter().flat_map(|o| o.tokens.iter().copied()).collect();
+    let acc: Vec<i32> = outs.iter().map(|o| o.num_accepted as i32).collect();
+    let passed: Vec<i32> = outs.iter().map(|o| o.num_passed as i32).collect();
+    let shape = |a: Vec<i32>, s: &[usize]| -> PyResult<Bound<'py, PyArrayDyn<i32>>> {
+        a.into_pyarray(py)
+            .reshape(s.to_vec())
+            .map_err(|e| config(e.to_string()))
+    };
+    Ok((
+        shape(toks, &[n, k + 1])?,
+        shape(acc, &[n])?,
+        shape(passed, &[n])?,
+    ))
+}
+
 /// A profile's golden cases (`specsim conform`) as JSON text.
 #[pyfunction]
 fn conform_cases(py: Python<'_>, profile: &str, rule: &str) -> PyResult<String> {
@@ -1373,6 +1459,7 @@ fn _specsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cost_best, m)?)?;
     m.add_function(wrap_pyfunction!(adaptive_exact, m)?)?;
     m.add_function(wrap_pyfunction!(compat_round, m)?)?;
+    m.add_function(wrap_pyfunction!(compat_batch, m)?)?;
     m.add_function(wrap_pyfunction!(conform_cases, m)?)?;
     m.add_function(wrap_pyfunction!(bellman_bound, m)?)?;
     m.add_function(wrap_pyfunction!(_last_addresses, m)?)?;

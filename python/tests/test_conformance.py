@@ -69,3 +69,36 @@ def test_speculative_decode_with_a_profile():
     cs = specsim.conformance.cases("vllm")
     assert all(c["extra"]["exp_noise"].shape == (1, c["v"]) for c in cs)
     assert isinstance(cs[0]["draft_probs"], np.ndarray)
+
+
+def test_decide_a_batch_equals_round_by_round_and_the_example_kernel():
+    rng = np.random.default_rng(5)
+    n, k, v = 300, 3, 8
+    d = rng.dirichlet(np.ones(v), size=(n, k)).astype(np.float32)
+    t = rng.dirichlet(np.ones(v), size=(n, k + 1)).astype(np.float32)
+    tok = np.array([[rng.choice(v, p=d[r, i] / d[r, i].sum()) for i in range(k)] for r in range(n)])
+    coins = rng.random((n, k), dtype=np.float32)
+    u = rng.random(n, dtype=np.float32)
+    e = rng.exponential(size=(n, v)).astype(np.float32) + np.float32(1e-3)
+    extras = {"vllm": {"exp_noise": e}, "transformers": {"exp_noise": e},
+              "sglang": {"final_coins": u}, "flashinfer": {"final_coins": u}, "specsim": {}}
+    for profile, extra in extras.items():
+        c = coins if profile != "flashinfer" else np.maximum(coins, np.float32(1e-6))
+        out = specsim.conformance.decide(d, t, tok, c, profile=profile, **extra)
+        assert out["tokens"].shape == (n, k + 1) and out["tokens"].dtype == np.int32
+        for r in range(0, n, 37):
+            one = specsim.speculative_decode(
+                d[r], t[r], tok[r], c[r], compat=profile,
+                final_coins=None if "final_coins" not in extra else float(u[r]),
+                exp_noise=None if "exp_noise" not in extra else e[r])
+            m = one["num_accepted"]
+            assert out["num_accepted"][r] == m
+            assert list(out["tokens"][r, : m + 1]) == one["accepted_tokens"]
+    # The example kernel (numpy, independent) gives specsim's outputs on the whole batch.
+    kt, ka = _kernel("kernel_correct.py")(d, t, tok, coins)
+    ref = specsim.conformance.decide(d, t, tok, coins, profile="specsim")
+    assert np.array_equal(kt, ref["tokens"]) and np.array_equal(ka, ref["num_accepted"])
+    with pytest.raises(specsim.SpecsimError, match="round"):
+        bad = tok.copy()
+        bad[7, 1] = v
+        specsim.conformance.decide(d, t, bad, coins, profile="specsim")

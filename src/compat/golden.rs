@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{ChainRound, Cmp, CompatOutcome, Profile, Select, decide_chain};
+use super::{ChainRound, CompatOutcome, Profile, Select, decide_chain};
 use crate::error::Result;
 
 /// One case: a round and its expected outputs under the profile.
@@ -76,21 +76,23 @@ pub fn cases(profile: Profile) -> Result<Vec<Case>> {
     let (q, p) = (0.5f32, 0.25f32);
     let row_q = one_hot(v, 1, q, 2);
     let row_p = one_hot(v, 1, p, 3);
+    // The threshold coin: p / q, or p where q is not read.
+    let at = if sem.ignores_q { p } else { p / q };
     for (class, coin, what) in [
         (
             "coin_at_threshold",
-            0.5f32,
-            "coin · q = p exactly: accepted by <=, rejected by <",
+            at,
+            "coin · q = p exactly (coin = p where q is not read): accepted by <=, rejected by <",
         ),
         (
             "coin_below_threshold",
-            f32::from_bits(0.5f32.to_bits() - 1),
-            "one f32 step below p / q: accepted",
+            f32::from_bits(at.to_bits() - 1),
+            "one f32 step below the threshold: accepted",
         ),
         (
             "coin_above_threshold",
-            f32::from_bits(0.5f32.to_bits() + 1),
-            "one f32 step above p / q: rejected",
+            f32::from_bits(at.to_bits() + 1),
+            "one f32 step above the threshold: rejected",
         ),
     ] {
         add(
@@ -124,20 +126,21 @@ pub fn cases(profile: Profile) -> Result<Vec<Case>> {
     );
     // Coins near and at 1.
     let near_one = f32::from_bits(1.0f32.to_bits() - 1);
+    let sure = one_hot(v, 1, 1.0, 1);
     add(
         "coin_near_one",
-        "coin = 1 − 2^-24 with p = q: accepted (coin · q < p)",
-        vec![row_q.clone()],
-        vec![row_q.clone(), uniform(v)],
+        "coin = 1 − 2^-24 with p = q = 1: accepted (coin · q < p)",
+        vec![sure.clone()],
+        vec![sure, uniform(v)],
         vec![1],
         vec![near_one],
     );
     if sem.coins_open_closed {
         add(
             "coin_one_p_equals_q",
-            "coin = 1 with p = q: rejected (1 · q < p is false); a zero residual falls back to the target row",
+            "coin = 1 with p = q: rejected (1 · q < p is false); the residual has mass elsewhere",
             vec![row_q.clone()],
-            vec![row_q.clone(), uniform(v)],
+            vec![one_hot(v, 1, 0.5, 3), uniform(v)],
             vec![1],
             vec![1.0],
         );
@@ -155,12 +158,22 @@ pub fn cases(profile: Profile) -> Result<Vec<Case>> {
     );
     add(
         "bonus_tie",
-        "every draft accepted; the bonus row ties at ids 0 and 2",
+        "every draft accepted; the bonus row ties at ids 0 and 2 (and so does the race: equal noise there)",
         vec![tie_d.clone()],
         vec![one_hot(v, 0, 1.0, 0), tie_t.clone()],
         vec![0],
         vec![0.3],
     );
+    if sem.select == Select::ExpRace {
+        add(
+            "race_uses_noise",
+            "the residual ties at ids 0 and 2 and the noise is smaller at 2: the race picks 2",
+            vec![tie_d.clone()],
+            vec![tie_t.clone(), uniform(v)],
+            vec![1],
+            vec![0.9],
+        );
+    }
     // Chains: K = 1 and a long chain, all accepted and a late rejection.
     let k16 = 16;
     let mut long_d = Vec::new();
@@ -223,6 +236,14 @@ pub fn cases(profile: Profile) -> Result<Vec<Case>> {
         vec![v as i64],
         vec![0.1],
     );
+    add(
+        "invalid_token_id_negative",
+        "a drafted id = −1 (vLLM's placeholder)",
+        vec![row_q.clone()],
+        vec![row_p.clone(), uniform(v)],
+        vec![-1],
+        vec![0.1],
+    );
     let mut zero_q = row_q.clone();
     zero_q[1] = 0.0;
     zero_q[2] = 1.0;
@@ -238,14 +259,24 @@ pub fn cases(profile: Profile) -> Result<Vec<Case>> {
     above[1] = f32::from_bits(1.0f32.to_bits() + 1);
     add(
         "draft_q_above_one",
-        "q = 1 + 2^-23 at the drafted token (read as 1 where clamped)",
+        "q = 1 + 2^-23, p = 0.5, coin = 0.5 − 2^-25: coin · q > p, but coin · 1 < p (q read as 1, or not read)",
         vec![above],
         vec![one_hot(v, 1, 0.5, 0), uniform(v)],
         vec![1],
-        vec![0.4],
+        vec![f32::from_bits(0.5f32.to_bits() - 1)],
     );
     // Selection boundaries: a final coin at a cumulative boundary, and a race whose noise
     // reverses the argmax.
+    if sem.select == Select::InverseCdf {
+        add(
+            "selection_final_coin_one",
+            "the bonus row [0.5, 0.5, 0, 0] with final coin 1: no running sum exceeds u · sum; the last id of positive weight (1, not V − 1)",
+            vec![one_hot(v, 3, 1.0, 3)],
+            vec![one_hot(v, 3, 1.0, 3), vec![0.5, 0.5, 0.0, 0.0]],
+            vec![3],
+            vec![0.5],
+        );
+    }
     let sel_t = vec![0.25f32, 0.25, 0.25, 0.25];
     // q matters: q = 0.2, p = 0.5, coin 0.7 (the token rule accepts: 0.14 < 0.5; a kernel that
     // ignores q, as SGLang's target-only one, rejects: 0.7 > 0.5).
@@ -267,6 +298,16 @@ pub fn cases(profile: Profile) -> Result<Vec<Case>> {
         vec![0],
         vec![0.9],
     );
+    if sem.ignores_q {
+        add(
+            "zero_residual_target_only",
+            "the target row's only mass is on the rejected token: the residual without it is all zero",
+            vec![uniform(v)],
+            vec![vec![0.5, 0.0, 0.0, 0.0], uniform(v)],
+            vec![0],
+            vec![0.9],
+        );
+    }
     if sem.coins_open_closed {
         let mut zq = vec![0.0f32; v];
         zq[0] = 1.0;
@@ -362,13 +403,17 @@ pub fn cases(profile: Profile) -> Result<Vec<Case>> {
         let target: Vec<f32> = d.target.concat();
         let final_coin = (sem.select == Select::InverseCdf).then_some(match d.class {
             "selection_boundary" => 0.5,
+            "selection_final_coin_one" => 1.0,
             _ => 0.37,
         });
         let exp_noise = (sem.select == Select::ExpRace).then(|| {
             (0..v)
                 .map(|x| match d.class {
-                    // The noise reverses the tie: id 2 has the smaller E.
-                    "residual_tie" | "bonus_tie" if x == 2 => 0.5f32,
+                    // The noise decides: id 2 has the smaller E (a kernel that ignores the noise
+                    // picks id 0).
+                    "race_uses_noise" if x == 2 => 0.5f32,
+                    // A real tie of the race: equal E at the tied ids 0 and 2.
+                    "residual_tie" | "bonus_tie" if x == 0 || x == 2 => 1.0f32,
                     _ => 1.0 + (x % 3) as f32 * 0.25,
                 })
                 .collect::<Vec<f32>>()
@@ -404,8 +449,11 @@ pub fn cases(profile: Profile) -> Result<Vec<Case>> {
 
 /// The comparison a profile uses, in words (for indexes and tables).
 pub fn comparison(p: Profile) -> &'static str {
-    match p.semantics().cmp {
-        Cmp::Lt => "coin * q < p",
-        Cmp::Le => "coin * q <= p",
+    match p {
+        Profile::Specsim => "coin * q < p (exact)",
+        Profile::Vllm => "coin <= p / q (as coin * q <= p, exact); q = 0 rejects",
+        Profile::Sglang => "coin <= p (q is not read)",
+        Profile::Flashinfer => "coin * q < p (the product rounded to f32); q = 0 accepts iff p > 0",
+        Profile::Transformers => "coin <= p / q (as coin * q <= p, exact); q = 0 accepts iff p > 0",
     }
 }

@@ -12,6 +12,9 @@
 
 pub mod golden;
 pub mod json;
+mod select;
+
+pub use select::{argmax, exp_race, inverse_cdf};
 
 use serde::Serialize;
 
@@ -121,6 +124,12 @@ pub struct Semantics {
     /// Also reports the number of positions that pass their own coin's test, after the first
     /// rejection too (FlashInfer's `output_accepted_token_num`).
     pub reports_passed: bool,
+    /// The product `coin · q` is rounded to f32 before the comparison (FlashInfer's `u * p < q`
+    /// in float), instead of compared exactly.
+    pub product_f32: bool,
+    /// The correction's coin is the next position's coin when there is one, the final coin
+    /// otherwise (FlashInfer's caller-coin API: `uniform_samples[min(pos + 1, K)]`).
+    pub correction_coin_next: bool,
 }
 
 impl Profile {
@@ -138,6 +147,8 @@ impl Profile {
             zero_residual: ZeroResidual::Target,
             select: Select::Argmax,
             reports_passed: false,
+            product_f32: false,
+            correction_coin_next: false,
         };
         match self {
             Profile::Specsim => base,
@@ -166,6 +177,8 @@ impl Profile {
                 zero_residual: ZeroResidual::Last,
                 select: Select::InverseCdf,
                 reports_passed: true,
+                product_f32: true,
+                correction_coin_next: true,
                 ..base
             },
             Profile::Transformers => Semantics {
@@ -215,7 +228,7 @@ impl std::str::FromStr for Profile {
             .find(|p| p.name() == s.trim())
             .ok_or_else(|| {
                 Error::Config(format!(
-                    "--compat {s:?}: not a profile (specsim, vllm, sglang, flashinfer, transformers)"
+                    "profile {s:?}: not a profile (specsim, vllm, sglang, flashinfer, transformers)"
                 ))
             })
     }
@@ -348,8 +361,13 @@ pub fn decide_chain(r: &ChainRound, profile: Profile) -> Result<CompatOutcome> {
                 QZero::AcceptIfP => p > 0.0,
             }
         } else {
-            // Exact: an f32 product is exact in f64.
-            let lhs = r.coins[i] as f64 * q as f64;
+            // Exact (an f32 product is exact in f64), or rounded to f32 as the engine does.
+            let exact = r.coins[i] as f64 * q as f64;
+            let lhs = if sem.product_f32 {
+                (r.coins[i] * q) as f64
+            } else {
+                exact
+            };
             match sem.cmp {
                 Cmp::Lt => lhs < p,
                 Cmp::Le => lhs <= p,
@@ -378,8 +396,14 @@ pub fn decide_chain(r: &ChainRound, profile: Profile) -> Result<CompatOutcome> {
             row
         }
     };
+    // The selection's coin: the final coin, or (FlashInfer's caller-coin API) the next
+    // position's coin when the rejection is not at the last position.
+    let final_coin = match (sem.correction_coin_next, r.final_coin) {
+        (true, Some(_)) if n + 1 < k => Some(r.coins[n + 1]),
+        (_, u) => u,
+    };
     let pick = |row: &[f32]| -> Option<usize> {
-        match (sem.select, r.final_coin, r.exp_noise) {
+        match (sem.select, final_coin, r.exp_noise) {
             (Select::InverseCdf, Some(u), _) => inverse_cdf(row, u),
             (Select::ExpRace, _, Some(e)) => exp_race(row, e),
             _ => argmax(row),
@@ -415,47 +439,49 @@ pub fn decide_chain(r: &ChainRound, profile: Profile) -> Result<CompatOutcome> {
     })
 }
 
-/// The argmax of a non-negative row, ties to the lowest id (`None` when all zero).
-pub fn argmax(row: &[f32]) -> Option<usize> {
-    let mut best: Option<usize> = None;
-    for (x, &w) in row.iter().enumerate() {
-        if w > 0.0 && best.is_none_or(|b| w > row[b]) {
-            best = Some(x);
-        }
-    }
-    best
+/// A batch of chain rounds in row-major arrays (what Python's `conformance.decide` passes).
+#[derive(Clone, Copy, Debug)]
+pub struct BatchRef<'a> {
+    /// Rounds.
+    pub n: usize,
+    /// Drafted positions.
+    pub k: usize,
+    /// Vocabulary.
+    pub v: usize,
+    /// `[N, K, V]`.
+    pub draft: &'a [f32],
+    /// `[N, K + 1, V]`.
+    pub target: &'a [f32],
+    /// `[N, K]`.
+    pub tokens: &'a [i64],
+    /// `[N, K]`.
+    pub coins: &'a [f32],
+    /// `[N]`.
+    pub final_coins: Option<&'a [f32]>,
+    /// `[N, V]`.
+    pub exp_noise: Option<&'a [f32]>,
 }
 
-/// The first id whose f32 running sum (ascending id) exceeds `u · sum` (f32), the sum itself in
-/// f32 in ascending id; the last id of positive weight when rounding leaves none (`None` when all
-/// zero).
-pub fn inverse_cdf(row: &[f32], u: f32) -> Option<usize> {
-    let sum: f32 = row.iter().sum();
-    if sum <= 0.0 {
-        return None;
-    }
-    let thr = u * sum;
-    let mut acc = 0.0f32;
-    for (x, &w) in row.iter().enumerate() {
-        acc += w;
-        if acc > thr {
-            return Some(x);
-        }
-    }
-    row.iter().rposition(|&w| w > 0.0)
-}
-
-/// The argmax of `row[x] / e[x]` over the ids of positive weight, compared exactly as
-/// `row[a]·e[b]` against `row[b]·e[a]` (f32 products, exact in f64); ties to the lowest id.
-pub fn exp_race(row: &[f32], e: &[f32]) -> Option<usize> {
-    let mut best: Option<usize> = None;
-    for (x, (&w, &n)) in row.iter().zip(e).enumerate() {
-        if w <= 0.0 {
-            continue;
-        }
-        if best.is_none_or(|b| (w as f64) * (e[b] as f64) > (row[b] as f64) * (n as f64)) {
-            best = Some(x);
-        }
-    }
-    best
+/// Every round of a batch under `profile`, in parallel; a refused round refuses the batch,
+/// naming the round.
+pub fn decide_batch(b: &BatchRef, profile: Profile) -> Result<Vec<CompatOutcome>> {
+    use rayon::prelude::*;
+    let (k, v) = (b.k, b.v);
+    (0..b.n)
+        .into_par_iter()
+        .map(|r| {
+            decide_chain(
+                &ChainRound {
+                    draft: &b.draft[r * k * v..(r + 1) * k * v],
+                    target: &b.target[r * (k + 1) * v..(r + 1) * (k + 1) * v],
+                    tokens: &b.tokens[r * k..(r + 1) * k],
+                    coins: &b.coins[r * k..(r + 1) * k],
+                    final_coin: b.final_coins.map(|f| f[r]),
+                    exp_noise: b.exp_noise.map(|e| &e[r * v..(r + 1) * v]),
+                },
+                profile,
+            )
+            .map_err(|e| Error::Config(format!("round {r}: {e}")))
+        })
+        .collect()
 }

@@ -79,7 +79,10 @@ def decide(profile, d, t, tok, coins, u=None, e=None):
                 raise Refused("q = 0")
             passes.append(False if qz == "reject" else bool(p > 0))
             continue
-        lhs = np.float64(coins[i]) * np.float64(q)
+        if profile == "flashinfer":
+            lhs = np.float64(F32(coins[i]) * F32(q))  # FlashInfer's float product
+        else:
+            lhs = np.float64(coins[i]) * np.float64(q)
         passes.append(bool(lhs < p) if cmp == "<" else bool(lhs <= p))
     n = next((i for i, a in enumerate(passes) if not a), k)
     if n < k:
@@ -92,6 +95,8 @@ def decide(profile, d, t, tok, coins, u=None, e=None):
                 row[x] = 0
     else:
         row = t[n]
+    if profile == "flashinfer" and u is not None and n + 1 < k:
+        u = coins[n + 1]  # uniform_samples[min(pos + 1, K)]
     chosen = pick(row, select, u, e)
     if chosen is None:
         if zres == "target":
@@ -114,7 +119,8 @@ def decide(profile, d, t, tok, coins, u=None, e=None):
 def random_round(rng, profile):
     k = int(rng.choice([1, 2, 3, 5]))
     v = int(rng.choice([1, 2, 3, 5, 8]))
-    # Rows of dyadic values (exact thresholds are reachable), sometimes with zeros and ties.
+    # Rows of small integer weights over their sum (ties and zeros are common; a coin at p / q
+    # is set below).
     def row():
         w = rng.integers(0, 4, size=v).astype(np.float64)
         if w.sum() == 0:
@@ -124,9 +130,11 @@ def random_round(rng, profile):
     t = np.stack([row() for _ in range(k + 1)])
     tok = np.array([int(rng.choice(np.nonzero(d[i] > 0)[0])) for i in range(k)], dtype=np.int64)
     coins = rng.choice([0.0, 0.25, 0.5, 0.75, 0.375, 1 - 2**-24, 0.9], size=k).astype(F32)
+    if profile == "flashinfer":
+        coins[coins == 0] = F32(0.125)  # (0, 1]: a zero coin would only be refused
     kind = rng.integers(0, 10)
     if kind == 0:
-        tok[rng.integers(k)] = v  # an invalid id
+        tok[rng.integers(k)] = v if rng.integers(2) else -1  # an invalid id
     elif kind == 1:
         i = rng.integers(k)
         d[i, tok[i]] = 0  # a drafted token the draft gives 0
@@ -144,8 +152,10 @@ def random_round(rng, profile):
     elif kind == 5:
         t[rng.integers(k)] = d[rng.integers(k)] * F32(0.5)  # sums below 1: zero residuals
     sem = PROFILES[profile]
-    u = float(rng.choice([0.0, 0.25, 0.5, 0.999, 1.0, 0.37])) if sem[8] == "icdf" else None
-    e = (rng.choice([0.5, 1.0, 1.5, 2.0], size=v).astype(F32)).tolist() if sem[8] == "race" else None
+    # The extra input, or (one round in eight) none: the argmax path.
+    extra = rng.integers(8) != 0
+    u = float(rng.choice([0.0, 0.25, 0.5, 0.999, 1.0, 0.37])) if sem[8] == "icdf" and extra else None
+    e = (rng.choice([0.5, 1.0, 1.5, 2.0], size=v).astype(F32)).tolist() if sem[8] == "race" and extra else None
     return d, t, tok, coins, u, e
 
 

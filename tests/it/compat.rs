@@ -86,11 +86,11 @@ fn case(profile: Profile, class: &str) -> golden::Case {
 #[test]
 fn each_profile_decides_its_distinctive_cases() {
     use Profile::*;
-    // vLLM and transformers accept at equality (u <= p / q); specsim and FlashInfer do not.
+    // vLLM, transformers and SGLang (u <= p) accept at equality; specsim and FlashInfer do not.
     for (p, accepted) in [
         (Specsim, 0),
         (Vllm, 1),
-        (Sglang, 0),
+        (Sglang, 1),
         (Flashinfer, 0),
         (Transformers, 1),
     ] {
@@ -126,8 +126,31 @@ fn each_profile_decides_its_distinctive_cases() {
     // FlashInfer also counts the positions that pass their own coin after the first rejection.
     let c = case(Flashinfer, "long_chain_late_rejection");
     assert_eq!((c.expected.num_accepted, c.expected.num_passed), (13, 15));
-    // The all-zero residual: specsim's target argmax, vLLM's token 0, SGLang's row has mass.
+    // The all-zero residual: specsim's target argmax, vLLM's token 0, SGLang's V − 1.
     assert_eq!(case(Specsim, "zero_residual").expected.tokens[0], 0);
+    assert_eq!(case(Vllm, "zero_residual").expected.tokens[0], 0);
+    assert_eq!(
+        case(Sglang, "zero_residual_target_only").expected.tokens[0],
+        3
+    );
+    // The race reads its noise; a tie of the race goes to the lowest id.
+    assert_eq!(case(Vllm, "race_uses_noise").expected.tokens[0], 2);
+    assert_eq!(case(Transformers, "residual_tie").expected.tokens[0], 0);
+    // vLLM's placeholder id -1 is rejected.
+    assert_eq!(
+        case(Vllm, "invalid_token_id_negative")
+            .expected
+            .num_accepted,
+        0
+    );
+    // q just above 1: the exact product rejects, q not read (SGLang) accepts.
+    assert_eq!(case(Sglang, "draft_q_above_one").expected.num_accepted, 1);
+    assert_eq!(case(Vllm, "draft_q_above_one").expected.num_accepted, 0);
+    // Inverse CDF with u = 1: no running sum exceeds u · sum; the last id of positive weight.
+    assert_eq!(
+        case(Sglang, "selection_final_coin_one").expected.tokens[1],
+        1
+    );
     assert!(
         golden::cases(Transformers)
             .unwrap()
@@ -218,4 +241,45 @@ fn conform_writes_every_profile_and_round_takes_compat() {
     let e = common::specsim_stdin(&["round", "--compat", "nvidia"], Some(round));
     assert_ne!(e.code, 0);
     assert!(e.stderr.contains("not a profile"), "{}", e.stderr);
+}
+
+/// FlashInfer's test is its float product `u * q < p` (rounded), not the exact one; its
+/// caller-coin API draws the correction with the next position's coin.
+#[test]
+fn flashinfer_rounds_its_product_and_takes_the_next_coin() {
+    // A product just below p that rounds to p in f32 (the reviewer's case).
+    let (q, p, u) = (0.950_463_7_f32, 0.486_467_9_f32, 0.511_821_6_f32);
+    assert!((u as f64) * (q as f64) < p as f64 && u * q >= p);
+    let d = [q, 1.0 - q];
+    let t = [p, 1.0 - p, 0.5, 0.5];
+    let one = |profile| {
+        let r = ChainRound {
+            draft: &d,
+            target: &t,
+            tokens: &[0],
+            coins: &[u],
+            final_coin: None,
+            exp_noise: None,
+        };
+        decide_chain(&r, profile).unwrap().num_accepted
+    };
+    assert_eq!((one(Profile::Flashinfer), one(Profile::Specsim)), (0, 1));
+    // Rejected at position 0 of 2: the correction's coin is coins[1] = 0.75, not the final 0.25.
+    let d = [0.5f32, 0.5, 0.0, 0.0, 0.25, 0.25, 0.25, 0.25];
+    let t = [
+        0.125f32, 0.375, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25,
+    ];
+    let r = ChainRound {
+        draft: &d,
+        target: &t,
+        tokens: &[0, 1],
+        coins: &[0.9, 0.75],
+        final_coin: Some(0.25),
+        exp_noise: None,
+    };
+    // Residual [0, 0, 0.25, 0.25] (id 0: 0.125 < 0.5): u = 0.75 gives id 3 (0.25 would give 2).
+    assert_eq!(
+        decide_chain(&r, Profile::Flashinfer).unwrap().tokens,
+        vec![3, -1, -1]
+    );
 }

@@ -197,4 +197,4 @@ def distortion_study(
 ) -> List[Dict[str, Any]]: ...
 
 from . import cost
-from . import conformance as cost
+from . import conformance as conformance

@@ -8,8 +8,13 @@ per class. The kernel's signature::
            random_coins [N, K], **extra) -> (tokens [N, K + 1] padded with -1, num_accepted [N])
 
 with numpy arrays; ``extra`` holds the profile's inputs: ``final_coins`` [N] (inverse-CDF
-selection: ``sglang``, ``flashinfer``, ``transformers``) or ``exp_noise`` [N, V] (the
-exponential race: ``vllm``). Every case is a batch of one round.
+selection: ``sglang``, ``flashinfer``) or ``exp_noise`` [N, V] (the exponential race: ``vllm``,
+``transformers``). Every case is a batch of one round.
+
+FlashInfer's names: the checker's ``num_accepted`` is FlashInfer's
+``output_emitted_draft_token_num`` and ``num_passed`` its ``output_accepted_token_num``
+(FlashInfer adds to its counters: zero them first); its caller-coin API's ``uniform_samples``
+[N, K + 1] are ``random_coins`` then ``final_coins``.
 """
 
 import json
@@ -55,9 +60,15 @@ def _from_native(c: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def _from_dir(path: str) -> List[Dict[str, Any]]:
-    with open(os.path.join(path, "index.json")) as f:
+def _from_dir(path: str, profile: str) -> List[Dict[str, Any]]:
+    idx = os.path.join(path, "index.json")
+    if not os.path.isfile(idx):
+        raise InvalidOption(f"cases={path!r}: no index.json (give one profile's directory of "
+                            "`specsim conform --out DIR`, e.g. DIR/vllm)")
+    with open(idx) as f:
         index = json.load(f)
+    if index.get("profile") != profile:
+        raise InvalidOption(f"cases={path!r} holds profile {index.get('profile')!r}, not {profile!r}")
     out = []
     for c in index["cases"]:
         with np.load(os.path.join(path, c["file"])) as z:
@@ -78,6 +89,40 @@ def cases(profile: str = "specsim", rule: str = "token") -> List[Dict[str, Any]]
     if profile not in PROFILES:
         raise InvalidOption(f"profile {profile!r}: not one of {', '.join(PROFILES)}")
     return [_from_native(c) for c in json.loads(_native(_specsim.conform_cases, profile, rule))]
+
+
+def decide(
+    draft_probs: Any,
+    target_probs: Any,
+    draft_tokens: Any,
+    random_coins: Any,
+    profile: str = "specsim",
+    **extra: Any,
+) -> Dict[str, np.ndarray]:
+    """A batch under a profile, as the profile's engine decides it (the chain token rule): the
+    expected outputs to compare a kernel's with, at any N. Arrays as the kernel's (float32 rows
+    ``[N, K, V]`` and ``[N, K + 1, V]``, tokens and coins ``[N, K]``; ``final_coins`` ``[N]`` or
+    ``exp_noise`` ``[N, V]`` in ``extra``). Returns ``{"tokens" [N, K + 1] int32 padded with -1,
+    "num_accepted" [N], "num_passed" [N]}``. A refused round refuses the batch, naming it."""
+    if profile not in PROFILES:
+        raise InvalidOption(f"profile {profile!r}: not one of {', '.join(PROFILES)}")
+    unknown = set(extra) - {"final_coins", "exp_noise"}
+    if unknown:
+        raise InvalidOption("decide: unknown input(s) " + ", ".join(sorted(unknown)))
+    f32 = lambda x: np.ascontiguousarray(x, dtype=np.float32)  # noqa: E731
+    fc = extra.get("final_coins")
+    en = extra.get("exp_noise")
+    tokens, acc, passed = _native(
+        _specsim.compat_batch,
+        f32(draft_probs),
+        f32(target_probs),
+        np.ascontiguousarray(draft_tokens, dtype=np.int64),
+        f32(random_coins),
+        None if fc is None else f32(fc),
+        None if en is None else f32(en),
+        profile,
+    )
+    return {"tokens": tokens, "num_accepted": acc, "num_passed": passed}
 
 
 def check(
@@ -106,7 +151,7 @@ def check(
     if cases is None:
         cs = globals()["cases"](profile, rule)
     elif isinstance(cases, (str, os.PathLike)):
-        cs = _from_dir(os.fspath(cases))
+        cs = _from_dir(os.fspath(cases), profile)
     else:
         cs = list(cases)
     mismatches = 0
@@ -115,17 +160,27 @@ def check(
     for c in cs:
         got: Dict[str, Any] = {}
         try:
-            out = kernel(*(c[a] for a in _ARRAYS), **c["extra"])
-            tokens = np.asarray(out[0]).reshape(1, c["k"] + 1)
-            acc = np.asarray(out[1]).reshape(1)
+            # Copies: a kernel may write to its inputs (SGLang's writes draft_probs).
+            out = kernel(*(np.array(c[a]) for a in _ARRAYS),
+                         **{key: np.array(val) for key, val in c["extra"].items()})
+            need = 3 if compare_passed else 2
+            if not isinstance(out, (tuple, list)) or len(out) < need:
+                raise TypeError(f"the kernel must return {need} outputs (tokens, num_accepted"
+                                + (", num_passed" if compare_passed else "") + ")")
+            tokens, acc = np.asarray(out[0]), np.asarray(out[1])
+            if tokens.shape != (1, c["k"] + 1) or acc.shape != (1,):
+                raise ValueError(f"output shapes {tokens.shape} and {acc.shape}, expected "
+                                 f"(1, {c['k'] + 1}) and (1,)")
+            if not (np.issubdtype(tokens.dtype, np.integer) and np.issubdtype(acc.dtype, np.integer)):
+                raise ValueError(f"outputs of dtype {tokens.dtype} and {acc.dtype}, expected integers")
             got = {"got_tokens": tokens.tolist(), "got_num_accepted": acc.tolist()}
             ok = np.array_equal(tokens, c["expected_tokens"]) and np.array_equal(
                 acc, c["expected_num_accepted"]
             )
             if compare_passed:
-                passed = np.asarray(out[2]).reshape(1)
+                passed = np.asarray(out[2]).reshape(-1)
                 got["got_num_passed"] = passed.tolist()
-                ok = ok and np.array_equal(passed, c["expected_num_passed"])
+                ok = ok and passed.shape == (1,) and np.array_equal(passed, c["expected_num_passed"])
         except Exception as e:  # a kernel that raises on a case fails that case
             ok = False
             got = {"error": f"{type(e).__name__}: {e}"}

@@ -4,6 +4,14 @@ from typing import Any, Callable, Dict, List, Sequence, Union
 PROFILES: tuple
 
 def cases(profile: str = "specsim", rule: str = "token") -> List[Dict[str, Any]]: ...
+def decide(
+    draft_probs: Any,
+    target_probs: Any,
+    draft_tokens: Any,
+    random_coins: Any,
+    profile: str = "specsim",
+    **extra: Any,
+) -> Dict[str, Any]: ...
 def check(
     kernel: Callable[..., Any],
     profile: str = "specsim",

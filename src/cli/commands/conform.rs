@@ -17,7 +17,7 @@ pub fn cmd_conform(a: ConformArgs) -> Result<ExitCode> {
             a.rule
         );
     }
-    let profiles: Vec<Profile> = if a.profile.iter().any(|p| p == "all") {
+    let mut profiles: Vec<Profile> = if a.profile.iter().any(|p| p == "all") {
         PROFILES.to_vec()
     } else {
         a.profile
@@ -25,10 +25,24 @@ pub fn cmd_conform(a: ConformArgs) -> Result<ExitCode> {
             .map(|p| p.parse())
             .collect::<specsim::Result<_>>()?
     };
+    // Each profile once, in the order given.
+    let mut seen = Vec::new();
+    profiles.retain(|p| {
+        let new = !seen.contains(p);
+        seen.push(*p);
+        new
+    });
     let mut lines = String::new();
     for profile in profiles {
         let dir = a.out.join(profile.name());
         std::fs::create_dir_all(&dir).map_err(|e| specsim::Error::write(&dir, e))?;
+        // An earlier run's cases go: the directory holds this set only.
+        for e in std::fs::read_dir(&dir).map_err(|e| specsim::Error::io(&dir, e))? {
+            let p = e.map_err(|e| specsim::Error::io(&dir, e))?.path();
+            if p.extension().is_some_and(|x| x == "npz") {
+                std::fs::remove_file(&p).map_err(|e| specsim::Error::write(&p, e))?;
+            }
+        }
         let cases = golden::cases(profile)?;
         let mut index = Vec::new();
         for (i, c) in cases.iter().enumerate() {
