@@ -267,7 +267,7 @@ pub fn cases(profile: Profile) -> Result<Vec<Case>> {
     );
     // Selection boundaries: a final coin at a cumulative boundary, and a race whose noise
     // reverses the argmax.
-    if sem.select == Select::InverseCdf {
+    if sem.select == Select::InverseCdf && sem.coins_open_closed {
         add(
             "selection_final_coin_one",
             "the bonus row [0.5, 0.5, 0, 0] with final coin 1: no running sum exceeds u · sum; the last id of positive weight (1, not V − 1)",

@@ -309,8 +309,20 @@ pub fn decide_chain(r: &ChainRound, profile: Profile) -> Result<CompatOutcome> {
         }
     }
     match (r.final_coin, sem.select) {
-        (Some(u), Select::InverseCdf) if !(0.0..=1.0).contains(&u) => {
-            return bad(format!("final_coins = {u} is outside [0, 1]"));
+        // The final coin is drawn as the coins are: (0, 1] or [0, 1).
+        (Some(u), Select::InverseCdf)
+            if !(if sem.coins_open_closed {
+                u > 0.0 && u <= 1.0
+            } else {
+                (0.0..1.0).contains(&u)
+            }) =>
+        {
+            let dom = if sem.coins_open_closed {
+                "(0, 1]"
+            } else {
+                "[0, 1)"
+            };
+            return bad(format!("final_coins = {u} is outside {dom}"));
         }
         (Some(_), s) if s != Select::InverseCdf => {
             return bad("final_coins: this profile does not sample by inverse CDF".into());

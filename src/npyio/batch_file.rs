@@ -24,7 +24,13 @@ pub struct BatchFile {
     shared: Option<crate::topology::Tree>,
     /// Where it came from.
     pub origin: String,
+    /// A compatibility profile's optional inputs present in the batch (SPEC §14):
+    /// `final_coins` \[N\], `exp_noise` \[N, V\].
+    pub extras: Vec<(&'static str, NpyArray)>,
 }
+
+/// The optional arrays of a batch read by a compatibility profile.
+pub const EXTRA_ARRAYS: [&str; 2] = ["final_coins", "exp_noise"];
 
 impl BatchFile {
     /// Opens a batch: a directory holding the four `.npy` files, or one `.npz` with those keys.
@@ -32,10 +38,17 @@ impl BatchFile {
         let origin = path.display().to_string();
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         let mut parents = None;
+        let mut extras = Vec::new();
         let arrays: Vec<NpyArray> = if meta.is_dir() {
             let p = path.join("parents.npy");
             if std::fs::symlink_metadata(&p).is_ok() {
                 parents = Some(NpyArray::open(&p)?);
+            }
+            for name in EXTRA_ARRAYS {
+                let p = path.join(format!("{name}.npy"));
+                if std::fs::symlink_metadata(&p).is_ok() {
+                    extras.push((name, NpyArray::open(&p)?));
+                }
             }
             BATCH_ARRAYS
                 .iter()
@@ -59,8 +72,9 @@ impl BatchFile {
                 })
                 .collect::<Result<_>>()?
         } else {
-            let (arrays, p) = open_npz(path)?;
+            let (arrays, p, e) = open_npz(path)?;
             parents = p;
+            extras = e;
             arrays
         };
         let arrays: [NpyArray; 4] = arrays
@@ -71,6 +85,7 @@ impl BatchFile {
             parents,
             shared: None,
             origin,
+            extras,
         };
         if b.parents.as_ref().is_some_and(|p| p.shape.len() == 1) {
             b.shared = Some(b.tree()?);
@@ -179,7 +194,14 @@ fn needed() -> String {
 
 /// Opens the four arrays of an `.npz`: stored members are mapped in place; compressed ones are
 /// inflated into an anonymous temporary file first (so memory stays bounded).
-fn open_npz(path: &Path) -> Result<(Vec<NpyArray>, Option<NpyArray>)> {
+#[allow(clippy::type_complexity)]
+fn open_npz(
+    path: &Path,
+) -> Result<(
+    Vec<NpyArray>,
+    Option<NpyArray>,
+    Vec<(&'static str, NpyArray)>,
+)> {
     let origin = path.display().to_string();
     let file = open_regular(path, "an .npz archive or a batch directory")?;
     let mut zip = zip::ZipArchive::new(&file).map_err(|e| {
@@ -192,9 +214,14 @@ fn open_npz(path: &Path) -> Result<(Vec<NpyArray>, Option<NpyArray>)> {
     let map = Arc::new(unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?);
     let mut out = Vec::new();
     let has_parents = zip.file_names().any(|f| f == "parents.npy");
+    let present: Vec<&'static str> = EXTRA_ARRAYS
+        .into_iter()
+        .filter(|x| zip.file_names().any(|f| f == format!("{x}.npy")))
+        .collect();
     let names = BATCH_ARRAYS
         .into_iter()
-        .chain(has_parents.then_some("parents"));
+        .chain(has_parents.then_some("parents"))
+        .chain(present.iter().copied());
     for name in names {
         let member = format!("{name}.npy");
         let member_origin = format!("{origin}[{name}]");
@@ -241,8 +268,16 @@ fn open_npz(path: &Path) -> Result<(Vec<NpyArray>, Option<NpyArray>)> {
         };
         out.push(array);
     }
+    let extras: Vec<(&'static str, NpyArray)> = present
+        .iter()
+        .rev()
+        .map(|&name| (name, out.pop().expect("read above")))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     let parents = if has_parents { out.pop() } else { None };
-    Ok((out, parents))
+    Ok((out, parents, extras))
 }
 
 /// Inflates a compressed `.npy` member into `out`, but only as far as its header asks, as numpy

@@ -233,7 +233,12 @@ impl NpyArray {
         &self.map[self.start..self.end]
     }
 
-    fn floats(&self) -> Result<Floats<'_>> {
+    /// The values of a float array (an error naming the array for any other dtype).
+    pub fn float_values(&self) -> Result<Floats<'_>> {
+        self.floats()
+    }
+
+    pub(crate) fn floats(&self) -> Result<Floats<'_>> {
         match self.dtype {
             Dtype::F32 => Ok(Floats::F32(self.bytes())),
             Dtype::F64 => Ok(Floats::F64(self.bytes())),

@@ -62,6 +62,8 @@ def decide(profile, d, t, tok, coins, u=None, e=None):
         ok = (0 < c <= 1) if oc else (0 <= c < 1)
         if not ok:
             raise Refused(f"coin {i}")
+    if u is not None and not ((0 < u <= 1) if oc else (0 <= u < 1)):
+        raise Refused("final coin")
     passes = []
     for i in range(k):
         x = int(tok[i])
@@ -154,7 +156,8 @@ def random_round(rng, profile):
     sem = PROFILES[profile]
     # The extra input, or (one round in eight) none: the argmax path.
     extra = rng.integers(8) != 0
-    u = float(rng.choice([0.0, 0.25, 0.5, 0.999, 1.0, 0.37])) if sem[8] == "icdf" and extra else None
+    us = [0.25, 0.5, 0.999, 1.0, 0.37] if sem[4] else [0.0, 0.25, 0.5, 0.999, 0.37]
+    u = float(rng.choice(us)) if sem[8] == "icdf" and extra else None
     e = (rng.choice([0.5, 1.0, 1.5, 2.0], size=v).astype(F32)).tolist() if sem[8] == "race" and extra else None
     return d, t, tok, coins, u, e
 

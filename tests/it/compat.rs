@@ -148,7 +148,7 @@ fn each_profile_decides_its_distinctive_cases() {
     assert_eq!(case(Vllm, "draft_q_above_one").expected.num_accepted, 0);
     // Inverse CDF with u = 1: no running sum exceeds u · sum; the last id of positive weight.
     assert_eq!(
-        case(Sglang, "selection_final_coin_one").expected.tokens[1],
+        case(Flashinfer, "selection_final_coin_one").expected.tokens[1],
         1
     );
     assert!(
@@ -281,5 +281,146 @@ fn flashinfer_rounds_its_product_and_takes_the_next_coin() {
     assert_eq!(
         decide_chain(&r, Profile::Flashinfer).unwrap().tokens,
         vec![3, -1, -1]
+    );
+}
+
+/// `run --compat P`: a batch file with the profile's extra input, decided round by round as
+/// `decide_chain` decides it; `num_passed` in the result; refusals name the round.
+#[test]
+fn run_takes_a_profile_on_a_batch_file() {
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    use specsim::npyio::{NpzValues, write_npz};
+    let (n, k, v) = (200usize, 3usize, 6usize);
+    let mut rng = StdRng::seed_from_u64(4);
+    let row = |rng: &mut StdRng| -> Vec<f32> {
+        let w: Vec<f32> = (0..v).map(|_| rng.random_range(0..4) as f32).collect();
+        let s: f32 = w.iter().sum::<f32>().max(1.0);
+        let mut w: Vec<f32> = w.iter().map(|x| x / s).collect();
+        if w.iter().all(|&x| x == 0.0) {
+            w[0] = 1.0;
+        }
+        w
+    };
+    let mut d = Vec::new();
+    let mut t = Vec::new();
+    let mut tok = Vec::new();
+    for _ in 0..n {
+        for _ in 0..k {
+            let r = row(&mut rng);
+            tok.push(r.iter().position(|&x| x > 0.0).unwrap() as i64);
+            d.extend(r);
+        }
+        for _ in 0..=k {
+            t.extend(row(&mut rng));
+        }
+    }
+    let coins: Vec<f32> = (0..n * k)
+        .map(|_| rng.random_range(0..4) as f32 * 0.25)
+        .collect();
+    let noise: Vec<f32> = (0..n * v)
+        .map(|_| 0.5 + rng.random_range(0..4) as f32 * 0.5)
+        .collect();
+    tok[7] = -1; // vLLM rejects the placeholder
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.npz");
+    let (n64, k64, v64) = (n as u64, k as u64, v as u64);
+    write_npz(
+        &path,
+        &[
+            ("draft_probs", vec![n64, k64, v64], NpzValues::F32(&d)),
+            ("target_probs", vec![n64, k64 + 1, v64], NpzValues::F32(&t)),
+            ("draft_tokens", vec![n64, k64], NpzValues::I64(&tok)),
+            ("random_coins", vec![n64, k64], NpzValues::F32(&coins)),
+            ("exp_noise", vec![n64, v64], NpzValues::F32(&noise)),
+        ],
+    )
+    .unwrap();
+    let out = dir.path().join("r.npz");
+    let r = common::specsim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--compat",
+        "vllm",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let res = specsim::npyio::BatchFile::open(&out).err(); // not a batch: read the members below
+    assert!(res.is_some());
+    let bytes = std::fs::read(&out).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let read = |zip: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>, name: &str| -> Vec<i32> {
+        let mut f = zip.by_name(&format!("{name}.npy")).unwrap();
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut buf).unwrap();
+        let a = specsim::npyio::NpyArray::from_bytes(&buf, name).unwrap();
+        a.bytes()
+            .chunks(4)
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    };
+    let (tokens, acc) = (read(&mut zip, "tokens"), read(&mut zip, "num_accepted"));
+    let passed = read(&mut zip, "num_passed");
+    assert_eq!(passed, acc);
+    for rr in 0..n {
+        let want = decide_chain(
+            &ChainRound {
+                draft: &d[rr * k * v..(rr + 1) * k * v],
+                target: &t[rr * (k + 1) * v..(rr + 1) * (k + 1) * v],
+                tokens: &tok[rr * k..(rr + 1) * k],
+                coins: &coins[rr * k..(rr + 1) * k],
+                final_coin: None,
+                exp_noise: Some(&noise[rr * v..(rr + 1) * v]),
+            },
+            Profile::Vllm,
+        )
+        .unwrap();
+        assert_eq!(
+            tokens[rr * (k + 1)..(rr + 1) * (k + 1)],
+            want.tokens[..],
+            "round {rr}"
+        );
+        assert_eq!(acc[rr] as u32, want.num_accepted);
+    }
+    assert!(
+        acc[2] <= 1,
+        "round 2's placeholder id at position 1 is rejected"
+    );
+    // transformers (a race, so the noise is its input) refuses the placeholder, naming round
+    // 2; a profile without a race refuses the noise.
+    let e = common::specsim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--compat",
+        "transformers",
+        "--quiet",
+    ]);
+    assert_ne!(e.code, 0);
+    assert!(
+        e.stderr.contains("round 2") && e.stderr.contains("-1"),
+        "{}",
+        e.stderr
+    );
+    let e = common::specsim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--compat",
+        "sglang",
+        "--quiet",
+    ]);
+    assert!(e.stderr.contains("exp_noise"), "{}", e.stderr);
+    let e = common::specsim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--compat",
+        "vllm",
+        "--engine",
+        "gpu",
+    ]);
+    assert!(
+        e.stderr.contains("GPU engine does not implement"),
+        "{}",
+        e.stderr
     );
 }

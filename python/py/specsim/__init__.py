@@ -202,6 +202,8 @@ def speculative_decode(
             "random_coins": _numbers("random_coins", random_coins),
         }
         if final_coins is not None:
+            if isinstance(final_coins, bool) or not isinstance(final_coins, (int, float, np.floating, np.integer)):
+                raise InvalidInput(f"final_coins = {final_coins!r}: one number per round")
             doc["final_coins"] = float(final_coins)
         if exp_noise is not None:
             doc["exp_noise"] = _numbers("exp_noise", exp_noise)

@@ -187,6 +187,11 @@ pub enum Command {
         /// No progress (neither the bar on a terminal nor the lines every 10 s otherwise).
         #[arg(long)]
         quiet: bool,
+        /// Decide as an engine does (SPEC §14; the chain token rule, by the reference on the
+        /// CPU): `specsim`, `vllm`, `sglang`, `flashinfer`, `transformers`. The batch may add
+        /// `final_coins` [N] or `exp_noise` [N, V]; `--out` adds `num_passed` [N].
+        #[arg(long, value_name = "PROFILE", value_parser = parse_profile)]
+        compat: Option<specsim::compat::Profile>,
         #[command(flatten)]
         input: InputOpts,
     },

@@ -8,6 +8,7 @@ mod distortion;
 mod optimal;
 mod round;
 mod run;
+mod run_compat;
 mod study;
 mod tree;
 mod verify;
@@ -40,8 +41,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             recovery,
             seed,
             quiet,
+            compat,
             input,
         } => {
+            if let Some(profile) = compat {
+                return run_compat::cmd_run_compat(&batch, engine, out, rule, profile, quiet);
+            }
             let rec = Recovery {
                 mode: recovery.into(),
                 seed,
