@@ -227,6 +227,47 @@ pub fn cases(profile: Profile) -> Result<Vec<Case>> {
         vec![(big - 1) as i64],
         vec![0.5],
     );
+    // The residual spread over many 8192-wide tiles (vLLM's tiled kernel), with its maximum tied
+    // at ids 9000 and 100000 (a tie across tiles: the lowest id).
+    let mut sd = vec![0.0f32; big];
+    let mut st = vec![0.0f32; big];
+    sd[0] = 1.0;
+    for (x, w) in [
+        (9_000usize, 0.25f32),
+        (40_000, 0.125),
+        (100_000, 0.25),
+        (128_255, 0.125),
+    ] {
+        st[x] = w;
+    }
+    st[0] = 0.25;
+    add(
+        "v128256_tiles",
+        "V = 128256: the residual's mass in four 8192-wide tiles, its maximum tied at ids 9000 and 100000 (argmax: the lowest id)",
+        vec![sd],
+        vec![st.clone(), st],
+        vec![0],
+        vec![0.5],
+    );
+    // vLLM's largest draft length: K = 128, rejected at position 100.
+    let k128 = 128;
+    let mut d128 = Vec::new();
+    let mut t128 = Vec::new();
+    for i in 0..k128 {
+        d128.push(one_hot(v, i % v, 0.5, (i + 1) % v));
+        t128.push(one_hot(v, i % v, 0.25, (i + 2) % v));
+    }
+    t128.push(uniform(v));
+    let mut c128 = vec![0.25f32; k128];
+    c128[100] = 0.999;
+    add(
+        "long_chain_k128",
+        "K = 128 (vLLM's MAX_SPEC_LEN): q = 0.5, p = 0.25, coins 0.25 but 0.999 at position 100",
+        d128,
+        t128,
+        (0..k128).map(|i| (i % v) as i64).collect(),
+        c128,
+    );
     // Invalid drafts.
     add(
         "invalid_token_id",

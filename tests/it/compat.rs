@@ -136,6 +136,9 @@ fn each_profile_decides_its_distinctive_cases() {
     // The race reads its noise; a tie of the race goes to the lowest id.
     assert_eq!(case(Vllm, "race_uses_noise").expected.tokens[0], 2);
     assert_eq!(case(Transformers, "residual_tie").expected.tokens[0], 0);
+    // A tie across vLLM's 8192-wide tiles goes to the lowest id; K = 128 is rejected at 100.
+    assert_eq!(case(Specsim, "v128256_tiles").expected.tokens[0], 9000);
+    assert_eq!(case(Vllm, "long_chain_k128").expected.num_accepted, 100);
     // vLLM's placeholder id -1 is rejected.
     assert_eq!(
         case(Vllm, "invalid_token_id_negative")
