@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::cost::Cost;
 use crate::error::{Error, Result};
 use crate::reference::adaptive::{
-    Bracketed, Policy, adaptive_exact, specdecpp_threshold, threshold_exact,
+    Bracketed, Policy, adaptive_exact, grid_bracket, specdecpp_threshold, threshold_exact,
 };
-use crate::reference::adaptive_grid::{RoundGrid, StepCosts, bellman_grid, threshold_bracket};
+use crate::reference::adaptive_grid::{RoundGrid, StepCosts, bellman_grid};
 use crate::workload::Workload;
 
 /// Rounds whose rows the exact values and the Bellman bound are computed on (the first ones).
@@ -361,15 +361,7 @@ pub fn theory(
                     let t: f64 = (1..=k)
                         .map(|dd| e.pmf_drafted[dd] * time(c, pol, dd, k))
                         .sum();
-                    Bracketed {
-                        drafted_low: e.expected_drafted,
-                        drafted_high: e.expected_drafted,
-                        generated_low: e.expected_generated,
-                        generated_high: e.expected_generated,
-                        time_low: t,
-                        time_high: t,
-                        exact: true,
-                    }
+                    Bracketed::exact(e.expected_drafted, e.expected_generated, t)
                 }
             };
             s.add(&e);
@@ -395,18 +387,7 @@ pub fn theory(
         for (r, g) in grids.iter().enumerate() {
             let e = match kept.get(r) {
                 Some((q, p)) => threshold_exact(q, p, c, |s| thr[s - 1]),
-                None => {
-                    let (lo, hi) = threshold_bracket(g, c, |s| thr[s - 1]);
-                    Bracketed {
-                        drafted_low: lo.drafted(),
-                        drafted_high: hi.drafted(),
-                        generated_low: lo.generated(),
-                        generated_high: hi.generated(),
-                        time_low: lo.time,
-                        time_high: hi.time,
-                        exact: false,
-                    }
-                }
+                None => grid_bracket(g, c, |s| thr[s - 1]),
             };
             sums[i].add(&e);
         }

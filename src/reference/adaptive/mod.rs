@@ -28,8 +28,13 @@ pub fn enumerable(k: usize, v: usize) -> bool {
     k <= ENUMERATION_MAX_K && (v as f64).powi(k as i32) <= ENUMERATION_BUDGET
 }
 
+mod bracket;
 mod policy;
 
+use bracket::bracketed;
+pub use bracket::{
+    Bracketed, adaptive_bracket, grid_bracket, specdecpp_threshold, threshold_exact,
+};
 pub use policy::Policy;
 
 /// A policy's exact values on one round (Python's `specsim.adaptive_exact`).
@@ -176,124 +181,6 @@ pub fn adaptive_exact(
         rate_low: rate,
         rate_high: rate,
     })
-}
-
-/// The thresholds on `L_s` (s = 1..K−1) `specdecpp:h` goes on at: none after one draft, `1 − h`
-/// after s ≥ 2.
-pub fn specdecpp_threshold(h: f64, s: usize) -> f64 {
-    if s < 2 { f64::NEG_INFINITY } else { 1.0 - h }
-}
-
-/// `specdecpp` or `bellman`'s certified bracket on the grid ([`super::adaptive_grid`]), as
-/// [`adaptive_exact`] gives it beyond enumeration (for tests at any size).
-pub fn adaptive_bracket(
-    q: &[Vec<f64>],
-    p: &[Vec<f64>],
-    policy: Policy,
-    c: f64,
-) -> Result<AdaptiveExact> {
-    check(q, p)?;
-    if !matches!(policy, Policy::SpecDecPp(_) | Policy::Bellman) {
-        return Err(Error::Config(format!(
-            "{policy}: exact by its product formula; only specdecpp and bellman are bracketed"
-        )));
-    }
-    let q = normalized(q, "draft")?;
-    let p = normalized(p, "target")?;
-    Ok(bracketed(&q, &p, policy, c))
-}
-
-/// A threshold policy's values on one round: exact (by enumeration) or bracketed (on the grid).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Bracketed {
-    /// `E[D]`, lower end.
-    pub drafted_low: f64,
-    /// `E[D]`, upper end.
-    pub drafted_high: f64,
-    /// `E[generated]`, lower end.
-    pub generated_low: f64,
-    /// `E[generated]`, upper end.
-    pub generated_high: f64,
-    /// `E[time]`, lower end.
-    pub time_low: f64,
-    /// `E[time]`, upper end.
-    pub time_high: f64,
-    /// Whether the ends are equal (enumerated).
-    pub exact: bool,
-}
-
-/// The policy that goes on after s drafts iff `L_s ≥ threshold(s)` on one round of normalized
-/// rows under `cost`: by enumeration where V^K is small, otherwise its grid bracket.
-pub fn threshold_exact(
-    q: &[Vec<f64>],
-    p: &[Vec<f64>],
-    cost: &super::adaptive_grid::StepCosts,
-    threshold: impl Fn(usize) -> f64,
-) -> Bracketed {
-    let (k, v) = (q.len(), q.first().map_or(0, Vec::len));
-    if enumerable(k, v) {
-        let (rd, rt) = enumerate(q, p, |i, _, l| l >= threshold(i));
-        let d: f64 = rd.iter().sum();
-        let g = 1.0 + rt.iter().sum::<f64>();
-        let t = cost.base + rd.iter().zip(&cost.step).map(|(r, s)| r * s).sum::<f64>();
-        return Bracketed {
-            drafted_low: d,
-            drafted_high: d,
-            generated_low: g,
-            generated_high: g,
-            time_low: t,
-            time_high: t,
-            exact: true,
-        };
-    }
-    let g = super::adaptive_grid::RoundGrid::new(q, p);
-    let (lo, hi) = super::adaptive_grid::threshold_bracket(&g, cost, threshold);
-    Bracketed {
-        drafted_low: lo.drafted(),
-        drafted_high: hi.drafted(),
-        generated_low: lo.generated(),
-        generated_high: hi.generated(),
-        time_low: lo.time,
-        time_high: hi.time,
-        exact: false,
-    }
-}
-
-/// `specdecpp` and `bellman` beyond enumeration: their certified brackets on the grid.
-fn bracketed(q: &[Vec<f64>], p: &[Vec<f64>], policy: Policy, c: f64) -> AdaptiveExact {
-    use super::adaptive_grid::{RoundGrid, StepCosts, bellman_grid, threshold_bracket};
-    let k = q.len();
-    let g = RoundGrid::new(q, p);
-    let cost = StepCosts::ratio(c, k);
-    let thresholds = match policy {
-        Policy::Bellman => bellman_grid(std::slice::from_ref(&g), &cost)
-            .thresholds
-            .remove(0),
-        _ => Vec::new(),
-    };
-    let (lo, hi) = threshold_bracket(&g, &cost, |s| match policy {
-        Policy::SpecDecPp(h) => specdecpp_threshold(h, s),
-        _ => thresholds[s - 1],
-    });
-    let (g_lo, g_hi) = (lo.generated(), hi.generated());
-    let (d_lo, d_hi) = (lo.drafted(), hi.drafted());
-    let (r_lo, r_hi) = (g_lo / hi.time, g_hi / lo.time);
-    AdaptiveExact {
-        policy: policy.to_string(),
-        expected_drafted: 0.5 * (d_lo + d_hi),
-        expected_accepted: 0.5 * (g_lo + g_hi) - 1.0,
-        expected_generated: 0.5 * (g_lo + g_hi),
-        pmf_drafted: Vec::new(),
-        expected_draft_steps: 0.5 * (d_lo + d_hi),
-        rate: 0.5 * (r_lo + r_hi),
-        exact: false,
-        generated_low: g_lo,
-        generated_high: g_hi,
-        drafted_low: d_lo,
-        drafted_high: d_hi,
-        rate_low: r_lo,
-        rate_high: r_hi,
-    }
 }
 
 /// `P(D ≥ i)` and `P(τ ≥ i)`, i = 1..K, by the product formulas.
