@@ -30,6 +30,7 @@ mod rrs;
 mod rrs_wor;
 mod sglang;
 mod spectr;
+mod sweep;
 mod target_only;
 mod typical;
 
@@ -77,7 +78,7 @@ pub fn lane_sum_slice(values: &[f32]) -> f32 {
 }
 
 /// The pairwise tree over the lanes: l += l + s for s = 128, 64, …, 1.
-fn reduce_lanes(mut lanes: [f32; LANES]) -> f32 {
+pub(crate) fn reduce_lanes(mut lanes: [f32; LANES]) -> f32 {
     let mut width = LANES / 2;
     while width > 0 {
         for l in 0..width {
@@ -94,10 +95,11 @@ pub struct Scratch {
     pub(crate) t: Vec<f32>,
     pub(crate) q: Vec<f32>,
     pub(crate) u: Vec<f32>,
-    /// `rrs-wor`: the tokens rejected at the current node.
-    pub(crate) rejected: Vec<usize>,
-    /// `rrs-wor`: per token, the coefficient its entry keeps once rejected (-1: not rejected).
-    pub(crate) frozen: Vec<f32>,
+    /// `rrs-wor`: the tokens rejected at the current node with the coefficient their entries
+    /// keep (sorted by token).
+    pub(crate) frozen: Vec<(usize, f32)>,
+    /// The children's tokens, sorted (the masked argmax of a correction).
+    pub(crate) mask: Vec<usize>,
     /// A rule's per-node values in place of its own ([`run_overriding_node_values`]).
     pub(crate) node_values: Option<NodeValues>,
     /// The rule's parameters (SPEC §13's rules), set by the walk's entry points.
@@ -191,20 +193,43 @@ impl<'v, 'a> Node<'v, 'a> {
         self.view.coins.get_f32(self.view.coin_at(self.r, c)).abs()
     }
 
-    /// Reads the node's target row into `s.t`.
-    pub(crate) fn fill_target(&self, s: &mut Scratch) {
-        fill(self.view.target, self.t_at, self.view.v, &mut s.t);
+    /// The node's target row: borrowed from the batch where it is f32 and aligned (no copy),
+    /// converted into `buf` otherwise.
+    pub(crate) fn target_row<'s>(&self, buf: &'s mut Vec<f32>) -> &'s [f32]
+    where
+        'a: 's,
+    {
+        self.view.target.slice(self.t_at, self.view.v).as_f32(buf)
     }
 
-    /// Stops with the target row (in `s.t`) masked at the children's tokens (argmax or sampled,
-    /// the row itself when that is zero everywhere): `greedy`'s and `target-only`'s correction.
+    /// The node's draft row, as [`Node::target_row`].
+    pub(crate) fn draft_row<'s>(&self, buf: &'s mut Vec<f32>) -> &'s [f32]
+    where
+        'a: 's,
+    {
+        self.view.draft.slice(self.q_at, self.view.v).as_f32(buf)
+    }
+
+    /// Stops with the target row masked at the children's tokens (argmax or sampled, the row
+    /// itself when that is zero everywhere): `greedy`'s, `target-only`'s and `sglang`'s
+    /// correction. The argmax is one pass over the row where it lies
+    /// ([`sweep::argmax_masked`]); a sample reads a masked copy.
     pub(crate) fn stop_masked(&self, rec: &Recovery, s: &mut Scratch) -> Step {
-        s.u.clear();
-        s.u.extend(s.t.iter().map(|x| x.abs()));
-        for &c in self.children {
-            s.u[self.token(c)] = 0.0;
+        let Scratch { t, u, mask, .. } = s;
+        let t = self.target_row(t);
+        let (r, pos) = (self.r as u64, self.pos);
+        if rec.mode != RecoveryMode::Sample {
+            mask.clear();
+            mask.extend(self.children.iter().map(|&c| self.token(c)));
+            mask.sort_unstable();
+            return Step::Stop(or_target(sweep::argmax_masked(t, mask), t, rec, r, pos));
         }
-        Step::Stop(choose(&s.u, &s.t, rec, self.r as u64, self.pos))
+        u.clear();
+        u.extend(t.iter().map(|x| x.abs()));
+        for &c in self.children {
+            u[self.token(c)] = 0.0;
+        }
+        Step::Stop(choose(u, t, rec, r, pos))
     }
 }
 
@@ -239,8 +264,11 @@ fn decide_round_with<T: CpuTreeRule>(
     let mut a = 0usize;
     loop {
         if tree.is_leaf(u) {
-            fill(view.target, view.target_at(r, u), view.v, &mut s.t);
-            return (a as u32, or_target(None, &s.t, rec, r as u64, a as u32));
+            let t = view.target.slice(view.target_at(r, u), view.v);
+            return (
+                a as u32,
+                or_target(None, t.as_f32(&mut s.t), rec, r as u64, a as u32),
+            );
         }
         match T::step(&Node::new(view, tree, r, u), rec, s) {
             Step::Accept(c) => {

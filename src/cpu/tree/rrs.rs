@@ -1,9 +1,9 @@
 //! CPU twin of `shaders/tree/rrs.wgsl`: `rrs` at one node in f32, without normalising any row
 //! (the precision policy in `mod.rs`); the walk is shared with `rrs-wor` (`rrs_wor.rs`).
 
-use super::{CpuTreeRule, Node, Scratch, Step, fill, lane_sum, lane_sum_slice, residual};
-use super::{choose, or_target};
-use crate::cpu::Recovery;
+use super::sweep::{residual_row, residual_sums};
+use super::{CpuTreeRule, Node, Scratch, Step, choose, or_target, residual};
+use crate::cpu::{Recovery, RecoveryMode};
 use crate::exact::{ONE_BITS, accepts_ratio, add_native, quotient_bits};
 use crate::rule::tree::Rrs;
 
@@ -18,19 +18,20 @@ impl CpuTreeRule for Rrs {
 /// quotient: `N_j / W_j` may overflow where the remaining draft mass is tiny).
 pub(super) fn rrs_step(wor: bool, node: &Node, rec: &Recovery, s: &mut Scratch) -> Step {
     let (view, r) = (node.view, node.r);
-    let v = view.v;
     let (t_at, q_at) = (node.t_at, node.q_at);
     let (mut a, mut n_j, mut w_j) = (0.0f32, 1.0f32, 1.0f32);
-    if s.frozen.len() != v {
-        s.frozen.clear();
-        s.frozen.resize(v, -1.0);
-        s.rejected.clear();
-    }
-    for &y in &s.rejected {
-        s.frozen[y] = -1.0;
-    }
-    s.rejected.clear();
-    let mut rows_read = false;
+    let Scratch {
+        t: t_buf,
+        q: q_buf,
+        u,
+        frozen,
+        ..
+    } = s;
+    frozen.clear();
+    // The rows, read at the first rejection (borrowed where the batch is f32: no copy).
+    let mut bufs = Some((t_buf, q_buf));
+    let mut rows: Option<(&[f32], &[f32])> = None;
+    let sample = rec.mode == RecoveryMode::Sample;
     for (j, &c) in node.children.iter().enumerate() {
         let x = node.token(c);
         let (tx, qx) = (
@@ -51,35 +52,30 @@ pub(super) fn rrs_step(wor: bool, node: &Node, rec: &Recovery, s: &mut Scratch) 
         let g = f32::from_bits(quotient_bits(n_j.to_bits(), ONE_BITS, w_j.to_bits()));
         a = f32::from_bits(add_native(a, g));
         if wor {
-            s.rejected.push(x);
-            s.frozen[x] = a;
+            match frozen.binary_search_by_key(&x, |f| f.0) {
+                Ok(i) => frozen[i].1 = a,
+                Err(i) => frozen.insert(i, (x, a)),
+            }
         }
-        if !rows_read {
-            fill(view.target, t_at, v, &mut s.t);
-            fill(view.draft, q_at, v, &mut s.q);
-            rows_read = true;
+        if let Some((tb, qb)) = bufs.take() {
+            rows = Some((node.target_row(tb), node.draft_row(qb)));
         }
-        let (t, q, frozen) = (&s.t, &s.q, &s.frozen);
-        s.u.clear();
-        if wor {
-            s.u.extend((0..v).map(|y| {
-                let c = if frozen[y] >= 0.0 { frozen[y] } else { a };
-                residual(t[y], c, q[y])
-            }));
-        } else {
-            s.u.extend((0..v).map(|y| residual(t[y], a, q[y])));
-        }
-        n_j = lane_sum_slice(&s.u);
-        w_j = if wor {
-            lane_sum(v, |y| if frozen[y] >= 0.0 { 0.0 } else { q[y].abs() })
-        } else {
-            1.0
-        };
+        let (t, q) = rows.expect("read at the first rejection");
+        // One pass: the residual's sum (and the draft's without the rejected tokens), and at
+        // the last child its argmax.
+        let last = j + 1 == node.children.len();
+        let sums = residual_sums(t, q, a, frozen, wor, last && !sample);
+        (n_j, w_j) = (sums.n, sums.w);
         if n_j == 0.0 {
-            return Step::Stop(or_target(None, &s.t, rec, r as u64, node.pos));
+            return Step::Stop(or_target(None, t, rec, r as u64, node.pos));
         }
-        if j + 1 == node.children.len() {
-            return Step::Stop(choose(&s.u, &s.t, rec, r as u64, node.pos));
+        if last {
+            if sample {
+                residual_row(t, q, a, frozen, u);
+                return Step::Stop(choose(u, t, rec, r as u64, node.pos));
+            }
+            // N > 0, so the largest entry is positive: `choose`'s argmax, without its fallback.
+            return Step::Stop(sums.argmax as u32);
         }
     }
     unreachable!("an internal node has a child")

@@ -22,7 +22,6 @@ impl CpuTreeRule for Sglang {
                 return Step::Accept(c as usize);
             }
         }
-        node.fill_target(s);
         node.stop_masked(rec, s)
     }
 }

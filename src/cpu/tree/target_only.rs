@@ -19,7 +19,6 @@ impl CpuTreeRule for TargetOnly {
                 return Step::Accept(c as usize);
             }
         }
-        node.fill_target(s);
         node.stop_masked(rec, s)
     }
 }

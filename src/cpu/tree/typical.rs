@@ -11,15 +11,15 @@ use crate::rule::tree::Typical;
 
 impl CpuTreeRule for Typical {
     fn step(node: &Node, rec: &Recovery, s: &mut Scratch) -> Step {
-        node.fill_target(s);
+        let t = node.target_row(&mut s.t);
         let values_of = s.node_values.unwrap_or(typical_threshold_f32);
-        let threshold = f32::from_bits(values_of(&s.t, &[], node.children.len(), s.params)[0]);
+        let threshold = f32::from_bits(values_of(t, &[], node.children.len(), s.params)[0]);
         // A path tree: one child (validation refuses branches).
         let c = node.children[0];
-        let px = s.t[node.token(c)].abs();
+        let px = t[node.token(c)].abs();
         if px > threshold {
             return Step::Accept(c as usize);
         }
-        Step::Stop(or_target(None, &s.t, rec, node.r as u64, node.pos))
+        Step::Stop(or_target(None, t, rec, node.r as u64, node.pos))
     }
 }
