@@ -78,6 +78,7 @@ pub struct GpuContext {
     info: wgpu::AdapterInfo,
     kernels: Kernels,
     bufs: Option<buffers::ChainBuffers>,
+    tree_bufs: Option<tree::TreeBuffers>,
     errors: Arc<Mutex<Vec<String>>>,
     /// Chunking knobs.
     pub config: GpuConfig,
@@ -130,6 +131,7 @@ impl GpuContext {
             info,
             kernels,
             bufs: None,
+            tree_bufs: None,
             errors,
             config: GpuConfig::default(),
             finished_on_cpu: 0,

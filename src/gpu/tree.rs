@@ -115,10 +115,71 @@ fn node_values_of(view: &Rounds, r0: usize, n: usize, rule: Rule, f: tree::NodeV
     vals
 }
 
+/// The tree kernel's buffers (its bindings' order, then the readback) and their bind group, made
+/// once and reused by every later call whose chunk fits them: a call that needs more grows each
+/// buffer to the larger of the two sizes, so alternating shapes do not reallocate.
+pub(super) struct TreeBuffers {
+    /// Words of each buffer.
+    words: [usize; 9],
+    buffers: [wgpu::Buffer; 9],
+    group: wgpu::BindGroup,
+}
+
+/// Labels and usages of the tree buffers, in [`TreeBuffers`]' order.
+const TREE_BUFFERS: [(&str, wgpu::BufferUsages); 9] = [
+    ("tree draft", INPUT),
+    ("tree target", INPUT),
+    ("tree tokens", INPUT),
+    ("tree coins", INPUT),
+    ("tree topology", INPUT),
+    ("tree out_tokens", OUTPUT),
+    ("tree out_accepted", OUTPUT),
+    ("tree out_nodes", OUTPUT),
+    ("tree readback", READBACK),
+];
+
 impl GpuContext {
+    /// Makes sure the tree buffers hold `words` words each (see [`TreeBuffers`]); `(cap, v)`
+    /// names the chunk in an allocation error.
+    fn ensure_tree_buffers(&mut self, words: [usize; 9], (cap, v): (usize, usize)) -> Result<()> {
+        if let Some(tb) = &self.tree_bufs
+            && tb.words.iter().zip(&words).all(|(have, need)| have >= need)
+        {
+            return Ok(());
+        }
+        let mut grown = words;
+        if let Some(tb) = self.tree_bufs.take() {
+            for (g, &had) in grown.iter_mut().zip(&tb.words) {
+                *g = (*g).max(had);
+            }
+        }
+        let dev = &self.device;
+        let scope = dev.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let buffers: [wgpu::Buffer; 9] = std::array::from_fn(|i| {
+            buffer(dev, TREE_BUFFERS[i].0, grown[i] * 4, TREE_BUFFERS[i].1)
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!(
+                "cannot allocate buffers for {cap} tree rounds at V = {v}: {e}"
+            )));
+        }
+        let [d, t, tok, c, topo, out_t, out_a, out_n, _] = &buffers;
+        let group = self
+            .kernels
+            .get(KernelId::VERIFY_TREE)
+            .bind(dev, &[d, t, tok, c, out_t, out_a, topo, out_n]);
+        self.tree_bufs = Some(TreeBuffers {
+            words: grown,
+            buffers,
+            group,
+        });
+        Ok(())
+    }
+
     /// Verifies every round of a validated tree batch under a tree rule (in the rule's view,
-    /// [`Rounds::for_rule`]), chunk by chunk. A shared topology is uploaded once; per-round
-    /// topologies are uploaded with each chunk's rows and read at each round's offset.
+    /// [`Rounds::for_rule`]), chunk by chunk, in buffers kept from one call to the next
+    /// ([`TreeBuffers`]). A shared topology is uploaded once per call; per-round topologies are
+    /// uploaded with each chunk's rows and read at each round's offset.
     pub fn run_tree(&mut self, view: &Rounds, rule: Rule, rec: Recovery) -> Result<Outcomes> {
         let head = header(view, rule)?;
         let nodes = view.topology.nodes();
@@ -154,24 +215,33 @@ impl GpuContext {
         }
         let params_at = TREE_HEADER + 2 * nodes * if per_round { cap } else { 1 };
         let topo_words = params_at + if values.is_some() { 3 * nodes * cap } else { 0 };
-        let dev = &self.device;
-        let scope = dev.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let words = |label: &str, words: usize, usage| buffer(dev, label, words * 4, usage);
-        let draft = words("tree draft", cap * l.draft_rows * v, INPUT);
-        let target = words("tree target", cap * l.target_rows * v, INPUT);
-        let tokens = words("tree tokens", cap * l.tok_stride, INPUT);
-        let coins = words("tree coins", cap * l.coin_stride, INPUT);
-        let topo_buf = words("tree topology", topo_words, INPUT);
-        let out_tokens = words("tree out_tokens", cap * (depth + 1), OUTPUT);
-        let out_acc = words("tree out_accepted", cap, OUTPUT);
-        let out_nodes = words("tree out_nodes", cap * depth, OUTPUT);
         let result_words = cap * (depth + 1) + cap * depth + cap;
-        let readback = words("tree readback", result_words, READBACK);
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(format!(
-                "cannot allocate buffers for {cap} tree rounds at V = {v}: {e}"
-            )));
-        }
+        self.ensure_tree_buffers(
+            [
+                cap * l.draft_rows * v,
+                cap * l.target_rows * v,
+                cap * l.tok_stride,
+                cap * l.coin_stride,
+                topo_words,
+                cap * (depth + 1),
+                cap,
+                cap * depth,
+                result_words,
+            ],
+            (cap, v),
+        )?;
+        let tb = self.tree_bufs.as_ref().expect("made just above");
+        let [
+            draft,
+            target,
+            tokens,
+            coins,
+            topo_buf,
+            out_tokens,
+            out_acc,
+            out_nodes,
+            readback,
+        ] = &tb.buffers;
         let mut topo = head;
         topo[H_PARAMS] = if values.is_some() {
             params_at as u32
@@ -182,21 +252,9 @@ impl GpuContext {
         if let Some(t) = view.topology.shared(&mut scratch) {
             push_tree(&mut topo, t);
             self.queue
-                .write_buffer(&topo_buf, 0, bytemuck::cast_slice(&topo));
+                .write_buffer(topo_buf, 0, bytemuck::cast_slice(&topo));
         }
-        let group = self.kernels.get(KernelId::VERIFY_TREE).bind(
-            dev,
-            &[
-                &draft,
-                &target,
-                &tokens,
-                &coins,
-                &out_tokens,
-                &out_acc,
-                &topo_buf,
-                &out_nodes,
-            ],
-        );
+        let group = &tb.group;
         let q = &self.queue;
         for (r0, n) in chunks(view.n as u64, cap) {
             let r0 = r0 as usize;
@@ -205,62 +263,56 @@ impl GpuContext {
                 for r in r0..r0 + n {
                     push_tree(&mut topo, view.tree(r, &mut scratch));
                 }
-                q.write_buffer(&topo_buf, 0, bytemuck::cast_slice(&topo));
+                q.write_buffer(topo_buf, 0, bytemuck::cast_slice(&topo));
             }
             if let Some(f) = values {
                 let vals = node_values_of(view, r0, n, rule, f);
                 q.write_buffer(
-                    &topo_buf,
+                    topo_buf,
                     (params_at * 4) as u64,
                     bytemuck::cast_slice(&vals),
                 );
             }
             write_floats(
                 q,
-                &draft,
+                draft,
                 view.draft
                     .slice(r0 * l.draft_rows * v, n * l.draft_rows * v),
             );
             write_floats(
                 q,
-                &target,
+                target,
                 view.target
                     .slice(r0 * l.target_rows * v, n * l.target_rows * v),
             );
             write_floats(
                 q,
-                &coins,
+                coins,
                 view.coins.slice(r0 * l.coin_stride, n * l.coin_stride),
             );
             write_tokens(
                 q,
-                &tokens,
+                tokens,
                 &view.tokens,
                 r0 * l.tok_stride..(r0 + n) * l.tok_stride,
             );
             let params = RoundParams::new(n, 0, v, &rec, r0 as u64);
             let mut enc = self.encoder();
-            self.record(&mut enc, KernelId::VERIFY_TREE, &group, params, n)?;
+            self.record(&mut enc, KernelId::VERIFY_TREE, group, params, n)?;
             let (wt, wn, wa) = (n * (depth + 1), n * depth, n);
-            enc.copy_buffer_to_buffer(&out_tokens, 0, &readback, 0, (wt * 4) as u64);
+            enc.copy_buffer_to_buffer(out_tokens, 0, readback, 0, (wt * 4) as u64);
             if wn > 0 {
-                enc.copy_buffer_to_buffer(
-                    &out_nodes,
-                    0,
-                    &readback,
-                    (wt * 4) as u64,
-                    (wn * 4) as u64,
-                );
+                enc.copy_buffer_to_buffer(out_nodes, 0, readback, (wt * 4) as u64, (wn * 4) as u64);
             }
             enc.copy_buffer_to_buffer(
-                &out_acc,
+                out_acc,
                 0,
-                &readback,
+                readback,
                 ((wt + wn) * 4) as u64,
                 (wa * 4) as u64,
             );
             self.submit_and_wait(enc)?;
-            let words = self.map_read(&readback, ((wt + wn + wa) * 4) as u64)?;
+            let words = self.map_read(readback, ((wt + wn + wa) * 4) as u64)?;
             let (t, rest) = words.split_at(wt);
             let (nodes, acc) = rest.split_at(wn);
             let d1 = depth + 1;

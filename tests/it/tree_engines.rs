@@ -340,6 +340,49 @@ fn gpu_tree_chunks_and_2d_dispatch() {
     assert_eq!(chunked.unwrap(), whole);
 }
 
+/// The tree buffers are kept from one call to the next: calls of other shapes in between (a
+/// larger tree and V, then a smaller one, per-round topologies, `spectr`'s per-node values)
+/// leave nothing behind that changes a later answer; every call equals the CPU engine.
+#[test]
+fn gpu_tree_buffers_are_reused_across_shapes() {
+    let Some(mut g) = common::gpu() else { return };
+    let big = "kary:3,3".parse::<TreeShape>().unwrap().tree;
+    let small = "kary:2,2".parse::<TreeShape>().unwrap().tree;
+    let batches = [
+        (
+            adversarial_tree_batch(&big, 1, 90, 300, 3, Rule::Rrs),
+            Rule::Rrs,
+        ),
+        (
+            adversarial_tree_batch(&small, 2, 7, 40, 2, Rule::Greedy),
+            Rule::Greedy,
+        ),
+        (
+            adversarial_per_round_batch(9, 3, 25, 60, 3, Rule::RrsWor),
+            Rule::RrsWor,
+        ),
+        (
+            adversarial_tree_batch(&small, 4, 11, 40, 2, Rule::Spectr),
+            Rule::Spectr,
+        ),
+        (
+            adversarial_tree_batch(&big, 1, 90, 300, 3, Rule::Rrs),
+            Rule::Rrs,
+        ),
+        (
+            adversarial_tree_batch(&small, 2, 7, 40, 2, Rule::TargetOnly),
+            Rule::TargetOnly,
+        ),
+    ];
+    for (i, (b, rule)) in batches.iter().enumerate() {
+        let view = b.view().unwrap();
+        for rec in [Recovery::default(), sample(i as u64)] {
+            let cpu = Engine::run(&mut CpuEngine::default(), &view, *rule, rec).unwrap();
+            assert_eq!(g.run(&view, *rule, rec).unwrap(), cpu, "call {i} ({rule})");
+        }
+    }
+}
+
 /// The classification of f32/f64 differences is not vacuous: a wrong decision at the root (a
 /// different child, or a stop) on random rows is `unexplained` for every rule.
 #[test]
