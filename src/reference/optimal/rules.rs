@@ -72,7 +72,7 @@ pub fn rrs_wor_two(p: &[f64], q: &[f64]) -> f64 {
     let r: Vec<f64> = res.iter().map(|x| x / s).collect();
     // Tokens with q > 0 by r/q ascending; R_k = Σ r over the first k, Q_k = Σ q over the rest.
     let mut order: Vec<usize> = (0..q.len()).filter(|&y| q[y] > 0.0).collect();
-    order.sort_by(|&a, &b| (r[a] / q[a]).total_cmp(&(r[b] / q[b])).then(a.cmp(&b)));
+    super::sort_by_ratio(&mut order, &r, q);
     let m = order.len();
     let mut rk = vec![0.0; m + 1];
     for i in 0..m {
