@@ -36,6 +36,12 @@ pub trait Engine {
     fn notices(&mut self) -> Vec<String> {
         Vec::new()
     }
+
+    /// The CPU engine, where this is it: studies that decide each round where it is generated
+    /// (tree studies) call its twin directly, round by round, instead of chunk by chunk.
+    fn as_cpu(&self) -> Option<&CpuEngine> {
+        None
+    }
 }
 
 /// Finishes the rounds a GPU kernel left [`UNFINISHED`] on the CPU twin (the same results, bit
@@ -97,6 +103,10 @@ fn finish_study_on_cpu(chunk: &mut StudyChunk, req: &StudyRequest) -> Result<u64
 impl Engine for CpuEngine {
     fn describe(&self) -> String {
         "cpu".into()
+    }
+
+    fn as_cpu(&self) -> Option<&CpuEngine> {
+        Some(self)
     }
 
     fn run(&mut self, rounds: &Rounds, rule: Rule, rec: Recovery) -> Result<Outcomes> {

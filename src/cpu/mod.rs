@@ -77,7 +77,8 @@ impl CpuEngine {
         }
     }
 
-    fn install<T: Send>(&self, work: impl FnOnce() -> T + Send) -> Result<T> {
+    /// Runs `work` on this engine's threads (its own pool when `threads` is set).
+    pub(crate) fn install<T: Send>(&self, work: impl FnOnce() -> T + Send) -> Result<T> {
         match self.threads {
             None => Ok(work()),
             Some(t) => {

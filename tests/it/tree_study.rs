@@ -106,6 +106,77 @@ fn every_rule_agrees_with_its_exact_expectation() {
     assert!(!specsim::study::tree::wor_estimate_fits(7, 4096, 41_000));
 }
 
+/// The CPU engine's path with the chunked one hidden behind it: the engine every other engine
+/// (the GPU) goes through, rows generated chunk by chunk and decided by `Engine::run`.
+struct Chunked(specsim::cpu::CpuEngine);
+
+impl specsim::engine::Engine for Chunked {
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+    fn run(
+        &mut self,
+        rounds: &specsim::batch::Rounds,
+        rule: Rule,
+        rec: specsim::cpu::Recovery,
+    ) -> specsim::Result<specsim::batch::Outcomes> {
+        specsim::engine::Engine::run(&mut self.0, rounds, rule, rec)
+    }
+    fn study_cap(&mut self, k: usize, v: usize) -> specsim::Result<usize> {
+        self.0.study_cap(k, v)
+    }
+    fn study_chunk(
+        &mut self,
+        req: &specsim::workload::StudyRequest,
+    ) -> specsim::Result<specsim::workload::StudyChunk> {
+        self.0.study_chunk(req)
+    }
+}
+
+/// The CPU engine decides each round of a generated tree study where it is generated, holding
+/// no rows (`src/study/tree/fused.rs`); that gives the chunked path's results exactly: every
+/// field but the time, on every rule, in both recovery modes, with `rrs-wor`'s estimates and the
+/// bounds on the first rounds.
+#[test]
+fn round_by_round_studies_equal_the_chunked_path() {
+    use specsim::engine::Engine as _;
+    for (vocab, rounds, recovery) in [
+        (6, 700, specsim::rule::RecoveryMode::Argmax),
+        (50, 300, specsim::rule::RecoveryMode::Sample),
+        (4096, 30, specsim::rule::RecoveryMode::Argmax),
+    ] {
+        let mut cfgs = configs(vocab, rounds);
+        for c in &mut cfgs {
+            c.recovery = recovery;
+        }
+        let fields = |r: &TreeStudyResult| {
+            let mut v = serde_json::to_value(r).unwrap();
+            v.as_object_mut().unwrap().remove("seconds");
+            v
+        };
+        let mut cpu = specsim::cpu::CpuEngine::default();
+        assert!(cpu.as_cpu().is_some());
+        let fused = run_tree_studies(&cfgs, &mut cpu, &mut |_, _| {}).unwrap();
+        let mut chunked = Chunked(specsim::cpu::CpuEngine::default());
+        assert!(chunked.as_cpu().is_none());
+        let whole = run_tree_studies(&cfgs, &mut chunked, &mut |_, _| {}).unwrap();
+        assert_eq!(fused.len(), whole.len());
+        for (a, b) in fused.iter().zip(&whole) {
+            assert_eq!(
+                fields(a),
+                fields(b),
+                "V = {vocab}, {recovery:?}: {} {}",
+                a.config.tree.spec,
+                a.rule
+            );
+        }
+        assert!(fused.iter().any(|r| r.optimal_generated.is_some()));
+        if vocab == 4096 {
+            assert!(fused.iter().any(|r| r.exact_estimated));
+        }
+    }
+}
+
 #[test]
 fn the_gpu_engine_gives_the_same_study() {
     let Some(mut g) = common::gpu() else { return };

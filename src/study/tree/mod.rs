@@ -11,6 +11,7 @@ mod bound;
 mod decide;
 pub mod design;
 pub mod eagle2;
+mod fused;
 mod replay;
 mod sums;
 pub mod vector;
@@ -168,30 +169,47 @@ fn draw_tokens(tree: &Tree, rows: &Rows, rule: Rule, seed: u64, r0: u64) -> Resu
     let b = &rows.batch;
     let (n, v) = (tree.len(), b.v);
     let mut tokens = vec![0u32; b.n * n];
-    tokens.par_chunks_mut(n).enumerate().try_for_each(|(r, tok)| {
-        let gr = (r0 + r as u64) as u32;
-        for u in 0..n {
-            let ch = tree.children(u);
-            if ch.is_empty() {
-                continue;
-            }
-            let q = &b.draft[(r * n + u) * v..(r * n + u + 1) * v];
-            let random = |j: usize| random_u64(seed, gr, u as u32, stream::DRAFT_TOKEN, j as u32);
-            let drawn = draw_children(rule, q, ch.len(), &random).ok_or_else(|| {
-                Error::Config(format!(
-                    "--rule {rule}: round {}: node {u}'s draft row has fewer than {} tokens of positive probability in float32 (its {} children must be distinct): use a smaller tree, a larger --t-draft or --vocab",
-                    r0 + r as u64,
-                    ch.len(),
-                    ch.len()
-                ))
-            })?;
-            for (&c, x) in ch.iter().zip(drawn) {
-                tok[c as usize] = x as u32;
-            }
-        }
-        Ok(())
-    })?;
+    tokens
+        .par_chunks_mut(n)
+        .enumerate()
+        .try_for_each(|(r, tok)| {
+            let draft = &b.draft[r * n * v..(r + 1) * n * v];
+            draw_round_tokens(tree, draft, v, rule, seed, r0 + r as u64, tok)
+        })?;
     Ok(tokens)
+}
+
+/// The children's tokens of global round `round` (its draft rows `draft`, node u's at u·V) into
+/// `tok` (n entries; the root's left as it is), drawn as `rule` assumes.
+fn draw_round_tokens(
+    tree: &Tree,
+    draft: &[f32],
+    v: usize,
+    rule: Rule,
+    seed: u64,
+    round: u64,
+    tok: &mut [u32],
+) -> Result<()> {
+    let gr = round as u32;
+    for u in 0..tree.len() {
+        let ch = tree.children(u);
+        if ch.is_empty() {
+            continue;
+        }
+        let q = &draft[u * v..(u + 1) * v];
+        let random = |j: usize| random_u64(seed, gr, u as u32, stream::DRAFT_TOKEN, j as u32);
+        let drawn = draw_children(rule, q, ch.len(), &random).ok_or_else(|| {
+            Error::Config(format!(
+                "--rule {rule}: round {round}: node {u}'s draft row has fewer than {} tokens of positive probability in float32 (its {} children must be distinct): use a smaller tree, a larger --t-draft or --vocab",
+                ch.len(),
+                ch.len()
+            ))
+        })?;
+        for (&c, x) in ch.iter().zip(drawn) {
+            tok[c as usize] = x as u32;
+        }
+    }
+    Ok(())
 }
 
 /// The tree spec of a file study whose rounds each have their own tree (`parents` [N, n]).
@@ -317,6 +335,9 @@ pub fn tree_config_sums(
                 tree.max_children()
             )));
         }
+    }
+    if let Some(cpu) = engine.as_cpu() {
+        return fused::fused_sums(cfg, tree, cpu, range, progress);
     }
     let mut sums: Vec<Sums> = cfg.rules.iter().map(|_| Sums::new(depth)).collect();
     let chunk = crate::chunk::rounds_within_budget((2 * n + 1) * v * 4);

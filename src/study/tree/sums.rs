@@ -67,20 +67,25 @@ impl Sums {
 
     /// Adds a chunk's outcomes and each round's exact expectation (`None`: none).
     pub(super) fn add(&mut self, res: &crate::batch::Outcomes, exact: &[Option<f64>]) {
-        for (r, &a) in res.num_accepted.iter().enumerate() {
-            let g = a as f64 + 1.0;
-            self.n += 1;
-            self.g += g;
-            self.g2 += g * g;
-            self.depth_hits[a as usize] += 1;
-            match exact[r] {
-                Some(e) => {
-                    self.exact += e;
-                    self.d += g - e;
-                    self.d2 += (g - e) * (g - e);
-                }
-                None => self.exact_missing = true,
+        for (&a, &e) in res.num_accepted.iter().zip(exact) {
+            self.add_round(a, e);
+        }
+    }
+
+    /// Adds one round: its number accepted and its exact expectation (`None`: none).
+    pub(super) fn add_round(&mut self, accepted: u32, exact: Option<f64>) {
+        let g = accepted as f64 + 1.0;
+        self.n += 1;
+        self.g += g;
+        self.g2 += g * g;
+        self.depth_hits[accepted as usize] += 1;
+        match exact {
+            Some(e) => {
+                self.exact += e;
+                self.d += g - e;
+                self.d2 += (g - e) * (g - e);
             }
+            None => self.exact_missing = true,
         }
     }
 
@@ -97,16 +102,22 @@ impl Sums {
         exact: &[Option<f64>],
         bounds: &[Option<f64>],
     ) {
-        for (r, b) in bounds.iter().enumerate() {
-            match b {
-                Some(b) => {
-                    let e = exact[r].unwrap_or(res.num_accepted[r] as f64 + 1.0);
-                    self.opt_n += 1;
-                    self.opt += *b;
-                    self.opt_gap += b - e;
-                }
-                None => self.opt_missing = true,
+        for (r, &b) in bounds.iter().enumerate() {
+            self.add_bound(b, exact[r], res.num_accepted[r]);
+        }
+    }
+
+    /// Adds one round's bound (`None`: none), with its gap to the round's exact expectation (or
+    /// to its count, `accepted + 1`).
+    pub(super) fn add_bound(&mut self, bound: Option<f64>, exact: Option<f64>, accepted: u32) {
+        match bound {
+            Some(b) => {
+                let e = exact.unwrap_or(accepted as f64 + 1.0);
+                self.opt_n += 1;
+                self.opt += b;
+                self.opt_gap += b - e;
             }
+            None => self.opt_missing = true,
         }
     }
 
