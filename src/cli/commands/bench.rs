@@ -312,7 +312,9 @@ fn mmap_touch(batch: &specsim::batch::Batch) -> Result<serde_json::Value> {
 }
 
 /// Tree rows: every tree rule on `kary:2,4` and EAGLE's 64-node `mc_sim_7b_63`, at V = 32000
-/// (and 128256 unless quick), on the CPU engine and the GPU end to end.
+/// (and 128256 unless quick), and the rules that verify top-m children on `eagle2:10,8,60`
+/// (trees grown per round from logit-noise rows, σ = 0.5, zipf 1), on the CPU engine and the
+/// GPU end to end.
 #[allow(clippy::too_many_arguments)]
 fn bench_trees(
     quick: bool,
@@ -326,7 +328,8 @@ fn bench_trees(
 ) -> Result<Vec<specsim::bench::BenchRow>> {
     use specsim::bench::{measure_shape, tree_rows_read, tree_timing_batch};
     use specsim::engine::Engine;
-    use specsim::topology::shape::TreeShape;
+    use specsim::topology::shape::{Build, TreeShape};
+    use specsim::workload::{Family, Workload};
     let shapes: &[(&str, usize, usize)] = if quick {
         &[("kary:2,4", 32, 32000)]
     } else {
@@ -335,27 +338,46 @@ fn bench_trees(
             ("eagle:mc_sim_7b_63", 64, 32000),
             ("kary:2,4", 32, 128_256),
             ("eagle:mc_sim_7b_63", 16, 128_256),
+            ("eagle2:10,8,60", 64, 32000),
         ]
     };
     let mut rows = Vec::new();
     for &(spec, n, v) in shapes {
         let shape: TreeShape = spec.parse()?;
-        let tree = &shape.tree;
-        let nodes = tree.len();
+        let nodes = shape.nodes();
         eprintln!("specsim bench: tree {spec} ({nodes} nodes), N = {n}, V = {v}");
-        let batch = tree_timing_batch(tree, n, v, 0.5, 3);
+        let batch = match shape.build {
+            Build::Eagle2(e) => {
+                let w = Workload {
+                    family: Family::LogitNoise { sigma: 0.5 },
+                    vocab: v,
+                    t_target: 1.0,
+                    t_draft: 1.0,
+                    zipf: 1.0,
+                    spread: None,
+                };
+                specsim::study::tree::eagle2::grow_chunk(&w, 3, e, 0, n)?
+            }
+            _ => tree_timing_batch(&shape.tree, n, v, 0.5, 3),
+        };
         let view = batch.view()?;
         let all = (n * 2 * nodes * v * 4) as u64;
-        for rule in Rule::default_tree() {
+        let grown = matches!(shape.build, Build::Eagle2(_));
+        let rules = Rule::default_tree()
+            .into_iter()
+            .filter(|r| !grown || r.verifies_top_m());
+        for rule in rules {
             let rec = specsim::cpu::Recovery::default();
             let reference = Engine::run(&mut CpuEngine::default(), &view, rule, rec)?;
+            let mut scratch = specsim::topology::Tree::default();
             let read: usize = (0..n)
                 .map(|r| {
                     let a = reference.num_accepted[r] as usize;
                     tree_rows_read(
-                        tree,
+                        view.tree(r, &mut scratch),
                         rule,
-                        &reference.nodes.as_deref().unwrap_or_default()[r * tree.depth()..],
+                        &reference.nodes.as_deref().unwrap_or_default()
+                            [r * view.topology.depth()..],
                         a,
                     )
                 })
