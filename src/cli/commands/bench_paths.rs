@@ -146,6 +146,7 @@ pub fn bench_paths(quick: bool, cpu_floor: f64, reps: usize) -> Result<Vec<PathR
         file_gb_s: None,
         floor: None,
     });
+    rows.extend(tree_study_rows(quick, reps)?);
     let out = tempfile::tempdir()?;
     let r = rounds.to_string();
     let args = [
@@ -182,10 +183,95 @@ pub fn bench_paths(quick: bool, cpu_floor: f64, reps: usize) -> Result<Vec<PathR
     Ok(rows)
 }
 
+/// Tree studies in process on the CPU engine (`target-only`, logit-noise σ = 0.5, V = 2048):
+/// `kary:2,4`, `mc_sim_7b_63` and `eagle2:10,8,60` (only the first when quick), each beside the
+/// token rule's study generation at the same positions verified per round (K = nodes − 1).
+/// Rows/s counts the rows of V generated (2 per node; 2K + 1 for the token rule).
+fn tree_study_rows(quick: bool, reps: usize) -> Result<Vec<PathRow>> {
+    use specsim::study::tree::{TreeStudyConfig, run_tree_studies};
+    let v = 2048;
+    let shapes: &[(&str, u64)] = if quick {
+        &[("kary:2,4", 500)]
+    } else {
+        &[
+            ("kary:2,4", 4000),
+            ("eagle:mc_sim_7b_63", 2000),
+            ("eagle2:10,8,60", 2000),
+        ]
+    };
+    let mut rows = Vec::new();
+    for &(spec, rounds) in shapes {
+        let tree: specsim::topology::shape::TreeShape = spec.parse()?;
+        let nodes = tree.nodes();
+        eprintln!("specsim bench: CPU tree study, {spec}, target-only, V = {v}");
+        let cfg = TreeStudyConfig {
+            workload: workload(v),
+            tree,
+            rules: vec![specsim::Rule::TargetOnly],
+            rounds,
+            seed: 7,
+            recovery: Default::default(),
+            allow_unnormalized: false,
+            design: None,
+        };
+        let mut best = f64::INFINITY;
+        for _ in 0..reps.max(1) {
+            let t = Instant::now();
+            let mut cpu = specsim::cpu::CpuEngine::default();
+            std::hint::black_box(run_tree_studies(
+                std::slice::from_ref(&cfg),
+                &mut cpu,
+                &mut |_, _| {},
+            )?);
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        rows.push(PathRow {
+            path: format!("tree study {spec} (target-only, cpu)"),
+            timed: "in process",
+            rounds,
+            k: nodes,
+            v,
+            seconds: best,
+            rounds_per_s: rounds as f64 / best,
+            rows_per_s: Some(rounds as f64 * (2 * nodes) as f64 / best),
+            file_gb_s: None,
+            floor: None,
+        });
+        let k = nodes - 1;
+        let w = workload(v);
+        let mut best = f64::INFINITY;
+        for _ in 0..reps.max(1) {
+            let t = Instant::now();
+            std::hint::black_box(specsim::cpu::generate::accepted_chunk(
+                &w,
+                7,
+                0,
+                rounds as usize,
+                k,
+                false,
+            ));
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        rows.push(PathRow {
+            path: format!("  token study generation, K = {k}"),
+            timed: "in process",
+            rounds,
+            k,
+            v,
+            seconds: best,
+            rounds_per_s: rounds as f64 / best,
+            rows_per_s: Some(rounds as f64 * (2 * k + 1) as f64 / best),
+            file_gb_s: None,
+            floor: None,
+        });
+    }
+    Ok(rows)
+}
+
 /// The rows as a table.
 pub fn paths_table(rows: &[PathRow]) -> String {
     let mut s = format!(
-        "\nproduct paths\n{:<36} {:<14} {:>6} {:>3} {:>6} {:>9} {:>11} {:>12} {:>9} {:>6}\n",
+        "\nproduct paths\n{:<46} {:<14} {:>6} {:>3} {:>6} {:>9} {:>11} {:>12} {:>9} {:>6}\n",
         "path", "timed", "rounds", "K", "V", "seconds", "rounds/s", "rows/s", "file GB/s", "floor"
     );
     let opt = |x: Option<f64>, w: usize, p: usize| {
@@ -193,7 +279,7 @@ pub fn paths_table(rows: &[PathRow]) -> String {
     };
     for r in rows {
         s += &format!(
-            "{:<36} {:<14} {:>6} {:>3} {:>6} {:>9.3} {:>11.0} {} {} {}\n",
+            "{:<46} {:<14} {:>6} {:>3} {:>6} {:>9.3} {:>11.0} {} {} {}\n",
             r.path,
             r.timed,
             r.rounds,
@@ -206,6 +292,6 @@ pub fn paths_table(rows: &[PathRow]) -> String {
             opt(r.floor, 6, 2),
         );
     }
-    s += "whole process: this binary as a subprocess (files in the page cache); file GB/s: the batch files' bytes / time;\nfloor: that over the CPU streaming-read floor (full validation reads every byte).\n";
+    s += "whole process: this binary as a subprocess (files in the page cache); file GB/s: the batch files' bytes / time;\nfloor: that over the CPU streaming-read floor (full validation reads every byte);\ntree study rows: K = the tree's nodes, beside the token rule's generation at the same positions verified per round.\n";
     s
 }
