@@ -178,7 +178,7 @@ impl GpuContext {
 
     /// Verifies every round of a validated tree batch under a tree rule (in the rule's view,
     /// [`Rounds::for_rule`]), chunk by chunk, in buffers kept from one call to the next
-    /// ([`TreeBuffers`]). A shared topology is uploaded once per call; per-round topologies are
+    /// (`TreeBuffers`). A shared topology is uploaded once per call; per-round topologies are
     /// uploaded with each chunk's rows and read at each round's offset.
     pub fn run_tree(&mut self, view: &Rounds, rule: Rule, rec: Recovery) -> Result<Outcomes> {
         let head = header(view, rule)?;
