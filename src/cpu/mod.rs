@@ -54,7 +54,8 @@ impl CpuEngine {
 
     /// Validates rounds with [`Validation::Touched`] and runs them under `rule`: for a chain
     /// rule on a chain batch in one pass ([`CpuChainRule::run_touched`]: the token rule checks,
-    /// decides and reads each round's row while in cache). Same checks, same first error, same
+    /// decides and reads each round's row while in cache), for a tree batch in one walk per
+    /// round ([`tree::run_touched`]). Same checks, same first error, same
     /// results as `validate(opts, Touched, rule)` then [`CpuEngine::run`].
     pub fn run_touched(
         &self,
@@ -70,6 +71,12 @@ impl CpuEngine {
                     tree => unreachable!("a chain rule"),
                 )
             })?,
+            // A tree batch: the checks and the walk together, one walk per round.
+            None => {
+                rule.check_tree_batch()?;
+                rule.check_branches(rounds.topology.max_children(), "the batch's tree")?;
+                self.install(|| tree::run_touched(&rounds.for_rule(rule), rule, rec, opts))?
+            }
             _ => {
                 rounds.validate(opts, Validation::Touched, rule)?;
                 self.run(rounds, rule)

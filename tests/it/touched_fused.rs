@@ -101,3 +101,78 @@ fn the_lowest_bad_round_is_reported() {
         assert!(fused.contains(&format!("round {lo}")), "{fused}");
     }
 }
+
+/// Tree batches (`CpuEngine::run_touched` walks each round once, checking what it reads as it
+/// goes): the same results and the same first error as `validate_touched` then the run, under
+/// every tree rule, shared and per-round trees, both recovery modes, valid and corrupted.
+#[test]
+fn tree_batches_validate_and_decide_in_one_walk() {
+    use specsim::compare::adversarial_tree::{adversarial_per_round_batch, adversarial_tree_batch};
+    let mut rng = StdRng::seed_from_u64(11);
+    let tree = "kary:2,3"
+        .parse::<specsim::topology::shape::TreeShape>()
+        .unwrap()
+        .tree;
+    let root = specsim::topology::Tree::from_parents(&[-1]).unwrap();
+    let mut errors = 0;
+    let mut oks = 0;
+    for case in 0..160 {
+        let rule = specsim::Rule::TREE[case % specsim::Rule::TREE.len()];
+        let shape = (case / 4) % 3;
+        let mut b = match shape {
+            0 => adversarial_tree_batch(&tree, case as u64, 12, 40, case as u64, rule),
+            1 if rule.verifies_branches() => {
+                adversarial_per_round_batch(9, case as u64, 10, 30, case as u64, rule)
+            }
+            _ => adversarial_tree_batch(&root, case as u64, 6, 20, case as u64, rule),
+        };
+        if case % 3 != 0 {
+            let bad = [f32::NAN, -0.25, f32::INFINITY, 7.0, 0.0, 1.0][rng.random_range(0..6)];
+            match rng.random_range(0..4) {
+                0 => {
+                    let i = rng.random_range(0..b.draft.len());
+                    b.draft[i] = bad;
+                }
+                1 => {
+                    let i = rng.random_range(0..b.target.len());
+                    b.target[i] = bad;
+                }
+                2 => {
+                    let i = rng.random_range(0..b.coins.len());
+                    b.coins[i] = bad;
+                }
+                _ => {
+                    let i = rng.random_range(0..b.tokens.len());
+                    b.tokens[i] = b.v as u32 + 1;
+                }
+            }
+        }
+        let rec = Recovery {
+            mode: [RecoveryMode::Argmax, RecoveryMode::Sample][case % 2],
+            seed: 4,
+            round_offset: 0,
+        };
+        let view = b.view().unwrap();
+        let cpu = CpuEngine {
+            recovery: rec,
+            ..Default::default()
+        };
+        let opts = RoundOptions::default();
+        let show = |r: specsim::error::Result<specsim::batch::Outcomes>| match r {
+            Ok(res) => format!("ok {:?} {:?} {:?}", res.tokens, res.num_accepted, res.nodes),
+            Err(e) => format!("error {e}"),
+        };
+        let apart = show(
+            view.validate(&opts, Validation::Touched, rule)
+                .and_then(|_| cpu.run(&view, rule)),
+        );
+        let fused = show(cpu.run_touched(&view, rule, &opts));
+        assert_eq!(fused, apart, "case {case} ({rule}, shape {shape})");
+        if apart.starts_with("error") {
+            errors += 1;
+        } else {
+            oks += 1;
+        }
+    }
+    assert!(errors > 30 && oks > 30, "{errors} refusals, {oks} runs");
+}

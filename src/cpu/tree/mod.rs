@@ -32,7 +32,10 @@ mod sglang;
 mod spectr;
 mod sweep;
 mod target_only;
+mod touched;
 mod typical;
+
+pub use touched::run_touched;
 
 use rayon::prelude::*;
 
@@ -348,75 +351,27 @@ fn run_with<T: CpuTreeRule>(
         .for_each_init(init, |(s, t), (r, ((out, nodes), acc))| {
             let tree = view.tree(r, t);
             let (a, token) = decide_round_with::<T>(view, tree, r, rec, s, nodes);
-            for (j, slot) in out.iter_mut().enumerate() {
-                *slot = match j.cmp(&(a as usize)) {
-                    std::cmp::Ordering::Less => view.token(r, nodes[j] as usize) as i32,
-                    std::cmp::Ordering::Equal => token as i32,
-                    std::cmp::Ordering::Greater => -1,
-                };
-            }
+            write_round(view, r, (a, token), nodes, out);
             *acc = a;
         });
     result.nodes = Some(nodes);
     result
 }
 
-/// `touched` validation of tree batches: it knows the walk, so it lives beside the engine.
-impl Rounds<'_> {
-    /// Validates what the walk reads, round by round (the first bad round named): token ids,
-    /// coins, the drafted tokens' probabilities, the rule's sibling constraints, then the target
-    /// rows of the nodes the walk visits and the draft rows `rrs` and `rrs-wor` read (every
-    /// visited node where a child was rejected, the node where the walk stops included; `spectr`
-    /// both rows of every visited node with two children or more);
-    /// `greedy` and `target-only` read no draft row, so none is checked. The walk is the
-    /// engine's (deterministic on any values); rows off the path are not read.
-    pub fn validate_touched(
-        &self,
-        opts: &crate::round::RoundOptions,
-        rule: Rule,
-    ) -> crate::Result<()> {
-        self.check_shapes()?;
-        let depth = self.topology.depth();
-        let first_bad = (0..self.n)
-            .into_par_iter()
-            .map_init(Default::default, |(s, t): &mut (Scratch, Tree), r| {
-                let tree = self.tree(r, t);
-                let mut check = || -> crate::Result<()> {
-                    self.check_scalars(r)?;
-                    self.check_drafted_entries(r, tree, rule)?;
-                    self.check_siblings(r, tree, rule)?;
-                    let mut nodes = vec![0i32; depth];
-                    let (a, _) =
-                        decide_round(self, tree, r, rule, &Recovery::default(), s, &mut nodes);
-                    let path: Vec<usize> = std::iter::once(0)
-                        .chain(nodes[..a as usize].iter().map(|&x| x as usize))
-                        .collect();
-                    let stop = *path.last().unwrap_or(&0);
-                    for (i, &w) in path.iter().enumerate() {
-                        self.check_row(r, "target_probs", w, opts)?;
-                        // rrs and rrs-wor read the whole draft row of a node where a child was
-                        // rejected (the accepted child is not the first, or none was).
-                        let rejected = match path.get(i + 1) {
-                            Some(&c) => tree.sibling_rank(c) > 0,
-                            None => w == stop && !tree.is_leaf(w),
-                        };
-                        // spectr reads both rows of every visited node with two children or
-                        // more (its ρ*).
-                        let whole = crate::reference::tree::node_values(rule).is_some()
-                            && tree.children(w).len() >= 2;
-                        if (rejected || whole) && rule.reads_draft() {
-                            self.check_row(r, "draft_probs", w, opts)?;
-                        }
-                    }
-                    Ok(())
-                };
-                check().err().map(|e| (r, e))
-            })
-            .flatten()
-            .min_by_key(|(r, _)| *r);
-        match first_bad {
-            Some((r, e)) => Err(e.in_round(r as u64)),
-            None => Ok(()),
-        }
+/// Writes round r's outcome row: the accepted nodes' tokens, then the correction or bonus, then
+/// -1 padding.
+pub(crate) fn write_round(
+    view: &Rounds,
+    r: usize,
+    (a, token): (u32, u32),
+    nodes: &[i32],
+    out: &mut [i32],
+) {
+    for (j, slot) in out.iter_mut().enumerate() {
+        *slot = match j.cmp(&(a as usize)) {
+            std::cmp::Ordering::Less => view.token(r, nodes[j] as usize) as i32,
+            std::cmp::Ordering::Equal => token as i32,
+            std::cmp::Ordering::Greater => -1,
+        };
     }
 }
