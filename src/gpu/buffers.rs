@@ -141,6 +141,11 @@ impl GpuContext {
                 .bind(dev, &[&rates, &out_acc]),
         ));
         if let Some(e) = pollster::block_on(scope.pop()) {
+            // Out of memory: give back the tree kernel's buffers and try once more.
+            if self.tree_bufs.is_some() {
+                self.tree_bufs = None;
+                return self.ensure_buffers(n, k, v);
+            }
             return Err(Error::Gpu(format!(
                 "cannot allocate buffers for {cap} rounds of K = {k}, V = {v}: {e}"
             )));

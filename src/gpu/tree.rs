@@ -117,7 +117,9 @@ fn node_values_of(view: &Rounds, r0: usize, n: usize, rule: Rule, f: tree::NodeV
 
 /// The tree kernel's buffers (its bindings' order, then the readback) and their bind group, made
 /// once and reused by every later call whose chunk fits them: a call that needs more grows each
-/// buffer to the larger of the two sizes, so alternating shapes do not reallocate.
+/// buffer to the larger of the two sizes, so alternating shapes do not reallocate. Where that
+/// runs out of device memory, the chain kernels' buffers are given back and the call's own sizes
+/// tried once more (and the chain path gives these back the same way).
 pub(super) struct TreeBuffers {
     /// Words of each buffer.
     words: [usize; 9],
@@ -159,6 +161,13 @@ impl GpuContext {
             buffer(dev, TREE_BUFFERS[i].0, grown[i] * 4, TREE_BUFFERS[i].1)
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
+            // Out of memory: give back the chain kernels' buffers and the growth, and try once
+            // more at the sizes this call needs.
+            if self.bufs.is_some() || grown != words {
+                drop(buffers);
+                self.bufs = None;
+                return self.ensure_tree_buffers(words, (cap, v));
+            }
             return Err(Error::Gpu(format!(
                 "cannot allocate buffers for {cap} tree rounds at V = {v}: {e}"
             )));
