@@ -17,7 +17,7 @@ use crate::reference::Outcome;
 use crate::rule::Rule;
 pub use outcomes::{Outcomes, UNFINISHED};
 pub use rounds::{Layout, Rounds, Topology};
-pub use validate::{check_batch_shapes, check_f32_range, check_tree_shapes};
+pub use validate::{check_batch_shapes, check_f32_range, check_tree_shapes, lowest_bad_round};
 
 /// Little-endian floating-point data of a known type, as raw bytes (any alignment).
 #[derive(Clone, Copy, Debug)]

@@ -21,18 +21,11 @@ impl<'a> ChainView<'a> {
         rows_read: &RowsRead,
     ) -> Result<()> {
         let opts = self.check_batch(opts)?;
-        let first_bad = (0..self.n)
-            .into_par_iter()
-            .filter_map(|r| {
-                self.validate_round(r, &opts, mode, Some(rows_read))
-                    .err()
-                    .map(|e| (r, e))
-            })
-            .min_by_key(|(r, _)| *r);
-        match first_bad {
-            Some((r, e)) => Err(e.in_round(r as u64)),
-            None => Ok(()),
-        }
+        lowest_bad_round((0..self.n).into_par_iter().filter_map(|r| {
+            self.validate_round(r, &opts, mode, Some(rows_read))
+                .err()
+                .map(|e| (r, e))
+        }))
     }
 
     /// The checks of the whole batch before any round's: shapes, and K = 0 unless allowed.
@@ -360,6 +353,15 @@ pub fn check_tree_shapes(
         }
     }
     Ok((n, nn, v))
+}
+
+/// The error of the lowest round among `(round, error)` pairs found in parallel (whichever worker
+/// met which first), named with its round; `Ok` when there is none.
+pub fn lowest_bad_round(bad: impl ParallelIterator<Item = (usize, Error)>) -> Result<()> {
+    match bad.min_by_key(|(r, _)| *r) {
+        Some((r, e)) => Err(e.in_round(r as u64)),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

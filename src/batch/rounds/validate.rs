@@ -4,7 +4,7 @@
 use super::Rounds;
 use rayon::prelude::*;
 
-use crate::batch::{Floats, check_f32_range};
+use crate::batch::{Floats, check_f32_range, lowest_bad_round};
 use crate::error::{Error, Result};
 use crate::round::tree::check_siblings;
 use crate::round::{RoundOptions, check_row_fast};
@@ -17,19 +17,16 @@ impl<'a> Rounds<'a> {
     /// coins), target rows, internal nodes' draft rows, the rule's sibling constraints.
     pub fn validate_all(&self, opts: &RoundOptions, rule: Rule) -> Result<()> {
         self.check_shapes()?;
-        let first_bad = (0..self.n)
-            .into_par_iter()
-            .map_init(Tree::default, |t, r| {
-                self.validate_round(r, self.tree(r, t), opts, rule)
-                    .err()
-                    .map(|e| (r, e))
-            })
-            .flatten()
-            .min_by_key(|(r, _)| *r);
-        match first_bad {
-            Some((r, e)) => Err(e.in_round(r as u64)),
-            None => Ok(()),
-        }
+        lowest_bad_round(
+            (0..self.n)
+                .into_par_iter()
+                .map_init(Tree::default, |t, r| {
+                    self.validate_round(r, self.tree(r, t), opts, rule)
+                        .err()
+                        .map(|e| (r, e))
+                })
+                .flatten(),
+        )
     }
 
     fn validate_round(&self, r: usize, tree: &Tree, opts: &RoundOptions, rule: Rule) -> Result<()> {

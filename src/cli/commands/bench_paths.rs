@@ -49,6 +49,18 @@ fn workload(v: usize) -> Workload {
     }
 }
 
+/// The best wall time of `reps` runs of `work` in this process (its result kept from the
+/// optimiser by `black_box`).
+fn best_in_process<T>(reps: usize, mut work: impl FnMut() -> Result<T>) -> Result<f64> {
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        std::hint::black_box(work()?);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
 /// The best wall time of `reps` runs of this binary with `args` (each must succeed).
 fn best_of(reps: usize, args: &[&str]) -> Result<f64> {
     let exe = std::env::current_exe()?;
@@ -125,14 +137,11 @@ pub fn bench_paths(quick: bool, cpu_floor: f64, reps: usize) -> Result<Vec<PathR
     };
     eprintln!("specsim bench: CPU study generation, logit-noise sigma 0.5, K = {k}, V = {v}");
     let w = workload(v);
-    let mut best = f64::INFINITY;
-    for _ in 0..reps.max(1) {
-        let t = Instant::now();
-        std::hint::black_box(specsim::cpu::generate::accepted_chunk(
+    let best = best_in_process(reps, || {
+        Ok(specsim::cpu::generate::accepted_chunk(
             &w, 7, 0, rounds, k, false,
-        ));
-        best = best.min(t.elapsed().as_secs_f64());
-    }
+        ))
+    })?;
     let per_round_rows = (2 * k + 1) as f64;
     rows.push(PathRow {
         path: "study generation (token rule, cpu)".into(),
@@ -214,17 +223,14 @@ fn tree_study_rows(quick: bool, reps: usize) -> Result<Vec<PathRow>> {
             allow_unnormalized: false,
             design: None,
         };
-        let mut best = f64::INFINITY;
-        for _ in 0..reps.max(1) {
-            let t = Instant::now();
+        let best = best_in_process(reps, || {
             let mut cpu = specsim::cpu::CpuEngine::default();
-            std::hint::black_box(run_tree_studies(
+            Ok(run_tree_studies(
                 std::slice::from_ref(&cfg),
                 &mut cpu,
                 &mut |_, _| {},
-            )?);
-            best = best.min(t.elapsed().as_secs_f64());
-        }
+            )?)
+        })?;
         rows.push(PathRow {
             path: format!("tree study {spec} (target-only, cpu)"),
             timed: "in process",
@@ -239,19 +245,16 @@ fn tree_study_rows(quick: bool, reps: usize) -> Result<Vec<PathRow>> {
         });
         let k = nodes - 1;
         let w = workload(v);
-        let mut best = f64::INFINITY;
-        for _ in 0..reps.max(1) {
-            let t = Instant::now();
-            std::hint::black_box(specsim::cpu::generate::accepted_chunk(
+        let best = best_in_process(reps, || {
+            Ok(specsim::cpu::generate::accepted_chunk(
                 &w,
                 7,
                 0,
                 rounds as usize,
                 k,
                 false,
-            ));
-            best = best.min(t.elapsed().as_secs_f64());
-        }
+            ))
+        })?;
         rows.push(PathRow {
             path: format!("  token study generation, K = {k}"),
             timed: "in process",

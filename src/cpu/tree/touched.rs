@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use super::{Scratch, decide_round, write_round};
-use crate::batch::{Outcomes, Rounds};
+use crate::batch::{Outcomes, Rounds, lowest_bad_round};
 use crate::cpu::Recovery;
 use crate::error::Result;
 use crate::round::RoundOptions;
@@ -22,24 +22,21 @@ impl Rounds<'_> {
     pub fn validate_touched(&self, opts: &RoundOptions, rule: Rule) -> Result<()> {
         self.check_shapes()?;
         let depth = self.topology.depth();
-        let first_bad = (0..self.n)
-            .into_par_iter()
-            .map_init(
-                || (Scratch::default(), Tree::default(), vec![0i32; depth]),
-                |(s, t, nodes), r| {
-                    let tree = self.tree(r, t);
-                    let rec = Recovery::default();
-                    self.touched_round(r, tree, rule, &rec, opts, s, nodes)
-                        .err()
-                        .map(|e| (r, e))
-                },
-            )
-            .flatten()
-            .min_by_key(|(r, _)| *r);
-        match first_bad {
-            Some((r, e)) => Err(e.in_round(r as u64)),
-            None => Ok(()),
-        }
+        lowest_bad_round(
+            (0..self.n)
+                .into_par_iter()
+                .map_init(
+                    || (Scratch::default(), Tree::default(), vec![0i32; depth]),
+                    |(s, t, nodes), r| {
+                        let tree = self.tree(r, t);
+                        let rec = Recovery::default();
+                        self.touched_round(r, tree, rule, &rec, opts, s, nodes)
+                            .err()
+                            .map(|e| (r, e))
+                    },
+                )
+                .flatten(),
+        )
     }
 
     /// Round r's `touched` checks and its walk under `rule` (see [`Rounds::validate_touched`]):
@@ -100,7 +97,7 @@ pub fn run_touched(
     }
     let mut result = Outcomes::tree(view.n, depth);
     let mut nodes = result.nodes.take().unwrap_or_default();
-    let first_bad = result
+    let bad = result
         .tokens
         .par_chunks_mut(depth + 1)
         .zip(nodes.par_chunks_mut(depth))
@@ -120,11 +117,8 @@ pub fn run_touched(
                 }
             },
         )
-        .flatten()
-        .min_by_key(|(r, _)| *r);
-    if let Some((r, e)) = first_bad {
-        return Err(e.in_round(r as u64));
-    }
+        .flatten();
+    lowest_bad_round(bad)?;
     result.nodes = Some(nodes);
     Ok(result)
 }
