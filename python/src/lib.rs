@@ -1315,13 +1315,108 @@ fn merge<'py>(
     rows_to_py(py, &results, &costs)
 }
 
-/// One chain round under a compatibility profile (SPEC §14): the round as JSON text (the round
-/// file's keys, plus `final_coins` or `exp_noise`), the output JSON of `specsim round --compat`.
+/// One round under a compatibility profile (SPEC §14): the round as JSON text (the round file's
+/// keys, plus `final_coins` or `exp_noise`; a tree rule's round with `parents`), the output JSON
+/// of `specsim round --compat P --rule R`.
 #[pyfunction]
-fn compat_round(py: Python<'_>, text: String, profile: &str) -> PyResult<String> {
+#[pyo3(signature = (text, profile, rule = "token"))]
+fn compat_round(py: Python<'_>, text: String, profile: &str, rule: &str) -> PyResult<String> {
     let profile: specsim::compat::Profile = parse(profile)?;
-    py.detach(|| specsim::compat::json::decide_json(&text, profile))
+    let rule: Rule = parse(rule)?;
+    py.detach(|| specsim::compat::json::decide_json_rule(&text, profile, rule))
         .map_err(err)
+}
+
+/// A tree batch under a compatibility profile and tree rule: int64 `parents` `[n]` or `[N, n]`,
+/// int64 tokens and float32 coins `[N, n]`, float32 target rows `[N, n, V]`, optional
+/// `final_coins` `[N]` (C order); returns (tokens `[N, D + 1]` int32 padded with -1,
+/// accepted_nodes `[N, D]`, num_accepted `[N]`), D the batch's depth.
+#[pyfunction]
+#[pyo3(signature = (parents, target, tokens, coins, final_coins, profile, rule))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn compat_tree_batch<'py>(
+    py: Python<'py>,
+    parents: PyReadonlyArrayDyn<'py, i64>,
+    target: PyReadonlyArrayDyn<'py, f32>,
+    tokens: PyReadonlyArrayDyn<'py, i64>,
+    coins: PyReadonlyArrayDyn<'py, f32>,
+    final_coins: Option<PyReadonlyArrayDyn<'py, f32>>,
+    profile: &str,
+    rule: &str,
+) -> PyResult<(
+    Bound<'py, PyArrayDyn<i32>>,
+    Bound<'py, PyArrayDyn<i32>>,
+    Bound<'py, PyArrayDyn<i32>>,
+)> {
+    let profile: specsim::compat::Profile = parse(profile)?;
+    let rule: Rule = parse(rule)?;
+    let (ps, ts, ks, cs) = (
+        parents.shape(),
+        target.shape(),
+        tokens.shape(),
+        coins.shape(),
+    );
+    if ts.len() != 3 || ks.len() != 2 || cs.len() != 2 {
+        return Err(config(
+            "compat tree batch: target [N, n, V], tokens and coins [N, n], parents [n] or [N, n]",
+        ));
+    }
+    let (n, nn, v) = (ts[0], ts[1], ts[2]);
+    if ks != [n, nn] || cs != [n, nn] || !(ps == [nn] || ps == [n, nn]) || nn == 0 || v == 0 {
+        return Err(config(format!(
+            "compat tree batch: shapes {ps:?}, {ts:?}, {ks:?}, {cs:?} are not parents [n] or [N, n], target [N, n, V], tokens and coins [N, n] with n, V >= 1"
+        )));
+    }
+    if final_coins.as_ref().is_some_and(|f| f.shape() != [n]) {
+        return Err(config(format!("final_coins: expected shape [{n}]")));
+    }
+    let fc = final_coins
+        .as_ref()
+        .map(|f| contiguous("final_coins", f))
+        .transpose()?;
+    let batch = specsim::compat::TreeBatchRef {
+        n,
+        nodes: nn,
+        v,
+        parents: contiguous("parents", &parents)?,
+        tokens: contiguous("tokens", &tokens)?,
+        coins: contiguous("coins", &coins)?,
+        target: contiguous("target", &target)?,
+        final_coins: fc,
+    };
+    let outs = py
+        .detach(|| specsim::compat::decide_tree_batch(&batch, profile, rule))
+        .map_err(err)?;
+    let depth = outs.first().map_or(0, |o| o.nodes.len());
+    let toks: Vec<i32> = outs.iter().flat_map(|o| o.tokens.iter().copied()).collect();
+    let nodes: Vec<i32> = outs.iter().flat_map(|o| o.nodes.iter().copied()).collect();
+    let acc: Vec<i32> = outs.iter().map(|o| o.num_accepted as i32).collect();
+    let shape = |a: Vec<i32>, s: &[usize]| i32_array(py, a, s);
+    Ok((
+        shape(toks, &[n, depth + 1])?,
+        shape(nodes, &[n, depth])?,
+        shape(acc, &[n])?,
+    ))
+}
+
+/// A numpy array's values, refused unless C-contiguous.
+fn contiguous<'a, T: numpy::Element>(
+    name: &str,
+    a: &'a PyReadonlyArrayDyn<'_, T>,
+) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| config(format!("{name}: not a C-contiguous array")))
+}
+
+/// An int32 numpy array of the given shape.
+fn i32_array<'py>(
+    py: Python<'py>,
+    a: Vec<i32>,
+    s: &[usize],
+) -> PyResult<Bound<'py, PyArrayDyn<i32>>> {
+    a.into_pyarray(py)
+        .reshape(s.to_vec())
+        .map_err(|e| config(e.to_string()))
 }
 
 /// A batch under a compatibility profile: float32 rows `[N, K, V]`, `[N, K + 1, V]`, int64
@@ -1364,22 +1459,17 @@ fn compat_batch<'py>(
     if exp_noise.as_ref().is_some_and(|e| e.shape() != [n, v]) {
         return Err(config(format!("exp_noise: expected shape [{n}, {v}]")));
     }
-    fn as_slice<'a>(name: &str, r: Result<&'a [f32], numpy::AsSliceError>) -> PyResult<&'a [f32]> {
-        r.map_err(|_| config(format!("{name}: not a C-contiguous array")))
-    }
-    let d = as_slice("draft", draft.as_slice())?;
-    let t = as_slice("target", target.as_slice())?;
-    let c = as_slice("coins", coins.as_slice())?;
-    let tok = tokens
-        .as_slice()
-        .map_err(|_| config("tokens: not a C-contiguous array"))?;
+    let d = contiguous("draft", &draft)?;
+    let t = contiguous("target", &target)?;
+    let c = contiguous("coins", &coins)?;
+    let tok = contiguous("tokens", &tokens)?;
     let fc = final_coins
         .as_ref()
-        .map(|f| as_slice("final_coins", f.as_slice()))
+        .map(|f| contiguous("final_coins", f))
         .transpose()?;
     let en = exp_noise
         .as_ref()
-        .map(|e| as_slice("exp_noise", e.as_slice()))
+        .map(|e| contiguous("exp_noise", e))
         .transpose()?;
     let batch = specsim::compat::BatchRef {
         n,
@@ -1398,11 +1488,7 @@ fn compat_batch<'py>(
     let toks: Vec<i32> = outs.iter().flat_map(|o| o.tokens.iter().copied()).collect();
     let acc: Vec<i32> = outs.iter().map(|o| o.num_accepted as i32).collect();
     let passed: Vec<i32> = outs.iter().map(|o| o.num_passed as i32).collect();
-    let shape = |a: Vec<i32>, s: &[usize]| -> PyResult<Bound<'py, PyArrayDyn<i32>>> {
-        a.into_pyarray(py)
-            .reshape(s.to_vec())
-            .map_err(|e| config(e.to_string()))
-    };
+    let shape = |a: Vec<i32>, s: &[usize]| i32_array(py, a, s);
     Ok((
         shape(toks, &[n, k + 1])?,
         shape(acc, &[n])?,
@@ -1413,14 +1499,17 @@ fn compat_batch<'py>(
 /// A profile's golden cases (`specsim conform`) as JSON text.
 #[pyfunction]
 fn conform_cases(py: Python<'_>, profile: &str, rule: &str) -> PyResult<String> {
-    if rule != "token" {
-        return Err(err(specsim::Error::Config(format!(
-            "rule {rule:?}: conformance profiles cover the chain token rule (\"token\"); block and the tree rules are not profiled yet"
-        ))));
-    }
     let profile: specsim::compat::Profile = parse(profile)?;
+    let rule: Rule = parse(rule)?;
+    profile.check_rule(rule).map_err(err)?;
+    if rule == Rule::Token {
+        let cases = py
+            .detach(|| specsim::compat::golden::cases(profile))
+            .map_err(err)?;
+        return serde_json::to_string(&cases).map_err(|e| config(e.to_string()));
+    }
     let cases = py
-        .detach(|| specsim::compat::golden::cases(profile))
+        .detach(|| specsim::compat::golden_tree::tree_cases(profile, rule))
         .map_err(err)?;
     serde_json::to_string(&cases).map_err(|e| config(e.to_string()))
 }
@@ -1460,6 +1549,7 @@ fn _specsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(adaptive_exact, m)?)?;
     m.add_function(wrap_pyfunction!(compat_round, m)?)?;
     m.add_function(wrap_pyfunction!(compat_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(compat_tree_batch, m)?)?;
     m.add_function(wrap_pyfunction!(conform_cases, m)?)?;
     m.add_function(wrap_pyfunction!(bellman_bound, m)?)?;
     m.add_function(wrap_pyfunction!(_last_addresses, m)?)?;

@@ -2,12 +2,16 @@
 //! `speculative_decode(compat=)`): the round file's keys (`draft_probs` `[K][V]`,
 //! `target_probs` `[K + 1][V]`, `draft_tokens` `[K]`, `random_coins` `[K]`) read as the f32
 //! values an engine's kernel holds, plus the profile's optional `final_coins` (a number) or
-//! `exp_noise` (`[V]`).
+//! `exp_noise` (`[V]`). Under a tree rule (`greedy`, `target-only`) the round is SPEC §7's
+//! (`parents`, n tokens, coins and target rows; `draft_probs` may be given and is not read), or a
+//! chain read as the path tree (node i's coin `random_coins[i]`).
 
 use serde::Deserialize;
 
-use super::{ChainRound, Profile, decide_chain};
+use super::{ChainRound, Profile, TreeRound, decide_chain, decide_tree};
 use crate::error::{Error, Result};
+use crate::rule::Rule;
+use crate::topology::Tree;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +38,98 @@ fn rows(name: &str, rows: &[Vec<f64>], v: usize) -> Result<Vec<f32>> {
         out.extend(r.iter().map(|&x| x as f32));
     }
     Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TreeJson {
+    #[serde(default)]
+    parents: Option<Vec<i64>>,
+    /// Accepted and not read (SGLang passes zeros).
+    #[serde(default, rename = "draft_probs")]
+    _draft_probs: Option<serde::de::IgnoredAny>,
+    target_probs: Vec<Vec<f64>>,
+    draft_tokens: Vec<i64>,
+    random_coins: Vec<f64>,
+    #[serde(default)]
+    final_coins: Option<f64>,
+}
+
+/// Decides the round of `text` under `profile` and `rule` (`token`, or a tree rule the profile
+/// decides: [`Profile::tree_rules`]); returns the output JSON of [`decide_json`], plus
+/// `accepted_nodes` and `rule` under a tree rule.
+pub fn decide_json_rule(text: &str, profile: Profile, rule: Rule) -> Result<String> {
+    profile.check_rule(rule)?;
+    if rule == Rule::Token {
+        return decide_json(text, profile);
+    }
+    let r: TreeJson =
+        serde_json::from_str(text).map_err(|e| Error::Config(format!("not a round: {e}")))?;
+    let v = r.target_probs.first().map_or(0, Vec::len);
+    let (tree, tokens, coins) = match &r.parents {
+        Some(p) => (
+            Tree::from_parents(p)?,
+            r.draft_tokens.clone(),
+            r.random_coins
+                .iter()
+                .map(|&c| c as f32)
+                .collect::<Vec<f32>>(),
+        ),
+        None => {
+            // A chain as the path tree: node i + 1 carries draft_tokens[i], node i the coin
+            // random_coins[i] (the leaf's coin is not read).
+            let k = r.draft_tokens.len();
+            if r.random_coins.len() != k {
+                return Err(Error::Config(format!(
+                    "K = {k} drafted tokens need K coins (got {})",
+                    r.random_coins.len()
+                )));
+            }
+            let mut coins: Vec<f32> = r.random_coins.iter().map(|&c| c as f32).collect();
+            coins.push(0.0);
+            let tokens = std::iter::once(0)
+                .chain(r.draft_tokens.iter().copied())
+                .collect();
+            (Tree::path(k), tokens, coins)
+        }
+    };
+    let n = tree.len();
+    if r.target_probs.len() != n {
+        return Err(Error::Config(format!(
+            "a tree of n = {n} nodes needs n target rows (got {})",
+            r.target_probs.len()
+        )));
+    }
+    let target = rows("target_probs", &r.target_probs, v)?;
+    let out = decide_tree(
+        &TreeRound {
+            tree: &tree,
+            v,
+            tokens: &tokens,
+            coins: &coins,
+            target: &target,
+            final_coin: r.final_coins.map(|u| u as f32),
+        },
+        profile,
+        rule,
+    )?;
+    let a = out.num_accepted as usize;
+    let depth = tree.depth();
+    let rate = if depth == 0 {
+        0.0
+    } else {
+        (a as f64 / depth as f64 * 1e4).round() / 1e4
+    };
+    Ok(serde_json::json!({
+        "accepted_tokens": out.tokens[..=a],
+        "accepted_nodes": out.nodes[..a],
+        "num_generated": a + 1,
+        "acceptance_rate": rate,
+        "num_accepted": a,
+        "compat": profile.name(),
+        "rule": rule.name(),
+    })
+    .to_string())
 }
 
 /// Decides the round of `text` under `profile`; returns the output JSON: `accepted_tokens` (the

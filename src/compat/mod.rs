@@ -10,11 +10,16 @@
 //! exponential race with a per-round noise row). The sources each profile follows, and where
 //! this differs from SPEC §14's one-line summaries, are in `docs/reference/compat.md`.
 
+mod batch;
 pub mod golden;
+pub mod golden_tree;
 pub mod json;
 mod select;
+pub mod tree;
 
+pub use batch::{BatchRef, decide_batch};
 pub use select::{argmax, exp_race, inverse_cdf};
+pub use tree::{TreeBatchRef, TreeCompatOutcome, TreeRound, decide_tree, decide_tree_batch};
 
 use serde::Serialize;
 
@@ -449,51 +454,4 @@ pub fn decide_chain(r: &ChainRound, profile: Profile) -> Result<CompatOutcome> {
             n as u32
         },
     })
-}
-
-/// A batch of chain rounds in row-major arrays (what Python's `conformance.decide` passes).
-#[derive(Clone, Copy, Debug)]
-pub struct BatchRef<'a> {
-    /// Rounds.
-    pub n: usize,
-    /// Drafted positions.
-    pub k: usize,
-    /// Vocabulary.
-    pub v: usize,
-    /// `[N, K, V]`.
-    pub draft: &'a [f32],
-    /// `[N, K + 1, V]`.
-    pub target: &'a [f32],
-    /// `[N, K]`.
-    pub tokens: &'a [i64],
-    /// `[N, K]`.
-    pub coins: &'a [f32],
-    /// `[N]`.
-    pub final_coins: Option<&'a [f32]>,
-    /// `[N, V]`.
-    pub exp_noise: Option<&'a [f32]>,
-}
-
-/// Every round of a batch under `profile`, in parallel; a refused round refuses the batch,
-/// naming the round.
-pub fn decide_batch(b: &BatchRef, profile: Profile) -> Result<Vec<CompatOutcome>> {
-    use rayon::prelude::*;
-    let (k, v) = (b.k, b.v);
-    (0..b.n)
-        .into_par_iter()
-        .map(|r| {
-            decide_chain(
-                &ChainRound {
-                    draft: &b.draft[r * k * v..(r + 1) * k * v],
-                    target: &b.target[r * (k + 1) * v..(r + 1) * (k + 1) * v],
-                    tokens: &b.tokens[r * k..(r + 1) * k],
-                    coins: &b.coins[r * k..(r + 1) * k],
-                    final_coin: b.final_coins.map(|f| f[r]),
-                    exp_noise: b.exp_noise.map(|e| &e[r * v..(r + 1) * v]),
-                },
-                profile,
-            )
-            .map_err(|e| Error::Config(format!("round {r}: {e}")))
-        })
-        .collect()
 }

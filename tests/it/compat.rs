@@ -3,19 +3,9 @@
 //! peers' own vectors, and the `conform` and `round --compat` commands.
 
 use crate::common;
+use crate::common::f32s;
 use serde_json::Value;
 use specsim::compat::{ChainRound, Profile, decide_chain, golden};
-
-fn f32s(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|x| match x.as_array() {
-            Some(row) => row.iter().map(|y| y.as_f64().unwrap() as f32).collect(),
-            None => vec![x.as_f64().unwrap() as f32],
-        })
-        .collect()
-}
 
 #[test]
 fn profiles_equal_the_numpy_implementation() {

@@ -182,7 +182,10 @@ def speculative_decode(
             --compat``): ``"specsim"``, ``"vllm"``, ``"sglang"``, ``"flashinfer"``,
             ``"transformers"``, on the float32 values; ``final_coins`` (a number) or
             ``exp_noise`` ([V]) feed the profile's correction and bonus selection. The result
-            adds ``num_accepted``, ``num_passed`` and ``compat``.
+            adds ``num_accepted``, ``num_passed`` and ``compat``. With ``rule="greedy"``
+            (``specsim``, ``sglang``, ``vllm``) or ``"target-only"`` (``specsim``, ``sglang``)
+            the round is a tree (``parents``) or a chain read as the path tree, and the result
+            adds ``accepted_nodes``, ``num_accepted``, ``compat`` and ``rule``.
 
     Returns:
         ``{"accepted_tokens": [...], "num_generated": n, "acceptance_rate": x}`` under a chain
@@ -193,21 +196,23 @@ def speculative_decode(
         command line's message.
     """
     if compat is not None:
-        if rule != "token" or parents is not None:
-            raise InvalidOption("compat profiles the chain token rule (rule='token', no parents)")
+        if rule == "token" and parents is not None:
+            raise InvalidOption("compat: a tree (parents) needs a tree rule (rule='greedy' or 'target-only')")
         doc = {
             "draft_probs": _rows("draft_probs", draft_probs),
             "target_probs": _rows("target_probs", target_probs),
             "draft_tokens": _tokens("draft_tokens", draft_tokens),
             "random_coins": _numbers("random_coins", random_coins),
         }
+        if parents is not None:
+            doc["parents"] = _tokens("parents", parents)
         if final_coins is not None:
             if isinstance(final_coins, bool) or not isinstance(final_coins, (int, float, np.floating, np.integer)):
                 raise InvalidInput(f"final_coins = {final_coins!r}: one number per round")
             doc["final_coins"] = float(final_coins)
         if exp_noise is not None:
             doc["exp_noise"] = _numbers("exp_noise", exp_noise)
-        return json.loads(_native(_specsim.compat_round, json.dumps(doc), str(compat)))
+        return json.loads(_native(_specsim.compat_round, json.dumps(doc), str(compat), str(rule)))
     if final_coins is not None or exp_noise is not None:
         raise InvalidOption("final_coins and exp_noise are a compat profile's inputs: give compat=")
     text = _native(

@@ -148,9 +148,10 @@ pub enum Command {
         /// `typical[:eps:delta]`, `lenient:l` (chains only), `sglang[:ts:ta]`.
         #[arg(long, default_value = "token", value_parser = parse_rule)]
         rule: Rule,
-        /// Decide as an engine does (SPEC §14; the chain token rule): `specsim`, `vllm`,
-        /// `sglang`, `flashinfer`, `transformers`. The JSON may add `final_coins` (a number) or
-        /// `exp_noise` ([V]) for the profile's correction and bonus selection.
+        /// Decide as an engine does (SPEC §14): `specsim`, `vllm`, `sglang`, `flashinfer`,
+        /// `transformers` on the chain token rule; `--rule greedy` (specsim, sglang, vllm) and
+        /// `--rule target-only` (specsim, sglang) on a tree. The JSON may add `final_coins` (a
+        /// number) or `exp_noise` ([V]) for the profile's correction and bonus selection.
         #[arg(long, value_name = "PROFILE", value_parser = parse_profile)]
         compat: Option<specsim::compat::Profile>,
         #[command(flatten)]
@@ -187,9 +188,11 @@ pub enum Command {
         /// No progress (neither the bar on a terminal nor the lines every 10 s otherwise).
         #[arg(long)]
         quiet: bool,
-        /// Decide as an engine does (SPEC §14; the chain token rule, by the reference on the
-        /// CPU): `specsim`, `vllm`, `sglang`, `flashinfer`, `transformers`. The batch may add
-        /// `final_coins` [N] or `exp_noise` [N, V]; `--out` adds `num_passed` [N].
+        /// Decide as an engine does (SPEC §14; by the reference on the CPU): `specsim`, `vllm`,
+        /// `sglang`, `flashinfer`, `transformers` on the chain token rule (`--out` adds
+        /// `num_passed` [N]); `--rule greedy` (specsim, sglang, vllm) and `--rule target-only`
+        /// (specsim, sglang) on a tree or chain batch. The batch may add `final_coins` [N] or
+        /// `exp_noise` [N, V].
         #[arg(long, value_name = "PROFILE", value_parser = parse_profile)]
         compat: Option<specsim::compat::Profile>,
         #[command(flatten)]
@@ -241,7 +244,8 @@ pub enum Command {
     Cost(CostArgs),
     /// Golden vectors for a verification kernel (SPEC §14): the adversarial cases of a
     /// compatibility profile, one `.npz` per case (the round as a batch of one, with its
-    /// expected outputs) and `index.json` naming each case's semantic class.
+    /// expected outputs) and `index.json` naming each case's semantic class: `OUT/PROFILE/` for
+    /// the chain token rule, `OUT/PROFILE/RULE/` for a tree rule.
     Conform(ConformArgs),
     /// Acceptance-rate studies: sweeps over K and workload parameters, checked against theory.
     #[command(long_about = STUDY_HELP)]
@@ -319,7 +323,9 @@ pub struct ConformArgs {
         value_name = "LIST"
     )]
     pub profile: Vec<String>,
-    /// The rule (the chain token rule; block and the tree rules are not profiled yet).
+    /// The rule: `token` (every profile), `greedy` (specsim, sglang, vllm) or `target-only`
+    /// (specsim, sglang); with `--profile all`, the profiles that decide it. Block and the
+    /// other tree rules have no engine profile.
     #[arg(long, default_value = "token")]
     pub rule: String,
     /// The output directory.

@@ -22,11 +22,6 @@ pub fn cmd_round(
         .as_ref()
         .map_or_else(|| "<stdin>".to_string(), |p| p.display().to_string());
     if let Some(profile) = compat {
-        if rule != Rule::Token {
-            anyhow::bail!(
-                "--compat profiles the chain token rule; --rule {rule} is not profiled yet"
-            );
-        }
         let text = match &file {
             Some(p) => {
                 std::fs::read_to_string(p).with_context(|| format!("cannot read {origin}"))?
@@ -34,7 +29,7 @@ pub fn cmd_round(
             None => std::io::read_to_string(std::io::stdin().lock())
                 .with_context(|| format!("cannot read {origin}"))?,
         };
-        let out = specsim::compat::json::decide_json(&text, profile)
+        let out = specsim::compat::json::decide_json_rule(&text, profile, rule)
             .with_context(|| format!("{origin}: refused"))?;
         emit(&format!("{out}\n"))?;
         return Ok(ExitCode::SUCCESS);

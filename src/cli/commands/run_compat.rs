@@ -1,5 +1,7 @@
-//! `specsim run --compat P`: a chain batch decided under a compatibility profile (SPEC §14) by
-//! the reference (`specsim::compat::decide_batch`, all cores), chunk by chunk.
+//! `specsim run --compat P`: a batch decided under a compatibility profile (SPEC §14) by the
+//! reference (`specsim::compat::decide_batch` for the chain token rule,
+//! `specsim::compat::decide_tree` for `greedy` and `target-only` on a tree or chain batch; all
+//! cores), chunk by chunk.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 
 use specsim::Rule;
-use specsim::compat::{BatchRef, Profile, decide_batch};
+use specsim::compat::{BatchRef, Profile, TreeRound, decide_batch, decide_tree};
 use specsim::npyio::{BatchFile, NpzValues, write_npz};
 
 use super::{Progress, emit, in_chunks};
@@ -21,9 +23,7 @@ pub fn cmd_run_compat(
     profile: Profile,
     quiet: bool,
 ) -> Result<ExitCode> {
-    if rule != Rule::Token {
-        bail!("--compat profiles the chain token rule; --rule {rule} is not profiled yet");
-    }
+    profile.check_rule(rule)?;
     if engine == EngineChoice::Gpu {
         bail!(
             "--compat runs on the CPU (the reference, all cores): the GPU engine does not implement the profiles yet; use --engine cpu or auto"
@@ -33,6 +33,9 @@ pub fn cmd_run_compat(
         specsim::output::check_target(o)?;
     }
     let file = BatchFile::open(batch)?;
+    if rule != Rule::Token {
+        return run_tree(batch, &file, out, rule, profile, quiet);
+    }
     let view = file.view()?;
     let (n, k, v) = (view.n, view.k, view.v);
     let extra = |name: &str, shape: &[usize]| -> Result<Option<specsim::batch::Floats<'_>>> {
@@ -107,6 +110,123 @@ pub fn cmd_run_compat(
         mean(&acc),
         mean(&generated),
         mean(&passed),
+        out.as_ref()
+            .map_or(String::new(), |o| format!("; wrote {}", o.display()))
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `greedy` or `target-only` under the profile, on a tree batch or a chain read as the path tree.
+fn run_tree(
+    batch: &Path,
+    file: &BatchFile,
+    out: Option<PathBuf>,
+    rule: Rule,
+    profile: Profile,
+    quiet: bool,
+) -> Result<ExitCode> {
+    use rayon::prelude::*;
+    use specsim::topology::Tree;
+    let rounds = file.rounds()?.for_rule(rule);
+    rounds.check_shapes()?;
+    let (n, v, nn) = (rounds.n, rounds.v, rounds.topology.nodes());
+    let layout = rounds.layout;
+    let final_coins = match file.extras.iter().find(|(x, _)| *x == "final_coins") {
+        None => None,
+        Some((_, a)) if a.shape != [n] => {
+            bail!(
+                "{}: final_coins has shape {:?}, expected [{n}]",
+                a.origin,
+                a.shape
+            )
+        }
+        Some((_, a)) => Some(a.float_values()?),
+    };
+    if let Some((_, a)) = file.extras.iter().find(|(x, _)| *x == "exp_noise") {
+        bail!(
+            "{}: exp_noise: no tree profile samples by exponential race",
+            a.origin
+        );
+    }
+    let depth = rounds.topology.depth();
+    let mut progress = Progress::new("run --compat", n as u64, quiet);
+    progress.set_message(profile.name());
+    let per_round = layout.target_rows * v * 4;
+    let (mut tokens, mut nodes, mut acc) = (Vec::new(), Vec::new(), Vec::new());
+    in_chunks(n, per_round, &mut progress, |r0, m| {
+        let part = rounds.rounds(r0, m);
+        let outs = (0..m)
+            .into_par_iter()
+            .map_init(
+                || (Tree::default(), Vec::new()),
+                |(scratch, buf), r| {
+                    let tree = part.tree(r, scratch);
+                    let target = part
+                        .target
+                        .slice(part.target_at(r, 0), nn * v)
+                        .as_f32(buf)
+                        .to_vec();
+                    let toks: Vec<i64> = (0..nn)
+                        .map(|c| if c == 0 { 0 } else { part.token(r, c) })
+                        .collect();
+                    // Node c's coin is entry c − shift of the round's coins (none: not read).
+                    let coins: Vec<f32> = (0..nn)
+                        .map(|c| {
+                            let e = c as isize - layout.coin_shift as isize;
+                            if (0..layout.coin_stride as isize).contains(&e) {
+                                part.coins.get_f32(r * layout.coin_stride + e as usize)
+                            } else {
+                                0.0
+                            }
+                        })
+                        .collect();
+                    decide_tree(
+                        &TreeRound {
+                            tree,
+                            v,
+                            tokens: &toks,
+                            coins: &coins,
+                            target: &target,
+                            final_coin: final_coins.as_ref().map(|f| f.get_f32(r0 + r)),
+                        },
+                        profile,
+                        rule,
+                    )
+                    .map_err(|e| (r0 + r, e))
+                },
+            )
+            .collect::<Vec<_>>();
+        for o in outs {
+            let mut o =
+                o.map_err(|(r, e)| anyhow::anyhow!("{}: round {r}: {e}", batch.display()))?;
+            // Rounds of a per-round topology pad to the batch's depth.
+            o.tokens.resize(depth + 1, -1);
+            o.nodes.resize(depth, -1);
+            tokens.extend_from_slice(&o.tokens);
+            nodes.extend_from_slice(&o.nodes);
+            acc.push(o.num_accepted as i32);
+        }
+        Ok(())
+    })?;
+    progress.finish();
+    let generated: Vec<i32> = acc.iter().map(|a| a + 1).collect();
+    if let Some(o) = &out {
+        let (n64, d64) = (n as u64, depth as u64);
+        write_npz(
+            o,
+            &[
+                ("tokens", vec![n64, d64 + 1], NpzValues::I32(&tokens)),
+                ("accepted_nodes", vec![n64, d64], NpzValues::I32(&nodes)),
+                ("num_accepted", vec![n64], NpzValues::I32(&acc)),
+                ("num_generated", vec![n64], NpzValues::I32(&generated)),
+            ],
+        )?;
+    }
+    let mean = |x: &[i32]| x.iter().map(|&a| a as f64).sum::<f64>() / n.max(1) as f64;
+    emit(&format!(
+        "{n} rounds ({nn}-node trees, depth {depth}, V = {v}) under the {profile} profile, rule {rule}: mean accepted {:.4}, mean generated {:.4}{}\n",
+        mean(&acc),
+        mean(&generated),
         out.as_ref()
             .map_or(String::new(), |o| format!("; wrote {}", o.display()))
     ))?;

@@ -149,6 +149,18 @@ pub fn assert_refused(o: &Out, what: &str, needles: &[&str]) {
     }
 }
 
+/// A JSON list of numbers, or of rows of numbers, as f32 values (flattened).
+pub fn f32s(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|x| match x.as_array() {
+            Some(row) => row.iter().map(|y| y.as_f64().unwrap() as f32).collect(),
+            None => vec![x.as_f64().unwrap() as f32],
+        })
+        .collect()
+}
+
 pub fn data(path: &str) -> String {
     format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"))
 }

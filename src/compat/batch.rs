@@ -1,0 +1,55 @@
+//! A batch of chain rounds under a profile, decided in parallel.
+
+use super::{ChainRound, CompatOutcome, Profile, decide_chain};
+use crate::error::{Error, Result};
+
+/// A batch of chain rounds in row-major arrays (what Python's `conformance.decide` passes).
+#[derive(Clone, Copy, Debug)]
+pub struct BatchRef<'a> {
+    /// Rounds.
+    pub n: usize,
+    /// Drafted positions.
+    pub k: usize,
+    /// Vocabulary.
+    pub v: usize,
+    /// `[N, K, V]`.
+    pub draft: &'a [f32],
+    /// `[N, K + 1, V]`.
+    pub target: &'a [f32],
+    /// `[N, K]`.
+    pub tokens: &'a [i64],
+    /// `[N, K]`.
+    pub coins: &'a [f32],
+    /// `[N]`.
+    pub final_coins: Option<&'a [f32]>,
+    /// `[N, V]`.
+    pub exp_noise: Option<&'a [f32]>,
+}
+
+/// Every round of a batch under `profile`, in parallel; a refused round refuses the batch,
+/// naming the round.
+pub fn decide_batch(b: &BatchRef, profile: Profile) -> Result<Vec<CompatOutcome>> {
+    use rayon::prelude::*;
+    let (k, v) = (b.k, b.v);
+    (0..b.n)
+        .into_par_iter()
+        .map(|r| {
+            decide_chain(
+                &ChainRound {
+                    draft: &b.draft[r * k * v..(r + 1) * k * v],
+                    target: &b.target[r * (k + 1) * v..(r + 1) * (k + 1) * v],
+                    tokens: &b.tokens[r * k..(r + 1) * k],
+                    coins: &b.coins[r * k..(r + 1) * k],
+                    final_coin: b.final_coins.map(|f| f[r]),
+                    exp_noise: b.exp_noise.map(|e| &e[r * v..(r + 1) * v]),
+                },
+                profile,
+            )
+            .map_err(|e| Error::Config(format!("round {r}: {e}")))
+        })
+        .collect::<Vec<_>>()
+        // In round order: the lowest refused round is named (rayon's collect into a Result
+        // returns any of the errors).
+        .into_iter()
+        .collect()
+}
