@@ -134,7 +134,7 @@ impl specsim::engine::Engine for Chunked {
 }
 
 /// The CPU engine decides each round of a generated tree study where it is generated, holding
-/// no rows (`src/study/tree/fused.rs`); that gives the chunked path's results exactly: every
+/// no rows (`src/study/tree/fused.rs`; `fused_eagle2.rs` for grown trees); that gives the chunked path's results exactly: every
 /// field but the time, on every rule, in both recovery modes, with `rrs-wor`'s estimates and the
 /// bounds on the first rounds.
 #[test]
@@ -146,6 +146,15 @@ fn round_by_round_studies_equal_the_chunked_path() {
         (4096, 30, specsim::rule::RecoveryMode::Argmax),
     ] {
         let mut cfgs = configs(vocab, rounds);
+        // Trees grown per round (`src/study/tree/fused_eagle2.rs`), under the rules that verify
+        // them.
+        let mut grown = cfgs[0].clone();
+        grown.tree = "eagle2:3,3,8".parse::<TreeShape>().unwrap();
+        grown.rules = Rule::TREE
+            .into_iter()
+            .filter(|r| r.verifies_top_m())
+            .collect();
+        cfgs.push(grown);
         for c in &mut cfgs {
             c.recovery = recovery;
         }

@@ -14,7 +14,7 @@ use crate::topology::eagle2::Eagle2;
 use crate::workload::Workload;
 
 /// The position of a candidate's rows (the root's is 0).
-fn position(cand: Option<usize>) -> u32 {
+pub(super) fn position(cand: Option<usize>) -> u32 {
     cand.map_or(0, |c| c as u32 + 1)
 }
 

@@ -12,6 +12,7 @@ mod decide;
 pub mod design;
 pub mod eagle2;
 mod fused;
+mod fused_eagle2;
 mod replay;
 mod sums;
 pub mod vector;
@@ -394,6 +395,9 @@ fn eagle2_sums(
     }
     let (n, v) = (e.nodes, cfg.workload.vocab);
     e.check(v)?;
+    if let Some(cpu) = engine.as_cpu() {
+        return fused_eagle2::fused_eagle2_sums(cfg, e, cpu, range, progress);
+    }
     let mut sums: Vec<Sums> = cfg.rules.iter().map(|_| Sums::new(e.max_depth())).collect();
     let chunk = crate::chunk::rounds_within_budget(2 * n * v * 4 + 16 * n);
     for (r0, m) in crate::chunk::chunks(range.end.saturating_sub(range.start), chunk) {

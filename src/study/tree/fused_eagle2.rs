@@ -1,0 +1,220 @@
+//! A generated `eagle2:k,depth,n` study on the CPU engine, each round grown and decided where it
+//! is generated: a worker grows the round's tree from its candidates' draft rows (as
+//! [`super::eagle2::grow_chunk`] does), keeps the rows each expansion generated, so a selected
+//! node that was expanded is not generated again, then decides the round under every rule with
+//! the CPU twin and adds its exact expectation and, for the first rounds, its bound. Rows are
+//! keyed by (round, candidate position), so this gives the chunked path's results exactly (a test
+//! checks it).
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use super::bound::{draft_mode, optimal_generated, optimal_rounds};
+use super::decide::{round_expectation, wor_estimate_fits};
+use super::eagle2::position;
+use super::{Sums, TreeStudyConfig};
+use crate::batch::{Floats, Ints, Layout, Rounds, Topology};
+use crate::chunk::chunks;
+use crate::cpu::generate::PositionRows;
+use crate::cpu::tree::{Scratch, decide_round};
+use crate::cpu::{CpuEngine, Recovery};
+use crate::error::Result;
+use crate::reference::tree::expect::row_top_k;
+use crate::topology::eagle2::Eagle2;
+
+/// Rounds between two progress reports.
+const REPORT_ROUNDS: u64 = 4096;
+
+/// The most bytes of expansion rows a worker keeps; beyond it a selected node's rows are
+/// generated again (as the chunked path does).
+const KEEP_BYTES: usize = 64 << 20;
+
+/// One worker's scratch: the expansions' rows, the round's rows, coins and tokens, the twin's.
+struct Worker<'w> {
+    rows: PositionRows<'w>,
+    keep: bool,
+    /// Expansion i's target and draft rows at `i · V`.
+    grown_t: Vec<f32>,
+    grown_d: Vec<f32>,
+    /// Position → expansion slot.
+    slots: HashMap<u32, usize>,
+    draft: Vec<f32>,
+    target: Vec<f32>,
+    coins: Vec<f32>,
+    scratch: Scratch,
+    nodes: Vec<i32>,
+}
+
+struct Plan<'c> {
+    cfg: &'c TreeStudyConfig,
+    e: Eagle2,
+    /// Per rule: how many first rounds carry the bound.
+    limits: Vec<u64>,
+    fits: bool,
+}
+
+impl<'w> Worker<'w> {
+    fn new(cfg: &'w TreeStudyConfig, e: Eagle2) -> Worker<'w> {
+        let (n, v) = (e.nodes, cfg.workload.vocab);
+        let keep = e.max_expanded().saturating_mul(v).saturating_mul(8) <= KEEP_BYTES;
+        Worker {
+            rows: PositionRows::new(&cfg.workload, cfg.seed),
+            keep,
+            grown_t: Vec::new(),
+            grown_d: Vec::new(),
+            slots: HashMap::new(),
+            draft: vec![0.0; n * v],
+            target: vec![0.0; n * v],
+            coins: vec![0.0; n],
+            scratch: Scratch::default(),
+            nodes: vec![0; e.max_depth()],
+        }
+    }
+
+    /// Grows and decides global round `r`, adding it to `sums` under every rule.
+    fn round(&mut self, plan: &Plan, r: u64, sums: &mut [Sums]) -> Result<()> {
+        let (cfg, e) = (plan.cfg, plan.e);
+        let (n, v, gr, k) = (e.nodes, cfg.workload.vocab, r as u32, e.k);
+        self.slots.clear();
+        let (mut tr, mut dr) = (vec![0.0f32; v], vec![0.0f32; v]);
+        let Worker {
+            rows,
+            keep,
+            grown_t,
+            grown_d,
+            slots,
+            ..
+        } = self;
+        let grown = e.grow(v, |cand, _| {
+            let p = position(cand);
+            if *keep {
+                let i = slots.len();
+                slots.insert(p, i);
+                if grown_t.len() < (i + 1) * v {
+                    grown_t.resize((i + 1) * v, 0.0);
+                    grown_d.resize((i + 1) * v, 0.0);
+                }
+                let (t, d) = (
+                    &mut grown_t[i * v..(i + 1) * v],
+                    &mut grown_d[i * v..(i + 1) * v],
+                );
+                rows.rows(gr, p, t, d);
+                Ok(row_top_k(&*d, v, k))
+            } else {
+                rows.rows(gr, p, &mut tr, &mut dr);
+                Ok(row_top_k(&dr[..], v, k))
+            }
+        })?;
+        let tree = &grown.tree;
+        for u in 0..n {
+            let p = position((u > 0).then(|| grown.candidates[u]));
+            let (t, d) = (
+                &mut self.target[u * v..(u + 1) * v],
+                &mut self.draft[u * v..(u + 1) * v],
+            );
+            match self.slots.get(&p) {
+                Some(&i) => {
+                    t.copy_from_slice(&self.grown_t[i * v..(i + 1) * v]);
+                    d.copy_from_slice(&self.grown_d[i * v..(i + 1) * v]);
+                }
+                None => self.rows.rows(gr, p, t, d),
+            }
+            self.coins[u] = self.rows.coin(gr, p);
+        }
+        for (ri, &rule) in cfg.rules.iter().enumerate() {
+            let view = Rounds {
+                n: 1,
+                topology: Topology::Shared(tree),
+                v,
+                draft: Floats::F32(bytemuck::cast_slice(&self.draft)),
+                target: Floats::F32(bytemuck::cast_slice(&self.target)),
+                tokens: Ints::U32(bytemuck::cast_slice(&grown.tokens)),
+                coins: Floats::F32(bytemuck::cast_slice(&self.coins)),
+                layout: Layout::tree(n),
+            }
+            .for_rule(rule);
+            let rec = Recovery {
+                mode: cfg.recovery,
+                seed: cfg.seed,
+                round_offset: r,
+            };
+            let (a, _) = decide_round(
+                &view,
+                tree,
+                0,
+                rule,
+                &rec,
+                &mut self.scratch,
+                &mut self.nodes,
+            );
+            let (d, t) = (&self.draft[..], &self.target[..]);
+            let key = plan.fits.then_some((cfg.seed, r));
+            let (exact, estimated) = round_expectation(rule, tree, d, t, &grown.tokens, v, key);
+            let s = &mut sums[ri];
+            s.add_round(a, exact);
+            s.mark_estimated(estimated);
+            if let Some(mode) = draft_mode(rule)
+                && r < plan.limits[ri]
+            {
+                s.add_bound(optimal_generated(tree, d, t, v, mode), exact, a);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`super::tree_config_sums`] of an `eagle2` configuration on the CPU engine: the rounds
+/// `range`, in parallel over blocks of rounds on the engine's threads (rules checked by the
+/// caller); `progress` every [`REPORT_ROUNDS`] rounds.
+pub(super) fn fused_eagle2_sums(
+    cfg: &TreeStudyConfig,
+    e: Eagle2,
+    cpu: &CpuEngine,
+    range: std::ops::Range<u64>,
+    progress: &mut dyn FnMut(&str, u64),
+) -> Result<Vec<Sums>> {
+    let (n, v) = (e.nodes, cfg.workload.vocab);
+    let plan = Plan {
+        cfg,
+        e,
+        limits: cfg
+            .rules
+            .iter()
+            .map(|&rule| optimal_rounds(rule, n.saturating_sub(1), v, cfg.rounds))
+            .collect(),
+        fits: wor_estimate_fits(n, v, cfg.rounds),
+    };
+    let depth = e.max_depth();
+    let mut sums = vec![Sums::new(depth); cfg.rules.len()];
+    let total = range.end.saturating_sub(range.start);
+    for (r0, m) in chunks(total, REPORT_ROUNDS as usize) {
+        let r0 = range.start + r0;
+        let block = m.div_ceil(8 * rayon::current_num_threads()).max(1);
+        let parts: Vec<Result<Vec<Sums>>> = cpu.install(|| {
+            chunks(m as u64, block)
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map_init(
+                    || Worker::new(cfg, e),
+                    |w, (b0, bm)| {
+                        let mut part = vec![Sums::new(depth); cfg.rules.len()];
+                        for r in r0 + b0..r0 + b0 + bm as u64 {
+                            w.round(&plan, r, &mut part)?;
+                        }
+                        Ok(part)
+                    },
+                )
+                .collect()
+        })?;
+        for part in parts {
+            for (s, p) in sums.iter_mut().zip(&part?) {
+                s.merge(p);
+            }
+        }
+        for &rule in &cfg.rules {
+            progress(&format!("{} {rule}", cfg.tree.label()), m as u64);
+        }
+    }
+    Ok(sums)
+}
