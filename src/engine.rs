@@ -37,6 +37,18 @@ pub trait Engine {
         Vec::new()
     }
 
+    /// The chain token rule under a compatibility profile (SPEC §14) on a batch, refused as the
+    /// reference refuses it: the CPU engine decides every round by the reference on all cores
+    /// (`src/cpu/compat.rs`), the GPU engine by its kernel (`shaders/compat.wgsl`), the same
+    /// answers bit for bit.
+    fn compat_chain(
+        &mut self,
+        b: &crate::compat::BatchRef,
+        profile: crate::compat::Profile,
+    ) -> Result<Vec<crate::compat::CompatOutcome>> {
+        crate::cpu::compat::decide_batch(b, profile)
+    }
+
     /// The CPU engine, where this is it: studies that decide each round where it is generated
     /// (tree studies) call its twin directly, round by round, instead of chunk by chunk.
     fn as_cpu(&self) -> Option<&CpuEngine> {
@@ -148,6 +160,16 @@ impl Engine for GpuContext {
             chunk.rows = None;
         }
         Ok(chunk)
+    }
+
+    fn compat_chain(
+        &mut self,
+        b: &crate::compat::BatchRef,
+        profile: crate::compat::Profile,
+    ) -> Result<Vec<crate::compat::CompatOutcome>> {
+        let (out, unfinished) = self.run_compat(b, profile)?;
+        self.finished_on_cpu += unfinished;
+        Ok(out)
     }
 
     fn notices(&mut self) -> Vec<String> {

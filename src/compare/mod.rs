@@ -73,6 +73,9 @@ pub struct ReferenceDiff {
 pub struct VerifyReport {
     /// The verification rule checked.
     pub rule: Rule,
+    /// The compatibility profile the engines decided under (`verify --compat`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compat: Option<String>,
     /// What was generated (`--generate`: the tree, V and seed), if anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generated: Option<String>,

@@ -30,26 +30,44 @@ pub struct BatchRef<'a> {
 /// naming the round.
 pub fn decide_batch(b: &BatchRef, profile: Profile) -> Result<Vec<CompatOutcome>> {
     use rayon::prelude::*;
-    let (k, v) = (b.k, b.v);
     (0..b.n)
         .into_par_iter()
         .map(|r| {
-            decide_chain(
-                &ChainRound {
-                    draft: &b.draft[r * k * v..(r + 1) * k * v],
-                    target: &b.target[r * (k + 1) * v..(r + 1) * (k + 1) * v],
-                    tokens: &b.tokens[r * k..(r + 1) * k],
-                    coins: &b.coins[r * k..(r + 1) * k],
-                    final_coin: b.final_coins.map(|f| f[r]),
-                    exp_noise: b.exp_noise.map(|e| &e[r * v..(r + 1) * v]),
-                },
-                profile,
-            )
-            .map_err(|e| Error::Config(format!("round {r}: {e}")))
+            decide_chain(&b.round(r), profile).map_err(|e| Error::Config(format!("round {r}: {e}")))
         })
         .collect::<Vec<_>>()
         // In round order: the lowest refused round is named (rayon's collect into a Result
         // returns any of the errors).
+        .into_iter()
+        .collect()
+}
+
+impl BatchRef<'_> {
+    /// Round r as a [`ChainRound`].
+    pub fn round(&self, r: usize) -> ChainRound<'_> {
+        let (k, v) = (self.k, self.v);
+        ChainRound {
+            draft: &self.draft[r * k * v..(r + 1) * k * v],
+            target: &self.target[r * (k + 1) * v..(r + 1) * (k + 1) * v],
+            tokens: &self.tokens[r * k..(r + 1) * k],
+            coins: &self.coins[r * k..(r + 1) * k],
+            final_coin: self.final_coins.map(|f| f[r]),
+            exp_noise: self.exp_noise.map(|e| &e[r * v..(r + 1) * v]),
+        }
+    }
+}
+
+/// Checks every round of a batch as `profile` reads it ([`super::check_chain`]), in parallel;
+/// the lowest refused round is named.
+pub fn check_batch(b: &BatchRef, profile: Profile) -> Result<()> {
+    use rayon::prelude::*;
+    (0..b.n)
+        .into_par_iter()
+        .map(|r| {
+            super::check_chain(&b.round(r), profile)
+                .map_err(|e| Error::Config(format!("round {r}: {e}")))
+        })
+        .collect::<Vec<_>>()
         .into_iter()
         .collect()
 }

@@ -17,7 +17,7 @@ pub mod json;
 mod select;
 pub mod tree;
 
-pub use batch::{BatchRef, decide_batch};
+pub use batch::{BatchRef, check_batch, decide_batch};
 pub use select::{argmax, exp_race, inverse_cdf};
 pub use tree::{TreeBatchRef, TreeCompatOutcome, TreeRound, decide_tree, decide_tree_batch};
 
@@ -268,9 +268,11 @@ pub struct CompatOutcome {
     pub num_passed: u32,
 }
 
-/// The chain token rule on one round under `profile` (K ≥ 1, V ≥ 1). Refuses what the profile
-/// refuses, with the position and value.
-pub fn decide_chain(r: &ChainRound, profile: Profile) -> Result<CompatOutcome> {
+/// Checks one chain round as `profile` reads it: shapes, the coin domain, finite non-negative
+/// rows, the extra inputs, and every drafted position's id and draft probability as the profile
+/// allows them; refuses with the position and value. The batch engines check every round with
+/// it before deciding (the refusals of [`decide_chain`], which calls it).
+pub fn check_chain(r: &ChainRound, profile: Profile) -> Result<()> {
     let sem = profile.semantics();
     let k = r.tokens.len();
     let bad = |m: String| Err(Error::Config(format!("{profile}: {m}")));
@@ -288,20 +290,23 @@ pub fn decide_chain(r: &ChainRound, profile: Profile) -> Result<CompatOutcome> {
             r.target.len()
         ));
     }
-    for (i, &c) in r.coins.iter().enumerate() {
-        let ok = if sem.coins_open_closed {
+    let in_domain = |c: f32| {
+        if sem.coins_open_closed {
             c > 0.0 && c <= 1.0
         } else {
             (0.0..1.0).contains(&c)
-        };
-        if !ok {
-            let dom = if sem.coins_open_closed {
-                "(0, 1]"
-            } else {
-                "[0, 1)"
-            };
-            return bad(format!("random_coins[{i}] = {c} is outside {dom}"));
         }
+    };
+    let dom = if sem.coins_open_closed {
+        "(0, 1]"
+    } else {
+        "[0, 1)"
+    };
+    if let Some(i) = r.coins.iter().position(|&c| !in_domain(c)) {
+        return bad(format!(
+            "random_coins[{i}] = {} is outside {dom}",
+            r.coins[i]
+        ));
     }
     for (name, rows) in [("target_probs", r.target), ("draft_probs", r.draft)] {
         if let Some(j) = rows.iter().position(|x| !(x.is_finite() && *x >= 0.0)) {
@@ -315,18 +320,7 @@ pub fn decide_chain(r: &ChainRound, profile: Profile) -> Result<CompatOutcome> {
     }
     match (r.final_coin, sem.select) {
         // The final coin is drawn as the coins are: (0, 1] or [0, 1).
-        (Some(u), Select::InverseCdf)
-            if !(if sem.coins_open_closed {
-                u > 0.0 && u <= 1.0
-            } else {
-                (0.0..1.0).contains(&u)
-            }) =>
-        {
-            let dom = if sem.coins_open_closed {
-                "(0, 1]"
-            } else {
-                "[0, 1)"
-            };
+        (Some(u), Select::InverseCdf) if !in_domain(u) => {
             return bad(format!("final_coins = {u} is outside {dom}"));
         }
         (Some(_), s) if s != Select::InverseCdf => {
@@ -345,17 +339,47 @@ pub fn decide_chain(r: &ChainRound, profile: Profile) -> Result<CompatOutcome> {
             return bad(format!("exp_noise[{x}] = {} is not > 0", e[x]));
         }
     }
-    let mut passes = Vec::with_capacity(k);
-    for i in 0..k {
-        let tok = r.tokens[i];
+    for (i, &tok) in r.tokens.iter().enumerate() {
         if !(tok >= 0 && (tok as usize) < v) {
             if sem.rejects_invalid_id {
-                passes.push(false);
                 continue;
             }
             return bad(format!(
                 "draft_tokens[{i}] = {tok} is not a token id in 0..{v}"
             ));
+        }
+        if sem.ignores_q {
+            continue;
+        }
+        let x = tok as usize;
+        let q = r.draft[i * v + x];
+        if q > 1.0 && !sem.allows_q_above_one {
+            return bad(format!("draft_probs[{i}, {x}] = {q} is above 1"));
+        }
+        if q == 0.0 && sem.q_zero == QZero::Refuse {
+            return bad(format!(
+                "draft_probs[{i}, {x}] = 0: a drafted token has a positive draft probability"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The chain token rule on one round under `profile` (K ≥ 1, V ≥ 1). Refuses what the profile
+/// refuses ([`check_chain`]), with the position and value.
+pub fn decide_chain(r: &ChainRound, profile: Profile) -> Result<CompatOutcome> {
+    check_chain(r, profile)?;
+    let sem = profile.semantics();
+    let k = r.tokens.len();
+    let v = r.draft.len() / k;
+    let bad = |m: String| Err(Error::Config(format!("{profile}: {m}")));
+    let mut passes = Vec::with_capacity(k);
+    for i in 0..k {
+        let tok = r.tokens[i];
+        if !(tok >= 0 && (tok as usize) < v) {
+            // Checked: an engine that rejects invalid ids.
+            passes.push(false);
+            continue;
         }
         let x = tok as usize;
         let p = r.target[i * v + x] as f64;
@@ -364,16 +388,9 @@ pub fn decide_chain(r: &ChainRound, profile: Profile) -> Result<CompatOutcome> {
         } else {
             r.draft[i * v + x]
         };
-        if q > 1.0 && !sem.allows_q_above_one {
-            return bad(format!("draft_probs[{i}, {x}] = {q} is above 1"));
-        }
         let pass = if q == 0.0 {
             match sem.q_zero {
-                QZero::Refuse => {
-                    return bad(format!(
-                        "draft_probs[{i}, {x}] = 0: a drafted token has a positive draft probability"
-                    ));
-                }
+                QZero::Refuse => unreachable!("checked"),
                 QZero::Reject => false,
                 QZero::AcceptIfP => p > 0.0,
             }

@@ -5,6 +5,7 @@
 //! read side by side; a test holds the rule.
 
 pub mod block;
+pub mod compat;
 pub mod generate;
 pub mod rates;
 pub mod study;

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 mod adapter;
 mod buffers;
 mod chain;
+mod compat;
 mod kernel;
 mod params;
 mod readback;

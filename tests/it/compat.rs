@@ -403,17 +403,21 @@ fn run_takes_a_profile_on_a_batch_file() {
         "--quiet",
     ]);
     assert!(e.stderr.contains("exp_noise"), "{}", e.stderr);
+    // The tree rules' profiles run on the CPU (the token rule's on both engines:
+    // tests/it/compat_engines.rs).
     let e = common::specsim(&[
         "run",
         path.to_str().unwrap(),
         "--compat",
-        "vllm",
+        "sglang",
+        "--rule",
+        "target-only",
         "--engine",
         "gpu",
     ]);
-    assert!(
-        e.stderr.contains("GPU engine does not implement"),
-        "{}",
-        e.stderr
+    common::assert_refused(
+        &e,
+        "tree profile on the gpu",
+        &["the GPU engine implements the token rule's profiles"],
     );
 }

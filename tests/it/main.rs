@@ -14,6 +14,7 @@ mod chunked_cli;
 mod cli_reference;
 mod cli_round;
 mod compat;
+mod compat_engines;
 mod compat_tree;
 mod cost;
 mod distortion;

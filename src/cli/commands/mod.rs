@@ -12,6 +12,7 @@ mod run_compat;
 mod study;
 mod tree;
 mod verify;
+mod verify_compat;
 
 use std::io::Write;
 use std::process::ExitCode;

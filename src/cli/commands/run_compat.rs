@@ -1,7 +1,7 @@
-//! `specsim run --compat P`: a batch decided under a compatibility profile (SPEC §14) by the
-//! reference (`specsim::compat::decide_batch` for the chain token rule,
-//! `specsim::compat::decide_tree` for `greedy` and `target-only` on a tree or chain batch; all
-//! cores), chunk by chunk.
+//! `specsim run --compat P`: a batch decided under a compatibility profile (SPEC §14), chunk by
+//! chunk: the chain token rule on the engine asked for (`Engine::compat_chain`: the reference on
+//! all cores, or the GPU kernel `shaders/compat.wgsl`), `greedy` and `target-only` on a tree or
+//! chain batch by the reference (`specsim::compat::decide_tree`, all cores).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,10 +9,10 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 
 use specsim::Rule;
-use specsim::compat::{BatchRef, Profile, TreeRound, decide_batch, decide_tree};
+use specsim::compat::{BatchRef, Profile, TreeRound, decide_tree};
 use specsim::npyio::{BatchFile, NpzValues, write_npz};
 
-use super::{Progress, emit, in_chunks};
+use super::{Progress, emit, in_chunks, open_engine};
 use crate::cli::args::EngineChoice;
 
 pub fn cmd_run_compat(
@@ -24,9 +24,9 @@ pub fn cmd_run_compat(
     quiet: bool,
 ) -> Result<ExitCode> {
     profile.check_rule(rule)?;
-    if engine == EngineChoice::Gpu {
+    if engine == EngineChoice::Gpu && rule != Rule::Token {
         bail!(
-            "--compat runs on the CPU (the reference, all cores): the GPU engine does not implement the profiles yet; use --engine cpu or auto"
+            "--compat --rule {rule} runs on the CPU (the reference, all cores): the GPU engine implements the token rule's profiles; use --engine cpu or auto"
         );
     }
     if let Some(o) = &out {
@@ -36,53 +36,18 @@ pub fn cmd_run_compat(
     if rule != Rule::Token {
         return run_tree(batch, &file, out, rule, profile, quiet);
     }
-    let view = file.view()?;
-    let (n, k, v) = (view.n, view.k, view.v);
-    let extra = |name: &str, shape: &[usize]| -> Result<Option<specsim::batch::Floats<'_>>> {
-        match file.extras.iter().find(|(x, _)| *x == name) {
-            None => Ok(None),
-            Some((_, a)) if a.shape != shape => bail!(
-                "{}: {name} has shape {:?}, expected {shape:?}",
-                a.origin,
-                a.shape
-            ),
-            Some((_, a)) => Ok(Some(a.float_values()?)),
-        }
-    };
-    let final_coins = extra("final_coins", &[n])?;
-    let exp_noise = extra("exp_noise", &[n, v])?;
+    let src = CompatSource::open(&file)?;
+    let (n, k, v) = (src.view.n, src.view.k, src.view.v);
+    // The token rule's profiles on the engine asked for (`auto`: a hardware GPU, else the CPU).
+    let mut eng = open_engine(engine)?;
     let mut progress = Progress::new("run --compat", n as u64, quiet);
     progress.set_message(profile.name());
-    let per_round = (2 * k + 1) * v * 4;
     let (mut tokens, mut acc, mut passed) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut d, mut t, mut c, mut fc, mut en) = (vec![], vec![], vec![], vec![], vec![]);
-    in_chunks(n, per_round, &mut progress, |r0, m| {
-        let part = view.rounds(r0, m);
-        let draft = part.draft.as_f32(&mut d);
-        let target = part.target.as_f32(&mut t);
-        let coins = part.coins.as_f32(&mut c);
-        let toks: Vec<i64> = (0..m * k).map(|i| part.tokens.get(i)).collect();
-        let f = final_coins
-            .as_ref()
-            .map(|x| x.slice(r0, m).as_f32(&mut fc).to_vec());
-        let e = exp_noise
-            .as_ref()
-            .map(|x| x.slice(r0 * v, m * v).as_f32(&mut en).to_vec());
-        let outs = decide_batch(
-            &BatchRef {
-                n: m,
-                k,
-                v,
-                draft,
-                target,
-                tokens: &toks,
-                coins,
-                final_coins: f.as_deref(),
-                exp_noise: e.as_deref(),
-            },
-            profile,
-        )
-        .map_err(|e| anyhow::anyhow!("{}: {}", batch.display(), offset(e.to_string(), r0)))?;
+    in_chunks(n, src.bytes_per_round(), &mut progress, |r0, m| {
+        let chunk = src.chunk(r0, m);
+        let outs = eng
+            .compat_chain(&chunk.batch(), profile)
+            .map_err(|e| anyhow::anyhow!("{}: {}", batch.display(), offset(e.to_string(), r0)))?;
         for o in outs {
             tokens.extend_from_slice(&o.tokens);
             acc.push(o.num_accepted as i32);
@@ -91,6 +56,9 @@ pub fn cmd_run_compat(
         Ok(())
     })?;
     progress.finish();
+    for note in eng.notices() {
+        eprintln!("specsim: {note}");
+    }
     let generated: Vec<i32> = acc.iter().map(|a| a + 1).collect();
     if let Some(o) = &out {
         let (n64, k64) = (n as u64, k as u64);
@@ -106,7 +74,8 @@ pub fn cmd_run_compat(
     }
     let mean = |x: &[i32]| x.iter().map(|&a| a as f64).sum::<f64>() / n.max(1) as f64;
     emit(&format!(
-        "{n} rounds (K = {k}, V = {v}) under the {profile} profile: mean accepted {:.4}, mean generated {:.4}, mean passed {:.4}{}\n",
+        "{n} rounds (K = {k}, V = {v}) under the {profile} profile ({}): mean accepted {:.4}, mean generated {:.4}, mean passed {:.4}{}\n",
+        eng.describe(),
         mean(&acc),
         mean(&generated),
         mean(&passed),
@@ -233,8 +202,94 @@ fn run_tree(
     Ok(ExitCode::SUCCESS)
 }
 
+/// A chain batch file read for a profile: its view and its extra inputs (`final_coins` [N],
+/// `exp_noise` [N, V]), checked for shape.
+pub(super) struct CompatSource<'f> {
+    pub(super) view: specsim::batch::ChainView<'f>,
+    final_coins: Option<specsim::batch::Floats<'f>>,
+    exp_noise: Option<specsim::batch::Floats<'f>>,
+}
+
+/// Rounds `r0..r0 + m` of a [`CompatSource`] as f32 arrays.
+pub(super) struct CompatChunk {
+    n: usize,
+    k: usize,
+    v: usize,
+    draft: Vec<f32>,
+    target: Vec<f32>,
+    tokens: Vec<i64>,
+    coins: Vec<f32>,
+    final_coins: Option<Vec<f32>>,
+    exp_noise: Option<Vec<f32>>,
+}
+
+impl CompatChunk {
+    pub(super) fn batch(&self) -> BatchRef<'_> {
+        BatchRef {
+            n: self.n,
+            k: self.k,
+            v: self.v,
+            draft: &self.draft,
+            target: &self.target,
+            tokens: &self.tokens,
+            coins: &self.coins,
+            final_coins: self.final_coins.as_deref(),
+            exp_noise: self.exp_noise.as_deref(),
+        }
+    }
+}
+
+impl<'f> CompatSource<'f> {
+    pub(super) fn open(file: &'f BatchFile) -> Result<CompatSource<'f>> {
+        let view = file.view()?;
+        let extra = |name: &str, shape: &[usize]| -> Result<Option<specsim::batch::Floats<'f>>> {
+            match file.extras.iter().find(|(x, _)| *x == name) {
+                None => Ok(None),
+                Some((_, a)) if a.shape != shape => bail!(
+                    "{}: {name} has shape {:?}, expected {shape:?}",
+                    a.origin,
+                    a.shape
+                ),
+                Some((_, a)) => Ok(Some(a.float_values()?)),
+            }
+        };
+        let final_coins = extra("final_coins", &[view.n])?;
+        let exp_noise = extra("exp_noise", &[view.n, view.v])?;
+        Ok(CompatSource {
+            view,
+            final_coins,
+            exp_noise,
+        })
+    }
+
+    /// The bytes a round's rows take (the chunk budget's unit).
+    pub(super) fn bytes_per_round(&self) -> usize {
+        (2 * self.view.k + 1) * self.view.v * 4
+    }
+
+    pub(super) fn chunk(&self, r0: usize, m: usize) -> CompatChunk {
+        let (k, v) = (self.view.k, self.view.v);
+        let part = self.view.rounds(r0, m);
+        let f32s = |f: specsim::batch::Floats| f.as_f32(&mut Vec::new()).to_vec();
+        CompatChunk {
+            n: m,
+            k,
+            v,
+            draft: f32s(part.draft),
+            target: f32s(part.target),
+            tokens: (0..m * k).map(|i| part.tokens.get(i)).collect(),
+            coins: f32s(part.coins),
+            final_coins: self.final_coins.as_ref().map(|x| f32s(x.slice(r0, m))),
+            exp_noise: self
+                .exp_noise
+                .as_ref()
+                .map(|x| f32s(x.slice(r0 * v, m * v))),
+        }
+    }
+}
+
 /// A chunk's `round r: …` message with the batch's round index.
-fn offset(msg: String, r0: usize) -> String {
+pub(super) fn offset(msg: String, r0: usize) -> String {
     match msg
         .strip_prefix("invalid option: round ")
         .or_else(|| msg.strip_prefix("round "))

@@ -97,7 +97,9 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let t0 = Instant::now();
-    if a.study {
+    if let Some(profile) = a.compat {
+        super::verify_compat::verify_compat(&a, profile, rule, &mut report)?;
+    } else if a.study {
         if a.batch.is_some() || a.generate.is_some() {
             bail!("--study replays a generated study: give no BATCH and no --generate");
         }
@@ -276,6 +278,9 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
     } else {
         let mut s = String::new();
         s += &format!("rule                      {}\n", report.rule);
+        if let Some(p) = &report.compat {
+            s += &format!("compat profile            {p}\n");
+        }
         if let Some(g) = &report.generated {
             s += &format!("generated                 {g}\n");
         }

@@ -77,6 +77,8 @@ impl KernelId {
     pub(crate) const GENERATE: KernelId = KernelId(N_CHAIN + 1);
     /// The `rates` study family.
     pub(crate) const RATES_ROUND: KernelId = KernelId(N_CHAIN + 2);
+    /// The chain token rule under a compatibility profile (`shaders/compat.wgsl`).
+    pub(crate) const COMPAT: KernelId = KernelId(N_CHAIN + 3);
 
     /// The kernel of a chain rule (`None` for a tree rule: they share [`KernelId::VERIFY_TREE`]).
     pub(crate) fn chain(rule: Rule) -> Option<KernelId> {
@@ -103,7 +105,7 @@ macro_rules! kernel_table {
         },)* }
     ) => {
         /// Every kernel of the GPU engine, indexed by [`KernelId`].
-        pub(crate) const KERNELS: [KernelDef; N_CHAIN + 3] = [
+        pub(crate) const KERNELS: [KernelDef; N_CHAIN + 4] = [
             $(add_kernel!(
                 @ $stem,
                 $entry,
@@ -166,6 +168,25 @@ macro_rules! kernel_table {
                 RatesParams,
                 ["exact", "rng", "reduce"],
                 [Uniform, BufReadOnly, Buffer]
+            ),
+            // The chain bindings, then final_coins, exp_noise (read-only) | out_passed
+            add_kernel!(
+                "compat",
+                "compat",
+                RoundParams,
+                ["exact", "rng", "reduce", "rows", "round"],
+                [
+                    Uniform,
+                    BufReadOnly,
+                    BufReadOnly,
+                    BufReadOnly,
+                    BufReadOnly,
+                    Buffer,
+                    Buffer,
+                    BufReadOnly,
+                    BufReadOnly,
+                    Buffer
+                ]
             ),
         ];
     };
