@@ -31,8 +31,9 @@ fn every_kernel_compiles_on_the_device() {
 #[test]
 fn shaders_validate_with_naga() {
     let sources: Vec<(&str, &str)> = specsim::gpu::kernel_sources().collect();
-    // One kernel per chain rule of the registry, then the tree, generate and rates kernels.
-    assert_eq!(sources.len(), specsim::Rule::CHAIN.len() + 3);
+    // One kernel per chain rule of the registry, then the tree, generate, rates and compat
+    // kernels.
+    assert_eq!(sources.len(), specsim::Rule::CHAIN.len() + 4);
     for (entry, src) in &sources {
         validate(entry, src);
     }
