@@ -1421,10 +1421,11 @@ fn i32_array<'py>(
 
 /// A batch under a compatibility profile: float32 rows `[N, K, V]`, `[N, K + 1, V]`, int64
 /// tokens and float32 coins `[N, K]`, optional `final_coins` `[N]` or `exp_noise` `[N, V]` (C
-/// order); returns (tokens `[N, K + 1]` int32 padded with -1, num_accepted `[N]`, num_passed
-/// `[N]`). Refuses the batch at its first refused round, naming the round.
+/// order), on `engine` (`cpu`: the reference; `gpu` or `auto`: the GPU kernel where there is
+/// one, the same answers); returns (tokens `[N, K + 1]` int32 padded with -1, num_accepted
+/// `[N]`, num_passed `[N]`). Refuses the batch at its first refused round, naming the round.
 #[pyfunction]
-#[pyo3(signature = (draft, target, tokens, coins, final_coins, exp_noise, profile))]
+#[pyo3(signature = (draft, target, tokens, coins, final_coins, exp_noise, profile, engine = "cpu"))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn compat_batch<'py>(
     py: Python<'py>,
@@ -1435,12 +1436,14 @@ fn compat_batch<'py>(
     final_coins: Option<PyReadonlyArrayDyn<'py, f32>>,
     exp_noise: Option<PyReadonlyArrayDyn<'py, f32>>,
     profile: &str,
+    engine: &str,
 ) -> PyResult<(
     Bound<'py, PyArrayDyn<i32>>,
     Bound<'py, PyArrayDyn<i32>>,
     Bound<'py, PyArrayDyn<i32>>,
 )> {
     let profile: specsim::compat::Profile = parse(profile)?;
+    let choice = engine_choice(engine)?;
     let (ds, ts, ks, cs) = (draft.shape(), target.shape(), tokens.shape(), coins.shape());
     if ds.len() != 3 || ts.len() != 3 || ks.len() != 2 || cs.len() != 2 {
         return Err(config(
@@ -1483,7 +1486,7 @@ fn compat_batch<'py>(
         exp_noise: en,
     };
     let outs = py
-        .detach(|| specsim::compat::decide_batch(&batch, profile))
+        .detach(|| with_engine(choice, |e| e.compat_chain(&batch, profile)))
         .map_err(err)?;
     let toks: Vec<i32> = outs.iter().flat_map(|o| o.tokens.iter().copied()).collect();
     let acc: Vec<i32> = outs.iter().map(|o| o.num_accepted as i32).collect();

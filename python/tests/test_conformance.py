@@ -102,3 +102,24 @@ def test_decide_a_batch_equals_round_by_round_and_the_example_kernel():
         bad = tok.copy()
         bad[7, 1] = v
         specsim.conformance.decide(d, t, bad, coins, profile="specsim")
+
+
+def test_decide_on_the_gpu_engine_equals_the_reference():
+    rng = np.random.default_rng(5)
+    n, k, v = 64, 3, 5
+    draft = rng.choice([0.0, 0.125, 0.25, 0.5], size=(n, k, v)).astype(np.float32)
+    draft[:, :, 0] = 0.5
+    target = rng.choice([0.0, 0.125, 0.25, 0.5], size=(n, k + 1, v)).astype(np.float32)
+    tokens = np.zeros((n, k), dtype=np.int64)
+    coins = rng.choice([0.0, 0.25, 0.5, 0.75], size=(n, k)).astype(np.float32)
+    for profile, extra in [("vllm", {"exp_noise": rng.choice([0.5, 1.0, 2.0], size=(n, v)).astype(np.float32)}),
+                           ("sglang", {"final_coins": rng.choice([0.0, 0.37, 0.5], size=n).astype(np.float32)}),
+                           ("specsim", {})]:
+        want = specsim.conformance.decide(draft, target, tokens, coins, profile=profile, **extra)
+        try:
+            got = specsim.conformance.decide(draft, target, tokens, coins, profile=profile,
+                                             engine="gpu", **extra)
+        except specsim.SpecsimError as e:
+            pytest.skip(f"no GPU adapter: {e}")
+        for key in ("tokens", "num_accepted", "num_passed"):
+            np.testing.assert_array_equal(got[key], want[key], err_msg=f"{profile} {key}")

@@ -192,10 +192,13 @@ def decide(
     draft_tokens: Any,
     random_coins: Any,
     profile: str = "specsim",
+    engine: str = "cpu",
     **extra: Any,
 ) -> Dict[str, np.ndarray]:
     """A batch under a profile, as the profile's engine decides it (the chain token rule): the
-    expected outputs to compare a kernel's with, at any N. Arrays as the kernel's (float32 rows
+    expected outputs to compare a kernel's with, at any N. ``engine``: ``"cpu"`` (the reference,
+    all cores), ``"gpu"`` or ``"auto"`` (specsim's GPU kernel, ``specsim run --compat P --engine
+    gpu``; the same answers). Arrays as the kernel's (float32 rows
     ``[N, K, V]`` and ``[N, K + 1, V]``, tokens and coins ``[N, K]``; ``final_coins`` ``[N]`` or
     ``exp_noise`` ``[N, V]`` in ``extra``). Returns ``{"tokens" [N, K + 1] int32 padded with -1,
     "num_accepted" [N], "num_passed" [N]}``. A refused round refuses the batch, naming it."""
@@ -216,6 +219,7 @@ def decide(
         None if fc is None else f32(fc),
         None if en is None else f32(en),
         profile,
+        engine,
     )
     return {"tokens": tokens, "num_accepted": acc, "num_passed": passed}
 

@@ -11,6 +11,7 @@ def decide(
     draft_tokens: Any,
     random_coins: Any,
     profile: str = "specsim",
+    engine: str = "cpu",
     **extra: Any,
 ) -> Dict[str, Any]: ...
 def decide_tree(
