@@ -72,44 +72,84 @@ impl<'w> Worker<'w> {
         }
         for (ri, &rule) in cfg.rules.iter().enumerate() {
             draw_round_tokens(tree, &self.draft, v, rule, cfg.seed, r, &mut self.tokens)?;
-            let view = Rounds {
-                n: 1,
-                topology: Topology::Shared(tree),
-                v,
-                draft: Floats::F32(bytemuck::cast_slice(&self.draft)),
-                target: Floats::F32(bytemuck::cast_slice(&self.target)),
-                tokens: Ints::U32(bytemuck::cast_slice(&self.tokens)),
-                coins: Floats::F32(bytemuck::cast_slice(&self.coins)),
-                layout: Layout::tree(n),
-            }
-            .for_rule(rule);
-            let rec = Recovery {
-                mode: cfg.recovery,
-                seed: cfg.seed,
-                round_offset: r,
-            };
-            let (a, _) = decide_round(
-                &view,
+            let round = Round {
                 tree,
-                0,
+                v,
+                draft: &self.draft,
+                target: &self.target,
+                tokens: &self.tokens,
+                coins: &self.coins,
+                r,
+            };
+            let key = plan.fits.then_some((cfg.seed, r));
+            round.add(
+                cfg,
                 rule,
-                &rec,
+                key,
+                plan.limits[ri],
                 &mut self.scratch,
                 &mut self.nodes,
+                &mut sums[ri],
             );
-            let (d, t) = (&self.draft[..], &self.target[..]);
-            let key = plan.fits.then_some((cfg.seed, r));
-            let (exact, estimated) = round_expectation(rule, tree, d, t, &self.tokens, v, key);
-            let s = &mut sums[ri];
-            s.add_round(a, exact);
-            s.mark_estimated(estimated);
-            if let Some(mode) = draft_mode(rule)
-                && r < plan.limits[ri]
-            {
-                s.add_bound(optimal_generated(tree, d, t, v, mode), exact, a);
-            }
         }
         Ok(())
+    }
+}
+
+/// One generated round's rows, tokens and coins in a worker's scratch (SPEC §7's layout).
+pub(super) struct Round<'a> {
+    pub(super) tree: &'a Tree,
+    pub(super) v: usize,
+    pub(super) draft: &'a [f32],
+    pub(super) target: &'a [f32],
+    pub(super) tokens: &'a [u32],
+    pub(super) coins: &'a [f32],
+    /// The global round index.
+    pub(super) r: u64,
+}
+
+impl Round<'_> {
+    /// Decides the round under `rule` with the CPU twin and adds it to `sums`: its count, its
+    /// exact expectation (`rrs-wor`'s estimate keyed by `key` where it has none), and its bound
+    /// when the round is below `limit`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn add(
+        &self,
+        cfg: &TreeStudyConfig,
+        rule: crate::rule::Rule,
+        key: Option<(u64, u64)>,
+        limit: u64,
+        scratch: &mut Scratch,
+        nodes: &mut [i32],
+        sums: &mut Sums,
+    ) {
+        let (tree, v, r) = (self.tree, self.v, self.r);
+        let view = Rounds {
+            n: 1,
+            topology: Topology::Shared(tree),
+            v,
+            draft: Floats::F32(bytemuck::cast_slice(self.draft)),
+            target: Floats::F32(bytemuck::cast_slice(self.target)),
+            tokens: Ints::U32(bytemuck::cast_slice(self.tokens)),
+            coins: Floats::F32(bytemuck::cast_slice(self.coins)),
+            layout: Layout::tree(tree.len()),
+        }
+        .for_rule(rule);
+        let rec = Recovery {
+            mode: cfg.recovery,
+            seed: cfg.seed,
+            round_offset: r,
+        };
+        let (a, _) = decide_round(&view, tree, 0, rule, &rec, scratch, nodes);
+        let (d, t) = (self.draft, self.target);
+        let (exact, estimated) = round_expectation(rule, tree, d, t, self.tokens, v, key);
+        sums.add_round(a, exact);
+        sums.mark_estimated(estimated);
+        if let Some(mode) = draft_mode(rule)
+            && r < limit
+        {
+            sums.add_bound(optimal_generated(tree, d, t, v, mode), exact, a);
+        }
     }
 }
 

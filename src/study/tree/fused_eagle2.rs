@@ -10,15 +10,15 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use super::bound::{draft_mode, optimal_generated, optimal_rounds};
-use super::decide::{round_expectation, wor_estimate_fits};
+use super::bound::optimal_rounds;
+use super::decide::wor_estimate_fits;
 use super::eagle2::position;
+use super::fused::Round;
 use super::{Sums, TreeStudyConfig};
-use crate::batch::{Floats, Ints, Layout, Rounds, Topology};
 use crate::chunk::chunks;
+use crate::cpu::CpuEngine;
 use crate::cpu::generate::PositionRows;
-use crate::cpu::tree::{Scratch, decide_round};
-use crate::cpu::{CpuEngine, Recovery};
+use crate::cpu::tree::Scratch;
 use crate::error::Result;
 use crate::reference::tree::expect::row_top_k;
 use crate::topology::eagle2::Eagle2;
@@ -122,43 +122,26 @@ impl<'w> Worker<'w> {
             }
             self.coins[u] = self.rows.coin(gr, p);
         }
+        let round = Round {
+            tree,
+            v,
+            draft: &self.draft,
+            target: &self.target,
+            tokens: &grown.tokens,
+            coins: &self.coins,
+            r,
+        };
+        let key = plan.fits.then_some((cfg.seed, r));
         for (ri, &rule) in cfg.rules.iter().enumerate() {
-            let view = Rounds {
-                n: 1,
-                topology: Topology::Shared(tree),
-                v,
-                draft: Floats::F32(bytemuck::cast_slice(&self.draft)),
-                target: Floats::F32(bytemuck::cast_slice(&self.target)),
-                tokens: Ints::U32(bytemuck::cast_slice(&grown.tokens)),
-                coins: Floats::F32(bytemuck::cast_slice(&self.coins)),
-                layout: Layout::tree(n),
-            }
-            .for_rule(rule);
-            let rec = Recovery {
-                mode: cfg.recovery,
-                seed: cfg.seed,
-                round_offset: r,
-            };
-            let (a, _) = decide_round(
-                &view,
-                tree,
-                0,
+            round.add(
+                cfg,
                 rule,
-                &rec,
+                key,
+                plan.limits[ri],
                 &mut self.scratch,
                 &mut self.nodes,
+                &mut sums[ri],
             );
-            let (d, t) = (&self.draft[..], &self.target[..]);
-            let key = plan.fits.then_some((cfg.seed, r));
-            let (exact, estimated) = round_expectation(rule, tree, d, t, &grown.tokens, v, key);
-            let s = &mut sums[ri];
-            s.add_round(a, exact);
-            s.mark_estimated(estimated);
-            if let Some(mode) = draft_mode(rule)
-                && r < plan.limits[ri]
-            {
-                s.add_bound(optimal_generated(tree, d, t, v, mode), exact, a);
-            }
         }
         Ok(())
     }
