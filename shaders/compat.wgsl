@@ -157,14 +157,17 @@ fn icdf_row(lid: u32, src: u32, tbase: u32, dbase: u32, v: u32, u: u32) -> u32 {
             let thr = mul_bits(u, sum);
             var acc = 0u;
             chosen = last;
+            var found = false;
             var y = 0u;
             for (; y < len; y += 1u) {
                 acc = add_key(acc, row_key(src, tbase, dbase, y));
                 if (acc > thr) {
                     chosen = y;
+                    found = true;
                     break;
                 }
             }
+            loop_cut = loop_cut || (!found && y < len);
         }
         shared_u32 = chosen;
     }

@@ -133,6 +133,14 @@ impl Engine for CpuEngine {
         Ok(usize::MAX)
     }
 
+    fn compat_chain(
+        &mut self,
+        b: &crate::compat::BatchRef,
+        profile: crate::compat::Profile,
+    ) -> Result<Vec<crate::compat::CompatOutcome>> {
+        self.install(|| crate::cpu::compat::decide_batch(b, profile))?
+    }
+
     fn study_chunk(&mut self, req: &StudyRequest) -> Result<StudyChunk> {
         crate::cpu::study::study_chunk(self, req)
     }

@@ -1,7 +1,9 @@
 """A numpy port of SGLang's tree verification kernel (`tree_speculative_sampling_target_only`,
-thresholds 1 and 1) on specsim's tree layout, for `specsim.conformance.check(kernel,
-profile="sglang", rule="target-only")`: it passes every golden case. With ``LESS_THAN = True`` it
-carries the classic bug (``coin < prob_acc``) and the checker names the classes it gets wrong.
+thresholds 1 and 1, as of its PR #35798: a child of positive probability with ``coin <
+prob_acc``) on specsim's tree layout, for `specsim.conformance.check(kernel, profile="sglang",
+rule="target-only")`: it passes every golden case. With ``LESS_EQUAL = True`` it is the kernel
+before that fix (``coin <= prob_acc``, which accepts a zero-probability child at coin 0) and the
+checker names the classes it gets wrong.
 
     kernel(parents [N, n], target_probs [N, n, V], draft_tokens [N, n], random_coins [N, n],
            final_coins [N]) -> (tokens [N, D + 1] padded with -1, num_accepted [N])
@@ -9,7 +11,7 @@ carries the classic bug (``coin < prob_acc``) and the checker names the classes 
 
 import numpy as np
 
-LESS_THAN = False
+LESS_EQUAL = False
 
 
 def _lists(parents):
@@ -62,8 +64,11 @@ def kernel(parents, target_probs, draft_tokens, random_coins, final_coins):
             while c != -1:
                 p = t[parent][draft_tokens[r][c]]
                 prob_acc = np.float32(prob_acc + p)
-                ok = coin < prob_acc if LESS_THAN else coin <= prob_acc
-                if ok or p >= 1:
+                if LESS_EQUAL:
+                    ok = coin <= prob_acc or p >= 1
+                else:
+                    ok = p > 0 and (coin < prob_acc or p >= 1)
+                if ok:
                     prob_acc, coin = np.float32(0), random_coins[r][c]
                     tokens[r, a] = draft_tokens[r][c]
                     a += 1

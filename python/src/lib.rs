@@ -1387,7 +1387,16 @@ fn compat_tree_batch<'py>(
     let outs = py
         .detach(|| specsim::compat::decide_tree_batch(&batch, profile, rule))
         .map_err(err)?;
-    let depth = outs.first().map_or(0, |o| o.nodes.len());
+    // The batch's depth (of its one tree when it has no rounds).
+    let depth = match outs.first() {
+        Some(o) => o.nodes.len(),
+        None if ps.len() == 1 => {
+            specsim::topology::Tree::from_parents(contiguous("parents", &parents)?)
+                .map_err(err)?
+                .depth()
+        }
+        None => 0,
+    };
     let toks: Vec<i32> = outs.iter().flat_map(|o| o.tokens.iter().copied()).collect();
     let nodes: Vec<i32> = outs.iter().flat_map(|o| o.nodes.iter().copied()).collect();
     let acc: Vec<i32> = outs.iter().map(|o| o.num_accepted as i32).collect();

@@ -17,15 +17,18 @@ def _example():
     return runpy.run_path(os.path.join(EXAMPLES, "tree_kernel_sglang.py"))
 
 
-def test_the_sglang_port_passes_and_its_lt_bug_is_caught_by_class():
+def test_the_sglang_port_passes_and_its_pre_fix_kernel_is_caught_by_class():
     ex = _example()
     good = specsim.conformance.check(ex["kernel"], profile="sglang", rule="target-only")
     assert good["cases"] >= 15 and good["mismatches"] == 0, good["examples"]
-    ex["kernel"].__globals__["LESS_THAN"] = True
+    # SGLang's kernel before its PR #35798: `coin <= prob_acc`.
+    ex["kernel"].__globals__["LESS_EQUAL"] = True
     bad = specsim.conformance.check(ex["kernel"], profile="sglang", rule="target-only")
-    assert set(bad["classes"]) == {"coin_at_threshold", "coin_zero_p_zero", "running_sum_f32"}
+    assert set(bad["classes"]) == {"coin_at_threshold", "coin_zero_p_zero", "running_sum_f32",
+                                   "zero_mass_bucket", "peer_sglang_zero_probability",
+                                   "peer_sglang_bucket_boundary"}
     e = bad["examples"]["coin_at_threshold"]
-    assert e["got_tokens"] == [[2, 6]] and e["expected_tokens"] == [[1, 5]]
+    assert e["got_tokens"] == [[1, 5]] and e["expected_tokens"] == [[2, 6]]
 
 
 def test_a_greedy_kernel_with_the_last_max_is_caught():

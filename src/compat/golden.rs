@@ -493,7 +493,7 @@ pub fn comparison(p: Profile) -> &'static str {
     match p {
         Profile::Specsim => "coin * q < p (exact)",
         Profile::Vllm => "coin <= p / q (as coin * q <= p, exact); q = 0 rejects",
-        Profile::Sglang => "coin <= p (q is not read)",
+        Profile::Sglang => "coin < p (q is not read; SGLang since PR #35798, coin <= p before)",
         Profile::Flashinfer => "coin * q < p (the product rounded to f32); q = 0 accepts iff p > 0",
         Profile::Transformers => "coin <= p / q (as coin * q <= p, exact); q = 0 accepts iff p > 0",
     }

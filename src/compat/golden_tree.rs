@@ -113,7 +113,7 @@ fn target_only_drafts() -> Vec<Draft> {
     let mut ds = vec![
         draft(
             "coin_at_threshold",
-            "coin = S_1 exactly (0.25): accepted under <=, not under <",
+            "coin = S_1 exactly (0.25): not accepted under < (accepted by a kernel with <=, SGLang's before its PR #35798)",
             &star,
             &[0, 1, 2],
             0.25,
@@ -137,7 +137,7 @@ fn target_only_drafts() -> Vec<Draft> {
         ),
         draft(
             "coin_zero_p_zero",
-            "coin 0 and the first child's probability 0: accepted under <= (0 <= 0)",
+            "coin 0 and the first child's probability 0: never accepted (a kernel with <= accepts it: 0 <= 0)",
             &star,
             &[0, 3, 2],
             0.0,
@@ -145,11 +145,27 @@ fn target_only_drafts() -> Vec<Draft> {
         ),
         draft(
             "running_sum_f32",
-            "S_2 = 0.1 + 0.2 rounds up to 0.3f in f32: coin 0.3f passes an f32 running sum with <=, not an exact one",
+            "S_2 = 0.25 + 2^-30 rounds to 0.25 in f32: coin 0.25 fails SGLang's f32 running sum, passes an exact (or f64) one",
             &star,
             &[0, 1, 2],
-            0.3,
-            leaves(row(v, &[(1, 0.1), (2, 0.2), (7, 0.7)])),
+            0.25,
+            leaves(row(
+                v,
+                &[(1, 0.25), (2, 1.0 / (1u64 << 30) as f32), (7, 0.5)],
+            )),
+        ),
+        draft(
+            "zero_mass_bucket",
+            "coin 0.25 at the boundary S_1 = S_2 = 0.25 (the second child of probability 0): the third child",
+            &[-1, 0, 0, 0],
+            &[0, 1, 2, 3],
+            0.25,
+            vec![
+                row(v, &[(1, 0.25), (3, 0.75)]),
+                row(v, &[(5, 1.0)]),
+                row(v, &[(5, 1.0)]),
+                row(v, &[(6, 1.0)]),
+            ],
         ),
         draft(
             "all_children_rejected",
@@ -223,6 +239,51 @@ fn target_only_drafts() -> Vec<Draft> {
     ));
     ds.extend(common_drafts());
     ds.extend(sglang_peer());
+    ds.extend(sglang_boundary_peers());
+    ds
+}
+
+/// SGLang's tests of its PR #35798 (sgl-kernel `tests/speculative/test_speculative_sampling.py`:
+/// `test_zero_probability_candidate_is_never_accepted`, `test_zero_coin_accepts_positive_probability_candidate`,
+/// `test_coin_at_bucket_boundary_skips_zero_mass_bucket`): accept_token_num 0, 1 and 1 (and
+/// predicts[0] = 3), with its final coin 0.
+fn sglang_boundary_peers() -> Vec<Draft> {
+    let r = |p: [f32; 4]| row(4, &[(0, p[0]), (1, p[1]), (2, p[2]), (3, p[3])]);
+    let mut ds = vec![
+        draft(
+            "peer_sglang_zero_probability",
+            "SGLang's test_zero_probability_candidate_is_never_accepted: coin 0, p = 0: not accepted",
+            &[-1, 0],
+            &[0, 1],
+            0.0,
+            vec![r([0.0, 0.0, 1.0, 0.0]), r([0.0, 0.0, 1.0, 0.0])],
+        ),
+        draft(
+            "peer_sglang_zero_coin",
+            "SGLang's test_zero_coin_accepts_positive_probability_candidate: coin 0, p = 0.25: accepted",
+            &[-1, 0],
+            &[0, 1],
+            0.0,
+            vec![r([0.0, 0.25, 0.75, 0.0]), r([0.0, 0.0, 1.0, 0.0])],
+        ),
+        draft(
+            "peer_sglang_bucket_boundary",
+            "SGLang's test_coin_at_bucket_boundary_skips_zero_mass_bucket: coin 0.25 skips the zero-mass bucket: token 3",
+            &[-1, 0, 0, 0],
+            &[0, 1, 2, 3],
+            0.25,
+            vec![
+                r([0.0, 0.25, 0.0, 0.75]),
+                r([0.0, 0.0, 1.0, 0.0]),
+                r([0.0, 0.0, 1.0, 0.0]),
+                r([0.0, 0.0, 1.0, 0.0]),
+            ],
+        ),
+    ];
+    for d in &mut ds {
+        d.coins[1..].fill(0.0);
+        d.final_coin = 0.0;
+    }
     ds
 }
 
@@ -364,7 +425,7 @@ pub fn semantics(profile: Profile, rule: Rule) -> &'static str {
             "first child with coin < S_j (f64 running sum); distinct sibling tokens; correction argmax of the masked row"
         }
         (Profile::Sglang, true) => {
-            "first child with coin <= S_j (f32 running sum) or p >= 1; duplicates counted twice; inverse CDF with final_coins, V - 1 on an all-zero row"
+            "first child with p > 0 and coin < S_j (f32 running sum) or p >= 1; duplicates counted twice; inverse CDF with final_coins, V - 1 on an all-zero row"
         }
         (Profile::Specsim, false) => {
             "first child carrying argmax t (lowest id); invalid ids refused"

@@ -167,7 +167,8 @@ impl Profile {
                 ..base
             },
             Profile::Sglang => Semantics {
-                cmp: Cmp::Le,
+                // `coin < p` (and p > 0, which `<` implies): SGLang since PR #35798
+                // (2026-08-21); `coin <= p` before.
                 ignores_q: true,
                 allows_q_above_one: true,
                 residual: Residual::TargetWithoutDraft,

@@ -10,8 +10,9 @@
 //! What differs by profile:
 //! - `target-only`: `specsim` accepts the first child j with `coin < S_j` (S_j the f64 running
 //!   sum of the target's probabilities of the children's tokens) and refuses duplicate sibling
-//!   tokens; `sglang` accepts with `coin ≤ S_j` where S_j is summed in f32 (its `prob_acc`), or
-//!   when the child's probability is ≥ 1, and counts a duplicate token twice. After a rejection
+//!   tokens; `sglang` accepts a child of positive probability with `coin < S_j` where S_j is
+//!   summed in f32 (its `prob_acc`), or whose probability is ≥ 1 (SGLang since its PR #35798;
+//!   `coin ≤ S_j` before), and counts a duplicate token twice. After a rejection
 //!   the correction comes from the target row with every child's token zeroed: its argmax
 //!   (`specsim`; the target's argmax when that is all zero), or under `sglang` the inverse CDF
 //!   with the round's final coin (argmax without one) and V − 1 when the row is all zero. The
@@ -197,8 +198,10 @@ pub fn decide_tree(r: &TreeRound, profile: Profile, rule: Rule) -> Result<TreeCo
                     s64 += p as f64;
                     (coin as f64) < s64
                 } else {
+                    // SGLang since PR #35798 (2026-08-21): a half-open bucket, and no
+                    // zero-probability child by either path (`coin <= S_j` before).
                     s32 += p;
-                    coin <= s32 || p >= 1.0
+                    p > 0.0 && (coin < s32 || p >= 1.0)
                 }
             })
         } else {

@@ -18,7 +18,7 @@ PROFILES = {
     # zero_residual, select, reports_passed
     "specsim": ("<", False, "refuse", False, False, False, "p-q", "target", "argmax", False),
     "vllm": ("<=", False, "reject", True, False, True, "p-q", "zero", "race", False),
-    "sglang": ("<=", True, "refuse", True, False, False, "t-without", "last", "icdf", False),
+    "sglang": ("<", True, "refuse", True, False, False, "t-without", "last", "icdf", False),
     "flashinfer": ("<", False, "accept_if_p", True, True, False, "p-q", "last", "icdf", True),
     "transformers": ("<=", False, "accept_if_p", True, False, False, "p-q", "refuse", "race", False),
 }

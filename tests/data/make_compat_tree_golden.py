@@ -105,7 +105,8 @@ def decide(profile, rule, parents, tok, coins, t, u):
                         break
                 else:
                     s32 = F32(s32 + p)
-                    if coin <= s32 or p >= 1:
+                    # SGLang since its PR #35798: a half-open bucket, no zero-mass child.
+                    if p > 0 and (coin < s32 or p >= 1):
                         nxt = c
                         break
         elif ch:

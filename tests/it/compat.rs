@@ -76,11 +76,12 @@ fn case(profile: Profile, class: &str) -> golden::Case {
 #[test]
 fn each_profile_decides_its_distinctive_cases() {
     use Profile::*;
-    // vLLM, transformers and SGLang (u <= p) accept at equality; specsim and FlashInfer do not.
+    // vLLM and transformers (u <= p / q) accept at equality; specsim, FlashInfer and SGLang
+    // (u < p since its PR #35798) do not.
     for (p, accepted) in [
         (Specsim, 0),
         (Vllm, 1),
-        (Sglang, 1),
+        (Sglang, 0),
         (Flashinfer, 0),
         (Transformers, 1),
     ] {

@@ -36,8 +36,15 @@ impl Owned {
     }
 }
 
-/// A value of an adversarial row: dyadic, tied, subnormal, zero, or one f32 step off.
+/// A value of an adversarial row: dyadic, tied, subnormal, zero, one f32 step off, above 1
+/// (a draft probability some profiles take as given) or huge (a row sum that overflows).
 fn value(rng: &mut StdRng) -> f32 {
+    match rng.random_range(0..40) {
+        9 => return 1.5,
+        10 => return 3e38,
+        11.. => return [0.0, 0.125, 0.25, 0.5][rng.random_range(0..4)],
+        _ => {}
+    }
     match rng.random_range(0..9) {
         0 | 1 => 0.0,
         2 => 1e-40,                       // subnormal
@@ -209,6 +216,17 @@ macro_rules! compat_engine_tests {
                         .to_string();
                     assert_eq!(got, want);
                     assert!(got.contains("round 2") && got.contains("all zero"), "{got}");
+                    // A round refused when decided comes before a later round the checks refuse.
+                    h.coins[3] = 1.0;
+                    let want = decide_batch(&h.batch(), Profile::Transformers)
+                        .unwrap_err()
+                        .to_string();
+                    let got = e
+                        .compat_chain(&h.batch(), Profile::Transformers)
+                        .unwrap_err()
+                        .to_string();
+                    assert_eq!(got, want);
+                    assert!(got.contains("round 2"), "{got}");
                 });
             }
         }

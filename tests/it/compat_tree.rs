@@ -226,24 +226,42 @@ fn sglang_unit_test_vectors_are_reproduced() {
 }
 
 #[test]
+fn sglang_boundary_tests_are_reproduced() {
+    // SGLang's PR #35798 tests: accept_token_num 0, 1 and 1 with predicts[0] = 3.
+    let acc = |class| {
+        let c = case(Profile::Sglang, Rule::TargetOnly, class).unwrap();
+        (c.expected.num_accepted, c.expected.tokens[0])
+    };
+    assert_eq!(acc("peer_sglang_zero_probability").0, 0);
+    assert_eq!(acc("peer_sglang_zero_coin").0, 1);
+    assert_eq!(acc("peer_sglang_bucket_boundary"), (1, 3));
+}
+
+#[test]
 fn each_tree_profile_decides_its_distinctive_cases() {
     let (s, g) = (Profile::Specsim, Profile::Sglang);
     let to = Rule::TargetOnly;
     let first = |p, class| case(p, to, class).unwrap().expected.nodes[0];
-    // coin = S_1: SGLang's `coin <= prob_acc` accepts the first child, specsim's < the second.
+    // coin = S_1: `coin < prob_acc` (SGLang since its PR #35798, and specsim) takes the second.
     assert_eq!(
         (first(g, "coin_at_threshold"), first(s, "coin_at_threshold")),
-        (1, 2)
+        (2, 2)
     );
-    // coin 0 and p = 0: 0 <= 0.
+    // coin 0 and p = 0: never accepted.
     assert_eq!(
         (first(g, "coin_zero_p_zero"), first(s, "coin_zero_p_zero")),
-        (1, 2)
+        (2, 2)
     );
-    // 0.1f + 0.2f rounds to 0.3f in f32: SGLang's f32 running sum accepts at coin 0.3f.
+    // A coin on a bucket boundary skips the zero-mass bucket.
+    assert_eq!(
+        (first(g, "zero_mass_bucket"), first(s, "zero_mass_bucket")),
+        (3, 3)
+    );
+    // 0.25 + 2^-30 rounds to 0.25 in f32: SGLang's f32 running sum rejects at coin 0.25, the f64
+    // sum accepts.
     assert_eq!(
         (first(g, "running_sum_f32"), first(s, "running_sum_f32")),
-        (2, -1)
+        (-1, 2)
     );
     // Duplicate sibling tokens: counted twice by SGLang; refused under specsim.
     assert_eq!(first(g, "duplicate_siblings"), 2);

@@ -197,8 +197,8 @@ def decide(
 ) -> Dict[str, np.ndarray]:
     """A batch under a profile, as the profile's engine decides it (the chain token rule): the
     expected outputs to compare a kernel's with, at any N. ``engine``: ``"cpu"`` (the reference,
-    all cores), ``"gpu"`` or ``"auto"`` (specsim's GPU kernel, ``specsim run --compat P --engine
-    gpu``; the same answers). Arrays as the kernel's (float32 rows
+    all cores), ``"gpu"`` (specsim's GPU kernel, ``specsim run --compat P --engine gpu``) or
+    ``"auto"`` (a hardware GPU where there is one, else the CPU); the same answers on each. Arrays as the kernel's (float32 rows
     ``[N, K, V]`` and ``[N, K + 1, V]``, tokens and coins ``[N, K]``; ``final_coins`` ``[N]`` or
     ``exp_noise`` ``[N, V]`` in ``extra``). Returns ``{"tokens" [N, K + 1] int32 padded with -1,
     "num_accepted" [N], "num_passed" [N]}``. A refused round refuses the batch, naming it."""
@@ -260,8 +260,13 @@ def check(
     else:
         cs = list(cases)
     if rule != "token":
+        if compare_passed:
+            raise InvalidOption("compare_passed: FlashInfer's count of the token rule; a tree rule "
+                                "compares its accepted nodes with compare_nodes=True")
         return _run_cases(kernel, cs, _TREE_ARRAYS, lambda c: (1, c["depth"] + 1),
                           ("accepted_nodes", "expected_accepted_nodes") if compare_nodes else None)
+    if compare_nodes:
+        raise InvalidOption("compare_nodes: the accepted nodes of a tree rule; the token rule has none")
     return _run_cases(kernel, cs, _ARRAYS, lambda c: (1, c["k"] + 1),
                       ("num_passed", "expected_num_passed") if compare_passed else None)
 

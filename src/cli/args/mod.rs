@@ -188,11 +188,11 @@ pub enum Command {
         /// No progress (neither the bar on a terminal nor the lines every 10 s otherwise).
         #[arg(long)]
         quiet: bool,
-        /// Decide as an engine does (SPEC §14; by the reference on the CPU): `specsim`, `vllm`,
-        /// `sglang`, `flashinfer`, `transformers` on the chain token rule (`--out` adds
-        /// `num_passed` [N]); `--rule greedy` (specsim, sglang, vllm) and `--rule target-only`
-        /// (specsim, sglang) on a tree or chain batch. The batch may add `final_coins` [N] or
-        /// `exp_noise` [N, V].
+        /// Decide as an engine does (SPEC §14): `specsim`, `vllm`, `sglang`, `flashinfer`,
+        /// `transformers` on the chain token rule, on the engine chosen by --engine (the same
+        /// answers; `--out` adds `num_passed` [N]); `--rule greedy` (specsim, sglang, vllm) and
+        /// `--rule target-only` (specsim, sglang) on a tree or chain batch, by the reference on
+        /// the CPU. The batch may add `final_coins` [N] or `exp_noise` [N, V].
         #[arg(long, value_name = "PROFILE", value_parser = parse_profile)]
         compat: Option<specsim::compat::Profile>,
         #[command(flatten)]
