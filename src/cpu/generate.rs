@@ -124,10 +124,24 @@ impl<'a> Generator<'a> {
     #[inline(always)]
     fn target_row(&self, gr: u32, p: u32, z: &mut [f32], trow: &mut [f32]) {
         logits(self.seed, gr, p, stream::TARGET, &self.decay, z);
+        self.target_from_logits(z, trow);
+    }
+
+    /// The target row from its logits `z`.
+    #[inline(always)]
+    fn target_from_logits(&self, z: &[f32], trow: &mut [f32]) {
         for (o, &zx) in trow.iter_mut().zip(z.iter()) {
             *o = zx / self.w.t_target;
         }
         softmax_in_place(trow);
+    }
+
+    /// Position `p`'s draft row of round `gr` and its target logits (left in `z`), without the
+    /// target row, for the families whose draft does not read it (all but `mixture`).
+    #[inline(always)]
+    fn draft_body(&self, gr: u32, p: u32, z: &mut [f32], e: &mut [f32], drow: &mut [f32]) {
+        logits(self.seed, gr, p, stream::TARGET, &self.decay, z);
+        self.draft_from_logits(gr, p, z, e, &[], drow);
     }
 
     /// Position `p`'s target and draft rows of round `gr`.
@@ -141,8 +155,22 @@ impl<'a> Generator<'a> {
         trow: &mut [f32],
         drow: &mut [f32],
     ) {
-        let (w, seed, decay) = (self.w, self.seed, &self.decay[..]);
         self.target_row(gr, p, z, trow);
+        self.draft_from_logits(gr, p, z, e, trow, drow);
+    }
+
+    /// Position `p`'s draft row from its target logits `z` (and, for `mixture`, its target row).
+    #[inline(always)]
+    fn draft_from_logits(
+        &self,
+        gr: u32,
+        p: u32,
+        z: &[f32],
+        e: &mut [f32],
+        trow: &[f32],
+        drow: &mut [f32],
+    ) {
+        let (w, seed, decay) = (self.w, self.seed, &self.decay[..]);
         match w.family {
             Family::Quantized { bits } => {
                 let lo = z.iter().copied().fold(f32::INFINITY, f32::min);
@@ -195,6 +223,29 @@ impl<'a> Generator<'a> {
         self.rows_body(gr, p, z, e, t, d);
     }
 
+    /// [`Generator::draft_body`] (the AVX2 build when the CPU has it; the same bits either way).
+    fn draft_at(&self, gr: u32, p: u32, z: &mut [f32], e: &mut [f32], d: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            unsafe { self.draft_avx2(gr, p, z, e, d) };
+            return;
+        }
+        self.draft_body(gr, p, z, e, d);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn draft_avx2(&self, gr: u32, p: u32, z: &mut [f32], e: &mut [f32], d: &mut [f32]) {
+        self.draft_body(gr, p, z, e, d);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn target_avx2(&self, z: &[f32], t: &mut [f32]) {
+        self.target_from_logits(z, t);
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn rows_avx2(
@@ -233,6 +284,37 @@ impl<'a> PositionRows<'a> {
     /// [`generate_chunk`] gives that position at any K > p.
     pub fn rows(&mut self, gr: u32, p: u32, t: &mut [f32], d: &mut [f32]) {
         self.g.rows_at(gr, p, &mut self.z, &mut self.e, t, d);
+    }
+
+    /// Whether the draft row can be made without the target row ([`PositionRows::draft`]): every
+    /// family but `mixture`, whose draft mixes the target row in.
+    pub fn defers_target(&self) -> bool {
+        !matches!(self.g.w.family, Family::Mixture { .. })
+    }
+
+    /// Round `gr`'s draft row at position `p` into `d` and its target logits into `z` (V each),
+    /// without the target row where the family [`PositionRows::defers_target`] (with it, in
+    /// scratch, otherwise): [`PositionRows::target`] makes it from `z` later, so the two give
+    /// [`PositionRows::rows`]' rows bit for bit.
+    pub fn draft(&mut self, gr: u32, p: u32, z: &mut [f32], d: &mut [f32]) {
+        if self.defers_target() {
+            self.g.draft_at(gr, p, z, &mut self.e, d);
+        } else {
+            let mut t = std::mem::take(&mut self.z);
+            self.g.rows_at(gr, p, z, &mut self.e, &mut t, d);
+            self.z = t;
+        }
+    }
+
+    /// The target row from the logits `z` that [`PositionRows::draft`] left.
+    pub fn target(&self, z: &[f32], t: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            unsafe { self.g.target_avx2(z, t) };
+            return;
+        }
+        self.g.target_from_logits(z, t);
     }
 
     /// Round `gr`'s coin at position `p` (as [`generate_chunk`]'s).

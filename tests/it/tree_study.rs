@@ -154,6 +154,16 @@ fn round_by_round_studies_equal_the_chunked_path() {
             .into_iter()
             .filter(|r| r.verifies_top_m())
             .collect();
+        // The families whose draft reads the target row (mixture) and not (quantized): the
+        // growth keeps an expansion's draft row and target logits.
+        for family in [
+            Family::Mixture { lambda: 0.5 },
+            Family::Quantized { bits: 3 },
+        ] {
+            let mut g = grown.clone();
+            g.workload.family = family;
+            cfgs.push(g);
+        }
         cfgs.push(grown);
         for c in &mut cfgs {
             c.recovery = recovery;

@@ -1,7 +1,8 @@
 //! A generated `eagle2:k,depth,n` study on the CPU engine, each round grown and decided where it
 //! is generated: a worker grows the round's tree from its candidates' draft rows (as
-//! [`super::eagle2::grow_chunk`] does), keeps the rows each expansion generated, so a selected
-//! node that was expanded is not generated again, then decides the round under every rule with
+//! [`super::eagle2::grow_chunk`] does), keeping each expansion's draft row and target logits, so
+//! a selected node that was expanded only makes its target row from them (and an expansion that
+//! is not selected never makes one), then decides the round under every rule with
 //! the CPU twin and adds its exact expectation and, for the first rounds, its bound. Rows are
 //! keyed by (round, candidate position), so this gives the chunked path's results exactly (a test
 //! checks it).
@@ -34,8 +35,9 @@ const KEEP_BYTES: usize = 64 << 20;
 struct Worker<'w> {
     rows: PositionRows<'w>,
     keep: bool,
-    /// Expansion i's target and draft rows at `i · V`.
-    grown_t: Vec<f32>,
+    /// Expansion i's target logits and draft row at `i · V` (its target row is made only if it
+    /// is selected).
+    grown_z: Vec<f32>,
     grown_d: Vec<f32>,
     /// Position → expansion slot.
     slots: HashMap<u32, usize>,
@@ -61,7 +63,7 @@ impl<'w> Worker<'w> {
         Worker {
             rows: PositionRows::new(&cfg.workload, cfg.seed),
             keep,
-            grown_t: Vec::new(),
+            grown_z: Vec::new(),
             grown_d: Vec::new(),
             slots: HashMap::new(),
             draft: vec![0.0; n * v],
@@ -77,11 +79,11 @@ impl<'w> Worker<'w> {
         let (cfg, e) = (plan.cfg, plan.e);
         let (n, v, gr, k) = (e.nodes, cfg.workload.vocab, r as u32, e.k);
         self.slots.clear();
-        let (mut tr, mut dr) = (vec![0.0f32; v], vec![0.0f32; v]);
+        let (mut z, mut dr) = (vec![0.0f32; v], vec![0.0f32; v]);
         let Worker {
             rows,
             keep,
-            grown_t,
+            grown_z,
             grown_d,
             slots,
             ..
@@ -91,18 +93,19 @@ impl<'w> Worker<'w> {
             if *keep {
                 let i = slots.len();
                 slots.insert(p, i);
-                if grown_t.len() < (i + 1) * v {
-                    grown_t.resize((i + 1) * v, 0.0);
+                if grown_z.len() < (i + 1) * v {
+                    grown_z.resize((i + 1) * v, 0.0);
                     grown_d.resize((i + 1) * v, 0.0);
                 }
-                let (t, d) = (
-                    &mut grown_t[i * v..(i + 1) * v],
+                let (z, d) = (
+                    &mut grown_z[i * v..(i + 1) * v],
                     &mut grown_d[i * v..(i + 1) * v],
                 );
-                rows.rows(gr, p, t, d);
+                rows.draft(gr, p, z, d);
                 Ok(row_top_k(&*d, v, k))
             } else {
-                rows.rows(gr, p, &mut tr, &mut dr);
+                // The draft row alone (its logits in `z`, not kept).
+                rows.draft(gr, p, &mut z, &mut dr);
                 Ok(row_top_k(&dr[..], v, k))
             }
         })?;
@@ -115,7 +118,7 @@ impl<'w> Worker<'w> {
             );
             match self.slots.get(&p) {
                 Some(&i) => {
-                    t.copy_from_slice(&self.grown_t[i * v..(i + 1) * v]);
+                    self.rows.target(&self.grown_z[i * v..(i + 1) * v], t);
                     d.copy_from_slice(&self.grown_d[i * v..(i + 1) * v]);
                 }
                 None => self.rows.rows(gr, p, t, d),
