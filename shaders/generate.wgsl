@@ -1,7 +1,7 @@
 // Study workloads generated on the device, never on the host: one workgroup per
 // (round, position) writes target[round][position] and, for position < K, draft[round][position],
 // the drafted token (sampled from the draft row), the coin and beta = sum_x min(p(x), q(x)).
-// Built on shaders/shared/ (exact, rng, reduce, rows). CPU twin: src/cpu/generate.rs, with the
+// Built on shaders/shared/ (exact, rng, reduce, rows). CPU twin: src/cpu/generate/, with the
 // same families, streams and formulas; exp/log/cos differ between devices, so the generated
 // values are not bit-identical across engines (the decisions on them are). Keep
 // `GenerateParams` in sync with src/gpu/params.rs (a naga test compares the member offsets).
@@ -260,7 +260,7 @@ fn generate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
     let coin = bitcast<u32>(uniform_f32(random_u32(seed(), gr, pos, STREAM_COIN, 0u)));
     // A position whose loops were cut short (an adapter's loop limit) reports a NaN beta: the
     // host refuses the chunk rather than use its rows.
-    // The stopping policies' features (src/cpu/generate.rs `stop_features`): q(x) and p(x) at the
+    // The stopping policies' features (src/cpu/generate/ `stop_features`): q(x) and p(x) at the
     // drafted token, max q, and the draft row's entropy -sum q ln q in nats (f32).
     var qmax = 0.0;
     var ent = 0.0;

@@ -1,5 +1,5 @@
 //! The workloads a study generates: the families and their parameters. Generated on the CPU by
-//! `src/cpu/generate.rs` and on the GPU by `shaders/generate.wgsl` (through `src/gpu/study.rs`).
+//! `src/cpu/generate/` and on the GPU by `shaders/generate.wgsl` (through `src/gpu/study.rs`).
 //!
 //! A family owns what is said about it: its name, its label, its parameter columns, whether it
 //! has distributions. Reports and studies ask it; they do not match on it.

@@ -1,7 +1,7 @@
 //! Tree studies (SPEC §7): the tree rules on the same rows and coins of a workload family,
 //! per tree shape, with the exact expectations of §7 overlaid.
 //!
-//! Rows and coins are generated on the CPU (`src/cpu/generate.rs`, node u taking position u's
+//! Rows and coins are generated on the CPU (`src/cpu/generate/`, node u taking position u's
 //! rows and coin); the verification runs on the engine asked for. Children's tokens are drawn as
 //! each rule assumes: the draft's top-m (ties to the lowest id) for `greedy` and `target-only`,
 //! i.i.d. from the parent's draft row for `rrs` and `spectr`, without replacement for `rrs-wor`.
