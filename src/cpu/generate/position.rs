@@ -26,7 +26,7 @@ impl<'a> PositionRows<'a> {
     }
 
     /// Round `gr`'s target and draft rows at position `p` into `t` and `d` (V each): the rows
-    /// [`generate_chunk`] gives that position at any K > p.
+    /// [`super::generate_chunk`] gives that position at any K > p.
     pub fn rows(&mut self, gr: u32, p: u32, t: &mut [f32], d: &mut [f32]) {
         self.g.rows_at(gr, p, &mut self.z, &mut self.e, t, d);
     }
@@ -62,7 +62,7 @@ impl<'a> PositionRows<'a> {
         self.g.target_from_logits(z, t);
     }
 
-    /// Round `gr`'s coin at position `p` (as [`generate_chunk`]'s).
+    /// Round `gr`'s coin at position `p` (as [`super::generate_chunk`]'s).
     pub fn coin(&self, gr: u32, p: u32) -> f32 {
         uniform_f32(random_u32(self.g.seed, gr, p, stream::COIN, 0))
     }

@@ -180,26 +180,46 @@ pub(super) fn fused_sums(
             .collect(),
         fits: wor_estimate_fits(n, v, cfg.rounds),
     };
+    sums_by_blocks(
+        cfg,
+        cpu,
+        range,
+        depth,
+        progress,
+        || Worker::new(cfg, tree),
+        |w, r, part| w.round(&plan, r, part),
+    )
+}
+
+/// The rounds `range` of a configuration on the CPU engine's threads, in parallel over blocks of
+/// rounds (small enough to keep every thread busy, large enough to reuse a worker's scratch):
+/// `round(worker, r, sums)` adds global round r; the blocks' sums are merged (order-independent),
+/// `progress` every [`REPORT_ROUNDS`] rounds; the lowest failing block's error stops the study.
+pub(super) fn sums_by_blocks<W>(
+    cfg: &TreeStudyConfig,
+    cpu: &CpuEngine,
+    range: std::ops::Range<u64>,
+    depth: usize,
+    progress: &mut dyn FnMut(&str, u64),
+    worker: impl Fn() -> W + Send + Sync,
+    round: impl Fn(&mut W, u64, &mut [Sums]) -> Result<()> + Send + Sync,
+) -> Result<Vec<Sums>> {
     let mut sums = vec![Sums::new(depth); cfg.rules.len()];
     let total = range.end.saturating_sub(range.start);
     for (r0, m) in chunks(total, REPORT_ROUNDS as usize) {
         let r0 = range.start + r0;
-        // Blocks small enough to keep every thread busy, large enough to reuse a worker.
         let block = m.div_ceil(8 * rayon::current_num_threads()).max(1);
         let parts: Vec<Result<Vec<Sums>>> = cpu.install(|| {
             chunks(m as u64, block)
                 .collect::<Vec<_>>()
                 .into_par_iter()
-                .map_init(
-                    || Worker::new(cfg, tree),
-                    |w, (b0, bm)| {
-                        let mut part = vec![Sums::new(depth); cfg.rules.len()];
-                        for r in r0 + b0..r0 + b0 + bm as u64 {
-                            w.round(&plan, r, &mut part)?;
-                        }
-                        Ok(part)
-                    },
-                )
+                .map_init(&worker, |w, (b0, bm)| {
+                    let mut part = vec![Sums::new(depth); cfg.rules.len()];
+                    for r in r0 + b0..r0 + b0 + bm as u64 {
+                        round(w, r, &mut part)?;
+                    }
+                    Ok(part)
+                })
                 .collect()
         })?;
         for part in parts {

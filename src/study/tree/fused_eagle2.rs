@@ -9,23 +9,17 @@
 
 use std::collections::HashMap;
 
-use rayon::prelude::*;
-
 use super::bound::optimal_rounds;
 use super::decide::wor_estimate_fits;
 use super::eagle2::position;
-use super::fused::Round;
+use super::fused::{Round, sums_by_blocks};
 use super::{Sums, TreeStudyConfig};
-use crate::chunk::chunks;
 use crate::cpu::CpuEngine;
 use crate::cpu::generate::PositionRows;
 use crate::cpu::tree::Scratch;
 use crate::error::Result;
 use crate::reference::tree::expect::row_top_k;
 use crate::topology::eagle2::Eagle2;
-
-/// Rounds between two progress reports.
-const REPORT_ROUNDS: u64 = 4096;
 
 /// The most bytes of expansion rows a worker keeps; beyond it a selected node's rows are
 /// generated again (as the chunked path does).
@@ -152,7 +146,7 @@ impl<'w> Worker<'w> {
 
 /// [`super::tree_config_sums`] of an `eagle2` configuration on the CPU engine: the rounds
 /// `range`, in parallel over blocks of rounds on the engine's threads (rules checked by the
-/// caller); `progress` every [`REPORT_ROUNDS`] rounds.
+/// caller; [`sums_by_blocks`]).
 pub(super) fn fused_eagle2_sums(
     cfg: &TreeStudyConfig,
     e: Eagle2,
@@ -171,36 +165,13 @@ pub(super) fn fused_eagle2_sums(
             .collect(),
         fits: wor_estimate_fits(n, v, cfg.rounds),
     };
-    let depth = e.max_depth();
-    let mut sums = vec![Sums::new(depth); cfg.rules.len()];
-    let total = range.end.saturating_sub(range.start);
-    for (r0, m) in chunks(total, REPORT_ROUNDS as usize) {
-        let r0 = range.start + r0;
-        let block = m.div_ceil(8 * rayon::current_num_threads()).max(1);
-        let parts: Vec<Result<Vec<Sums>>> = cpu.install(|| {
-            chunks(m as u64, block)
-                .collect::<Vec<_>>()
-                .into_par_iter()
-                .map_init(
-                    || Worker::new(cfg, e),
-                    |w, (b0, bm)| {
-                        let mut part = vec![Sums::new(depth); cfg.rules.len()];
-                        for r in r0 + b0..r0 + b0 + bm as u64 {
-                            w.round(&plan, r, &mut part)?;
-                        }
-                        Ok(part)
-                    },
-                )
-                .collect()
-        })?;
-        for part in parts {
-            for (s, p) in sums.iter_mut().zip(&part?) {
-                s.merge(p);
-            }
-        }
-        for &rule in &cfg.rules {
-            progress(&format!("{} {rule}", cfg.tree.label()), m as u64);
-        }
-    }
-    Ok(sums)
+    sums_by_blocks(
+        cfg,
+        cpu,
+        range,
+        e.max_depth(),
+        progress,
+        || Worker::new(cfg, e),
+        |w, r, part| w.round(&plan, r, part),
+    )
 }
