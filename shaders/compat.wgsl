@@ -21,10 +21,6 @@ const PROFILE_SELECT_SHIFT: u32 = 8u;    // 2 bits: 0 argmax, 1 inverse CDF, 2 e
 const PROFILE_PRODUCT_F32: u32 = 1024u;  // coin·q rounded to f32 before comparing
 const PROFILE_NEXT_COIN: u32 = 2048u;    // the correction's coin is the next position's
 
-// A round the host decides itself (an all-zero row the profile refuses, or a row whose f32 sum
-// overflows): written in out_accepted.
-const HOST_ROUND: u32 = 0xfffffffeu;
-
 // The row the correction is chosen from under PROFILE_MASKED: the target row, id `masked_id` 0.
 const SRC_MASKED: u32 = SRC_KERNEL;
 var<private> masked_id: u32 = 0xffffffffu;
@@ -130,48 +126,6 @@ fn passes(coin_bits: u32, q_bits: u32, p_bits: u32) -> bool {
     }
     let s = cmp_coin_product(c, q, p);
     return s < 0 || (le && s == 0);
-}
-
-// The inverse CDF of a row source with coin `u` (f32 bits): the first id whose f32 running sum
-// (ascending id) exceeds u·sum, the sum itself in f32 in ascending id; the last id of positive
-// weight when rounding leaves none; NONE when all zero; HOST_ROUND when the sum overflows.
-// Sequential, by invocation 0 (the sums' order is the profile's): charged 2 V iterations.
-fn icdf_row(lid: u32, src: u32, tbase: u32, dbase: u32, v: u32, u: u32) -> u32 {
-    let len = select(0u, v, charge_n(v, 2u) && charge(1u));
-    if (lid == 0u) {
-        var sum = 0u;
-        var last = NONE;
-        var x = 0u;
-        for (; x < len; x += 1u) {
-            let w = row_key(src, tbase, dbase, x);
-            sum = add_key(sum, w);
-            if (w > 0u) {
-                last = x;
-            }
-        }
-        loop_cut = loop_cut || x < len;
-        var chosen = NONE;
-        if (sum >= INF_BITS) {
-            chosen = HOST_ROUND;
-        } else if (sum > 0u) {
-            let thr = mul_bits(u, sum);
-            var acc = 0u;
-            chosen = last;
-            var found = false;
-            var y = 0u;
-            for (; y < len; y += 1u) {
-                acc = add_key(acc, row_key(src, tbase, dbase, y));
-                if (acc > thr) {
-                    chosen = y;
-                    found = true;
-                    break;
-                }
-            }
-            loop_cut = loop_cut || (!found && y < len);
-        }
-        shared_u32 = chosen;
-    }
-    return workgroupUniformLoad(&shared_u32);
 }
 
 // Does candidate (w, e, i) beat (bw, be, bi) in the race argmax of w / e (ties to the lowest id)?

@@ -10,12 +10,12 @@
 // increasing): once when every round shares the tree (H_TOPO_STRIDE = 0), or per round, 2n words
 // apart (H_TOPO_STRIDE = 2n). A rule with per-node values (spectr) finds them from H_PARAMS on:
 // 3 words per node, n nodes per round. A rule's parameters (lenient's l, …) are header words
-// H_RULE_P0 and H_RULE_P1. Built by src/gpu/tree.rs.
+// H_RULE_P0 and H_RULE_P1; a profile's selection is H_SELECT. Built by src/gpu/tree.rs.
 @group(0) @binding(7) var<storage, read> topo: array<u32>;
 // [n, depth]: accepted node ids, then -1.
 @group(0) @binding(8) var<storage, read_write> out_nodes: array<i32>;
 
-const TREE_HEADER: u32 = 13u;
+const TREE_HEADER: u32 = 14u;
 const H_NODES: u32 = 0u;
 const H_DEPTH: u32 = 1u;
 const H_RULE: u32 = 2u;         // the rule's index in the registry's tree rules
@@ -29,6 +29,9 @@ const H_TOPO_STRIDE: u32 = 9u;  // words between two rounds' topologies (0: shar
 const H_PARAMS: u32 = 10u;      // where a rule's per-node values start (3 words per node per round)
 const H_RULE_P0: u32 = 11u;     // the rule's first f32 parameter's bits (SPEC §13's rules; else 0)
 const H_RULE_P1: u32 = 12u;     // its second
+const H_SELECT: u32 = 13u;      // the correction and bonus: 0 the engine's recovery (`params.mode`);
+                                // under a profile (SPEC §14), 1 argmax, 2 the inverse CDF with the
+                                // round's final coin (its coin entry H_NODES), V - 1 on a zero row
 
 // The most children of one node this kernel handles (the host refuses larger trees).
 const MAX_CHILDREN: u32 = 256u;
@@ -138,6 +141,24 @@ fn accept_or_mask(lid: u32, round: u32, cs: u32, ce: u32) -> vec2<u32> {
     return vec2<u32>(next, NONE);
 }
 
+// The correction (from `res_src`) or the bonus (res_src NONE: the target row) as H_SELECT says;
+// HOST_ROUND when a profile's inverse CDF leaves the round to the host (its sum overflows).
+fn tree_recover(lid: u32, res_src: u32, tbase: u32, dbase: u32, v: u32, round: u32, a: u32) -> u32 {
+    let how = tree_h(H_SELECT);
+    if (how == 0u) {
+        return recover_from(lid, res_src, tbase, dbase, v, round, a, vec2<u32>(0u, NONE));
+    }
+    let src = select(res_src, SRC_TARGET, res_src == NONE);
+    var chosen = NONE;
+    if (how == 2u) {
+        chosen = icdf_row(lid, src, tbase, dbase, v, node_coin(round, tree_h(H_NODES)));
+    } else {
+        let top = argmax_row(lid, src, tbase, dbase, v);
+        chosen = select(top.y, NONE, top.x == 0u);
+    }
+    return select(chosen, v - 1u, chosen == NONE);
+}
+
 @compute @workgroup_size(256)
 fn verify_tree(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let round = round_index(wid);
@@ -167,7 +188,7 @@ fn verify_tree(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
         tree_list_n = 0u;
         if (cs == ce) {
             // A leaf: the bonus.
-            chosen = recover_from(lid, NONE, tbase, dbase, v, round, a, vec2<u32>(0u, NONE));
+            chosen = tree_recover(lid, NONE, tbase, dbase, v, round, a);
             walk_done = true;
             break;
         }
@@ -177,7 +198,7 @@ fn verify_tree(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
         let next = decision.x;
         let res_src = decision.y;
         if (next == NONE) {
-            chosen = recover_from(lid, res_src, tbase, dbase, v, round, a, vec2<u32>(0u, NONE));
+            chosen = tree_recover(lid, res_src, tbase, dbase, v, round, a);
             walk_done = true;
             break;
         }
@@ -190,7 +211,7 @@ fn verify_tree(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
     }
     loop_cut = loop_cut || !walk_done;
     // Outputs: the chosen token, then -1 (a round that ran out of work, or whose loops were cut
-    // short: UNFINISHED).
+    // short: UNFINISHED; one left to the host: HOST_ROUND).
     let pad = loop_len(2u * depth + 2u);
     if (lid == 0u && pad > 0u) {
         out_tokens[round * (depth + 1u) + a] = i32(chosen);
@@ -206,6 +227,6 @@ fn verify_tree(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
     }
     let unfinished = round_unfinished(lid);
     if (lid == 0u) {
-        out_accepted[round] = select(a, UNFINISHED, unfinished);
+        out_accepted[round] = select(select(a, HOST_ROUND, chosen == HOST_ROUND), UNFINISHED, unfinished);
     }
 }

@@ -49,6 +49,19 @@ pub trait Engine {
         crate::cpu::compat::decide_batch(b, profile)
     }
 
+    /// A tree rule (`greedy` or `target-only`) under a compatibility profile (SPEC §14) on a tree
+    /// batch, refused as the reference refuses it: the CPU engine decides every round by the
+    /// reference on all cores (`src/cpu/tree/compat.rs`), the GPU engine by the tree kernel with
+    /// the profile's step (`shaders/tree/compat.wgsl`), the same answers bit for bit.
+    fn compat_tree(
+        &mut self,
+        b: &crate::compat::TreeBatchRef,
+        profile: crate::compat::Profile,
+        rule: Rule,
+    ) -> Result<Vec<crate::compat::TreeCompatOutcome>> {
+        crate::cpu::tree::compat::decide_batch(b, profile, rule)
+    }
+
     /// The CPU engine, where this is it: studies that decide each round where it is generated
     /// (tree studies) call its twin directly, round by round, instead of chunk by chunk.
     fn as_cpu(&self) -> Option<&CpuEngine> {
@@ -141,6 +154,15 @@ impl Engine for CpuEngine {
         self.install(|| crate::cpu::compat::decide_batch(b, profile))?
     }
 
+    fn compat_tree(
+        &mut self,
+        b: &crate::compat::TreeBatchRef,
+        profile: crate::compat::Profile,
+        rule: Rule,
+    ) -> Result<Vec<crate::compat::TreeCompatOutcome>> {
+        self.install(|| crate::cpu::tree::compat::decide_batch(b, profile, rule))?
+    }
+
     fn study_chunk(&mut self, req: &StudyRequest) -> Result<StudyChunk> {
         crate::cpu::study::study_chunk(self, req)
     }
@@ -176,6 +198,17 @@ impl Engine for GpuContext {
         profile: crate::compat::Profile,
     ) -> Result<Vec<crate::compat::CompatOutcome>> {
         let (out, unfinished) = self.run_compat(b, profile)?;
+        self.finished_on_cpu += unfinished;
+        Ok(out)
+    }
+
+    fn compat_tree(
+        &mut self,
+        b: &crate::compat::TreeBatchRef,
+        profile: crate::compat::Profile,
+        rule: Rule,
+    ) -> Result<Vec<crate::compat::TreeCompatOutcome>> {
+        let (out, unfinished) = self.run_compat_tree(b, profile, rule)?;
         self.finished_on_cpu += unfinished;
         Ok(out)
     }

@@ -19,7 +19,10 @@ pub mod tree;
 
 pub use batch::{BatchRef, check_batch, decide_batch};
 pub use select::{argmax, exp_race, inverse_cdf};
-pub use tree::{TreeBatchRef, TreeCompatOutcome, TreeRound, decide_tree, decide_tree_batch};
+pub use tree::{
+    TreeBatchRef, TreeCompatOutcome, TreeRound, check_tree, check_tree_batch, decide_tree,
+    decide_tree_batch,
+};
 
 use serde::Serialize;
 

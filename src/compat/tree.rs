@@ -86,9 +86,9 @@ pub struct TreeCompatOutcome {
     pub num_accepted: u32,
 }
 
-/// The tree rule `rule` (`greedy` or `target-only`) on one round under `profile`. Refuses what
-/// the profile refuses, with the node and value.
-pub fn decide_tree(r: &TreeRound, profile: Profile, rule: Rule) -> Result<TreeCompatOutcome> {
+/// Refuses what `profile` refuses of one round under `rule` (`greedy` or `target-only`), with
+/// the node and value: every refusal of [`decide_tree`], which decides nothing until it passes.
+pub fn check_tree(r: &TreeRound, profile: Profile, rule: Rule) -> Result<()> {
     let bad = |m: String| Err(Error::Config(format!("{profile} {rule}: {m}")));
     if rule == Rule::Token || !profile.tree_rules().contains(&rule) {
         profile.check_rule(rule)?;
@@ -164,6 +164,17 @@ pub fn decide_tree(r: &TreeRound, profile: Profile, rule: Rule) -> Result<TreeCo
             }
         }
     }
+    Ok(())
+}
+
+/// The tree rule `rule` (`greedy` or `target-only`) on one round under `profile`. Refuses what
+/// the profile refuses ([`check_tree`]), with the node and value.
+pub fn decide_tree(r: &TreeRound, profile: Profile, rule: Rule) -> Result<TreeCompatOutcome> {
+    check_tree(r, profile, rule)?;
+    let (tree, v) = (r.tree, r.v);
+    let specsim = profile == Profile::Specsim;
+    let target_only = rule == Rule::TargetOnly;
+    let token = |c: usize| usize::try_from(r.tokens[c]).ok().filter(|&x| x < v);
     let row = |u: usize| &r.target[u * v..(u + 1) * v];
     // The correction or bonus from `w` (the node's row, masked after a rejection) under the
     // profile; `t` is the node's own row.
@@ -256,6 +267,80 @@ pub struct TreeBatchRef<'a> {
     pub final_coins: Option<&'a [f32]>,
 }
 
+impl<'a> TreeBatchRef<'a> {
+    /// Whether every round shares one tree (`parents` [n]).
+    pub fn shared(&self) -> bool {
+        self.parents.len() == self.nodes
+    }
+
+    /// Checks `parents`' length: n (one tree) or N · n (a tree per round).
+    pub fn check_parents(&self) -> Result<()> {
+        let nn = self.nodes;
+        if nn == 0 || !(self.shared() || self.parents.len() == self.n * nn) {
+            return Err(Error::Config(format!(
+                "parents: {} values, expected n = {nn} (one tree) or N · n = {} (a tree per round)",
+                self.parents.len(),
+                self.n * nn
+            )));
+        }
+        Ok(())
+    }
+
+    /// Round r on its tree `tree`.
+    pub fn round<'s>(&'s self, r: usize, tree: &'s Tree) -> TreeRound<'s> {
+        let (nn, v) = (self.nodes, self.v);
+        TreeRound {
+            tree,
+            v,
+            tokens: &self.tokens[r * nn..(r + 1) * nn],
+            coins: &self.coins[r * nn..(r + 1) * nn],
+            target: &self.target[r * nn * v..(r + 1) * nn * v],
+            final_coin: self.final_coins.map(|f| f[r]),
+        }
+    }
+
+    /// `f` on every round in parallel, each on its tree; a refused round (or tree) refuses the
+    /// batch, naming the lowest refused round.
+    pub fn each_round<T: Send>(
+        &self,
+        f: impl Fn(&TreeRound) -> Result<T> + Sync,
+    ) -> Result<Vec<T>> {
+        use rayon::prelude::*;
+        self.check_parents()?;
+        let nn = self.nodes;
+        let shared_tree = if self.shared() {
+            Some(Tree::from_parents(self.parents)?)
+        } else {
+            None
+        };
+        (0..self.n)
+            .into_par_iter()
+            .map(|r| {
+                let own;
+                let tree = match &shared_tree {
+                    Some(t) => t,
+                    None => {
+                        own = Tree::from_parents(&self.parents[r * nn..(r + 1) * nn])?;
+                        &own
+                    }
+                };
+                f(&self.round(r, tree))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .enumerate()
+            // In round order: the lowest refused round is named.
+            .map(|(r, o)| o.map_err(|e| Error::Config(format!("round {r}: {e}"))))
+            .collect()
+    }
+}
+
+/// Refuses what `profile` refuses of a tree batch under `rule` ([`check_tree`] on every round),
+/// naming the lowest refused round.
+pub fn check_tree_batch(b: &TreeBatchRef, profile: Profile, rule: Rule) -> Result<()> {
+    b.each_round(|r| check_tree(r, profile, rule)).map(drop)
+}
+
 /// Every round of a tree batch under `profile` and `rule`, in parallel, padded to the batch's
 /// depth; a refused round (or tree) refuses the batch, naming the round.
 pub fn decide_tree_batch(
@@ -263,51 +348,7 @@ pub fn decide_tree_batch(
     profile: Profile,
     rule: Rule,
 ) -> Result<Vec<TreeCompatOutcome>> {
-    use rayon::prelude::*;
-    let (nn, v) = (b.nodes, b.v);
-    let shared = b.parents.len() == nn;
-    if nn == 0 || !(shared || b.parents.len() == b.n * nn) {
-        return Err(Error::Config(format!(
-            "parents: {} values, expected n = {nn} (one tree) or N · n = {} (a tree per round)",
-            b.parents.len(),
-            b.n * nn
-        )));
-    }
-    let shared_tree = if shared {
-        Some(Tree::from_parents(b.parents)?)
-    } else {
-        None
-    };
-    let mut outs = (0..b.n)
-        .into_par_iter()
-        .map(|r| {
-            let own;
-            let tree = match &shared_tree {
-                Some(t) => t,
-                None => {
-                    own = Tree::from_parents(&b.parents[r * nn..(r + 1) * nn])?;
-                    &own
-                }
-            };
-            decide_tree(
-                &TreeRound {
-                    tree,
-                    v,
-                    tokens: &b.tokens[r * nn..(r + 1) * nn],
-                    coins: &b.coins[r * nn..(r + 1) * nn],
-                    target: &b.target[r * nn * v..(r + 1) * nn * v],
-                    final_coin: b.final_coins.map(|f| f[r]),
-                },
-                profile,
-                rule,
-            )
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .enumerate()
-        // In round order: the lowest refused round is named.
-        .map(|(r, o)| o.map_err(|e| Error::Config(format!("round {r}: {e}"))))
-        .collect::<Result<Vec<_>>>()?;
+    let mut outs = b.each_round(|r| decide_tree(r, profile, rule))?;
     let depth = outs.iter().map(|o| o.nodes.len()).max().unwrap_or(0);
     for o in &mut outs {
         o.tokens.resize(depth + 1, -1);

@@ -17,8 +17,8 @@ use crate::compat::{
 use crate::error::{Error, Result};
 use crate::rule::Recovery;
 
-/// The kernel's count of a round it leaves to the host (`HOST_ROUND` in the shader).
-const HOST_ROUND: u32 = 0xffff_fffe;
+/// The kernel's count of a round it leaves to the host (`HOST_ROUND` in `shaders/shared/select.wgsl`).
+pub(super) const HOST_ROUND: u32 = 0xffff_fffe;
 
 /// The profile's semantics as the kernel reads them (`PROFILE_*` in `shaders/compat.wgsl`).
 pub(crate) fn profile_bits(profile: Profile) -> u32 {

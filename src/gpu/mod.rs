@@ -17,6 +17,7 @@ mod adapter;
 mod buffers;
 mod chain;
 mod compat;
+mod compat_tree;
 mod kernel;
 mod params;
 mod readback;

@@ -16,7 +16,7 @@ use crate::topology::Tree;
 use rayon::prelude::*;
 
 /// Words of the tree description's header (keep in sync with `TREE_HEADER` in the shader).
-const TREE_HEADER: usize = 13;
+const TREE_HEADER: usize = 14;
 
 /// The most children of one node the kernel handles (`MAX_CHILDREN` in the shader).
 pub const MAX_CHILDREN: usize = 256;
@@ -33,8 +33,10 @@ fn rule_code(rule: Rule) -> Result<u32> {
 /// The tree description's header: nodes, depth, rule, the layout, and the words between two
 /// rounds' topologies (`H_TOPO_STRIDE`: 0 when every round shares one, 2n when each has its own),
 /// where a rule's per-node values start (`H_PARAMS`, word 10), and the rule's two f32 parameters
-/// bits (`H_RULE_P0`, `H_RULE_P1`, words 11 and 12; SPEC §13's rules).
-fn header(view: &Rounds, rule: Rule) -> Result<Vec<u32>> {
+/// bits (`H_RULE_P0`, `H_RULE_P1`, words 11 and 12; SPEC §13's rules), and the selection of the
+/// correction and bonus (`H_SELECT`, word 13: 0, the engine's recovery, unless a profile's
+/// [`ProfileStep`] says otherwise).
+fn header(view: &Rounds, rule: Rule, profile: Option<ProfileStep>) -> Result<Vec<u32>> {
     let l = &view.layout;
     let nodes = view.topology.nodes();
     let stride = match view.topology {
@@ -44,7 +46,10 @@ fn header(view: &Rounds, rule: Rule) -> Result<Vec<u32>> {
     let words = vec![
         nodes as u32,
         view.topology.depth() as u32,
-        rule_code(rule)?,
+        match profile {
+            Some(p) => p.code,
+            None => rule_code(rule)?,
+        },
         l.draft_rows as u32,
         l.target_rows as u32,
         l.tok_stride as u32,
@@ -55,9 +60,19 @@ fn header(view: &Rounds, rule: Rule) -> Result<Vec<u32>> {
         0, // H_PARAMS: set once the chunk size is known
         rule.params()[0].to_bits(),
         rule.params()[1].to_bits(),
+        profile.map_or(0, |p| p.select),
     ];
     debug_assert_eq!(words.len(), TREE_HEADER);
     Ok(words)
+}
+
+/// A compatibility profile's step in the tree kernel (SPEC §14; built by `src/gpu/compat_tree.rs`):
+/// the kernel's rule code (`H_RULE`: a registry rule's, or past them a step of
+/// `shaders/tree/compat.wgsl`) and the selection of the correction and bonus (`H_SELECT`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ProfileStep {
+    pub(super) code: u32,
+    pub(super) select: u32,
 }
 
 /// Appends one tree's topology as the kernel reads it: child_start[n + 1], child_list[n − 1].
@@ -190,7 +205,20 @@ impl GpuContext {
     /// (`TreeBuffers`). A shared topology is uploaded once per call; per-round topologies are
     /// uploaded with each chunk's rows and read at each round's offset.
     pub fn run_tree(&mut self, view: &Rounds, rule: Rule, rec: Recovery) -> Result<Outcomes> {
-        let head = header(view, rule)?;
+        self.run_tree_step(view, rule, rec, None)
+    }
+
+    /// [`GpuContext::run_tree`], or under a profile its step (`rule` then names the rule whose
+    /// checks and per-node values apply). Rounds the kernel leaves to the host are counted
+    /// `UNFINISHED` or `HOST_ROUND`.
+    pub(super) fn run_tree_step(
+        &mut self,
+        view: &Rounds,
+        rule: Rule,
+        rec: Recovery,
+        profile: Option<ProfileStep>,
+    ) -> Result<Outcomes> {
+        let head = header(view, rule, profile)?;
         let nodes = view.topology.nodes();
         let per_round = matches!(view.topology, Topology::PerRound(_));
         let (depth, v, l) = (view.topology.depth(), view.v, view.layout);
@@ -344,7 +372,7 @@ impl GpuContext {
 #[cfg(test)]
 mod tests {
     /// The header's layout here is the shader's: `TREE_HEADER` and `H_PARAMS` as
-    /// `shaders/tree.wgsl` declares them, and the rule's parameters in its last two words.
+    /// `shaders/tree.wgsl` declares them, the rule's parameters, then the selection, last.
     #[test]
     fn the_header_matches_the_shader() {
         let src = include_str!("../../shaders/tree.wgsl");
@@ -358,7 +386,8 @@ mod tests {
         };
         assert_eq!(constant("TREE_HEADER"), super::TREE_HEADER);
         assert_eq!(constant("H_PARAMS"), super::H_PARAMS);
-        assert_eq!(constant("H_RULE_P0"), super::TREE_HEADER - 2);
-        assert_eq!(constant("H_RULE_P1"), super::TREE_HEADER - 1);
+        assert_eq!(constant("H_RULE_P0"), super::TREE_HEADER - 3);
+        assert_eq!(constant("H_RULE_P1"), super::TREE_HEADER - 2);
+        assert_eq!(constant("H_SELECT"), super::TREE_HEADER - 1);
     }
 }

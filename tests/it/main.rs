@@ -16,6 +16,7 @@ mod cli_round;
 mod compat;
 mod compat_engines;
 mod compat_tree;
+mod compat_tree_engines;
 mod cost;
 mod distortion;
 mod eagle;

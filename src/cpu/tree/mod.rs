@@ -24,6 +24,7 @@
 //!   of the chain rules) and the bonus from the leaf's target row; the randomness is addressed by
 //!   (round, number accepted), as for a chain.
 
+pub mod compat;
 mod greedy;
 mod lenient;
 mod rrs;

@@ -117,14 +117,17 @@ macro_rules! kernel_table {
             KernelDef {
                 entry: "verify_tree",
                 stem: "tree",
-                // The shared helpers, each tree rule's step, the dispatcher `tree_step` (the
-                // rule of index `rule` in the registry's tree rules), then the kernel.
+                // The shared helpers, each tree rule's step, the profiles' steps, the
+                // dispatcher `tree_step` (the rule of index `rule` in the registry's tree rules,
+                // then the profiles' steps), then the kernel.
                 source: concat!(
-                    wgsl!("tree", ["exact", "rng", "reduce", "rows", "round"]),
+                    wgsl!("tree", ["exact", "rng", "reduce", "rows", "round", "select", "f64"]),
                     "\n",
                     $(include_str!(concat!("../../../shaders/tree/", $ts, ".wgsl")), "\n",)*
+                    include_str!("../../../shaders/tree/compat.wgsl"), "\n",
                     "// Generated from the rule registry (src/gpu/kernel/table.rs): the step of the tree rule\n",
-                    "// whose index in the registry is `rule`.\n",
+                    "// whose index in the registry is `rule`; after them, the profiles' steps\n",
+                    "// (shaders/tree/compat.wgsl).\n",
                     "fn tree_step(rule: u32, lid: u32, round: u32, u: u32, cs: u32, ce: u32, tbase: u32, dbase: u32, v: u32) -> vec2<u32> {\n",
                     "    var code = 0u;\n",
                     $(
@@ -133,7 +136,7 @@ macro_rules! kernel_table {
                         "    }\n",
                         "    code += 1u;\n",
                     )*
-                    "    return vec2<u32>(NONE, NONE);\n",
+                    "    return tree_step_compat(rule - code, lid, round, u, cs, ce, tbase);\n",
                     "}\n",
                 ),
                 params: (
@@ -174,7 +177,7 @@ macro_rules! kernel_table {
                 "compat",
                 "compat",
                 RoundParams,
-                ["exact", "rng", "reduce", "rows", "round"],
+                ["exact", "rng", "reduce", "rows", "round", "select"],
                 [
                     Uniform,
                     BufReadOnly,
