@@ -1329,10 +1329,12 @@ fn compat_round(py: Python<'_>, text: String, profile: &str, rule: &str) -> PyRe
 
 /// A tree batch under a compatibility profile and tree rule: int64 `parents` `[n]` or `[N, n]`,
 /// int64 tokens and float32 coins `[N, n]`, float32 target rows `[N, n, V]`, optional
-/// `final_coins` `[N]` (C order); returns (tokens `[N, D + 1]` int32 padded with -1,
-/// accepted_nodes `[N, D]`, num_accepted `[N]`), D the batch's depth.
+/// `final_coins` `[N]` (C order), on `engine` (`cpu`: the reference; `gpu` or `auto`: the tree
+/// kernel with the profile's step where there is a GPU, the same answers); returns (tokens
+/// `[N, D + 1]` int32 padded with -1, accepted_nodes `[N, D]`, num_accepted `[N]`), D the
+/// batch's depth.
 #[pyfunction]
-#[pyo3(signature = (parents, target, tokens, coins, final_coins, profile, rule))]
+#[pyo3(signature = (parents, target, tokens, coins, final_coins, profile, rule, engine = "cpu"))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn compat_tree_batch<'py>(
     py: Python<'py>,
@@ -1343,6 +1345,7 @@ fn compat_tree_batch<'py>(
     final_coins: Option<PyReadonlyArrayDyn<'py, f32>>,
     profile: &str,
     rule: &str,
+    engine: &str,
 ) -> PyResult<(
     Bound<'py, PyArrayDyn<i32>>,
     Bound<'py, PyArrayDyn<i32>>,
@@ -1350,6 +1353,7 @@ fn compat_tree_batch<'py>(
 )> {
     let profile: specsim::compat::Profile = parse(profile)?;
     let rule: Rule = parse(rule)?;
+    let choice = engine_choice(engine)?;
     let (ps, ts, ks, cs) = (
         parents.shape(),
         target.shape(),
@@ -1385,7 +1389,7 @@ fn compat_tree_batch<'py>(
         final_coins: fc,
     };
     let outs = py
-        .detach(|| specsim::compat::decide_tree_batch(&batch, profile, rule))
+        .detach(|| with_engine(choice, |e| e.compat_tree(&batch, profile, rule)))
         .map_err(err)?;
     // The batch's depth (of its one tree when it has no rounds).
     let depth = match outs.first() {

@@ -113,3 +113,22 @@ def test_speculative_decode_with_a_profile_on_a_tree():
     with pytest.raises(specsim.InvalidOption, match="flashinfer profile decides token"):
         specsim.speculative_decode([[0.0] * 6] * 6, t, [0, 1, 2, 3, 4, 0], [0.5] * 6,
                                    rule="greedy", parents=[-1, 0, 1, 0, 3, 4], compat="flashinfer")
+
+
+def test_decide_tree_on_the_gpu_engine_equals_the_reference():
+    """Every tree profile's golden cases, concatenated per tree, on the GPU engine (the tree
+    kernel with the profile's step) equal the reference (engine="cpu")."""
+    for profile, rules in specsim.conformance.TREE_RULES.items():
+        for rule in rules:
+            for c in specsim.conformance.cases(profile, rule=rule):
+                args = (c["parents"], c["target_probs"], c["draft_tokens"], c["random_coins"])
+                want = specsim.conformance.decide_tree(*args, profile=profile, rule=rule, **c["extra"])
+                try:
+                    got = specsim.conformance.decide_tree(*args, profile=profile, rule=rule,
+                                                          engine="gpu", **c["extra"])
+                except specsim.SpecsimError as e:
+                    pytest.skip(f"no GPU adapter: {e}")
+                for key in ("tokens", "accepted_nodes", "num_accepted"):
+                    np.testing.assert_array_equal(got[key], want[key],
+                                                  err_msg=f"{profile} {rule} {c['class']} {key}")
+                np.testing.assert_array_equal(got["tokens"], c["expected_tokens"])

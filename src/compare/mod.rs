@@ -25,6 +25,10 @@ pub struct EngineMismatch {
     pub cpu: (u32, i32),
     /// GPU engine's (num_accepted, token at `position`).
     pub gpu: (u32, i32),
+    /// What else differs where the tokens and counts do not tell (`verify --compat`: FlashInfer's
+    /// passes, a tree's accepted nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// Why an f32 engine and the f64 reference may differ on a round.
@@ -127,12 +131,18 @@ pub fn compare_engines(cpu: &Outcomes, gpu: &Outcomes, r0: u64, report: &mut Ver
         let a = &cpu.tokens[r * d1..(r + 1) * d1];
         let b = &gpu.tokens[r * d1..(r + 1) * d1];
         let (na, nb) = (cpu.num_accepted[r], gpu.num_accepted[r]);
-        let nodes_differ = match (&cpu.nodes, &gpu.nodes) {
-            (Some(x), Some(y)) => x[r * d..(r + 1) * d] != y[r * d..(r + 1) * d],
-            (None, None) => false,
-            _ => true,
-        };
-        push_mismatch(report, r0 + r as u64, (na, a), (nb, b), nodes_differ);
+        let (x, y) = (
+            cpu.nodes.as_ref().map(|x| &x[r * d..(r + 1) * d]),
+            gpu.nodes.as_ref().map(|x| &x[r * d..(r + 1) * d]),
+        );
+        let detail = (x != y).then(|| {
+            format!(
+                "accepted nodes: cpu {:?}, gpu {:?}",
+                x.unwrap_or_default(),
+                y.unwrap_or_default()
+            )
+        });
+        push_mismatch(report, r0 + r as u64, (na, a), (nb, b), detail);
     }
 }
 
@@ -155,16 +165,16 @@ pub fn compare_reference(
 }
 
 /// Adds round `round` to `report` when the two engines' (accepted, tokens) differ, or when
-/// `other_differs` (e.g. the accepted tree nodes): the first differing token position, and each
-/// engine's accepted count and token there (-1 past the end).
-pub(crate) fn push_mismatch(
+/// something else does (`detail`, e.g. the accepted tree nodes): the first differing token
+/// position, and each engine's accepted count and token there (-1 past the end).
+pub fn push_mismatch(
     report: &mut VerifyReport,
     round: u64,
     (na, a): (u32, &[i32]),
     (nb, b): (u32, &[i32]),
-    other_differs: bool,
+    detail: Option<String>,
 ) {
-    if a == b && na == nb && !other_differs {
+    if a == b && na == nb && detail.is_none() {
         return;
     }
     let position = (0..a.len().min(b.len()))
@@ -172,6 +182,7 @@ pub(crate) fn push_mismatch(
         .unwrap_or(a.len());
     let at = |t: &[i32]| t.get(position).copied().unwrap_or(-1);
     report.engine_mismatches.push(EngineMismatch {
+        detail,
         round,
         position,
         cpu: (na, at(a)),

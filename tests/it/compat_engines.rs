@@ -310,9 +310,13 @@ fn verify_and_run_take_a_profile_on_both_engines() {
         "--compat",
         "vllm",
         "--rule",
-        "greedy",
+        "target-only",
     ]);
-    common::assert_refused(&o, "verify --compat greedy", &["token rule's profiles"]);
+    common::assert_refused(
+        &o,
+        "verify --compat vllm target-only",
+        &["the vllm profile decides token, greedy"],
+    );
     let o = common::specsim(&["verify", "--generate", "10", "--compat", "vllm"]);
     common::assert_refused(&o, "verify --compat --generate", &["give BATCH"]);
 }

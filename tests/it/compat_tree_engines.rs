@@ -336,3 +336,80 @@ fn one_round_equals_its_batch_row() {
         assert_eq!(one.tokens[..], o.tokens[..one.tokens.len()]);
     }
 }
+
+/// Writes a tree batch (zero draft rows; `final_coins` where it has them) as an `.npz`.
+fn write_tree_batch(path: &std::path::Path, b: &Owned) {
+    use specsim::npyio::{NpzValues, write_npz};
+    let (n, nn, v) = (b.n as u64, b.nodes as u64, b.v as u64);
+    let zeros = vec![0f32; b.target.len()];
+    let parents_shape = if b.batch().shared() {
+        vec![nn]
+    } else {
+        vec![n, nn]
+    };
+    let mut arrays = vec![
+        ("parents", parents_shape, NpzValues::I64(&b.parents)),
+        ("draft_probs", vec![n, nn, v], NpzValues::F32(&zeros)),
+        ("target_probs", vec![n, nn, v], NpzValues::F32(&b.target)),
+        ("draft_tokens", vec![n, nn], NpzValues::I64(&b.tokens)),
+        ("random_coins", vec![n, nn], NpzValues::F32(&b.coins)),
+    ];
+    if let Some(f) = &b.finals {
+        arrays.push(("final_coins", vec![n], NpzValues::F32(f)));
+    }
+    write_npz(path, &arrays).unwrap();
+}
+
+/// `verify BATCH --compat P --rule R` compares the engines on tree batches; `run --compat P
+/// --rule R` writes the same file on both.
+#[test]
+fn verify_and_run_take_a_tree_profile_on_both_engines() {
+    let gpu = common::gpu().is_some();
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = StdRng::seed_from_u64(30);
+    for (profile, rule) in tree_profiles() {
+        let b = adversarial(&mut rng, profile, rule, 120, 6);
+        let path = dir.path().join(format!("{profile}-{rule}.npz"));
+        write_tree_batch(&path, &b);
+        let p = path.to_str().unwrap();
+        let (pn, rn) = (profile.name(), rule.name());
+        let o = common::specsim(&[
+            "verify", p, "--compat", pn, "--rule", rn, "--json", "--quiet",
+        ]);
+        assert_eq!(o.code, 0, "{profile} {rule}: {}", o.stderr);
+        let r: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+        assert_eq!(r["compat"], pn);
+        assert_eq!(r["rounds"], 120);
+        assert_eq!(r["engine_mismatches"].as_array().unwrap().len(), 0);
+        let mut files = Vec::new();
+        for e in ["cpu", "gpu"].into_iter().take(1 + usize::from(gpu)) {
+            let out = dir.path().join(format!("{profile}-{rule}-{e}.npz"));
+            let o = common::specsim(&[
+                "run",
+                p,
+                "--compat",
+                pn,
+                "--rule",
+                rn,
+                "--engine",
+                e,
+                "--out",
+                out.to_str().unwrap(),
+                "--quiet",
+            ]);
+            assert_eq!(o.code, 0, "{profile} {rule} {e}: {}", o.stderr);
+            let mut z = common::Npz::open(&out);
+            let want = decide_tree_batch(&b.batch(), profile, rule).unwrap();
+            let toks: Vec<i32> = want.iter().flat_map(|o| o.tokens.clone()).collect();
+            assert_eq!(z.i32s("tokens").1, toks, "{profile} {rule} {e}");
+            files.push(std::fs::read(&out).unwrap());
+        }
+        if gpu {
+            assert_eq!(r["engines"], serde_json::json!(["cpu", "gpu"]));
+            assert_eq!(
+                files[0], files[1],
+                "{profile} {rule}: run --engine cpu and gpu"
+            );
+        }
+    }
+}

@@ -162,13 +162,16 @@ def decide_tree(
     profile: str = "sglang",
     rule: str = "target-only",
     final_coins: Any = None,
+    engine: str = "cpu",
 ) -> Dict[str, np.ndarray]:
     """A tree batch under a profile's tree rule (``greedy`` or ``target-only``), as the engine
     decides it: ``parents`` [n] (one tree) or [N, n], float32 ``target_probs`` [N, n, V], tokens
     and coins [N, n] (node u's coin chooses among u's children), ``final_coins`` [N] (``sglang``'s
-    ``target-only``). Returns ``{"tokens" [N, D + 1] int32 padded with -1, "accepted_nodes"
-    [N, D], "num_accepted" [N]}`` (D the batch's depth). A refused round refuses the batch,
-    naming it."""
+    ``target-only``). ``engine``: ``"cpu"`` (the reference, all cores), ``"gpu"`` (specsim's tree
+    kernel with the profile's step, ``specsim run --compat P --rule R --engine gpu``) or
+    ``"auto"``; the same answers on each. Returns ``{"tokens" [N, D + 1] int32 padded with -1,
+    "accepted_nodes" [N, D], "num_accepted" [N]}`` (D the batch's depth). A refused round refuses
+    the batch, naming it."""
     _check_rule(profile, rule)
     if rule == "token":
         raise InvalidOption("decide_tree: a tree rule (greedy or target-only); decide() takes token")
@@ -182,6 +185,7 @@ def decide_tree(
         None if final_coins is None else f32(final_coins),
         profile,
         rule,
+        engine,
     )
     return {"tokens": tokens, "accepted_nodes": nodes, "num_accepted": acc}
 

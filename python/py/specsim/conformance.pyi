@@ -22,6 +22,7 @@ def decide_tree(
     profile: str = "sglang",
     rule: str = "target-only",
     final_coins: Any = None,
+    engine: str = "cpu",
 ) -> Dict[str, Any]: ...
 def check(
     kernel: Callable[..., Any],

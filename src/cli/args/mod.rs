@@ -189,10 +189,10 @@ pub enum Command {
         #[arg(long)]
         quiet: bool,
         /// Decide as an engine does (SPEC §14): `specsim`, `vllm`, `sglang`, `flashinfer`,
-        /// `transformers` on the chain token rule, on the engine chosen by --engine (the same
-        /// answers; `--out` adds `num_passed` [N]); `--rule greedy` (specsim, sglang, vllm) and
-        /// `--rule target-only` (specsim, sglang) on a tree or chain batch, by the reference on
-        /// the CPU. The batch may add `final_coins` [N] or `exp_noise` [N, V].
+        /// `transformers` on the chain token rule (`--out` adds `num_passed` [N]); `--rule
+        /// greedy` (specsim, sglang, vllm) and `--rule target-only` (specsim, sglang) on a tree
+        /// or chain batch (`--out` adds `accepted_nodes`); on the engine chosen by --engine, the
+        /// same answers. The batch may add `final_coins` [N] or `exp_noise` [N, V].
         #[arg(long, value_name = "PROFILE", value_parser = parse_profile)]
         compat: Option<specsim::compat::Profile>,
         #[command(flatten)]

@@ -219,9 +219,10 @@ pub struct VerifyArgs {
     /// No progress (neither the bar on a terminal nor the lines every 10 s otherwise).
     #[arg(long)]
     pub quiet: bool,
-    /// Decide the batch (the chain token rule) under a compatibility profile (SPEC §14) on the
-    /// CPU engine (the reference) and the GPU engine, and require them equal round by round:
-    /// `specsim`, `vllm`, `sglang`, `flashinfer`, `transformers`. The batch may add
+    /// Decide the batch under a compatibility profile (SPEC §14) on the CPU engine (the
+    /// reference) and the GPU engine, and require them equal round by round: `specsim`, `vllm`,
+    /// `sglang`, `flashinfer`, `transformers` on the chain token rule; with `--rule greedy` or
+    /// `--rule target-only` the tree rules' profiles on a tree or chain batch. The batch may add
     /// `final_coins` [N] or `exp_noise` [N, V].
     #[arg(long, value_name = "PROFILE", value_parser = super::parse_profile)]
     pub compat: Option<specsim::compat::Profile>,

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_paths;
+mod compat_source;
 mod conform;
 mod cost;
 mod distortion;

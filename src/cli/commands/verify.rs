@@ -301,8 +301,16 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
         }
         for m in report.engine_mismatches.iter().take(20) {
             s += &format!(
-                "  round {} position {}: cpu (accepted {}, token {}) vs gpu (accepted {}, token {})\n",
-                m.round, m.position, m.cpu.0, m.cpu.1, m.gpu.0, m.gpu.1
+                "  round {} position {}: cpu (accepted {}, token {}) vs gpu (accepted {}, token {}){}\n",
+                m.round,
+                m.position,
+                m.cpu.0,
+                m.cpu.1,
+                m.gpu.0,
+                m.gpu.1,
+                m.detail
+                    .as_ref()
+                    .map_or(String::new(), |d| format!("; {d}"))
             );
         }
         s += &format!(

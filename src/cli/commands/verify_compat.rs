@@ -1,16 +1,18 @@
-//! `specsim verify BATCH --compat P`: the chain token rule under a compatibility profile on both
-//! engines, compared round by round (tokens, counts and FlashInfer's passes): the CPU engine is
-//! the reference itself, so the GPU kernel (`shaders/compat.wgsl`) must equal it exactly.
+//! `specsim verify BATCH --compat P [--rule R]`: a batch under a compatibility profile on both
+//! engines, compared round by round: the CPU engine is the reference itself, so the GPU kernels
+//! (`shaders/compat.wgsl` for the token rule, the tree kernel with the profile's step for
+//! `greedy` and `target-only`) must equal it exactly: tokens, counts, FlashInfer's passes and a
+//! tree's accepted nodes.
 
 use anyhow::{Result, bail};
 
 use specsim::Rule;
-use specsim::compare::{EngineMismatch, VerifyReport};
+use specsim::compare::{VerifyReport, push_mismatch};
 use specsim::compat::Profile;
-use specsim::gpu::describe;
+use specsim::gpu::{GpuContext, describe};
 use specsim::npyio::BatchFile;
 
-use super::run_compat::{CompatSource, offset};
+use super::compat_source::{CompatSource, TreeSource, offset};
 use super::{Progress, in_chunks, open_gpu};
 use crate::cli::args::{EngineChoice, VerifyArgs};
 
@@ -20,11 +22,7 @@ pub fn verify_compat(
     rule: Rule,
     report: &mut VerifyReport,
 ) -> Result<()> {
-    if rule != Rule::Token {
-        bail!(
-            "verify --compat compares the engines on the token rule's profiles; --rule {rule}: the tree rules' profiles are decided by the reference on the CPU (specsim run --compat)"
-        );
-    }
+    profile.check_rule(rule)?;
     if a.study || a.generate.is_some() {
         bail!(
             "verify --compat checks a batch file (with its final_coins or exp_noise): give BATCH, not --generate or --study"
@@ -34,7 +32,6 @@ pub fn verify_compat(
         bail!("verify --compat: give a BATCH");
     };
     let file = BatchFile::open(path)?;
-    let src = CompatSource::open(&file)?;
     let mut gpu = if a.cpu_only {
         None
     } else {
@@ -45,38 +42,74 @@ pub fn verify_compat(
         report.engines.push("gpu".into());
         report.adapter = Some(describe(g.adapter_info()));
     }
-    let k = src.view.k;
+    let named = |e: specsim::Error, r0: usize| {
+        anyhow::anyhow!("{}: {}", path.display(), offset(e.to_string(), r0))
+    };
+    if rule != Rule::Token {
+        return verify_tree(&file, profile, rule, gpu.as_mut(), a.quiet, report, &named);
+    }
+    let src = CompatSource::open(&file)?;
     let mut progress = Progress::new("verify --compat", src.view.n as u64, a.quiet);
     in_chunks(src.view.n, src.bytes_per_round(), &mut progress, |r0, m| {
         let chunk = src.chunk(r0, m);
         let b = chunk.batch();
-        let named = |e: specsim::Error| {
-            anyhow::anyhow!("{}: {}", path.display(), offset(e.to_string(), r0))
-        };
-        let cpu = specsim::cpu::compat::decide_batch(&b, profile).map_err(named)?;
+        let cpu = specsim::cpu::compat::decide_batch(&b, profile).map_err(|e| named(e, r0))?;
         if let Some(g) = gpu.as_mut() {
-            let (res, unfinished) = g.run_compat(&b, profile).map_err(named)?;
+            let (res, unfinished) = g.run_compat(&b, profile).map_err(|e| named(e, r0))?;
             report.gpu_rounds_finished_on_cpu += unfinished;
             for (r, (c, g)) in cpu.iter().zip(&res).enumerate() {
-                if c == g {
-                    continue;
-                }
-                // The first token that differs, or K + 1 when only the counts do.
-                let position = (0..=k)
-                    .find(|&j| c.tokens[j] != g.tokens[j])
-                    .unwrap_or(k + 1);
-                let at = |o: &specsim::compat::CompatOutcome| {
-                    (
-                        o.num_accepted,
-                        o.tokens.get(position).copied().unwrap_or(-1),
-                    )
-                };
-                report.engine_mismatches.push(EngineMismatch {
-                    round: (r0 + r) as u64,
-                    position,
-                    cpu: at(c),
-                    gpu: at(g),
-                });
+                let detail = (c.num_passed != g.num_passed)
+                    .then(|| format!("passed: cpu {}, gpu {}", c.num_passed, g.num_passed));
+                push_mismatch(
+                    report,
+                    (r0 + r) as u64,
+                    (c.num_accepted, &c.tokens),
+                    (g.num_accepted, &g.tokens),
+                    detail,
+                );
+            }
+        }
+        report.rounds += m as u64;
+        Ok(())
+    })?;
+    progress.finish();
+    Ok(())
+}
+
+/// `greedy` or `target-only` under the profile on a tree batch (or a chain read as the path
+/// tree): the reference against the tree kernel with the profile's step.
+fn verify_tree(
+    file: &BatchFile,
+    profile: Profile,
+    rule: Rule,
+    mut gpu: Option<&mut GpuContext>,
+    quiet: bool,
+    report: &mut VerifyReport,
+    named: &dyn Fn(specsim::Error, usize) -> anyhow::Error,
+) -> Result<()> {
+    let src = TreeSource::open(file, rule)?;
+    let n = src.rounds.n;
+    let mut progress = Progress::new("verify --compat", n as u64, quiet);
+    in_chunks(n, src.bytes_per_round(), &mut progress, |r0, m| {
+        let chunk = src.chunk(r0, m);
+        let b = chunk.batch();
+        let cpu = specsim::cpu::tree::compat::decide_batch(&b, profile, rule)
+            .map_err(|e| named(e, r0))?;
+        if let Some(g) = gpu.as_deref_mut() {
+            let (res, unfinished) = g
+                .run_compat_tree(&b, profile, rule)
+                .map_err(|e| named(e, r0))?;
+            report.gpu_rounds_finished_on_cpu += unfinished;
+            for (r, (c, g)) in cpu.iter().zip(&res).enumerate() {
+                let detail = (c.nodes != g.nodes)
+                    .then(|| format!("accepted nodes: cpu {:?}, gpu {:?}", c.nodes, g.nodes));
+                push_mismatch(
+                    report,
+                    (r0 + r) as u64,
+                    (c.num_accepted, &c.tokens),
+                    (g.num_accepted, &g.tokens),
+                    detail,
+                );
             }
         }
         report.rounds += m as u64;
