@@ -208,24 +208,37 @@ impl Engine for GpuContext {
         profile: crate::compat::Profile,
         rule: Rule,
     ) -> Result<Vec<crate::compat::TreeCompatOutcome>> {
-        let (out, unfinished) = self.run_compat_tree(b, profile, rule)?;
+        let (out, unfinished, beyond) = self.run_compat_tree(b, profile, rule)?;
         self.finished_on_cpu += unfinished;
+        self.beyond_limits_on_cpu += beyond;
         Ok(out)
     }
 
     fn notices(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
         let n = std::mem::take(&mut self.finished_on_cpu);
-        if n == 0 {
-            return Vec::new();
+        let s = |n: u64| if n == 1 { "" } else { "s" };
+        let it = |n: u64| if n == 1 { "it" } else { "them" };
+        if n > 0 {
+            out.push(format!(
+                "{n} round{} needed more loop iterations than this GPU adapter runs per shader invocation ({}; {}): the GPU kernels left {} unfinished and the CPU engine, their twin, finished {} (the same results, bit for bit)",
+                s(n),
+                describe(self.adapter_info()),
+                self.loop_budget(),
+                it(n),
+                it(n),
+            ));
         }
-        vec![format!(
-            "{n} round{} needed more loop iterations than this GPU adapter runs per shader invocation ({}; {}): the GPU kernels left {} unfinished and the CPU engine, their twin, finished {} (the same results, bit for bit)",
-            if n == 1 { "" } else { "s" },
-            describe(self.adapter_info()),
-            self.loop_budget(),
-            if n == 1 { "it" } else { "them" },
-            if n == 1 { "it" } else { "them" },
-        )]
+        let m = std::mem::take(&mut self.beyond_limits_on_cpu);
+        if m > 0 {
+            out.push(format!(
+                "{m} round{} of a compatibility profile's tree batch exceeded the GPU tree kernel's limits (a node of more than {} children, or one round larger than a storage binding): the CPU engine decided {} by the reference",
+                s(m),
+                crate::gpu::tree::MAX_CHILDREN,
+                it(m),
+            ));
+        }
+        out
     }
 }
 

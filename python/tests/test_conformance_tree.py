@@ -116,8 +116,8 @@ def test_speculative_decode_with_a_profile_on_a_tree():
 
 
 def test_decide_tree_on_the_gpu_engine_equals_the_reference():
-    """Every tree profile's golden cases, concatenated per tree, on the GPU engine (the tree
-    kernel with the profile's step) equal the reference (engine="cpu")."""
+    """Every tree profile's golden cases on the GPU engine (the tree kernel with the profile's
+    step) equal the reference (engine="cpu"); skipped only where there is no GPU adapter."""
     for profile, rules in specsim.conformance.TREE_RULES.items():
         for rule in rules:
             for c in specsim.conformance.cases(profile, rule=rule):
@@ -127,6 +127,8 @@ def test_decide_tree_on_the_gpu_engine_equals_the_reference():
                     got = specsim.conformance.decide_tree(*args, profile=profile, rule=rule,
                                                           engine="gpu", **c["extra"])
                 except specsim.SpecsimError as e:
+                    if "adapter" not in str(e):
+                        raise
                     pytest.skip(f"no GPU adapter: {e}")
                 for key in ("tokens", "accepted_nodes", "num_accepted"):
                     np.testing.assert_array_equal(got[key], want[key],

@@ -94,7 +94,8 @@ pub struct VerifyReport {
     /// Every difference from the f64 reference, classified.
     pub reference_diffs: Vec<ReferenceDiff>,
     /// Rounds the GPU kernels left unfinished (more loop iterations than the adapter runs per
-    /// invocation) and the CPU twin finished; counted, never hidden.
+    /// invocation), or could not take (a profile's tree with a node of more than 256 children),
+    /// and the CPU twin or the reference decided; counted, never hidden.
     #[serde(skip_serializing_if = "is_zero")]
     pub gpu_rounds_finished_on_cpu: u64,
 }

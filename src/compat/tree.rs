@@ -268,7 +268,7 @@ pub struct TreeBatchRef<'a> {
 }
 
 impl<'a> TreeBatchRef<'a> {
-    /// Whether every round shares one tree (`parents` [n]).
+    /// Whether every round shares one tree (`parents` `[n]`).
     pub fn shared(&self) -> bool {
         self.parents.len() == self.nodes
     }

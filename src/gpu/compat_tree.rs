@@ -10,9 +10,11 @@
 
 use super::GpuContext;
 use super::compat::HOST_ROUND;
-use super::tree::ProfileStep;
+use super::tree::{MAX_CHILDREN, ProfileStep};
 use crate::batch::{Floats, Ints, Layout, Rounds, Topology, UNFINISHED};
-use crate::compat::{Profile, Select, TreeBatchRef, TreeCompatOutcome, check_tree_batch};
+use crate::compat::{
+    Profile, Select, TreeBatchRef, TreeCompatOutcome, check_tree_batch, decide_tree_batch,
+};
 use crate::error::{Error, Result};
 use crate::rule::{N_TREE, Recovery, Rule};
 use crate::topology::Tree;
@@ -44,17 +46,22 @@ fn profile_step(profile: Profile, rule: Rule, final_coins: bool) -> ProfileStep 
 
 impl GpuContext {
     /// Every round of the tree batch `b` under `profile` and `rule` (`greedy` or `target-only`):
-    /// the outcomes, padded to the batch's depth, and how many rounds the kernel left unfinished
-    /// (out of its loop budget) for the reference to decide. Refuses as the reference does,
-    /// naming the lowest refused round.
+    /// the outcomes, padded to the batch's depth; how many rounds the kernel left unfinished (out
+    /// of its loop budget) for the reference to decide; and how many it could not take (a node
+    /// of more than [`MAX_CHILDREN`] children, or one round larger than a storage binding: the
+    /// whole batch, decided by the reference). Refuses as the reference does, naming the lowest
+    /// refused round.
     pub fn run_compat_tree(
         &mut self,
         b: &TreeBatchRef,
         profile: Profile,
         rule: Rule,
-    ) -> Result<(Vec<TreeCompatOutcome>, u64)> {
+    ) -> Result<(Vec<TreeCompatOutcome>, u64, u64)> {
         check_tree_batch(b, profile, rule)?;
         let (n, nn, v) = (b.n, b.nodes, b.v);
+        if n == 0 {
+            return Ok((Vec::new(), 0, 0));
+        }
         let shared = if b.shared() {
             Some(Tree::from_parents(b.parents)?)
         } else {
@@ -64,6 +71,9 @@ impl GpuContext {
             Some(t) => Topology::Shared(t),
             None => Topology::per_round(Ints::I64(bytemuck::cast_slice(b.parents)), nn)?,
         };
+        if topology.max_children() > MAX_CHILDREN || self.rounds_per_chunk(nn - 1, v).is_err() {
+            return Ok((decide_tree_batch(b, profile, rule)?, 0, n as u64));
+        }
         let tokens: Vec<i64> = b
             .tokens
             .iter()
@@ -116,6 +126,6 @@ impl GpuContext {
                 num_accepted: a,
             });
         }
-        Ok((out, unfinished))
+        Ok((out, unfinished, 0))
     }
 }

@@ -87,6 +87,10 @@ pub struct GpuContext {
     /// Rounds the kernels left unfinished (out of their loop budget) that the engine layer
     /// finished on the CPU twin, since the last report.
     pub finished_on_cpu: u64,
+    /// Rounds the kernels cannot take (a profile's tree with a node of more than
+    /// [`tree::MAX_CHILDREN`] children, or one round larger than a storage binding) that were
+    /// decided by the reference instead, since the last report.
+    pub beyond_limits_on_cpu: u64,
 }
 
 impl GpuContext {
@@ -137,6 +141,7 @@ impl GpuContext {
             errors,
             config: GpuConfig::default(),
             finished_on_cpu: 0,
+            beyond_limits_on_cpu: 0,
         })
     }
 

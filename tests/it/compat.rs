@@ -404,8 +404,7 @@ fn run_takes_a_profile_on_a_batch_file() {
         "--quiet",
     ]);
     assert!(e.stderr.contains("exp_noise"), "{}", e.stderr);
-    // The tree rules' profiles run on the CPU (the token rule's on both engines:
-    // tests/it/compat_engines.rs).
+    // No tree profile samples by the race: a tree rule's profile refuses `exp_noise`.
     let e = common::specsim(&[
         "run",
         path.to_str().unwrap(),
@@ -414,11 +413,11 @@ fn run_takes_a_profile_on_a_batch_file() {
         "--rule",
         "target-only",
         "--engine",
-        "gpu",
+        "cpu",
     ]);
     common::assert_refused(
         &e,
-        "tree profile on the gpu",
-        &["the GPU engine implements the token rule's profiles"],
+        "tree profile with exp_noise",
+        &["exp_noise: no tree profile samples by exponential race"],
     );
 }

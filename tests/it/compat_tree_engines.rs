@@ -41,11 +41,13 @@ impl Owned {
 }
 
 /// A target value: where f32 and f64 running sums part (2^-25 next to 0.5, 2^-54 and 2^-80 next
-/// to 0.5 where f64 rounds, ties to even), subnormal, zero, ≥ 1, huge, or plain.
+/// to 0.5 where f64 rounds, ties to even), subnormal, zero (either sign), ≥ 1, or plain. (Huge
+/// values, whose row sums overflow, are placed per round by [`adversarial`].)
 fn value(rng: &mut StdRng) -> f32 {
     let pow = |e: i32| 2f32.powi(e);
     match rng.random_range(0..24) {
-        0..=3 => 0.0,
+        0..=2 => 0.0,
+        3 => -0.0,
         4 => pow(-25),
         5 => pow(-54),
         6 => 3.0 * pow(-54),
@@ -53,8 +55,7 @@ fn value(rng: &mut StdRng) -> f32 {
         8 => 1e-40,
         9 => f32::from_bits(1),
         10 => 1.0,
-        11 => 1.5,
-        12 => 3e38,
+        11 | 12 => 1.5,
         13 => 0.1,
         14 => f32::from_bits(0.25f32.to_bits() + 1),
         _ => [0.125, 0.25, 0.5, 0.375][rng.random_range(0..4)],
@@ -123,7 +124,12 @@ fn try_adversarial(
             parents(rng, nn)
         };
         let tree = Tree::from_parents(&p).unwrap();
-        let target: Vec<f32> = (0..nn * v).map(|_| value(rng)).collect();
+        let mut target: Vec<f32> = (0..nn * v).map(|_| value(rng)).collect();
+        // One round in eight has a huge entry (its row's f32 sum may overflow).
+        if rng.random_range(0..8) == 0 {
+            let at = rng.random_range(0..nn * v);
+            target[at] = 3e38;
+        }
         let tokens: Vec<i64> = (0..nn)
             .map(|c| match rng.random_range(0..invalid) {
                 0 => -1,
@@ -218,8 +224,9 @@ macro_rules! compat_tree_engine_tests {
             #[test]
             fn tree_rows_past_the_loop_budget_are_finished_by_the_twin() {
                 common::with_engine($with, |e| {
-                    // SGLang's inverse CDF over V = 40000 runs 2V iterations in one
-                    // invocation: past lavapipe's budget, so the GPU leaves them to the reference.
+                    // SGLang's inverse CDF over V = 40000 runs 2V·(1 + m) iterations in one
+                    // invocation (m children masked): past lavapipe's budget, so the GPU leaves
+                    // those rounds to the reference.
                     let mut rng = StdRng::seed_from_u64(25);
                     let mut b = adversarial(&mut rng, Profile::Sglang, Rule::TargetOnly, 3, 40_000);
                     b.finals = Some(vec![0.5; 3]);
@@ -230,6 +237,40 @@ macro_rules! compat_tree_engine_tests {
                         want.unwrap()
                     );
                     let _ = e.notices();
+                });
+            }
+
+            #[test]
+            fn trees_beyond_the_kernels_limits_are_decided_by_the_reference() {
+                common::with_engine($with, |e| {
+                    // A star of 300 children: more than the tree kernel's 256 per node.
+                    let (nn, v) = (301, 4);
+                    let mut rng = StdRng::seed_from_u64(31);
+                    let mut parents = vec![0i64; nn];
+                    parents[0] = -1;
+                    let mut b = Owned {
+                        n: 3,
+                        nodes: nn,
+                        v,
+                        parents,
+                        tokens: (0..3 * nn).map(|i| (i % 7) as i64 - 1).collect(),
+                        coins: vec![0.25; 3 * nn],
+                        target: (0..3 * nn * v).map(|_| value(&mut rng)).collect(),
+                        finals: None,
+                    };
+                    for p in [Profile::Sglang, Profile::Vllm, Profile::Specsim] {
+                        if p == Profile::Specsim {
+                            // specsim refuses invalid ids.
+                            b.tokens.iter_mut().for_each(|t| *t = t.rem_euclid(v as i64));
+                        }
+                        let want = decide_tree_batch(&b.batch(), p, Rule::Greedy).unwrap();
+                        let got = e.compat_tree(&b.batch(), p, Rule::Greedy).unwrap();
+                        assert_eq!(got, want, "{p}");
+                    }
+                    let notes = e.notices().join(" ");
+                    if e.describe().starts_with("gpu") {
+                        assert!(notes.contains("more than 256 children"), "{notes}");
+                    }
                 });
             }
 

@@ -295,7 +295,7 @@ pub fn cmd_verify(a: VerifyArgs) -> Result<ExitCode> {
         );
         if report.gpu_rounds_finished_on_cpu > 0 {
             s += &format!(
-                "gpu rounds finished on cpu {} (beyond the adapter's loop budget per invocation)\n",
+                "gpu rounds finished on cpu {} (beyond the adapter's loop budget per invocation, or the kernels' limits)\n",
                 report.gpu_rounds_finished_on_cpu
             );
         }

@@ -96,10 +96,10 @@ fn verify_tree(
         let cpu = specsim::cpu::tree::compat::decide_batch(&b, profile, rule)
             .map_err(|e| named(e, r0))?;
         if let Some(g) = gpu.as_deref_mut() {
-            let (res, unfinished) = g
+            let (res, unfinished, beyond) = g
                 .run_compat_tree(&b, profile, rule)
                 .map_err(|e| named(e, r0))?;
-            report.gpu_rounds_finished_on_cpu += unfinished;
+            report.gpu_rounds_finished_on_cpu += unfinished + beyond;
             for (r, (c, g)) in cpu.iter().zip(&res).enumerate() {
                 let detail = (c.nodes != g.nodes)
                     .then(|| format!("accepted nodes: cpu {:?}, gpu {:?}", c.nodes, g.nodes));
