@@ -98,16 +98,11 @@ fn node_values_of(view: &Rounds, r0: usize, n: usize, rule: Rule, f: tree::NodeV
     let (rows_from, params) = (tree::node_values_rows_from(rule), rule.params());
     let (nodes, v) = (view.topology.nodes(), view.v);
     let mut vals = vec![0u32; 3 * nodes * n];
-    let row = |floats: crate::batch::Floats, at: usize, buf: &mut Vec<f32>| {
-        let r = floats.slice(at, v);
-        buf.clear();
-        buf.extend((0..v).map(|i| r.get_f32(i)));
-    };
     vals.par_chunks_mut(3 * nodes.max(1))
         .enumerate()
         .for_each_init(
             || (Tree::default(), Vec::new(), Vec::new()),
-            |(scratch, t, d), (i, out)| {
+            |(scratch, tb, db), (i, out)| {
                 let r = r0 + i;
                 let tree = view.tree(r, scratch);
                 for u in 0..tree.len() {
@@ -115,12 +110,13 @@ fn node_values_of(view: &Rounds, r0: usize, n: usize, rule: Rule, f: tree::NodeV
                     if m == 0 {
                         continue;
                     }
-                    t.clear();
-                    d.clear();
+                    // The rows where they lie in the batch (converted only where they are not
+                    // aligned f32); none below `rows_from` children.
+                    let (mut t, mut d): (&[f32], &[f32]) = (&[], &[]);
                     if m >= rows_from {
-                        row(view.target, view.target_at(r, u), t);
+                        t = view.target.slice(view.target_at(r, u), v).as_f32(tb);
                         if rule.reads_draft() {
-                            row(view.draft, view.draft_at(r, u), d);
+                            d = view.draft.slice(view.draft_at(r, u), v).as_f32(db);
                         }
                     }
                     out[3 * u..3 * u + 3].copy_from_slice(&f(t, d, m, params));

@@ -3,14 +3,14 @@
 //! vector is `max(p − fl(l · q), 0)` (the IEEE product, then the subtraction, as the shader's
 //! integer forms), the target row where that is zero everywhere.
 
-use super::{CpuTreeRule, Node, Scratch, Step, choose, fill, residual};
+use super::{CpuTreeRule, Node, Scratch, Step, choose, residual};
 use crate::cpu::Recovery;
 use crate::exact::{ONE_BITS, accepts_ratio};
 use crate::rule::tree::Lenient;
 
 impl CpuTreeRule for Lenient {
     fn step(node: &Node, rec: &Recovery, s: &mut Scratch) -> Step {
-        let (view, v) = (node.view, node.view.v);
+        let view = node.view;
         let l = s.params[0];
         // A path tree: one child (validation refuses branches).
         let c = node.children[0];
@@ -21,10 +21,11 @@ impl CpuTreeRule for Lenient {
         if accepts_ratio(coin, qx.to_bits(), l.to_bits(), tx.to_bits(), ONE_BITS) {
             return Step::Accept(c as usize);
         }
-        fill(view.target, node.t_at, v, &mut s.t);
-        fill(view.draft, node.q_at, v, &mut s.q);
-        s.u.clear();
-        s.u.extend(s.t.iter().zip(&s.q).map(|(&t, &q)| residual(t, l, q)));
-        Step::Stop(choose(&s.u, &s.t, rec, node.r as u64, node.pos))
+        // The rows where they lie in the batch (converted only where not aligned f32).
+        let Scratch { t, q, u, .. } = s;
+        let (t, q) = (node.target_row(t), node.draft_row(q));
+        u.clear();
+        u.extend(t.iter().zip(q).map(|(&t, &q)| residual(t, l, q)));
+        Step::Stop(choose(u, t, rec, node.r as u64, node.pos))
     }
 }

@@ -42,7 +42,6 @@ use rayon::prelude::*;
 
 use super::verify::{argmax_target, or_target, recovery_u64};
 use super::{Recovery, RecoveryMode};
-use crate::batch::Floats;
 use crate::batch::{Outcomes, Rounds};
 use crate::exact::{key, mul_native, residual_native, sample_index};
 use crate::reference::tree::NodeValues;
@@ -108,19 +107,6 @@ pub struct Scratch {
     pub(crate) node_values: Option<NodeValues>,
     /// The rule's parameters (SPEC §13's rules), set by the walk's entry points.
     pub(crate) params: [f32; 2],
-}
-
-/// Copies the row of V at `start` into `buf` as f32 (the engine reads each row it needs once).
-pub(crate) fn fill(f: Floats, start: usize, v: usize, buf: &mut Vec<f32>) {
-    let row = f.slice(start, v);
-    buf.clear();
-    match row {
-        Floats::F32(b) => match bytemuck::try_cast_slice::<u8, f32>(b) {
-            Ok(x) => buf.extend_from_slice(x),
-            Err(_) => buf.extend((0..v).map(|i| row.get_f32(i))),
-        },
-        Floats::F64(_) => buf.extend((0..v).map(|i| row.get_f32(i))),
-    }
 }
 
 /// What the rule does at an internal node.

@@ -5,7 +5,7 @@
 //! `max(t − fl(D t), 0)` elsewhere (IEEE products and subtractions, as the shader's integer
 //! forms).
 
-use super::{CpuTreeRule, Node, Scratch, Step, choose, fill, residual};
+use super::{CpuTreeRule, Node, Scratch, Step, choose, residual};
 use crate::cpu::Recovery;
 use crate::exact::{accepts_native, mul_native};
 use crate::reference::tree::spectr_f32;
@@ -13,22 +13,22 @@ use crate::rule::tree::Spectr;
 
 impl CpuTreeRule for Spectr {
     fn step(node: &Node, rec: &Recovery, s: &mut Scratch) -> Step {
-        let (view, v) = (node.view, node.view.v);
+        let view = node.view;
         let m = node.children.len();
-        let mut rows_read = false;
-        let mut read_rows = |s: &mut Scratch| {
-            if !rows_read {
-                fill(view.target, node.t_at, v, &mut s.t);
-                fill(view.draft, node.q_at, v, &mut s.q);
-                rows_read = true;
-            }
-        };
         let values_of = s.node_values.unwrap_or(spectr_f32);
+        let Scratch {
+            t: tb,
+            q: qb,
+            u,
+            params,
+            ..
+        } = s;
+        // The node's rows where they lie in the batch (converted into the scratch only where
+        // they are not aligned f32), read where the values or the correction need them.
         let values = if m >= 2 {
-            read_rows(s);
-            values_of(&s.t, &s.q, m, s.params)
+            values_of(node.target_row(tb), node.draft_row(qb), m, *params)
         } else {
-            values_of(&[], &[], m, s.params)
+            values_of(&[], &[], m, *params)
         };
         let [rho, c, d] = values.map(f32::from_bits);
         for &ch in node.children {
@@ -40,10 +40,9 @@ impl CpuTreeRule for Spectr {
                 return Step::Accept(ch as usize);
             }
         }
-        read_rows(s);
-        let (t, q) = (&s.t, &s.q);
-        s.u.clear();
-        s.u.extend(t.iter().zip(q).map(|(&t, &q)| {
+        let (t, q) = (node.target_row(tb), node.draft_row(qb));
+        u.clear();
+        u.extend(t.iter().zip(q).map(|(&t, &q)| {
             let (t, q) = (t.abs(), q.abs());
             if mul_native(rho, q) <= t.to_bits() {
                 residual(t, c, q)
@@ -51,6 +50,6 @@ impl CpuTreeRule for Spectr {
                 residual(t, d, t)
             }
         }));
-        Step::Stop(choose(&s.u, &s.t, rec, node.r as u64, node.pos))
+        Step::Stop(choose(u, t, rec, node.r as u64, node.pos))
     }
 }
