@@ -59,6 +59,20 @@ pub fn residual_sums(
     let mut u = [0.0f32; LANES];
     for (b, (tb, qb)) in t.chunks(LANES).zip(q.chunks(LANES)).enumerate() {
         let (base, m) = (b * LANES, tb.len().min(qb.len()));
+        let frozen_here = f < frozen.len() && frozen[f].0 < base + m;
+        if !(with_argmax || frozen_here) {
+            // No argmax asked and no frozen token in the block: each entry straight into its
+            // lane (the same sums, bit for bit: each lane adds its entries in the same order).
+            for ((lane, &tl), &ql) in n_lanes.iter_mut().zip(tb).zip(qb) {
+                *lane += residual(tl, a, ql);
+            }
+            if with_w {
+                for (lane, &ql) in w_lanes.iter_mut().zip(qb) {
+                    *lane += ql.abs();
+                }
+            }
+            continue;
+        }
         let u = &mut u[..m];
         for ((ul, &tl), &ql) in u.iter_mut().zip(tb).zip(qb) {
             *ul = residual(tl, a, ql);
@@ -192,6 +206,10 @@ mod tests {
                 let s = residual_sums(&t, &q, a, &frozen, false, false);
                 assert_eq!(s.n.to_bits(), lane_sum_slice(&plain).to_bits());
                 assert_eq!(s.w, 1.0);
+                // rrs-wor before its last child: both sums, no argmax (the fused blocks).
+                let s = residual_sums(&t, &q, a, &frozen, true, false);
+                assert_eq!(s.n.to_bits(), lane_sum_slice(&plain).to_bits());
+                assert_eq!(s.w.to_bits(), w.to_bits());
             }
         }
     }
