@@ -67,6 +67,26 @@ pub trait Engine {
     fn as_cpu(&self) -> Option<&CpuEngine> {
         None
     }
+
+    /// The GPU engine, where this is it: tree studies generate their rows on the device
+    /// ([`run_resident`]).
+    fn as_gpu(&mut self) -> Option<&mut GpuContext> {
+        None
+    }
+}
+
+/// [`GpuContext::run_tree_resident`] as [`Engine::run`] finishes it: the rounds the kernel left
+/// unfinished are finished on the CPU twin, on `rounds` (the resident rows read back).
+pub fn run_resident(
+    g: &mut GpuContext,
+    rounds: &Rounds,
+    rule: Rule,
+    rec: Recovery,
+    rows: &crate::gpu::study::ResidentRows,
+) -> Result<Outcomes> {
+    let mut out = g.run_tree_resident(rounds, rule, rec, rows)?;
+    g.finished_on_cpu += finish_on_cpu(&mut out, rounds, rule, rec)?;
+    Ok(out)
 }
 
 /// Finishes the rounds a GPU kernel left [`UNFINISHED`] on the CPU twin (the same results, bit
@@ -181,6 +201,10 @@ impl Engine for GpuContext {
 
     fn study_cap(&mut self, k: usize, v: usize) -> Result<usize> {
         self.rounds_per_chunk(k, v)
+    }
+
+    fn as_gpu(&mut self) -> Option<&mut GpuContext> {
+        Some(self)
     }
 
     fn study_chunk(&mut self, req: &StudyRequest) -> Result<StudyChunk> {

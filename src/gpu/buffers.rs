@@ -104,6 +104,7 @@ impl GpuContext {
             return Ok(());
         }
         self.bufs = None;
+        self.resident.store(0, std::sync::atomic::Ordering::Relaxed);
         let dev = &self.device;
         let scope = dev.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let draft = buffer(dev, "draft", cap * k * v * 4, INPUT);
@@ -168,8 +169,10 @@ impl GpuContext {
         Ok(())
     }
 
-    /// The buffers made by [`GpuContext::ensure_buffers`].
+    /// The buffers made by [`GpuContext::ensure_buffers`], for a caller that may write them: the
+    /// rows a tree study left there are no longer known to be there.
     pub(super) fn bufs(&self) -> &ChainBuffers {
+        self.resident.store(0, std::sync::atomic::Ordering::Relaxed);
         self.bufs
             .as_ref()
             .expect("ensure_buffers runs before any use of the buffers")

@@ -99,7 +99,7 @@ impl GpuContext {
             },
         };
         let step = profile_step(profile, rule, b.final_coins.is_some());
-        let got = self.run_tree_step(&view, rule, Recovery::default(), Some(step))?;
+        let got = self.run_tree_step(&view, rule, Recovery::default(), Some(step), None)?;
         let depth = view.topology.depth();
         let nodes = got.nodes.as_ref().expect("tree outcomes");
         let mut out = Vec::with_capacity(n);

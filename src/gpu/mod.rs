@@ -91,6 +91,12 @@ pub struct GpuContext {
     /// [`tree::MAX_CHILDREN`] children, or one round larger than a storage binding) that were
     /// decided by the reference instead, since the last report.
     pub beyond_limits_on_cpu: u64,
+    /// The id of the rows a tree study generated into the chain buffers
+    /// ([`GpuContext::generate_tree_rows`]) while they are still there; 0 once anything else
+    /// has taken the buffers (every writer goes through `bufs()`, which clears it).
+    resident: std::sync::atomic::AtomicU64,
+    /// The last id handed out.
+    resident_ids: u64,
 }
 
 impl GpuContext {
@@ -142,6 +148,8 @@ impl GpuContext {
             config: GpuConfig::default(),
             finished_on_cpu: 0,
             beyond_limits_on_cpu: 0,
+            resident: Default::default(),
+            resident_ids: 0,
         })
     }
 

@@ -12,6 +12,16 @@ use crate::rule::{Recovery, Rule};
 use crate::workload::{Family, Generation};
 use crate::workload::{StudyChunk, StudyRequest};
 
+/// Rows a tree study generated into the chain buffers ([`GpuContext::generate_tree_rows`]): a
+/// receipt [`GpuContext::run_tree_resident`] checks they are still there.
+#[derive(Debug)]
+pub struct ResidentRows {
+    id: u64,
+    m: usize,
+    n: usize,
+    v: usize,
+}
+
 /// What a study chunk reads back beyond the counts and betas.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Reads {
@@ -182,12 +192,109 @@ impl GpuContext {
         })
     }
 
+    /// Generates rounds `r0..r0 + m` of a static tree study of `n` nodes on the device (the rows
+    /// of K = n positions, node u taking position u's rows and coin, as
+    /// `crate::cpu::generate::generate_chunk` makes them on the host) into the chain buffers, and
+    /// reads them back: the children's tokens and the exact values are computed from them on the
+    /// host, and [`GpuContext::run_tree_resident`] verifies them where they are (only the tokens
+    /// go up). Refused where the adapter cannot generate rows of V ([`GpuContext::check_generation`])
+    /// or a loop was cut short, and where `m` rounds do not fit one chunk
+    /// ([`GpuContext::rounds_per_chunk`] at K = n).
+    pub fn generate_tree_rows(
+        &mut self,
+        spec: &Generation,
+        r0: u64,
+        m: usize,
+        n: usize,
+    ) -> Result<(Batch, ResidentRows)> {
+        let v = spec.workload.vocab;
+        if !spec.workload.family.has_distributions() {
+            return Err(Error::Config(
+                "a tree study needs a family with distributions (not `rates`)".into(),
+            ));
+        }
+        self.check_generation(v)?;
+        self.ensure_buffers(m, n, v)?;
+        let b = self.bufs();
+        if m > b.cap_rounds {
+            return Err(Error::Gpu(format!(
+                "{m} tree rounds of {n} nodes, V = {v} do not fit this adapter's bindings ({} do)",
+                b.cap_rounds
+            )));
+        }
+        let mut enc = self.encoder();
+        let id = KernelId::GENERATE;
+        self.record(
+            &mut enc,
+            id,
+            b.group(id),
+            Self::generate_params(spec, r0, m, n),
+            m * (n + 1),
+        )?;
+        let beta_bytes = (m * n * 4) as u64;
+        if beta_bytes > 0 {
+            enc.copy_buffer_to_buffer(&b.betas, 0, &b.readback, 0, beta_bytes);
+        }
+        self.submit_and_wait(enc)?;
+        if beta_bytes > 0 {
+            let betas = self.read_back(beta_bytes)?;
+            if betas.iter().any(|&x| f32::from_bits(x).is_nan()) {
+                return Err(Error::Gpu(format!(
+                    "the GPU adapter {} cut a loop short while generating rows of V = {v} (its loop limit per shader invocation): use --engine cpu",
+                    super::describe(self.adapter_info())
+                )));
+            }
+        }
+        let (batch, _) = self.read_chunk(m, n, v)?;
+        self.resident_ids += 1;
+        let id = self.resident_ids;
+        self.resident
+            .store(id, std::sync::atomic::Ordering::Relaxed);
+        Ok((batch, ResidentRows { id, m, n, v }))
+    }
+
+    /// Refuses `rows` unless they are still in the chain buffers and `view` is of their shape
+    /// (the tree layout of their K = n rows: n draft rows, n + 1 target rows, n coins a round).
+    pub(super) fn check_resident(
+        &self,
+        rows: &ResidentRows,
+        view: &crate::batch::Rounds,
+    ) -> Result<()> {
+        let l = &view.layout;
+        let here = self.resident.load(std::sync::atomic::Ordering::Relaxed) == rows.id
+            && self.bufs.is_some();
+        let shape = view.n == rows.m
+            && view.v == rows.v
+            && view.topology.nodes() == rows.n
+            && l.draft_rows == rows.n
+            && l.target_rows == rows.n + 1
+            && l.tok_stride == rows.n
+            && l.tok_shift == 0
+            && l.coin_stride == rows.n
+            && l.coin_shift == 0;
+        if here && shape {
+            Ok(())
+        } else {
+            Err(Error::Gpu(format!(
+                "internal: the tree study's rows on the device ({} rounds of {} nodes, V = {}) are {}",
+                rows.m,
+                rows.n,
+                rows.v,
+                if here {
+                    "not those of this batch"
+                } else {
+                    "no longer there"
+                }
+            )))
+        }
+    }
+
     /// Refuses a vocabulary whose generation would need more loop iterations per invocation
     /// than this adapter runs (a software adapter's shader loops stop after a fixed count):
     /// `shaders/generate.wgsl` makes up to 10 passes of ceil(V / 256) entries per row, each entry
     /// up to three Philox draws of 10 rounds. (The kernel also checks its loops ran to their
     /// ends, and reports a NaN beta where one did not: [`GpuContext::study_chunk`] refuses it.)
-    pub(crate) fn check_generation(&self, v: usize) -> Result<()> {
+    pub fn check_generation(&self, v: usize) -> Result<()> {
         let need = 48 * v.div_ceil(256) as u64 + 2048;
         if need > self.loop_budget() as u64 {
             return Err(Error::Config(format!(

@@ -177,6 +177,7 @@ impl GpuContext {
             if self.bufs.is_some() || grown != words {
                 drop(buffers);
                 self.bufs = None;
+                self.resident.store(0, std::sync::atomic::Ordering::Relaxed);
                 return self.ensure_tree_buffers(words, (cap, v));
             }
             return Err(Error::Gpu(format!(
@@ -201,11 +202,27 @@ impl GpuContext {
     /// (`TreeBuffers`). A shared topology is uploaded once per call; per-round topologies are
     /// uploaded with each chunk's rows and read at each round's offset.
     pub fn run_tree(&mut self, view: &Rounds, rule: Rule, rec: Recovery) -> Result<Outcomes> {
-        self.run_tree_step(view, rule, rec, None)
+        self.run_tree_step(view, rule, rec, None, None)
+    }
+
+    /// [`GpuContext::run_tree`] on rows a tree study generated on the device
+    /// ([`GpuContext::generate_tree_rows`]) and left in the chain buffers: `view` must be those
+    /// rows read back (with the children's tokens drawn from them), so only the tokens and the
+    /// topology are uploaded. Refused (an internal error) if anything has written the chain
+    /// buffers since, or if `view` is not of the generated chunk's shape.
+    pub fn run_tree_resident(
+        &mut self,
+        view: &Rounds,
+        rule: Rule,
+        rec: Recovery,
+        rows: &super::study::ResidentRows,
+    ) -> Result<Outcomes> {
+        self.run_tree_step(view, rule, rec, None, Some(rows))
     }
 
     /// [`GpuContext::run_tree`], or under a profile its step (`rule` then names the rule whose
-    /// checks and per-node values apply). Rounds the kernel leaves to the host are counted
+    /// checks and per-node values apply), or on `resident` rows (see
+    /// [`GpuContext::run_tree_resident`]). Rounds the kernel leaves to the host are counted
     /// `UNFINISHED` or `HOST_ROUND`.
     pub(super) fn run_tree_step(
         &mut self,
@@ -213,6 +230,7 @@ impl GpuContext {
         rule: Rule,
         rec: Recovery,
         profile: Option<ProfileStep>,
+        resident: Option<&super::study::ResidentRows>,
     ) -> Result<Outcomes> {
         let head = header(view, rule, profile)?;
         let nodes = view.topology.nodes();
@@ -246,15 +264,22 @@ impl GpuContext {
         if values.is_some() {
             cap = cap.min((max_buffer / (4 * 5 * nodes.max(1) as u64)).max(1) as usize);
         }
+        if let Some(rows) = resident {
+            // The generated chunk, whole: it fits the chain buffers it was generated into.
+            self.check_resident(rows, view)?;
+            cap = view.n;
+        }
         let params_at = TREE_HEADER + 2 * nodes * if per_round { cap } else { 1 };
         let topo_words = params_at + if values.is_some() { 3 * nodes * cap } else { 0 };
         let result_words = cap * (depth + 1) + cap * depth + cap;
+        // Resident rows are read from the chain buffers: the tree's own row buffers stay as they are.
+        let rows_at = usize::from(resident.is_none());
         self.ensure_tree_buffers(
             [
-                cap * l.draft_rows * v,
-                cap * l.target_rows * v,
-                cap * l.tok_stride,
-                cap * l.coin_stride,
+                rows_at * cap * l.draft_rows * v,
+                rows_at * cap * l.target_rows * v,
+                rows_at * cap * l.tok_stride,
+                rows_at * cap * l.coin_stride,
                 topo_words,
                 cap * (depth + 1),
                 cap,
@@ -287,7 +312,23 @@ impl GpuContext {
             self.queue
                 .write_buffer(topo_buf, 0, bytemuck::cast_slice(&topo));
         }
-        let group = &tb.group;
+        // On resident rows: the chain buffers' rows, tokens and outputs, the tree's topology and
+        // accepted nodes.
+        let chain_group;
+        let (draft, target, tokens, coins, out_tokens, out_acc, group) = match resident {
+            None => (draft, target, tokens, coins, out_tokens, out_acc, &tb.group),
+            Some(rows) => {
+                self.check_resident(rows, view)?;
+                let cb = self.bufs.as_ref().expect("checked resident");
+                let (d, t, tok, c) = (&cb.draft, &cb.target, &cb.tokens, &cb.coins);
+                let (ot, oa) = (&cb.out_tokens, &cb.out_acc);
+                chain_group = self
+                    .kernels
+                    .get(KernelId::VERIFY_TREE)
+                    .bind(&self.device, &[d, t, tok, c, ot, oa, topo_buf, out_nodes]);
+                (d, t, tok, c, ot, oa, &chain_group)
+            }
+        };
         let q = &self.queue;
         for (r0, n) in chunks(view.n as u64, cap) {
             let r0 = r0 as usize;
@@ -306,23 +347,25 @@ impl GpuContext {
                     bytemuck::cast_slice(&vals),
                 );
             }
-            write_floats(
-                q,
-                draft,
-                view.draft
-                    .slice(r0 * l.draft_rows * v, n * l.draft_rows * v),
-            );
-            write_floats(
-                q,
-                target,
-                view.target
-                    .slice(r0 * l.target_rows * v, n * l.target_rows * v),
-            );
-            write_floats(
-                q,
-                coins,
-                view.coins.slice(r0 * l.coin_stride, n * l.coin_stride),
-            );
+            if resident.is_none() {
+                write_floats(
+                    q,
+                    draft,
+                    view.draft
+                        .slice(r0 * l.draft_rows * v, n * l.draft_rows * v),
+                );
+                write_floats(
+                    q,
+                    target,
+                    view.target
+                        .slice(r0 * l.target_rows * v, n * l.target_rows * v),
+                );
+                write_floats(
+                    q,
+                    coins,
+                    view.coins.slice(r0 * l.coin_stride, n * l.coin_stride),
+                );
+            }
             write_tokens(
                 q,
                 tokens,

@@ -196,19 +196,107 @@ fn round_by_round_studies_equal_the_chunked_path() {
     }
 }
 
+/// The GPU study generates its rows on the device (`shaders/generate.wgsl`, whose `exp`, `log`
+/// and `cos` are the device's): its rows are the CPU study's up to rounding, so its exact values
+/// agree closely and its counts almost always; that they are the CPU engine's on the very rows
+/// the device made is the next test's (and `verify --study --tree`'s).
 #[test]
 fn the_gpu_engine_gives_the_same_study() {
     let Some(mut g) = common::gpu() else { return };
     let cfgs = configs(50, 500);
     let cpu = run(&cfgs, None);
     let gpu = run(&cfgs, Some(&mut g));
+    assert_eq!(cpu.len(), gpu.len());
     for (a, b) in cpu.iter().zip(&gpu) {
-        assert_eq!(
-            a.mean_generated, b.mean_generated,
-            "{} {}",
-            a.config.tree.spec, a.rule
+        let what = format!("{} {}", a.config.tree.spec, a.rule);
+        assert!(b.engine.starts_with("gpu"), "{what}: {}", b.engine);
+        assert!(
+            (a.mean_generated - b.mean_generated).abs() <= 3.0 / 500.0,
+            "{what}: {} vs {}",
+            a.mean_generated,
+            b.mean_generated
         );
-        assert_eq!(a.per_depth, b.per_depth);
+        if let (Some(x), Some(y)) = (a.exact_mean_generated, b.exact_mean_generated) {
+            assert!(
+                (x - y).abs() <= 1e-4 * x.abs().max(1.0),
+                "{what}: {x} vs {y}"
+            );
+        }
+        assert_eq!(
+            a.exact_mean_generated.is_some(),
+            b.exact_mean_generated.is_some()
+        );
+        assert_eq!(a.per_depth.len(), b.per_depth.len(), "{what}");
+    }
+}
+
+/// A static tree study's rows generated on the device and decided where they lie
+/// (`run_tree_resident`: only the children's tokens go up) give, under every tree rule, exactly
+/// the CPU engine's outcomes on those rows read back; the rows are the host generator's up to
+/// rounding. Rows the chain buffers no longer hold, or a batch of another shape, are refused.
+#[test]
+fn device_generated_tree_rows_decide_as_the_cpu_engine_on_them() {
+    let Some(mut g) = common::gpu() else { return };
+    use specsim::batch::Outcomes;
+    use specsim::engine::{Engine, run_resident};
+    use specsim::study::tree::Rows;
+    let (r0, m) = (7u64, 40usize);
+    for cfg in configs(50, 100) {
+        let tree = cfg.tree.static_tree().unwrap().clone();
+        let n = tree.len();
+        let generation = specsim::workload::Generation {
+            workload: &cfg.workload,
+            seed: cfg.seed,
+            recovery: cfg.recovery,
+        };
+        let host = Rows::generate(&cfg, r0, m);
+        for &rule in &cfg.rules {
+            let (batch, resident) = g.generate_tree_rows(&generation, r0, m, n).unwrap();
+            let rows = Rows::from_batch(batch);
+            let (d, h) = (rows.batch(), host.batch());
+            assert_eq!((d.n, d.k, d.v), (h.n, h.k, h.v));
+            for (x, y) in d
+                .target
+                .iter()
+                .zip(&h.target)
+                .chain(d.draft.iter().zip(&h.draft))
+            {
+                assert!((x - y).abs() <= 1e-4 * y.abs() + 1e-7, "{x} vs {y}");
+            }
+            assert_eq!(d.coins, h.coins, "the coins are integers' images");
+            let tokens = rows.tokens(&tree, rule, cfg.seed, r0).unwrap();
+            let view = rows.rounds(&tree, &tokens);
+            let rec = specsim::cpu::Recovery {
+                mode: cfg.recovery,
+                seed: cfg.seed,
+                round_offset: r0,
+            };
+            let want: Outcomes =
+                Engine::run(&mut specsim::cpu::CpuEngine::default(), &view, rule, rec).unwrap();
+            let got = run_resident(&mut g, &view, rule, rec, &resident).unwrap();
+            let what = format!("{} {rule}", cfg.tree.spec);
+            assert_eq!(got.num_accepted, want.num_accepted, "{what}");
+            assert_eq!(got.tokens, want.tokens, "{what}");
+            assert_eq!(got.nodes, want.nodes, "{what}");
+            // Decided again on the same rows: still there.
+            let again = run_resident(&mut g, &view, rule, rec, &resident).unwrap();
+            assert_eq!(again.num_accepted, want.num_accepted, "{what}");
+            // Another shape is refused.
+            let fewer = rows.rounds(&tree, &tokens).rounds(0, m - 1);
+            let e = run_resident(&mut g, &fewer, rule, rec, &resident).unwrap_err();
+            assert!(e.to_string().contains("not those of this batch"), "{e}");
+            // Anything else run on the chain buffers takes the rows away.
+            let chain = specsim::batch::Batch::from_view(&h.view(), 0, 2, 1);
+            Engine::run(
+                &mut *g,
+                &specsim::batch::Rounds::chain(&chain.view()),
+                Rule::Token,
+                rec,
+            )
+            .unwrap();
+            let e = run_resident(&mut g, &view, rule, rec, &resident).unwrap_err();
+            assert!(e.to_string().contains("no longer there"), "{e}");
+        }
     }
 }
 

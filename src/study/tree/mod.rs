@@ -1,8 +1,9 @@
 //! Tree studies (SPEC §7): the tree rules on the same rows and coins of a workload family,
 //! per tree shape, with the exact expectations of §7 overlaid.
 //!
-//! Rows and coins are generated on the CPU (`src/cpu/generate/`, node u taking position u's
-//! rows and coin); the verification runs on the engine asked for. Children's tokens are drawn as
+//! Rows and coins are generated where the engine runs (node u taking position u's rows and coin):
+//! on the CPU round by round (`fused.rs`), on the GPU a static tree's chunk on the device
+//! (`device.rs`); the verification runs on the engine asked for. Children's tokens are drawn as
 //! each rule assumes: the draft's top-m (ties to the lowest id) for `greedy` and `target-only`,
 //! i.i.d. from the parent's draft row for `rrs` and `spectr`, without replacement for `rrs-wor`.
 //! Beside each, the per-node bound on `E[generated]` of SPEC §8 and the gap to it ([`optimal_generated`]).
@@ -10,6 +11,7 @@
 mod bound;
 mod decide;
 pub mod design;
+mod device;
 pub mod eagle2;
 mod fused;
 mod fused_eagle2;
@@ -135,6 +137,17 @@ impl Rows {
         let n = cfg.tree.tree.len();
         let (batch, _) = crate::cpu::generate::generate_chunk(&cfg.workload, cfg.seed, r0, m, n);
         Rows { batch }
+    }
+
+    /// Rows generated elsewhere (on the device: [`crate::gpu::GpuContext::generate_tree_rows`]),
+    /// rounds of K = n positions.
+    pub fn from_batch(batch: crate::batch::Batch) -> Rows {
+        Rows { batch }
+    }
+
+    /// The rows' batch (rounds of K = n positions).
+    pub fn batch(&self) -> &crate::batch::Batch {
+        &self.batch
     }
 
     /// The rounds the study decides under a rule: these rows over `tree`, with the children's
@@ -321,7 +334,6 @@ pub fn tree_config_sums(
     }
     let tree = cfg.tree.static_tree()?;
     let (n, depth, v) = (tree.len(), tree.depth(), cfg.workload.vocab);
-    let internal = (0..n).filter(|&u| !tree.is_leaf(u)).count();
     for &rule in &cfg.rules {
         if !rule.is_tree() {
             return Err(Error::Config(format!(
@@ -340,6 +352,13 @@ pub fn tree_config_sums(
     if let Some(cpu) = engine.as_cpu() {
         return fused::fused_sums(cfg, tree, cpu, range, progress);
     }
+    if let Some(g) = engine.as_gpu()
+        && g.check_generation(v).is_ok()
+    {
+        return device::device_sums(cfg, tree, g, range, progress);
+    }
+    // Rows generated on the host (an adapter that cannot generate rows of this V), verified on
+    // the engine.
     let mut sums: Vec<Sums> = cfg.rules.iter().map(|_| Sums::new(depth)).collect();
     let chunk = crate::chunk::rounds_within_budget((2 * n + 1) * v * 4);
     for (r0, m) in crate::chunk::chunks(range.end.saturating_sub(range.start), chunk) {
@@ -347,38 +366,63 @@ pub fn tree_config_sums(
         let rows = Rows::generate(cfg, r0, m);
         for (ri, &rule) in cfg.rules.iter().enumerate() {
             let tokens = rows.tokens(tree, rule, cfg.seed, r0)?;
-            let b = &rows.batch;
             let view = rows.rounds(tree, &tokens);
-            let rec = Recovery {
-                mode: cfg.recovery,
-                seed: cfg.seed,
-                round_offset: r0,
-            };
-            let res = engine.run(&view, rule, rec)?;
-            let fits = wor_estimate_fits(n, v, cfg.rounds);
-            let (exact, estimated): (Vec<Option<f64>>, Vec<bool>) = (0..m)
-                .into_par_iter()
-                .map(|r| {
-                    let d = &b.draft[r * n * v..(r + 1) * n * v];
-                    let t = &b.target[r * (n + 1) * v..(r + 1) * (n + 1) * v];
-                    let tok = &tokens[r * n..(r + 1) * n];
-                    let key = fits.then_some((cfg.seed, r0 + r as u64));
-                    round_expectation(rule, tree, d, t, tok, v, key)
-                })
-                .unzip();
-            sums[ri].add(&res, &exact);
-            sums[ri].mark_estimated(estimated.iter().any(|&e| e));
-            let limit = optimal_rounds(rule, internal, v, cfg.rounds);
-            let bounds = chunk_bounds(rule, r0, m, limit, |r, _, mode| {
-                let d = &b.draft[r * n * v..(r + 1) * n * v];
-                let t = &b.target[r * (n + 1) * v..(r + 1) * (n + 1) * v];
-                optimal_generated(tree, d, t, v, mode)
-            });
-            sums[ri].add_optimal(&res, &exact, &bounds);
+            let res = engine.run(&view, rule, recovery(cfg, r0))?;
+            rows.add_chunk(cfg, tree, rule, r0, &tokens, &res, &mut sums[ri]);
             progress(&format!("{} {rule}", cfg.tree.label()), m as u64);
         }
     }
     Ok(sums)
+}
+
+/// The recovery of a chunk of a generated study from global round `r0`.
+fn recovery(cfg: &TreeStudyConfig, r0: u64) -> Recovery {
+    Recovery {
+        mode: cfg.recovery,
+        seed: cfg.seed,
+        round_offset: r0,
+    }
+}
+
+impl Rows {
+    /// Adds to `sums` a chunk's outcomes `res` under `rule` (its rounds from global round `r0`,
+    /// the children's `tokens`), each round's exact expectation given these rows and, for the
+    /// first rounds within the budget, the per-node bound.
+    #[allow(clippy::too_many_arguments)]
+    fn add_chunk(
+        &self,
+        cfg: &TreeStudyConfig,
+        tree: &Tree,
+        rule: Rule,
+        r0: u64,
+        tokens: &[u32],
+        res: &crate::batch::Outcomes,
+        sums: &mut Sums,
+    ) {
+        let b = &self.batch;
+        let (n, v, m) = (tree.len(), b.v, b.n);
+        let internal = (0..n).filter(|&u| !tree.is_leaf(u)).count();
+        let fits = wor_estimate_fits(n, v, cfg.rounds);
+        let (exact, estimated): (Vec<Option<f64>>, Vec<bool>) = (0..m)
+            .into_par_iter()
+            .map(|r| {
+                let d = &b.draft[r * n * v..(r + 1) * n * v];
+                let t = &b.target[r * (n + 1) * v..(r + 1) * (n + 1) * v];
+                let tok = &tokens[r * n..(r + 1) * n];
+                let key = fits.then_some((cfg.seed, r0 + r as u64));
+                round_expectation(rule, tree, d, t, tok, v, key)
+            })
+            .unzip();
+        sums.add(res, &exact);
+        sums.mark_estimated(estimated.iter().any(|&e| e));
+        let limit = optimal_rounds(rule, internal, v, cfg.rounds);
+        let bounds = chunk_bounds(rule, r0, m, limit, |r, _, mode| {
+            let d = &b.draft[r * n * v..(r + 1) * n * v];
+            let t = &b.target[r * (n + 1) * v..(r + 1) * (n + 1) * v];
+            optimal_generated(tree, d, t, v, mode)
+        });
+        sums.add_optimal(res, &exact, &bounds);
+    }
 }
 
 /// [`tree_config_sums`] of an `eagle2` configuration: each chunk's trees grown from its rows

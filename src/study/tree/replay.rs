@@ -10,8 +10,10 @@ use crate::rule::Rule;
 use crate::topology::shape::Build;
 
 /// `verify --study --tree`: the first `sample` rounds of a tree study under `rule`, its rows and
-/// children's tokens exactly as the study makes them, decided by the GPU and by the CPU engine
-/// (equal required) and by the f64 reference (every difference classified).
+/// children's tokens exactly as the GPU study makes them (a static tree's rows generated on the
+/// device where the adapter can, and verified there; an `eagle2` tree's grown on the host),
+/// decided by the GPU and by the CPU engine (equal required) and by the f64 reference (every
+/// difference classified).
 pub fn replay(
     cfg: &TreeStudyConfig,
     rule: Rule,
@@ -43,27 +45,47 @@ pub fn replay(
         adapter: Some(crate::gpu::describe(g.adapter_info())),
         ..Default::default()
     };
-    let chunk = crate::chunk::rounds_within_budget((2 * n + 1) * v * 4);
+    // Static trees' rows as the study makes them: on the device where the adapter can generate
+    // rows of V (verified there), else on the host.
+    let on_device = grown.is_none() && g.check_generation(v).is_ok();
+    let mut chunk = crate::chunk::rounds_within_budget((2 * n + 1) * v * 4);
+    if on_device {
+        chunk = chunk.min(g.rounds_per_chunk(n, v)?);
+    }
     for (r0, m) in crate::chunk::chunks(sample.min(cfg.rounds), chunk) {
         let rec = Recovery {
             mode: cfg.recovery,
             seed: cfg.seed,
             round_offset: r0,
         };
-        let mut check = |view: &Rounds<'_>| -> Result<()> {
-            let cpu = Engine::run(&mut crate::cpu::CpuEngine::default(), view, rule, rec)?;
-            let gpu = Engine::run(g, view, rule, rec)?;
-            report.gpu_rounds_finished_on_cpu += std::mem::take(&mut g.finished_on_cpu);
-            crate::compare::compare_engines(&cpu, &gpu, r0, &mut report);
-            crate::compare::compare_reference(view, &cpu, rule, cfg.recovery, r0, &mut report);
-            Ok(())
-        };
+        let mut check =
+            |view: &Rounds<'_>, g: &mut crate::gpu::GpuContext, resident| -> Result<()> {
+                let cpu = Engine::run(&mut crate::cpu::CpuEngine::default(), view, rule, rec)?;
+                let gpu = match resident {
+                    Some(rows) => crate::engine::run_resident(g, view, rule, rec, rows)?,
+                    None => Engine::run(g, view, rule, rec)?,
+                };
+                report.gpu_rounds_finished_on_cpu += std::mem::take(&mut g.finished_on_cpu);
+                crate::compare::compare_engines(&cpu, &gpu, r0, &mut report);
+                crate::compare::compare_reference(view, &cpu, rule, cfg.recovery, r0, &mut report);
+                Ok(())
+            };
         match grown {
-            Some(e) => check(&eagle2::grow_chunk(&cfg.workload, cfg.seed, e, r0, m)?.view()?)?,
+            Some(e) => {
+                let b = eagle2::grow_chunk(&cfg.workload, cfg.seed, e, r0, m)?;
+                check(&b.view()?, g, None)?
+            }
+            None if on_device => {
+                let (batch, resident) =
+                    g.generate_tree_rows(&super::device::generation(cfg), r0, m, n)?;
+                let rows = Rows { batch };
+                let tokens = rows.tokens(tree, rule, cfg.seed, r0)?;
+                check(&rows.rounds(tree, &tokens), g, Some(&resident))?;
+            }
             None => {
                 let rows = Rows::generate(cfg, r0, m);
                 let tokens = rows.tokens(tree, rule, cfg.seed, r0)?;
-                check(&rows.rounds(tree, &tokens))?;
+                check(&rows.rounds(tree, &tokens), g, None)?;
             }
         }
         report.rounds += m as u64;
