@@ -1,5 +1,6 @@
 //! Times a CPU tree study (`target-only`, logit-noise σ = 0.5, V = 2048, 2000 rounds) on its two
-//! paths, the round-by-round one (`Engine::as_cpu`) and the chunked one every other engine takes,
+//! paths, the round-by-round one (`Engine::as_cpu`) and the chunked one (the GPU engine's where its
+//! adapter cannot generate rows of V, and `eagle2`'s on the GPU),
 //! beside the token study's generation at the same positions (K = nodes − 1); best of 3:
 //! `cargo run --release --example tree_study_paths -- eagle2:10,8,60 kary:2,4`.
 use specsim::engine::Engine;

@@ -95,8 +95,6 @@ pub struct GpuContext {
     /// ([`GpuContext::generate_tree_rows`]) while they are still there; 0 once anything else
     /// has taken the buffers (every writer goes through `bufs()`, which clears it).
     resident: std::sync::atomic::AtomicU64,
-    /// The last id handed out.
-    resident_ids: u64,
 }
 
 impl GpuContext {
@@ -149,7 +147,6 @@ impl GpuContext {
             finished_on_cpu: 0,
             beyond_limits_on_cpu: 0,
             resident: Default::default(),
-            resident_ids: 0,
         })
     }
 

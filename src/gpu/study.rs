@@ -13,14 +13,22 @@ use crate::workload::{Family, Generation};
 use crate::workload::{StudyChunk, StudyRequest};
 
 /// Rows a tree study generated into the chain buffers ([`GpuContext::generate_tree_rows`]): a
-/// receipt [`GpuContext::run_tree_resident`] checks they are still there.
+/// receipt [`GpuContext::run_tree_resident`] checks, so that the device decides on these rows
+/// only while they are still there and only for a view of the very batch they were read back
+/// into (its rows' addresses: moving the `Batch` keeps them).
 #[derive(Debug)]
 pub struct ResidentRows {
+    /// Unique in the process (so a receipt of one context is refused by another).
     id: u64,
     m: usize,
     n: usize,
     v: usize,
+    /// Addresses of the read-back batch's draft, target and coins.
+    at: [usize; 3],
 }
+
+/// The last [`ResidentRows`] id handed out in this process.
+static RESIDENT_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// What a study chunk reads back beyond the counts and betas.
 #[derive(Clone, Copy, Debug, Default)]
@@ -246,15 +254,20 @@ impl GpuContext {
             }
         }
         let (batch, _) = self.read_chunk(m, n, v)?;
-        self.resident_ids += 1;
-        let id = self.resident_ids;
+        let id = RESIDENT_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         self.resident
             .store(id, std::sync::atomic::Ordering::Relaxed);
-        Ok((batch, ResidentRows { id, m, n, v }))
+        let at = [
+            batch.draft.as_ptr() as usize,
+            batch.target.as_ptr() as usize,
+            batch.coins.as_ptr() as usize,
+        ];
+        Ok((batch, ResidentRows { id, m, n, v, at }))
     }
 
-    /// Refuses `rows` unless they are still in the chain buffers and `view` is of their shape
-    /// (the tree layout of their K = n rows: n draft rows, n + 1 target rows, n coins a round).
+    /// Refuses `rows` unless they are still in the chain buffers and `view` is a view of the batch
+    /// they were read back into, whole (the tree layout of their K = n rows: n draft rows, n + 1
+    /// target rows, n coins a round).
     pub(super) fn check_resident(
         &self,
         rows: &ResidentRows,
@@ -271,7 +284,13 @@ impl GpuContext {
             && l.tok_stride == rows.n
             && l.tok_shift == 0
             && l.coin_stride == rows.n
-            && l.coin_shift == 0;
+            && l.coin_shift == 0
+            && [&view.draft, &view.target, &view.coins]
+                .iter()
+                .zip(rows.at)
+                .all(|(f, at)| {
+                    matches!(f, crate::batch::Floats::F32(b) if b.as_ptr() as usize == at)
+                });
         if here && shape {
             Ok(())
         } else {
@@ -293,7 +312,7 @@ impl GpuContext {
     /// than this adapter runs (a software adapter's shader loops stop after a fixed count):
     /// `shaders/generate.wgsl` makes up to 10 passes of ceil(V / 256) entries per row, each entry
     /// up to three Philox draws of 10 rounds. (The kernel also checks its loops ran to their
-    /// ends, and reports a NaN beta where one did not: [`GpuContext::study_chunk`] refuses it.)
+    /// ends, and reports a NaN beta where one did not: `GpuContext::study_chunk` and [`GpuContext::generate_tree_rows`] refuse it.)
     pub fn check_generation(&self, v: usize) -> Result<()> {
         let need = 48 * v.div_ceil(256) as u64 + 2048;
         if need > self.loop_budget() as u64 {

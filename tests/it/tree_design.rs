@@ -178,7 +178,9 @@ fn csv_split(text: &str) -> Vec<Vec<String>> {
 }
 
 /// `study --tree eagle2:…` and `--tree sequoia:n,d` (the vector from the family): every exact
-/// value inside its 99% interval, on every engine, with equal results on CPU and GPU.
+/// value inside its 99% interval, on every engine, with equal results on CPU and GPU for the
+/// grown trees (their rows come from the host) and within a few rounds' counts for the static
+/// ones (the GPU generates their rows on the device, equal to the host's up to rounding).
 #[test]
 fn eagle2_and_family_sequoia_studies_hold_their_exact_values_on_every_engine() {
     let dir = tempfile::tempdir().unwrap();
@@ -241,9 +243,25 @@ fn eagle2_and_family_sequoia_studies_hold_their_exact_values_on_every_engine() {
             rows.iter()
                 .any(|r| r["tree"] == "eagle2:4,4,16" && r["depth"] == "4")
         );
-        means.push(rows.iter().map(|r| r["mean_generated"].clone()).collect());
+        means.push(
+            rows.iter()
+                .map(|r| format!("{} {}", r["tree"], r["mean_generated"]))
+                .collect(),
+        );
     }
-    assert!(means.windows(2).all(|w| w[0] == w[1]), "{means:?}");
+    for w in means.windows(2) {
+        for (a, b) in w[0].iter().zip(&w[1]) {
+            let (ta, ma) = a.split_once(' ').unwrap();
+            let (tb, mb) = b.split_once(' ').unwrap();
+            assert_eq!(ta, tb);
+            if ta.starts_with("eagle2") {
+                assert_eq!(ma, mb, "{ta}");
+            } else {
+                let (x, y): (f64, f64) = (ma.parse().unwrap(), mb.parse().unwrap());
+                assert!((x - y).abs() <= 3.0 / 1500.0, "{ta}: {x} vs {y}");
+            }
+        }
+    }
 }
 
 /// `verify --generate --tree eagle2:4,4,16`: adversarial rows with exact ties grow per-round

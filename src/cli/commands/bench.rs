@@ -155,11 +155,18 @@ pub fn cmd_bench(quick: bool, as_json: bool, engine: EngineChoice) -> Result<Exi
         &mut flusher,
     )?;
     rows.extend(tree_rows);
-    let paths = if engine == EngineChoice::Gpu {
+    let mut paths = if engine == EngineChoice::Gpu {
         Vec::new()
     } else {
         super::bench_paths::bench_paths(quick, cpu_floor, reps.min(3))?
     };
+    if let Some(g) = gpu.as_mut() {
+        paths.extend(super::bench_paths::gpu_tree_study_rows(
+            quick,
+            reps.min(3),
+            g,
+        )?);
+    }
     let optimal = if engine == EngineChoice::Gpu {
         Vec::new()
     } else {

@@ -197,8 +197,6 @@ pub fn bench_paths(quick: bool, cpu_floor: f64, reps: usize) -> Result<Vec<PathR
 /// token rule's study generation at the same positions verified per round (K = nodes − 1).
 /// Rows/s counts the rows of V generated (2 per node; 2K + 1 for the token rule).
 fn tree_study_rows(quick: bool, reps: usize) -> Result<Vec<PathRow>> {
-    use specsim::study::tree::{TreeStudyConfig, run_tree_studies};
-    let v = 2048;
     let shapes: &[(&str, u64)] = if quick {
         &[("kary:2,4", 500)]
     } else {
@@ -210,41 +208,10 @@ fn tree_study_rows(quick: bool, reps: usize) -> Result<Vec<PathRow>> {
     };
     let mut rows = Vec::new();
     for &(spec, rounds) in shapes {
-        let tree: specsim::topology::shape::TreeShape = spec.parse()?;
-        let nodes = tree.nodes();
-        eprintln!("specsim bench: CPU tree study, {spec}, target-only, V = {v}");
-        let cfg = TreeStudyConfig {
-            workload: workload(v),
-            tree,
-            rules: vec![specsim::Rule::TargetOnly],
-            rounds,
-            seed: 7,
-            recovery: Default::default(),
-            allow_unnormalized: false,
-            design: None,
-        };
-        let best = best_in_process(reps, || {
-            let mut cpu = specsim::cpu::CpuEngine::default();
-            Ok(run_tree_studies(
-                std::slice::from_ref(&cfg),
-                &mut cpu,
-                &mut |_, _| {},
-            )?)
-        })?;
-        rows.push(PathRow {
-            path: format!("tree study {spec} (target-only, cpu)"),
-            timed: "in process",
-            rounds,
-            k: nodes,
-            v,
-            seconds: best,
-            rounds_per_s: rounds as f64 / best,
-            rows_per_s: Some(rounds as f64 * (2 * nodes) as f64 / best),
-            file_gb_s: None,
-            floor: None,
-        });
-        let k = nodes - 1;
-        let w = workload(v);
+        let mut cpu = specsim::cpu::CpuEngine::default();
+        let (tree_row, k) = tree_study_row(spec, rounds, reps, &mut cpu, "cpu")?;
+        rows.push(tree_row);
+        let w = workload(TREE_STUDY_V);
         let best = best_in_process(reps, || {
             Ok(specsim::cpu::generate::accepted_chunk(
                 &w,
@@ -255,20 +222,133 @@ fn tree_study_rows(quick: bool, reps: usize) -> Result<Vec<PathRow>> {
                 false,
             ))
         })?;
-        rows.push(PathRow {
-            path: format!("  token study generation, K = {k}"),
-            timed: "in process",
-            rounds,
-            k,
-            v,
-            seconds: best,
-            rounds_per_s: rounds as f64 / best,
-            rows_per_s: Some(rounds as f64 * (2 * k + 1) as f64 / best),
-            file_gb_s: None,
-            floor: None,
-        });
+        rows.push(token_study_row("generation", rounds, k, best));
     }
     Ok(rows)
+}
+
+/// Tree studies in process on the GPU engine (as [`tree_study_rows`]; a static tree's rows
+/// generated on the device, `eagle2`'s grown on the host), each beside the GPU token study at the
+/// same positions verified per round (K = nodes − 1, generated and decided on the device): the
+/// shapes of [`tree_study_rows`] on a hardware adapter (more rounds); on a software one
+/// (lavapipe) only `kary:2,4` over a few rounds, so the path is exercised but not measured.
+pub fn gpu_tree_study_rows(
+    quick: bool,
+    reps: usize,
+    g: &mut specsim::gpu::GpuContext,
+) -> Result<Vec<PathRow>> {
+    use specsim::engine::{Engine, StudyRequest};
+    let shapes: &[(&str, u64)] = if g.is_software() {
+        &[("kary:2,4", 16)]
+    } else if quick {
+        &[("kary:2,4", 2000)]
+    } else {
+        &[
+            ("kary:2,4", 20_000),
+            ("eagle:mc_sim_7b_63", 10_000),
+            ("eagle2:10,8,60", 2000),
+        ]
+    };
+    let mut rows = Vec::new();
+    for &(spec, rounds) in shapes {
+        let (tree_row, k) = tree_study_row(spec, rounds, reps, &mut *g, "gpu")?;
+        rows.push(tree_row);
+        let w = workload(TREE_STUDY_V);
+        let cap = g.study_cap(k, TREE_STUDY_V)?;
+        let best = best_in_process(reps, || {
+            let mut accepted = 0u64;
+            for (r0, m) in specsim::chunk::chunks(rounds, cap) {
+                let req = StudyRequest {
+                    generation: specsim::workload::Generation {
+                        workload: &w,
+                        seed: 7,
+                        recovery: Default::default(),
+                    },
+                    r0,
+                    m,
+                    k_max: k,
+                    per_k: &[],
+                    keep_rows: false,
+                    stop_features: false,
+                };
+                let chunk = Engine::study_chunk(&mut *g, &req)?;
+                accepted += chunk.accepted.iter().map(|&a| u64::from(a)).sum::<u64>();
+            }
+            Ok(accepted)
+        })?;
+        rows.push(token_study_row("on the gpu", rounds, k, best));
+    }
+    Ok(rows)
+}
+
+/// The vocabulary of the tree-study product paths.
+const TREE_STUDY_V: usize = 2048;
+
+/// One tree study (`target-only`, [`workload`] at [`TREE_STUDY_V`], seed 7) timed in process on
+/// `engine` (named `name`): its row, and the K of the token study at the same positions verified
+/// (nodes − 1).
+fn tree_study_row(
+    spec: &str,
+    rounds: u64,
+    reps: usize,
+    engine: &mut dyn specsim::engine::Engine,
+    name: &str,
+) -> Result<(PathRow, usize)> {
+    use specsim::study::tree::{TreeStudyConfig, run_tree_studies};
+    let v = TREE_STUDY_V;
+    let tree: specsim::topology::shape::TreeShape = spec.parse()?;
+    let nodes = tree.nodes();
+    eprintln!(
+        "specsim bench: tree study, {spec}, target-only, V = {v} ({})",
+        engine.describe()
+    );
+    let cfg = TreeStudyConfig {
+        workload: workload(v),
+        tree,
+        rules: vec![specsim::Rule::TargetOnly],
+        rounds,
+        seed: 7,
+        recovery: Default::default(),
+        allow_unnormalized: false,
+        design: None,
+    };
+    let best = best_in_process(reps, || {
+        Ok(run_tree_studies(
+            std::slice::from_ref(&cfg),
+            &mut *engine,
+            &mut |_, _| {},
+        )?)
+    })?;
+    let row = PathRow {
+        path: format!("tree study {spec} (target-only, {name})"),
+        timed: "in process",
+        rounds,
+        k: nodes,
+        v,
+        seconds: best,
+        rounds_per_s: rounds as f64 / best,
+        rows_per_s: Some(rounds as f64 * (2 * nodes) as f64 / best),
+        file_gb_s: None,
+        floor: None,
+    };
+    Ok((row, nodes - 1))
+}
+
+/// The token study's row beside a tree study's (`  token study WHAT, K = k`): `best` seconds for
+/// `rounds` rounds at K = k, V = [`TREE_STUDY_V`] (2K + 1 rows a round).
+fn token_study_row(what: &str, rounds: u64, k: usize, best: f64) -> PathRow {
+    PathRow {
+        path: format!("  token study {what}, K = {k}"),
+        timed: "in process",
+        rounds,
+        k,
+        v: TREE_STUDY_V,
+        seconds: best,
+        rounds_per_s: rounds as f64 / best,
+        rows_per_s: Some(rounds as f64 * (2 * k + 1) as f64 / best),
+        file_gb_s: None,
+        floor: None,
+    }
 }
 
 /// The rows as a table.

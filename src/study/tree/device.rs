@@ -3,8 +3,8 @@
 //! study does on the host) straight into the engine's buffers and verified there under each rule
 //! ([`GpuContext::run_tree_resident`]). They are read back once per chunk, for the children's
 //! tokens (drawn on the host by the rule's `draw_children`, the reference, and uploaded: n words
-//! a round) and for the exact values and bounds beside the counts; nothing is uploaded but the
-//! tokens. The generator's `exp`/`log`/`cos` are the device's, so the rows are not the CPU
+//! a round) and for the exact values and bounds beside the counts. No row goes up: only the
+//! tokens, the tree's topology and, for `spectr`, its per-node values (3 words a node). The generator's `exp`/`log`/`cos` are the device's, so the rows are not the CPU
 //! study's bit for bit; the decisions on them are the CPU engine's (`verify --study --tree`
 //! replays them on both).
 
