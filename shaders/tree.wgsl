@@ -141,6 +141,55 @@ fn accept_or_mask(lid: u32, round: u32, cs: u32, ce: u32) -> vec2<u32> {
     return vec2<u32>(next, NONE);
 }
 
+// The tests of the target-only family's bucket step (`bucket_step`).
+const BUCKET_TARGET_ONLY: u32 = 0u;    // coin < S_j, S_j in f32 (`add_key`): target-only
+const BUCKET_SGLANG: u32 = 1u;         // p_j >= ts or not S_j < coin * ta (exactly): sglang:ts:ta
+const BUCKET_COMPAT_SGLANG: u32 = 2u;  // p_j > 0 and (coin < S_j or p_j >= 1): the sglang profile
+const BUCKET_F64: u32 = 3u;            // coin < S_j, S_j in f64 (shared/f64.wgsl): the specsim profile
+
+// The target-only family's step at node u: with S_j the running sum of the target's
+// probabilities of the children's tokens (p_j at child j, a duplicate token counted twice), the
+// first child passing `test` is accepted; otherwise stop with the target row masked at the
+// children's tokens. Invocation 0 walks the children; every invocation returns the answer.
+fn bucket_step(test: u32, lid: u32, round: u32, u: u32, cs: u32, ce: u32, tbase: u32) -> vec2<u32> {
+    let end = cs + loop_len(ce - cs);
+    if (lid == 0u) {
+        var found = NONE;
+        var sum = 0u;
+        var sum64 = vec2<u32>(0u, 0u);
+        let coin = key(node_coin(round, u));
+        let coin64 = f64_of_f32(coin);
+        let ts = tree_h(H_RULE_P0);
+        let ta = tree_h(H_RULE_P1);
+        var i = cs;
+        for (; i < end; i++) {
+            let c = child_at(i);
+            let p = key(tgt[tbase + node_token(round, c)]);
+            var passes = false;
+            if (test == BUCKET_F64) {
+                sum64 = f64_add(sum64, f64_of_f32(p));
+                passes = f64_lt(coin64, sum64);
+            } else {
+                sum = add_key(sum, p);
+                if (test == BUCKET_TARGET_ONLY) {
+                    passes = coin < sum;
+                } else if (test == BUCKET_SGLANG) {
+                    passes = p >= ts || !accepts_scaled(sum, ONE_BITS, coin, ta);
+                } else {
+                    passes = p > 0u && (coin < sum || p >= ONE_BITS);
+                }
+            }
+            if (passes) {
+                found = c;
+                break;
+            }
+        }
+        loop_cut = loop_cut || (found == NONE && i < end);
+        shared_u32 = found;
+    }
+    return accept_or_mask(lid, round, cs, ce);
+}
+
 // The correction (from `res_src`) or the bonus (res_src NONE: the target row) as H_SELECT says;
 // HOST_ROUND when a profile's inverse CDF leaves the round to the host (its sum overflows).
 fn tree_recover(lid: u32, res_src: u32, tbase: u32, dbase: u32, v: u32, round: u32, a: u32) -> u32 {

@@ -246,6 +246,27 @@ macro_rules! tree_engine_tests {
                 });
             }
 
+            /// SPEC §13's `sglang:ts:ta` away from its defaults (which no valid probability
+            /// reaches: ts = 1), on adversarial rows whose probabilities sit on the thresholds.
+            #[test]
+            fn sglang_thresholds_at_their_edges() {
+                with_engine(|e| {
+                    for spec in ["kary:3,3", "kary:8,1", "chain:4"] {
+                        let tree = spec.parse::<TreeShape>().unwrap().tree;
+                        for rule in ["sglang:0.5:0.8", "sglang:0.25:1", "sglang:0.125:0.5"] {
+                            let rule: Rule = rule.parse().unwrap();
+                            for v in [8usize, 97] {
+                                for rec in [Recovery::default(), sample(13)] {
+                                    let b = adversarial_tree_batch(&tree, 0, 60, v, 5, rule);
+                                    let what = format!("{spec} {rule} V={v} {:?}", rec.mode);
+                                    check(e, &b, rule, rec, &what);
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+
             #[test]
             fn chains_as_path_trees() {
                 with_engine(|e| {
