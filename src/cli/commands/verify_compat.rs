@@ -57,17 +57,17 @@ pub fn verify_compat(
         if let Some(g) = gpu.as_mut() {
             let (res, unfinished) = g.run_compat(&b, profile).map_err(|e| named(e, r0))?;
             report.gpu_rounds_finished_on_cpu += unfinished;
-            for (r, (c, g)) in cpu.iter().zip(&res).enumerate() {
-                let detail = (c.num_passed != g.num_passed)
-                    .then(|| format!("passed: cpu {}, gpu {}", c.num_passed, g.num_passed));
-                push_mismatch(
-                    report,
-                    (r0 + r) as u64,
-                    (c.num_accepted, &c.tokens),
-                    (g.num_accepted, &g.tokens),
-                    detail,
-                );
-            }
+            compare_rounds(
+                report,
+                r0,
+                &cpu,
+                &res,
+                |c| (c.num_accepted, &c.tokens),
+                |c, g| {
+                    (c.num_passed != g.num_passed)
+                        .then(|| format!("passed: cpu {}, gpu {}", c.num_passed, g.num_passed))
+                },
+            );
         }
         report.rounds += m as u64;
         Ok(())
@@ -100,21 +100,36 @@ fn verify_tree(
                 .run_compat_tree(&b, profile, rule)
                 .map_err(|e| named(e, r0))?;
             report.gpu_rounds_finished_on_cpu += unfinished + beyond;
-            for (r, (c, g)) in cpu.iter().zip(&res).enumerate() {
-                let detail = (c.nodes != g.nodes)
-                    .then(|| format!("accepted nodes: cpu {:?}, gpu {:?}", c.nodes, g.nodes));
-                push_mismatch(
-                    report,
-                    (r0 + r) as u64,
-                    (c.num_accepted, &c.tokens),
-                    (g.num_accepted, &g.tokens),
-                    detail,
-                );
-            }
+            compare_rounds(
+                report,
+                r0,
+                &cpu,
+                &res,
+                |c| (c.num_accepted, &c.tokens),
+                |c, g| {
+                    (c.nodes != g.nodes)
+                        .then(|| format!("accepted nodes: cpu {:?}, gpu {:?}", c.nodes, g.nodes))
+                },
+            );
         }
         report.rounds += m as u64;
         Ok(())
     })?;
     progress.finish();
     Ok(())
+}
+
+/// Adds to `report` each round of a chunk (from round `r0`) where the GPU's outcome differs from
+/// the CPU's: its count and tokens (`key`), and what else differs (`detail`).
+fn compare_rounds<T>(
+    report: &mut VerifyReport,
+    r0: usize,
+    cpu: &[T],
+    gpu: &[T],
+    key: impl Fn(&T) -> (u32, &[i32]),
+    detail: impl Fn(&T, &T) -> Option<String>,
+) {
+    for (r, (c, g)) in cpu.iter().zip(gpu).enumerate() {
+        push_mismatch(report, (r0 + r) as u64, key(c), key(g), detail(c, g));
+    }
 }
