@@ -26,6 +26,47 @@ pub struct BatchRef<'a> {
     pub exp_noise: Option<&'a [f32]>,
 }
 
+/// A batch of chain rounds that owns its arrays (a chunk read from a file, a test's batch):
+/// [`ChainBatch::batch`] is its [`BatchRef`].
+#[derive(Clone, Debug, Default)]
+pub struct ChainBatch {
+    /// Rounds.
+    pub n: usize,
+    /// Drafted positions.
+    pub k: usize,
+    /// Vocabulary.
+    pub v: usize,
+    /// `[N, K, V]`.
+    pub draft: Vec<f32>,
+    /// `[N, K + 1, V]`.
+    pub target: Vec<f32>,
+    /// `[N, K]`.
+    pub tokens: Vec<i64>,
+    /// `[N, K]`.
+    pub coins: Vec<f32>,
+    /// `[N]`.
+    pub final_coins: Option<Vec<f32>>,
+    /// `[N, V]`.
+    pub exp_noise: Option<Vec<f32>>,
+}
+
+impl ChainBatch {
+    /// The batch as the deciders take it.
+    pub fn batch(&self) -> BatchRef<'_> {
+        BatchRef {
+            n: self.n,
+            k: self.k,
+            v: self.v,
+            draft: &self.draft,
+            target: &self.target,
+            tokens: &self.tokens,
+            coins: &self.coins,
+            final_coins: self.final_coins.as_deref(),
+            exp_noise: self.exp_noise.as_deref(),
+        }
+    }
+}
+
 /// Every round of a batch under `profile`, in parallel; a refused round refuses the batch,
 /// naming the round.
 pub fn decide_batch(b: &BatchRef, profile: Profile) -> Result<Vec<CompatOutcome>> {

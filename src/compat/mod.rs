@@ -17,11 +17,11 @@ pub mod json;
 mod select;
 pub mod tree;
 
-pub use batch::{BatchRef, check_batch, decide_batch};
+pub use batch::{BatchRef, ChainBatch, check_batch, decide_batch};
 pub use select::{argmax, exp_race, inverse_cdf};
 pub use tree::{
-    TreeBatchRef, TreeCompatOutcome, TreeRound, check_tree, check_tree_batch, decide_tree,
-    decide_tree_batch,
+    TreeBatch, TreeBatchRef, TreeCompatOutcome, TreeRound, check_tree, check_tree_batch,
+    decide_tree, decide_tree_batch,
 };
 
 use serde::Serialize;

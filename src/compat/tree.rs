@@ -267,6 +267,44 @@ pub struct TreeBatchRef<'a> {
     pub final_coins: Option<&'a [f32]>,
 }
 
+/// A batch of tree rounds that owns its arrays (a chunk read from a file, a test's batch):
+/// [`TreeBatch::batch`] is its [`TreeBatchRef`].
+#[derive(Clone, Debug, Default)]
+pub struct TreeBatch {
+    /// Rounds N.
+    pub n: usize,
+    /// Nodes per tree.
+    pub nodes: usize,
+    /// Vocabulary.
+    pub v: usize,
+    /// `[n]` (one tree for every round) or `[N, n]` (a tree per round).
+    pub parents: Vec<i64>,
+    /// `[N, n]`.
+    pub tokens: Vec<i64>,
+    /// `[N, n]`.
+    pub coins: Vec<f32>,
+    /// `[N, n, V]`.
+    pub target: Vec<f32>,
+    /// `[N]`.
+    pub final_coins: Option<Vec<f32>>,
+}
+
+impl TreeBatch {
+    /// The batch as the deciders take it.
+    pub fn batch(&self) -> TreeBatchRef<'_> {
+        TreeBatchRef {
+            n: self.n,
+            nodes: self.nodes,
+            v: self.v,
+            parents: &self.parents,
+            tokens: &self.tokens,
+            coins: &self.coins,
+            target: &self.target,
+            final_coins: self.final_coins.as_deref(),
+        }
+    }
+}
+
 impl<'a> TreeBatchRef<'a> {
     /// Whether every round shares one tree (`parents` `[n]`).
     pub fn shared(&self) -> bool {

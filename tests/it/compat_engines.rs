@@ -5,36 +5,7 @@
 
 use crate::common;
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use specsim::compat::{BatchRef, PROFILES, Profile, check_chain, decide_batch};
-
-/// A batch's owned arrays.
-struct Owned {
-    n: usize,
-    k: usize,
-    v: usize,
-    draft: Vec<f32>,
-    target: Vec<f32>,
-    tokens: Vec<i64>,
-    coins: Vec<f32>,
-    finals: Option<Vec<f32>>,
-    noise: Option<Vec<f32>>,
-}
-
-impl Owned {
-    fn batch(&self) -> BatchRef<'_> {
-        BatchRef {
-            n: self.n,
-            k: self.k,
-            v: self.v,
-            draft: &self.draft,
-            target: &self.target,
-            tokens: &self.tokens,
-            coins: &self.coins,
-            final_coins: self.finals.as_deref(),
-            exp_noise: self.noise.as_deref(),
-        }
-    }
-}
+use specsim::compat::{ChainBatch, PROFILES, Profile, check_chain, decide_batch};
 
 /// A value of an adversarial row: dyadic, tied, subnormal, zero, one f32 step off, above 1
 /// (a draft probability some profiles take as given) or huge (a row sum that overflows).
@@ -56,9 +27,15 @@ fn value(rng: &mut StdRng) -> f32 {
 }
 
 /// `rounds` adversarial rounds of `profile` that it accepts (the refused are drawn again).
-fn adversarial(rng: &mut StdRng, profile: Profile, rounds: usize, k: usize, v: usize) -> Owned {
+fn adversarial(
+    rng: &mut StdRng,
+    profile: Profile,
+    rounds: usize,
+    k: usize,
+    v: usize,
+) -> ChainBatch {
     let extras = rng.random_range(0..4) != 0;
-    let mut b = Owned {
+    let mut b = ChainBatch {
         n: 0,
         k,
         v,
@@ -66,8 +43,8 @@ fn adversarial(rng: &mut StdRng, profile: Profile, rounds: usize, k: usize, v: u
         target: vec![],
         tokens: vec![],
         coins: vec![],
-        finals: (extras && profile.extra() == Some("final_coins")).then(Vec::new),
-        noise: (extras && profile.extra() == Some("exp_noise")).then(Vec::new),
+        final_coins: (extras && profile.extra() == Some("final_coins")).then(Vec::new),
+        exp_noise: (extras && profile.extra() == Some("exp_noise")).then(Vec::new),
     };
     let coin_set: [f32; 7] = [0.0, 0.125, 0.25, 0.5, 1e-40, 0.999_999_94, 1.0];
     while b.n < rounds {
@@ -106,8 +83,8 @@ fn adversarial(rng: &mut StdRng, profile: Profile, rounds: usize, k: usize, v: u
             target: &t,
             tokens: &tok,
             coins: &c,
-            final_coin: b.finals.as_ref().map(|_| fc),
-            exp_noise: b.noise.as_ref().map(|_| &noise[..]),
+            final_coin: b.final_coins.as_ref().map(|_| fc),
+            exp_noise: b.exp_noise.as_ref().map(|_| &noise[..]),
         };
         // Refused rounds are drawn again (a refused round refuses the batch: tested apart);
         // so is a round the profile refuses only when it decides (HF's all-zero row).
@@ -120,10 +97,10 @@ fn adversarial(rng: &mut StdRng, profile: Profile, rounds: usize, k: usize, v: u
         b.target.extend(&t);
         b.tokens.extend(&tok);
         b.coins.extend(&c);
-        if let Some(f) = &mut b.finals {
+        if let Some(f) = &mut b.final_coins {
             f.push(fc);
         }
-        if let Some(e) = &mut b.noise {
+        if let Some(e) = &mut b.exp_noise {
             e.extend(&noise);
         }
         b.n += 1;
@@ -167,8 +144,8 @@ macro_rules! compat_engine_tests {
                     let mut rng = StdRng::seed_from_u64(15);
                     for profile in [Profile::Sglang, Profile::Flashinfer, Profile::Vllm] {
                         let mut b = adversarial(&mut rng, profile, 3, 2, 40_000);
-                        b.finals = (profile.extra() == Some("final_coins")).then(|| vec![0.5; 3]);
-                        b.noise =
+                        b.final_coins = (profile.extra() == Some("final_coins")).then(|| vec![0.5; 3]);
+                        b.exp_noise =
                             (profile.extra() == Some("exp_noise")).then(|| vec![1.5; 3 * 40_000]);
                         let want = decide_batch(&b.batch(), profile).unwrap();
                         assert_eq!(
@@ -236,7 +213,7 @@ macro_rules! compat_engine_tests {
 crate::for_each_engine!(compat_engine_tests);
 
 /// Writes a chain batch (with its profile's extra input) as an `.npz`.
-fn write_batch(path: &std::path::Path, b: &Owned) {
+fn write_batch(path: &std::path::Path, b: &ChainBatch) {
     use specsim::npyio::{NpzValues, write_npz};
     let (n, k, v) = (b.n as u64, b.k as u64, b.v as u64);
     let mut arrays = vec![
@@ -245,10 +222,10 @@ fn write_batch(path: &std::path::Path, b: &Owned) {
         ("draft_tokens", vec![n, k], NpzValues::I64(&b.tokens)),
         ("random_coins", vec![n, k], NpzValues::F32(&b.coins)),
     ];
-    if let Some(f) = &b.finals {
+    if let Some(f) = &b.final_coins {
         arrays.push(("final_coins", vec![n], NpzValues::F32(f)));
     }
-    if let Some(e) = &b.noise {
+    if let Some(e) = &b.exp_noise {
         arrays.push(("exp_noise", vec![n, v], NpzValues::F32(e)));
     }
     write_npz(path, &arrays).unwrap();
@@ -261,8 +238,8 @@ fn verify_and_run_take_a_profile_on_both_engines() {
     let mut rng = StdRng::seed_from_u64(17);
     for profile in PROFILES {
         let mut b = adversarial(&mut rng, profile, 200, 4, 6);
-        if b.finals.is_none() && profile.extra() == Some("final_coins") {
-            b.finals = Some(vec![0.37; 200]);
+        if b.final_coins.is_none() && profile.extra() == Some("final_coins") {
+            b.final_coins = Some(vec![0.37; 200]);
         }
         let path = dir.path().join(format!("{profile}.npz"));
         write_batch(&path, &b);

@@ -9,36 +9,9 @@ use crate::common;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use specsim::Rule;
 use specsim::compat::{
-    PROFILES, Profile, TreeBatchRef, TreeRound, check_tree, decide_tree, decide_tree_batch,
+    PROFILES, Profile, TreeBatch, TreeRound, check_tree, decide_tree, decide_tree_batch,
 };
 use specsim::topology::Tree;
-
-/// A tree batch's owned arrays.
-struct Owned {
-    n: usize,
-    nodes: usize,
-    v: usize,
-    parents: Vec<i64>,
-    tokens: Vec<i64>,
-    coins: Vec<f32>,
-    target: Vec<f32>,
-    finals: Option<Vec<f32>>,
-}
-
-impl Owned {
-    fn batch(&self) -> TreeBatchRef<'_> {
-        TreeBatchRef {
-            n: self.n,
-            nodes: self.nodes,
-            v: self.v,
-            parents: &self.parents,
-            tokens: &self.tokens,
-            coins: &self.coins,
-            target: &self.target,
-            final_coins: self.finals.as_deref(),
-        }
-    }
-}
 
 /// A target value: where f32 and f64 running sums part (2^-25 next to 0.5, 2^-54 and 2^-80 next
 /// to 0.5 where f64 rounds, ties to even), subnormal, zero (either sign), ≥ 1, or plain. (Huge
@@ -77,7 +50,13 @@ fn parents(rng: &mut StdRng, nn: usize) -> Vec<i64> {
 
 /// `rounds` adversarial rounds of `rule` under `profile` that it accepts (the refused are drawn
 /// again), on one shared tree or a tree per round.
-fn adversarial(rng: &mut StdRng, profile: Profile, rule: Rule, rounds: usize, v: usize) -> Owned {
+fn adversarial(
+    rng: &mut StdRng,
+    profile: Profile,
+    rule: Rule,
+    rounds: usize,
+    v: usize,
+) -> TreeBatch {
     // A shape whose rounds are refused too often (distinct sibling tokens at a small V) is
     // drawn again.
     loop {
@@ -93,13 +72,13 @@ fn try_adversarial(
     rule: Rule,
     rounds: usize,
     v: usize,
-) -> Option<Owned> {
+) -> Option<TreeBatch> {
     let nn = rng.random_range(1..10);
     let shared = rng.random_bool(0.5);
     let finals = rng.random_range(0..4) != 0
         && rule == Rule::TargetOnly
         && profile.extra() == Some("final_coins");
-    let mut b = Owned {
+    let mut b = TreeBatch {
         n: 0,
         nodes: nn,
         v,
@@ -107,7 +86,7 @@ fn try_adversarial(
         tokens: vec![],
         coins: vec![],
         target: vec![],
-        finals: finals.then(Vec::new),
+        final_coins: finals.then(Vec::new),
     };
     let coin_set: [f32; 7] = [0.0, 0.125, 0.25, 0.5, 1e-40, 0.999_999_94, 0.375];
     // Invalid ids are drawn often where they are decided (greedy under an engine's profile).
@@ -174,7 +153,7 @@ fn try_adversarial(
         b.tokens.extend(&tokens);
         b.coins.extend(&coins);
         b.target.extend(&target);
-        if let Some(f) = &mut b.finals {
+        if let Some(f) = &mut b.final_coins {
             f.push(fc);
         }
         b.n += 1;
@@ -229,7 +208,7 @@ macro_rules! compat_tree_engine_tests {
                     // those rounds to the reference.
                     let mut rng = StdRng::seed_from_u64(25);
                     let mut b = adversarial(&mut rng, Profile::Sglang, Rule::TargetOnly, 3, 40_000);
-                    b.finals = Some(vec![0.5; 3]);
+                    b.final_coins = Some(vec![0.5; 3]);
                     let want = decide_tree_batch(&b.batch(), Profile::Sglang, Rule::TargetOnly);
                     assert_eq!(
                         e.compat_tree(&b.batch(), Profile::Sglang, Rule::TargetOnly)
@@ -248,7 +227,7 @@ macro_rules! compat_tree_engine_tests {
                     let mut rng = StdRng::seed_from_u64(31);
                     let mut parents = vec![0i64; nn];
                     parents[0] = -1;
-                    let mut b = Owned {
+                    let mut b = TreeBatch {
                         n: 3,
                         nodes: nn,
                         v,
@@ -256,7 +235,7 @@ macro_rules! compat_tree_engine_tests {
                         tokens: (0..3 * nn).map(|i| (i % 7) as i64 - 1).collect(),
                         coins: vec![0.25; 3 * nn],
                         target: (0..3 * nn * v).map(|_| value(&mut rng)).collect(),
-                        finals: None,
+                        final_coins: None,
                     };
                     for p in [Profile::Sglang, Profile::Vllm, Profile::Specsim] {
                         if p == Profile::Specsim {
@@ -292,7 +271,7 @@ macro_rules! compat_tree_engine_tests {
                     );
                     // A final coin where the rule selects by argmax.
                     let mut g = adversarial(&mut rng, Profile::Sglang, Rule::Greedy, 3, 4);
-                    g.finals = Some(vec![0.5; 3]);
+                    g.final_coins = Some(vec![0.5; 3]);
                     let want = decide_tree_batch(&g.batch(), Profile::Sglang, Rule::Greedy)
                         .unwrap_err()
                         .to_string();
@@ -379,7 +358,7 @@ fn one_round_equals_its_batch_row() {
 }
 
 /// Writes a tree batch (zero draft rows; `final_coins` where it has them) as an `.npz`.
-fn write_tree_batch(path: &std::path::Path, b: &Owned) {
+fn write_tree_batch(path: &std::path::Path, b: &TreeBatch) {
     use specsim::npyio::{NpzValues, write_npz};
     let (n, nn, v) = (b.n as u64, b.nodes as u64, b.v as u64);
     let zeros = vec![0f32; b.target.len()];
@@ -395,7 +374,7 @@ fn write_tree_batch(path: &std::path::Path, b: &Owned) {
         ("draft_tokens", vec![n, nn], NpzValues::I64(&b.tokens)),
         ("random_coins", vec![n, nn], NpzValues::F32(&b.coins)),
     ];
-    if let Some(f) = &b.finals {
+    if let Some(f) = &b.final_coins {
         arrays.push(("final_coins", vec![n], NpzValues::F32(f)));
     }
     write_npz(path, &arrays).unwrap();

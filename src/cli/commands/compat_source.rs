@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 
 use specsim::Rule;
 use specsim::batch::{Floats, Rounds};
-use specsim::compat::{BatchRef, TreeBatchRef};
+use specsim::compat::{ChainBatch, TreeBatch};
 use specsim::npyio::BatchFile;
 use specsim::topology::Tree;
 
@@ -17,35 +17,6 @@ pub(super) struct CompatSource<'f> {
     pub(super) view: specsim::batch::ChainView<'f>,
     final_coins: Option<Floats<'f>>,
     exp_noise: Option<Floats<'f>>,
-}
-
-/// Rounds `r0..r0 + m` of a [`CompatSource`] as f32 arrays.
-pub(super) struct CompatChunk {
-    n: usize,
-    k: usize,
-    v: usize,
-    draft: Vec<f32>,
-    target: Vec<f32>,
-    tokens: Vec<i64>,
-    coins: Vec<f32>,
-    final_coins: Option<Vec<f32>>,
-    exp_noise: Option<Vec<f32>>,
-}
-
-impl CompatChunk {
-    pub(super) fn batch(&self) -> BatchRef<'_> {
-        BatchRef {
-            n: self.n,
-            k: self.k,
-            v: self.v,
-            draft: &self.draft,
-            target: &self.target,
-            tokens: &self.tokens,
-            coins: &self.coins,
-            final_coins: self.final_coins.as_deref(),
-            exp_noise: self.exp_noise.as_deref(),
-        }
-    }
 }
 
 impl<'f> CompatSource<'f> {
@@ -76,11 +47,12 @@ impl<'f> CompatSource<'f> {
         (2 * self.view.k + 1) * self.view.v * 4
     }
 
-    pub(super) fn chunk(&self, r0: usize, m: usize) -> CompatChunk {
+    /// Rounds `r0..r0 + m` as f32 arrays.
+    pub(super) fn chunk(&self, r0: usize, m: usize) -> ChainBatch {
         let (k, v) = (self.view.k, self.view.v);
         let part = self.view.rounds(r0, m);
         let f32s = |f: Floats| f.as_f32(&mut Vec::new()).to_vec();
-        CompatChunk {
+        ChainBatch {
             n: m,
             k,
             v,
@@ -117,35 +89,6 @@ pub(super) struct TreeSource<'f> {
     final_coins: Option<Floats<'f>>,
 }
 
-/// Rounds `r0..r0 + m` of a [`TreeSource`] in SPEC §7's tree layout: `parents` [n] (a shared
-/// tree) or [m, n], tokens (the root's 0) and coins [m, n] (a coin the rule does not read 0),
-/// target rows [m, n, V].
-pub(super) struct TreeChunk {
-    n: usize,
-    nodes: usize,
-    v: usize,
-    parents: Vec<i64>,
-    tokens: Vec<i64>,
-    coins: Vec<f32>,
-    target: Vec<f32>,
-    final_coins: Option<Vec<f32>>,
-}
-
-impl TreeChunk {
-    pub(super) fn batch(&self) -> TreeBatchRef<'_> {
-        TreeBatchRef {
-            n: self.n,
-            nodes: self.nodes,
-            v: self.v,
-            parents: &self.parents,
-            tokens: &self.tokens,
-            coins: &self.coins,
-            target: &self.target,
-            final_coins: self.final_coins.as_deref(),
-        }
-    }
-}
-
 impl<'f> TreeSource<'f> {
     pub(super) fn open(file: &'f BatchFile, rule: Rule) -> Result<TreeSource<'f>> {
         let rounds = file.rounds()?.for_rule(rule);
@@ -179,7 +122,10 @@ impl<'f> TreeSource<'f> {
         self.rounds.layout.target_rows * self.rounds.v * 4
     }
 
-    pub(super) fn chunk(&self, r0: usize, m: usize) -> TreeChunk {
+    /// Rounds `r0..r0 + m` in SPEC §7's tree layout: `parents` [n] (a shared tree) or [m, n],
+    /// tokens (the root's 0) and coins [m, n] (a coin the rule does not read 0), target rows
+    /// [m, n, V].
+    pub(super) fn chunk(&self, r0: usize, m: usize) -> TreeBatch {
         let (v, nn, l) = (
             self.rounds.v,
             self.rounds.topology.nodes(),
@@ -219,7 +165,7 @@ impl<'f> TreeSource<'f> {
                     .as_f32(&mut buf),
             );
         }
-        TreeChunk {
+        TreeBatch {
             n: m,
             nodes: nn,
             v,
