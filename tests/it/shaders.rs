@@ -99,23 +99,14 @@ fn exact_helpers_on_the_gpu_match_their_rust_twins() {
         input.extend_from_slice(&[a.min(0x3f7f_ffff), b, c, 0]);
     }
     let out = run_probe(&gpu, &src, &input, n * 2);
-    let mut bad = 0;
-    for i in 0..n {
+    expect_no_mismatch(n, |i| {
         let [c, q, p, _] = input[i * 4..i * 4 + 4] else {
             unreachable!()
         };
         let want = (u32::from(accepts(c, q, p)), residual_bits(c, q));
-        if (out[2 * i], out[2 * i + 1]) != want {
-            bad += 1;
-            if bad < 5 {
-                eprintln!(
-                    "mismatch at ({c:#x}, {q:#x}, {p:#x}): gpu {:?}, rust {want:?}",
-                    (out[2 * i], out[2 * i + 1])
-                );
-            }
-        }
-    }
-    assert_eq!(bad, 0, "{bad} of {n} probes differ");
+        let got = (out[2 * i], out[2 * i + 1]);
+        (got != want).then(|| format!("({c:#x}, {q:#x}, {p:#x}): gpu {got:?}, rust {want:?}"))
+    });
 }
 
 const RNG_PROBE: &str = r#"
@@ -137,6 +128,16 @@ fn probe(@builtin(global_invocation_id) gid: vec3<u32>) {
     output[i] = vec4<u32>(a, u.x, thr.x, thr.y);
 }
 "#;
+
+/// Fails when any of `n` probes mismatches (`mismatch(i)`: probe i's input and both answers,
+/// where the GPU's differs from Rust's), printing the first few and the count.
+fn expect_no_mismatch(n: usize, mismatch: impl Fn(usize) -> Option<String>) {
+    let bad: Vec<String> = (0..n).filter_map(mismatch).collect();
+    for m in bad.iter().take(4) {
+        eprintln!("mismatch at {m}");
+    }
+    assert_eq!(bad.len(), 0, "{} of {n} probes differ", bad.len());
+}
 
 fn run_probe(
     gpu: &specsim::gpu::GpuContext,
@@ -296,8 +297,7 @@ fn block_arithmetic_on_the_gpu_matches_its_rust_twins() {
         input.extend_from_slice(&[a, b, s, c]);
     }
     let out = run_probe(&gpu, &src, &input, n * 4);
-    let mut bad = 0;
-    for i in 0..n {
+    expect_no_mismatch(n, |i| {
         let [a, b, s, c] = input[i * 4..i * 4 + 4] else {
             unreachable!()
         };
@@ -307,17 +307,10 @@ fn block_arithmetic_on_the_gpu_matches_its_rust_twins() {
             survival_bits(s, a, b),
             u32::from(accepts_scaled(c, b, s, a)),
         ];
-        if out[i * 4..i * 4 + 4] != want {
-            bad += 1;
-            if bad < 5 {
-                eprintln!(
-                    "mismatch at ({a:#x}, {b:#x}, {s:#x}, {c:#x}): gpu {:?}, rust {want:?}",
-                    &out[i * 4..i * 4 + 4]
-                );
-            }
-        }
-    }
-    assert_eq!(bad, 0, "{bad} of {n} probes differ");
+        let got = &out[i * 4..i * 4 + 4];
+        (got != want)
+            .then(|| format!("({a:#x}, {b:#x}, {s:#x}, {c:#x}): gpu {got:?}, rust {want:?}"))
+    });
 }
 
 const QUOTIENT_PROBE: &str = r#"
@@ -369,8 +362,7 @@ fn tree_quotient_on_the_gpu_matches_its_rust_twin() {
         input.extend_from_slice(&[a, b, s, c]);
     }
     let out = run_probe(&gpu, &src, &input, n * 4);
-    let mut bad = 0;
-    for i in 0..n {
+    expect_no_mismatch(n, |i| {
         let [a, b, s, c] = input[i * 4..i * 4 + 4] else {
             unreachable!()
         };
@@ -380,17 +372,10 @@ fn tree_quotient_on_the_gpu_matches_its_rust_twin() {
             mul_bits(c, b),
             add_bits(s, c),
         ];
-        if out[i * 4..i * 4 + 4] != want {
-            bad += 1;
-            if bad < 5 {
-                eprintln!(
-                    "mismatch at ({a:#x}, {b:#x}, {s:#x}, {c:#x}): gpu {:?}, rust {want:?}",
-                    &out[i * 4..i * 4 + 4]
-                );
-            }
-        }
-    }
-    assert_eq!(bad, 0, "{bad} of {n} probes differ");
+        let got = &out[i * 4..i * 4 + 4];
+        (got != want)
+            .then(|| format!("({a:#x}, {b:#x}, {s:#x}, {c:#x}): gpu {got:?}, rust {want:?}"))
+    });
 }
 
 const RATIO_PROBE: &str = r#"
@@ -446,18 +431,11 @@ fn ratio_acceptance_on_the_gpu_matches_its_rust_twin() {
         input.extend_from_slice(&[c, q, nn, u, w]);
     }
     let out = run_probe(&gpu, &src, &input, n);
-    let mut bad = 0;
-    for i in 0..n {
+    expect_no_mismatch(n, |i| {
         let x = &input[i * 5..i * 5 + 5];
         let want = u32::from(accepts_ratio(x[0], x[1], x[2], x[3], x[4]));
-        if out[i] != want {
-            bad += 1;
-            if bad < 5 {
-                eprintln!("mismatch at {x:x?}: gpu {}, rust {want}", out[i]);
-            }
-        }
-    }
-    assert_eq!(bad, 0, "{bad} of {n} probes differ");
+        (out[i] != want).then(|| format!("{x:x?}: gpu {}, rust {want}", out[i]))
+    });
 }
 
 const F64_PROBE: &str = r#"
@@ -512,8 +490,7 @@ fn f64_sums_on_the_gpu_match_rust() {
         input.extend_from_slice(&[a, b, c, d]);
     }
     let out = run_probe(&gpu, &src, &input, n * 4);
-    let mut bad = 0;
-    for i in 0..n {
+    expect_no_mismatch(n, |i| {
         let x: Vec<f64> = input[i * 4..i * 4 + 4]
             .iter()
             .map(|&b| f32::from_bits(b) as f64)
@@ -525,15 +502,11 @@ fn f64_sums_on_the_gpu_match_rust() {
         let want = [sh, sl, ah, u32::from(x[0] < s)];
         // The conversion's low word is checked through the sum of a value and zeros elsewhere.
         let got = [out[i * 4], out[i * 4 + 1], out[i * 4 + 2], out[i * 4 + 3]];
-        if got != want || (x[1..] == [0.0; 3] && (sh, sl) != (ah, al)) {
-            bad += 1;
-            if bad < 5 {
-                eprintln!(
-                    "mismatch at {:?}: gpu {got:x?}, rust {want:x?}",
-                    &input[i * 4..i * 4 + 4]
-                );
-            }
-        }
-    }
-    assert_eq!(bad, 0, "{bad} of {n} probes differ");
+        (got != want || (x[1..] == [0.0; 3] && (sh, sl) != (ah, al))).then(|| {
+            format!(
+                "{:?}: gpu {got:x?}, rust {want:x?}",
+                &input[i * 4..i * 4 + 4]
+            )
+        })
+    });
 }
