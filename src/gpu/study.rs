@@ -204,8 +204,8 @@ impl GpuContext {
     /// of K = n positions, node u taking position u's rows and coin, as
     /// `crate::cpu::generate::generate_chunk` makes them on the host) into the chain buffers, and
     /// reads them back: the children's tokens and the exact values are computed from them on the
-    /// host, and [`GpuContext::run_tree_resident`] verifies them where they are (only the tokens
-    /// go up). Refused where the adapter cannot generate rows of V ([`GpuContext::check_generation`])
+    /// host, and [`GpuContext::run_tree_resident`] verifies them where they are (no row goes up:
+    /// the tokens and the topology do). Refused where the adapter cannot generate rows of V ([`GpuContext::check_generation`])
     /// or a loop was cut short, and where `m` rounds do not fit one chunk
     /// ([`GpuContext::rounds_per_chunk`] at K = n).
     pub fn generate_tree_rows(
@@ -312,7 +312,8 @@ impl GpuContext {
     /// than this adapter runs (a software adapter's shader loops stop after a fixed count):
     /// `shaders/generate.wgsl` makes up to 10 passes of ceil(V / 256) entries per row, each entry
     /// up to three Philox draws of 10 rounds. (The kernel also checks its loops ran to their
-    /// ends, and reports a NaN beta where one did not: `GpuContext::study_chunk` and [`GpuContext::generate_tree_rows`] refuse it.)
+    /// ends, and reports a NaN beta where one did not: `GpuContext::study_chunk` and
+    /// [`GpuContext::generate_tree_rows`] refuse it.)
     pub fn check_generation(&self, v: usize) -> Result<()> {
         let need = 48 * v.div_ceil(256) as u64 + 2048;
         if need > self.loop_budget() as u64 {

@@ -4,9 +4,10 @@
 //! ([`GpuContext::run_tree_resident`]). They are read back once per chunk, for the children's
 //! tokens (drawn on the host by the rule's `draw_children`, the reference, and uploaded: n words
 //! a round) and for the exact values and bounds beside the counts. No row goes up: only the
-//! tokens, the tree's topology and, for `spectr`, its per-node values (3 words a node). The generator's `exp`/`log`/`cos` are the device's, so the rows are not the CPU
-//! study's bit for bit; the decisions on them are the CPU engine's (`verify --study --tree`
-//! replays them on both).
+//! tokens, the tree's topology and, for `spectr`, its per-node values (3 words a node). The
+//! generator's `exp`/`log`/`cos` are the device's, so the rows are not the CPU study's bit for
+//! bit; the decisions on them are the CPU engine's (`verify --study --tree` replays them on
+//! both).
 
 use super::{Rows, Sums, TreeStudyConfig, recovery};
 use crate::engine::run_resident;
@@ -26,6 +27,9 @@ pub(super) fn device_sums(
 ) -> Result<Vec<Sums>> {
     let (n, v) = (tree.len(), cfg.workload.vocab);
     let mut sums: Vec<Sums> = cfg.rules.iter().map(|_| Sums::new(tree.depth())).collect();
+    if range.is_empty() {
+        return Ok(sums);
+    }
     // The rows read back are held one chunk at a time, within the host's budget.
     let chunk =
         crate::chunk::rounds_within_budget((2 * n + 1) * v * 4).min(g.rounds_per_chunk(n, v)?);
