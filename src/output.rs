@@ -39,17 +39,24 @@ fn unregister(p: &Path) {
 }
 
 /// Deletes every temporary file or directory still registered (for a signal handler; the
-/// process exits right after).
+/// process exits right after). The newest go first (a set's temporary directory before the
+/// directory made for it), each retried until it is gone: the main thread may still be writing a
+/// file into it (a signal that lands while a study writes its files), which would leave a
+/// directory that `remove_dir_all` found empty a moment before. The registry stays locked
+/// throughout, so no commit moves files meanwhile.
 pub fn remove_temporaries() {
-    let paths = match TEMPORARIES.lock() {
-        Ok(mut t) => std::mem::take(&mut *t),
-        Err(_) => return,
-    };
-    for p in paths {
-        if p.is_dir() {
-            let _ = std::fs::remove_dir_all(&p);
-        } else {
-            let _ = std::fs::remove_file(&p);
+    let mut registry = TEMPORARIES.lock().unwrap_or_else(|p| p.into_inner());
+    for p in std::mem::take(&mut *registry).into_iter().rev() {
+        for _ in 0..200 {
+            let _ = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            if std::fs::symlink_metadata(&p).is_err() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }
 }

@@ -266,9 +266,10 @@ fn the_gpu_engine_gives_the_same_study() {
 }
 
 /// A static tree study's rows generated on the device and decided where they lie
-/// (`run_tree_resident`: only the children's tokens go up) give, under every tree rule, exactly
-/// the CPU engine's outcomes on those rows read back; the rows are the host generator's up to
-/// rounding. Rows the chain buffers no longer hold, or a batch of another shape, are refused.
+/// (`run_tree_resident`: no row goes up, only the tokens and the topology) give, under every tree
+/// rule, exactly the CPU engine's outcomes on those rows read back; the rows are the host
+/// generator's up to rounding. Rows the chain buffers no longer hold, a batch of another shape,
+/// or another batch of the same shape, are refused.
 #[test]
 fn device_generated_tree_rows_decide_as_the_cpu_engine_on_them() {
     let Some(mut g) = common::gpu() else { return };
